@@ -1,0 +1,39 @@
+# The few targets a newcomer needs. `make run` and `make test` set everything up first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test lint format bench asyncapi clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the pinned dependencies
+
+run: $(STAMP) ## run all four services (and NATS/PostgreSQL if none answer) on :8000
+	$(VENV)/bin/waypoint run
+
+test: $(STAMP) ## run the whole test suite against real PostgreSQL and NATS
+	$(PY) -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+lint: $(STAMP) ## ruff and mypy on the product code
+	$(VENV)/bin/ruff check shared services tests bench
+	$(VENV)/bin/ruff format --check shared services tests bench
+	$(VENV)/bin/mypy
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format shared services tests bench
+	$(VENV)/bin/ruff check --fix shared services tests bench
+
+bench: $(STAMP) ## intake journey benchmark against a running system (make run first)
+	$(PY) bench/intake_journey.py
+
+asyncapi: $(STAMP) ## regenerate the committed AsyncAPI document from the contracts
+	$(PY) -m shared.contracts.asyncapi > shared/contracts/asyncapi.json
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

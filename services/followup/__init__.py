@@ -1,0 +1,1 @@
+"""The followup service: Aftercare: check-ins, contacts, action checks, bottlenecks, outcomes, feedback."""

@@ -1,0 +1,511 @@
+"""Intake's HTTP API: request/response models, auth, one use case per route."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from services.intake.application import IntakeApplication
+from services.intake.domain import Case, Client
+from services.intake.projections import list_cases
+from shared.auth import Principal, require
+from shared.commands import expected_version, run_command, set_etag
+from shared.messaging.follower import LogFollower
+
+router = APIRouter(tags=["intake"])
+
+Counsellor = Annotated[Principal, Depends(require("counsellor"))]
+Reader = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+
+Purpose = Literal["guidance", "referral", "statistics"]
+DataCategory = Literal["identity", "contact", "career_question", "assessments", "plan"]
+Score = Annotated[int, Field(ge=1, le=4)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- request models ---------------------------------------------------------------------------
+class RegisterClient(Strict):
+    given_name: str = Field(min_length=1, max_length=100)
+    family_name: str = Field(min_length=1, max_length=100)
+    birth_date: date
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ()./-]{6,20}$")
+    preferred_language: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+
+
+class ConsentIn(Strict):
+    purpose: Purpose
+    granted: bool
+    partner_id: uuid.UUID | None = None
+    data_categories: list[DataCategory] | None = Field(default=None, max_length=5)
+
+
+class OpenCase(Strict):
+    client_id: uuid.UUID
+    career_question: str = Field(min_length=1, max_length=4000)
+
+
+class EntryCheck(Strict):
+    eligible: bool
+    notes: str | None = Field(default=None, max_length=4000)
+
+
+class Scores(Strict):
+    quality_reflection: Score
+    motive_reflection: Score
+    work_exploration: Score
+    career_steering: Score
+    networking: Score
+
+
+class AssessmentIn(Strict):
+    assessor: Literal["client", "counsellor"]
+    scores: Scores
+
+
+class SessionIn(Strict):
+    kind: Literal["intake", "deepening", "synthesis", "aftercare"]
+    held_at: AwareDatetime
+    minutes: int = Field(ge=1, le=600)
+
+
+class DecisionIn(Strict):
+    decision: Literal["accept", "refer_out", "decline"]
+    reason: str | None = Field(default=None, max_length=4000)
+
+
+# -- response models --------------------------------------------------------------------------
+class Created(BaseModel):
+    version: int
+
+
+class ClientCreated(Created):
+    client_id: uuid.UUID
+
+
+class ConsentCreated(Created):
+    consent_id: uuid.UUID
+
+
+class CaseCreated(Created):
+    case_id: uuid.UUID
+
+
+class AssessmentCreated(Created):
+    assessment_id: uuid.UUID
+
+
+class SessionCreated(Created):
+    session_id: uuid.UUID
+
+
+class ClientOut(BaseModel):
+    client_id: uuid.UUID
+    organisation: str
+    given_name: str
+    family_name: str
+    birth_date: date | str
+    email: str
+    phone: str | None
+    preferred_language: str | None
+    registered_at: datetime
+    version: int
+
+
+class ConsentOut(BaseModel):
+    consent_id: uuid.UUID
+    purpose: str
+    partner_id: uuid.UUID | None
+    data_categories: list[str]
+    granted: bool
+    granted_at: datetime | None
+    withdrawn_at: datetime | None
+
+
+class ConsentChangeOut(BaseModel):
+    consent_id: uuid.UUID
+    purpose: str
+    partner_id: uuid.UUID | None
+    data_categories: list[str]
+    granted: bool
+    at: datetime
+    actor: str
+
+
+class AssessmentOut(BaseModel):
+    assessment_id: uuid.UUID
+    assessor: str
+    scores: dict[str, int]
+    recorded_at: datetime
+    actor: str
+
+
+class SessionOut(BaseModel):
+    session_id: uuid.UUID
+    kind: str
+    held_at: datetime
+    minutes: int
+    actor: str
+
+
+class CaseOut(BaseModel):
+    case_id: uuid.UUID
+    client_id: uuid.UUID
+    organisation: str
+    phase: str
+    status: str
+    career_question: str
+    entry_check: dict[str, Any] | None
+    assessments: list[AssessmentOut]
+    scores: dict[str, dict[str, int]]
+    gaps: list[str]
+    sessions: list[SessionOut]
+    hours_budget: float
+    hours_used: float
+    hours_remaining: float
+    over_budget: bool
+    decision: dict[str, Any] | None
+    opened_at: datetime
+    opened_by: str
+    version: int
+
+
+class CaseSummary(BaseModel):
+    case_id: uuid.UUID
+    client_id: uuid.UUID
+    organisation: str
+    status: str
+    phase: str
+    gaps: list[str]
+    hours_budget: float
+    hours_used: float
+    opened_at: datetime
+    updated_at: datetime
+    version: int
+
+
+# -- plumbing ---------------------------------------------------------------------------------
+def intake(request: Request) -> IntakeApplication:
+    app: IntakeApplication = request.app.state.intake
+    return app
+
+
+def projection(request: Request) -> LogFollower | None:
+    return getattr(request.app.state, "projection", None)
+
+
+App = Annotated[IntakeApplication, Depends(intake)]
+Projection = Annotated[LogFollower | None, Depends(projection)]
+
+
+def client_out(c: Client) -> ClientOut:
+    return ClientOut(
+        client_id=c.id,
+        organisation=c.organisation,
+        given_name=c.given_name,
+        family_name=c.family_name,
+        birth_date=c.birth_date,
+        email=c.email,
+        phone=c.phone,
+        preferred_language=c.preferred_language,
+        registered_at=c.created_on,
+        version=c.version,
+    )
+
+
+def case_out(c: Case) -> CaseOut:
+    return CaseOut(
+        case_id=c.id,
+        client_id=c.client_id,
+        organisation=c.organisation,
+        phase=c.phase,
+        status=c.status,
+        career_question=c.career_question,
+        entry_check=c.entry_check,
+        assessments=[AssessmentOut(**a) for a in c.assessments],
+        scores=c.latest_scores,
+        gaps=c.gaps,
+        sessions=[SessionOut(**s) for s in c.sessions],
+        hours_budget=c.hours_budget,
+        hours_used=c.hours_used,
+        hours_remaining=round(max(c.hours_budget - c.hours_used, 0), 2),
+        over_budget=c.hours_used > c.hours_budget,
+        decision=c.decision,
+        opened_at=c.created_on,
+        opened_by=c.opened_by,
+        version=c.version,
+    )
+
+
+# -- clients ----------------------------------------------------------------------------------
+@router.post("/clients", status_code=status.HTTP_201_CREATED, response_model=ClientCreated)
+async def register_client(
+    body: RegisterClient, who: Counsellor, app: App, proj: Projection, response: Response
+) -> ClientCreated:
+    """Register a client; personal fields are sealed with the client's own key."""
+    client_id = await run_command(
+        app,
+        proj,
+        lambda: app.register_client(organisation=who.org, actor=who.sub, **body.model_dump()),
+    )
+    set_etag(response, 1)
+    response.headers["Location"] = f"/intake/v1/clients/{client_id}"
+    return ClientCreated(client_id=client_id, version=1)
+
+
+@router.get("/clients/{client_id}", response_model=ClientOut)
+async def get_client(client_id: uuid.UUID, who: Reader, app: App, response: Response) -> ClientOut:
+    """A client of the caller's organisation, with personal fields."""
+    client = await run_in_threadpool(app.client, client_id, who.org)
+    set_etag(response, client.version)
+    return client_out(client)
+
+
+@router.post(
+    "/clients/{client_id}/consents",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ConsentCreated,
+)
+async def record_consent(
+    client_id: uuid.UUID,
+    body: ConsentIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ConsentCreated:
+    """Grant or withdraw a consent (`referral`: for one partner and named data categories)."""
+    expected = expected_version(if_match)
+    consent_id, version = await run_command(
+        app,
+        proj,
+        lambda: app.record_consent(
+            client_id,
+            organisation=who.org,
+            actor=who.sub,
+            purpose=body.purpose,
+            granted=body.granted,
+            partner_id=body.partner_id,
+            data_categories=list(body.data_categories) if body.data_categories else None,
+            expected_version=expected,
+        ),
+    )
+    set_etag(response, version)
+    return ConsentCreated(consent_id=consent_id, version=version)
+
+
+@router.get("/clients/{client_id}/consents", response_model=list[ConsentOut])
+async def list_consents(client_id: uuid.UUID, who: Reader, app: App) -> list[ConsentOut]:
+    """The client's current consents, one per purpose (and partner), granted or withdrawn."""
+    client = await run_in_threadpool(app.client, client_id, who.org)
+    return [ConsentOut(**c) for c in client.consents.values()]
+
+
+@router.get("/clients/{client_id}/consents/history", response_model=list[ConsentChangeOut])
+async def consent_history(client_id: uuid.UUID, who: Reader, app: App) -> list[ConsentChangeOut]:
+    """Every grant and withdrawal, oldest first, with who recorded it."""
+    client = await run_in_threadpool(app.client, client_id, who.org)
+    return [ConsentChangeOut(**c) for c in client.consent_history]
+
+
+# -- cases ------------------------------------------------------------------------------------
+@router.post("/cases", status_code=status.HTTP_201_CREATED, response_model=CaseCreated)
+async def open_case(
+    body: OpenCase, who: Counsellor, app: App, proj: Projection, response: Response
+) -> CaseCreated:
+    """Open a case with the client's career question; needs a granted `guidance` consent."""
+    case_id = await run_command(
+        app,
+        proj,
+        lambda: app.open_case(
+            client_id=body.client_id,
+            organisation=who.org,
+            actor=who.sub,
+            career_question=body.career_question,
+        ),
+    )
+    set_etag(response, 1)
+    response.headers["Location"] = f"/intake/v1/cases/{case_id}"
+    return CaseCreated(case_id=case_id, version=1)
+
+
+@router.get("/cases", response_model=list[CaseSummary])
+async def get_cases(
+    who: Reader,
+    request: Request,
+    response: Response,
+    status_: Annotated[
+        Literal["open", "accepted", "referred_out", "declined"] | None, Query(alias="status")
+    ] = None,
+    phase: Literal["intake", "deepening", "synthesis", "aftercare", "closed"] | None = None,
+    client_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[CaseSummary]:
+    """The organisation's cases, newest first; `X-Total-Count` and `Link` paginate."""
+    rows, total = await list_cases(
+        request.app.state.runtime.pool,
+        who.org,
+        status=status_,
+        phase=phase,
+        client_id=client_id,
+        limit=limit,
+        offset=offset,
+    )
+    response.headers["X-Total-Count"] = str(total)
+    if offset + limit < total:
+        nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
+        response.headers["Link"] = f'<{nxt}>; rel="next"'
+    return [CaseSummary(**r) for r in rows]
+
+
+@router.get("/cases/{case_id}", response_model=CaseOut)
+async def get_case(case_id: uuid.UUID, who: Reader, app: App, response: Response) -> CaseOut:
+    """A case of the caller's organisation, rebuilt from its events."""
+    case = await run_in_threadpool(app.case, case_id, who.org)
+    set_etag(response, case.version)
+    return case_out(case)
+
+
+async def _change(
+    app: IntakeApplication,
+    proj: LogFollower | None,
+    case_id: uuid.UUID,
+    who: Principal,
+    if_match: str | None,
+    response: Response,
+    change: Any,
+) -> tuple[Any, int]:
+    expected = expected_version(if_match)
+    result, version = await run_command(
+        app, proj, lambda: app.change_case(case_id, who.org, expected, change)
+    )
+    set_etag(response, version)
+    return result, version
+
+
+@router.post("/cases/{case_id}/entry-check", response_model=Created)
+async def check_entry(
+    case_id: uuid.UUID,
+    body: EntryCheck,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Created:
+    """Record whether the client meets the entry conditions."""
+    _, version = await _change(
+        app,
+        proj,
+        case_id,
+        who,
+        if_match,
+        response,
+        lambda case, at: case.check_entry(
+            eligible=body.eligible, notes=body.notes, actor=who.sub, at=at
+        ),
+    )
+    return Created(version=version)
+
+
+@router.post(
+    "/cases/{case_id}/assessments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AssessmentCreated,
+)
+async def record_assessment(
+    case_id: uuid.UUID,
+    body: AssessmentIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> AssessmentCreated:
+    """Score the five career competences (1-4), as the client or as the counsellor saw them."""
+    assessment_id = uuid.uuid4()
+    _, version = await _change(
+        app,
+        proj,
+        case_id,
+        who,
+        if_match,
+        response,
+        lambda case, at: case.record_assessment(
+            assessment_id=assessment_id,
+            assessor=body.assessor,
+            scores=body.scores.model_dump(),
+            actor=who.sub,
+            at=at,
+        ),
+    )
+    return AssessmentCreated(assessment_id=assessment_id, version=version)
+
+
+@router.post(
+    "/cases/{case_id}/sessions", status_code=status.HTTP_201_CREATED, response_model=SessionCreated
+)
+async def hold_session(
+    case_id: uuid.UUID,
+    body: SessionIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> SessionCreated:
+    """Record a session; its minutes count against the case's hours budget."""
+    session_id = uuid.uuid4()
+    _, version = await _change(
+        app,
+        proj,
+        case_id,
+        who,
+        if_match,
+        response,
+        lambda case, at: case.hold_session(
+            session_id=session_id,
+            kind=body.kind,
+            held_at=body.held_at,
+            minutes=body.minutes,
+            actor=who.sub,
+            at=at,
+        ),
+    )
+    return SessionCreated(session_id=session_id, version=version)
+
+
+@router.post("/cases/{case_id}/decision", response_model=Created)
+async def decide(
+    case_id: uuid.UUID,
+    body: DecisionIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Created:
+    """Accept (needs a passed entry check and an assessment), refer out, or decline."""
+    _, version = await _change(
+        app,
+        proj,
+        case_id,
+        who,
+        if_match,
+        response,
+        lambda case, at: case.decide(
+            decision=body.decision, reason=body.reason, actor=who.sub, at=at
+        ),
+    )
+    return Created(version=version)

@@ -1,0 +1,223 @@
+"""Intake's use cases (commands) and its aggregate queries."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from shared.contracts import intake as contracts
+from shared.eventstore import ServiceApplication
+from shared.messaging.relay import Publication
+from shared.privacy import ERASED, PersonalFields
+from services.intake.domain import Case, Client
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class IntakeApplication(ServiceApplication):
+    name = "intake"
+
+    personal_data: ClassVar[dict[type, PersonalFields]] = {
+        Client.Registered: PersonalFields(
+            ("given_name", "family_name", "birth_date", "email", "phone")
+        ),
+        Case.Opened: PersonalFields(("career_question",), subject="client_id"),
+        Case.EntryChecked: PersonalFields(("notes",), subject="client_id"),
+        Case.Accepted: PersonalFields(("reason",), subject="client_id"),
+        Case.ReferredOut: PersonalFields(("reason",), subject="client_id"),
+        Case.Declined: PersonalFields(("reason",), subject="client_id"),
+    }
+
+    clock: Clock = staticmethod(utcnow)
+
+    # -- clients -------------------------------------------------------------------------
+    def register_client(
+        self,
+        *,
+        organisation: str,
+        actor: str,
+        given_name: str,
+        family_name: str,
+        birth_date: date,
+        email: str,
+        phone: str | None = None,
+        preferred_language: str | None = None,
+    ) -> uuid.UUID:
+        client = Client.register(
+            client_id=uuid.uuid4(),
+            organisation=organisation,
+            given_name=given_name,
+            family_name=family_name,
+            birth_date=birth_date,
+            email=email,
+            phone=phone,
+            preferred_language=preferred_language,
+            actor=actor,
+            at=self.clock(),
+        )
+        self.save(client)
+        return client.id
+
+    def client(self, client_id: uuid.UUID, organisation: str) -> Client:
+        """The client of this organisation (another organisation's reads as absent)."""
+        from shared.errors import NotFound
+
+        client = self.load(Client, client_id)
+        if client.organisation != organisation or client.given_name == ERASED:
+            raise NotFound(f"No client {client_id}.")
+        return client
+
+    def record_consent(
+        self,
+        client_id: uuid.UUID,
+        *,
+        organisation: str,
+        actor: str,
+        purpose: str,
+        granted: bool,
+        partner_id: uuid.UUID | None = None,
+        data_categories: list[str] | None = None,
+        expected_version: int | None = None,
+    ) -> tuple[uuid.UUID, int]:
+        client = self.client(client_id, organisation)
+        self._check_version(client.version, expected_version, "client")
+        if granted:
+            client.grant_consent(
+                consent_id=uuid.uuid4(),
+                purpose=purpose,
+                partner_id=partner_id,
+                data_categories=list(data_categories or []),
+                actor=actor,
+                at=self.clock(),
+            )
+        else:
+            client.withdraw_consent(
+                consent_id=uuid.uuid4(),
+                purpose=purpose,
+                partner_id=partner_id,
+                actor=actor,
+                at=self.clock(),
+            )
+        self.save(client)
+        return client.consent_history[-1]["consent_id"], client.version
+
+    # -- cases ---------------------------------------------------------------------------
+    def open_case(
+        self, *, client_id: uuid.UUID, organisation: str, actor: str, career_question: str
+    ) -> uuid.UUID:
+        client = self.client(client_id, organisation)
+        case = Case.open(
+            case_id=uuid.uuid4(),
+            client=client,
+            organisation=organisation,
+            career_question=career_question,
+            hours_budget=self.settings.hours_budget_default,
+            actor=actor,
+            at=self.clock(),
+        )
+        self.save(case)
+        return case.id
+
+    def case(self, case_id: uuid.UUID, organisation: str) -> Case:
+        from shared.errors import NotFound
+
+        case = self.load(Case, case_id)
+        if case.organisation != organisation:
+            raise NotFound(f"No case {case_id}.")
+        return case
+
+    def change_case(
+        self,
+        case_id: uuid.UUID,
+        organisation: str,
+        expected_version: int | None,
+        change: Callable[[Case, datetime], Any],
+    ) -> tuple[Any, int]:
+        """Load the case, check `If-Match`, apply one command, save; the result and version."""
+        case = self.case(case_id, organisation)
+        self._check_version(case.version, expected_version, "case")
+        result = change(case, self.clock())
+        self.save(case)
+        return result, case.version
+
+    @staticmethod
+    def _check_version(actual: int, expected: int | None, what: str) -> None:
+        from shared.errors import VersionConflict
+
+        if expected is not None and actual != expected:
+            raise VersionConflict(
+                f"The {what} is at version {actual}, not {expected}; reload and retry."
+            )
+
+
+# -- what intake publishes (an allow-list; other domain events stay internal) ------------
+def _pick(state: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {n: state[n] for n in names if n in state}
+
+
+def _common(state: dict[str, Any]) -> dict[str, Any]:
+    return {"occurred_at": state["timestamp"], "actor": state["actor"]}
+
+
+def _case(state: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {
+        **_common(state),
+        "case_id": state["originator_id"],
+        "client_id": state["client_id"],
+        **_pick(state, *names),
+    }
+
+
+def _client(state: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {**_common(state), "client_id": state["originator_id"], **_pick(state, *names)}
+
+
+PUBLICATIONS: dict[type, Publication] = {
+    Client.Registered: Publication(
+        contracts.ClientRegisteredV1,
+        lambda s: _client(
+            s,
+            "organisation",
+            "given_name",
+            "family_name",
+            "birth_date",
+            "email",
+            "phone",
+            "preferred_language",
+        ),
+    ),
+    Client.ConsentGranted: Publication(
+        contracts.ConsentGrantedV1,
+        lambda s: _client(
+            s, "organisation", "consent_id", "purpose", "partner_id", "data_categories"
+        ),
+    ),
+    Client.ConsentWithdrawn: Publication(
+        contracts.ConsentWithdrawnV1,
+        lambda s: _client(
+            s, "organisation", "consent_id", "purpose", "partner_id", "data_categories"
+        ),
+    ),
+    Case.Opened: Publication(
+        contracts.CaseOpenedV1,
+        lambda s: _case(s, "organisation", "career_question", "hours_budget"),
+    ),
+    Case.EntryChecked: Publication(contracts.EntryCheckedV1, lambda s: _case(s, "eligible", "notes")),
+    Case.AssessmentRecorded: Publication(
+        contracts.AssessmentRecordedV1, lambda s: _case(s, "assessment_id", "assessor", "scores")
+    ),
+    Case.SessionHeld: Publication(
+        contracts.SessionHeldV1, lambda s: _case(s, "session_id", "kind", "held_at", "minutes")
+    ),
+    Case.Accepted: Publication(
+        contracts.CaseAcceptedV1, lambda s: _case(s, "organisation", "gaps", "scores", "reason")
+    ),
+    Case.ReferredOut: Publication(contracts.CaseReferredOutV1, lambda s: _case(s, "reason")),
+    Case.Declined: Publication(contracts.CaseDeclinedV1, lambda s: _case(s, "reason")),
+}

@@ -1,0 +1,554 @@
+"""Intake: clients, their consents, and cases from entry check to the decision.
+
+Pure domain: the standard library and eventsourcing.domain only. Rules are small
+guard methods raising `IntakeError`s with stable codes; events are explicit,
+past-tense facts that carry who (`actor`) and when (the event timestamp).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+COMPETENCES = (
+    "quality_reflection",
+    "motive_reflection",
+    "work_exploration",
+    "career_steering",
+    "networking",
+)
+PURPOSES = ("guidance", "referral", "statistics")
+DATA_CATEGORIES = ("identity", "contact", "career_question", "assessments", "plan")
+ASSESSORS = ("client", "counsellor")
+SESSION_KINDS = ("intake", "deepening", "synthesis", "aftercare")
+DECISIONS = ("accept", "refer_out", "decline")
+GAP_SCORES = (1, 2)
+
+
+class IntakeError(Exception):
+    """A rule of the intake was broken; `code` is stable, `field` names the input at fault."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+class Client(Aggregate):
+    """A client (the data subject) and the consents they gave or withdrew."""
+
+    class Registered(Aggregate.Created):
+        organisation: str
+        given_name: str
+        family_name: str
+        birth_date: date
+        email: str
+        phone: str | None
+        preferred_language: str | None
+        actor: str
+
+    class ConsentGranted(Aggregate.Event):
+        organisation: str
+        consent_id: uuid.UUID
+        purpose: str
+        partner_id: uuid.UUID | None
+        data_categories: list[str]
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            client: Client = aggregate
+            client.consents[_consent_key(self.purpose, self.partner_id)] = {
+                "consent_id": self.consent_id,
+                "purpose": self.purpose,
+                "partner_id": self.partner_id,
+                "data_categories": list(self.data_categories),
+                "granted": True,
+                "granted_at": self.timestamp,
+                "withdrawn_at": None,
+            }
+            client.consent_history.append(_history(self, granted=True))
+
+    class ConsentWithdrawn(Aggregate.Event):
+        organisation: str
+        consent_id: uuid.UUID
+        purpose: str
+        partner_id: uuid.UUID | None
+        data_categories: list[str]
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            client: Client = aggregate
+            key = _consent_key(self.purpose, self.partner_id)
+            current = client.consents.get(key)
+            client.consents[key] = {
+                "consent_id": self.consent_id,
+                "purpose": self.purpose,
+                "partner_id": self.partner_id,
+                "data_categories": list(self.data_categories),
+                "granted": False,
+                "granted_at": current["granted_at"] if current else None,
+                "withdrawn_at": self.timestamp,
+            }
+            client.consent_history.append(_history(self, granted=False))
+
+    def __init__(
+        self,
+        organisation: str,
+        given_name: str,
+        family_name: str,
+        birth_date: date,
+        email: str,
+        phone: str | None,
+        preferred_language: str | None,
+        actor: str,
+    ) -> None:
+        self.organisation = organisation
+        self.given_name = given_name
+        self.family_name = family_name
+        self.birth_date = birth_date
+        self.email = email
+        self.phone = phone
+        self.preferred_language = preferred_language
+        self.registered_by = actor
+        self.consents: dict[str, dict[str, Any]] = {}
+        self.consent_history: list[dict[str, Any]] = []
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        client_id: uuid.UUID,
+        organisation: str,
+        given_name: str,
+        family_name: str,
+        birth_date: date,
+        email: str,
+        phone: str | None,
+        preferred_language: str | None,
+        actor: str,
+        at: datetime,
+    ) -> Client:
+        if not given_name.strip():
+            raise IntakeError("invalid", "The given name must not be blank.", "given_name")
+        if not family_name.strip():
+            raise IntakeError("invalid", "The family name must not be blank.", "family_name")
+        if birth_date >= at.date():
+            raise IntakeError("invalid", "The birth date must lie in the past.", "birth_date")
+        return cls._create(
+            cls.Registered,
+            id=client_id,
+            timestamp=at,
+            organisation=organisation,
+            given_name=given_name.strip(),
+            family_name=family_name.strip(),
+            birth_date=birth_date,
+            email=email,
+            phone=phone,
+            preferred_language=preferred_language,
+            actor=actor,
+        )
+
+    def grant_consent(
+        self,
+        *,
+        consent_id: uuid.UUID,
+        purpose: str,
+        partner_id: uuid.UUID | None,
+        data_categories: list[str],
+        actor: str,
+        at: datetime,
+    ) -> None:
+        self._check_consent_shape(purpose, partner_id, data_categories)
+        self.trigger_event(
+            self.ConsentGranted,
+            timestamp=at,
+            organisation=self.organisation,
+            consent_id=consent_id,
+            purpose=purpose,
+            partner_id=partner_id,
+            data_categories=sorted(set(data_categories)),
+            actor=actor,
+        )
+
+    def withdraw_consent(
+        self,
+        *,
+        consent_id: uuid.UUID,
+        purpose: str,
+        partner_id: uuid.UUID | None,
+        actor: str,
+        at: datetime,
+    ) -> None:
+        """Withdraw (or, without an earlier grant, record the refusal of) a consent."""
+        self._check_consent_shape(purpose, partner_id, None)
+        current = self.consents.get(_consent_key(purpose, partner_id))
+        self.trigger_event(
+            self.ConsentWithdrawn,
+            timestamp=at,
+            organisation=self.organisation,
+            consent_id=current["consent_id"] if current else consent_id,
+            purpose=purpose,
+            partner_id=partner_id,
+            data_categories=list(current["data_categories"]) if current else [],
+            actor=actor,
+        )
+
+    @staticmethod
+    def _check_consent_shape(
+        purpose: str, partner_id: uuid.UUID | None, data_categories: list[str] | None
+    ) -> None:
+        if purpose not in PURPOSES:
+            raise IntakeError("invalid", f"Unknown purpose {purpose!r}.", "purpose")
+        if purpose == "referral":
+            if partner_id is None:
+                raise IntakeError(
+                    "invalid", "A referral consent names the partner.", "partner_id"
+                )
+            if data_categories is not None and not data_categories:
+                raise IntakeError(
+                    "invalid",
+                    "A referral consent names at least one data category.",
+                    "data_categories",
+                )
+        else:
+            if partner_id is not None:
+                raise IntakeError(
+                    "invalid", "Only a referral consent names a partner.", "partner_id"
+                )
+            if data_categories:
+                raise IntakeError(
+                    "invalid",
+                    "Only a referral consent names data categories.",
+                    "data_categories",
+                )
+        for category in data_categories or ():
+            if category not in DATA_CATEGORIES:
+                raise IntakeError(
+                    "invalid", f"Unknown data category {category!r}.", "data_categories"
+                )
+
+    def has_consent(self, purpose: str, partner_id: uuid.UUID | None = None) -> bool:
+        current = self.consents.get(_consent_key(purpose, partner_id))
+        return bool(current and current["granted"])
+
+
+def _consent_key(purpose: str, partner_id: uuid.UUID | None) -> str:
+    return f"{purpose}:{partner_id or ''}"
+
+
+def _history(event: Any, *, granted: bool) -> dict[str, Any]:
+    return {
+        "consent_id": event.consent_id,
+        "purpose": event.purpose,
+        "partner_id": event.partner_id,
+        "data_categories": list(event.data_categories),
+        "granted": granted,
+        "at": event.timestamp,
+        "actor": event.actor,
+    }
+
+
+class Case(Aggregate):
+    """One guidance process of a client: intake until the decision, then its phases."""
+
+    class Opened(Aggregate.Created):
+        client_id: uuid.UUID
+        organisation: str
+        career_question: str
+        hours_budget: float
+        actor: str
+
+    class EntryChecked(Aggregate.Event):
+        client_id: uuid.UUID
+        eligible: bool
+        notes: str | None
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.entry_check = {
+                "eligible": self.eligible,
+                "notes": self.notes,
+                "checked_at": self.timestamp,
+                "actor": self.actor,
+            }
+
+    class AssessmentRecorded(Aggregate.Event):
+        assessment_id: uuid.UUID
+        client_id: uuid.UUID
+        assessor: str
+        scores: dict[str, int]
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.assessments.append(
+                {
+                    "assessment_id": self.assessment_id,
+                    "assessor": self.assessor,
+                    "scores": dict(self.scores),
+                    "recorded_at": self.timestamp,
+                    "actor": self.actor,
+                }
+            )
+
+    class SessionHeld(Aggregate.Event):
+        session_id: uuid.UUID
+        client_id: uuid.UUID
+        kind: str
+        held_at: datetime
+        minutes: int
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.sessions.append(
+                {
+                    "session_id": self.session_id,
+                    "kind": self.kind,
+                    "held_at": self.held_at,
+                    "minutes": self.minutes,
+                    "actor": self.actor,
+                }
+            )
+            aggregate.minutes_used += self.minutes
+
+    class Accepted(Aggregate.Event):
+        client_id: uuid.UUID
+        organisation: str
+        gaps: list[str]
+        scores: dict[str, dict[str, int]]
+        reason: str | None
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = "accepted"
+            aggregate.phase = "deepening"
+            aggregate.decision = _decision(self, "accept")
+
+    class ReferredOut(Aggregate.Event):
+        client_id: uuid.UUID
+        reason: str | None
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = "referred_out"
+            aggregate.phase = "closed"
+            aggregate.decision = _decision(self, "refer_out")
+
+    class Declined(Aggregate.Event):
+        client_id: uuid.UUID
+        reason: str | None
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = "declined"
+            aggregate.phase = "closed"
+            aggregate.decision = _decision(self, "decline")
+
+    def __init__(
+        self,
+        client_id: uuid.UUID,
+        organisation: str,
+        career_question: str,
+        hours_budget: float,
+        actor: str,
+    ) -> None:
+        self.client_id = client_id
+        self.organisation = organisation
+        self.career_question = career_question
+        self.hours_budget = hours_budget
+        self.opened_by = actor
+        self.status = "open"
+        self.phase = "intake"
+        self.entry_check: dict[str, Any] | None = None
+        self.assessments: list[dict[str, Any]] = []
+        self.sessions: list[dict[str, Any]] = []
+        self.minutes_used = 0
+        self.decision: dict[str, Any] | None = None
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        case_id: uuid.UUID,
+        client: Client,
+        organisation: str,
+        career_question: str,
+        hours_budget: float,
+        actor: str,
+        at: datetime,
+    ) -> Case:
+        if client.organisation != organisation:
+            raise IntakeError("not-found", "No such client.", "client_id")
+        if not client.has_consent("guidance"):
+            raise IntakeError(
+                "consent-required",
+                "The client has not given a guidance consent; record it first.",
+                "client_id",
+            )
+        if not career_question.strip():
+            raise IntakeError(
+                "invalid", "The career question must not be blank.", "career_question"
+            )
+        if hours_budget <= 0:
+            raise IntakeError("invalid", "The hours budget must be positive.", "hours_budget")
+        return cls._create(
+            cls.Opened,
+            id=case_id,
+            timestamp=at,
+            client_id=client.id,
+            organisation=organisation,
+            career_question=career_question.strip(),
+            hours_budget=hours_budget,
+            actor=actor,
+        )
+
+    # -- guards --------------------------------------------------------------------------
+    def _require_open(self) -> None:
+        if self.status != "open":
+            raise IntakeError(
+                "case-decided", f"The case is already decided ({self.status}).", None
+            )
+
+    # -- commands ------------------------------------------------------------------------
+    def check_entry(self, *, eligible: bool, notes: str | None, actor: str, at: datetime) -> None:
+        self._require_open()
+        self.trigger_event(
+            self.EntryChecked,
+            timestamp=at,
+            client_id=self.client_id,
+            eligible=eligible,
+            notes=notes,
+            actor=actor,
+        )
+
+    def record_assessment(
+        self,
+        *,
+        assessment_id: uuid.UUID,
+        assessor: str,
+        scores: dict[str, int],
+        actor: str,
+        at: datetime,
+    ) -> None:
+        if self.status in ("referred_out", "declined"):
+            self._require_open()
+        if assessor not in ASSESSORS:
+            raise IntakeError("invalid", f"Unknown assessor {assessor!r}.", "assessor")
+        missing = [c for c in COMPETENCES if c not in scores]
+        unknown = [c for c in scores if c not in COMPETENCES]
+        if missing or unknown:
+            raise IntakeError(
+                "invalid",
+                "All five career competences are scored, and only those.",
+                f"scores.{(missing or unknown)[0]}",
+            )
+        for competence, score in scores.items():
+            if not 1 <= score <= 4:
+                raise IntakeError(
+                    "invalid", "A score lies between 1 and 4.", f"scores.{competence}"
+                )
+        self.trigger_event(
+            self.AssessmentRecorded,
+            timestamp=at,
+            assessment_id=assessment_id,
+            client_id=self.client_id,
+            assessor=assessor,
+            scores={c: scores[c] for c in COMPETENCES},
+            actor=actor,
+        )
+
+    def hold_session(
+        self,
+        *,
+        session_id: uuid.UUID,
+        kind: str,
+        held_at: datetime,
+        minutes: int,
+        actor: str,
+        at: datetime,
+    ) -> None:
+        if self.status in ("referred_out", "declined"):
+            self._require_open()
+        if kind not in SESSION_KINDS:
+            raise IntakeError("invalid", f"Unknown session kind {kind!r}.", "kind")
+        if not 1 <= minutes <= 600:
+            raise IntakeError("invalid", "A session lasts 1 to 600 minutes.", "minutes")
+        if held_at > at:
+            raise IntakeError("invalid", "A session cannot be recorded ahead.", "held_at")
+        self.trigger_event(
+            self.SessionHeld,
+            timestamp=at,
+            session_id=session_id,
+            client_id=self.client_id,
+            kind=kind,
+            held_at=held_at,
+            minutes=minutes,
+            actor=actor,
+        )
+
+    def decide(self, *, decision: str, reason: str | None, actor: str, at: datetime) -> None:
+        self._require_open()
+        if decision == "accept":
+            if self.entry_check is None or not self.entry_check["eligible"]:
+                raise IntakeError(
+                    "case-not-ready",
+                    "Accepting needs a passed entry check.",
+                    "decision",
+                )
+            if not self.assessments:
+                raise IntakeError(
+                    "case-not-ready",
+                    "Accepting needs at least one assessment of the career competences.",
+                    "decision",
+                )
+            self.trigger_event(
+                self.Accepted,
+                timestamp=at,
+                client_id=self.client_id,
+                organisation=self.organisation,
+                gaps=self.gaps,
+                scores=self.latest_scores,
+                reason=reason,
+                actor=actor,
+            )
+        elif decision == "refer_out":
+            self.trigger_event(
+                self.ReferredOut, timestamp=at, client_id=self.client_id, reason=reason, actor=actor
+            )
+        elif decision == "decline":
+            self.trigger_event(
+                self.Declined, timestamp=at, client_id=self.client_id, reason=reason, actor=actor
+            )
+        else:
+            raise IntakeError("invalid", f"Unknown decision {decision!r}.", "decision")
+
+    # -- derived -------------------------------------------------------------------------
+    @property
+    def latest_scores(self) -> dict[str, dict[str, int]]:
+        """The latest assessment by each assessor."""
+        latest: dict[str, dict[str, int]] = {}
+        for assessment in self.assessments:
+            latest[assessment["assessor"]] = dict(assessment["scores"])
+        return latest
+
+    @property
+    def gaps(self) -> list[str]:
+        """Competences scored 1 or 2 in either view (latest assessment of each assessor)."""
+        views = self.latest_scores.values()
+        return [c for c in COMPETENCES if any(v.get(c) in GAP_SCORES for v in views)]
+
+    @property
+    def hours_used(self) -> float:
+        return round(self.minutes_used / 60, 2)
+
+
+def _decision(event: Any, decision: str) -> dict[str, Any]:
+    return {
+        "decision": decision,
+        "reason": event.reason,
+        "decided_at": event.timestamp,
+        "actor": event.actor,
+    }

@@ -1,0 +1,83 @@
+"""Composition root of intake: builds everything once, in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from services.intake.api import router
+from services.intake.application import PUBLICATIONS, IntakeApplication
+from services.intake.domain import IntakeError
+from services.intake.projections import IntakeProjection
+from shared.errors import ConsentRequired, InvalidInput, NotFound, Problem, problem_response
+from shared.http import service_app
+from shared.messaging.relay import Relay
+from shared.runtime import Runtime, key_vault
+from shared.settings import Settings, get_settings
+
+SERVICE = "intake"
+
+
+def domain_problem(error: IntakeError) -> Problem:
+    """Map intake's domain errors (stable codes) to problem+json."""
+    if error.code == "invalid":
+        return InvalidInput(
+            error.message, errors=[{"field": error.field or "body", "message": error.message}]
+        )
+    if error.code == "not-found":
+        return NotFound(error.message)
+    if error.code == "consent-required":
+        return ConsentRequired(error.message)
+    return Problem(error.message, status=409, code=error.code, title="Not allowed now")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        vault = await run_in_threadpool(key_vault, settings)
+        intake = await run_in_threadpool(IntakeApplication, settings, vault)
+        runtime = Runtime(settings, SERVICE)
+        await runtime.start()
+        connect = settings.pg.asyncpg_kwargs()
+        projection = IntakeProjection(intake, connect, poll_seconds=settings.relay_poll_seconds)
+        relay = Relay(
+            intake,
+            connect,
+            runtime.js,
+            SERVICE,
+            PUBLICATIONS,
+            duplicate_window=settings.stream_duplicate_window_seconds,
+            replicas=settings.stream_replicas,
+            batch_size=settings.relay_batch_size,
+            poll_seconds=settings.relay_poll_seconds,
+        )
+        runtime.spawn("projection", projection.run)
+        runtime.spawn("relay", relay.run)
+        app.state.intake, app.state.runtime = intake, runtime
+        app.state.projection, app.state.relay = projection, relay
+        try:
+            yield
+        finally:
+            app.state.runtime = None
+            await runtime.close()
+            intake.close()
+
+    app = service_app(
+        SERVICE,
+        settings,
+        lifespan,
+        [router],
+        description="Clients, consents, and cases from entry check to the decision.",
+    )
+
+    @app.exception_handler(IntakeError)
+    async def _intake_error(request: Request, exc: IntakeError) -> JSONResponse:
+        return problem_response(domain_problem(exc), request)
+
+    return app

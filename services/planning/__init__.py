@@ -1,0 +1,1 @@
+"""The planning service: The personal development plan (POP): goals, actions, agreement, revisions."""

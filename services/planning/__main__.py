@@ -1,0 +1,5 @@
+"""Run planning alone: `python -m services.planning` (how Kubernetes runs it)."""
+
+from shared.serve import serve_one
+
+serve_one("planning")

@@ -1,0 +1,1 @@
+"""The referral service: The partner directory and closed-loop referrals with consent-limited sharing."""

@@ -1,0 +1,148 @@
+"""Bearer JWT authentication and role checks, as one FastAPI dependency."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+
+from shared.errors import Forbidden, Unauthorized
+from shared.settings import Settings
+
+DEV_ISSUER = "guidance-dev"
+AUDIENCE = "guidance"
+ROLES = frozenset({"counsellor", "team_lead", "partner", "auditor", "admin"})
+REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the verified claims that handlers and queries need."""
+
+    sub: str
+    org: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+    partner_id: uuid.UUID | None = None
+
+    def has(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+class TokenVerifier:
+    """Verifies tokens: HS256 with the dev secret, or RS256/ES256 against a JWKS in oidc mode."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._jwks: jwt.PyJWKClient | None = None
+        if settings.auth_mode == "oidc":
+            assert settings.oidc_jwks_url
+            self._jwks = jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True)
+
+    def verify(self, token: str) -> Principal:
+        s = self.settings
+        try:
+            if self._jwks is not None:
+                algorithms = [a for a in s.oidc_algorithms if a[:2] in ("RS", "ES", "PS")]
+                key: Any = self._jwks.get_signing_key_from_jwt(token).key
+                claims = jwt.decode(
+                    token,
+                    key,
+                    algorithms=algorithms,
+                    audience=s.oidc_audience,
+                    issuer=s.oidc_issuer,
+                    options={"require": REQUIRED_CLAIMS},
+                )
+            else:
+                assert s.jwt_secret
+                claims = jwt.decode(
+                    token,
+                    s.jwt_secret,
+                    algorithms=["HS256"],
+                    audience=AUDIENCE,
+                    issuer=DEV_ISSUER,
+                    options={"require": REQUIRED_CLAIMS},
+                )
+        except (jwt.PyJWTError, ValueError) as e:
+            raise Unauthorized(f"Invalid token: {e}", headers=_challenge()) from e
+        return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    roles = claims.get("roles") or []
+    org = claims.get("org")
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise Unauthorized("Claim 'roles' must be a list of strings.", headers=_challenge())
+    if not isinstance(org, str) or not org:
+        raise Unauthorized("Claim 'org' is required.", headers=_challenge())
+    partner_id = None
+    if claims.get("partner_id") is not None:
+        try:
+            partner_id = uuid.UUID(str(claims["partner_id"]))
+        except ValueError as e:
+            raise Unauthorized("Claim 'partner_id' must be a UUID.") from e
+    return Principal(
+        sub=str(claims["sub"]),
+        org=org,
+        roles=frozenset(roles) & ROLES,
+        partner_id=partner_id,
+    )
+
+
+def _challenge() -> dict[str, str]:
+    return {"WWW-Authenticate": 'Bearer realm="waypoint"'}
+
+
+def authenticate(request: Request) -> Principal:
+    """The one dependency: the verified caller, or 401."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("A bearer token is required.", headers=_challenge())
+    verifier: TokenVerifier = request.app.state.verifier
+    return verifier.verify(token.strip())
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+def require(*roles: str) -> Callable[[Principal], Principal]:
+    """A dependency that lets through callers holding one of `roles`, else 403."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.has(*roles):
+            raise Forbidden(f"This needs one of the roles: {', '.join(sorted(roles))}.")
+        return principal
+
+    return check
+
+
+def dev_token(
+    settings: Settings,
+    *,
+    sub: str,
+    org: str,
+    roles: Iterable[str],
+    partner_id: uuid.UUID | None = None,
+    ttl_seconds: int = 12 * 3600,
+) -> str:
+    """Mint a dev-mode token (HS256); refuses outside dev mode."""
+    if settings.auth_mode != "dev" or not settings.jwt_secret:
+        raise RuntimeError("dev tokens exist only in dev mode")
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": DEV_ISSUER,
+        "aud": AUDIENCE,
+        "sub": sub,
+        "org": org,
+        "roles": list(roles),
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    if partner_id is not None:
+        claims["partner_id"] = str(partner_id)
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")

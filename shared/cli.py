@@ -1,0 +1,131 @@
+"""`waypoint`: the command line of the whole system (run it, mint dev tokens)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="Waypoint: event-sourced case management for career guidance.")
+console = Console()
+
+DEV_ORG = "org-demo"
+DEV_PARTNER = uuid.UUID("00000000-0000-4000-8000-00000000beef")
+
+
+def dev_tokens() -> dict[str, str]:
+    from shared.auth import dev_token
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    people = {
+        "counsellor": ("c.jansen", ["counsellor"], None),
+        "team_lead": ("t.peeters", ["team_lead"], None),
+        "admin": ("a.admin", ["admin"], None),
+        "auditor": ("r.auditor", ["auditor"], None),
+        "partner": ("p.partner", ["partner"], DEV_PARTNER),
+    }
+    return {
+        role: dev_token(settings, sub=sub, org=DEV_ORG, roles=roles, partner_id=partner)
+        for role, (sub, roles, partner) in people.items()
+    }
+
+
+@app.command()
+def run(
+    host: Annotated[str, typer.Option(envvar="GUIDANCE_HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="GUIDANCE_PORT")] = 8000,
+    data_dir: Annotated[Path, typer.Option(help="Where embedded servers keep data.")] = Path(
+        ".data"
+    ),
+) -> None:
+    """Run all four services under one address, with NATS and PostgreSQL as needed."""
+    import uvicorn
+
+    from shared.embedded import (
+        nats_answers,
+        postgres_answers,
+        start_nats,
+        start_postgres,
+    )
+    from shared.serve import Combined, uvicorn_config
+    from shared.settings import get_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    os.environ.setdefault("GUIDANCE_AUTH_MODE", "dev")
+    started = []
+    settings = get_settings()
+    try:
+        if nats_answers(settings.nats_url):
+            console.print(f"NATS: using [bold]{settings.nats_url}[/]")
+        else:
+            nats_server = start_nats(data_dir.resolve() / "nats", port=_free_or(4222))
+            started.append(nats_server)
+            os.environ["GUIDANCE_NATS_URL"] = nats_server.url
+            console.print(f"NATS: started embedded nats-server at [bold]{nats_server.url}[/]")
+        if postgres_answers(settings.database_url):
+            console.print(f"PostgreSQL: using [bold]{settings.database_url}[/]")
+        else:
+            pg = start_postgres(data_dir.resolve() / "pg")
+            started.append(pg)
+            os.environ["GUIDANCE_DATABASE_URL"] = pg.url
+            console.print(f"PostgreSQL: started embedded server at [bold]{pg.url}[/]")
+        settings = get_settings().model_copy(update={"host": host, "port": port})
+        base = f"http://{host}:{port}"
+        console.print(f"\nWaypoint at [bold]{base}[/]: /intake /planning /followup /referral")
+        console.print(f"OpenAPI: {base}/intake/docs (and /planning/docs, …)\n")
+        if settings.auth_mode == "dev":
+            console.print("Dev tokens (organisation [bold]" + DEV_ORG + "[/]):")
+            for role, token in dev_tokens().items():
+                console.print(f"  [bold]{role}[/]: {token}", soft_wrap=True)
+            console.print(
+                f'\n  export TOKEN=…; curl -H "Authorization: Bearer $TOKEN" {base}/intake/v1/cases\n'
+            )
+        uvicorn.Server(uvicorn_config(Combined(settings), settings)).run()
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
+@app.command()
+def token(
+    role: Annotated[list[str], typer.Option(help="Role(s) for the token.")],
+    org: Annotated[str, typer.Option()] = DEV_ORG,
+    sub: Annotated[str, typer.Option()] = "dev-user",
+    partner_id: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Print a dev-mode token (HS256 with GUIDANCE_JWT_SECRET)."""
+    from shared.auth import dev_token
+    from shared.settings import get_settings
+
+    print(
+        dev_token(
+            get_settings(),
+            sub=sub,
+            org=org,
+            roles=role,
+            partner_id=uuid.UUID(partner_id) if partner_id else None,
+        )
+    )
+
+
+def _free_or(port: int) -> int:
+    import socket
+
+    from shared.embedded import free_port
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return free_port()
+    return port
+
+
+if __name__ == "__main__":
+    app()

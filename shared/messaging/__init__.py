@@ -1,0 +1,1 @@
+"""Messaging: CloudEvents envelopes, the outbox relay, log followers and consumers."""

@@ -1,0 +1,228 @@
+"""Idempotent consumers of other services' integration events (JetStream pull consumers).
+
+Delivery is at least once, even after an ack, and may be late or out of order. So the
+effect and the record that this message was processed commit in one PostgreSQL
+transaction, keyed by the event id (multi-row, so order does not matter); a second
+delivery finds the record and changes nothing. Only then is the message acked.
+
+Two kinds of effect:
+- `ReadModelConsumer`: rows in read models (asyncpg), with the record in
+  `<schema>.consumed_events` in the same transaction;
+- `EventConsumer`: new domain events, stored together with an eventsourcing
+  tracking record (multi-row tracking) in one transaction of the event store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import asyncpg
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Tracking
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import ValidationError
+
+from shared.eventstore import ServiceApplication
+from shared.messaging.envelope import CloudEvent, stream_name, subject_for
+
+log = logging.getLogger(__name__)
+
+
+class Consumer(ABC):
+    """A durable pull consumer on one service's stream, filtered to some event types."""
+
+    def __init__(
+        self,
+        name: str,
+        js: JetStreamContext,
+        source_service: str,
+        event_types: Sequence[str],
+        *,
+        batch_size: int = 100,
+        poll_seconds: float = 1.0,
+        ack_wait_seconds: float = 30.0,
+    ) -> None:
+        self.name = name
+        self.js = js
+        self.source_service = source_service
+        self.event_types = list(event_types)
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.ack_wait_seconds = ack_wait_seconds
+        self.applied = 0
+        self.duplicates = 0
+
+    @property
+    def subjects(self) -> list[str]:
+        return [subject_for(self.source_service, t) for t in self.event_types]
+
+    async def setup(self) -> None:
+        """Create what the consumer's effects need; before the first message."""
+
+    async def subscribe(self) -> JetStreamContext.PullSubscription:
+        config = ConsumerConfig(
+            durable_name=self.name,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.ack_wait_seconds,
+            max_deliver=-1,
+            filter_subjects=self.subjects,
+        )
+        # Created on first start, then bound to by every replica (they share the work).
+        return await self.js.pull_subscribe(
+            "", durable=self.name, stream=stream_name(self.source_service), config=config
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.setup()
+        while not stop.is_set():
+            try:
+                sub = await self.subscribe()
+                while not stop.is_set():
+                    try:
+                        msgs = await sub.fetch(self.batch_size, timeout=self.poll_seconds)
+                    except TimeoutError:
+                        continue
+                    for msg in msgs:
+                        await self.process(msg)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("consumer %s: %s; retrying", self.name, e)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+
+    async def process(self, msg: Msg) -> None:
+        try:
+            event = CloudEvent.from_bytes(msg.data)
+        except (ValidationError, ValueError):
+            log.error("consumer %s: malformed message %s dropped", self.name, msg.subject)
+            await msg.term()
+            return
+        try:
+            applied = await self.apply(event, msg.metadata.sequence.stream)
+        except RetryLater as e:
+            log.info("consumer %s: retry %s later: %s", self.name, event.id, e)
+            await msg.nak(delay=e.delay)
+            return
+        if applied:
+            self.applied += 1
+        else:
+            self.duplicates += 1
+        await msg.ack_sync()
+
+    @abstractmethod
+    async def apply(self, event: CloudEvent, stream_seq: int) -> bool:
+        """Apply the effect once; False when this event was processed before."""
+
+
+class RetryLater(Exception):
+    """The effect cannot be applied yet (a conflict, a missing predecessor)."""
+
+    def __init__(self, reason: str, delay: float = 0.5) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+ReadModelHandler = Callable[[asyncpg.Connection, CloudEvent], Awaitable[None]]
+
+
+class ReadModelConsumer(Consumer):
+    """Effects on read-model rows, committed with the processed-event record."""
+
+    def __init__(
+        self,
+        name: str,
+        js: JetStreamContext,
+        pool: asyncpg.Pool,
+        schema: str,
+        source_service: str,
+        handlers: dict[str, ReadModelHandler],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name, js, source_service, list(handlers), **kwargs)
+        self.pool = pool
+        self.schema = schema
+        self.handlers = handlers
+
+    async def setup(self) -> None:
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                f'CREATE TABLE IF NOT EXISTS "{self.schema}".consumed_events ('
+                "consumer text NOT NULL, event_id uuid NOT NULL, stream_seq bigint, "
+                "consumed_at timestamptz NOT NULL DEFAULT now(), "
+                "PRIMARY KEY (consumer, event_id))"
+            )
+
+    async def apply(self, event: CloudEvent, stream_seq: int) -> bool:
+        handler = self.handlers.get(event.event_type)
+        async with self.pool.acquire() as conn, conn.transaction():
+            first = await conn.fetchval(
+                f'INSERT INTO "{self.schema}".consumed_events (consumer, event_id, stream_seq) '
+                "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING true",
+                self.name,
+                event.id,
+                stream_seq,
+            )
+            if not first:
+                return False
+            if handler is not None:
+                await handler(conn, event)
+        return True
+
+
+# Returns the aggregates whose pending events are the effect (empty: nothing to do).
+Reaction = Callable[[CloudEvent], Sequence[Aggregate]]
+
+
+class EventConsumer(Consumer):
+    """Effects as new domain events, stored with a tracking record in one transaction."""
+
+    def __init__(
+        self,
+        name: str,
+        js: JetStreamContext,
+        app: ServiceApplication,
+        source_service: str,
+        reactions: dict[str, Reaction],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name, js, source_service, list(reactions), **kwargs)
+        self.app = app
+        self.reactions = reactions
+
+    def tracking_id(self, event: CloudEvent) -> int:
+        # Positions of the source's log are unique per source: track them, not seqs.
+        assert event.position is not None, "integration events carry their log position"
+        return event.position
+
+    async def apply(self, event: CloudEvent, stream_seq: int) -> bool:
+        return await asyncio.to_thread(self._apply_sync, event)
+
+    def _apply_sync(self, event: CloudEvent) -> bool:
+        tracking = Tracking(application_name=self.name, notification_id=self.tracking_id(event))
+        recorder: Any = self.app.recorder
+        if recorder.has_tracking_id(self.name, tracking.notification_id):
+            return False
+        reaction = self.reactions[event.event_type]
+        aggregates = reaction(event)
+        events = [e for agg in aggregates for e in agg.collect_events()]
+        try:
+            recordings = self.app.events.put(events, tracking=tracking)
+        except IntegrityError:
+            if recorder.has_tracking_id(self.name, tracking.notification_id):
+                return False
+            raise RetryLater("the aggregate changed meanwhile") from None
+        self.app._notify(recordings)
+        return True
+
+
+
+

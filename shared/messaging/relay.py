@@ -1,0 +1,147 @@
+"""The relay: the event store is the outbox; this publishes it to JetStream.
+
+Each allow-listed domain event becomes a CloudEvents envelope on
+`guidance.<service>.<EventType>` with `Nats-Msg-Id` = the event id. Publishes of a
+batch are pipelined; the position advances only after every ack of the batch, so a
+crash between commit and publish loses nothing and a re-publish is de-duplicated by
+the stream (its duplicate window outlasts any restart of the relay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import resolve_topic
+from nats.js import JetStreamContext
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from shared.contracts import IntegrationEvent
+from shared.eventstore import ServiceApplication
+from shared.messaging.envelope import CloudEvent, stream_name, subject_for
+from shared.messaging.follower import LogFollower
+from shared.privacy.sealing import event_id
+
+log = logging.getLogger(__name__)
+
+# Builds the contract's fields from the stored state (personal fields still sealed).
+StateMapper = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Publication:
+    """One allow-listed domain event and the contract it is published as."""
+
+    contract: type[IntegrationEvent]
+    build: StateMapper
+
+
+def envelope_for(
+    service: str, publication: Publication, notification: Notification, state: dict[str, Any]
+) -> CloudEvent:
+    full = dict(state)
+    full["originator_id"] = notification.originator_id
+    full["originator_version"] = notification.originator_version
+    data = publication.contract.model_validate(publication.build(full))
+    return CloudEvent(
+        id=event_id(notification.originator_id, notification.originator_version),
+        source=f"/guidance/{service}",
+        type=publication.contract.cloudevents_type(),
+        subject=data.subject(),
+        time=data.occurred_at,
+        position=notification.id,
+        data=data.model_dump(mode="json", by_alias=True),
+    )
+
+
+async def ensure_stream(
+    js: JetStreamContext, service: str, *, duplicate_window: float, replicas: int = 1
+) -> None:
+    """Create or update the service's stream (idempotent, at every start)."""
+    config = StreamConfig(
+        name=stream_name(service),
+        subjects=[f"guidance.{service}.>"],
+        storage=StorageType.FILE,
+        duplicate_window=duplicate_window,
+        num_replicas=replicas,
+    )
+    try:
+        await js.stream_info(config.name)
+    except NotFoundError:
+        await js.add_stream(config)
+    else:
+        await js.update_stream(config)
+
+
+class Relay(LogFollower):
+    name = "relay"
+
+    def __init__(
+        self,
+        app: ServiceApplication,
+        connect_kwargs: dict[str, Any],
+        js: JetStreamContext,
+        service: str,
+        publications: Mapping[type, Publication],
+        *,
+        duplicate_window: float = 3600,
+        replicas: int = 1,
+        batch_size: int = 500,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        super().__init__(app, connect_kwargs, batch_size=batch_size, poll_seconds=poll_seconds)
+        self.js = js
+        self.service = service
+        self.publications = dict(publications)
+        self.duplicate_window = duplicate_window
+        self.replicas = replicas
+        self.published = 0
+        # Event time (taken just before its commit) to publish ack, in seconds.
+        self.lags: deque[float] = deque(maxlen=100_000)
+
+    async def setup(self, conn: asyncpg.Connection) -> None:
+        await ensure_stream(
+            self.js, self.service, duplicate_window=self.duplicate_window, replicas=self.replicas
+        )
+
+    def envelopes(self, batch: Sequence[Notification]) -> list[CloudEvent]:
+        out = []
+        for notification in batch:
+            publication = self.publications.get(resolve_topic(notification.topic))
+            if publication is None:
+                continue  # internal event: not part of the public contract
+            state = self.app.sealing.decode_state(notification)
+            out.append(envelope_for(self.service, publication, notification, state))
+        return out
+
+    async def handle(self, conn: asyncpg.Connection, batch: Sequence[Notification]) -> None:
+        envelopes = self.envelopes(batch)
+        futures = []
+        for env in envelopes:
+            futures.append(
+                await self.js.publish_async(
+                    subject_for(self.service, env.event_type),
+                    env.to_bytes(),
+                    headers={"Nats-Msg-Id": str(env.id)},
+                )
+            )
+        # Every ack of the batch, or an exception and the position stays where it was.
+        await asyncio.wait_for(asyncio.gather(*futures), timeout=10)
+        acked = time.time()
+        for env in envelopes:
+            self.lags.append(acked - _ts(env.time))
+        self.published += len(envelopes)
+        await self.save_position(conn, batch[-1].id)
+
+
+def _ts(moment: datetime) -> float:
+    return moment.timestamp()

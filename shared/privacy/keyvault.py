@@ -1,0 +1,131 @@
+"""The key vault: one AES-256 data key per client, wrapped by the master key.
+
+All services share the vault table (schema `vault`). Destroying a client's key is
+the erasure ("crypto-shredding"): every sealed copy of that client's data, in any
+event store, stream or backup, becomes unreadable at once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from psycopg_pool import ConnectionPool
+
+# What a personal field reads as once its client's key is destroyed.
+ERASED = "ERASED"
+
+_SCHEMA_SQL = """
+CREATE SCHEMA IF NOT EXISTS vault;
+CREATE TABLE IF NOT EXISTS vault.client_keys (
+    client_id uuid PRIMARY KEY,
+    wrapped_key bytea,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    destroyed_at timestamptz,
+    destroyed_by text,
+    reason text
+);
+"""
+
+
+class KeyVault:
+    """Creates, unwraps, caches and destroys per-client data keys (synchronous, psycopg)."""
+
+    def __init__(
+        self, dsn: str, master_key: bytes, *, cache_seconds: float = 5.0, max_size: int = 4
+    ) -> None:
+        if len(master_key) != 32:
+            raise ValueError("master key must be 32 bytes")
+        self._master = AESGCM(master_key)
+        self._pool = ConnectionPool(
+            dsn, min_size=1, max_size=max_size, open=True, kwargs={"autocommit": True}
+        )
+        self._cache: dict[uuid.UUID, tuple[bytes | None, float]] = {}
+        self._cache_seconds = cache_seconds
+        self._lock = threading.Lock()
+        with self._pool.connection() as conn:
+            # Serialise the DDL: several services may start at once.
+            conn.execute("SELECT pg_advisory_lock(7420001)")
+            try:
+                conn.execute(_SCHEMA_SQL)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(7420001)")
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # -- keys ---------------------------------------------------------------------------
+    def key_for(self, client_id: uuid.UUID, *, create: bool = False) -> bytes | None:
+        """The client's data key; None once destroyed (or absent and not to be created)."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(client_id)
+        if hit is not None and (now - hit[1] < self._cache_seconds or hit[0] is None):
+            # A destroyed key never comes back, so a None is cached for good.
+            return hit[0]
+        wrapped = self._fetch(client_id, create=create)
+        key = self._unwrap(client_id, wrapped) if wrapped is not None else None
+        if key is not None or self._is_destroyed(client_id, wrapped, create):
+            with self._lock:
+                self._cache[client_id] = (key, now)
+        return key
+
+    def _is_destroyed(self, client_id: uuid.UUID, wrapped: bytes | None, create: bool) -> bool:
+        if wrapped is not None:
+            return False
+        if create:
+            return True  # the row exists (we just upserted it) and holds no key
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT destroyed_at FROM vault.client_keys WHERE client_id = %s", (client_id,)
+            ).fetchone()
+        return row is not None and row[0] is not None
+
+    def _fetch(self, client_id: uuid.UUID, *, create: bool) -> bytes | None:
+        with self._pool.connection() as conn:
+            if create:
+                fresh = self._wrap(client_id, AESGCM.generate_key(bit_length=256))
+                # Upsert that returns the existing row untouched when there is one, so
+                # concurrent first seals agree on one key and a destroyed key stays gone.
+                row = conn.execute(
+                    "INSERT INTO vault.client_keys (client_id, wrapped_key) VALUES (%s, %s) "
+                    "ON CONFLICT (client_id) DO UPDATE SET client_id = EXCLUDED.client_id "
+                    "RETURNING wrapped_key",
+                    (client_id, fresh),
+                ).fetchone()
+            else:
+                row = conn.execute(
+                    "SELECT wrapped_key FROM vault.client_keys WHERE client_id = %s",
+                    (client_id,),
+                ).fetchone()
+        return bytes(row[0]) if row and row[0] is not None else None
+
+    def destroy(self, client_id: uuid.UUID, *, by: str, reason: str) -> bool:
+        """Destroy the client's key for good; True if a key existed. Idempotent."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "INSERT INTO vault.client_keys "
+                "(client_id, wrapped_key, destroyed_at, destroyed_by, reason) "
+                "VALUES (%s, NULL, %s, %s, %s) "
+                "ON CONFLICT (client_id) DO UPDATE SET wrapped_key = NULL, "
+                "destroyed_at = COALESCE(vault.client_keys.destroyed_at, EXCLUDED.destroyed_at), "
+                "destroyed_by = COALESCE(vault.client_keys.destroyed_by, EXCLUDED.destroyed_by), "
+                "reason = COALESCE(vault.client_keys.reason, EXCLUDED.reason) "
+                "RETURNING (xmax <> 0) AS existed",
+                (client_id, datetime.now(UTC), by, reason),
+            ).fetchone()
+        with self._lock:
+            self._cache[client_id] = (None, time.monotonic())
+        return bool(row and row[0])
+
+    # -- wrapping -----------------------------------------------------------------------
+    def _wrap(self, client_id: uuid.UUID, key: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._master.encrypt(nonce, key, b"waypoint-dek|" + client_id.bytes)
+
+    def _unwrap(self, client_id: uuid.UUID, wrapped: bytes) -> bytes:
+        return self._master.decrypt(wrapped[:12], wrapped[12:], b"waypoint-dek|" + client_id.bytes)

@@ -1,0 +1,136 @@
+"""Sealing of personal event fields with the client's data key, inside the Mapper.
+
+The domain never sees ciphertext: the mapper seals the declared personal fields of an
+event as it is stored and opens them as it is read. Each ciphertext is bound to its
+event and field by AES-GCM associated data, so it cannot be moved to another event.
+The relay publishes the stored (sealed) form, so no plaintext reaches NATS.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+
+from shared.privacy.keyvault import ERASED, KeyVault
+
+SEALED_TAG = "$sealed"
+ALGORITHM = "A256GCM"
+EVENT_ID_NAMESPACE = uuid.UUID("6f1c2a52-3f5e-4b7e-9a51-2b1b9d6e0c11")
+
+
+def event_id(originator_id: uuid.UUID | str, originator_version: int) -> uuid.UUID:
+    """The stable id of a stored event: the CloudEvents id and the Nats-Msg-Id."""
+    return uuid.uuid5(EVENT_ID_NAMESPACE, f"{originator_id}/{originator_version}")
+
+
+@dataclass(frozen=True)
+class PersonalFields:
+    """Which fields of an event class are personal, and whose (the field naming the client)."""
+
+    fields: tuple[str, ...]
+    subject: str = "originator_id"
+
+
+def is_sealed(value: Any) -> bool:
+    return isinstance(value, Mapping) and SEALED_TAG in value
+
+
+def _aad(event: uuid.UUID, field: str) -> bytes:
+    return f"{event}|{field}".encode()
+
+
+def seal_value(
+    key: bytes, client_id: uuid.UUID, plaintext: bytes, event: uuid.UUID, field: str
+) -> dict[str, str]:
+    nonce = os.urandom(12)
+    ct = AESGCM(key).encrypt(nonce, plaintext, _aad(event, field))
+    return {
+        SEALED_TAG: ALGORITHM,
+        "kid": str(client_id),
+        "ct": base64.b64encode(nonce + ct).decode(),
+    }
+
+
+def open_sealed(
+    vault: KeyVault, sealed: Mapping[str, Any], event: uuid.UUID, field: str
+) -> bytes | None:
+    """The plaintext bytes of a sealed value, or None when the client's key is gone."""
+    key = vault.key_for(uuid.UUID(sealed["kid"]))
+    if key is None:
+        return None
+    blob = base64.b64decode(sealed["ct"])
+    try:
+        return AESGCM(key).decrypt(blob[:12], blob[12:], _aad(event, field))
+    except InvalidTag as e:
+        raise ValueError(f"sealed field {field!r} does not belong to event {event}") from e
+
+
+class SealingMapper(Mapper[uuid.UUID]):
+    """An eventsourcing Mapper that seals personal fields per client."""
+
+    def __init__(
+        self,
+        transcoder: Transcoder,
+        vault: KeyVault,
+        personal: Mapping[type, PersonalFields],
+    ) -> None:
+        super().__init__(transcoder)
+        self.vault = vault
+        self.personal = dict(personal)
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[uuid.UUID]) -> StoredEvent:
+        spec = self.personal.get(type(domain_event))
+        if spec is None:
+            return super().to_stored_event(domain_event)
+        state = dict(vars(domain_event))
+        client_id = _as_uuid(state[spec.subject])
+        eid = event_id(state["originator_id"], state["originator_version"])
+        key = self.vault.key_for(client_id, create=True)
+        for field in spec.fields:
+            value = state.get(field)
+            if value is None or is_sealed(value) or value == ERASED:
+                continue
+            if key is None:
+                # The client is erased: nothing personal may be stored for them again.
+                state[field] = ERASED
+                continue
+            plaintext = self.transcoder.encode({"v": value})
+            state[field] = seal_value(key, client_id, plaintext, eid, field)
+        shadow = object.__new__(type(domain_event))
+        object.__setattr__(shadow, "__dict__", state)
+        return super().to_stored_event(shadow)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[uuid.UUID]:
+        domain_event = super().to_domain_event(stored_event)
+        spec = self.personal.get(type(domain_event))
+        if spec is not None:
+            state = domain_event.__dict__
+            eid = event_id(stored_event.originator_id, stored_event.originator_version)
+            for field in spec.fields:
+                value = state.get(field)
+                if is_sealed(value):
+                    state[field] = self.open_field(value, eid, field)
+        return domain_event
+
+    def open_field(self, sealed: Mapping[str, Any], event: uuid.UUID, field: str) -> Any:
+        plaintext = open_sealed(self.vault, sealed, event, field)
+        if plaintext is None:
+            return ERASED
+        return cast(dict[str, Any], self.transcoder.decode(plaintext))["v"]
+
+    def decode_state(self, stored_event: StoredEvent) -> dict[str, Any]:
+        """The stored state as data, personal fields left sealed (for the relay and audit)."""
+        return cast(dict[str, Any], self.transcoder.decode(stored_event.state))
+
+
+def _as_uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))

@@ -1,0 +1,93 @@
+"""What a running service holds: connections, background tasks, readiness.
+
+Built once in the service's lifespan (its composition root); nothing connects at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from functools import lru_cache
+from typing import Any
+
+import asyncpg
+import nats
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+
+from shared.privacy import KeyVault
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=8)
+def _vault(dsn: str, master_key: bytes, cache_seconds: float) -> KeyVault:
+    return KeyVault(dsn, master_key, cache_seconds=cache_seconds)
+
+
+def key_vault(settings: Settings) -> KeyVault:
+    """One key vault per process and database, so an erasure is seen by every service here."""
+    return _vault(settings.pg.dsn(), settings.master_key_bytes, settings.key_cache_seconds)
+
+
+class Runtime:
+    """A service's live connections and background tasks."""
+
+    def __init__(self, settings: Settings, service: str) -> None:
+        self.settings = settings
+        self.service = service
+        self.stop = asyncio.Event()
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.nc: NATS | None = None
+        self._js: JetStreamContext | None = None
+        self._pool: asyncpg.Pool | None = None
+
+    @property
+    def js(self) -> JetStreamContext:
+        assert self._js is not None, "runtime not started"
+        return self._js
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "runtime not started"
+        return self._pool
+
+    async def start(self) -> None:
+        self.nc = await nats.connect(
+            self.settings.nats_url,
+            name=f"waypoint-{self.service}",
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+        )
+        self._js = self.nc.jetstream()
+        self._pool = await asyncpg.create_pool(
+            **self.settings.pg.asyncpg_kwargs(), min_size=1, max_size=8
+        )
+
+    def spawn(self, name: str, run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+        self.tasks.append(asyncio.create_task(run(self.stop), name=f"{self.service}:{name}"))
+
+    async def ready(self) -> dict[str, bool]:
+        checks = {"database": False, "nats": False}
+        with contextlib.suppress(Exception):
+            async with self.pool.acquire(timeout=2) as conn:
+                checks["database"] = await conn.fetchval("SELECT true", timeout=2)
+        checks["nats"] = bool(self.nc and self.nc.is_connected)
+        return checks
+
+    async def close(self) -> None:
+        self.stop.set()
+        if self.tasks:
+            _, pending = await asyncio.wait(self.tasks, timeout=5)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self.nc is not None:
+            with contextlib.suppress(Exception):
+                await self.nc.drain()
+        if self._pool is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._pool.close(), 5)

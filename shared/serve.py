@@ -1,0 +1,107 @@
+"""Serving: one service alone, or all four behind one address with their prefixes."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
+
+from shared.errors import PROBLEM_JSON
+from shared.settings import Settings, get_settings
+
+SERVICES = ("intake", "planning", "followup", "referral")
+
+
+def create_service(name: str, settings: Settings) -> FastAPI:
+    module = importlib.import_module(f"services.{name}.main")
+    app: FastAPI = module.create_app(settings)
+    return app
+
+
+class Combined:
+    """One ASGI app routing `/<service>/…` to that service's app, running all lifespans."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.apps = {name: create_service(name, self.settings) for name in SERVICES}
+
+    @asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for app in self.apps.values():
+                await stack.enter_async_context(app.router.lifespan_context(app))
+            yield
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        path: str = scope.get("path", "")
+        name = path.split("/", 2)[1] if path.startswith("/") else ""
+        app = self.apps.get(name)
+        if app is None:
+            await _not_found(scope, send)
+            return
+        await app(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        try:
+            async with self.lifespan():
+                await send({"type": "lifespan.startup.complete"})
+                message = await receive()
+        except Exception as e:
+            logging.getLogger(__name__).exception("start-up failed")
+            await send({"type": "lifespan.startup.failed", "message": str(e)})
+            return
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+async def _not_found(scope: Scope, send: Send) -> None:
+    import json
+
+    body = json.dumps(
+        {
+            "type": "https://waypoint.example/problems/not-found",
+            "title": "Not found",
+            "status": 404,
+            "detail": "No service answers under this path; try /intake, /planning, "
+            "/followup or /referral.",
+        }
+    ).encode()
+    if scope["type"] != "http":
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 404,
+            "headers": [(b"content-type", PROBLEM_JSON.encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def uvicorn_config(app: Any, settings: Settings, **kwargs: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="info",
+        **kwargs,
+    )
+
+
+def serve_one(name: str) -> None:
+    settings = get_settings()
+    logging.basicConfig(level=logging.INFO)
+    uvicorn.Server(uvicorn_config(create_service(name, settings), settings)).run()

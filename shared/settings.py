@@ -1,0 +1,126 @@
+"""Settings of every service, from the GUIDANCE_* environment (pydantic-settings)."""
+
+from __future__ import annotations
+
+import base64
+from functools import cached_property
+from typing import Literal
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Dev-only secrets: used when GUIDANCE_AUTH_MODE=dev and nothing else is given.
+DEV_JWT_SECRET = "waypoint-dev-secret-change-me-please-0123456789"
+DEV_MASTER_KEY = base64.b64encode(b"waypoint-dev-master-key-32bytes!").decode()
+
+
+class Settings(BaseSettings):
+    """One class for the whole system; each service reads what it needs."""
+
+    model_config = SettingsConfigDict(env_prefix="GUIDANCE_", extra="ignore")
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    nats_url: str = "nats://127.0.0.1:4222"
+    auth_mode: Literal["dev", "oidc"] = "dev"
+    jwt_secret: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_issuer: str | None = None
+    oidc_audience: str = "guidance"
+    oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    master_key: str | None = None
+
+    # Intake
+    hours_budget_default: float = Field(default=12.0, gt=0, le=500)
+
+    # Plumbing
+    db_pool_size: int = Field(default=20, ge=1)
+    relay_batch_size: int = Field(default=500, ge=1)
+    relay_poll_seconds: float = Field(default=0.5, gt=0)
+    stream_duplicate_window_seconds: int = Field(default=3600, ge=120)
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+    key_cache_seconds: float = Field(default=5.0, ge=0)
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @model_validator(mode="after")
+    def _secrets(self) -> Settings:
+        if self.auth_mode == "dev":
+            self.jwt_secret = self.jwt_secret or DEV_JWT_SECRET
+            self.master_key = self.master_key or DEV_MASTER_KEY
+        else:
+            missing = [
+                name
+                for name, value in (
+                    ("GUIDANCE_OIDC_JWKS_URL", self.oidc_jwks_url),
+                    ("GUIDANCE_OIDC_ISSUER", self.oidc_issuer),
+                    ("GUIDANCE_MASTER_KEY", self.master_key),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"oidc mode needs {', '.join(missing)}")
+        assert self.master_key is not None
+        try:
+            key = base64.b64decode(self.master_key, validate=True)
+        except ValueError as e:
+            raise ValueError("GUIDANCE_MASTER_KEY must be base64") from e
+        if len(key) != 32:
+            raise ValueError("GUIDANCE_MASTER_KEY must decode to 32 bytes")
+        return self
+
+    @cached_property
+    def master_key_bytes(self) -> bytes:
+        assert self.master_key is not None
+        return base64.b64decode(self.master_key)
+
+    @cached_property
+    def pg(self) -> PgParams:
+        return PgParams.from_url(self.database_url)
+
+
+class PgParams:
+    """The parts of a postgresql:// URL, for eventsourcing's POSTGRES_* keys and asyncpg."""
+
+    def __init__(self, host: str, port: int, user: str, password: str, dbname: str) -> None:
+        self.host, self.port, self.user, self.password, self.dbname = (
+            host,
+            port,
+            user,
+            password,
+            dbname,
+        )
+
+    @classmethod
+    def from_url(cls, url: str) -> PgParams:
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        # A Unix socket directory may be given as ?host=/path (as pgserver does).
+        host = query.get("host", [parts.hostname or "127.0.0.1"])[0]
+        return cls(
+            host=unquote(host),
+            port=parts.port or 5432,
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password or ""),
+            dbname=unquote(parts.path.lstrip("/") or "postgres"),
+        )
+
+    def dsn(self) -> str:
+        """A libpq keyword DSN, understood by psycopg and (with host as a dir) asyncpg."""
+        return (
+            f"host={self.host} port={self.port} user={self.user} "
+            f"password={self.password} dbname={self.dbname}"
+        )
+
+    def asyncpg_kwargs(self) -> dict[str, object]:
+        return {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password or None,
+            "database": self.dbname,
+        }
+
+
+def get_settings() -> Settings:
+    return Settings()
