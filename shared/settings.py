@@ -107,9 +107,11 @@ class PgParams:
 
     def dsn(self) -> str:
         """A libpq keyword DSN, understood by psycopg and (with host as a dir) asyncpg."""
-        return (
-            f"host={self.host} port={self.port} user={self.user} "
-            f"password={self.password} dbname={self.dbname}"
+        from psycopg.conninfo import make_conninfo
+
+        given = {"password": self.password} if self.password else {}
+        return make_conninfo(
+            host=self.host, port=self.port, user=self.user, dbname=self.dbname, **given
         )
 
     def asyncpg_kwargs(self) -> dict[str, object]:

@@ -27,6 +27,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from psycopg.sql import SQL, Identifier
 from pydantic import ValidationError
 
 from shared.eventstore import ServiceApplication
@@ -85,13 +86,17 @@ class Consumer(ABC):
         while not stop.is_set():
             try:
                 sub = await self.subscribe()
-                while not stop.is_set():
-                    try:
-                        msgs = await sub.fetch(self.batch_size, timeout=self.poll_seconds)
-                    except TimeoutError:
-                        continue
-                    for msg in msgs:
-                        await self.process(msg)
+                try:
+                    while not stop.is_set():
+                        try:
+                            msgs = await sub.fetch(self.batch_size, timeout=self.poll_seconds)
+                        except TimeoutError:
+                            continue
+                        for msg in msgs:
+                            await self.process(msg)
+                finally:
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
             except asyncio.CancelledError:
                 raise
             except Exception as e:
@@ -111,6 +116,11 @@ class Consumer(ABC):
         except RetryLater as e:
             log.info("consumer %s: retry %s later: %s", self.name, event.id, e)
             await msg.nak(delay=e.delay)
+            return
+        except Exception:
+            # The transaction rolled back: nothing was applied. Let it come again.
+            log.exception("consumer %s: %s failed; redelivering", self.name, event.id)
+            await msg.nak(delay=1.0)
             return
         if applied:
             self.applied += 1
@@ -208,8 +218,7 @@ class EventConsumer(Consumer):
 
     def _apply_sync(self, event: CloudEvent) -> bool:
         tracking = Tracking(application_name=self.name, notification_id=self.tracking_id(event))
-        recorder: Any = self.app.recorder
-        if recorder.has_tracking_id(self.name, tracking.notification_id):
+        if self._tracked(tracking):
             return False
         reaction = self.reactions[event.event_type]
         aggregates = reaction(event)
@@ -217,11 +226,28 @@ class EventConsumer(Consumer):
         try:
             recordings = self.app.events.put(events, tracking=tracking)
         except IntegrityError:
-            if recorder.has_tracking_id(self.name, tracking.notification_id):
+            if self._tracked(tracking):
                 return False
             raise RetryLater("the aggregate changed meanwhile") from None
         self.app._notify(recordings)
         return True
+
+    def _tracked(self, tracking: Tracking) -> bool:
+        """Whether exactly this position was processed.
+
+        Not the library's `has_tracking_id`, which compares with the highest position
+        and so would skip a message that arrives after a later one.
+        """
+        recorder: Any = self.app.recorder
+        statement = SQL(
+            "SELECT 1 FROM {schema}.{table} WHERE application_name = %s AND notification_id = %s"
+        ).format(
+            schema=Identifier(recorder.datastore.schema),
+            table=Identifier(recorder.tracking_table_name),
+        )
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (tracking.application_name, tracking.notification_id))
+            return curs.fetchone() is not None
 
 
 

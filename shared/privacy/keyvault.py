@@ -105,22 +105,25 @@ class KeyVault:
         return bytes(row[0]) if row and row[0] is not None else None
 
     def destroy(self, client_id: uuid.UUID, *, by: str, reason: str) -> bool:
-        """Destroy the client's key for good; True if a key existed. Idempotent."""
-        with self._pool.connection() as conn:
-            row = conn.execute(
+        """Destroy the client's key for good; True if this call destroyed a key. Idempotent."""
+        with self._pool.connection() as conn, conn.transaction():
+            prior = conn.execute(
+                "SELECT wrapped_key FROM vault.client_keys WHERE client_id = %s FOR UPDATE",
+                (client_id,),
+            ).fetchone()
+            conn.execute(
                 "INSERT INTO vault.client_keys "
                 "(client_id, wrapped_key, destroyed_at, destroyed_by, reason) "
-                "VALUES (%s, NULL, %s, %s, %s) "
+                "VALUES (%(id)s, NULL, %(at)s, %(by)s, %(reason)s) "
                 "ON CONFLICT (client_id) DO UPDATE SET wrapped_key = NULL, "
                 "destroyed_at = COALESCE(vault.client_keys.destroyed_at, EXCLUDED.destroyed_at), "
                 "destroyed_by = COALESCE(vault.client_keys.destroyed_by, EXCLUDED.destroyed_by), "
-                "reason = COALESCE(vault.client_keys.reason, EXCLUDED.reason) "
-                "RETURNING (xmax <> 0) AS existed",
-                (client_id, datetime.now(UTC), by, reason),
-            ).fetchone()
+                "reason = COALESCE(vault.client_keys.reason, EXCLUDED.reason)",
+                {"id": client_id, "at": datetime.now(UTC), "by": by, "reason": reason},
+            )
         with self._lock:
             self._cache[client_id] = (None, time.monotonic())
-        return bool(row and row[0])
+        return bool(prior and prior[0] is not None)
 
     # -- wrapping -----------------------------------------------------------------------
     def _wrap(self, client_id: uuid.UUID, key: bytes) -> bytes:

