@@ -48,6 +48,8 @@ def run(
     import uvicorn
 
     from shared.embedded import (
+        EmbeddedPostgres,
+        NatsServer,
         nats_answers,
         postgres_answers,
         start_nats,
@@ -58,7 +60,7 @@ def run(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     os.environ.setdefault("GUIDANCE_AUTH_MODE", "dev")
-    started = []
+    started: list[NatsServer | EmbeddedPostgres] = []
     settings = get_settings()
     try:
         if nats_answers(settings.nats_url):
@@ -83,9 +85,8 @@ def run(
             console.print("Dev tokens (organisation [bold]" + DEV_ORG + "[/]):")
             for role, token in dev_tokens().items():
                 console.print(f"  [bold]{role}[/]: {token}", soft_wrap=True)
-            console.print(
-                f'\n  export TOKEN=…; curl -H "Authorization: Bearer $TOKEN" {base}/intake/v1/cases\n'
-            )
+            example = f'curl -H "Authorization: Bearer $TOKEN" {base}/intake/v1/cases'
+            console.print(f"\n  export TOKEN=…; {example}\n")
         uvicorn.Server(uvicorn_config(Combined(settings), settings)).run()
     finally:
         for server in reversed(started):

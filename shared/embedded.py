@@ -136,7 +136,7 @@ def start_postgres(data_dir: Path, dbname: str = "waypoint") -> EmbeddedPostgres
     # pgserver honours PGPORT in its socket name without its URI saying so.
     os.environ.pop("PGPORT", None)
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
     socket_dir = str(server.get_postmaster_info().socket_dir)
     with psycopg.connect(f"host={socket_dir} user=postgres dbname=postgres") as conn:
         conn.autocommit = True

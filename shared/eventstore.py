@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import date
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any, ClassVar, TypeVar
 
 import psycopg
@@ -125,14 +125,12 @@ class ServiceApplication(Application[uuid.UUID]):
         for listener in list(self._listeners):
             listener(recordings)
 
-    def load(
-        self, cls: type[A], aggregate_id: uuid.UUID, expected_version: int | None = None
-    ) -> A:
+    def load(self, cls: type[A], aggregate_id: uuid.UUID, expected_version: int | None = None) -> A:
         """Load an aggregate of the given class, checking `If-Match` when given."""
         from eventsourcing.application import AggregateNotFoundError
 
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Any = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"No {cls.__name__.lower()} {aggregate_id}.") from None
         if not isinstance(aggregate, cls):

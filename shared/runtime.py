@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from functools import lru_cache
 from typing import Any
 
@@ -67,7 +67,7 @@ class Runtime:
             **self.settings.pg.asyncpg_kwargs(), min_size=1, max_size=8
         )
 
-    def spawn(self, name: str, run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    def spawn(self, name: str, run: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
         self.tasks.append(asyncio.create_task(run(self.stop), name=f"{self.service}:{name}"))
 
     async def ready(self) -> dict[str, bool]:

@@ -1,1 +1,4 @@
-"""The followup service: Aftercare: check-ins, contacts, action checks, bottlenecks, outcomes, feedback."""
+"""The followup service.
+
+Aftercare: check-ins, contacts, action checks, bottlenecks, outcomes, feedback.
+"""

@@ -1,1 +1,4 @@
-"""The planning service: The personal development plan (POP): goals, actions, agreement, revisions."""
+"""The planning service.
+
+The personal development plan (POP): goals, actions, agreement, revisions.
+"""

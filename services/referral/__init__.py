@@ -1,1 +1,4 @@
-"""The referral service: The partner directory and closed-loop referrals with consent-limited sharing."""
+"""The referral service.
+
+The partner directory and closed-loop referrals with consent-limited sharing.
+"""

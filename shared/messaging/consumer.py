@@ -66,6 +66,7 @@ class Consumer(ABC):
 
     async def setup(self) -> None:
         """Create what the consumer's effects need; before the first message."""
+        return None  # an optional hook
 
     async def subscribe(self) -> JetStreamContext.PullSubscription:
         config = ConsumerConfig(
@@ -248,7 +249,3 @@ class EventConsumer(Consumer):
         with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, (tracking.application_name, tracking.notification_id))
             return curs.fetchone() is not None
-
-
-
-

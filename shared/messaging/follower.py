@@ -60,6 +60,7 @@ class LogFollower(ABC):
 
     async def setup(self, conn: asyncpg.Connection) -> None:
         """Create what the follower needs (tables, streams); runs once it holds the lock."""
+        return None  # an optional hook
 
     @abstractmethod
     async def handle(self, conn: asyncpg.Connection, batch: Sequence[Notification]) -> None:

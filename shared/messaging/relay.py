@@ -67,15 +67,16 @@ async def ensure_stream(
     js: JetStreamContext, service: str, *, duplicate_window: float, replicas: int = 1
 ) -> None:
     """Create or update the service's stream (idempotent, at every start)."""
+    name = stream_name(service)
     config = StreamConfig(
-        name=stream_name(service),
+        name=name,
         subjects=[f"guidance.{service}.>"],
         storage=StorageType.FILE,
         duplicate_window=duplicate_window,
         num_replicas=replicas,
     )
     try:
-        await js.stream_info(config.name)
+        await js.stream_info(name)
     except NotFoundError:
         await js.add_stream(config)
     else:

@@ -117,7 +117,7 @@ class SealingMapper(Mapper[uuid.UUID]):
             eid = event_id(stored_event.originator_id, stored_event.originator_version)
             for field in spec.fields:
                 value = state.get(field)
-                if is_sealed(value):
+                if value is not None and is_sealed(value):
                     state[field] = self.open_field(value, eid, field)
         return domain_event
 

@@ -77,7 +77,9 @@ async def run_until(consumer: Any, done: Any, timeout: float = 15) -> None:
         await asyncio.wait_for(task, 10)
 
 
-def effects_consumer(js: Any, pool: asyncpg.Pool, fail_once: set[uuid.UUID] | None = None) -> ReadModelConsumer:
+def effects_consumer(
+    js: Any, pool: asyncpg.Pool, fail_once: set[uuid.UUID] | None = None
+) -> ReadModelConsumer:
     failing = set(fail_once or ())
 
     async def on_thing(conn: asyncpg.Connection, event: CloudEvent) -> None:
@@ -105,7 +107,9 @@ async def effects(pool: asyncpg.Pool) -> list[tuple[uuid.UUID, int]]:
     return [(r["event_id"], r["n"]) for r in rows]
 
 
-async def test_the_same_message_twice_has_one_effect(js: Any, pool: asyncpg.Pool, source_stream: None):
+async def test_the_same_message_twice_has_one_effect(
+    js: Any, pool: asyncpg.Pool, source_stream: None
+):
     first = envelope(1)
     await publish(js, first)
     await publish(js, first)

@@ -48,7 +48,9 @@ async def fresh_stream(js: Any) -> AsyncIterator[None]:
     yield
 
 
-def make_relay(app: IntakeApplication, settings: Settings, js: Any, cls: type[Relay] = Relay) -> Relay:
+def make_relay(
+    app: IntakeApplication, settings: Settings, js: Any, cls: type[Relay] = Relay
+) -> Relay:
     return cls(
         app,
         settings.pg.asyncpg_kwargs(),
@@ -99,7 +101,7 @@ def journey(app: IntakeApplication, n: int) -> list[tuple[uuid.UUID, str, str]]:
             career_question=f"Question of {name}",
         )
 
-        def accept(case: Any, at: Any) -> None:
+        def accept(case: Any, at: Any, name: str = name) -> None:
             case.check_entry(eligible=True, notes=f"notes about {name}", actor="c", at=at)
             case.record_assessment(
                 assessment_id=uuid.uuid4(),
