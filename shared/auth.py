@@ -48,10 +48,12 @@ class TokenVerifier:
         try:
             if self._jwks is not None:
                 algorithms = [a for a in s.oidc_algorithms if a[:2] in ("RS", "ES", "PS")]
-                key: Any = self._jwks.get_signing_key_from_jwt(token).key
+                # The PyJWK itself, not its .key: it binds the key's algorithm, so a
+                # header naming another one is refused (else a TypeError, a 500).
+                signing_key = self._jwks.get_signing_key_from_jwt(token)
                 claims = jwt.decode(
                     token,
-                    key,
+                    signing_key,
                     algorithms=algorithms,
                     audience=s.oidc_audience,
                     issuer=s.oidc_issuer,
@@ -84,7 +86,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         try:
             partner_id = uuid.UUID(str(claims["partner_id"]))
         except ValueError as e:
-            raise Unauthorized("Claim 'partner_id' must be a UUID.") from e
+            raise Unauthorized("Claim 'partner_id' must be a UUID.", headers=_challenge()) from e
     return Principal(
         sub=str(claims["sub"]),
         org=org,

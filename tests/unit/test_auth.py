@@ -1,0 +1,525 @@
+"""shared.auth and shared.settings: dev HS256 tokens, oidc against a real JWKS endpoint, roles.
+
+No PostgreSQL or NATS: every Settings here is built by hand (the database URL is never used),
+and the oidc tests serve their JWKS document from a local HTTP server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Annotated, Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from fastapi import APIRouter, Depends, FastAPI
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from pydantic import ValidationError
+
+from shared.auth import (
+    AUDIENCE,
+    DEV_ISSUER,
+    Principal,
+    TokenVerifier,
+    dev_token,
+    principal_from_claims,
+    require,
+)
+from shared.errors import PROBLEM_JSON, Unauthorized
+from shared.http import service_app
+from shared.settings import DEV_JWT_SECRET, DEV_MASTER_KEY, Settings
+
+SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
+UNUSED_DB = "postgresql://unused@127.0.0.1:1/unused"
+IDP = "https://idp.example"
+MASTER_KEY = base64.b64encode(os.urandom(32)).decode()
+ORG = "org-a"
+
+Counsellor = Annotated[Principal, Depends(require("counsellor"))]
+
+
+def b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def claims(
+    issuer: str = DEV_ISSUER, *, drop: tuple[str, ...] = (), **changes: Any
+) -> dict[str, Any]:
+    """A valid claim set for `issuer`, with some claims changed or dropped."""
+    now = int(time.time())
+    base: dict[str, Any] = {
+        "iss": issuer,
+        "aud": AUDIENCE,
+        "sub": "user-1",
+        "org": ORG,
+        "roles": ["counsellor"],
+        "iat": now,
+        "exp": now + 300,
+    }
+    base.update(changes)
+    return {k: v for k, v in base.items() if k not in drop}
+
+
+def hand_signed(header: dict[str, Any], payload: dict[str, Any], key: bytes) -> str:
+    """An HS256 token made without PyJWT (which refuses a PEM key as an HMAC secret)."""
+    signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(payload).encode())}"
+    mac = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64url(mac)}"
+
+
+def unsigned(payload: dict[str, Any], **header: Any) -> str:
+    """An `alg: none` token."""
+    head = {"alg": "none", "typ": "JWT", **header}
+    return f"{b64url(json.dumps(head).encode())}.{b64url(json.dumps(payload).encode())}."
+
+
+def refuses(verifier: TokenVerifier, token: str) -> Unauthorized:
+    with pytest.raises(Unauthorized) as caught:
+        verifier.verify(token)
+    problem = caught.value
+    assert problem.status == 401
+    assert problem.headers is not None and problem.headers["WWW-Authenticate"].startswith("Bearer")
+    return problem
+
+
+# --- dev mode ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dev_settings() -> Settings:
+    return Settings(
+        auth_mode="dev", jwt_secret=SECRET, master_key=MASTER_KEY, database_url=UNUSED_DB
+    )
+
+
+@pytest.fixture
+def dev_verifier(dev_settings: Settings) -> TokenVerifier:
+    return TokenVerifier(dev_settings)
+
+
+def test_a_dev_token_signed_with_the_secret_verifies_to_its_principal(
+    dev_settings: Settings, dev_verifier: TokenVerifier
+) -> None:
+    partner = uuid.uuid4()
+    token = dev_token(
+        dev_settings, sub="u-7", org="org-b", roles=["partner", "auditor"], partner_id=partner
+    )
+
+    principal = dev_verifier.verify(token)
+
+    assert principal == Principal(
+        sub="u-7", org="org-b", roles=frozenset({"partner", "auditor"}), partner_id=partner
+    )
+    assert principal.has("auditor", "admin") and not principal.has("counsellor")
+
+
+def test_a_hand_made_hs256_token_with_the_right_claims_verifies(
+    dev_verifier: TokenVerifier,
+) -> None:
+    token = jwt.encode(claims(), SECRET, algorithm="HS256")
+
+    assert dev_verifier.verify(token).sub == "user-1"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(jwt.encode(claims(), SECRET + "x", algorithm="HS256"), id="wrong secret"),
+        pytest.param(
+            jwt.encode(claims(exp=int(time.time()) - 60), SECRET, algorithm="HS256"), id="expired"
+        ),
+        pytest.param(jwt.encode(claims(iss="someone-else"), SECRET, algorithm="HS256"), id="iss"),
+        pytest.param(jwt.encode(claims(aud="other-app"), SECRET, algorithm="HS256"), id="aud"),
+        pytest.param(jwt.encode(claims(drop=("sub",)), SECRET, algorithm="HS256"), id="no sub"),
+        pytest.param(jwt.encode(claims(drop=("exp",)), SECRET, algorithm="HS256"), id="no exp"),
+        pytest.param(jwt.encode(claims(drop=("iss",)), SECRET, algorithm="HS256"), id="no iss"),
+        pytest.param(jwt.encode(claims(drop=("aud",)), SECRET, algorithm="HS256"), id="no aud"),
+        pytest.param(jwt.encode(claims(drop=("org",)), SECRET, algorithm="HS256"), id="no org"),
+        pytest.param(jwt.encode(claims(org=""), SECRET, algorithm="HS256"), id="empty org"),
+        pytest.param(jwt.encode(claims(org=42), SECRET, algorithm="HS256"), id="org not str"),
+        pytest.param(
+            jwt.encode(claims(roles="counsellor"), SECRET, algorithm="HS256"), id="roles a string"
+        ),
+        pytest.param(jwt.encode(claims(roles=[1, 2]), SECRET, algorithm="HS256"), id="roles ints"),
+        pytest.param(
+            jwt.encode(claims(partner_id="not-a-uuid"), SECRET, algorithm="HS256"),
+            id="partner_id not a uuid",
+        ),
+        pytest.param(unsigned(claims()), id="alg none"),
+        pytest.param(jwt.encode(claims(), SECRET * 2, algorithm="HS512"), id="HS512"),
+        pytest.param("not-a-jwt", id="garbage"),
+    ],
+)
+def test_dev_mode_refuses_a_token_that_is_wrong_in_any_way(
+    dev_verifier: TokenVerifier, token: str
+) -> None:
+    refuses(dev_verifier, token)
+
+
+def test_roles_the_system_does_not_know_are_dropped_from_the_principal() -> None:
+    principal = principal_from_claims(claims(roles=["counsellor", "superuser"]))
+
+    assert principal.roles == frozenset({"counsellor"})
+
+
+def test_a_token_without_roles_gives_a_principal_with_no_roles() -> None:
+    principal = principal_from_claims(claims(drop=("roles",)))
+
+    assert principal.roles == frozenset() and principal.org == ORG
+
+
+def test_dev_tokens_cannot_be_minted_in_oidc_mode(oidc_settings: Settings) -> None:
+    with pytest.raises(RuntimeError):
+        dev_token(oidc_settings, sub="u", org=ORG, roles=["admin"])
+
+
+# --- oidc mode: a real JWKS endpoint -------------------------------------------------------
+
+
+@dataclass
+class Idp:
+    """Signing keys of a fake identity provider and the URL of its JWKS document."""
+
+    rsa_key: rsa.RSAPrivateKey
+    ec_key: ec.EllipticCurvePrivateKey
+    jwks_url: str
+    hits: list[str]
+
+    def rsa_public_pem(self) -> bytes:
+        return self.rsa_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+
+def _jwk(public_jwk: str, **extra: str) -> dict[str, Any]:
+    return {**json.loads(public_jwk), "use": "sig", **extra}
+
+
+@pytest.fixture(scope="module")
+def idp() -> Iterator[Idp]:
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    document = json.dumps(
+        {
+            "keys": [
+                _jwk(RSAAlgorithm.to_jwk(rsa_key.public_key()), kid="rsa-1", alg="RS256"),
+                # No "alg": PyJWT infers ES256 from the P-256 curve.
+                _jwk(ECAlgorithm.to_jwk(ec_key.public_key()), kid="ec-1"),
+            ]
+        }
+    ).encode()
+    hits: list[str] = []
+
+    class Jwks(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            if self.path != "/jwks.json":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(document)))
+            self.end_headers()
+            self.wfile.write(document)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+        yield Idp(rsa_key, ec_key, url, hits)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def oidc_settings(idp: Idp) -> Settings:
+    return Settings(
+        auth_mode="oidc",
+        oidc_jwks_url=idp.jwks_url,
+        oidc_issuer=IDP,
+        master_key=MASTER_KEY,
+        database_url=UNUSED_DB,
+    )
+
+
+@pytest.fixture
+def oidc_verifier(oidc_settings: Settings) -> TokenVerifier:
+    return TokenVerifier(oidc_settings)
+
+
+def rs256(idp: Idp, payload: dict[str, Any], kid: str = "rsa-1") -> str:
+    return jwt.encode(payload, idp.rsa_key, algorithm="RS256", headers={"kid": kid})
+
+
+def es256(idp: Idp, payload: dict[str, Any], kid: str = "ec-1") -> str:
+    return jwt.encode(payload, idp.ec_key, algorithm="ES256", headers={"kid": kid})
+
+
+def test_an_rs256_token_from_the_idp_verifies(idp: Idp, oidc_verifier: TokenVerifier) -> None:
+    principal = oidc_verifier.verify(rs256(idp, claims(IDP, roles=["team_lead"])))
+
+    assert principal.sub == "user-1" and principal.roles == frozenset({"team_lead"})
+
+
+def test_an_es256_token_from_the_idp_verifies(idp: Idp, oidc_verifier: TokenVerifier) -> None:
+    principal = oidc_verifier.verify(es256(idp, claims(IDP)))
+
+    assert principal.org == ORG and principal.has("counsellor")
+
+
+def test_the_jwks_document_is_fetched_once_and_then_cached(
+    idp: Idp, oidc_verifier: TokenVerifier
+) -> None:
+    before = len(idp.hits)
+
+    for _ in range(3):
+        oidc_verifier.verify(rs256(idp, claims(IDP)))
+        oidc_verifier.verify(es256(idp, claims(IDP)))
+
+    assert len(idp.hits) - before == 1
+
+
+def test_an_hs256_token_signed_with_the_public_key_bytes_is_refused(
+    idp: Idp, oidc_verifier: TokenVerifier
+) -> None:
+    token = hand_signed(
+        {"alg": "HS256", "typ": "JWT", "kid": "rsa-1"}, claims(IDP), idp.rsa_public_pem()
+    )
+
+    refuses(oidc_verifier, token)
+
+
+def test_an_hs256_token_with_any_secret_is_refused_even_when_hs256_is_configured(
+    idp: Idp,
+) -> None:
+    settings = Settings(
+        auth_mode="oidc",
+        oidc_jwks_url=idp.jwks_url,
+        oidc_issuer=IDP,
+        oidc_algorithms=["HS256", "RS256", "ES256"],
+        jwt_secret=SECRET,
+        master_key=MASTER_KEY,
+        database_url=UNUSED_DB,
+    )
+    token = hand_signed({"alg": "HS256", "typ": "JWT", "kid": "rsa-1"}, claims(IDP), b"s3cret")
+
+    refuses(TokenVerifier(settings), token)
+    refuses(TokenVerifier(settings), jwt.encode(claims(IDP), SECRET, algorithm="HS256"))
+
+
+def test_a_token_signed_by_a_key_the_idp_does_not_publish_is_refused(
+    idp: Idp, oidc_verifier: TokenVerifier
+) -> None:
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    unknown_kid = jwt.encode(claims(IDP), stranger, algorithm="RS256", headers={"kid": "rogue"})
+    known_kid = jwt.encode(claims(IDP), stranger, algorithm="RS256", headers={"kid": "rsa-1"})
+    no_kid = jwt.encode(claims(IDP), idp.rsa_key, algorithm="RS256")
+
+    assert "rogue" in refuses(oidc_verifier, unknown_kid).detail
+    refuses(oidc_verifier, known_kid)
+    refuses(oidc_verifier, no_kid)
+
+
+def test_a_token_whose_algorithm_does_not_match_its_key_is_refused_not_a_crash(
+    idp: Idp, oidc_verifier: TokenVerifier
+) -> None:
+    # RS256 in the header, but the kid of the EC key (used to escape as a TypeError: a 500).
+    refuses(oidc_verifier, rs256(idp, claims(IDP), kid="ec-1"))
+    refuses(oidc_verifier, es256(idp, claims(IDP), kid="rsa-1"))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(claims(DEV_ISSUER), id="dev issuer"),
+        pytest.param(claims("https://other-idp.example"), id="other issuer"),
+        pytest.param(claims(IDP, aud="someone-else"), id="other audience"),
+        pytest.param(claims(IDP, drop=("exp",)), id="no exp"),
+        pytest.param(claims(IDP, exp=int(time.time()) - 60), id="expired"),
+        pytest.param(claims(IDP, drop=("sub",)), id="no sub"),
+        pytest.param(claims(IDP, drop=("org",)), id="no org"),
+    ],
+)
+def test_oidc_mode_refuses_a_well_signed_token_with_wrong_claims(
+    idp: Idp, oidc_verifier: TokenVerifier, payload: dict[str, Any]
+) -> None:
+    refuses(oidc_verifier, rs256(idp, payload))
+
+
+def test_an_unsigned_token_naming_a_published_key_is_refused(
+    oidc_verifier: TokenVerifier,
+) -> None:
+    refuses(oidc_verifier, unsigned(claims(IDP), kid="rsa-1"))
+
+
+# --- settings ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in list(os.environ):
+        if name.startswith("GUIDANCE_"):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+@pytest.mark.parametrize(
+    "missing", ["GUIDANCE_OIDC_JWKS_URL", "GUIDANCE_OIDC_ISSUER", "GUIDANCE_MASTER_KEY"]
+)
+def test_oidc_mode_without_its_jwks_url_issuer_or_master_key_is_refused(
+    clean_env: pytest.MonkeyPatch, missing: str
+) -> None:
+    given: dict[str, Any] = {
+        "oidc_jwks_url": "https://idp.example/jwks.json",
+        "oidc_issuer": IDP,
+        "master_key": MASTER_KEY,
+    }
+    del given[missing.removeprefix("GUIDANCE_").lower()]
+
+    with pytest.raises(ValidationError, match=missing):
+        Settings(auth_mode="oidc", **given)
+
+
+@pytest.mark.parametrize("auth_mode", ["dev", "oidc"])
+@pytest.mark.parametrize(
+    "master_key",
+    [
+        pytest.param(base64.b64encode(os.urandom(16)).decode(), id="16 bytes"),
+        pytest.param(base64.b64encode(os.urandom(33)).decode(), id="33 bytes"),
+        pytest.param("not base64 at all!", id="not base64"),
+    ],
+)
+def test_a_master_key_that_is_not_32_bytes_of_base64_is_refused(
+    clean_env: pytest.MonkeyPatch, auth_mode: str, master_key: str
+) -> None:
+    with pytest.raises(ValidationError, match="GUIDANCE_MASTER_KEY"):
+        Settings(
+            auth_mode=auth_mode,
+            oidc_jwks_url="https://idp.example/jwks.json",
+            oidc_issuer=IDP,
+            master_key=master_key,
+        )
+
+
+def test_dev_mode_gets_the_dev_secret_and_master_key_by_default(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    settings = Settings()
+
+    assert settings.auth_mode == "dev"
+    assert settings.jwt_secret == DEV_JWT_SECRET
+    assert settings.master_key == DEV_MASTER_KEY
+    assert len(settings.master_key_bytes) == 32
+
+
+def test_settings_come_from_the_guidance_environment(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("GUIDANCE_AUTH_MODE", "oidc")
+    clean_env.setenv("GUIDANCE_OIDC_JWKS_URL", "https://idp.example/jwks.json")
+    clean_env.setenv("GUIDANCE_OIDC_ISSUER", IDP)
+    clean_env.setenv("GUIDANCE_MASTER_KEY", MASTER_KEY)
+
+    settings = Settings()
+
+    assert (settings.auth_mode, settings.oidc_issuer) == ("oidc", IDP)
+    assert settings.master_key_bytes == base64.b64decode(MASTER_KEY)
+    assert settings.oidc_algorithms == ["RS256", "ES256"]
+
+
+# --- the dependencies, through a service app ------------------------------------------------
+
+
+def whoami_app(settings: Settings) -> FastAPI:
+    router = APIRouter()
+
+    @router.get("/whoami")
+    def whoami(principal: Counsellor) -> dict[str, str]:
+        return {"sub": principal.sub, "org": principal.org}
+
+    return service_app("testsvc", settings, routers=[router])
+
+
+async def get(app: FastAPI, token: str | None = None, scheme: str = "Bearer") -> httpx.Response:
+    headers = {"Authorization": f"{scheme} {token}"} if token is not None else {}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        return await client.get("/testsvc/v1/whoami", headers=headers)
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    body = response.json()
+    assert body["status"] == status and body["type"].endswith("/" + code)
+    assert body["title"] and body["detail"]
+
+
+async def test_a_request_without_a_token_gets_401_problem_json_with_a_bearer_challenge(
+    dev_settings: Settings,
+) -> None:
+    response = await get(whoami_app(dev_settings))
+
+    assert_problem(response, 401, "unauthorized")
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_request_with_another_scheme_or_a_bad_token_gets_401(
+    dev_settings: Settings,
+) -> None:
+    app = whoami_app(dev_settings)
+    good = dev_token(dev_settings, sub="u", org=ORG, roles=["counsellor"])
+
+    for response in (
+        await get(app, good, scheme="Basic"),
+        await get(app, jwt.encode(claims(), "another-secret-that-is-also-long-enough")),
+    ):
+        assert_problem(response, 401, "unauthorized")
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_caller_without_the_role_gets_403_problem_json(dev_settings: Settings) -> None:
+    token = dev_token(dev_settings, sub="u", org=ORG, roles=["partner", "auditor"])
+
+    response = await get(whoami_app(dev_settings), token)
+
+    assert_problem(response, 403, "forbidden")
+    assert "counsellor" in response.json()["detail"]
+
+
+async def test_a_caller_with_the_role_gets_through(dev_settings: Settings) -> None:
+    token = dev_token(dev_settings, sub="u-1", org=ORG, roles=["admin", "counsellor"])
+
+    response = await get(whoami_app(dev_settings), token)
+
+    assert response.status_code == 200
+    assert response.json() == {"sub": "u-1", "org": ORG}
+
+
+async def test_in_oidc_mode_the_app_lets_an_idp_token_through_and_turns_away_a_forged_one(
+    idp: Idp, oidc_settings: Settings
+) -> None:
+    app = whoami_app(oidc_settings)
+
+    ok = await get(app, es256(idp, claims(IDP)))
+    mismatched = await get(app, rs256(idp, claims(IDP), kid="ec-1"))
+
+    assert ok.status_code == 200 and ok.json()["sub"] == "user-1"
+    assert_problem(mismatched, 401, "unauthorized")
