@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import uuid
 from pathlib import Path
 from typing import Annotated
@@ -87,6 +88,9 @@ def run(
                 console.print(f"  [bold]{role}[/]: {token}", soft_wrap=True)
             example = f'curl -H "Authorization: Bearer $TOKEN" {base}/intake/v1/cases'
             console.print(f"\n  export TOKEN=…; {example}\n")
+        # uvicorn re-raises the signal that stopped it once it has shut down; make
+        # SIGTERM an exception (as Ctrl-C is) so the servers we started stop too.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         uvicorn.Server(uvicorn_config(Combined(settings), settings)).run()
     finally:
         for server in reversed(started):
@@ -113,6 +117,10 @@ def token(
             partner_id=uuid.UUID(partner_id) if partner_id else None,
         )
     )
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _free_or(port: int) -> int:
