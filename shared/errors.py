@@ -120,7 +120,9 @@ def install_error_handlers(app: FastAPI) -> None:
                 message = "unknown field"
             elif err.get("type") == "json_invalid":
                 message = "body is not valid JSON"
-            errors.append({"field": _field(err.get("loc", ())), "message": message})
+            # Invalid JSON is located by a character offset: report it as the body.
+            field = "body" if err.get("type") == "json_invalid" else _field(err.get("loc", ()))
+            errors.append({"field": field, "message": message})
         fields = ", ".join(e["field"] for e in errors)
         return problem_response(
             InvalidInput(f"The request has invalid fields: {fields}", errors=errors), request

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from starlette.concurrency import run_in_threadpool
 
 from services.intake.application import IntakeApplication
@@ -25,7 +25,8 @@ IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 Purpose = Literal["guidance", "referral", "statistics"]
 DataCategory = Literal["identity", "contact", "career_question", "assessments", "plan"]
-Score = Annotated[int, Field(ge=1, le=4)]
+# JSON types are taken as they are: `true` is no score and "yes" no boolean.
+Score = Annotated[StrictInt, Field(ge=1, le=4)]
 
 
 class Strict(BaseModel):
@@ -44,7 +45,7 @@ class RegisterClient(Strict):
 
 class ConsentIn(Strict):
     purpose: Purpose
-    granted: bool
+    granted: StrictBool
     partner_id: uuid.UUID | None = None
     data_categories: list[DataCategory] | None = Field(default=None, max_length=5)
 
@@ -55,7 +56,7 @@ class OpenCase(Strict):
 
 
 class EntryCheck(Strict):
-    eligible: bool
+    eligible: StrictBool
     notes: str | None = Field(default=None, max_length=4000)
 
 
@@ -75,7 +76,7 @@ class AssessmentIn(Strict):
 class SessionIn(Strict):
     kind: Literal["intake", "deepening", "synthesis", "aftercare"]
     held_at: AwareDatetime
-    minutes: int = Field(ge=1, le=600)
+    minutes: StrictInt = Field(ge=1, le=600)
 
 
 class DecisionIn(Strict):
@@ -305,16 +306,22 @@ async def record_consent(
 
 
 @router.get("/clients/{client_id}/consents", response_model=list[ConsentOut])
-async def list_consents(client_id: uuid.UUID, who: Reader, app: App) -> list[ConsentOut]:
+async def list_consents(
+    client_id: uuid.UUID, who: Reader, app: App, response: Response
+) -> list[ConsentOut]:
     """The client's current consents, one per purpose (and partner), granted or withdrawn."""
     client = await run_in_threadpool(app.client, client_id, who.org)
+    set_etag(response, client.version)
     return [ConsentOut(**c) for c in client.consents.values()]
 
 
 @router.get("/clients/{client_id}/consents/history", response_model=list[ConsentChangeOut])
-async def consent_history(client_id: uuid.UUID, who: Reader, app: App) -> list[ConsentChangeOut]:
+async def consent_history(
+    client_id: uuid.UUID, who: Reader, app: App, response: Response
+) -> list[ConsentChangeOut]:
     """Every grant and withdrawal, oldest first, with who recorded it."""
     client = await run_in_threadpool(app.client, client_id, who.org)
+    set_etag(response, client.version)
     return [ConsentChangeOut(**c) for c in client.consent_history]
 
 

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
+from services.intake.domain import Case, Client, IntakeError
 from shared.contracts import intake as contracts
 from shared.eventstore import ServiceApplication
 from shared.messaging.relay import Publication
 from shared.privacy import ERASED, PersonalFields
-from services.intake.domain import Case, Client
 
 Clock = Callable[[], datetime]
 
@@ -97,6 +97,13 @@ class IntakeApplication(ServiceApplication):
                 at=self.clock(),
             )
         else:
+            if data_categories:
+                raise IntakeError(
+                    "invalid",
+                    "A withdrawal withdraws the whole consent; to narrow a referral consent, "
+                    "grant it again with fewer data categories.",
+                    "data_categories",
+                )
             client.withdraw_consent(
                 consent_id=uuid.uuid4(),
                 purpose=purpose,
@@ -208,7 +215,9 @@ PUBLICATIONS: dict[type, Publication] = {
         contracts.CaseOpenedV1,
         lambda s: _case(s, "organisation", "career_question", "hours_budget"),
     ),
-    Case.EntryChecked: Publication(contracts.EntryCheckedV1, lambda s: _case(s, "eligible", "notes")),
+    Case.EntryChecked: Publication(
+        contracts.EntryCheckedV1, lambda s: _case(s, "eligible", "notes")
+    ),
     Case.AssessmentRecorded: Publication(
         contracts.AssessmentRecordedV1, lambda s: _case(s, "assessment_id", "assessor", "scores")
     ),

@@ -205,9 +205,7 @@ class Client(Aggregate):
             raise IntakeError("invalid", f"Unknown purpose {purpose!r}.", "purpose")
         if purpose == "referral":
             if partner_id is None:
-                raise IntakeError(
-                    "invalid", "A referral consent names the partner.", "partner_id"
-                )
+                raise IntakeError("invalid", "A referral consent names the partner.", "partner_id")
             if data_categories is not None and not data_categories:
                 raise IntakeError(
                     "invalid",
@@ -408,9 +406,7 @@ class Case(Aggregate):
     # -- guards --------------------------------------------------------------------------
     def _require_open(self) -> None:
         if self.status != "open":
-            raise IntakeError(
-                "case-decided", f"The case is already decided ({self.status}).", None
-            )
+            raise IntakeError("case-decided", f"The case is already decided ({self.status}).", None)
 
     # -- commands ------------------------------------------------------------------------
     def check_entry(self, *, eligible: bool, notes: str | None, actor: str, at: datetime) -> None:

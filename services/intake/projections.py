@@ -108,9 +108,7 @@ async def apply(conn: asyncpg.Connection, e: Any) -> None:
         )
         latest = _json(scores)
         latest[e.assessor] = e.scores
-        await _update_case(
-            conn, e, "scores = $3::jsonb, gaps = $4", _dumps(latest), _gaps(latest)
-        )
+        await _update_case(conn, e, "scores = $3::jsonb, gaps = $4", _dumps(latest), _gaps(latest))
     elif isinstance(e, Case.SessionHeld):
         await _update_case(conn, e, "minutes_used = minutes_used + $3", e.minutes)
     elif isinstance(e, Case.Accepted):
