@@ -343,7 +343,7 @@ async def test_consents_list_the_current_state_and_the_history_keeps_every_chang
     assert await event_count(intake_app, client_id) == 5
 
 
-async def test_a_referral_consent_is_narrowed_by_granting_again_and_a_withdrawal_names_no_categories(
+async def test_a_referral_consent_narrows_by_a_new_grant_and_withdrawals_name_no_categories(
     api: httpx.AsyncClient, counsellor: dict[str, str], intake_app: Any
 ) -> None:
     client_id = await register(api, counsellor)
