@@ -1,0 +1,308 @@
+"""Load benchmark of the intake journey against a running Waypoint (`waypoint run`).
+
+C concurrent clients each repeat register → consent → open case → entry check → assess →
+accept (6 commands) for a bounded time; a separate process tails `guidance.intake.>` on
+JetStream and measures receive time - envelope `time`. The same run measures the bare
+eventsourcing save rate on the same database, and prints the issue's targets with PASS/MISS.
+
+    .venv/bin/python bench/intake_journey.py [--clients 16] [--seconds 20 | --journeys N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event as MpEvent
+from typing import Any
+
+import httpx
+import nats
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from nats.js.api import DeliverPolicy
+
+from shared.cli import dev_tokens
+from shared.eventstore import store_env
+from shared.settings import Settings
+
+BARE_SCHEMA = "bench_bare"
+SCORES = dict(
+    quality_reflection=2, motive_reflection=3, work_exploration=1, career_steering=4, networking=2
+)
+COMMANDS = ("register", "consent", "open_case", "entry_check", "assess", "accept")
+
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0-100); NaN when there are no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+# -- HTTP load ---------------------------------------------------------------------------------
+@dataclass
+class Load:
+    warm_until: float  # perf_counter; measured commands end at or after it
+    deadline: float  # perf_counter; no command starts after it (seconds mode)
+    journeys_left: int | None  # journeys mode: measured journeys still to start
+    # (command, end on perf_counter, latency ms, HTTP status or 0 for a transport error)
+    samples: list[tuple[str, float, float, int]] = field(default_factory=list)
+    examples: list[str] = field(default_factory=list)
+    ok_total: int = 0  # successful commands, warm-up included (each publishes one event)
+    journeys: int = 0  # measured journeys completed
+    end: float = 0.0
+
+    def may_start(self) -> bool:
+        now = time.perf_counter()
+        if self.journeys_left is None:
+            return now < self.deadline
+        if now < self.warm_until:
+            return True
+        self.journeys_left -= 1
+        return self.journeys_left >= 0
+
+
+async def command(
+    http: httpx.AsyncClient, load: Load, name: str, path: str, body: dict[str, Any]
+) -> dict[str, Any] | None:
+    if load.journeys_left is None and time.perf_counter() >= load.deadline:
+        return None  # the window is over: leave the rest of the journey
+    start = time.perf_counter()
+    try:
+        r = await http.post(path, json=body)
+        status, text = r.status_code, r.text
+    except httpx.HTTPError as e:
+        status, text = 0, f"{type(e).__name__}: {e}"
+    end = time.perf_counter()
+    load.samples.append((name, end, (end - start) * 1000, status))
+    if 200 <= status < 300:
+        load.ok_total += 1
+        return r.json() or {}
+    if len(load.examples) < 5:
+        load.examples.append(f"{name} {status} {text[:200]}")
+    return None
+
+
+async def journey(http: httpx.AsyncClient, load: Load, n: int) -> bool:
+    client = await command(
+        http,
+        load,
+        "register",
+        "/intake/v1/clients",
+        dict(given_name="Ada", family_name=f"Bench{n}", birth_date="1990-04-01",
+             email=f"ada{n}@example.org"),
+    )  # fmt: skip
+    if client is None:
+        return False
+    cid = client["client_id"]
+    consent = dict(purpose="guidance", granted=True)
+    if await command(http, load, "consent", f"/intake/v1/clients/{cid}/consents", consent) is None:
+        return False
+    body = dict(client_id=cid, career_question="Which work suits me next?")
+    case = await command(http, load, "open_case", "/intake/v1/cases", body)
+    if case is None:
+        return False
+    base = f"/intake/v1/cases/{case['case_id']}"
+    steps: list[tuple[str, str, dict[str, Any]]] = [
+        ("entry_check", f"{base}/entry-check", dict(eligible=True)),
+        ("assess", f"{base}/assessments", dict(assessor="client", scores=SCORES)),
+        ("accept", f"{base}/decision", dict(decision="accept")),
+    ]
+    for name, path, payload in steps:
+        if await command(http, load, name, path, payload) is None:
+            return False
+    return True
+
+
+async def run_load(args: argparse.Namespace, token: str) -> tuple[Load, float]:
+    """Run the clients; returns the load and the CPU seconds this process used while measured."""
+    now = time.perf_counter()
+    load = Load(now + args.warmup, now + args.warmup + args.seconds, args.journeys)
+    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+    headers = {"Authorization": f"Bearer {token}"}
+    counter = iter(range(10**9))
+
+    async def worker() -> None:
+        while load.may_start():
+            measured = time.perf_counter() >= load.warm_until
+            if await journey(http, load, next(counter)) and measured:
+                load.journeys += 1
+
+    async with httpx.AsyncClient(
+        base_url=args.base_url, headers=headers, limits=limits, timeout=30
+    ) as http:
+        tasks = [asyncio.create_task(worker()) for _ in range(args.clients)]
+        await asyncio.sleep(max(0.0, load.warm_until - time.perf_counter()))
+        cpu0 = time.process_time()
+        await asyncio.gather(*tasks)
+        cpu = time.process_time() - cpu0
+    load.end = load.deadline if args.journeys is None else time.perf_counter()
+    return load, cpu
+
+
+# -- publish lag (own process, so the load generator's CPU does not delay receipt) ----------
+def watch_lags(nats_url: str, ready: MpEvent, stop: MpEvent, out: Connection) -> None:
+    asyncio.run(_watch(nats_url, ready, stop, out))
+
+
+async def _watch(nats_url: str, ready: MpEvent, stop: MpEvent, out: Connection) -> None:
+    nc = await nats.connect(nats_url)
+    lags: list[tuple[float, float]] = []  # (event time, lag s)
+    last = [time.time()]
+
+    async def on_msg(msg: Any) -> None:
+        received = last[0] = time.time()
+        moment = datetime.fromisoformat(json.loads(msg.data)["time"]).timestamp()
+        lags.append((moment, received - moment))
+
+    await nc.jetstream().subscribe(
+        "guidance.intake.>", cb=on_msg, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
+    )
+    ready.set()
+    # After the load: wait until the relay has gone quiet for a second (at most 30 s).
+    while not stop.is_set():
+        await asyncio.sleep(0.05)
+    give_up = time.time() + 30
+    while time.time() - last[0] < 1.0 and time.time() < give_up:
+        await asyncio.sleep(0.05)
+    await nc.close()
+    out.send(lags)
+
+
+# -- bare eventsourcing save rate -----------------------------------------------------------
+class Thing(Aggregate):
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
+def bare_save_rate(settings: Settings, threads: int, seconds: float) -> tuple[float, int]:
+    """Saves/s of one new one-event aggregate per save, from `threads` threads."""
+    with psycopg.connect(settings.pg.dsn(), autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{BARE_SCHEMA}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{BARE_SCHEMA}"')
+    app: Application[Any] = Application(env=store_env(settings, BARE_SCHEMA))
+    try:
+        for _ in range(100):  # warm the pool and the table
+            app.save(Thing(0))
+        counts = [0] * threads
+        stop = threading.Event()
+        barrier = threading.Barrier(threads + 1)
+
+        def saver(i: int) -> None:
+            barrier.wait()
+            while not stop.is_set():
+                app.save(Thing(i))
+                counts[i] += 1
+
+        pool = [threading.Thread(target=saver, args=(i,)) for i in range(threads)]
+        for t in pool:
+            t.start()
+        barrier.wait()
+        start = time.perf_counter()
+        time.sleep(seconds)
+        stop.set()
+        for t in pool:
+            t.join()
+        return sum(counts) / (time.perf_counter() - start), sum(counts)
+    finally:
+        app.close()
+        with psycopg.connect(settings.pg.dsn(), autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{BARE_SCHEMA}" CASCADE')
+
+
+# -- main -------------------------------------------------------------------------------------
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--base-url", default="http://127.0.0.1:8000")
+    p.add_argument("--clients", type=int, default=16)
+    p.add_argument("--seconds", type=float, default=20.0, help="measured duration")
+    p.add_argument("--journeys", type=int, help="measured journeys instead of a duration")
+    p.add_argument("--warmup", type=float, default=3.0)
+    p.add_argument("--bare-threads", type=int, default=16)
+    p.add_argument("--bare-seconds", type=float, default=5.0)
+    p.add_argument("--database-url", default=os.environ.get("GUIDANCE_DATABASE_URL"))
+    p.add_argument("--nats-url", default=os.environ.get("GUIDANCE_NATS_URL"))
+    args = p.parse_args()
+    given = {"database_url": args.database_url, "nats_url": args.nats_url}
+    settings = Settings(**{k: v for k, v in given.items() if v})
+
+    try:
+        ready = httpx.get(f"{args.base_url}/intake/readyz", timeout=5).status_code
+    except httpx.HTTPError as e:
+        raise SystemExit(f"{args.base_url} does not answer ({e}); start `waypoint run`") from e
+    if ready != 200:
+        raise SystemExit(f"{args.base_url}/intake/readyz answered {ready}")
+
+    # The bare rate first, while the services are idle.
+    bare, bare_n = bare_save_rate(settings, args.bare_threads, args.bare_seconds)
+
+    ctx = mp.get_context("spawn")
+    ready_ev, stop_ev = ctx.Event(), ctx.Event()
+    receiver, sender = ctx.Pipe(duplex=False)
+    watcher = ctx.Process(
+        target=watch_lags, args=(settings.nats_url, ready_ev, stop_ev, sender), daemon=True
+    )
+    watcher.start()
+    if not ready_ev.wait(20):
+        raise SystemExit("the NATS subscriber did not start")
+    wall0 = time.time() - time.perf_counter()  # perf_counter → wall clock
+    load, cpu = asyncio.run(run_load(args, dev_tokens()["counsellor"]))
+    stop_ev.set()
+    lag_rows: list[tuple[float, float]] = receiver.recv() if receiver.poll(60) else []
+    watcher.join(5)
+
+    measured = [s for s in load.samples if load.warm_until <= s[1] <= load.end]
+    elapsed = load.end - load.warm_until
+    ok = [s for s in measured if 200 <= s[3] < 300]
+    errors = Counter(f"{s[0]} {s[3]}" for s in measured if not 200 <= s[3] < 300)
+    rate = len(ok) / elapsed
+    lat = [s[2] for s in measured]
+    lags = [lag * 1000 for t, lag in lag_rows if t >= wall0 + load.warm_until]
+    p99, lag99 = pct(lat, 99), pct(lags, 99)
+
+    mode = f"{args.journeys} journeys" if args.journeys else f"{args.seconds:g} s"
+    print(f"Waypoint intake journey benchmark, {datetime.now().isoformat(timespec='seconds')}")
+    print(f"host: {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"target: {args.base_url}, {args.clients} concurrent clients, warm-up "
+          f"{args.warmup:g} s, measured {mode} ({elapsed:.1f} s)")  # fmt: skip
+    print(f"\nbare eventsourcing saves ({BARE_SCHEMA}, {args.bare_threads} threads, "
+          f"{args.bare_seconds:g} s): {bare:.0f} saves/s ({bare_n} saves)")  # fmt: skip
+    print(f"\njourneys completed: {load.journeys}; commands ok: {len(ok)} in {elapsed:.1f} s")
+    print(f"commands/s: {rate:.1f}   ({rate / bare:.2f} x bare save rate)")
+    print(f"latency ms: p50 {pct(lat, 50):.1f}  p99 {p99:.1f}  max {max(lat, default=0):.1f}")
+    for name in COMMANDS:
+        ms = [s[2] for s in measured if s[0] == name]
+        print(f"  {name:<12} n={len(ms):<6} p50 {pct(ms, 50):7.1f}  p99 {pct(ms, 99):7.1f}")
+    print(f"errors: {sum(errors.values())}" + "".join(f"\n  {k}: {v}" for k, v in errors.items()))
+    for example in load.examples:
+        print(f"  e.g. {example}")
+    print(f"publish lag ms (receive - event time): p50 {pct(lags, 50):.1f}  p99 {lag99:.1f}  "
+          f"max {max(lags, default=0):.1f}  (n={len(lags)})")  # fmt: skip
+    print(f"messages received: {len(lag_rows)} for {load.ok_total} successful commands")
+    print(f"load generator CPU: {cpu / elapsed:.2f} cores (shares the machine with the server)")
+
+    print(f"\ntargets at {args.clients} concurrent clients:")
+    checks = [
+        (f"commands/s >= 0.7 x bare ({0.7 * bare:.0f})", f"{rate:.1f}", rate >= 0.7 * bare),
+        ("p99 latency <= 100 ms", f"{p99:.1f} ms", p99 <= 100),
+        ("publish lag p99 <= 50 ms", f"{lag99:.1f} ms", lag99 <= 50),
+    ]
+    for label, value, passed in checks:
+        print(f"  {label:<34} {value:>10}  {'PASS' if passed else 'MISS'}")
+
+
+if __name__ == "__main__":
+    main()
