@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -99,7 +99,7 @@ def _challenge() -> dict[str, str]:
     return {"WWW-Authenticate": 'Bearer realm="waypoint"'}
 
 
-def authenticate(request: Request) -> Principal:
+async def authenticate(request: Request) -> Principal:
     """The one dependency: the verified caller, or 401."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -112,10 +112,11 @@ def authenticate(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 
 
-def require(*roles: str) -> Callable[[Principal], Principal]:
+def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets through callers holding one of `roles`, else 403."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    # async: a plain `def` dependency would cost a hop through the threadpool.
+    async def check(principal: CurrentPrincipal) -> Principal:
         if not principal.has(*roles):
             raise Forbidden(f"This needs one of the roles: {', '.join(sorted(roles))}.")
         return principal

@@ -54,7 +54,9 @@ def store_env(settings: Settings, schema: str) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
         "POSTGRES_MAX_OVERFLOW": "10",
         "POSTGRES_LOCK_TIMEOUT": "5",
-        "POSTGRES_PRE_PING": "y",
+        # No ping per checkout (a round trip each); the library retries a save or
+        # read that meets a broken connection.
+        "POSTGRES_PRE_PING": "n",
         "CREATE_TABLE": "y",
         # Consumers track the positions of other services' logs, in any order.
         "SINGLE_ROW_TRACKING": "n",

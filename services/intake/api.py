@@ -195,12 +195,12 @@ class CaseSummary(BaseModel):
 
 
 # -- plumbing ---------------------------------------------------------------------------------
-def intake(request: Request) -> IntakeApplication:
+async def intake(request: Request) -> IntakeApplication:
     app: IntakeApplication = request.app.state.intake
     return app
 
 
-def projection(request: Request) -> LogFollower | None:
+async def projection(request: Request) -> LogFollower | None:
     return getattr(request.app.state, "projection", None)
 
 

@@ -47,6 +47,7 @@ class LogFollower(ABC):
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: asyncpg.Connection | None = None
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     @property
     def lock_key(self) -> int:
@@ -118,6 +119,7 @@ class LogFollower(ABC):
                     self.caught_up.clear()
                     await self.handle(conn, batch)
                     self.position = batch[-1].id
+                    self._advanced()
                     if len(batch) == self.batch_size:
                         continue
                 self.caught_up.set()
@@ -141,12 +143,25 @@ class LogFollower(ABC):
 
     async def wait_until(self, position: int, timeout: float = 5.0) -> bool:
         """Wait until this follower has handled the log up to `position`."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self.position < position:
-            if asyncio.get_running_loop().time() > deadline:
-                return False
-            await asyncio.sleep(0.005)
-        return True
+        if self.position >= position:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append((position, waiter))
+        try:
+            await asyncio.wait_for(waiter, timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    def _advanced(self) -> None:
+        still = []
+        for position, waiter in self._waiters:
+            if position <= self.position:
+                if not waiter.done():
+                    waiter.set_result(None)
+            else:
+                still.append((position, waiter))
+        self._waiters = still
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
