@@ -45,6 +45,11 @@ async def run_command(
         return result, app.last_position()
 
     result, position = await run_in_threadpool(call)
-    if projection is not None and projection.active.is_set() and position:
+    if (
+        app.settings.read_your_writes
+        and projection is not None
+        and projection.active.is_set()
+        and position
+    ):
         await projection.wait_until(position, timeout=2.0)
     return result

@@ -14,6 +14,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder, Mapper, Recording, Transcoding
 
 from shared.errors import NotFound, VersionConflict
+from shared.groupcommit import GroupCommit
 from shared.privacy import KeyVault, PersonalFields, SealingMapper
 from shared.settings import Settings
 
@@ -84,6 +85,16 @@ class ServiceApplication(Application[uuid.UUID]):
         full_env = store_env(settings, schema)
         full_env.update(env or {})
         super().__init__(env=full_env)
+        self._group: GroupCommit | None = (
+            GroupCommit(super().save, name=self.name) if settings.group_commit else None
+        )
+
+    def close(self) -> None:
+        if getattr(self, "_group", None) is not None:
+            assert self._group is not None
+            self._group.close()
+            self._group = None
+        super().close()
 
     def construct_env(self, name: str, env: Any = None) -> Any:
         # Only our settings configure the store: a stray POSTGRES_* in the process
@@ -109,7 +120,21 @@ class ServiceApplication(Application[uuid.UUID]):
         return self.mapper
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[uuid.UUID]]:
-        recordings = super().save(*objs, **kwargs)
+        """Save through the group commit: concurrent saves share one transaction."""
+        if kwargs or self._group is None:
+            recordings = super().save(*objs, **kwargs)
+        else:
+            events = [
+                e
+                for obj in objs
+                if obj is not None
+                for e in (obj.collect_events() if isinstance(obj, Aggregate) else [obj])
+            ]
+            if not events:
+                return []
+            # Create or fetch the data keys here, outside the committer's critical path.
+            self.sealing.prepare_keys(events)
+            recordings = self._group.save(events)
         if recordings:
             self._local.position = recordings[-1].notification.id
         return recordings

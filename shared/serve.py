@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -89,6 +90,9 @@ async def _not_found(scope: Scope, send: Send) -> None:
 
 
 def uvicorn_config(app: Any, settings: Settings, **kwargs: Any) -> uvicorn.Config:
+    # A thread back from a database round trip (holding the event table's lock) waits
+    # for the GIL up to the switch interval; 5 ms by default makes saves convoy.
+    sys.setswitchinterval(settings.gil_switch_interval)
     return uvicorn.Config(
         app,
         host=settings.host,

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     # Intake
     hours_budget_default: float = Field(default=12.0, gt=0, le=500)
 
+    # Commands wait (up to 2 s) until the service's own read models show them, so
+    # lists read what the caller just wrote.
+    read_your_writes: bool = True
+    # Concurrent saves of a service commit together (see shared/groupcommit.py).
+    group_commit: bool = True
+    gil_switch_interval: float = Field(default=0.0005, gt=0, le=0.1)
+
     # Plumbing
     db_pool_size: int = Field(default=20, ge=1)
     relay_batch_size: int = Field(default=500, ge=1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -108,6 +108,13 @@ class SealingMapper(Mapper[uuid.UUID]):
         shadow = object.__new__(type(domain_event))
         object.__setattr__(shadow, "__dict__", state)
         return super().to_stored_event(shadow)
+
+    def prepare_keys(self, events: Sequence[Any]) -> None:
+        """Create (or cache) the data keys these events will be sealed with."""
+        for event in events:
+            spec = self.personal.get(type(event))
+            if spec is not None:
+                self.vault.key_for(_as_uuid(getattr(event, spec.subject)), create=True)
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[uuid.UUID]:
         domain_event = super().to_domain_event(stored_event)
