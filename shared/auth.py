@@ -39,11 +39,24 @@ class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._jwks: jwt.PyJWKClient | None = None
+        self._verified: dict[str, tuple[Principal, float]] = {}
         if settings.auth_mode == "oidc":
             assert settings.oidc_jwks_url
             self._jwks = jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True)
 
     def verify(self, token: str) -> Principal:
+        """The principal of a valid token; a token seen before is not verified again
+        until it expires (a signature check costs more than the rest of a request)."""
+        hit = self._verified.get(token)
+        if hit is not None and hit[1] > time.time():
+            return hit[0]
+        principal, expires = self._verify(token)
+        if len(self._verified) >= 10_000:
+            self._verified.clear()
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         s = self.settings
         try:
             if self._jwks is not None:
@@ -71,7 +84,7 @@ class TokenVerifier:
                 )
         except (jwt.PyJWTError, ValueError) as e:
             raise Unauthorized(f"Invalid token: {e}", headers=_challenge()) from e
-        return principal_from_claims(claims)
+        return principal_from_claims(claims), float(claims["exp"])
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:

@@ -44,9 +44,11 @@ def run(
     data_dir: Annotated[Path, typer.Option(help="Where embedded servers keep data.")] = Path(
         ".data"
     ),
+    workers: Annotated[
+        int, typer.Option(envvar="GUIDANCE_WORKERS", help="Server processes (1 = one process).")
+    ] = 1,
 ) -> None:
     """Run all four services under one address, with NATS and PostgreSQL as needed."""
-    import uvicorn
 
     from shared.embedded import (
         EmbeddedPostgres,
@@ -56,7 +58,7 @@ def run(
         start_nats,
         start_postgres,
     )
-    from shared.serve import Combined, uvicorn_config
+    from shared.serve import serve_combined
     from shared.settings import get_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -78,7 +80,8 @@ def run(
             started.append(pg)
             os.environ["GUIDANCE_DATABASE_URL"] = pg.url
             console.print(f"PostgreSQL: started embedded server at [bold]{pg.url}[/]")
-        settings = get_settings().model_copy(update={"host": host, "port": port})
+        os.environ["GUIDANCE_HOST"], os.environ["GUIDANCE_PORT"] = host, str(port)
+        settings = get_settings()
         base = f"http://{host}:{port}"
         console.print(f"\nWaypoint at [bold]{base}[/]: /intake /planning /followup /referral")
         console.print(f"OpenAPI: {base}/intake/docs (and /planning/docs, …)\n")
@@ -91,7 +94,7 @@ def run(
         # uvicorn re-raises the signal that stopped it once it has shut down; make
         # SIGTERM an exception (as Ctrl-C is) so the servers we started stop too.
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
-        uvicorn.Server(uvicorn_config(Combined(settings), settings)).run()
+        serve_combined(settings, workers)
     finally:
         for server in reversed(started):
             server.stop()

@@ -48,7 +48,7 @@ async def run_command(
     if (
         app.settings.read_your_writes
         and projection is not None
-        and projection.active.is_set()
+        and projection.following.is_set()
         and position
     ):
         await projection.wait_until(position, timeout=2.0)

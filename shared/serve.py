@@ -105,6 +105,32 @@ def uvicorn_config(app: Any, settings: Settings, **kwargs: Any) -> uvicorn.Confi
     )
 
 
+def combined_from_env() -> Combined:
+    """Factory for worker processes: settings from the GUIDANCE_* environment."""
+    settings = get_settings()
+    sys.setswitchinterval(settings.gil_switch_interval)
+    return Combined(settings)
+
+
+def serve_combined(settings: Settings, workers: int = 1) -> None:
+    """All four services on one address; with workers > 1, in that many processes
+    (each runs every service; relays and projections are active in one of them)."""
+    if workers <= 1:
+        uvicorn.Server(uvicorn_config(Combined(settings), settings)).run()
+        return
+    uvicorn.run(
+        "shared.serve:combined_from_env",
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="info",
+    )
+
+
 def serve_one(name: str) -> None:
     settings = get_settings()
     logging.basicConfig(level=logging.INFO)

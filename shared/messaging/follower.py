@@ -43,6 +43,8 @@ class LogFollower(ABC):
         self.poll_seconds = poll_seconds
         self.position = 0
         self.active = asyncio.Event()
+        # Set while this follower knows the position: active, or standing by and listening.
+        self.following = asyncio.Event()
         self.caught_up = asyncio.Event()
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -86,10 +88,16 @@ class LogFollower(ABC):
         conn = await asyncpg.connect(**self.connect_kwargs)
         self._conn = conn
         try:
-            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
-                # Another replica is active; stand by.
-                if await _sleep_or_stop(stop, self.poll_seconds * 4):
-                    return
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
+                # Another replica (or worker process) is active: stand by, following its
+                # progress so that waiters here learn when it has handled their events.
+                await conn.add_listener(self.progress_channel, self._progress)
+                await self._load_position(conn)
+                self.following.set()
+                while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
+                    if await _sleep_or_stop(stop, self.poll_seconds * 4):
+                        return
+                await conn.remove_listener(self.progress_channel, self._progress)
             async with conn.transaction():
                 # Several followers (and replicas) create tables at start: one at a time.
                 await conn.execute("SELECT pg_advisory_xact_lock(7420003)")
@@ -98,16 +106,11 @@ class LogFollower(ABC):
                     "(name text PRIMARY KEY, position bigint NOT NULL)"
                 )
                 await self.setup(conn)
-            self.position = (
-                await conn.fetchval(
-                    f'SELECT position FROM "{self.schema}".follower_positions WHERE name = $1',
-                    self.name,
-                )
-                or 0
-            )
+            await self._load_position(conn)
             channel = f"{self.schema}_events"
             await conn.add_listener(channel, self.wake_local)
             self.active.set()
+            self.following.set()
             while not stop.is_set():
                 self._wake.clear()
                 batch = await asyncio.to_thread(
@@ -127,19 +130,43 @@ class LogFollower(ABC):
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
         finally:
             self._conn = None
+            self.following.clear()
             with contextlib.suppress(Exception):
                 await conn.close(timeout=2)
+
+    async def _load_position(self, conn: asyncpg.Connection) -> None:
+        exists = await conn.fetchval(
+            "SELECT to_regclass($1) IS NOT NULL", f'"{self.schema}".follower_positions'
+        )
+        stored = None
+        if exists:
+            stored = await conn.fetchval(
+                f'SELECT position FROM "{self.schema}".follower_positions WHERE name = $1',
+                self.name,
+            )
+        self.position = max(self.position, stored or 0)
+        self._advanced()
+
+    @property
+    def progress_channel(self) -> str:
+        return f"{self.schema}_{self.name}_progress"
+
+    def _progress(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        self.position = max(self.position, int(payload))
+        self._advanced()
 
     def wake_local(self, *_: Any) -> None:
         self._wake.set()
 
     async def save_position(self, conn: asyncpg.Connection, position: int) -> None:
+        """Store the position and tell standby replicas (delivered at commit)."""
         await conn.execute(
             f'INSERT INTO "{self.schema}".follower_positions (name, position) VALUES ($1, $2) '
             "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position",
             self.name,
             position,
         )
+        await conn.execute("SELECT pg_notify($1, $2)", self.progress_channel, str(position))
 
     async def wait_until(self, position: int, timeout: float = 5.0) -> bool:
         """Wait until this follower has handled the log up to `position`."""

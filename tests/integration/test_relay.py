@@ -228,3 +228,23 @@ async def test_only_one_relay_is_active_and_another_takes_over_when_it_stops(
     assert second.position == target
     stop_second.set()
     await asyncio.wait_for(t2, 10)
+
+
+async def test_a_standby_replica_learns_the_active_ones_progress(
+    app: RelayTestApp, settings: Settings, js: Any, fresh_stream: None
+):
+    """Read-your-writes across processes: a standby follower's wait ends when the
+    active one (elsewhere) has handled the position."""
+    active, standby = make_relay(app, settings, js), make_relay(app, settings, js)
+    stop = asyncio.Event()
+    t1 = asyncio.create_task(active.run(stop))
+    await asyncio.wait_for(active.active.wait(), 10)
+    t2 = asyncio.create_task(standby.run(stop))
+    await asyncio.wait_for(standby.following.wait(), 10)
+    assert not standby.active.is_set()
+    journey(app, 1)
+    target = app.recorder.max_notification_id()
+    assert await standby.wait_until(target, timeout=10)
+    assert standby.position >= target
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(t1, t2), 10)

@@ -523,3 +523,14 @@ async def test_in_oidc_mode_the_app_lets_an_idp_token_through_and_turns_away_a_f
 
     assert ok.status_code == 200 and ok.json()["sub"] == "user-1"
     assert_problem(mismatched, 401, "unauthorized")
+
+
+def test_a_verified_token_is_remembered_only_until_it_expires() -> None:
+    settings = Settings(auth_mode="dev")
+    verifier = TokenVerifier(settings)
+    token = dev_token(settings, sub="u", org="o", roles=["counsellor"], ttl_seconds=1)
+    assert verifier.verify(token).sub == "u"
+    assert verifier.verify(token).sub == "u"  # from the cache
+    time.sleep(1.6)
+    with pytest.raises(Unauthorized):
+        verifier.verify(token)
