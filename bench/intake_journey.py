@@ -5,13 +5,19 @@ accept (6 commands) for a bounded time; a separate process tails `guidance.intak
 JetStream and measures receive time - envelope `time`. The same run measures the bare
 eventsourcing save rate on the same database, and prints the issue's targets with PASS/MISS.
 
+The load generator keeps its own CPU low (it shares the machine with the server): by default
+each client has one keep-alive HTTP/1.1 connection spoken over bare asyncio streams, on uvloop
+when it is installed; `--http-client httpx` uses one shared httpx.AsyncClient instead.
+
     .venv/bin/python bench/intake_journey.py [--clients 16] [--seconds 20 | --journeys N]
+                                             [--http-client raw|httpx]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import multiprocessing as mp
@@ -20,11 +26,13 @@ import platform
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event as MpEvent
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 import nats
@@ -75,28 +83,126 @@ class Load:
         return self.journeys_left >= 0
 
 
+class TransportError(Exception):
+    """The request got no HTTP response (connection refused, reset, timed out, garbled)."""
+
+
+class Poster(Protocol):
+    async def post(self, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
+        """POST `body` as JSON; returns the status and the response body."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class RawHttp:
+    """One simulated client's persistent HTTP/1.1 keep-alive connection on asyncio streams.
+
+    Minimal on purpose: the server (uvicorn with httptools) answers every request with a
+    Content-Length. A transport error drops the connection; the next request opens a new one.
+    """
+
+    def __init__(self, base_url: str, token: str, timeout: float = 30.0) -> None:
+        url = urlsplit(base_url)
+        if url.scheme != "http" or not url.hostname:
+            raise SystemExit(f"--http-client raw speaks plain http only, not {base_url}")
+        self.host, self.port, self.timeout = url.hostname, url.port or 80, timeout
+        self.prefix = b"POST " + url.path.rstrip("/").encode()
+        self.head = (
+            f" HTTP/1.1\r\nHost: {url.netloc}\r\nAuthorization: Bearer {token}\r\n"
+            "Content-Type: application/json\r\nContent-Length: "
+        ).encode()
+        self.conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def post(self, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
+        data = json.dumps(body).encode()
+        request = b"".join(
+            (self.prefix, path.encode(), self.head, str(len(data)).encode(), b"\r\n\r\n", data)
+        )
+        try:
+            async with asyncio.timeout(self.timeout):
+                if self.conn is None:
+                    self.conn = await asyncio.open_connection(self.host, self.port)
+                reader, writer = self.conn
+                writer.write(request)
+                await writer.drain()
+                status, length, close = parse_head(await reader.readuntil(b"\r\n\r\n"))
+                content = await reader.readexactly(length)
+        except (OSError, EOFError, TimeoutError, ValueError, asyncio.LimitOverrunError) as e:
+            self.drop()  # EOFError: asyncio.IncompleteReadError, the server closed it
+            raise TransportError(f"{type(e).__name__}: {e}") from e
+        if close:
+            self.drop()
+        return status, content
+
+    def drop(self) -> None:
+        if self.conn is not None:
+            self.conn[1].close()
+            self.conn = None
+
+    async def aclose(self) -> None:
+        if self.conn is not None:
+            writer = self.conn[1]
+            self.drop()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+
+def parse_head(head: bytes) -> tuple[int, int, bool]:
+    """(status, Content-Length, connection: close) of a response head ending in CRLF CRLF."""
+    if not head.startswith(b"HTTP/1."):
+        raise ValueError(f"not an HTTP/1.x response: {head[:80]!r}")
+    status = int(head[9:12])
+    low = head.lower()
+    at = low.find(b"\r\ncontent-length:")
+    if at >= 0:
+        length = int(low[at + 17 : low.index(b"\r\n", at + 17)])
+    elif status in (204, 304) or status < 200:
+        length = 0
+    else:
+        raise ValueError(f"{status} response without Content-Length")
+    return status, length, b"\r\nconnection: close" in low
+
+
+class HttpxPoster:
+    """The same requests through a (shared) httpx.AsyncClient, for comparison."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def post(self, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
+        try:
+            r = await self.http.post(path, json=body)
+        except httpx.HTTPError as e:
+            raise TransportError(f"{type(e).__name__}: {e}") from e
+        return r.status_code, r.content
+
+    async def aclose(self) -> None:
+        pass  # run_load closes the shared client
+
+
 async def command(
-    http: httpx.AsyncClient, load: Load, name: str, path: str, body: dict[str, Any]
+    http: Poster, load: Load, name: str, path: str, body: dict[str, Any], want: bool = False
 ) -> dict[str, Any] | None:
+    """Run one command; None if it failed, else its parsed response if `want`, else {}."""
     if load.journeys_left is None and time.perf_counter() >= load.deadline:
         return None  # the window is over: leave the rest of the journey
     start = time.perf_counter()
     try:
-        r = await http.post(path, json=body)
-        status, text = r.status_code, r.text
-    except httpx.HTTPError as e:
-        status, text = 0, f"{type(e).__name__}: {e}"
+        status, content = await http.post(path, body)
+    except TransportError as e:
+        status, content = 0, str(e).encode()
     end = time.perf_counter()
     load.samples.append((name, end, (end - start) * 1000, status))
     if 200 <= status < 300:
         load.ok_total += 1
-        return r.json() or {}
+        return (json.loads(content) or {}) if want else {}
     if len(load.examples) < 5:
-        load.examples.append(f"{name} {status} {text[:200]}")
+        load.examples.append(f"{name} {status} {content[:200].decode(errors='replace')}")
     return None
 
 
-async def journey(http: httpx.AsyncClient, load: Load, n: int) -> bool:
+async def journey(http: Poster, load: Load, n: int) -> bool:
     client = await command(
         http,
         load,
@@ -104,6 +210,7 @@ async def journey(http: httpx.AsyncClient, load: Load, n: int) -> bool:
         "/intake/v1/clients",
         dict(given_name="Ada", family_name=f"Bench{n}", birth_date="1990-04-01",
              email=f"ada{n}@example.org"),
+        want=True,
     )  # fmt: skip
     if client is None:
         return False
@@ -112,7 +219,7 @@ async def journey(http: httpx.AsyncClient, load: Load, n: int) -> bool:
     if await command(http, load, "consent", f"/intake/v1/clients/{cid}/consents", consent) is None:
         return False
     body = dict(client_id=cid, career_question="Which work suits me next?")
-    case = await command(http, load, "open_case", "/intake/v1/cases", body)
+    case = await command(http, load, "open_case", "/intake/v1/cases", body, want=True)
     if case is None:
         return False
     base = f"/intake/v1/cases/{case['case_id']}"
@@ -131,26 +238,47 @@ async def run_load(args: argparse.Namespace, token: str) -> tuple[Load, float]:
     """Run the clients; returns the load and the CPU seconds this process used while measured."""
     now = time.perf_counter()
     load = Load(now + args.warmup, now + args.warmup + args.seconds, args.journeys)
-    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
-    headers = {"Authorization": f"Bearer {token}"}
     counter = iter(range(10**9))
+    shared: httpx.AsyncClient | None = None
+    posters: list[Poster]
+    if args.http_client == "httpx":
+        limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+        headers = {"Authorization": f"Bearer {token}"}
+        shared = httpx.AsyncClient(
+            base_url=args.base_url, headers=headers, limits=limits, timeout=30
+        )
+        posters = [HttpxPoster(shared)] * args.clients
+    else:
+        posters = [RawHttp(args.base_url, token) for _ in range(args.clients)]
 
-    async def worker() -> None:
+    async def worker(http: Poster) -> None:
         while load.may_start():
             measured = time.perf_counter() >= load.warm_until
             if await journey(http, load, next(counter)) and measured:
                 load.journeys += 1
 
-    async with httpx.AsyncClient(
-        base_url=args.base_url, headers=headers, limits=limits, timeout=30
-    ) as http:
-        tasks = [asyncio.create_task(worker()) for _ in range(args.clients)]
+    try:
+        tasks = [asyncio.create_task(worker(http)) for http in posters]
         await asyncio.sleep(max(0.0, load.warm_until - time.perf_counter()))
         cpu0 = time.process_time()
         await asyncio.gather(*tasks)
         cpu = time.process_time() - cpu0
+    finally:
+        for http in posters:
+            await http.aclose()
+        if shared is not None:
+            await shared.aclose()
     load.end = load.deadline if args.journeys is None else time.perf_counter()
     return load, cpu
+
+
+def uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop factory when uvloop is installed (the load generator's loop)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 # -- publish lag (own process, so the load generator's CPU does not delay receipt) ----------
@@ -235,6 +363,13 @@ def main() -> None:
     p.add_argument("--bare-seconds", type=float, default=5.0)
     p.add_argument("--database-url", default=os.environ.get("GUIDANCE_DATABASE_URL"))
     p.add_argument("--nats-url", default=os.environ.get("GUIDANCE_NATS_URL"))
+    p.add_argument(
+        "--http-client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="raw: one keep-alive HTTP/1.1 connection per client on asyncio streams (default);\n"
+        "httpx: one shared httpx.AsyncClient",
+    )
     args = p.parse_args()
     given = {"database_url": args.database_url, "nats_url": args.nats_url}
     settings = Settings(**{k: v for k, v in given.items() if v})
@@ -259,7 +394,10 @@ def main() -> None:
     if not ready_ev.wait(20):
         raise SystemExit("the NATS subscriber did not start")
     wall0 = time.time() - time.perf_counter()  # perf_counter → wall clock
-    load, cpu = asyncio.run(run_load(args, dev_tokens()["counsellor"]))
+    loop_factory = uvloop_factory()
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        load, cpu = runner.run(run_load(args, dev_tokens()["counsellor"]))
+    loop = "uvloop" if loop_factory else "asyncio"
     stop_ev.set()
     lag_rows: list[tuple[float, float]] = receiver.recv() if receiver.poll(60) else []
     watcher.join(5)
@@ -292,7 +430,8 @@ def main() -> None:
     print(f"publish lag ms (receive - event time): p50 {pct(lags, 50):.1f}  p99 {lag99:.1f}  "
           f"max {max(lags, default=0):.1f}  (n={len(lags)})")  # fmt: skip
     print(f"messages received: {len(lag_rows)} for {load.ok_total} successful commands")
-    print(f"load generator CPU: {cpu / elapsed:.2f} cores (shares the machine with the server)")
+    print(f"load generator CPU: {cpu / elapsed:.2f} cores ({args.http_client} HTTP client on "
+          f"{loop}; shares the machine with the server)")  # fmt: skip
 
     print(f"\ntargets at {args.clients} concurrent clients:")
     checks = [
