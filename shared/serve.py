@@ -89,26 +89,29 @@ async def _not_found(scope: Scope, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def uvicorn_config(app: Any, settings: Settings, **kwargs: Any) -> uvicorn.Config:
+UVICORN_OPTIONS: dict[str, Any] = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "access_log": False,
+    "log_level": "info",
+}
+
+
+def tune_process(settings: Settings) -> None:
     # A thread back from a database round trip (holding the event table's lock) waits
     # for the GIL up to the switch interval; 5 ms by default makes saves convoy.
     sys.setswitchinterval(settings.gil_switch_interval)
-    return uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="info",
-        **kwargs,
-    )
+
+
+def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
+    tune_process(settings)
+    return uvicorn.Config(app, host=settings.host, port=settings.port, **UVICORN_OPTIONS)
 
 
 def combined_from_env() -> Combined:
     """Factory for worker processes: settings from the GUIDANCE_* environment."""
     settings = get_settings()
-    sys.setswitchinterval(settings.gil_switch_interval)
+    tune_process(settings)
     return Combined(settings)
 
 
@@ -124,10 +127,7 @@ def serve_combined(settings: Settings, workers: int = 1) -> None:
         workers=workers,
         host=settings.host,
         port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="info",
+        **UVICORN_OPTIONS,
     )
 
 
