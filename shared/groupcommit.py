@@ -10,6 +10,7 @@ the outcome it would have had alone.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import uuid
@@ -17,6 +18,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import Recording
+
+log = logging.getLogger(__name__)
 
 SaveEvents = Callable[..., list[Recording[uuid.UUID]]]
 
@@ -53,6 +56,14 @@ class GroupCommit:
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=5)
+        if self.batches:
+            log.info(
+                "%s: %d saves in %d transactions (%.1f a transaction)",
+                self._thread.name,
+                self.saved,
+                self.batches,
+                self.saved / self.batches,
+            )
 
     def _run(self) -> None:
         while True:
