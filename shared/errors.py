@@ -88,6 +88,41 @@ class InvalidInput(Problem):
     status, code, title = 422, "validation-error", "Invalid input"
 
 
+def domain_problem(error: Exception) -> Problem:
+    """Map a domain error (attributes `code`, `message`, `field`) to problem+json.
+
+    Stable codes: `invalid` → 422 naming the field, `not-found` → 404,
+    `consent-required` → 409 consent-required, anything else → 409 with that code.
+    A `failures` mapping (e.g. SMART criteria) becomes one error per key.
+    """
+    code: str = getattr(error, "code", "conflict")
+    message: str = getattr(error, "message", str(error))
+    field: str | None = getattr(error, "field", None)
+    failures: dict[str, str] = getattr(error, "failures", None) or {}
+    if failures:
+        return InvalidInput(
+            message,
+            code=code,
+            title="Not accepted",
+            errors=[{"field": key, "message": text} for key, text in failures.items()],
+        )
+    if code == "invalid":
+        return InvalidInput(message, errors=[{"field": field or "body", "message": message}])
+    if code == "not-found":
+        return NotFound(message)
+    if code == "consent-required":
+        return ConsentRequired(message)
+    return Problem(message, status=409, code=code, title="Not allowed now")
+
+
+def install_domain_errors(app: FastAPI, *error_types: type[Exception]) -> None:
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(domain_problem(exc), request)
+
+    for error_type in error_types:
+        app.add_exception_handler(error_type, handler)
+
+
 def problem_response(problem: Problem, request: Request) -> JSONResponse:
     return JSONResponse(
         problem.body(instance=request.url.path),

@@ -67,6 +67,12 @@ class Runtime:
             **self.settings.pg.asyncpg_kwargs(), min_size=1, max_size=8
         )
 
+    async def ensure_tables(self, sql: str) -> None:
+        """Run a service's idempotent DDL, one process at a time."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(7420003)")
+            await conn.execute(sql)
+
     def spawn(self, name: str, run: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
         self.tasks.append(asyncio.create_task(run(self.stop), name=f"{self.service}:{name}"))
 

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     # Intake
     hours_budget_default: float = Field(default=12.0, gt=0, le=500)
 
+    # Planning: the limits of the SMART check
+    plan_max_open_goals: int = Field(default=5, ge=1, le=50)
+    plan_horizon_days: int = Field(default=548, ge=7, le=3650)
+    plan_min_lead_days: int = Field(default=7, ge=0, le=365)
+
     # Commands wait (up to 2 s) until the service's own read models show them, so
     # lists read what the caller just wrote.
     read_your_writes: bool = True

@@ -26,6 +26,7 @@ ASSESSORS = ("client", "counsellor")
 SESSION_KINDS = ("intake", "deepening", "synthesis", "aftercare")
 DECISIONS = ("accept", "refer_out", "decline")
 GAP_SCORES = (1, 2)
+PLAN_PHASES = ("deepening", "synthesis", "aftercare")
 
 
 class IntakeError(Exception):
@@ -345,6 +346,18 @@ class Case(Aggregate):
             aggregate.phase = "closed"
             aggregate.decision = _decision(self, "decline")
 
+    class PhaseChanged(Aggregate.Event):
+        """The case moved to the phase its plan is in (from planning's events)."""
+
+        client_id: uuid.UUID
+        phase: str
+        cause: str
+        source_position: int
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.phase = self.phase
+            aggregate.plan_position = self.source_position
+
     def __init__(
         self,
         client_id: uuid.UUID,
@@ -365,6 +378,7 @@ class Case(Aggregate):
         self.sessions: list[dict[str, Any]] = []
         self.minutes_used = 0
         self.decision: dict[str, Any] | None = None
+        self.plan_position = 0
 
     @classmethod
     def open(
@@ -520,6 +534,24 @@ class Case(Aggregate):
             )
         else:
             raise IntakeError("invalid", f"Unknown decision {decision!r}.", "decision")
+
+    def follow_plan(self, *, phase: str, cause: str, source_position: int, at: datetime) -> bool:
+        """Take the phase the plan implies; older news (a lower position) changes nothing."""
+        if phase not in PLAN_PHASES:
+            raise IntakeError("invalid", f"Unknown phase {phase!r}.", "phase")
+        if self.status != "accepted" or source_position <= self.plan_position:
+            return False
+        if phase == self.phase:
+            return False
+        self.trigger_event(
+            self.PhaseChanged,
+            timestamp=at,
+            client_id=self.client_id,
+            phase=phase,
+            cause=cause,
+            source_position=source_position,
+        )
+        return True
 
     # -- derived -------------------------------------------------------------------------
     @property

@@ -4,35 +4,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from services.intake.api import router
 from services.intake.application import PUBLICATIONS, IntakeApplication
+from services.intake.consumers import PLAN_PHASE, phase_follows_plan
 from services.intake.domain import IntakeError
 from services.intake.projections import IntakeProjection
-from shared.errors import ConsentRequired, InvalidInput, NotFound, Problem, problem_response
+from shared.errors import install_domain_errors
 from shared.http import service_app
+from shared.messaging.consumer import EventConsumer
 from shared.messaging.relay import Relay
 from shared.runtime import Runtime, key_vault
 from shared.settings import Settings, get_settings
 
 SERVICE = "intake"
-
-
-def domain_problem(error: IntakeError) -> Problem:
-    """Map intake's domain errors (stable codes) to problem+json."""
-    if error.code == "invalid":
-        return InvalidInput(
-            error.message, errors=[{"field": error.field or "body", "message": error.message}]
-        )
-    if error.code == "not-found":
-        return NotFound(error.message)
-    if error.code == "consent-required":
-        return ConsentRequired(error.message)
-    return Problem(error.message, status=409, code=error.code, title="Not allowed now")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -57,8 +46,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             batch_size=settings.relay_batch_size,
             poll_seconds=settings.relay_poll_seconds,
         )
+        phases = EventConsumer(
+            "intake-plan-phase",
+            runtime.js,
+            intake,
+            "planning",
+            {t: partial(phase_follows_plan, intake) for t in PLAN_PHASE},
+        )
         runtime.spawn("projection", projection.run)
         runtime.spawn("relay", relay.run)
+        runtime.spawn("plan-phase", phases.run)
         app.state.intake, app.state.runtime = intake, runtime
         app.state.projection, app.state.relay = projection, relay
         try:
@@ -76,8 +73,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Clients, consents, and cases from entry check to the decision.",
     )
 
-    @app.exception_handler(IntakeError)
-    async def _intake_error(request: Request, exc: IntakeError) -> JSONResponse:
-        return problem_response(domain_problem(exc), request)
-
+    install_domain_errors(app, IntakeError)
     return app

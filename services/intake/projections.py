@@ -117,6 +117,8 @@ async def apply(conn: asyncpg.Connection, e: Any) -> None:
         await _update_case(conn, e, "status = 'referred_out', phase = 'closed'")
     elif isinstance(e, Case.Declined):
         await _update_case(conn, e, "status = 'declined', phase = 'closed'")
+    elif isinstance(e, Case.PhaseChanged):
+        await _update_case(conn, e, "phase = $3", e.phase)
     elif isinstance(e, Case.Event):
         await _update_case(conn, e, "")
 

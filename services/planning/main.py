@@ -1,18 +1,88 @@
-"""Composition root of planning (so far: probes and OpenAPI; its capability has its own issue)."""
+"""Composition root of planning: builds everything once, in the lifespan."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from shared.http import probes_only_app
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from services.planning.api import router
+from services.planning.application import PUBLICATIONS, PlanningApplication
+from services.planning.domain import PlanningError
+from services.planning.projections import SCHEMA_SQL, PlanningProjection, on_client_registered
+from shared.errors import install_domain_errors
+from shared.http import service_app
+from shared.messaging.consumer import EventConsumer, ReadModelConsumer
+from shared.messaging.relay import Relay
+from shared.runtime import Runtime, key_vault
 from shared.settings import Settings, get_settings
 
 SERVICE = "planning"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return probes_only_app(
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        vault = await run_in_threadpool(key_vault, settings)
+        planning = await run_in_threadpool(PlanningApplication, settings, vault)
+        runtime = Runtime(settings, SERVICE)
+        await runtime.start()
+        await runtime.ensure_tables(SCHEMA_SQL)
+        connect = settings.pg.asyncpg_kwargs()
+        projection = PlanningProjection(planning, connect, poll_seconds=settings.relay_poll_seconds)
+        relay = Relay(
+            planning,
+            connect,
+            runtime.js,
+            SERVICE,
+            PUBLICATIONS,
+            duplicate_window=settings.stream_duplicate_window_seconds,
+            replicas=settings.stream_replicas,
+            batch_size=settings.relay_batch_size,
+            poll_seconds=settings.relay_poll_seconds,
+        )
+        plans = EventConsumer(
+            "planning-case-accepted",
+            runtime.js,
+            planning,
+            "intake",
+            {"CaseAccepted": planning.on_case_accepted},
+        )
+        clients = ReadModelConsumer(
+            "planning-clients",
+            runtime.js,
+            runtime.pool,
+            SERVICE,
+            "intake",
+            {"ClientRegistered": on_client_registered},
+        )
+        for name, task in (
+            ("projection", projection.run),
+            ("relay", relay.run),
+            ("plans", plans.run),
+            ("clients", clients.run),
+        ):
+            runtime.spawn(name, task)
+        app.state.planning, app.state.runtime = planning, runtime
+        app.state.projection, app.state.relay = projection, relay
+        app.state.consumers = {"plans": plans, "clients": clients}
+        try:
+            yield
+        finally:
+            app.state.runtime = None
+            await runtime.close()
+            planning.close()
+
+    app = service_app(
         SERVICE,
-        settings or get_settings(),
-        "The personal development plan (POP): goals, actions, agreement, revisions.",
+        settings,
+        lifespan,
+        [router],
+        description="The personal development plan (POP): goals, actions, agreement, revisions.",
     )
+    install_domain_errors(app, PlanningError)
+    return app

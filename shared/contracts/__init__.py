@@ -40,7 +40,7 @@ class IntegrationEvent(BaseModel):
 
     service: ClassVar[str]
     event_type: ClassVar[str]
-    version: ClassVar[int] = 1
+    contract_version: ClassVar[int] = 1
     subject_field: ClassVar[str]
 
     occurred_at: datetime
@@ -49,11 +49,11 @@ class IntegrationEvent(BaseModel):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "event_type" in cls.__dict__:
-            REGISTRY[(cls.service, cls.event_type, cls.version)] = cls
+            REGISTRY[(cls.service, cls.event_type, cls.contract_version)] = cls
 
     @classmethod
     def cloudevents_type(cls) -> str:
-        return f"guidance.{cls.service}.{cls.event_type}.v{cls.version}"
+        return f"guidance.{cls.service}.{cls.event_type}.v{cls.contract_version}"
 
     def subject(self) -> str:
         return str(getattr(self, self.subject_field))

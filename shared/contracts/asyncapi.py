@@ -15,7 +15,7 @@ from typing import Any
 from shared.contracts import REGISTRY, IntegrationEvent
 
 # Every module that defines contracts; a new service adds its own here.
-CONTRACT_MODULES = ["shared.contracts.intake"]
+CONTRACT_MODULES = ["shared.contracts.intake", "shared.contracts.planning"]
 
 SCHEMAS = "#/components/schemas/"
 CONTENT_TYPE = "application/cloudevents+json"
@@ -35,7 +35,7 @@ def channel_id(model: type[IntegrationEvent]) -> str:
 
 
 def message_id(model: type[IntegrationEvent]) -> str:
-    return f"{model.service}.{model.event_type}.v{model.version}"
+    return f"{model.service}.{model.event_type}.v{model.contract_version}"
 
 
 def personal_fields(schema: dict[str, Any]) -> list[str]:
@@ -85,7 +85,7 @@ def document() -> dict[str, Any]:
         mid, cid = message_id(model), channel_id(model)
         messages[mid] = {
             "name": model.__name__,
-            "title": f"{model.event_type} v{model.version}",
+            "title": f"{model.event_type} v{model.contract_version}",
             "summary": summary,
             "description": "\n\n".join(p for p in (details.strip(), sealed) if p) or summary,
             "contentType": CONTENT_TYPE,

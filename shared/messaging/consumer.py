@@ -75,8 +75,12 @@ class Consumer(ABC):
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=self.ack_wait_seconds,
             max_deliver=-1,
-            filter_subjects=self.subjects,
         )
+        # One subject as `filter_subject`: servers before 2.10 know no `filter_subjects`.
+        if len(self.subjects) == 1:
+            config.filter_subject = self.subjects[0]
+        else:
+            config.filter_subjects = self.subjects
         # Created on first start, then bound to by every replica (they share the work).
         return await self.js.pull_subscribe(
             "", durable=self.name, stream=stream_name(self.source_service), config=config
@@ -111,6 +115,10 @@ class Consumer(ABC):
         except (ValidationError, ValueError):
             log.error("consumer %s: malformed message %s dropped", self.name, msg.subject)
             await msg.term()
+            return
+        if event.event_type not in self.event_types:
+            # Not one we react to (a server that cannot filter by several subjects).
+            await msg.ack()
             return
         try:
             applied = await self.apply(event, msg.metadata.sequence.stream)

@@ -1,0 +1,36 @@
+"""Intake's reactions to other services' events: the case's phase follows its plan."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+
+from services.intake.application import IntakeApplication
+from services.intake.domain import Case
+from shared.messaging.envelope import CloudEvent
+
+# Planning's event → the case's phase (the plan has goals: synthesis; agreed: aftercare).
+PLAN_PHASE = {
+    "GoalAdded": "synthesis",
+    "PlanRevised": "synthesis",
+    "PlanAgreed": "aftercare",
+}
+
+
+def phase_follows_plan(app: IntakeApplication, event: CloudEvent) -> Sequence[Aggregate]:
+    try:
+        case: object = app.repository.get(uuid.UUID(event.data["case_id"]))
+    except AggregateNotFoundError:
+        return []
+    if not isinstance(case, Case):
+        return []
+    changed = case.follow_plan(
+        phase=PLAN_PHASE[event.event_type],
+        cause=f"planning.{event.event_type}",
+        source_position=event.position or 0,
+        at=app.clock(),
+    )
+    return [case] if changed else []

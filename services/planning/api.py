@@ -1,0 +1,597 @@
+"""Planning's HTTP API: the plan, its goals, actions, analysis, portfolio and agreement."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from starlette.concurrency import run_in_threadpool
+
+from services.planning.application import PlanningApplication
+from services.planning.document import language_for, render
+from services.planning.domain import Plan
+from services.planning.projections import client_record, list_plans
+from shared.auth import Principal, require
+from shared.commands import expected_version, run_command, set_etag
+from shared.errors import NotFound
+from shared.messaging.follower import LogFollower
+from shared.privacy import ERASED
+from shared.privacy.sealing import open_sealed
+
+router = APIRouter(tags=["planning"])
+
+Counsellor = Annotated[Principal, Depends(require("counsellor"))]
+Reader = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+Competence = Literal[
+    "quality_reflection", "motive_reflection", "work_exploration", "career_steering", "networking"
+]
+Text = Annotated[StrictStr, Field(min_length=1, max_length=2000)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class PlanTypeIn(Strict):
+    plan_type: Literal["action", "reflection", "combined"]
+
+
+class GoalIn(Strict):
+    title: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+    specific: Text
+    measure: Text
+    target_date: Annotated[date, Field(strict=False)]
+    competences: list[Competence] = Field(max_length=5)
+    priority: int = Field(ge=1, le=100)
+
+
+class PrioritiesIn(Strict):
+    order: list[Annotated[uuid.UUID, Field(strict=False)]] = Field(min_length=1, max_length=100)
+
+
+class ActionIn(Strict):
+    description: Text
+    owner: Literal["client", "counsellor", "partner"]
+    due_date: Annotated[date, Field(strict=False)]
+
+
+class CancelIn(Strict):
+    reason: Annotated[StrictStr, Field(max_length=2000)] | None = None
+
+
+class AnalysisItem(Strict):
+    text: Annotated[StrictStr, Field(min_length=1, max_length=500)]
+    esco_uri: Annotated[StrictStr, Field(max_length=200)] | None = None
+
+
+class CompetenceAnalysisIn(Strict):
+    career_target: Annotated[StrictStr, Field(min_length=1, max_length=500)]
+    strengths: list[AnalysisItem] = Field(default_factory=list, max_length=50)
+    weaknesses: list[AnalysisItem] = Field(default_factory=list, max_length=50)
+    training_needs: list[AnalysisItem] = Field(default_factory=list, max_length=50)
+
+
+class EvidenceIn(Strict):
+    title: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+    kind: Literal["diploma", "certificate", "work_sample", "reference", "assessment", "other"]
+    description: Annotated[StrictStr, Field(max_length=2000)] | None = None
+    date: Annotated[date, Field(strict=False)]
+    document_hash: Annotated[StrictStr, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
+
+
+class PortfolioAssessmentIn(Strict):
+    standard: Annotated[StrictStr, Field(min_length=1, max_length=300)]
+    comparison: Text
+    advice: Literal["continue", "stop"]
+
+
+class AgreementIn(Strict):
+    party: Literal["client", "counsellor"]
+
+
+class Changed(BaseModel):
+    version: int
+    status: str
+    revision: int
+
+
+class GoalCreated(Changed):
+    goal_id: uuid.UUID
+
+
+class ActionCreated(Changed):
+    action_id: uuid.UUID
+
+
+class EvidenceCreated(Changed):
+    evidence_id: uuid.UUID
+
+
+class ActionOut(BaseModel):
+    action_id: uuid.UUID
+    goal_id: uuid.UUID
+    description: str
+    owner: str
+    due_date: date
+    status: str
+    added_at: datetime
+    closed_at: datetime | None
+
+
+class GoalOut(BaseModel):
+    goal_id: uuid.UUID
+    title: str
+    specific: str
+    measure: str
+    target_date: date
+    competences: list[str]
+    priority: int
+    actions: list[ActionOut]
+
+
+class PlanOut(BaseModel):
+    plan_id: uuid.UUID
+    case_id: uuid.UUID
+    client_id: uuid.UUID
+    organisation: str
+    status: str
+    plan_type: str | None
+    revision: int
+    suggested_focus: dict[str, Any]
+    goals: list[GoalOut]
+    competence_analysis: dict[str, Any] | None
+    portfolio: dict[str, Any]
+    agreements: dict[str, Any]
+    agreed_versions: list[int]
+    created_at: datetime
+    version: int
+
+
+class PlanVersionOut(BaseModel):
+    plan_id: uuid.UUID
+    revision: int
+    agreed_at: datetime
+    agreements: dict[str, Any]
+    content: dict[str, Any]
+
+
+async def planning(request: Request) -> PlanningApplication:
+    app: PlanningApplication = request.app.state.planning
+    return app
+
+
+async def projection(request: Request) -> LogFollower | None:
+    return getattr(request.app.state, "projection", None)
+
+
+App = Annotated[PlanningApplication, Depends(planning)]
+Projection = Annotated[LogFollower | None, Depends(projection)]
+
+
+def plan_out(p: Plan) -> PlanOut:
+    return PlanOut(
+        plan_id=p.id,
+        case_id=p.case_id,
+        client_id=p.client_id,
+        organisation=p.organisation,
+        status=p.status,
+        plan_type=p.plan_type,
+        revision=p.revision,
+        suggested_focus=p.suggested_focus,
+        goals=[GoalOut(**g) for g in p.ranked_goals()],
+        competence_analysis=p.competence_analysis,
+        portfolio=p.portfolio,
+        agreements=p.agreements,
+        agreed_versions=sorted(p.agreed_versions),
+        created_at=p.created_on,
+        version=p.version,
+    )
+
+
+@router.get("/plans", response_model=list[PlanOut])
+async def get_plans(
+    who: Reader,
+    app: App,
+    request: Request,
+    response: Response,
+    case_id: uuid.UUID | None = None,
+    status_: Annotated[
+        Literal["draft", "agreed", "revised", "closed"] | None, Query(alias="status")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[PlanOut]:
+    """Plans of the organisation: the case's one plan with `case_id`, else all, newest first."""
+    if case_id is not None:
+        plan = await run_in_threadpool(app.plan_for_case, case_id, who.org)
+        plans = [plan] if plan is not None and status_ in (None, plan.status) else []
+        response.headers["X-Total-Count"] = str(len(plans))
+        return [plan_out(p) for p in plans]
+    ids, total = await list_plans(
+        request.app.state.runtime.pool, who.org, status=status_, limit=limit, offset=offset
+    )
+    response.headers["X-Total-Count"] = str(total)
+    if offset + limit < total:
+        nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
+        response.headers["Link"] = f'<{nxt}>; rel="next"'
+    loaded = [await run_in_threadpool(app.plan, plan_id, who.org) for plan_id in ids]
+    return [plan_out(p) for p in loaded]
+
+
+@router.get("/plans/{plan_id}", response_model=PlanOut)
+async def get_plan(plan_id: uuid.UUID, who: Reader, app: App, response: Response) -> PlanOut:
+    """One plan with its goals by priority, their actions, analysis, portfolio, agreement."""
+    plan = await run_in_threadpool(app.plan, plan_id, who.org)
+    set_etag(response, plan.version)
+    return plan_out(plan)
+
+
+@router.get("/plans/{plan_id}/versions/{revision}", response_model=PlanVersionOut)
+async def get_agreed_version(
+    plan_id: uuid.UUID, revision: int, who: Reader, app: App
+) -> PlanVersionOut:
+    """An agreed version of the plan, as both parties agreed to it."""
+    plan = await run_in_threadpool(app.plan, plan_id, who.org)
+    agreed = plan.agreed_versions.get(revision)
+    if agreed is None:
+        raise NotFound(f"Version {revision} of plan {plan_id} was never agreed.")
+    return PlanVersionOut(plan_id=plan.id, **agreed)
+
+
+@router.get("/plans/{plan_id}/document", response_class=HTMLResponse)
+async def get_document(
+    plan_id: uuid.UUID,
+    who: Reader,
+    app: App,
+    request: Request,
+    lang: Literal["nl", "en"] | None = None,
+) -> HTMLResponse:
+    """The plan as a printable page for the client, in their preferred language."""
+    plan = await run_in_threadpool(app.plan, plan_id, who.org)
+    client = await client_record(request.app.state.runtime.pool, plan.client_id)
+    name = await run_in_threadpool(_client_name, app, client)
+    content = plan.content()
+    last = max(plan.agreed_versions) if plan.agreed_versions else None
+    page = render(
+        {
+            **content,
+            "status": plan.status,
+            "last_agreed": plan.agreed_versions[last] if last is not None else None,
+        },
+        client_name=name,
+        lang=language_for(client["preferred_language"] if client else None, lang),
+        printed=app.clock().date(),
+    )
+    return HTMLResponse(page, headers={"ETag": f'"{plan.version}"'})
+
+
+def _client_name(app: PlanningApplication, client: dict[str, Any] | None) -> str | None:
+    """The client's name, opened from intake's sealed copy (None once erased or unknown)."""
+    if client is None:
+        return None
+    parts = []
+    for field in ("given_name", "family_name"):
+        sealed = client.get(field)
+        if not isinstance(sealed, dict):
+            return None
+        plain = open_sealed(app.vault, sealed, client["event_id"], field)
+        if plain is None:
+            return None
+        value = app.sealing.transcoder.decode(plain)["v"]
+        if value == ERASED:
+            return None
+        parts.append(str(value))
+    return " ".join(parts)
+
+
+async def _change(
+    app: PlanningApplication,
+    proj: LogFollower | None,
+    plan_id: uuid.UUID,
+    who: Principal,
+    if_match: str | None,
+    response: Response,
+    change: Any,
+) -> tuple[Any, dict[str, Any]]:
+    """Run one command on the plan; the result and the plan's new version/status/revision."""
+    expected = expected_version(if_match)
+    result, plan = await run_command(
+        app, proj, lambda: app.change_plan(plan_id, who.org, expected, change)
+    )
+    set_etag(response, plan.version)
+    return result, {"version": plan.version, "status": plan.status, "revision": plan.revision}
+
+
+@router.put("/plans/{plan_id}/type", response_model=Changed)
+async def choose_type(
+    plan_id: uuid.UUID,
+    body: PlanTypeIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Changed:
+    """Choose the plan's type: action-oriented, reflection-oriented or combined."""
+    _, out = await _change(
+        app,
+        proj,
+        plan_id,
+        who,
+        if_match,
+        response,
+        lambda plan, at: plan.choose_type(plan_type=body.plan_type, actor=who.sub, at=at),
+    )
+    return Changed(**out)
+
+
+@router.post(
+    "/plans/{plan_id}/goals", status_code=status.HTTP_201_CREATED, response_model=GoalCreated
+)
+async def add_goal(
+    plan_id: uuid.UUID,
+    body: GoalIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> GoalCreated:
+    """Add a goal at a priority (1 = highest); refused, naming each criterion, unless SMART."""
+    goal_id = uuid.uuid4()
+    _, out = await _change(
+        app,
+        proj,
+        plan_id,
+        who,
+        if_match,
+        response,
+        lambda plan, at: plan.add_goal(
+            goal_id=goal_id,
+            title=body.title,
+            specific=body.specific,
+            measure=body.measure,
+            target_date=body.target_date,
+            competences=list(body.competences),
+            priority=body.priority,
+            policy=app.policy,
+            actor=who.sub,
+            at=at,
+        ),
+    )
+    return GoalCreated(goal_id=goal_id, **out)
+
+
+@router.put("/plans/{plan_id}/priorities", response_model=Changed)
+async def reprioritise(
+    plan_id: uuid.UUID,
+    body: PrioritiesIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Changed:
+    """Rank every goal anew in one command: `order` names them all, highest first."""
+    _, out = await _change(
+        app,
+        proj,
+        plan_id,
+        who,
+        if_match,
+        response,
+        lambda plan, at: plan.reprioritise(order=list(body.order), actor=who.sub, at=at),
+    )
+    return Changed(**out)
+
+
+@router.post(
+    "/plans/{plan_id}/goals/{goal_id}/actions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ActionCreated,
+)
+async def add_action(
+    plan_id: uuid.UUID,
+    goal_id: uuid.UUID,
+    body: ActionIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ActionCreated:
+    """Add an action under a goal: who does it, by when (not after the goal's target date)."""
+    action_id = uuid.uuid4()
+    _, out = await _change(
+        app,
+        proj,
+        plan_id,
+        who,
+        if_match,
+        response,
+        lambda plan, at: plan.add_action(
+            action_id=action_id,
+            goal_id=goal_id,
+            description=body.description,
+            owner=body.owner,
+            due_date=body.due_date,
+            actor=who.sub,
+            at=at,
+        ),
+    )
+    return ActionCreated(action_id=action_id, **out)
+
+
+@router.post("/plans/{plan_id}/actions/{action_id}/complete", response_model=Changed)
+async def complete_action(
+    plan_id: uuid.UUID,
+    action_id: uuid.UUID,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Changed:
+    """Mark an action as done."""
+    _, out = await _change(
+        app,
+        proj,
+        plan_id,
+        who,
+        if_match,
+        response,
+        lambda plan, at: plan.complete_action(action_id=action_id, actor=who.sub, at=at),
+    )
+    return Changed(**out)
+
+
+@router.post("/plans/{plan_id}/actions/{action_id}/cancel", response_model=Changed)
+async def cancel_action(
+    plan_id: uuid.UUID,
+    action_id: uuid.UUID,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    body: CancelIn | None = None,
+    if_match: IfMatch = None,
+) -> Changed:
+    """Cancel an action, with an optional reason."""
+    reason = body.reason if body else None
+    _, out = await _change(
+        app,
+        proj,
+        plan_id,
+        who,
+        if_match,
+        response,
+        lambda plan, at: plan.cancel_action(
+            action_id=action_id, reason=reason, actor=who.sub, at=at
+        ),
+    )
+    return Changed(**out)
+
+
+@router.put("/plans/{plan_id}/competence-analysis", response_model=Changed)
+async def record_competence_analysis(
+    plan_id: uuid.UUID,
+    body: CompetenceAnalysisIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Changed:
+    """Record strengths, weaknesses and training needs against the career target (ESCO)."""
+    items = body.model_dump()
+    _, out = await _change(
+        app,
+        proj,
+        plan_id,
+        who,
+        if_match,
+        response,
+        lambda plan, at: plan.record_competence_analysis(
+            career_target=body.career_target,
+            strengths=items["strengths"],
+            weaknesses=items["weaknesses"],
+            training_needs=items["training_needs"],
+            actor=who.sub,
+            at=at,
+        ),
+    )
+    return Changed(**out)
+
+
+@router.post(
+    "/plans/{plan_id}/portfolio/evidence",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EvidenceCreated,
+)
+async def add_evidence(
+    plan_id: uuid.UUID,
+    body: EvidenceIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> EvidenceCreated:
+    """Add an evidence item to the portfolio for recognition of prior learning (EVC)."""
+    evidence_id = uuid.uuid4()
+    _, out = await _change(
+        app,
+        proj,
+        plan_id,
+        who,
+        if_match,
+        response,
+        lambda plan, at: plan.add_evidence(
+            evidence_id=evidence_id,
+            title=body.title,
+            kind=body.kind,
+            description=body.description,
+            dated=body.date,
+            document_hash=body.document_hash,
+            actor=who.sub,
+            at=at,
+        ),
+    )
+    return EvidenceCreated(evidence_id=evidence_id, **out)
+
+
+@router.put("/plans/{plan_id}/portfolio/assessment", response_model=Changed)
+async def assess_portfolio(
+    plan_id: uuid.UUID,
+    body: PortfolioAssessmentIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Changed:
+    """Compare the portfolio with a named standard and advise to continue or stop."""
+    _, out = await _change(
+        app,
+        proj,
+        plan_id,
+        who,
+        if_match,
+        response,
+        lambda plan, at: plan.assess_portfolio(
+            standard=body.standard,
+            comparison=body.comparison,
+            advice=body.advice,
+            actor=who.sub,
+            at=at,
+        ),
+    )
+    return Changed(**out)
+
+
+@router.post("/plans/{plan_id}/agreement", response_model=Changed)
+async def agree(
+    plan_id: uuid.UUID,
+    body: AgreementIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Changed:
+    """Record that the client or the counsellor agrees to the plan's current revision."""
+    _, out = await _change(
+        app,
+        proj,
+        plan_id,
+        who,
+        if_match,
+        response,
+        lambda plan, at: plan.agree(party=body.party, actor=who.sub, at=at),
+    )
+    return Changed(**out)

@@ -1,0 +1,145 @@
+"""Planning's use cases: plans created from accepted cases, and every change to a plan."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+
+from services.planning.domain import Plan, SmartPolicy, plan_id_for
+from shared.contracts import planning as contracts
+from shared.errors import NotFound, VersionConflict
+from shared.eventstore import ServiceApplication
+from shared.messaging.envelope import CloudEvent
+from shared.messaging.relay import Publication
+from shared.privacy import PersonalFields
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class PlanningApplication(ServiceApplication):
+    name = "planning"
+
+    personal_data: ClassVar[dict[type, PersonalFields]] = {
+        Plan.GoalAdded: PersonalFields(("title", "specific", "measure"), subject="client_id"),
+        Plan.ActionAdded: PersonalFields(("description",), subject="client_id"),
+        Plan.ActionCancelled: PersonalFields(("reason",), subject="client_id"),
+        Plan.CompetenceAnalysisRecorded: PersonalFields(
+            ("career_target", "strengths", "weaknesses", "training_needs"), subject="client_id"
+        ),
+        Plan.EvidenceAdded: PersonalFields(("title", "description"), subject="client_id"),
+        Plan.PortfolioAssessed: PersonalFields(("comparison",), subject="client_id"),
+        Plan.Agreed: PersonalFields(("content",), subject="client_id"),
+    }
+
+    clock: Callable[[], datetime] = staticmethod(utcnow)
+
+    @property
+    def policy(self) -> SmartPolicy:
+        s = self.settings
+        return SmartPolicy(
+            max_open_goals=s.plan_max_open_goals,
+            horizon_days=s.plan_horizon_days,
+            min_lead_days=s.plan_min_lead_days,
+        )
+
+    # -- reactions -----------------------------------------------------------------------
+    def on_case_accepted(self, event: CloudEvent) -> Sequence[Aggregate]:
+        """Create the case's draft plan (once: its id follows from the case's)."""
+        data = event.data
+        case_id = uuid.UUID(data["case_id"])
+        try:
+            self.repository.get(plan_id_for(case_id))
+        except AggregateNotFoundError:
+            pass
+        else:
+            return []
+        return [
+            Plan.create(
+                case_id=case_id,
+                client_id=uuid.UUID(data["client_id"]),
+                organisation=data["organisation"],
+                gaps=list(data.get("gaps", [])),
+                scores=dict(data.get("scores", {})),
+                actor=data["actor"],
+                at=self.clock(),
+            )
+        ]
+
+    # -- queries and commands ------------------------------------------------------------
+    def plan(self, plan_id: uuid.UUID, organisation: str) -> Plan:
+        plan = self.load(Plan, plan_id)
+        if plan.organisation != organisation:
+            raise NotFound(f"No plan {plan_id}.")
+        return plan
+
+    def plan_for_case(self, case_id: uuid.UUID, organisation: str) -> Plan | None:
+        try:
+            return self.plan(plan_id_for(case_id), organisation)
+        except NotFound:
+            return None
+
+    def change_plan(
+        self,
+        plan_id: uuid.UUID,
+        organisation: str,
+        expected_version: int | None,
+        change: Callable[[Plan, datetime], Any],
+    ) -> tuple[Any, Plan]:
+        """Load the plan, check `If-Match`, apply one command, save; result and the plan."""
+        plan = self.plan(plan_id, organisation)
+        if expected_version is not None and plan.version != expected_version:
+            raise VersionConflict(
+                f"The plan is at version {plan.version}, not {expected_version}; reload and retry."
+            )
+        result = change(plan, self.clock())
+        self.save(plan)
+        return result, plan
+
+
+# -- what planning publishes -----------------------------------------------------------------
+def _plan(state: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {
+        "occurred_at": state["timestamp"],
+        "actor": state["actor"],
+        "plan_id": state["originator_id"],
+        "case_id": state["case_id"],
+        "client_id": state["client_id"],
+        **{n: state[n] for n in names if n in state},
+    }
+
+
+PUBLICATIONS: dict[type, Publication] = {
+    Plan.Created: Publication(contracts.PlanCreatedV1, lambda s: _plan(s, "organisation", "gaps")),
+    Plan.TypeChosen: Publication(contracts.PlanTypeChosenV1, lambda s: _plan(s, "plan_type")),
+    Plan.GoalAdded: Publication(
+        contracts.GoalAddedV1,
+        lambda s: _plan(
+            s, "goal_id", "title", "specific", "measure", "target_date", "competences", "priority"
+        ),
+    ),
+    Plan.GoalsReprioritised: Publication(
+        contracts.GoalsReprioritisedV1, lambda s: _plan(s, "order")
+    ),
+    Plan.ActionAdded: Publication(
+        contracts.ActionAddedV1,
+        lambda s: _plan(s, "action_id", "goal_id", "description", "owner", "due_date"),
+    ),
+    Plan.ActionCompleted: Publication(contracts.ActionCompletedV1, lambda s: _plan(s, "action_id")),
+    Plan.ActionCancelled: Publication(
+        contracts.ActionCancelledV1, lambda s: _plan(s, "action_id", "reason")
+    ),
+    Plan.Agreed: Publication(
+        contracts.PlanAgreedV1,
+        lambda s: {**_plan(s, "organisation", "actions"), "version": s["revision"]},
+    ),
+    Plan.Revised: Publication(
+        contracts.PlanRevisedV1, lambda s: {**_plan(s), "from_version": s["from_revision"]}
+    ),
+}

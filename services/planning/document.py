@@ -1,0 +1,180 @@
+"""The client's printable plan: one clean HTML page, in Dutch or English."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from html import escape
+from typing import Any
+
+from services.planning.domain import COMPETENCES
+
+LANGUAGES = ("nl", "en")
+
+TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Personal development plan",
+        "client": "Client",
+        "type": "Type of plan",
+        "status": "Status",
+        "goals": "Goals, by priority",
+        "measure": "How we know it is reached",
+        "target": "Target date",
+        "competences": "Career competences",
+        "actions": "Actions",
+        "who": "Who",
+        "due": "Due",
+        "state": "State",
+        "none": "No actions yet.",
+        "agreement": "Agreement",
+        "agreed_by": "Agreed by",
+        "on": "on",
+        "version": "version",
+        "not_agreed": "Not yet agreed by both parties.",
+        "printed": "Printed on",
+        "action": "action-oriented",
+        "reflection": "reflection-oriented",
+        "combined": "combined",
+        "unset": "not chosen yet",
+        "draft": "draft",
+        "agreed": "agreed",
+        "revised": "revised, to be agreed again",
+        "closed": "closed",
+        "client_party": "the client",
+        "counsellor_party": "the counsellor",
+        "owner_client": "client",
+        "owner_counsellor": "counsellor",
+        "owner_partner": "partner",
+        "open": "open",
+        "completed": "done",
+        "cancelled": "cancelled",
+        "quality_reflection": "Reflecting on qualities",
+        "motive_reflection": "Reflecting on motives",
+        "work_exploration": "Exploring work",
+        "career_steering": "Steering one's career",
+        "networking": "Networking",
+    },
+    "nl": {
+        "title": "Persoonlijk ontwikkelingsplan (POP)",
+        "client": "Cliënt",
+        "type": "Soort plan",
+        "status": "Status",
+        "goals": "Doelen, naar prioriteit",
+        "measure": "Waaraan we zien dat het bereikt is",
+        "target": "Streefdatum",
+        "competences": "Loopbaancompetenties",
+        "actions": "Acties",
+        "who": "Wie",
+        "due": "Uiterlijk",
+        "state": "Stand",
+        "none": "Nog geen acties.",
+        "agreement": "Akkoord",
+        "agreed_by": "Akkoord van",
+        "on": "op",
+        "version": "versie",
+        "not_agreed": "Nog niet door beide partijen goedgekeurd.",
+        "printed": "Afgedrukt op",
+        "action": "actiegericht",
+        "reflection": "reflectiegericht",
+        "combined": "gecombineerd",
+        "unset": "nog niet gekozen",
+        "draft": "ontwerp",
+        "agreed": "goedgekeurd",
+        "revised": "herzien, opnieuw goed te keuren",
+        "closed": "afgesloten",
+        "client_party": "de cliënt",
+        "counsellor_party": "de loopbaanbegeleider",
+        "owner_client": "cliënt",
+        "owner_counsellor": "loopbaanbegeleider",
+        "owner_partner": "partner",
+        "open": "open",
+        "completed": "gedaan",
+        "cancelled": "geschrapt",
+        "quality_reflection": "Kwaliteitenreflectie",
+        "motive_reflection": "Motievenreflectie",
+        "work_exploration": "Arbeidsmarktverkenning",
+        "career_steering": "Loopbaansturing",
+        "networking": "Netwerken",
+    },
+}
+
+STYLE = """
+body { font-family: Georgia, 'Times New Roman', serif; max-width: 46rem; margin: 2rem auto;
+       color: #1b1b1b; line-height: 1.45; padding: 0 1rem; }
+h1 { font-size: 1.6rem; border-bottom: 2px solid #1b1b1b; padding-bottom: .3rem; }
+h2 { font-size: 1.2rem; margin-top: 2rem; }
+.goal { border-left: 4px solid #555; padding: .2rem 0 .2rem 1rem; margin: 1.2rem 0;
+        page-break-inside: avoid; }
+.goal h3 { margin: 0 0 .3rem 0; font-size: 1.05rem; }
+table { border-collapse: collapse; width: 100%; margin-top: .4rem; }
+th, td { border: 1px solid #999; padding: .25rem .5rem; text-align: left; font-size: .95rem; }
+dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
+dl.meta dt { font-weight: bold; }
+footer { margin-top: 2.5rem; font-size: .85rem; color: #555; }
+@media print { body { margin: 0; } }
+"""
+
+
+def language_for(preferred: str | None, requested: str | None) -> str:
+    for candidate in (requested, preferred):
+        if candidate and candidate[:2].lower() in LANGUAGES:
+            return candidate[:2].lower()
+    return "en"
+
+
+def _d(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return escape(str(value))
+
+
+def render(plan: dict[str, Any], *, client_name: str | None, lang: str, printed: date) -> str:
+    """The plan as a printable page; every text from the plan is escaped."""
+    t = TEXT[lang]
+    e = escape
+    goals_html = []
+    for goal in plan["goals"]:
+        competences = ", ".join(e(t.get(c, c)) for c in goal["competences"] if c in COMPETENCES)
+        rows = "".join(
+            f"<tr><td>{e(str(a['description']))}</td><td>{e(t['owner_' + a['owner']])}</td>"
+            f"<td>{_d(a['due_date'])}</td><td>{e(t.get(a['status'], a['status']))}</td></tr>"
+            for a in goal["actions"]
+        )
+        actions = (
+            f"<table><thead><tr><th>{t['actions']}</th><th>{t['who']}</th><th>{t['due']}</th>"
+            f"<th>{t['state']}</th></tr></thead><tbody>{rows}</tbody></table>"
+            if rows
+            else f"<p><em>{t['none']}</em></p>"
+        )
+        goals_html.append(
+            f'<section class="goal"><h3>{goal["priority"]}. {e(str(goal["title"]))}</h3>'
+            f"<p>{e(str(goal['specific']))}</p>"
+            f'<dl class="meta"><dt>{t["measure"]}</dt><dd>{e(str(goal["measure"]))}</dd>'
+            f"<dt>{t['target']}</dt><dd>{_d(goal['target_date'])}</dd>"
+            f"<dt>{t['competences']}</dt><dd>{competences}</dd></dl>{actions}</section>"
+        )
+    agreed = plan.get("last_agreed")
+    if agreed:
+        parties = "".join(
+            f"<li>{t['agreed_by']} {t[party + '_party']} {t['on']} {_d(a['at'])} "
+            f"({t['version']} {a['revision']})</li>"
+            for party, a in sorted(agreed["agreements"].items())
+        )
+        agreement = f"<ul>{parties}</ul>"
+        if plan["status"] == "revised":
+            agreement += f"<p><em>{t['revised']}</em></p>"
+    else:
+        agreement = f"<p><em>{t['not_agreed']}</em></p>"
+    name = f"<dt>{t['client']}</dt><dd>{e(client_name)}</dd>" if client_name else ""
+    plan_type = t[plan["plan_type"]] if plan["plan_type"] else t["unset"]
+    return (
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
+        f"<title>{t['title']}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{t['title']}</h1>"
+        f'<dl class="meta">{name}<dt>{t["type"]}</dt><dd>{e(plan_type)}</dd>'
+        f"<dt>{t['status']}</dt><dd>{e(t.get(plan['status'], plan['status']))}</dd></dl>"
+        f"<h2>{t['goals']}</h2>{''.join(goals_html)}"
+        f"<h2>{t['agreement']}</h2>{agreement}"
+        f"<footer>{t['printed']} {printed.isoformat()}</footer></body></html>"
+    )

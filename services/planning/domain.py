@@ -1,0 +1,707 @@
+"""Planning: the personal development plan (POP) of an accepted case.
+
+Pure domain: the standard library and eventsourcing.domain only. A plan is created
+when intake accepts the case; it gets a type, SMART goals in a ranking, actions with
+owners and due dates, a competence analysis and optionally an EVC portfolio. Client
+and counsellor agree to a *revision* of its content; once both agreed to the same
+revision the plan is `agreed`, and any change after that makes it `revised`.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+COMPETENCES = (
+    "quality_reflection",
+    "motive_reflection",
+    "work_exploration",
+    "career_steering",
+    "networking",
+)
+PLAN_TYPES = ("action", "reflection", "combined")
+OWNERS = ("client", "counsellor", "partner")
+PARTIES = ("client", "counsellor")
+EVIDENCE_KINDS = ("diploma", "certificate", "work_sample", "reference", "assessment", "other")
+ADVICE = ("continue", "stop")
+ESCO_URI = re.compile(r"^http://data\.europa\.eu/esco/(skill|occupation)/[0-9a-fA-F-]{8,}$")
+SMART = ("specific", "measurable", "achievable", "relevant", "time_bound")
+PLAN_NAMESPACE = uuid.UUID("0b7e4b0e-6d1c-4f7e-9d0a-5a3f6c1d2e01")
+
+
+class PlanningError(Exception):
+    """A rule of planning was broken; `code` is stable, `field` names the input at fault.
+
+    For a goal that is not SMART, `failures` maps each failed criterion to a sentence.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        field: str | None = None,
+        failures: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.failures = failures or {}
+
+
+def plan_id_for(case_id: uuid.UUID) -> uuid.UUID:
+    """One plan per case: its id follows from the case's, so a redelivery creates nothing."""
+    return uuid.uuid5(PLAN_NAMESPACE, str(case_id))
+
+
+@dataclass(frozen=True)
+class SmartPolicy:
+    """The configurable limits of the SMART check."""
+
+    max_open_goals: int = 5
+    horizon_days: int = 548  # about 18 months
+    min_lead_days: int = 7  # a target date leaves at least this much time for actions
+    min_specific_words: int = 4
+
+
+_VAGUE = {"better", "more", "improve", "improved", "good", "some", "beter", "meer", "goed"}
+
+
+def smart_failures(
+    *,
+    title: str,
+    specific: str,
+    measure: str,
+    target_date: date,
+    competences: list[str],
+    open_goals: int,
+    today: date,
+    policy: SmartPolicy,
+) -> dict[str, str]:
+    """Every SMART criterion a goal fails, each with a sentence for the counsellor."""
+    failures: dict[str, str] = {}
+    words = specific.split()
+    if len(words) < policy.min_specific_words or _norm(specific) == _norm(title):
+        failures["specific"] = (
+            f"Describe concretely what the client will do or reach, in at least "
+            f"{policy.min_specific_words} words, not only the title again."
+        )
+    measure_words = [w.lower().strip(".,;:") for w in measure.split()]
+    has_number = any(ch.isdigit() for ch in measure)
+    if not measure.strip() or (
+        not has_number and (len(measure_words) < 3 or set(measure_words) <= _VAGUE)
+    ):
+        failures["measurable"] = (
+            "Name an observable result (a number, a document, an event) that shows "
+            "the goal is reached."
+        )
+    if open_goals >= policy.max_open_goals:
+        failures["achievable"] = (
+            f"The plan already has {open_goals} open goals; at most "
+            f"{policy.max_open_goals} are achievable at once."
+        )
+    elif target_date < today + timedelta(days=policy.min_lead_days):
+        failures["achievable"] = (
+            f"The target date leaves less than {policy.min_lead_days} days for the actions."
+        )
+    if not competences:
+        failures["relevant"] = "Link the goal to at least one career competence."
+    if target_date <= today:
+        failures["time_bound"] = "The target date must lie in the future."
+    elif target_date > today + timedelta(days=policy.horizon_days):
+        failures["time_bound"] = (
+            f"The target date lies beyond the plan's horizon of {policy.horizon_days} days."
+        )
+    return failures
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+class Plan(Aggregate):
+    """The POP of one case."""
+
+    class Created(Aggregate.Created):
+        case_id: uuid.UUID
+        client_id: uuid.UUID
+        organisation: str
+        gaps: list[str]
+        scores: dict[str, dict[str, int]]
+        actor: str
+
+    class TypeChosen(Aggregate.Event):
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        plan_type: str
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.plan_type = self.plan_type
+            aggregate._changed()
+
+    class GoalAdded(Aggregate.Event):
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        goal_id: uuid.UUID
+        title: str
+        specific: str
+        measure: str
+        target_date: date
+        competences: list[str]
+        priority: int
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            order = [g for g in aggregate.ranking if g != self.goal_id]
+            order.insert(self.priority - 1, self.goal_id)
+            aggregate.goals[self.goal_id] = {
+                "goal_id": self.goal_id,
+                "title": self.title,
+                "specific": self.specific,
+                "measure": self.measure,
+                "target_date": self.target_date,
+                "competences": list(self.competences),
+                "added_at": self.timestamp,
+                "actions": [],
+            }
+            aggregate.ranking = order
+            aggregate._changed()
+
+    class GoalsReprioritised(Aggregate.Event):
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        order: list[uuid.UUID]
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.ranking = list(self.order)
+            aggregate._changed()
+
+    class ActionAdded(Aggregate.Event):
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        action_id: uuid.UUID
+        goal_id: uuid.UUID
+        description: str
+        owner: str
+        due_date: date
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.actions[self.action_id] = {
+                "action_id": self.action_id,
+                "goal_id": self.goal_id,
+                "description": self.description,
+                "owner": self.owner,
+                "due_date": self.due_date,
+                "status": "open",
+                "added_at": self.timestamp,
+                "closed_at": None,
+            }
+            aggregate.goals[self.goal_id]["actions"].append(self.action_id)
+            aggregate._changed()
+
+    class ActionCompleted(Aggregate.Event):
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        action_id: uuid.UUID
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            action = aggregate.actions[self.action_id]
+            action["status"], action["closed_at"] = "completed", self.timestamp
+            aggregate._changed()
+
+    class ActionCancelled(Aggregate.Event):
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        action_id: uuid.UUID
+        reason: str | None
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            action = aggregate.actions[self.action_id]
+            action["status"], action["closed_at"] = "cancelled", self.timestamp
+            action["cancel_reason"] = self.reason
+            aggregate._changed()
+
+    class CompetenceAnalysisRecorded(Aggregate.Event):
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        career_target: str
+        strengths: list[dict[str, Any]]
+        weaknesses: list[dict[str, Any]]
+        training_needs: list[dict[str, Any]]
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.competence_analysis = {
+                "career_target": self.career_target,
+                "strengths": self.strengths,
+                "weaknesses": self.weaknesses,
+                "training_needs": self.training_needs,
+                "recorded_at": self.timestamp,
+                "actor": self.actor,
+            }
+            aggregate._changed()
+
+    class EvidenceAdded(Aggregate.Event):
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        evidence_id: uuid.UUID
+        title: str
+        kind: str
+        description: str | None
+        dated: date
+        document_hash: str | None
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.portfolio["evidence"].append(
+                {
+                    "evidence_id": self.evidence_id,
+                    "title": self.title,
+                    "kind": self.kind,
+                    "description": self.description,
+                    "dated": self.dated,
+                    "document_hash": self.document_hash,
+                    "added_at": self.timestamp,
+                }
+            )
+            aggregate._changed()
+
+    class PortfolioAssessed(Aggregate.Event):
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        standard: str
+        comparison: str
+        advice: str
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.portfolio["assessment"] = {
+                "standard": self.standard,
+                "comparison": self.comparison,
+                "advice": self.advice,
+                "assessed_at": self.timestamp,
+                "actor": self.actor,
+            }
+            aggregate._changed()
+
+    class PartyAgreed(Aggregate.Event):
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        party: str
+        revision: int
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.agreements[self.party] = {
+                "revision": self.revision,
+                "at": self.timestamp,
+                "actor": self.actor,
+            }
+
+    class Agreed(Aggregate.Event):
+        """Both parties agreed to the same revision: the plan is a contract."""
+
+        client_id: uuid.UUID
+        organisation: str
+        case_id: uuid.UUID
+        revision: int
+        actions: list[dict[str, Any]]
+        content: dict[str, Any]
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = "agreed"
+            aggregate.agreed_versions[self.revision] = {
+                "revision": self.revision,
+                "agreed_at": self.timestamp,
+                "agreements": {k: dict(v) for k, v in aggregate.agreements.items()},
+                "content": self.content,
+            }
+
+    class Revised(Aggregate.Event):
+        """A change after an agreement: both must agree again."""
+
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        from_revision: int
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = "revised"
+
+    def __init__(
+        self,
+        case_id: uuid.UUID,
+        client_id: uuid.UUID,
+        organisation: str,
+        gaps: list[str],
+        scores: dict[str, dict[str, int]],
+        actor: str,
+    ) -> None:
+        self.case_id = case_id
+        self.client_id = client_id
+        self.organisation = organisation
+        self.suggested_focus = {"gaps": list(gaps), "scores": dict(scores)}
+        self.created_by = actor
+        self.status = "draft"
+        self.plan_type: str | None = None
+        self.revision = 0
+        self.goals: dict[uuid.UUID, dict[str, Any]] = {}
+        self.ranking: list[uuid.UUID] = []
+        self.actions: dict[uuid.UUID, dict[str, Any]] = {}
+        self.competence_analysis: dict[str, Any] | None = None
+        self.portfolio: dict[str, Any] = {"evidence": [], "assessment": None}
+        self.agreements: dict[str, dict[str, Any]] = {}
+        self.agreed_versions: dict[int, dict[str, Any]] = {}
+
+    def _changed(self) -> None:
+        """A change of content: a new revision, which nobody has agreed to yet."""
+        self.revision += 1
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        case_id: uuid.UUID,
+        client_id: uuid.UUID,
+        organisation: str,
+        gaps: list[str],
+        scores: dict[str, dict[str, int]],
+        actor: str,
+        at: datetime,
+    ) -> Plan:
+        return cls._create(
+            cls.Created,
+            id=plan_id_for(case_id),
+            timestamp=at,
+            case_id=case_id,
+            client_id=client_id,
+            organisation=organisation,
+            gaps=list(gaps),
+            scores=dict(scores),
+            actor=actor,
+        )
+
+    # -- guards --------------------------------------------------------------------------
+    def _require_open(self) -> None:
+        if self.status == "closed":
+            raise PlanningError("plan-closed", "The plan is closed.")
+
+    def _goal(self, goal_id: uuid.UUID) -> dict[str, Any]:
+        goal = self.goals.get(goal_id)
+        if goal is None:
+            raise PlanningError("not-found", f"No goal {goal_id} in this plan.", "goal_id")
+        return goal
+
+    def _open_action(self, action_id: uuid.UUID) -> dict[str, Any]:
+        action = self.actions.get(action_id)
+        if action is None:
+            raise PlanningError("not-found", f"No action {action_id} in this plan.", "action_id")
+        if action["status"] != "open":
+            raise PlanningError(
+                "action-closed", f"The action is already {action['status']}.", "action_id"
+            )
+        return action
+
+    def _change(self, event_class: type[Aggregate.Event], at: datetime, **kwargs: Any) -> None:
+        """Trigger a change of content; an agreed plan becomes `revised` first."""
+        self._require_open()
+        if self.status == "agreed":
+            self.trigger_event(
+                self.Revised,
+                timestamp=at,
+                client_id=self.client_id,
+                case_id=self.case_id,
+                from_revision=self.revision,
+                actor=kwargs["actor"],
+            )
+        self.trigger_event(
+            event_class, timestamp=at, client_id=self.client_id, case_id=self.case_id, **kwargs
+        )
+
+    # -- commands ------------------------------------------------------------------------
+    def choose_type(self, *, plan_type: str, actor: str, at: datetime) -> None:
+        if plan_type not in PLAN_TYPES:
+            raise PlanningError("invalid", f"Unknown plan type {plan_type!r}.", "plan_type")
+        if plan_type == self.plan_type:
+            return
+        self._change(self.TypeChosen, at, plan_type=plan_type, actor=actor)
+
+    @property
+    def open_goals(self) -> int:
+        return len(self.goals)
+
+    def add_goal(
+        self,
+        *,
+        goal_id: uuid.UUID,
+        title: str,
+        specific: str,
+        measure: str,
+        target_date: date,
+        competences: list[str],
+        priority: int,
+        policy: SmartPolicy,
+        actor: str,
+        at: datetime,
+    ) -> None:
+        self._require_open()
+        if goal_id in self.goals:
+            return  # a redelivery: re-adding would reset the goal and orphan its actions
+        unknown = [c for c in competences if c not in COMPETENCES]
+        if unknown:
+            raise PlanningError(
+                "invalid", f"Unknown career competence {unknown[0]!r}.", "competences"
+            )
+        if not title.strip():
+            raise PlanningError("invalid", "A goal has a title.", "title")
+        if not 1 <= priority <= len(self.ranking) + 1:
+            raise PlanningError(
+                "invalid",
+                f"The priority lies between 1 and {len(self.ranking) + 1}.",
+                "priority",
+            )
+        failures = smart_failures(
+            title=title,
+            specific=specific,
+            measure=measure,
+            target_date=target_date,
+            competences=competences,
+            open_goals=self.open_goals,
+            today=at.date(),
+            policy=policy,
+        )
+        if failures:
+            raise PlanningError(
+                "not-smart",
+                "The goal is not SMART: " + ", ".join(failures) + ".",
+                failures=failures,
+            )
+        self._change(
+            self.GoalAdded,
+            at,
+            goal_id=goal_id,
+            title=title.strip(),
+            specific=specific.strip(),
+            measure=measure.strip(),
+            target_date=target_date,
+            competences=list(dict.fromkeys(competences)),
+            priority=priority,
+            actor=actor,
+        )
+
+    def reprioritise(self, *, order: list[uuid.UUID], actor: str, at: datetime) -> None:
+        """Rank all goals at once: `order` is every goal of the plan, highest first."""
+        if len(order) != len(set(order)) or set(order) != set(self.ranking):
+            raise PlanningError(
+                "invalid", "Name every goal of the plan exactly once, highest first.", "order"
+            )
+        if order == self.ranking:
+            return
+        self._change(self.GoalsReprioritised, at, order=list(order), actor=actor)
+
+    def add_action(
+        self,
+        *,
+        action_id: uuid.UUID,
+        goal_id: uuid.UUID,
+        description: str,
+        owner: str,
+        due_date: date,
+        actor: str,
+        at: datetime,
+    ) -> bool:
+        """Add an action; False (and nothing changes) if that action id exists already."""
+        if action_id in self.actions:
+            return False
+        goal = self._goal(goal_id)
+        if owner not in OWNERS:
+            raise PlanningError("invalid", f"Unknown owner {owner!r}.", "owner")
+        if not description.strip():
+            raise PlanningError("invalid", "An action has a description.", "description")
+        if due_date > goal["target_date"]:
+            raise PlanningError(
+                "invalid", "The due date lies after the goal's target date.", "due_date"
+            )
+        if due_date < at.date():
+            raise PlanningError("invalid", "The due date lies in the past.", "due_date")
+        self._change(
+            self.ActionAdded,
+            at,
+            action_id=action_id,
+            goal_id=goal_id,
+            description=description.strip(),
+            owner=owner,
+            due_date=due_date,
+            actor=actor,
+        )
+        return True
+
+    def complete_action(self, *, action_id: uuid.UUID, actor: str, at: datetime) -> None:
+        self._open_action(action_id)
+        self._change(self.ActionCompleted, at, action_id=action_id, actor=actor)
+
+    def cancel_action(
+        self, *, action_id: uuid.UUID, reason: str | None, actor: str, at: datetime
+    ) -> None:
+        self._open_action(action_id)
+        self._change(self.ActionCancelled, at, action_id=action_id, reason=reason, actor=actor)
+
+    def record_competence_analysis(
+        self,
+        *,
+        career_target: str,
+        strengths: list[dict[str, Any]],
+        weaknesses: list[dict[str, Any]],
+        training_needs: list[dict[str, Any]],
+        actor: str,
+        at: datetime,
+    ) -> None:
+        for name, items in (
+            ("strengths", strengths),
+            ("weaknesses", weaknesses),
+            ("training_needs", training_needs),
+        ):
+            for i, item in enumerate(items):
+                uri = item.get("esco_uri")
+                if uri is not None and not ESCO_URI.match(uri):
+                    raise PlanningError(
+                        "invalid",
+                        "An ESCO code is a skill or occupation URI "
+                        "(http://data.europa.eu/esco/skill/… or …/occupation/…).",
+                        f"{name}.{i}.esco_uri",
+                    )
+        self._change(
+            self.CompetenceAnalysisRecorded,
+            at,
+            career_target=career_target,
+            strengths=strengths,
+            weaknesses=weaknesses,
+            training_needs=training_needs,
+            actor=actor,
+        )
+
+    def add_evidence(
+        self,
+        *,
+        evidence_id: uuid.UUID,
+        title: str,
+        kind: str,
+        description: str | None,
+        dated: date,
+        document_hash: str | None,
+        actor: str,
+        at: datetime,
+    ) -> None:
+        if kind not in EVIDENCE_KINDS:
+            raise PlanningError("invalid", f"Unknown evidence kind {kind!r}.", "kind")
+        if dated > at.date():
+            raise PlanningError("invalid", "Evidence cannot be dated ahead.", "date")
+        self._change(
+            self.EvidenceAdded,
+            at,
+            evidence_id=evidence_id,
+            title=title,
+            kind=kind,
+            description=description,
+            dated=dated,
+            document_hash=document_hash,
+            actor=actor,
+        )
+
+    def assess_portfolio(
+        self, *, standard: str, comparison: str, advice: str, actor: str, at: datetime
+    ) -> None:
+        if advice not in ADVICE:
+            raise PlanningError("invalid", f"Unknown advice {advice!r}.", "advice")
+        if not self.portfolio["evidence"]:
+            raise PlanningError(
+                "portfolio-empty", "Compare a portfolio with a standard once it holds evidence."
+            )
+        self._change(
+            self.PortfolioAssessed,
+            at,
+            standard=standard,
+            comparison=comparison,
+            advice=advice,
+            actor=actor,
+        )
+
+    def agree(self, *, party: str, actor: str, at: datetime) -> None:
+        """`party` agrees to the current revision; both on one revision make it `agreed`."""
+        self._require_open()
+        if party not in PARTIES:
+            raise PlanningError("invalid", f"Unknown party {party!r}.", "party")
+        if not self.ranking:
+            raise PlanningError("plan-incomplete", "A plan needs at least one goal to agree.")
+        if self.plan_type is None:
+            raise PlanningError("plan-incomplete", "Choose the plan's type before agreeing.")
+        if self.agreements.get(party, {}).get("revision") == self.revision:
+            return  # already agreed to this revision
+        self.trigger_event(
+            self.PartyAgreed,
+            timestamp=at,
+            client_id=self.client_id,
+            case_id=self.case_id,
+            party=party,
+            revision=self.revision,
+            actor=actor,
+        )
+        if all(self.agreements.get(p, {}).get("revision") == self.revision for p in PARTIES):
+            self.trigger_event(
+                self.Agreed,
+                timestamp=at,
+                client_id=self.client_id,
+                organisation=self.organisation,
+                case_id=self.case_id,
+                revision=self.revision,
+                actions=[
+                    {
+                        "action_id": a["action_id"],
+                        "goal_id": a["goal_id"],
+                        "owner": a["owner"],
+                        "due_date": a["due_date"],
+                        "status": a["status"],
+                    }
+                    for a in self.actions.values()
+                ],
+                content=self.content(),
+                actor=actor,
+            )
+
+    # -- views ---------------------------------------------------------------------------
+    def ranked_goals(self) -> list[dict[str, Any]]:
+        """Goals by priority (1 = highest), each with its actions."""
+        out = []
+        for priority, goal_id in enumerate(self.ranking, start=1):
+            goal = dict(self.goals[goal_id])
+            goal["priority"] = priority
+            goal["actions"] = [dict(self.actions[a]) for a in goal["actions"]]
+            out.append(goal)
+        return out
+
+    def content(self) -> dict[str, Any]:
+        """The plan's content at this revision, as agreed versions keep it.
+
+        A deep copy: an agreed version must not change with the portfolio (whose evidence
+        list and assessment are updated in place) or anything else that changes later.
+        """
+        return copy.deepcopy(
+            {
+                "plan_type": self.plan_type,
+                "goals": self.ranked_goals(),
+                "competence_analysis": self.competence_analysis,
+                "portfolio": self.portfolio,
+            }
+        )

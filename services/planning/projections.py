@@ -1,0 +1,149 @@
+"""Planning's read models (asyncpg): the organisation's plans, and what it knows of clients.
+
+`plans_view` follows planning's own log; `clients_view` follows intake's
+`ClientRegistered` over NATS and keeps the sealed names (opened only to render the
+client's document) and the preferred language.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import resolve_topic
+
+from services.planning.domain import Plan
+from shared.messaging.envelope import CloudEvent
+from shared.messaging.follower import LogFollower
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS planning.plans_view (
+    plan_id uuid PRIMARY KEY,
+    case_id uuid NOT NULL UNIQUE,
+    client_id uuid NOT NULL,
+    organisation text NOT NULL,
+    status text NOT NULL,
+    plan_type text,
+    goals int NOT NULL DEFAULT 0,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    version int NOT NULL
+);
+CREATE INDEX IF NOT EXISTS plans_view_org ON planning.plans_view (organisation, created_at);
+CREATE TABLE IF NOT EXISTS planning.clients_view (
+    client_id uuid PRIMARY KEY,
+    organisation text NOT NULL,
+    preferred_language text,
+    event_id uuid NOT NULL,
+    given_name jsonb,
+    family_name jsonb
+);
+"""
+
+
+class PlanningProjection(LogFollower):
+    name = "projection"
+
+    async def setup(self, conn: asyncpg.Connection) -> None:
+        await conn.execute(SCHEMA_SQL)
+
+    async def handle(self, conn: asyncpg.Connection, batch: Sequence[Notification]) -> None:
+        # Only non-personal facts go into this view: no need to open sealed fields.
+        async with conn.transaction():
+            for n in batch:
+                cls = resolve_topic(n.topic)
+                state = self.app.sealing.decode_state(n)
+                await apply(conn, cls, n, state)
+            await self.save_position(conn, batch[-1].id)
+
+
+async def apply(conn: asyncpg.Connection, cls: type, n: Notification, s: dict[str, Any]) -> None:
+    version = n.originator_version
+    if cls is Plan.Created:
+        await conn.execute(
+            "INSERT INTO planning.plans_view (plan_id, case_id, client_id, organisation, "
+            "status, created_at, updated_at, version) VALUES ($1,$2,$3,$4,'draft',$5,$5,$6) "
+            "ON CONFLICT (plan_id) DO NOTHING",
+            n.originator_id,
+            s["case_id"],
+            s["client_id"],
+            s["organisation"],
+            s["timestamp"],
+            version,
+        )
+        return
+    sets = ""
+    args: list[Any] = []
+    if cls is Plan.TypeChosen:
+        sets, args = ", plan_type = $3", [s["plan_type"]]
+    elif cls is Plan.GoalAdded:
+        sets = ", goals = goals + 1"
+    elif cls is Plan.Agreed:
+        sets = ", status = 'agreed'"
+    elif cls is Plan.Revised:
+        sets = ", status = 'revised'"
+    await conn.execute(
+        f"UPDATE planning.plans_view SET version = $2, updated_at = now(){sets} "
+        "WHERE plan_id = $1 AND version < $2",
+        n.originator_id,
+        version,
+        *args,
+    )
+
+
+async def on_client_registered(conn: asyncpg.Connection, event: CloudEvent) -> None:
+    d = event.data
+    await conn.execute(
+        "INSERT INTO planning.clients_view (client_id, organisation, preferred_language, "
+        "event_id, given_name, family_name) VALUES ($1,$2,$3,$4,$5::jsonb,$6::jsonb) "
+        "ON CONFLICT (client_id) DO NOTHING",
+        uuid.UUID(d["client_id"]),
+        d["organisation"],
+        d.get("preferred_language"),
+        event.id,
+        json.dumps(d.get("given_name")),
+        json.dumps(d.get("family_name")),
+    )
+
+
+async def list_plans(
+    pool: asyncpg.Pool,
+    organisation: str,
+    *,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[uuid.UUID], int]:
+    where, args = "organisation = $1", [organisation]
+    if status is not None:
+        args.append(status)
+        where += " AND status = $2"
+    async with pool.acquire() as conn:
+        total = await conn.fetchval(
+            f"SELECT count(*) FROM planning.plans_view WHERE {where}", *args
+        )
+        rows = await conn.fetch(
+            f"SELECT plan_id FROM planning.plans_view WHERE {where} "
+            f"ORDER BY created_at DESC, plan_id LIMIT {int(limit)} OFFSET {int(offset)}",
+            *args,
+        )
+    return [r["plan_id"] for r in rows], int(total)
+
+
+async def client_record(pool: asyncpg.Pool, client_id: uuid.UUID) -> dict[str, Any] | None:
+    row = await pool.fetchrow(
+        "SELECT client_id, preferred_language, event_id, given_name, family_name "
+        "FROM planning.clients_view WHERE client_id = $1",
+        client_id,
+    )
+    if row is None:
+        return None
+    out = dict(row)
+    for key in ("given_name", "family_name"):
+        value = out[key]
+        out[key] = json.loads(value) if isinstance(value, str) else value
+    return out
