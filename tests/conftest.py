@@ -94,6 +94,28 @@ async def intake(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.Async
         yield app, client
 
 
+@pytest.fixture(scope="session")
+async def planning(
+    settings: Settings, intake: tuple[FastAPI, httpx.AsyncClient]
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """One running planning service (beside intake, talking over NATS) for the session."""
+    from services.planning.main import create_app
+
+    app = create_app(settings)
+    async with running(app) as client:
+        yield app, client
+
+
+@pytest.fixture
+def planning_app(planning: tuple[FastAPI, httpx.AsyncClient]) -> FastAPI:
+    return planning[0]
+
+
+@pytest.fixture
+def planning_api(planning: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return planning[1]
+
+
 @pytest.fixture
 def intake_app(intake: tuple[FastAPI, httpx.AsyncClient]) -> FastAPI:
     return intake[0]
