@@ -12,6 +12,8 @@ import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder, Mapper, Recording, Transcoding
+from eventsourcing.postgres import PostgresProcessRecorder
+from psycopg.sql import SQL, Identifier
 
 from shared.errors import NotFound, VersionConflict
 from shared.groupcommit import GroupCommit
@@ -61,7 +63,30 @@ def store_env(settings: Settings, schema: str) -> dict[str, str]:
         "CREATE_TABLE": "y",
         # Consumers track the positions of other services' logs, in any order.
         "SINGLE_ROW_TRACKING": "n",
+        "PROCESS_RECORDER_TOPIC": "shared.eventstore:BatchTrackingRecorder",
     }
+
+
+class BatchTrackingRecorder(PostgresProcessRecorder):
+    """The library's process recorder, which can also record several tracking positions
+    (`trackings=[...]`) in the transaction of the events: a consumer's whole batch."""
+
+    def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
+        for tracking in kwargs.get("trackings", ()):
+            self._insert_tracking(curs, tracking=tracking)
+        super()._insert_events(curs, stored_events, **kwargs)
+
+    def tracked(self, application_name: str, positions: list[int]) -> set[int]:
+        """Which of these positions were processed (exactly, not "up to")."""
+        statement = SQL(
+            "SELECT notification_id FROM {schema}.{table} "
+            "WHERE application_name = %s AND notification_id = ANY(%s)"
+        ).format(
+            schema=Identifier(self.datastore.schema), table=Identifier(self.tracking_table_name)
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (application_name, positions))
+            return {int(row["notification_id"]) for row in curs.fetchall()}
 
 
 class ServiceApplication(Application[uuid.UUID]):
@@ -113,6 +138,11 @@ class ServiceApplication(Application[uuid.UUID]):
 
     def construct_mapper(self) -> Mapper[uuid.UUID]:
         return SealingMapper(self.construct_transcoder(), self.vault, self.personal_data)
+
+    @property
+    def process_recorder(self) -> BatchTrackingRecorder:
+        assert isinstance(self.recorder, BatchTrackingRecorder)
+        return self.recorder
 
     @property
     def sealing(self) -> SealingMapper:

@@ -27,7 +27,6 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from psycopg.sql import SQL, Identifier
 from pydantic import ValidationError
 
 from shared.eventstore import ServiceApplication
@@ -97,8 +96,7 @@ class Consumer(ABC):
                             msgs = await sub.fetch(self.batch_size, timeout=self.poll_seconds)
                         except TimeoutError:
                             continue
-                        for msg in msgs:
-                            await self.process(msg)
+                        await self.process_batch(msgs)
                 finally:
                     with contextlib.suppress(Exception):
                         await sub.unsubscribe()
@@ -109,10 +107,20 @@ class Consumer(ABC):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
 
-    async def process(self, msg: Msg) -> None:
+    async def process_batch(self, msgs: list[Msg]) -> None:
+        """Process fetched messages in order (one at a time unless a subclass batches)."""
+        for msg in msgs:
+            await self.process(msg)
+
+    def parse(self, msg: Msg) -> CloudEvent | None:
         try:
-            event = CloudEvent.from_bytes(msg.data)
+            return CloudEvent.from_bytes(msg.data)
         except (ValidationError, ValueError):
+            return None
+
+    async def process(self, msg: Msg) -> None:
+        event = self.parse(msg)
+        if event is None:
             log.error("consumer %s: malformed message %s dropped", self.name, msg.subject)
             await msg.term()
             return
@@ -222,38 +230,66 @@ class EventConsumer(Consumer):
         assert event.position is not None, "integration events carry their log position"
         return event.position
 
+    async def process_batch(self, msgs: list[Msg]) -> None:
+        """A fetched batch in one transaction: its new events and every position.
+
+        Should the batch fail (a conflict, say), its messages go one by one.
+        """
+        ours: list[tuple[Msg, CloudEvent]] = []
+        for msg in msgs:
+            event = self.parse(msg)
+            if event is None or event.event_type not in self.event_types:
+                await self.process(msg)  # drops the malformed, acks what is not ours
+            else:
+                ours.append((msg, event))
+        if not ours:
+            return
+        try:
+            applied = await asyncio.to_thread(self._apply_batch, [e for _, e in ours])
+        except Exception as e:
+            log.info("consumer %s: batch of %d failed (%s); one by one", self.name, len(ours), e)
+            for msg, _ in ours:
+                await self.process(msg)
+            return
+        self.applied += applied
+        self.duplicates += len(ours) - applied
+        for msg, _ in ours[:-1]:
+            await msg.ack()
+        await ours[-1][0].ack_sync()
+
+    def _apply_batch(self, events: list[CloudEvent]) -> int:
+        recorder = self.app.process_recorder
+        done = recorder.tracked(self.name, [self.tracking_id(e) for e in events])
+        new_events: list[Any] = []
+        trackings: list[Tracking] = []
+        for event in events:
+            position = self.tracking_id(event)
+            if position in done:
+                continue
+            done.add(position)
+            for aggregate in self.reactions[event.event_type](event):
+                new_events.extend(aggregate.collect_events())
+            trackings.append(Tracking(application_name=self.name, notification_id=position))
+        if trackings:
+            recordings = self.app.events.put(new_events, trackings=trackings)
+            self.app._notify(recordings)
+        return len(trackings)
+
     async def apply(self, event: CloudEvent, stream_seq: int) -> bool:
         return await asyncio.to_thread(self._apply_sync, event)
 
     def _apply_sync(self, event: CloudEvent) -> bool:
         tracking = Tracking(application_name=self.name, notification_id=self.tracking_id(event))
-        if self._tracked(tracking):
+        recorder = self.app.process_recorder
+        if recorder.tracked(self.name, [tracking.notification_id]):
             return False
-        reaction = self.reactions[event.event_type]
-        aggregates = reaction(event)
+        aggregates = self.reactions[event.event_type](event)
         events = [e for agg in aggregates for e in agg.collect_events()]
         try:
             recordings = self.app.events.put(events, tracking=tracking)
         except IntegrityError:
-            if self._tracked(tracking):
+            if recorder.tracked(self.name, [tracking.notification_id]):
                 return False
             raise RetryLater("the aggregate changed meanwhile") from None
         self.app._notify(recordings)
         return True
-
-    def _tracked(self, tracking: Tracking) -> bool:
-        """Whether exactly this position was processed.
-
-        Not the library's `has_tracking_id`, which compares with the highest position
-        and so would skip a message that arrives after a later one.
-        """
-        recorder: Any = self.app.recorder
-        statement = SQL(
-            "SELECT 1 FROM {schema}.{table} WHERE application_name = %s AND notification_id = %s"
-        ).format(
-            schema=Identifier(recorder.datastore.schema),
-            table=Identifier(recorder.tracking_table_name),
-        )
-        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, (tracking.application_name, tracking.notification_id))
-            return curs.fetchone() is not None

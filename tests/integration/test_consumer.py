@@ -221,3 +221,51 @@ async def test_an_event_consumer_stores_its_new_events_once_with_the_tracking_re
     assert (consumer.applied, consumer.duplicates) == (2, 3)
     recorder: Any = reacting_app.recorder
     assert recorder.max_tracking_id(consumer.name) == 102
+
+
+class Counter(Aggregate):
+    class Started(Aggregate.Created):
+        pass
+
+    class Counted(Aggregate.Event):
+        source_event: uuid.UUID
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.seen.append(self.source_event)
+
+    def __init__(self) -> None:
+        self.seen: list[uuid.UUID] = []
+
+
+async def test_a_batch_that_conflicts_with_itself_is_applied_one_by_one(
+    js: Any, reacting_app: ReactingApp, source_stream: None
+):
+    counter_id = uuid.uuid4()
+
+    def count(event: CloudEvent) -> list[Aggregate]:
+        try:
+            counter = reacting_app.repository.get(counter_id)
+        except Exception:
+            counter = Counter._create(Counter.Started, id=counter_id)
+        counter.trigger_event(Counter.Counted, source_event=event.id)
+        return [counter]
+
+    first, second = envelope(201), envelope(202)
+    await publish(js, first)
+    await publish(js, second)
+    consumer = EventConsumer(
+        f"counter-{uuid.uuid4().hex[:6]}",
+        js,
+        reacting_app,
+        SOURCE,
+        {"ThingHappened": count},
+        poll_seconds=0.2,
+        ack_wait_seconds=2,
+    )
+
+    async def done() -> bool:
+        return consumer.applied >= 2
+
+    await run_until(consumer, done)
+    counter = reacting_app.repository.get(counter_id)
+    assert counter.seen == [first.id, second.id]
