@@ -29,8 +29,9 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format shared services tests bench
 	$(VENV)/bin/ruff check --fix shared services tests bench
 
-bench: $(STAMP) ## intake journey benchmark against a running system (make run first)
-	$(PY) bench/intake_journey.py
+bench: $(STAMP) ## benchmarks against a running system (make run first)
+	$(PY) -m bench.intake_journey
+	$(PY) -m bench.plan_propagation
 
 asyncapi: $(STAMP) ## regenerate the committed AsyncAPI document from the contracts
 	$(PY) -m shared.contracts.asyncapi > shared/contracts/asyncapi.json

@@ -9,7 +9,7 @@ The load generator keeps its own CPU low (it shares the machine with the server)
 each client has one keep-alive HTTP/1.1 connection spoken over bare asyncio streams, on uvloop
 when it is installed; `--http-client httpx` uses one shared httpx.AsyncClient instead.
 
-    .venv/bin/python bench/intake_journey.py [--clients 16] [--seconds 20 | --journeys N]
+    .venv/bin/python -m bench.intake_journey [--clients 16] [--seconds 20 | --journeys N]
                                              [--http-client raw|httpx]
 """
 

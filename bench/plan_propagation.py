@@ -6,7 +6,7 @@ time from the CaseAccepted event (its timestamp is taken just before its commit)
 PlanCreated event (taken just before the plan's commit, after which GET /plans?case_id=
 reads it). Both timestamps come from the envelopes on NATS, so nothing polls the API.
 
-    .venv/bin/python bench/plan_propagation.py [--rate 100] [--seconds 15]
+    .venv/bin/python -m bench.plan_propagation [--rate 100] [--seconds 15]
 """
 
 from __future__ import annotations
