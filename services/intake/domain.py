@@ -358,6 +358,15 @@ class Case(Aggregate):
             aggregate.phase = self.phase
             aggregate.plan_position = self.source_position
 
+    class PlanPositionNoted(Aggregate.Event):
+        """Planning's news that left the phase as it was; older news must not undo it."""
+
+        client_id: uuid.UUID
+        source_position: int
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.plan_position = self.source_position
+
     def __init__(
         self,
         client_id: uuid.UUID,
@@ -536,13 +545,21 @@ class Case(Aggregate):
             raise IntakeError("invalid", f"Unknown decision {decision!r}.", "decision")
 
     def follow_plan(self, *, phase: str, cause: str, source_position: int, at: datetime) -> bool:
-        """Take the phase the plan implies; older news (a lower position) changes nothing."""
+        """Take the phase the plan implies; older news (a lower position) changes nothing.
+
+        True when there is something to save (a new phase, or a newer position)."""
         if phase not in PLAN_PHASES:
             raise IntakeError("invalid", f"Unknown phase {phase!r}.", "phase")
         if self.status != "accepted" or source_position <= self.plan_position:
             return False
         if phase == self.phase:
-            return False
+            self.trigger_event(
+                self.PlanPositionNoted,
+                timestamp=at,
+                client_id=self.client_id,
+                source_position=source_position,
+            )
+            return True
         self.trigger_event(
             self.PhaseChanged,
             timestamp=at,

@@ -242,20 +242,30 @@ class EventConsumer(Consumer):
                 await self.process(msg)  # drops the malformed, acks what is not ours
             else:
                 ours.append((msg, event))
-        if not ours:
-            return
+        # A reaction reads the store, not what earlier reactions of the same transaction
+        # did: a subject seen again starts a new transaction.
+        segment: list[tuple[Msg, CloudEvent]] = []
+        for msg, event in ours:
+            if any(event.subject == e.subject for _, e in segment):
+                await self._apply_segment(segment)
+                segment = []
+            segment.append((msg, event))
+        if segment:
+            await self._apply_segment(segment)
+
+    async def _apply_segment(self, segment: list[tuple[Msg, CloudEvent]]) -> None:
         try:
-            applied = await asyncio.to_thread(self._apply_batch, [e for _, e in ours])
+            applied = await asyncio.to_thread(self._apply_batch, [e for _, e in segment])
         except Exception as e:
-            log.info("consumer %s: batch of %d failed (%s); one by one", self.name, len(ours), e)
-            for msg, _ in ours:
+            log.info("consumer %s: batch of %d failed (%s); one by one", self.name, len(segment), e)
+            for msg, _ in segment:
                 await self.process(msg)
             return
         self.applied += applied
-        self.duplicates += len(ours) - applied
-        for msg, _ in ours[:-1]:
+        self.duplicates += len(segment) - applied
+        for msg, _ in segment[:-1]:
             await msg.ack()
-        await ours[-1][0].ack_sync()
+        await segment[-1][0].ack_sync()
 
     def _apply_batch(self, events: list[CloudEvent]) -> int:
         recorder = self.app.process_recorder

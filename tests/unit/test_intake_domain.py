@@ -762,3 +762,52 @@ def test_a_case_rebuilt_from_its_events_has_the_same_state() -> None:
     assert rebuilt.gaps == ["networking"]
     assert rebuilt.hours_used == 1.25
     assert rebuilt.decision == case.decision
+
+
+def an_accepted_case() -> Case:
+    case = a_ready_case()
+    case.decide(decision="accept", reason=None, actor="c", at=NOW)
+    case.collect_events()
+    return case
+
+
+def test_the_phase_follows_the_plan_and_older_news_changes_nothing() -> None:
+    case = an_accepted_case()
+    assert case.follow_plan(
+        phase="synthesis", cause="planning.GoalAdded", source_position=5, at=NOW
+    )
+    assert case.follow_plan(
+        phase="aftercare", cause="planning.PlanAgreed", source_position=9, at=NOW
+    )
+    assert case.phase == "aftercare"
+    # A revision older than the agreement arrives late: nothing happens.
+    assert not case.follow_plan(
+        phase="synthesis", cause="planning.PlanRevised", source_position=7, at=NOW
+    )
+    assert case.phase == "aftercare"
+    assert [type(e).__name__ for e in case.collect_events()] == ["PhaseChanged", "PhaseChanged"]
+
+
+def test_news_that_keeps_the_phase_still_moves_the_position_on() -> None:
+    case = an_accepted_case()
+    case.follow_plan(phase="aftercare", cause="planning.PlanAgreed", source_position=8, at=NOW)
+    assert case.follow_plan(
+        phase="aftercare", cause="planning.PlanAgreed", source_position=12, at=NOW
+    )
+    assert case.plan_position == 12
+    assert not case.follow_plan(
+        phase="synthesis", cause="planning.PlanRevised", source_position=10, at=NOW
+    )
+    assert case.phase == "aftercare"
+    events = case.collect_events()
+    assert [type(e).__name__ for e in events] == ["PhaseChanged", "PlanPositionNoted"]
+
+
+def test_a_case_not_accepted_does_not_follow_a_plan() -> None:
+    case = a_ready_case()
+    assert not case.follow_plan(
+        phase="synthesis", cause="planning.GoalAdded", source_position=1, at=NOW
+    )
+    assert case.phase == "intake"
+    with pytest.raises(IntakeError):
+        an_accepted_case().follow_plan(phase="closed", cause="x", source_position=2, at=NOW)
