@@ -148,6 +148,7 @@ class PlanOut(BaseModel):
     portfolio: dict[str, Any]
     agreements: dict[str, Any]
     agreed_versions: list[int]
+    closed: dict[str, Any] | None
     created_at: datetime
     version: int
 
@@ -188,6 +189,7 @@ def plan_out(p: Plan) -> PlanOut:
         portfolio=p.portfolio,
         agreements=p.agreements,
         agreed_versions=sorted(p.agreed_versions),
+        closed=p.closed,
         created_at=p.created_on,
         version=p.version,
     )
@@ -570,6 +572,30 @@ async def assess_portfolio(
             actor=who.sub,
             at=at,
         ),
+    )
+    return Changed(**out)
+
+
+@router.post("/plans/{plan_id}/close", response_model=Changed)
+async def close_plan(
+    plan_id: uuid.UUID,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    body: CancelIn | None = None,
+    if_match: IfMatch = None,
+) -> Changed:
+    """Close the plan (guidance ended); agreed versions stay readable."""
+    reason = body.reason if body else None
+    _, out = await _change(
+        app,
+        proj,
+        plan_id,
+        who,
+        if_match,
+        response,
+        lambda plan, at: plan.close(reason=reason, actor=who.sub, at=at),
     )
     return Changed(**out)
 

@@ -36,6 +36,7 @@ class PlanningApplication(ServiceApplication):
         Plan.EvidenceAdded: PersonalFields(("title", "description"), subject="client_id"),
         Plan.PortfolioAssessed: PersonalFields(("comparison",), subject="client_id"),
         Plan.Agreed: PersonalFields(("content",), subject="client_id"),
+        Plan.Closed: PersonalFields(("reason",), subject="client_id"),
     }
 
     clock: Callable[[], datetime] = staticmethod(utcnow)
@@ -139,6 +140,7 @@ PUBLICATIONS: dict[type, Publication] = {
         contracts.PlanAgreedV1,
         lambda s: {**_plan(s, "organisation", "actions"), "version": s["revision"]},
     ),
+    Plan.Closed: Publication(contracts.PlanClosedV1, lambda s: _plan(s, "reason")),
     Plan.Revised: Publication(
         contracts.PlanRevisedV1, lambda s: {**_plan(s), "from_version": s["from_revision"]}
     ),

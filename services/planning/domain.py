@@ -340,6 +340,18 @@ class Plan(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.status = "revised"
 
+    class Closed(Aggregate.Event):
+        """The plan is closed (the guidance ended); it changes no more."""
+
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        reason: str | None
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = "closed"
+            aggregate.closed = {"at": self.timestamp, "reason": self.reason, "actor": self.actor}
+
     def __init__(
         self,
         case_id: uuid.UUID,
@@ -364,6 +376,7 @@ class Plan(Aggregate):
         self.portfolio: dict[str, Any] = {"evidence": [], "assessment": None}
         self.agreements: dict[str, dict[str, Any]] = {}
         self.agreed_versions: dict[int, dict[str, Any]] = {}
+        self.closed: dict[str, Any] | None = None
 
     def _changed(self) -> None:
         """A change of content: a new revision, which nobody has agreed to yet."""
@@ -679,6 +692,18 @@ class Plan(Aggregate):
                 content=self.content(),
                 actor=actor,
             )
+
+    def close(self, *, reason: str | None, actor: str, at: datetime) -> None:
+        """Close the plan: its agreed versions stay readable, nothing changes any more."""
+        self._require_open()
+        self.trigger_event(
+            self.Closed,
+            timestamp=at,
+            client_id=self.client_id,
+            case_id=self.case_id,
+            reason=reason,
+            actor=actor,
+        )
 
     # -- views ---------------------------------------------------------------------------
     def ranked_goals(self) -> list[dict[str, Any]]:

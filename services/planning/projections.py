@@ -86,6 +86,8 @@ async def apply(conn: asyncpg.Connection, cls: type, n: Notification, s: dict[st
         sets = ", status = 'agreed'"
     elif cls is Plan.Revised:
         sets = ", status = 'revised'"
+    elif cls is Plan.Closed:
+        sets = ", status = 'closed'"
     await conn.execute(
         f"UPDATE planning.plans_view SET version = $2, updated_at = now(){sets} "
         "WHERE plan_id = $1 AND version < $2",

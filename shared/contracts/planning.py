@@ -117,3 +117,11 @@ class PlanRevisedV1(_Plan):
     event_type: ClassVar[str] = "PlanRevised"
 
     from_version: int
+
+
+class PlanClosedV1(_Plan):
+    """The plan was closed; it changes no more."""
+
+    event_type: ClassVar[str] = "PlanClosed"
+
+    reason: Personal | None = None

@@ -615,6 +615,32 @@ async def test_a_goal_beyond_the_limit_of_open_goals_is_not_achievable(
     assert await event_count(planning_app, plan_id) == count
 
 
+async def test_a_closed_plan_changes_no_more_and_says_why(
+    api: httpx.AsyncClient,
+    planning_api: httpx.AsyncClient,
+    planning_app: Any,
+    counsellor: dict[str, str],
+) -> None:
+    plan_id = (await new_plan(api, planning_api, counsellor))["plan_id"]
+    r = await send(
+        planning_api,
+        "POST",
+        f"/plans/{plan_id}/close",
+        counsellor,
+        {"reason": "Guidance ended"},
+        200,
+    )
+    assert r["status"] == "closed"
+    plan = (await get_plan(planning_api, plan_id, counsellor)).json()
+    assert plan["status"] == "closed" and plan["closed"]["reason"] == "Guidance ended"
+    count = await event_count(planning_app, plan_id)
+    r = await planning_api.post(f"{BASE}/plans/{plan_id}/goals", json=a_goal(), headers=counsellor)
+    assert_problem(r, 409, "plan-closed")
+    r = await planning_api.post(f"{BASE}/plans/{plan_id}/close", headers=counsellor)
+    assert_problem(r, 409, "plan-closed")
+    assert await event_count(planning_app, plan_id) == count
+
+
 # -- priorities, concurrency, organisations -----------------------------------------------------
 async def test_a_goal_added_at_a_priority_shifts_the_others_down_and_reranking_keeps_all(
     api: httpx.AsyncClient, planning_api: httpx.AsyncClient, counsellor: dict[str, str]
@@ -1132,6 +1158,21 @@ BAD: dict[str, Bad] = {
         {"reason": "Not needed"},
         other="/plans/{other_plan}/actions/{action}/cancel",
         missing="/plans/{missing}/actions/{action}/cancel",
+    ),
+    # POST /plans/{id}/close
+    "close/reason-not-a-string": Bad(
+        "POST", "/plans/{plan}/close", 422, INVALID, body={"reason": 3}, fields=("reason",)
+    ),
+    "close/unknown-field": Bad(
+        "POST", "/plans/{plan}/close", 422, INVALID, body={"why": "x"}, fields=("why",)
+    ),
+    **command_rows(
+        "close",
+        "POST",
+        "/plans/{plan}/close",
+        {"reason": "Guidance ended"},
+        other="/plans/{other_plan}/close",
+        missing="/plans/{missing}/close",
     ),
     # PUT /plans/{id}/competence-analysis
     "analysis/empty": Bad("PUT", P_ANALYSIS, 422, INVALID, body={}, fields=("career_target",)),

@@ -1210,3 +1210,25 @@ def test_a_plan_rebuilt_from_its_events_has_the_same_state() -> None:
     assert rebuilt.portfolio == plan.portfolio
     assert rebuilt.content() == plan.content()
     assert replay(events).agreed_versions == plan.agreed_versions
+
+
+def test_a_closed_plan_refuses_every_change_and_keeps_its_agreed_versions() -> None:
+    plan, _, _ = an_agreeable_plan()
+    plan.agree(party="client", actor="c", at=NOW)
+    plan.agree(party="counsellor", actor="c", at=NOW)
+    agreed = dict(plan.agreed_versions)
+    plan.collect_events()
+    plan.close(reason="Guidance ended", actor="c", at=NOW)
+    assert plan.status == "closed"
+    assert [type(e).__name__ for e in plan.collect_events()] == ["Closed"]
+    for attempt in (
+        lambda: plan.choose_type(plan_type="reflection", actor="c", at=NOW),
+        lambda: plan.agree(party="client", actor="c", at=NOW),
+        lambda: plan.close(reason=None, actor="c", at=NOW),
+        lambda: plan.complete_action(action_id=next(iter(plan.actions)), actor="c", at=NOW),
+    ):
+        with pytest.raises(PlanningError) as caught:
+            attempt()
+        assert caught.value.code == "plan-closed"
+    assert plan.collect_events() == []
+    assert plan.agreed_versions == agreed
