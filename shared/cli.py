@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 app = typer.Typer(help="Waypoint: event-sourced case management for career guidance.")
-console = Console()
+console = Console(soft_wrap=True)  # URLs and tokens stay whole for copy-paste
 
 DEV_ORG = "org-demo"
 DEV_PARTNER = uuid.UUID("00000000-0000-4000-8000-00000000beef")
@@ -88,7 +88,7 @@ def run(
         if settings.auth_mode == "dev":
             console.print("Dev tokens (organisation [bold]" + DEV_ORG + "[/]):")
             for role, token in dev_tokens().items():
-                console.print(f"  [bold]{role}[/]: {token}", soft_wrap=True)
+                console.print(f"  [bold]{role}[/]: {token}")
             example = f'curl -H "Authorization: Bearer $TOKEN" {base}/intake/v1/cases'
             console.print(f"\n  export TOKEN=…; {example}\n")
         # uvicorn re-raises the signal that stopped it once it has shut down; make
