@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from typing import Any, ClassVar, TypeVar
 
@@ -34,12 +35,15 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
-def ensure_schema(settings: Settings, schema: str) -> None:
-    """Create the service's schema; the library creates its tables inside it."""
+@contextmanager
+def schema_lock(settings: Settings, schema: str) -> Iterator[None]:
+    """The service's schema exists, and no other process creates tables in it meanwhile
+    (the library's CREATE TABLE IF NOT EXISTS races when replicas start together)."""
     with psycopg.connect(settings.pg.dsn(), autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(7420002)")
         try:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(7420002)")
 
@@ -55,7 +59,7 @@ def store_env(settings: Settings, schema: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": pg.password,
         "POSTGRES_SCHEMA": schema,
         "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
-        "POSTGRES_MAX_OVERFLOW": "10",
+        "POSTGRES_MAX_OVERFLOW": str(settings.db_max_overflow),
         "POSTGRES_LOCK_TIMEOUT": "5",
         # No ping per checkout (a round trip each); the library retries a save or
         # read that meets a broken connection.
@@ -106,10 +110,10 @@ class ServiceApplication(Application[uuid.UUID]):
         self._listeners_lock = threading.Lock()
         self._local = threading.local()
         schema = self.name.lower()
-        ensure_schema(settings, schema)
         full_env = store_env(settings, schema)
         full_env.update(env or {})
-        super().__init__(env=full_env)
+        with schema_lock(settings, schema):
+            super().__init__(env=full_env)
         self._group: GroupCommit | None = (
             GroupCommit(super().save, name=self.name) if settings.group_commit else None
         )

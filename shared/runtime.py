@@ -64,7 +64,7 @@ class Runtime:
         )
         self._js = self.nc.jetstream()
         self._pool = await asyncpg.create_pool(
-            **self.settings.pg.asyncpg_kwargs(), min_size=1, max_size=8
+            **self.settings.pg.asyncpg_kwargs(), min_size=1, max_size=self.settings.read_pool_size
         )
 
     async def ensure_tables(self, sql: str) -> None:

@@ -46,7 +46,12 @@ class Settings(BaseSettings):
     gil_switch_interval: float = Field(default=0.0005, gt=0, le=0.1)
 
     # Plumbing
-    db_pool_size: int = Field(default=20, ge=1)
+    # Connections per service and process: the event store's pool (and its overflow),
+    # and the read models' asyncpg pool. Mind PostgreSQL's max_connections with
+    # several services, processes and replicas.
+    db_pool_size: int = Field(default=12, ge=1)
+    db_max_overflow: int = Field(default=8, ge=0)
+    read_pool_size: int = Field(default=4, ge=1)
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_seconds: float = Field(default=0.5, gt=0)
     stream_duplicate_window_seconds: int = Field(default=3600, ge=120)

@@ -85,6 +85,21 @@ class Consumer(ABC):
             "", durable=self.name, stream=stream_name(self.source_service), config=config
         )
 
+    async def _fetch(self, sub: JetStreamContext.PullSubscription) -> list[Msg]:
+        """Wait for one message, then take whatever else is there at once.
+
+        (A single fetch of a whole batch lingers until the batch is full or the poll
+        time is over, which would hold a lone message back for up to that long.)
+        """
+        try:
+            msgs = await sub.fetch(1, timeout=self.poll_seconds)
+        except TimeoutError:
+            return []
+        if self.batch_size > 1:
+            with contextlib.suppress(TimeoutError):
+                msgs += await sub.fetch(self.batch_size - 1, timeout=0.01)
+        return msgs
+
     async def run(self, stop: asyncio.Event) -> None:
         await self.setup()
         while not stop.is_set():
@@ -92,11 +107,9 @@ class Consumer(ABC):
                 sub = await self.subscribe()
                 try:
                     while not stop.is_set():
-                        try:
-                            msgs = await sub.fetch(self.batch_size, timeout=self.poll_seconds)
-                        except TimeoutError:
-                            continue
-                        await self.process_batch(msgs)
+                        msgs = await self._fetch(sub)
+                        if msgs:
+                            await self.process_batch(msgs)
                 finally:
                     with contextlib.suppress(Exception):
                         await sub.unsubscribe()
@@ -180,7 +193,8 @@ class ReadModelConsumer(Consumer):
         self.handlers = handlers
 
     async def setup(self) -> None:
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(7420003)")
             await conn.execute(
                 f'CREATE TABLE IF NOT EXISTS "{self.schema}".consumed_events ('
                 "consumer text NOT NULL, event_id uuid NOT NULL, stream_seq bigint, "
