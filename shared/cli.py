@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Annotated
@@ -47,6 +49,13 @@ def run(
     workers: Annotated[
         int, typer.Option(envvar="GUIDANCE_WORKERS", help="Server processes (1 = one process).")
     ] = 1,
+    split: Annotated[
+        bool,
+        typer.Option(
+            envvar="GUIDANCE_SPLIT",
+            help="Run relays, projections and consumers in a process of their own.",
+        ),
+    ] = False,
 ) -> None:
     """Run all four services under one address, with NATS and PostgreSQL as needed."""
 
@@ -63,7 +72,7 @@ def run(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     os.environ.setdefault("GUIDANCE_AUTH_MODE", "dev")
-    started: list[NatsServer | EmbeddedPostgres] = []
+    started: list[NatsServer | EmbeddedPostgres | _Process] = []
     settings = get_settings()
     try:
         if nats_answers(settings.nats_url):
@@ -91,6 +100,14 @@ def run(
                 console.print(f"  [bold]{role}[/]: {token}")
             example = f'curl -H "Authorization: Bearer $TOKEN" {base}/intake/v1/cases'
             console.print(f"\n  export TOKEN=…; {example}\n")
+        if split:
+            background = subprocess.Popen(
+                [sys.executable, "-m", "shared.cli", "worker"],
+                env={**os.environ, "GUIDANCE_ROLE": "worker"},
+            )
+            started.append(_Process(background))
+            os.environ["GUIDANCE_ROLE"] = "web"
+            settings = get_settings()
         # uvicorn re-raises the signal that stopped it once it has shut down; make
         # SIGTERM an exception (as Ctrl-C is) so the servers we started stop too.
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -98,6 +115,48 @@ def run(
     finally:
         for server in reversed(started):
             server.stop()
+
+
+@app.command()
+def worker() -> None:
+    """Run the relays, projections and consumers of all four services, without HTTP."""
+    import asyncio
+
+    import uvloop
+
+    from shared.serve import Combined, tune_process
+    from shared.settings import get_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    os.environ["GUIDANCE_ROLE"] = "worker"
+    settings = get_settings()
+    tune_process(settings)
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with Combined(settings).lifespan():
+            console.print("worker: relays, projections and consumers running")
+            await stop.wait()
+
+    uvloop.run(work())
+
+
+class _Process:
+    """A child process `waypoint run` started, stopped like the embedded servers."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
 
 
 @app.command()

@@ -17,6 +17,8 @@ import nats
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
+from shared.messaging.consumer import Consumer
+from shared.messaging.follower import LogFollower
 from shared.privacy import KeyVault
 from shared.settings import Settings
 
@@ -72,6 +74,21 @@ class Runtime:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(7420003)")
             await conn.execute(sql)
+
+    def start_background(
+        self, followers: dict[str, LogFollower], consumers: dict[str, Consumer]
+    ) -> None:
+        """Start what works behind the API, as this process's role says.
+
+        A `web` process only follows the followers' progress (read-your-writes)."""
+        if self.settings.role == "web":
+            for name, follower in followers.items():
+                self.spawn(name, follower.follow)
+            return
+        for name, follower in followers.items():
+            self.spawn(name, follower.run)
+        for name, consumer in consumers.items():
+            self.spawn(name, consumer.run)
 
     def spawn(self, name: str, run: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
         self.tasks.append(asyncio.create_task(run(self.stop), name=f"{self.service}:{name}"))

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     group_commit: bool = True
     gil_switch_interval: float = Field(default=0.0005, gt=0, le=0.1)
 
+    # Which part of a service this process runs: `all`; `web` (HTTP and commands; the
+    # relay, projections and consumers run elsewhere); `worker` (those, without HTTP).
+    role: Literal["all", "web", "worker"] = "all"
+
     # Plumbing
     # Connections per service and process: the event store's pool (and its overflow),
     # and the read models' asyncpg pool. Mind PostgreSQL's max_connections with

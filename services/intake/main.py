@@ -53,9 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "planning",
             {t: partial(phase_follows_plan, intake) for t in PLAN_PHASE},
         )
-        runtime.spawn("projection", projection.run)
-        runtime.spawn("relay", relay.run)
-        runtime.spawn("plan-phase", phases.run)
+        runtime.start_background(
+            {"projection": projection, "relay": relay}, {"plan-phase": phases}
+        )
         app.state.intake, app.state.runtime = intake, runtime
         app.state.projection, app.state.relay = projection, relay
         try:

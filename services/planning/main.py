@@ -60,13 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "intake",
             {"ClientRegistered": on_client_registered},
         )
-        for name, task in (
-            ("projection", projection.run),
-            ("relay", relay.run),
-            ("plans", plans.run),
-            ("clients", clients.run),
-        ):
-            runtime.spawn(name, task)
+        runtime.start_background(
+            {"projection": projection, "relay": relay}, {"plans": plans, "clients": clients}
+        )
         app.state.planning, app.state.runtime = planning, runtime
         app.state.projection, app.state.relay = projection, relay
         app.state.consumers = {"plans": plans, "clients": clients}

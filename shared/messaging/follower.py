@@ -12,7 +12,7 @@ import contextlib
 import logging
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -71,11 +71,34 @@ class LogFollower(ABC):
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set; survives database and broker outages by retrying."""
+        await self._keep_running(stop, self._run_once)
+
+    async def follow(self, stop: asyncio.Event) -> None:
+        """Never become active; only follow the active follower's progress (elsewhere),
+        so that commands here can wait for their events to be handled."""
+        await self._keep_running(stop, self._follow_once)
+
+    async def _follow_once(self, stop: asyncio.Event) -> None:
+        conn = await asyncpg.connect(**self.connect_kwargs)
+        try:
+            await conn.add_listener(self.progress_channel, self._progress)
+            await self._load_position(conn)
+            self.following.set()
+            while not stop.is_set() and not conn.is_closed():
+                await _sleep_or_stop(stop, self.poll_seconds * 4)
+        finally:
+            self.following.clear()
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=2)
+
+    async def _keep_running(
+        self, stop: asyncio.Event, once: Callable[[asyncio.Event], Awaitable[None]]
+    ) -> None:
         self._loop = asyncio.get_running_loop()
         self.app.on_saved(self.wake)
         while not stop.is_set():
             try:
-                await self._run_once(stop)
+                await once(stop)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
                 log.warning("%s %s: %s; retrying", self.schema, self.name, e)
             except Exception:

@@ -248,3 +248,26 @@ async def test_a_standby_replica_learns_the_active_ones_progress(
     assert standby.position >= target
     stop.set()
     await asyncio.wait_for(asyncio.gather(t1, t2), 10)
+
+
+async def test_a_web_process_follows_progress_without_ever_becoming_active(
+    app: RelayTestApp, settings: Settings, js: Any, fresh_stream: None
+):
+    """In a split deployment the web process only follows (for read-your-writes)."""
+    active, web = make_relay(app, settings, js), make_relay(app, settings, js)
+    stop_active, stop_web = asyncio.Event(), asyncio.Event()
+    t_web = asyncio.create_task(web.follow(stop_web))
+    await asyncio.wait_for(web.following.wait(), 10)
+    t_active = asyncio.create_task(active.run(stop_active))
+    await asyncio.wait_for(active.active.wait(), 10)
+    journey(app, 1)
+    target = app.recorder.max_notification_id()
+    assert await web.wait_until(target, timeout=10)
+    # Even with nobody else active, a follower that only follows never publishes.
+    stop_active.set()
+    await asyncio.wait_for(t_active, 10)
+    journey(app, 1)
+    await asyncio.sleep(1.0)
+    assert not web.active.is_set() and web.published == 0
+    stop_web.set()
+    await asyncio.wait_for(t_web, 10)
