@@ -53,9 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "planning",
             {t: partial(phase_follows_plan, intake) for t in PLAN_PHASE},
         )
-        runtime.start_background(
-            {"projection": projection, "relay": relay}, {"plan-phase": phases}
-        )
+        runtime.start_background({"projection": projection, "relay": relay}, {"plan-phase": phases})
         app.state.intake, app.state.runtime = intake, runtime
         app.state.projection, app.state.relay = projection, relay
         try:
