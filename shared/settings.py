@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     plan_horizon_days: int = Field(default=548, ge=7, le=3650)
     plan_min_lead_days: int = Field(default=7, ge=0, le=365)
 
+    # Follow-up: check-ins after the agreement (days), and when one counts as overdue
+    followup_checkin_offsets_days: list[int] = Field(default_factory=lambda: [14, 91, 182])
+    followup_overdue_grace_days: int = Field(default=7, ge=0, le=365)
+
     # Commands wait (up to 2 s) until the service's own read models show them, so
     # lists read what the caller just wrote.
     read_your_writes: bool = True

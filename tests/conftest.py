@@ -116,6 +116,28 @@ def planning_api(planning: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClie
     return planning[1]
 
 
+@pytest.fixture(scope="session")
+async def followup(
+    settings: Settings, planning: tuple[FastAPI, httpx.AsyncClient]
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """One running follow-up service (beside intake and planning) for the session."""
+    from services.followup.main import create_app
+
+    app = create_app(settings)
+    async with running(app) as client:
+        yield app, client
+
+
+@pytest.fixture
+def followup_app(followup: tuple[FastAPI, httpx.AsyncClient]) -> FastAPI:
+    return followup[0]
+
+
+@pytest.fixture
+def followup_api(followup: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return followup[1]
+
+
 @pytest.fixture
 def intake_app(intake: tuple[FastAPI, httpx.AsyncClient]) -> FastAPI:
     return intake[0]

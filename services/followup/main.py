@@ -1,18 +1,76 @@
-"""Composition root of followup (so far: probes and OpenAPI; its capability has its own issue)."""
+"""Composition root of follow-up: builds everything once, in the lifespan."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from shared.http import probes_only_app
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from services.followup.api import router
+from services.followup.application import PUBLICATIONS, FollowUpApplication
+from services.followup.domain import FollowUpError
+from services.followup.projections import SCHEMA_SQL, FollowUpProjection
+from shared.errors import install_domain_errors
+from shared.http import service_app
+from shared.messaging.consumer import EventConsumer
+from shared.messaging.relay import Relay
+from shared.runtime import Runtime, key_vault
 from shared.settings import Settings, get_settings
 
 SERVICE = "followup"
+PLAN_NEWS = ("ActionAdded", "ActionCompleted", "ActionCancelled", "PlanRevised")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return probes_only_app(
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        vault = await run_in_threadpool(key_vault, settings)
+        followup = await run_in_threadpool(FollowUpApplication, settings, vault)
+        runtime = Runtime(settings, SERVICE)
+        await runtime.start()
+        await runtime.ensure_tables(SCHEMA_SQL)
+        connect = settings.pg.asyncpg_kwargs()
+        projection = FollowUpProjection(followup, connect, poll_seconds=settings.relay_poll_seconds)
+        relay = Relay(
+            followup,
+            connect,
+            runtime.js,
+            SERVICE,
+            PUBLICATIONS,
+            duplicate_window=settings.stream_duplicate_window_seconds,
+            replicas=settings.stream_replicas,
+            batch_size=settings.relay_batch_size,
+            poll_seconds=settings.relay_poll_seconds,
+        )
+        plans = EventConsumer(
+            "followup-plans",
+            runtime.js,
+            followup,
+            "planning",
+            {"PlanAgreed": followup.on_plan_agreed}
+            | {kind: followup.on_plan_news for kind in PLAN_NEWS},
+        )
+        runtime.start_background({"projection": projection, "relay": relay}, {"plans": plans})
+        app.state.followup, app.state.runtime = followup, runtime
+        app.state.projection, app.state.relay = projection, relay
+        app.state.consumers = {"plans": plans}
+        try:
+            yield
+        finally:
+            app.state.runtime = None
+            await runtime.close()
+            followup.close()
+
+    app = service_app(
         SERVICE,
-        settings or get_settings(),
-        "Aftercare: check-ins, contacts, action checks, bottlenecks, outcomes, feedback.",
+        settings,
+        lifespan,
+        [router],
+        description="Aftercare: check-ins, contacts, action checks, bottlenecks, outcomes.",
     )
+    install_domain_errors(app, FollowUpError)
+    return app

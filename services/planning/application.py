@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
-from services.planning.domain import Plan, SmartPolicy, plan_id_for
+from services.planning.domain import Plan, PlanningError, SmartPolicy, plan_id_for
 from shared.contracts import planning as contracts
 from shared.errors import NotFound, VersionConflict
 from shared.eventstore import ServiceApplication
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.relay import Publication
-from shared.privacy import PersonalFields
+from shared.privacy import ERASED, PersonalFields
+from shared.privacy.sealing import open_sealed
+
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -72,6 +76,43 @@ class PlanningApplication(ServiceApplication):
                 at=self.clock(),
             )
         ]
+
+    def on_todo_agreed(self, event: CloudEvent) -> Sequence[Aggregate]:
+        """Add a to-do agreed in aftercare to the plan (its action id follows from the
+        to-do's, so a redelivery adds nothing); the agreed plan becomes `revised`."""
+        d = event.data
+        try:
+            plan: object = self.repository.get(plan_id_for(uuid.UUID(d["case_id"])))
+        except AggregateNotFoundError:
+            return []
+        if not isinstance(plan, Plan):
+            return []
+        try:
+            added = plan.add_action(
+                action_id=uuid.UUID(d["action_id"]),
+                goal_id=uuid.UUID(d["goal_id"]),
+                description=self._opened(event, "description"),
+                owner=d["owner"],
+                due_date=date.fromisoformat(d["due_date"]),
+                actor=d["actor"],
+                at=self.clock(),
+            )
+        except PlanningError as e:
+            # The to-do does not fit the plan (a closed plan, an unknown goal, a date
+            # after the goal's): it stays with the follow-up; retrying cannot help.
+            log.warning("to-do %s not added to plan %s: %s", d["todo_id"], plan.id, e)
+            return []
+        return [plan] if added else []
+
+    def _opened(self, event: CloudEvent, field: str) -> str:
+        """A sealed field of another service's event, opened with the client's key."""
+        sealed = event.data.get(field)
+        if not isinstance(sealed, dict):
+            return str(sealed)
+        plain = open_sealed(self.vault, sealed, event.id, field)
+        if plain is None:
+            return ERASED
+        return str(self.sealing.transcoder.decode(plain)["v"])
 
     # -- queries and commands ------------------------------------------------------------
     def plan(self, plan_id: uuid.UUID, organisation: str) -> Plan:

@@ -60,12 +60,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "intake",
             {"ClientRegistered": on_client_registered},
         )
+        todos = EventConsumer(
+            "planning-todos",
+            runtime.js,
+            planning,
+            "followup",
+            {"ToDoAgreed": planning.on_todo_agreed},
+        )
         runtime.start_background(
-            {"projection": projection, "relay": relay}, {"plans": plans, "clients": clients}
+            {"projection": projection, "relay": relay},
+            {"plans": plans, "clients": clients, "todos": todos},
         )
         app.state.planning, app.state.runtime = planning, runtime
         app.state.projection, app.state.relay = projection, relay
-        app.state.consumers = {"plans": plans, "clients": clients}
+        app.state.consumers = {"plans": plans, "clients": clients, "todos": todos}
         try:
             yield
         finally:

@@ -15,7 +15,11 @@ from typing import Any
 from shared.contracts import REGISTRY, IntegrationEvent
 
 # Every module that defines contracts; a new service adds its own here.
-CONTRACT_MODULES = ["shared.contracts.intake", "shared.contracts.planning"]
+CONTRACT_MODULES = [
+    "shared.contracts.intake",
+    "shared.contracts.planning",
+    "shared.contracts.followup",
+]
 
 SCHEMAS = "#/components/schemas/"
 CONTENT_TYPE = "application/cloudevents+json"

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -232,12 +232,12 @@ class EventConsumer(Consumer):
         js: JetStreamContext,
         app: ServiceApplication,
         source_service: str,
-        reactions: dict[str, Reaction],
+        reactions: Mapping[str, Reaction],
         **kwargs: Any,
     ) -> None:
         super().__init__(name, js, source_service, list(reactions), **kwargs)
         self.app = app
-        self.reactions = reactions
+        self.reactions = dict(reactions)
 
     def tracking_id(self, event: CloudEvent) -> int:
         # Positions of the source's log are unique per source: track them, not seqs.

@@ -1,0 +1,450 @@
+"""Follow-up's HTTP API: follow-ups, the worklist, contacts, action checks, outcome, feedback."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from starlette.concurrency import run_in_threadpool
+
+from services.followup.application import FollowUpApplication
+from services.followup.domain import FollowUp
+from services.followup.projections import worklist
+from shared.auth import Principal, require
+from shared.commands import expected_version, run_command, set_etag
+from shared.messaging.follower import LogFollower
+
+router = APIRouter(tags=["followup"])
+
+Counsellor = Annotated[Principal, Depends(require("counsellor"))]
+Reader = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+Note = Annotated[StrictStr, Field(max_length=4000)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ContactIn(Strict):
+    channel: Literal["phone", "email", "meeting", "video"]
+    reached: StrictBool
+    notes: Note | None = None
+
+
+class ActionCheckIn(Strict):
+    action_id: uuid.UUID
+    status: Literal["realised", "partly", "not_realised"]
+    bottleneck: Note | None = None
+
+
+class OutcomeIn(Strict):
+    outcome: Literal["employed", "education", "self_employed", "other", "none"]
+    on: date
+
+
+class FeedbackIn(Strict):
+    satisfaction: StrictInt = Field(ge=1, le=5)
+    self_knowledge_improved: StrictBool
+    confidence_improved: StrictBool
+    comments: Note | None = None
+
+
+class CloseIn(Strict):
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=2000)]
+
+
+class AftercareIn(Strict):
+    due_on: date
+
+
+class ToDoIn(Strict):
+    goal_id: uuid.UUID
+    description: Annotated[StrictStr, Field(min_length=1, max_length=2000)]
+    owner: Literal["client", "counsellor", "partner"]
+    due_date: date
+
+
+class Changed(BaseModel):
+    version: int
+    status: str
+
+
+class Created(Changed):
+    id: uuid.UUID
+
+
+class CheckInOut(BaseModel):
+    checkin_id: uuid.UUID
+    number: int
+    due_on: date
+    done: bool
+    done_at: datetime | None
+    requested: bool
+
+
+class FollowUpOut(BaseModel):
+    followup_id: uuid.UUID
+    case_id: uuid.UUID
+    client_id: uuid.UUID
+    organisation: str
+    counsellor: str
+    status: str
+    plan_version: int
+    plan_status: str
+    checkins: list[CheckInOut]
+    actions: list[dict[str, Any]]
+    action_checks: list[dict[str, Any]]
+    contacts: list[dict[str, Any]]
+    bottlenecks: list[dict[str, Any]]
+    todos: list[dict[str, Any]]
+    outcome: dict[str, Any] | None
+    feedback: dict[str, Any] | None
+    closed: dict[str, Any] | None
+    version: int
+
+
+class WorkItem(BaseModel):
+    checkin_id: uuid.UUID
+    followup_id: uuid.UUID
+    case_id: uuid.UUID
+    client_id: uuid.UUID
+    counsellor: str
+    number: int
+    due_on: date
+    days_overdue: int
+
+
+async def followups(request: Request) -> FollowUpApplication:
+    app: FollowUpApplication = request.app.state.followup
+    return app
+
+
+async def projection(request: Request) -> LogFollower | None:
+    return getattr(request.app.state, "projection", None)
+
+
+App = Annotated[FollowUpApplication, Depends(followups)]
+Projection = Annotated[LogFollower | None, Depends(projection)]
+
+
+def followup_out(f: FollowUp) -> FollowUpOut:
+    return FollowUpOut(
+        followup_id=f.id,
+        case_id=f.case_id,
+        client_id=f.client_id,
+        organisation=f.organisation,
+        counsellor=f.counsellor,
+        status=f.status,
+        plan_version=f.plan_version,
+        plan_status=f.plan_status,
+        checkins=[CheckInOut(**{k: c.get(k) for k in CheckInOut.model_fields}) for c in f.checkins],
+        actions=list(f.actions.values()),
+        action_checks=list(f.action_checks.values()),
+        contacts=f.contacts,
+        bottlenecks=list(f.bottlenecks.values()),
+        todos=list(f.todos.values()),
+        outcome=f.outcome,
+        feedback=f.feedback,
+        closed=f.closed,
+        version=f.version,
+    )
+
+
+@router.get("/followups", response_model=list[FollowUpOut])
+async def get_followups(
+    who: Reader, app: App, response: Response, case_id: uuid.UUID
+) -> list[FollowUpOut]:
+    """The case's follow-up (a list of one, or empty before its plan is agreed)."""
+    found = await run_in_threadpool(app.followup_for_case, case_id, who.org)
+    response.headers["X-Total-Count"] = str(int(found is not None))
+    return [followup_out(found)] if found is not None else []
+
+
+@router.get("/followups/{followup_id}", response_model=FollowUpOut)
+async def get_followup(
+    followup_id: uuid.UUID, who: Reader, app: App, response: Response
+) -> FollowUpOut:
+    """One follow-up: check-ins, the plan's actions and their checks, contacts, bottlenecks."""
+    found = await run_in_threadpool(app.followup, followup_id, who.org)
+    set_etag(response, found.version)
+    return followup_out(found)
+
+
+@router.get("/worklist", response_model=list[WorkItem])
+async def get_worklist(
+    who: Reader,
+    app: App,
+    request: Request,
+    response: Response,
+    due_before: date | None = None,
+    counsellor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[WorkItem]:
+    """Check-ins due (default: within two weeks) and overdue, most urgent first."""
+    today = app.clock().date()
+    items, total = await worklist(
+        request.app.state.runtime.pool,
+        who.org,
+        due_before=due_before or today + timedelta(days=14),
+        today=today,
+        counsellor=counsellor,
+        limit=limit,
+        offset=offset,
+    )
+    response.headers["X-Total-Count"] = str(total)
+    if offset + limit < total:
+        nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
+        response.headers["Link"] = f'<{nxt}>; rel="next"'
+    return [WorkItem(**i) for i in items]
+
+
+async def _change(
+    app: FollowUpApplication,
+    proj: LogFollower | None,
+    followup_id: uuid.UUID,
+    who: Principal,
+    if_match: str | None,
+    response: Response,
+    command: Any,
+) -> tuple[Any, dict[str, Any]]:
+    expected = expected_version(if_match)
+    result, found = await run_command(
+        app, proj, lambda: app.change(followup_id, who.org, expected, command)
+    )
+    set_etag(response, found.version)
+    return result, {"version": found.version, "status": found.status}
+
+
+@router.post(
+    "/followups/{followup_id}/contacts", status_code=status.HTTP_201_CREATED, response_model=Created
+)
+async def record_contact(
+    followup_id: uuid.UUID,
+    body: ContactIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Created:
+    """A contact attempt; three failed attempts in a row raise a bottleneck."""
+    contact_id = uuid.uuid4()
+    _, out = await _change(
+        app,
+        proj,
+        followup_id,
+        who,
+        if_match,
+        response,
+        lambda f, at: f.record_contact(
+            contact_id=contact_id,
+            channel=body.channel,
+            reached=body.reached,
+            notes=body.notes,
+            actor=who.sub,
+            at=at,
+        ),
+    )
+    return Created(id=contact_id, **out)
+
+
+@router.post(
+    "/followups/{followup_id}/action-checks",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Created,
+)
+async def check_action(
+    followup_id: uuid.UUID,
+    body: ActionCheckIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Created:
+    """Whether a plan action was realised; a bottleneck text is linked to it."""
+    check_id = uuid.uuid4()
+    _, out = await _change(
+        app,
+        proj,
+        followup_id,
+        who,
+        if_match,
+        response,
+        lambda f, at: f.check_action(
+            check_id=check_id,
+            action_id=body.action_id,
+            status=body.status,
+            bottleneck=body.bottleneck,
+            actor=who.sub,
+            at=at,
+        ),
+    )
+    return Created(id=check_id, **out)
+
+
+@router.post("/followups/{followup_id}/checkins/{checkin_id}/complete", response_model=Changed)
+async def complete_checkin(
+    followup_id: uuid.UUID,
+    checkin_id: uuid.UUID,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Changed:
+    """A check-in was held (the last one closes the follow-up)."""
+    _, out = await _change(
+        app,
+        proj,
+        followup_id,
+        who,
+        if_match,
+        response,
+        lambda f, at: f.complete_checkin(checkin_id=checkin_id, actor=who.sub, at=at),
+    )
+    return Changed(**out)
+
+
+@router.post("/followups/{followup_id}/outcome", response_model=Changed)
+async def record_outcome(
+    followup_id: uuid.UUID,
+    body: OutcomeIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Changed:
+    """The outcome of the guidance, with its date."""
+    _, out = await _change(
+        app,
+        proj,
+        followup_id,
+        who,
+        if_match,
+        response,
+        lambda f, at: f.record_outcome(outcome=body.outcome, on=body.on, actor=who.sub, at=at),
+    )
+    return Changed(**out)
+
+
+@router.post(
+    "/followups/{followup_id}/feedback", status_code=status.HTTP_201_CREATED, response_model=Changed
+)
+async def give_feedback(
+    followup_id: uuid.UUID,
+    body: FeedbackIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Changed:
+    """The client's feedback at the end of the process."""
+    _, out = await _change(
+        app,
+        proj,
+        followup_id,
+        who,
+        if_match,
+        response,
+        lambda f, at: f.give_feedback(
+            satisfaction=body.satisfaction,
+            self_knowledge_improved=body.self_knowledge_improved,
+            confidence_improved=body.confidence_improved,
+            comments=body.comments,
+            actor=who.sub,
+            at=at,
+        ),
+    )
+    return Changed(**out)
+
+
+@router.post(
+    "/followups/{followup_id}/todos", status_code=status.HTTP_201_CREATED, response_model=Created
+)
+async def agree_todo(
+    followup_id: uuid.UUID,
+    body: ToDoIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Created:
+    """A new to-do agreed in aftercare; planning adds it to the plan."""
+    todo_id = uuid.uuid4()
+    _, out = await _change(
+        app,
+        proj,
+        followup_id,
+        who,
+        if_match,
+        response,
+        lambda f, at: f.agree_todo(
+            todo_id=todo_id,
+            goal_id=body.goal_id,
+            description=body.description,
+            owner=body.owner,
+            due_date=body.due_date,
+            actor=who.sub,
+            at=at,
+        ),
+    )
+    return Created(id=todo_id, **out)
+
+
+@router.post("/followups/{followup_id}/close", response_model=Changed)
+async def close_followup(
+    followup_id: uuid.UUID,
+    body: CloseIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Changed:
+    """Close the follow-up early, with a reason."""
+    _, out = await _change(
+        app,
+        proj,
+        followup_id,
+        who,
+        if_match,
+        response,
+        lambda f, at: f.close(reason=body.reason, actor=who.sub, at=at),
+    )
+    return Changed(**out)
+
+
+@router.post(
+    "/followups/{followup_id}/aftercare-requests",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Created,
+)
+async def request_aftercare(
+    followup_id: uuid.UUID,
+    body: AftercareIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Created:
+    """The client asks for aftercare: a new check-in; a closed follow-up reopens."""
+    checkin_id, out = await _change(
+        app,
+        proj,
+        followup_id,
+        who,
+        if_match,
+        response,
+        lambda f, at: f.request_aftercare(due_on=body.due_on, actor=who.sub, at=at),
+    )
+    return Created(id=checkin_id, **out)

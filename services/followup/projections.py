@@ -1,0 +1,155 @@
+"""Follow-up's read models (asyncpg): follow-ups and their check-ins, for the worklist."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import asyncpg
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import resolve_topic
+
+from services.followup.domain import FollowUp
+from shared.messaging.follower import LogFollower
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS followup.followups_view (
+    followup_id uuid PRIMARY KEY,
+    case_id uuid NOT NULL UNIQUE,
+    client_id uuid NOT NULL,
+    organisation text NOT NULL,
+    counsellor text NOT NULL,
+    status text NOT NULL,
+    version int NOT NULL
+);
+CREATE TABLE IF NOT EXISTS followup.checkins_view (
+    checkin_id uuid PRIMARY KEY,
+    followup_id uuid NOT NULL,
+    case_id uuid NOT NULL,
+    organisation text NOT NULL,
+    counsellor text NOT NULL,
+    number int NOT NULL,
+    due_on date NOT NULL,
+    done boolean NOT NULL DEFAULT false
+);
+CREATE INDEX IF NOT EXISTS checkins_view_due ON followup.checkins_view (organisation, due_on)
+    WHERE NOT done;
+"""
+
+
+class FollowUpProjection(LogFollower):
+    name = "projection"
+
+    async def setup(self, conn: asyncpg.Connection) -> None:
+        await conn.execute(SCHEMA_SQL)
+
+    async def handle(self, conn: asyncpg.Connection, batch: Sequence[Notification]) -> None:
+        # Only non-personal facts: the sealed fields stay sealed.
+        async with conn.transaction():
+            for n in batch:
+                await apply(conn, resolve_topic(n.topic), n, self.app.sealing.decode_state(n))
+            await self.save_position(conn, batch[-1].id)
+
+
+async def apply(conn: asyncpg.Connection, cls: type, n: Notification, s: dict[str, Any]) -> None:
+    if cls is FollowUp.Opened:
+        await conn.execute(
+            "INSERT INTO followup.followups_view VALUES ($1,$2,$3,$4,$5,'open',$6) "
+            "ON CONFLICT (followup_id) DO NOTHING",
+            n.originator_id,
+            s["case_id"],
+            s["client_id"],
+            s["organisation"],
+            s["actor"],
+            n.originator_version,
+        )
+        for c in s["checkins"]:
+            await _checkin(conn, n.originator_id, s, c["checkin_id"], c["number"], c["due_on"])
+        return
+    status = None
+    if cls is FollowUp.CheckInDone:
+        await conn.execute(
+            "UPDATE followup.checkins_view SET done = true WHERE checkin_id = $1", s["checkin_id"]
+        )
+    elif cls is FollowUp.AftercareRequested:
+        number = await conn.fetchval(
+            "SELECT coalesce(max(number), 0) + 1 FROM followup.checkins_view "
+            "WHERE followup_id = $1",
+            n.originator_id,
+        )
+        row = await conn.fetchrow(
+            "SELECT case_id, organisation, counsellor FROM followup.followups_view "
+            "WHERE followup_id = $1",
+            n.originator_id,
+        )
+        if row is not None:
+            await _checkin(conn, n.originator_id, dict(row), s["checkin_id"], number, s["due_on"])
+        status = "open"
+    elif cls is FollowUp.FollowUpClosed:
+        status = "closed"
+    await conn.execute(
+        "UPDATE followup.followups_view SET version = greatest(version, $2), "
+        "status = coalesce($3, status) WHERE followup_id = $1",
+        n.originator_id,
+        n.originator_version,
+        status,
+    )
+
+
+async def _checkin(
+    conn: asyncpg.Connection,
+    followup_id: uuid.UUID | str,
+    f: dict[str, Any],
+    checkin_id: uuid.UUID,
+    number: int,
+    due_on: date,
+) -> None:
+    await conn.execute(
+        "INSERT INTO followup.checkins_view (checkin_id, followup_id, case_id, organisation, "
+        "counsellor, number, due_on) VALUES ($1,$2,$3,$4,$5,$6,$7) "
+        "ON CONFLICT (checkin_id) DO NOTHING",
+        checkin_id,
+        followup_id,
+        f["case_id"],
+        f["organisation"],
+        f.get("counsellor") or f["actor"],
+        number,
+        due_on,
+    )
+
+
+async def worklist(
+    pool: asyncpg.Pool,
+    organisation: str,
+    *,
+    due_before: date,
+    today: date,
+    counsellor: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """Open check-ins of open follow-ups due before a date, most urgent first."""
+    where = "c.organisation = $1 AND NOT c.done AND c.due_on < $2 AND f.status = 'open'" + (
+        " AND c.counsellor = $3" if counsellor else ""
+    )
+    args: list[Any] = [organisation, due_before] + ([counsellor] if counsellor else [])
+    base = (
+        "FROM followup.checkins_view c JOIN followup.followups_view f USING (followup_id) "
+        f"WHERE {where}"
+    )
+    async with pool.acquire() as conn:
+        total = await conn.fetchval(f"SELECT count(*) {base}", *args)
+        rows = await conn.fetch(
+            "SELECT c.checkin_id, c.followup_id, c.case_id, f.client_id, c.counsellor, "
+            f"c.number, c.due_on {base} ORDER BY c.due_on, c.checkin_id "
+            f"LIMIT {int(limit)} OFFSET {int(offset)}",
+            *args,
+        )
+    items = []
+    for r in rows:
+        item = dict(r)
+        item["days_overdue"] = max((today - item["due_on"]).days, 0)
+        items.append(item)
+    return items, int(total)
