@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     # Follow-up: check-ins after the agreement (days), and when one counts as overdue
     followup_checkin_offsets_days: list[int] = Field(default_factory=lambda: [14, 91, 182])
     followup_overdue_grace_days: int = Field(default=7, ge=0, le=365)
+    followup_overdue_interval_seconds: float = Field(default=300, gt=0)
 
     # Commands wait (up to 2 s) until the service's own read models show them, so
     # lists read what the caller just wrote.

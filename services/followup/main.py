@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from services.followup.api import router
 from services.followup.application import PUBLICATIONS, FollowUpApplication
 from services.followup.domain import FollowUpError
+from services.followup.jobs import OverdueJob
 from services.followup.projections import SCHEMA_SQL, FollowUpProjection
 from shared.errors import install_domain_errors
 from shared.http import service_app
@@ -54,10 +55,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"PlanAgreed": followup.on_plan_agreed}
             | {kind: followup.on_plan_news for kind in PLAN_NEWS},
         )
+        overdue = OverdueJob(
+            followup,
+            runtime.pool,
+            interval_seconds=settings.followup_overdue_interval_seconds,
+            grace_days=settings.followup_overdue_grace_days,
+        )
         runtime.start_background({"projection": projection, "relay": relay}, {"plans": plans})
+        if settings.role != "web":
+            runtime.spawn("overdue", overdue.run)
         app.state.followup, app.state.runtime = followup, runtime
         app.state.projection, app.state.relay = projection, relay
         app.state.consumers = {"plans": plans}
+        app.state.overdue = overdue
         try:
             yield
         finally:

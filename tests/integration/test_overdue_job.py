@@ -1,0 +1,108 @@
+"""The overdue job on the real PostgreSQL: twice, or by two workers at once, raises each once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from services.followup.application import FollowUpApplication
+from services.followup.domain import FollowUp
+from services.followup.jobs import OverdueJob
+
+
+async def open_followup(app: FollowUpApplication, pool: Any, agreed_on: date) -> uuid.UUID:
+    """A follow-up agreed on `agreed_on` with one open action due a week later."""
+    followup = FollowUp.open(
+        case_id=uuid.uuid4(),
+        client_id=uuid.uuid4(),
+        organisation=f"org-{uuid.uuid4().hex[:6]}",
+        counsellor="counsellor-1",
+        agreed_on=agreed_on,
+        plan_version=3,
+        actions=[
+            {
+                "action_id": uuid.uuid4(),
+                "goal_id": uuid.uuid4(),
+                "owner": "client",
+                "due_date": agreed_on + timedelta(days=7),
+                "status": "open",
+            }
+        ],
+        at=datetime.combine(agreed_on, datetime.min.time(), UTC),
+    )
+    await asyncio.to_thread(app.save, followup)
+    # The job reads open follow-ups from the read model: wait for the projection.
+    for _ in range(200):
+        found = await pool.fetchval(
+            "SELECT 1 FROM followup.followups_view WHERE followup_id = $1", followup.id
+        )
+        if found:
+            return followup.id
+        await asyncio.sleep(0.05)
+    raise AssertionError("the projection did not show the follow-up")
+
+
+def bottleneck_keys(app: FollowUpApplication, followup_id: uuid.UUID) -> list[str]:
+    followup = app.repository.get(followup_id)
+    events = list(app.events.get(followup_id))
+    raised = [e.key for e in events if isinstance(e, FollowUp.BottleneckDetected)]
+    assert sorted(raised) == sorted(followup.bottlenecks)
+    return raised
+
+
+def job(app: FollowUpApplication, pool: Any, today: date) -> OverdueJob:
+    return OverdueJob(
+        app,
+        pool,
+        interval_seconds=3600,
+        grace_days=7,
+        clock=lambda: datetime.combine(today, datetime.min.time(), UTC),
+    )
+
+
+async def test_the_overdue_job_run_twice_raises_each_bottleneck_once(followup_app: Any):
+    app, pool = followup_app.state.followup, followup_app.state.runtime.pool
+    agreed = date(2026, 1, 5)
+    followup_id = await open_followup(app, pool, agreed)
+    # 30 days later: the first check-in (day 14) is 16 days overdue, the action 23.
+    later = agreed + timedelta(days=30)
+    first = await job(app, pool, later).run_once()
+    assert first is not None
+    second = await job(app, pool, later).run_once()
+    keys = bottleneck_keys(app, followup_id)
+    assert sorted(k.split(":")[0] for k in keys) == ["action-overdue", "checkin-overdue"]
+    assert second is not None and not [k for k in second if k in keys]
+    # Within the grace period nothing is overdue yet.
+    fresh = await open_followup(app, pool, agreed)
+    await job(app, pool, agreed + timedelta(days=14 + 7)).run_once()
+    assert [k.split(":")[0] for k in bottleneck_keys(app, fresh)] == ["action-overdue"]
+
+
+async def test_two_workers_at_once_raise_each_bottleneck_once(followup_app: Any):
+    app, pool = followup_app.state.followup, followup_app.state.runtime.pool
+    agreed = date(2026, 2, 2)
+    ids = [await open_followup(app, pool, agreed) for _ in range(3)]
+    later = agreed + timedelta(days=100)  # two check-ins and the action overdue
+    runs = await asyncio.gather(*(job(app, pool, later).run_once() for _ in range(2)))
+    assert any(r is not None for r in runs)
+    for followup_id in ids:
+        keys = bottleneck_keys(app, followup_id)
+        assert len(keys) == len(set(keys)) == 3
+
+
+async def test_even_without_the_lock_two_detections_at_once_raise_each_bottleneck_once(
+    followup_app: Any,
+):
+    app, pool = followup_app.state.followup, followup_app.state.runtime.pool
+    agreed = date(2026, 3, 2)
+    followup_id = await open_followup(app, pool, agreed)
+    later = agreed + timedelta(days=100)
+    a, b = job(app, pool, later), job(app, pool, later)
+    raised = await asyncio.gather(
+        *(asyncio.to_thread(j._detect, followup_id) for j in (a, b, a, b))
+    )
+    keys = bottleneck_keys(app, followup_id)
+    assert len(keys) == len(set(keys)) == 3
+    assert sorted(k for run in raised for k in run) == sorted(keys)
