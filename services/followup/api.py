@@ -12,9 +12,10 @@ from starlette.concurrency import run_in_threadpool
 
 from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp
-from services.followup.projections import worklist
+from services.followup.projections import outcomes_report, worklist
 from shared.auth import Principal, require
 from shared.commands import expected_version, run_command, set_etag
+from shared.errors import InvalidInput
 from shared.messaging.follower import LogFollower
 
 router = APIRouter(tags=["followup"])
@@ -201,6 +202,38 @@ async def get_worklist(
         nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
         response.headers["Link"] = f'<{nxt}>; rel="next"'
     return [WorkItem(**i) for i in items]
+
+
+class OutcomesReport(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: date = Field(alias="from")
+    to: date
+    followups_with_outcome: int
+    outcomes: dict[str, int]
+    median_days_acceptance_to_outcome: float | None
+    share_with_bottleneck: float | None
+    feedback: dict[str, Any]
+
+
+TeamLead = Annotated[Principal, Depends(require("team_lead"))]
+
+
+@router.get("/reports/outcomes", response_model=OutcomesReport, response_model_by_alias=True)
+async def get_outcomes_report(
+    who: TeamLead,
+    request: Request,
+    from_: Annotated[date, Query(alias="from")],
+    to: date,
+) -> OutcomesReport:
+    """Outcomes, days from acceptance to outcome, feedback and bottlenecks in a period."""
+    if to < from_:
+        raise InvalidInput(
+            "The period ends before it starts.",
+            errors=[{"field": "to", "message": "before 'from'"}],
+        )
+    report = await outcomes_report(request.app.state.runtime.pool, who.org, from_, to)
+    return OutcomesReport.model_validate(report)
 
 
 async def _change(

@@ -12,10 +12,10 @@ from services.followup.api import router
 from services.followup.application import PUBLICATIONS, FollowUpApplication
 from services.followup.domain import FollowUpError
 from services.followup.jobs import OverdueJob
-from services.followup.projections import SCHEMA_SQL, FollowUpProjection
+from services.followup.projections import SCHEMA_SQL, FollowUpProjection, on_case_accepted
 from shared.errors import install_domain_errors
 from shared.http import service_app
-from shared.messaging.consumer import EventConsumer
+from shared.messaging.consumer import EventConsumer, ReadModelConsumer
 from shared.messaging.relay import Relay
 from shared.runtime import Runtime, key_vault
 from shared.settings import Settings, get_settings
@@ -61,12 +61,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             interval_seconds=settings.followup_overdue_interval_seconds,
             grace_days=settings.followup_overdue_grace_days,
         )
-        runtime.start_background({"projection": projection, "relay": relay}, {"plans": plans})
+        cases = ReadModelConsumer(
+            "followup-cases",
+            runtime.js,
+            runtime.pool,
+            SERVICE,
+            "intake",
+            {"CaseAccepted": on_case_accepted},
+        )
+        runtime.start_background(
+            {"projection": projection, "relay": relay}, {"plans": plans, "cases": cases}
+        )
         if settings.role != "web":
             runtime.spawn("overdue", overdue.run)
         app.state.followup, app.state.runtime = followup, runtime
         app.state.projection, app.state.relay = projection, relay
-        app.state.consumers = {"plans": plans}
+        app.state.consumers = {"plans": plans, "cases": cases}
         app.state.overdue = overdue
         try:
             yield

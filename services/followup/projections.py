@@ -12,6 +12,7 @@ from eventsourcing.persistence import Notification
 from eventsourcing.utils import resolve_topic
 
 from services.followup.domain import FollowUp
+from shared.messaging.envelope import CloudEvent
 from shared.messaging.follower import LogFollower
 
 SCHEMA_SQL = """
@@ -36,6 +37,19 @@ CREATE TABLE IF NOT EXISTS followup.checkins_view (
 );
 CREATE INDEX IF NOT EXISTS checkins_view_due ON followup.checkins_view (organisation, due_on)
     WHERE NOT done;
+ALTER TABLE followup.followups_view
+    ADD COLUMN IF NOT EXISTS outcome text,
+    ADD COLUMN IF NOT EXISTS outcome_on date,
+    ADD COLUMN IF NOT EXISTS satisfaction int,
+    ADD COLUMN IF NOT EXISTS self_knowledge_improved boolean,
+    ADD COLUMN IF NOT EXISTS confidence_improved boolean,
+    ADD COLUMN IF NOT EXISTS feedback_on date,
+    ADD COLUMN IF NOT EXISTS bottlenecks int NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS followup.accepted_cases (
+    case_id uuid PRIMARY KEY,
+    organisation text NOT NULL,
+    accepted_on date NOT NULL
+);
 """
 
 
@@ -89,6 +103,31 @@ async def apply(conn: asyncpg.Connection, cls: type, n: Notification, s: dict[st
         status = "open"
     elif cls is FollowUp.FollowUpClosed:
         status = "closed"
+    elif cls is FollowUp.OutcomeRecorded:
+        await conn.execute(
+            "UPDATE followup.followups_view SET outcome = $2, outcome_on = $3 "
+            "WHERE followup_id = $1",
+            n.originator_id,
+            s["outcome"],
+            s["on"],
+        )
+    elif cls is FollowUp.FeedbackGiven:
+        await conn.execute(
+            "UPDATE followup.followups_view SET satisfaction = $2, "
+            "self_knowledge_improved = $3, confidence_improved = $4, feedback_on = $5 "
+            "WHERE followup_id = $1",
+            n.originator_id,
+            s["satisfaction"],
+            s["self_knowledge_improved"],
+            s["confidence_improved"],
+            s["timestamp"].date(),
+        )
+    elif cls is FollowUp.BottleneckDetected:
+        await conn.execute(
+            "UPDATE followup.followups_view SET bottlenecks = bottlenecks + 1 "
+            "WHERE followup_id = $1",
+            n.originator_id,
+        )
     await conn.execute(
         "UPDATE followup.followups_view SET version = greatest(version, $2), "
         "status = coalesce($3, status) WHERE followup_id = $1",
@@ -153,3 +192,81 @@ async def worklist(
         item["days_overdue"] = max((today - item["due_on"]).days, 0)
         items.append(item)
     return items, int(total)
+
+
+async def on_case_accepted(conn: asyncpg.Connection, event: CloudEvent) -> None:
+    """Intake's acceptance date of a case: where the report's durations start."""
+    await conn.execute(
+        "INSERT INTO followup.accepted_cases VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        uuid.UUID(event.data["case_id"]),
+        event.data["organisation"],
+        event.time.date(),
+    )
+
+
+async def outcomes_report(
+    pool: asyncpg.Pool, organisation: str, start: date, end: date
+) -> dict[str, Any]:
+    """The team lead's figures for a period (both ends included).
+
+    Outcomes, the days from acceptance to outcome and the share with a bottleneck count
+    the follow-ups whose outcome date lies in the period; the feedback figures count the
+    feedback given in the period.
+    """
+    async with pool.acquire() as conn:
+        outcomes = await conn.fetch(
+            "SELECT outcome, count(*) AS n FROM followup.followups_view "
+            "WHERE organisation = $1 AND outcome_on BETWEEN $2 AND $3 GROUP BY outcome",
+            organisation,
+            start,
+            end,
+        )
+        durations = await conn.fetchrow(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY f.outcome_on - a.accepted_on) "
+            "AS median, count(*) AS n FROM followup.followups_view f "
+            "JOIN followup.accepted_cases a USING (case_id) "
+            "WHERE f.organisation = $1 AND f.outcome_on BETWEEN $2 AND $3",
+            organisation,
+            start,
+            end,
+        )
+        bottlenecks = await conn.fetchrow(
+            "SELECT count(*) AS n, count(*) FILTER (WHERE bottlenecks > 0) AS with_bottleneck "
+            "FROM followup.followups_view "
+            "WHERE organisation = $1 AND outcome_on BETWEEN $2 AND $3",
+            organisation,
+            start,
+            end,
+        )
+        feedback = await conn.fetchrow(
+            "SELECT count(*) AS n, avg(satisfaction) AS satisfaction, "
+            "avg(self_knowledge_improved::int) AS self_knowledge, "
+            "avg(confidence_improved::int) AS confidence FROM followup.followups_view "
+            "WHERE organisation = $1 AND feedback_on BETWEEN $2 AND $3",
+            organisation,
+            start,
+            end,
+        )
+    total = int(bottlenecks["n"])
+    return {
+        "from": start,
+        "to": end,
+        "followups_with_outcome": total,
+        "outcomes": {r["outcome"]: int(r["n"]) for r in outcomes},
+        "median_days_acceptance_to_outcome": (
+            float(durations["median"]) if durations["median"] is not None else None
+        ),
+        "share_with_bottleneck": (
+            round(int(bottlenecks["with_bottleneck"]) / total, 3) if total else None
+        ),
+        "feedback": {
+            "count": int(feedback["n"]),
+            "satisfaction_average": _round(feedback["satisfaction"]),
+            "self_knowledge_improved_share": _round(feedback["self_knowledge"]),
+            "confidence_improved_share": _round(feedback["confidence"]),
+        },
+    }
+
+
+def _round(value: Any) -> float | None:
+    return round(float(value), 3) if value is not None else None

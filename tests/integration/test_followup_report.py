@@ -1,0 +1,189 @@
+"""The team lead's outcomes report, from follow-up's read models."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from services.followup.application import FollowUpApplication
+from services.followup.domain import FollowUp
+from shared.messaging.envelope import CloudEvent
+
+BASE = "/followup/v1"
+
+
+def at(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), UTC)
+
+
+async def accepted(js: Any, case_id: uuid.UUID, org: str, on: date) -> None:
+    """Intake's CaseAccepted for a case, as intake would publish it."""
+    event = CloudEvent(
+        id=uuid.uuid4(),
+        source="/guidance/intake",
+        type="guidance.intake.CaseAccepted.v1",
+        subject=str(case_id),
+        time=at(on),
+        position=2**62 + int(uuid.uuid4().int % 10**9),
+        data={
+            "occurred_at": at(on).isoformat(),
+            "actor": "counsellor-1",
+            "case_id": str(case_id),
+            "client_id": str(uuid.uuid4()),
+            "organisation": org,
+            "gaps": [],
+            "scores": {},
+        },
+    )
+    await js.publish("guidance.intake.CaseAccepted", event.to_bytes())
+
+
+async def followup_with(
+    app: FollowUpApplication,
+    js: Any,
+    org: str,
+    *,
+    accepted_on: date,
+    outcome: str,
+    outcome_on: date,
+    satisfaction: int | None = None,
+    improved: bool = True,
+    failed_contacts: int = 0,
+) -> uuid.UUID:
+    case_id = uuid.uuid4()
+    await accepted(js, case_id, org, accepted_on)
+    agreed_on = accepted_on + timedelta(days=20)
+    f = FollowUp.open(
+        case_id=case_id,
+        client_id=uuid.uuid4(),
+        organisation=org,
+        counsellor="counsellor-1",
+        agreed_on=agreed_on,
+        plan_version=1,
+        actions=[],
+        at=at(agreed_on),
+    )
+    for _ in range(failed_contacts):
+        f.record_contact(
+            contact_id=uuid.uuid4(),
+            channel="phone",
+            reached=False,
+            notes=None,
+            actor="c",
+            at=at(agreed_on + timedelta(days=1)),
+        )
+    f.record_outcome(outcome=outcome, on=outcome_on, actor="c", at=at(outcome_on))
+    if satisfaction is not None:
+        f.give_feedback(
+            satisfaction=satisfaction,
+            self_knowledge_improved=improved,
+            confidence_improved=not improved,
+            comments=None,
+            actor="c",
+            at=at(outcome_on),
+        )
+    await asyncio.to_thread(app.save, f)
+    return f.id
+
+
+async def test_the_outcomes_report_counts_the_period_for_the_team_leads_organisation(
+    followup_app: Any, followup_api: httpx.AsyncClient, js: Any, token: Any
+):
+    app, pool = followup_app.state.followup, followup_app.state.runtime.pool
+    org = f"org-{uuid.uuid4().hex[:6]}"
+    ids = [
+        await followup_with(
+            app,
+            js,
+            org,
+            accepted_on=date(2026, 1, 1),
+            outcome="employed",
+            outcome_on=date(2026, 3, 2),
+            satisfaction=5,
+            failed_contacts=3,
+        ),
+        await followup_with(
+            app,
+            js,
+            org,
+            accepted_on=date(2026, 1, 1),
+            outcome="employed",
+            outcome_on=date(2026, 4, 1),
+            satisfaction=3,
+            improved=False,
+        ),
+        await followup_with(
+            app,
+            js,
+            org,
+            accepted_on=date(2026, 2, 1),
+            outcome="education",
+            outcome_on=date(2026, 3, 3),
+        ),
+        # Outside the period: counts nowhere.
+        await followup_with(
+            app,
+            js,
+            org,
+            accepted_on=date(2025, 1, 1),
+            outcome="none",
+            outcome_on=date(2025, 6, 1),
+            satisfaction=1,
+        ),
+    ]
+    for _ in range(200):
+        ready = await pool.fetchval(
+            "SELECT count(*) FROM followup.followups_view f JOIN followup.accepted_cases a "
+            "USING (case_id) WHERE f.followup_id = ANY($1) AND f.outcome IS NOT NULL",
+            ids,
+        )
+        if ready == len(ids):
+            break
+        await asyncio.sleep(0.05)
+    lead = {"Authorization": f"Bearer {token('team_lead', org=org)}"}
+    r = await followup_api.get(
+        f"{BASE}/reports/outcomes", params={"from": "2026-01-01", "to": "2026-12-31"}, headers=lead
+    )
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["from"] == "2026-01-01" and report["to"] == "2026-12-31"
+    assert report["followups_with_outcome"] == 3
+    assert report["outcomes"] == {"employed": 2, "education": 1}
+    # Days from acceptance to outcome: 60, 90, 30 → median 60.
+    assert report["median_days_acceptance_to_outcome"] == 60.0
+    assert report["share_with_bottleneck"] == round(1 / 3, 3)
+    assert report["feedback"] == {
+        "count": 2,
+        "satisfaction_average": 4.0,
+        "self_knowledge_improved_share": 0.5,
+        "confidence_improved_share": 0.5,
+    }
+    # Another organisation's team lead sees none of it.
+    other = {"Authorization": f"Bearer {token('team_lead', org='org-elsewhere')}"}
+    r = await followup_api.get(
+        f"{BASE}/reports/outcomes", params={"from": "2026-01-01", "to": "2026-12-31"}, headers=other
+    )
+    assert r.json()["followups_with_outcome"] == 0 and r.json()["outcomes"] == {}
+
+
+async def test_the_report_is_for_team_leads_and_needs_a_proper_period(
+    followup_api: httpx.AsyncClient, token: Any
+):
+    lead = {"Authorization": f"Bearer {token('team_lead')}"}
+    counsellor = {"Authorization": f"Bearer {token('counsellor')}"}
+    period = {"from": "2026-01-01", "to": "2026-02-01"}
+    r = await followup_api.get(f"{BASE}/reports/outcomes", params=period, headers=counsellor)
+    assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
+    r = await followup_api.get(
+        f"{BASE}/reports/outcomes", params={"from": "2026-02-01", "to": "2026-01-01"}, headers=lead
+    )
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["to"]
+    r = await followup_api.get(f"{BASE}/reports/outcomes", params={"from": "x"}, headers=lead)
+    assert r.status_code == 422
+    assert {e["field"] for e in r.json()["errors"]} == {"from", "to"}
+    r = await followup_api.get(f"{BASE}/reports/outcomes", params=period)
+    assert r.status_code == 401
