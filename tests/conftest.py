@@ -138,6 +138,28 @@ def followup_api(followup: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClie
     return followup[1]
 
 
+@pytest.fixture(scope="session")
+async def referral(
+    settings: Settings, intake: tuple[FastAPI, httpx.AsyncClient]
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """One running referral service (beside intake) for the session."""
+    from services.referral.main import create_app
+
+    app = create_app(settings)
+    async with running(app) as client:
+        yield app, client
+
+
+@pytest.fixture
+def referral_app(referral: tuple[FastAPI, httpx.AsyncClient]) -> FastAPI:
+    return referral[0]
+
+
+@pytest.fixture
+def referral_api(referral: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return referral[1]
+
+
 @pytest.fixture
 def intake_app(intake: tuple[FastAPI, httpx.AsyncClient]) -> FastAPI:
     return intake[0]
