@@ -6,13 +6,19 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar, TypeVar
 
 import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder, Mapper, Recording, Transcoding
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    Mapper,
+    Recording,
+    Transcoding,
+)
 from eventsourcing.postgres import PostgresProcessRecorder
 from psycopg.sql import SQL, Identifier
 
@@ -22,6 +28,11 @@ from shared.privacy import KeyVault, PersonalFields, SealingMapper
 from shared.settings import Settings
 
 A = TypeVar("A", bound=Aggregate)
+R = TypeVar("R")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class DateAsISO(Transcoding):
@@ -100,6 +111,7 @@ class ServiceApplication(Application[uuid.UUID]):
     """
 
     personal_data: ClassVar[Mapping[type, PersonalFields]] = {}
+    clock: Callable[[], datetime] = staticmethod(utcnow)
 
     def __init__(
         self, settings: Settings, vault: KeyVault, env: Mapping[str, str] | None = None
@@ -185,6 +197,33 @@ class ServiceApplication(Application[uuid.UUID]):
     def _notify(self, recordings: list[Recording[uuid.UUID]]) -> None:
         for listener in list(self._listeners):
             listener(recordings)
+
+    def change(
+        self,
+        load: Callable[[], A],
+        expected_version: int | None,
+        command: Callable[[A, datetime], R],
+    ) -> tuple[R, A]:
+        """One command: load, check `If-Match`, apply, save; the result and the aggregate.
+
+        Without `If-Match` the caller asked for no particular version, so a race with
+        another writer (often another service's event being applied) is retried."""
+        for attempt in range(3):
+            aggregate = load()
+            if expected_version is not None and aggregate.version != expected_version:
+                raise VersionConflict(
+                    f"It is at version {aggregate.version}, not {expected_version}; "
+                    "reload and retry."
+                )
+            result = command(aggregate, self.clock())
+            try:
+                self.save(aggregate)
+            except IntegrityError:
+                if expected_version is not None or attempt == 2:
+                    raise
+                continue
+            return result, aggregate
+        raise AssertionError("unreachable")
 
     def load(self, cls: type[A], aggregate_id: uuid.UUID, expected_version: int | None = None) -> A:
         """Load an aggregate of the given class, checking `If-Match` when given."""

@@ -62,6 +62,11 @@ def settings(database_url: str, nats_url: str) -> Settings:
         nats_url=nats_url,
         auth_mode="dev",
         relay_poll_seconds=0.2,
+        # Four services in one test process: small pools keep it well under the
+        # server's max_connections (and leave room for a second run beside it).
+        db_pool_size=4,
+        db_max_overflow=4,
+        read_pool_size=3,
     )
 
 

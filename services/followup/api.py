@@ -186,12 +186,13 @@ async def get_worklist(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[WorkItem]:
-    """Check-ins due (default: within two weeks) and overdue, most urgent first."""
+    """Check-ins due before a date (default: within the next two weeks) and overdue,
+    most urgent first."""
     today = app.clock().date()
     items, total = await worklist(
         request.app.state.runtime.pool,
         who.org,
-        due_before=due_before or today + timedelta(days=14),
+        due_before=due_before or today + timedelta(days=15),
         today=today,
         counsellor=counsellor,
         limit=limit,
@@ -247,7 +248,7 @@ async def _change(
 ) -> tuple[Any, dict[str, Any]]:
     expected = expected_version(if_match)
     result, found = await run_command(
-        app, proj, lambda: app.change(followup_id, who.org, expected, command)
+        app, proj, lambda: app.change(lambda: app.followup(followup_id, who.org), expected, command)
     )
     set_etag(response, found.version)
     return result, {"version": found.version, "status": found.status}

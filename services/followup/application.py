@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from eventsourcing.application import AggregateNotFoundError
@@ -12,15 +12,11 @@ from eventsourcing.domain import Aggregate
 
 from services.followup.domain import FollowUp, followup_id_for
 from shared.contracts import followup as contracts
-from shared.errors import NotFound, VersionConflict
+from shared.errors import NotFound
 from shared.eventstore import ServiceApplication
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.relay import Publication
 from shared.privacy import PersonalFields
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _actions(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -47,8 +43,6 @@ class FollowUpApplication(ServiceApplication):
         FollowUp.FeedbackGiven: PersonalFields(("comments",), subject="client_id"),
         FollowUp.FollowUpClosed: PersonalFields(("reason",), subject="client_id"),
     }
-
-    clock: Callable[[], datetime] = staticmethod(utcnow)
 
     # -- reactions to planning's events ------------------------------------------------
     def _existing(self, case_id: uuid.UUID) -> FollowUp | None:
@@ -124,23 +118,6 @@ class FollowUpApplication(ServiceApplication):
             return self.followup(followup_id_for(case_id), organisation)
         except NotFound:
             return None
-
-    def change(
-        self,
-        followup_id: uuid.UUID,
-        organisation: str,
-        expected_version: int | None,
-        command: Callable[[FollowUp, datetime], Any],
-    ) -> tuple[Any, FollowUp]:
-        followup = self.followup(followup_id, organisation)
-        if expected_version is not None and followup.version != expected_version:
-            raise VersionConflict(
-                f"The follow-up is at version {followup.version}, not {expected_version}; "
-                "reload and retry."
-            )
-        result = command(followup, self.clock())
-        self.save(followup)
-        return result, followup
 
 
 # -- what follow-up publishes ----------------------------------------------------------------

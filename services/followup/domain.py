@@ -559,15 +559,18 @@ class FollowUp(Aggregate):
 
     # -- commands ------------------------------------------------------------------------
     def complete_checkin(self, *, checkin_id: uuid.UUID, actor: str, at: datetime) -> None:
-        """Mark a check-in done; when it is the last one (the latest due) the follow-up closes."""
+        """Mark a check-in done; when it is the last one (the latest due of those not done
+        before it) the follow-up closes; so does a reopened follow-up's aftercare check-in
+        once every other check-in is done."""
         self._require_open()
         checkin = self._checkin(checkin_id)
         if checkin["done"]:
             raise FollowUpError("checkin-done", "The check-in is already done.", "checkin_id")
+        latest = max(c["due_on"] for c in self.checkins if not c["done"])
         self._trigger(
             self.CheckInDone, at, checkin_id=checkin_id, due_on=checkin["due_on"], actor=actor
         )
-        if checkin["due_on"] >= max(c["due_on"] for c in self.checkins):
+        if checkin["due_on"] >= latest:
             self._close_completed("last_checkin", actor, at)
 
     def record_contact(

@@ -394,11 +394,11 @@ async def _change(
     change: Any,
 ) -> tuple[Any, int]:
     expected = expected_version(if_match)
-    result, version = await run_command(
-        app, proj, lambda: app.change_case(case_id, who.org, expected, change)
+    result, case = await run_command(
+        app, proj, lambda: app.change(lambda: app.case(case_id, who.org), expected, change)
     )
-    set_etag(response, version)
-    return result, version
+    set_etag(response, case.version)
+    return result, case.version
 
 
 @router.post("/cases/{case_id}/entry-check", response_model=Created)

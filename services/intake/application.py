@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, ClassVar
 
 from services.intake.domain import Case, Client, IntakeError
@@ -12,12 +11,6 @@ from shared.contracts import intake as contracts
 from shared.eventstore import ServiceApplication
 from shared.messaging.relay import Publication
 from shared.privacy import ERASED, PersonalFields
-
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class IntakeApplication(ServiceApplication):
@@ -33,8 +26,6 @@ class IntakeApplication(ServiceApplication):
         Case.ReferredOut: PersonalFields(("reason",), subject="client_id"),
         Case.Declined: PersonalFields(("reason",), subject="client_id"),
     }
-
-    clock: Clock = staticmethod(utcnow)
 
     # -- clients -------------------------------------------------------------------------
     def register_client(
@@ -138,20 +129,6 @@ class IntakeApplication(ServiceApplication):
         if case.organisation != organisation:
             raise NotFound(f"No case {case_id}.")
         return case
-
-    def change_case(
-        self,
-        case_id: uuid.UUID,
-        organisation: str,
-        expected_version: int | None,
-        change: Callable[[Case, datetime], Any],
-    ) -> tuple[Any, int]:
-        """Load the case, check `If-Match`, apply one command, save; the result and version."""
-        case = self.case(case_id, organisation)
-        self._check_version(case.version, expected_version, "case")
-        result = change(case, self.clock())
-        self.save(case)
-        return result, case.version
 
     @staticmethod
     def _check_version(actual: int, expected: int | None, what: str) -> None:

@@ -303,7 +303,7 @@ async def _change(
     """Run one command on the plan; the result and the plan's new version/status/revision."""
     expected = expected_version(if_match)
     result, plan = await run_command(
-        app, proj, lambda: app.change_plan(plan_id, who.org, expected, change)
+        app, proj, lambda: app.change(lambda: app.plan(plan_id, who.org), expected, change)
     )
     set_etag(response, plan.version)
     return result, {"version": plan.version, "status": plan.status, "revision": plan.revision}

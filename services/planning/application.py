@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Sequence
+from datetime import date
 from typing import Any, ClassVar
 
 from eventsourcing.application import AggregateNotFoundError
@@ -13,7 +13,7 @@ from eventsourcing.domain import Aggregate
 
 from services.planning.domain import Plan, PlanningError, SmartPolicy, plan_id_for
 from shared.contracts import planning as contracts
-from shared.errors import NotFound, VersionConflict
+from shared.errors import NotFound
 from shared.eventstore import ServiceApplication
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.relay import Publication
@@ -21,10 +21,6 @@ from shared.privacy import ERASED, PersonalFields
 from shared.privacy.sealing import open_sealed
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class PlanningApplication(ServiceApplication):
@@ -42,8 +38,6 @@ class PlanningApplication(ServiceApplication):
         Plan.Agreed: PersonalFields(("content",), subject="client_id"),
         Plan.Closed: PersonalFields(("reason",), subject="client_id"),
     }
-
-    clock: Callable[[], datetime] = staticmethod(utcnow)
 
     @property
     def policy(self) -> SmartPolicy:
@@ -126,23 +120,6 @@ class PlanningApplication(ServiceApplication):
             return self.plan(plan_id_for(case_id), organisation)
         except NotFound:
             return None
-
-    def change_plan(
-        self,
-        plan_id: uuid.UUID,
-        organisation: str,
-        expected_version: int | None,
-        change: Callable[[Plan, datetime], Any],
-    ) -> tuple[Any, Plan]:
-        """Load the plan, check `If-Match`, apply one command, save; result and the plan."""
-        plan = self.plan(plan_id, organisation)
-        if expected_version is not None and plan.version != expected_version:
-            raise VersionConflict(
-                f"The plan is at version {plan.version}, not {expected_version}; reload and retry."
-            )
-        result = change(plan, self.clock())
-        self.save(plan)
-        return result, plan
 
 
 # -- what planning publishes -----------------------------------------------------------------

@@ -1,18 +1,70 @@
-"""Composition root of referral (so far: probes and OpenAPI; its capability has its own issue)."""
+"""Composition root of referral: builds everything once, in the lifespan.
+
+So far the partner directory: the application, its read model and the relay that
+publishes PartnerRegistered and PartnerUpdated.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from shared.http import probes_only_app
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from services.referral.api import router
+from services.referral.application import PUBLICATIONS, ReferralApplication
+from services.referral.domain import ReferralError
+from services.referral.projections import SCHEMA_SQL, ReferralProjection
+from shared.errors import install_domain_errors
+from shared.http import service_app
+from shared.messaging.relay import Relay
+from shared.runtime import Runtime, key_vault
 from shared.settings import Settings, get_settings
 
 SERVICE = "referral"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return probes_only_app(
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        vault = await run_in_threadpool(key_vault, settings)
+        referral = await run_in_threadpool(ReferralApplication, settings, vault)
+        runtime = Runtime(settings, SERVICE)
+        await runtime.start()
+        await runtime.ensure_tables(SCHEMA_SQL)
+        connect = settings.pg.asyncpg_kwargs()
+        projection = ReferralProjection(referral, connect, poll_seconds=settings.relay_poll_seconds)
+        relay = Relay(
+            referral,
+            connect,
+            runtime.js,
+            SERVICE,
+            PUBLICATIONS,
+            duplicate_window=settings.stream_duplicate_window_seconds,
+            replicas=settings.stream_replicas,
+            batch_size=settings.relay_batch_size,
+            poll_seconds=settings.relay_poll_seconds,
+        )
+        runtime.start_background({"projection": projection, "relay": relay}, {})
+        app.state.referral, app.state.runtime = referral, runtime
+        app.state.projection, app.state.relay = projection, relay
+        app.state.consumers = {}
+        try:
+            yield
+        finally:
+            app.state.runtime = None
+            await runtime.close()
+            referral.close()
+
+    app = service_app(
         SERVICE,
-        settings or get_settings(),
-        "The partner directory and closed-loop referrals with consent-limited sharing.",
+        settings,
+        lifespan,
+        [router],
+        description="The partner directory and closed-loop referrals with consent-limited sharing.",
     )
+    install_domain_errors(app, ReferralError)
+    return app

@@ -19,6 +19,7 @@ CONTRACT_MODULES = [
     "shared.contracts.intake",
     "shared.contracts.planning",
     "shared.contracts.followup",
+    "shared.contracts.referral",
 ]
 
 SCHEMAS = "#/components/schemas/"

@@ -118,7 +118,7 @@ def journey(app: IntakeApplication, n: int) -> list[tuple[uuid.UUID, str, str]]:
             )
             case.decide(decision="accept", reason=None, actor="c", at=at)
 
-        app.change_case(case_id, "org-r", None, accept)
+        app.change(lambda case_id=case_id: app.case(case_id, "org-r"), None, accept)
         made.append((client_id, name, email))
     return made
 

@@ -797,3 +797,16 @@ def test_rebuilding_from_the_events_gives_the_same_follow_up() -> None:
     ):
         assert getattr(rebuilt, attribute) == getattr(followup, attribute), attribute
     assert len(rebuilt.bottlenecks) == 3, "unreachable, the action's text, check-in 1 overdue"
+
+
+def test_a_follow_up_reopened_by_aftercare_closes_again_when_its_new_check_in_is_done() -> None:
+    followup = a_followup()
+    for checkin in list(followup.checkins):
+        followup.complete_checkin(checkin_id=checkin["checkin_id"], actor="c", at=NOW)
+    assert followup.status == "closed"
+    # The client asks for aftercare sooner than the last scheduled check-in was due.
+    new = followup.request_aftercare(due_on=AGREED_ON + timedelta(days=20), actor="c", at=NOW)
+    assert followup.status == "open"
+    followup.complete_checkin(checkin_id=new, actor="c", at=NOW)
+    assert followup.status == "closed"
+    assert followup.closed is not None and followup.closed["rule"] == "last_checkin"

@@ -1,0 +1,326 @@
+"""Referral's HTTP API, so far the partner directory (the "social map").
+
+Admins register partners and change them; counsellors and team leads search the
+directory, which every organisation shares, and see only active partners.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from starlette.concurrency import run_in_threadpool
+
+from services.referral.application import ReferralApplication
+from services.referral.domain import Partner
+from services.referral.projections import search_partners
+from shared.auth import Principal, require
+from shared.commands import expected_version, run_command, set_etag
+from shared.errors import Forbidden, InvalidInput
+from shared.messaging.follower import LogFollower
+
+router = APIRouter(tags=["partners"])
+
+Admin = Annotated[Principal, Depends(require("admin"))]
+Reader = Annotated[Principal, Depends(require("counsellor", "team_lead", "admin"))]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+ServiceCategory = Literal[
+    "training",
+    "psychology",
+    "health",
+    "union",
+    "entrepreneurship",
+    "debt",
+    "housing",
+    "language",
+    "other",
+]
+DataCategory = Literal["identity", "contact", "career_question", "assessments", "plan"]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+Description = Annotated[StrictStr, Field(max_length=4000)]
+Email = Annotated[StrictStr, Field(max_length=254)]
+Language = Annotated[StrictStr, Field(pattern=r"^[A-Za-z]{2}$")]
+OpenPlaces = Annotated[int, Field(ge=0, le=100_000)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ServiceIn(Strict):
+    service_id: Annotated[uuid.UUID, Field(strict=False)] | None = None
+    name: Name
+    category: ServiceCategory
+    languages: list[Language] = Field(default_factory=list, max_length=20)
+    area: Annotated[StrictStr, Field(max_length=200)] | None = None
+    eligibility: Annotated[StrictStr, Field(max_length=2000)] | None = None
+
+
+class PartnerIn(Strict):
+    name: Name
+    description: Description | None = None
+    services: list[ServiceIn] = Field(min_length=1, max_length=50)
+    accepted_categories: list[DataCategory] = Field(max_length=5)
+    contact_email: Email | None = None
+    capacity: OpenPlaces = 0
+
+
+class PartnerPatch(Strict):
+    """Only the fields present change; `services` replaces the list (keep a service's id
+    to keep the service)."""
+
+    name: Name | None = None
+    description: Description | None = None
+    services: list[ServiceIn] | None = Field(default=None, min_length=1, max_length=50)
+    accepted_categories: list[DataCategory] | None = Field(default=None, max_length=5)
+    contact_email: Email | None = None
+
+
+class CapacityIn(Strict):
+    open_places: OpenPlaces
+
+
+class PartnerCreated(BaseModel):
+    partner_id: uuid.UUID
+    version: int
+
+
+class ServiceOut(BaseModel):
+    service_id: uuid.UUID
+    name: str
+    category: str
+    languages: list[str]
+    area: str | None
+    eligibility: str | None
+
+
+class PartnerOut(BaseModel):
+    partner_id: uuid.UUID
+    name: str
+    description: str | None
+    services: list[ServiceOut]
+    accepted_categories: list[str]
+    contact_email: str | None
+    open_places: int
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+async def referral(request: Request) -> ReferralApplication:
+    app: ReferralApplication = request.app.state.referral
+    return app
+
+
+async def projection(request: Request) -> LogFollower | None:
+    return getattr(request.app.state, "projection", None)
+
+
+App = Annotated[ReferralApplication, Depends(referral)]
+Projection = Annotated[LogFollower | None, Depends(projection)]
+
+
+def partner_out(p: Partner) -> PartnerOut:
+    return PartnerOut(
+        partner_id=p.id,
+        name=p.name,
+        description=p.description,
+        services=[ServiceOut(**s) for s in p.services],
+        accepted_categories=list(p.accepted_categories),
+        contact_email=p.contact_email,
+        open_places=p.open_places,
+        active=p.active,
+        created_at=p.created_on,
+        updated_at=p.modified_on,
+        version=p.version,
+    )
+
+
+@router.post("/partners", status_code=status.HTTP_201_CREATED, response_model=PartnerCreated)
+async def register_partner(
+    body: PartnerIn, who: Admin, app: App, proj: Projection, request: Request, response: Response
+) -> PartnerCreated:
+    """Add a partner to the directory: its services, accepted data categories, capacity."""
+    partner_id = uuid.uuid4()
+    partner = await run_command(
+        app,
+        proj,
+        lambda: app.register_partner(
+            partner_id,
+            name=body.name,
+            description=body.description,
+            services=[s.model_dump() for s in body.services],
+            accepted_categories=list(body.accepted_categories),
+            contact_email=body.contact_email,
+            open_places=body.capacity,
+            actor=who.sub,
+        ),
+    )
+    set_etag(response, partner.version)
+    response.headers["Location"] = str(request.url_for("get_partner", partner_id=partner_id))
+    return PartnerCreated(partner_id=partner_id, version=partner.version)
+
+
+@router.get("/partners", response_model=list[PartnerOut])
+async def get_partners(
+    who: Reader,
+    request: Request,
+    response: Response,
+    service: Annotated[StrictStr | None, Query(min_length=1, max_length=200)] = None,
+    category: ServiceCategory | None = None,
+    language: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
+    area: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    include_inactive: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[PartnerOut]:
+    """Search the directory: `service` matches a service's category or name, `category`,
+    `language` (ISO 639-1) and `area` a service's; one service must meet them all.
+    Active partners only; admins may ask for inactive ones too."""
+    if include_inactive and not who.has("admin"):
+        raise Forbidden("Only admins see inactive partners.")
+    rows, total = await search_partners(
+        request.app.state.runtime.pool,
+        service=service,
+        category=category,
+        language=language,
+        area=area,
+        include_inactive=include_inactive,
+        limit=limit,
+        offset=offset,
+    )
+    response.headers["X-Total-Count"] = str(total)
+    if offset + limit < total:
+        nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
+        response.headers["Link"] = f'<{nxt}>; rel="next"'
+    return [PartnerOut(**row) for row in rows]
+
+
+@router.get("/partners/{partner_id}", response_model=PartnerOut)
+async def get_partner(
+    partner_id: uuid.UUID, who: Reader, app: App, response: Response
+) -> PartnerOut:
+    """One partner; an inactive one only for admins."""
+    partner = await run_in_threadpool(
+        lambda: app.partner(partner_id, include_inactive=who.has("admin"))
+    )
+    set_etag(response, partner.version)
+    return partner_out(partner)
+
+
+async def _change(
+    app: ReferralApplication,
+    proj: LogFollower | None,
+    partner_id: uuid.UUID,
+    if_match: str | None,
+    response: Response,
+    change: Any,
+) -> PartnerOut:
+    """Run one command on the partner; the partner as it is now."""
+    expected = expected_version(if_match)
+    _, partner = await run_command(
+        app, proj, lambda: app.change_partner(partner_id, expected, change)
+    )
+    set_etag(response, partner.version)
+    return partner_out(partner)
+
+
+@router.patch("/partners/{partner_id}", response_model=PartnerOut)
+async def update_partner(
+    partner_id: uuid.UUID,
+    body: PartnerPatch,
+    who: Admin,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> PartnerOut:
+    """Change some of name, description, services, accepted categories and contact."""
+    changes = body.model_dump(include=body.model_fields_set)
+    cleared = [
+        f
+        for f in ("name", "services", "accepted_categories")
+        if f in changes and changes[f] is None
+    ]
+    if cleared:
+        raise InvalidInput(
+            "A partner always has a name, services and accepted categories.",
+            errors=[{"field": f, "message": "cannot be null"} for f in cleared],
+        )
+    return await _change(
+        app,
+        proj,
+        partner_id,
+        if_match,
+        response,
+        lambda partner, at: partner.update(
+            changes=changes, new_id=app.new_id, actor=who.sub, at=at
+        ),
+    )
+
+
+@router.put("/partners/{partner_id}/capacity", response_model=PartnerOut)
+async def set_capacity(
+    partner_id: uuid.UUID,
+    body: CapacityIn,
+    who: Admin,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> PartnerOut:
+    """Set the partner's open places (0: no new referrals for now)."""
+    return await _change(
+        app,
+        proj,
+        partner_id,
+        if_match,
+        response,
+        lambda partner, at: partner.set_capacity(
+            open_places=body.open_places, actor=who.sub, at=at
+        ),
+    )
+
+
+@router.post("/partners/{partner_id}/deactivate", response_model=PartnerOut)
+async def deactivate_partner(
+    partner_id: uuid.UUID,
+    who: Admin,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> PartnerOut:
+    """Take the partner off the map: counsellors no longer find it."""
+    return await _change(
+        app,
+        proj,
+        partner_id,
+        if_match,
+        response,
+        lambda partner, at: partner.deactivate(actor=who.sub, at=at),
+    )
+
+
+@router.post("/partners/{partner_id}/reactivate", response_model=PartnerOut)
+async def reactivate_partner(
+    partner_id: uuid.UUID,
+    who: Admin,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> PartnerOut:
+    """Put a deactivated partner back on the map."""
+    return await _change(
+        app,
+        proj,
+        partner_id,
+        if_match,
+        response,
+        lambda partner, at: partner.reactivate(actor=who.sub, at=at),
+    )

@@ -1,0 +1,166 @@
+"""Referral's read models (asyncpg): `partners_view`, the searchable directory.
+
+It follows referral's own log and holds each partner's current directory fields. The
+directory is shared by every organisation; inactive partners are listed only when asked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import resolve_topic
+
+from services.referral.domain import Partner
+from shared.messaging.follower import LogFollower
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS referral.partners_view (
+    partner_id uuid PRIMARY KEY,
+    name text NOT NULL,
+    description text,
+    services jsonb NOT NULL,
+    accepted_categories text[] NOT NULL,
+    contact_email text,
+    open_places int NOT NULL,
+    active boolean NOT NULL,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    version int NOT NULL
+);
+CREATE INDEX IF NOT EXISTS partners_view_name ON referral.partners_view (active, name);
+"""
+
+COLUMNS = (
+    "partner_id, name, description, services, accepted_categories, contact_email, "
+    "open_places, active, created_at, updated_at, version"
+)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
+class ReferralProjection(LogFollower):
+    name = "projection"
+
+    async def setup(self, conn: asyncpg.Connection) -> None:
+        await conn.execute(SCHEMA_SQL)
+
+    async def handle(self, conn: asyncpg.Connection, batch: Sequence[Notification]) -> None:
+        async with conn.transaction():
+            for n in batch:
+                cls = resolve_topic(n.topic)
+                state = self.app.sealing.decode_state(n)
+                await apply(conn, cls, n, state)
+            await self.save_position(conn, batch[-1].id)
+
+
+async def apply(conn: asyncpg.Connection, cls: type, n: Notification, s: dict[str, Any]) -> None:
+    version = n.originator_version
+    if cls is Partner.Registered:
+        await conn.execute(
+            f"INSERT INTO referral.partners_view ({COLUMNS}) "
+            "VALUES ($1,$2,$3,$4::jsonb,$5,$6,$7,true,$8,$8,$9) "
+            "ON CONFLICT (partner_id) DO NOTHING",
+            n.originator_id,
+            s["name"],
+            s["description"],
+            _json(s["services"]),
+            list(s["accepted_categories"]),
+            s["contact_email"],
+            s["open_places"],
+            s["timestamp"],
+            version,
+        )
+        return
+    changes: dict[str, Any] = {}
+    if cls is Partner.Updated:
+        changes = dict(s["changes"])
+    elif cls is Partner.CapacitySet:
+        changes = {"open_places": s["open_places"]}
+    elif cls is Partner.Deactivated:
+        changes = {"active": False}
+    elif cls is Partner.Reactivated:
+        changes = {"active": True}
+    sets, args = "", []
+    for i, (field, value) in enumerate(sorted(changes.items()), start=4):
+        if field == "services":
+            sets += f", services = ${i}::jsonb"
+            args.append(_json(value))
+        else:
+            sets += f", {field} = ${i}"
+            args.append(value)
+    await conn.execute(
+        f"UPDATE referral.partners_view SET version = $2, updated_at = $3{sets} "
+        "WHERE partner_id = $1 AND version < $2",
+        n.originator_id,
+        version,
+        s["timestamp"],
+        *args,
+    )
+
+
+def _row(row: asyncpg.Record) -> dict[str, Any]:
+    out = dict(row)
+    if isinstance(out["services"], str):
+        out["services"] = json.loads(out["services"])
+    out["accepted_categories"] = list(out["accepted_categories"])
+    return out
+
+
+async def search_partners(
+    pool: asyncpg.Pool,
+    *,
+    service: str | None,
+    category: str | None,
+    language: str | None,
+    area: str | None,
+    include_inactive: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """Partners by name, each with at least one service that meets every filter given.
+
+    `service` matches a service's category exactly or its name in part; `area` matches a
+    service's area in part, and a service without an area serves every area.
+    """
+    where: list[str] = [] if include_inactive else ["active"]
+    conditions: list[str] = []
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if service is not None:
+        p = arg(service)
+        conditions.append(
+            f"(s->>'category' = lower({p}) OR strpos(lower(s->>'name'), lower({p})) > 0)"
+        )
+    if category is not None:
+        conditions.append(f"s->>'category' = {arg(category)}")
+    if language is not None:
+        conditions.append(f"s->'languages' ? lower({arg(language)})")
+    if area is not None:
+        conditions.append(
+            f"(s->>'area' IS NULL OR strpos(lower(s->>'area'), lower({arg(area)})) > 0)"
+        )
+    if conditions:
+        where.append(
+            "EXISTS (SELECT 1 FROM jsonb_array_elements(services) s WHERE "
+            + " AND ".join(conditions)
+            + ")"
+        )
+    clause = ("WHERE " + " AND ".join(where)) if where else ""
+    async with pool.acquire() as conn:
+        total = await conn.fetchval(f"SELECT count(*) FROM referral.partners_view {clause}", *args)
+        rows = await conn.fetch(
+            f"SELECT {COLUMNS} FROM referral.partners_view {clause} "
+            f"ORDER BY lower(name), partner_id LIMIT {int(limit)} OFFSET {int(offset)}",
+            *args,
+        )
+    return [_row(r) for r in rows], int(total)
