@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 from services.referral.domain import Partner
@@ -15,17 +15,12 @@ from shared.messaging.relay import Publication
 from shared.privacy import PersonalFields
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class ReferralApplication(ServiceApplication):
     name = "referral"
 
     # Partners are organisations: nothing in the directory is personal data.
     personal_data: ClassVar[dict[type, PersonalFields]] = {}
 
-    clock: Callable[[], datetime] = staticmethod(utcnow)
     new_id: Callable[[], uuid.UUID] = staticmethod(uuid.uuid4)
 
     # -- queries and commands ------------------------------------------------------------
