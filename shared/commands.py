@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TypeVar
+from datetime import datetime
+from typing import Annotated, TypeVar
 
-from fastapi import Response
+from eventsourcing.domain import Aggregate
+from fastapi import Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from shared.errors import InvalidInput
@@ -14,6 +16,8 @@ from shared.eventstore import ServiceApplication
 from shared.messaging.follower import LogFollower
 
 T = TypeVar("T")
+A = TypeVar("A", bound=Aggregate)
+R = TypeVar("R")
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
 
 
@@ -53,3 +57,29 @@ async def run_command(
     ):
         await projection.wait_until(position, timeout=2.0)
     return result
+
+
+async def own_projection(request: Request) -> LogFollower | None:
+    """The service's own read-model follower (None before start-up)."""
+    return getattr(request.app.state, "projection", None)
+
+
+Projection = Annotated[LogFollower | None, Depends(own_projection)]
+
+
+async def change(
+    app: ServiceApplication,
+    projection: LogFollower | None,
+    load: Callable[[], A],
+    if_match: str | None,
+    response: Response,
+    command: Callable[[A, datetime], R],
+) -> tuple[R, A]:
+    """One command from HTTP: `If-Match` checked, run off the loop, read-your-writes,
+    the new version as `ETag`; the command's result and the aggregate."""
+    expected = expected_version(if_match)
+    result, aggregate = await run_command(
+        app, projection, lambda: app.change(load, expected, command)
+    )
+    set_etag(response, aggregate.version)
+    return result, aggregate

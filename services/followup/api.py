@@ -14,7 +14,7 @@ from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp
 from services.followup.projections import outcomes_report, worklist
 from shared.auth import Principal, require
-from shared.commands import expected_version, run_command, set_etag
+from shared.commands import Projection, change, set_etag
 from shared.errors import InvalidInput
 from shared.messaging.follower import LogFollower
 
@@ -124,12 +124,7 @@ async def followups(request: Request) -> FollowUpApplication:
     return app
 
 
-async def projection(request: Request) -> LogFollower | None:
-    return getattr(request.app.state, "projection", None)
-
-
 App = Annotated[FollowUpApplication, Depends(followups)]
-Projection = Annotated[LogFollower | None, Depends(projection)]
 
 
 def followup_out(f: FollowUp) -> FollowUpOut:
@@ -246,11 +241,9 @@ async def _change(
     response: Response,
     command: Any,
 ) -> tuple[Any, dict[str, Any]]:
-    expected = expected_version(if_match)
-    result, found = await run_command(
-        app, proj, lambda: app.change(lambda: app.followup(followup_id, who.org), expected, command)
+    result, found = await change(
+        app, proj, lambda: app.followup(followup_id, who.org), if_match, response, command
     )
-    set_etag(response, found.version)
     return result, {"version": found.version, "status": found.status}
 
 

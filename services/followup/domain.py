@@ -32,7 +32,7 @@ BOTTLENECK_KINDS = ("unreachable", "action", "checkin_overdue", "action_overdue"
 FAILED_CONTACTS_LIMIT = 3
 COMPLETED = "completed"
 FOLLOWUP_NAMESPACE = uuid.UUID("5f1c2a7e-3b4d-4e6f-8a9b-0c1d2e3f4a02")
-TODO_NAMESPACE = uuid.UUID("7a2d3b8f-4c5e-4f70-9bac-1d2e3f4a5b03")
+AGREED_TASK_NAMESPACE = uuid.UUID("7a2d3b8f-4c5e-4f70-9bac-1d2e3f4a5b03")
 
 
 class FollowUpError(Exception):
@@ -52,7 +52,7 @@ def followup_id_for(case_id: uuid.UUID) -> uuid.UUID:
 
 def action_id_for_todo(todo_id: uuid.UUID) -> uuid.UUID:
     """The id planning gives the action it adds for a to-do: a redelivery adds nothing."""
-    return uuid.uuid5(TODO_NAMESPACE, str(todo_id))
+    return uuid.uuid5(AGREED_TASK_NAMESPACE, str(todo_id))
 
 
 def checkin_id_for(followup_id: uuid.UUID, number: int) -> uuid.UUID:

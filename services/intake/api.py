@@ -14,7 +14,7 @@ from services.intake.application import IntakeApplication
 from services.intake.domain import Case, Client
 from services.intake.projections import list_cases
 from shared.auth import Principal, require
-from shared.commands import expected_version, run_command, set_etag
+from shared.commands import Projection, change, expected_version, run_command, set_etag
 from shared.messaging.follower import LogFollower
 
 router = APIRouter(tags=["intake"])
@@ -200,12 +200,7 @@ async def intake(request: Request) -> IntakeApplication:
     return app
 
 
-async def projection(request: Request) -> LogFollower | None:
-    return getattr(request.app.state, "projection", None)
-
-
 App = Annotated[IntakeApplication, Depends(intake)]
-Projection = Annotated[LogFollower | None, Depends(projection)]
 
 
 def client_out(c: Client) -> ClientOut:
@@ -391,13 +386,11 @@ async def _change(
     who: Principal,
     if_match: str | None,
     response: Response,
-    change: Any,
+    command: Any,
 ) -> tuple[Any, int]:
-    expected = expected_version(if_match)
-    result, case = await run_command(
-        app, proj, lambda: app.change(lambda: app.case(case_id, who.org), expected, change)
+    result, case = await change(
+        app, proj, lambda: app.case(case_id, who.org), if_match, response, command
     )
-    set_etag(response, case.version)
     return result, case.version
 
 

@@ -16,7 +16,7 @@ from services.planning.document import language_for, render
 from services.planning.domain import Plan
 from services.planning.projections import client_record, list_plans
 from shared.auth import Principal, require
-from shared.commands import expected_version, run_command, set_etag
+from shared.commands import Projection, change, set_etag
 from shared.errors import NotFound
 from shared.messaging.follower import LogFollower
 from shared.privacy import ERASED
@@ -166,12 +166,7 @@ async def planning(request: Request) -> PlanningApplication:
     return app
 
 
-async def projection(request: Request) -> LogFollower | None:
-    return getattr(request.app.state, "projection", None)
-
-
 App = Annotated[PlanningApplication, Depends(planning)]
-Projection = Annotated[LogFollower | None, Depends(projection)]
 
 
 def plan_out(p: Plan) -> PlanOut:
@@ -298,14 +293,12 @@ async def _change(
     who: Principal,
     if_match: str | None,
     response: Response,
-    change: Any,
+    command: Any,
 ) -> tuple[Any, dict[str, Any]]:
-    """Run one command on the plan; the result and the plan's new version/status/revision."""
-    expected = expected_version(if_match)
-    result, plan = await run_command(
-        app, proj, lambda: app.change(lambda: app.plan(plan_id, who.org), expected, change)
+    """One command on the plan; the result and the plan's version, status and revision."""
+    result, plan = await change(
+        app, proj, lambda: app.plan(plan_id, who.org), if_match, response, command
     )
-    set_etag(response, plan.version)
     return result, {"version": plan.version, "status": plan.status, "revision": plan.revision}
 
 

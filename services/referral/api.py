@@ -18,7 +18,8 @@ from services.referral.application import ReferralApplication
 from services.referral.domain import Partner
 from services.referral.projections import search_partners
 from shared.auth import Principal, require
-from shared.commands import expected_version, run_command, set_etag
+from shared.commands import Projection, run_command, set_etag
+from shared.commands import change as change_command
 from shared.errors import Forbidden, InvalidInput
 from shared.messaging.follower import LogFollower
 
@@ -116,12 +117,7 @@ async def referral(request: Request) -> ReferralApplication:
     return app
 
 
-async def projection(request: Request) -> LogFollower | None:
-    return getattr(request.app.state, "projection", None)
-
-
 App = Annotated[ReferralApplication, Depends(referral)]
-Projection = Annotated[LogFollower | None, Depends(projection)]
 
 
 def partner_out(p: Partner) -> PartnerOut:
@@ -221,11 +217,9 @@ async def _change(
     change: Any,
 ) -> PartnerOut:
     """Run one command on the partner; the partner as it is now."""
-    expected = expected_version(if_match)
-    _, partner = await run_command(
-        app, proj, lambda: app.change_partner(partner_id, expected, change)
+    _, partner = await change_command(
+        app, proj, lambda: app.load(Partner, partner_id), if_match, response, change
     )
-    set_etag(response, partner.version)
     return partner_out(partner)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, ClassVar
 
 from services.referral.domain import Partner
@@ -37,18 +36,6 @@ class ReferralApplication(ServiceApplication):
         )
         self.save(partner)
         return partner
-
-    def change_partner(
-        self,
-        partner_id: uuid.UUID,
-        expected_version: int | None,
-        change: Callable[[Partner, datetime], Any],
-    ) -> tuple[Any, Partner]:
-        """Load the partner, check `If-Match`, apply one command, save; result and partner."""
-        partner = self.load(Partner, partner_id, expected_version)
-        result = change(partner, self.clock())
-        self.save(partner)
-        return result, partner
 
 
 # -- what referral publishes -----------------------------------------------------------------
