@@ -1,7 +1,8 @@
 """Composition root of referral: builds everything once, in the lifespan.
 
-So far the partner directory: the application, its read model and the relay that
-publishes PartnerRegistered and PartnerUpdated.
+So far the partner directory (the application, its read model and the relay that
+publishes PartnerRegistered and PartnerUpdated), and what referral knows of clients,
+cases and plans: read models fed by consumers of intake's and planning's events.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from starlette.concurrency import run_in_threadpool
 from services.referral.api import router
 from services.referral.application import PUBLICATIONS, ReferralApplication
 from services.referral.domain import ReferralError
+from services.referral.knowledge import INTAKE_HANDLERS, PLANNING_HANDLERS
+from services.referral.knowledge import SCHEMA_SQL as KNOWLEDGE_SQL
 from services.referral.projections import SCHEMA_SQL, ReferralProjection
 from shared.errors import install_domain_errors
 from shared.http import service_app
+from shared.messaging.consumer import ReadModelConsumer
 from shared.messaging.relay import Relay
 from shared.runtime import Runtime, key_vault
 from shared.settings import Settings, get_settings
@@ -35,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime = Runtime(settings, SERVICE)
         await runtime.start()
         await runtime.ensure_tables(SCHEMA_SQL)
+        await runtime.ensure_tables(KNOWLEDGE_SQL)
         connect = settings.pg.asyncpg_kwargs()
         projection = ReferralProjection(referral, connect, poll_seconds=settings.relay_poll_seconds)
         relay = Relay(
@@ -48,10 +53,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             batch_size=settings.relay_batch_size,
             poll_seconds=settings.relay_poll_seconds,
         )
-        runtime.start_background({"projection": projection, "relay": relay}, {})
+        # What referral knows of clients, cases and plans: only from their events.
+        consumers = {
+            "intake": ReadModelConsumer(
+                "referral-intake", runtime.js, runtime.pool, SERVICE, "intake", INTAKE_HANDLERS
+            ),
+            "planning": ReadModelConsumer(
+                "referral-planning",
+                runtime.js,
+                runtime.pool,
+                SERVICE,
+                "planning",
+                PLANNING_HANDLERS,
+            ),
+        }
+        runtime.start_background({"projection": projection, "relay": relay}, dict(consumers))
         app.state.referral, app.state.runtime = referral, runtime
         app.state.projection, app.state.relay = projection, relay
-        app.state.consumers = {}
+        app.state.consumers = consumers
         try:
             yield
         finally:
