@@ -327,3 +327,141 @@ class Partner(Aggregate):
     @property
     def has_capacity(self) -> bool:
         return self.open_places > 0
+
+
+REFERRAL_STATUSES = ("proposed", "sent", "withdrawn")
+
+
+def check_reason(reason: str, field: str = "reason") -> str:
+    text = _text(reason)
+    if text is None:
+        raise ReferralError("invalid", "Give a reason.", field)
+    return text
+
+
+class Referral(Aggregate):
+    """A counsellor's referral of a client to a partner, resting on the client's consent.
+
+    `proposed` → `sent`; the counsellor can withdraw it while it is proposed or sent.
+    The reason is personal (sealed with the client's key); the data categories are the
+    ones the consent `consent_id` covers for exactly this partner.
+    """
+
+    class Proposed(Aggregate.Created):
+        case_id: uuid.UUID
+        client_id: uuid.UUID
+        organisation: str
+        partner_id: uuid.UUID
+        reason: str
+        data_categories: list[str]
+        consent_id: uuid.UUID
+        actor: str
+
+    class Sent(Aggregate.Event):
+        case_id: uuid.UUID
+        client_id: uuid.UUID
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = "sent"
+
+    class Withdrawn(Aggregate.Event):
+        case_id: uuid.UUID
+        client_id: uuid.UUID
+        reason: str
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = "withdrawn"
+            aggregate.withdrawal_reason = self.reason
+
+    def __init__(
+        self,
+        case_id: uuid.UUID,
+        client_id: uuid.UUID,
+        organisation: str,
+        partner_id: uuid.UUID,
+        reason: str,
+        data_categories: list[str],
+        consent_id: uuid.UUID,
+        actor: str,
+    ) -> None:
+        self.case_id = case_id
+        self.client_id = client_id
+        self.organisation = organisation
+        self.partner_id = partner_id
+        self.reason = reason
+        self.data_categories = data_categories
+        self.consent_id = consent_id
+        self.proposed_by = actor
+        self.status = "proposed"
+        self.withdrawal_reason: str | None = None
+
+    @classmethod
+    def propose(
+        cls,
+        *,
+        referral_id: uuid.UUID,
+        case_id: uuid.UUID,
+        client_id: uuid.UUID,
+        organisation: str,
+        partner_id: uuid.UUID,
+        reason: str,
+        data_categories: list[str],
+        consent_id: uuid.UUID,
+        actor: str,
+        at: datetime,
+    ) -> Referral:
+        """A new referral in `proposed`; the facts (case, partner, consent) were checked
+        by the caller, the referral's own fields here."""
+        text = check_reason(reason)
+        unknown = [c for c in data_categories if c not in DATA_CATEGORIES]
+        if unknown:
+            raise ReferralError(
+                "invalid", f"Unknown data category {unknown[0]!r}.", "data_categories"
+            )
+        if not data_categories:
+            raise ReferralError(
+                "invalid", "Name at least one data category to share.", "data_categories"
+            )
+        categories = [c for c in DATA_CATEGORIES if c in data_categories]
+        return cls._create(
+            cls.Proposed,
+            id=referral_id,
+            timestamp=at,
+            case_id=case_id,
+            client_id=client_id,
+            organisation=organisation,
+            partner_id=partner_id,
+            reason=text,
+            data_categories=categories,
+            consent_id=consent_id,
+            actor=actor,
+        )
+
+    def send(self, *, actor: str, at: datetime) -> None:
+        """Send the proposed referral to the partner."""
+        if self.status != "proposed":
+            raise ReferralError(
+                "not-proposed", f"The referral is {self.status}; only a proposed one is sent."
+            )
+        self.trigger_event(
+            self.Sent, timestamp=at, case_id=self.case_id, client_id=self.client_id, actor=actor
+        )
+
+    def withdraw(self, *, reason: str, actor: str, at: datetime) -> None:
+        """Withdraw the referral (proposed or sent)."""
+        text = check_reason(reason)
+        if self.status not in ("proposed", "sent"):
+            raise ReferralError(
+                "not-withdrawable",
+                f"The referral is {self.status}; only a proposed or sent one can be withdrawn.",
+            )
+        self.trigger_event(
+            self.Withdrawn,
+            timestamp=at,
+            case_id=self.case_id,
+            client_id=self.client_id,
+            reason=text,
+            actor=actor,
+        )

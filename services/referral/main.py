@@ -1,8 +1,7 @@
 """Composition root of referral: builds everything once, in the lifespan.
 
-So far the partner directory (the application, its read model and the relay that
-publishes PartnerRegistered and PartnerUpdated), and what referral knows of clients,
-cases and plans: read models fed by consumers of intake's and planning's events.
+The partner directory, referrals (proposed, sent, withdrawn), and what referral knows of
+clients, cases and plans: read models fed by consumers of intake's and planning's events.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from services.referral.api import router
+from services.referral.api import referrals, router
 from services.referral.application import PUBLICATIONS, ReferralApplication
 from services.referral.domain import ReferralError
 from services.referral.knowledge import INTAKE_HANDLERS, PLANNING_HANDLERS
@@ -82,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         SERVICE,
         settings,
         lifespan,
-        [router],
+        [router, referrals],
         description="The partner directory and closed-loop referrals with consent-limited sharing.",
     )
     install_domain_errors(app, ReferralError)

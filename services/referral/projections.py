@@ -7,6 +7,7 @@ directory is shared by every organisation; inactive partners are listed only whe
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,6 +62,8 @@ class ReferralProjection(LogFollower):
 
 async def apply(conn: asyncpg.Connection, cls: type, n: Notification, s: dict[str, Any]) -> None:
     version = n.originator_version
+    if not issubclass(cls, Partner.Event):
+        return  # referrals: no read model of their own yet
     if cls is Partner.Registered:
         await conn.execute(
             f"INSERT INTO referral.partners_view ({COLUMNS}) "
@@ -164,3 +167,11 @@ async def search_partners(
             *args,
         )
     return [_row(r) for r in rows], int(total)
+
+
+async def partner_row(pool: asyncpg.Pool, partner_id: uuid.UUID) -> dict[str, Any] | None:
+    """A partner as the directory holds it (active or not), or None."""
+    row = await pool.fetchrow(
+        f"SELECT {COLUMNS} FROM referral.partners_view WHERE partner_id = $1", partner_id
+    )
+    return None if row is None else _row(row)

@@ -1,7 +1,8 @@
 """Integration events published by referral (`guidance.referral.<EventType>`).
 
-So far the partner directory: a partner registered, and any change to it after.
-Nothing here is personal data: partners are organisations.
+The partner directory (a partner registered, and any change to it after; nothing there
+is personal data: partners are organisations) and referrals proposed, sent and
+withdrawn (their reasons are the client's, and sealed).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.contracts import IntegrationEvent
+from shared.contracts import IntegrationEvent, Personal
 
 ServiceCategory = Literal[
     "training",
@@ -84,3 +85,39 @@ class PartnerUpdatedV1(_Partner):
     contact_email: str | None = None
     open_places: int | None = None
     active: bool | None = None
+
+
+class _Referral(IntegrationEvent):
+    service: ClassVar[str] = "referral"
+    subject_field: ClassVar[str] = "case_id"
+
+    referral_id: uuid.UUID
+    case_id: uuid.UUID
+    client_id: uuid.UUID
+
+
+class ReferralProposedV1(_Referral):
+    """A counsellor proposed referring the case's client to a partner, sharing these data
+    categories on the strength of the client's consent `consent_id`; the reason is sealed."""
+
+    event_type: ClassVar[str] = "ReferralProposed"
+
+    organisation: str
+    partner_id: uuid.UUID
+    reason: Personal
+    data_categories: list[DataCategory]
+    consent_id: uuid.UUID
+
+
+class ReferralSentV1(_Referral):
+    """The proposed referral was sent to the partner."""
+
+    event_type: ClassVar[str] = "ReferralSent"
+
+
+class ReferralWithdrawnV1(_Referral):
+    """The counsellor withdrew the referral (proposed or sent); the reason is sealed."""
+
+    event_type: ClassVar[str] = "ReferralWithdrawn"
+
+    reason: Personal
