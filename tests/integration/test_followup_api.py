@@ -21,20 +21,17 @@ import httpx
 import pytest
 
 from tests.integration.test_planning_api import (
-    INVALID,
     Bad,
     a_goal,
     accepted_case,
     an_action,
-    assert_problem,
-    bearer,
     days,
     fill,
-    new_org,
     send,
     wait_for_plan,
     without,
 )
+from tests.support import INVALID, assert_problem, bearer, new_org
 
 FU = "/followup/v1"
 WAIT_SECONDS = 10.0

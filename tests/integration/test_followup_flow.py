@@ -23,13 +23,12 @@ from tests.integration.test_followup_api import (
 )
 from tests.integration.test_plan_flow import envelope, eventually
 from tests.integration.test_planning_api import (
-    bearer,
     days,
     event_count,
     get_plan,
-    new_org,
     send,
 )
+from tests.support import bearer, new_org
 
 
 async def messages_of_case(js: Any, stream: str, case_id: str) -> list[Any]:

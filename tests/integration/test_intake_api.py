@@ -16,8 +16,9 @@ import httpx
 import jwt
 import pytest
 
+from tests.support import INVALID, assert_problem, bearer, new_org
+
 BASE = "/intake/v1"
-PROBLEM_BASE = "https://waypoint.example/problems/"
 COMPETENCES = (
     "quality_reflection",
     "motive_reflection",
@@ -40,14 +41,6 @@ def a_client_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def new_org() -> str:
-    return f"org-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture
@@ -123,29 +116,6 @@ async def event_count(app: Any, originator_id: str | None = None) -> int:
             uuid.UUID(originator_id),
         )
     )
-
-
-def assert_problem(
-    r: httpx.Response, status: int, code: str, fields: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json"), r.headers
-    body = r.json()
-    assert {"type", "title", "status", "detail"} <= set(body), body
-    assert body["status"] == status
-    assert body["type"] == PROBLEM_BASE + code, body
-    assert isinstance(body["title"], str) and body["title"]
-    assert isinstance(body["detail"], str) and body["detail"]
-    if status == 422:
-        errors = body["errors"]
-        assert errors, body
-        assert all(set(e) >= {"field", "message"} and e["message"] for e in errors), errors
-        named = {e["field"] for e in errors}
-        for wanted in fields:
-            assert any(n == wanted or n.startswith(wanted + ".") for n in named), (wanted, named)
-    if status == 401:
-        assert r.headers["www-authenticate"].startswith("Bearer")
-    return dict(body)
 
 
 # -- the happy journey ----------------------------------------------------------------------------
@@ -606,7 +576,6 @@ SESSION = {"kind": "intake", "held_at": PAST, "minutes": 60}
 ASSESSMENT = {"assessor": "client", "scores": ALL_THREES}
 FUTURE = (datetime.now(UTC) + timedelta(days=2)).isoformat()
 TOMORROW = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
-INVALID = "validation-error"
 P_CLIENTS = "/clients"
 P_CLIENT = "/clients/{client}"
 P_CONSENTS = "/clients/{client}/consents"

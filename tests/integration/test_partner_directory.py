@@ -21,16 +21,11 @@ import httpx
 import pytest
 
 from tests.conftest import stream_messages
+from tests.support import INVALID, assert_problem, bearer
 
 BASE = "/referral/v1"
 STREAM = "GUIDANCE_REFERRAL"
-PROBLEM_BASE = "https://waypoint.example/problems/"
-INVALID = "validation-error"
 WAIT_SECONDS = 10.0
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def unique() -> str:
@@ -125,29 +120,6 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"not seen in time: {what}")
         await asyncio.sleep(0.1)
-
-
-def assert_problem(
-    r: httpx.Response, status: int, code: str, fields: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json"), r.headers
-    body = r.json()
-    assert {"type", "title", "status", "detail"} <= set(body), body
-    assert body["status"] == status
-    assert body["type"] == PROBLEM_BASE + code, body
-    assert isinstance(body["title"], str) and body["title"]
-    assert isinstance(body["detail"], str) and body["detail"]
-    if status == 422:
-        errors = body["errors"]
-        assert errors, body
-        assert all(set(e) >= {"field", "message"} and e["message"] for e in errors), errors
-        named = {e["field"] for e in errors}
-        for wanted in fields:
-            assert any(n == wanted or n.startswith(wanted + ".") for n in named), (wanted, named)
-    if status == 401:
-        assert r.headers["www-authenticate"].startswith("Bearer")
-    return dict(body)
 
 
 # -- the admin's journey ------------------------------------------------------------------------

@@ -31,14 +31,13 @@ from tests.integration.test_planning_api import (
     a_goal,
     accepted_case,
     an_action,
-    bearer,
     days,
     event_count,
     get_plan,
-    new_org,
     send,
     wait_for_plan,
 )
+from tests.support import bearer, new_org
 
 WAIT_SECONDS = 10.0
 FEED_SOURCE = "planflowtest"

@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import INVALID, assert_problem, bearer, new_org
+
 INTAKE = "/intake/v1"
 BASE = "/planning/v1"
-PROBLEM_BASE = "https://waypoint.example/problems/"
-INVALID = "validation-error"
 COMPETENCES = (
     "quality_reflection",
     "motive_reflection",
@@ -44,14 +44,6 @@ def today() -> date:
 
 def days(n: int) -> str:
     return (today() + timedelta(days=n)).isoformat()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def new_org() -> str:
-    return f"org-{uuid.uuid4().hex[:12]}"
 
 
 def a_goal(**overrides: Any) -> dict[str, Any]:
@@ -188,29 +180,6 @@ async def event_count(app: Any, plan_id: str) -> int:
             uuid.UUID(plan_id),
         )
     )
-
-
-def assert_problem(
-    r: httpx.Response, status: int, code: str, fields: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json"), r.headers
-    body = r.json()
-    assert {"type", "title", "status", "detail"} <= set(body), body
-    assert body["status"] == status
-    assert body["type"] == PROBLEM_BASE + code, body
-    assert isinstance(body["title"], str) and body["title"]
-    assert isinstance(body["detail"], str) and body["detail"]
-    if status == 422:
-        errors = body["errors"]
-        assert errors, body
-        assert all(set(e) >= {"field", "message"} and e["message"] for e in errors), errors
-        named = {e["field"] for e in errors}
-        for wanted in fields:
-            assert any(n == wanted or n.startswith(wanted + ".") for n in named), (wanted, named)
-    if status == 401:
-        assert r.headers["www-authenticate"].startswith("Bearer")
-    return dict(body)
 
 
 # -- the happy journey ----------------------------------------------------------------------------

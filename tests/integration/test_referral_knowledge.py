@@ -25,11 +25,10 @@ from tests.integration.test_planning_api import (
     a_goal,
     accepted_case,
     an_action,
-    bearer,
-    new_org,
     send,
     wait_for_plan,
 )
+from tests.support import bearer, new_org
 
 WAIT_SECONDS = 10.0
 ALL = ["identity", "contact", "career_question", "assessments", "plan"]

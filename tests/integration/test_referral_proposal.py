@@ -18,9 +18,10 @@ import pytest
 
 from services.referral.knowledge import case_info, consent_for
 from tests.conftest import stream_messages
-from tests.integration.test_partner_directory import a_partner, a_service, assert_problem, unique
-from tests.integration.test_planning_api import INTAKE, bearer, new_org
+from tests.integration.test_partner_directory import a_partner, a_service, unique
+from tests.integration.test_planning_api import INTAKE
 from tests.integration.test_referral_knowledge import eventually, post_consent, wait_consent
+from tests.support import assert_problem, bearer, new_org
 
 BASE = "/referral/v1"
 WANTED = ["identity", "contact"]
