@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from services.intake.domain import Case, Client, IntakeError
 from shared.contracts import intake as contracts
+from shared.errors import NotFound
 from shared.eventstore import ServiceApplication
 from shared.messaging.relay import Publication
 from shared.privacy import ERASED, PersonalFields
@@ -57,8 +58,6 @@ class IntakeApplication(ServiceApplication):
 
     def client(self, client_id: uuid.UUID, organisation: str) -> Client:
         """The client of this organisation (another organisation's reads as absent)."""
-        from shared.errors import NotFound
-
         client = self.load(Client, client_id)
         if client.organisation != organisation or client.given_name == ERASED:
             raise NotFound(f"No client {client_id}.")
@@ -76,34 +75,40 @@ class IntakeApplication(ServiceApplication):
         data_categories: list[str] | None = None,
         expected_version: int | None = None,
     ) -> tuple[uuid.UUID, int]:
-        client = self.client(client_id, organisation)
-        self._check_version(client.version, expected_version, "client")
-        if granted:
-            client.grant_consent(
-                consent_id=uuid.uuid4(),
-                purpose=purpose,
-                partner_id=partner_id,
-                data_categories=list(data_categories or []),
-                actor=actor,
-                at=self.clock(),
+        """Grant or withdraw a consent; the consent's id and the client's new version."""
+        if not granted and data_categories:
+            raise IntakeError(
+                "invalid",
+                "A withdrawal withdraws the whole consent; to narrow a referral consent, "
+                "grant it again with fewer data categories.",
+                "data_categories",
             )
-        else:
-            if data_categories:
-                raise IntakeError(
-                    "invalid",
-                    "A withdrawal withdraws the whole consent; to narrow a referral consent, "
-                    "grant it again with fewer data categories.",
-                    "data_categories",
+
+        def command(client: Client, at: datetime) -> uuid.UUID:
+            if granted:
+                client.grant_consent(
+                    consent_id=uuid.uuid4(),
+                    purpose=purpose,
+                    partner_id=partner_id,
+                    data_categories=list(data_categories or []),
+                    actor=actor,
+                    at=at,
                 )
-            client.withdraw_consent(
-                consent_id=uuid.uuid4(),
-                purpose=purpose,
-                partner_id=partner_id,
-                actor=actor,
-                at=self.clock(),
-            )
-        self.save(client)
-        return client.consent_history[-1]["consent_id"], client.version
+            else:
+                client.withdraw_consent(
+                    consent_id=uuid.uuid4(),
+                    purpose=purpose,
+                    partner_id=partner_id,
+                    actor=actor,
+                    at=at,
+                )
+            consent_id: uuid.UUID = client.consent_history[-1]["consent_id"]
+            return consent_id
+
+        consent_id, client = self.change(
+            lambda: self.client(client_id, organisation), expected_version, command
+        )
+        return consent_id, client.version
 
     # -- cases ---------------------------------------------------------------------------
     def open_case(
@@ -123,21 +128,10 @@ class IntakeApplication(ServiceApplication):
         return case.id
 
     def case(self, case_id: uuid.UUID, organisation: str) -> Case:
-        from shared.errors import NotFound
-
         case = self.load(Case, case_id)
         if case.organisation != organisation:
             raise NotFound(f"No case {case_id}.")
         return case
-
-    @staticmethod
-    def _check_version(actual: int, expected: int | None, what: str) -> None:
-        from shared.errors import VersionConflict
-
-        if expected is not None and actual != expected:
-            raise VersionConflict(
-                f"The {what} is at version {actual}, not {expected}; reload and retry."
-            )
 
 
 # -- what intake publishes (an allow-list; other domain events stay internal) ------------
