@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import date
 from functools import cached_property
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -13,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Dev-only secrets: used when GUIDANCE_AUTH_MODE=dev and nothing else is given.
 DEV_JWT_SECRET = "waypoint-dev-secret-change-me-please-0123456789"
 DEV_MASTER_KEY = base64.b64encode(b"waypoint-dev-master-key-32bytes!").decode()
+DEV_AUDIT_SIGNING_KEY = base64.b64encode(b"waypoint-dev-audit-signing-seed!").decode()
 
 
 class Settings(BaseSettings):
@@ -29,6 +31,8 @@ class Settings(BaseSettings):
     oidc_audience: str = "guidance"
     oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
     master_key: str | None = None
+    # Ed25519 seed (base64, 32 bytes) that signs the audit chain's checkpoints.
+    audit_signing_key: str | None = None
 
     # Intake
     hours_budget_default: float = Field(default=12.0, gt=0, le=500)
@@ -42,6 +46,12 @@ class Settings(BaseSettings):
     followup_checkin_offsets_days: list[int] = Field(default_factory=lambda: [14, 91, 182])
     followup_overdue_grace_days: int = Field(default=7, ge=0, le=365)
     followup_overdue_interval_seconds: float = Field(default=300, gt=0)
+
+    # Referral: the working days a partner has to answer a referral (Monday to Friday,
+    # not the listed holidays), and how often the overdue job looks
+    referral_answer_working_days: int = Field(default=5, ge=1, le=60)
+    referral_holidays: list[date] = Field(default_factory=list)
+    referral_overdue_interval_seconds: float = Field(default=300, gt=0)
 
     # Commands wait (up to 2 s) until the service's own read models show them, so
     # lists read what the caller just wrote.
@@ -66,6 +76,8 @@ class Settings(BaseSettings):
     stream_duplicate_window_seconds: int = Field(default=3600, ge=120)
     stream_replicas: int = Field(default=1, ge=1, le=5)
     key_cache_seconds: float = Field(default=5.0, ge=0)
+    # The audit chain's head is signed every this many links (and on demand).
+    audit_checkpoint_every: int = Field(default=1000, ge=1)
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -74,6 +86,7 @@ class Settings(BaseSettings):
         if self.auth_mode == "dev":
             self.jwt_secret = self.jwt_secret or DEV_JWT_SECRET
             self.master_key = self.master_key or DEV_MASTER_KEY
+            self.audit_signing_key = self.audit_signing_key or DEV_AUDIT_SIGNING_KEY
         else:
             missing = [
                 name
@@ -81,6 +94,7 @@ class Settings(BaseSettings):
                     ("GUIDANCE_OIDC_JWKS_URL", self.oidc_jwks_url),
                     ("GUIDANCE_OIDC_ISSUER", self.oidc_issuer),
                     ("GUIDANCE_MASTER_KEY", self.master_key),
+                    ("GUIDANCE_AUDIT_SIGNING_KEY", self.audit_signing_key),
                 )
                 if not value
             ]
@@ -93,12 +107,24 @@ class Settings(BaseSettings):
             raise ValueError("GUIDANCE_MASTER_KEY must be base64") from e
         if len(key) != 32:
             raise ValueError("GUIDANCE_MASTER_KEY must decode to 32 bytes")
+        assert self.audit_signing_key is not None
+        try:
+            seed = base64.b64decode(self.audit_signing_key, validate=True)
+        except ValueError as e:
+            raise ValueError("GUIDANCE_AUDIT_SIGNING_KEY must be base64") from e
+        if len(seed) != 32:
+            raise ValueError("GUIDANCE_AUDIT_SIGNING_KEY must decode to 32 bytes")
         return self
 
     @cached_property
     def master_key_bytes(self) -> bytes:
         assert self.master_key is not None
         return base64.b64decode(self.master_key)
+
+    @cached_property
+    def audit_signing_seed(self) -> bytes:
+        assert self.audit_signing_key is not None
+        return base64.b64decode(self.audit_signing_key)
 
     @cached_property
     def pg(self) -> PgParams:

@@ -175,6 +175,8 @@ class CaseOut(BaseModel):
     hours_remaining: float
     over_budget: bool
     decision: dict[str, Any] | None
+    resumed: bool
+    resumption: dict[str, Any] | None
     opened_at: datetime
     opened_by: str
     version: int
@@ -236,6 +238,8 @@ def case_out(c: Case) -> CaseOut:
         hours_remaining=round(max(c.hours_budget - c.hours_used, 0), 2),
         over_budget=c.hours_used > c.hours_budget,
         decision=c.decision,
+        resumed=c.resumed,
+        resumption=c.resumption,
         opened_at=c.created_on,
         opened_by=c.opened_by,
         version=c.version,

@@ -1,9 +1,11 @@
-"""Intake's reactions to other services' events: the case's phase follows its plan."""
+"""Intake's reactions to other services' events: the case's phase follows its plan, and
+the case shows whether guidance resumes after a referral."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import date
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
@@ -30,6 +32,26 @@ def phase_follows_plan(app: IntakeApplication, event: CloudEvent) -> Sequence[Ag
     changed = case.follow_plan(
         phase=PLAN_PHASE[event.event_type],
         cause=f"planning.{event.event_type}",
+        source_position=event.position or 0,
+        at=app.clock(),
+    )
+    return [case] if changed else []
+
+
+def resumption_noted(app: IntakeApplication, event: CloudEvent) -> Sequence[Aggregate]:
+    """Referral's GuidanceResumed: the case shows whether and when guidance resumes."""
+    d = event.data
+    try:
+        case: object = app.repository.get(uuid.UUID(d["case_id"]))
+    except AggregateNotFoundError:
+        return []
+    if not isinstance(case, Case):
+        return []
+    resume_on = d.get("resume_on")
+    changed = case.note_resumption(
+        referral_id=uuid.UUID(d["referral_id"]),
+        resumes=bool(d["resumes"]),
+        resume_on=None if resume_on is None else date.fromisoformat(resume_on),
         source_position=event.position or 0,
         at=app.clock(),
     )

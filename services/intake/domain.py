@@ -367,6 +367,25 @@ class Case(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.plan_position = self.source_position
 
+    class ResumptionNoted(Aggregate.Event):
+        """Whether and when guidance resumes after a referral (from referral's events);
+        the latest news wins, older news (a lower position) changes nothing."""
+
+        client_id: uuid.UUID
+        referral_id: uuid.UUID
+        resumes: bool
+        resume_on: date | None
+        source_position: int
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.resumption = {
+                "referral_id": self.referral_id,
+                "resumes": self.resumes,
+                "resume_on": self.resume_on,
+                "noted_at": self.timestamp,
+            }
+            aggregate.resumption_position = self.source_position
+
     def __init__(
         self,
         client_id: uuid.UUID,
@@ -388,6 +407,8 @@ class Case(Aggregate):
         self.minutes_used = 0
         self.decision: dict[str, Any] | None = None
         self.plan_position = 0
+        self.resumption: dict[str, Any] | None = None
+        self.resumption_position = 0
 
     @classmethod
     def open(
@@ -570,7 +591,36 @@ class Case(Aggregate):
         )
         return True
 
+    def note_resumption(
+        self,
+        *,
+        referral_id: uuid.UUID,
+        resumes: bool,
+        resume_on: date | None,
+        source_position: int,
+        at: datetime,
+    ) -> bool:
+        """Record what the counsellor said in referral about resuming guidance; True
+        when there is something to save."""
+        if source_position <= self.resumption_position:
+            return False
+        self.trigger_event(
+            self.ResumptionNoted,
+            timestamp=at,
+            client_id=self.client_id,
+            referral_id=referral_id,
+            resumes=resumes,
+            resume_on=resume_on,
+            source_position=source_position,
+        )
+        return True
+
     # -- derived -------------------------------------------------------------------------
+    @property
+    def resumed(self) -> bool:
+        """Guidance resumes (or resumed) after a referral."""
+        return bool(self.resumption and self.resumption["resumes"])
+
     @property
     def latest_scores(self) -> dict[str, dict[str, int]]:
         """The latest assessment by each assessor."""

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.intake.api import router
 from services.intake.application import PUBLICATIONS, IntakeApplication
-from services.intake.consumers import PLAN_PHASE, phase_follows_plan
+from services.intake.consumers import PLAN_PHASE, phase_follows_plan, resumption_noted
 from services.intake.domain import IntakeError
 from services.intake.projections import IntakeProjection
 from shared.errors import install_domain_errors
@@ -53,7 +53,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "planning",
             {t: partial(phase_follows_plan, intake) for t in PLAN_PHASE},
         )
-        runtime.start_background({"projection": projection, "relay": relay}, {"plan-phase": phases})
+        resumptions = EventConsumer(
+            "intake-resumption",
+            runtime.js,
+            intake,
+            "referral",
+            {"GuidanceResumed": partial(resumption_noted, intake)},
+        )
+        runtime.start_background(
+            {"projection": projection, "relay": relay},
+            {"plan-phase": phases, "resumption": resumptions},
+        )
         app.state.intake, app.state.runtime = intake, runtime
         app.state.projection, app.state.relay = projection, relay
         try:

@@ -1,8 +1,9 @@
-"""Referral's HTTP API: the partner directory (the "social map") and referrals.
+"""Referral's HTTP API, the partner directory (the "social map"); referrals are in
+`referrals_api.py`.
 
-Admins register partners and change them; counsellors and team leads search the
-directory, which every organisation shares, and see only active partners. Counsellors
-propose referrals of their organisation's cases, send them and withdraw them.
+Admins register partners and change them (a partner may set its own open places);
+counsellors and team leads search the directory, which every organisation shares, and
+see only active partners.
 """
 
 from __future__ import annotations
@@ -15,20 +16,16 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.concurrency import run_in_threadpool
 
-from services.referral.application import ProposalFacts, ReferralApplication
-from services.referral.domain import Partner, Referral
-from services.referral.knowledge import case_info, consent_record
-from services.referral.projections import partner_row, search_partners
+from services.referral.application import ReferralApplication
+from services.referral.domain import Partner
+from services.referral.projections import search_partners
 from shared.auth import Principal, require
 from shared.commands import Projection, run_command, set_etag
 from shared.commands import change as change_command
-from shared.errors import Forbidden, InvalidInput
+from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.messaging.follower import LogFollower
 
 router = APIRouter(tags=["partners"])
-# Referrals have a router of their own (the partner directory's bad-request table covers
-# every route of `router`).
-referrals = APIRouter(tags=["referrals"])
 
 Admin = Annotated[Principal, Depends(require("admin"))]
 Reader = Annotated[Principal, Depends(require("counsellor", "team_lead", "admin"))]
@@ -267,13 +264,16 @@ async def update_partner(
 async def set_capacity(
     partner_id: uuid.UUID,
     body: CapacityIn,
-    who: Admin,
+    who: Annotated[Principal, Depends(require("admin", "partner"))],
     app: App,
     proj: Projection,
     response: Response,
     if_match: IfMatch = None,
 ) -> PartnerOut:
-    """Set the partner's open places (0: no new referrals for now)."""
+    """Set the partner's open places (0: no new referrals for now): an admin, or the
+    partner itself (another partner's reads as absent)."""
+    if not who.has("admin") and who.partner_id != partner_id:
+        raise NotFound(f"No partner {partner_id}.")
     return await _change(
         app,
         proj,
@@ -323,168 +323,4 @@ async def reactivate_partner(
         if_match,
         response,
         lambda partner, at: partner.reactivate(actor=who.sub, at=at),
-    )
-
-
-# -- referrals ---------------------------------------------------------------------------------
-Reason = Annotated[StrictStr, Field(min_length=1, max_length=4000)]
-
-
-class ReferralIn(Strict):
-    case_id: Annotated[uuid.UUID, Field(strict=False)]
-    partner_id: Annotated[uuid.UUID, Field(strict=False)]
-    reason: Reason
-    data_categories: list[DataCategory] = Field(min_length=1, max_length=5)
-
-
-class WithdrawIn(Strict):
-    reason: Reason
-
-
-class ReferralCreated(BaseModel):
-    referral_id: uuid.UUID
-    version: int
-
-
-class ReferralOut(BaseModel):
-    referral_id: uuid.UUID
-    case_id: uuid.UUID
-    client_id: uuid.UUID
-    partner_id: uuid.UUID
-    status: str
-    reason: str
-    data_categories: list[str]
-    consent_id: uuid.UUID
-    withdrawal_reason: str | None
-    created_at: datetime
-    updated_at: datetime
-    version: int
-
-
-def referral_out(r: Referral) -> ReferralOut:
-    return ReferralOut(
-        referral_id=r.id,
-        case_id=r.case_id,
-        client_id=r.client_id,
-        partner_id=r.partner_id,
-        status=r.status,
-        reason=r.reason,
-        data_categories=list(r.data_categories),
-        consent_id=r.consent_id,
-        withdrawal_reason=r.withdrawal_reason,
-        created_at=r.created_on,
-        updated_at=r.modified_on,
-        version=r.version,
-    )
-
-
-@referrals.post(
-    "/referrals",
-    status_code=status.HTTP_201_CREATED,
-    response_model=ReferralCreated,
-)
-async def propose_referral(
-    body: ReferralIn,
-    who: Counsellor,
-    app: App,
-    proj: Projection,
-    request: Request,
-    response: Response,
-) -> ReferralCreated:
-    """Propose referring the case's client to a partner: the partner must be active with
-    open places and accept the data categories, and the client must have consented to
-    share exactly those categories with exactly that partner (409 consent-required)."""
-    pool = request.app.state.runtime.pool
-    case = await case_info(pool, body.case_id)
-    consent = (
-        None if case is None else await consent_record(pool, case["client_id"], body.partner_id)
-    )
-    facts = ProposalFacts(
-        case=case, partner=await partner_row(pool, body.partner_id), consent=consent
-    )
-    referral_id = uuid.uuid4()
-    referral = await run_command(
-        app,
-        proj,
-        lambda: app.propose_referral(
-            referral_id,
-            facts,
-            organisation=who.org,
-            case_id=body.case_id,
-            partner_id=body.partner_id,
-            reason=body.reason,
-            data_categories=list(body.data_categories),
-            actor=who.sub,
-        ),
-    )
-    set_etag(response, referral.version)
-    response.headers["Location"] = str(request.url_for("get_referral", referral_id=referral_id))
-    return ReferralCreated(referral_id=referral_id, version=referral.version)
-
-
-@referrals.get("/referrals/{referral_id}", response_model=ReferralOut)
-async def get_referral(
-    referral_id: uuid.UUID, who: Counsellor, app: App, response: Response
-) -> ReferralOut:
-    """One referral of the counsellor's organisation (another's reads as absent)."""
-    referral = await run_in_threadpool(lambda: app.referral(referral_id, who.org))
-    set_etag(response, referral.version)
-    return referral_out(referral)
-
-
-async def _change_referral(
-    app: ReferralApplication,
-    proj: LogFollower | None,
-    referral_id: uuid.UUID,
-    organisation: str,
-    if_match: str | None,
-    response: Response,
-    change: Any,
-) -> ReferralOut:
-    _, referral = await change_command(
-        app, proj, lambda: app.referral(referral_id, organisation), if_match, response, change
-    )
-    return referral_out(referral)
-
-
-@referrals.post("/referrals/{referral_id}/send", response_model=ReferralOut)
-async def send_referral(
-    referral_id: uuid.UUID,
-    who: Counsellor,
-    app: App,
-    proj: Projection,
-    response: Response,
-    if_match: IfMatch = None,
-) -> ReferralOut:
-    """Send the proposed referral to the partner."""
-    return await _change_referral(
-        app,
-        proj,
-        referral_id,
-        who.org,
-        if_match,
-        response,
-        lambda referral, at: referral.send(actor=who.sub, at=at),
-    )
-
-
-@referrals.post("/referrals/{referral_id}/withdraw", response_model=ReferralOut)
-async def withdraw_referral(
-    referral_id: uuid.UUID,
-    body: WithdrawIn,
-    who: Counsellor,
-    app: App,
-    proj: Projection,
-    response: Response,
-    if_match: IfMatch = None,
-) -> ReferralOut:
-    """Withdraw the referral (proposed or sent), with a reason."""
-    return await _change_referral(
-        app,
-        proj,
-        referral_id,
-        who.org,
-        if_match,
-        response,
-        lambda referral, at: referral.withdraw(reason=body.reason, actor=who.sub, at=at),
     )

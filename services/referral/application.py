@@ -1,4 +1,4 @@
-"""Referral's use cases: the partner directory, and proposing and sending referrals."""
+"""Referral's use cases: the partner directory, and the referral's closed loop."""
 
 from __future__ import annotations
 
@@ -7,10 +7,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from services.referral.domain import Partner, Referral, ReferralError
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from services.referral.domain import Partner, ReferralError
+from services.referral.lifecycle import ConsentReferrals, Referral
+from shared.audit.access import DataAccess
+from shared.auth import Principal
 from shared.contracts import referral as contracts
 from shared.errors import NotFound
 from shared.eventstore import ServiceApplication
+from shared.messaging.envelope import CloudEvent
 from shared.messaging.relay import Publication
 from shared.privacy import PersonalFields
 
@@ -23,6 +31,10 @@ class ReferralApplication(ServiceApplication):
     personal_data: ClassVar[dict[type, PersonalFields]] = {
         Referral.Proposed: PersonalFields(("reason",), subject="client_id"),
         Referral.Withdrawn: PersonalFields(("reason",), subject="client_id"),
+        Referral.Declined: PersonalFields(("reason",), subject="client_id"),
+        Referral.OutcomeReported: PersonalFields(("notes",), subject="client_id"),
+        Referral.Closed: PersonalFields(("note",), subject="client_id"),
+        Referral.ResumptionRecorded: PersonalFields(("note",), subject="client_id"),
     }
 
     new_id: Callable[[], uuid.UUID] = staticmethod(uuid.uuid4)
@@ -42,10 +54,15 @@ class ReferralApplication(ServiceApplication):
         self.save(partner)
         return partner
 
-    def referral(self, referral_id: uuid.UUID, organisation: str) -> Referral:
-        """A referral of the caller's organisation; another's reads as absent."""
+    def referral(self, referral_id: uuid.UUID, who: Principal) -> Referral:
+        """A referral the caller may see: a partner's own (once sent), else one of the
+        caller's organisation; any other reads as absent."""
         referral = self.load(Referral, referral_id)
-        if referral.organisation != organisation:
+        if who.has("partner"):
+            visible = referral.partner_id == who.partner_id and referral.status != "proposed"
+        else:
+            visible = referral.organisation == who.org
+        if not visible:
             raise NotFound(f"No referral {referral_id}.")
         return referral
 
@@ -106,8 +123,77 @@ class ReferralApplication(ServiceApplication):
             actor=actor,
             at=self.clock(),
         )
-        self.save(referral)
+        # The referral and the index a withdrawal of its consent reaches, in one save.
+        client_id = referral.client_id
+        for attempt in range(3):
+            index = self._consent_referrals(client_id, partner_id, referral.created_on)
+            index.attach(referral_id, referral.created_on)
+            try:
+                self.save(referral, index)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                continue
+            break
         return referral
+
+    def _consent_referrals(
+        self, client_id: uuid.UUID, partner_id: uuid.UUID, at: Any
+    ) -> ConsentReferrals:
+        try:
+            index: object = self.repository.get(ConsentReferrals.id_for(client_id, partner_id))
+        except AggregateNotFoundError:
+            return ConsentReferrals.start(client_id, partner_id, at)
+        assert isinstance(index, ConsentReferrals)
+        return index
+
+    # -- reactions ---------------------------------------------------------------------
+    def on_consent_withdrawn(self, event: CloudEvent) -> list[Aggregate]:
+        """Intake's ConsentWithdrawn: every open referral resting on it is marked revoked."""
+        d = event.data
+        if d.get("purpose") != "referral" or d.get("partner_id") is None:
+            return []
+        client_id, partner_id = uuid.UUID(d["client_id"]), uuid.UUID(d["partner_id"])
+        try:
+            index: object = self.repository.get(ConsentReferrals.id_for(client_id, partner_id))
+        except AggregateNotFoundError:
+            return []
+        assert isinstance(index, ConsentReferrals)
+        changed: list[Aggregate] = []
+        for referral_id in index.referral_ids:
+            referral: object = self.repository.get(referral_id)
+            assert isinstance(referral, Referral)
+            if referral.revoke_consent(
+                consent_id=uuid.UUID(d["consent_id"]), actor=CONSENT_ACTOR, at=self.clock()
+            ):
+                changed.append(referral)
+        return changed
+
+    def record_access(
+        self,
+        who: Principal,
+        referral: Referral,
+        *,
+        resource: str,
+        categories: list[str],
+    ) -> DataAccess:
+        """Record one read of the client's data under this referral."""
+        access = DataAccess.record(
+            who,
+            client_id=referral.client_id,
+            case_id=referral.case_id,
+            referral_id=referral.id,
+            partner_id=referral.partner_id,
+            purpose="referral",
+            resource=resource,
+            categories=categories,
+            at=self.clock(),
+        )
+        self.save(access)
+        return access
+
+
+CONSENT_ACTOR = "system:consent-withdrawn"
 
 
 @dataclass(frozen=True)
@@ -158,6 +244,19 @@ def _proposed(s: dict[str, Any]) -> dict[str, Any]:
     return _referral(s, **{n: s[n] for n in names})
 
 
+def _accessed(s: dict[str, Any]) -> dict[str, Any]:
+    names = ("referral_id", "case_id", "client_id", "partner_id", "role", "organisation")
+    return {
+        "occurred_at": s["timestamp"],
+        "actor": s["actor"],
+        "access_id": s["originator_id"],
+        "purpose": s["purpose"],
+        "resource": s["resource"],
+        "categories": s["categories"],
+        **{n: s[n] for n in names},
+    }
+
+
 PUBLICATIONS: dict[type, Publication] = {
     Partner.Registered: Publication(contracts.PartnerRegisteredV1, _registered),
     Partner.Updated: Publication(
@@ -179,4 +278,34 @@ PUBLICATIONS: dict[type, Publication] = {
     Referral.Withdrawn: Publication(
         contracts.ReferralWithdrawnV1, lambda s: _referral(s, reason=s["reason"])
     ),
+    Referral.Acknowledged: Publication(
+        contracts.ReferralAcknowledgedV1, lambda s: _referral(s, partner_id=s["partner_id"])
+    ),
+    Referral.Accepted: Publication(
+        contracts.ReferralAcceptedV1, lambda s: _referral(s, partner_id=s["partner_id"])
+    ),
+    Referral.Declined: Publication(
+        contracts.ReferralDeclinedV1,
+        lambda s: _referral(s, partner_id=s["partner_id"], reason=s["reason"]),
+    ),
+    Referral.OutcomeReported: Publication(
+        contracts.ReferralOutcomeReportedV1,
+        lambda s: _referral(s, partner_id=s["partner_id"], outcome=s["outcome"], notes=s["notes"]),
+    ),
+    Referral.Closed: Publication(
+        contracts.ReferralClosedV1, lambda s: _referral(s, note=s["note"])
+    ),
+    Referral.BecameOverdue: Publication(
+        contracts.ReferralOverdueV1,
+        lambda s: _referral(s, partner_id=s["partner_id"], due_on=s["due_on"]),
+    ),
+    Referral.ConsentRevoked: Publication(
+        contracts.ReferralConsentRevokedV1,
+        lambda s: _referral(s, partner_id=s["partner_id"], consent_id=s["consent_id"]),
+    ),
+    Referral.ResumptionRecorded: Publication(
+        contracts.GuidanceResumedV1,
+        lambda s: _referral(s, resumes=s["resumes"], resume_on=s["resume_on"], note=s["note"]),
+    ),
+    DataAccess.Recorded: Publication(contracts.PartnerDataAccessedV1, _accessed),
 }

@@ -1,7 +1,9 @@
 """Composition root of referral: builds everything once, in the lifespan.
 
-The partner directory, referrals (proposed, sent, withdrawn), and what referral knows of
-clients, cases and plans: read models fed by consumers of intake's and planning's events.
+The partner directory, referrals and their closed loop, and what referral knows of
+clients, cases and plans: read models fed by consumers of intake's and planning's
+events; a withdrawn consent reaches the referrals resting on it through an event
+consumer; the overdue job marks referrals the partner did not answer in time.
 """
 
 from __future__ import annotations
@@ -12,15 +14,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from services.referral.api import referrals, router
+from services.referral.api import router
 from services.referral.application import PUBLICATIONS, ReferralApplication
 from services.referral.domain import ReferralError
+from services.referral.inbox_api import inbox
+from services.referral.jobs import OverdueJob
 from services.referral.knowledge import INTAKE_HANDLERS, PLANNING_HANDLERS
 from services.referral.knowledge import SCHEMA_SQL as KNOWLEDGE_SQL
 from services.referral.projections import SCHEMA_SQL, ReferralProjection
+from services.referral.referrals_api import referrals
 from shared.errors import install_domain_errors
 from shared.http import service_app
-from shared.messaging.consumer import ReadModelConsumer
+from shared.messaging.consumer import EventConsumer, ReadModelConsumer
 from shared.messaging.relay import Relay
 from shared.runtime import Runtime, key_vault
 from shared.settings import Settings, get_settings
@@ -66,10 +71,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 PLANNING_HANDLERS,
             ),
         }
-        runtime.start_background({"projection": projection, "relay": relay}, dict(consumers))
+        revocations = EventConsumer(
+            "referral-consents",
+            runtime.js,
+            referral,
+            "intake",
+            {"ConsentWithdrawn": referral.on_consent_withdrawn},
+        )
+        overdue = OverdueJob(
+            referral,
+            runtime.pool,
+            interval_seconds=settings.referral_overdue_interval_seconds,
+            working_days=settings.referral_answer_working_days,
+            holidays=settings.referral_holidays,
+        )
+        runtime.start_background(
+            {"projection": projection, "relay": relay},
+            {**consumers, "consents": revocations},
+        )
+        if settings.role != "web":
+            runtime.spawn("overdue", overdue.run)
+        app.state.overdue = overdue
         app.state.referral, app.state.runtime = referral, runtime
         app.state.projection, app.state.relay = projection, relay
-        app.state.consumers = consumers
+        app.state.consumers = {**consumers, "consents": revocations}
         try:
             yield
         finally:
@@ -81,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         SERVICE,
         settings,
         lifespan,
-        [router, referrals],
+        [router, referrals, inbox],
         description="The partner directory and closed-loop referrals with consent-limited sharing.",
     )
     install_domain_errors(app, ReferralError)

@@ -1,7 +1,10 @@
-"""Referral's read models (asyncpg): `partners_view`, the searchable directory.
+"""Referral's read models (asyncpg), following referral's own log.
 
-It follows referral's own log and holds each partner's current directory fields. The
-directory is shared by every organisation; inactive partners are listed only when asked.
+- `partners_view`, the searchable directory: each partner's current directory fields.
+  The directory is shared by every organisation; inactive partners only when asked.
+- `referrals_view`: each referral's status, marks and times, for the counsellor's list,
+  the partner's inbox, the overdue job and the network figures. Nothing personal: the
+  reasons and notes stay in the events.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from eventsourcing.persistence import Notification
 from eventsourcing.utils import resolve_topic
 
 from services.referral.domain import Partner
+from services.referral.lifecycle import Referral
 from shared.messaging.follower import LogFollower
 
 SCHEMA_SQL = """
@@ -33,6 +37,38 @@ CREATE TABLE IF NOT EXISTS referral.partners_view (
     version int NOT NULL
 );
 CREATE INDEX IF NOT EXISTS partners_view_name ON referral.partners_view (active, name);
+CREATE TABLE IF NOT EXISTS referral.referrals_view (
+    referral_id uuid PRIMARY KEY,
+    case_id uuid NOT NULL,
+    client_id uuid NOT NULL,
+    organisation text NOT NULL,
+    partner_id uuid NOT NULL,
+    status text NOT NULL,
+    data_categories text[] NOT NULL,
+    consent_id uuid NOT NULL,
+    overdue boolean NOT NULL DEFAULT false,
+    overdue_since date,
+    consent_revoked boolean NOT NULL DEFAULT false,
+    proposed_at timestamptz NOT NULL,
+    sent_at timestamptz,
+    acknowledged_at timestamptz,
+    answered_at timestamptz,
+    answer text,
+    outcome text,
+    outcome_at timestamptz,
+    closed_at timestamptz,
+    resumes boolean,
+    resume_on date,
+    updated_at timestamptz NOT NULL,
+    version int NOT NULL
+);
+CREATE INDEX IF NOT EXISTS referrals_view_org ON referral.referrals_view
+    (organisation, updated_at DESC);
+CREATE INDEX IF NOT EXISTS referrals_view_partner ON referral.referrals_view
+    (partner_id, updated_at DESC);
+CREATE INDEX IF NOT EXISTS referrals_view_case ON referral.referrals_view (case_id);
+CREATE INDEX IF NOT EXISTS referrals_view_awaiting ON referral.referrals_view (status)
+    WHERE status IN ('sent', 'acknowledged') AND NOT overdue;
 """
 
 COLUMNS = (
@@ -62,8 +98,11 @@ class ReferralProjection(LogFollower):
 
 async def apply(conn: asyncpg.Connection, cls: type, n: Notification, s: dict[str, Any]) -> None:
     version = n.originator_version
+    if issubclass(cls, Referral.Proposed | Referral.Event):
+        await apply_referral(conn, cls, n, s)
+        return
     if not issubclass(cls, Partner.Event):
-        return  # referrals: no read model of their own yet
+        return
     if cls is Partner.Registered:
         await conn.execute(
             f"INSERT INTO referral.partners_view ({COLUMNS}) "
@@ -100,6 +139,75 @@ async def apply(conn: asyncpg.Connection, cls: type, n: Notification, s: dict[st
     await conn.execute(
         f"UPDATE referral.partners_view SET version = $2, updated_at = $3{sets} "
         "WHERE partner_id = $1 AND version < $2",
+        n.originator_id,
+        version,
+        s["timestamp"],
+        *args,
+    )
+
+
+# A referral event → the columns it sets (besides version and updated_at).
+def _referral_changes(cls: type, s: dict[str, Any]) -> dict[str, Any]:
+    at = s["timestamp"]
+    if cls is Referral.Sent:
+        return {"status": "sent", "sent_at": at}
+    if cls is Referral.Acknowledged:
+        return {"status": "acknowledged", "acknowledged_at": at}
+    if cls in (Referral.Accepted, Referral.Declined):
+        status = "accepted" if cls is Referral.Accepted else "declined"
+        return {
+            "status": status,
+            "answer": status,
+            "acknowledged_at": ("coalesce", at),
+            "answered_at": at,
+        }
+    if cls is Referral.OutcomeReported:
+        return {"status": "outcome_reported", "outcome": s["outcome"], "outcome_at": at}
+    if cls is Referral.Closed:
+        return {"status": "closed", "closed_at": at}
+    if cls is Referral.Withdrawn:
+        return {"status": "withdrawn", "closed_at": at}
+    if cls is Referral.BecameOverdue:
+        return {"overdue": True, "overdue_since": s["due_on"]}
+    if cls is Referral.ConsentRevoked:
+        return {"consent_revoked": True}
+    if cls is Referral.ResumptionRecorded:
+        return {"resumes": s["resumes"], "resume_on": s["resume_on"]}
+    return {}
+
+
+async def apply_referral(
+    conn: asyncpg.Connection, cls: type, n: Notification, s: dict[str, Any]
+) -> None:
+    version = n.originator_version
+    if cls is Referral.Proposed:
+        await conn.execute(
+            "INSERT INTO referral.referrals_view (referral_id, case_id, client_id, "
+            "organisation, partner_id, status, data_categories, consent_id, proposed_at, "
+            "updated_at, version) VALUES ($1,$2,$3,$4,$5,'proposed',$6,$7,$8,$8,$9) "
+            "ON CONFLICT (referral_id) DO NOTHING",
+            n.originator_id,
+            s["case_id"],
+            s["client_id"],
+            s["organisation"],
+            s["partner_id"],
+            list(s["data_categories"]),
+            s["consent_id"],
+            s["timestamp"],
+            version,
+        )
+        return
+    sets, args = "", []
+    for i, (column, value) in enumerate(sorted(_referral_changes(cls, s).items()), start=4):
+        if isinstance(value, tuple):  # ("coalesce", v): keep an earlier value
+            sets += f", {column} = coalesce({column}, ${i})"
+            args.append(value[1])
+        else:
+            sets += f", {column} = ${i}"
+            args.append(value)
+    await conn.execute(
+        f"UPDATE referral.referrals_view SET version = $2, updated_at = $3{sets} "
+        "WHERE referral_id = $1 AND version < $2",
         n.originator_id,
         version,
         s["timestamp"],

@@ -1,13 +1,15 @@
 """Integration events published by referral (`guidance.referral.<EventType>`).
 
 The partner directory (a partner registered, and any change to it after; nothing there
-is personal data: partners are organisations) and referrals proposed, sent and
-withdrawn (their reasons are the client's, and sealed).
+is personal data: partners are organisations), each step of a referral's closed loop
+(reasons and notes are the client's, and sealed), the reads of a client's data by
+partners, and whether guidance resumes after a referral.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -121,3 +123,96 @@ class ReferralWithdrawnV1(_Referral):
     event_type: ClassVar[str] = "ReferralWithdrawn"
 
     reason: Personal
+
+
+class _PartnerStep(_Referral):
+    partner_id: uuid.UUID
+
+
+class ReferralAcknowledgedV1(_PartnerStep):
+    """The partner has seen the referral."""
+
+    event_type: ClassVar[str] = "ReferralAcknowledged"
+
+
+class ReferralAcceptedV1(_PartnerStep):
+    """The partner takes the client on."""
+
+    event_type: ClassVar[str] = "ReferralAccepted"
+
+
+class ReferralDeclinedV1(_PartnerStep):
+    """The partner does not take the client on; the reason is sealed."""
+
+    event_type: ClassVar[str] = "ReferralDeclined"
+
+    reason: Personal
+
+
+Outcome = Literal["completed", "partially_completed", "not_completed", "no_show"]
+
+
+class ReferralOutcomeReportedV1(_PartnerStep):
+    """The partner reports how its service to the client ended; the notes are sealed."""
+
+    event_type: ClassVar[str] = "ReferralOutcomeReported"
+
+    outcome: Outcome
+    notes: Personal | None = None
+
+
+class ReferralClosedV1(_Referral):
+    """The counsellor closed the loop (after a decline or an outcome)."""
+
+    event_type: ClassVar[str] = "ReferralClosed"
+
+    note: Personal | None = None
+
+
+class ReferralOverdueV1(_PartnerStep):
+    """The partner did not answer by `due_on` (working days after sending)."""
+
+    event_type: ClassVar[str] = "ReferralOverdue"
+
+    due_on: date
+
+
+class ReferralConsentRevokedV1(_PartnerStep):
+    """The client withdrew the consent `consent_id` the referral rests on: nothing of the
+    client is shared under it any more."""
+
+    event_type: ClassVar[str] = "ReferralConsentRevoked"
+
+    consent_id: uuid.UUID
+
+
+class GuidanceResumedV1(_Referral):
+    """The counsellor recorded whether (and from when) guidance resumes after the
+    referral; recorded again, the latest wins. The note is sealed."""
+
+    event_type: ClassVar[str] = "GuidanceResumed"
+
+    resumes: bool
+    resume_on: date | None = None
+    note: Personal | None = None
+
+
+class PartnerDataAccessedV1(IntegrationEvent):
+    """A client's data was read in referral: by the partner (`resource` `packet`), as a
+    printed letter for the partner (`letter`), or by an auditor. Who, as which role, for
+    which purpose and partner, which categories, when."""
+
+    service: ClassVar[str] = "referral"
+    subject_field: ClassVar[str] = "client_id"
+    event_type: ClassVar[str] = "PartnerDataAccessed"
+
+    access_id: uuid.UUID
+    client_id: uuid.UUID
+    case_id: uuid.UUID | None = None
+    referral_id: uuid.UUID | None = None
+    partner_id: uuid.UUID | None = None
+    role: str
+    organisation: str
+    purpose: str
+    resource: str
+    categories: list[str]

@@ -652,7 +652,14 @@ BAD: dict[str, Bad] = {
         body={**CAPACITY, "waiting_list": 2},
         fields=("waiting_list",),
     ),
-    **command_rows("capacity", "PUT", P_CAPACITY, CAPACITY),
+    **{
+        k: v
+        for k, v in command_rows("capacity", "PUT", P_CAPACITY, CAPACITY).items()
+        if k != "capacity/partner"  # a partner sets its own open places
+    },
+    "capacity/another-partner": Bad(
+        "PUT", P_CAPACITY, 404, "not-found", CAPACITY, who="another-partner"
+    ),
     # POST /partners/{id}/deactivate and /reactivate
     **command_rows("deactivate", "POST", P_DEACTIVATE, None),
     **command_rows("reactivate", "POST", P_REACTIVATE, None),
@@ -685,6 +692,8 @@ def caller(who: str, world: World, token: Any) -> dict[str, str]:
         return {}
     if who == "garbage":
         return {"Authorization": "Bearer not.a.jwt"}
+    if who == "another-partner":
+        return bearer(token("partner", org="partner-org", partner_id=uuid.uuid4()))
     if who == "partner":
         return bearer(
             token("partner", org="partner-org", partner_id=uuid.UUID(world.ids["partner"]))
@@ -769,7 +778,9 @@ def test_the_bad_request_table_covers_every_partner_path() -> None:
     }
     rows = {(bad.method, shape(bad.path)) for bad in BAD.values()}
     assert routes <= rows, routes - rows
-    # Every admin command refuses every other role.
+    # Every admin command refuses every other role (a partner may set its own capacity,
+    # not another's).
     for method, path in routes - {("GET", "/partners"), ("GET", "/partners/{}")}:
         refused = {b.who for b in BAD.values() if (b.method, shape(b.path)) == (method, path)}
-        assert {"none", "counsellor", "team_lead", "partner", "auditor"} <= refused, (method, path)
+        partner = "another-partner" if path.endswith("/capacity") else "partner"
+        assert {"none", "counsellor", "team_lead", partner, "auditor"} <= refused, (method, path)

@@ -45,6 +45,7 @@ SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
 UNUSED_DB = "postgresql://unused@127.0.0.1:1/unused"
 IDP = "https://idp.example"
 MASTER_KEY = base64.b64encode(os.urandom(32)).decode()
+AUDIT_KEY = base64.b64encode(os.urandom(32)).decode()
 ORG = "org-a"
 
 Counsellor = Annotated[Principal, Depends(require("counsellor"))]
@@ -256,6 +257,7 @@ def oidc_settings(idp: Idp) -> Settings:
         oidc_jwks_url=idp.jwks_url,
         oidc_issuer=IDP,
         master_key=MASTER_KEY,
+        audit_signing_key=AUDIT_KEY,
         database_url=UNUSED_DB,
     )
 
@@ -317,6 +319,7 @@ def test_an_hs256_token_with_any_secret_is_refused_even_when_hs256_is_configured
         oidc_algorithms=["HS256", "RS256", "ES256"],
         jwt_secret=SECRET,
         master_key=MASTER_KEY,
+        audit_signing_key=AUDIT_KEY,
         database_url=UNUSED_DB,
     )
     token = hand_signed({"alg": "HS256", "typ": "JWT", "kid": "rsa-1"}, claims(IDP), b"s3cret")
@@ -383,15 +386,22 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 
 @pytest.mark.parametrize(
-    "missing", ["GUIDANCE_OIDC_JWKS_URL", "GUIDANCE_OIDC_ISSUER", "GUIDANCE_MASTER_KEY"]
+    "missing",
+    [
+        "GUIDANCE_OIDC_JWKS_URL",
+        "GUIDANCE_OIDC_ISSUER",
+        "GUIDANCE_MASTER_KEY",
+        "GUIDANCE_AUDIT_SIGNING_KEY",
+    ],
 )
-def test_oidc_mode_without_its_jwks_url_issuer_or_master_key_is_refused(
+def test_oidc_mode_without_its_jwks_url_issuer_master_key_or_audit_key_is_refused(
     clean_env: pytest.MonkeyPatch, missing: str
 ) -> None:
     given: dict[str, Any] = {
         "oidc_jwks_url": "https://idp.example/jwks.json",
         "oidc_issuer": IDP,
         "master_key": MASTER_KEY,
+        "audit_signing_key": AUDIT_KEY,
     }
     del given[missing.removeprefix("GUIDANCE_").lower()]
 
@@ -417,6 +427,7 @@ def test_a_master_key_that_is_not_32_bytes_of_base64_is_refused(
             oidc_jwks_url="https://idp.example/jwks.json",
             oidc_issuer=IDP,
             master_key=master_key,
+            audit_signing_key=AUDIT_KEY,
         )
 
 
@@ -436,11 +447,15 @@ def test_settings_come_from_the_guidance_environment(clean_env: pytest.MonkeyPat
     clean_env.setenv("GUIDANCE_OIDC_JWKS_URL", "https://idp.example/jwks.json")
     clean_env.setenv("GUIDANCE_OIDC_ISSUER", IDP)
     clean_env.setenv("GUIDANCE_MASTER_KEY", MASTER_KEY)
+    clean_env.setenv("GUIDANCE_AUDIT_SIGNING_KEY", AUDIT_KEY)
+    clean_env.setenv("GUIDANCE_AUDIT_CHECKPOINT_EVERY", "250")
 
     settings = Settings()
 
     assert (settings.auth_mode, settings.oidc_issuer) == ("oidc", IDP)
     assert settings.master_key_bytes == base64.b64decode(MASTER_KEY)
+    assert settings.audit_signing_seed == base64.b64decode(AUDIT_KEY)
+    assert settings.audit_checkpoint_every == 250
     assert settings.oidc_algorithms == ["RS256", "ES256"]
 
 

@@ -1,0 +1,209 @@
+"""Referral's HTTP API for partners: their answers (acknowledge, accept, decline,
+outcome), the packet of the client's consented data, and the counsellor's printable
+letter for partners without API access. Every packet and letter read is recorded."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from services.referral.api import App
+from services.referral.knowledge import consent_for
+from services.referral.lifecycle import LETTER, SHARED, Referral
+from services.referral.packet import build_packet, render_letter, served_categories
+from services.referral.projections import partner_row
+from services.referral.referral_models import (
+    Counsellor,
+    DeclineIn,
+    IfMatch,
+    OutcomeIn,
+    Packet,
+    PartnerReferralOut,
+    PartnerUser,
+    ReferralView,
+    change_referral,
+)
+from shared.commands import Projection
+from shared.errors import Problem
+
+inbox = APIRouter(tags=["partner inbox"])
+
+
+# -- the partner -------------------------------------------------------------------------------
+@inbox.post("/referrals/{referral_id}/acknowledge", response_model=PartnerReferralOut)
+async def acknowledge_referral(
+    referral_id: uuid.UUID,
+    who: PartnerUser,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ReferralView:
+    """The partner has seen the referral (again: no change)."""
+    return await change_referral(
+        app,
+        proj,
+        referral_id,
+        who,
+        if_match,
+        response,
+        lambda r, at: r.acknowledge(actor=who.sub, at=at),
+    )
+
+
+@inbox.post("/referrals/{referral_id}/accept", response_model=PartnerReferralOut)
+async def accept_referral(
+    referral_id: uuid.UUID,
+    who: PartnerUser,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ReferralView:
+    """The partner takes the client on."""
+    return await change_referral(
+        app,
+        proj,
+        referral_id,
+        who,
+        if_match,
+        response,
+        lambda r, at: r.accept(actor=who.sub, at=at),
+    )
+
+
+@inbox.post("/referrals/{referral_id}/decline", response_model=PartnerReferralOut)
+async def decline_referral(
+    referral_id: uuid.UUID,
+    body: DeclineIn,
+    who: PartnerUser,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ReferralView:
+    """The partner does not take the client on, with a reason."""
+    return await change_referral(
+        app,
+        proj,
+        referral_id,
+        who,
+        if_match,
+        response,
+        lambda r, at: r.decline(reason=body.reason, actor=who.sub, at=at),
+    )
+
+
+@inbox.post("/referrals/{referral_id}/outcome", response_model=PartnerReferralOut)
+async def report_outcome(
+    referral_id: uuid.UUID,
+    body: OutcomeIn,
+    who: PartnerUser,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ReferralView:
+    """How the partner's service to the client ended (after accepting it)."""
+    return await change_referral(
+        app,
+        proj,
+        referral_id,
+        who,
+        if_match,
+        response,
+        lambda r, at: r.report_outcome(
+            outcome=body.outcome, notes=body.notes, actor=who.sub, at=at
+        ),
+    )
+
+
+def consent_revoked(referral_id: uuid.UUID) -> Problem:
+    return Problem(
+        f"The client withdrew the consent referral {referral_id} rests on; "
+        "their data is no longer shared.",
+        status=403,
+        code="consent-revoked",
+        title="Consent withdrawn",
+    )
+
+
+async def _shared_categories(request: Request, referral: Referral) -> list[str]:
+    """The categories to share now; a problem when nothing may be shared."""
+    if referral.consent_revoked:
+        raise consent_revoked(referral.id)
+    # The consent as intake last said: a withdrawal wins even before the referral's own
+    # ConsentRevoked is stored.
+    consented = await consent_for(
+        request.app.state.runtime.pool, referral.client_id, referral.partner_id
+    )
+    if consented is None:
+        raise consent_revoked(referral.id)
+    return served_categories(referral, consented)
+
+
+@inbox.get(
+    "/referrals/{referral_id}/packet", response_model=Packet, response_model_exclude_none=True
+)
+async def get_packet(
+    referral_id: uuid.UUID, who: PartnerUser, app: App, request: Request
+) -> Packet:
+    """The client's data the partner may read: only the consented categories, opened
+    now; each read is recorded (PartnerDataAccessed) and listed in the access log."""
+    referral = await run_in_threadpool(lambda: app.referral(referral_id, who))
+    categories = await _shared_categories(request, referral)
+    if referral.status not in SHARED:
+        raise Problem(
+            f"The referral is {referral.status}; its data is not shared.",
+            status=409,
+            code="not-shared",
+            title="Not shared",
+        )
+    packet = await build_packet(app, request.app.state.runtime.pool, referral, categories)
+    access = await run_in_threadpool(
+        lambda: app.record_access(who, referral, resource="packet", categories=categories)
+    )
+    return Packet(
+        referral_id=referral.id,
+        partner_id=referral.partner_id,
+        reason=referral.reason,
+        data_categories=categories,
+        access_id=access.id,
+        read_at=access.created_on,
+        **packet,
+    )
+
+
+@inbox.get("/referrals/{referral_id}/letter", response_class=HTMLResponse)
+async def get_letter(
+    referral_id: uuid.UUID,
+    who: Counsellor,
+    app: App,
+    request: Request,
+    lang: Literal["nl", "en"] = "nl",
+) -> HTMLResponse:
+    """A printable referral letter with only the consented data, for a partner without
+    API access; each render is recorded like a packet read."""
+    referral = await run_in_threadpool(lambda: app.referral(referral_id, who))
+    categories = await _shared_categories(request, referral)
+    if referral.status not in LETTER:
+        raise Problem(
+            f"The referral is {referral.status}; no letter is printed for it.",
+            status=409,
+            code="not-shared",
+            title="Not shared",
+        )
+    pool = request.app.state.runtime.pool
+    packet = await build_packet(app, pool, referral, categories)
+    partner = await partner_row(pool, referral.partner_id)
+    access = await run_in_threadpool(
+        lambda: app.record_access(who, referral, resource="letter", categories=categories)
+    )
+    html = render_letter(
+        referral, partner, packet, categories, language=lang, printed_at=access.created_on
+    )
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})

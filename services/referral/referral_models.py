@@ -1,0 +1,262 @@
+"""Referral's request and response models, who may call, and the one way a referral
+command runs (shared by the counsellor's and the partner's routes)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Header, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+from services.referral.api import DataCategory
+from services.referral.application import ReferralApplication
+from services.referral.lifecycle import Referral
+from shared.auth import Principal, require
+from shared.commands import change as change_command
+from shared.errors import Forbidden
+from shared.messaging.follower import LogFollower
+
+Counsellor = Annotated[Principal, Depends(require("counsellor"))]
+Staff = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
+Reader = Annotated[Principal, Depends(require("counsellor", "team_lead", "partner"))]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+Reason = Annotated[StrictStr, Field(min_length=1, max_length=4000)]
+Note = Annotated[StrictStr, Field(max_length=4000)]
+Status = Literal[
+    "proposed",
+    "sent",
+    "acknowledged",
+    "accepted",
+    "declined",
+    "outcome_reported",
+    "closed",
+    "withdrawn",
+]
+Outcome = Literal["completed", "partially_completed", "not_completed", "no_show"]
+
+
+def partner_of(who: Principal) -> uuid.UUID:
+    """The partner a partner token speaks for."""
+    if who.partner_id is None:
+        raise Forbidden("This partner token names no partner_id.")
+    return who.partner_id
+
+
+async def a_partner(who: Annotated[Principal, Depends(require("partner"))]) -> Principal:
+    partner_of(who)
+    return who
+
+
+PartnerUser = Annotated[Principal, Depends(a_partner)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ReferralIn(Strict):
+    case_id: Annotated[uuid.UUID, Field(strict=False)]
+    partner_id: Annotated[uuid.UUID, Field(strict=False)]
+    reason: Reason
+    data_categories: list[DataCategory] = Field(min_length=1, max_length=5)
+
+
+class WithdrawIn(Strict):
+    reason: Reason
+
+
+class DeclineIn(Strict):
+    reason: Reason
+
+
+class OutcomeIn(Strict):
+    outcome: Outcome
+    notes: Note | None = None
+
+
+class CloseIn(Strict):
+    note: Note | None = None
+
+
+class ResumptionIn(Strict):
+    resumes: StrictBool
+    resume_on: Annotated[date, Field(strict=False)] | None = None
+    note: Note | None = None
+
+
+class ReferralCreated(BaseModel):
+    referral_id: uuid.UUID
+    version: int
+
+
+class ReferralOut(BaseModel):
+    """A referral as its organisation's staff see it."""
+
+    referral_id: uuid.UUID
+    case_id: uuid.UUID
+    client_id: uuid.UUID
+    partner_id: uuid.UUID
+    status: str
+    reason: str
+    data_categories: list[str]
+    consent_id: uuid.UUID
+    consent_revoked: bool
+    overdue: bool
+    overdue_since: date | None
+    sent_at: datetime | None
+    acknowledged_at: datetime | None
+    answered_at: datetime | None
+    decline_reason: str | None
+    outcome: dict[str, Any] | None
+    closing_note: str | None
+    withdrawal_reason: str | None
+    resumption: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class PartnerReferralOut(BaseModel):
+    """A referral as the partner sees it: no case or client ids; the reason only while
+    the client's data is shared with it."""
+
+    referral_id: uuid.UUID
+    partner_id: uuid.UUID
+    organisation: str
+    status: str
+    reason: str | None
+    data_categories: list[str]
+    consent_revoked: bool
+    overdue: bool
+    sent_at: datetime | None
+    acknowledged_at: datetime | None
+    answered_at: datetime | None
+    outcome: str | None
+    updated_at: datetime
+    version: int
+
+
+class ReferralItem(BaseModel):
+    """One line of a list (no personal data)."""
+
+    referral_id: uuid.UUID
+    case_id: uuid.UUID | None = None
+    client_id: uuid.UUID | None = None
+    organisation: str
+    partner_id: uuid.UUID
+    status: str
+    data_categories: list[str]
+    consent_revoked: bool
+    overdue: bool
+    overdue_since: date | None
+    proposed_at: datetime | None = None
+    sent_at: datetime | None
+    acknowledged_at: datetime | None
+    answered_at: datetime | None
+    outcome: str | None
+    resumes: bool | None = None
+    resume_on: date | None = None
+    updated_at: datetime
+    version: int
+
+
+class Packet(BaseModel):
+    referral_id: uuid.UUID
+    partner_id: uuid.UUID
+    reason: str
+    data_categories: list[str]
+    identity: dict[str, Any] | None = None
+    contact: dict[str, Any] | None = None
+    career_question: str | None = None
+    assessments: list[dict[str, Any]] | None = None
+    plan: dict[str, Any] | None = None
+    access_id: uuid.UUID
+    read_at: datetime
+
+
+class Figures(BaseModel):
+    partner_id: uuid.UUID
+    organisation: str | None
+    from_: datetime = Field(serialization_alias="from")
+    to: datetime
+    referrals: int
+    acknowledged: int
+    answered: int
+    accepted: int
+    declined: int
+    withdrawn: int
+    overdue: int
+    acceptance_rate: float | None
+    median_hours_to_acknowledgement: float | None
+    median_hours_to_answer: float | None
+    outcomes: dict[str, int]
+
+
+def referral_out(r: Referral) -> ReferralOut:
+    return ReferralOut(
+        referral_id=r.id,
+        case_id=r.case_id,
+        client_id=r.client_id,
+        partner_id=r.partner_id,
+        status=r.status,
+        reason=r.reason,
+        data_categories=list(r.data_categories),
+        consent_id=r.consent_id,
+        consent_revoked=r.consent_revoked,
+        overdue=r.overdue,
+        overdue_since=r.overdue_since,
+        sent_at=r.sent_at,
+        acknowledged_at=r.acknowledged_at,
+        answered_at=r.answered_at,
+        decline_reason=r.decline_reason,
+        outcome=r.outcome,
+        closing_note=r.closing_note,
+        withdrawal_reason=r.withdrawal_reason,
+        resumption=r.resumption,
+        created_at=r.created_on,
+        updated_at=r.modified_on,
+        version=r.version,
+    )
+
+
+def partner_view(r: Referral) -> PartnerReferralOut:
+    return PartnerReferralOut(
+        referral_id=r.id,
+        partner_id=r.partner_id,
+        organisation=r.organisation,
+        status=r.status,
+        reason=r.reason if r.shares_data else None,
+        data_categories=list(r.data_categories),
+        consent_revoked=r.consent_revoked,
+        overdue=r.overdue,
+        sent_at=r.sent_at,
+        acknowledged_at=r.acknowledged_at,
+        answered_at=r.answered_at,
+        outcome=r.outcome["outcome"] if r.outcome else None,
+        updated_at=r.modified_on,
+        version=r.version,
+    )
+
+
+ReferralView = ReferralOut | PartnerReferralOut
+
+
+def view(who: Principal, r: Referral) -> ReferralView:
+    return partner_view(r) if who.has("partner") else referral_out(r)
+
+
+async def change_referral(
+    app: ReferralApplication,
+    proj: LogFollower | None,
+    referral_id: uuid.UUID,
+    who: Principal,
+    if_match: str | None,
+    response: Response,
+    change: Any,
+) -> ReferralOut | PartnerReferralOut:
+    _, referral = await change_command(
+        app, proj, lambda: app.referral(referral_id, who), if_match, response, change
+    )
+    return view(who, referral)

@@ -1,0 +1,285 @@
+"""Referral's HTTP API for referrals, the counsellor's side: propose, list, read, send,
+withdraw, close and record resumption; and the partner's network figures. The partner's
+side is in `inbox_api.py`.
+
+Who sees what: a counsellor or team lead sees the referrals of their organisation; a
+partner token sees only the referrals sent to its partner id. Any other referral reads
+as absent (404), exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from services.referral.api import App
+from services.referral.application import ProposalFacts
+from services.referral.knowledge import case_info, consent_record
+from services.referral.projections import partner_row
+from services.referral.queries import list_referrals, network_figures
+from services.referral.referral_models import (
+    CloseIn,
+    Counsellor,
+    Figures,
+    IfMatch,
+    PartnerReferralOut,
+    Reader,
+    ReferralCreated,
+    ReferralIn,
+    ReferralItem,
+    ReferralOut,
+    ReferralView,
+    ResumptionIn,
+    Status,
+    WithdrawIn,
+    change_referral,
+    partner_of,
+    view,
+)
+from shared.auth import Principal, require
+from shared.commands import Projection, run_command, set_etag
+from shared.errors import Forbidden, InvalidInput, NotFound
+
+referrals = APIRouter(tags=["referrals"])
+
+
+# -- the counsellor ----------------------------------------------------------------------------
+@referrals.post("/referrals", status_code=status.HTTP_201_CREATED, response_model=ReferralCreated)
+async def propose_referral(
+    body: ReferralIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    request: Request,
+    response: Response,
+) -> ReferralCreated:
+    """Propose referring the case's client to a partner: the partner must be active with
+    open places and accept the data categories, and the client must have consented to
+    share exactly those categories with exactly that partner (409 consent-required)."""
+    pool = request.app.state.runtime.pool
+    case = await case_info(pool, body.case_id)
+    consent = (
+        None if case is None else await consent_record(pool, case["client_id"], body.partner_id)
+    )
+    facts = ProposalFacts(
+        case=case, partner=await partner_row(pool, body.partner_id), consent=consent
+    )
+    referral_id = uuid.uuid4()
+    referral = await run_command(
+        app,
+        proj,
+        lambda: app.propose_referral(
+            referral_id,
+            facts,
+            organisation=who.org,
+            case_id=body.case_id,
+            partner_id=body.partner_id,
+            reason=body.reason,
+            data_categories=list(body.data_categories),
+            actor=who.sub,
+        ),
+    )
+    set_etag(response, referral.version)
+    response.headers["Location"] = str(request.url_for("get_referral", referral_id=referral_id))
+    return ReferralCreated(referral_id=referral_id, version=referral.version)
+
+
+@referrals.get("/referrals", response_model=list[ReferralItem], response_model_exclude_unset=True)
+async def get_referrals(
+    who: Reader,
+    request: Request,
+    response: Response,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    case_id: uuid.UUID | None = None,
+    partner_id: uuid.UUID | None = None,
+    overdue: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ReferralItem]:
+    """A partner's inbox (the referrals sent to it, newest change first), or the
+    referrals of the caller's organisation; filters: status, case, partner, overdue."""
+    inbox = who.has("partner")
+    if inbox:
+        own = partner_of(who)
+        if partner_id is not None and partner_id != own:
+            return _page(response, request, [], 0, limit, offset)
+        if case_id is not None:
+            raise Forbidden("A partner does not filter by case.")
+        partner_id = own
+    rows, total = await list_referrals(
+        request.app.state.runtime.pool,
+        organisation=None if inbox else who.org,
+        partner_id=partner_id,
+        inbox=inbox,
+        status=status_,
+        case_id=case_id,
+        overdue=overdue,
+        limit=limit,
+        offset=offset,
+    )
+    hidden = ("case_id", "client_id", "proposed_at", "resumes", "resume_on")
+    items = [
+        ReferralItem(**({k: v for k, v in row.items() if k not in hidden} if inbox else row))
+        for row in rows
+    ]
+    return _page(response, request, items, total, limit, offset)
+
+
+def _page(
+    response: Response,
+    request: Request,
+    items: list[ReferralItem],
+    total: int,
+    limit: int,
+    offset: int,
+) -> list[ReferralItem]:
+    response.headers["X-Total-Count"] = str(total)
+    if offset + limit < total:
+        nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
+        response.headers["Link"] = f'<{nxt}>; rel="next"'
+    return items
+
+
+@referrals.get("/referrals/{referral_id}", response_model=ReferralOut | PartnerReferralOut)
+async def get_referral(
+    referral_id: uuid.UUID, who: Reader, app: App, response: Response
+) -> ReferralOut | PartnerReferralOut:
+    """One referral: staff of its organisation see all of it, its partner its own view."""
+    referral = await run_in_threadpool(lambda: app.referral(referral_id, who))
+    set_etag(response, referral.version)
+    return view(who, referral)
+
+
+@referrals.post("/referrals/{referral_id}/send", response_model=ReferralOut)
+async def send_referral(
+    referral_id: uuid.UUID,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ReferralView:
+    """Send the proposed referral to the partner: it appears in the partner's inbox."""
+    return await change_referral(
+        app,
+        proj,
+        referral_id,
+        who,
+        if_match,
+        response,
+        lambda r, at: r.send(actor=who.sub, at=at),
+    )
+
+
+@referrals.post("/referrals/{referral_id}/withdraw", response_model=ReferralOut)
+async def withdraw_referral(
+    referral_id: uuid.UUID,
+    body: WithdrawIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ReferralView:
+    """Withdraw the referral, with a reason (until the partner reports an outcome)."""
+    return await change_referral(
+        app,
+        proj,
+        referral_id,
+        who,
+        if_match,
+        response,
+        lambda r, at: r.withdraw(reason=body.reason, actor=who.sub, at=at),
+    )
+
+
+@referrals.post("/referrals/{referral_id}/close", response_model=ReferralOut)
+async def close_referral(
+    referral_id: uuid.UUID,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    body: Annotated[CloseIn | None, Body()] = None,
+    if_match: IfMatch = None,
+) -> ReferralView:
+    """Close the loop once the partner declined or reported an outcome."""
+    note = body.note if body else None
+    return await change_referral(
+        app,
+        proj,
+        referral_id,
+        who,
+        if_match,
+        response,
+        lambda r, at: r.close(note=note, actor=who.sub, at=at),
+    )
+
+
+@referrals.post("/referrals/{referral_id}/resumption", response_model=ReferralOut)
+async def record_resumption(
+    referral_id: uuid.UUID,
+    body: ResumptionIn,
+    who: Counsellor,
+    app: App,
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ReferralView:
+    """Whether and from when guidance resumes after the referral (intake shows it)."""
+    return await change_referral(
+        app,
+        proj,
+        referral_id,
+        who,
+        if_match,
+        response,
+        lambda r, at: r.record_resumption(
+            resumes=body.resumes, resume_on=body.resume_on, note=body.note, actor=who.sub, at=at
+        ),
+    )
+
+
+# -- network figures ---------------------------------------------------------------------------
+@referrals.get(
+    "/partners/{partner_id}/figures", response_model=Figures, response_model_by_alias=True
+)
+async def get_figures(
+    partner_id: uuid.UUID,
+    who: Annotated[Principal, Depends(require("team_lead", "admin", "partner"))],
+    request: Request,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+) -> Figures:
+    """For the referrals sent to the partner in [from, to) (default: the last 90 days):
+    how many, acknowledged, accepted or declined, the acceptance rate and the median
+    hours to acknowledgement and to answer. A team lead sees their organisation's, an
+    admin and the partner itself all organisations'."""
+    staff = who.has("admin", "team_lead")
+    if not staff and partner_of(who) != partner_id:
+        raise NotFound(f"No partner {partner_id}.")
+    end = to or datetime.now().astimezone()
+    start = from_ or end - timedelta(days=90)
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidInput(
+            "Give times with their offset (e.g. 2026-01-01T00:00:00Z).",
+            errors=[{"field": "from" if start.tzinfo is None else "to", "message": "no offset"}],
+        )
+    if start >= end:
+        raise InvalidInput(
+            "The period must end after it starts.",
+            errors=[{"field": "from", "message": "not before `to`"}],
+        )
+    pool = request.app.state.runtime.pool
+    if await partner_row(pool, partner_id) is None:
+        raise NotFound(f"No partner {partner_id}.")
+    organisation = who.org if who.has("team_lead") and not who.has("admin") else None
+    figures = await network_figures(
+        pool, partner_id, organisation=organisation, start=start, end=end
+    )
+    figures["from_"] = figures.pop("from")
+    return Figures(**figures)

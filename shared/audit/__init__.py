@@ -1,0 +1,2 @@
+"""Audit: what every service records of reads of personal data, and (see the modules)
+the tamper-evident history auditors replay."""

@@ -1,0 +1,100 @@
+"""Reads of personal data, recorded as events (GDPR accountability).
+
+Every read of a client's personal data through an API (a client's detail, an export, a
+referral packet or letter, an audit view that shows personal data) is recorded as one
+`DataAccess` aggregate with a single event: who read (subject, role, organisation and,
+for a partner, its id), for what purpose, whose data (client, case), which data
+categories, through which resource, and when. A record is never changed: one aggregate
+per read keeps reads from contending with each other or with the case they concern.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from eventsourcing.domain import Aggregate
+
+from shared.auth import Principal
+
+
+class DataAccess(Aggregate):
+    class Recorded(Aggregate.Created):
+        client_id: uuid.UUID
+        case_id: uuid.UUID | None
+        referral_id: uuid.UUID | None
+        actor: str
+        role: str
+        organisation: str
+        partner_id: uuid.UUID | None
+        purpose: str
+        resource: str
+        categories: list[str]
+
+    def __init__(
+        self,
+        client_id: uuid.UUID,
+        case_id: uuid.UUID | None,
+        referral_id: uuid.UUID | None,
+        actor: str,
+        role: str,
+        organisation: str,
+        partner_id: uuid.UUID | None,
+        purpose: str,
+        resource: str,
+        categories: list[str],
+    ) -> None:
+        self.client_id = client_id
+        self.case_id = case_id
+        self.referral_id = referral_id
+        self.actor = actor
+        self.role = role
+        self.organisation = organisation
+        self.partner_id = partner_id
+        self.purpose = purpose
+        self.resource = resource
+        self.categories = categories
+
+    @classmethod
+    def record(
+        cls,
+        who: Principal,
+        *,
+        client_id: uuid.UUID,
+        purpose: str,
+        resource: str,
+        categories: list[str],
+        at: datetime,
+        case_id: uuid.UUID | None = None,
+        referral_id: uuid.UUID | None = None,
+        partner_id: uuid.UUID | None = None,
+        access_id: uuid.UUID | None = None,
+    ) -> DataAccess:
+        """One read by `who`; its role is the most specific role of the token, and the
+        partner is the reader's own or the one the data is read for (`partner_id`)."""
+        return cls._create(
+            cls.Recorded,
+            id=access_id or uuid.uuid4(),
+            timestamp=at,
+            client_id=client_id,
+            case_id=case_id,
+            referral_id=referral_id,
+            actor=who.sub,
+            role=main_role(who),
+            organisation=who.org,
+            partner_id=partner_id or who.partner_id,
+            purpose=purpose,
+            resource=resource,
+            categories=list(categories),
+        )
+
+
+ROLE_ORDER = ("partner", "auditor", "admin", "team_lead", "counsellor")
+
+
+def main_role(who: Principal) -> str:
+    """The role a read is recorded under (a token may hold several)."""
+    for role in ROLE_ORDER:
+        if who.has(role):
+            return role
+    return sorted(who.roles)[0] if who.roles else "unknown"
