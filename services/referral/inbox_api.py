@@ -12,9 +12,8 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from services.referral.api import App
-from services.referral.knowledge import consent_for
-from services.referral.lifecycle import LETTER, SHARED, Referral
-from services.referral.packet import build_packet, render_letter, served_categories
+from services.referral.lifecycle import LETTER, SHARED
+from services.referral.packet import build_packet, render_letter
 from services.referral.projections import partner_row
 from services.referral.referral_models import (
     Counsellor,
@@ -26,6 +25,7 @@ from services.referral.referral_models import (
     PartnerUser,
     ReferralView,
     change_referral,
+    shared_categories,
 )
 from shared.commands import Projection
 from shared.errors import Problem
@@ -122,32 +122,8 @@ async def report_outcome(
     )
 
 
-def consent_revoked(referral_id: uuid.UUID) -> Problem:
-    return Problem(
-        f"The client withdrew the consent referral {referral_id} rests on; "
-        "their data is no longer shared.",
-        status=403,
-        code="consent-revoked",
-        title="Consent withdrawn",
-    )
-
-
-async def _shared_categories(request: Request, referral: Referral) -> list[str]:
-    """The categories to share now; a problem when nothing may be shared."""
-    if referral.consent_revoked:
-        raise consent_revoked(referral.id)
-    # The consent as intake last said: a withdrawal wins even before the referral's own
-    # ConsentRevoked is stored.
-    consented = await consent_for(
-        request.app.state.runtime.pool, referral.client_id, referral.partner_id
-    )
-    if consented is None:
-        raise consent_revoked(referral.id)
-    return served_categories(referral, consented)
-
-
 @inbox.get(
-    "/referrals/{referral_id}/packet", response_model=Packet, response_model_exclude_none=True
+    "/referrals/{referral_id}/packet", response_model=Packet, response_model_exclude_unset=True
 )
 async def get_packet(
     referral_id: uuid.UUID, who: PartnerUser, app: App, request: Request
@@ -155,7 +131,7 @@ async def get_packet(
     """The client's data the partner may read: only the consented categories, opened
     now; each read is recorded (PartnerDataAccessed) and listed in the access log."""
     referral = await run_in_threadpool(lambda: app.referral(referral_id, who))
-    categories = await _shared_categories(request, referral)
+    categories = await shared_categories(request, referral)
     if referral.status not in SHARED:
         raise Problem(
             f"The referral is {referral.status}; its data is not shared.",
@@ -189,7 +165,7 @@ async def get_letter(
     """A printable referral letter with only the consented data, for a partner without
     API access; each render is recorded like a packet read."""
     referral = await run_in_threadpool(lambda: app.referral(referral_id, who))
-    categories = await _shared_categories(request, referral)
+    categories = await shared_categories(request, referral)
     if referral.status not in LETTER:
         raise Problem(
             f"The referral is {referral.status}; no letter is printed for it.",

@@ -291,7 +291,7 @@ class Referral(Aggregate):
         self, *, resumes: bool, resume_on: date | None, note: str | None, actor: str, at: datetime
     ) -> None:
         """Whether and when guidance resumes after the referral (again: the latest wins)."""
-        if self.status == "proposed":
+        if self.sent_at is None:
             raise ReferralError(
                 "not-sent", "The referral was never sent; there is nothing to resume from."
             )

@@ -49,7 +49,7 @@ async def list_referrals(
     if partner_id is not None:
         where.append(f"partner_id = {arg(partner_id)}")
     if inbox:
-        where.append("status <> 'proposed'")
+        where.append("sent_at IS NOT NULL")
     if status is not None:
         where.append(f"status = {arg(status)}")
     if case_id is not None:

@@ -7,15 +7,17 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Header, Response
+from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from services.referral.api import DataCategory
 from services.referral.application import ReferralApplication
+from services.referral.knowledge import consent_for
 from services.referral.lifecycle import Referral
+from services.referral.packet import served_categories
 from shared.auth import Principal, require
 from shared.commands import change as change_command
-from shared.errors import Forbidden
+from shared.errors import Forbidden, Problem
 from shared.messaging.follower import LogFollower
 
 Counsellor = Annotated[Principal, Depends(require("counsellor"))]
@@ -221,13 +223,15 @@ def referral_out(r: Referral) -> ReferralOut:
     )
 
 
-def partner_view(r: Referral) -> PartnerReferralOut:
+def partner_view(r: Referral, consented: bool = True) -> PartnerReferralOut:
+    """The partner's view; the reason only while the client's data is shared with it
+    (`consented`: the client's consent, as intake last said, still stands)."""
     return PartnerReferralOut(
         referral_id=r.id,
         partner_id=r.partner_id,
         organisation=r.organisation,
         status=r.status,
-        reason=r.reason if r.shares_data else None,
+        reason=r.reason if r.shares_data and consented else None,
         data_categories=list(r.data_categories),
         consent_revoked=r.consent_revoked,
         overdue=r.overdue,
@@ -243,8 +247,8 @@ def partner_view(r: Referral) -> PartnerReferralOut:
 ReferralView = ReferralOut | PartnerReferralOut
 
 
-def view(who: Principal, r: Referral) -> ReferralView:
-    return partner_view(r) if who.has("partner") else referral_out(r)
+def view(who: Principal, r: Referral, consented: bool = True) -> ReferralView:
+    return partner_view(r, consented) if who.has("partner") else referral_out(r)
 
 
 async def change_referral(
@@ -260,3 +264,28 @@ async def change_referral(
         app, proj, lambda: app.referral(referral_id, who), if_match, response, change
     )
     return view(who, referral)
+
+
+def consent_revoked(referral_id: uuid.UUID) -> Problem:
+    return Problem(
+        f"The client withdrew the consent referral {referral_id} rests on; "
+        "their data is no longer shared.",
+        status=403,
+        code="consent-revoked",
+        title="Consent withdrawn",
+    )
+
+
+async def shared_categories(request: Request, referral: Referral) -> list[str]:
+    """The categories to share now; a problem when nothing may be shared."""
+    if referral.consent_revoked:
+        raise consent_revoked(referral.id)
+    # The consent as intake last said: a withdrawal wins even before the referral's own
+    # ConsentRevoked is stored.
+    consented = await consent_for(
+        request.app.state.runtime.pool, referral.client_id, referral.partner_id
+    )
+    served = [] if consented is None else served_categories(referral, consented)
+    if not served:  # withdrawn, or narrowed to nothing this referral names
+        raise consent_revoked(referral.id)
+    return served

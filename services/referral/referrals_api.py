@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.referral.api import App
 from services.referral.application import ProposalFacts
-from services.referral.knowledge import case_info, consent_record
+from services.referral.knowledge import case_info, consent_for, consent_record
 from services.referral.projections import partner_row
 from services.referral.queries import list_referrals, network_figures
 from services.referral.referral_models import (
@@ -42,7 +42,7 @@ from services.referral.referral_models import (
 )
 from shared.auth import Principal, require
 from shared.commands import Projection, run_command, set_etag
-from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.errors import Forbidden, InvalidInput, NotFound, Problem
 
 referrals = APIRouter(tags=["referrals"])
 
@@ -146,12 +146,18 @@ def _page(
 
 @referrals.get("/referrals/{referral_id}", response_model=ReferralOut | PartnerReferralOut)
 async def get_referral(
-    referral_id: uuid.UUID, who: Reader, app: App, response: Response
+    referral_id: uuid.UUID, who: Reader, app: App, request: Request, response: Response
 ) -> ReferralOut | PartnerReferralOut:
     """One referral: staff of its organisation see all of it, its partner its own view."""
+    if who.has("partner"):
+        partner_of(who)
     referral = await run_in_threadpool(lambda: app.referral(referral_id, who))
     set_etag(response, referral.version)
-    return view(who, referral)
+    consented = True
+    if who.has("partner"):
+        pool = request.app.state.runtime.pool
+        consented = await consent_for(pool, referral.client_id, referral.partner_id) is not None
+    return view(who, referral, consented)
 
 
 @referrals.post("/referrals/{referral_id}/send", response_model=ReferralOut)
@@ -160,10 +166,21 @@ async def send_referral(
     who: Counsellor,
     app: App,
     proj: Projection,
+    request: Request,
     response: Response,
     if_match: IfMatch = None,
 ) -> ReferralView:
-    """Send the proposed referral to the partner: it appears in the partner's inbox."""
+    """Send the proposed referral to the partner: it appears in the partner's inbox;
+    refused (409 consent-revoked) once the client withdrew the consent it rests on."""
+    referral = await run_in_threadpool(lambda: app.referral(referral_id, who))
+    pool = request.app.state.runtime.pool
+    if await consent_for(pool, referral.client_id, referral.partner_id) is None:
+        raise Problem(
+            f"The client withdrew the consent referral {referral_id} rests on.",
+            status=409,
+            code="consent-revoked",
+            title="Consent withdrawn",
+        )
     return await change_referral(
         app,
         proj,
@@ -262,13 +279,14 @@ async def get_figures(
     staff = who.has("admin", "team_lead")
     if not staff and partner_of(who) != partner_id:
         raise NotFound(f"No partner {partner_id}.")
-    end = to or datetime.now().astimezone()
-    start = from_ or end - timedelta(days=90)
-    if start.tzinfo is None or end.tzinfo is None:
+    naive = [n for n, t in (("from", from_), ("to", to)) if t is not None and t.tzinfo is None]
+    if naive:
         raise InvalidInput(
             "Give times with their offset (e.g. 2026-01-01T00:00:00Z).",
-            errors=[{"field": "from" if start.tzinfo is None else "to", "message": "no offset"}],
+            errors=[{"field": n, "message": "no offset"} for n in naive],
         )
+    end = to or datetime.now().astimezone()
+    start = from_ or end - timedelta(days=90)
     if start >= end:
         raise InvalidInput(
             "The period must end after it starts.",
