@@ -32,9 +32,11 @@ format: $(STAMP)
 bench: $(STAMP) ## benchmarks against a running system (make run first)
 	$(PY) -m bench.intake_journey
 	$(PY) -m bench.plan_propagation
+	$(PY) -m bench.audit_verify
 
-asyncapi: $(STAMP) ## regenerate the committed AsyncAPI document from the contracts
+asyncapi: $(STAMP) ## regenerate the committed AsyncAPI document and JSON Schemas from the contracts
 	$(PY) -m shared.contracts.asyncapi > shared/contracts/asyncapi.json
+	$(PY) -m shared.contracts.export > shared/contracts/client-export.schema.json
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

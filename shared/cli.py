@@ -1,4 +1,4 @@
-"""`waypoint`: the command line of the whole system (run it, mint dev tokens)."""
+"""`waypoint`: the command line of the whole system (run it, mint dev tokens, audit)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from services.intake.privacy_cli import privacy as privacy_app
+from shared.audit.cli import audit as audit_app
+
 app = typer.Typer(help="Waypoint: event-sourced case management for career guidance.")
+app.add_typer(audit_app, name="audit")
+app.add_typer(privacy_app, name="privacy")
 console = Console(soft_wrap=True)  # URLs and tokens stay whole for copy-paste
 
 DEV_ORG = "org-demo"

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     followup_overdue_grace_days: int = Field(default=7, ge=0, le=365)
     followup_overdue_interval_seconds: float = Field(default=300, gt=0)
 
+    # Retention: clients are erased this many years after their last case closed; the
+    # job looks this often
+    retention_years: int = Field(default=7, ge=1, le=100)
+    retention_interval_seconds: float = Field(default=3600, gt=0)
+
     # Referral: the working days a partner has to answer a referral (Monday to Friday,
     # not the listed holidays), and how often the overdue job looks
     referral_answer_working_days: int = Field(default=5, ge=1, le=60)
@@ -78,6 +83,12 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(default=5.0, ge=0)
     # The audit chain's head is signed every this many links (and on demand).
     audit_checkpoint_every: int = Field(default=1000, ge=1)
+    # A client's export (GDPR Art. 15/20) asks each service over NATS request-reply on
+    # `<prefix>.<service>`; one that does not answer within the timeout fails the export.
+    export_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    export_subject_prefix: str = Field(
+        default="guidance.export", pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

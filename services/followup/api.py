@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp
 from services.followup.projections import outcomes_report, worklist
+from shared.audit.access import record_read
 from shared.auth import Principal, require
 from shared.commands import Projection, change, set_etag
 from shared.errors import InvalidInput
@@ -165,7 +166,20 @@ async def get_followup(
     followup_id: uuid.UUID, who: Reader, app: App, response: Response
 ) -> FollowUpOut:
     """One follow-up: check-ins, the plan's actions and their checks, contacts, bottlenecks."""
-    found = await run_in_threadpool(app.followup, followup_id, who.org)
+
+    def read() -> FollowUp:
+        found = app.followup(followup_id, who.org)
+        record_read(
+            app,
+            who,
+            client_id=found.client_id,
+            case_id=found.case_id,
+            resource="followup",
+            categories=["followup"],
+        )
+        return found
+
+    found = await run_in_threadpool(read)
     set_etag(response, found.version)
     return followup_out(found)
 

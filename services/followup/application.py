@@ -12,11 +12,13 @@ from eventsourcing.domain import Aggregate
 
 from services.followup.domain import FollowUp, followup_id_for
 from shared.contracts import followup as contracts
+from shared.contracts import privacy as privacy_contracts
 from shared.errors import NotFound
 from shared.eventstore import ServiceApplication
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.relay import Publication
 from shared.privacy import PersonalFields
+from shared.privacy.erasure import ErasureConfirmation, confirmed_state
 
 
 def _actions(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -179,3 +181,7 @@ PUBLICATIONS: dict[type, Publication] = {
         contracts.AftercareRequestedV1, lambda s: _fu(s, "checkin_id", "due_on", "reopened")
     ),
 }
+# Each service confirms an erasure with an event of its own.
+PUBLICATIONS[ErasureConfirmation.Confirmed] = Publication(
+    privacy_contracts.CONFIRMED["followup"], confirmed_state
+)

@@ -12,6 +12,7 @@ from eventsourcing.persistence import Notification
 from eventsourcing.utils import resolve_topic
 
 from services.followup.domain import FollowUp
+from services.followup.statistics import in_statistics
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.follower import LogFollower
 
@@ -216,7 +217,8 @@ async def outcomes_report(
     async with pool.acquire() as conn:
         outcomes = await conn.fetch(
             "SELECT outcome, count(*) AS n FROM followup.followups_view "
-            "WHERE organisation = $1 AND outcome_on BETWEEN $2 AND $3 GROUP BY outcome",
+            "WHERE organisation = $1 AND outcome_on BETWEEN $2 AND $3 "
+            f"AND {in_statistics()} GROUP BY outcome",
             organisation,
             start,
             end,
@@ -225,7 +227,8 @@ async def outcomes_report(
             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY f.outcome_on - a.accepted_on) "
             "AS median, count(*) AS n FROM followup.followups_view f "
             "JOIN followup.accepted_cases a USING (case_id) "
-            "WHERE f.organisation = $1 AND f.outcome_on BETWEEN $2 AND $3",
+            "WHERE f.organisation = $1 AND f.outcome_on BETWEEN $2 AND $3 "
+            f"AND {in_statistics('f')}",
             organisation,
             start,
             end,
@@ -233,7 +236,8 @@ async def outcomes_report(
         bottlenecks = await conn.fetchrow(
             "SELECT count(*) AS n, count(*) FILTER (WHERE bottlenecks > 0) AS with_bottleneck "
             "FROM followup.followups_view "
-            "WHERE organisation = $1 AND outcome_on BETWEEN $2 AND $3",
+            "WHERE organisation = $1 AND outcome_on BETWEEN $2 AND $3 "
+            f"AND {in_statistics()}",
             organisation,
             start,
             end,
@@ -242,7 +246,8 @@ async def outcomes_report(
             "SELECT count(*) AS n, avg(satisfaction) AS satisfaction, "
             "avg(self_knowledge_improved::int) AS self_knowledge, "
             "avg(confidence_improved::int) AS confidence FROM followup.followups_view "
-            "WHERE organisation = $1 AND feedback_on BETWEEN $2 AND $3",
+            "WHERE organisation = $1 AND feedback_on BETWEEN $2 AND $3 "
+            f"AND {in_statistics()}",
             organisation,
             start,
             end,

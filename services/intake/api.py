@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from services.intake.application import IntakeApplication
 from services.intake.domain import Case, Client
 from services.intake.projections import list_cases
+from shared.audit.access import record_read
 from shared.auth import Principal, require
 from shared.commands import Projection, change, expected_version, run_command, set_etag
 from shared.messaging.follower import LogFollower
@@ -265,7 +266,15 @@ async def register_client(
 @router.get("/clients/{client_id}", response_model=ClientOut)
 async def get_client(client_id: uuid.UUID, who: Reader, app: App, response: Response) -> ClientOut:
     """A client of the caller's organisation, with personal fields."""
-    client = await run_in_threadpool(app.client, client_id, who.org)
+
+    def read() -> Client:
+        client = app.client(client_id, who.org)
+        record_read(
+            app, who, client_id=client.id, resource="client", categories=["identity", "contact"]
+        )
+        return client
+
+    client = await run_in_threadpool(read)
     set_etag(response, client.version)
     return client_out(client)
 
@@ -378,7 +387,20 @@ async def get_cases(
 @router.get("/cases/{case_id}", response_model=CaseOut)
 async def get_case(case_id: uuid.UUID, who: Reader, app: App, response: Response) -> CaseOut:
     """A case of the caller's organisation, rebuilt from its events."""
-    case = await run_in_threadpool(app.case, case_id, who.org)
+
+    def read() -> Case:
+        case = app.case(case_id, who.org)
+        record_read(
+            app,
+            who,
+            client_id=case.client_id,
+            case_id=case.id,
+            resource="case",
+            categories=["career_question", "assessments"],
+        )
+        return case
+
+    case = await run_in_threadpool(read)
     set_etag(response, case.version)
     return case_out(case)
 

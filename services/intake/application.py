@@ -6,12 +6,18 @@ import uuid
 from datetime import date, datetime
 from typing import Any, ClassVar
 
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
 from services.intake.domain import Case, Client, IntakeError
+from services.intake.erasure import ClientErasure
 from shared.contracts import intake as contracts
+from shared.contracts import privacy as privacy_contracts
 from shared.errors import NotFound
 from shared.eventstore import ServiceApplication
 from shared.messaging.relay import Publication
 from shared.privacy import ERASED, PersonalFields
+from shared.privacy.erasure import ErasureConfirmation, confirmed_state
 
 
 class IntakeApplication(ServiceApplication):
@@ -133,6 +139,82 @@ class IntakeApplication(ServiceApplication):
             raise NotFound(f"No case {case_id}.")
         return case
 
+    # -- erasure and legal holds ---------------------------------------------------------
+    def erasure(self, client_id: uuid.UUID, organisation: str) -> ClientErasure:
+        """The client's erasure record (holds, refusals, request, confirmations); a new,
+        unsaved one when nothing was recorded yet. The client may be erased already."""
+        client = self.load(Client, client_id)
+        if client.organisation != organisation:
+            raise NotFound(f"No client {client_id}.")
+        try:
+            record: object = self.repository.get(ClientErasure.id_for(client_id))
+        except AggregateNotFoundError:
+            return ClientErasure.start(client_id, organisation, self.clock())
+        assert isinstance(record, ClientErasure)
+        return record
+
+    def set_legal_hold(
+        self, case_id: uuid.UUID, *, organisation: str, hold: bool, reason: str | None, actor: str
+    ) -> ClientErasure:
+        """Place (or lift) a legal hold on the case: its client cannot be erased."""
+        case = self.case(case_id, organisation)
+        for attempt in range(3):
+            record = self.erasure(case.client_id, organisation)
+            at = self.clock()
+            if hold:
+                record.place_hold(case_id=case_id, reason=reason or "", actor=actor, at=at)
+            else:
+                record.lift_hold(case_id=case_id, actor=actor, at=at)
+            try:
+                self.save(record)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                continue
+            return record
+        raise AssertionError("unreachable")
+
+    def request_erasure(
+        self, client_id: uuid.UUID, *, organisation: str, reason: str, actor: str
+    ) -> ClientErasure:
+        """Erase the client: refused (and the refusal recorded) under a legal hold; else
+        recorded, then the data key destroyed. Asking again changes nothing."""
+        for attempt in range(3):
+            record = self.erasure(client_id, organisation)
+            if record.requested is not None:
+                break
+            at = self.clock()
+            held = record.refuse_if_held(reason=reason, actor=actor, at=at)
+            if not held:
+                record.request(reason=reason, actor=actor, at=at)
+            try:
+                self.save(record)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                continue
+            if held:
+                raise IntakeError(
+                    "legal-hold",
+                    f"The client's case(s) {', '.join(map(str, held))} are under a legal "
+                    "hold; the erasure is refused (and the refusal recorded).",
+                )
+            break
+        # Destroy after recording: should this process die in between, intake's own
+        # erasure consumer destroys it before confirming.
+        self.vault.destroy(client_id, by=actor, reason=reason)
+        return record
+
+    def confirm_erasure(self, service: str, event_data: dict[str, Any]) -> list[ClientErasure]:
+        """A service's ErasureConfirmed: noted on the record; the fourth completes it."""
+        client_id = uuid.UUID(event_data["client_id"])
+        try:
+            record: object = self.repository.get(ClientErasure.id_for(client_id))
+        except AggregateNotFoundError:
+            return []
+        assert isinstance(record, ClientErasure)
+        return [record] if record.confirm(service=service, at=self.clock()) else []
+
 
 # -- what intake publishes (an allow-list; other domain events stay internal) ------------
 def _pick(state: dict[str, Any], *names: str) -> dict[str, Any]:
@@ -154,6 +236,17 @@ def _case(state: dict[str, Any], *names: str) -> dict[str, Any]:
 
 def _client(state: dict[str, Any], *names: str) -> dict[str, Any]:
     return {**_common(state), "client_id": state["originator_id"], **_pick(state, *names)}
+
+
+def _erasure(state: dict[str, Any], *names: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "occurred_at": state["timestamp"],
+        "actor": state.get("actor", "system:erasure"),
+        "erasure_id": state["originator_id"],
+        "client_id": state["client_id"],
+        **_pick(state, *names),
+        **extra,
+    }
 
 
 PUBLICATIONS: dict[type, Publication] = {
@@ -200,4 +293,26 @@ PUBLICATIONS: dict[type, Publication] = {
     ),
     Case.ReferredOut: Publication(contracts.CaseReferredOutV1, lambda s: _case(s, "reason")),
     Case.Declined: Publication(contracts.CaseDeclinedV1, lambda s: _case(s, "reason")),
+    ClientErasure.Requested: Publication(
+        privacy_contracts.ErasureRequestedV1,
+        lambda s: _erasure(s, "organisation", "reason", "key_id"),
+    ),
+    ClientErasure.Refused: Publication(
+        privacy_contracts.ErasureRefusedV1,
+        lambda s: _erasure(s, "organisation", "reason", "held_cases"),
+    ),
+    ClientErasure.Completed: Publication(
+        privacy_contracts.ErasureCompletedV1,
+        lambda s: {**_erasure(s, "services"), "actor": "system:erasure"},
+    ),
+    ClientErasure.HoldPlaced: Publication(
+        privacy_contracts.LegalHoldPlacedV1, lambda s: _erasure(s, "case_id", "reason")
+    ),
+    ClientErasure.HoldLifted: Publication(
+        privacy_contracts.LegalHoldLiftedV1, lambda s: _erasure(s, "case_id")
+    ),
 }
+# Each service confirms an erasure with an event of its own.
+PUBLICATIONS[ErasureConfirmation.Confirmed] = Publication(
+    privacy_contracts.CONFIRMED["intake"], confirmed_state
+)

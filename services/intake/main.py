@@ -2,26 +2,54 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from services.intake import retention
 from services.intake.api import router
 from services.intake.application import PUBLICATIONS, IntakeApplication
 from services.intake.consumers import PLAN_PHASE, phase_follows_plan, resumption_noted
 from services.intake.domain import IntakeError
+from services.intake.export import gather as export_part
+from services.intake.export_api import export
+from services.intake.privacy_api import privacy
 from services.intake.projections import IntakeProjection
+from shared.audit.api import audit_router
+from shared.audit.chain import Subjects
+from shared.audit.context import start_audit
 from shared.errors import install_domain_errors
 from shared.http import service_app
-from shared.messaging.consumer import EventConsumer
+from shared.messaging.consumer import EventConsumer, ReadModelConsumer
+from shared.messaging.envelope import CloudEvent
 from shared.messaging.relay import Relay
+from shared.privacy.erasure import SERVICES, erasure_consumer
+from shared.privacy.export import start_export_responder
 from shared.runtime import Runtime, key_vault
 from shared.settings import Settings, get_settings
 
 SERVICE = "intake"
+# What intake's read models hold of a client: dropped when the client is erased.
+ERASABLE = (
+    "DELETE FROM intake.cases_view WHERE client_id = %(client_id)s",
+    "DELETE FROM intake.clients_view WHERE client_id = %(client_id)s",
+)
+
+
+def _confirmation(app: IntakeApplication, source: str, event: CloudEvent) -> list[Any]:
+    return list(app.confirm_erasure(source, event.data))
+
+
+# A Case's id is the case, a Client's the client: their events name neither.
+AUDIT_SUBJECTS = Subjects(
+    case_topics=("services.intake.domain:Case.",),
+    client_topics=("services.intake.domain:Client.",),
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -46,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             batch_size=settings.relay_batch_size,
             poll_seconds=settings.relay_poll_seconds,
         )
+        audit = await start_audit(runtime, intake, SERVICE, settings, subjects=AUDIT_SUBJECTS)
         phases = EventConsumer(
             "intake-plan-phase",
             runtime.js,
@@ -60,11 +89,58 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "referral",
             {"GuidanceResumed": partial(resumption_noted, intake)},
         )
-        runtime.start_background(
-            {"projection": projection, "relay": relay},
-            {"plan-phase": phases, "resumption": resumptions},
+        erasure = erasure_consumer(
+            runtime.js,
+            intake,
+            SERVICE,
+            ERASABLE,
+            before=lambda e: intake.vault.destroy(
+                uuid.UUID(e.data["client_id"]), by=e.data["actor"], reason=e.data["reason"]
+            ),
         )
-        app.state.intake, app.state.runtime = intake, runtime
+        # The receipt: every service's confirmation, onto the client's erasure record.
+        confirmations = {
+            f"erasure-{source}": EventConsumer(
+                f"intake-erasure-{source}",
+                runtime.js,
+                intake,
+                source,
+                {"ErasureConfirmed": partial(_confirmation, intake, source)},
+            )
+            for source in SERVICES
+        }
+        await runtime.ensure_tables(retention.SCHEMA_SQL)
+        closures = ReadModelConsumer(
+            "intake-closures",
+            runtime.js,
+            runtime.pool,
+            SERVICE,
+            "followup",
+            retention.CLOSURE_HANDLERS,
+        )
+        retention_job = retention.RetentionJob(
+            intake,
+            runtime.pool,
+            years=settings.retention_years,
+            interval_seconds=settings.retention_interval_seconds,
+        )
+        app.state.retention = retention_job
+        if settings.role != "web":
+            runtime.spawn("retention", retention_job.run)
+        runtime.start_background(
+            {"projection": projection, "relay": relay, "audit": audit.trail},
+            {
+                "plan-phase": phases,
+                "resumption": resumptions,
+                "erasure": erasure,
+                "closures": closures,
+                **confirmations,
+            },
+        )
+        app.state.export = start_export_responder(
+            runtime, SERVICE, partial(export_part, intake, runtime.pool, projection=projection)
+        )
+        app.state.intake, app.state.runtime, app.state.audit = intake, runtime, audit
         app.state.projection, app.state.relay = projection, relay
         try:
             yield
@@ -77,7 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         SERVICE,
         settings,
         lifespan,
-        [router],
+        [router, privacy, export, audit_router()],
         description="Clients, consents, and cases from entry check to the decision.",
     )
 

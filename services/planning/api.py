@@ -15,6 +15,7 @@ from services.planning.application import PlanningApplication
 from services.planning.document import language_for, render
 from services.planning.domain import Plan
 from services.planning.projections import client_record, list_plans
+from shared.audit.access import record_read
 from shared.auth import Principal, require
 from shared.commands import Projection, change, set_etag
 from shared.errors import NotFound
@@ -220,10 +221,26 @@ async def get_plans(
     return [plan_out(p) for p in loaded]
 
 
+def _read(
+    app: PlanningApplication, plan_id: uuid.UUID, who: Principal, resource: str, kinds: list[str]
+) -> Plan:
+    """The plan, its read recorded (goals, actions and notes are the client's data)."""
+    plan = app.plan(plan_id, who.org)
+    record_read(
+        app,
+        who,
+        client_id=plan.client_id,
+        case_id=plan.case_id,
+        resource=resource,
+        categories=kinds,
+    )
+    return plan
+
+
 @router.get("/plans/{plan_id}", response_model=PlanOut)
 async def get_plan(plan_id: uuid.UUID, who: Reader, app: App, response: Response) -> PlanOut:
     """One plan with its goals by priority, their actions, analysis, portfolio, agreement."""
-    plan = await run_in_threadpool(app.plan, plan_id, who.org)
+    plan = await run_in_threadpool(_read, app, plan_id, who, "plan", ["plan"])
     set_etag(response, plan.version)
     return plan_out(plan)
 
@@ -233,7 +250,7 @@ async def get_agreed_version(
     plan_id: uuid.UUID, revision: int, who: Reader, app: App
 ) -> PlanVersionOut:
     """An agreed version of the plan, as both parties agreed to it."""
-    plan = await run_in_threadpool(app.plan, plan_id, who.org)
+    plan = await run_in_threadpool(_read, app, plan_id, who, "plan-version", ["plan"])
     agreed = plan.agreed_versions.get(revision)
     if agreed is None:
         raise NotFound(f"Version {revision} of plan {plan_id} was never agreed.")
@@ -249,7 +266,7 @@ async def get_document(
     lang: Literal["nl", "en"] | None = None,
 ) -> HTMLResponse:
     """The plan as a printable page for the client, in their preferred language."""
-    plan = await run_in_threadpool(app.plan, plan_id, who.org)
+    plan = await run_in_threadpool(_read, app, plan_id, who, "plan-document", ["identity", "plan"])
     client = await client_record(request.app.state.runtime.pool, plan.client_id)
     name = await run_in_threadpool(_client_name, app, client)
     content = plan.content()

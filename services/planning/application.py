@@ -13,11 +13,13 @@ from eventsourcing.domain import Aggregate
 
 from services.planning.domain import Plan, PlanningError, SmartPolicy, plan_id_for
 from shared.contracts import planning as contracts
+from shared.contracts import privacy as privacy_contracts
 from shared.errors import NotFound
 from shared.eventstore import ServiceApplication
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.relay import Publication
 from shared.privacy import ERASED, PersonalFields
+from shared.privacy.erasure import ErasureConfirmation, confirmed_state
 from shared.privacy.sealing import open_sealed
 
 log = logging.getLogger(__name__)
@@ -163,3 +165,7 @@ PUBLICATIONS: dict[type, Publication] = {
         contracts.PlanRevisedV1, lambda s: {**_plan(s), "from_version": s["from_revision"]}
     ),
 }
+# Each service confirms an erasure with an event of its own.
+PUBLICATIONS[ErasureConfirmation.Confirmed] = Publication(
+    privacy_contracts.CONFIRMED["planning"], confirmed_state
+)

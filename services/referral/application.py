@@ -15,12 +15,14 @@ from services.referral.domain import Partner, ReferralError
 from services.referral.lifecycle import ConsentReferrals, Referral
 from shared.audit.access import DataAccess
 from shared.auth import Principal
+from shared.contracts import privacy as privacy_contracts
 from shared.contracts import referral as contracts
 from shared.errors import NotFound
 from shared.eventstore import ServiceApplication
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.relay import Publication
 from shared.privacy import PersonalFields
+from shared.privacy.erasure import ErasureConfirmation, confirmed_state
 
 
 class ReferralApplication(ServiceApplication):
@@ -59,7 +61,8 @@ class ReferralApplication(ServiceApplication):
         caller's organisation; any other reads as absent."""
         referral = self.load(Referral, referral_id)
         if who.has("partner"):
-            visible = referral.partner_id == who.partner_id and referral.status != "proposed"
+            # Only what was sent to it: never a proposal, not even one withdrawn unsent.
+            visible = referral.partner_id == who.partner_id and referral.sent_at is not None
         else:
             visible = referral.organisation == who.org
         if not visible:
@@ -309,3 +312,7 @@ PUBLICATIONS: dict[type, Publication] = {
     ),
     DataAccess.Recorded: Publication(contracts.PartnerDataAccessedV1, _accessed),
 }
+# Each service confirms an erasure with an event of its own.
+PUBLICATIONS[ErasureConfirmation.Confirmed] = Publication(
+    privacy_contracts.CONFIRMED["referral"], confirmed_state
+)

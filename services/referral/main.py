@@ -17,20 +17,30 @@ from starlette.concurrency import run_in_threadpool
 from services.referral.api import router
 from services.referral.application import PUBLICATIONS, ReferralApplication
 from services.referral.domain import ReferralError
+from services.referral.export import gather as export_part
 from services.referral.inbox_api import inbox
 from services.referral.jobs import OverdueJob
 from services.referral.knowledge import INTAKE_HANDLERS, PLANNING_HANDLERS
 from services.referral.knowledge import SCHEMA_SQL as KNOWLEDGE_SQL
 from services.referral.projections import SCHEMA_SQL, ReferralProjection
 from services.referral.referrals_api import referrals
+from shared.audit.api import audit_router
+from shared.audit.context import start_audit
 from shared.errors import install_domain_errors
 from shared.http import service_app
 from shared.messaging.consumer import EventConsumer, ReadModelConsumer
 from shared.messaging.relay import Relay
+from shared.privacy.erasure import erasure_consumer
+from shared.privacy.export import start_export_responder
 from shared.runtime import Runtime, key_vault
 from shared.settings import Settings, get_settings
 
 SERVICE = "referral"
+# What referral's read models hold of a client: dropped when the client is erased.
+ERASABLE = tuple(
+    f"DELETE FROM referral.{table} WHERE client_id = %(client_id)s"
+    for table in ("consents", "cases", "sealed_copies", "referrals_view")
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -45,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await runtime.ensure_tables(SCHEMA_SQL)
         await runtime.ensure_tables(KNOWLEDGE_SQL)
         connect = settings.pg.asyncpg_kwargs()
+        audit = await start_audit(runtime, referral, SERVICE, settings)
         projection = ReferralProjection(referral, connect, poll_seconds=settings.relay_poll_seconds)
         relay = Relay(
             referral,
@@ -86,14 +97,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             holidays=settings.referral_holidays,
         )
         runtime.start_background(
-            {"projection": projection, "relay": relay},
-            {**consumers, "consents": revocations},
+            {"projection": projection, "relay": relay, "audit": audit.trail},
+            {
+                **consumers,
+                "consents": revocations,
+                "erasure": erasure_consumer(runtime.js, referral, SERVICE, ERASABLE),
+            },
         )
         if settings.role != "web":
             runtime.spawn("overdue", overdue.run)
         app.state.overdue = overdue
-        app.state.referral, app.state.runtime = referral, runtime
+        app.state.referral, app.state.runtime, app.state.audit = referral, runtime, audit
         app.state.projection, app.state.relay = projection, relay
+        app.state.export = start_export_responder(
+            runtime,
+            SERVICE,
+            lambda client_id: export_part(referral, runtime.pool, client_id, projection),
+        )
         app.state.consumers = {**consumers, "consents": revocations}
         try:
             yield
@@ -106,7 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         SERVICE,
         settings,
         lifespan,
-        [router, referrals, inbox],
+        [router, referrals, inbox, audit_router()],
         description="The partner directory and closed-loop referrals with consent-limited sharing.",
     )
     install_domain_errors(app, ReferralError)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from eventsourcing.domain import Aggregate
 
@@ -98,3 +99,31 @@ def main_role(who: Principal) -> str:
         if who.has(role):
             return role
     return sorted(who.roles)[0] if who.roles else "unknown"
+
+
+def record_read(
+    app: Any,
+    who: Principal,
+    *,
+    client_id: uuid.UUID,
+    resource: str,
+    categories: list[str],
+    case_id: uuid.UUID | None = None,
+    purpose: str | None = None,
+) -> DataAccess:
+    """Record (save) one read of a client's personal data through an API; synchronous,
+    call it off the event loop. The purpose defaults to the role's: staff read for
+    `guidance`, auditors for `audit`."""
+    if purpose is None:
+        purpose = "audit" if main_role(who) == "auditor" else "guidance"
+    access = DataAccess.record(
+        who,
+        client_id=client_id,
+        case_id=case_id,
+        purpose=purpose,
+        resource=resource,
+        categories=categories,
+        at=app.clock(),
+    )
+    app.save(access)
+    return access

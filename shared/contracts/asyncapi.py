@@ -20,6 +20,9 @@ CONTRACT_MODULES = [
     "shared.contracts.planning",
     "shared.contracts.followup",
     "shared.contracts.referral",
+    "shared.contracts.privacy",
+    # No events: the client export document (its own JSON Schema, client-export.schema.json).
+    "shared.contracts.export",
 ]
 
 SCHEMAS = "#/components/schemas/"

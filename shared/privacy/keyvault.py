@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg_pool import ConnectionPool
@@ -124,6 +125,29 @@ class KeyVault:
         with self._lock:
             self._cache[client_id] = (None, time.monotonic())
         return bool(prior and prior[0] is not None)
+
+    def forget(self, client_id: uuid.UUID) -> None:
+        """Drop the cached key: the next use asks the vault (after another process
+        destroyed it, this one must not go on using its cached copy)."""
+        with self._lock:
+            self._cache.pop(client_id, None)
+
+    def destruction(self, client_id: uuid.UUID) -> dict[str, Any] | None:
+        """When, by whom and why the client's key was destroyed; None while it exists."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT destroyed_at, destroyed_by, reason FROM vault.client_keys "
+                "WHERE client_id = %s AND destroyed_at IS NOT NULL",
+                (client_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return {
+            "key_id": client_id,
+            "destroyed_at": row[0],
+            "destroyed_by": row[1],
+            "reason": row[2],
+        }
 
     # -- wrapping -----------------------------------------------------------------------
     def _wrap(self, client_id: uuid.UUID, key: bytes) -> bytes:

@@ -107,9 +107,15 @@ async def get_ok(api: httpx.AsyncClient, path: str, headers: dict[str, str]) -> 
 
 
 async def event_count(app: Any, originator_id: str | None = None) -> int:
+    """Intake's events (of one aggregate); recorded reads (DataAccess) do not count."""
     pool = app.state.runtime.pool
     if originator_id is None:
-        return int(await pool.fetchval("SELECT count(*) FROM intake.intake_events"))
+        return int(
+            await pool.fetchval(
+                "SELECT count(*) FROM intake.intake_events "
+                "WHERE topic NOT LIKE 'shared.audit.access:%'"
+            )
+        )
     return int(
         await pool.fetchval(
             "SELECT count(*) FROM intake.intake_events WHERE originator_id = $1",

@@ -1,0 +1,109 @@
+"""Intake's part of a client's export: the client, the consents, the cases, the erasure
+record; personal fields opened (ERASED where the client's key is gone)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+from eventsourcing.application import AggregateNotFoundError
+from starlette.concurrency import run_in_threadpool
+
+from services.intake.application import IntakeApplication
+from services.intake.domain import Case, Client
+from services.intake.erasure import ClientErasure
+from shared.errors import NotFound
+from shared.messaging.follower import LogFollower
+from shared.privacy import ERASED
+from shared.privacy.export import jsonable, load_all, read_models_current
+
+
+def client_part(c: Client) -> dict[str, Any]:
+    return {
+        "client_id": c.id,
+        "organisation": c.organisation,
+        "given_name": c.given_name,
+        "family_name": c.family_name,
+        "birth_date": c.birth_date,
+        "email": c.email,
+        "phone": c.phone,
+        "preferred_language": c.preferred_language,
+        "registered_at": c.created_on,
+        "registered_by": c.registered_by,
+        "version": c.version,
+    }
+
+
+def case_part(c: Case) -> dict[str, Any]:
+    return {
+        "case_id": c.id,
+        "organisation": c.organisation,
+        "career_question": c.career_question,
+        "status": c.status,
+        "phase": c.phase,
+        "entry_check": c.entry_check,
+        "assessments": c.assessments,
+        "scores": c.latest_scores,
+        "gaps": c.gaps,
+        "sessions": c.sessions,
+        "hours_budget": c.hours_budget,
+        "hours_used": c.hours_used,
+        "decision": c.decision,
+        "resumed": c.resumed,
+        "resumption": c.resumption,
+        "opened_at": c.created_on,
+        "opened_by": c.opened_by,
+        "updated_at": c.modified_on,
+        "version": c.version,
+    }
+
+
+def erasure_part(e: ClientErasure) -> dict[str, Any]:
+    return {
+        "erasure_id": e.id,
+        "status": e.status,
+        "legal_holds": list(e.holds.values()),
+        "refusals": e.refusals,
+        "requested": e.requested,
+        "confirmed_at": e.confirmed,
+        "completed_at": e.completed_at,
+    }
+
+
+def _erasure(app: IntakeApplication, client_id: uuid.UUID) -> ClientErasure | None:
+    try:
+        record: object = app.repository.get(ClientErasure.id_for(client_id))
+    except AggregateNotFoundError:
+        return None
+    return record if isinstance(record, ClientErasure) else None
+
+
+async def gather(
+    app: IntakeApplication,
+    pool: asyncpg.Pool,
+    client_id: uuid.UUID,
+    projection: LogFollower | None = None,
+) -> dict[str, Any]:
+    """Everything intake holds about the client (the caller checked who may see it)."""
+    client = await run_in_threadpool(app.load, Client, client_id)
+    if client.given_name == ERASED:
+        raise NotFound(f"No client {client_id}.")
+    await read_models_current(app, pool, projection, app.settings.export_timeout_seconds / 2)
+    rows = await pool.fetch(
+        "SELECT case_id FROM intake.cases_view WHERE client_id = $1 ORDER BY opened_at, case_id",
+        client_id,
+    )
+    cases = await run_in_threadpool(load_all, app, [r["case_id"] for r in rows])
+    erasure = await run_in_threadpool(_erasure, app, client_id)
+    part = {
+        "client": client_part(client),
+        "consents": {
+            "current": list(client.consents.values()),
+            "history": client.consent_history,
+        },
+        "cases": [case_part(c) for c in cases if isinstance(c, Case)],
+        "erasure": erasure_part(erasure) if erasure is not None else None,
+    }
+    out: dict[str, Any] = jsonable(part)
+    return out

@@ -1,0 +1,200 @@
+"""Retention: clients whose guidance ended long enough ago are erased.
+
+The policy per purpose:
+- `guidance`: a client is erased `retention_years` after the last of their cases
+  closed, and only when every case is closed. A case is closed when intake declined or
+  referred it out, when follow-up closed its aftercare (`FollowUpClosed`; a later
+  `AftercareRequested` reopens it), or when it was never decided and nothing happened
+  to it for the whole retention period (an abandoned intake). A client without any case
+  counts from their registration.
+- `statistics`: a withdrawn statistics consent leaves the follow-up figures at once
+  (see services/followup/statistics.py); nothing to wait for here.
+- `referral`: a referral's packet is served only while the referral is open and the
+  consent stands (see services/referral); its copies go with the client's erasure.
+
+A run with an injectable clock lists exactly the expired clients; applied, it requests
+their erasure as `system:retention` (a client under a legal hold is refused, and the
+refusal recorded, like any erasure). The job runs periodically in the worker; the
+command line runs it once (`waypoint privacy retention --dry-run | --apply`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+from starlette.concurrency import run_in_threadpool
+
+from services.intake.application import IntakeApplication
+from services.intake.domain import IntakeError
+from shared.messaging.consumer import ReadModelHandler
+from shared.messaging.envelope import CloudEvent
+
+log = logging.getLogger(__name__)
+ACTOR = "system:retention"
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS intake.case_closures (
+    case_id uuid PRIMARY KEY,
+    client_id uuid NOT NULL,
+    closed_at timestamptz,
+    source_position bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS case_closures_client ON intake.case_closures (client_id);
+"""
+
+
+# -- what follow-up says of a case's end -------------------------------------------------------
+async def _closure(conn: asyncpg.Connection, event: CloudEvent, closed: bool) -> None:
+    d = event.data
+    await conn.execute(
+        "INSERT INTO intake.case_closures (case_id, client_id, closed_at, source_position) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT (case_id) DO UPDATE SET "
+        "closed_at = EXCLUDED.closed_at, source_position = EXCLUDED.source_position "
+        "WHERE intake.case_closures.source_position < EXCLUDED.source_position",
+        uuid.UUID(d["case_id"]),
+        uuid.UUID(d["client_id"]),
+        event.time if closed else None,
+        event.position or 0,
+    )
+
+
+async def on_followup_closed(conn: asyncpg.Connection, event: CloudEvent) -> None:
+    await _closure(conn, event, True)
+
+
+async def on_aftercare_requested(conn: asyncpg.Connection, event: CloudEvent) -> None:
+    await _closure(conn, event, False)
+
+
+CLOSURE_HANDLERS: dict[str, ReadModelHandler] = {
+    "FollowUpClosed": on_followup_closed,
+    "AftercareRequested": on_aftercare_requested,
+}
+
+
+# -- the policy ---------------------------------------------------------------------------------
+EXPIRED_SQL = """
+WITH cases AS (
+    SELECT v.client_id, v.case_id,
+        CASE
+            WHEN v.status IN ('declined', 'referred_out') THEN v.updated_at
+            WHEN k.closed_at IS NOT NULL THEN k.closed_at
+            WHEN v.status = 'open' AND v.updated_at < $1 THEN v.updated_at
+        END AS closed_at
+    FROM intake.cases_view v LEFT JOIN intake.case_closures k USING (case_id)
+)
+SELECT cl.client_id, cl.organisation, cl.registered_at,
+    count(cs.case_id) AS cases, max(cs.closed_at) AS last_closed_at
+FROM intake.clients_view cl LEFT JOIN cases cs USING (client_id)
+WHERE $2::text IS NULL OR cl.organisation = $2
+GROUP BY cl.client_id, cl.organisation, cl.registered_at
+HAVING count(cs.case_id) = count(cs.closed_at)
+    AND coalesce(max(cs.closed_at), cl.registered_at) < $1
+ORDER BY coalesce(max(cs.closed_at), cl.registered_at), cl.client_id
+"""
+
+
+async def expired_clients(
+    pool: asyncpg.Pool, cutoff: datetime, organisation: str | None = None
+) -> list[dict[str, Any]]:
+    """The clients (of one organisation, or all) whose every case closed, or who never
+    had one, before `cutoff`."""
+    rows = await pool.fetch(EXPIRED_SQL, cutoff, organisation)
+    return [{**dict(r), "client_id": uuid.UUID(str(r["client_id"]))} for r in rows]
+
+
+@dataclass
+class RetentionReport:
+    as_of: datetime
+    cutoff: datetime
+    applied: bool
+    expired: list[dict[str, Any]] = field(default_factory=list)
+    erased: list[uuid.UUID] = field(default_factory=list)
+    held: list[uuid.UUID] = field(default_factory=list)
+    failed: dict[uuid.UUID, str] = field(default_factory=dict)
+
+
+class RetentionJob:
+    def __init__(
+        self,
+        app: IntakeApplication,
+        pool: asyncpg.Pool,
+        *,
+        years: int,
+        interval_seconds: float,
+        clock: Callable[[], datetime] | None = None,
+        organisation: str | None = None,
+    ) -> None:
+        self.app = app
+        self.organisation = organisation
+        self.pool = pool
+        self.years = years
+        self.interval_seconds = interval_seconds
+        self.clock = clock or app.clock
+        self.lock_key = zlib.crc32(b"intake:retention-job")
+
+    def cutoff(self, now: datetime) -> datetime:
+        """`years` calendar years before `now` (29 February counts back to 28)."""
+        try:
+            return now.replace(year=now.year - self.years)
+        except ValueError:
+            return (now - timedelta(days=1)).replace(year=now.year - self.years)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        # The first pass after one interval: the read models are being built at start.
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.interval_seconds)
+            if stop.is_set():
+                return
+            try:
+                await self.run_once(apply=True)
+            except Exception:
+                log.exception("retention job failed; next run in %s s", self.interval_seconds)
+
+    async def run_once(self, *, apply: bool) -> RetentionReport | None:
+        """One pass: the expired clients, and (applied) their erasure requested; None when
+        another replica's run holds the lock."""
+        now = self.clock()
+        report = RetentionReport(as_of=now, cutoff=self.cutoff(now), applied=apply)
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self.lock_key):
+                return None
+            report.expired = await expired_clients(self.pool, report.cutoff, self.organisation)
+            if not apply:
+                return report
+            for row in report.expired:
+                await self._erase(row, report)
+        if report.erased or report.held:
+            log.info("retention erased %d clients (%d held)", len(report.erased), len(report.held))
+        return report
+
+    async def _erase(self, row: dict[str, Any], report: RetentionReport) -> None:
+        client_id = uuid.UUID(str(row["client_id"]))  # asyncpg's own UUID type: a real one
+        last = row["last_closed_at"] or row["registered_at"]
+        reason = (
+            f"Retention: guidance ended {last.date().isoformat()}, more than "
+            f"{self.years} years before {report.as_of.date().isoformat()}."
+        )
+        try:
+            await run_in_threadpool(
+                lambda: self.app.request_erasure(
+                    client_id, organisation=row["organisation"], reason=reason, actor=ACTOR
+                )
+            )
+        except IntakeError as e:
+            if e.code == "legal-hold":
+                report.held.append(client_id)
+            else:
+                report.failed[client_id] = e.message
+            return
+        report.erased.append(client_id)

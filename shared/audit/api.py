@@ -1,0 +1,164 @@
+"""The audit API every service mounts at `/<prefix>/v1/audit`: read-only for auditors
+(and admins); only an admin may sign a checkpoint on demand."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from shared.audit.context import Audit
+from shared.audit.queries import access_log, case_events, case_first_event, case_state
+from shared.audit.queries import events_table as table_of
+from shared.audit.verify import verify_chain
+from shared.auth import Principal, require
+from shared.errors import Conflict, NotFound
+
+Reader = Annotated[Principal, Depends(require("auditor", "admin"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+
+
+def _audit(request: Request) -> Audit:
+    audit: Audit | None = getattr(request.app.state, "audit", None)
+    if audit is None:
+        raise NotFound("This service keeps no audit trail.")
+    return audit
+
+
+def audit_router() -> APIRouter:
+    """The audit endpoints; the service sets `app.state.audit` (see context.start_audit)."""
+    router = APIRouter(prefix="/audit", tags=["audit"])
+
+    @router.get("/cases/{case_id}/events")
+    async def events(
+        case_id: uuid.UUID,
+        request: Request,
+        who: Reader,
+        include_state: Annotated[bool, Query(description="Add the stored bytes (base64).")] = False,
+    ) -> list[dict[str, Any]]:
+        """This service's events of the case in log order, each with its chain link."""
+        audit = _audit(request)
+        await audit.caught_up()
+        items = await case_events(audit.pool, audit.app, case_id, with_state=include_state)
+        if not items:
+            raise NotFound(f"This service has no events of case {case_id}.")
+        client_id = next((i["client_id"] for i in items if i.get("client_id")), None)
+        if client_id is not None:
+            opened = {f for i in items for f in i.get("personal_fields", ())}
+            await audit.record_read(
+                who,
+                client_id=uuid.UUID(client_id),
+                case_id=case_id,
+                resource="audit-events",
+                categories=sorted(opened) or ["case-history"],
+            )
+        return items
+
+    @router.get("/cases/{case_id}/state")
+    async def state(
+        case_id: uuid.UUID,
+        request: Request,
+        who: Reader,
+        as_of: Annotated[datetime | None, Query(description="RFC 3339; default now.")] = None,
+    ) -> dict[str, Any]:
+        """The case's state in this service as of a moment, rebuilt from its events."""
+        audit = _audit(request)
+        moment = as_of or datetime.now(UTC)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        if as_of is None:
+            await audit.caught_up()
+        aggregates = await case_state(audit.pool, audit.app, case_id, moment)
+        if aggregates is None:
+            first = await case_first_event(audit.pool, audit.schema, case_id)
+            if first is None:
+                raise NotFound(f"This service has no events of case {case_id}.")
+            raise NotFound(
+                f"Case {case_id} had no events here by {moment.isoformat()}; "
+                f"its first is of {first.isoformat()}."
+            )
+        client_id = next(
+            (a["state"]["client_id"] for a in aggregates if a["state"].get("client_id")), None
+        )
+        if client_id is not None:
+            await audit.record_read(
+                who,
+                client_id=uuid.UUID(client_id),
+                case_id=case_id,
+                resource="audit-state",
+                categories=["case-state"],
+            )
+        return {
+            "case_id": str(case_id),
+            "service": audit.service,
+            "as_of": moment.isoformat(),
+            "aggregates": aggregates,
+        }
+
+    @router.get("/verify")
+    async def verify(request: Request, who: Reader) -> dict[str, Any]:
+        """Recompute the whole hash chain and check it against the signed checkpoints."""
+        audit = _audit(request)
+        async with audit.pool.acquire() as conn:
+            checkpoints, source = await audit.checkpoints.known(conn)
+        schema, table = table_of(audit.app)
+        result = await run_in_threadpool(
+            verify_chain,
+            audit.settings.pg.dsn(),
+            schema,
+            table,
+            checkpoints,
+            audit.checkpoints.signer.public_key,
+        )
+        return {"service": audit.service, **result.as_dict(), "checkpoints_source": source}
+
+    @router.get("/access-log")
+    async def accesses(
+        request: Request,
+        response: Response,
+        who: Reader,
+        client_id: uuid.UUID | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[dict[str, Any]]:
+        """Recorded reads and shares of a client's personal data, newest first."""
+        audit = _audit(request)
+        await audit.caught_up()
+        items, total = await access_log(audit.pool, audit.schema, client_id, limit, offset)
+        response.headers["X-Total-Count"] = str(total)
+        return items
+
+    @router.get("/checkpoints")
+    async def checkpoints(
+        request: Request, response: Response, who: Reader
+    ) -> list[dict[str, Any]]:
+        """The signed checkpoints of this service's chain (the stream's copy when it answers)."""
+        audit = _audit(request)
+        async with audit.pool.acquire() as conn:
+            found, source = await audit.checkpoints.known(conn)
+        response.headers["X-Checkpoint-Source"] = source
+        return [c.to_json() for c in found]
+
+    @router.post("/checkpoints", status_code=201)
+    async def sign_now(request: Request, who: Admin) -> dict[str, Any]:
+        """Sign the chain's head now, store and publish it (admin only)."""
+        audit = _audit(request)
+        await audit.caught_up()
+        async with audit.pool.acquire() as conn:
+            checkpoint = await audit.checkpoints.sign_head(conn)
+        if checkpoint is None:
+            raise Conflict("The chain is empty: there is nothing to sign yet.")
+        return checkpoint.to_json()
+
+    @router.get("/public-key")
+    async def public_key(request: Request, who: Reader) -> dict[str, str]:
+        """The Ed25519 key that checks this service's checkpoints."""
+        return {
+            "service": _audit(request).service,
+            **_audit(request).checkpoints.signer.public_key_json(),
+        }
+
+    return router

@@ -1,0 +1,176 @@
+"""What auditors read: a case's events with their links, its state as of a moment, and
+the recorded reads of a client's personal data."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from eventsourcing.persistence import StoredEvent
+from fastapi.encoders import jsonable_encoder
+from starlette.concurrency import run_in_threadpool
+
+from shared.audit.chain import ACCESS_COLUMNS, ACCESS_TOPIC
+from shared.eventstore import ServiceApplication
+from shared.privacy.sealing import event_id, is_sealed
+
+# Event fields shown apart from `data` (or not at all).
+_ENVELOPE = ("originator_id", "originator_version", "timestamp", "originator_topic")
+UNREADABLE = "UNREADABLE"
+
+
+def events_table(app: ServiceApplication) -> tuple[str, str]:
+    """The schema and name of the application's events table (`<schema>.<name>_events`)."""
+    recorder: Any = app.recorder
+    return recorder.datastore.schema, recorder.events_table_name
+
+
+async def case_events(
+    pool: asyncpg.Pool, app: ServiceApplication, case_id: uuid.UUID, *, with_state: bool = False
+) -> list[dict[str, Any]]:
+    """The case's events in this service, in log order, each with its link."""
+    schema, table = events_table(app)
+    rows = await pool.fetch(
+        f"SELECT c.position, c.prev_hash, c.hash, c.occurred_at, c.client_id, "
+        f"c.originator_id AS link_originator_id, e.originator_id, e.originator_version, "
+        f'e.topic, e.state FROM "{schema}".audit_chain c '
+        f'LEFT JOIN "{schema}"."{table}" e ON e.notification_id = c.position '
+        "WHERE c.case_id = $1 ORDER BY c.position",
+        case_id,
+    )
+    return await run_in_threadpool(_present_all, app, rows, with_state)
+
+
+def _present_all(
+    app: ServiceApplication, rows: Sequence[asyncpg.Record], with_state: bool
+) -> list[dict[str, Any]]:
+    return [_present(app, row, with_state) for row in rows]
+
+
+def _present(app: ServiceApplication, row: asyncpg.Record, with_state: bool) -> dict[str, Any]:
+    item = _event_item(app, row, with_state)
+    encoded: dict[str, Any] = jsonable_encoder(item)
+    return encoded
+
+
+def _event_item(app: ServiceApplication, row: asyncpg.Record, with_state: bool) -> dict[str, Any]:
+    stored = row["state"] is not None
+    oid = row["originator_id"] or row["link_originator_id"]
+    topic: str = row["topic"] or ""
+    item: dict[str, Any] = {
+        "position": row["position"],
+        "event_id": event_id(oid, row["originator_version"] or 0) if stored else None,
+        "type": topic.rsplit(":", 1)[-1],
+        "occurred_at": row["occurred_at"],
+        "actor": None,
+        "data": None,
+        "hash": bytes(row["hash"]).hex(),
+        "prev_hash": bytes(row["prev_hash"]).hex(),
+        "originator_id": oid,
+        "originator_version": row["originator_version"],
+        "topic": topic or None,
+        "client_id": row["client_id"],
+        "stored": stored,
+    }
+    if not stored:
+        return item  # the link has no event: verify reports it
+    state = bytes(row["state"])
+    item["state_sha256"] = hashlib.sha256(state).hexdigest()
+    if with_state:
+        item["state"] = base64.b64encode(state).decode()
+    try:
+        decoded = app.sealing.decode_state(
+            StoredEvent(oid, row["originator_version"], topic, state)
+        )
+    except ValueError:
+        item["data"] = UNREADABLE
+        return item
+    eid = item["event_id"]
+    data: dict[str, Any] = {}
+    opened: list[str] = []
+    for name, value in decoded.items():
+        if name in _ENVELOPE:
+            continue
+        if is_sealed(value):
+            try:
+                value = app.sealing.open_field(value, eid, name)
+            except ValueError:
+                value = UNREADABLE
+            else:
+                opened.append(name)
+        data[name] = value
+    item["actor"] = data.pop("actor", None)
+    item["data"] = data
+    item["personal_fields"] = opened
+    return item
+
+
+async def case_state(
+    pool: asyncpg.Pool, app: ServiceApplication, case_id: uuid.UUID, as_of: datetime
+) -> list[dict[str, Any]] | None:
+    """Each aggregate of the case as it stood at `as_of` (None: no event by then)."""
+    schema, _ = events_table(app)
+    rows = await pool.fetch(
+        f'SELECT originator_id, max(originator_version) AS version FROM "{schema}".audit_chain '
+        "WHERE case_id = $1 AND occurred_at <= $2 AND topic <> $3 "
+        "GROUP BY originator_id ORDER BY min(position)",
+        case_id,
+        as_of,
+        ACCESS_TOPIC,
+    )
+    if not rows:
+        return None
+    return await run_in_threadpool(
+        _rebuild, app, [(r["originator_id"], r["version"]) for r in rows]
+    )
+
+
+def _rebuild(
+    app: ServiceApplication, versions: list[tuple[uuid.UUID, int]]
+) -> list[dict[str, Any]]:
+    out = []
+    for aggregate_id, version in versions:
+        aggregate: Any = app.repository.get(aggregate_id, version=version)
+        fields = {k: v for k, v in vars(aggregate).items() if not k.startswith("_")}
+        out.append(
+            {
+                "id": aggregate.id,
+                "type": type(aggregate).__name__,
+                "version": aggregate.version,
+                "created_on": aggregate.created_on,
+                "modified_on": aggregate.modified_on,
+                "state": fields,
+            }
+        )
+    encoded: list[dict[str, Any]] = jsonable_encoder(out)
+    return encoded
+
+
+async def case_first_event(pool: asyncpg.Pool, schema: str, case_id: uuid.UUID) -> datetime | None:
+    at: datetime | None = await pool.fetchval(
+        f'SELECT min(occurred_at) FROM "{schema}".audit_chain WHERE case_id = $1', case_id
+    )
+    return at
+
+
+async def access_log(
+    pool: asyncpg.Pool, schema: str, client_id: uuid.UUID | None, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Recorded reads (of one client's data, or all), newest first, and how many in all."""
+    where, args = ("WHERE client_id = $1", [client_id]) if client_id else ("", [])
+    total = await pool.fetchval(f'SELECT count(*) FROM "{schema}".access_log {where}', *args)
+    n = len(args)
+    rows = await pool.fetch(
+        f'SELECT {", ".join(ACCESS_COLUMNS)} FROM "{schema}".access_log {where} '
+        f"ORDER BY occurred_at DESC, position DESC LIMIT ${n + 1} OFFSET ${n + 2}",
+        *args,
+        limit,
+        offset,
+    )
+    items: list[dict[str, Any]] = jsonable_encoder([dict(r) for r in rows])
+    return items, int(total)

@@ -1,0 +1,205 @@
+"""The client's data export (GDPR Art. 15 access, Art. 20 portability): one JSON document.
+
+Intake serves it at `GET /intake/v1/clients/{client_id}/export`, gathered from the four
+services; its JSON Schema is published at `GET /intake/v1/schemas/client-export.json`.
+`python -m shared.contracts.export` prints the schema; `make asyncapi` writes it to
+`shared/contracts/client-export.schema.json`, which is committed and checked by a test.
+
+Personal values are shown opened; a value whose client key is gone reads `ERASED`.
+Where a section mirrors a service's aggregates (cases, plans, follow-ups, referrals)
+its items are objects with the aggregate's fields, ids as UUID strings, times as
+RFC 3339 and dates as ISO dates.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_PATH = "/intake/v1/schemas/client-export.json"
+SCHEMA_FILE = "client-export.schema.json"
+ERASED_NOTE = "Personal values read `ERASED` where the client's data key is destroyed."
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GeneratedBy(_Part):
+    """Who asked for the export (it is recorded as a read of the client's data)."""
+
+    subject: str = Field(description="The user (token subject).")
+    organisation: str
+    role: str
+
+
+class ClientData(_Part):
+    """The client as registered in intake."""
+
+    client_id: uuid.UUID
+    organisation: str
+    given_name: str
+    family_name: str
+    birth_date: date | Literal["ERASED"] = Field(description="An ISO date, or `ERASED`.")
+    email: str
+    phone: str | None
+    preferred_language: str | None
+    registered_at: datetime
+    registered_by: str
+    version: int
+
+
+class Consent(_Part):
+    """A consent as it stands now (one per purpose and, for referral, partner)."""
+
+    consent_id: uuid.UUID
+    purpose: str
+    partner_id: uuid.UUID | None
+    data_categories: list[str]
+    granted: bool
+    granted_at: datetime | None
+    withdrawn_at: datetime | None
+
+
+class ConsentChange(_Part):
+    """One grant or withdrawal, with who recorded it."""
+
+    consent_id: uuid.UUID
+    purpose: str
+    partner_id: uuid.UUID | None
+    data_categories: list[str]
+    granted: bool
+    at: datetime
+    actor: str
+
+
+class Consents(_Part):
+    current: list[Consent]
+    history: list[ConsentChange] = Field(description="Every grant and withdrawal, oldest first.")
+
+
+class IntakeSection(_Part):
+    """What intake holds: the client, the consents, the cases, the erasure record."""
+
+    client: ClientData
+    consents: Consents
+    cases: list[dict[str, Any]] = Field(
+        description="Each case: career question, entry check, assessments, sessions and "
+        "hours, decision, phase, resumption."
+    )
+    erasure: dict[str, Any] | None = Field(
+        description="The client's erasure record (legal holds, refused requests), if any."
+    )
+
+
+class PlanningSection(_Part):
+    """What planning holds: the plans of the client's cases, and its copy of the client."""
+
+    client: dict[str, Any] | None = Field(
+        description="Planning's copy of the client (names, preferred language), if any."
+    )
+    plans: list[dict[str, Any]] = Field(
+        description="Each plan: type, goals by priority with their actions and owners, "
+        "competence analysis, portfolio, agreements, every agreed version with its "
+        "content, and the history of every change (`history`)."
+    )
+
+
+class FollowupSection(_Part):
+    """What follow-up holds: the aftercare of the client's cases."""
+
+    followups: list[dict[str, Any]] = Field(
+        description="Each follow-up: check-ins, contacts, action checks, bottlenecks, "
+        "to-dos, outcome, feedback, closures."
+    )
+
+
+class Recipient(_Part):
+    """A disclosure of the client's data to a partner: a referral sent to it (`referral`,
+    with the categories the consent allowed), or a recorded read of the data by or for
+    the partner (`access`: a packet or letter)."""
+
+    kind: Literal["referral", "access"]
+    at: datetime = Field(description="When it was sent, or read.")
+    partner_id: uuid.UUID | None
+    partner_name: str | None
+    categories: list[str]
+    consent_id: uuid.UUID | None = Field(description="The consent the disclosure rests on.")
+    referral_id: uuid.UUID | None
+    access_id: uuid.UUID | None = None
+    actor: str | None = Field(default=None, description="Who read (for `access`).")
+    role: str | None = None
+    organisation: str | None = None
+    purpose: str | None = None
+    resource: str | None = Field(default=None, description="What was read: packet, letter.")
+
+
+class ReferralSection(_Part):
+    """What referral holds: the client's referrals, to whom data went, and the copies of
+    the client's data and consents it keeps for that."""
+
+    referrals: list[dict[str, Any]] = Field(
+        description="Each referral: partner, reason, data categories, consent, status and "
+        "its times, answers, outcome, resumption, and its history (`history`)."
+    )
+    recipients: list[Recipient]
+    consents: list[dict[str, Any]] = Field(
+        description="Referral's copy of the client's referral consents (as intake published)."
+    )
+    copies: list[dict[str, Any]] = Field(
+        description="The copies of the client's data referral keeps to serve packets, "
+        "opened: category, field, value, and the event it was copied from."
+    )
+
+
+class Sections(_Part):
+    intake: IntakeSection
+    planning: PlanningSection
+    followup: FollowupSection
+    referral: ReferralSection
+
+
+class ClientExport(_Part):
+    """Everything Waypoint holds about one client, across the four services."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        title="Waypoint client export",
+        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
+    )
+
+    export_id: uuid.UUID = Field(description="Also the id of the read recorded for it.")
+    client_id: uuid.UUID
+    generated_at: datetime
+    generated_by: GeneratedBy
+    schema_url: str = Field(alias="schema", description="The URL of this document's schema.")
+    services: Sections
+    recipients: list[Recipient] = Field(
+        description="Every disclosure to a partner (the referral section's, lifted here)."
+    )
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of the export document (draft 2020-12)."""
+    doc = ClientExport.model_json_schema(by_alias=True)
+    doc["description"] = f"{doc.get('description', '')} {ERASED_NOTE}".strip()
+    return doc
+
+
+def render() -> str:
+    """The schema as committed: sorted keys, indent 2, a trailing newline."""
+    return json.dumps(schema(), indent=2, sort_keys=True) + "\n"
+
+
+def main() -> None:
+    sys.stdout.write(render())
+
+
+if __name__ == "__main__":
+    main()
