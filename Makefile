@@ -33,6 +33,7 @@ bench: $(STAMP) ## benchmarks against a running system (make run first)
 	$(PY) -m bench.intake_journey
 	$(PY) -m bench.plan_propagation
 	$(PY) -m bench.audit_verify
+	$(PY) -m bench.erasure
 
 asyncapi: $(STAMP) ## regenerate the committed AsyncAPI document and JSON Schemas from the contracts
 	$(PY) -m shared.contracts.asyncapi > shared/contracts/asyncapi.json
