@@ -25,15 +25,15 @@ CREATE TABLE IF NOT EXISTS followup.statistics_consents (
 );
 """
 
-# The SQL condition that keeps a follow-up (alias-free column `client_id`) in the figures.
-IN_STATISTICS = (
-    "NOT EXISTS (SELECT 1 FROM followup.statistics_consents s "
-    "WHERE s.client_id = {alias}client_id AND s.withdrawn)"
-)
 
-
-def in_statistics(alias: str = "") -> str:
-    return IN_STATISTICS.format(alias=f"{alias}." if alias else "")
+def in_statistics(table: str = "followups_view") -> str:
+    """The SQL condition that keeps a follow-up of `table` (its name or alias in the
+    query, always qualified: inside the subquery a bare `client_id` is the subquery's
+    own) in the figures."""
+    return (
+        "NOT EXISTS (SELECT 1 FROM followup.statistics_consents s "
+        f"WHERE s.client_id = {table}.client_id AND s.withdrawn)"
+    )
 
 
 async def _changed(conn: asyncpg.Connection, event: CloudEvent, withdrawn: bool) -> None:

@@ -27,6 +27,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from shared.eventstore import ServiceApplication
@@ -115,6 +116,15 @@ class Consumer(ABC):
                         await sub.unsubscribe()
             except asyncio.CancelledError:
                 raise
+            except NotFoundError:
+                # The source's stream does not exist until its relay first starts.
+                log.info(
+                    "consumer %s: waiting for stream %s",
+                    self.name,
+                    stream_name(self.source_service),
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
             except Exception as e:
                 log.warning("consumer %s: %s; retrying", self.name, e)
                 with contextlib.suppress(TimeoutError):

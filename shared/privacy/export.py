@@ -10,20 +10,32 @@ service cannot give everything it holds, `{"service", "error"}`.
 `gather_export` asks several services at once and returns every service's `data`, or
 raises `ExportIncomplete` naming each service that did not answer in time or answered
 an error: an export is complete or it is not given at all.
+
+The answers hold the client's personal data in the clear, so they never cross NATS as
+plain text: each request carries a fresh X25519 public key (`reply_key`), and the
+responder seals its `data` to it (ephemeral X25519, HKDF-SHA256, AES-256-GCM bound to
+service and client). Only the asker can open the answer; a request without a key is
+refused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
+import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import nats.errors
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -57,6 +69,42 @@ class ExportIncomplete(Exception):
     def __init__(self, failures: dict[str, str]) -> None:
         self.failures = dict(sorted(failures.items()))
         super().__init__("; ".join(f"{service}: {why}" for service, why in self.failures.items()))
+
+
+# -- sealing of the answers ---------------------------------------------------------------
+def _raw(key: X25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def _answer_key(shared: bytes, service: str, client_id: str) -> bytes:
+    info = f"waypoint-export|{service}|{client_id}".encode()
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(shared)
+
+
+def seal_answer(reply_key: str, service: str, client_id: str, data: Any) -> dict[str, str]:
+    """`data` (JSON) sealed to the asker's X25519 public key `reply_key` (base64)."""
+    peer = X25519PublicKey.from_public_bytes(base64.b64decode(reply_key, validate=True))
+    ephemeral = X25519PrivateKey.generate()
+    key = _answer_key(ephemeral.exchange(peer), service, client_id)
+    nonce = os.urandom(12)
+    aad = f"{service}|{client_id}".encode()
+    ct = AESGCM(key).encrypt(nonce, json.dumps(data, separators=(",", ":")).encode(), aad)
+    return {
+        "epk": base64.b64encode(_raw(ephemeral.public_key())).decode(),
+        "ct": base64.b64encode(nonce + ct).decode(),
+    }
+
+
+def open_answer(private: X25519PrivateKey, sealed: Any, service: str, client_id: str) -> Any:
+    """The data of a sealed answer; ValueError when it does not open."""
+    try:
+        epk = X25519PublicKey.from_public_bytes(base64.b64decode(sealed["epk"]))
+        blob = base64.b64decode(sealed["ct"])
+        key = _answer_key(private.exchange(epk), service, client_id)
+        aad = f"{service}|{client_id}".encode()
+        return json.loads(AESGCM(key).decrypt(blob[:12], blob[12:], aad))
+    except Exception as e:  # malformed, tampered or sealed to another key
+        raise ValueError("the sealed answer does not open") from e
 
 
 def subject_for(service: str, prefix: str = SUBJECT_PREFIX) -> str:
@@ -149,6 +197,9 @@ class ExportResponder:
             client_id = uuid.UUID(str(body["client_id"]))
         except (ValueError, KeyError, TypeError):
             return {"service": self.service, "error": "the request names no valid client_id"}
+        reply_key = body.get("reply_key")
+        if not isinstance(reply_key, str):
+            return {"service": self.service, "error": "the request carries no reply_key"}
         try:
             data = await self.gather(client_id)
         except (ExportUnavailable, Problem) as e:
@@ -156,7 +207,11 @@ class ExportResponder:
         except Exception:
             log.exception("%s: the export of client %s failed", self.service, client_id)
             return {"service": self.service, "error": "the export failed; it has been logged"}
-        return {"service": self.service, "client_id": str(client_id), "data": jsonable(data)}
+        try:
+            sealed = seal_answer(reply_key, self.service, str(client_id), jsonable(data))
+        except ValueError:
+            return {"service": self.service, "error": "the reply_key is not an X25519 key"}
+        return {"service": self.service, "client_id": str(client_id), "sealed": sealed}
 
 
 def start_export_responder(runtime: Runtime, service: str, gather: Gather) -> ExportResponder:
@@ -182,7 +237,9 @@ async def gather_export(
     `ExportIncomplete` naming every service that did not answer within `timeout`
     seconds or answered an error."""
     names = list(dict.fromkeys(services))
-    payload = json.dumps({"client_id": str(client_id)}).encode()
+    private = X25519PrivateKey.generate()  # this export's own: the answers open only here
+    reply_key = base64.b64encode(_raw(private.public_key())).decode()
+    payload = json.dumps({"client_id": str(client_id), "reply_key": reply_key}).encode()
 
     async def ask(service: str) -> dict[str, Any] | str:
         if nc is None or not nc.is_connected:
@@ -205,7 +262,10 @@ async def gather_export(
             return f"answered an error: {reply['error']}"
         if reply.get("service") != service or reply.get("client_id") != str(client_id):
             return "answered for another service or client"
-        data = reply.get("data")
+        try:
+            data = open_answer(private, reply.get("sealed"), service, str(client_id))
+        except ValueError:
+            return "answered without sealed data that opens"
         if not isinstance(data, dict):
             return "answered without data"
         return data

@@ -267,6 +267,7 @@ async def test_the_export_holds_everything_seeded_in_the_four_services_opened(
     intake_app: FastAPI,
     admin: dict[str, str],
     token: Any,
+    nats_client: Any,
 ) -> None:
     w = await seed(
         api,
@@ -277,10 +278,25 @@ async def test_the_export_holds_everything_seeded_in_the_four_services_opened(
         admin,
         token,
     )
+    # Every message on NATS while the export is gathered (requests and their answers).
+    seen: list[bytes] = []
+
+    async def overheard(msg: Any) -> None:
+        seen.append(msg.data)
+
+    spy = await nats_client.subscribe(">", cb=overheard)
+    await nats_client.flush()
     r = await api.get(export_path(w["client_id"]), headers=w["headers"])
+    await spy.unsubscribe()
     assert r.status_code == 200, r.text
     assert r.headers["cache-control"] == "no-store"
     doc = r.json()
+    # The answers crossed NATS sealed to the asker's key: no personal value in the clear.
+    answers = [m for m in seen if b'"sealed"' in m]
+    assert len(answers) == 3, "planning, follow-up and referral answered"
+    personal = [v for k, v in CLIENT.items() if k != "preferred_language"]
+    for value in [*personal, QUESTION, ENTRY_NOTES, CONTACT_NOTES, REFERRAL_REASON]:
+        assert not any(value.encode() in m for m in seen), value
     ClientExport.model_validate(doc)  # the published model (and so its schema)
     assert doc["client_id"] == w["client_id"]
     assert doc["generated_by"] == {
