@@ -159,7 +159,8 @@ class PlanVersionOut(BaseModel):
     revision: int
     agreed_at: datetime
     agreements: dict[str, Any]
-    content: dict[str, Any]
+    # What both agreed to; "ERASED" once the client's key is destroyed.
+    content: dict[str, Any] | Literal["ERASED"]
 
 
 async def planning(request: Request) -> PlanningApplication:
