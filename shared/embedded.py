@@ -136,6 +136,9 @@ class EmbeddedPostgres:
             process.wait(15)
 
 
+MAX_CONNECTIONS = 400
+
+
 def start_postgres(data_dir: Path, dbname: str = "waypoint") -> EmbeddedPostgres:
     """Start (or reuse) an embedded PostgreSQL 16 in `data_dir` via pgserver."""
     import pgserver
@@ -145,7 +148,23 @@ def start_postgres(data_dir: Path, dbname: str = "waypoint") -> EmbeddedPostgres
     data_dir.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
     socket_dir = str(server.get_postmaster_info().socket_dir)
-    with psycopg.connect(f"host={socket_dir} user=postgres dbname=postgres") as conn:
+    admin = f"host={socket_dir} user=postgres dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        wanted = conn.execute("SHOW max_connections").fetchone()
+        if wanted is not None and int(wanted[0]) < MAX_CONNECTIONS:
+            # Four services, each with its pools and followers, in several processes:
+            # more than PostgreSQL's default 100. Takes effect after one restart.
+            conn.execute(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS}")
+    if wanted is not None and int(wanted[0]) < MAX_CONNECTIONS:
+        EmbeddedPostgres(server, "").stop()
+        # pgserver keeps one handle per data folder: forget it, so the next one starts.
+        type(server)._instances.pop(server.pgdata, None)
+        with contextlib.suppress(OSError):
+            (server.pgdata / ".handle_pids.json").unlink()
+        server = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
+        socket_dir = str(server.get_postmaster_info().socket_dir)
+        admin = f"host={socket_dir} user=postgres dbname=postgres"
+    with psycopg.connect(admin) as conn:
         conn.autocommit = True
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
         if not exists:

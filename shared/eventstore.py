@@ -69,8 +69,13 @@ def store_env(settings: Settings, schema: str) -> dict[str, str]:
         "POSTGRES_USER": pg.user,
         "POSTGRES_PASSWORD": pg.password,
         "POSTGRES_SCHEMA": schema,
-        "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
-        "POSTGRES_MAX_OVERFLOW": str(settings.db_max_overflow),
+        # A worker's store takes few commands (consumers' reactions, jobs): a small pool.
+        "POSTGRES_POOL_SIZE": str(1 if settings.role == "worker" else settings.db_pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(
+            min(settings.db_max_overflow, 5)
+            if settings.role == "worker"
+            else settings.db_max_overflow
+        ),
         "POSTGRES_LOCK_TIMEOUT": "5",
         # No ping per checkout (a round trip each); the library retries a save or
         # read that meets a broken connection.

@@ -70,11 +70,12 @@ class Settings(BaseSettings):
     role: Literal["all", "web", "worker"] = "all"
 
     # Plumbing
-    # Connections per service and process: the event store's pool (and its overflow),
-    # and the read models' asyncpg pool. Mind PostgreSQL's max_connections with
-    # several services, processes and replicas.
-    db_pool_size: int = Field(default=12, ge=1)
-    db_max_overflow: int = Field(default=8, ge=0)
+    # Connections per service and process: the event store's pool keeps `db_pool_size`
+    # open and grows by up to `db_max_overflow` under load (a worker process keeps one
+    # and grows by at most 5); the read models' asyncpg pool has up to `read_pool_size`.
+    # Mind PostgreSQL's max_connections with several services, processes and replicas.
+    db_pool_size: int = Field(default=2, ge=1)
+    db_max_overflow: int = Field(default=18, ge=0)
     read_pool_size: int = Field(default=4, ge=1)
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_seconds: float = Field(default=0.5, gt=0)

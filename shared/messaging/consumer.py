@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -173,6 +174,9 @@ class Consumer(ABC):
         """Apply the effect once; False when this event was processed before."""
 
 
+IMMEDIATE_RETRIES = 3
+
+
 class RetryLater(Exception):
     """The effect cannot be applied yet (a conflict, a missing predecessor)."""
 
@@ -317,13 +321,21 @@ class EventConsumer(Consumer):
         recorder = self.app.process_recorder
         if recorder.tracked(self.name, [tracking.notification_id]):
             return False
-        aggregates = self.reactions[event.event_type](event)
-        events = [e for agg in aggregates for e in agg.collect_events()]
-        try:
-            recordings = self.app.events.put(events, tracking=tracking)
-        except IntegrityError:
-            if recorder.tracked(self.name, [tracking.notification_id]):
-                return False
-            raise RetryLater("the aggregate changed meanwhile") from None
-        self.app._notify(recordings)
-        return True
+        # A conflict means another writer changed the aggregate meanwhile (often another
+        # consumer's reaction to a sibling event): react again to the store as it is now,
+        # at once, before leaving it to a delayed redelivery.
+        for attempt in range(IMMEDIATE_RETRIES + 1):
+            aggregates = self.reactions[event.event_type](event)
+            events = [e for agg in aggregates for e in agg.collect_events()]
+            try:
+                recordings = self.app.events.put(events, tracking=tracking)
+            except IntegrityError:
+                if recorder.tracked(self.name, [tracking.notification_id]):
+                    return False
+                if attempt < IMMEDIATE_RETRIES:
+                    time.sleep(0.002 * (attempt + 1))
+                    continue
+                raise RetryLater("the aggregate changed meanwhile") from None
+            self.app._notify(recordings)
+            return True
+        raise AssertionError("unreachable")
