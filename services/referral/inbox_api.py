@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -18,16 +18,14 @@ from services.referral.projections import partner_row
 from services.referral.referral_models import (
     Counsellor,
     DeclineIn,
-    IfMatch,
     OutcomeIn,
     Packet,
+    PartnerCommand,
     PartnerReferralOut,
     PartnerUser,
     ReferralView,
-    change_referral,
     shared_categories,
 )
-from shared.commands import Projection
 from shared.errors import Problem
 
 inbox = APIRouter(tags=["partner inbox"])
@@ -36,89 +34,39 @@ inbox = APIRouter(tags=["partner inbox"])
 # -- the partner -------------------------------------------------------------------------------
 @inbox.post("/referrals/{referral_id}/acknowledge", response_model=PartnerReferralOut)
 async def acknowledge_referral(
-    referral_id: uuid.UUID,
-    who: PartnerUser,
-    app: App,
-    proj: Projection,
-    response: Response,
-    if_match: IfMatch = None,
+    cmd: PartnerCommand,
 ) -> ReferralView:
     """The partner has seen the referral (again: no change)."""
-    return await change_referral(
-        app,
-        proj,
-        referral_id,
-        who,
-        if_match,
-        response,
-        lambda r, at: r.acknowledge(actor=who.sub, at=at),
-    )
+    return await cmd.run(lambda r, at: r.acknowledge(actor=cmd.who.sub, at=at))
 
 
 @inbox.post("/referrals/{referral_id}/accept", response_model=PartnerReferralOut)
 async def accept_referral(
-    referral_id: uuid.UUID,
-    who: PartnerUser,
-    app: App,
-    proj: Projection,
-    response: Response,
-    if_match: IfMatch = None,
+    cmd: PartnerCommand,
 ) -> ReferralView:
     """The partner takes the client on."""
-    return await change_referral(
-        app,
-        proj,
-        referral_id,
-        who,
-        if_match,
-        response,
-        lambda r, at: r.accept(actor=who.sub, at=at),
-    )
+    return await cmd.run(lambda r, at: r.accept(actor=cmd.who.sub, at=at))
 
 
 @inbox.post("/referrals/{referral_id}/decline", response_model=PartnerReferralOut)
 async def decline_referral(
-    referral_id: uuid.UUID,
     body: DeclineIn,
-    who: PartnerUser,
-    app: App,
-    proj: Projection,
-    response: Response,
-    if_match: IfMatch = None,
+    cmd: PartnerCommand,
 ) -> ReferralView:
     """The partner does not take the client on, with a reason."""
-    return await change_referral(
-        app,
-        proj,
-        referral_id,
-        who,
-        if_match,
-        response,
-        lambda r, at: r.decline(reason=body.reason, actor=who.sub, at=at),
-    )
+    return await cmd.run(lambda r, at: r.decline(reason=body.reason, actor=cmd.who.sub, at=at))
 
 
 @inbox.post("/referrals/{referral_id}/outcome", response_model=PartnerReferralOut)
 async def report_outcome(
-    referral_id: uuid.UUID,
     body: OutcomeIn,
-    who: PartnerUser,
-    app: App,
-    proj: Projection,
-    response: Response,
-    if_match: IfMatch = None,
+    cmd: PartnerCommand,
 ) -> ReferralView:
     """How the partner's service to the client ended (after accepting it)."""
-    return await change_referral(
-        app,
-        proj,
-        referral_id,
-        who,
-        if_match,
-        response,
+    return await cmd.run(
         lambda r, at: r.report_outcome(
-            outcome=body.outcome, notes=body.notes, actor=who.sub, at=at
-        ),
+            outcome=body.outcome, notes=body.notes, actor=cmd.who.sub, at=at
+        )
     )
 
 

@@ -4,6 +4,7 @@ command runs (shared by the counsellor's and the partner's routes)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -11,11 +12,13 @@ from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from services.referral.api import DataCategory
+from services.referral.api import referral as referral_app
 from services.referral.application import ReferralApplication
 from services.referral.knowledge import consent_for
 from services.referral.lifecycle import Referral
 from services.referral.packet import served_categories
 from shared.auth import Principal, require
+from shared.commands import Projection
 from shared.commands import change as change_command
 from shared.errors import Forbidden, Problem
 from shared.messaging.follower import LogFollower
@@ -264,6 +267,51 @@ async def change_referral(
         app, proj, lambda: app.referral(referral_id, who), if_match, response, change
     )
     return view(who, referral)
+
+
+@dataclass
+class ReferralCommand:
+    """Everything one command on one referral needs, gathered by FastAPI: the referral
+    (path), who calls, `If-Match`, the application and its projection."""
+
+    referral_id: uuid.UUID
+    who: Principal
+    app: ReferralApplication
+    proj: LogFollower | None
+    response: Response
+    if_match: str | None
+
+    async def run(self, change: Any) -> ReferralView:
+        """Run `change(referral, at)` on the caller's referral; the referral as it is now."""
+        return await change_referral(
+            self.app, self.proj, self.referral_id, self.who, self.if_match, self.response, change
+        )
+
+
+async def _counsellor_command(
+    referral_id: uuid.UUID,
+    who: Counsellor,
+    app: Annotated[ReferralApplication, Depends(referral_app)],
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ReferralCommand:
+    return ReferralCommand(referral_id, who, app, proj, response, if_match)
+
+
+async def _partner_command(
+    referral_id: uuid.UUID,
+    who: PartnerUser,
+    app: Annotated[ReferralApplication, Depends(referral_app)],
+    proj: Projection,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ReferralCommand:
+    return ReferralCommand(referral_id, who, app, proj, response, if_match)
+
+
+CounsellorCommand = Annotated[ReferralCommand, Depends(_counsellor_command)]
+PartnerCommand = Annotated[ReferralCommand, Depends(_partner_command)]
 
 
 def consent_revoked(referral_id: uuid.UUID) -> Problem:

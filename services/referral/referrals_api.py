@@ -24,8 +24,8 @@ from services.referral.queries import list_referrals, network_figures
 from services.referral.referral_models import (
     CloseIn,
     Counsellor,
+    CounsellorCommand,
     Figures,
-    IfMatch,
     PartnerReferralOut,
     Reader,
     ReferralCreated,
@@ -36,7 +36,6 @@ from services.referral.referral_models import (
     ResumptionIn,
     Status,
     WithdrawIn,
-    change_referral,
     partner_of,
     view,
 )
@@ -162,102 +161,52 @@ async def get_referral(
 
 @referrals.post("/referrals/{referral_id}/send", response_model=ReferralOut)
 async def send_referral(
-    referral_id: uuid.UUID,
-    who: Counsellor,
-    app: App,
-    proj: Projection,
     request: Request,
-    response: Response,
-    if_match: IfMatch = None,
+    cmd: CounsellorCommand,
 ) -> ReferralView:
     """Send the proposed referral to the partner: it appears in the partner's inbox;
     refused (409 consent-revoked) once the client withdrew the consent it rests on."""
-    referral = await run_in_threadpool(lambda: app.referral(referral_id, who))
+    referral = await run_in_threadpool(lambda: cmd.app.referral(cmd.referral_id, cmd.who))
     pool = request.app.state.runtime.pool
     if await consent_for(pool, referral.client_id, referral.partner_id) is None:
         raise Problem(
-            f"The client withdrew the consent referral {referral_id} rests on.",
+            f"The client withdrew the consent referral {cmd.referral_id} rests on.",
             status=409,
             code="consent-revoked",
             title="Consent withdrawn",
         )
-    return await change_referral(
-        app,
-        proj,
-        referral_id,
-        who,
-        if_match,
-        response,
-        lambda r, at: r.send(actor=who.sub, at=at),
-    )
+    return await cmd.run(lambda r, at: r.send(actor=cmd.who.sub, at=at))
 
 
 @referrals.post("/referrals/{referral_id}/withdraw", response_model=ReferralOut)
 async def withdraw_referral(
-    referral_id: uuid.UUID,
     body: WithdrawIn,
-    who: Counsellor,
-    app: App,
-    proj: Projection,
-    response: Response,
-    if_match: IfMatch = None,
+    cmd: CounsellorCommand,
 ) -> ReferralView:
     """Withdraw the referral, with a reason (until the partner reports an outcome)."""
-    return await change_referral(
-        app,
-        proj,
-        referral_id,
-        who,
-        if_match,
-        response,
-        lambda r, at: r.withdraw(reason=body.reason, actor=who.sub, at=at),
-    )
+    return await cmd.run(lambda r, at: r.withdraw(reason=body.reason, actor=cmd.who.sub, at=at))
 
 
 @referrals.post("/referrals/{referral_id}/close", response_model=ReferralOut)
 async def close_referral(
-    referral_id: uuid.UUID,
-    who: Counsellor,
-    app: App,
-    proj: Projection,
-    response: Response,
+    cmd: CounsellorCommand,
     body: Annotated[CloseIn | None, Body()] = None,
-    if_match: IfMatch = None,
 ) -> ReferralView:
     """Close the loop once the partner declined or reported an outcome."""
     note = body.note if body else None
-    return await change_referral(
-        app,
-        proj,
-        referral_id,
-        who,
-        if_match,
-        response,
-        lambda r, at: r.close(note=note, actor=who.sub, at=at),
-    )
+    return await cmd.run(lambda r, at: r.close(note=note, actor=cmd.who.sub, at=at))
 
 
 @referrals.post("/referrals/{referral_id}/resumption", response_model=ReferralOut)
 async def record_resumption(
-    referral_id: uuid.UUID,
     body: ResumptionIn,
-    who: Counsellor,
-    app: App,
-    proj: Projection,
-    response: Response,
-    if_match: IfMatch = None,
+    cmd: CounsellorCommand,
 ) -> ReferralView:
     """Whether and from when guidance resumes after the referral (intake shows it)."""
-    return await change_referral(
-        app,
-        proj,
-        referral_id,
-        who,
-        if_match,
-        response,
+    return await cmd.run(
         lambda r, at: r.record_resumption(
-            resumes=body.resumes, resume_on=body.resume_on, note=body.note, actor=who.sub, at=at
-        ),
+            resumes=body.resumes, resume_on=body.resume_on, note=body.note, actor=cmd.who.sub, at=at
+        )
     )
 
 
