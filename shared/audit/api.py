@@ -69,8 +69,7 @@ def audit_router() -> APIRouter:
         moment = as_of or datetime.now(UTC)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        if as_of is None:
-            await audit.caught_up()
+        await audit.caught_up()
         aggregates = await case_state(audit.pool, audit.app, case_id, moment)
         if aggregates is None:
             first = await case_first_event(audit.pool, audit.schema, case_id)

@@ -27,6 +27,9 @@ class LogFollower(ABC):
     """Reads the notification log from a tracked position, one batch at a time."""
 
     name: str = "follower"
+    # Seconds to wait after a wake-up before reading, so that a follower nobody waits
+    # for (the audit trail) takes a busy log in fewer, larger batches. 0: at once.
+    linger_seconds: float = 0.0
 
     def __init__(
         self,
@@ -47,6 +50,7 @@ class LogFollower(ABC):
         self.following = asyncio.Event()
         self.caught_up = asyncio.Event()
         self._wake = asyncio.Event()
+        self._urgent = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: asyncpg.Connection | None = None
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
@@ -151,6 +155,11 @@ class LogFollower(ABC):
                 self.caught_up.set()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                if self.linger_seconds and not self._waiters:
+                    # Cut short when somebody starts waiting for a position.
+                    self._urgent.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._urgent.wait(), self.linger_seconds)
         finally:
             self._conn = None
             self.following.clear()
@@ -197,6 +206,7 @@ class LogFollower(ABC):
             return True
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append((position, waiter))
+        self._urgent.set()
         try:
             await asyncio.wait_for(waiter, timeout)
             return True
