@@ -35,6 +35,30 @@ def key_vault(settings: Settings) -> KeyVault:
     return _vault(settings.pg.dsn(), settings.master_key_bytes, settings.key_cache_seconds)
 
 
+async def _reset(conn: asyncpg.Connection) -> None:
+    """Ready a connection for its next user. Nothing here changes a session's state (no
+    SET, LISTEN or session locks on pooled connections), so only an unfinished
+    transaction needs undoing: asyncpg's default reset costs a round trip per release."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
+# Seconds a worker waits before standing in for the web processes' projection.
+WORKER_PROJECTION_DELAY = 5.0
+
+
+def _later(
+    run: Callable[[asyncio.Event], Coroutine[Any, Any, None]], seconds: float
+) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
+    async def delayed(stop: asyncio.Event) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+        if not stop.is_set():
+            await run(stop)
+
+    return delayed
+
+
 class Runtime:
     """A service's live connections and background tasks."""
 
@@ -66,7 +90,10 @@ class Runtime:
         )
         self._js = self.nc.jetstream()
         self._pool = await asyncpg.create_pool(
-            **self.settings.pg.asyncpg_kwargs(), min_size=1, max_size=self.settings.read_pool_size
+            **self.settings.pg.asyncpg_kwargs(),
+            min_size=1,
+            max_size=self.settings.read_pool_size,
+            reset=_reset,
         )
 
     async def ensure_tables(self, sql: str) -> None:
@@ -80,13 +107,21 @@ class Runtime:
     ) -> None:
         """Start what works behind the API, as this process's role says.
 
-        A `web` process only follows the followers' progress (read-your-writes)."""
-        if self.settings.role == "web":
-            for name, follower in followers.items():
-                self.spawn(name, follower.follow)
-            return
+        The projection, which commands wait for (read-your-writes), runs beside them: in
+        a `web` process (one of them holds its lock, the others follow it), and in a
+        `worker` only as a stand-in that starts a little later, so that a web process
+        normally holds it. The other followers (relay, audit trail) and the consumers run
+        in a `worker`; a `web` process follows their progress. `all` runs everything."""
+        role = self.settings.role
         for name, follower in followers.items():
-            self.spawn(name, follower.run)
+            if role == "web":
+                self.spawn(name, follower.run if name == "projection" else follower.follow)
+            elif role == "worker" and name == "projection":
+                self.spawn(name, _later(follower.run, WORKER_PROJECTION_DELAY))
+            else:
+                self.spawn(name, follower.run)
+        if role == "web":
+            return
         for name, consumer in consumers.items():
             self.spawn(name, consumer.run)
 

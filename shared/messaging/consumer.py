@@ -217,20 +217,54 @@ class ReadModelConsumer(Consumer):
             )
 
     async def apply(self, event: CloudEvent, stream_seq: int) -> bool:
-        handler = self.handlers.get(event.event_type)
         async with self.pool.acquire() as conn, conn.transaction():
-            first = await conn.fetchval(
-                f'INSERT INTO "{self.schema}".consumed_events (consumer, event_id, stream_seq) '
-                "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING true",
-                self.name,
-                event.id,
-                stream_seq,
-            )
-            if not first:
-                return False
-            if handler is not None:
-                await handler(conn, event)
+            return await self._apply_in(conn, event, stream_seq)
+
+    async def _apply_in(self, conn: asyncpg.Connection, event: CloudEvent, stream_seq: int) -> bool:
+        first = await conn.fetchval(
+            f'INSERT INTO "{self.schema}".consumed_events (consumer, event_id, stream_seq) '
+            "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING true",
+            self.name,
+            event.id,
+            stream_seq,
+        )
+        if not first:
+            return False
+        handler = self.handlers.get(event.event_type)
+        if handler is not None:
+            await handler(conn, event)
         return True
+
+    async def process_batch(self, msgs: list[Msg]) -> None:
+        """A fetched batch in one transaction (effects and records, in order), acked
+        after the commit; should any of it fail, its messages go one by one."""
+        ours: list[tuple[Msg, CloudEvent]] = []
+        for msg in msgs:
+            event = self.parse(msg)
+            if event is None or event.event_type not in self.event_types:
+                await self.process(msg)  # drops the malformed, acks what is not ours
+            else:
+                ours.append((msg, event))
+        if len(ours) < 2:
+            for msg, _ in ours:
+                await self.process(msg)
+            return
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                applied = [
+                    await self._apply_in(conn, event, msg.metadata.sequence.stream)
+                    for msg, event in ours
+                ]
+        except Exception as e:
+            log.info("consumer %s: batch of %d failed (%s); one by one", self.name, len(ours), e)
+            for msg, _ in ours:
+                await self.process(msg)
+            return
+        self.applied += sum(applied)
+        self.duplicates += len(applied) - sum(applied)
+        for msg, _ in ours[:-1]:
+            await msg.ack()
+        await ours[-1][0].ack_sync()
 
 
 # Returns the aggregates whose pending events are the effect (empty: nothing to do).
