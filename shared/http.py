@@ -15,6 +15,14 @@ from shared.settings import Settings
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
+def page_headers(request: Request, response: Response, total: int, limit: int, offset: int) -> None:
+    """A page of a list: `X-Total-Count`, and a `Link` to the next page when there is one."""
+    response.headers["X-Total-Count"] = str(total)
+    if offset + limit < total:
+        nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
+        response.headers["Link"] = f'<{nxt}>; rel="next"'
+
+
 def service_app(
     service: str,
     settings: Settings,

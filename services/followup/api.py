@@ -17,6 +17,7 @@ from shared.audit.access import record_read
 from shared.auth import Principal, require
 from shared.commands import Projection, change, set_etag
 from shared.errors import InvalidInput
+from shared.http import page_headers
 from shared.messaging.follower import LogFollower
 
 router = APIRouter(tags=["followup"])
@@ -207,10 +208,7 @@ async def get_worklist(
         limit=limit,
         offset=offset,
     )
-    response.headers["X-Total-Count"] = str(total)
-    if offset + limit < total:
-        nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
-        response.headers["Link"] = f'<{nxt}>; rel="next"'
+    page_headers(request, response, total, limit, offset)
     return [WorkItem(**i) for i in items]
 
 

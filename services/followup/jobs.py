@@ -9,7 +9,6 @@ race reloads and finds the bottleneck already raised).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 import zlib
@@ -22,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp
+from shared.jobs import every
 
 log = logging.getLogger(__name__)
 JOB_ACTOR = "system:overdue-job"
@@ -45,13 +45,7 @@ class OverdueJob:
         self.lock_key = zlib.crc32(b"followup:overdue-job")
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("overdue job failed; next run in %s s", self.interval_seconds)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval_seconds)
+        await every(stop, self.interval_seconds, self.run_once, "overdue job")
 
     async def run_once(self) -> list[str] | None:
         """One pass over the open follow-ups; the keys raised, or None if another

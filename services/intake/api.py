@@ -16,6 +16,7 @@ from services.intake.projections import list_cases
 from shared.audit.access import record_read
 from shared.auth import Principal, require
 from shared.commands import Projection, change, expected_version, run_command, set_etag
+from shared.http import page_headers
 from shared.messaging.follower import LogFollower
 
 router = APIRouter(tags=["intake"])
@@ -377,10 +378,7 @@ async def get_cases(
         limit=limit,
         offset=offset,
     )
-    response.headers["X-Total-Count"] = str(total)
-    if offset + limit < total:
-        nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
-        response.headers["Link"] = f'<{nxt}>; rel="next"'
+    page_headers(request, response, total, limit, offset)
     return [CaseSummary(**r) for r in rows]
 
 

@@ -7,7 +7,6 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 
 from services.intake.domain import Case, Client, IntakeError
 from services.intake.erasure import ClientErasure
@@ -158,49 +157,38 @@ class IntakeApplication(ServiceApplication):
     ) -> ClientErasure:
         """Place (or lift) a legal hold on the case: its client cannot be erased."""
         case = self.case(case_id, organisation)
-        for attempt in range(3):
-            record = self.erasure(case.client_id, organisation)
-            at = self.clock()
+
+        def command(record: ClientErasure, at: datetime) -> None:
             if hold:
                 record.place_hold(case_id=case_id, reason=reason or "", actor=actor, at=at)
             else:
                 record.lift_hold(case_id=case_id, actor=actor, at=at)
-            try:
-                self.save(record)
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-                continue
-            return record
-        raise AssertionError("unreachable")
+
+        _, record = self.change(lambda: self.erasure(case.client_id, organisation), None, command)
+        return record
 
     def request_erasure(
         self, client_id: uuid.UUID, *, organisation: str, reason: str, actor: str
     ) -> ClientErasure:
         """Erase the client: refused (and the refusal recorded) under a legal hold; else
         recorded, then the data key destroyed. Asking again changes nothing."""
-        for attempt in range(3):
-            record = self.erasure(client_id, organisation)
+
+        def command(record: ClientErasure, at: datetime) -> list[uuid.UUID]:
             if record.requested is not None:
-                break
-            at = self.clock()
+                return []
             held = record.refuse_if_held(reason=reason, actor=actor, at=at)
             if not held:
                 record.request(reason=reason, actor=actor, at=at)
-            try:
-                self.save(record)
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-                continue
-            if held:
-                raise IntakeError(
-                    "legal-hold",
-                    f"The client's case(s) {', '.join(map(str, held))} are under a legal "
-                    "hold; the erasure is refused (and the refusal recorded).",
-                )
-            break
-        # Destroy after recording: should this process die in between, intake's own
+            return held
+
+        held, record = self.change(lambda: self.erasure(client_id, organisation), None, command)
+        if held:
+            raise IntakeError(
+                "legal-hold",
+                f"The client's case(s) {', '.join(map(str, held))} are under a legal "
+                "hold; the erasure is refused (and the refusal recorded).",
+            )
+        # Destroyed after recording: should this process die in between, intake's own
         # erasure consumer destroys it before confirming.
         self.vault.destroy(client_id, by=actor, reason=reason)
         return record

@@ -21,7 +21,6 @@ command line runs it once (`waypoint privacy retention --dry-run | --apply`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 import zlib
@@ -35,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.intake.application import IntakeApplication
 from services.intake.domain import IntakeError
+from shared.jobs import every
 from shared.messaging.consumer import ReadModelHandler
 from shared.messaging.envelope import CloudEvent
 
@@ -151,15 +151,13 @@ class RetentionJob:
 
     async def run(self, stop: asyncio.Event) -> None:
         # The first pass after one interval: the read models are being built at start.
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval_seconds)
-            if stop.is_set():
-                return
-            try:
-                await self.run_once(apply=True)
-            except Exception:
-                log.exception("retention job failed; next run in %s s", self.interval_seconds)
+        await every(
+            stop,
+            self.interval_seconds,
+            lambda: self.run_once(apply=True),
+            "retention job",
+            first_at_once=False,
+        )
 
     async def run_once(self, *, apply: bool) -> RetentionReport | None:
         """One pass: the expired clients, and (applied) their erasure requested; None when

@@ -19,6 +19,7 @@ from shared.audit.access import record_read
 from shared.auth import Principal, require
 from shared.commands import Projection, change, set_etag
 from shared.errors import NotFound
+from shared.http import page_headers
 from shared.messaging.follower import LogFollower
 from shared.privacy import ERASED
 from shared.privacy.sealing import open_sealed
@@ -214,10 +215,7 @@ async def get_plans(
     ids, total = await list_plans(
         request.app.state.runtime.pool, who.org, status=status_, limit=limit, offset=offset
     )
-    response.headers["X-Total-Count"] = str(total)
-    if offset + limit < total:
-        nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
-        response.headers["Link"] = f'<{nxt}>; rel="next"'
+    page_headers(request, response, total, limit, offset)
     loaded = [await run_in_threadpool(app.plan, plan_id, who.org) for plan_id in ids]
     return [plan_out(p) for p in loaded]
 

@@ -23,6 +23,7 @@ from shared.auth import Principal, require
 from shared.commands import Projection, run_command, set_etag
 from shared.commands import change as change_command
 from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.http import page_headers
 from shared.messaging.follower import LogFollower
 
 router = APIRouter(tags=["partners"])
@@ -195,10 +196,7 @@ async def get_partners(
         limit=limit,
         offset=offset,
     )
-    response.headers["X-Total-Count"] = str(total)
-    if offset + limit < total:
-        nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
-        response.headers["Link"] = f'<{nxt}>; rel="next"'
+    page_headers(request, response, total, limit, offset)
     return [PartnerOut(**row) for row in rows]
 
 

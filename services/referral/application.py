@@ -13,7 +13,7 @@ from eventsourcing.persistence import IntegrityError
 
 from services.referral.domain import Partner, ReferralError
 from services.referral.lifecycle import ConsentReferrals, Referral
-from shared.audit.access import DataAccess
+from shared.audit.access import DataAccess, record_read
 from shared.auth import Principal
 from shared.contracts import privacy as privacy_contracts
 from shared.contracts import referral as contracts
@@ -186,7 +186,8 @@ class ReferralApplication(ServiceApplication):
         categories: list[str],
     ) -> DataAccess:
         """Record one read of the client's data under this referral."""
-        access = DataAccess.record(
+        return record_read(
+            self,
             who,
             client_id=referral.client_id,
             case_id=referral.case_id,
@@ -195,10 +196,7 @@ class ReferralApplication(ServiceApplication):
             purpose="referral",
             resource=resource,
             categories=categories,
-            at=self.clock(),
         )
-        self.save(access)
-        return access
 
 
 CONSENT_ACTOR = "system:consent-withdrawn"

@@ -9,7 +9,6 @@ saves are optimistic, the loser of a race reloads and finds it marked).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 import zlib
@@ -23,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from services.referral.application import ReferralApplication
 from services.referral.lifecycle import Referral
 from services.referral.queries import awaiting_answer
+from shared.jobs import every
 
 log = logging.getLogger(__name__)
 JOB_ACTOR = "system:referral-overdue-job"
@@ -48,15 +48,7 @@ class OverdueJob:
         self.lock_key = zlib.crc32(b"referral:overdue-job")
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception(
-                    "referral overdue job failed; next run in %s s", self.interval_seconds
-                )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval_seconds)
+        await every(stop, self.interval_seconds, self.run_once, "referral overdue job")
 
     async def run_once(self) -> list[uuid.UUID] | None:
         """One pass over the referrals awaiting an answer; those marked overdue now, or

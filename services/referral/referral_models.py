@@ -254,21 +254,6 @@ def view(who: Principal, r: Referral, consented: bool = True) -> ReferralView:
     return partner_view(r, consented) if who.has("partner") else referral_out(r)
 
 
-async def change_referral(
-    app: ReferralApplication,
-    proj: LogFollower | None,
-    referral_id: uuid.UUID,
-    who: Principal,
-    if_match: str | None,
-    response: Response,
-    change: Any,
-) -> ReferralOut | PartnerReferralOut:
-    _, referral = await change_command(
-        app, proj, lambda: app.referral(referral_id, who), if_match, response, change
-    )
-    return view(who, referral)
-
-
 @dataclass
 class ReferralCommand:
     """Everything one command on one referral needs, gathered by FastAPI: the referral
@@ -283,9 +268,15 @@ class ReferralCommand:
 
     async def run(self, change: Any) -> ReferralView:
         """Run `change(referral, at)` on the caller's referral; the referral as it is now."""
-        return await change_referral(
-            self.app, self.proj, self.referral_id, self.who, self.if_match, self.response, change
+        _, referral = await change_command(
+            self.app,
+            self.proj,
+            lambda: self.app.referral(self.referral_id, self.who),
+            self.if_match,
+            self.response,
+            change,
         )
+        return view(self.who, referral)
 
 
 async def _counsellor_command(
@@ -314,11 +305,13 @@ CounsellorCommand = Annotated[ReferralCommand, Depends(_counsellor_command)]
 PartnerCommand = Annotated[ReferralCommand, Depends(_partner_command)]
 
 
-def consent_revoked(referral_id: uuid.UUID) -> Problem:
+def consent_revoked(referral_id: uuid.UUID, status: int = 403) -> Problem:
+    """The client withdrew the consent the referral rests on: 403 for a read of their
+    data, 409 for a command that would share it."""
     return Problem(
         f"The client withdrew the consent referral {referral_id} rests on; "
         "their data is no longer shared.",
-        status=403,
+        status=status,
         code="consent-revoked",
         title="Consent withdrawn",
     )

@@ -36,12 +36,14 @@ from services.referral.referral_models import (
     ResumptionIn,
     Status,
     WithdrawIn,
+    consent_revoked,
     partner_of,
     view,
 )
 from shared.auth import Principal, require
 from shared.commands import Projection, run_command, set_etag
-from shared.errors import Forbidden, InvalidInput, NotFound, Problem
+from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.http import page_headers
 
 referrals = APIRouter(tags=["referrals"])
 
@@ -105,7 +107,8 @@ async def get_referrals(
     if inbox:
         own = partner_of(who)
         if partner_id is not None and partner_id != own:
-            return _page(response, request, [], 0, limit, offset)
+            page_headers(request, response, 0, limit, offset)
+            return []
         if case_id is not None:
             raise Forbidden("A partner does not filter by case.")
         partner_id = own
@@ -125,21 +128,7 @@ async def get_referrals(
         ReferralItem(**({k: v for k, v in row.items() if k not in hidden} if inbox else row))
         for row in rows
     ]
-    return _page(response, request, items, total, limit, offset)
-
-
-def _page(
-    response: Response,
-    request: Request,
-    items: list[ReferralItem],
-    total: int,
-    limit: int,
-    offset: int,
-) -> list[ReferralItem]:
-    response.headers["X-Total-Count"] = str(total)
-    if offset + limit < total:
-        nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
-        response.headers["Link"] = f'<{nxt}>; rel="next"'
+    page_headers(request, response, total, limit, offset)
     return items
 
 
@@ -169,12 +158,7 @@ async def send_referral(
     referral = await run_in_threadpool(lambda: cmd.app.referral(cmd.referral_id, cmd.who))
     pool = request.app.state.runtime.pool
     if await consent_for(pool, referral.client_id, referral.partner_id) is None:
-        raise Problem(
-            f"The client withdrew the consent referral {cmd.referral_id} rests on.",
-            status=409,
-            code="consent-revoked",
-            title="Consent withdrawn",
-        )
+        raise consent_revoked(cmd.referral_id, status=409)
     return await cmd.run(lambda r, at: r.send(actor=cmd.who.sub, at=at))
 
 

@@ -109,6 +109,8 @@ def record_read(
     resource: str,
     categories: list[str],
     case_id: uuid.UUID | None = None,
+    referral_id: uuid.UUID | None = None,
+    partner_id: uuid.UUID | None = None,
     purpose: str | None = None,
 ) -> DataAccess:
     """Record (save) one read of a client's personal data through an API; synchronous,
@@ -120,6 +122,8 @@ def record_read(
         who,
         client_id=client_id,
         case_id=case_id,
+        referral_id=referral_id,
+        partner_id=partner_id,
         purpose=purpose,
         resource=resource,
         categories=categories,

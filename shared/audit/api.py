@@ -16,6 +16,7 @@ from shared.audit.queries import events_table as table_of
 from shared.audit.verify import verify_chain
 from shared.auth import Principal, require
 from shared.errors import Conflict, NotFound
+from shared.http import page_headers
 
 Reader = Annotated[Principal, Depends(require("auditor", "admin"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
@@ -127,7 +128,7 @@ def audit_router() -> APIRouter:
         audit = _audit(request)
         await audit.caught_up()
         items, total = await access_log(audit.pool, audit.schema, client_id, limit, offset)
-        response.headers["X-Total-Count"] = str(total)
+        page_headers(request, response, total, limit, offset)
         return items
 
     @router.get("/checkpoints")

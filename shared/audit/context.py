@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import asyncpg
 from starlette.concurrency import run_in_threadpool
 
-from shared.audit.access import DataAccess
+from shared.audit.access import record_read as access_read
 from shared.audit.chain import AuditTrail, Subjects, schema_sql
 from shared.audit.checkpoints import Checkpointer
 from shared.audit.proof import Signer
@@ -54,16 +54,17 @@ class Audit:
         categories: list[str],
     ) -> None:
         """An auditor's read of personal data is itself recorded (purpose `audit`)."""
-        access = DataAccess.record(
-            who,
-            client_id=client_id,
-            case_id=case_id,
-            purpose="audit",
-            resource=resource,
-            categories=categories,
-            at=self.app.clock(),
+        await run_in_threadpool(
+            lambda: access_read(
+                self.app,
+                who,
+                client_id=client_id,
+                case_id=case_id,
+                purpose="audit",
+                resource=resource,
+                categories=categories,
+            )
         )
-        await run_in_threadpool(self.app.save, access)
 
 
 async def start_audit(

@@ -136,6 +136,18 @@ class Consumer(ABC):
         for msg in msgs:
             await self.process(msg)
 
+    async def ours(self, msgs: list[Msg]) -> list[tuple[Msg, CloudEvent]]:
+        """The fetched messages this consumer reacts to, parsed; the others are settled
+        here (a malformed one dropped, another type acked)."""
+        found: list[tuple[Msg, CloudEvent]] = []
+        for msg in msgs:
+            event = self.parse(msg)
+            if event is None or event.event_type not in self.event_types:
+                await self.process(msg)
+            else:
+                found.append((msg, event))
+        return found
+
     def parse(self, msg: Msg) -> CloudEvent | None:
         try:
             return CloudEvent.from_bytes(msg.data)
@@ -175,6 +187,14 @@ class Consumer(ABC):
 
 
 IMMEDIATE_RETRIES = 3
+
+
+async def ack_all(done: Sequence[tuple[Msg, CloudEvent]]) -> None:
+    """Ack messages whose effects committed; the last ack waits for the server, so the
+    batch is settled before the next fetch."""
+    for msg, _ in done[:-1]:
+        await msg.ack()
+    await done[-1][0].ack_sync()
 
 
 class RetryLater(Exception):
@@ -238,13 +258,7 @@ class ReadModelConsumer(Consumer):
     async def process_batch(self, msgs: list[Msg]) -> None:
         """A fetched batch in one transaction (effects and records, in order), acked
         after the commit; should any of it fail, its messages go one by one."""
-        ours: list[tuple[Msg, CloudEvent]] = []
-        for msg in msgs:
-            event = self.parse(msg)
-            if event is None or event.event_type not in self.event_types:
-                await self.process(msg)  # drops the malformed, acks what is not ours
-            else:
-                ours.append((msg, event))
+        ours = await self.ours(msgs)
         if len(ours) < 2:
             for msg, _ in ours:
                 await self.process(msg)
@@ -262,9 +276,7 @@ class ReadModelConsumer(Consumer):
             return
         self.applied += sum(applied)
         self.duplicates += len(applied) - sum(applied)
-        for msg, _ in ours[:-1]:
-            await msg.ack()
-        await ours[-1][0].ack_sync()
+        await ack_all(ours)
 
 
 # Returns the aggregates whose pending events are the effect (empty: nothing to do).
@@ -297,13 +309,7 @@ class EventConsumer(Consumer):
 
         Should the batch fail (a conflict, say), its messages go one by one.
         """
-        ours: list[tuple[Msg, CloudEvent]] = []
-        for msg in msgs:
-            event = self.parse(msg)
-            if event is None or event.event_type not in self.event_types:
-                await self.process(msg)  # drops the malformed, acks what is not ours
-            else:
-                ours.append((msg, event))
+        ours = await self.ours(msgs)
         # A reaction reads the store, not what earlier reactions of the same transaction
         # did: a subject seen again starts a new transaction.
         segment: list[tuple[Msg, CloudEvent]] = []
@@ -325,9 +331,7 @@ class EventConsumer(Consumer):
             return
         self.applied += applied
         self.duplicates += len(segment) - applied
-        for msg, _ in segment[:-1]:
-            await msg.ack()
-        await segment[-1][0].ack_sync()
+        await ack_all(segment)
 
     def _apply_batch(self, events: list[CloudEvent]) -> int:
         recorder = self.app.process_recorder
