@@ -52,6 +52,28 @@ SCORES = dict(
 COMMANDS = ("register", "consent", "open_case", "entry_check", "assess", "accept")
 
 
+def machine_cpu() -> tuple[float, float] | None:
+    """(busy, all) CPU seconds of the whole machine so far, from /proc/stat (Linux); None
+    elsewhere. Busy is everything but idle and iowait: the services, PostgreSQL, NATS and
+    this load generator together."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
+def cpu_used(before: tuple[float, float] | None, after: tuple[float, float] | None) -> str:
+    """How busy the machine was between two machine_cpu() readings, per unit of work."""
+    if before is None or after is None:
+        return "n/a (no /proc/stat)"
+    busy, total = after[0] - before[0], after[1] - before[1]
+    return f"{busy / total:.0%} busy ({busy / total * (os.cpu_count() or 1):.2f} cores)"
+
+
 def pct(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0-100); NaN when there are no values."""
     if not values:
@@ -234,8 +256,14 @@ async def journey(http: Poster, load: Load, n: int) -> bool:
     return True
 
 
-async def run_load(args: argparse.Namespace, token: str) -> tuple[Load, float]:
-    """Run the clients; returns the load and the CPU seconds this process used while measured."""
+Reading = tuple[float, float] | None
+
+
+async def run_load(
+    args: argparse.Namespace, token: str
+) -> tuple[Load, float, tuple[Reading, Reading]]:
+    """Run the clients; returns the load, the CPU seconds this process used while measured,
+    and the machine's CPU readings at the start and the end of the measured window."""
     now = time.perf_counter()
     load = Load(now + args.warmup, now + args.warmup + args.seconds, args.journeys)
     counter = iter(range(10**9))
@@ -260,16 +288,16 @@ async def run_load(args: argparse.Namespace, token: str) -> tuple[Load, float]:
     try:
         tasks = [asyncio.create_task(worker(http)) for http in posters]
         await asyncio.sleep(max(0.0, load.warm_until - time.perf_counter()))
-        cpu0 = time.process_time()
+        cpu0, machine0 = time.process_time(), machine_cpu()
         await asyncio.gather(*tasks)
-        cpu = time.process_time() - cpu0
+        cpu, machine1 = time.process_time() - cpu0, machine_cpu()
     finally:
         for http in posters:
             await http.aclose()
         if shared is not None:
             await shared.aclose()
     load.end = load.deadline if args.journeys is None else time.perf_counter()
-    return load, cpu
+    return load, cpu, (machine0, machine1)
 
 
 def uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -316,8 +344,11 @@ class Thing(Aggregate):
         self.n = n
 
 
-def bare_save_rate(settings: Settings, threads: int, seconds: float) -> tuple[float, int]:
-    """Saves/s of one new one-event aggregate per save, from `threads` threads."""
+def bare_save_rate(
+    settings: Settings, threads: int, seconds: float
+) -> tuple[float, int, float | None]:
+    """Saves/s of one new one-event aggregate per save, from `threads` threads; the count;
+    and the machine's busy CPU seconds per save meanwhile (None without /proc/stat)."""
     with psycopg.connect(settings.pg.dsn(), autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{BARE_SCHEMA}" CASCADE')
         conn.execute(f'CREATE SCHEMA "{BARE_SCHEMA}"')
@@ -339,12 +370,14 @@ def bare_save_rate(settings: Settings, threads: int, seconds: float) -> tuple[fl
         for t in pool:
             t.start()
         barrier.wait()
-        start = time.perf_counter()
+        start, cpu0 = time.perf_counter(), machine_cpu()
         time.sleep(seconds)
         stop.set()
         for t in pool:
             t.join()
-        return sum(counts) / (time.perf_counter() - start), sum(counts)
+        elapsed, cpu1, n = time.perf_counter() - start, machine_cpu(), sum(counts)
+        per_save = (cpu1[0] - cpu0[0]) / n if cpu0 and cpu1 and n else None
+        return n / elapsed, n, per_save
     finally:
         app.close()
         with psycopg.connect(settings.pg.dsn(), autocommit=True) as conn:
@@ -382,7 +415,7 @@ def main() -> None:
         raise SystemExit(f"{args.base_url}/intake/readyz answered {ready}")
 
     # The bare rate first, while the services are idle.
-    bare, bare_n = bare_save_rate(settings, args.bare_threads, args.bare_seconds)
+    bare, bare_n, bare_cpu = bare_save_rate(settings, args.bare_threads, args.bare_seconds)
 
     ctx = mp.get_context("spawn")
     ready_ev, stop_ev = ctx.Event(), ctx.Event()
@@ -396,7 +429,7 @@ def main() -> None:
     wall0 = time.time() - time.perf_counter()  # perf_counter → wall clock
     loop_factory = uvloop_factory()
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        load, cpu = runner.run(run_load(args, dev_tokens()["counsellor"]))
+        load, cpu, machine = runner.run(run_load(args, dev_tokens()["counsellor"]))
     loop = "uvloop" if loop_factory else "asyncio"
     stop_ev.set()
     lag_rows: list[tuple[float, float]] = receiver.recv() if receiver.poll(60) else []
@@ -432,6 +465,11 @@ def main() -> None:
     print(f"messages received: {len(lag_rows)} for {load.ok_total} successful commands")
     print(f"load generator CPU: {cpu / elapsed:.2f} cores ({args.http_client} HTTP client on "
           f"{loop}; shares the machine with the server)")  # fmt: skip
+    # Where the time goes: the CPU the whole machine spends per command, against a save.
+    print(f"machine CPU while measured: {cpu_used(*machine)}", end="")
+    if machine[0] and machine[1] and ok:
+        print(f", {(machine[1][0] - machine[0][0]) / len(ok) * 1000:.2f} ms per command", end="")
+    print(f"; bare saves: {bare_cpu * 1000:.2f} ms per save" if bare_cpu else "")
 
     print(f"\ntargets at {args.clients} concurrent clients:")
     checks = [

@@ -58,7 +58,8 @@ def run(
         bool,
         typer.Option(
             envvar="GUIDANCE_SPLIT",
-            help="Run relays, projections and consumers in a process of their own.",
+            help="Run the relays in a process of their own, and the consumers, audit trails "
+            "and jobs in another (at a lower CPU priority than HTTP and the relays).",
         ),
     ] = False,
 ) -> None:
@@ -106,11 +107,12 @@ def run(
             example = f'curl -H "Authorization: Bearer $TOKEN" {base}/intake/v1/cases'
             console.print(f"\n  export TOKEN=…; {example}\n")
         if split:
-            background = subprocess.Popen(
-                [sys.executable, "-m", "shared.cli", "worker"],
-                env={**os.environ, "GUIDANCE_ROLE": "worker"},
-            )
-            started.append(_Process(background))
+            for role, extra in (("relay", []), ("worker", ["--nice", str(SPLIT_WORKER_NICE)])):
+                background = subprocess.Popen(
+                    [sys.executable, "-m", "shared.cli", "worker", "--role", role, *extra],
+                    env={**os.environ, "GUIDANCE_ROLE": role},
+                )
+                started.append(_Process(background))
             os.environ["GUIDANCE_ROLE"] = "web"
             settings = get_settings()
         # uvicorn re-raises the signal that stopped it once it has shut down; make
@@ -122,9 +124,24 @@ def run(
             server.stop()
 
 
+# `run --split`: the worker's niceness. Its consumers, audit trails and jobs are not
+# waited for by anyone; on a small machine they yield the CPU to requests and relays,
+# and catch up when the load eases.
+SPLIT_WORKER_NICE = 10
+
+
 @app.command()
-def worker() -> None:
-    """Run the relays, projections and consumers of all four services, without HTTP."""
+def worker(
+    role: Annotated[
+        str,
+        typer.Option(
+            help="worker: consumers, audit trails, jobs (and stand-ins for the relays and "
+            "projections); relay: only the relays."
+        ),
+    ] = "worker",
+    nice: Annotated[int, typer.Option(help="Lower this process's CPU priority by this.")] = 0,
+) -> None:
+    """Run the background work of all four services, without HTTP."""
     import asyncio
 
     import uvloop
@@ -132,8 +149,12 @@ def worker() -> None:
     from shared.serve import Combined, tune_process
     from shared.settings import get_settings
 
+    if role not in ("worker", "relay"):
+        raise typer.BadParameter("worker or relay", param_hint="--role")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    os.environ["GUIDANCE_ROLE"] = "worker"
+    if nice:
+        os.nice(nice)
+    os.environ["GUIDANCE_ROLE"] = role
     settings = get_settings()
     tune_process(settings)
 
@@ -143,7 +164,7 @@ def worker() -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with Combined(settings).lifespan():
-            console.print("worker: relays, projections and consumers running")
+            console.print(f"{role}: running")
             await stop.wait()
 
     uvloop.run(work())

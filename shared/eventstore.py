@@ -61,6 +61,7 @@ def schema_lock(settings: Settings, schema: str) -> Iterator[None]:
 
 def store_env(settings: Settings, schema: str) -> dict[str, str]:
     pg = settings.pg
+    background = settings.role in ("worker", "relay")
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": pg.dbname,
@@ -69,12 +70,11 @@ def store_env(settings: Settings, schema: str) -> dict[str, str]:
         "POSTGRES_USER": pg.user,
         "POSTGRES_PASSWORD": pg.password,
         "POSTGRES_SCHEMA": schema,
-        # A worker's store takes few commands (consumers' reactions, jobs): a small pool.
-        "POSTGRES_POOL_SIZE": str(1 if settings.role == "worker" else settings.db_pool_size),
+        # A worker's or relay's store takes few commands (consumers' reactions, jobs):
+        # a small pool.
+        "POSTGRES_POOL_SIZE": str(1 if background else settings.db_pool_size),
         "POSTGRES_MAX_OVERFLOW": str(
-            min(settings.db_max_overflow, 5)
-            if settings.role == "worker"
-            else settings.db_max_overflow
+            min(settings.db_max_overflow, 5) if background else settings.db_max_overflow
         ),
         "POSTGRES_LOCK_TIMEOUT": "5",
         # No ping per checkout (a round trip each); the library retries a save or

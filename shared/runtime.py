@@ -43,8 +43,9 @@ async def _reset(conn: asyncpg.Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
-# Seconds a worker waits before standing in for the web processes' projection.
-WORKER_PROJECTION_DELAY = 5.0
+# Seconds a worker waits before standing in for the web processes' projection or the
+# relay process's relay (which normally hold their locks by then).
+STAND_IN_DELAY = 5.0
 
 
 def _later(
@@ -110,20 +111,29 @@ class Runtime:
         The projection, which commands wait for (read-your-writes), runs beside them: in
         a `web` process (one of them holds its lock, the others follow it), and in a
         `worker` only as a stand-in that starts a little later, so that a web process
-        normally holds it. The other followers (relay, audit trail) and the consumers run
-        in a `worker`; a `web` process follows their progress. `all` runs everything."""
+        normally holds it. The relay runs in a `relay` process, whose only work it is,
+        and in a `worker` as such a stand-in. The audit trail and the consumers run in a
+        `worker`; a `web` process follows the followers' progress. `all` runs
+        everything."""
         role = self.settings.role
         for name, follower in followers.items():
             if role == "web":
                 self.spawn(name, follower.run if name == "projection" else follower.follow)
-            elif role == "worker" and name == "projection":
-                self.spawn(name, _later(follower.run, WORKER_PROJECTION_DELAY))
+            elif role == "relay":
+                if name == "relay":
+                    self.spawn(name, follower.run)
+            elif role == "worker" and name in ("projection", "relay"):
+                self.spawn(name, _later(follower.run, STAND_IN_DELAY))
             else:
                 self.spawn(name, follower.run)
-        if role == "web":
-            return
-        for name, consumer in consumers.items():
-            self.spawn(name, consumer.run)
+        if self.runs_jobs:
+            for name, consumer in consumers.items():
+                self.spawn(name, consumer.run)
+
+    @property
+    def runs_jobs(self) -> bool:
+        """Whether this process runs consumers, periodic jobs and export answers."""
+        return self.settings.role in ("all", "worker")
 
     def spawn(self, name: str, run: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
         self.tasks.append(asyncio.create_task(run(self.stop), name=f"{self.service}:{name}"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import sys
@@ -37,6 +38,7 @@ class Combined:
         async with AsyncExitStack() as stack:
             for app in self.apps.values():
                 await stack.enter_async_context(app.router.lifespan_context(app))
+            settle_heap()
             yield
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -95,6 +97,14 @@ UVICORN_OPTIONS: dict[str, Any] = {
     "access_log": False,
     "log_level": "info",
 }
+
+
+def settle_heap() -> None:
+    """After start-up: move what start-up built (modules, apps, pools) out of the garbage
+    collector's sight, so that its full collections under load walk only the objects
+    of requests and events (shorter pauses: a lower p99)."""
+    gc.collect()
+    gc.freeze()
 
 
 def tune_process(settings: Settings) -> None:

@@ -66,8 +66,10 @@ class Settings(BaseSettings):
     gil_switch_interval: float = Field(default=0.0005, gt=0, le=0.1)
 
     # Which part of a service this process runs: `all`; `web` (HTTP and commands; the
-    # relay, projections and consumers run elsewhere); `worker` (those, without HTTP).
-    role: Literal["all", "web", "worker"] = "all"
+    # relay, projections and consumers run elsewhere); `worker` (those, without HTTP);
+    # `relay` (only the relays, so that publishing never queues behind the consumers'
+    # work; a worker's relay then only stands in should the relay process be gone).
+    role: Literal["all", "web", "worker", "relay"] = "all"
 
     # Plumbing
     # Connections per service and process: the event store's pool keeps `db_pool_size`

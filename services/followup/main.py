@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "erasure": erasure_consumer(runtime.js, followup, SERVICE, ERASABLE),
             },
         )
-        if settings.role != "web":
+        if runtime.runs_jobs:
             runtime.spawn("overdue", overdue.run)
         app.state.followup, app.state.runtime, app.state.audit = followup, runtime, audit
         app.state.projection, app.state.relay = projection, relay

@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             interval_seconds=settings.retention_interval_seconds,
         )
         app.state.retention = retention_job
-        if settings.role != "web":
+        if runtime.runs_jobs:
             runtime.spawn("retention", retention_job.run)
         runtime.start_background(
             {"projection": projection, "relay": relay, "audit": audit.trail},

@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "erasure": erasure_consumer(runtime.js, referral, SERVICE, ERASABLE),
             },
         )
-        if settings.role != "web":
+        if runtime.runs_jobs:
             runtime.spawn("overdue", overdue.run)
         app.state.overdue = overdue
         app.state.referral, app.state.runtime, app.state.audit = referral, runtime, audit

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -54,4 +53,4 @@ class CloudEvent(BaseModel):
 
     @classmethod
     def from_bytes(cls, payload: bytes) -> CloudEvent:
-        return cls.model_validate(json.loads(payload))
+        return cls.model_validate_json(payload)

@@ -215,13 +215,14 @@ class ExportResponder:
 
 
 def start_export_responder(runtime: Runtime, service: str, gather: Gather) -> ExportResponder:
-    """Answer the service's export requests while the runtime runs (in every role, so a
-    web-only replica answers too); stopped with the runtime."""
+    """Answer the service's export requests while the runtime runs (in every role but
+    `relay`, so a web-only replica answers too); stopped with the runtime."""
     assert runtime.nc is not None, "runtime not started"
     responder = ExportResponder(
         runtime.nc, service, gather, prefix=runtime.settings.export_subject_prefix
     )
-    runtime.spawn("export", responder.run)
+    if runtime.settings.role != "relay":
+        runtime.spawn("export", responder.run)
     return responder
 
 
