@@ -41,7 +41,8 @@ def own_database(database_url: str) -> Iterator[str]:
 
 
 def as_role(settings: Settings, database_url: str, role: str) -> Settings:
-    return settings.model_copy(update={"database_url": database_url, "role": role})
+    # Built anew, not model_copy'd: derived values (the PostgreSQL parameters) are cached.
+    return Settings(**{**settings.model_dump(), "database_url": database_url, "role": role})
 
 
 async def published_client(js: Any, client_id: str, timeout: float = 10.0) -> dict[str, Any]:
@@ -75,6 +76,7 @@ async def test_relay_process_publishes_and_a_worker_stands_in(
     monkeypatch.setattr(runtime_module, "STAND_IN_DELAY", 0.2)
     headers = bearer(token("counsellor", org=new_org()))
     web = create_app(as_role(settings, own_database, "web"))
+    assert web.state.settings.pg.dbname == PgParams.from_url(own_database).dbname
     relay = create_app(as_role(settings, own_database, "relay"))
     worker = create_app(as_role(settings, own_database, "worker"))
     async with AsyncExitStack() as stack:
