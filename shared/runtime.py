@@ -92,7 +92,8 @@ class Runtime:
         self._js = self.nc.jetstream()
         self._pool = await asyncpg.create_pool(
             **self.settings.pg.asyncpg_kwargs(),
-            min_size=1,
+            # Opened as needed: a process with little read-model work (a relay) keeps none.
+            min_size=0,
             max_size=self.settings.read_pool_size,
             reset=_reset,
         )
@@ -113,12 +114,17 @@ class Runtime:
         `worker` only as a stand-in that starts a little later, so that a web process
         normally holds it. The relay runs in a `relay` process, whose only work it is,
         and in a `worker` as such a stand-in. The audit trail and the consumers run in a
-        `worker`; a `web` process follows the followers' progress. `all` runs
+        `worker`; a `web` process follows the audit trail's progress. `all` runs
         everything."""
         role = self.settings.role
         for name, follower in followers.items():
             if role == "web":
-                self.spawn(name, follower.run if name == "projection" else follower.follow)
+                # Commands wait for the projection; audit views for the trail. Nothing
+                # here waits for the relay: a web process leaves it alone.
+                if name == "projection":
+                    self.spawn(name, follower.run)
+                elif name != "relay":
+                    self.spawn(name, follower.follow)
             elif role == "relay":
                 if name == "relay":
                     self.spawn(name, follower.run)

@@ -89,6 +89,7 @@ async def test_relay_process_publishes_and_a_worker_stands_in(
         # The relay process runs the relay and nothing else; the web process none of it.
         assert task_names(relay) == {"intake:relay"}
         assert not web.state.relay.active.is_set()
+        assert "intake:relay" not in task_names(web)
         assert "intake:closures" not in task_names(web)
 
         first = await register(client, headers)
