@@ -138,7 +138,7 @@ class Runtime:
 
     @property
     def runs_jobs(self) -> bool:
-        """Whether this process runs consumers, periodic jobs and export answers."""
+        """Whether this process runs the consumers and the periodic jobs."""
         return self.settings.role in ("all", "worker")
 
     def spawn(self, name: str, run: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:

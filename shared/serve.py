@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 import logging
@@ -144,4 +145,16 @@ def serve_combined(settings: Settings, workers: int = 1) -> None:
 def serve_one(name: str) -> None:
     settings = get_settings()
     logging.basicConfig(level=logging.INFO)
-    uvicorn.Server(uvicorn_config(create_service(name, settings), settings)).run()
+    app = create_service(name, settings)
+    started = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        async with started(app) as state:
+            settle_heap()
+            yield state
+
+    app.router.lifespan_context = lifespan
+    # uvicorn shuts down cleanly on Ctrl-C, then re-raises it: no traceback for that.
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(uvicorn_config(app, settings)).run()
