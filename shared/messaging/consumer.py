@@ -40,6 +40,12 @@ log = logging.getLogger(__name__)
 class Consumer(ABC):
     """A durable pull consumer on one service's stream, filtered to some event types."""
 
+    # Under load (a batch came less than this long after the previous one), wait this
+    # long after a batch's first message before taking the rest, so the stream is taken
+    # in fewer, larger batches: one fetch, transaction and acknowledgement round per
+    # batch. A lone message on a quiet stream is taken at once. 0: never wait.
+    linger_seconds: float = 0.0
+
     def __init__(
         self,
         name: str,
@@ -50,6 +56,7 @@ class Consumer(ABC):
         batch_size: int = 100,
         poll_seconds: float = 1.0,
         ack_wait_seconds: float = 30.0,
+        linger_seconds: float | None = None,
     ) -> None:
         self.name = name
         self.js = js
@@ -58,6 +65,9 @@ class Consumer(ABC):
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.ack_wait_seconds = ack_wait_seconds
+        if linger_seconds is not None:
+            self.linger_seconds = linger_seconds
+        self._last_batch_at = float("-inf")
         self.applied = 0
         self.duplicates = 0
 
@@ -98,8 +108,12 @@ class Consumer(ABC):
         except TimeoutError:
             return []
         if self.batch_size > 1:
+            loop = asyncio.get_running_loop()
+            if loop.time() - self._last_batch_at < self.linger_seconds:
+                await asyncio.sleep(self.linger_seconds)
             with contextlib.suppress(TimeoutError):
                 msgs += await sub.fetch(self.batch_size - 1, timeout=0.01)
+            self._last_batch_at = loop.time()
         return msgs
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -209,7 +223,12 @@ ReadModelHandler = Callable[[asyncpg.Connection, CloudEvent], Awaitable[None]]
 
 
 class ReadModelConsumer(Consumer):
-    """Effects on read-model rows, committed with the processed-event record."""
+    """Effects on read-model rows, committed with the processed-event record.
+
+    What these keep are copies of other services' facts, read later by people: under
+    load they linger a little for larger batches (see `Consumer.linger_seconds`)."""
+
+    linger_seconds = 0.15
 
     def __init__(
         self,
@@ -284,7 +303,11 @@ Reaction = Callable[[CloudEvent], Sequence[Aggregate]]
 
 
 class EventConsumer(Consumer):
-    """Effects as new domain events, stored with a tracking record in one transaction."""
+    """Effects as new domain events, stored with a tracking record in one transaction.
+
+    These drive the process on (a plan for an accepted case), so they linger less."""
+
+    linger_seconds = 0.05
 
     def __init__(
         self,

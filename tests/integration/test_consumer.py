@@ -269,3 +269,62 @@ async def test_a_batch_that_conflicts_with_itself_is_applied_one_by_one(
     await run_until(consumer, done)
     counter = reacting_app.repository.get(counter_id)
     assert counter.seen == [first.id, second.id]
+
+
+class BatchRecorder(ReadModelConsumer):
+    """Records the size of each fetched batch, and when it was handed over."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batches: list[tuple[int, float]] = []
+
+    async def process_batch(self, msgs: list[Any]) -> None:
+        self.batches.append((len(msgs), asyncio.get_running_loop().time()))
+        await super().process_batch(msgs)
+
+
+async def test_a_lone_message_is_taken_at_once_and_a_busy_stream_in_batches(
+    js: Any, pool: asyncpg.Pool, source_stream: None
+):
+    async def on_thing(conn: asyncpg.Connection, event: CloudEvent) -> None:
+        await conn.execute(
+            "INSERT INTO consumertest.effects VALUES ($1, $2)", event.id, event.data["n"]
+        )
+
+    linger = 1.0
+    consumer = BatchRecorder(
+        f"linger-{uuid.uuid4().hex[:6]}",
+        js,
+        pool,
+        "consumertest",
+        SOURCE,
+        {"ThingHappened": on_thing},
+        poll_seconds=0.2,
+        linger_seconds=linger,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    loop = asyncio.get_running_loop()
+    try:
+        await asyncio.sleep(1.5)  # subscribed, and quiet for longer than the linger
+        sent = loop.time()
+        await publish(js, envelope(1))
+        while not consumer.batches:
+            await asyncio.sleep(0.01)
+            assert loop.time() - sent < 5
+        # Quiet stream: no lingering for the lone message.
+        assert consumer.batches[0][0] == 1
+        assert consumer.batches[0][1] - sent < linger / 2
+
+        # Right after it (a busy stream), the next messages are gathered into one batch.
+        for n in range(2, 6):
+            await publish(js, envelope(n))
+            await asyncio.sleep(0.05)
+        while sum(size for size, _ in consumer.batches) < 5:
+            await asyncio.sleep(0.01)
+            assert loop.time() - sent < 10
+        assert [size for size, _ in consumer.batches] == [1, 4]
+        assert len(await effects(pool)) == 5
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
