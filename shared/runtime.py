@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from functools import lru_cache
 from typing import Any
 
@@ -41,6 +41,15 @@ async def _reset(conn: asyncpg.Connection) -> None:
     transaction needs undoing: asyncpg's default reset costs a round trip per release."""
     if conn.is_in_transaction():
         await conn.execute("ROLLBACK")
+
+
+@contextlib.asynccontextmanager
+async def snapshot(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection whose reads all see one snapshot (a read-only repeatable-read
+    transaction), so that a page and its total, or a report's figures, agree with each
+    other even while events are being applied."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        yield conn
 
 
 # Seconds a worker waits before standing in for the web processes' projection or the

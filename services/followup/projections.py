@@ -15,6 +15,7 @@ from services.followup.domain import FollowUp
 from services.followup.statistics import in_statistics
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.follower import LogFollower
+from shared.runtime import snapshot
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS followup.followups_view (
@@ -179,7 +180,7 @@ async def worklist(
         "FROM followup.checkins_view c JOIN followup.followups_view f USING (followup_id) "
         f"WHERE {where}"
     )
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         total = await conn.fetchval(f"SELECT count(*) {base}", *args)
         rows = await conn.fetch(
             "SELECT c.checkin_id, c.followup_id, c.case_id, f.client_id, c.counsellor, "
@@ -212,9 +213,10 @@ async def outcomes_report(
 
     Outcomes, the days from acceptance to outcome and the share with a bottleneck count
     the follow-ups whose outcome date lies in the period; the feedback figures count the
-    feedback given in the period.
+    feedback given in the period. All figures come from one snapshot, so they agree with
+    each other even while events are being applied.
     """
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         outcomes = await conn.fetch(
             "SELECT outcome, count(*) AS n FROM followup.followups_view "
             "WHERE organisation = $1 AND outcome_on BETWEEN $2 AND $3 "

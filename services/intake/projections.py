@@ -17,6 +17,7 @@ from eventsourcing.persistence import Notification
 
 from services.intake.domain import COMPETENCES, GAP_SCORES, Case, Client
 from shared.messaging.follower import LogFollower
+from shared.runtime import snapshot
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS intake.clients_view (
@@ -181,7 +182,7 @@ async def list_cases(
         args.append(opened_after)
         where.append(f"opened_at >= ${len(args)}")
     clause = " AND ".join(where)
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         total = await conn.fetchval(f"SELECT count(*) FROM intake.cases_view WHERE {clause}", *args)
         rows = await conn.fetch(
             f"SELECT {CASE_COLUMNS} FROM intake.cases_view WHERE {clause} "

@@ -19,6 +19,7 @@ from eventsourcing.utils import resolve_topic
 from services.planning.domain import Plan
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.follower import LogFollower
+from shared.runtime import snapshot
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS planning.plans_view (
@@ -124,7 +125,7 @@ async def list_plans(
     if status is not None:
         args.append(status)
         where += " AND status = $2"
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         total = await conn.fetchval(
             f"SELECT count(*) FROM planning.plans_view WHERE {where}", *args
         )

@@ -21,6 +21,7 @@ from eventsourcing.utils import resolve_topic
 from services.referral.domain import Partner
 from services.referral.lifecycle import Referral
 from shared.messaging.follower import LogFollower
+from shared.runtime import snapshot
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS referral.partners_view (
@@ -267,7 +268,7 @@ async def search_partners(
             + ")"
         )
     clause = ("WHERE " + " AND ".join(where)) if where else ""
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         total = await conn.fetchval(f"SELECT count(*) FROM referral.partners_view {clause}", *args)
         rows = await conn.fetch(
             f"SELECT {COLUMNS} FROM referral.partners_view {clause} "

@@ -9,6 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from shared.runtime import snapshot
+
 COLUMNS = (
     "referral_id, case_id, client_id, organisation, partner_id, status, data_categories, "
     "consent_id, overdue, overdue_since, consent_revoked, proposed_at, sent_at, "
@@ -57,7 +59,7 @@ async def list_referrals(
     if overdue is not None:
         where.append(f"overdue = {arg(overdue)}")
     clause = ("WHERE " + " AND ".join(where)) if where else ""
-    async with pool.acquire() as conn:
+    async with snapshot(pool) as conn:
         total = await conn.fetchval(f"SELECT count(*) FROM referral.referrals_view {clause}", *args)
         rows = await conn.fetch(
             f"SELECT {COLUMNS} FROM referral.referrals_view {clause} "
@@ -88,28 +90,29 @@ async def network_figures(
     all): how many, how they were answered, and how fast (hours, medians)."""
     org = "" if organisation is None else "AND organisation = $4"
     args: list[Any] = [partner_id, start, end] + ([] if organisation is None else [organisation])
-    row = await pool.fetchrow(
-        "SELECT count(*) AS sent, "
-        "count(*) FILTER (WHERE acknowledged_at IS NOT NULL) AS acknowledged, "
-        "count(*) FILTER (WHERE answer = 'accepted') AS accepted, "
-        "count(*) FILTER (WHERE answer = 'declined') AS declined, "
-        "count(*) FILTER (WHERE overdue) AS overdue, "
-        "count(*) FILTER (WHERE status = 'withdrawn') AS withdrawn, "
-        "percentile_cont(0.5) WITHIN GROUP (ORDER BY "
-        "  extract(epoch FROM acknowledged_at - sent_at)) AS ack_seconds, "
-        "percentile_cont(0.5) WITHIN GROUP (ORDER BY "
-        "  extract(epoch FROM answered_at - sent_at)) AS answer_seconds "
-        "FROM referral.referrals_view "
-        f"WHERE partner_id = $1 AND sent_at >= $2 AND sent_at < $3 {org}",
-        *args,
-    )
-    assert row is not None
-    outcomes = await pool.fetch(
-        "SELECT outcome, count(*) AS n FROM referral.referrals_view "
-        f"WHERE partner_id = $1 AND sent_at >= $2 AND sent_at < $3 {org} "
-        "AND outcome IS NOT NULL GROUP BY outcome ORDER BY outcome",
-        *args,
-    )
+    async with snapshot(pool) as conn:
+        row = await conn.fetchrow(
+            "SELECT count(*) AS sent, "
+            "count(*) FILTER (WHERE acknowledged_at IS NOT NULL) AS acknowledged, "
+            "count(*) FILTER (WHERE answer = 'accepted') AS accepted, "
+            "count(*) FILTER (WHERE answer = 'declined') AS declined, "
+            "count(*) FILTER (WHERE overdue) AS overdue, "
+            "count(*) FILTER (WHERE status = 'withdrawn') AS withdrawn, "
+            "percentile_cont(0.5) WITHIN GROUP (ORDER BY "
+            "  extract(epoch FROM acknowledged_at - sent_at)) AS ack_seconds, "
+            "percentile_cont(0.5) WITHIN GROUP (ORDER BY "
+            "  extract(epoch FROM answered_at - sent_at)) AS answer_seconds "
+            "FROM referral.referrals_view "
+            f"WHERE partner_id = $1 AND sent_at >= $2 AND sent_at < $3 {org}",
+            *args,
+        )
+        assert row is not None
+        outcomes = await conn.fetch(
+            "SELECT outcome, count(*) AS n FROM referral.referrals_view "
+            f"WHERE partner_id = $1 AND sent_at >= $2 AND sent_at < $3 {org} "
+            "AND outcome IS NOT NULL GROUP BY outcome ORDER BY outcome",
+            *args,
+        )
     accepted, declined = int(row["accepted"]), int(row["declined"])
     answered = accepted + declined
 

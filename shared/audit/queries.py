@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from shared.audit.chain import ACCESS_COLUMNS, ACCESS_TOPIC
 from shared.eventstore import ServiceApplication
 from shared.privacy.sealing import event_id, is_sealed
+from shared.runtime import snapshot
 
 # Event fields shown apart from `data` (or not at all).
 _ENVELOPE = ("originator_id", "originator_version", "timestamp", "originator_topic")
@@ -163,14 +164,15 @@ async def access_log(
 ) -> tuple[list[dict[str, Any]], int]:
     """Recorded reads (of one client's data, or all), newest first, and how many in all."""
     where, args = ("WHERE client_id = $1", [client_id]) if client_id else ("", [])
-    total = await pool.fetchval(f'SELECT count(*) FROM "{schema}".access_log {where}', *args)
     n = len(args)
-    rows = await pool.fetch(
-        f'SELECT {", ".join(ACCESS_COLUMNS)} FROM "{schema}".access_log {where} '
-        f"ORDER BY occurred_at DESC, position DESC LIMIT ${n + 1} OFFSET ${n + 2}",
-        *args,
-        limit,
-        offset,
-    )
+    async with snapshot(pool) as conn:
+        total = await conn.fetchval(f'SELECT count(*) FROM "{schema}".access_log {where}', *args)
+        rows = await conn.fetch(
+            f'SELECT {", ".join(ACCESS_COLUMNS)} FROM "{schema}".access_log {where} '
+            f"ORDER BY occurred_at DESC, position DESC LIMIT ${n + 1} OFFSET ${n + 2}",
+            *args,
+            limit,
+            offset,
+        )
     items: list[dict[str, Any]] = jsonable_encoder([dict(r) for r in rows])
     return items, int(total)

@@ -284,18 +284,40 @@ class ReadModelConsumer(Consumer):
             return
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                applied = [
-                    await self._apply_in(conn, event, msg.metadata.sequence.stream)
-                    for msg, event in ours
-                ]
+                applied = await self._apply_batch_in(conn, ours)
         except Exception as e:
             log.info("consumer %s: batch of %d failed (%s); one by one", self.name, len(ours), e)
             for msg, _ in ours:
                 await self.process(msg)
             return
-        self.applied += sum(applied)
-        self.duplicates += len(applied) - sum(applied)
+        self.applied += applied
+        self.duplicates += len(ours) - applied
         await ack_all(ours)
+
+    async def _apply_batch_in(
+        self, conn: asyncpg.Connection, ours: Sequence[tuple[Msg, CloudEvent]]
+    ) -> int:
+        """Record the batch's events as processed in one statement, then apply those that
+        were new, in order (a message twice in the batch counts once)."""
+        rows = await conn.fetch(
+            f'INSERT INTO "{self.schema}".consumed_events (consumer, event_id, stream_seq) '
+            "SELECT $1, e, s FROM unnest($2::uuid[], $3::bigint[]) AS t(e, s) "
+            "ON CONFLICT DO NOTHING RETURNING event_id",
+            self.name,
+            [event.id for _, event in ours],
+            [msg.metadata.sequence.stream for msg, _ in ours],
+        )
+        new = {row["event_id"] for row in rows}
+        applied = 0
+        for _, event in ours:
+            if event.id not in new:
+                continue
+            new.discard(event.id)
+            handler = self.handlers.get(event.event_type)
+            if handler is not None:
+                await handler(conn, event)
+            applied += 1
+        return applied
 
 
 # Returns the aggregates whose pending events are the effect (empty: nothing to do).

@@ -192,13 +192,15 @@ class LogFollower(ABC):
 
     async def save_position(self, conn: asyncpg.Connection, position: int) -> None:
         """Store the position and tell standby replicas (delivered at commit)."""
+        # One round trip: the upsert, and the notification that goes out with its commit.
         await conn.execute(
-            f'INSERT INTO "{self.schema}".follower_positions (name, position) VALUES ($1, $2) '
-            "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position",
+            f'WITH saved AS (INSERT INTO "{self.schema}".follower_positions (name, position) '
+            "VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position) "
+            "SELECT pg_notify($3, $2::text)",
             self.name,
             position,
+            self.progress_channel,
         )
-        await conn.execute("SELECT pg_notify($1, $2)", self.progress_channel, str(position))
 
     async def wait_until(self, position: int, timeout: float = 5.0) -> bool:
         """Wait until this follower has handled the log up to `position`."""

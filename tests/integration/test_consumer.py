@@ -272,15 +272,17 @@ async def test_a_batch_that_conflicts_with_itself_is_applied_one_by_one(
 
 
 class BatchRecorder(ReadModelConsumer):
-    """Records the size of each fetched batch, and when it was handed over."""
+    """Records the size of each fetched batch, and when it was handed over (recorded
+    once its effects are committed)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.batches: list[tuple[int, float]] = []
 
     async def process_batch(self, msgs: list[Any]) -> None:
-        self.batches.append((len(msgs), asyncio.get_running_loop().time()))
+        handed = asyncio.get_running_loop().time()
         await super().process_batch(msgs)
+        self.batches.append((len(msgs), handed))
 
 
 async def test_a_lone_message_is_taken_at_once_and_a_busy_stream_in_batches(
