@@ -12,7 +12,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,21 +28,28 @@ from shared.settings import PgParams, Settings
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    base = os.environ.get("GUIDANCE_DATABASE_URL", DEFAULT_DB)
+@contextmanager
+def fresh_database(base: str, prefix: str = "waypoint_test") -> Iterator[str]:
+    """A new database on the server of `base` (its URL), dropped afterwards."""
     params = PgParams.from_url(base)
-    name = f"waypoint_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = f"host={params.host} port={params.port} user={params.user} dbname=postgres" + (
         f" password={params.password}" if params.password else ""
     )
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     head, _, tail = base.partition("?")
-    url = head.rsplit("/", 1)[0] + "/" + name + (("?" + tail) if tail else "")
-    yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield head.rsplit("/", 1)[0] + "/" + name + (("?" + tail) if tail else "")
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    with fresh_database(os.environ.get("GUIDANCE_DATABASE_URL", DEFAULT_DB)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

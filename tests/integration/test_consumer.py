@@ -78,7 +78,11 @@ async def run_until(consumer: Any, done: Any, timeout: float = 15) -> None:
 
 
 def effects_consumer(
-    js: Any, pool: asyncpg.Pool, fail_once: set[uuid.UUID] | None = None
+    js: Any,
+    pool: asyncpg.Pool,
+    fail_once: set[uuid.UUID] | None = None,
+    cls: type[ReadModelConsumer] = ReadModelConsumer,
+    **kwargs: Any,
 ) -> ReadModelConsumer:
     failing = set(fail_once or ())
 
@@ -90,7 +94,7 @@ def effects_consumer(
             failing.discard(event.id)
             raise RuntimeError("the effect fails half-way the first time")
 
-    return ReadModelConsumer(
+    return cls(
         f"readmodel-{uuid.uuid4().hex[:6]}",
         js,
         pool,
@@ -99,6 +103,7 @@ def effects_consumer(
         {"ThingHappened": on_thing},
         poll_seconds=0.2,
         ack_wait_seconds=2,
+        **kwargs,
     )
 
 
@@ -288,22 +293,9 @@ class BatchRecorder(ReadModelConsumer):
 async def test_a_lone_message_is_taken_at_once_and_a_busy_stream_in_batches(
     js: Any, pool: asyncpg.Pool, source_stream: None
 ):
-    async def on_thing(conn: asyncpg.Connection, event: CloudEvent) -> None:
-        await conn.execute(
-            "INSERT INTO consumertest.effects VALUES ($1, $2)", event.id, event.data["n"]
-        )
-
     linger = 1.0
-    consumer = BatchRecorder(
-        f"linger-{uuid.uuid4().hex[:6]}",
-        js,
-        pool,
-        "consumertest",
-        SOURCE,
-        {"ThingHappened": on_thing},
-        poll_seconds=0.2,
-        linger_seconds=linger,
-    )
+    consumer = effects_consumer(js, pool, cls=BatchRecorder, linger_seconds=linger)
+    assert isinstance(consumer, BatchRecorder)
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))
     loop = asyncio.get_running_loop()

@@ -9,35 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi import FastAPI
 
 from services.intake.main import create_app
 from shared import runtime as runtime_module
 from shared.settings import PgParams, Settings
-from tests.conftest import running
+from tests.conftest import fresh_database, running
 from tests.support import bearer, new_org
 
 
 @pytest.fixture(scope="module")
 def own_database(database_url: str) -> Iterator[str]:
-    params = PgParams.from_url(database_url)
-    name = f"waypoint_roles_{uuid.uuid4().hex[:10]}"
-    admin = f"host={params.host} port={params.port} user={params.user} dbname=postgres" + (
-        f" password={params.password}" if params.password else ""
-    )
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    head, _, tail = database_url.partition("?")
-    yield head.rsplit("/", 1)[0] + "/" + name + (("?" + tail) if tail else "")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(database_url, "waypoint_roles") as url:
+        yield url
 
 
 def as_role(settings: Settings, database_url: str, role: str) -> Settings:
