@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -41,3 +43,28 @@ def assert_problem(
     if status == 401:
         assert r.headers["www-authenticate"].startswith("Bearer")
     return dict(body)
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], what: str, seconds: float = 10.0) -> Any:
+    """Poll `check` until it gives something truthy (for up to `seconds`); that value."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        found = await check()
+        if found:
+            return found
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+def fill(value: Any, ids: dict[str, str]) -> Any:
+    """A request (path, body) of a table row with its `{name}` placeholders replaced by the
+    real ids of the test's world."""
+    if isinstance(value, str):
+        for name, real in ids.items():
+            value = value.replace("{" + name + "}", real)
+        return value
+    if isinstance(value, dict):
+        return {k: fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill(v, ids) for v in value]
+    return value

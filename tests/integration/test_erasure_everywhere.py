@@ -20,7 +20,7 @@ import json
 import logging
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,7 +51,7 @@ from tests.integration.test_planning_api import (
     wait_for_plan,
 )
 from tests.integration.test_referral_knowledge import wait_consent
-from tests.support import assert_problem, bearer, new_org
+from tests.support import assert_problem, bearer, eventually, new_org
 
 INTAKE = "/intake/v1"
 PLANNING = "/planning/v1"
@@ -131,16 +131,6 @@ def found_in(text: str, needles: dict[str, str]) -> set[str]:
     """The names of the needles in `text` (case-insensitive)."""
     low = text.lower()
     return {name for name, needle in needles.items() if needle.lower() in low}
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str) -> Any:
-    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
-    while True:
-        found = await check()
-        if found:
-            return found
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 async def ok(client: httpx.AsyncClient, method: str, path: str, headers: Any, **kw: Any) -> Any:
@@ -440,7 +430,7 @@ async def seed(
         assert r.status_code == 200, r.text
         return r.json()
 
-    [followup] = await eventually(the_followup, "the follow-up")
+    [followup] = await eventually(the_followup, "the follow-up", WAIT_SECONDS)
     followup_id = followup["followup_id"]
     w["followup_id"] = followup_id
     fu = f"{FU}/followups/{followup_id}"
@@ -449,7 +439,7 @@ async def seed(
         r = await followup_api.get(fu, headers=headers)
         return r.status_code == 200 and action_id in {a["action_id"] for a in r.json()["actions"]}
 
-    await eventually(action_known, "the plan's actions in the follow-up")
+    await eventually(action_known, "the plan's actions in the follow-up", WAIT_SECONDS)
     await ok(
         followup_api,
         "POST",
@@ -488,7 +478,7 @@ async def seed(
         texts = [a["description"] for g in r.json()["goals"] for a in g["actions"]]
         return any(m["todo_description"] in t for t in texts)
 
-    await eventually(todo_in_plan, "the to-do in the plan")
+    await eventually(todo_in_plan, "the to-do in the plan", WAIT_SECONDS)
     today = datetime.now(UTC).date().isoformat()
     await ok(
         followup_api, "POST", f"{fu}/outcome", headers, json={"outcome": "education", "on": today}
@@ -552,7 +542,9 @@ async def seed(
         },
     )
     await wait_consent(referral_pool, client_id, partner_id, True)
-    await eventually(lambda: case_info(referral_pool, uuid.UUID(case_id)), "the case in referral")
+    await eventually(
+        lambda: case_info(referral_pool, uuid.UUID(case_id)), "the case in referral", WAIT_SECONDS
+    )
     partner = bearer(token("partner", org="partner-org", sub="p-e2e", partner_id=partner_id))
     w["partner"] = partner
 
@@ -619,7 +611,7 @@ async def seed(
         r = await api.get(f"{INTAKE}/cases/{case_id}", headers=headers)
         return r.status_code == 200 and r.json()["resumed"] is True
 
-    await eventually(resumption_in_intake, "the resumption in intake")
+    await eventually(resumption_in_intake, "the resumption in intake", WAIT_SECONDS)
     return w
 
 
@@ -773,7 +765,7 @@ async def test_an_erased_client_is_nowhere_in_the_database_the_streams_or_the_lo
         receipt: dict[str, Any] = r.json()
         return receipt if receipt["status"] == "completed" else None
 
-    receipt = await eventually(completed, "the erasure completed")
+    receipt = await eventually(completed, "the erasure completed", WAIT_SECONDS)
     assert receipt["services"] == dict.fromkeys(SERVICES, True), receipt
     await settled(apps)
 

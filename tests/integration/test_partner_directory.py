@@ -9,11 +9,9 @@ test gives its partners an area (or a service name) of its own and searches with
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +19,10 @@ import httpx
 import pytest
 
 from tests.conftest import stream_messages
-from tests.support import INVALID, assert_problem, bearer
+from tests.support import INVALID, assert_problem, bearer, eventually, fill
 
 BASE = "/referral/v1"
 STREAM = "GUIDANCE_REFERRAL"
-WAIT_SECONDS = 10.0
 
 
 def unique() -> str:
@@ -112,14 +109,6 @@ async def event_count(app: Any, partner_id: str | None = None) -> int:
             uuid.UUID(partner_id),
         )
     )
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not seen in time: {what}")
-        await asyncio.sleep(0.1)
 
 
 # -- the admin's journey ------------------------------------------------------------------------
@@ -702,18 +691,6 @@ def caller(who: str, world: World, token: Any) -> dict[str, str]:
             token("partner", org="partner-org", partner_id=uuid.UUID(world.ids["partner"]))
         )
     return bearer(token(who, org="org-a"))
-
-
-def fill(value: Any, ids: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        for name, real in ids.items():
-            value = value.replace("{" + name + "}", real)
-        return value
-    if isinstance(value, dict):
-        return {k: fill(v, ids) for k, v in value.items()}
-    if isinstance(value, list):
-        return [fill(v, ids) for v in value]
-    return value
 
 
 async def snapshot(referral_api: httpx.AsyncClient, app: Any, world: World) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import contextlib
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -37,22 +37,10 @@ from tests.integration.test_planning_api import (
     send,
     wait_for_plan,
 )
-from tests.support import bearer, new_org
+from tests.support import bearer, eventually, new_org
 
-WAIT_SECONDS = 10.0
 FEED_SOURCE = "planflowtest"
 PLANNING_EVENTS = re.compile(r"^guidance\.planning\.[A-Za-z]+\.v[0-9]+$")
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str) -> Any:
-    """Poll `check` until it gives something truthy (up to WAIT_SECONDS)."""
-    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
-    while True:
-        found = await check()
-        if found:
-            return found
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 async def case_phase(api: httpx.AsyncClient, headers: dict[str, str], case_id: str) -> str:

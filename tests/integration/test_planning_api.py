@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import INVALID, assert_problem, bearer, new_org
+from tests.support import INVALID, assert_problem, bearer, fill, new_org
 
 INTAKE = "/intake/v1"
 BASE = "/planning/v1"
@@ -1332,18 +1332,6 @@ def caller(who: str, world: World, token: Any) -> dict[str, str]:
     if who == "partner":
         return bearer(token("partner", org=world.org, partner_id=uuid.uuid4()))
     return bearer(token(who, org=world.org))
-
-
-def fill(value: Any, ids: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        for name, real in ids.items():
-            value = value.replace("{" + name + "}", real)
-        return value
-    if isinstance(value, dict):
-        return {k: fill(v, ids) for k, v in value.items()}
-    if isinstance(value, list):
-        return [fill(v, ids) for v in value]
-    return value
 
 
 async def snapshot(planning_api: httpx.AsyncClient, app: Any, world: World) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 
 from tests.integration.test_referral_authz import STEPS, consenting_case
 from tests.integration.test_referral_proposal import BASE, new_partner, open_case
-from tests.support import INVALID, assert_problem, bearer, new_org
+from tests.support import INVALID, assert_problem, bearer, fill, new_org
 
 CATEGORIES = ["identity", "contact", "career_question"]
 LONG = "x" * 4001
@@ -713,18 +713,6 @@ async def referral_in(referral_api: httpx.AsyncClient, w: World, status: str) ->
         )
         assert r.status_code == 200, (status, suffix, r.text)
     return rid
-
-
-def fill(value: Any, ids: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        for name, real in ids.items():
-            value = value.replace("{" + name + "}", real)
-        return value
-    if isinstance(value, dict):
-        return {k: fill(v, ids) for k, v in value.items()}
-    if isinstance(value, list):
-        return [fill(v, ids) for v in value]
-    return value
 
 
 async def snapshot(referral_api: httpx.AsyncClient, w: World, rid: str) -> dict[str, Any]:

@@ -6,10 +6,8 @@ Redelivered events change nothing, and an older consent event never undoes a new
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -28,20 +26,9 @@ from tests.integration.test_planning_api import (
     send,
     wait_for_plan,
 )
-from tests.support import bearer, new_org
+from tests.support import bearer, eventually, new_org
 
-WAIT_SECONDS = 10.0
 ALL = ["identity", "contact", "career_question", "assessments", "plan"]
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str) -> Any:
-    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
-    while True:
-        found = await check()
-        if found:
-            return found
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 async def post_consent(
