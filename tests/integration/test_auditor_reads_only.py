@@ -38,8 +38,8 @@ from tests.integration.test_planning_api import (
     days,
     wait_for_plan,
 )
-from tests.integration.test_referral_knowledge import eventually, wait_consent
-from tests.support import PROBLEM_BASE, bearer, new_org
+from tests.integration.test_referral_knowledge import wait_consent
+from tests.support import PROBLEM_BASE, bearer, eventually, new_org
 
 SERVICES = ("intake", "planning", "followup", "referral")
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})

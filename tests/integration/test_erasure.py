@@ -11,9 +11,8 @@ from typing import Any
 import httpx
 
 from tests.conftest import stream_messages
-from tests.integration.test_referral_knowledge import eventually
 from tests.integration.test_referral_loop import referred
-from tests.support import assert_problem, bearer
+from tests.support import assert_problem, bearer, eventually
 
 INTAKE = "/intake/v1"
 

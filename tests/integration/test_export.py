@@ -39,9 +39,9 @@ from tests.integration.test_planning_api import (
     send,
     wait_for_plan,
 )
-from tests.integration.test_referral_knowledge import eventually, wait_consent
+from tests.integration.test_referral_knowledge import wait_consent
 from tests.integration.test_referral_proposal import proposal
-from tests.support import assert_problem, bearer, new_org
+from tests.support import assert_problem, bearer, eventually, new_org
 
 INTAKE = "/intake/v1"
 REFERRAL = "/referral/v1"

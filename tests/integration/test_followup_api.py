@@ -26,12 +26,11 @@ from tests.integration.test_planning_api import (
     accepted_case,
     an_action,
     days,
-    fill,
     send,
     wait_for_plan,
     without,
 )
-from tests.support import INVALID, assert_problem, bearer, new_org
+from tests.support import INVALID, assert_problem, bearer, fill, new_org
 
 FU = "/followup/v1"
 WAIT_SECONDS = 10.0

@@ -21,14 +21,14 @@ from tests.integration.test_followup_api import (
     fsend,
     get_followup,
 )
-from tests.integration.test_plan_flow import envelope, eventually
+from tests.integration.test_plan_flow import envelope
 from tests.integration.test_planning_api import (
     days,
     event_count,
     get_plan,
     send,
 )
-from tests.support import bearer, new_org
+from tests.support import bearer, eventually, new_org
 
 
 async def messages_of_case(js: Any, stream: str, case_id: str) -> list[Any]:

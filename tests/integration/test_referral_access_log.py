@@ -15,11 +15,11 @@ from typing import Any
 import httpx
 from eventsourcing.persistence import StoredEvent
 
-from tests.integration.test_referral_knowledge import eventually, post_consent, wait_consent
+from tests.integration.test_referral_knowledge import post_consent, wait_consent
 from tests.integration.test_referral_loop import CATEGORIES, referred
 from tests.integration.test_referral_packet import consent, published_for
 from tests.integration.test_referral_proposal import BASE
-from tests.support import assert_problem, bearer
+from tests.support import assert_problem, bearer, eventually
 
 ACCESS_LOG = f"{BASE}/audit/access-log"
 # Long enough for the relay (polling every 0.2 s) to publish anything still pending.

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from tests.integration.test_referral_knowledge import eventually, post_consent, wait_consent
+from tests.integration.test_referral_knowledge import post_consent, wait_consent
 from tests.integration.test_referral_packet import (
     consent,
     partner_headers,
@@ -26,7 +26,7 @@ from tests.integration.test_referral_packet import (
     subject_messages,
 )
 from tests.integration.test_referral_proposal import BASE, new_partner, open_case
-from tests.support import assert_problem
+from tests.support import assert_problem, eventually
 
 CATEGORIES = ["identity", "contact", "career_question"]
 

@@ -19,11 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.test_referral_knowledge import eventually
 from tests.integration.test_referral_loop import CATEGORIES, referred
 from tests.integration.test_referral_packet import consent, partner_headers, propose
 from tests.integration.test_referral_proposal import BASE, new_partner, open_case
-from tests.support import assert_problem, bearer
+from tests.support import assert_problem, bearer, eventually
 
 START = datetime(2032, 3, 1, tzinfo=UTC)
 END = datetime(2032, 4, 1, tzinfo=UTC)

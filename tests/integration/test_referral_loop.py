@@ -12,14 +12,14 @@ from typing import Any
 import httpx
 
 from tests.conftest import stream_messages
-from tests.integration.test_referral_knowledge import eventually, post_consent, wait_consent
+from tests.integration.test_referral_knowledge import post_consent, wait_consent
 from tests.integration.test_referral_proposal import (
     BASE,
     new_partner,
     open_case,
     proposal,
 )
-from tests.support import assert_problem, bearer
+from tests.support import assert_problem, bearer, eventually
 
 CATEGORIES = ["identity", "contact", "career_question"]
 

@@ -25,10 +25,10 @@ import pytest
 
 from services.referral.jobs import OverdueJob
 from services.referral.lifecycle import add_working_days
-from tests.integration.test_referral_knowledge import eventually
 from tests.integration.test_referral_loop import CATEGORIES
 from tests.integration.test_referral_packet import consent, partner_headers, propose, published_for
 from tests.integration.test_referral_proposal import BASE, new_partner, open_case
+from tests.support import eventually
 
 FRIDAY = date(2031, 1, 3)
 WORKING_DAYS = 5

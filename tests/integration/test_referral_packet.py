@@ -34,9 +34,9 @@ from tests.integration.test_planning_api import (
     send,
     wait_for_plan,
 )
-from tests.integration.test_referral_knowledge import eventually, post_consent
+from tests.integration.test_referral_knowledge import post_consent
 from tests.integration.test_referral_proposal import BASE, new_partner, proposal
-from tests.support import assert_problem, bearer
+from tests.support import assert_problem, bearer, eventually
 
 ALL = ["identity", "contact", "career_question", "assessments", "plan"]
 CLIENT_SCORES = {

@@ -20,8 +20,8 @@ from services.referral.knowledge import case_info, consent_for
 from tests.conftest import stream_messages
 from tests.integration.test_partner_directory import a_partner, a_service, unique
 from tests.integration.test_planning_api import INTAKE
-from tests.integration.test_referral_knowledge import eventually, post_consent, wait_consent
-from tests.support import assert_problem, bearer, new_org
+from tests.integration.test_referral_knowledge import post_consent, wait_consent
+from tests.support import assert_problem, bearer, eventually, new_org
 
 BASE = "/referral/v1"
 WANTED = ["identity", "contact"]

@@ -16,8 +16,7 @@ from typer.testing import CliRunner
 
 from services.intake.retention import RetentionJob
 from tests.integration.test_planning_api import accepted_case
-from tests.integration.test_referral_knowledge import eventually
-from tests.support import bearer
+from tests.support import bearer, eventually
 
 INTAKE = "/intake/v1"
 
