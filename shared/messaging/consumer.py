@@ -257,22 +257,7 @@ class ReadModelConsumer(Consumer):
 
     async def apply(self, event: CloudEvent, stream_seq: int) -> bool:
         async with self.pool.acquire() as conn, conn.transaction():
-            return await self._apply_in(conn, event, stream_seq)
-
-    async def _apply_in(self, conn: asyncpg.Connection, event: CloudEvent, stream_seq: int) -> bool:
-        first = await conn.fetchval(
-            f'INSERT INTO "{self.schema}".consumed_events (consumer, event_id, stream_seq) '
-            "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING true",
-            self.name,
-            event.id,
-            stream_seq,
-        )
-        if not first:
-            return False
-        handler = self.handlers.get(event.event_type)
-        if handler is not None:
-            await handler(conn, event)
-        return True
+            return await self._apply_in(conn, [(event, stream_seq)]) == 1
 
     async def process_batch(self, msgs: list[Msg]) -> None:
         """A fetched batch in one transaction (effects and records, in order), acked
@@ -284,7 +269,9 @@ class ReadModelConsumer(Consumer):
             return
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                applied = await self._apply_batch_in(conn, ours)
+                applied = await self._apply_in(
+                    conn, [(event, msg.metadata.sequence.stream) for msg, event in ours]
+                )
         except Exception as e:
             log.info("consumer %s: batch of %d failed (%s); one by one", self.name, len(ours), e)
             for msg, _ in ours:
@@ -294,22 +281,22 @@ class ReadModelConsumer(Consumer):
         self.duplicates += len(ours) - applied
         await ack_all(ours)
 
-    async def _apply_batch_in(
-        self, conn: asyncpg.Connection, ours: Sequence[tuple[Msg, CloudEvent]]
+    async def _apply_in(
+        self, conn: asyncpg.Connection, events: Sequence[tuple[CloudEvent, int]]
     ) -> int:
-        """Record the batch's events as processed in one statement, then apply those that
-        were new, in order (a message twice in the batch counts once)."""
+        """Record the events (with their stream sequences) as processed in one statement,
+        then apply those that were new, in order (an event twice counts once); how many."""
         rows = await conn.fetch(
             f'INSERT INTO "{self.schema}".consumed_events (consumer, event_id, stream_seq) '
             "SELECT $1, e, s FROM unnest($2::uuid[], $3::bigint[]) AS t(e, s) "
             "ON CONFLICT DO NOTHING RETURNING event_id",
             self.name,
-            [event.id for _, event in ours],
-            [msg.metadata.sequence.stream for msg, _ in ours],
+            [event.id for event, _ in events],
+            [seq for _, seq in events],
         )
         new = {row["event_id"] for row in rows}
         applied = 0
-        for _, event in ours:
+        for event, _ in events:
             if event.id not in new:
                 continue
             new.discard(event.id)
