@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
+import asyncpg
+import nats.errors
+import nats.js.errors
+import psycopg
+from eventsourcing import persistence
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PROBLEM_BASE = "https://waypoint.example/problems/"
 PROBLEM_JSON = "application/problem+json"
@@ -86,6 +93,46 @@ class Forbidden(Problem):
 
 class InvalidInput(Problem):
     status, code, title = 422, "validation-error", "Invalid input"
+
+
+class Unavailable(Problem):
+    status, code, title = 503, "service-unavailable", "Service unavailable"
+
+
+# Seconds a client is asked to wait after a 503: reconnecting to PostgreSQL or NATS takes
+# about this long after an outage or a failover.
+RETRY_AFTER_SECONDS = 2
+
+# Faults of the database or the broker that a request cannot ride out (the store's own
+# retries already ran): the request changed nothing, and the same request may succeed
+# shortly. Answered 503 with Retry-After, never 500.
+TRANSIENT: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,  # a dead connection, an administrator's shutdown, pool timeout
+    persistence.OperationalError,  # the same, through eventsourcing
+    persistence.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,  # e.g. "another operation is in progress" after a termination
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.ConnectionDrainingError,
+    nats.errors.NoServersError,
+    nats.errors.NoRespondersError,
+    nats.errors.StaleConnectionError,
+    nats.errors.OutboundBufferLimitError,
+    nats.js.errors.ServiceUnavailableError,
+    ConnectionError,
+    TimeoutError,  # includes nats' TimeoutError
+)
+
+
+def unavailable() -> Unavailable:
+    return Unavailable(
+        "A database or message broker is not reachable just now; nothing was changed. "
+        "Retry shortly.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def domain_problem(error: Exception) -> Problem:
@@ -188,15 +235,61 @@ def install_error_handlers(app: FastAPI) -> None:
             request,
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(
-            Problem(
-                "An unexpected error occurred; it has been logged.",
-                status=500,
-                code="internal-error",
-                title="Internal error",
-            ),
-            request,
+    async def _transient(request: Request, exc: Exception) -> JSONResponse:
+        # One line, no traceback: the outage itself is what an operator needs to see.
+        log.warning(
+            "%s %s answered 503: %s: %s", request.method, request.url.path, type(exc).__name__, exc
         )
+        return problem_response(unavailable(), request)
+
+    for kind in TRANSIENT:
+        app.add_exception_handler(kind, _transient)
+    app.add_middleware(LastResort)
+
+
+class LastResort:
+    """Whatever no handler mapped: logged once with its traceback and answered 500
+    problem+json (a transient fault that escaped the handlers: 503). Starlette's own
+    last handler re-raises after answering, so the server would log it a second time."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            method, path = scope.get("method", ""), scope.get("path", "")
+            if isinstance(exc, TRANSIENT):
+                log.warning("%s %s answered 503: %s: %s", method, path, type(exc).__name__, exc)
+                problem: Problem = unavailable()
+            else:
+                log.exception("unhandled error on %s %s", method, path)
+                problem = Problem(
+                    "An unexpected error occurred; it has been logged.",
+                    status=500,
+                    code="internal-error",
+                    title="Internal error",
+                )
+            if started:
+                return  # the answer is under way: nothing more can be said
+            body = json.dumps(problem.body(instance=path)).encode()
+            headers = [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ] + [(k.lower().encode(), v.encode()) for k, v in (problem.headers or {}).items()]
+            await send(
+                {"type": "http.response.start", "status": problem.status, "headers": headers}
+            )
+            await send({"type": "http.response.body", "body": body})

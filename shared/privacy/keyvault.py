@@ -11,11 +11,15 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import psycopg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+T = TypeVar("T")
 
 # What a personal field reads as once its client's key is destroyed.
 ERASED = "ERASED"
@@ -42,8 +46,17 @@ class KeyVault:
         if len(master_key) != 32:
             raise ValueError("master key must be 32 bytes")
         self._master = AESGCM(master_key)
+        # A connection that died while idle (a restarted server, a terminated backend) is
+        # found out when it is handed over, not by the query that meets it; and a caller
+        # waits a few seconds for one at most (then the outage is the caller's 503).
         self._pool = ConnectionPool(
-            dsn, min_size=1, max_size=max_size, open=True, kwargs={"autocommit": True}
+            dsn,
+            min_size=1,
+            max_size=max_size,
+            open=True,
+            kwargs={"autocommit": True},
+            check=ConnectionPool.check_connection,
+            timeout=5.0,
         )
         self._cache: dict[uuid.UUID, tuple[bytes | None, float]] = {}
         self._cache_seconds = cache_seconds
@@ -59,6 +72,16 @@ class KeyVault:
     def close(self) -> None:
         self._pool.close()
 
+    def _retry(self, work: Callable[[], T]) -> T:
+        """Run `work` again once should its connection die under it (between the pool's
+        check and the query); each unit of work here is idempotent."""
+        try:
+            return work()
+        except PoolTimeout:
+            raise  # no connection to be had: waiting again would only double the wait
+        except psycopg.OperationalError:
+            return work()
+
     # -- keys ---------------------------------------------------------------------------
     def key_for(self, client_id: uuid.UUID, *, create: bool = False) -> bytes | None:
         """The client's data key; None once destroyed (or absent and not to be created)."""
@@ -68,9 +91,9 @@ class KeyVault:
         if hit is not None and (now - hit[1] < self._cache_seconds or hit[0] is None):
             # A destroyed key never comes back, so a None is cached for good.
             return hit[0]
-        wrapped = self._fetch(client_id, create=create)
+        wrapped = self._retry(lambda: self._fetch(client_id, create=create))
         key = self._unwrap(client_id, wrapped) if wrapped is not None else None
-        if key is not None or self._is_destroyed(client_id, wrapped, create):
+        if key is not None or self._retry(lambda: self._is_destroyed(client_id, wrapped, create)):
             with self._lock:
                 self._cache[client_id] = (key, now)
         return key
@@ -107,6 +130,9 @@ class KeyVault:
 
     def destroy(self, client_id: uuid.UUID, *, by: str, reason: str) -> bool:
         """Destroy the client's key for good; True if this call destroyed a key. Idempotent."""
+        return self._retry(lambda: self._destroy(client_id, by=by, reason=reason))
+
+    def _destroy(self, client_id: uuid.UUID, *, by: str, reason: str) -> bool:
         with self._pool.connection() as conn, conn.transaction():
             prior = conn.execute(
                 "SELECT wrapped_key FROM vault.client_keys WHERE client_id = %s FOR UPDATE",
@@ -134,6 +160,9 @@ class KeyVault:
 
     def destruction(self, client_id: uuid.UUID) -> dict[str, Any] | None:
         """When, by whom and why the client's key was destroyed; None while it exists."""
+        return self._retry(lambda: self._destruction(client_id))
+
+    def _destruction(self, client_id: uuid.UUID) -> dict[str, Any] | None:
         with self._pool.connection() as conn:
             row = conn.execute(
                 "SELECT destroyed_at, destroyed_by, reason FROM vault.client_keys "
