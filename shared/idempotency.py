@@ -53,15 +53,13 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import asyncpg
 from psycopg.sql import SQL, Composed, Identifier
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import PROBLEM_JSON, Conflict, InvalidInput, Problem
-
-if TYPE_CHECKING:
-    import asyncpg
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +228,28 @@ class IdempotencyMiddleware:
         ).hexdigest()
         request_hash = hashlib.sha256(body).hexdigest()
         pool: asyncpg.Pool = runtime.pool
-        holder = await self._claim(pool, key_scope, request_hash, send, path)
+        try:
+            holder = await self._claim(pool, key_scope, request_hash, send, path)
+        except asyncpg.UndefinedTableError:
+            # A service without an event store (probes only): nothing to make idempotent.
+            await self.app(scope, replay_receive, send)
+            return
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+            log.warning("Idempotency-Key not recorded, the database failed: %s", e)
+            await _answer(
+                send,
+                *_problem(
+                    Problem(
+                        "The service cannot reach its database; retry later.",
+                        status=503,
+                        code="unavailable",
+                        title="Service unavailable",
+                        headers={"Retry-After": "2"},
+                    ),
+                    path,
+                ),
+            )
+            return
         if holder is None:
             return
         await self._run(pool, key_scope, holder, scope, replay_receive, send)
@@ -402,9 +421,15 @@ class IdempotencyMiddleware:
             await self._release(pool, key_scope, holder)
             return
         # Stored even if the client has gone: shielded from the request's cancellation.
-        await asyncio.shield(
-            self._store(pool, key_scope, holder, status, _headers_json(headers), b"".join(chunks))
-        )
+        # Should storing fail, the lease runs out and a retry answers from the marker.
+        try:
+            await asyncio.shield(
+                self._store(
+                    pool, key_scope, holder, status, _headers_json(headers), b"".join(chunks)
+                )
+            )
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+            log.warning("Idempotency-Key: the answer was not stored: %s", e)
 
     async def _store(
         self,

@@ -11,18 +11,21 @@ The Idempotency-Key tests use the same service.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 from fastapi import FastAPI
 
 from services.intake.application import IntakeApplication
 from shared.eventstore import BatchTrackingRecorder
+from shared.idempotency import IdempotencyMiddleware
 from shared.runtime import key_vault
 from shared.settings import Settings
 from tests.conftest import running
@@ -155,6 +158,24 @@ def test_rows_with_other_bytes_are_not_taken_for_our_own_commit(store: IntakeApp
     assert recorder.committed_before([forged], []) is None
     missing = StoredEvent(stored.originator_id, 2, stored.topic, stored.state)
     assert recorder.committed_before([missing], []) is None
+
+
+def test_a_consumers_batch_with_tracking_records_whose_commit_answer_is_lost_is_stored_once(
+    store: IntakeApplication, proxy: PgProxy
+) -> None:
+    client = store.client(register(store), "org-x")
+    grant(client, store)
+    events = client.collect_events()
+    trackings = [Tracking("exactly-once-test", 1_000_000 + i) for i in range(3)]
+    dropped = proxy.dropped
+    proxy.arm(after=EVENT_STORE)
+    recordings = store.events.put(events, trackings=trackings)
+    assert proxy.dropped == dropped + 1
+    assert [r.notification.originator_version for r in recordings] == [2]
+    assert events_of(store, client.id) == ["Client.Registered", "Client.ConsentGranted"]
+    assert store.process_recorder.tracked(
+        "exactly-once-test", [t.notification_id for t in trackings]
+    ) == {t.notification_id for t in trackings}
 
 
 # -- through the API -----------------------------------------------------------------------------
@@ -401,6 +422,85 @@ def grant(client: Any, app: IntakeApplication) -> None:
         actor="a",
         at=app.clock(),
     )
+
+
+async def test_concurrent_commands_with_their_own_keys_each_commit_their_own_marker(
+    service: tuple[FastAPI, httpx.AsyncClient], counsellor: dict[str, str]
+) -> None:
+    app, api = service
+    keys = [str(uuid.uuid4()) for _ in range(6)]
+    answers = await asyncio.gather(
+        *[
+            api.post(
+                f"{BASE}/clients", json=client_body(), headers={**counsellor, "Idempotency-Key": k}
+            )
+            for k in keys
+        ]
+    )
+    assert [r.status_code for r in answers] == [201] * 6, [r.text for r in answers]
+    pool = app.state.runtime.pool
+    for r in answers:
+        committed = await pool.fetchval(
+            "SELECT committed FROM intake.idempotency_keys WHERE scope = $1",
+            await key_scope(pool, r),
+        )
+        assert json.loads(committed) == [[r.json()["client_id"], 1]]
+
+
+async def test_an_expired_key_is_forgotten_and_the_request_runs_again(
+    service: tuple[FastAPI, httpx.AsyncClient], counsellor: dict[str, str]
+) -> None:
+    app, api = service
+    headers = {**counsellor, "Idempotency-Key": str(uuid.uuid4())}
+    first = await api.post(f"{BASE}/clients", json=client_body(), headers=headers)
+    pool = app.state.runtime.pool
+    await pool.execute(
+        "UPDATE intake.idempotency_keys SET expires = now() - interval '1 second' WHERE scope = $1",
+        await key_scope(pool, first),
+    )
+    again = await api.post(f"{BASE}/clients", json=client_body(), headers=headers)
+    assert again.status_code == 201
+    assert "idempotent-replayed" not in again.headers
+    assert again.json()["client_id"] != first.json()["client_id"]
+
+
+@pytest.mark.parametrize("failure", ["503", "exception"])
+async def test_a_server_error_forgets_the_key_so_that_a_retry_runs(
+    service: tuple[FastAPI, httpx.AsyncClient],
+    settings: Settings,
+    counsellor: dict[str, str],
+    failure: str,
+) -> None:
+    """The middleware around a stand-in route that fails once, then answers 201."""
+    app, _ = service
+    calls: list[bytes] = []
+
+    async def route(scope: Any, receive: Any, send: Any) -> None:
+        calls.append((await receive())["body"])
+        if len(calls) == 1:
+            if failure == "exception":
+                raise RuntimeError("the route failed")
+            await send({"type": "http.response.start", "status": 503, "headers": []})
+            await send({"type": "http.response.body", "body": b"down"})
+            return
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b"made"})
+
+    state = SimpleNamespace(
+        settings=settings, verifier=app.state.verifier, runtime=app.state.runtime
+    )
+    wrapped = IdempotencyMiddleware(route, state=state, schema="intake")
+    transport = httpx.ASGITransport(app=wrapped, raise_app_exceptions=False)
+    headers = {**counsellor, "Idempotency-Key": str(uuid.uuid4())}
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        first = await client.post("/intake/v1/stand-in", content=b"{}", headers=headers)
+        assert first.status_code in (500, 503)
+        second = await client.post("/intake/v1/stand-in", content=b"{}", headers=headers)
+        assert second.status_code == 201
+        assert "idempotent-replayed" not in second.headers
+        third = await client.post("/intake/v1/stand-in", content=b"{}", headers=headers)
+        assert third.status_code == 201 and third.headers["idempotent-replayed"] == "true"
+    assert calls == [b"{}", b"{}"]
 
 
 # -- helpers --------------------------------------------------------------------------------------
