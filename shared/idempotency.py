@@ -68,6 +68,9 @@ UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The answer's headers worth replaying.
 KEPT_HEADERS = (b"content-type", b"etag", b"location")
 MAX_KEY = 255
+# A request body larger than this is passed on without a key (commands take small
+# documents; the edge limits bodies anyway).
+MAX_BODY = 1_000_000
 # An answer larger than this is not stored (commands answer with small documents).
 MAX_STORED_BODY = 1_000_000
 PURGE_EVERY_SECONDS = 600.0
@@ -220,7 +223,7 @@ class IdempotencyMiddleware:
             return
         body, replay_receive, complete = await _read_body(receive)
         if not complete:
-            # The client left before sending its body: nothing to record.
+            # The client left before sending its body, or it is too large: not recorded.
             await self.app(scope, replay_receive, send)
             return
         key_scope = hashlib.sha256(
@@ -487,28 +490,26 @@ def _headers_json(headers: list[tuple[bytes, bytes]]) -> str:
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, Receive, bool]:
-    """The whole request body, a `receive` that hands it on to the app, and whether the
-    body arrived whole."""
-    chunks: list[bytes] = []
+    """The request body, a `receive` that hands the messages read on to the app, and
+    whether the body arrived whole and within MAX_BODY (else it is not recorded: the
+    client left, or the body is too large to hash in memory; the app sees it all)."""
+    read: list[Message] = []
+    size = 0
     while True:
         message = await receive()
+        read.append(message)
         if message["type"] != "http.request":
-
-            async def gone(left: Message = message) -> Message:
-                return left
-
-            return b"", gone, False
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
             break
-    body = b"".join(chunks)
-    sent = False
+        size += len(message.get("body", b""))
+        if size > MAX_BODY or not message.get("more_body", False):
+            break
+    complete = read[-1]["type"] == "http.request" and not read[-1].get("more_body", False)
+    complete = complete and size <= MAX_BODY
+    body = b"".join(m.get("body", b"") for m in read) if complete else b""
 
     async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        if read:
+            return read.pop(0)
         return await receive()
 
-    return body, replay, True
+    return body, replay, complete

@@ -215,6 +215,20 @@ async def test_a_case_opened_and_checked_while_commits_are_cut_answers_2xx_once_
     assert r.headers["etag"] == '"2"'
     assert await topics(app, case_id) == ["Case.Opened", "Case.EntryChecked"]
 
+    # A session's minutes count once against the hours budget.
+    proxy.arm(after=EVENT_STORE)
+    r = await api.post(
+        f"{BASE}/cases/{case_id}/sessions",
+        json={"kind": "intake", "held_at": "2025-01-06T10:00:00+01:00", "minutes": 90},
+        headers=counsellor,
+    )
+    assert r.status_code == 201, r.text
+    assert proxy.dropped == dropped + 3
+    assert r.json()["version"] == 3
+    r = await api.get(f"{BASE}/cases/{case_id}", headers=counsellor)
+    assert r.json()["hours_used"] == 1.5
+    assert await topics(app, case_id) == ["Case.Opened", "Case.EntryChecked", "Case.SessionHeld"]
+
 
 # -- Idempotency-Key ------------------------------------------------------------------------------
 async def test_a_retry_with_the_same_key_and_body_replays_the_first_answer_and_changes_nothing(
