@@ -305,8 +305,10 @@ class ServiceApplication(Application[uuid.UUID]):
         """Save through the group commit: concurrent saves share one transaction. An
         HTTP command with an Idempotency-Key commits its marker with its events."""
         marker = idempotency.current_command.get()
-        if marker is not None and marker.schema != self.name.lower():
-            marker = None  # another service's key (a combined process): not ours to mark
+        if marker is not None and (marker.finished or marker.schema != self.name.lower()):
+            # Another service's key (a combined process), or a request that has ended
+            # (this runs in a task it started): not this save's to mark.
+            marker = None
         if kwargs or self._group is None:
             if marker is not None:
                 kwargs["commands"] = [*kwargs.get("commands", ()), (marker, None)]

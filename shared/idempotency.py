@@ -79,13 +79,17 @@ COMMIT_FUNCTION = "idempotency_commit"
 NOT_HELD = "idempotency key no longer held"
 
 
-@dataclass(frozen=True)
+@dataclass
 class CommandMarker:
-    """The idempotency key a request's command runs under, for the recorder."""
+    """The idempotency key a request's command runs under, for the recorder.
+
+    `finished` is set when the request ends: a task the request started inherits its
+    context, and must not mark its own later saves with the request's key."""
 
     schema: str
     scope: str
     holder: uuid.UUID
+    finished: bool = False
 
 
 current_command: contextvars.ContextVar[CommandMarker | None] = contextvars.ContextVar(
@@ -412,13 +416,15 @@ class IdempotencyMiddleware:
                     chunks.append(chunk)
             await send(message)
 
-        token = current_command.set(CommandMarker(self.schema, key_scope, holder))
+        marker = CommandMarker(self.schema, key_scope, holder)
+        token = current_command.set(marker)
         try:
             await self.app(scope, receive, capture)
         except BaseException:
             await self._release(pool, key_scope, holder)
             raise
         finally:
+            marker.finished = True
             current_command.reset(token)
         if status >= 500 or status == 0 or size > MAX_STORED_BODY:
             await self._release(pool, key_scope, holder)

@@ -25,7 +25,7 @@ from fastapi import FastAPI
 
 from services.intake.application import IntakeApplication
 from shared.eventstore import BatchTrackingRecorder
-from shared.idempotency import IdempotencyMiddleware
+from shared.idempotency import CommandMarker, IdempotencyMiddleware, KeyTaken, current_command
 from shared.runtime import key_vault
 from shared.settings import Settings
 from tests.conftest import running
@@ -178,6 +178,22 @@ def test_a_consumers_batch_with_tracking_records_whose_commit_answer_is_lost_is_
     ) == {t.notification_id for t in trackings}
 
 
+def test_only_a_running_request_of_this_service_marks_a_save_with_its_key(
+    store: IntakeApplication,
+) -> None:
+    unknown = CommandMarker("intake", "no-such-key", uuid.uuid4())
+    token = current_command.set(unknown)
+    try:
+        with pytest.raises(KeyTaken):
+            register(store)
+        unknown.finished = True  # a task the request started saves after it ended
+        register(store)
+        current_command.set(CommandMarker("planning", "no-such-key", uuid.uuid4()))
+        register(store)
+    finally:
+        current_command.reset(token)
+
+
 # -- through the API -----------------------------------------------------------------------------
 async def test_a_case_opened_and_checked_while_commits_are_cut_answers_2xx_once_each(
     service: tuple[FastAPI, httpx.AsyncClient], proxy: PgProxy, counsellor: dict[str, str]
@@ -198,11 +214,18 @@ async def test_a_case_opened_and_checked_while_commits_are_cut_answers_2xx_once_
     r = await api.post(
         f"{BASE}/cases",
         json={"client_id": client_id, "career_question": "Should I teach?"},
-        headers=counsellor,
+        headers={**counsellor, "Idempotency-Key": str(uuid.uuid4())},
     )
     assert r.status_code == 201, r.text
     assert proxy.dropped == dropped + 1
     case_id = r.json()["case_id"]
+    # The commit marker went in with the events, once.
+    pool = app.state.runtime.pool
+    committed = await pool.fetchval(
+        "SELECT committed FROM intake.idempotency_keys WHERE scope = $1",
+        await key_scope(pool, r),
+    )
+    assert json.loads(committed) == [[case_id, 1]]
 
     proxy.arm(after=EVENT_STORE)
     r = await api.post(
@@ -410,8 +433,6 @@ async def test_a_request_whose_key_was_taken_over_cannot_commit(
             uuid.uuid4(),
         )
     # A command of the old holder now (its lease was taken over) changes nothing.
-    from shared.idempotency import CommandMarker, KeyTaken, current_command
-
     old = CommandMarker("intake", scope, uuid.uuid4())
     intake: IntakeApplication = app.state.intake
     token = current_command.set(old)
