@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar, TypeVar
@@ -14,14 +15,22 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     IntegrityError,
+    InterfaceError,
     JSONTranscoder,
     Mapper,
+    OperationalError,
+    PersistenceError,
     Recording,
+    StoredEvent,
+    Tracking,
     Transcoding,
 )
-from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
+from psycopg.types.json import Jsonb
 
+from shared import idempotency
 from shared.errors import NotFound, VersionConflict
 from shared.groupcommit import GroupCommit
 from shared.privacy import KeyVault, PersonalFields, SealingMapper
@@ -29,6 +38,10 @@ from shared.settings import Settings
 
 A = TypeVar("A", bound=Aggregate)
 R = TypeVar("R")
+log = logging.getLogger(__name__)
+# A command's idempotency key and the (aggregate id, version) of the events it saves (None:
+# every event of the insert), as handed to the recorder in `commands=[...]`.
+Command = tuple[idempotency.CommandMarker, list[tuple[str, int]] | None]
 
 
 def utcnow() -> datetime:
@@ -88,13 +101,124 @@ def store_env(settings: Settings, schema: str) -> dict[str, str]:
 
 
 class BatchTrackingRecorder(PostgresProcessRecorder):
-    """The library's process recorder, which can also record several tracking positions
-    (`trackings=[...]`) in the transaction of the events: a consumer's whole batch."""
+    """The library's process recorder, which also
+
+    - records several tracking positions (`trackings=[...]`) in the transaction of the
+      events: a consumer's whole batch;
+    - writes the commit marker of idempotent HTTP commands (`commands=[...]`, see
+      `shared/idempotency.py`) in that same transaction;
+    - tells a retry of its own insert from another writer's. The library retries an
+      insert that meets a broken connection; when the break came after the COMMIT, the
+      retry meets its own rows and a unique violation, which callers take for a race
+      with another writer and answer by running the command again (issue #11). So when
+      an insert that was retried ends in IntegrityError, the rows at those positions
+      are read back: if they hold exactly our topics and state bytes (and the tracking
+      records exist), the first attempt committed, and their notification ids are
+      returned as if it had answered.
+
+    Why equal bytes prove the rows ours: personal fields are sealed with a random
+    96-bit nonce, and every event's state carries its timestamp to the microsecond. An
+    unsealed event written by another writer would have to be the same event class of
+    the same aggregate at the same version with the same fields, created in the same
+    microsecond; and the check runs only after a connection failure of our own insert
+    (an IntegrityError at the first attempt is always another writer's). Even then the
+    store would hold exactly what this command meant to write.
+    """
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        schema = self.datastore.schema
+        self.sql_create_statements.extend(idempotency.ddl(schema))
+        self._commit_command = idempotency.commit_statement(schema)
+        self._attempts = threading.local()
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        self._attempts.count = 0
+        try:
+            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+        except IntegrityError:
+            if self._attempts.count < 2:
+                raise
+            earlier: list[int] | None = self.committed_before(stored_events, _trackings(kwargs))
+            if earlier is None:
+                raise
+            log.info(
+                "%s: a retried insert of %d events found them committed by its first "
+                "attempt (the connection broke after COMMIT); not applied again",
+                self.datastore.schema,
+                len(stored_events),
+            )
+            return earlier
+        except PersistenceError as e:
+            # The marker's function refused: a retry took the key over (see idempotency).
+            if idempotency.NOT_HELD in str(e):
+                raise idempotency.KeyTaken(
+                    "This request outlived its Idempotency-Key's lease and a retry took "
+                    "the key over; nothing was changed by it.",
+                    headers={"Retry-After": "1"},
+                ) from e
+            raise
+        return ids
 
     def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
+        # An attempt reached the database (the first, or a retry after a broken connection).
+        self._attempts.count = getattr(self._attempts, "count", 0) + 1
         for tracking in kwargs.get("trackings", ()):
             self._insert_tracking(curs, tracking=tracking)
+        commands: list[Command] = kwargs.get("commands", ())
+        for marker, written in commands:
+            outcome = (
+                written
+                if written is not None
+                else [(str(e.originator_id), e.originator_version) for e in stored_events]
+            )
+            curs.execute(self._commit_command, (marker.scope, marker.holder, Jsonb(outcome)))
         super()._insert_events(curs, stored_events, **kwargs)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def committed_before(
+        self, stored_events: Sequence[StoredEvent], trackings: Sequence[Tracking]
+    ) -> list[int] | None:
+        """The notification ids of these events if the store holds exactly them (and
+        these tracking records), as a committed earlier attempt of ours left them; else
+        None. Read in a connection of its own (the failed one is gone)."""
+        if not stored_events:
+            # Nothing of ours to recognise: tracking records alone may be another
+            # consumer's, whose caller handles that as "already processed".
+            return None
+        statement = SQL(
+            "SELECT t.originator_id, t.originator_version, t.topic, t.state, "
+            "t.notification_id FROM {schema}.{table} t "
+            "JOIN unnest(%s::uuid[], %s::bigint[]) AS k(id, version) "
+            "ON t.originator_id = k.id AND t.originator_version = k.version"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                statement,
+                (
+                    [e.originator_id for e in stored_events],
+                    [e.originator_version for e in stored_events],
+                ),
+            )
+            found = {
+                (str(row["originator_id"]), int(row["originator_version"])): row
+                for row in curs.fetchall()
+            }
+        ids: list[int] = []
+        for event in stored_events:
+            row = found.get((str(event.originator_id), event.originator_version))
+            if row is None or row["topic"] != event.topic or bytes(row["state"]) != event.state:
+                return None
+            ids.append(int(row["notification_id"]))
+        by_name: dict[str, list[int]] = {}
+        for tracking in trackings:
+            by_name.setdefault(tracking.application_name, []).append(tracking.notification_id)
+        for name, positions in by_name.items():
+            if self.tracked(name, positions) != set(positions):
+                return None
+        return ids
 
     def tracked(self, application_name: str, positions: list[int]) -> set[int]:
         """Which of these positions were processed (exactly, not "up to")."""
@@ -107,6 +231,13 @@ class BatchTrackingRecorder(PostgresProcessRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, (application_name, positions))
             return {int(row["notification_id"]) for row in curs.fetchall()}
+
+
+def _trackings(kwargs: Mapping[str, Any]) -> list[Tracking]:
+    found = list(kwargs.get("trackings", ()))
+    if kwargs.get("tracking") is not None:
+        found.append(kwargs["tracking"])
+    return found
 
 
 class ServiceApplication(Application[uuid.UUID]):
@@ -171,8 +302,16 @@ class ServiceApplication(Application[uuid.UUID]):
         return self.mapper
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[uuid.UUID]]:
-        """Save through the group commit: concurrent saves share one transaction."""
+        """Save through the group commit: concurrent saves share one transaction. An
+        HTTP command with an Idempotency-Key commits its marker with its events."""
+        marker = idempotency.current_command.get()
+        if marker is not None and (marker.finished or marker.schema != self.name.lower()):
+            # Another service's key (a combined process), or a request that has ended
+            # (this runs in a task it started): not this save's to mark.
+            marker = None
         if kwargs or self._group is None:
+            if marker is not None:
+                kwargs["commands"] = [*kwargs.get("commands", ()), (marker, None)]
             recordings = super().save(*objs, **kwargs)
         else:
             events = [
@@ -185,7 +324,7 @@ class ServiceApplication(Application[uuid.UUID]):
                 return []
             # Create or fetch the data keys here, outside the committer's critical path.
             self.sealing.prepare_keys(events)
-            recordings = self._group.save(events)
+            recordings = self._group.save(events, marker)
         if recordings:
             self._local.position = recordings[-1].notification.id
         return recordings

@@ -25,10 +25,13 @@ SaveEvents = Callable[..., list[Recording[uuid.UUID]]]
 
 
 class _Pending:
-    __slots__ = ("done", "error", "events", "recordings")
+    __slots__ = ("done", "error", "events", "marker", "recordings")
 
-    def __init__(self, events: Sequence[Any]) -> None:
+    def __init__(self, events: Sequence[Any], marker: Any = None) -> None:
         self.events = list(events)
+        # The Idempotency-Key the save runs under (shared/idempotency.py): the request's
+        # context does not reach this thread, so it travels with the save.
+        self.marker = marker
         self.recordings: list[Recording[uuid.UUID]] = []
         self.error: BaseException | None = None
         self.done = threading.Event()
@@ -44,9 +47,10 @@ class GroupCommit:
         self.batches = 0
         self.saved = 0
 
-    def save(self, events: Sequence[Any]) -> list[Recording[uuid.UUID]]:
-        """Commit `events` (with whoever else is waiting); the recordings of ours."""
-        pending = _Pending(events)
+    def save(self, events: Sequence[Any], marker: Any = None) -> list[Recording[uuid.UUID]]:
+        """Commit `events` (with whoever else is waiting); the recordings of ours.
+        `marker`: an idempotency key whose commit marker goes into the transaction."""
+        pending = _Pending(events, marker)
         self._queue.put(pending)
         pending.done.wait()
         if pending.error is not None:
@@ -88,7 +92,9 @@ class GroupCommit:
     def _commit(self, batch: list[_Pending]) -> None:
         if len(batch) > 1:
             try:
-                recordings = self._save_events(*[e for p in batch for e in p.events])
+                recordings = self._save_events(
+                    *[e for p in batch for e in p.events], **_commands(batch)
+                )
             except Exception:
                 pass  # one of them conflicts (or the batch failed): go one by one
             else:
@@ -99,7 +105,7 @@ class GroupCommit:
                 return
         for p in batch:
             try:
-                p.recordings = self._save_events(*p.events)
+                p.recordings = self._save_events(*p.events, **_commands([p]))
             except BaseException as e:  # handed to the caller, who raises it
                 p.error = e
         self._finish(batch)
@@ -109,3 +115,13 @@ class GroupCommit:
         self.saved += len(batch)
         for p in batch:
             p.done.set()
+
+
+def _commands(batch: list[_Pending]) -> dict[str, Any]:
+    """The recorder's `commands` argument: each marker with the events it covers."""
+    commands = [
+        (p.marker, [(str(e.originator_id), int(e.originator_version)) for e in p.events])
+        for p in batch
+        if p.marker is not None
+    ]
+    return {"commands": commands} if commands else {}

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from shared.auth import TokenVerifier
 from shared.errors import install_error_handlers
+from shared.idempotency import IdempotencyMiddleware
 from shared.settings import Settings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -46,6 +47,7 @@ def service_app(
     app.state.verifier = TokenVerifier(settings)
     app.state.runtime = None
     install_error_handlers(app)
+    app.add_middleware(IdempotencyMiddleware, state=app.state, schema=service)
 
     @app.get(f"{prefix}/healthz", tags=["probes"])
     async def healthz() -> dict[str, str]:
