@@ -66,7 +66,7 @@ def dead_letters_router() -> APIRouter:
         response: Response,
         _: Admin,
         resolved: Annotated[bool, Query(description="Resolved ones too.")] = False,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     ) -> list[DeadLetter]:
         """Events and messages set aside after repeated failures (unresolved by default)."""
