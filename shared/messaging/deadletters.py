@@ -45,6 +45,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
+import psycopg
+from eventsourcing import persistence
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 
@@ -104,6 +106,11 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.TransactionRollbackError,
     asyncpg.exceptions.CannotConnectNowError,
+    # The event store's side (psycopg, as eventsourcing reports it).
+    persistence.OperationalError,
+    persistence.InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
 )
 
 

@@ -137,7 +137,7 @@ class LogFollower(ABC):
                 # An outage: one warning when it starts, not one a second.
                 self._failed(f"{type(e).__name__}: {e}", None)
             except Exception as e:
-                self._failed(f"{type(e).__name__}: {e}", e)
+                self._failed(f"{type(e).__name__}: {e}", None if is_transient(e) else e)
             finally:
                 self.active.clear()
             await _sleep_or_stop(stop, 1.0)

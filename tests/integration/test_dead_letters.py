@@ -443,3 +443,63 @@ async def test_a_message_whose_effect_keeps_failing_is_dead_lettered_and_the_nex
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+
+
+# -- outages ------------------------------------------------------------------------------
+async def test_a_broker_outage_is_logged_once_when_it_starts_and_once_when_it_ends(
+    settings: Settings, tmp_path: Path, pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    from shared.embedded import free_port
+    from shared.runtime import Runtime
+
+    port = free_port()
+    server = await asyncio.to_thread(start_nats, tmp_path, port)
+    own = Settings(**{**settings.model_dump(), "nats_url": server.url})
+    runtime = Runtime(own, "dltest")
+    await runtime.start()
+    try:
+        await runtime.js.add_stream(
+            StreamConfig(name=stream_name(SOURCE), subjects=[f"guidance.{SOURCE}.>"])
+        )
+
+        async def on_thing(conn: asyncpg.Connection, event: CloudEvent) -> None:
+            await conn.execute("INSERT INTO dltest.effects VALUES ($1, $2)", event.id, 0)
+
+        consumer = ReadModelConsumer(
+            "dltest-outage",
+            runtime.js,
+            runtime.pool,
+            "dltest",
+            SOURCE,
+            {"ThingHappened": on_thing},
+            poll_seconds=0.2,
+        )
+        runtime.start_background({}, {"things": consumer})
+        await asyncio.sleep(1.0)
+        caplog.clear()
+        caplog.set_level(logging.DEBUG)
+
+        await asyncio.to_thread(server.stop)
+        await asyncio.sleep(4.0)  # reconnection attempts every 0.5 s meanwhile
+        loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert not [r for r in loud if r.exc_info], "no tracebacks during an outage"
+        lost = [r for r in loud if "connection lost" in r.getMessage()]
+        assert len(lost) == 1, [r.getMessage() for r in loud]
+        by_consumer = [r for r in loud if "dltest-outage" in r.getMessage()]
+        assert len(by_consumer) <= 1, [r.getMessage() for r in by_consumer]
+        assert len(loud) <= 4, [r.getMessage() for r in loud]
+
+        server = await asyncio.to_thread(start_nats, tmp_path, port)
+        await eventually(
+            lambda: asyncio.sleep(0, runtime.nc is not None and runtime.nc.is_connected),
+            "reconnected",
+            seconds=15,
+        )
+        await asyncio.sleep(1.0)
+        back = [r for r in caplog.records if "reconnected" in r.getMessage()]
+        assert len(back) == 1
+        _, body = await runtime.readiness()
+        assert body["checks"]["nats"] is True
+    finally:
+        await runtime.close()
+        await asyncio.to_thread(server.stop)
