@@ -336,6 +336,63 @@ async def test_readyz_names_a_projection_that_lags_behind_the_log(
         await eventually(ready_again, "readyz once the projection caught up")
 
 
+async def test_the_audit_trail_records_a_failing_event_but_links_it_in_place_never_skipping(
+    client: httpx.AsyncClient,
+    intake_alone: tuple[FastAPI, httpx.AsyncClient],
+    token: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shared.audit import chain
+
+    counsellor = bearer(token("counsellor", org=new_org()))
+    admin = bearer(token("admin", org=new_org(), sub="ada"))
+    broken: set[str] = set()
+    original = chain.link_record
+
+    def link_record(n: Any, *args: Any) -> Any:
+        if str(n.originator_id) in broken:
+            raise ValueError("this event cannot be linked")
+        return original(n, *args)
+
+    monkeypatch.setattr(chain, "link_record", link_record)
+    body = dict(given_name="Aud", family_name="It", birth_date="1990-01-02", email="a@x.nl")
+    r = await client.post(f"{BASE}/clients", json=body, headers=counsellor)
+    first = r.json()["client_id"]
+    broken.add(first)
+    r = await client.post(
+        f"{BASE}/clients/{first}/consents",
+        json={"purpose": "guidance", "granted": True},
+        headers=counsellor,
+    )
+    assert r.status_code == 201, r.text
+    letters = await eventually(lambda: letters_of(client, admin, first), "the audit's letter")
+    [letter] = letters
+    assert letter["follower"] == "audit" and letter["attempts"] == 3
+    r = await client.get("/intake/readyz")
+    assert r.status_code == 503 and r.json()["checks"]["dead-letters:audit"] is False
+    # The chain cannot skip a link: nothing after the failing event is linked meanwhile.
+    trail = intake_alone[0].state.audit.trail
+    assert trail.head_position < letter["position"]
+    r = await client.post(f"{LETTERS}/{letter['id']}/redrive", headers=admin)
+    assert_problem(r, 409, "retried-in-place")
+
+    # The cause gone, the trail links it (and what came after) and resolves the letter.
+    broken.clear()
+
+    async def resolved() -> bool:
+        return not await letters_of(client, admin, first)
+
+    await eventually(resolved, "the trail going through", seconds=20)
+    assert trail.head_position >= letter["position"]
+    r = await client.get(LETTERS, headers=admin, params={"resolved": "true", "limit": 200})
+    [done] = [d for d in r.json() if d["id"] == letter["id"]]
+    assert done["resolved_by"] == "retry"
+    r = await client.get("/intake/v1/audit/verify", headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["ok"] is True, r.json()
+    assert (await client.get("/intake/readyz")).status_code == 200
+
+
 # -- consumers ----------------------------------------------------------------------------
 SOURCE = "dltest"
 
