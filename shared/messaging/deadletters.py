@@ -45,6 +45,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
+import nats.errors
 import psycopg
 from eventsourcing import persistence
 from prometheus_client import Counter, Gauge
@@ -111,6 +112,13 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     persistence.InterfaceError,
     psycopg.OperationalError,
     psycopg.InterfaceError,
+    # The broker's.
+    nats.errors.ConnectionClosedError,
+    nats.errors.NoServersError,
+    nats.errors.StaleConnectionError,
+    nats.errors.ConnectionDrainingError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.NoRespondersError,
 )
 
 
