@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.auth import TokenVerifier
 from shared.errors import install_error_handlers
@@ -56,16 +57,25 @@ def service_app(
 
     @app.get(f"{prefix}/readyz", tags=["probes"], response_model=None)
     async def readyz(request: Request) -> Response:
-        """The store and NATS are reachable."""
+        """The store and NATS are reachable, no follower lags, no dead letter waits."""
         runtime = request.app.state.runtime
-        checks = await runtime.ready() if runtime is not None else {"started": False}
-        ok = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ok else "not-ready", "checks": checks},
-            status_code=200 if ok else 503,
-        )
+        if runtime is None:
+            ok, body = False, {"status": "not-ready", "checks": {"started": False}}
+        else:
+            ok, body = await runtime.readiness()
+        return JSONResponse(body, status_code=200 if ok else 503)
 
-    for router in routers or []:
+    @app.get(f"{prefix}/metrics", tags=["probes"], response_class=PlainTextResponse)
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics: dead letters, follower lag."""
+        runtime = request.app.state.runtime
+        if runtime is not None:
+            await runtime.refresh_metrics()
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    from shared.deadletters_api import dead_letters_router  # it uses page_headers from here
+
+    for router in [*(routers or []), dead_letters_router()]:
         app.include_router(router, prefix=f"{prefix}/v1")
     return app
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from functools import lru_cache
 from typing import Any
@@ -18,6 +19,8 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from shared.messaging.consumer import Consumer
+from shared.messaging.deadletters import FOLLOWER_LAG, DeadLetters
+from shared.messaging.envelope import stream_name
 from shared.messaging.follower import LogFollower
 from shared.privacy import KeyVault
 from shared.settings import Settings
@@ -80,6 +83,31 @@ class Runtime:
         self.nc: NATS | None = None
         self._js: JetStreamContext | None = None
         self._pool: asyncpg.Pool | None = None
+        self.dead_letters: DeadLetters | None = None
+        # Every follower and consumer the service has (a re-drive may need any of them),
+        # and those this process runs or follows (readyz watches their lag).
+        self.followers: dict[str, LogFollower] = {}
+        self.consumers: dict[str, Consumer] = {}
+        self.watched: dict[str, LogFollower] = {}
+        self._lagging_since: dict[str, float] = {}
+        self._nats_down = False
+
+    async def _nats_error(self, error: Exception) -> None:
+        # Each failed reconnection attempt reports here: one warning per outage.
+        if self._nats_down:
+            log.debug("%s: NATS: %s", self.service, error)
+        else:
+            log.warning("%s: NATS: %s: %s", self.service, type(error).__name__, error)
+
+    async def _nats_disconnected(self) -> None:
+        if not self._nats_down and not self.stop.is_set():
+            log.warning("%s: NATS connection lost; reconnecting (quietly)", self.service)
+        self._nats_down = True
+
+    async def _nats_reconnected(self) -> None:
+        if self._nats_down:
+            log.info("%s: NATS reconnected", self.service)
+        self._nats_down = False
 
     @property
     def js(self) -> JetStreamContext:
@@ -97,6 +125,9 @@ class Runtime:
             name=f"waypoint-{self.service}",
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
+            error_cb=self._nats_error,
+            disconnected_cb=self._nats_disconnected,
+            reconnected_cb=self._nats_reconnected,
         )
         self._js = self.nc.jetstream()
         self._pool = await asyncpg.create_pool(
@@ -106,6 +137,8 @@ class Runtime:
             max_size=self.settings.read_pool_size,
             reset=_reset,
         )
+        self.dead_letters = DeadLetters(self._pool, self.service, self.service)
+        await self.dead_letters.ensure()
 
     async def ensure_tables(self, sql: str) -> None:
         """Run a service's idempotent DDL, one process at a time."""
@@ -126,6 +159,14 @@ class Runtime:
         `worker`; a `web` process follows the audit trail's progress. `all` runs
         everything."""
         role = self.settings.role
+        self.followers.update(followers)
+        self.consumers.update({c.name: c for c in consumers.values()})
+        if self.dead_letters is not None:
+            attempts = self.settings.dead_letter_after_attempts
+            for follower in followers.values():
+                follower.attach(self.dead_letters, attempts=attempts)
+            for consumer in consumers.values():
+                consumer.attach(self.dead_letters, attempts=attempts)
         for name, follower in followers.items():
             if role == "web":
                 # Commands wait for the projection; audit views for the trail. Nothing
@@ -134,13 +175,18 @@ class Runtime:
                     self.spawn(name, follower.run)
                 elif name != "relay":
                     self.spawn(name, follower.follow)
+                else:
+                    continue
             elif role == "relay":
                 if name == "relay":
                     self.spawn(name, follower.run)
+                else:
+                    continue
             elif role == "worker" and name in ("projection", "relay"):
                 self.spawn(name, _later(follower.run, STAND_IN_DELAY))
             else:
                 self.spawn(name, follower.run)
+            self.watched[name] = follower
         if self.runs_jobs:
             for name, consumer in consumers.items():
                 self.spawn(name, consumer.run)
@@ -160,6 +206,72 @@ class Runtime:
                 checks["database"] = await conn.fetchval("SELECT true", timeout=2)
         checks["nats"] = bool(self.nc and self.nc.is_connected)
         return checks
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """readyz: the store and NATS reachable, no follower or consumer of this process
+        lagging (beyond the grace), no dead letters unattended."""
+        checks: dict[str, bool] = dict(await self.ready())
+        body: dict[str, Any] = {"checks": checks, "followers": {}, "dead_letters": None}
+        if checks["database"]:
+            with contextlib.suppress(Exception):
+                lags = await self._lags()
+                body["followers"] = lags
+                now = time.monotonic()
+                for name, lag in lags.items():
+                    if lag["lag"] > self.settings.ready_max_lag:
+                        since = self._lagging_since.setdefault(name, now)
+                        checks[f"lag:{name}"] = now - since < self.settings.ready_lag_grace_seconds
+                    else:
+                        self._lagging_since.pop(name, None)
+                        checks[f"lag:{name}"] = True
+            with contextlib.suppress(Exception):
+                assert self.dead_letters is not None
+                async with self.pool.acquire(timeout=2) as conn:
+                    waiting = await self.dead_letters.unresolved_by_follower(
+                        conn, self.settings.ready_dead_letter_grace_seconds
+                    )
+                body["dead_letters"] = sum(waiting.values())
+                for name, count in waiting.items():
+                    checks[f"dead-letters:{name}"] = count == 0
+        ok = all(checks.values())
+        body = {"status": "ready" if ok else "not-ready", **body}
+        return ok, body
+
+    async def refresh_metrics(self) -> None:
+        """Bring the lag gauge up to date (before a scrape)."""
+        with contextlib.suppress(Exception):
+            await self._lags()
+
+    async def _lags(self) -> dict[str, dict[str, int]]:
+        """How far behind the head of what they read this process's followers and
+        consumers are (events); also set as the lag gauge."""
+        lags: dict[str, dict[str, int]] = {}
+        heads: dict[str, int] = {}
+        async with self.pool.acquire(timeout=2) as conn:
+            for name, follower in self.watched.items():
+                sql = follower.head_sql()
+                if sql not in heads:
+                    heads[sql] = int(await conn.fetchval(sql, timeout=2) or 0)
+                head = heads[sql]
+                lags[name] = {
+                    "position": follower.position,
+                    "head": head,
+                    "lag": max(0, head - follower.position),
+                }
+        if self.runs_jobs and self._js is not None:
+            infos = await asyncio.gather(
+                *(
+                    self._js.consumer_info(stream_name(c.source_service), c.name, timeout=1)
+                    for c in self.consumers.values()
+                ),
+                return_exceptions=True,
+            )
+            for consumer, info in zip(self.consumers.values(), infos, strict=True):
+                if not isinstance(info, BaseException):
+                    lags[consumer.name] = {"lag": int(info.num_pending or 0)}
+        for name, lag in lags.items():
+            FOLLOWER_LAG.labels(self.service, name).set(lag["lag"])
+        return lags
 
     async def close(self) -> None:
         self.stop.set()

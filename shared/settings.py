@@ -97,6 +97,15 @@ class Settings(BaseSettings):
     export_subject_prefix: str = Field(
         default="guidance.export", pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
     )
+    # An event a projection cannot apply, or a message whose effect keeps failing, is set
+    # aside as a dead letter after this many attempts (see shared/messaging/deadletters.py).
+    dead_letter_after_attempts: int = Field(default=5, ge=1, le=1000)
+    # readyz answers 503 when a follower or consumer of this process is more than
+    # `ready_max_lag` events behind for longer than `ready_lag_grace_seconds`, or when
+    # dead letters have been waiting longer than `ready_dead_letter_grace_seconds`.
+    ready_max_lag: int = Field(default=1000, ge=0)
+    ready_lag_grace_seconds: float = Field(default=30.0, ge=0)
+    ready_dead_letter_grace_seconds: float = Field(default=0.0, ge=0)
     host: str = "127.0.0.1"
     port: int = 8000
 

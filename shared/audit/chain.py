@@ -184,6 +184,9 @@ class AuditTrail(LogFollower):
     name = "audit"
     # Nobody waits for the chain: under load it links larger batches, less often.
     linger_seconds = 0.2
+    # A chain cannot skip a link: an event that keeps failing is recorded as a dead
+    # letter (seen by readyz and the metric) and retried in place.
+    poison = "stay"
 
     def __init__(
         self,

@@ -10,6 +10,9 @@ Two kinds of effect:
   `<schema>.consumed_events` in the same transaction;
 - `EventConsumer`: new domain events, stored together with an eventsourcing
   tracking record (multi-row tracking) in one transaction of the event store.
+
+A message whose effect keeps failing is set aside as a dead letter after a bounded number
+of deliveries (see `shared/messaging/deadletters.py`), so that the consumer goes on.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from shared.eventstore import ServiceApplication
+from shared.messaging.deadletters import DeadLetters, describe, is_transient
 from shared.messaging.envelope import CloudEvent, stream_name, subject_for
 
 log = logging.getLogger(__name__)
@@ -70,6 +74,28 @@ class Consumer(ABC):
         self._last_batch_at = float("-inf")
         self.applied = 0
         self.duplicates = 0
+        self.dead_letters: DeadLetters | None = None
+        self.dead_letter_after = 5
+        self.dead_lettered = 0
+        self._outage: str | None = None
+
+    def attach(self, dead_letters: DeadLetters, *, attempts: int) -> None:
+        """Set a message whose effect failed on `attempts` deliveries aside in `dead_letters`."""
+        self.dead_letters = dead_letters
+        self.dead_letter_after = attempts
+
+    def _failed(self, what: str) -> None:
+        """Log a failure (an outage) once while it lasts, not once a second."""
+        if self._outage == what:
+            log.debug("consumer %s: %s; retrying", self.name, what)
+        else:
+            log.warning("consumer %s: %s; retrying (quietly until it recovers)", self.name, what)
+        self._outage = what
+
+    def _recovered(self) -> None:
+        if self._outage is not None:
+            log.info("consumer %s: going again", self.name)
+            self._outage = None
 
     @property
     def subjects(self) -> list[str]:
@@ -124,6 +150,8 @@ class Consumer(ABC):
                 try:
                     while not stop.is_set():
                         msgs = await self._fetch(sub)
+                        if self._outage is not None:
+                            self._recovered()
                         if msgs:
                             await self.process_batch(msgs)
                 finally:
@@ -141,7 +169,7 @@ class Consumer(ABC):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
             except Exception as e:
-                log.warning("consumer %s: %s; retrying", self.name, e)
+                self._failed(f"{type(e).__name__}: {e}")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
 
@@ -184,16 +212,65 @@ class Consumer(ABC):
             log.info("consumer %s: retry %s later: %s", self.name, event.id, e)
             await msg.nak(delay=e.delay)
             return
-        except Exception:
-            # The transaction rolled back: nothing was applied. Let it come again.
-            log.exception("consumer %s: %s failed; redelivering", self.name, event.id)
-            await msg.nak(delay=1.0)
+        except Exception as e:
+            # The transaction rolled back: nothing was applied. Let it come again, or,
+            # after enough deliveries, set it aside so that the others go on.
+            await self._failed_effect(msg, event, e)
             return
         if applied:
             self.applied += 1
         else:
             self.duplicates += 1
         await msg.ack_sync()
+
+    async def _failed_effect(self, msg: Msg, event: CloudEvent, error: Exception) -> None:
+        if is_transient(error):
+            # The database, not the event: not counted against it, logged once.
+            self._failed(describe(error))
+            await msg.nak(delay=1.0)
+            return
+        delivered = msg.metadata.num_delivered or 1
+        if self.dead_letters is None or delivered < self.dead_letter_after:
+            log.info(
+                "consumer %s: %s failed on delivery %d (%s); redelivering",
+                self.name,
+                event.id,
+                delivered,
+                describe(error),
+            )
+            await msg.nak(delay=min(5.0, 0.1 * 2 ** (delivered - 1)))
+            return
+        try:
+            async with self.dead_letters.pool.acquire() as conn:
+                letter = await self.dead_letters.record(
+                    conn,
+                    follower=self.name,
+                    kind="consumer",
+                    position=msg.metadata.sequence.stream,
+                    event_id=event.id,
+                    event_type=event.event_type,
+                    aggregate_id=event.subject,
+                    error=describe(error),
+                    attempts=delivered,
+                    payload=msg.data,
+                )
+        except Exception as e:
+            if not is_transient(e):
+                raise
+            self._failed(describe(e))
+            await msg.nak(delay=1.0)
+            return
+        self.dead_lettered += 1
+        log.error(
+            "consumer %s: %s (%s) dead-lettered after %d deliveries (dead letter %d)",
+            self.name,
+            event.id,
+            event.event_type,
+            delivered,
+            letter,
+            exc_info=error,
+        )
+        await msg.term()
 
     @abstractmethod
     async def apply(self, event: CloudEvent, stream_seq: int) -> bool:

@@ -2,7 +2,9 @@
 
 A follower keeps its position in `<schema>.follower_positions`, holds a PostgreSQL
 advisory lock so exactly one replica is active, wakes on the store's NOTIFY (and
-on in-process commits), and hands each batch of notifications to `handle`.
+on in-process commits), and hands each batch of notifications to `handle`. An event
+that keeps failing is set aside as a dead letter (see `shared/messaging/deadletters.py`),
+so that one event never stalls a follower for good.
 """
 
 from __future__ import annotations
@@ -19,8 +21,14 @@ import asyncpg
 from eventsourcing.persistence import Notification
 
 from shared.eventstore import ServiceApplication
+from shared.messaging.deadletters import DeadLetters, describe, is_transient
+from shared.privacy.sealing import event_id
 
 log = logging.getLogger(__name__)
+
+
+class Stopping(Exception):
+    """Stopped while retrying an event: leave it (and its batch) for the next start."""
 
 
 class LogFollower(ABC):
@@ -30,6 +38,13 @@ class LogFollower(ABC):
     # Seconds to wait after a wake-up before reading, so that a follower nobody waits
     # for (the audit trail) takes a busy log in fewer, larger batches. 0: at once.
     linger_seconds: float = 0.0
+    # An event that keeps failing (see shared/messaging/deadletters.py): "park" records
+    # it as a dead letter, holds its aggregate's later events and goes on (projections);
+    # "stay" records it but retries it in place (a total order: the audit chain);
+    # "retry" retries the batch as it is (the relay: its failures are the broker's).
+    poison: str = "park"
+    # Backoff between the attempts at one event ("stay": up to its last value, 30 s).
+    retry_backoff: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4, 0.8)
 
     def __init__(
         self,
@@ -54,6 +69,18 @@ class LogFollower(ABC):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: asyncpg.Connection | None = None
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self.dead_letters: DeadLetters | None = None
+        self.dead_letter_after = 5
+        # Aggregates whose events are held behind a dead letter: id -> first letter.
+        self._held: dict[str, int] = {}
+        self._open_in_place = False
+        self._stop: asyncio.Event | None = None
+        self._outage: str | None = None
+
+    def attach(self, dead_letters: DeadLetters, *, attempts: int) -> None:
+        """Record events that fail `attempts` times in `dead_letters` (see `poison`)."""
+        self.dead_letters = dead_letters
+        self.dead_letter_after = attempts
 
     @property
     def lock_key(self) -> int:
@@ -99,17 +126,38 @@ class LogFollower(ABC):
         self, stop: asyncio.Event, once: Callable[[asyncio.Event], Awaitable[None]]
     ) -> None:
         self._loop = asyncio.get_running_loop()
+        self._stop = stop
         self.app.on_saved(self.wake)
         while not stop.is_set():
             try:
                 await once(stop)
+            except Stopping:
+                pass
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-                log.warning("%s %s: %s; retrying", self.schema, self.name, e)
-            except Exception:
-                log.exception("%s %s failed; retrying", self.schema, self.name)
+                # An outage: one warning when it starts, not one a second.
+                self._failed(f"{type(e).__name__}: {e}", None)
+            except Exception as e:
+                self._failed(f"{type(e).__name__}: {e}", None if is_transient(e) else e)
             finally:
                 self.active.clear()
             await _sleep_or_stop(stop, 1.0)
+
+    def _failed(self, what: str, error: Exception | None) -> None:
+        """Log a failure once while it lasts (the same error again: quietly)."""
+        if self._outage == what:
+            log.debug("%s %s: %s; retrying", self.schema, self.name, what)
+        elif error is None:
+            log.warning(
+                "%s %s: %s; retrying (quietly until it recovers)", self.schema, self.name, what
+            )
+        else:
+            log.error("%s %s failed; retrying", self.schema, self.name, exc_info=error)
+        self._outage = what
+
+    def _recovered(self) -> None:
+        if self._outage is not None:
+            log.info("%s %s: going again", self.schema, self.name)
+            self._outage = None
 
     async def _run_once(self, stop: asyncio.Event) -> None:
         conn = await asyncpg.connect(**self.connect_kwargs)
@@ -134,8 +182,13 @@ class LogFollower(ABC):
                 )
                 await self.setup(conn)
             await self._load_position(conn)
+            if self.dead_letters is not None and self.poison == "park":
+                self._held = await self.dead_letters.held(conn, self.name)
+            elif self.dead_letters is not None and self.poison == "stay":
+                self._open_in_place = bool(await self.dead_letters.open_positions(conn, self.name))
             channel = f"{self.schema}_events"
             await conn.add_listener(channel, self.wake_local)
+            self._recovered()
             self.active.set()
             self.following.set()
             while not stop.is_set():
@@ -147,7 +200,7 @@ class LogFollower(ABC):
                 )
                 if batch:
                     self.caught_up.clear()
-                    await self.handle(conn, batch)
+                    await self._handle_guarded(conn, batch)
                     self.position = batch[-1].id
                     self._advanced()
                     if len(batch) == self.batch_size:
@@ -165,6 +218,187 @@ class LogFollower(ABC):
             self.following.clear()
             with contextlib.suppress(Exception):
                 await conn.close(timeout=2)
+
+    async def _handle_guarded(
+        self, conn: asyncpg.Connection, batch: Sequence[Notification]
+    ) -> None:
+        """`handle` the batch; should an event in it keep failing, set it aside."""
+        store = self.dead_letters
+        if store is None or self.poison == "retry":
+            await self.handle(conn, batch)
+            return
+        if not (self._held and any(str(n.originator_id) in self._held for n in batch)):
+            try:
+                await self.handle(conn, batch)
+            except Exception as e:
+                if is_transient(e):
+                    raise
+                log.info(
+                    "%s %s: batch of %d failed (%s); event by event",
+                    self.schema,
+                    self.name,
+                    len(batch),
+                    describe(e),
+                )
+            else:
+                if self._open_in_place:
+                    await self._resolve_in_place(conn, batch[-1].id)
+                return
+        else:
+            # Somebody may have re-driven them meanwhile (perhaps in another process).
+            self._held = await store.held(conn, self.name)
+        for n in batch:
+            await self._handle_one(conn, store, n)
+
+    async def _handle_one(
+        self, conn: asyncpg.Connection, store: DeadLetters, n: Notification
+    ) -> None:
+        aggregate = str(n.originator_id)
+        if aggregate in self._held and await self._hold(conn, store, n, aggregate):
+            return
+        attempts = 0
+        letter: int | None = None
+        while True:
+            attempts += 1
+            try:
+                await self.handle(conn, [n])
+            except Exception as e:
+                if is_transient(e):
+                    raise
+                error = describe(e)
+                failure: Exception = e
+            else:
+                if letter is not None or self._open_in_place:
+                    await self._resolve_in_place(conn, n.id)
+                return
+            if attempts >= self.dead_letter_after and letter is None:
+                if self.poison == "park":
+                    await self._park(conn, store, n, error, attempts)
+                    log.error(
+                        "%s %s: event %s at %d dead-lettered after %d attempts "
+                        "(its aggregate's later events are held)",
+                        self.schema,
+                        self.name,
+                        n.topic,
+                        n.id,
+                        attempts,
+                        exc_info=failure,
+                    )
+                    return
+                letter = await store.record(
+                    conn,
+                    follower=self.name,
+                    kind="follower",
+                    position=n.id,
+                    event_id=event_id(n.originator_id, n.originator_version),
+                    event_type=n.topic,
+                    aggregate_id=aggregate,
+                    error=error,
+                    attempts=attempts,
+                )
+                self._open_in_place = True
+                log.error(
+                    "%s %s: event %s at %d failed %d times (dead letter %d); retrying it "
+                    "in place, quietly",
+                    self.schema,
+                    self.name,
+                    n.topic,
+                    n.id,
+                    attempts,
+                    letter,
+                    exc_info=failure,
+                )
+            elif letter is not None and attempts % 10 == 0:
+                await store.touch(conn, letter, attempts)
+            backoff = self.retry_backoff[min(attempts - 1, len(self.retry_backoff) - 1)]
+            if letter is not None:
+                backoff = min(30.0, backoff * 2 ** max(0, attempts - self.dead_letter_after))
+            if self._stop is not None and await _sleep_or_stop(self._stop, backoff):
+                raise Stopping
+
+    async def _park(
+        self,
+        conn: asyncpg.Connection,
+        store: DeadLetters,
+        n: Notification,
+        error: str,
+        attempts: int,
+    ) -> None:
+        aggregate = str(n.originator_id)
+        async with conn.transaction():
+            letter = await store.record(
+                conn,
+                follower=self.name,
+                kind="follower",
+                position=n.id,
+                event_id=event_id(n.originator_id, n.originator_version),
+                event_type=n.topic,
+                aggregate_id=aggregate,
+                error=error,
+                attempts=attempts,
+            )
+            await self.save_position(conn, n.id)
+        self._held[aggregate] = letter
+
+    async def _hold(
+        self, conn: asyncpg.Connection, store: DeadLetters, n: Notification, aggregate: str
+    ) -> bool:
+        """Record `n` as held behind its aggregate's dead letter; False when that was
+        re-driven meanwhile (then `n` is applied as usual, after what the re-drive did)."""
+        async with conn.transaction():
+            await store.lock(conn, self.name)
+            first = self._held[aggregate]
+            if not await store.is_open(conn, first):
+                self._held.pop(aggregate, None)
+                return False
+            await store.record(
+                conn,
+                follower=self.name,
+                kind="follower",
+                position=n.id,
+                event_id=event_id(n.originator_id, n.originator_version),
+                event_type=n.topic,
+                aggregate_id=aggregate,
+                error=f"held behind dead letter {first}",
+                attempts=0,
+                held_behind=first,
+            )
+            await self.save_position(conn, n.id)
+        log.warning(
+            "%s %s: event %s at %d held behind dead letter %d",
+            self.schema,
+            self.name,
+            n.topic,
+            n.id,
+            first,
+        )
+        return True
+
+    async def _resolve_in_place(self, conn: asyncpg.Connection, position: int) -> None:
+        assert self.dead_letters is not None
+        if await self.dead_letters.resolve_up_to(conn, self.name, position):
+            log.info("%s %s: dead letters up to %d went through", self.schema, self.name, position)
+        self._open_in_place = bool(await self.dead_letters.open_positions(conn, self.name))
+
+    async def redrive(self, conn: asyncpg.Connection, positions: Sequence[int]) -> None:
+        """Apply the events at `positions` again, in order, through `handle` (in the
+        caller's transaction; the stored position never goes back)."""
+        notifications = []
+        for position in positions:
+            found = await asyncio.to_thread(
+                self.app.recorder.select_notifications, start=position, limit=1
+            )
+            if not found or found[0].id != position:
+                raise LookupError(f"no event at position {position}")
+            notifications.append(found[0])
+        for n in notifications:
+            await self.handle(conn, [n])
+
+    def head_sql(self) -> str:
+        """The statement that reads the head of the log this follower reads."""
+        recorder: Any = self.app.recorder
+        schema, table = recorder.datastore.schema, recorder.events_table_name
+        return f'SELECT max(notification_id) FROM "{schema}"."{table}"'
 
     async def _load_position(self, conn: asyncpg.Connection) -> None:
         exists = await conn.fetchval(
@@ -191,11 +425,14 @@ class LogFollower(ABC):
         self._wake.set()
 
     async def save_position(self, conn: asyncpg.Connection, position: int) -> None:
-        """Store the position and tell standby replicas (delivered at commit)."""
+        """Store the position and tell standby replicas (delivered at commit).
+
+        Never backwards: a re-drive applies an old event through `handle` again."""
         # One round trip: the upsert, and the notification that goes out with its commit.
         await conn.execute(
             f'WITH saved AS (INSERT INTO "{self.schema}".follower_positions (name, position) '
-            "VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position) "
+            "VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET position = "
+            "GREATEST(follower_positions.position, EXCLUDED.position)) "
             "SELECT pg_notify($3, $2::text)",
             self.name,
             position,

@@ -85,6 +85,9 @@ async def ensure_stream(
 
 class Relay(LogFollower):
     name = "relay"
+    # Publishing fails on the broker, almost never on an event, and skipping one would
+    # lose a publication: retried as it is (a relay that does not move shows as lag).
+    poison = "retry"
 
     def __init__(
         self,

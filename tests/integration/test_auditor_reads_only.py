@@ -219,6 +219,7 @@ BODIES: dict[tuple[str, str], Body] = {
 }
 for _service in SERVICES:
     BODIES[("POST", f"/{_service}/v1/audit/checkpoints")] = lambda i: None
+    BODIES[("POST", f"/{_service}/v1/admin/dead-letters/{{letter_id}}/redrive")] = lambda i: None
 
 
 def forbidden(r: httpx.Response) -> str | None:
@@ -377,6 +378,8 @@ async def world(
         "checkin_id": followup["checkins"][0]["checkin_id"],
         "partner_id": partner_id,
         "referral_id": referral_id,
+        # (No dead letter in this world: an auditor is refused before it is looked up.)
+        "letter_id": "1",
     }
 
 

@@ -1,0 +1,91 @@
+"""The dead-letter admin API every service mounts at `/<prefix>/v1/admin/dead-letters`.
+
+An admin lists what was set aside (see `shared/messaging/deadletters.py`) and re-drives it
+once the cause is removed. For now any admin may do so, whatever the organisation: dead
+letters belong to the service, not to one organisation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel
+
+from shared.auth import Principal, require
+from shared.errors import Conflict, NotFound, Problem
+from shared.http import page_headers
+from shared.messaging.deadletters import DeadLetters, RedriveRefused, UnknownLetter, redrive
+
+Admin = Annotated[Principal, Depends(require("admin"))]
+LetterId = Annotated[int, Path(ge=1, le=2**62, description="The dead letter's id.")]
+
+
+class DeadLetter(BaseModel):
+    id: int
+    service: str
+    follower: str
+    kind: str
+    position: int | None
+    event_id: str | None
+    event_type: str | None
+    aggregate_id: str | None
+    held_behind: int | None
+    error: str
+    attempts: int
+    first_failed_at: datetime
+    last_failed_at: datetime
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+
+class Redriven(BaseModel):
+    resolved: list[DeadLetter]
+
+
+def _store(request: Request) -> DeadLetters:
+    runtime = request.app.state.runtime
+    store: DeadLetters | None = getattr(runtime, "dead_letters", None)
+    if store is None:
+        raise Problem("The service is not running yet.", status=503, code="not-ready")
+    return store
+
+
+def _letter(item: dict[str, Any]) -> DeadLetter:
+    event_id = item.get("event_id")
+    return DeadLetter(**{**item, "event_id": str(event_id) if event_id else None})
+
+
+def dead_letters_router() -> APIRouter:
+    router = APIRouter(prefix="/admin/dead-letters", tags=["admin"])
+
+    @router.get("")
+    async def list_dead_letters(
+        request: Request,
+        response: Response,
+        _: Admin,
+        resolved: Annotated[bool, Query(description="Resolved ones too.")] = False,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    ) -> list[DeadLetter]:
+        """Events and messages set aside after repeated failures (unresolved by default)."""
+        items, total = await _store(request).page(resolved=resolved, limit=limit, offset=offset)
+        page_headers(request, response, total, limit, offset)
+        return [_letter(i) for i in items]
+
+    @router.post("/{letter_id}/redrive")
+    async def redrive_dead_letter(letter_id: LetterId, request: Request, who: Admin) -> Redriven:
+        """Apply a dead letter (and what is held behind it) again; resolved on success."""
+        runtime = request.app.state.runtime
+        try:
+            done = await redrive(
+                _store(request), letter_id, who.sub, runtime.followers, runtime.consumers
+            )
+        except UnknownLetter:
+            raise NotFound(f"There is no dead letter {letter_id}.") from None
+        except RedriveRefused as e:
+            raise Conflict(str(e), code=e.code) from None
+        return Redriven(resolved=[_letter(i) for i in done])
+
+    return router

@@ -1,0 +1,393 @@
+"""Dead letters: an event that keeps failing is set aside, recorded, and the reader goes on.
+
+One event a projection cannot apply (text with a NUL, say) used to make its follower
+retry the same batch forever, freezing the read model for every organisation. Now:
+
+- A **log follower** (a projection) that fails on a batch applies it event by event; an
+  event that fails `dead_letter_after_attempts` times (short backoff between) is
+  recorded in `<schema>.dead_letters`, its position is stored, and the follower goes on.
+- **Ordering.** A projection's row of an aggregate is built from that aggregate's events
+  in order (versions; `... WHERE version < $2`). Applying a later event of the same
+  aggregate past a dead-lettered one would leave the row in a state that never existed
+  (or, once the earlier one is re-driven, be undone by the version guard). So later
+  events of the same aggregate (`originator_id`) are not applied: they are *held* -
+  recorded as dead letters too, `held_behind` the first one, without being tried - and a
+  re-drive applies the first one and everything held behind it, in log order, in one
+  transaction. Other aggregates go on: their rows never depend on another aggregate's
+  events in these projections. Whether an aggregate is held is decided under a
+  per-follower advisory lock that the re-drive takes too, so an event is either held
+  (and re-driven with the rest) or applied after the re-drive, never in between.
+- **The audit trail** links every stored event into a hash chain in log order; a link
+  cannot be skipped and added later. It records the dead letter (so that it is seen:
+  readyz, metric, one log line) and keeps retrying that event in place with a longer
+  backoff, quietly; once it goes through, the follower marks the letter resolved itself.
+- **The relay** is left out: what it does is publish, so almost all of its failures are
+  the broker's (retried, logged once per outage), and skipping an event would lose a
+  publication the other services rely on (nothing lost). A relay that does not move is
+  seen through readyz's lag check.
+- **NATS consumers** already take messages in any order (idempotent, keyed by event id),
+  so no holding is needed: a message whose effect keeps failing (an exception other than
+  `RetryLater`) is recorded with its payload after `dead_letter_after_attempts`
+  deliveries and terminated. `RetryLater` is a legitimate wait (a missing predecessor, a
+  conflict) and stays unbounded: what it waits for may come after a long outage of
+  another service, and a limit would throw a valid event away.
+
+Connection errors are not the event's fault: they never count as attempts. Each dead
+letter is logged once (with its error) and counted in `waypoint_dead_letters_total`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+import zlib
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+import nats.errors
+import psycopg
+from eventsourcing import persistence
+from prometheus_client import Counter, Gauge
+from pydantic import ValidationError
+
+from shared.messaging.envelope import CloudEvent
+
+if TYPE_CHECKING:
+    from shared.messaging.consumer import Consumer
+    from shared.messaging.follower import LogFollower
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTERS = Counter(
+    "waypoint_dead_letters",
+    "Events set aside after repeated failures, by service and follower or consumer.",
+    ["service", "follower"],
+)
+FOLLOWER_LAG = Gauge(
+    "waypoint_follower_lag_events",
+    "How many events a follower (or consumer) is behind the head of what it reads.",
+    ["service", "follower"],
+)
+
+
+def schema_sql(schema: str) -> str:
+    return f"""
+CREATE SCHEMA IF NOT EXISTS "{schema}";
+CREATE TABLE IF NOT EXISTS "{schema}".dead_letters (
+    id bigserial PRIMARY KEY,
+    service text NOT NULL,
+    follower text NOT NULL,
+    kind text NOT NULL,
+    position bigint,
+    event_id uuid,
+    event_type text,
+    aggregate_id text,
+    held_behind bigint,
+    error text NOT NULL,
+    attempts int NOT NULL,
+    first_failed_at timestamptz NOT NULL DEFAULT now(),
+    last_failed_at timestamptz NOT NULL DEFAULT now(),
+    resolved_at timestamptz,
+    resolved_by text,
+    payload bytea
+);
+CREATE INDEX IF NOT EXISTS dead_letters_open
+    ON "{schema}".dead_letters (follower, aggregate_id) WHERE resolved_at IS NULL;
+"""
+
+
+# Errors of the connection or the server's state, not of the event: retried, never counted.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.TransactionRollbackError,
+    asyncpg.exceptions.CannotConnectNowError,
+    # The event store's side (psycopg, as eventsourcing reports it).
+    persistence.OperationalError,
+    persistence.InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    # The broker's.
+    nats.errors.ConnectionClosedError,
+    nats.errors.NoServersError,
+    nats.errors.StaleConnectionError,
+    nats.errors.ConnectionDrainingError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.NoRespondersError,
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    return isinstance(error, TRANSIENT)
+
+
+def describe(error: BaseException) -> str:
+    """The error as stored and shown (bounded)."""
+    text = f"{type(error).__name__}: {error}"
+    return text[:2000]
+
+
+COLUMNS = (
+    "id, service, follower, kind, position, event_id, event_type, aggregate_id, held_behind, "
+    "error, attempts, first_failed_at, last_failed_at, resolved_at, resolved_by"
+)
+
+
+class DeadLetters:
+    """A service's `dead_letters` table (in its schema)."""
+
+    def __init__(self, pool: asyncpg.Pool, schema: str, service: str) -> None:
+        self.pool = pool
+        self.schema = schema
+        self.service = service
+        self.table = f'"{schema}".dead_letters'
+
+    async def ensure(self) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(7420003)")
+            await conn.execute(schema_sql(self.schema))
+
+    def lock_key(self, follower: str) -> int:
+        return zlib.crc32(f"{self.schema}:{follower}:dead-letters".encode())
+
+    async def lock(self, conn: asyncpg.Connection, follower: str) -> None:
+        """Serialise holding decisions and re-drives of one follower (transaction-scoped)."""
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", self.lock_key(follower))
+
+    async def record(
+        self,
+        conn: asyncpg.Connection,
+        *,
+        follower: str,
+        kind: str,
+        position: int | None,
+        event_id: uuid.UUID | None,
+        event_type: str | None,
+        aggregate_id: str | None,
+        error: str,
+        attempts: int,
+        held_behind: int | None = None,
+        payload: bytes | None = None,
+        first_failed_at: Any = None,
+    ) -> int:
+        letter_id: int = await conn.fetchval(
+            f"INSERT INTO {self.table} (service, follower, kind, position, event_id, event_type, "
+            "aggregate_id, held_behind, error, attempts, first_failed_at, payload) "
+            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,coalesce($11, now()),$12) RETURNING id",
+            self.service,
+            follower,
+            kind,
+            position,
+            event_id,
+            event_type,
+            aggregate_id,
+            held_behind,
+            error,
+            attempts,
+            first_failed_at,
+            payload,
+        )
+        DEAD_LETTERS.labels(self.service, follower).inc()
+        return letter_id
+
+    async def held(self, conn: asyncpg.Connection, follower: str) -> dict[str, int]:
+        """The aggregates whose events this follower holds: aggregate id -> first letter."""
+        rows = await conn.fetch(
+            f"SELECT aggregate_id, min(id) AS first FROM {self.table} "
+            "WHERE follower = $1 AND resolved_at IS NULL AND kind = 'follower' "
+            "GROUP BY aggregate_id",
+            follower,
+        )
+        return {r["aggregate_id"]: r["first"] for r in rows}
+
+    async def is_open(self, conn: asyncpg.Connection, letter_id: int) -> bool:
+        return bool(
+            await conn.fetchval(
+                f"SELECT resolved_at IS NULL FROM {self.table} WHERE id = $1", letter_id
+            )
+        )
+
+    async def open_positions(self, conn: asyncpg.Connection, follower: str) -> list[int]:
+        rows = await conn.fetch(
+            f"SELECT position FROM {self.table} WHERE follower = $1 AND resolved_at IS NULL",
+            follower,
+        )
+        return [r["position"] for r in rows]
+
+    async def resolve(
+        self, conn: asyncpg.Connection, ids: Sequence[int], by: str
+    ) -> list[asyncpg.Record]:
+        return list(
+            await conn.fetch(
+                f"UPDATE {self.table} SET resolved_at = now(), resolved_by = $2 "
+                f"WHERE id = ANY($1::bigint[]) AND resolved_at IS NULL RETURNING {COLUMNS}",
+                list(ids),
+                by,
+            )
+        )
+
+    async def resolve_up_to(self, conn: asyncpg.Connection, follower: str, position: int) -> int:
+        """Letters of a follower that retries in place, once it has gone past them."""
+        rows = await conn.fetch(
+            f"UPDATE {self.table} SET resolved_at = now(), resolved_by = 'retry' "
+            "WHERE follower = $1 AND resolved_at IS NULL AND position <= $2 RETURNING id",
+            follower,
+            position,
+        )
+        return len(rows)
+
+    async def touch(self, conn: asyncpg.Connection, letter_id: int, attempts: int) -> None:
+        await conn.execute(
+            f"UPDATE {self.table} SET attempts = $2, last_failed_at = now() WHERE id = $1",
+            letter_id,
+            attempts,
+        )
+
+    async def unresolved_by_follower(
+        self, conn: asyncpg.Connection, grace_seconds: float = 0.0
+    ) -> dict[str, int]:
+        """Unattended letters (waiting longer than the grace) by follower or consumer."""
+        rows = await conn.fetch(
+            f"SELECT follower, count(*) AS n FROM {self.table} WHERE resolved_at IS NULL "
+            "AND first_failed_at <= now() - make_interval(secs => $1) GROUP BY follower",
+            float(grace_seconds),
+        )
+        return {r["follower"]: int(r["n"]) for r in rows}
+
+    async def page(
+        self, *, resolved: bool, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        where = "" if resolved else "WHERE resolved_at IS NULL"
+        async with (
+            self.pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            total = await conn.fetchval(f"SELECT count(*) FROM {self.table} {where}")
+            rows = await conn.fetch(
+                f"SELECT {COLUMNS} FROM {self.table} {where} ORDER BY id "
+                f"LIMIT {int(limit)} OFFSET {int(offset)}"
+            )
+        return [as_item(r) for r in rows], int(total)
+
+    async def get(self, conn: asyncpg.Connection, letter_id: int) -> asyncpg.Record | None:
+        record: asyncpg.Record | None = await conn.fetchrow(
+            f"SELECT {COLUMNS}, payload FROM {self.table} WHERE id = $1", letter_id
+        )
+        return record
+
+    async def chain(self, conn: asyncpg.Connection, letter: asyncpg.Record) -> list[asyncpg.Record]:
+        """What a re-drive of `letter` applies: every unresolved letter of its follower and
+        aggregate (the first one and those held behind it), in log order, locked."""
+        if letter["kind"] != "follower" or letter["aggregate_id"] is None:
+            return [letter]
+        return list(
+            await conn.fetch(
+                f"SELECT {COLUMNS}, payload FROM {self.table} WHERE follower = $1 "
+                "AND aggregate_id = $2 AND resolved_at IS NULL AND kind = 'follower' "
+                "ORDER BY position FOR UPDATE",
+                letter["follower"],
+                letter["aggregate_id"],
+            )
+        )
+
+
+class RedriveRefused(Exception):
+    """A re-drive that cannot be done (or failed): nothing changed."""
+
+    def __init__(self, message: str, code: str = "redrive-failed") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class UnknownLetter(LookupError):
+    """No dead letter with that id."""
+
+
+async def redrive(
+    store: DeadLetters,
+    letter_id: int,
+    by: str,
+    followers: Mapping[str, LogFollower],
+    consumers: Mapping[str, Consumer],
+) -> list[dict[str, Any]]:
+    """Apply a dead letter again through the same handler, and for a follower's letter
+    every letter held behind it, in log order, in one transaction; mark them resolved
+    (by whom, when). On failure nothing changes and `RedriveRefused` says why."""
+    async with store.pool.acquire() as conn:
+        letter = await store.get(conn, letter_id)
+        if letter is None:
+            raise UnknownLetter(letter_id)
+        if letter["resolved_at"] is not None:
+            raise RedriveRefused(
+                f"Dead letter {letter_id} was resolved at {letter['resolved_at']} "
+                f"by {letter['resolved_by']}.",
+                code="already-resolved",
+            )
+        try:
+            if letter["kind"] == "follower":
+                return await _redrive_follower(store, conn, letter, by, followers)
+            return await _redrive_consumer(store, conn, letter, by, consumers)
+        except RedriveRefused:
+            raise
+        except Exception as e:
+            if is_transient(e):
+                raise
+            # Whatever the handler raised (it is the handler's own error): nothing
+            # was committed; the caller answers with it.
+            raise RedriveRefused(f"The re-drive failed: {describe(e)}") from e
+
+
+async def _redrive_follower(
+    store: DeadLetters,
+    conn: asyncpg.Connection,
+    letter: asyncpg.Record,
+    by: str,
+    followers: Mapping[str, LogFollower],
+) -> list[dict[str, Any]]:
+    follower = followers.get(letter["follower"])
+    if follower is None:
+        raise RedriveRefused(f"This service has no follower {letter['follower']}.")
+    if follower.poison != "park":
+        raise RedriveRefused(
+            f"The {follower.name} follower retries this event in place and resolves it "
+            "itself once it goes through.",
+            code="retried-in-place",
+        )
+    async with conn.transaction():
+        await store.lock(conn, follower.name)
+        chain = await store.chain(conn, letter)
+        await follower.redrive(conn, [r["position"] for r in chain])
+        done = await store.resolve(conn, [r["id"] for r in chain], by)
+    log.info("dead letters %s of %s re-driven by %s", [r["id"] for r in done], follower.name, by)
+    return [as_item(r) for r in done]
+
+
+async def _redrive_consumer(
+    store: DeadLetters,
+    conn: asyncpg.Connection,
+    letter: asyncpg.Record,
+    by: str,
+    consumers: Mapping[str, Consumer],
+) -> list[dict[str, Any]]:
+    consumer = consumers.get(letter["follower"])
+    if consumer is None:
+        raise RedriveRefused(f"This service has no consumer {letter['follower']}.")
+    try:
+        event = CloudEvent.from_bytes(letter["payload"] or b"")
+    except (ValidationError, ValueError) as e:
+        raise RedriveRefused(f"The stored message cannot be read: {e}") from e
+    # The consumer's effect is idempotent (keyed by the event id) and commits on its own;
+    # should marking the letter fail after it, a second re-drive changes nothing more.
+    await consumer.apply(event, int(letter["position"] or 0))
+    done = await store.resolve(conn, [letter["id"]], by)
+    log.info("dead letter %d of %s re-driven by %s", letter["id"], consumer.name, by)
+    return [as_item(r) for r in done]
+
+
+def as_item(row: asyncpg.Record) -> dict[str, Any]:
+    return {k: row[k] for k in COLUMNS.split(", ")}
