@@ -26,8 +26,15 @@ from shared.eventstore import ServiceApplication
 from shared.privacy.sealing import event_id, is_sealed
 from shared.runtime import snapshot
 
-# Event fields shown apart from `data` (or not at all).
-_ENVELOPE = ("originator_id", "originator_version", "timestamp", "originator_topic")
+# Event fields shown apart from `data` (or not at all; `class_version` is the library's
+# mark of an event class's schema version, not something that happened).
+_ENVELOPE = (
+    "originator_id",
+    "originator_version",
+    "timestamp",
+    "originator_topic",
+    "class_version",
+)
 UNREADABLE = "UNREADABLE"
 
 
