@@ -110,6 +110,9 @@ def schema_sql(schema: str) -> str:
         organisation text NOT NULL,
         PRIMARY KEY (subject_id, organisation)
     );
+    CREATE INDEX IF NOT EXISTS audit_owners_org_idx ON {s}.audit_owners (organisation);
+    -- One-time steps done on this chain (`owners`: owners backfilled from older links).
+    CREATE TABLE IF NOT EXISTS {s}.audit_meta (key text PRIMARY KEY, done_at timestamptz NOT NULL);
     CREATE TABLE IF NOT EXISTS {s}.audit_checkpoints (
         position bigint PRIMARY KEY,
         hash bytea NOT NULL,
@@ -248,10 +251,14 @@ class AuditTrail(LogFollower):
 
     async def setup(self, conn: asyncpg.Connection) -> None:
         async with conn.transaction():
-            new_owners = not await conn.fetchval(
-                "SELECT to_regclass($1) IS NOT NULL", f'"{self.schema}".audit_owners'
-            )
             await conn.execute(schema_sql(self.schema))
+            # The first to mark the backfill owns it (another process's insert waits
+            # for this transaction, then finds the mark).
+            first = await conn.fetchval(
+                f'INSERT INTO "{self.schema}".audit_meta (key, done_at) VALUES ($1, now()) '
+                "ON CONFLICT DO NOTHING RETURNING key",
+                "owners",
+            )
             head = await conn.fetchrow(
                 f'SELECT position, hash FROM "{self.schema}".audit_chain '
                 "ORDER BY position DESC LIMIT 1"
@@ -260,9 +267,9 @@ class AuditTrail(LogFollower):
                 self.head_position, self.head_hash = head["position"], bytes(head["hash"])
             else:
                 self.head_position, self.head_hash = 0, GENESIS
-            if new_owners and self.head_position:
+            if first and self.head_position:
                 # A chain from before owners were kept: whose its cases are, once, from
-                # the events linked so far (in the same transaction as the new table).
+                # the events linked so far (in the same transaction as the mark).
                 await self._backfill_owners(conn)
         await self._ensure_stream()
         self.since_checkpoint = await conn.fetchval(

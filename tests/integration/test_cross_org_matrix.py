@@ -23,6 +23,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from shared.audit.chain import AuditTrail
 from tests.integration.test_followup_api import agreed_followup
 from tests.integration.test_planning_api import INTAKE
 from tests.integration.test_referral_knowledge import post_consent, wait_consent
@@ -262,3 +263,46 @@ async def test_an_audit_read_is_recorded_with_the_scope_the_reader_used(
     scopes = {(a["actor"], a["resource"]): a["audit_scope"] for a in r.json()}
     assert scopes[("auditor[A]@B-user", "audit-state")] == [world.orgs["A"]]
     assert scopes[("auditor[*]@B-user", "audit-events")] == ["*"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_a_chain_from_before_owners_were_kept_gets_them_once_from_its_events(
+    service: str,
+    world: World,
+    intake: tuple[FastAPI, httpx.AsyncClient],
+    planning: tuple[FastAPI, httpx.AsyncClient],
+    followup: tuple[FastAPI, httpx.AsyncClient],
+    referral: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    app = {"intake": intake, "planning": planning, "followup": followup, "referral": referral}
+    audit = app[service][0].state.audit
+    await audit.caught_up(timeout=5)
+    trail = AuditTrail(
+        audit.app,
+        audit.settings.pg.asyncpg_kwargs(),
+        audit.checkpoints,
+        subjects=audit.trail.subjects,
+    )
+    owners = f'SELECT subject_id, organisation FROM "{audit.schema}".audit_owners'
+    async with audit.pool.acquire() as conn:
+        before = {tuple(r) for r in await conn.fetch(owners)}
+        older = conn.transaction()
+        await older.start()
+        try:
+            # The chain as an older version left it: links, but no owners and no mark.
+            await conn.execute(f'DELETE FROM "{audit.schema}".audit_owners')
+            await conn.execute(f'DELETE FROM "{audit.schema}".audit_meta')
+            await trail.setup(conn)
+            backfilled = {tuple(r) for r in await conn.fetch(owners)}
+            await trail.setup(conn)  # once: the mark stops a second backfill
+            again = {tuple(r) for r in await conn.fetch(owners)}
+            await conn.execute(f'DELETE FROM "{audit.schema}".audit_owners')
+            await trail.setup(conn)
+            not_redone = await conn.fetchval(f'SELECT count(*) FROM "{audit.schema}".audit_owners')
+        finally:
+            await older.rollback()
+
+    case, org_a = uuid.UUID(world.ids["case"]), world.orgs["A"]
+    assert (case, org_a) in before
+    assert backfilled == before == again
+    assert not_redone == 0
