@@ -46,7 +46,7 @@ def audit_router() -> APIRouter:
         who: Reader,
         include_state: Annotated[bool, Query(description="Add the stored bytes (base64).")] = False,
     ) -> list[dict[str, Any]]:
-        """This service's events of the case in log order, each with its chain link."""
+        """This service's events of a case in the caller's audit scope, each with its link."""
         audit = _audit(request)
         await audit.caught_up()
         scope = who.audit_scope
@@ -72,7 +72,7 @@ def audit_router() -> APIRouter:
         who: Reader,
         as_of: Annotated[datetime | None, Query(description="RFC 3339; default now.")] = None,
     ) -> dict[str, Any]:
-        """The case's state in this service as of a moment, rebuilt from its events."""
+        """A case's state (in the caller's audit scope) as of a moment, from its events."""
         audit = _audit(request)
         moment = as_of or datetime.now(UTC)
         if moment.tzinfo is None:
@@ -132,7 +132,7 @@ def audit_router() -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> list[dict[str, Any]]:
-        """Recorded reads and shares of a client's personal data, newest first."""
+        """Recorded reads of personal data of clients in the caller's scope, newest first."""
         audit = _audit(request)
         await audit.caught_up()
         found = await access_log(
