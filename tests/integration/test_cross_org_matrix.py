@@ -51,8 +51,13 @@ CHAIN = (403, 403, 403, 403, 200, 200, 200, 200, 200, 200, 200, 200, 403, 403, 4
 # Administering partner P_A: its owner's admins and the directory administrators.
 PARTNER_ADMIN = (403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 404, 200, 200, 403, 403)
 
+# The own organisation's staff; another organisation's reads as absent.
+STAFF_READ = (200, 404, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403)
+
 # fmt: off
-# `{case}`, `{client}`: A's case and client; `{erasable}`: another client of A; `{pa}`: P_A.
+# `{case}`, `{client}`, `{plan}`, `{followup}`: A's case, its client, plan and follow-up;
+# `{erasable}`: another client of A; `{erased}`: a third, whose erasure A requested;
+# `{pa}`: P_A.
 MATRIX: dict[str, tuple[int, ...]] = {
     **{f"GET /{s}/v1/audit/cases/{{case}}/events": AUDIT for s in SERVICES},
     **{f"GET /{s}/v1/audit/cases/{{case}}/state": AUDIT for s in SERVICES},
@@ -77,6 +82,11 @@ MATRIX: dict[str, tuple[int, ...]] = {
         (202, 404, 202, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
     "PUT /intake/v1/cases/{case}/legal-hold":
         (403, 403, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
+    "DELETE /intake/v1/cases/{case}/legal-hold":
+        (403, 403, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
+    "GET /intake/v1/clients/{erased}/erasure": STAFF_READ,
+    "GET /planning/v1/plans/{plan}": STAFF_READ,
+    "GET /followup/v1/followups/{followup}": STAFF_READ,
 }
 # fmt: on
 BODIES: dict[str, dict[str, Any]] = {
@@ -86,6 +96,12 @@ BODIES: dict[str, dict[str, Any]] = {
     "PUT /intake/v1/cases/{case}/legal-hold": {"reason": "A court asked to keep the file."},
 }
 CODES = {401: "unauthorized", 403: "forbidden", 404: "not-found"}
+EVA = {
+    "given_name": "Eva",
+    "family_name": "Wouters",
+    "birth_date": "1979-11-02",
+    "email": "eva.wouters@example.org",
+}
 
 
 @dataclass
@@ -155,16 +171,18 @@ async def world(
     await eventually(proposed, "a referral of A's case")
     r = await api.post(
         f"{INTAKE}/clients",
-        json={
-            "given_name": "Eva",
-            "family_name": "Wouters",
-            "birth_date": "1979-11-02",
-            "email": "eva.wouters@example.org",
-        },
+        json=EVA,
         headers=counsellor,
     )
     assert r.status_code == 201, r.text
     erasable = str(r.json()["client_id"])
+    r = await api.post(f"{INTAKE}/clients", json=EVA, headers=counsellor)
+    assert r.status_code == 201, r.text
+    erased = str(r.json()["client_id"])
+    r = await api.post(
+        f"{INTAKE}/clients/{erased}/erasure", json={"reason": "Asked to."}, headers=counsellor
+    )
+    assert r.status_code == 202, r.text
     clients = {"intake": api, "planning": planning_api, "followup": followup_api}
     clients["referral"] = referral_api
     # A supervisor's read in each service: every access log holds a read of A's client.
@@ -177,6 +195,7 @@ async def world(
         "case": case_id,
         "client": client_id,
         "erasable": erasable,
+        "erased": erased,
         "pa": pa,
         "plan": agreed.plan_id,
         "followup": str(agreed.followup["followup_id"]),
