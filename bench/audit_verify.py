@@ -41,10 +41,12 @@ from shared.audit.checkpoints import STREAM, Checkpointer, subject_for
 from shared.audit.proof import Signer
 from shared.audit.queries import case_events
 from shared.audit.verify import verify_chain
-from shared.auth import Principal
+from shared.auth import AuditScope, Principal
 from shared.runtime import key_vault
 from shared.settings import Settings, get_settings
 
+# The bench reads as a supervisory authority: the timeline of every case.
+EVERY_ORGANISATION = AuditScope(everyone=True)
 SCHEMA = "bench_audit"
 # The label its checkpoints are signed and published under: new for each run, since the
 # store is rebuilt each time (and the stream's copy of another run's checkpoints would
@@ -210,7 +212,7 @@ async def timeline(app: BenchApp, settings: Settings, cases: list[uuid.UUID]) ->
     try:
         for case_id in cases:
             started = time.perf_counter()
-            events = await case_events(pool, app, case_id)
+            events = await case_events(pool, app, case_id, EVERY_ORGANISATION)
             took.append((time.perf_counter() - started) * 1000)
             assert events, case_id
     finally:

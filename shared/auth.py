@@ -16,8 +16,26 @@ from shared.settings import Settings
 
 DEV_ISSUER = "guidance-dev"
 AUDIENCE = "guidance"
-ROLES = frozenset({"counsellor", "team_lead", "partner", "auditor", "admin"})
+ROLES = frozenset({"counsellor", "team_lead", "partner", "auditor", "admin", "directory_admin"})
 REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
+# The `audit_scope` claim naming every organisation: a supervisory authority.
+ALL_ORGS = "*"
+
+
+@dataclass(frozen=True)
+class AuditScope:
+    """Whose audit views a caller may read: the organisations the token's `audit_scope`
+    names, `*` for every one; without the claim, the caller's own organisation only."""
+
+    orgs: frozenset[str] = field(default_factory=frozenset)
+    everyone: bool = False
+
+    def covers(self, org: str | None) -> bool:
+        return self.everyone or (org is not None and org in self.orgs)
+
+    def recorded(self) -> list[str]:
+        """As a recorded read keeps it: `["*"]`, or the organisations, sorted."""
+        return [ALL_ORGS] if self.everyone else sorted(self.orgs)
 
 
 @dataclass(frozen=True)
@@ -28,9 +46,19 @@ class Principal:
     org: str
     roles: frozenset[str] = field(default_factory=frozenset)
     partner_id: uuid.UUID | None = None
+    # The `audit_scope` claim as the token gave it; None: the token has none.
+    audit_claim: AuditScope | None = None
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
+
+    @property
+    def audit_scope(self) -> AuditScope:
+        """The organisations whose audit views this caller may read: never implied beyond
+        the caller's own organisation (an auditor or admin of B does not read A)."""
+        if self.audit_claim is not None:
+            return self.audit_claim
+        return AuditScope(frozenset({self.org}))
 
 
 class TokenVerifier:
@@ -105,6 +133,25 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         org=org,
         roles=frozenset(roles) & ROLES,
         partner_id=partner_id,
+        audit_claim=audit_scope_claim(claims),
+    )
+
+
+def audit_scope_claim(claims: dict[str, Any]) -> AuditScope | None:
+    """The `audit_scope` claim: `"*"` or a list of organisation ids; absent is None."""
+    if "audit_scope" not in claims:
+        return None
+    value = claims["audit_scope"]
+    if value == ALL_ORGS:
+        return AuditScope(everyone=True)
+    if (
+        isinstance(value, list)
+        and all(isinstance(o, str) and o and o != ALL_ORGS for o in value)
+        and len(value) <= 1000
+    ):
+        return AuditScope(frozenset(value))
+    raise Unauthorized(
+        "Claim 'audit_scope' must be \"*\" or a list of organisation ids.", headers=_challenge()
     )
 
 
@@ -144,6 +191,7 @@ def dev_token(
     org: str,
     roles: Iterable[str],
     partner_id: uuid.UUID | None = None,
+    audit_scope: str | Iterable[str] | None = None,
     ttl_seconds: int = 12 * 3600,
 ) -> str:
     """Mint a dev-mode token (HS256); refuses outside dev mode."""
@@ -161,4 +209,6 @@ def dev_token(
     }
     if partner_id is not None:
         claims["partner_id"] = str(partner_id)
+    if audit_scope is not None:
+        claims["audit_scope"] = audit_scope if isinstance(audit_scope, str) else list(audit_scope)
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")

@@ -36,6 +36,7 @@ def dev_tokens() -> dict[str, str]:
         "team_lead": ("t.peeters", ["team_lead"], None),
         "admin": ("a.admin", ["admin"], None),
         "auditor": ("r.auditor", ["auditor"], None),
+        "directory_admin": ("d.directory", ["directory_admin"], None),
         "partner": ("p.partner", ["partner"], DEV_PARTNER),
     }
     return {
@@ -191,6 +192,10 @@ def token(
     org: Annotated[str, typer.Option()] = DEV_ORG,
     sub: Annotated[str, typer.Option()] = "dev-user",
     partner_id: Annotated[str | None, typer.Option()] = None,
+    audit_scope: Annotated[
+        list[str] | None,
+        typer.Option(help="Organisation(s) an auditor may read (repeat), or '*' for every one."),
+    ] = None,
 ) -> None:
     """Print a dev-mode token (HS256 with GUIDANCE_JWT_SECRET)."""
     from shared.auth import dev_token
@@ -203,6 +208,7 @@ def token(
             org=org,
             roles=role,
             partner_id=uuid.UUID(partner_id) if partner_id else None,
+            audit_scope="*" if audit_scope == ["*"] else audit_scope,
         )
     )
 

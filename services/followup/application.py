@@ -110,9 +110,15 @@ class FollowUpApplication(ServiceApplication):
 
     # -- queries and commands ------------------------------------------------------------
     def followup(self, followup_id: uuid.UUID, organisation: str) -> FollowUp:
-        followup = self.load(FollowUp, followup_id)
+        """The follow-up of this organisation; another organisation's reads exactly as
+        one that does not exist (same detail)."""
+        absent = NotFound(f"No follow-up {followup_id}.")
+        try:
+            followup = self.load(FollowUp, followup_id)
+        except NotFound:
+            raise absent from None
         if followup.organisation != organisation:
-            raise NotFound(f"No follow-up {followup_id}.")
+            raise absent
         return followup
 
     def followup_for_case(self, case_id: uuid.UUID, organisation: str) -> FollowUp | None:

@@ -1,9 +1,12 @@
 """Referral's HTTP API, the partner directory (the "social map"); referrals are in
 `referrals_api.py`.
 
-Admins register partners and change them (a partner may set its own open places);
-counsellors and team leads search the directory, which every organisation shares, and
-see only active partners.
+Admins register partners; a partner belongs to the organisation whose admin registered
+it, and only that organisation's admins and the network's directory administrators
+(`directory_admin`) change it (a partner may set its own open places). To anyone else
+who may change partners, another organisation's partner reads as absent (404), as
+other organisations' objects do everywhere. Counsellors and team leads search the
+directory, which every organisation shares, and see only active partners.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from shared.messaging.follower import LogFollower
 
 router = APIRouter(tags=["partners"])
 
-Admin = Annotated[Principal, Depends(require("admin"))]
-Reader = Annotated[Principal, Depends(require("counsellor", "team_lead", "admin"))]
+Admin = Annotated[Principal, Depends(require("admin", "directory_admin"))]
+Reader = Annotated[
+    Principal, Depends(require("counsellor", "team_lead", "admin", "directory_admin"))
+]
 Counsellor = Annotated[Principal, Depends(require("counsellor"))]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 ServiceCategory = Literal[
@@ -161,6 +166,7 @@ async def register_partner(
             contact_email=body.contact_email,
             open_places=body.capacity,
             actor=who.sub,
+            owner_org=who.org,
         ),
     )
     set_etag(response, partner.version)
@@ -184,7 +190,7 @@ async def get_partners(
     """Search the directory: `service` matches a service's category or name, `category`,
     `language` (ISO 639-1) and `area` a service's; one service must meet them all.
     Active partners only; admins may ask for inactive ones too."""
-    if include_inactive and not who.has("admin"):
+    if include_inactive and not who.has("admin", "directory_admin"):
         raise Forbidden("Only admins see inactive partners.")
     rows, total = await search_partners(
         request.app.state.runtime.pool,
@@ -206,23 +212,38 @@ async def get_partner(
 ) -> PartnerOut:
     """One partner; an inactive one only for admins."""
     partner = await run_in_threadpool(
-        lambda: app.partner(partner_id, include_inactive=who.has("admin"))
+        lambda: app.partner(partner_id, include_inactive=who.has("admin", "directory_admin"))
     )
     set_etag(response, partner.version)
     return partner_out(partner)
+
+
+def administered(app: ReferralApplication, partner_id: uuid.UUID, who: Principal) -> Partner:
+    """The partner, if `who` may change it: an admin of its owner, a directory
+    administrator, or the partner itself; else it reads as absent (checked before
+    `If-Match`, so that not even its version shows)."""
+    partner = app.load(Partner, partner_id)
+    if who.has("partner") and who.partner_id == partner_id:
+        return partner
+    if who.has("admin", "directory_admin") and partner.administered_by(
+        who.org, directory_admin=who.has("directory_admin")
+    ):
+        return partner
+    raise NotFound(f"No partner {partner_id}.")
 
 
 async def _change(
     app: ReferralApplication,
     proj: LogFollower | None,
     partner_id: uuid.UUID,
+    who: Principal,
     if_match: str | None,
     response: Response,
     change: Any,
 ) -> PartnerOut:
     """Run one command on the partner; the partner as it is now."""
     _, partner = await change_command(
-        app, proj, lambda: app.load(Partner, partner_id), if_match, response, change
+        app, proj, lambda: administered(app, partner_id, who), if_match, response, change
     )
     return partner_out(partner)
 
@@ -253,6 +274,7 @@ async def update_partner(
         app,
         proj,
         partner_id,
+        who,
         if_match,
         response,
         lambda partner, at: partner.update(
@@ -265,20 +287,20 @@ async def update_partner(
 async def set_capacity(
     partner_id: uuid.UUID,
     body: CapacityIn,
-    who: Annotated[Principal, Depends(require("admin", "partner"))],
+    who: Annotated[Principal, Depends(require("admin", "directory_admin", "partner"))],
     app: App,
     proj: Projection,
     response: Response,
     if_match: IfMatch = None,
 ) -> PartnerOut:
-    """Set the partner's open places (0: no new referrals for now): an admin, or the
-    partner itself (another partner's reads as absent)."""
-    if not who.has("admin") and who.partner_id != partner_id:
-        raise NotFound(f"No partner {partner_id}.")
+    """Set the partner's open places (0: no new referrals for now): an admin of its
+    organisation, a directory administrator, or the partner itself (another partner's
+    reads as absent)."""
     return await _change(
         app,
         proj,
         partner_id,
+        who,
         if_match,
         response,
         lambda partner, at: partner.set_capacity(
@@ -301,6 +323,7 @@ async def deactivate_partner(
         app,
         proj,
         partner_id,
+        who,
         if_match,
         response,
         lambda partner, at: partner.deactivate(actor=who.sub, at=at),
@@ -321,6 +344,7 @@ async def reactivate_partner(
         app,
         proj,
         partner_id,
+        who,
         if_match,
         response,
         lambda partner, at: partner.reactivate(actor=who.sub, at=at),

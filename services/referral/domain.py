@@ -167,9 +167,15 @@ def check_capacity(open_places: int) -> int:
 
 
 class Partner(Aggregate):
-    """One organisation of the social map."""
+    """One organisation of the social map, owned by the organisation whose admin
+    registered it (`owner_org`): that organisation's admins and the network's directory
+    administrators change it. Partners registered before owners were kept have none
+    (`owner_org` None): only a directory administrator changes them."""
 
     class Registered(Aggregate.Created):
+        # v2 added `owner_org`.
+        class_version = 2
+
         name: str
         description: str | None
         services: list[dict[str, Any]]
@@ -177,6 +183,11 @@ class Partner(Aggregate):
         contact_email: str | None
         open_places: int
         actor: str
+        owner_org: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["owner_org"] = None
 
     class Updated(Aggregate.Event):
         """Some of name, description, services, accepted categories, contact changed;
@@ -217,6 +228,7 @@ class Partner(Aggregate):
         contact_email: str | None,
         open_places: int,
         actor: str,
+        owner_org: str | None = None,
     ) -> None:
         self.name = name
         self.description = description
@@ -226,6 +238,7 @@ class Partner(Aggregate):
         self.open_places = open_places
         self.active = True
         self.registered_by = actor
+        self.owner_org = owner_org
 
     @classmethod
     def register(
@@ -241,8 +254,9 @@ class Partner(Aggregate):
         new_id: Callable[[], uuid.UUID],
         actor: str,
         at: datetime,
+        owner_org: str | None = None,
     ) -> Partner:
-        """A new, active partner; refused unless every rule holds."""
+        """A new, active partner, owned by `owner_org`; refused unless every rule holds."""
         checked_name = check_name(name)
         checked_services = check_services(services, known=set(), new_id=new_id)
         categories = check_categories(accepted_categories)
@@ -259,6 +273,7 @@ class Partner(Aggregate):
             contact_email=email,
             open_places=places,
             actor=actor,
+            owner_org=owner_org,
         )
 
     # -- commands ------------------------------------------------------------------------
@@ -321,6 +336,11 @@ class Partner(Aggregate):
         return True
 
     # -- views ---------------------------------------------------------------------------
+    def administered_by(self, organisation: str, *, directory_admin: bool) -> bool:
+        """Whether an admin of `organisation` (a directory administrator of the network,
+        if `directory_admin`) may change this partner."""
+        return directory_admin or (self.owner_org is not None and self.owner_org == organisation)
+
     def accepts(self, categories: list[str]) -> bool:
         """Whether the partner accepts every one of these data categories."""
         return set(categories) <= set(self.accepted_categories)

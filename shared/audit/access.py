@@ -4,7 +4,8 @@ Every read of a client's personal data through an API (a client's detail, an exp
 referral packet or letter, an audit view that shows personal data) is recorded as one
 `DataAccess` aggregate with a single event: who read (subject, role, organisation and,
 for a partner, its id), for what purpose, whose data (client, case), which data
-categories, through which resource, and when. A record is never changed: one aggregate
+categories, through which resource, when, and for an audit read the audit scope the
+reader used (`["*"]` or the organisations). A record is never changed: one aggregate
 per read keeps reads from contending with each other or with the case they concern.
 """
 
@@ -21,6 +22,8 @@ from shared.auth import Principal
 
 class DataAccess(Aggregate):
     class Recorded(Aggregate.Created):
+        # v2 added `audit_scope`; reads recorded before it kept none.
+        class_version = 2
         client_id: uuid.UUID
         case_id: uuid.UUID | None
         referral_id: uuid.UUID | None
@@ -31,6 +34,11 @@ class DataAccess(Aggregate):
         purpose: str
         resource: str
         categories: list[str]
+        audit_scope: list[str] | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["audit_scope"] = None
 
     def __init__(
         self,
@@ -44,6 +52,7 @@ class DataAccess(Aggregate):
         purpose: str,
         resource: str,
         categories: list[str],
+        audit_scope: list[str] | None = None,
     ) -> None:
         self.client_id = client_id
         self.case_id = case_id
@@ -55,6 +64,7 @@ class DataAccess(Aggregate):
         self.purpose = purpose
         self.resource = resource
         self.categories = categories
+        self.audit_scope = audit_scope
 
     @classmethod
     def record(
@@ -70,6 +80,7 @@ class DataAccess(Aggregate):
         referral_id: uuid.UUID | None = None,
         partner_id: uuid.UUID | None = None,
         access_id: uuid.UUID | None = None,
+        audit_scope: list[str] | None = None,
     ) -> DataAccess:
         """One read by `who`; its role is the most specific role of the token, and the
         partner is the reader's own or the one the data is read for (`partner_id`)."""
@@ -87,6 +98,7 @@ class DataAccess(Aggregate):
             purpose=purpose,
             resource=resource,
             categories=list(categories),
+            audit_scope=audit_scope,
         )
 
 
@@ -112,6 +124,7 @@ def record_read(
     referral_id: uuid.UUID | None = None,
     partner_id: uuid.UUID | None = None,
     purpose: str | None = None,
+    audit_scope: list[str] | None = None,
 ) -> DataAccess:
     """Record (save) one read of a client's personal data through an API; synchronous,
     call it off the event loop. The purpose defaults to the role's: staff read for
@@ -128,6 +141,7 @@ def record_read(
         resource=resource,
         categories=categories,
         at=app.clock(),
+        audit_scope=audit_scope,
     )
     app.save(access)
     return access

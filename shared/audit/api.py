@@ -1,5 +1,11 @@
 """The audit API every service mounts at `/<prefix>/v1/audit`: read-only for auditors
-(and admins); only an admin may sign a checkpoint on demand."""
+(and admins); only an admin may sign a checkpoint on demand.
+
+Case events, case state and the access log show only cases and clients of the
+organisations in the caller's audit scope (the token's `audit_scope` claim, else the
+caller's own organisation); another organisation's case reads as one this service does
+not know (404). The chain's verification, checkpoints and public key reveal no personal
+data and no organisation's cases: they stay open to every auditor and admin."""
 
 from __future__ import annotations
 
@@ -40,10 +46,11 @@ def audit_router() -> APIRouter:
         who: Reader,
         include_state: Annotated[bool, Query(description="Add the stored bytes (base64).")] = False,
     ) -> list[dict[str, Any]]:
-        """This service's events of the case in log order, each with its chain link."""
+        """This service's events of a case in the caller's audit scope, each with its link."""
         audit = _audit(request)
         await audit.caught_up()
-        items = await case_events(audit.pool, audit.app, case_id, with_state=include_state)
+        scope = who.audit_scope
+        items = await case_events(audit.pool, audit.app, case_id, scope, with_state=include_state)
         if not items:
             raise NotFound(f"This service has no events of case {case_id}.")
         client_id = next((i["client_id"] for i in items if i.get("client_id")), None)
@@ -65,15 +72,16 @@ def audit_router() -> APIRouter:
         who: Reader,
         as_of: Annotated[datetime | None, Query(description="RFC 3339; default now.")] = None,
     ) -> dict[str, Any]:
-        """The case's state in this service as of a moment, rebuilt from its events."""
+        """A case's state (in the caller's audit scope) as of a moment, from its events."""
         audit = _audit(request)
         moment = as_of or datetime.now(UTC)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         await audit.caught_up()
-        aggregates = await case_state(audit.pool, audit.app, case_id, moment)
+        scope = who.audit_scope
+        aggregates = await case_state(audit.pool, audit.app, case_id, moment, scope)
         if aggregates is None:
-            first = await case_first_event(audit.pool, audit.schema, case_id)
+            first = await case_first_event(audit.pool, audit.schema, case_id, scope)
             if first is None:
                 raise NotFound(f"This service has no events of case {case_id}.")
             raise NotFound(
@@ -124,10 +132,15 @@ def audit_router() -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> list[dict[str, Any]]:
-        """Recorded reads and shares of a client's personal data, newest first."""
+        """Recorded reads of personal data of clients in the caller's scope, newest first."""
         audit = _audit(request)
         await audit.caught_up()
-        items, total = await access_log(audit.pool, audit.schema, client_id, limit, offset)
+        found = await access_log(
+            audit.pool, audit.schema, who.audit_scope, client_id, limit, offset
+        )
+        if found is None:
+            raise NotFound(f"This service has no records of client {client_id}.")
+        items, total = found
         page_headers(request, response, total, limit, offset)
         return items
 

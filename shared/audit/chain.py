@@ -6,20 +6,23 @@ notification) (see proof.py), with the case and client the event concerns so tha
 case's history can be listed. Positions may have gaps (rolled-back transactions): the
 chain follows the notifications that exist, and each link names its position and the
 previous link's hash. Recorded reads of personal data (`DataAccess.Recorded`) are also
-listed in `<schema>.access_log`. Links, access rows, due checkpoints and the follower's
-position commit in one transaction.
+listed in `<schema>.access_log`. Whose the case and the client are (their organisation,
+from the events that carry one: intake's `Case.Opened` and `Client.Registered`,
+planning's `Plan.Created`, follow-up's `FollowUp.Opened`, referral's `Referral.Proposed`)
+is kept in `<schema>.audit_owners`, for scoping the audit views. Links, access rows,
+owners, due checkpoints and the follower's position commit in one transaction.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.utils import get_topic
 from nats.errors import Error as NatsError
 
@@ -58,6 +61,7 @@ ACCESS_COLUMNS = (
     "resource",
     "categories",
     "occurred_at",
+    "audit_scope",
 )
 
 
@@ -97,6 +101,18 @@ def schema_sql(schema: str) -> str:
     );
     CREATE INDEX IF NOT EXISTS access_log_client_idx
         ON {s}.access_log (client_id, occurred_at DESC, position DESC);
+    -- The scope an audit read used (["*"] or organisations); NULL for other reads and
+    -- for reads recorded before it was kept.
+    ALTER TABLE {s}.access_log ADD COLUMN IF NOT EXISTS audit_scope text[] NULL;
+    -- Which organisation a case or client (subject) belongs to.
+    CREATE TABLE IF NOT EXISTS {s}.audit_owners (
+        subject_id uuid NOT NULL,
+        organisation text NOT NULL,
+        PRIMARY KEY (subject_id, organisation)
+    );
+    CREATE INDEX IF NOT EXISTS audit_owners_org_idx ON {s}.audit_owners (organisation);
+    -- One-time steps done on this chain (`owners`: owners backfilled from older links).
+    CREATE TABLE IF NOT EXISTS {s}.audit_meta (key text PRIMARY KEY, done_at timestamptz NOT NULL);
     CREATE TABLE IF NOT EXISTS {s}.audit_checkpoints (
         position bigint PRIMARY KEY,
         hash bytea NOT NULL,
@@ -175,6 +191,35 @@ def access_record(n: Notification, state: dict[str, Any]) -> tuple[Any, ...]:
         state["resource"],
         [str(c) for c in state.get("categories") or []],
         state["timestamp"],
+        _scope(state.get("audit_scope")),
+    )
+
+
+def _scope(value: Any) -> list[str] | None:
+    return [str(o) for o in value] if isinstance(value, list) else None
+
+
+def owner_records(
+    topic: str, state: dict[str, Any], link: tuple[Any, ...]
+) -> list[tuple[uuid.UUID, str]]:
+    """(subject, organisation) for the case and client of an event that names their
+    organisation. A recorded read names the reader's organisation, not the subject's."""
+    organisation = state.get("organisation")
+    if topic == ACCESS_TOPIC or not isinstance(organisation, str):
+        return []
+    case_id, client_id = link[7], link[8]
+    return [(s, organisation) for s in (case_id, client_id) if s is not None]
+
+
+async def save_owners(
+    conn: asyncpg.Connection, schema: str, owners: Iterable[tuple[uuid.UUID, str]]
+) -> None:
+    rows = list(owners)
+    await conn.execute(
+        f'INSERT INTO "{schema}".audit_owners (subject_id, organisation) '
+        "SELECT * FROM unnest($1::uuid[], $2::text[]) ON CONFLICT DO NOTHING",
+        [r[0] for r in rows],
+        [r[1] for r in rows],
     )
 
 
@@ -208,19 +253,60 @@ class AuditTrail(LogFollower):
         self._unpublished = True  # look once at start for checkpoints left unpublished
 
     async def setup(self, conn: asyncpg.Connection) -> None:
-        await conn.execute(schema_sql(self.schema))
+        async with conn.transaction():
+            await conn.execute(schema_sql(self.schema))
+            # The first to mark the backfill owns it (another process's insert waits
+            # for this transaction, then finds the mark).
+            first = await conn.fetchval(
+                f'INSERT INTO "{self.schema}".audit_meta (key, done_at) VALUES ($1, now()) '
+                "ON CONFLICT DO NOTHING RETURNING key",
+                "owners",
+            )
+            head = await conn.fetchrow(
+                f'SELECT position, hash FROM "{self.schema}".audit_chain '
+                "ORDER BY position DESC LIMIT 1"
+            )
+            if head is not None:
+                self.head_position, self.head_hash = head["position"], bytes(head["hash"])
+            else:
+                self.head_position, self.head_hash = 0, GENESIS
+            if first and self.head_position:
+                # A chain from before owners were kept: whose its cases are, once, from
+                # the events linked so far (in the same transaction as the mark).
+                await self._backfill_owners(conn)
         await self._ensure_stream()
-        head = await conn.fetchrow(
-            f'SELECT position, hash FROM "{self.schema}".audit_chain ORDER BY position DESC LIMIT 1'
-        )
-        if head is not None:
-            self.head_position, self.head_hash = head["position"], bytes(head["hash"])
-        else:
-            self.head_position, self.head_hash = 0, GENESIS
         self.since_checkpoint = await conn.fetchval(
             f'SELECT count(*) FROM "{self.schema}".audit_chain WHERE position > '
             f'(SELECT coalesce(max(position), 0) FROM "{self.schema}".audit_checkpoints)'
         )
+
+    async def _backfill_owners(self, conn: asyncpg.Connection) -> None:
+        schema, table = self.schema, self.app.recorder.events_table_name  # type: ignore[attr-defined]
+        last = 0
+        while True:
+            rows = await conn.fetch(
+                "SELECT notification_id, originator_id, originator_version, topic, state "
+                f'FROM "{schema}"."{table}" WHERE notification_id > $1 AND notification_id <= $2 '
+                "ORDER BY notification_id LIMIT 1000",
+                last,
+                self.head_position,
+            )
+            if not rows:
+                return
+            owners: set[tuple[uuid.UUID, str]] = set()
+            for r in rows:
+                oid, topic = r["originator_id"], r["topic"]
+                stored = StoredEvent(oid, r["originator_version"], topic, bytes(r["state"]))
+                try:
+                    state = self.app.sealing.decode_state(stored)
+                except (ValueError, KeyError, TypeError):
+                    continue
+                case_id, client_id = self.subjects.of(topic, oid, state)
+                link = (None,) * 7 + (case_id, client_id)
+                owners.update(owner_records(topic, state, link))
+            if owners:
+                await save_owners(conn, schema, owners)
+            last = rows[-1]["notification_id"]
 
     async def _ensure_stream(self) -> None:
         # The chain goes on while NATS is away; checkpoints wait in the table meanwhile.
@@ -233,6 +319,7 @@ class AuditTrail(LogFollower):
     async def handle(self, conn: asyncpg.Connection, batch: Sequence[Notification]) -> None:
         links: list[tuple[Any, ...]] = []
         accesses: list[tuple[Any, ...]] = []
+        owners: set[tuple[uuid.UUID, str]] = set()
         due: list[Checkpoint] = []
         prev, since = self.head_hash, self.since_checkpoint
         for n in batch:
@@ -250,6 +337,7 @@ class AuditTrail(LogFollower):
             prev = link[2]
             if n.topic == ACCESS_TOPIC and state:
                 accesses.append(access_record(n, state))
+            owners.update(owner_records(n.topic, state, link))
             since += 1
             if since >= self.checkpoints.every:
                 due.append(self.checkpoints.sign(n.id, prev))
@@ -263,6 +351,8 @@ class AuditTrail(LogFollower):
                 await conn.copy_records_to_table(
                     "access_log", schema_name=self.schema, columns=ACCESS_COLUMNS, records=accesses
                 )
+            if owners:
+                await save_owners(conn, self.schema, owners)
             for checkpoint in due:
                 await self.checkpoints.record(conn, checkpoint)
             await self.save_position(conn, batch[-1].id)

@@ -53,7 +53,8 @@ class Audit:
         resource: str,
         categories: list[str],
     ) -> None:
-        """An auditor's read of personal data is itself recorded (purpose `audit`)."""
+        """An auditor's read of personal data is itself recorded (purpose `audit`), with
+        the audit scope the reader used."""
         await run_in_threadpool(
             lambda: access_read(
                 self.app,
@@ -63,6 +64,7 @@ class Audit:
                 purpose="audit",
                 resource=resource,
                 categories=categories,
+                audit_scope=who.audit_scope.recorded(),
             )
         )
 

@@ -1,5 +1,10 @@
 """What auditors read: a case's events with their links, its state as of a moment, and
-the recorded reads of a client's personal data."""
+the recorded reads of a client's personal data.
+
+Every read is scoped: only cases and clients of the organisations in the reader's audit
+scope (see `shared.auth.AuditScope`) are found; another organisation's reads exactly like
+one this service does not know (None or empty; the API answers 404). Whose a case or
+client is comes from `audit_owners` (see chain.py)."""
 
 from __future__ import annotations
 
@@ -16,12 +21,20 @@ from fastapi.encoders import jsonable_encoder
 from starlette.concurrency import run_in_threadpool
 
 from shared.audit.chain import ACCESS_COLUMNS, ACCESS_TOPIC
+from shared.auth import AuditScope
 from shared.eventstore import ServiceApplication
 from shared.privacy.sealing import event_id, is_sealed
 from shared.runtime import snapshot
 
-# Event fields shown apart from `data` (or not at all).
-_ENVELOPE = ("originator_id", "originator_version", "timestamp", "originator_topic")
+# Event fields shown apart from `data` (or not at all; `class_version` is the library's
+# mark of an event class's schema version, not something that happened).
+_ENVELOPE = (
+    "originator_id",
+    "originator_version",
+    "timestamp",
+    "originator_topic",
+    "class_version",
+)
 UNREADABLE = "UNREADABLE"
 
 
@@ -31,11 +44,32 @@ def events_table(app: ServiceApplication) -> tuple[str, str]:
     return recorder.datastore.schema, recorder.events_table_name
 
 
+async def in_scope(pool: asyncpg.Pool, schema: str, subject: uuid.UUID, scope: AuditScope) -> bool:
+    """Whether the case or client belongs to an organisation in the scope."""
+    if scope.everyone:
+        return True
+    found: bool = await pool.fetchval(
+        f'SELECT EXISTS (SELECT 1 FROM "{schema}".audit_owners '
+        "WHERE subject_id = $1 AND organisation = ANY($2::text[]))",
+        subject,
+        sorted(scope.orgs),
+    )
+    return found
+
+
 async def case_events(
-    pool: asyncpg.Pool, app: ServiceApplication, case_id: uuid.UUID, *, with_state: bool = False
+    pool: asyncpg.Pool,
+    app: ServiceApplication,
+    case_id: uuid.UUID,
+    scope: AuditScope,
+    *,
+    with_state: bool = False,
 ) -> list[dict[str, Any]]:
-    """The case's events in this service, in log order, each with its link."""
+    """The case's events in this service, in log order, each with its link (none when
+    the case is outside the scope)."""
     schema, table = events_table(app)
+    if not await in_scope(pool, schema, case_id, scope):
+        return []
     rows = await pool.fetch(
         f"SELECT c.position, c.prev_hash, c.hash, c.occurred_at, c.client_id, "
         f"c.originator_id AS link_originator_id, e.originator_id, e.originator_version, "
@@ -112,10 +146,17 @@ def _event_item(app: ServiceApplication, row: asyncpg.Record, with_state: bool) 
 
 
 async def case_state(
-    pool: asyncpg.Pool, app: ServiceApplication, case_id: uuid.UUID, as_of: datetime
+    pool: asyncpg.Pool,
+    app: ServiceApplication,
+    case_id: uuid.UUID,
+    as_of: datetime,
+    scope: AuditScope,
 ) -> list[dict[str, Any]] | None:
-    """Each aggregate of the case as it stood at `as_of` (None: no event by then)."""
+    """Each aggregate of the case as it stood at `as_of` (None: no event by then, or
+    the case is outside the scope)."""
     schema, _ = events_table(app)
+    if not await in_scope(pool, schema, case_id, scope):
+        return None
     rows = await pool.fetch(
         f'SELECT originator_id, max(originator_version) AS version FROM "{schema}".audit_chain '
         "WHERE case_id = $1 AND occurred_at <= $2 AND topic <> $3 "
@@ -152,7 +193,11 @@ def _rebuild(
     return encoded
 
 
-async def case_first_event(pool: asyncpg.Pool, schema: str, case_id: uuid.UUID) -> datetime | None:
+async def case_first_event(
+    pool: asyncpg.Pool, schema: str, case_id: uuid.UUID, scope: AuditScope
+) -> datetime | None:
+    if not await in_scope(pool, schema, case_id, scope):
+        return None
     at: datetime | None = await pool.fetchval(
         f'SELECT min(occurred_at) FROM "{schema}".audit_chain WHERE case_id = $1', case_id
     )
@@ -160,10 +205,29 @@ async def case_first_event(pool: asyncpg.Pool, schema: str, case_id: uuid.UUID) 
 
 
 async def access_log(
-    pool: asyncpg.Pool, schema: str, client_id: uuid.UUID | None, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
-    """Recorded reads (of one client's data, or all), newest first, and how many in all."""
-    where, args = ("WHERE client_id = $1", [client_id]) if client_id else ("", [])
+    pool: asyncpg.Pool,
+    schema: str,
+    scope: AuditScope,
+    client_id: uuid.UUID | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int] | None:
+    """Recorded reads (of one client's data, or all), newest first, and how many in all;
+    only reads of clients in the scope (None: the client asked for is outside it)."""
+    if client_id is not None and not await in_scope(pool, schema, client_id, scope):
+        return None
+    conditions: list[str] = []
+    args: list[Any] = []
+    if client_id is not None:
+        args.append(client_id)
+        conditions.append(f"client_id = ${len(args)}")
+    if not scope.everyone:
+        args.append(sorted(scope.orgs))
+        conditions.append(
+            f'client_id IN (SELECT subject_id FROM "{schema}".audit_owners '
+            f"WHERE organisation = ANY(${len(args)}::text[]))"
+        )
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     n = len(args)
     async with snapshot(pool) as conn:
         total = await conn.fetchval(f'SELECT count(*) FROM "{schema}".access_log {where}', *args)

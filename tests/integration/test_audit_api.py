@@ -29,7 +29,9 @@ AUDIT = f"{INTAKE}/audit"
 
 
 def auditor(token: Any, sub: str = "r.auditor") -> dict[str, str]:
-    return bearer(token("auditor", org="org-audit", sub=sub))
+    """A supervisory authority's auditor: every organisation's cases (`audit_scope` *);
+    the cross-organisation scoping is in test_cross_org_matrix.py."""
+    return bearer(token("auditor", org="org-audit", sub=sub, audit_scope="*"))
 
 
 async def events_of(

@@ -51,7 +51,7 @@ async def waypoint(
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=routed),
         base_url="http://waypoint",
-        headers=bearer(token("auditor", sub="r.cli")),
+        headers=bearer(token("auditor", sub="r.cli", audit_scope="*")),
     ) as client:
         yield client
 

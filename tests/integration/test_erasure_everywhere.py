@@ -679,7 +679,7 @@ async def test_an_erased_client_is_nowhere_in_the_database_the_streams_or_the_lo
     }
     apps = apps_of(intake_app, planning_app, followup_app, referral_app)
     clients = dict(zip(SERVICES, (api, planning_api, followup_api, referral_api), strict=True))
-    auditor = bearer(token("auditor", org="org-audit", sub="auditor-e2e"))
+    auditor = bearer(token("auditor", org="org-audit", sub="auditor-e2e", audit_scope="*"))
     dsn = settings.pg.dsn()
 
     w = await seed(

@@ -243,7 +243,7 @@ async def test_an_auditor_lists_each_read_once_newest_first(
     records = await access_records(referral_app, rid)
     assert len(records) == 3
 
-    auditor = bearer(token("auditor", org="audit-office", sub="auditor-1"))
+    auditor = bearer(token("auditor", org="audit-office", sub="auditor-1", audit_scope="*"))
     r = await referral_api.get(ACCESS_LOG, params={"client_id": w["client_id"]}, headers=auditor)
     assert r.status_code == 200, r.text
     entries = r.json()
