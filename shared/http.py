@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from shared.auth import TokenVerifier
+from shared.edge import Edge
 from shared.errors import install_error_handlers
 from shared.settings import Settings
 
@@ -42,6 +43,7 @@ def service_app(
         redoc_url=None,
         lifespan=lifespan,
     )
+    app.add_middleware(Edge, max_body=settings.max_body_bytes, hsts=settings.auth_mode != "dev")
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings)
     app.state.runtime = None

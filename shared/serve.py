@@ -97,6 +97,8 @@ UVICORN_OPTIONS: dict[str, Any] = {
     "http": "httptools",
     "access_log": False,
     "log_level": "info",
+    # No `server: uvicorn` banner: it tells an attacker what to look up.
+    "server_header": False,
 }
 
 
