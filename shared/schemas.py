@@ -9,12 +9,22 @@ model (a NUL that reached intake's projection froze it for every organisation).
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from shared.text import CONTROL_MESSAGE, clean
 
@@ -32,26 +42,41 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-def _single_line(value: str) -> str:
-    if not clean(value):
-        raise PydanticCustomError("control_characters", CONTROL_MESSAGE)
-    return value
+@dataclass(frozen=True)
+class _NoControl:
+    """Refuses control characters (see shared/text.py); the OpenAPI documents clients
+    and fuzzers see it as a `pattern` (unless the field has a pattern of its own)."""
+
+    multiline: bool
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema.setdefault("pattern", MULTI_LINE if self.multiline else SINGLE_LINE)
+        return json_schema
+
+    def _check(self, value: str) -> str:
+        if not clean(value, multiline=self.multiline):
+            extra = " (other than line breaks and tabs)" if self.multiline else ""
+            raise PydanticCustomError("control_characters", CONTROL_MESSAGE + extra)
+        return value
 
 
-def _multi_line(value: str) -> str:
-    if not clean(value, multiline=True):
-        raise PydanticCustomError(
-            "control_characters", CONTROL_MESSAGE + " (other than line breaks and tabs)"
-        )
-    return value
-
-
+# The same rules as ECMA-262 patterns, for the OpenAPI documents.
+SINGLE_LINE = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+MULTI_LINE = "^(?:[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]|\\r\\n)*$"
 # Put after the field's bounds, so that the length is checked (and reported) first:
 # `Annotated[StrictStr, Field(min_length=1, max_length=100), SingleLine]`.
 # Single-line text (a name, a title, a filter): no control character at all.
-SingleLine = AfterValidator(_single_line)
+SingleLine = _NoControl(multiline=False)
 # Multi-line text (a note, a reason, a description): line breaks and tabs allowed.
-MultiLine = AfterValidator(_multi_line)
+MultiLine = _NoControl(multiline=True)
 
 
 def _year_of(value: date) -> Any:
