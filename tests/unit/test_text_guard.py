@@ -4,6 +4,7 @@ error naming the field, whatever the API in front of it let through."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -17,6 +18,7 @@ from services.intake.erasure import ClientErasure
 from services.planning.domain import PlanningError
 from services.referral.domain import Partner, ReferralError, check_services
 from services.referral.lifecycle import check_reason
+from shared.schemas import MULTI_LINE, SINGLE_LINE
 from shared.text import CONTROL_MESSAGE, clean, guard_text, refused_at
 
 AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -165,3 +167,11 @@ def test_the_planning_and_follow_up_errors_take_the_guards_arguments() -> None:
         with pytest.raises(error) as caught:
             guard_text(error, multiline=True, notes="ok\n", reason="no\u0000")
         assert getattr(caught.value, "field", None) == "reason"
+
+
+@pytest.mark.parametrize("value", [v for v in TEXTS if "\ud800" not in v])
+def test_the_openapi_patterns_say_what_the_check_does(value: str) -> None:
+    # (A lone surrogate is the one thing a JSON Schema pattern cannot name; the check,
+    # and strict string parsing before it, refuse it all the same.)
+    assert bool(re.fullmatch(SINGLE_LINE, value)) is clean(value)
+    assert bool(re.fullmatch(MULTI_LINE, value)) is clean(value, multiline=True)
