@@ -135,12 +135,14 @@ def main() -> None:
         **os.environ,
         "GUIDANCE_DATABASE_URL": settings.database_url,
         "GUIDANCE_AUTH_MODE": "dev",
+        # The server verifies the tokens this process mints (dev mode has no fixed secret).
+        "GUIDANCE_JWT_SECRET": settings.jwt_secret or "",
         "BENCH_SCHEMA": SCHEMA,
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "bench.command_floor:create_app", "--factory",
          "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-         "--log-level", "warning", "--workers", str(args.workers)],
+         "--log-level", "warning", "--workers", str(args.workers), "--no-server-header"],
         env=env,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

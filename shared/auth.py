@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -20,6 +21,10 @@ ROLES = frozenset({"counsellor", "team_lead", "partner", "auditor", "admin", "di
 REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
 # The `audit_scope` claim naming every organisation: a supervisory authority.
 ALL_ORGS = "*"
+# Real tokens are well under 2 KB; a larger one is refused unread (and never cached).
+MAX_TOKEN_BYTES = 8192
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,8 @@ class TokenVerifier:
     def verify(self, token: str) -> Principal:
         """The principal of a valid token; a token seen before is not verified again
         until it expires (a signature check costs more than the rest of a request)."""
+        if len(token) > MAX_TOKEN_BYTES:
+            raise Unauthorized("The token is too large.", headers=_challenge())
         hit = self._verified.get(token)
         if hit is not None and hit[1] > time.time():
             return hit[0]
@@ -111,7 +118,9 @@ class TokenVerifier:
                     options={"require": REQUIRED_CLAIMS},
                 )
         except (jwt.PyJWTError, ValueError) as e:
-            raise Unauthorized(f"Invalid token: {e}", headers=_challenge()) from e
+            # The library's reason helps a forger more than a caller: it stays in the log.
+            log.debug("token refused: %s", e)
+            raise Unauthorized("The token is not valid.", headers=_challenge()) from e
         return principal_from_claims(claims), float(claims["exp"])
 
 

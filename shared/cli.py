@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,15 +23,48 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
 console = Console(soft_wrap=True)  # URLs and tokens stay whole for copy-paste
 
+if TYPE_CHECKING:
+    from shared.settings import Settings
+
 DEV_ORG = "org-demo"
 DEV_PARTNER = uuid.UUID("00000000-0000-4000-8000-00000000beef")
+# Where `waypoint run` leaves the dev signing secret of the running system, so that
+# `waypoint token` (and the benchmarks) in another shell mint tokens it accepts.
+SECRET_FILE = Path(".data") / "dev-jwt-secret"
+
+
+def signing_settings() -> Settings:
+    """The settings to mint dev tokens with: GUIDANCE_JWT_SECRET when set, else the
+    secret the running `waypoint run` wrote to .data/dev-jwt-secret."""
+    from shared.settings import Settings, get_settings
+
+    if os.environ.get("GUIDANCE_JWT_SECRET") or not SECRET_FILE.is_file():
+        return get_settings()
+    return Settings(jwt_secret=SECRET_FILE.read_text().strip())
+
+
+def share_dev_secret(data_dir: Path) -> str | None:
+    """Dev mode without GUIDANCE_JWT_SECRET: one random secret for this run, in the
+    environment of every process it starts (else a token one of them mints fails in
+    another) and in `<data_dir>/dev-jwt-secret` (only the owner may read it); the file's
+    path, or None when a secret was given (or outside dev mode)."""
+    if os.environ.get("GUIDANCE_AUTH_MODE", "dev") != "dev" or os.environ.get(
+        "GUIDANCE_JWT_SECRET"
+    ):
+        return None
+    secret = os.environ["GUIDANCE_JWT_SECRET"] = secrets.token_urlsafe(32)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / SECRET_FILE.name
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(secret + "\n")
+    return str(path)
 
 
 def dev_tokens() -> dict[str, str]:
     from shared.auth import dev_token
-    from shared.settings import get_settings
 
-    settings = get_settings()
+    settings = signing_settings()
     people = {
         "counsellor": ("c.jansen", ["counsellor"], None),
         "team_lead": ("t.peeters", ["team_lead"], None),
@@ -79,6 +113,8 @@ def run(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     os.environ.setdefault("GUIDANCE_AUTH_MODE", "dev")
+    # Before any other process starts: they all verify with the one secret.
+    secret_file = share_dev_secret(data_dir)
     started: list[NatsServer | EmbeddedPostgres | _Process] = []
     settings = get_settings()
     try:
@@ -102,6 +138,11 @@ def run(
         console.print(f"\nWaypoint at [bold]{base}[/]: /intake /planning /followup /referral")
         console.print(f"OpenAPI: {base}/intake/docs (and /planning/docs, …)\n")
         if settings.auth_mode == "dev":
+            if secret_file:
+                console.print(
+                    f"Dev signing secret of this run (in {secret_file}; `waypoint token` "
+                    f"reads it): {settings.jwt_secret}"
+                )
             console.print("Dev tokens (organisation [bold]" + DEV_ORG + "[/]):")
             for role, token in dev_tokens().items():
                 console.print(f"  [bold]{role}[/]: {token}")
@@ -197,13 +238,18 @@ def token(
         typer.Option(help="Organisation(s) an auditor may read (repeat), or '*' for every one."),
     ] = None,
 ) -> None:
-    """Print a dev-mode token (HS256 with GUIDANCE_JWT_SECRET)."""
+    """Print a dev-mode token (HS256 with GUIDANCE_JWT_SECRET, else with the secret the
+    running `waypoint run` wrote to .data/dev-jwt-secret)."""
     from shared.auth import dev_token
-    from shared.settings import get_settings
 
+    if not os.environ.get("GUIDANCE_JWT_SECRET") and not SECRET_FILE.is_file():
+        raise typer.BadParameter(
+            "no signing secret: set GUIDANCE_JWT_SECRET, or start `waypoint run` in this "
+            f"directory first (it writes {SECRET_FILE})"
+        )
     print(
         dev_token(
-            get_settings(),
+            signing_settings(),
             sub=sub,
             org=org,
             roles=role,

@@ -18,7 +18,8 @@ from shared.messaging.follower import LogFollower
 T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
 R = TypeVar("R")
-_ETAG = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
+# At most 18 digits: any version fits a bigint (4,300 digits took int() down with a 500).
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 
 
 def expected_version(if_match: str | None) -> int | None:

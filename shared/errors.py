@@ -212,8 +212,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized"}
-        codes = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}
+        titles = {
+            404: "Not found",
+            405: "Method not allowed",
+            401: "Unauthorized",
+            413: "Content too large",
+        }
+        codes = {
+            404: "not-found",
+            405: "method-not-allowed",
+            401: "unauthorized",
+            413: "content-too-large",
+        }
         problem = Problem(
             str(exc.detail),
             status=exc.status_code,

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.auth import TokenVerifier
+from shared.edge import Edge
 from shared.errors import install_error_handlers
 from shared.idempotency import IdempotencyMiddleware
 from shared.settings import Settings
@@ -44,6 +45,7 @@ def service_app(
         redoc_url=None,
         lifespan=lifespan,
     )
+    app.add_middleware(Edge, max_body=settings.max_body_bytes, hsts=settings.auth_mode != "dev")
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings)
     app.state.runtime = None

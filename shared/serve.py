@@ -15,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
+from shared.edge import SECURITY_HEADERS
 from shared.errors import PROBLEM_JSON
 from shared.settings import Settings, get_settings
 
@@ -86,7 +87,7 @@ async def _not_found(scope: Scope, send: Send) -> None:
         {
             "type": "http.response.start",
             "status": 404,
-            "headers": [(b"content-type", PROBLEM_JSON.encode())],
+            "headers": [(b"content-type", PROBLEM_JSON.encode()), *SECURITY_HEADERS],
         }
     )
     await send({"type": "http.response.body", "body": body})
@@ -97,6 +98,8 @@ UVICORN_OPTIONS: dict[str, Any] = {
     "http": "httptools",
     "access_log": False,
     "log_level": "info",
+    # No `server: uvicorn` banner: it tells an attacker what to look up.
+    "server_header": False,
 }
 
 

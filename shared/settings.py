@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import base64
+import secrets
 from datetime import date
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Dev-only secrets: used when GUIDANCE_AUTH_MODE=dev and nothing else is given.
-DEV_JWT_SECRET = "waypoint-dev-secret-change-me-please-0123456789"
+# Dev-only secrets: used when GUIDANCE_AUTH_MODE=dev and nothing else is given. The
+# signing secret has no default: one known to all would let anyone mint an admin's token
+# for a dev system left reachable; see `run_jwt_secret`.
 DEV_MASTER_KEY = base64.b64encode(b"waypoint-dev-master-key-32bytes!").decode()
 DEV_AUDIT_SIGNING_KEY = base64.b64encode(b"waypoint-dev-audit-signing-seed!").decode()
 
@@ -108,11 +110,13 @@ class Settings(BaseSettings):
     ready_dead_letter_grace_seconds: float = Field(default=0.0, ge=0)
     host: str = "127.0.0.1"
     port: int = 8000
+    # The largest request body accepted (413 beyond it); no command needs a tenth of it.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:
         if self.auth_mode == "dev":
-            self.jwt_secret = self.jwt_secret or DEV_JWT_SECRET
+            self.jwt_secret = self.jwt_secret or run_jwt_secret()
             self.master_key = self.master_key or DEV_MASTER_KEY
             self.audit_signing_key = self.audit_signing_key or DEV_AUDIT_SIGNING_KEY
         else:
@@ -202,6 +206,14 @@ class PgParams:
             "password": self.password or None,
             "database": self.dbname,
         }
+
+
+@cache
+def run_jwt_secret() -> str:
+    """Dev mode without GUIDANCE_JWT_SECRET: a random signing secret, one per process.
+    `waypoint run` puts it in GUIDANCE_JWT_SECRET before it starts any other process, so
+    that all of them share it, and writes it where `waypoint token` finds it."""
+    return secrets.token_urlsafe(32)
 
 
 def get_settings() -> Settings:

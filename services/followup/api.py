@@ -19,17 +19,15 @@ from shared.commands import Projection, change, set_etag
 from shared.errors import InvalidInput
 from shared.http import page_headers
 from shared.messaging.follower import LogFollower
+from shared.schemas import Day, Id, Limit, MultiLine, Offset, SingleLine, Strict
 
 router = APIRouter(tags=["followup"])
 
 Counsellor = Annotated[Principal, Depends(require("counsellor"))]
 Reader = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
-Note = Annotated[StrictStr, Field(max_length=4000)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+Note = Annotated[StrictStr, Field(max_length=4000), MultiLine]
+Text = Annotated[StrictStr, Field(min_length=1, max_length=2000), MultiLine]
 
 
 class ContactIn(Strict):
@@ -39,14 +37,14 @@ class ContactIn(Strict):
 
 
 class ActionCheckIn(Strict):
-    action_id: uuid.UUID
+    action_id: Id
     status: Literal["realised", "partly", "not_realised"]
     bottleneck: Note | None = None
 
 
 class OutcomeIn(Strict):
     outcome: Literal["employed", "education", "self_employed", "other", "none"]
-    on: date
+    on: Day
 
 
 class FeedbackIn(Strict):
@@ -57,18 +55,18 @@ class FeedbackIn(Strict):
 
 
 class CloseIn(Strict):
-    reason: Annotated[StrictStr, Field(min_length=1, max_length=2000)]
+    reason: Text
 
 
 class AftercareIn(Strict):
-    due_on: date
+    due_on: Day
 
 
 class ToDoIn(Strict):
-    goal_id: uuid.UUID
-    description: Annotated[StrictStr, Field(min_length=1, max_length=2000)]
+    goal_id: Id
+    description: Text
     owner: Literal["client", "counsellor", "partner"]
-    due_date: date
+    due_date: Day
 
 
 class Changed(BaseModel):
@@ -191,10 +189,10 @@ async def get_worklist(
     app: App,
     request: Request,
     response: Response,
-    due_before: date | None = None,
-    counsellor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    due_before: Day | None = None,
+    counsellor: Annotated[StrictStr, Field(min_length=1, max_length=200), SingleLine] | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> list[WorkItem]:
     """Check-ins due before a date (default: within the next two weeks) and overdue,
     most urgent first."""
@@ -231,8 +229,8 @@ TeamLead = Annotated[Principal, Depends(require("team_lead"))]
 async def get_outcomes_report(
     who: TeamLead,
     request: Request,
-    from_: Annotated[date, Query(alias="from")],
-    to: date,
+    from_: Annotated[Day, Query(alias="from")],
+    to: Day,
 ) -> OutcomesReport:
     """Outcomes, days from acceptance to outcome, feedback and bottlenecks in a period."""
     if to < from_:

@@ -22,6 +22,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from shared.text import guard_text
+
 DEFAULT_CHECKIN_OFFSETS_DAYS = (14, 91, 182)  # two weeks, three and six months
 CHANNELS = ("phone", "email", "meeting", "video")
 CHECK_STATUSES = ("realised", "partly", "not_realised")
@@ -585,6 +587,7 @@ class FollowUp(Aggregate):
     ) -> bool:
         """Record a contact attempt; the third failed one in a row raises a bottleneck."""
         self._require_open()
+        guard_text(FollowUpError, multiline=True, notes=notes)
         if any(c["contact_id"] == contact_id for c in self.contacts):
             return False
         if channel not in CHANNELS:
@@ -622,6 +625,7 @@ class FollowUp(Aggregate):
     ) -> bool:
         """Check whether a plan action was realised; a bottleneck text raises a bottleneck."""
         self._require_open()
+        guard_text(FollowUpError, multiline=True, bottleneck=bottleneck)
         if check_id in self.action_checks:
             return False
         action = self._action(action_id)
@@ -711,6 +715,7 @@ class FollowUp(Aggregate):
         self._require_open()
         if todo_id in self.todos:
             return False
+        guard_text(FollowUpError, multiline=True, description=description)
         if not description.strip():
             raise FollowUpError("invalid", "A to-do has a description.", "description")
         if owner not in OWNERS:
@@ -754,6 +759,7 @@ class FollowUp(Aggregate):
     ) -> None:
         """Record the client's end-of-process feedback; with an outcome, the follow-up closes."""
         self._require_open()
+        guard_text(FollowUpError, multiline=True, comments=comments)
         if isinstance(satisfaction, bool) or not isinstance(satisfaction, int):
             raise FollowUpError("invalid", "Satisfaction is a whole number 1-5.", "satisfaction")
         if not 1 <= satisfaction <= 5:
@@ -779,6 +785,7 @@ class FollowUp(Aggregate):
     def close(self, *, reason: str, actor: str, at: datetime) -> None:
         """Close early, with a reason."""
         self._require_open()
+        guard_text(FollowUpError, multiline=True, reason=reason)
         if not reason.strip():
             raise FollowUpError("invalid", "Give a reason to close early.", "reason")
         self._trigger(self.FollowUpClosed, at, reason=reason.strip(), rule="early", actor=actor)

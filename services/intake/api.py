@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 
 from services.intake.application import IntakeApplication
@@ -18,6 +18,7 @@ from shared.auth import Principal, require
 from shared.commands import Projection, change, expected_version, run_command, set_etag
 from shared.http import page_headers
 from shared.messaging.follower import LogFollower
+from shared.schemas import AwareMoment, Day, Id, Limit, MultiLine, Offset, SingleLine, Strict
 
 router = APIRouter(tags=["intake"])
 
@@ -29,37 +30,37 @@ Purpose = Literal["guidance", "referral", "statistics"]
 DataCategory = Literal["identity", "contact", "career_question", "assessments", "plan"]
 # JSON types are taken as they are: `true` is no score and "yes" no boolean.
 Score = Annotated[StrictInt, Field(ge=1, le=4)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+Name = Annotated[StrictStr, Field(min_length=1, max_length=100), SingleLine]
+Note = Annotated[StrictStr, Field(max_length=4000), MultiLine]
 
 
 # -- request models ---------------------------------------------------------------------------
 class RegisterClient(Strict):
-    given_name: str = Field(min_length=1, max_length=100)
-    family_name: str = Field(min_length=1, max_length=100)
-    birth_date: date
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
-    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ()./-]{6,20}$")
-    preferred_language: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    given_name: Name
+    family_name: Name
+    birth_date: Day
+    email: Annotated[
+        StrictStr, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254), SingleLine
+    ]
+    phone: Annotated[StrictStr, Field(pattern=r"^\+?[0-9 ()./-]{6,20}$")] | None = None
+    preferred_language: Annotated[StrictStr, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] | None = None
 
 
 class ConsentIn(Strict):
     purpose: Purpose
     granted: StrictBool
-    partner_id: uuid.UUID | None = None
+    partner_id: Id | None = None
     data_categories: list[DataCategory] | None = Field(default=None, max_length=5)
 
 
 class OpenCase(Strict):
-    client_id: uuid.UUID
-    career_question: str = Field(min_length=1, max_length=4000)
+    client_id: Id
+    career_question: Annotated[StrictStr, Field(min_length=1, max_length=4000), MultiLine]
 
 
 class EntryCheck(Strict):
     eligible: StrictBool
-    notes: str | None = Field(default=None, max_length=4000)
+    notes: Note | None = None
 
 
 class Scores(Strict):
@@ -77,13 +78,13 @@ class AssessmentIn(Strict):
 
 class SessionIn(Strict):
     kind: Literal["intake", "deepening", "synthesis", "aftercare"]
-    held_at: AwareDatetime
+    held_at: AwareMoment
     minutes: StrictInt = Field(ge=1, le=600)
 
 
 class DecisionIn(Strict):
     decision: Literal["accept", "refer_out", "decline"]
-    reason: str | None = Field(default=None, max_length=4000)
+    reason: Note | None = None
 
 
 # -- response models --------------------------------------------------------------------------
@@ -365,8 +366,8 @@ async def get_cases(
     ] = None,
     phase: Literal["intake", "deepening", "synthesis", "aftercare", "closed"] | None = None,
     client_id: uuid.UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> list[CaseSummary]:
     """The organisation's cases, newest first; `X-Total-Count` and `Link` paginate."""
     rows, total = await list_cases(

@@ -13,6 +13,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from shared.text import guard_text
+
 COMPETENCES = (
     "quality_reflection",
     "motive_reflection",
@@ -133,6 +135,14 @@ class Client(Aggregate):
         actor: str,
         at: datetime,
     ) -> Client:
+        guard_text(
+            IntakeError,
+            given_name=given_name,
+            family_name=family_name,
+            email=email,
+            phone=phone,
+            preferred_language=preferred_language,
+        )
         if not given_name.strip():
             raise IntakeError("invalid", "The given name must not be blank.", "given_name")
         if not family_name.strip():
@@ -430,6 +440,7 @@ class Case(Aggregate):
                 "The client has not given a guidance consent; record it first.",
                 "client_id",
             )
+        guard_text(IntakeError, multiline=True, career_question=career_question)
         if not career_question.strip():
             raise IntakeError(
                 "invalid", "The career question must not be blank.", "career_question"
@@ -455,6 +466,7 @@ class Case(Aggregate):
     # -- commands ------------------------------------------------------------------------
     def check_entry(self, *, eligible: bool, notes: str | None, actor: str, at: datetime) -> None:
         self._require_open()
+        guard_text(IntakeError, multiline=True, notes=notes)
         self.trigger_event(
             self.EntryChecked,
             timestamp=at,
@@ -531,6 +543,7 @@ class Case(Aggregate):
 
     def decide(self, *, decision: str, reason: str | None, actor: str, at: datetime) -> None:
         self._require_open()
+        guard_text(IntakeError, multiline=True, reason=reason)
         if decision == "accept":
             if self.entry_check is None or not self.entry_check["eligible"]:
                 raise IntakeError(

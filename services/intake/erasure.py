@@ -17,12 +17,14 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from services.intake.domain import IntakeError
+from shared.text import guard_field
 
 NAMESPACE = uuid.UUID("0b6f2a64-2c1d-4c1e-8f3a-5d7e9b1c2a40")
 SERVICES = ("intake", "planning", "followup", "referral")
 
 
 def _text(value: str | None, field: str) -> str:
+    guard_field(IntakeError, field, value, multiline=True)
     text = (value or "").strip()
     if not text:
         raise IntakeError("invalid", "Give a reason.", field)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, Field, StrictStr
 from starlette.concurrency import run_in_threadpool
 
 from services.intake.api import App
@@ -20,16 +20,13 @@ from services.intake.erasure import ClientErasure
 from shared.auth import Principal, require
 from shared.commands import Projection, run_command
 from shared.errors import NotFound
+from shared.schemas import MultiLine, Strict
 
 privacy = APIRouter(tags=["privacy"])
 
 Staff = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
 TeamLead = Annotated[Principal, Depends(require("team_lead"))]
-Reason = Annotated[StrictStr, Field(min_length=1, max_length=1000)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+Reason = Annotated[StrictStr, Field(min_length=1, max_length=1000), MultiLine]
 
 
 class ErasureIn(Strict):

@@ -6,9 +6,9 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, Field, StrictStr
 from starlette.concurrency import run_in_threadpool
 
 from services.planning.application import PlanningApplication
@@ -23,6 +23,7 @@ from shared.http import page_headers
 from shared.messaging.follower import LogFollower
 from shared.privacy import ERASED
 from shared.privacy.sealing import open_sealed
+from shared.schemas import Day, Id, Limit, MultiLine, Offset, SingleLine, Strict
 
 router = APIRouter(tags=["planning"])
 
@@ -32,11 +33,9 @@ IfMatch = Annotated[str | None, Header(alias="If-Match")]
 Competence = Literal[
     "quality_reflection", "motive_reflection", "work_exploration", "career_steering", "networking"
 ]
-Text = Annotated[StrictStr, Field(min_length=1, max_length=2000)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+Text = Annotated[StrictStr, Field(min_length=1, max_length=2000), MultiLine]
+Title = Annotated[StrictStr, Field(min_length=1, max_length=200), SingleLine]
+Note = Annotated[StrictStr, Field(max_length=2000), MultiLine]
 
 
 class PlanTypeIn(Strict):
@@ -44,50 +43,50 @@ class PlanTypeIn(Strict):
 
 
 class GoalIn(Strict):
-    title: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+    title: Title
     specific: Text
     measure: Text
-    target_date: Annotated[date, Field(strict=False)]
+    target_date: Day
     competences: list[Competence] = Field(max_length=5)
     priority: int = Field(ge=1, le=100)
 
 
 class PrioritiesIn(Strict):
-    order: list[Annotated[uuid.UUID, Field(strict=False)]] = Field(min_length=1, max_length=100)
+    order: list[Id] = Field(min_length=1, max_length=100)
 
 
 class ActionIn(Strict):
     description: Text
     owner: Literal["client", "counsellor", "partner"]
-    due_date: Annotated[date, Field(strict=False)]
+    due_date: Day
 
 
 class CancelIn(Strict):
-    reason: Annotated[StrictStr, Field(max_length=2000)] | None = None
+    reason: Note | None = None
 
 
 class AnalysisItem(Strict):
-    text: Annotated[StrictStr, Field(min_length=1, max_length=500)]
-    esco_uri: Annotated[StrictStr, Field(max_length=200)] | None = None
+    text: Annotated[StrictStr, Field(min_length=1, max_length=500), MultiLine]
+    esco_uri: Annotated[StrictStr, Field(max_length=200), SingleLine] | None = None
 
 
 class CompetenceAnalysisIn(Strict):
-    career_target: Annotated[StrictStr, Field(min_length=1, max_length=500)]
+    career_target: Annotated[StrictStr, Field(min_length=1, max_length=500), SingleLine]
     strengths: list[AnalysisItem] = Field(default_factory=list, max_length=50)
     weaknesses: list[AnalysisItem] = Field(default_factory=list, max_length=50)
     training_needs: list[AnalysisItem] = Field(default_factory=list, max_length=50)
 
 
 class EvidenceIn(Strict):
-    title: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+    title: Title
     kind: Literal["diploma", "certificate", "work_sample", "reference", "assessment", "other"]
-    description: Annotated[StrictStr, Field(max_length=2000)] | None = None
-    date: Annotated[date, Field(strict=False)]
+    description: Note | None = None
+    date: Day
     document_hash: Annotated[StrictStr, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
 
 
 class PortfolioAssessmentIn(Strict):
-    standard: Annotated[StrictStr, Field(min_length=1, max_length=300)]
+    standard: Annotated[StrictStr, Field(min_length=1, max_length=300), SingleLine]
     comparison: Text
     advice: Literal["continue", "stop"]
 
@@ -203,8 +202,8 @@ async def get_plans(
     status_: Annotated[
         Literal["draft", "agreed", "revised", "closed"] | None, Query(alias="status")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> list[PlanOut]:
     """Plans of the organisation: the case's one plan with `case_id`, else all, newest first."""
     if case_id is not None:
@@ -246,7 +245,10 @@ async def get_plan(plan_id: uuid.UUID, who: Reader, app: App, response: Response
 
 @router.get("/plans/{plan_id}/versions/{revision}", response_model=PlanVersionOut)
 async def get_agreed_version(
-    plan_id: uuid.UUID, revision: int, who: Reader, app: App
+    plan_id: uuid.UUID,
+    revision: Annotated[int, Path(ge=1, le=1_000_000)],
+    who: Reader,
+    app: App,
 ) -> PlanVersionOut:
     """An agreed version of the plan, as both parties agreed to it."""
     plan = await run_in_threadpool(_read, app, plan_id, who, "plan-version", ["plan"])

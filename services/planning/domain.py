@@ -18,6 +18,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from shared.text import guard_field, guard_text
+
 COMPETENCES = (
     "quality_reflection",
     "motive_reflection",
@@ -477,6 +479,8 @@ class Plan(Aggregate):
             raise PlanningError(
                 "invalid", f"Unknown career competence {unknown[0]!r}.", "competences"
             )
+        guard_text(PlanningError, title=title)
+        guard_text(PlanningError, multiline=True, specific=specific, measure=measure)
         if not title.strip():
             raise PlanningError("invalid", "A goal has a title.", "title")
         if not 1 <= priority <= len(self.ranking) + 1:
@@ -541,6 +545,7 @@ class Plan(Aggregate):
         goal = self._goal(goal_id)
         if owner not in OWNERS:
             raise PlanningError("invalid", f"Unknown owner {owner!r}.", "owner")
+        guard_text(PlanningError, multiline=True, description=description)
         if not description.strip():
             raise PlanningError("invalid", "An action has a description.", "description")
         if due_date > goal["target_date"]:
@@ -569,6 +574,7 @@ class Plan(Aggregate):
         self, *, action_id: uuid.UUID, reason: str | None, actor: str, at: datetime
     ) -> None:
         self._open_action(action_id)
+        guard_text(PlanningError, multiline=True, reason=reason)
         self._change(self.ActionCancelled, at, action_id=action_id, reason=reason, actor=actor)
 
     def record_competence_analysis(
@@ -581,12 +587,15 @@ class Plan(Aggregate):
         actor: str,
         at: datetime,
     ) -> None:
+        guard_text(PlanningError, career_target=career_target)
         for name, items in (
             ("strengths", strengths),
             ("weaknesses", weaknesses),
             ("training_needs", training_needs),
         ):
             for i, item in enumerate(items):
+                guard_field(PlanningError, f"{name}.{i}.text", item.get("text"), multiline=True)
+                guard_field(PlanningError, f"{name}.{i}.esco_uri", item.get("esco_uri"))
                 uri = item.get("esco_uri")
                 if uri is not None and not ESCO_URI.match(uri):
                     raise PlanningError(
@@ -617,6 +626,8 @@ class Plan(Aggregate):
         actor: str,
         at: datetime,
     ) -> None:
+        guard_text(PlanningError, title=title, document_hash=document_hash)
+        guard_text(PlanningError, multiline=True, description=description)
         if kind not in EVIDENCE_KINDS:
             raise PlanningError("invalid", f"Unknown evidence kind {kind!r}.", "kind")
         if dated > at.date():
@@ -636,6 +647,8 @@ class Plan(Aggregate):
     def assess_portfolio(
         self, *, standard: str, comparison: str, advice: str, actor: str, at: datetime
     ) -> None:
+        guard_text(PlanningError, standard=standard)
+        guard_text(PlanningError, multiline=True, comparison=comparison)
         if advice not in ADVICE:
             raise PlanningError("invalid", f"Unknown advice {advice!r}.", "advice")
         if not self.portfolio["evidence"]:
@@ -696,6 +709,7 @@ class Plan(Aggregate):
     def close(self, *, reason: str | None, actor: str, at: datetime) -> None:
         """Close the plan: its agreed versions stay readable, nothing changes any more."""
         self._require_open()
+        guard_text(PlanningError, multiline=True, reason=reason)
         self.trigger_event(
             self.Closed,
             timestamp=at,

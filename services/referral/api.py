@@ -15,8 +15,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from fastapi import APIRouter, Depends, Header, Request, Response, status
+from pydantic import BaseModel, Field, StrictStr
 from starlette.concurrency import run_in_threadpool
 
 from services.referral.application import ReferralApplication
@@ -28,6 +28,7 @@ from shared.commands import change as change_command
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.http import page_headers
 from shared.messaging.follower import LogFollower
+from shared.schemas import Id, Limit, MultiLine, Offset, SingleLine, Strict
 
 router = APIRouter(tags=["partners"])
 
@@ -49,30 +50,27 @@ ServiceCategory = Literal[
     "other",
 ]
 DataCategory = Literal["identity", "contact", "career_question", "assessments", "plan"]
-Name = Annotated[StrictStr, Field(min_length=1, max_length=200)]
-Description = Annotated[StrictStr, Field(max_length=4000)]
-Email = Annotated[StrictStr, Field(max_length=254)]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=200), SingleLine]
+Description = Annotated[StrictStr, Field(max_length=4000), MultiLine]
+Email = Annotated[StrictStr, Field(max_length=254), SingleLine]
+Area = Annotated[StrictStr, Field(min_length=1, max_length=200), SingleLine]
 Language = Annotated[StrictStr, Field(pattern=r"^[A-Za-z]{2}$")]
 OpenPlaces = Annotated[int, Field(ge=0, le=100_000)]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
 class ServiceIn(Strict):
-    service_id: Annotated[uuid.UUID, Field(strict=False)] | None = None
+    service_id: Id | None = None
     name: Name
     category: ServiceCategory
     languages: list[Language] = Field(default_factory=list, max_length=20)
-    area: Annotated[StrictStr, Field(max_length=200)] | None = None
-    eligibility: Annotated[StrictStr, Field(max_length=2000)] | None = None
+    area: Annotated[StrictStr, Field(max_length=200), SingleLine] | None = None
+    eligibility: Annotated[StrictStr, Field(max_length=2000), MultiLine] | None = None
 
 
 class PartnerIn(Strict):
     # The id the partner's tokens carry, when it has one already (an identity provider's,
     # or another directory's); else a new one.
-    partner_id: Annotated[uuid.UUID, Field(strict=False)] | None = None
+    partner_id: Id | None = None
     name: Name
     description: Description | None = None
     services: list[ServiceIn] = Field(min_length=1, max_length=50)
@@ -179,13 +177,13 @@ async def get_partners(
     who: Reader,
     request: Request,
     response: Response,
-    service: Annotated[StrictStr | None, Query(min_length=1, max_length=200)] = None,
+    service: Name | None = None,
     category: ServiceCategory | None = None,
-    language: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
-    area: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    language: Language | None = None,
+    area: Area | None = None,
     include_inactive: bool = False,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> list[PartnerOut]:
     """Search the directory: `service` matches a service's category or name, `category`,
     `language` (ISO 639-1) and `area` a service's; one service must meet them all.

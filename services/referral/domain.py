@@ -19,6 +19,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from shared.text import guard_field, guard_text
+
 SERVICE_CATEGORIES = (
     "training",
     "psychology",
@@ -88,6 +90,9 @@ def check_services(
     ids: set[uuid.UUID] = set()
     for i, service in enumerate(services):
         at = f"services.{i}"
+        guard_field(ReferralError, f"{at}.name", service.get("name"))
+        guard_field(ReferralError, f"{at}.area", service.get("area"))
+        guard_field(ReferralError, f"{at}.eligibility", service.get("eligibility"), multiline=True)
         name = _text(service.get("name"))
         if name is None:
             raise ReferralError("invalid", "A service has a name.", f"{at}.name")
@@ -145,6 +150,7 @@ def check_categories(categories: list[str]) -> list[str]:
 
 
 def check_name(name: str) -> str:
+    guard_text(ReferralError, name=name)
     text = _text(name)
     if text is None:
         raise ReferralError("invalid", "A partner has a name.", "name")
@@ -152,12 +158,18 @@ def check_name(name: str) -> str:
 
 
 def check_email(email: str | None) -> str | None:
+    guard_text(ReferralError, contact_email=email)
     text = _text(email)
     if text is not None and not EMAIL.match(text):
         raise ReferralError(
             "invalid", "The contact address is not an email address.", "contact_email"
         )
     return text
+
+
+def check_description(description: str | None) -> str | None:
+    guard_text(ReferralError, multiline=True, description=description)
+    return _text(description)
 
 
 def check_capacity(open_places: int) -> int:
@@ -267,7 +279,7 @@ class Partner(Aggregate):
             id=partner_id,
             timestamp=at,
             name=checked_name,
-            description=_text(description),
+            description=check_description(description),
             services=checked_services,
             accepted_categories=categories,
             contact_email=email,
@@ -299,7 +311,7 @@ class Partner(Aggregate):
             if field == "name":
                 checked[field] = check_name(value)
             elif field == "description":
-                checked[field] = _text(value)
+                checked[field] = check_description(value)
             elif field == "services":
                 known = {s["service_id"] for s in self.services}
                 checked[field] = check_services(value, known=known, new_id=new_id)

@@ -27,6 +27,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
 from services.referral.domain import DATA_CATEGORIES, ReferralError, _text
+from shared.text import guard_field, guard_text
 
 STATUSES = (
     "proposed",
@@ -50,6 +51,7 @@ CLOSABLE = ("declined", "outcome_reported")
 
 
 def check_reason(reason: str, field: str = "reason") -> str:
+    guard_field(ReferralError, field, reason, multiline=True)
     text = _text(reason)
     if text is None:
         raise ReferralError("invalid", "Give a reason.", field)
@@ -285,6 +287,7 @@ class Referral(Aggregate):
     def close(self, *, note: str | None, actor: str, at: datetime) -> None:
         """Close the loop once the partner declined or reported an outcome."""
         self._require(CLOSABLE, "not-closable", "closing")
+        guard_text(ReferralError, multiline=True, note=note)
         self._event(self.Closed, at, actor, note=_text(note))
 
     def record_resumption(
@@ -295,6 +298,7 @@ class Referral(Aggregate):
             raise ReferralError(
                 "not-sent", "The referral was never sent; there is nothing to resume from."
             )
+        guard_text(ReferralError, multiline=True, note=note)
         if resumes and resume_on is None:
             raise ReferralError("invalid", "Say when guidance resumes.", "resume_on")
         if not resumes and resume_on is not None:
@@ -331,6 +335,7 @@ class Referral(Aggregate):
     def report_outcome(self, *, outcome: str, notes: str | None, actor: str, at: datetime) -> None:
         if outcome not in OUTCOMES:
             raise ReferralError("invalid", f"Unknown outcome {outcome!r}.", "outcome")
+        guard_text(ReferralError, multiline=True, notes=notes)
         self._require(("accepted",), "not-accepted", "reporting an outcome")
         self._event(
             self.OutcomeReported,

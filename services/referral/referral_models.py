@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Header, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, Field, StrictBool, StrictStr
 
 from services.referral.api import DataCategory
 from services.referral.api import referral as referral_app
@@ -22,13 +22,14 @@ from shared.commands import Projection
 from shared.commands import change as change_command
 from shared.errors import Forbidden, Problem
 from shared.messaging.follower import LogFollower
+from shared.schemas import Day, Id, MultiLine, Strict
 
 Counsellor = Annotated[Principal, Depends(require("counsellor"))]
 Staff = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
 Reader = Annotated[Principal, Depends(require("counsellor", "team_lead", "partner"))]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
-Reason = Annotated[StrictStr, Field(min_length=1, max_length=4000)]
-Note = Annotated[StrictStr, Field(max_length=4000)]
+Reason = Annotated[StrictStr, Field(min_length=1, max_length=4000), MultiLine]
+Note = Annotated[StrictStr, Field(max_length=4000), MultiLine]
 Status = Literal[
     "proposed",
     "sent",
@@ -57,13 +58,9 @@ async def a_partner(who: Annotated[Principal, Depends(require("partner"))]) -> P
 PartnerUser = Annotated[Principal, Depends(a_partner)]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
 class ReferralIn(Strict):
-    case_id: Annotated[uuid.UUID, Field(strict=False)]
-    partner_id: Annotated[uuid.UUID, Field(strict=False)]
+    case_id: Id
+    partner_id: Id
     reason: Reason
     data_categories: list[DataCategory] = Field(min_length=1, max_length=5)
 
@@ -87,7 +84,7 @@ class CloseIn(Strict):
 
 class ResumptionIn(Strict):
     resumes: StrictBool
-    resume_on: Annotated[date, Field(strict=False)] | None = None
+    resume_on: Day | None = None
     note: Note | None = None
 
 

@@ -44,6 +44,7 @@ from shared.auth import Principal, require
 from shared.commands import Projection, run_command, set_etag
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.http import page_headers
+from shared.schemas import Limit, Moment, Offset
 
 referrals = APIRouter(tags=["referrals"])
 
@@ -98,8 +99,8 @@ async def get_referrals(
     case_id: uuid.UUID | None = None,
     partner_id: uuid.UUID | None = None,
     overdue: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> list[ReferralItem]:
     """A partner's inbox (the referrals sent to it, newest change first), or the
     referrals of the caller's organisation; filters: status, case, partner, overdue."""
@@ -202,8 +203,8 @@ async def get_figures(
     partner_id: uuid.UUID,
     who: Annotated[Principal, Depends(require("team_lead", "admin", "partner"))],
     request: Request,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    from_: Annotated[Moment | None, Query(alias="from")] = None,
+    to: Moment | None = None,
 ) -> Figures:
     """For the referrals sent to the partner in [from, to) (default: the last 90 days):
     how many, acknowledged, accepted or declined, the acceptance rate and the median

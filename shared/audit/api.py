@@ -23,6 +23,7 @@ from shared.audit.verify import verify_chain
 from shared.auth import Principal, require
 from shared.errors import Conflict, NotFound
 from shared.http import page_headers
+from shared.schemas import Moment, Offset
 
 Reader = Annotated[Principal, Depends(require("auditor", "admin"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
@@ -70,7 +71,7 @@ def audit_router() -> APIRouter:
         case_id: uuid.UUID,
         request: Request,
         who: Reader,
-        as_of: Annotated[datetime | None, Query(description="RFC 3339; default now.")] = None,
+        as_of: Annotated[Moment | None, Query(description="RFC 3339; default now.")] = None,
     ) -> dict[str, Any]:
         """A case's state (in the caller's audit scope) as of a moment, from its events."""
         audit = _audit(request)
@@ -130,7 +131,7 @@ def audit_router() -> APIRouter:
         who: Reader,
         client_id: uuid.UUID | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> list[dict[str, Any]]:
         """Recorded reads of personal data of clients in the caller's scope, newest first."""
         audit = _audit(request)
