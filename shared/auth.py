@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 
 from shared.errors import Forbidden, Unauthorized
 from shared.settings import Settings
+from shared.text import clean
 
 DEV_ISSUER = "guidance-dev"
 AUDIENCE = "guidance"
@@ -21,6 +22,7 @@ ROLES = frozenset({"counsellor", "team_lead", "partner", "auditor", "admin", "di
 REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
 # The `audit_scope` claim naming every organisation: a supervisory authority.
 ALL_ORGS = "*"
+MAX_CLAIM_CHARS = 255
 # Real tokens are well under 2 KB; a larger one is refused unread (and never cached).
 MAX_TOKEN_BYTES = 8192
 
@@ -131,6 +133,15 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         raise Unauthorized("Claim 'roles' must be a list of strings.", headers=_challenge())
     if not isinstance(org, str) or not org:
         raise Unauthorized("Claim 'org' is required.", headers=_challenge())
+    sub = str(claims["sub"])
+    # The caller's names go into events and read models as they are (actor, organisation):
+    # they are held to the rule of every stored text, and to a sane length.
+    for name, value in (("sub", sub), ("org", org)):
+        if len(value) > MAX_CLAIM_CHARS or not clean(value):
+            raise Unauthorized(
+                f"Claim '{name}' must be a plain name of at most {MAX_CLAIM_CHARS} characters.",
+                headers=_challenge(),
+            )
     partner_id = None
     if claims.get("partner_id") is not None:
         try:
@@ -138,7 +149,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         except ValueError as e:
             raise Unauthorized("Claim 'partner_id' must be a UUID.", headers=_challenge()) from e
     return Principal(
-        sub=str(claims["sub"]),
+        sub=sub,
         org=org,
         roles=frozenset(roles) & ROLES,
         partner_id=partner_id,

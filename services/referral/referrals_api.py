@@ -201,16 +201,17 @@ async def record_resumption(
 )
 async def get_figures(
     partner_id: uuid.UUID,
-    who: Annotated[Principal, Depends(require("team_lead", "admin", "partner"))],
+    who: Annotated[Principal, Depends(require("team_lead", "admin", "directory_admin", "partner"))],
     request: Request,
     from_: Annotated[Moment | None, Query(alias="from")] = None,
     to: Moment | None = None,
 ) -> Figures:
     """For the referrals sent to the partner in [from, to) (default: the last 90 days):
     how many, acknowledged, accepted or declined, the acceptance rate and the median
-    hours to acknowledgement and to answer. A team lead sees their organisation's, an
-    admin and the partner itself all organisations'."""
-    staff = who.has("admin", "team_lead")
+    hours to acknowledgement and to answer. A team lead or an admin sees their
+    organisation's; the directory administrator and the partner itself every
+    organisation's (counts only, no client)."""
+    staff = who.has("admin", "team_lead", "directory_admin")
     if not staff and partner_of(who) != partner_id:
         raise NotFound(f"No partner {partner_id}.")
     naive = [n for n, t in (("from", from_), ("to", to)) if t is not None and t.tzinfo is None]
@@ -229,7 +230,10 @@ async def get_figures(
     pool = request.app.state.runtime.pool
     if await partner_row(pool, partner_id) is None:
         raise NotFound(f"No partner {partner_id}.")
-    organisation = who.org if who.has("team_lead") and not who.has("admin") else None
+    # One organisation's counts are its own business: only the network's administrator,
+    # and the partner about itself, see across organisations.
+    network_wide = who.has("directory_admin") or partner_of(who) == partner_id
+    organisation = None if network_wide else who.org
     figures = await network_figures(
         pool, partner_id, organisation=organisation, start=start, end=end
     )

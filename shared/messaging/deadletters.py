@@ -138,6 +138,20 @@ COLUMNS = (
 )
 
 
+def erasure_statement(schema: str) -> str:
+    """What an erasure drops of a client's dead letters (a DELETE with `%(client_id)s`):
+    those of the client and of every case the service's audit chain ties to it. A letter
+    left behind could be re-driven into a read model the erasure has just emptied, and
+    its error text or payload may quote the client."""
+    return (
+        f'DELETE FROM "{schema}".dead_letters WHERE aggregate_id = %(client_id)s::text '
+        "OR aggregate_id IN ("
+        f'SELECT originator_id::text FROM "{schema}".audit_chain WHERE client_id = %(client_id)s '
+        f'UNION SELECT case_id::text FROM "{schema}".audit_chain '
+        "WHERE client_id = %(client_id)s AND case_id IS NOT NULL)"
+    )
+
+
 class DeadLetters:
     """A service's `dead_letters` table (in its schema)."""
 

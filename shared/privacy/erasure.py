@@ -23,6 +23,7 @@ from nats.js import JetStreamContext
 
 from shared.eventstore import ServiceApplication
 from shared.messaging.consumer import EventConsumer
+from shared.messaging.deadletters import erasure_statement
 from shared.messaging.envelope import CloudEvent
 
 NAMESPACE = uuid.UUID("5e1d0c3a-7f0b-4b8e-9a2d-6c4f1e2b3a90")
@@ -95,6 +96,7 @@ def erasure_reaction(
     app: ServiceApplication, service: str, statements: Sequence[str]
 ) -> Callable[[CloudEvent], list[Aggregate]]:
     """The reaction of `service` to intake's ErasureRequested."""
+    statements = [*statements, erasure_statement(app.name.lower())]
 
     def react(event: CloudEvent) -> list[Aggregate]:
         d = event.data

@@ -273,6 +273,31 @@ async def test_a_later_event_of_the_same_case_is_held_and_the_redrive_applies_it
     assert (await client.get("/intake/readyz")).status_code == 200
 
 
+async def test_an_erasure_drops_the_clients_dead_letters_so_none_is_redriven_after_it(
+    client: httpx.AsyncClient, token: Any
+) -> None:
+    counsellor = bearer(token("counsellor", org=new_org()))
+    admin = bearer(token("admin", org=new_org(), sub="ada"))
+    case_id = await a_case(client, counsellor, poisoned=True)
+    await eventually(lambda: letters_of(client, admin, case_id), "the dead letter")
+    r = await client.get(f"{BASE}/cases/{case_id}", headers=counsellor)
+    client_id = r.json()["client_id"]
+
+    r = await client.post(
+        f"{BASE}/clients/{client_id}/erasure", json={"reason": "Art. 17"}, headers=counsellor
+    )
+    assert r.status_code == 202, r.text
+
+    async def dropped() -> bool:
+        r = await client.get(LETTERS, headers=admin, params={"resolved": "true", "limit": 200})
+        return not [d for d in r.json() if d["aggregate_id"] == case_id]
+
+    # Neither open nor resolved: the letter (its error text, its position) is gone.
+    await eventually(dropped, "the erasure to drop the dead letter")
+    POISONED.clear()
+    assert await listed_case(client, counsellor, case_id) is None
+
+
 async def _at_least(found: Any, n: int) -> Any:
     items = await found
     return items if len(items) >= n else None

@@ -163,11 +163,16 @@ async def test_network_figures_count_the_referrals_sent_in_the_period(
     r = await referral_api.get(url, params=PERIOD, headers=team_lead)
     assert r.status_code == 200, r.text
     same(r.json(), org)
-    # An admin and the partner itself see every organisation's (only this one's here).
-    for headers in (admin, partner):
+    # The directory administrator and the partner itself see every organisation's (only
+    # this one's here); an admin sees their own organisation's: none of these.
+    network = bearer(token("directory_admin", org="network", sub="directory-1"))
+    for headers in (network, partner):
         r = await referral_api.get(url, params=PERIOD, headers=headers)
         assert r.status_code == 200, r.text
         same(r.json(), None)
+    r = await referral_api.get(url, params=PERIOD, headers=admin)
+    assert r.status_code == 200, r.text
+    assert (r.json()["organisation"], r.json()["referrals"]) == ("platform", 0)
 
     # Period bounds: the day of the start only; a period holding only the outside ones.
     r = await referral_api.get(
@@ -183,11 +188,11 @@ async def test_network_figures_count_the_referrals_sent_in_the_period(
     )
     assert (r.json()["referrals"], r.json()["declined"], r.json()["acceptance_rate"]) == (1, 1, 0)
     r = await referral_api.get(
-        url, params={"from": "2032-02-01T00:00:00Z", "to": "2032-05-01T00:00:00Z"}, headers=admin
+        url, params={"from": "2032-02-01T00:00:00Z", "to": "2032-05-01T00:00:00Z"}, headers=network
     )
     assert (r.json()["referrals"], r.json()["accepted"], r.json()["declined"]) == (9, 4, 3)
     r = await referral_api.get(
-        url, params={"from": "2033-01-01T00:00:00Z", "to": "2033-02-01T00:00:00Z"}, headers=admin
+        url, params={"from": "2033-01-01T00:00:00Z", "to": "2033-02-01T00:00:00Z"}, headers=network
     )
     empty = r.json()
     assert (empty["referrals"], empty["acceptance_rate"], empty["outcomes"]) == (0, None, {})

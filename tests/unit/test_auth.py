@@ -361,6 +361,10 @@ def test_a_token_whose_algorithm_does_not_match_its_key_is_refused_not_a_crash(
         pytest.param(claims(IDP, exp=int(time.time()) - 60), id="expired"),
         pytest.param(claims(IDP, drop=("sub",)), id="no sub"),
         pytest.param(claims(IDP, drop=("org",)), id="no org"),
+        pytest.param(claims(IDP, org="org\u0000a"), id="NUL in org"),
+        pytest.param(claims(IDP, sub="user\u001b[2J"), id="escape in sub"),
+        pytest.param(claims(IDP, sub="u" * 256), id="sub of 256 characters"),
+        pytest.param(claims(IDP, org="o" * 256), id="org of 256 characters"),
     ],
 )
 def test_oidc_mode_refuses_a_well_signed_token_with_wrong_claims(
