@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -12,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from shared.auth import TokenVerifier
 from shared.edge import Edge
 from shared.errors import install_error_handlers
-from shared.idempotency import IdempotencyMiddleware
+from shared.idempotency import HEADER, MAX_KEY, IdempotencyMiddleware
 from shared.settings import Settings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -45,12 +46,14 @@ def service_app(
         redoc_url=None,
         lifespan=lifespan,
     )
-    app.add_middleware(Edge, max_body=settings.max_body_bytes, hsts=settings.auth_mode != "dev")
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings)
     app.state.runtime = None
     install_error_handlers(app)
+    # The last added is the outermost: the edge (limits, security headers) sees every
+    # answer, the idempotency keys see the answers of the errors' last resort.
     app.add_middleware(IdempotencyMiddleware, state=app.state, schema=service)
+    app.add_middleware(Edge, max_body=settings.max_body_bytes, hsts=settings.auth_mode != "dev")
 
     @app.get(f"{prefix}/healthz", tags=["probes"])
     async def healthz() -> dict[str, str]:
@@ -79,7 +82,38 @@ def service_app(
 
     for router in [*(routers or []), dead_letters_router()]:
         app.include_router(router, prefix=f"{prefix}/v1")
+    _document_idempotency_keys(app)
     return app
+
+
+UNSAFE = ("post", "put", "patch", "delete")
+
+
+def _document_idempotency_keys(app: FastAPI) -> None:
+    """Name the `Idempotency-Key` header (handled by a middleware, which FastAPI cannot
+    see) on every operation that changes something, so clients and fuzzers know of it."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        header = {
+            "name": HEADER,
+            "in": "header",
+            "required": False,
+            "description": "Send the same key with a retry of this request: it takes effect "
+            "once, and the retry gets the first answer (`Idempotent-Replayed: true`). Kept "
+            "for a day; the same key with another body is 422.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY},
+        }
+        for operations in schema.get("paths", {}).values():
+            for method, operation in operations.items():
+                if method in UNSAFE:
+                    operation.setdefault("parameters", []).append(header)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def no_lifespan(_: FastAPI) -> AsyncIterator[None]:

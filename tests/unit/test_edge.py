@@ -3,7 +3,10 @@ the APIs whatever a route set, limits answered as problem+json before the app ru
 
 from __future__ import annotations
 
+import logging
+
 import httpx
+import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -74,3 +77,33 @@ async def test_a_long_header_and_an_announced_large_body_never_reach_the_app() -
     assert large_body.headers["x-content-type-options"] == "nosniff"
     assert fits.status_code == 200
     assert ran == ["/intake/v1/clients"]
+
+
+async def test_an_unexpected_error_is_a_500_problem_with_the_security_headers_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from fastapi import APIRouter
+
+    from shared.http import service_app
+    from shared.settings import Settings
+
+    router = APIRouter()
+
+    @router.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("a defect")
+
+    app = service_app("intake", Settings(auth_mode="dev"), routers=[router])
+    transport = httpx.ASGITransport(app=app)
+    with caplog.at_level(logging.ERROR):
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            r = await client.get("/intake/v1/boom")
+
+    assert r.status_code == 500
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"].endswith("/internal-error")
+    assert "a defect" not in r.text
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["cache-control"] == "no-store"
+    logged = [rec for rec in caplog.records if rec.exc_info]
+    assert len(logged) == 1, [rec.getMessage() for rec in caplog.records]

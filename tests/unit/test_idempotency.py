@@ -76,3 +76,27 @@ async def test_a_body_too_large_is_not_recorded_but_still_reaches_the_app() -> N
     body, receive, complete = await _read_body(messages(big, big, b"end"))
     assert not complete and body == b""
     assert await drain(receive) == big + big + b"end"
+
+
+@pytest.mark.parametrize("service", ["intake", "planning", "followup", "referral"])
+def test_every_operation_that_changes_something_documents_the_idempotency_key(
+    service: str,
+) -> None:
+    from shared.serve import create_service
+    from shared.settings import Settings
+
+    schema = create_service(service, Settings(auth_mode="dev")).openapi()
+    unsafe = [
+        (path, method, operation)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if method in ("post", "put", "patch", "delete")
+    ]
+    assert unsafe
+    for path, method, operation in unsafe:
+        names = [p["name"] for p in operation.get("parameters", [])]
+        assert names.count("Idempotency-Key") == 1, (method, path, names)
+    safe = [op for ops in schema["paths"].values() for m, op in ops.items() if m == "get"]
+    assert all(
+        "Idempotency-Key" not in [p["name"] for p in op.get("parameters", [])] for op in safe
+    )
