@@ -1,8 +1,11 @@
 """The dead-letter admin API every service mounts at `/<prefix>/v1/admin/dead-letters`.
 
 An admin lists what was set aside (see `shared/messaging/deadletters.py`) and re-drives it
-once the cause is removed. For now any admin may do so, whatever the organisation: dead
-letters belong to the service, not to one organisation.
+once the cause is removed. A letter names an aggregate and may quote it, so an admin sees
+(and re-drives) the letters of aggregates owned by the organisations of their audit scope:
+their own organisation, or those the token's `audit_scope` names; a platform operator's
+token carries `audit_scope: "*"` and sees every letter, those of no known owner too.
+Another organisation's letter answers 404, as an unknown one.
 """
 
 from __future__ import annotations
@@ -57,6 +60,11 @@ def _letter(item: dict[str, Any]) -> DeadLetter:
     return DeadLetter(**{**item, "event_id": str(event_id) if event_id else None})
 
 
+def _orgs(who: Principal) -> list[str] | None:
+    scope = who.audit_scope
+    return None if scope.everyone else sorted(scope.orgs)
+
+
 def dead_letters_router() -> APIRouter:
     router = APIRouter(prefix="/admin/dead-letters", tags=["admin"])
 
@@ -64,13 +72,15 @@ def dead_letters_router() -> APIRouter:
     async def list_dead_letters(
         request: Request,
         response: Response,
-        _: Admin,
+        who: Admin,
         resolved: Annotated[bool, Query(description="Resolved ones too.")] = False,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     ) -> list[DeadLetter]:
         """Events and messages set aside after repeated failures (unresolved by default)."""
-        items, total = await _store(request).page(resolved=resolved, limit=limit, offset=offset)
+        items, total = await _store(request).page(
+            resolved=resolved, limit=limit, offset=offset, orgs=_orgs(who)
+        )
         page_headers(request, response, total, limit, offset)
         return [_letter(i) for i in items]
 
@@ -78,6 +88,8 @@ def dead_letters_router() -> APIRouter:
     async def redrive_dead_letter(letter_id: LetterId, request: Request, who: Admin) -> Redriven:
         """Apply a dead letter (and what is held behind it) again; resolved on success."""
         runtime = request.app.state.runtime
+        if not await _store(request).visible(letter_id, _orgs(who)):
+            raise NotFound(f"There is no dead letter {letter_id}.")
         try:
             done = await redrive(
                 _store(request), letter_id, who.sub, runtime.followers, runtime.consumers

@@ -273,20 +273,43 @@ class DeadLetters:
         )
         return {r["follower"]: int(r["n"]) for r in rows}
 
+    def _visible(self, orgs: Sequence[str] | None, arg: int) -> str:
+        """The condition on letters of aggregates owned by `orgs` (None: every letter)."""
+        if orgs is None:
+            return "true"
+        return (
+            f'aggregate_id IN (SELECT subject_id::text FROM "{self.schema}".audit_owners '
+            f"WHERE organisation = ANY(${arg}::text[]))"
+        )
+
     async def page(
-        self, *, resolved: bool, limit: int, offset: int
+        self, *, resolved: bool, limit: int, offset: int, orgs: Sequence[str] | None = None
     ) -> tuple[list[dict[str, Any]], int]:
-        where = "" if resolved else "WHERE resolved_at IS NULL"
+        """A page of letters (unresolved unless `resolved`) of aggregates owned by the
+        organisations `orgs` (None: all of them), and how many there are."""
+        where = f"WHERE {self._visible(orgs, 1)}" + ("" if resolved else " AND resolved_at IS NULL")
+        args = [] if orgs is None else [list(orgs)]
         async with (
             self.pool.acquire() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
-            total = await conn.fetchval(f"SELECT count(*) FROM {self.table} {where}")
+            total = await conn.fetchval(f"SELECT count(*) FROM {self.table} {where}", *args)
             rows = await conn.fetch(
                 f"SELECT {COLUMNS} FROM {self.table} {where} ORDER BY id "
-                f"LIMIT {int(limit)} OFFSET {int(offset)}"
+                f"LIMIT {int(limit)} OFFSET {int(offset)}",
+                *args,
             )
         return [as_item(r) for r in rows], int(total)
+
+    async def visible(self, letter_id: int, orgs: Sequence[str] | None) -> bool:
+        """Whether the letter exists and concerns an aggregate owned by one of `orgs`."""
+        args: list[Any] = [letter_id] + ([] if orgs is None else [list(orgs)])
+        async with self.pool.acquire() as conn:
+            found = await conn.fetchval(
+                f"SELECT true FROM {self.table} WHERE id = $1 AND {self._visible(orgs, 2)}",
+                *args,
+            )
+        return bool(found)
 
     async def get(self, conn: asyncpg.Connection, letter_id: int) -> asyncpg.Record | None:
         record: asyncpg.Record | None = await conn.fetchrow(
