@@ -143,6 +143,7 @@ class Runtime:
                 self.spawn(name, follower.run)
         if self.runs_jobs:
             for name, consumer in consumers.items():
+                consumer.ack_wait_seconds = self.settings.consumer_ack_wait_seconds
                 self.spawn(name, consumer.run)
 
     @property
