@@ -271,8 +271,12 @@ async def check_effects(
 
 
 def count_answers(commands: list[Command], result: Result) -> None:
+    failures: Counter[tuple[str, str, int]] = Counter()
     for cmd in commands:
         result.acknowledged += cmd.ok
+        for status in cmd.statuses:
+            if status >= 500:
+                failures[(cmd.method, cmd.name, status)] += 1
         for status in cmd.statuses:
             if status == 500:
                 result.answers_500 += 1
@@ -282,6 +286,8 @@ def count_answers(commands: list[Command], result: Result) -> None:
                 result.answers_other_5xx += 1
             elif status == 0:
                 result.no_answer += 1
+    for (method, name, status), n in failures.most_common():
+        result.note(f"{n} x {status} on {method} {name}")
 
 
 async def check(
