@@ -130,10 +130,10 @@ def fuzz(
     *,
     examples: int,
     services: tuple[str, ...] = SERVICES,
-    seed: int | None = 0,
+    randomize: bool = False,
 ) -> Summary:
     """Every operation of the services' documents, `examples` cases per generation mode
-    (positive and negative)."""
+    (positive and negative); the same cases each run unless `randomize`."""
     summary = Summary()
     started = time.monotonic()
     session = requests.Session()
@@ -142,7 +142,7 @@ def fuzz(
         for result in schema.get_all_operations():
             operation = result.ok()
             summary.operations += 1
-            _fuzz_operation(system, operation, world, examples, seed, session, summary)
+            _fuzz_operation(system, operation, world, examples, randomize, session, summary)
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -152,7 +152,7 @@ def _fuzz_operation(
     operation: Any,
     world: dict[str, str],
     examples: int,
-    seed: int | None,
+    randomize: bool,
     session: requests.Session,
     summary: Summary,
 ) -> None:
@@ -172,7 +172,7 @@ def _fuzz_operation(
         max_examples=examples * 2,
         deadline=None,
         database=None,
-        derandomize=seed is not None,
+        derandomize=not randomize,
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
         report_multiple_bugs=False,
