@@ -1,7 +1,8 @@
 """`make faults`: every fault scenario, each on a fresh system, longer than in `make test`;
 prints a table of what the checker found.
 
-    python -m tests.faults [--seconds 30] [--concurrency 4] [--scenario NAME ...] [--keep DIR]
+    python -m tests.faults [--seconds 30] [--concurrency 4] [--strikes 3] [--scenario NAME ...]
+        [--keep DIR]
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def failed(result: Result) -> bool:
     )
 
 
-def one(name: str, seconds: float, concurrency: int, keep: Path | None) -> Result:
+def one(name: str, seconds: float, concurrency: int, strikes: int, keep: Path | None) -> Result:
     """The scenario on a system of its own (started outside the event loop)."""
     workdir = None
     if keep is not None:
@@ -86,7 +87,12 @@ def one(name: str, seconds: float, concurrency: int, keep: Path | None) -> Resul
     with running_system(workdir) as system:
         return asyncio.run(
             run_scenario(
-                system, Ledger(), SCENARIOS[name], seconds=seconds, concurrency=concurrency
+                system,
+                Ledger(),
+                SCENARIOS[name],
+                seconds=seconds,
+                concurrency=concurrency,
+                strikes=strikes,
             )
         )
 
@@ -95,6 +101,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.faults", description=__doc__)
     parser.add_argument("--seconds", type=float, default=30.0, help="workload per scenario")
     parser.add_argument("--concurrency", type=int, default=4, help="journeys at a time")
+    parser.add_argument("--strikes", type=int, default=3, help="faults per scenario")
     parser.add_argument("--scenario", action="append", choices=list(SCENARIOS))
     parser.add_argument("--keep", type=Path, help="keep the processes' logs in this folder")
     args = parser.parse_args()
@@ -102,7 +109,7 @@ def main() -> int:
     results = []
     for name in args.scenario or list(SCENARIOS):
         print(f"-- {name} ...", flush=True)
-        result = one(name, args.seconds, args.concurrency, args.keep)
+        result = one(name, args.seconds, args.concurrency, args.strikes, args.keep)
         results.append(result)
         for note in result.notes:
             print(f"   {note}")

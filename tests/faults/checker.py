@@ -304,6 +304,11 @@ async def check(
         result.quiet = await quiet(system, conn, js)
         if not result.quiet:
             result.note(f"not quiet after {QUIET_SECONDS:.0f} s")
+        redelivered = 0
+        for service in SERVICES:
+            for info in await js.consumers_info(stream_name(service)):
+                redelivered += info.num_redelivered or 0
+        result.note(f"consumers: {redelivered} messages redelivered so far")
         counts = await stored_counts(conn)
         known = {(c.service, c.aggregate) for c in ledger.commands if c.ok and c.aggregate}
         check_commands(commands, counts, before, known, result)

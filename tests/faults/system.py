@@ -84,7 +84,7 @@ class System:
                 # Three processes of four services each: small pools keep the whole
                 # system far below max_connections (100 on CI machines).
                 "GUIDANCE_DB_POOL_SIZE": "1",
-                "GUIDANCE_DB_MAX_OVERFLOW": "3",
+                "GUIDANCE_DB_MAX_OVERFLOW": "2",
                 "GUIDANCE_READ_POOL_SIZE": "2",
                 "GUIDANCE_RELAY_POLL_SECONDS": "0.2",
                 "GUIDANCE_CONSUMER_ACK_WAIT_SECONDS": str(ACK_WAIT_SECONDS),
