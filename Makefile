@@ -46,4 +46,4 @@ asyncapi: $(STAMP) ## regenerate the committed AsyncAPI document and JSON Schema
 	$(PY) -m shared.contracts.export > shared/contracts/client-export.schema.json
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -153,9 +153,7 @@ class Driver:
             cmd.aggregate = str(cmd.answer[creates])
         return cmd
 
-    async def until(
-        self, attempt: Callable[[], Any], what: str, seconds: float = EFFECT_SECONDS
-    ) -> Any:
+    async def until(self, attempt: Callable[[], Any], seconds: float = EFFECT_SECONDS) -> Any:
         """Ask again (a new command each time) while the answer says "not yet"."""
         deadline = time.monotonic() + seconds
         while True:
@@ -421,7 +419,8 @@ class Driver:
                 creates="referral_id",
             )
 
-        c = await self.until(propose, "referral to know the case and the consent")
+        # Referral learns the case and the consent from intake's events: 409/404 until then.
+        c = await self.until(propose)
         if not c.ok:
             j.stopped_at = f"propose: {c.statuses[-3:]}"
             return False
