@@ -29,6 +29,11 @@ DUPLICATES = pytest.mark.xfail(
     "when retried with the same Idempotency-Key, until the key is honoured",
     strict=False,
 )
+DUPLICATES_AFTER_COMMIT = pytest.mark.xfail(
+    reason="a connection terminated around COMMIT answers 500 though the events may be "
+    "stored, and the retry stores them again, until commands are exactly-once",
+    strict=False,
+)
 FIVE_HUNDREDS = pytest.mark.xfail(
     reason="a terminated connection in the key vault's pool answers 500 "
     "(psycopg AdminShutdown in keyvault._fetch)",
@@ -70,7 +75,10 @@ def test_after_the_fault_every_acknowledged_command_is_stored_published_and_has_
     assert (r.lost, r.unpublished, r.published_twice, r.effects_missing) == (0, 0, 0, 0), r.notes
 
 
-@pytest.mark.parametrize("scenario", scenarios(("kill -9 web", DUPLICATES)))
+@pytest.mark.parametrize(
+    "scenario",
+    scenarios(("kill -9 web", DUPLICATES), ("terminate pg backends", DUPLICATES_AFTER_COMMIT)),
+)
 def test_after_the_fault_no_command_is_stored_twice(
     results: dict[str, Result], scenario: str
 ) -> None:
