@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format bench asyncapi clean
+.PHONY: install run test faults fuzz lint format bench asyncapi clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ run: $(STAMP) ## run all four services (and NATS/PostgreSQL if none answer) on :
 test: $(STAMP) ## run the whole test suite against real PostgreSQL and NATS
 	$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+faults: $(STAMP) ## every fault scenario (kill -9, NATS down, backends terminated, paused worker) longer; prints a table
+	$(PY) -m tests.faults
+
+fuzz: $(STAMP) ## the API fuzzer (schemathesis) over the four OpenAPI documents with a large budget
+	$(PY) -m tests.fuzz
 
 lint: $(STAMP) ## ruff and mypy on the product code
 	$(VENV)/bin/ruff check shared services tests bench
@@ -40,4 +46,4 @@ asyncapi: $(STAMP) ## regenerate the committed AsyncAPI document and JSON Schema
 	$(PY) -m shared.contracts.export > shared/contracts/client-export.schema.json
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -189,6 +189,7 @@ class Runtime:
             self.watched[name] = follower
         if self.runs_jobs:
             for name, consumer in consumers.items():
+                consumer.ack_wait_seconds = self.settings.consumer_ack_wait_seconds
                 self.spawn(name, consumer.run)
 
     @property

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=18, ge=0)
     read_pool_size: int = Field(default=4, ge=1)
     relay_batch_size: int = Field(default=500, ge=1)
+    # How long JetStream waits for a consumer's ack before it redelivers the message
+    # (set when a durable consumer is first created).
+    consumer_ack_wait_seconds: float = Field(default=30.0, gt=0)
     relay_poll_seconds: float = Field(default=0.5, gt=0)
     stream_duplicate_window_seconds: int = Field(default=3600, ge=120)
     stream_replicas: int = Field(default=1, ge=1, le=5)

@@ -1,0 +1,94 @@
+"""The fault suite's short version: a few faults against a real system of separate
+processes (web, relay, worker, a private NATS, a fresh database), a few seconds of
+workload each, and the checker's verdict. `make faults` runs every scenario longer.
+
+What must hold after every fault is asserted plainly; what today's code still gets wrong
+after some faults (known defects others are fixing) is marked `xfail` for that scenario
+only, not strict, so that the fix shows as XPASS and the mark can go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from tests.faults.__main__ import table
+from tests.faults.checker import Result
+from tests.faults.scenarios import SCENARIOS, run_scenario
+from tests.faults.system import running_system
+from tests.faults.workload import Ledger
+
+pytestmark = pytest.mark.faults
+
+SHORT = ("kill -9 web", "kill -9 worker", "kill -9 nats", "terminate pg backends")
+SECONDS = 5.0
+DUPLICATES = pytest.mark.xfail(
+    reason="a command that committed but got no answer (web killed) is stored again "
+    "when retried with the same Idempotency-Key, until the key is honoured",
+    strict=False,
+)
+DUPLICATES_AFTER_COMMIT = pytest.mark.xfail(
+    reason="a connection terminated around COMMIT answers 500 though the events may be "
+    "stored, and the retry stores them again, until commands are exactly-once",
+    strict=False,
+)
+FIVE_HUNDREDS = pytest.mark.xfail(
+    reason="a terminated connection in the key vault's pool answers 500 "
+    "(psycopg AdminShutdown in keyvault._fetch)",
+    strict=False,
+)
+
+
+@pytest.fixture(scope="module")
+def results() -> Iterator[dict[str, Result]]:
+    """Each short scenario run once on one system (checked after each, once quiet)."""
+    ledger = Ledger()
+    out: dict[str, Result] = {}
+    with running_system() as system:
+
+        async def run_all() -> None:
+            for name in SHORT:
+                out[name] = await run_scenario(
+                    system, ledger, SCENARIOS[name], seconds=SECONDS, concurrency=3
+                )
+
+        asyncio.run(run_all())
+    print("\n" + table(list(out.values())))
+    yield out
+
+
+def scenarios(*marked: tuple[str, pytest.MarkDecorator]) -> list[object]:
+    marks = dict(marked)
+    return [pytest.param(n, marks=[marks[n]] if n in marks else [], id=n) for n in SHORT]
+
+
+@pytest.mark.parametrize("scenario", scenarios())
+def test_after_the_fault_every_acknowledged_command_is_stored_published_and_has_its_effects(
+    results: dict[str, Result], scenario: str
+) -> None:
+    r = results[scenario]
+    assert r.acknowledged > 20, r
+    assert r.quiet, r.notes
+    assert r.recovery_seconds is not None, r.notes
+    assert (r.lost, r.unpublished, r.published_twice, r.effects_missing) == (0, 0, 0, 0), r.notes
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    scenarios(("kill -9 web", DUPLICATES), ("terminate pg backends", DUPLICATES_AFTER_COMMIT)),
+)
+def test_after_the_fault_no_command_is_stored_twice(
+    results: dict[str, Result], scenario: str
+) -> None:
+    r = results[scenario]
+    assert r.duplicated == 0, r.notes
+
+
+@pytest.mark.parametrize("scenario", scenarios(("terminate pg backends", FIVE_HUNDREDS)))
+def test_after_the_fault_no_request_is_answered_with_a_500(
+    results: dict[str, Result], scenario: str
+) -> None:
+    r = results[scenario]
+    assert r.answers_500 == 0, r.notes
