@@ -169,11 +169,14 @@ class BatchTrackingRecorder(PostgresProcessRecorder):
             self._insert_tracking(curs, tracking=tracking)
         commands: list[Command] = kwargs.get("commands", ())
         for marker, written in commands:
-            outcome = (
+            pairs = (
                 written
                 if written is not None
                 else [(str(e.originator_id), e.originator_version) for e in stored_events]
             )
+            # With the ids the request made and the command's result, so that a retry
+            # after a lost answer can tell the caller what the first answer would have.
+            outcome = [[aggregate, version, marker.outcome()] for aggregate, version in pairs]
             curs.execute(self._commit_command, (marker.scope, marker.holder, Jsonb(outcome)))
         super()._insert_events(curs, stored_events, **kwargs)
 
@@ -360,6 +363,9 @@ class ServiceApplication(Application[uuid.UUID]):
                     "reload and retry."
                 )
             result = command(aggregate, self.clock())
+            marker = idempotency.current_command.get()
+            if marker is not None:
+                marker.result = idempotency.as_json(result)
             try:
                 self.save(aggregate)
             except IntegrityError:

@@ -29,13 +29,14 @@ finds the key in progress and its lease past (the holder is gone: it would have 
 its answer or extended nothing within the lease) looks at the marker:
 
 - committed: the command is never run again. The answer is rebuilt from the marker,
-  which holds the aggregates and versions the command wrote: 200 with
-  `{"replayed": true, "committed": [{"aggregate_id", "version"}...]}`, the ETag of the
+  which holds the aggregates and versions the command wrote, the ids the request made
+  for what it created (`new_id`) and what the command returned: 200 with
+  `{"replayed": true, "committed": [{"aggregate_id", "version"}...], "created": [ids],
+  "result": ...}` (`created` and `result` only when there are any), the ETag of the
   version when one aggregate was written, and `Idempotent-Replayed: true`. Rebuilding
-  the route's own body would need every route to render its answer from stored state
-  alone (some answer with what the command computed); the window is the few
-  milliseconds between commit and storing the answer, and the ids and versions are
-  what a client needs to read the result.
+  the route's own body would need every route to render its answer before the commit;
+  the window is the few milliseconds between commit and storing the answer, and these
+  are what a client needs to go on.
 - not committed: the retry takes the key over (a new holder) and runs. The old holder,
   should it still be alive after all, can then no longer commit: the marker is written
   only by the key's current holder (the row lock orders the two), so its transaction
@@ -52,7 +53,7 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -90,6 +91,34 @@ class CommandMarker:
     scope: str
     holder: uuid.UUID
     finished: bool = False
+    # What the command returned (JSON), and the ids the request made for what it
+    # creates (`new_id`), committed with the marker: see `rebuilt_answer`.
+    result: Any = None
+    made: list[str] = field(default_factory=list)
+
+    def outcome(self) -> dict[str, Any] | None:
+        if self.result is None and not self.made:
+            return None
+        return {"result": self.result, "created": list(self.made)}
+
+
+def new_id() -> uuid.UUID:
+    """A new id for something a command creates (a client, a session, a goal...). Under
+    an Idempotency-Key it is also committed with the key's marker, so that a retry after
+    a lost answer is told it (see `rebuilt_answer`)."""
+    made = uuid.uuid4()
+    marker = current_command.get()
+    if marker is not None and not marker.finished:
+        marker.made.append(str(made))
+    return made
+
+
+def as_json(value: Any) -> Any:
+    """`value` as JSON data (ids and dates as strings); None when it has no JSON form."""
+    try:
+        return json.loads(json.dumps(value, default=str))
+    except (TypeError, ValueError):
+        return None
 
 
 current_command: contextvars.ContextVar[CommandMarker | None] = contextvars.ContextVar(
@@ -170,14 +199,23 @@ async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], b
 
 
 def rebuilt_answer(committed: list[Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """The answer to a command that committed but whose answer was never stored."""
-    pairs = [(str(a), int(v)) for a, v in committed]
-    written = [{"aggregate_id": a, "version": v} for a, v in pairs]
+    """The answer to a command that committed but whose answer was never stored: what it
+    wrote (aggregates and versions), the ids it made for what it created (`created`),
+    and what it returned (`result`), where it did."""
+    entries = [(str(e[0]), int(e[1]), e[2] if len(e) > 2 else None) for e in committed]
+    written = [{"aggregate_id": a, "version": v} for a, v, _ in entries]
     headers = [(b"content-type", b"application/json")]
-    if pairs and len({a for a, _ in pairs}) == 1:
-        headers.append((b"etag", f'"{max(v for _, v in pairs)}"'.encode()))
-    body = json.dumps({"replayed": True, "committed": written}).encode()
-    return 200, headers, body
+    if entries and len({a for a, _, _ in entries}) == 1:
+        headers.append((b"etag", f'"{max(v for _, v, _ in entries)}"'.encode()))
+    answer: dict[str, Any] = {"replayed": True, "committed": written}
+    outcomes = [o for _, _, o in entries if isinstance(o, dict)]
+    created = list(dict.fromkeys(i for o in outcomes for i in o.get("created") or ()))
+    if created:
+        answer["created"] = created
+    result = next((o["result"] for o in outcomes if o.get("result") is not None), None)
+    if result is not None:
+        answer["result"] = result
+    return 200, headers, json.dumps(answer).encode()
 
 
 class IdempotencyMiddleware:

@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     # and how long a request holds its key before a retry may take it over (longer
     # than any command runs).
     idempotency_key_hours: float = Field(default=24.0, gt=0, le=24 * 30)
-    idempotency_lease_seconds: float = Field(default=30.0, gt=0, le=3600)
+    idempotency_lease_seconds: float = Field(default=10.0, gt=0, le=3600)
     gil_switch_interval: float = Field(default=0.0005, gt=0, le=0.1)
 
     # Which part of a service this process runs: `all`; `web` (HTTP and commands; the

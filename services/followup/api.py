@@ -18,6 +18,7 @@ from shared.auth import Principal, require
 from shared.commands import Projection, change, set_etag
 from shared.errors import InvalidInput
 from shared.http import page_headers
+from shared.idempotency import new_id
 from shared.messaging.follower import LogFollower
 from shared.schemas import Day, Id, Limit, MultiLine, Offset, SingleLine, Strict
 
@@ -270,7 +271,7 @@ async def record_contact(
     if_match: IfMatch = None,
 ) -> Created:
     """A contact attempt; three failed attempts in a row raise a bottleneck."""
-    contact_id = uuid.uuid4()
+    contact_id = new_id()
     _, out = await _change(
         app,
         proj,
@@ -305,7 +306,7 @@ async def check_action(
     if_match: IfMatch = None,
 ) -> Created:
     """Whether a plan action was realised; a bottleneck text is linked to it."""
-    check_id = uuid.uuid4()
+    check_id = new_id()
     _, out = await _change(
         app,
         proj,
@@ -416,7 +417,7 @@ async def agree_todo(
     if_match: IfMatch = None,
 ) -> Created:
     """A new to-do agreed in aftercare; planning adds it to the plan."""
-    todo_id = uuid.uuid4()
+    todo_id = new_id()
     _, out = await _change(
         app,
         proj,

@@ -17,6 +17,7 @@ from shared.audit.access import record_read
 from shared.auth import Principal, require
 from shared.commands import Projection, change, expected_version, run_command, set_etag
 from shared.http import page_headers
+from shared.idempotency import new_id
 from shared.messaging.follower import LogFollower
 from shared.schemas import AwareMoment, Day, Id, Limit, MultiLine, Offset, SingleLine, Strict
 
@@ -459,7 +460,7 @@ async def record_assessment(
     if_match: IfMatch = None,
 ) -> AssessmentCreated:
     """Score the five career competences (1-4), as the client or as the counsellor saw them."""
-    assessment_id = uuid.uuid4()
+    assessment_id = new_id()
     _, version = await _change(
         app,
         proj,
@@ -491,7 +492,7 @@ async def hold_session(
     if_match: IfMatch = None,
 ) -> SessionCreated:
     """Record a session; its minutes count against the case's hours budget."""
-    session_id = uuid.uuid4()
+    session_id = new_id()
     _, version = await _change(
         app,
         proj,

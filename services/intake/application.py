@@ -14,6 +14,7 @@ from shared.contracts import intake as contracts
 from shared.contracts import privacy as privacy_contracts
 from shared.errors import NotFound
 from shared.eventstore import ServiceApplication
+from shared.idempotency import new_id
 from shared.messaging.relay import Publication
 from shared.privacy import ERASED, PersonalFields
 from shared.privacy.erasure import ErasureConfirmation, confirmed_state
@@ -47,7 +48,7 @@ class IntakeApplication(ServiceApplication):
         preferred_language: str | None = None,
     ) -> uuid.UUID:
         client = Client.register(
-            client_id=uuid.uuid4(),
+            client_id=new_id(),
             organisation=organisation,
             given_name=given_name,
             family_name=family_name,
@@ -92,7 +93,7 @@ class IntakeApplication(ServiceApplication):
         def command(client: Client, at: datetime) -> uuid.UUID:
             if granted:
                 client.grant_consent(
-                    consent_id=uuid.uuid4(),
+                    consent_id=new_id(),
                     purpose=purpose,
                     partner_id=partner_id,
                     data_categories=list(data_categories or []),
@@ -101,7 +102,7 @@ class IntakeApplication(ServiceApplication):
                 )
             else:
                 client.withdraw_consent(
-                    consent_id=uuid.uuid4(),
+                    consent_id=new_id(),
                     purpose=purpose,
                     partner_id=partner_id,
                     actor=actor,
@@ -121,7 +122,7 @@ class IntakeApplication(ServiceApplication):
     ) -> uuid.UUID:
         client = self.client(client_id, organisation)
         case = Case.open(
-            case_id=uuid.uuid4(),
+            case_id=new_id(),
             client=client,
             organisation=organisation,
             career_question=career_question,

@@ -20,6 +20,7 @@ from shared.auth import Principal, require
 from shared.commands import Projection, change, set_etag
 from shared.errors import NotFound
 from shared.http import page_headers
+from shared.idempotency import new_id
 from shared.messaging.follower import LogFollower
 from shared.privacy import ERASED
 from shared.privacy.sealing import open_sealed
@@ -356,7 +357,7 @@ async def add_goal(
     if_match: IfMatch = None,
 ) -> GoalCreated:
     """Add a goal at a priority (1 = highest); refused, naming each criterion, unless SMART."""
-    goal_id = uuid.uuid4()
+    goal_id = new_id()
     _, out = await _change(
         app,
         proj,
@@ -419,7 +420,7 @@ async def add_action(
     if_match: IfMatch = None,
 ) -> ActionCreated:
     """Add an action under a goal: who does it, by when (not after the goal's target date)."""
-    action_id = uuid.uuid4()
+    action_id = new_id()
     _, out = await _change(
         app,
         proj,
@@ -536,7 +537,7 @@ async def add_evidence(
     if_match: IfMatch = None,
 ) -> EvidenceCreated:
     """Add an evidence item to the portfolio for recognition of prior learning (EVC)."""
-    evidence_id = uuid.uuid4()
+    evidence_id = new_id()
     _, out = await _change(
         app,
         proj,

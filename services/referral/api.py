@@ -27,6 +27,7 @@ from shared.commands import Projection, run_command, set_etag
 from shared.commands import change as change_command
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.http import page_headers
+from shared.idempotency import new_id
 from shared.messaging.follower import LogFollower
 from shared.schemas import Id, Limit, MultiLine, Offset, SingleLine, Strict
 
@@ -151,7 +152,7 @@ async def register_partner(
     body: PartnerIn, who: Admin, app: App, proj: Projection, request: Request, response: Response
 ) -> PartnerCreated:
     """Add a partner to the directory: its services, accepted data categories, capacity."""
-    partner_id = body.partner_id or uuid.uuid4()
+    partner_id = body.partner_id or new_id()
     partner = await run_command(
         app,
         proj,

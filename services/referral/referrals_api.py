@@ -44,6 +44,7 @@ from shared.auth import Principal, require
 from shared.commands import Projection, run_command, set_etag
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.http import page_headers
+from shared.idempotency import new_id
 from shared.schemas import Limit, Moment, Offset
 
 referrals = APIRouter(tags=["referrals"])
@@ -70,7 +71,7 @@ async def propose_referral(
     facts = ProposalFacts(
         case=case, partner=await partner_row(pool, body.partner_id), consent=consent
     )
-    referral_id = uuid.uuid4()
+    referral_id = new_id()
     referral = await run_command(
         app,
         proj,

@@ -2,9 +2,8 @@
 processes (web, relay, worker, a private NATS, a fresh database), a few seconds of
 workload each, and the checker's verdict. `make faults` runs every scenario longer.
 
-What must hold after every fault is asserted plainly; what today's code still gets wrong
-after some faults (known defects others are fixing) is marked `xfail` for that scenario
-only, not strict, so that the fix shows as XPASS and the mark can go.
+Everything is asserted after every fault: nothing lost, nothing stored or published
+twice, every effect present, no answer of 500.
 """
 
 from __future__ import annotations
@@ -24,21 +23,6 @@ pytestmark = pytest.mark.faults
 
 SHORT = ("kill -9 web", "kill -9 worker", "kill -9 nats", "terminate pg backends")
 SECONDS = 5.0
-DUPLICATES = pytest.mark.xfail(
-    reason="a command that committed but got no answer (web killed) is stored again "
-    "when retried with the same Idempotency-Key, until the key is honoured",
-    strict=False,
-)
-DUPLICATES_AFTER_COMMIT = pytest.mark.xfail(
-    reason="a connection terminated around COMMIT answers 500 though the events may be "
-    "stored, and the retry stores them again, until commands are exactly-once",
-    strict=False,
-)
-FIVE_HUNDREDS = pytest.mark.xfail(
-    reason="a terminated connection in the key vault's pool answers 500 "
-    "(psycopg AdminShutdown in keyvault._fetch)",
-    strict=False,
-)
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +43,8 @@ def results() -> Iterator[dict[str, Result]]:
     yield out
 
 
-def scenarios(*marked: tuple[str, pytest.MarkDecorator]) -> list[object]:
-    marks = dict(marked)
-    return [pytest.param(n, marks=[marks[n]] if n in marks else [], id=n) for n in SHORT]
+def scenarios() -> list[object]:
+    return [pytest.param(n, id=n) for n in SHORT]
 
 
 @pytest.mark.parametrize("scenario", scenarios())
@@ -75,10 +58,7 @@ def test_after_the_fault_every_acknowledged_command_is_stored_published_and_has_
     assert (r.lost, r.unpublished, r.published_twice, r.effects_missing) == (0, 0, 0, 0), r.notes
 
 
-@pytest.mark.parametrize(
-    "scenario",
-    scenarios(("kill -9 web", DUPLICATES), ("terminate pg backends", DUPLICATES_AFTER_COMMIT)),
-)
+@pytest.mark.parametrize("scenario", scenarios())
 def test_after_the_fault_no_command_is_stored_twice(
     results: dict[str, Result], scenario: str
 ) -> None:
@@ -86,7 +66,7 @@ def test_after_the_fault_no_command_is_stored_twice(
     assert r.duplicated == 0, r.notes
 
 
-@pytest.mark.parametrize("scenario", scenarios(("terminate pg backends", FIVE_HUNDREDS)))
+@pytest.mark.parametrize("scenario", scenarios())
 def test_after_the_fault_no_request_is_answered_with_a_500(
     results: dict[str, Result], scenario: str
 ) -> None:

@@ -99,6 +99,20 @@ class Ledger:
     journeys: list[Journey] = field(default_factory=list)
 
 
+def _key_in_use(r: httpx.Response) -> bool:
+    return str(r.json().get("type", "")).endswith("/idempotency-key-in-use")
+
+
+def created(answer: dict[str, Any], name: str) -> str:
+    """The id a creating command answered; after a process died between the commit and
+    its answer, the retry's answer names the ids the request made instead (see
+    shared/idempotency.py): each of these commands makes one."""
+    if name in answer:
+        return str(answer[name])
+    [made] = answer["created"]
+    return str(made)
+
+
 class Driver:
     """Sends the workload's commands to one system and records them."""
 
@@ -140,6 +154,13 @@ class Driver:
                 cmd.statuses.append(0)
             else:
                 cmd.statuses.append(r.status_code)
+                if r.status_code == 409 and _key_in_use(r):
+                    # The first attempt still holds the key (or its process died and the
+                    # lease has not run out): ask again with the same key, never a new one.
+                    if time.monotonic() > deadline:
+                        break
+                    await asyncio.sleep(float(r.headers.get("retry-after", "1")))
+                    continue
                 if r.status_code < 500:
                     if r.headers.get("content-type", "").endswith("json"):
                         answer = r.json()
@@ -150,7 +171,7 @@ class Driver:
             await asyncio.sleep(RETRY_PAUSE)
         cmd.ended = time.monotonic()
         if cmd.ok and creates is not None:
-            cmd.aggregate = str(cmd.answer[creates])
+            cmd.aggregate = created(cmd.answer, creates)
         return cmd
 
     async def until(self, attempt: Callable[[], Any], seconds: float = EFFECT_SECONDS) -> Any:
@@ -288,7 +309,7 @@ class Driver:
         )
         if not await step("add goal", c):
             return j
-        goal = c.answer["goal_id"]
+        goal = created(c.answer, "goal_id")
         c = await self.command(
             "add action",
             "POST",

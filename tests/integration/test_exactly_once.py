@@ -225,7 +225,8 @@ async def test_a_case_opened_and_checked_while_commits_are_cut_answers_2xx_once_
         "SELECT committed FROM intake.idempotency_keys WHERE scope = $1",
         await key_scope(pool, r),
     )
-    assert json.loads(committed) == [[case_id, 1]]
+    # With the id the request made for the new case.
+    assert json.loads(committed) == [[case_id, 1, {"result": None, "created": [case_id]}]]
 
     proxy.arm(after=EVENT_STORE)
     r = await api.post(
@@ -243,11 +244,19 @@ async def test_a_case_opened_and_checked_while_commits_are_cut_answers_2xx_once_
     r = await api.post(
         f"{BASE}/cases/{case_id}/sessions",
         json={"kind": "intake", "held_at": "2025-01-06T10:00:00+01:00", "minutes": 90},
-        headers=counsellor,
+        headers={**counsellor, "Idempotency-Key": str(uuid.uuid4())},
     )
     assert r.status_code == 201, r.text
     assert proxy.dropped == dropped + 3
     assert r.json()["version"] == 3
+    # A command on an aggregate commits the id it made with the marker: the new
+    # session's, which a retry after a lost answer is told.
+    committed = await pool.fetchval(
+        "SELECT committed FROM intake.idempotency_keys WHERE scope = $1",
+        await key_scope(pool, r),
+    )
+    [[aggregate, version, outcome]] = json.loads(committed)
+    assert (aggregate, version, outcome["created"]) == (case_id, 3, [r.json()["session_id"]])
     r = await api.get(f"{BASE}/cases/{case_id}", headers=counsellor)
     assert r.json()["hours_used"] == 1.5
     assert await topics(app, case_id) == ["Case.Opened", "Case.EntryChecked", "Case.SessionHeld"]
@@ -377,6 +386,7 @@ async def test_a_process_killed_after_the_commit_does_not_open_a_second_case_on_
     assert retry.json() == {
         "replayed": True,
         "committed": [{"aggregate_id": case_id, "version": 1}],
+        "created": [case_id],
     }
     assert retry.headers["etag"] == '"1"'
     assert await cases_of(app, client_id) == 1
@@ -479,7 +489,8 @@ async def test_concurrent_commands_with_their_own_keys_each_commit_their_own_mar
             "SELECT committed FROM intake.idempotency_keys WHERE scope = $1",
             await key_scope(pool, r),
         )
-        assert json.loads(committed) == [[r.json()["client_id"], 1]]
+        made = r.json()["client_id"]
+        assert json.loads(committed) == [[made, 1, {"result": None, "created": [made]}]]
 
 
 async def test_an_expired_key_is_forgotten_and_the_request_runs_again(

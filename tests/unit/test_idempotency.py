@@ -39,6 +39,15 @@ def test_the_answer_rebuilt_from_a_marker_names_what_was_written_and_its_etag() 
     }
 
 
+def test_the_answer_rebuilt_from_a_marker_tells_the_ids_the_request_made() -> None:
+    _, _, body = rebuilt_answer([["a1", 3, {"result": None, "created": ["goal-7"]}]])
+    assert json.loads(body) == {
+        "replayed": True,
+        "committed": [{"aggregate_id": "a1", "version": 3}],
+        "created": ["goal-7"],
+    }
+
+
 def test_an_answer_rebuilt_for_several_aggregates_has_no_etag() -> None:
     _, headers, _ = rebuilt_answer([["a1", 1], ["b2", 1]])
     assert all(name != b"etag" for name, _ in headers)
