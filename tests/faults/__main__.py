@@ -84,7 +84,7 @@ def one(name: str, seconds: float, concurrency: int, strikes: int, keep: Path | 
     if keep is not None:
         workdir = keep / name.replace(" ", "-")
         workdir.mkdir(parents=True, exist_ok=True)
-    with running_system(workdir) as system:
+    with running_system(workdir, embedded_postgres=SCENARIOS[name].own_postgres) as system:
         return asyncio.run(
             run_scenario(
                 system,

@@ -55,6 +55,11 @@ def terminate_backends(system: System, times: int = 3) -> None:
             )
 
 
+def restart_postgres(system: System) -> None:
+    """The system's (embedded) PostgreSQL shut down and started again 2 s later."""
+    system.restart_postgres()
+
+
 def pause_worker(system: System) -> None:
     """SIGSTOP of the worker for longer than the consumers' ack_wait, then SIGCONT."""
     system.signal("worker", signal.SIGSTOP)
@@ -66,6 +71,8 @@ def pause_worker(system: System) -> None:
 class Scenario:
     name: str
     fault: Callable[[System], None]
+    # Needs a PostgreSQL of the system's own (embedded) that the fault can restart.
+    own_postgres: bool = False
 
 
 SCENARIOS = {
@@ -77,6 +84,7 @@ SCENARIOS = {
         Scenario("kill -9 worker", kill_role("worker")),
         Scenario("kill -9 nats", kill_nats),
         Scenario("terminate pg backends", terminate_backends),
+        Scenario("restart postgresql", restart_postgres, own_postgres=True),
         Scenario("pause worker", pause_worker),
     )
 }

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from shared.auth import dev_token
-from shared.embedded import NatsServer, free_port, start_nats
+from shared.embedded import EmbeddedPostgres, NatsServer, free_port, start_nats, start_postgres
 from shared.serve import SERVICES
 from shared.settings import Settings
 from tests.conftest import DEFAULT_DB, fresh_database
@@ -54,6 +54,9 @@ class System:
     master_key: str = field(default_factory=_key)
     audit_key: str = field(default_factory=_key)
     nats: NatsServer | None = None
+    # An embedded PostgreSQL of the system's own (so that it can be restarted), or None:
+    # a fresh database on the server at GUIDANCE_DATABASE_URL.
+    postgres: EmbeddedPostgres | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -114,6 +117,20 @@ class System:
         assert self.nats is not None
         self.nats.process.kill()
         self.nats.process.wait()
+
+    # -- PostgreSQL (embedded) -------------------------------------------------------------
+    def restart_postgres(self, down_seconds: float = 2.0) -> None:
+        """A fast shutdown of the system's embedded PostgreSQL (every connection dropped,
+        new ones refused), and a start again on the same data folder and socket."""
+        assert self.postgres is not None, "the system runs on a shared PostgreSQL"
+        server = self.postgres.server
+        self.postgres.stop()
+        # pgserver keeps one handle per data folder: forget it, so the next one starts.
+        type(server)._instances.pop(server.pgdata, None)
+        with contextlib.suppress(OSError):
+            (server.pgdata / ".handle_pids.json").unlink()
+        time.sleep(down_seconds)
+        self.postgres = start_postgres(Path(server.pgdata))
 
     # -- the roles -------------------------------------------------------------------------
     def command(self, role: str) -> list[str]:
@@ -194,14 +211,25 @@ class System:
 
 
 @contextmanager
-def running_system(workdir: Path | None = None) -> Iterator[System]:
-    """A whole system on a fresh database and a private NATS, stopped afterwards."""
+def running_system(
+    workdir: Path | None = None, *, embedded_postgres: bool = False
+) -> Iterator[System]:
+    """A whole system on a fresh database and a private NATS, stopped afterwards; with
+    `embedded_postgres`, on an embedded PostgreSQL of its own that a fault can restart."""
     base = os.environ.get("GUIDANCE_DATABASE_URL", DEFAULT_DB)
     with contextlib.ExitStack() as stack:
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="faults-")))
+        holder: list[System] = []
+        postgres = None
+        if embedded_postgres:
+            postgres = start_postgres(workdir / "pg")
+            base = postgres.url
+            # Stopped last (after the database is dropped): the one running by then.
+            stack.callback(lambda: (holder[0].postgres if holder else postgres).stop())
         url = stack.enter_context(fresh_database(base, prefix="waypoint_faults"))
-        system = System(database_url=url, workdir=workdir)
+        system = System(database_url=url, workdir=workdir, postgres=postgres)
+        holder.append(system)
         stack.callback(system.stop)
         system.start_nats()
         for role in ROLES:

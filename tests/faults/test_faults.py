@@ -21,7 +21,13 @@ from tests.faults.workload import Ledger
 
 pytestmark = pytest.mark.faults
 
-SHORT = ("kill -9 web", "kill -9 worker", "kill -9 nats", "terminate pg backends")
+SHORT = (
+    "kill -9 web",
+    "kill -9 worker",
+    "kill -9 nats",
+    "terminate pg backends",
+    "restart postgresql",
+)
 SECONDS = 5.0
 
 
@@ -30,7 +36,8 @@ def results() -> Iterator[dict[str, Result]]:
     """Each short scenario run once on one system (checked after each, once quiet)."""
     ledger = Ledger()
     out: dict[str, Result] = {}
-    with running_system() as system:
+    # On an embedded PostgreSQL of its own, which the last scenario restarts.
+    with running_system(embedded_postgres=True) as system:
 
         async def run_all() -> None:
             for name in SHORT:
