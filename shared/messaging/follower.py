@@ -285,17 +285,7 @@ class LogFollower(ABC):
                         exc_info=failure,
                     )
                     return
-                letter = await store.record(
-                    conn,
-                    follower=self.name,
-                    kind="follower",
-                    position=n.id,
-                    event_id=event_id(n.originator_id, n.originator_version),
-                    event_type=n.topic,
-                    aggregate_id=aggregate,
-                    error=error,
-                    attempts=attempts,
-                )
+                letter = await self._record(conn, store, n, error, attempts)
                 self._open_in_place = True
                 log.error(
                     "%s %s: event %s at %d failed %d times (dead letter %d); retrying it "
@@ -324,21 +314,31 @@ class LogFollower(ABC):
         error: str,
         attempts: int,
     ) -> None:
-        aggregate = str(n.originator_id)
         async with conn.transaction():
-            letter = await store.record(
-                conn,
-                follower=self.name,
-                kind="follower",
-                position=n.id,
-                event_id=event_id(n.originator_id, n.originator_version),
-                event_type=n.topic,
-                aggregate_id=aggregate,
-                error=error,
-                attempts=attempts,
-            )
+            letter = await self._record(conn, store, n, error, attempts)
             await self.save_position(conn, n.id)
-        self._held[aggregate] = letter
+        self._held[str(n.originator_id)] = letter
+
+    async def _record(
+        self,
+        conn: asyncpg.Connection,
+        store: DeadLetters,
+        n: Notification,
+        error: str,
+        attempts: int,
+    ) -> int:
+        """Record `n` as a dead letter of this follower; the letter's id."""
+        return await store.record(
+            conn,
+            follower=self.name,
+            kind="follower",
+            position=n.id,
+            event_id=event_id(n.originator_id, n.originator_version),
+            event_type=n.topic,
+            aggregate_id=str(n.originator_id),
+            error=error,
+            attempts=attempts,
+        )
 
     async def _hold(
         self, conn: asyncpg.Connection, store: DeadLetters, n: Notification, aggregate: str
