@@ -60,7 +60,7 @@ import asyncpg
 from psycopg.sql import SQL, Composed, Identifier
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.errors import PROBLEM_JSON, Conflict, InvalidInput, Problem
+from shared.errors import PROBLEM_JSON, TRANSIENT, Conflict, InvalidInput, Problem, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -279,21 +279,11 @@ class IdempotencyMiddleware:
             # A service without an event store (probes only): nothing to make idempotent.
             await self.app(scope, replay_receive, send)
             return
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-            log.warning("Idempotency-Key not recorded, the database failed: %s", e)
-            await _answer(
-                send,
-                *_problem(
-                    Problem(
-                        "The service cannot reach its database; retry later.",
-                        status=503,
-                        code="unavailable",
-                        title="Service unavailable",
-                        headers={"Retry-After": "2"},
-                    ),
-                    path,
-                ),
+        except TRANSIENT as e:
+            log.warning(
+                "%s %s answered 503: Idempotency-Key not recorded: %s", scope["method"], path, e
             )
+            await _answer(send, *_problem(unavailable(), path))
             return
         if holder is None:
             return
