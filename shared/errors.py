@@ -122,8 +122,9 @@ TRANSIENT: tuple[type[Exception], ...] = (
     nats.errors.StaleConnectionError,
     nats.errors.OutboundBufferLimitError,
     nats.js.errors.ServiceUnavailableError,
-    ConnectionError,
-    TimeoutError,  # includes nats' TimeoutError
+    # A socket that refuses, resets or times out, or a server's Unix socket gone while
+    # it restarts (FileNotFoundError); includes nats' TimeoutError.
+    OSError,
 )
 
 

@@ -107,3 +107,26 @@ async def test_an_unexpected_error_is_a_500_problem_with_the_security_headers_lo
     assert r.headers["cache-control"] == "no-store"
     logged = [rec for rec in caplog.records if rec.exc_info]
     assert len(logged) == 1, [rec.getMessage() for rec in caplog.records]
+
+
+async def test_a_database_socket_gone_while_it_restarts_is_a_503_with_retry_after() -> None:
+    from fastapi import APIRouter
+
+    from shared.http import service_app
+    from shared.settings import Settings
+
+    router = APIRouter()
+
+    @router.post("/clients")
+    async def register() -> None:
+        # What asyncpg raises while a restarting PostgreSQL's Unix socket is gone.
+        raise FileNotFoundError(2, "No such file or directory")
+
+    app = service_app("intake", Settings(auth_mode="dev"), routers=[router])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        r = await client.post("/intake/v1/clients")
+
+    assert r.status_code == 503
+    assert r.json()["type"].endswith("/service-unavailable")
+    assert r.headers["retry-after"].isdigit()
