@@ -110,8 +110,13 @@ TRANSIENT: tuple[type[Exception], ...] = (
     psycopg.OperationalError,  # a dead connection, an administrator's shutdown, pool timeout
     persistence.OperationalError,  # the same, through eventsourcing
     persistence.InterfaceError,
+    psycopg.InterfaceError,
     asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,  # e.g. "another operation is in progress" after a termination
+    asyncpg.InterfaceError,
+    # "cannot switch to state ...; another operation is in progress": a connection whose
+    # backend was terminated under it.
+    asyncpg.InternalClientError,
+    asyncpg.exceptions.TransactionRollbackError,  # a deadlock or serialisation failure
     asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections
     nats.errors.ConnectionClosedError,

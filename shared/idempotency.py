@@ -53,16 +53,19 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from psycopg.sql import SQL, Composed, Identifier
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import PROBLEM_JSON, TRANSIENT, Conflict, InvalidInput, Problem, unavailable
+from shared.pool import pooled
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 HEADER = "Idempotency-Key"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -274,7 +277,7 @@ class IdempotencyMiddleware:
         request_hash = hashlib.sha256(body).hexdigest()
         pool: asyncpg.Pool = runtime.pool
         try:
-            holder = await self._claim(pool, key_scope, request_hash, send, path)
+            holder = await _twice(lambda: self._claim(pool, key_scope, request_hash, send, path))
         except asyncpg.UndefinedTableError:
             # A service without an event store (probes only): nothing to make idempotent.
             await self.app(scope, replay_receive, send)
@@ -309,7 +312,7 @@ class IdempotencyMiddleware:
         settings = self.state.settings
         holder = uuid.uuid4()
         for _ in range(5):
-            async with pool.acquire() as conn:
+            async with pooled(pool) as conn:
                 inserted = await conn.fetchval(
                     f"INSERT INTO {self.table} "
                     "(scope, request_hash, holder, locked_until, expires) "
@@ -461,11 +464,13 @@ class IdempotencyMiddleware:
         # Should storing fail, the lease runs out and a retry answers from the marker.
         try:
             await asyncio.shield(
-                self._store(
-                    pool, key_scope, holder, status, _headers_json(headers), b"".join(chunks)
+                _twice(
+                    lambda: self._store(
+                        pool, key_scope, holder, status, _headers_json(headers), b"".join(chunks)
+                    )
                 )
             )
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+        except (*TRANSIENT, asyncpg.PostgresError) as e:
             log.warning("Idempotency-Key: the answer was not stored: %s", e)
 
     async def _store(
@@ -477,7 +482,7 @@ class IdempotencyMiddleware:
         headers: str,
         body: bytes,
     ) -> None:
-        async with pool.acquire() as conn:
+        async with pooled(pool) as conn:
             await conn.execute(
                 f"UPDATE {self.table} SET status = $3, headers = $4, body = $5, "
                 "locked_until = now() WHERE scope = $1 AND holder = $2",
@@ -492,7 +497,7 @@ class IdempotencyMiddleware:
         """Forget the key so that a retry runs; if the command committed all the same,
         end the lease instead, so that a retry answers from the marker."""
         with contextlib.suppress(Exception):
-            async with pool.acquire() as conn:
+            async with pooled(pool) as conn:
                 await conn.execute(
                     f"DELETE FROM {self.table} "
                     "WHERE scope = $1 AND holder = $2 AND committed IS NULL",
@@ -517,6 +522,16 @@ class IdempotencyMiddleware:
         self._last_purge = now
         deleted = await conn.execute(f"DELETE FROM {self.table} WHERE expires < now()")
         log.debug("Idempotency keys purged: %s", deleted)
+
+
+async def _twice(work: Callable[[], Awaitable[T]]) -> T:
+    """`work` again, once, after a connection fault: the pool has dropped the dead
+    connection (see `shared/pool.py`), and each unit of work here is one statement or
+    one conditional claim, safe to repeat."""
+    try:
+        return await work()
+    except TRANSIENT:
+        return await work()
 
 
 def _headers_json(headers: list[tuple[bytes, bytes]]) -> str:

@@ -22,6 +22,7 @@ from shared.messaging.consumer import Consumer
 from shared.messaging.deadletters import FOLLOWER_LAG, DeadLetters
 from shared.messaging.envelope import stream_name
 from shared.messaging.follower import LogFollower
+from shared.pool import pooled
 from shared.privacy import KeyVault
 from shared.settings import Settings
 
@@ -51,7 +52,7 @@ async def snapshot(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     """A connection whose reads all see one snapshot (a read-only repeatable-read
     transaction), so that a page and its total, or a report's figures, agree with each
     other even while events are being applied."""
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+    async with pooled(pool) as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         yield conn
 
 

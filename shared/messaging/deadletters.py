@@ -45,12 +45,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
-import nats.errors
-import psycopg
-from eventsourcing import persistence
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 
+from shared.errors import TRANSIENT
 from shared.messaging.envelope import CloudEvent
 
 if TYPE_CHECKING:
@@ -97,29 +95,8 @@ CREATE INDEX IF NOT EXISTS dead_letters_open
 """
 
 
-# Errors of the connection or the server's state, not of the event: retried, never counted.
-TRANSIENT: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.InsufficientResourcesError,
-    asyncpg.exceptions.TransactionRollbackError,
-    asyncpg.exceptions.CannotConnectNowError,
-    # The event store's side (psycopg, as eventsourcing reports it).
-    persistence.OperationalError,
-    persistence.InterfaceError,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    # The broker's.
-    nats.errors.ConnectionClosedError,
-    nats.errors.NoServersError,
-    nats.errors.StaleConnectionError,
-    nats.errors.ConnectionDrainingError,
-    nats.errors.ConnectionReconnectingError,
-    nats.errors.NoRespondersError,
-)
+# Errors of the connection or the server's state, not of the event: retried, never
+# counted (the same that a request answers with 503: see shared/errors.py).
 
 
 def is_transient(error: BaseException) -> bool:

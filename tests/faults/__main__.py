@@ -78,13 +78,21 @@ def failed(result: Result) -> bool:
     )
 
 
-def one(name: str, seconds: float, concurrency: int, strikes: int, keep: Path | None) -> Result:
+def one(
+    name: str,
+    seconds: float,
+    concurrency: int,
+    strikes: int,
+    keep: Path | None,
+    own_postgres: bool = False,
+) -> Result:
     """The scenario on a system of its own (started outside the event loop)."""
     workdir = None
     if keep is not None:
         workdir = keep / name.replace(" ", "-")
         workdir.mkdir(parents=True, exist_ok=True)
-    with running_system(workdir, embedded_postgres=SCENARIOS[name].own_postgres) as system:
+    embedded = own_postgres or SCENARIOS[name].own_postgres
+    with running_system(workdir, embedded_postgres=embedded) as system:
         return asyncio.run(
             run_scenario(
                 system,
@@ -104,12 +112,19 @@ def main() -> int:
     parser.add_argument("--strikes", type=int, default=3, help="faults per scenario")
     parser.add_argument("--scenario", action="append", choices=list(SCENARIOS))
     parser.add_argument("--keep", type=Path, help="keep the processes' logs in this folder")
+    parser.add_argument(
+        "--own-postgres",
+        action="store_true",
+        help="every scenario on an embedded PostgreSQL of its own (not GUIDANCE_DATABASE_URL)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     results = []
     for name in args.scenario or list(SCENARIOS):
         print(f"-- {name} ...", flush=True)
-        result = one(name, args.seconds, args.concurrency, args.strikes, args.keep)
+        result = one(
+            name, args.seconds, args.concurrency, args.strikes, args.keep, args.own_postgres
+        )
         results.append(result)
         for note in result.notes:
             print(f"   {note}")
