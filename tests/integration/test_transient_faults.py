@@ -155,4 +155,3 @@ async def test_a_database_outage_answers_503_with_retry_after_and_recovers(
 
         await eventually(registered, "intake to answer again after the outage", 30)
         await asyncio.sleep(0)
-
