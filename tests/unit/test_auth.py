@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import os
+import socket
 import threading
 import time
 import uuid
@@ -39,7 +40,7 @@ from shared.auth import (
     principal_from_claims,
     require,
 )
-from shared.errors import PROBLEM_JSON, Unauthorized
+from shared.errors import PROBLEM_JSON, Unauthorized, Unavailable
 from shared.http import service_app
 from shared.settings import DEV_MASTER_KEY, Settings, run_jwt_secret
 
@@ -436,6 +437,244 @@ async def test_an_unsigned_token_naming_a_published_key_is_refused(
     oidc_verifier: TokenVerifier,
 ) -> None:
     await refuses(oidc_verifier, unsigned(claims(IDP), kid="rsa-1"))
+
+
+# --- oidc mode: the provider's keys change, stall or fail ---------------------------------
+
+
+@contextlib.asynccontextmanager
+async def verifying(settings: Settings) -> AsyncIterator[TokenVerifier]:
+    """A verifier started as a service's lifespan starts it, closed at the end."""
+    verifier = TokenVerifier(settings)
+    await verifier.start()
+    try:
+        yield verifier
+    finally:
+        await verifier.close()
+
+
+def unavailable(problem: pytest.ExceptionInfo[Unavailable]) -> None:
+    assert problem.value.status == 503
+    assert problem.value.headers is not None
+    assert int(problem.value.headers["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize(
+    "cache_control",
+    [
+        pytest.param(None, id="no Cache-Control: the configured bound"),
+        pytest.param("public, max-age=86400", id="a longer max-age: capped by the bound"),
+    ],
+)
+async def test_a_key_the_provider_removed_is_refused_within_the_configured_bound(
+    provider: Idp, signing_keys: Any, cache_control: str | None
+) -> None:
+    spare = signing_keys[2]
+    provider.cache_control = cache_control
+    async with verifying(oidc(provider.jwks_url, oidc_jwks_max_age_seconds=1)) as verifier:
+        seen = rs256(provider, claims(IDP))
+        assert (await verifier.verify(seen)).sub == "user-1"
+
+        provider.publish(rsa_jwk(spare, "rsa-2"))
+        await asyncio.sleep(1.8)  # the bound, and time for the fetch
+
+        # Neither the token verified before (cached) nor a new one signed with it.
+        await refuses(verifier, seen)
+        await refuses(verifier, rs256(provider, claims(IDP, sub="user-2")))
+        new = jwt.encode(claims(IDP), spare, algorithm="RS256", headers={"kid": "rsa-2"})
+        assert (await verifier.verify(new)).sub == "user-1"
+
+
+async def test_the_providers_cache_control_max_age_shortens_the_keys_life_below_the_bound(
+    provider: Idp, signing_keys: Any
+) -> None:
+    provider.cache_control = "public, max-age=1"
+    settings = oidc(provider.jwks_url, oidc_jwks_max_age_seconds=300, oidc_jwks_min_age_seconds=0)
+    async with verifying(settings) as verifier:
+        seen = rs256(provider, claims(IDP))
+        assert (await verifier.verify(seen)).sub == "user-1"
+
+        provider.publish(rsa_jwk(signing_keys[2], "rsa-2"))
+        await asyncio.sleep(1.8)
+
+        await refuses(verifier, seen)
+
+
+async def test_a_newly_published_key_is_accepted_at_once(provider: Idp, signing_keys: Any) -> None:
+    spare = signing_keys[2]
+    async with verifying(oidc(provider.jwks_url)) as verifier:
+        assert (await verifier.verify(rs256(provider, claims(IDP)))).sub == "user-1"
+        before = provider.fetches()
+
+        provider.publish(*provider.keys, rsa_jwk(spare, "rsa-3"))
+        token = jwt.encode(claims(IDP), spare, algorithm="RS256", headers={"kid": "rsa-3"})
+
+        assert (await verifier.verify(token)).sub == "user-1"
+        assert provider.fetches() == before + 1
+
+
+async def test_junk_key_ids_fetch_the_key_set_at_most_once_per_interval(provider: Idp) -> None:
+    settings = oidc(provider.jwks_url, oidc_unknown_kid_interval_seconds=1)
+    async with verifying(settings) as verifier:
+        before = provider.fetches()
+
+        # Twenty at once share one fetch; twenty more right after fetch nothing.
+        concurrent = [
+            refuses(verifier, rs256(provider, claims(IDP), kid=f"junk-{n}")) for n in range(20)
+        ]
+        await asyncio.gather(*concurrent)
+        assert provider.fetches() == before + 1
+        for n in range(20):
+            await refuses(verifier, rs256(provider, claims(IDP), kid=f"more-junk-{n}"))
+        assert provider.fetches() == before + 1
+
+        # The next interval allows one more.
+        await asyncio.sleep(1.1)
+        for n in range(5):
+            await refuses(verifier, rs256(provider, claims(IDP), kid=f"later-junk-{n}"))
+        assert provider.fetches() == before + 2
+
+
+async def test_while_the_jwks_endpoint_hangs_healthz_answers_at_once_and_an_unknown_kid_gets_503(
+    provider: Idp,
+) -> None:
+    app = whoami_app(oidc(provider.jwks_url, oidc_http_timeout_seconds=1))
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        provider.mode = "hang"
+        unknown = asyncio.create_task(get(app, rs256(provider, claims(IDP), kid="rsa-9")))
+        await asyncio.sleep(0.2)  # its fetch is waiting for the provider now
+        assert not unknown.done()
+
+        started = time.perf_counter()
+        health = await client.get("/testsvc/healthz")
+        health_took = time.perf_counter() - started
+        started = time.perf_counter()
+        known = await get(app, rs256(provider, claims(IDP)))
+        known_took = time.perf_counter() - started
+        refused = await unknown
+
+    assert health.status_code == 200 and health_took < 0.1, health_took
+    assert known.status_code == 200 and known_took < 0.1, known_took
+    assert_problem(refused, 503, "service-unavailable")
+    assert int(refused.headers["retry-after"]) >= 1
+    assert provider.fetches() >= 2  # at start-up, and the one that hung
+
+
+@pytest.mark.parametrize("mode", ["500", "hang"])
+async def test_while_the_provider_fails_a_known_kid_verifies_and_an_unknown_kid_gets_503(
+    provider: Idp, mode: str
+) -> None:
+    settings = oidc(provider.jwks_url, oidc_http_timeout_seconds=0.5)
+    async with verifying(settings) as verifier:
+        provider.mode = mode
+
+        with pytest.raises(Unavailable) as caught:
+            await verifier.verify(rs256(provider, claims(IDP), kid="rsa-9"))
+        unavailable(caught)
+        # A new token (not from the cache) with a key fetched before the outage.
+        assert (await verifier.verify(es256(provider, claims(IDP, sub="u-2")))).sub == "u-2"
+        # Still the provider's fault, not the caller's, while the retry is not yet due.
+        with pytest.raises(Unavailable) as caught:
+            await verifier.verify(rs256(provider, claims(IDP), kid="rsa-10"))
+        unavailable(caught)
+
+
+async def test_a_provider_refusing_connections_from_the_start_gives_503_not_401() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/jwks.json"
+        token = jwt.encode(claims(IDP), SECRET, algorithm="HS256", headers={"kid": "rsa-1"})
+        async with verifying(oidc(url)) as verifier:
+            with pytest.raises(Unavailable) as caught:
+                await verifier.verify(token)
+    unavailable(caught)
+
+
+@pytest.mark.parametrize("published_kid", [None, "only-1"])
+async def test_a_token_without_kid_verifies_against_a_key_set_of_exactly_one_key(
+    provider: Idp, published_kid: str | None
+) -> None:
+    provider.publish(rsa_jwk(provider.rsa_key, published_kid))
+    async with verifying(oidc(provider.jwks_url)) as verifier:
+        no_kid = jwt.encode(claims(IDP), provider.rsa_key, algorithm="RS256")
+
+        assert (await verifier.verify(no_kid)).sub == "user-1"
+        # Another key's kid still needs that key.
+        await refuses(verifier, rs256(provider, claims(IDP), kid="other"))
+
+    # Only then: with two keys published, a token without kid names neither.
+    provider.publish(rsa_jwk(provider.rsa_key, "rsa-1"), rsa_jwk(provider.rsa_key, "rsa-x"))
+    async with verifying(oidc(provider.jwks_url)) as verifier:
+        await refuses(verifier, jwt.encode(claims(IDP), provider.rsa_key, algorithm="RS256"))
+
+
+@pytest.mark.parametrize(
+    ("iat", "exp", "accepted"),
+    [
+        pytest.param(2, 300, True, id="iat 2 s ahead"),
+        pytest.param(50, 300, True, id="iat 50 s ahead"),
+        pytest.param(-300, -30, True, id="expired 30 s ago"),
+        pytest.param(90, 300, False, id="iat 90 s ahead"),
+        pytest.param(-300, -90, False, id="expired 90 s ago"),
+    ],
+)
+async def test_clock_skew_within_the_leeway_is_accepted_and_beyond_it_refused(
+    idp: Idp, oidc_verifier: TokenVerifier, iat: int, exp: int, accepted: bool
+) -> None:
+    now = int(time.time())
+    token = rs256(idp, claims(IDP, iat=now + iat, exp=now + exp))
+
+    if accepted:
+        assert (await oidc_verifier.verify(token)).sub == "user-1"
+    else:
+        await refuses(oidc_verifier, token)
+
+
+async def test_the_leeway_is_a_setting(idp: Idp) -> None:
+    now = int(time.time())
+    async with verifying(oidc(idp.jwks_url, oidc_leeway_seconds=0)) as verifier:
+        await refuses(verifier, rs256(idp, claims(IDP, iat=now + 5)))
+    async with verifying(oidc(idp.jwks_url, oidc_leeway_seconds=120)) as verifier:
+        assert (await verifier.verify(rs256(idp, claims(IDP, iat=now + 90)))).sub == "user-1"
+
+
+async def test_a_service_fetches_the_keys_at_start_up_and_stops_refreshing_at_shutdown(
+    provider: Idp,
+) -> None:
+    app = whoami_app(oidc(provider.jwks_url, oidc_jwks_max_age_seconds=0.2))
+
+    async with app.router.lifespan_context(app):
+        assert provider.fetches() == 1  # before any request
+        await asyncio.sleep(0.5)
+        assert provider.fetches() >= 2  # refreshed in the background
+    stopped = provider.fetches()
+    await asyncio.sleep(0.5)
+
+    assert provider.fetches() == stopped
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"oidc_http_timeout_seconds": 0},
+        {"oidc_http_timeout_seconds": 31},
+        {"oidc_jwks_max_age_seconds": 0},
+        {"oidc_jwks_max_age_seconds": 86_401},
+        {"oidc_jwks_min_age_seconds": -1},
+        {"oidc_unknown_kid_interval_seconds": -1},
+        {"oidc_leeway_seconds": -1},
+        {"oidc_leeway_seconds": 601},
+    ],
+    ids=lambda given: "{}={}".format(*next(iter(given.items()))),
+)
+def test_key_settings_out_of_their_bounds_are_refused(given: dict[str, Any]) -> None:
+    name = next(iter(given))
+    with pytest.raises(ValidationError, match=name):
+        oidc("https://idp.example/jwks.json", **given)
 
 
 # --- settings ------------------------------------------------------------------------------
