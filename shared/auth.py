@@ -93,7 +93,7 @@ class TokenVerifier:
 
     async def start(self) -> None:
         if self._jwks is not None:
-            await self._jwks.start()
+            self._jwks.start()
 
     async def close(self) -> None:
         if self._jwks is not None:

@@ -100,11 +100,15 @@ class JwksCache:
 
     # --- lifecycle ----------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Fetch the keys (a provider that does not answer delays this by the timeout at
-        most) and keep them fresh in the background."""
+    def start(self) -> None:
+        """Start fetching the keys, and keep them fresh in the background. Not awaited:
+        a provider that does not answer must not hold up a service's start; the first
+        tokens wait for this fetch (they would need it anyway)."""
         self._ensure_running()
-        if self._inflight is not None:
+
+    async def settled(self) -> None:
+        """Wait for the fetch under way, if any (for tests and tools)."""
+        if self._inflight is not None and not self._inflight.done():
             await asyncio.shield(self._inflight)
 
     async def close(self) -> None:
@@ -126,9 +130,7 @@ class JwksCache:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self._loop = loop
-            self._client = httpx.AsyncClient(
-                timeout=self.timeout, follow_redirects=False, trust_env=False
-            )
+            self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
             self._runner = self._inflight = None
         if self._runner is None or self._runner.done():
             self._runner = loop.create_task(self._run(), name="jwks-refresh")
@@ -186,8 +188,8 @@ class JwksCache:
     def _retry_after(self) -> int:
         """Seconds until a fetch may happen again (the background's or a token's)."""
         now = time.monotonic()
-        soonest = min(self._next_refresh, self._last_on_demand + self.unknown_kid_interval)
-        return max(1, math.ceil(soonest - now))
+        allowed = max(now, self._last_on_demand + self.unknown_kid_interval)
+        return max(1, math.ceil(min(self._next_refresh, allowed) - now))
 
     # --- fetching ------------------------------------------------------------------------
 

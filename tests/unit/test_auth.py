@@ -444,9 +444,12 @@ async def test_an_unsigned_token_naming_a_published_key_is_refused(
 
 @contextlib.asynccontextmanager
 async def verifying(settings: Settings) -> AsyncIterator[TokenVerifier]:
-    """A verifier started as a service's lifespan starts it, closed at the end."""
+    """A verifier started as a service's lifespan starts it (its first fetch done),
+    closed at the end."""
     verifier = TokenVerifier(settings)
     await verifier.start()
+    assert verifier._jwks is not None
+    await verifier._jwks.settled()
     try:
         yield verifier
     finally:
@@ -544,6 +547,7 @@ async def test_while_the_jwks_endpoint_hangs_healthz_answers_at_once_and_an_unkn
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://test") as client,
     ):
+        await app.state.verifier._jwks.settled()  # the keys fetched at start-up
         provider.mode = "hang"
         unknown = asyncio.create_task(get(app, rs256(provider, claims(IDP), kid="rsa-9")))
         await asyncio.sleep(0.2)  # its fetch is waiting for the provider now
@@ -583,15 +587,27 @@ async def test_while_the_provider_fails_a_known_kid_verifies_and_an_unknown_kid_
         unavailable(caught)
 
 
-async def test_a_provider_refusing_connections_from_the_start_gives_503_not_401() -> None:
+@pytest.mark.parametrize("started", [True, False], ids=["started", "started by the token"])
+async def test_a_provider_refusing_connections_from_the_start_gives_503_not_401(
+    started: bool,
+) -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{closed.getsockname()[1]}/jwks.json"
         token = jwt.encode(claims(IDP), SECRET, algorithm="HS256", headers={"kid": "rsa-1"})
-        async with verifying(oidc(url)) as verifier:
-            with pytest.raises(Unavailable) as caught:
-                await verifier.verify(token)
-    unavailable(caught)
+        verifier = TokenVerifier(oidc(url))
+        try:
+            if started:
+                await verifier.start()
+            # Several at once: they share the first fetch, and all get 503.
+            outcomes = await asyncio.gather(
+                *(verifier.verify(token) for _ in range(3)), return_exceptions=True
+            )
+        finally:
+            await verifier.close()
+    for outcome in outcomes:
+        assert isinstance(outcome, Unavailable), outcome
+        assert outcome.headers is not None and int(outcome.headers["Retry-After"]) >= 1
 
 
 @pytest.mark.parametrize("published_kid", [None, "only-1"])
@@ -648,6 +664,7 @@ async def test_a_service_fetches_the_keys_at_start_up_and_stops_refreshing_at_sh
     app = whoami_app(oidc(provider.jwks_url, oidc_jwks_max_age_seconds=0.2))
 
     async with app.router.lifespan_context(app):
+        await asyncio.sleep(0.1)
         assert provider.fetches() == 1  # before any request
         await asyncio.sleep(0.5)
         assert provider.fetches() >= 2  # refreshed in the background
