@@ -106,10 +106,14 @@ class TokenVerifier:
         if len(token) > MAX_TOKEN_BYTES:
             raise Unauthorized("The token is too large.", headers=_challenge())
         hit = self._verified.get(token)
-        if hit is not None and hit[1] > time.time():
+        if hit is not None:
             key = hit[2]
-            if key is None or (self._jwks is not None and self._jwks.holds(key)):
+            if hit[1] > time.time() and (
+                key is None or (self._jwks is not None and self._jwks.holds(key))
+            ):
                 return hit[0]
+            # Expired, or its key is no longer published: verified afresh (and refused).
+            del self._verified[token]
         principal, expires, key = await self._verify(token)
         if len(self._verified) >= 10_000:
             self._verified.clear()
@@ -160,7 +164,8 @@ class TokenVerifier:
             key = await self._jwks.key(kid)
         except KeysUnavailable as e:
             # The token may well be good: the provider is what cannot be reached.
-            log.warning("token with unknown kid %r: %s", kid, e)
+            # Debug only: anyone can send junk kids; the failed fetch is logged once.
+            log.debug("token with unknown kid %r: %s", kid[:64] if kid else kid, e)
             raise Unavailable(
                 "The identity provider's keys cannot be fetched just now. Retry shortly.",
                 headers={"Retry-After": str(e.retry_after)},

@@ -88,8 +88,8 @@ def service_app(
 
 
 def _with_verifier(verifier: TokenVerifier, lifespan: Lifespan | None) -> Lifespan:
-    """The service's lifespan, within the verifier's: the provider's keys are fetched
-    before the first request and refreshed until shutdown."""
+    """The service's lifespan, within the verifier's: fetching the provider's keys starts
+    with the service, and their refresh stops with it."""
 
     @asynccontextmanager
     async def both(app: FastAPI) -> AsyncIterator[None]:

@@ -197,8 +197,16 @@ class JwksCache:
         """One fetch; never raises (a failure keeps the keys and is logged)."""
         self.fetches += 1
         try:
-            document, cache_control = await self._get()
-            keys = self._parse(document)
+            try:
+                document, cache_control = await self._get()
+                keys = self._parse(document)
+            except (FetchFailed, asyncio.CancelledError):
+                raise
+            except Exception as e:
+                # Whatever the provider sends must not end as a 500 of every request
+                # sharing this fetch: it counts as a failed fetch (with its traceback).
+                log.exception("JWKS %s: unexpected failure", self.url)
+                raise FetchFailed(f"{type(e).__name__}: {e}") from e
         except FetchFailed as e:
             level = logging.DEBUG if self.failing else logging.WARNING
             log.log(
@@ -257,7 +265,7 @@ class JwksCache:
             if known is None:
                 try:
                     known = PyJWK(jwk)
-                except PyJWTError as e:
+                except (PyJWTError, ValueError, TypeError, KeyError, AttributeError) as e:
                     log.debug("JWKS %s: a key left out: %s", self.url, e)
                     continue
             keys[text] = known

@@ -203,7 +203,8 @@ class Idp:
     jwks_url: str
     hits: list[str]
     keys: list[dict[str, Any]] = field(default_factory=list)
-    mode: str = "ok"  # "ok", "500" or "hang" (accepts and never answers)
+    # "ok", "500", "junk" (200, not JSON) or "hang" (accepts and never answers)
+    mode: str = "ok"
     cache_control: str | None = None
     released: threading.Event = field(default_factory=threading.Event)
 
@@ -253,6 +254,8 @@ def serve_idp(rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey) ->
                 self.send_error(500)
                 return
             document = json.dumps({"keys": state.keys}).encode()
+            if state.mode == "junk":
+                document = b"<html>Maintenance</html>"
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(document)))
@@ -483,6 +486,7 @@ async def test_a_key_the_provider_removed_is_refused_within_the_configured_bound
 
         # Neither the token verified before (cached) nor a new one signed with it.
         await refuses(verifier, seen)
+        assert seen not in verifier._verified
         await refuses(verifier, rs256(provider, claims(IDP, sub="user-2")))
         new = jwt.encode(claims(IDP), spare, algorithm="RS256", headers={"kid": "rsa-2"})
         assert (await verifier.verify(new)).sub == "user-1"
@@ -568,7 +572,7 @@ async def test_while_the_jwks_endpoint_hangs_healthz_answers_at_once_and_an_unkn
     assert provider.fetches() >= 2  # at start-up, and the one that hung
 
 
-@pytest.mark.parametrize("mode", ["500", "hang"])
+@pytest.mark.parametrize("mode", ["500", "junk", "hang"])
 async def test_while_the_provider_fails_a_known_kid_verifies_and_an_unknown_kid_gets_503(
     provider: Idp, mode: str
 ) -> None:
@@ -608,6 +612,16 @@ async def test_a_provider_refusing_connections_from_the_start_gives_503_not_401(
     for outcome in outcomes:
         assert isinstance(outcome, Unavailable), outcome
         assert outcome.headers is not None and int(outcome.headers["Retry-After"]) >= 1
+
+
+async def test_a_key_the_library_cannot_read_is_left_out_and_the_others_still_verify(
+    provider: Idp,
+) -> None:
+    broken = {"kty": "RSA", "kid": "broken", "n": 12345, "e": ["AQAB"], "use": "sig"}
+    provider.publish(broken, *provider.keys, {"kty": "RSA", "kid": "enc", "use": "enc"})
+    async with verifying(oidc(provider.jwks_url)) as verifier:
+        assert (await verifier.verify(rs256(provider, claims(IDP)))).sub == "user-1"
+        await refuses(verifier, rs256(provider, claims(IDP), kid="broken"))
 
 
 @pytest.mark.parametrize("published_kid", [None, "only-1"])
