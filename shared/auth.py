@@ -11,8 +11,10 @@ from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
+from jwt import PyJWK
 
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import Forbidden, Unauthorized, Unavailable
+from shared.oidc.jwks import JwksCache, KeysUnavailable
 from shared.settings import Settings
 from shared.text import clean
 
@@ -69,44 +71,71 @@ class Principal:
 
 
 class TokenVerifier:
-    """Verifies tokens: HS256 with the dev secret, or RS256/ES256 against a JWKS in oidc mode."""
+    """Verifies tokens: HS256 with the dev secret, or RS256/ES256 against the provider's
+    keys in oidc mode (shared/oidc/jwks.py: fetched off the request path, refreshed in
+    the background; `start` and `close` run in the service's lifespan, else it starts on
+    first use)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._jwks: jwt.PyJWKClient | None = None
-        self._verified: dict[str, tuple[Principal, float]] = {}
+        self._jwks: JwksCache | None = None
+        # token -> (principal, expiry, the provider's key that verified it).
+        self._verified: dict[str, tuple[Principal, float, PyJWK | None]] = {}
         if settings.auth_mode == "oidc":
             assert settings.oidc_jwks_url
-            self._jwks = jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True)
+            self._jwks = JwksCache(
+                settings.oidc_jwks_url,
+                timeout=settings.oidc_http_timeout_seconds,
+                max_age=settings.oidc_jwks_max_age_seconds,
+                min_age=settings.oidc_jwks_min_age_seconds,
+                unknown_kid_interval=settings.oidc_unknown_kid_interval_seconds,
+            )
 
-    def verify(self, token: str) -> Principal:
+    async def start(self) -> None:
+        if self._jwks is not None:
+            self._jwks.start()
+
+    async def close(self) -> None:
+        if self._jwks is not None:
+            await self._jwks.close()
+
+    async def verify(self, token: str) -> Principal:
         """The principal of a valid token; a token seen before is not verified again
-        until it expires (a signature check costs more than the rest of a request)."""
+        until it expires (a signature check costs more than the rest of a request), nor
+        once the provider no longer publishes the key that verified it."""
         if len(token) > MAX_TOKEN_BYTES:
             raise Unauthorized("The token is too large.", headers=_challenge())
         hit = self._verified.get(token)
-        if hit is not None and hit[1] > time.time():
-            return hit[0]
-        principal, expires = self._verify(token)
+        if hit is not None:
+            key = hit[2]
+            if hit[1] > time.time() and (
+                key is None or (self._jwks is not None and self._jwks.holds(key))
+            ):
+                return hit[0]
+            # Expired, or its key is no longer published: verified afresh (and refused).
+            del self._verified[token]
+        principal, expires, key = await self._verify(token)
         if len(self._verified) >= 10_000:
             self._verified.clear()
-        self._verified[token] = (principal, expires)
+        self._verified[token] = (principal, expires, key)
         return principal
 
-    def _verify(self, token: str) -> tuple[Principal, float]:
+    async def _verify(self, token: str) -> tuple[Principal, float, PyJWK | None]:
         s = self.settings
+        signing_key: PyJWK | None = None
         try:
             if self._jwks is not None:
                 algorithms = [a for a in s.oidc_algorithms if a[:2] in ("RS", "ES", "PS")]
+                signing_key = await self._signing_key(token)
                 # The PyJWK itself, not its .key: it binds the key's algorithm, so a
                 # header naming another one is refused (else a TypeError, a 500).
-                signing_key = self._jwks.get_signing_key_from_jwt(token)
                 claims = jwt.decode(
                     token,
                     signing_key,
                     algorithms=algorithms,
                     audience=s.oidc_audience,
                     issuer=s.oidc_issuer,
+                    leeway=s.oidc_leeway_seconds,
                     options={"require": REQUIRED_CLAIMS},
                 )
             else:
@@ -123,7 +152,27 @@ class TokenVerifier:
             # The library's reason helps a forger more than a caller: it stays in the log.
             log.debug("token refused: %s", e)
             raise Unauthorized("The token is not valid.", headers=_challenge()) from e
-        return principal_from_claims(claims), float(claims["exp"])
+        return principal_from_claims(claims), float(claims["exp"]), signing_key
+
+    async def _signing_key(self, token: str) -> PyJWK:
+        """The provider's key the token names (its only key, for a token without kid)."""
+        assert self._jwks is not None
+        kid = jwt.get_unverified_header(token).get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise jwt.InvalidTokenError("kid is not a string")
+        try:
+            key = await self._jwks.key(kid)
+        except KeysUnavailable as e:
+            # The token may well be good: the provider is what cannot be reached.
+            # Debug only: anyone can send junk kids; the failed fetch is logged once.
+            log.debug("token with unknown kid %r: %s", kid[:64] if kid else kid, e)
+            raise Unavailable(
+                "The identity provider's keys cannot be fetched just now. Retry shortly.",
+                headers={"Retry-After": str(e.retry_after)},
+            ) from e
+        if key is None:
+            raise jwt.InvalidTokenError(f"no published key for kid {kid!r}")
+        return key
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
@@ -186,7 +235,7 @@ async def authenticate(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("A bearer token is required.", headers=_challenge())
     verifier: TokenVerifier = request.app.state.verifier
-    return verifier.verify(token.strip())
+    return await verifier.verify(token.strip())
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

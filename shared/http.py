@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -37,6 +37,7 @@ def service_app(
 ) -> FastAPI:
     """A service's FastAPI app answering under `/<service>`; runs alone or combined."""
     prefix = f"/{service}"
+    verifier = TokenVerifier(settings)
     app = FastAPI(
         title=f"Waypoint {service}",
         version="1.0.0",
@@ -44,10 +45,10 @@ def service_app(
         openapi_url=f"{prefix}/openapi.json",
         docs_url=f"{prefix}/docs",
         redoc_url=None,
-        lifespan=lifespan,
+        lifespan=_with_verifier(verifier, lifespan),
     )
     app.state.settings = settings
-    app.state.verifier = TokenVerifier(settings)
+    app.state.verifier = verifier
     app.state.runtime = None
     install_error_handlers(app)
     # The last added is the outermost: the edge (limits, security headers) sees every
@@ -84,6 +85,25 @@ def service_app(
         app.include_router(router, prefix=f"{prefix}/v1")
     _document_idempotency_keys(app)
     return app
+
+
+def _with_verifier(verifier: TokenVerifier, lifespan: Lifespan | None) -> Lifespan:
+    """The service's lifespan, within the verifier's: fetching the provider's keys starts
+    with the service, and their refresh stops with it."""
+
+    @asynccontextmanager
+    async def both(app: FastAPI) -> AsyncIterator[None]:
+        await verifier.start()
+        try:
+            if lifespan is None:
+                yield
+            else:
+                async with lifespan(app):
+                    yield
+        finally:
+            await verifier.close()
+
+    return both
 
 
 UNSAFE = ("post", "put", "patch", "delete")

@@ -32,6 +32,17 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = None
     oidc_audience: str = "guidance"
     oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    # The provider's keys (shared/oidc/jwks.py): fetched with this timeout, off the request
+    # path; kept as long as the provider's Cache-Control max-age says, at most
+    # `oidc_jwks_max_age_seconds` (a key the provider removed is refused within it) and at
+    # least `oidc_jwks_min_age_seconds`. A token naming a key not in the set fetches the
+    # set at once, at most once per `oidc_unknown_kid_interval_seconds`.
+    oidc_http_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    oidc_jwks_max_age_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    oidc_jwks_min_age_seconds: float = Field(default=5.0, ge=0, le=3600)
+    oidc_unknown_kid_interval_seconds: float = Field(default=10.0, ge=0, le=3600)
+    # Clock skew allowed between the provider and this host (exp, nbf and iat; oidc mode).
+    oidc_leeway_seconds: int = Field(default=60, ge=0, le=600)
     master_key: str | None = None
     # Ed25519 seed (base64, 32 bytes) that signs the audit chain's checkpoints.
     audit_signing_key: str | None = None

@@ -44,7 +44,7 @@ def test_a_run_makes_one_random_secret_for_all_its_processes_and_leaves_it_for_t
     assert os.environ["GUIDANCE_JWT_SECRET"] != secret  # another run, another secret
 
 
-def test_waypoint_token_in_another_shell_mints_a_token_the_running_system_accepts(
+async def test_waypoint_token_in_another_shell_mints_a_token_the_running_system_accepts(
     shell: pytest.MonkeyPatch,
 ) -> None:
     share_dev_secret(Path(".data"))
@@ -54,7 +54,7 @@ def test_waypoint_token_in_another_shell_mints_a_token_the_running_system_accept
     result = CliRunner().invoke(app, ["token", "--role", "counsellor", "--org", "org-x"])
 
     assert result.exit_code == 0, result.output
-    principal = TokenVerifier(running).verify(result.output.strip())
+    principal = await TokenVerifier(running).verify(result.output.strip())
     assert principal.org == "org-x" and principal.has("counsellor")
     assert signing_settings().jwt_secret == running.jwt_secret
 

@@ -102,11 +102,11 @@ def test_a_principal_built_in_code_audits_its_own_organisation() -> None:
         pytest.param(["org-a", None], id="a null in the list"),
     ],
 )
-def test_a_malformed_audit_scope_is_unauthorised(settings: Settings, claim: Any) -> None:
+async def test_a_malformed_audit_scope_is_unauthorised(settings: Settings, claim: Any) -> None:
     token = jwt.encode(claims(audit_scope=claim), SECRET, algorithm="HS256")
 
     with pytest.raises(Unauthorized) as caught:
-        TokenVerifier(settings).verify(token)
+        await TokenVerifier(settings).verify(token)
 
     assert caught.value.status == 401
 
@@ -115,12 +115,12 @@ def test_a_malformed_audit_scope_is_unauthorised(settings: Settings, claim: Any)
     ("given", "covers_a", "covers_b"),
     [(["org-a"], True, False), ("*", True, True), (None, False, True)],
 )
-def test_a_dev_token_carries_the_audit_scope_it_was_minted_with(
+async def test_a_dev_token_carries_the_audit_scope_it_was_minted_with(
     settings: Settings, given: Any, covers_a: bool, covers_b: bool
 ) -> None:
     token = dev_token(settings, sub="r", org="org-b", roles=["auditor"], audit_scope=given)
 
-    scope = TokenVerifier(settings).verify(token).audit_scope
+    scope = (await TokenVerifier(settings).verify(token)).audit_scope
 
     assert (scope.covers("org-a"), scope.covers("org-b")) == (covers_a, covers_b)
 

@@ -33,24 +33,24 @@ def verifier() -> TokenVerifier:
     return TokenVerifier(Settings(auth_mode="dev", jwt_secret=SECRET))
 
 
-def test_a_validly_signed_token_over_the_size_limit_is_refused_and_not_cached(
+async def test_a_validly_signed_token_over_the_size_limit_is_refused_and_not_cached(
     verifier: TokenVerifier,
 ) -> None:
     small, large = signed(100), signed(MAX_TOKEN_BYTES)
     assert len(small) < MAX_TOKEN_BYTES < len(large)
 
-    assert verifier.verify(small).sub == "u"
+    assert (await verifier.verify(small)).sub == "u"
     with pytest.raises(Unauthorized) as caught:
-        verifier.verify(large)
+        await verifier.verify(large)
 
     assert caught.value.detail == "The token is too large."
     assert small in verifier._verified
     assert large not in verifier._verified
 
 
-def test_a_token_at_the_size_limit_is_still_verified(verifier: TokenVerifier) -> None:
+async def test_a_token_at_the_size_limit_is_still_verified(verifier: TokenVerifier) -> None:
     # The limit is generous: a token with a few KB of claims passes.
     token = signed(MAX_TOKEN_BYTES // 2)
 
     assert len(token) <= MAX_TOKEN_BYTES
-    assert verifier.verify(token).org == "o"
+    assert (await verifier.verify(token)).org == "o"

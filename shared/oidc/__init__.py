@@ -1,0 +1,1 @@
+"""OpenID Connect: the provider's keys (jwks)."""
