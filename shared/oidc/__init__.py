@@ -1,0 +1,1 @@
+"""The identity provider in oidc mode: discovery, claim mapping, token introspection."""
