@@ -13,6 +13,9 @@ import jwt
 from fastapi import Depends, Request
 
 from shared.errors import Forbidden, Unauthorized
+from shared.oidc.claims import DEFAULT_MAPPING, MISSING, ClaimMapping
+from shared.oidc.discovery import accepted_issuers, provider_metadata, provider_unavailable
+from shared.oidc.introspection import Introspector, is_jwt
 from shared.settings import Settings
 from shared.text import clean
 
@@ -75,8 +78,11 @@ class TokenVerifier:
         self.settings = settings
         self._jwks: jwt.PyJWKClient | None = None
         self._verified: dict[str, tuple[Principal, float]] = {}
-        if settings.auth_mode == "oidc":
-            assert settings.oidc_jwks_url
+        self.mapping = ClaimMapping.from_settings(settings)
+        self._introspector = Introspector(settings)
+        self._algorithms = [a for a in settings.oidc_algorithms if a[:2] in ("RS", "ES", "PS")]
+        # Without a JWKS URL the key set is found by discovery, on the first token.
+        if settings.auth_mode == "oidc" and settings.oidc_jwks_url:
             self._jwks = jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True)
 
     def verify(self, token: str) -> Principal:
@@ -93,11 +99,35 @@ class TokenVerifier:
         self._verified[token] = (principal, expires)
         return principal
 
+    async def verify_async(self, token: str) -> Principal:
+        """`verify`, and in oidc mode what needs the provider: discovery, and an opaque
+        (non-JWT) access token checked by RFC 7662 introspection."""
+        s = self.settings
+        if s.auth_mode != "oidc":
+            return self.verify(token)
+        if len(token) > MAX_TOKEN_BYTES:
+            raise Unauthorized("The token is too large.", headers=_challenge())
+        if is_jwt(token):
+            if self._jwks is None:
+                metadata = await provider_metadata(s)
+                if metadata.jwks_uri:
+                    self._algorithms = list(metadata.algorithms)
+                    self._jwks = jwt.PyJWKClient(metadata.jwks_uri, cache_keys=True)
+            return self.verify(token)
+        metadata = await provider_metadata(s)
+        if not metadata.introspection_endpoint:
+            log.debug("token refused: not a JWT, and no introspection endpoint")
+            raise Unauthorized("The token is not valid.", headers=_challenge())
+        return principal_from_claims(await self._introspector.claims(token, metadata), self.mapping)
+
     def _verify(self, token: str) -> tuple[Principal, float]:
         s = self.settings
+        if s.auth_mode == "oidc" and self._jwks is None:
+            # The key set is not known yet (discovery runs on the async path).
+            raise provider_unavailable("The identity provider's keys are not known yet.")
         try:
             if self._jwks is not None:
-                algorithms = [a for a in s.oidc_algorithms if a[:2] in ("RS", "ES", "PS")]
+                algorithms = self._algorithms
                 # The PyJWK itself, not its .key: it binds the key's algorithm, so a
                 # header naming another one is refused (else a TypeError, a 500).
                 signing_key = self._jwks.get_signing_key_from_jwt(token)
@@ -106,7 +136,7 @@ class TokenVerifier:
                     signing_key,
                     algorithms=algorithms,
                     audience=s.oidc_audience,
-                    issuer=s.oidc_issuer,
+                    issuer=accepted_issuers(s.oidc_issuer or ""),
                     options={"require": REQUIRED_CLAIMS},
                 )
             else:
@@ -123,16 +153,24 @@ class TokenVerifier:
             # The library's reason helps a forger more than a caller: it stays in the log.
             log.debug("token refused: %s", e)
             raise Unauthorized("The token is not valid.", headers=_challenge()) from e
-        return principal_from_claims(claims), float(claims["exp"])
+        return principal_from_claims(claims, self.mapping), float(claims["exp"])
 
 
-def principal_from_claims(claims: dict[str, Any]) -> Principal:
-    roles = claims.get("roles") or []
-    org = claims.get("org")
-    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-        raise Unauthorized("Claim 'roles' must be a list of strings.", headers=_challenge())
+def principal_from_claims(
+    claims: dict[str, Any], mapping: ClaimMapping = DEFAULT_MAPPING
+) -> Principal:
+    """The principal of verified claims, read where `mapping` says the provider puts them."""
+    roles = mapping.roles_of(claims)
+    org = mapping.org_of(claims)
+    if roles is None:
+        raise Unauthorized(
+            f"Claim '{mapping.roles}' must be a list of strings or a space-separated string.",
+            headers=_challenge(),
+        )
     if not isinstance(org, str) or not org:
-        raise Unauthorized("Claim 'org' is required.", headers=_challenge())
+        raise Unauthorized(f"Claim '{mapping.org}' is required.", headers=_challenge())
+    if "sub" not in claims:
+        raise Unauthorized("Claim 'sub' is required.", headers=_challenge())
     sub = str(claims["sub"])
     # The caller's names go into events and read models as they are (actor, organisation):
     # they are held to the rule of every stored text, and to a sane length.
@@ -143,25 +181,30 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
                 headers=_challenge(),
             )
     partner_id = None
-    if claims.get("partner_id") is not None:
+    raw_partner = mapping.partner_id_of(claims)
+    if raw_partner is not None:
         try:
-            partner_id = uuid.UUID(str(claims["partner_id"]))
+            partner_id = uuid.UUID(str(raw_partner))
         except ValueError as e:
-            raise Unauthorized("Claim 'partner_id' must be a UUID.", headers=_challenge()) from e
+            raise Unauthorized(
+                f"Claim '{mapping.partner_id}' must be a UUID.", headers=_challenge()
+            ) from e
     return Principal(
         sub=sub,
         org=org,
         roles=frozenset(roles) & ROLES,
         partner_id=partner_id,
-        audit_claim=audit_scope_claim(claims),
+        audit_claim=audit_scope_claim(claims, mapping),
     )
 
 
-def audit_scope_claim(claims: dict[str, Any]) -> AuditScope | None:
+def audit_scope_claim(
+    claims: dict[str, Any], mapping: ClaimMapping = DEFAULT_MAPPING
+) -> AuditScope | None:
     """The `audit_scope` claim: `"*"` or a list of organisation ids; absent is None."""
-    if "audit_scope" not in claims:
+    value = mapping.audit_scope_of(claims)
+    if value is MISSING:
         return None
-    value = claims["audit_scope"]
     if value == ALL_ORGS:
         return AuditScope(everyone=True)
     if (
@@ -171,7 +214,8 @@ def audit_scope_claim(claims: dict[str, Any]) -> AuditScope | None:
     ):
         return AuditScope(frozenset(value))
     raise Unauthorized(
-        "Claim 'audit_scope' must be \"*\" or a list of organisation ids.", headers=_challenge()
+        f"Claim '{mapping.audit_scope}' must be \"*\" or a list of organisation ids.",
+        headers=_challenge(),
     )
 
 
@@ -186,7 +230,7 @@ async def authenticate(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("A bearer token is required.", headers=_challenge())
     verifier: TokenVerifier = request.app.state.verifier
-    return verifier.verify(token.strip())
+    return await verifier.verify_async(token.strip())
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

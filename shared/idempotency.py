@@ -258,7 +258,7 @@ class IdempotencyMiddleware:
                 ),
             )
             return
-        caller = self._caller(authorization)
+        caller = await self._caller(authorization)
         if caller is None:
             # Not authenticated: the route answers 401 (nothing can be replayed to it).
             await self.app(scope, receive, send)
@@ -289,7 +289,7 @@ class IdempotencyMiddleware:
             return
         await self._run(pool, key_scope, holder, scope, replay_receive, send)
 
-    def _caller(self, authorization: str) -> tuple[str, str] | None:
+    async def _caller(self, authorization: str) -> tuple[str, str] | None:
         """The verified caller (sub, org): the route verifies the same token again, from
         the verifier's cache. Scoping by the token's hash would make a retry with a
         refreshed token a stranger to its own key."""
@@ -297,7 +297,7 @@ class IdempotencyMiddleware:
         if scheme.lower() != "bearer" or not token.strip():
             return None
         try:
-            principal = self.state.verifier.verify(token.strip())
+            principal = await self.state.verifier.verify_async(token.strip())
         except Problem:
             return None
         return principal.sub, principal.org

@@ -393,13 +393,12 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 @pytest.mark.parametrize(
     "missing",
     [
-        "GUIDANCE_OIDC_JWKS_URL",
         "GUIDANCE_OIDC_ISSUER",
         "GUIDANCE_MASTER_KEY",
         "GUIDANCE_AUDIT_SIGNING_KEY",
     ],
 )
-def test_oidc_mode_without_its_jwks_url_issuer_master_key_or_audit_key_is_refused(
+def test_oidc_mode_without_its_issuer_master_key_or_audit_key_is_refused(
     clean_env: pytest.MonkeyPatch, missing: str
 ) -> None:
     given: dict[str, Any] = {
@@ -412,6 +411,20 @@ def test_oidc_mode_without_its_jwks_url_issuer_master_key_or_audit_key_is_refuse
 
     with pytest.raises(ValidationError, match=missing):
         Settings(auth_mode="oidc", **given)
+
+
+def test_oidc_mode_without_a_jwks_url_discovers_it_unless_discovery_is_turned_off(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    given: dict[str, Any] = {
+        "oidc_issuer": IDP,
+        "master_key": MASTER_KEY,
+        "audit_signing_key": AUDIT_KEY,
+    }
+
+    assert Settings(auth_mode="oidc", **given).oidc_discovers
+    with pytest.raises(ValidationError, match="GUIDANCE_OIDC_JWKS_URL"):
+        Settings(auth_mode="oidc", oidc_discovery=False, **given)
 
 
 @pytest.mark.parametrize("auth_mode", ["dev", "oidc"])
