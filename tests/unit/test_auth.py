@@ -299,6 +299,42 @@ def test_the_jwks_document_is_fetched_once_and_then_cached(
     assert len(idp.hits) - before == 1
 
 
+@pytest.mark.parametrize(
+    ("configured", "in_token"),
+    [(IDP + "/", IDP), (IDP, IDP + "/")],
+    ids=["configured with the slash", "token with the slash"],
+)
+def test_an_issuer_differing_only_by_a_trailing_slash_is_the_same_issuer(
+    idp: Idp, oidc_settings: Settings, configured: str, in_token: str
+) -> None:
+    verifier = TokenVerifier(oidc_settings.model_copy(update={"oidc_issuer": configured}))
+
+    assert verifier.verify(rs256(idp, claims(in_token))).sub == "user-1"
+    refuses(verifier, rs256(idp, claims(IDP + "/realms/other")))
+    refuses(verifier, rs256(idp, claims(IDP + "//")))
+
+
+def test_a_keycloak_shaped_token_is_read_through_the_configured_claim_mapping(
+    idp: Idp, oidc_settings: Settings
+) -> None:
+    mapped = oidc_settings.model_copy(
+        update={"oidc_roles_claim": "realm_access.roles", "oidc_org_claim": "organisation"}
+    )
+    token = rs256(
+        idp,
+        claims(
+            IDP,
+            drop=("roles", "org"),
+            realm_access={"roles": ["team_lead", "offline_access"]},
+            organisation="org-kc",
+        ),
+    )
+
+    principal = TokenVerifier(mapped).verify(token)
+
+    assert principal.roles == frozenset({"team_lead"}) and principal.org == "org-kc"
+
+
 def test_an_hs256_token_signed_with_the_public_key_bytes_is_refused(
     idp: Idp, oidc_verifier: TokenVerifier
 ) -> None:
