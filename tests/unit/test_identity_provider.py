@@ -311,6 +311,25 @@ async def test_an_opaque_access_token_from_the_providers_code_flow_is_accepted_v
     assert provider.introspections[-1] == access_token
 
 
+async def test_an_entra_shaped_opaque_token_gets_its_app_roles_mapped_and_the_fixed_organisation(
+    provider: Provider,
+) -> None:
+    token = provider.sign_in(
+        "eve@agency.example", {"roles": ["Waypoint.Counsellor", "admin"], "tid": "t-1"}
+    )["access_token"]
+    entra = {
+        "oidc_role_map": {"Waypoint.Counsellor": "counsellor"},
+        "oidc_org": "agency-north",
+    }
+    app = whoami_app(settings_for(provider.issuer, **entra))
+
+    response = await get(app, "/testsvc/v1/whoami", token)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["roles"] == ["counsellor"]
+    assert response.json()["org"] == "agency-north"
+
+
 async def test_an_unknown_or_revoked_opaque_token_is_refused_with_401(
     provider: Provider,
 ) -> None:
