@@ -529,3 +529,28 @@ def test_dev_mode_ignores_the_oidc_claim_mapping() -> None:
 
     assert ClaimMapping.from_settings(settings).roles == "roles"
     assert ClaimMapping.from_settings(settings).fixed_org is None
+
+
+def test_the_claim_mapping_comes_from_the_guidance_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in [n for n in os.environ if n.startswith("GUIDANCE_")]:
+        monkeypatch.delenv(name)
+    for name, value in {
+        "GUIDANCE_AUTH_MODE": "oidc",
+        "GUIDANCE_OIDC_ISSUER": "https://login.microsoftonline.com/t-1/v2.0",
+        "GUIDANCE_OIDC_ROLE_MAP": '{"Waypoint.Counsellor":"counsellor"}',
+        "GUIDANCE_OIDC_ORG": "agency-north",
+        "GUIDANCE_OIDC_CLIENT_SECRET": "s3cret",
+        "GUIDANCE_MASTER_KEY": MASTER_KEY,
+        "GUIDANCE_AUDIT_SIGNING_KEY": AUDIT_KEY,
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    settings = Settings()
+    entra = ClaimMapping.from_settings(settings)
+
+    assert settings.oidc_discovers and settings.oidc_jwks_url is None
+    assert entra.role_map == {"Waypoint.Counsellor": "counsellor"}
+    assert entra.fixed_org == "agency-north"
+    assert "s3cret" not in repr(settings)
