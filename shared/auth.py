@@ -14,7 +14,13 @@ from fastapi import Depends, Request
 
 from shared.errors import Forbidden, Unauthorized
 from shared.oidc.claims import DEFAULT_MAPPING, MISSING, ClaimMapping
-from shared.oidc.discovery import accepted_issuers, provider_metadata, provider_unavailable
+from shared.oidc.discovery import (
+    DiscoveryError,
+    ProviderMetadata,
+    accepted_issuers,
+    provider_metadata,
+    provider_unavailable,
+)
 from shared.oidc.introspection import Introspector, is_jwt
 from shared.settings import Settings
 from shared.text import clean
@@ -109,16 +115,25 @@ class TokenVerifier:
             raise Unauthorized("The token is too large.", headers=_challenge())
         if is_jwt(token):
             if self._jwks is None:
-                metadata = await provider_metadata(s)
+                metadata = await self._provider()
                 if metadata.jwks_uri:
                     self._algorithms = list(metadata.algorithms)
                     self._jwks = jwt.PyJWKClient(metadata.jwks_uri, cache_keys=True)
             return self.verify(token)
-        metadata = await provider_metadata(s)
+        metadata = await self._provider()
         if not metadata.introspection_endpoint:
             log.debug("token refused: not a JWT, and no introspection endpoint")
             raise Unauthorized("The token is not valid.", headers=_challenge())
         return principal_from_claims(await self._introspector.claims(token, metadata), self.mapping)
+
+    async def _provider(self) -> ProviderMetadata:
+        try:
+            return await provider_metadata(self.settings)
+        except DiscoveryError as e:
+            # A start checks the document (and stops on this); a provider that was down
+            # then and answers nonsense now is the operator's to fix, not the caller's.
+            log.error("OpenID discovery: %s", e)
+            raise provider_unavailable("The identity provider is misconfigured.") from e
 
     def _verify(self, token: str) -> tuple[Principal, float]:
         s = self.settings

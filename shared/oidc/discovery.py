@@ -116,14 +116,17 @@ async def provider_metadata(settings: Settings) -> ProviderMetadata:
         if failed is not None and time.monotonic() - failed < FAILURE_BACKOFF_SECONDS:
             raise provider_unavailable("The identity provider is not reachable; retry shortly.")
         try:
-            document = await _fetch(settings)
+            metadata = _from_document(settings, await _fetch(settings))
         except provider_unavailable_errors as e:
             _failed[key] = time.monotonic()
             log.warning("OpenID discovery at %s failed: %s", settings.oidc_issuer, e)
             raise provider_unavailable(
                 "The identity provider is not reachable; retry shortly."
             ) from e
-        metadata = _from_document(settings, document)
+        except DiscoveryError:
+            # Not fetched again for every request (each would wait for the provider).
+            _failed[key] = time.monotonic()
+            raise
         _failed.pop(key, None)
     _cache[key] = metadata
     return metadata

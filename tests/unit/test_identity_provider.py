@@ -273,6 +273,12 @@ async def test_a_discovery_document_naming_another_issuer_refuses_the_service_st
         with pytest.raises(DiscoveryError, match=r"idp\.elsewhere\.example"):
             async with app.router.lifespan_context(app):
                 pass
+        # Had the service started while the provider was down, its requests would now
+        # meet the same document: 503 for the operator to see, never a 500 or a 200.
+        discovery.forget()
+        for token in ("an-opaque-token", "a.jwt-shaped.token"):
+            response = await get(app, "/testsvc/v1/whoami", token)
+            assert_problem(response, 503, "service-unavailable")
 
 
 async def test_a_provider_down_at_start_does_not_stop_the_start_and_a_token_then_gets_503() -> None:
