@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -13,7 +15,16 @@ import jwt
 from fastapi import Depends, Request
 from jwt import PyJWK
 
-from shared.errors import Forbidden, Unauthorized, Unavailable
+from shared.errors import Forbidden, Problem, Unauthorized, Unavailable
+from shared.oidc.claims import DEFAULT_MAPPING, MISSING, ClaimMapping
+from shared.oidc.discovery import (
+    DiscoveryError,
+    ProviderMetadata,
+    accepted_issuers,
+    provider_metadata,
+    provider_unavailable,
+)
+from shared.oidc.introspection import Introspector, is_jwt
 from shared.oidc.jwks import JwksCache, KeysUnavailable
 from shared.settings import Settings
 from shared.text import clean
@@ -81,28 +92,49 @@ class TokenVerifier:
         self._jwks: JwksCache | None = None
         # token -> (principal, expiry, the provider's key that verified it).
         self._verified: dict[str, tuple[Principal, float, PyJWK | None]] = {}
-        if settings.auth_mode == "oidc":
-            assert settings.oidc_jwks_url
-            self._jwks = JwksCache(
-                settings.oidc_jwks_url,
-                timeout=settings.oidc_http_timeout_seconds,
-                max_age=settings.oidc_jwks_max_age_seconds,
-                min_age=settings.oidc_jwks_min_age_seconds,
-                unknown_kid_interval=settings.oidc_unknown_kid_interval_seconds,
-            )
+        self.mapping = ClaimMapping.from_settings(settings)
+        self._introspector = Introspector(settings)
+        self._algorithms = [a for a in settings.oidc_algorithms if a[:2] in ("RS", "ES", "PS")]
+        self._discovery: asyncio.Task[None] | None = None
+        # Without a JWKS URL the key set is found by discovery, on the first token.
+        if settings.auth_mode == "oidc" and settings.oidc_jwks_url:
+            self._jwks = self._key_set(settings.oidc_jwks_url)
+
+    def _key_set(self, url: str) -> JwksCache:
+        s = self.settings
+        return JwksCache(
+            url,
+            timeout=s.oidc_http_timeout_seconds,
+            max_age=s.oidc_jwks_max_age_seconds,
+            min_age=s.oidc_jwks_min_age_seconds,
+            unknown_kid_interval=s.oidc_unknown_kid_interval_seconds,
+        )
 
     async def start(self) -> None:
         if self._jwks is not None:
             self._jwks.start()
+        elif self.settings.auth_mode == "oidc":
+            # Discover the provider and fetch its keys in the background, so that the
+            # first tokens find them; a provider down now is met again by those tokens.
+            self._discovery = asyncio.create_task(self._warm_up())
+
+    async def _warm_up(self) -> None:
+        with contextlib.suppress(Problem):
+            await self._keys()
 
     async def close(self) -> None:
+        if self._discovery is not None:
+            self._discovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._discovery
         if self._jwks is not None:
             await self._jwks.close()
 
     async def verify(self, token: str) -> Principal:
         """The principal of a valid token; a token seen before is not verified again
         until it expires (a signature check costs more than the rest of a request), nor
-        once the provider no longer publishes the key that verified it."""
+        once the provider no longer publishes the key that verified it. In oidc mode an
+        opaque (non-JWT) access token is checked by RFC 7662 introspection."""
         if len(token) > MAX_TOKEN_BYTES:
             raise Unauthorized("The token is too large.", headers=_challenge())
         hit = self._verified.get(token)
@@ -114,27 +146,57 @@ class TokenVerifier:
                 return hit[0]
             # Expired, or its key is no longer published: verified afresh (and refused).
             del self._verified[token]
+        if self.settings.auth_mode == "oidc" and not is_jwt(token):
+            # The introspector keeps its own short cache of answers.
+            return await self._introspect(token)
         principal, expires, key = await self._verify(token)
         if len(self._verified) >= 10_000:
             self._verified.clear()
         self._verified[token] = (principal, expires, key)
         return principal
 
+    async def _introspect(self, token: str) -> Principal:
+        metadata = await self._provider()
+        if not metadata.introspection_endpoint:
+            log.debug("token refused: not a JWT, and no introspection endpoint")
+            raise Unauthorized("The token is not valid.", headers=_challenge())
+        return principal_from_claims(await self._introspector.claims(token, metadata), self.mapping)
+
+    async def _provider(self) -> ProviderMetadata:
+        try:
+            return await provider_metadata(self.settings)
+        except DiscoveryError as e:
+            # A start checks the document (and stops on this); a provider that was down
+            # then and answers nonsense now is the operator's to fix, not the caller's.
+            log.error("OpenID discovery: %s", e)
+            raise provider_unavailable("The identity provider is misconfigured.") from e
+
+    async def _keys(self) -> JwksCache:
+        """The provider's key set: configured, or found by discovery on first use."""
+        if self._jwks is None:
+            metadata = await self._provider()
+            if not metadata.jwks_uri:
+                raise provider_unavailable("The identity provider publishes no keys.")
+            if self._jwks is None:  # another request may have got here first
+                self._algorithms = list(metadata.algorithms)
+                self._jwks = self._key_set(metadata.jwks_uri)
+                self._jwks.start()
+        return self._jwks
+
     async def _verify(self, token: str) -> tuple[Principal, float, PyJWK | None]:
         s = self.settings
         signing_key: PyJWK | None = None
         try:
-            if self._jwks is not None:
-                algorithms = [a for a in s.oidc_algorithms if a[:2] in ("RS", "ES", "PS")]
+            if s.auth_mode == "oidc":
                 signing_key = await self._signing_key(token)
                 # The PyJWK itself, not its .key: it binds the key's algorithm, so a
                 # header naming another one is refused (else a TypeError, a 500).
                 claims = jwt.decode(
                     token,
                     signing_key,
-                    algorithms=algorithms,
+                    algorithms=self._algorithms,
                     audience=s.oidc_audience,
-                    issuer=s.oidc_issuer,
+                    issuer=accepted_issuers(s.oidc_issuer or ""),
                     leeway=s.oidc_leeway_seconds,
                     options={"require": REQUIRED_CLAIMS},
                 )
@@ -152,16 +214,18 @@ class TokenVerifier:
             # The library's reason helps a forger more than a caller: it stays in the log.
             log.debug("token refused: %s", e)
             raise Unauthorized("The token is not valid.", headers=_challenge()) from e
-        return principal_from_claims(claims), float(claims["exp"]), signing_key
+        return principal_from_claims(claims, self.mapping), float(claims["exp"]), signing_key
 
     async def _signing_key(self, token: str) -> PyJWK:
         """The provider's key the token names (its only key, for a token without kid)."""
-        assert self._jwks is not None
+        # The key set first: a provider that cannot be found is the operator's 503,
+        # whatever the token.
+        keys = await self._keys()
         kid = jwt.get_unverified_header(token).get("kid")
         if kid is not None and not isinstance(kid, str):
             raise jwt.InvalidTokenError("kid is not a string")
         try:
-            key = await self._jwks.key(kid)
+            key = await keys.key(kid)
         except KeysUnavailable as e:
             # The token may well be good: the provider is what cannot be reached.
             # Debug only: anyone can send junk kids; the failed fetch is logged once.
@@ -175,13 +239,21 @@ class TokenVerifier:
         return key
 
 
-def principal_from_claims(claims: dict[str, Any]) -> Principal:
-    roles = claims.get("roles") or []
-    org = claims.get("org")
-    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-        raise Unauthorized("Claim 'roles' must be a list of strings.", headers=_challenge())
+def principal_from_claims(
+    claims: dict[str, Any], mapping: ClaimMapping = DEFAULT_MAPPING
+) -> Principal:
+    """The principal of verified claims, read where `mapping` says the provider puts them."""
+    roles = mapping.roles_of(claims)
+    org = mapping.org_of(claims)
+    if roles is None:
+        raise Unauthorized(
+            f"Claim '{mapping.roles}' must be a list of strings or a space-separated string.",
+            headers=_challenge(),
+        )
     if not isinstance(org, str) or not org:
-        raise Unauthorized("Claim 'org' is required.", headers=_challenge())
+        raise Unauthorized(f"Claim '{mapping.org}' is required.", headers=_challenge())
+    if "sub" not in claims:
+        raise Unauthorized("Claim 'sub' is required.", headers=_challenge())
     sub = str(claims["sub"])
     # The caller's names go into events and read models as they are (actor, organisation):
     # they are held to the rule of every stored text, and to a sane length.
@@ -192,25 +264,30 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
                 headers=_challenge(),
             )
     partner_id = None
-    if claims.get("partner_id") is not None:
+    raw_partner = mapping.partner_id_of(claims)
+    if raw_partner is not None:
         try:
-            partner_id = uuid.UUID(str(claims["partner_id"]))
+            partner_id = uuid.UUID(str(raw_partner))
         except ValueError as e:
-            raise Unauthorized("Claim 'partner_id' must be a UUID.", headers=_challenge()) from e
+            raise Unauthorized(
+                f"Claim '{mapping.partner_id}' must be a UUID.", headers=_challenge()
+            ) from e
     return Principal(
         sub=sub,
         org=org,
         roles=frozenset(roles) & ROLES,
         partner_id=partner_id,
-        audit_claim=audit_scope_claim(claims),
+        audit_claim=audit_scope_claim(claims, mapping),
     )
 
 
-def audit_scope_claim(claims: dict[str, Any]) -> AuditScope | None:
+def audit_scope_claim(
+    claims: dict[str, Any], mapping: ClaimMapping = DEFAULT_MAPPING
+) -> AuditScope | None:
     """The `audit_scope` claim: `"*"` or a list of organisation ids; absent is None."""
-    if "audit_scope" not in claims:
+    value = mapping.audit_scope_of(claims)
+    if value is MISSING:
         return None
-    value = claims["audit_scope"]
     if value == ALL_ORGS:
         return AuditScope(everyone=True)
     if (
@@ -220,7 +297,8 @@ def audit_scope_claim(claims: dict[str, Any]) -> AuditScope | None:
     ):
         return AuditScope(frozenset(value))
     raise Unauthorized(
-        "Claim 'audit_scope' must be \"*\" or a list of organisation ids.", headers=_challenge()
+        f"Claim '{mapping.audit_scope}' must be \"*\" or a list of organisation ids.",
+        headers=_challenge(),
     )
 
 

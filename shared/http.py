@@ -14,6 +14,7 @@ from shared.auth import TokenVerifier
 from shared.edge import Edge
 from shared.errors import install_error_handlers
 from shared.idempotency import HEADER, MAX_KEY, IdempotencyMiddleware
+from shared.oidc.discovery import check_provider
 from shared.settings import Settings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -25,6 +26,24 @@ def page_headers(request: Request, response: Response, total: int, limit: int, o
     if offset + limit < total:
         nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
         response.headers["Link"] = f'<{nxt}>; rel="next"'
+
+
+def _with_provider_check(settings: Settings, lifespan: Lifespan | None) -> Lifespan | None:
+    """The lifespan, preceded in oidc mode with discovery by the provider's check: a
+    discovery document naming another issuer refuses the start."""
+    if not settings.oidc_discovers:
+        return lifespan
+
+    @asynccontextmanager
+    async def run(app: FastAPI) -> AsyncIterator[None]:
+        await check_provider(settings)
+        if lifespan is None:
+            yield
+            return
+        async with lifespan(app):
+            yield
+
+    return run
 
 
 def service_app(
@@ -45,7 +64,9 @@ def service_app(
         openapi_url=f"{prefix}/openapi.json",
         docs_url=f"{prefix}/docs",
         redoc_url=None,
-        lifespan=_with_verifier(verifier, lifespan),
+        # Within the verifier's lifespan (the provider's keys), the provider's check, then
+        # the service's own.
+        lifespan=_with_verifier(verifier, _with_provider_check(settings, lifespan)),
     )
     app.state.settings = settings
     app.state.verifier = verifier

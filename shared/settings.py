@@ -9,7 +9,7 @@ from functools import cache, cached_property
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Dev-only secrets: used when GUIDANCE_AUTH_MODE=dev and nothing else is given. The
@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = None
     oidc_audience: str = "guidance"
     oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
-    # The provider's keys (shared/oidc/jwks.py): fetched with this timeout, off the request
+    # The provider's keys (shared/oidc/jwks.py): fetched with this timeout (so are the
+    # discovery document and introspection answers), off the request
     # path; kept as long as the provider's Cache-Control max-age says, at most
     # `oidc_jwks_max_age_seconds` (a key the provider removed is refused within it) and at
     # least `oidc_jwks_min_age_seconds`. A token naming a key not in the set fetches the
@@ -43,6 +44,26 @@ class Settings(BaseSettings):
     oidc_unknown_kid_interval_seconds: float = Field(default=10.0, ge=0, le=3600)
     # Clock skew allowed between the provider and this host (exp, nbf and iat; oidc mode).
     oidc_leeway_seconds: int = Field(default=60, ge=0, le=600)
+    # OpenID discovery (shared/oidc/discovery.py): the provider's JWKS URL, algorithms and
+    # introspection endpoint read from `<issuer>/.well-known/openid-configuration`. None:
+    # on when GUIDANCE_OIDC_JWKS_URL is not given. A URL given here overrides the document's.
+    oidc_discovery: bool | None = None
+    oidc_introspection_url: str | None = None
+    # The client Waypoint authenticates as at the introspection endpoint (HTTP Basic).
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    # An introspection answer is reused this long (never beyond the token's `exp`).
+    oidc_introspection_cache_seconds: float = Field(default=30.0, ge=0, le=300)
+    # Claim mapping (shared/oidc/claims.py): where each of our names is found in a token,
+    # as a claim name or a dotted path (`realm_access.roles`); the defaults are the dev
+    # tokens' names. A role map translates the provider's role names to ours (only the
+    # roles it names count); a fixed organisation serves a deployment of one agency.
+    oidc_roles_claim: str = Field(default="roles", min_length=1)
+    oidc_role_map: dict[str, str] = Field(default_factory=dict)
+    oidc_org_claim: str = Field(default="org", min_length=1)
+    oidc_org: str | None = None
+    oidc_partner_id_claim: str = Field(default="partner_id", min_length=1)
+    oidc_audit_scope_claim: str = Field(default="audit_scope", min_length=1)
     master_key: str | None = None
     # Ed25519 seed (base64, 32 bytes) that signs the audit chain's checkpoints.
     audit_signing_key: str | None = None
@@ -137,7 +158,11 @@ class Settings(BaseSettings):
             missing = [
                 name
                 for name, value in (
-                    ("GUIDANCE_OIDC_JWKS_URL", self.oidc_jwks_url),
+                    # The JWKS URL may come from discovery, which needs the issuer.
+                    (
+                        "GUIDANCE_OIDC_JWKS_URL (or discovery)",
+                        self.oidc_jwks_url or self.oidc_discovery is not False,
+                    ),
                     ("GUIDANCE_OIDC_ISSUER", self.oidc_issuer),
                     ("GUIDANCE_MASTER_KEY", self.master_key),
                     ("GUIDANCE_AUDIT_SIGNING_KEY", self.audit_signing_key),
@@ -161,6 +186,13 @@ class Settings(BaseSettings):
         if len(seed) != 32:
             raise ValueError("GUIDANCE_AUDIT_SIGNING_KEY must decode to 32 bytes")
         return self
+
+    @property
+    def oidc_discovers(self) -> bool:
+        """Whether the provider is configured from its discovery document."""
+        if self.oidc_discovery is None:
+            return self.auth_mode == "oidc" and not self.oidc_jwks_url
+        return self.auth_mode == "oidc" and self.oidc_discovery
 
     @cached_property
     def master_key_bytes(self) -> bytes:

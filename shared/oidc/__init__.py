@@ -1,1 +1,2 @@
-"""OpenID Connect: the provider's keys (jwks)."""
+"""The identity provider in oidc mode: discovery, the provider's keys (jwks), claim
+mapping, token introspection."""

@@ -362,6 +362,42 @@ async def test_the_jwks_document_is_fetched_once_and_then_cached(
     assert len(idp.hits) - before == 1
 
 
+@pytest.mark.parametrize(
+    ("configured", "in_token"),
+    [(IDP + "/", IDP), (IDP, IDP + "/")],
+    ids=["configured with the slash", "token with the slash"],
+)
+async def test_an_issuer_differing_only_by_a_trailing_slash_is_the_same_issuer(
+    idp: Idp, oidc_settings: Settings, configured: str, in_token: str
+) -> None:
+    verifier = TokenVerifier(oidc_settings.model_copy(update={"oidc_issuer": configured}))
+
+    assert (await verifier.verify(rs256(idp, claims(in_token)))).sub == "user-1"
+    await refuses(verifier, rs256(idp, claims(IDP + "/realms/other")))
+    await refuses(verifier, rs256(idp, claims(IDP + "//")))
+
+
+async def test_a_keycloak_shaped_token_is_read_through_the_configured_claim_mapping(
+    idp: Idp, oidc_settings: Settings
+) -> None:
+    mapped = oidc_settings.model_copy(
+        update={"oidc_roles_claim": "realm_access.roles", "oidc_org_claim": "organisation"}
+    )
+    token = rs256(
+        idp,
+        claims(
+            IDP,
+            drop=("roles", "org"),
+            realm_access={"roles": ["team_lead", "offline_access"]},
+            organisation="org-kc",
+        ),
+    )
+
+    principal = await TokenVerifier(mapped).verify(token)
+
+    assert principal.roles == frozenset({"team_lead"}) and principal.org == "org-kc"
+
+
 async def test_an_hs256_token_signed_with_the_public_key_bytes_is_refused(
     idp: Idp, oidc_verifier: TokenVerifier
 ) -> None:
@@ -722,13 +758,12 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 @pytest.mark.parametrize(
     "missing",
     [
-        "GUIDANCE_OIDC_JWKS_URL",
         "GUIDANCE_OIDC_ISSUER",
         "GUIDANCE_MASTER_KEY",
         "GUIDANCE_AUDIT_SIGNING_KEY",
     ],
 )
-def test_oidc_mode_without_its_jwks_url_issuer_master_key_or_audit_key_is_refused(
+def test_oidc_mode_without_its_issuer_master_key_or_audit_key_is_refused(
     clean_env: pytest.MonkeyPatch, missing: str
 ) -> None:
     given: dict[str, Any] = {
@@ -741,6 +776,20 @@ def test_oidc_mode_without_its_jwks_url_issuer_master_key_or_audit_key_is_refuse
 
     with pytest.raises(ValidationError, match=missing):
         Settings(auth_mode="oidc", **given)
+
+
+def test_oidc_mode_without_a_jwks_url_discovers_it_unless_discovery_is_turned_off(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    given: dict[str, Any] = {
+        "oidc_issuer": IDP,
+        "master_key": MASTER_KEY,
+        "audit_signing_key": AUDIT_KEY,
+    }
+
+    assert Settings(auth_mode="oidc", **given).oidc_discovers
+    with pytest.raises(ValidationError, match="GUIDANCE_OIDC_JWKS_URL"):
+        Settings(auth_mode="oidc", oidc_discovery=False, **given)
 
 
 @pytest.mark.parametrize("auth_mode", ["dev", "oidc"])
