@@ -20,7 +20,7 @@ test: $(STAMP) ## run the whole test suite against real PostgreSQL and NATS
 	$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
-faults: $(STAMP) ## every fault scenario (kill -9, NATS down, backends terminated, paused worker) longer; prints a table
+faults: $(STAMP) ## every fault scenario (kill -9, NATS down, PostgreSQL backends terminated or restarted, paused worker) longer; prints a table
 	$(PY) -m tests.faults
 
 fuzz: $(STAMP) ## the API fuzzer (schemathesis) over the four OpenAPI documents with a large budget
