@@ -41,9 +41,10 @@ bench: $(STAMP) ## benchmarks against a running system (make run first)
 	$(PY) -m bench.audit_verify
 	$(PY) -m bench.erasure
 
-asyncapi: $(STAMP) ## regenerate the committed AsyncAPI document and JSON Schemas from the contracts
+asyncapi: $(STAMP) ## regenerate the committed AsyncAPI document, JSON Schemas and docs/events.md from the contracts
 	$(PY) -m shared.contracts.asyncapi > shared/contracts/asyncapi.json
 	$(PY) -m shared.contracts.export > shared/contracts/client-export.schema.json
+	$(PY) -m shared.contracts.catalogue --write
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -39,7 +39,7 @@ def test_every_contract_module_in_the_package_is_listed_for_generation() -> None
     modules = {
         f"shared.contracts.{m.name}"
         for m in pkgutil.iter_modules(shared.contracts.__path__)
-        if m.name != "asyncapi"
+        if m.name not in ("asyncapi", "catalogue")  # the generators
     }
 
     assert modules == set(asyncapi.CONTRACT_MODULES)
