@@ -32,9 +32,12 @@ def create_service(name: str, settings: Settings) -> FastAPI:
 class Combined:
     """One ASGI app routing `/<service>/…` to that service's app, running all lifespans."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, apps: dict[str, FastAPI] | None = None
+    ) -> None:
         self.settings = settings or get_settings()
-        self.apps = {name: create_service(name, self.settings) for name in SERVICES}
+        # `apps`: services already built (and started) elsewhere, e.g. by a test.
+        self.apps = apps or {name: create_service(name, self.settings) for name in SERVICES}
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
