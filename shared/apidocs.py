@@ -43,7 +43,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "required": ["field", "message"],
                 "properties": {
-                    "field": {"type": "string", "description": "The field, e.g. `body.name`."},
+                    "field": {
+                        "type": "string",
+                        "description": "The field, e.g. `given_name` or `scores.networking`.",
+                    },
                     "message": {"type": "string"},
                 },
             },
@@ -64,12 +67,43 @@ ANSWERS: dict[int, str] = {
     "retry after `Retry-After` seconds (`service-unavailable`).",
 }
 UNSAFE = ("post", "put", "patch", "delete")
+# One typical answer per status, shown beside the schema.
+EXAMPLES: dict[int, tuple[str, str, str]] = {
+    401: ("unauthorized", "Unauthorized", "A bearer token is required."),
+    403: ("forbidden", "Forbidden", "This needs one of the roles: counsellor."),
+    404: ("not-found", "Not found", "No case with this id."),
+    409: ("version-conflict", "Version conflict", "The case is at version 4, not 3."),
+    413: (
+        "content-too-large",
+        "Content too large",
+        "The request body is larger than 1048576 bytes.",
+    ),
+    422: ("validation-error", "Invalid input", "The request has invalid fields: career_question"),
+    503: (
+        "service-unavailable",
+        "Service unavailable",
+        "A database or message broker is not "
+        "reachable just now; nothing was changed. Retry shortly.",
+    ),
+}
 
 
 def _problem(status: int) -> dict[str, Any]:
+    code, title, detail = EXAMPLES[status]
+    example: dict[str, Any] = {
+        "type": PROBLEM_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": "/intake/v1/cases",
+    }
+    if status == 422:
+        example["errors"] = [{"field": "career_question", "message": "Field required"}]
     return {
         "description": ANSWERS[status],
-        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "content": {
+            PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}, "example": example}
+        },
     }
 
 
