@@ -150,8 +150,8 @@ def install_docs(app: FastAPI, prefix: str, openapi_url: str) -> None:
             swagger_js_url=f"{assets}/swagger-ui-bundle.js",
             swagger_css_url=f"{assets}/swagger-ui.css",
             swagger_favicon_url=f"{assets}/favicon.png",
-            # A pasted token survives a reload of the page.
-            swagger_ui_parameters={"persistAuthorization": True},
+            # No persistAuthorization: it would keep the bearer token in the browser's
+            # localStorage, readable by any script of this origin long after the session.
         )
 
     @app.get(prefix, include_in_schema=False)
