@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jwt import PyJWK
 
 from shared.errors import Forbidden, Problem, Unauthorized, Unavailable
@@ -306,7 +307,20 @@ def _challenge() -> dict[str, str]:
     return {"WWW-Authenticate": 'Bearer realm="waypoint"'}
 
 
-async def authenticate(request: Request) -> Principal:
+# The scheme `authenticate` declares, so that every OpenAPI operation behind it names
+# bearer JWT (Swagger's Authorize button). auto_error=False: it only names the scheme;
+# the token is read and checked below.
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerAuth",
+    bearerFormat="JWT",
+    description="A JWT from the identity provider; in dev mode `waypoint token --role ROLE`.",
+)
+
+
+async def authenticate(
+    request: Request, declared: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+) -> Principal:
     """The one dependency: the verified caller, or 401."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")

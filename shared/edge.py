@@ -32,8 +32,8 @@ HSTS = b"max-age=31536000; includeSubDomains"
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    # Only frame-ancestors: the Swagger UI at /<service>/docs loads its script and style
-    # from a CDN, which a default-src would block.
+    # Only frame-ancestors: the Swagger UI at /<service>/docs starts with an inline
+    # script, which a default-src or script-src would block.
     (b"content-security-policy", b"frame-ancestors 'none'"),
     (b"referrer-policy", b"no-referrer"),
 ]

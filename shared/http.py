@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared.apidocs import document_problems, install_docs
 from shared.auth import TokenVerifier
 from shared.edge import Edge
 from shared.errors import install_error_handlers
@@ -62,7 +63,7 @@ def service_app(
         version="1.0.0",
         description=description,
         openapi_url=f"{prefix}/openapi.json",
-        docs_url=f"{prefix}/docs",
+        docs_url=None,  # install_docs: Swagger UI from local assets
         redoc_url=None,
         # Within the verifier's lifespan (the provider's keys), the provider's check, then
         # the service's own.
@@ -104,6 +105,7 @@ def service_app(
 
     for router in [*(routers or []), dead_letters_router()]:
         app.include_router(router, prefix=f"{prefix}/v1")
+    install_docs(app, prefix, f"{prefix}/openapi.json")
     _document_idempotency_keys(app)
     return app
 
@@ -152,6 +154,7 @@ def _document_idempotency_keys(app: FastAPI) -> None:
             for method, operation in operations.items():
                 if method in UNSAFE:
                     operation.setdefault("parameters", []).append(header)
+        document_problems(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -15,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
+from shared.apidocs import landing_page
 from shared.edge import SECURITY_HEADERS
 from shared.errors import PROBLEM_JSON
 from shared.settings import Settings, get_settings
@@ -31,9 +32,12 @@ def create_service(name: str, settings: Settings) -> FastAPI:
 class Combined:
     """One ASGI app routing `/<service>/…` to that service's app, running all lifespans."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, apps: dict[str, FastAPI] | None = None
+    ) -> None:
         self.settings = settings or get_settings()
-        self.apps = {name: create_service(name, self.settings) for name in SERVICES}
+        # `apps`: services already built (and started) elsewhere, e.g. by a test.
+        self.apps = apps or {name: create_service(name, self.settings) for name in SERVICES}
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
@@ -48,12 +52,33 @@ class Combined:
             await self._lifespan(receive, send)
             return
         path: str = scope.get("path", "")
+        if path == "/" and scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            await self._landing(scope, send)
+            return
         name = path.split("/", 2)[1] if path.startswith("/") else ""
         app = self.apps.get(name)
         if app is None:
             await _not_found(scope, send)
             return
         await app(scope, receive, send)
+
+    async def _landing(self, scope: Scope, send: Send) -> None:
+        """The landing page: the four API docs and each service's health."""
+        body = await landing_page(self.apps)
+        # A page of our own, without script: it may load nothing from anywhere else.
+        headers = [(k, v) for k, v in SECURITY_HEADERS if k != b"content-security-policy"]
+        csp = b"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+        start = [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"no-store"),
+            (b"content-security-policy", csp),
+            *headers,
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": start})
+        await send(
+            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
+        )
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         message = await receive()

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 
 from services.intake.application import IntakeApplication
@@ -37,6 +37,22 @@ Note = Annotated[StrictStr, Field(max_length=4000), MultiLine]
 
 # -- request models ---------------------------------------------------------------------------
 class RegisterClient(Strict):
+    # An example for the API docs (Swagger's "Try it out" starts from it).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "given_name": "Sanne",
+                    "family_name": "de Vries",
+                    "birth_date": "1990-04-12",
+                    "email": "sanne@example.org",
+                    "phone": "+31 6 12345678",
+                    "preferred_language": "nl",
+                }
+            ]
+        }
+    )
+
     given_name: Name
     family_name: Name
     birth_date: Day
@@ -55,6 +71,17 @@ class ConsentIn(Strict):
 
 
 class OpenCase(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "client_id": "0b8f7c1e-3d2a-4f5b-9c6d-7e8f9a0b1c2d",
+                    "career_question": "Which work suits me after ten years in retail?",
+                }
+            ]
+        }
+    )
+
     client_id: Id
     career_question: Annotated[StrictStr, Field(min_length=1, max_length=4000), MultiLine]
 
@@ -78,6 +105,12 @@ class AssessmentIn(Strict):
 
 
 class SessionIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"kind": "intake", "held_at": "2026-03-02T10:00:00+01:00", "minutes": 60}]
+        }
+    )
+
     kind: Literal["intake", "deepening", "synthesis", "aftercare"]
     held_at: AwareMoment
     minutes: StrictInt = Field(ge=1, le=600)

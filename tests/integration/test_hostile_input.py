@@ -522,7 +522,7 @@ async def test_the_swagger_ui_still_loads_its_script_and_style(
 
     assert r.status_code == 200
     assert "swagger-ui-bundle.js" in r.text
-    # Only frame-ancestors: no script-src or default-src that would block the CDN.
+    # Only frame-ancestors: no script-src or default-src that would block its inline script.
     assert r.headers["content-security-policy"] == "frame-ancestors 'none'"
 
 
