@@ -320,12 +320,30 @@ def events_tail(
 
 
 async def _tail(url: str, subject: str, as_json: bool, count: int | None) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
     import nats
     from nats.errors import NoServersError
 
+    parts = urlsplit(url)
+    try:
+        # A plain TCP probe first: nats-py logs a traceback per failed attempt.
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 4222), 2):
+            pass
+    except OSError as e:
+        raise runinfo.cannot_reach("NATS", url, e.strerror or e) from None
+
+    async def quiet(e: Exception) -> None:
+        pass  # the connection's own errors end the tail below; no tracebacks
+
     try:
         nc = await nats.connect(
-            url, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0
+            url,
+            connect_timeout=2,
+            allow_reconnect=False,
+            max_reconnect_attempts=1,  # 0 would mean "for ever" to nats-py
+            error_cb=quiet,
         )
     except (TimeoutError, OSError, NoServersError) as e:
         raise runinfo.cannot_reach("NATS", url, e) from None

@@ -121,7 +121,9 @@ def verify_command(
 
     async def work(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
         results: dict[str, dict[str, Any]] = {}
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as bar:
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True
+        ) as bar:
             for name in names:
                 task = bar.add_task(f"verifying {name}…", total=1)
                 try:
