@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +146,11 @@ class EmbeddedPostgres:
 MAX_CONNECTIONS = 400
 
 
+def _log_beside(data_dir: Path) -> Path:
+    """`.data/pg.log` for `.data/pg`: initdb wants the data folder itself empty."""
+    return data_dir.with_name(data_dir.name + ".log")
+
+
 @contextlib.contextmanager
 def _output_to(path: Path) -> Iterator[None]:
     """Send this process's stdout and stderr (file descriptors 1 and 2, so what child
@@ -174,7 +180,9 @@ def start_postgres(data_dir: Path, dbname: str = "waypoint") -> EmbeddedPostgres
     # pgserver honours PGPORT in its socket name without its URI saying so.
     os.environ.pop("PGPORT", None)
     data_dir.mkdir(parents=True, exist_ok=True)
-    with _output_to(data_dir / "server.log"):
+    with _output_to(_log_beside(data_dir)), warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers): noise here.
+        warnings.simplefilter("ignore")
         server = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
     socket_dir = str(server.get_postmaster_info().socket_dir)
     admin = f"host={socket_dir} user=postgres dbname=postgres"
@@ -190,7 +198,7 @@ def start_postgres(data_dir: Path, dbname: str = "waypoint") -> EmbeddedPostgres
         type(server)._instances.pop(server.pgdata, None)
         with contextlib.suppress(OSError):
             (server.pgdata / ".handle_pids.json").unlink()
-        with _output_to(data_dir / "server.log"):
+        with _output_to(_log_beside(data_dir)):
             server = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
         socket_dir = str(server.get_postmaster_info().socket_dir)
         admin = f"host={socket_dir} user=postgres dbname=postgres"
