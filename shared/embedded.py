@@ -175,14 +175,15 @@ def _output_to(path: Path) -> Iterator[None]:
 
 def start_postgres(data_dir: Path, dbname: str = "waypoint") -> EmbeddedPostgres:
     """Start (or reuse) an embedded PostgreSQL 16 in `data_dir` via pgserver."""
+    # platformdirs (under pgserver) warns when XDG_RUNTIME_DIR is unset, as in
+    # containers: noise on the terminal of `waypoint run`.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import pgserver
 
     # pgserver honours PGPORT in its socket name without its URI saying so.
     os.environ.pop("PGPORT", None)
     data_dir.mkdir(parents=True, exist_ok=True)
-    with _output_to(_log_beside(data_dir)), warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers): noise here.
-        warnings.simplefilter("ignore")
+    with _output_to(_log_beside(data_dir)):
         server = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
     socket_dir = str(server.get_postmaster_info().socket_dir)
     admin = f"host={socket_dir} user=postgres dbname=postgres"
