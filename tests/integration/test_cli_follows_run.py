@@ -155,9 +155,12 @@ async def test_events_tail_prints_the_cloudevent_published_on_the_running_nats(
     in_project: Path, nats_url: str
 ) -> None:
     write_run_json(in_project, nats_url=nats_url)
-    subject = f"guidance.clitest{uuid.uuid4().hex[:8]}.CaseOpened.v1"
+    # A subject of this test's own: the session's relays publish on guidance.> meanwhile.
+    service = f"clitest{uuid.uuid4().hex[:8]}"
+    subject = f"guidance.{service}.CaseOpened.v1"
+    pattern = f"guidance.{service}.>"
     tail = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "events", "tail", "guidance.>", "--count", "1"],
+        [sys.executable, "-m", "shared.cli", "events", "tail", pattern, "--count", "1"],
         cwd=in_project,
         env={**os.environ, "PYTHONPATH": str(WORKTREE)},
         stdout=subprocess.PIPE,
@@ -167,7 +170,7 @@ async def test_events_tail_prints_the_cloudevent_published_on_the_running_nats(
     try:
         assert tail.stderr is not None
         ready = tail.stderr.readline()  # "tailing …": subscribed
-        assert ready.startswith("tailing guidance.> on " + nats_url), ready
+        assert ready.startswith(f"tailing {pattern} on {nats_url}"), ready
         event = CloudEvent(
             id=uuid.uuid4(),
             source="/waypoint/clitest",
