@@ -118,10 +118,13 @@ def run(
     from shared.serve import serve_combined
     from shared.settings import get_settings
 
+    if log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise typer.BadParameter("debug, info, warning or error", param_hint="--log-level")
     # The terminal shows what a person needs (printed below); the rest is logged.
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    os.environ["GUIDANCE_LOG_LEVEL"] = log_level  # the `--split` processes log alike
     os.environ.setdefault("GUIDANCE_AUTH_MODE", "dev")
     # Before any other process starts: they all verify with the one secret.
     secret_file = share_dev_secret(data_dir)
@@ -219,7 +222,10 @@ def worker(
 
     if role not in ("worker", "relay"):
         raise typer.BadParameter("worker or relay", param_hint="--role")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("GUIDANCE_LOG_LEVEL", "info").upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     if nice:
         os.nice(nice)
     os.environ["GUIDANCE_ROLE"] = role
