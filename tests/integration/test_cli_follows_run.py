@@ -32,7 +32,10 @@ def in_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project folder of its own, with none of the addresses given by the environment."""
     monkeypatch.chdir(tmp_path)
     for name in ("WAYPOINT_URL", "GUIDANCE_NATS_URL", "GUIDANCE_DATABASE_URL", "GUIDANCE_PORT"):
-        monkeypatch.delenv(name, raising=False)
+        # setenv first: the commands set GUIDANCE_DATABASE_URL from run.json, and the
+        # teardown must restore what the session's fixtures read.
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     return tmp_path
 
 
