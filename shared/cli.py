@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -16,11 +17,14 @@ import typer
 from rich.console import Console
 
 from services.intake.privacy_cli import privacy as privacy_app
+from shared import runinfo
 from shared.audit.cli import audit as audit_app
 
 app = typer.Typer(help="Waypoint: event-sourced case management for career guidance.")
 app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
+events_app = typer.Typer(help="The CloudEvents on NATS, as they arrive.")
+app.add_typer(events_app, name="events")
 console = Console(soft_wrap=True)  # URLs and tokens stay whole for copy-paste
 
 if TYPE_CHECKING:
@@ -97,6 +101,9 @@ def run(
             "and jobs in another (at a lower CPU priority than HTTP and the relays).",
         ),
     ] = False,
+    log_level: Annotated[
+        str, typer.Option(envvar="GUIDANCE_LOG_LEVEL", help="debug, info, warning or error.")
+    ] = "warning",
 ) -> None:
     """Run all four services under one address, with NATS and PostgreSQL as needed."""
 
@@ -111,11 +118,18 @@ def run(
     from shared.serve import serve_combined
     from shared.settings import get_settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise typer.BadParameter("debug, info, warning or error", param_hint="--log-level")
+    # The terminal shows what a person needs (printed below); the rest is logged.
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    os.environ["GUIDANCE_LOG_LEVEL"] = log_level  # the `--split` processes log alike
     os.environ.setdefault("GUIDANCE_AUTH_MODE", "dev")
     # Before any other process starts: they all verify with the one secret.
     secret_file = share_dev_secret(data_dir)
     started: list[NatsServer | EmbeddedPostgres | _Process] = []
+    written: list[Path] = []
     settings = get_settings()
     try:
         if nats_answers(settings.nats_url):
@@ -135,6 +149,16 @@ def run(
         os.environ["GUIDANCE_HOST"], os.environ["GUIDANCE_PORT"] = host, str(port)
         settings = get_settings()
         base = f"http://{host}:{port}"
+        run_file = data_dir / runinfo.RUN_FILE.name
+        runinfo.write(
+            run_file,
+            base_url=base,
+            nats_url=settings.nats_url,
+            database_url=settings.database_url,
+            data_dir=data_dir,
+        )
+        written.append(run_file)
+        console.print(f"Data in [bold]{data_dir.resolve()}[/] (addresses in {run_file})")
         console.print(f"\nWaypoint at [bold]{base}[/]: /intake /planning /followup /referral")
         console.print(f"OpenAPI: {base}/intake/docs (and /planning/docs, …)\n")
         if settings.auth_mode == "dev":
@@ -143,7 +167,10 @@ def run(
                     f"Dev signing secret of this run (in {secret_file}; `waypoint token` "
                     f"reads it): {settings.jwt_secret}"
                 )
-            console.print("Dev tokens (organisation [bold]" + DEV_ORG + "[/]):")
+            console.print(
+                "Dev tokens (organisation [bold]" + DEV_ORG + "[/]; renew them, or mint "
+                "others, with `waypoint token --role ROLE`):"
+            )
             for role, token in dev_tokens().items():
                 console.print(f"  [bold]{role}[/]: {token}")
             example = f'curl -H "Authorization: Bearer $TOKEN" {base}/intake/v1/cases'
@@ -162,6 +189,8 @@ def run(
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
         serve_combined(settings, workers)
     finally:
+        for path in written:
+            runinfo.mark_stopped(path)
         for server in reversed(started):
             server.stop()
 
@@ -193,7 +222,10 @@ def worker(
 
     if role not in ("worker", "relay"):
         raise typer.BadParameter("worker or relay", param_hint="--role")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("GUIDANCE_LOG_LEVEL", "info").upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     if nice:
         os.nice(nice)
     os.environ["GUIDANCE_ROLE"] = role
@@ -240,8 +272,14 @@ def token(
 ) -> None:
     """Print a dev-mode token (HS256 with GUIDANCE_JWT_SECRET, else with the secret the
     running `waypoint run` wrote to .data/dev-jwt-secret)."""
-    from shared.auth import dev_token
+    from shared.auth import ROLES, dev_token
 
+    unknown = sorted(set(role) - ROLES)
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown role(s) {', '.join(unknown)}; valid: {', '.join(sorted(ROLES))}",
+            param_hint="--role",
+        )
     if not os.environ.get("GUIDANCE_JWT_SECRET") and not SECRET_FILE.is_file():
         raise typer.BadParameter(
             "no signing secret: set GUIDANCE_JWT_SECRET, or start `waypoint run` in this "
@@ -257,6 +295,88 @@ def token(
             audit_scope="*" if audit_scope == ["*"] else audit_scope,
         )
     )
+
+
+@events_app.command("tail")
+def events_tail(
+    subject: Annotated[
+        str, typer.Argument(help="NATS subject (wildcards * and >).")
+    ] = "guidance.>",
+    nats_url: Annotated[
+        str | None,
+        typer.Option(
+            "--nats-url",
+            envvar="GUIDANCE_NATS_URL",
+            help="Default: the NATS of the system `waypoint run` started (.data/run.json).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each whole envelope.")] = False,
+    count: Annotated[
+        int | None, typer.Option(help="Stop after this many events (default: until Ctrl-C).")
+    ] = None,
+) -> None:
+    """Print the CloudEvents published on SUBJECT as they arrive (one line each)."""
+    import asyncio
+    import contextlib
+
+    url = runinfo.nats_url(nats_url)
+    # Ctrl-C is how one stops tailing: exit 0, quietly.
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_tail(url, subject, as_json, count))
+
+
+async def _tail(url: str, subject: str, as_json: bool, count: int | None) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    import nats
+    from nats.errors import NoServersError
+
+    parts = urlsplit(url)
+    try:
+        # A plain TCP probe first: nats-py logs a traceback per failed attempt.
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 4222), 2):
+            pass
+    except OSError as e:
+        raise runinfo.cannot_reach("NATS", url, e.strerror or e) from None
+
+    async def quiet(e: Exception) -> None:
+        pass  # the connection's own errors end the tail below; no tracebacks
+
+    try:
+        nc = await nats.connect(
+            url,
+            connect_timeout=2,
+            allow_reconnect=False,
+            max_reconnect_attempts=1,  # 0 would mean "for ever" to nats-py
+            error_cb=quiet,
+        )
+    except (TimeoutError, OSError, NoServersError) as e:
+        raise runinfo.cannot_reach("NATS", url, e) from None
+    seen = 0
+    try:
+        sub = await nc.subscribe(subject)
+        sys.stderr.write(f"tailing {subject} on {url} (Ctrl-C to stop)\n")
+        async for msg in sub.messages:
+            print(_event_line(msg.subject, msg.data, as_json), flush=True)
+            seen += 1
+            if count is not None and seen >= count:
+                break
+    finally:
+        await nc.close()
+
+
+def _event_line(subject: str, payload: bytes, as_json: bool) -> str:
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        return f"{subject}: (not JSON, {len(payload)} bytes)"
+    if as_json:
+        return str(json.dumps(event, sort_keys=True))
+    if not isinstance(event, dict):
+        return f"{subject}: {payload[:200]!r}"
+    fields = (event.get("time"), event.get("type"), event.get("subject"), event.get("id"))
+    return "  ".join(str(f or "-") for f in fields)
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -12,6 +12,8 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,8 +106,13 @@ def start_nats(data_dir: Path, port: int | None = None) -> NatsServer:
         f"jetstream {{\n  store_dir: {str(store)!r}\n  sync_interval: always\n}}\n"
     )
     log = open(data_dir / "nats.log", "ab")  # noqa: SIM115 - owned by the process
+    # Its own session: Ctrl-C in the terminal reaches only `waypoint run`, which stops
+    # the services (draining their NATS connections) before it stops this server.
     process = subprocess.Popen(
-        [nats_binary(), "-c", str(config)], stdout=log, stderr=subprocess.STDOUT
+        [nats_binary(), "-c", str(config)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"nats://127.0.0.1:{port}"
     deadline = time.monotonic() + 15
@@ -139,14 +146,45 @@ class EmbeddedPostgres:
 MAX_CONNECTIONS = 400
 
 
+def _log_beside(data_dir: Path) -> Path:
+    """`.data/pg.log` for `.data/pg`: initdb wants the data folder itself empty."""
+    return data_dir.with_name(data_dir.name + ".log")
+
+
+@contextlib.contextmanager
+def _output_to(path: Path) -> Iterator[None]:
+    """Send this process's stdout and stderr (file descriptors 1 and 2, so what child
+    processes such as initdb and pg_ctl write too) to `path` for the block: their
+    ~40 lines belong in a log, not on the terminal of `waypoint run`."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
 def start_postgres(data_dir: Path, dbname: str = "waypoint") -> EmbeddedPostgres:
     """Start (or reuse) an embedded PostgreSQL 16 in `data_dir` via pgserver."""
+    # platformdirs (under pgserver) warns when XDG_RUNTIME_DIR is unset, as in
+    # containers: noise on the terminal of `waypoint run`.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import pgserver
 
     # pgserver honours PGPORT in its socket name without its URI saying so.
     os.environ.pop("PGPORT", None)
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
+    with _output_to(_log_beside(data_dir)):
+        server = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
     socket_dir = str(server.get_postmaster_info().socket_dir)
     admin = f"host={socket_dir} user=postgres dbname=postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
@@ -161,7 +199,8 @@ def start_postgres(data_dir: Path, dbname: str = "waypoint") -> EmbeddedPostgres
         type(server)._instances.pop(server.pgdata, None)
         with contextlib.suppress(OSError):
             (server.pgdata / ".handle_pids.json").unlink()
-        server = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
+        with _output_to(_log_beside(data_dir)):
+            server = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
         socket_dir = str(server.get_postmaster_info().socket_dir)
         admin = f"host={socket_dir} user=postgres dbname=postgres"
     with psycopg.connect(admin) as conn:

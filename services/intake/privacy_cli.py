@@ -13,6 +13,7 @@ from rich.table import Column, Table
 
 from services.intake.application import IntakeApplication
 from services.intake.retention import RetentionJob, RetentionReport
+from shared import runinfo
 from shared.runtime import key_vault
 from shared.settings import get_settings
 
@@ -38,10 +39,27 @@ def retention(
 ) -> None:
     """List (or erase) exactly the clients whose retention period has passed."""
     moment = (as_of or datetime.now(UTC)).astimezone(UTC)
+    runinfo.use_database()
+    _reachable(get_settings().database_url)
     report = asyncio.run(_run(apply, moment, organisation))
     _show(report)
     if report.failed:
         raise typer.Exit(1)
+
+
+def _reachable(url: str) -> None:
+    """One line and exit 1 when the database does not answer (not a traceback, nor a
+    pool's long time-out)."""
+    from urllib.parse import urlsplit
+
+    from shared.embedded import postgres_answers
+
+    if not postgres_answers(url):
+        parts = urlsplit(url)
+        # Never the password; an embedded server's socket folder is in the query.
+        where = f"{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}"
+        where = f"{where}{parts.path}{'?' + parts.query if parts.query else ''}"
+        raise runinfo.cannot_reach("PostgreSQL", where, "connection refused or timed out")
 
 
 async def _run(apply: bool, moment: datetime, organisation: str | None) -> RetentionReport:

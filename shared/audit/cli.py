@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
+from shared import runinfo
 from shared.audit import bundle
 
 audit = typer.Typer(help="The tamper-evident audit trail: timelines, verification, bundles.")
@@ -24,7 +25,14 @@ console = Console(soft_wrap=True)
 T = TypeVar("T")
 
 BaseUrl = Annotated[
-    str, typer.Option("--base-url", envvar="WAYPOINT_URL", help="Where Waypoint answers.")
+    str | None,
+    typer.Option(
+        "--url",
+        "--base-url",
+        envvar="WAYPOINT_URL",
+        help="Where Waypoint answers (default: the system `waypoint run` started, from "
+        ".data/run.json; else GUIDANCE_HOST/GUIDANCE_PORT).",
+    ),
 ]
 Token = Annotated[
     str | None,
@@ -43,13 +51,20 @@ def _client(base_url: str, token: str | None) -> httpx.AsyncClient:
     )
 
 
-def _run(base_url: str, token: str | None, work: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
+def _run(
+    base_url: str | None, token: str | None, work: Callable[[httpx.AsyncClient], Awaitable[T]]
+) -> T:
+    url = runinfo.base_url(base_url)
+
     async def go() -> T:
-        async with _client(base_url, token) as client:
+        async with _client(url, token) as client:
             return await work(client)
 
     try:
         return asyncio.run(go())
+    except httpx.TransportError as e:
+        # Nothing answers there: one line, not a table of false FAILEDs.
+        raise runinfo.cannot_reach("Waypoint", url, e) from None
     except (httpx.HTTPError, bundle.AuditHttpError) as e:
         console.print(f"[red]{e}[/]")
         raise typer.Exit(1) from e
@@ -62,7 +77,7 @@ def timeline_command(
         str | None,
         typer.Option("--as-of", help="Only what had happened by then (ISO 8601 / RFC 3339)."),
     ] = None,
-    base_url: BaseUrl = "http://127.0.0.1:8000",
+    base_url: BaseUrl = None,
     token: Token = None,
 ) -> None:
     """The case's events in all four services, as one timeline."""
@@ -95,7 +110,7 @@ def print_timeline(case_id: uuid.UUID, events: list[dict[str, Any]]) -> None:
 
 @audit.command("verify")
 def verify_command(
-    base_url: BaseUrl = "http://127.0.0.1:8000",
+    base_url: BaseUrl = None,
     token: Token = None,
     service: Annotated[
         list[str] | None, typer.Option("--service", help="Only these services.")
@@ -106,11 +121,15 @@ def verify_command(
 
     async def work(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
         results: dict[str, dict[str, Any]] = {}
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as bar:
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True
+        ) as bar:
             for name in names:
                 task = bar.add_task(f"verifying {name}…", total=1)
                 try:
                     results[name] = await bundle.verify(client, name)
+                except httpx.TransportError:
+                    raise  # the system does not answer: not a failed chain
                 except (httpx.HTTPError, bundle.AuditHttpError) as e:
                     results[name] = {"ok": False, "reason": str(e)}
                 state = "ok" if results[name].get("ok") else "FAILED"
@@ -140,7 +159,7 @@ def verify_command(
 def export_command(
     case_id: uuid.UUID,
     output: Annotated[Path, typer.Option("-o", "--output", help="The bundle file to write.")],
-    base_url: BaseUrl = "http://127.0.0.1:8000",
+    base_url: BaseUrl = None,
     token: Token = None,
 ) -> None:
     """Write the case's self-contained audit bundle (checkable offline)."""

@@ -350,7 +350,7 @@ class ReadModelConsumer(Consumer):
                     conn, [(event, msg.metadata.sequence.stream) for msg, event in ours]
                 )
         except Exception as e:
-            log.info("consumer %s: batch of %d failed (%s); one by one", self.name, len(ours), e)
+            log.debug("consumer %s: batch of %d failed (%s); one by one", self.name, len(ours), e)
             for msg, _ in ours:
                 await self.process(msg)
             return
@@ -434,7 +434,9 @@ class EventConsumer(Consumer):
         try:
             applied = await asyncio.to_thread(self._apply_batch, [e for _, e in segment])
         except Exception as e:
-            log.info("consumer %s: batch of %d failed (%s); one by one", self.name, len(segment), e)
+            log.debug(
+                "consumer %s: batch of %d failed (%s); one by one", self.name, len(segment), e
+            )
             for msg, _ in segment:
                 await self.process(msg)
             return
