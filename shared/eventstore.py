@@ -165,6 +165,12 @@ class BatchTrackingRecorder(PostgresProcessRecorder):
     def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
         # An attempt reached the database (the first, or a retry after a broken connection).
         self._attempts.count = getattr(self._attempts, "count", 0) + 1
+        # No server-side prepared statements on a connection that writes: a statement that
+        # fails in the insert's pipeline (a conflicting tracking record, a key taken over)
+        # makes the server skip the PREPARE of the statements after it, while psycopg
+        # counts them as prepared, and the connection's next use of one of them fails
+        # ("prepared statement _pg3_2 does not exist", a 500).
+        curs.connection.prepare_threshold = None
         for tracking in kwargs.get("trackings", ()):
             self._insert_tracking(curs, tracking=tracking)
         commands: list[Command] = kwargs.get("commands", ())
