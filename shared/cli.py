@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -169,12 +170,13 @@ def run(
                 )
             console.print(
                 "Dev tokens (organisation [bold]" + DEV_ORG + "[/]; renew them, or mint "
-                "others, with `waypoint token --role ROLE`):"
+                "others, with `waypoint token --role ROLE`; in another shell here, "
+                '`eval "$(.venv/bin/waypoint tokens)"` exports them):'
             )
             for role, token in dev_tokens().items():
                 console.print(f"  [bold]{role}[/]: {token}")
-            example = f'curl -H "Authorization: Bearer $TOKEN" {base}/intake/v1/cases'
-            console.print(f"\n  export TOKEN=…; {example}\n")
+            example = 'curl -H "Authorization: Bearer $COUNSELLOR" $WAYPOINT_URL/intake/v1/cases'
+            console.print(f'\n  eval "$(.venv/bin/waypoint tokens)"; {example}\n')
         if split:
             for role, extra in (("relay", []), ("worker", ["--nice", str(SPLIT_WORKER_NICE)])):
                 background = subprocess.Popen(
@@ -295,6 +297,29 @@ def token(
             audit_scope="*" if audit_scope == ["*"] else audit_scope,
         )
     )
+
+
+@app.command()
+def tokens(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            envvar="WAYPOINT_URL",
+            help="Default: the address of the system `waypoint run` started (.data/run.json).",
+        ),
+    ] = None,
+) -> None:
+    """Print shell exports of a dev token for each demo person (COUNSELLOR, TEAM_LEAD, ADMIN,
+    AUDITOR, DIRECTORY_ADMIN, PARTNER) and WAYPOINT_URL: `eval "$(waypoint tokens)"`."""
+    if not os.environ.get("GUIDANCE_JWT_SECRET") and not SECRET_FILE.is_file():
+        raise typer.BadParameter(
+            "no signing secret: set GUIDANCE_JWT_SECRET, or start `waypoint run` in this "
+            f"directory first (it writes {SECRET_FILE})"
+        )
+    for role, value in dev_tokens().items():
+        print(f"export {role.upper()}={shlex.quote(value)}")
+    print(f"export WAYPOINT_URL={shlex.quote(runinfo.base_url(url))}")
 
 
 @events_app.command("tail")

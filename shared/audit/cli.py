@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import httpx
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
@@ -93,19 +94,35 @@ def timeline_command(
 
 
 def print_timeline(case_id: uuid.UUID, events: list[dict[str, Any]]) -> None:
-    table = Table(title=f"Case {case_id}: {len(events)} events")
-    for column in ("time", "service", "event", "actor", "position", "hash"):
-        table.add_column(column, no_wrap=column != "event")
+    table = Table(
+        title=f"Case {case_id}: {len(events)} events", box=box.SIMPLE_HEAD, pad_edge=False
+    )
+    # In an 80-column terminal the event's type keeps its room: the time to the second
+    # (UTC), the hash's first 8 characters (`--json`-like detail: `waypoint audit export`).
+    for column in ("time (UTC)", "service", "event", "actor", "pos", "hash"):
+        table.add_column(
+            column,
+            no_wrap=column != "actor",
+            min_width={"event": 22, "actor": 9}.get(column),
+            overflow="fold",
+        )
     for e in events:
         table.add_row(
-            e["occurred_at"],
+            _to_the_second(e["occurred_at"]),
             e["service"],
             e["type"],
             str(e.get("actor") or ""),
             str(e["position"]),
-            e["hash"][:16],
+            e["hash"][:8],
         )
     console.print(table)
+
+
+def _to_the_second(moment: str) -> str:
+    try:
+        return datetime.fromisoformat(moment).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return moment
 
 
 @audit.command("verify")
