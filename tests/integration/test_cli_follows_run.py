@@ -220,3 +220,34 @@ def test_what_child_processes_print_during_start_up_goes_to_the_log(
     print("after")
     assert "The files belonging" in log.read_text()
     assert capfd.readouterr().out == "after\n"
+
+
+def test_tokens_prints_shell_exports_for_every_demo_person_and_the_address(
+    in_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused = CliRunner().invoke(cli, ["tokens"])
+    assert refused.exit_code == 2 and "no signing secret" in refused.output
+    monkeypatch.setenv("GUIDANCE_JWT_SECRET", "s" * 32)
+    write_run_json(in_project, base_url="http://127.0.0.1:8123")
+    printed = CliRunner().invoke(cli, ["tokens"])
+    assert printed.exit_code == 0, printed.output
+    shell = subprocess.run(
+        ["bash", "-c", printed.output + '\necho "$COUNSELLOR $PARTNER $WAYPOINT_URL"'],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    counsellor, partner, url = shell.stdout.split()
+    assert url == "http://127.0.0.1:8123"
+    for token in (counsellor, partner):
+        assert token.count(".") == 2
+    names = [line.split("=", 1)[0] for line in printed.output.splitlines()]
+    assert names == [
+        "export COUNSELLOR",
+        "export TEAM_LEAD",
+        "export ADMIN",
+        "export AUDITOR",
+        "export DIRECTORY_ADMIN",
+        "export PARTNER",
+        "export WAYPOINT_URL",
+    ]
