@@ -66,21 +66,30 @@ def share_dev_secret(data_dir: Path) -> str | None:
     return str(path)
 
 
+# The demo organisation's people: role -> user id (`sub`).
+DEV_PEOPLE = {
+    "counsellor": "c.jansen",
+    "team_lead": "t.peeters",
+    "admin": "a.admin",
+    "auditor": "r.auditor",
+    "directory_admin": "d.directory",
+    "partner": "p.partner",
+}
+
+
 def dev_tokens() -> dict[str, str]:
     from shared.auth import dev_token
 
     settings = signing_settings()
-    people = {
-        "counsellor": ("c.jansen", ["counsellor"], None),
-        "team_lead": ("t.peeters", ["team_lead"], None),
-        "admin": ("a.admin", ["admin"], None),
-        "auditor": ("r.auditor", ["auditor"], None),
-        "directory_admin": ("d.directory", ["directory_admin"], None),
-        "partner": ("p.partner", ["partner"], DEV_PARTNER),
-    }
     return {
-        role: dev_token(settings, sub=sub, org=DEV_ORG, roles=roles, partner_id=partner)
-        for role, (sub, roles, partner) in people.items()
+        role: dev_token(
+            settings,
+            sub=sub,
+            org=DEV_ORG,
+            roles=[role],
+            partner_id=DEV_PARTNER if role == "partner" else None,
+        )
+        for role, sub in DEV_PEOPLE.items()
     }
 
 
@@ -163,20 +172,23 @@ def run(
         console.print(f"\nWaypoint at [bold]{base}[/]: /intake /planning /followup /referral")
         console.print(f"OpenAPI: {base}/intake/docs (and /planning/docs, …)\n")
         if settings.auth_mode == "dev":
+            # One screen: the tokens go to another shell with `waypoint tokens`; only the
+            # counsellor's is printed, for Swagger's Authorize button.
             if secret_file:
-                console.print(
-                    f"Dev signing secret of this run (in {secret_file}; `waypoint token` "
-                    f"reads it): {settings.jwt_secret}"
-                )
+                console.print(f"Dev mode: tokens are signed with the secret in {secret_file}.")
             console.print(
-                "Dev tokens (organisation [bold]" + DEV_ORG + "[/]; renew them, or mint "
-                "others, with `waypoint token --role ROLE`; in another shell here, "
-                '`eval "$(.venv/bin/waypoint tokens)"` exports them):'
+                f"Dev people of organisation [bold]{DEV_ORG}[/]: "
+                + ", ".join(f"{sub} ({role})" for role, sub in DEV_PEOPLE.items())
+                + ". In another shell here,"
             )
-            for role, token in dev_tokens().items():
-                console.print(f"  [bold]{role}[/]: {token}")
-            example = 'curl -H "Authorization: Bearer $COUNSELLOR" $WAYPOINT_URL/intake/v1/cases'
-            console.print(f'\n  eval "$(.venv/bin/waypoint tokens)"; {example}\n')
+            console.print(
+                '  [bold]eval "$(.venv/bin/waypoint tokens)"[/] exports their tokens '
+                "(COUNSELLOR, TEAM_LEAD, ADMIN, AUDITOR, DIRECTORY_ADMIN, PARTNER) and "
+                "WAYPOINT_URL; `waypoint token --role ROLE` mints others."
+            )
+            console.print(
+                f"Counsellor token (for Authorize in the API docs): {dev_tokens()['counsellor']}\n"
+            )
         if split:
             for role, extra in (("relay", []), ("worker", ["--nice", str(SPLIT_WORKER_NICE)])):
                 background = subprocess.Popen(

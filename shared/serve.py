@@ -6,6 +6,7 @@ import contextlib
 import gc
 import importlib
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -142,9 +143,16 @@ def tune_process(settings: Settings) -> None:
     sys.setswitchinterval(settings.gil_switch_interval)
 
 
+def uvicorn_options() -> dict[str, Any]:
+    """uvicorn logs at the level `waypoint run --log-level` chose (warning: its start-up
+    lines stay out of a newcomer's terminal), else at info."""
+    level = os.environ.get("GUIDANCE_LOG_LEVEL", "info").lower()
+    return {**UVICORN_OPTIONS, "log_level": level}
+
+
 def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
     tune_process(settings)
-    return uvicorn.Config(app, host=settings.host, port=settings.port, **UVICORN_OPTIONS)
+    return uvicorn.Config(app, host=settings.host, port=settings.port, **uvicorn_options())
 
 
 def combined_from_env() -> Combined:
@@ -166,7 +174,7 @@ def serve_combined(settings: Settings, workers: int = 1) -> None:
         workers=workers,
         host=settings.host,
         port=settings.port,
-        **UVICORN_OPTIONS,
+        **uvicorn_options(),
     )
 
 
