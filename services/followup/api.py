@@ -482,7 +482,7 @@ async def close_followup(
         who,
         if_match,
         response,
-        lambda f, at: f.close(reason=body.reason, actor=who.sub, at=at),
+        lambda f, at: f.close(reason=body.reason, notes=body.notes, actor=who.sub, at=at),
     )
     return Changed(**out)
 
