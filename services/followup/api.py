@@ -56,7 +56,8 @@ class FeedbackIn(Strict):
 
 
 class CloseIn(Strict):
-    reason: Text
+    reason: Literal["completed", "client_withdrew", "unreachable", "other"]
+    notes: Note | None = None
 
 
 class AftercareIn(Strict):
@@ -73,6 +74,12 @@ class ToDoIn(Strict):
 class Changed(BaseModel):
     version: int
     status: str
+    closed_by: str | None = Field(
+        None,
+        description="While closed: the command that closed it "
+        "(`feedback` | `outcome` | `checkin` | `close`).",
+    )
+    closure_reason: str | None = Field(None, description="While closed: why.")
 
 
 class Created(Changed):
@@ -106,6 +113,9 @@ class FollowUpOut(BaseModel):
     outcome: dict[str, Any] | None
     feedback: dict[str, Any] | None
     closed: dict[str, Any] | None
+    closed_at: datetime | None
+    closure_reason: str | None
+    closed_by: str | None
     version: int
 
 
@@ -147,8 +157,19 @@ def followup_out(f: FollowUp) -> FollowUpOut:
         outcome=f.outcome,
         feedback=f.feedback,
         closed=f.closed,
+        **_closure(f),
         version=f.version,
     )
+
+
+def _closure(f: FollowUp) -> dict[str, Any]:
+    """When, why and by which command the follow-up closed (all None while open)."""
+    closed = f.closed if f.status == "closed" else None
+    return {
+        "closed_at": closed and closed["at"],
+        "closure_reason": closed and closed["reason"],
+        "closed_by": closed and closed["closed_by"],
+    }
 
 
 @router.get("/followups", response_model=list[FollowUpOut])
@@ -255,7 +276,9 @@ async def _change(
     result, found = await change(
         app, proj, lambda: app.followup(followup_id, who.org), if_match, response, command
     )
-    return result, {"version": found.version, "status": found.status}
+    closure = _closure(found)
+    del closure["closed_at"]
+    return result, {"version": found.version, "status": found.status, **closure}
 
 
 @router.post(
@@ -359,7 +382,8 @@ async def record_outcome(
     response: Response,
     if_match: IfMatch = None,
 ) -> Changed:
-    """The outcome of the guidance, with its date."""
+    """The outcome of the guidance, with its date. With the feedback given it closes the
+    follow-up: the answer then says `status` "closed", `closed_by` "outcome"."""
     _, out = await _change(
         app,
         proj,
@@ -384,7 +408,8 @@ async def give_feedback(
     response: Response,
     if_match: IfMatch = None,
 ) -> Changed:
-    """The client's feedback at the end of the process."""
+    """The client's feedback at the end of the process. With the outcome recorded it
+    closes the follow-up: the answer then says `status` "closed", `closed_by` "feedback"."""
     _, out = await _change(
         app,
         proj,
@@ -448,7 +473,8 @@ async def close_followup(
     response: Response,
     if_match: IfMatch = None,
 ) -> Changed:
-    """Close the follow-up early, with a reason."""
+    """Close the follow-up, with a reason (`completed` | `client_withdrew` | `unreachable`
+    | `other`) and optional notes; a closed follow-up answers 409 followup-closed."""
     _, out = await _change(
         app,
         proj,
@@ -456,7 +482,7 @@ async def close_followup(
         who,
         if_match,
         response,
-        lambda f, at: f.close(reason=body.reason, actor=who.sub, at=at),
+        lambda f, at: f.close(reason=body.reason, notes=body.notes, actor=who.sub, at=at),
     )
     return Changed(**out)
 

@@ -43,7 +43,7 @@ class FollowUpApplication(ServiceApplication):
         FollowUp.BottleneckDetected: PersonalFields(("description",), subject="client_id"),
         FollowUp.ToDoAgreed: PersonalFields(("description",), subject="client_id"),
         FollowUp.FeedbackGiven: PersonalFields(("comments",), subject="client_id"),
-        FollowUp.FollowUpClosed: PersonalFields(("reason",), subject="client_id"),
+        FollowUp.FollowUpClosed: PersonalFields(("reason", "notes"), subject="client_id"),
     }
 
     # -- reactions to planning's events ------------------------------------------------
@@ -181,7 +181,7 @@ PUBLICATIONS: dict[type, Publication] = {
         ),
     ),
     FollowUp.FollowUpClosed: Publication(
-        contracts.FollowUpClosedV1, lambda s: _fu(s, "rule", "reason")
+        contracts.FollowUpClosedV1, lambda s: _fu(s, "rule", "reason", "notes", "closed_by")
     ),
     FollowUp.AftercareRequested: Publication(
         contracts.AftercareRequestedV1, lambda s: _fu(s, "checkin_id", "due_on", "reopened")

@@ -6,11 +6,14 @@ its own view of the plan's actions from planning's events, records contacts and 
 checks, raises bottlenecks (by rule and by time, each once), agrees new to-dos, and
 records the outcome and the client's feedback. It closes by itself when both the
 outcome and the feedback are recorded or when its last check-in is done, can be closed
-early, and is reopened only by the client's request for aftercare.
+explicitly by the counsellor with a reason from `CLOSURE_REASONS`, and is reopened only by
+the client's request for aftercare. Every closure says which command closed it
+(`closed_by`: feedback, outcome, checkin or close).
 
 Personal fields the application seals in events: `notes` (ContactRecorded), `comments`
-(FeedbackGiven), `description` (ToDoAgreed, BottleneckDetected) and the early-close
-`reason` (FollowUpClosed).
+(FeedbackGiven), `description` (ToDoAgreed, BottleneckDetected) and the closure's `reason`
+and `notes` (FollowUpClosed; follow-ups closed before the reasons were codes hold the
+counsellor's own words in `reason`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ ACTION_STATUSES = ("open", "completed", "cancelled")
 BOTTLENECK_KINDS = ("unreachable", "action", "checkin_overdue", "action_overdue")
 FAILED_CONTACTS_LIMIT = 3
 COMPLETED = "completed"
+# Why a follow-up closed: a rule met closes it "completed"; the counsellor picks any.
+CLOSURE_REASONS = (COMPLETED, "client_withdrew", "unreachable", "other")
+# Which command closed it.
+CLOSED_BY = ("feedback", "outcome", "checkin", "close")
 FOLLOWUP_NAMESPACE = uuid.UUID("5f1c2a7e-3b4d-4e6f-8a9b-0c1d2e3f4a02")
 AGREED_TASK_NAMESPACE = uuid.UUID("7a2d3b8f-4c5e-4f70-9bac-1d2e3f4a5b03")
 
@@ -320,19 +327,33 @@ class FollowUp(Aggregate):
             }
 
     class FollowUpClosed(Aggregate.Event):
-        """Closed: `reason` is "completed" when a closing rule was met (`rule` names it)."""
+        """Closed: by a closing rule (`rule` names it, `reason` is "completed") or by the
+        counsellor's explicit close (`rule` "early", `reason` one of `CLOSURE_REASONS`,
+        optional `notes`); `closed_by` names the command that closed it."""
+
+        # v2 added `notes` and `closed_by`; closures recorded before kept neither.
+        class_version = 2
 
         client_id: uuid.UUID
         case_id: uuid.UUID
         reason: str
         rule: str  # outcome_and_feedback | last_checkin | early
         actor: str
+        notes: str | None
+        closed_by: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["notes"] = None
+            state["closed_by"] = {"last_checkin": "checkin", "early": "close"}.get(state["rule"])
 
         def apply(self, aggregate: Any) -> None:
             aggregate.status = "closed"
             aggregate.closed = {
                 "reason": self.reason,
                 "rule": self.rule,
+                "closed_by": self.closed_by,
+                "notes": self.notes,
                 "at": self.timestamp,
                 "actor": self.actor,
             }
@@ -494,8 +515,16 @@ class FollowUp(Aggregate):
         )
         return True
 
-    def _close_completed(self, rule: str, actor: str, at: datetime) -> None:
-        self._trigger(self.FollowUpClosed, at, reason=COMPLETED, rule=rule, actor=actor)
+    def _close_completed(self, rule: str, closed_by: str, actor: str, at: datetime) -> None:
+        self._trigger(
+            self.FollowUpClosed,
+            at,
+            reason=COMPLETED,
+            rule=rule,
+            actor=actor,
+            notes=None,
+            closed_by=closed_by,
+        )
 
     # -- planning's facts (idempotent: noting the same fact again changes nothing) -------
     def note_plan_agreed(
@@ -573,7 +602,7 @@ class FollowUp(Aggregate):
             self.CheckInDone, at, checkin_id=checkin_id, due_on=checkin["due_on"], actor=actor
         )
         if checkin["due_on"] >= latest:
-            self._close_completed("last_checkin", actor, at)
+            self._close_completed("last_checkin", "checkin", actor, at)
 
     def record_contact(
         self,
@@ -745,7 +774,7 @@ class FollowUp(Aggregate):
             raise FollowUpError("invalid", "The outcome's date lies in the future.", "on")
         self._trigger(self.OutcomeRecorded, at, outcome=outcome, on=on, actor=actor)
         if self.feedback is not None:
-            self._close_completed("outcome_and_feedback", actor, at)
+            self._close_completed("outcome_and_feedback", "outcome", actor, at)
 
     def give_feedback(
         self,
@@ -780,15 +809,28 @@ class FollowUp(Aggregate):
             actor=actor,
         )
         if self.outcome is not None:
-            self._close_completed("outcome_and_feedback", actor, at)
+            self._close_completed("outcome_and_feedback", "feedback", actor, at)
 
-    def close(self, *, reason: str, actor: str, at: datetime) -> None:
-        """Close early, with a reason."""
+    def close(self, *, reason: str, notes: str | None = None, actor: str, at: datetime) -> None:
+        """Close explicitly (before a closing rule is met), with a reason from
+        `CLOSURE_REASONS` and optional notes; a closed follow-up refuses it."""
         self._require_open()
-        guard_text(FollowUpError, multiline=True, reason=reason)
-        if not reason.strip():
-            raise FollowUpError("invalid", "Give a reason to close early.", "reason")
-        self._trigger(self.FollowUpClosed, at, reason=reason.strip(), rule="early", actor=actor)
+        if reason not in CLOSURE_REASONS:
+            raise FollowUpError(
+                "invalid",
+                f"Unknown reason {reason!r}: one of {', '.join(CLOSURE_REASONS)}.",
+                "reason",
+            )
+        guard_text(FollowUpError, multiline=True, notes=notes)
+        self._trigger(
+            self.FollowUpClosed,
+            at,
+            reason=reason,
+            rule="early",
+            actor=actor,
+            notes=(notes or "").strip() or None,
+            closed_by="close",
+        )
 
     def request_aftercare(self, *, due_on: date, actor: str, at: datetime) -> uuid.UUID:
         """The client asks for aftercare: a new check-in on `due_on`; a closed follow-up reopens.

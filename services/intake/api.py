@@ -214,6 +214,13 @@ class CaseOut(BaseModel):
     decision: dict[str, Any] | None
     resumed: bool
     resumption: dict[str, Any] | None
+    closed_at: datetime | None = Field(
+        description="When follow-up closed the case's aftercare (status `closed`)."
+    )
+    closure: dict[str, Any] | None = Field(
+        description="While closed: {followup_id, reason (`completed` | `client_withdrew` | "
+        "`unreachable` | `other`), rule, closed_by, closed_at}."
+    )
     opened_at: datetime
     opened_by: str
     version: int
@@ -277,6 +284,8 @@ def case_out(c: Case) -> CaseOut:
         decision=c.decision,
         resumed=c.resumed,
         resumption=c.resumption,
+        closed_at=c.closure["closed_at"] if c.closure else None,
+        closure=c.closure,
         opened_at=c.created_on,
         opened_by=c.opened_by,
         version=c.version,
@@ -396,7 +405,8 @@ async def get_cases(
     request: Request,
     response: Response,
     status_: Annotated[
-        Literal["open", "accepted", "referred_out", "declined"] | None, Query(alias="status")
+        Literal["open", "accepted", "referred_out", "declined", "closed"] | None,
+        Query(alias="status"),
     ] = None,
     phase: Literal["intake", "deepening", "synthesis", "aftercare", "closed"] | None = None,
     client_id: uuid.UUID | None = None,

@@ -29,6 +29,8 @@ SESSION_KINDS = ("intake", "deepening", "synthesis", "aftercare")
 DECISIONS = ("accept", "refer_out", "decline")
 GAP_SCORES = (1, 2)
 PLAN_PHASES = ("deepening", "synthesis", "aftercare")
+# Statuses in which a case takes no more intake commands (assessments, sessions).
+ENDED = ("referred_out", "declined", "closed")
 
 
 class IntakeError(Exception):
@@ -396,6 +398,44 @@ class Case(Aggregate):
             }
             aggregate.resumption_position = self.source_position
 
+    class Closed(Aggregate.Event):
+        """Follow-up closed the case's aftercare (from follow-up's `FollowUpClosed`):
+        the case is closed; `closed_at` is when follow-up closed it."""
+
+        client_id: uuid.UUID
+        followup_id: uuid.UUID
+        reason: str
+        rule: str
+        closed_by: str | None
+        closed_at: datetime
+        source_position: int
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = "closed"
+            aggregate.phase = "closed"
+            aggregate.closure = {
+                "followup_id": self.followup_id,
+                "reason": self.reason,
+                "rule": self.rule,
+                "closed_by": self.closed_by,
+                "closed_at": self.closed_at,
+            }
+            aggregate.closure_position = self.source_position
+
+    class Reopened(Aggregate.Event):
+        """The client asked for aftercare on a closed follow-up (from follow-up's
+        `AftercareRequested`): the case is accepted again, in aftercare."""
+
+        client_id: uuid.UUID
+        followup_id: uuid.UUID
+        source_position: int
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = "accepted"
+            aggregate.phase = "aftercare"
+            aggregate.closure = None
+            aggregate.closure_position = self.source_position
+
     def __init__(
         self,
         client_id: uuid.UUID,
@@ -419,6 +459,8 @@ class Case(Aggregate):
         self.plan_position = 0
         self.resumption: dict[str, Any] | None = None
         self.resumption_position = 0
+        self.closure: dict[str, Any] | None = None
+        self.closure_position = 0
 
     @classmethod
     def open(
@@ -460,6 +502,10 @@ class Case(Aggregate):
 
     # -- guards --------------------------------------------------------------------------
     def _require_open(self) -> None:
+        if self.status == "closed":
+            raise IntakeError(
+                "case-decided", "The case is closed (follow-up closed its aftercare).", None
+            )
         if self.status != "open":
             raise IntakeError("case-decided", f"The case is already decided ({self.status}).", None)
 
@@ -485,7 +531,7 @@ class Case(Aggregate):
         actor: str,
         at: datetime,
     ) -> None:
-        if self.status in ("referred_out", "declined"):
+        if self.status in ENDED:
             self._require_open()
         if assessor not in ASSESSORS:
             raise IntakeError("invalid", f"Unknown assessor {assessor!r}.", "assessor")
@@ -522,7 +568,7 @@ class Case(Aggregate):
         actor: str,
         at: datetime,
     ) -> None:
-        if self.status in ("referred_out", "declined"):
+        if self.status in ENDED:
             self._require_open()
         if kind not in SESSION_KINDS:
             raise IntakeError("invalid", f"Unknown session kind {kind!r}.", "kind")
@@ -600,6 +646,52 @@ class Case(Aggregate):
             client_id=self.client_id,
             phase=phase,
             cause=cause,
+            source_position=source_position,
+        )
+        return True
+
+    def note_followup_closed(
+        self,
+        *,
+        followup_id: uuid.UUID,
+        reason: str,
+        rule: str,
+        closed_by: str | None,
+        closed_at: datetime,
+        source_position: int,
+        at: datetime,
+    ) -> bool:
+        """Follow-up closed the aftercare: an accepted case closes. Older news (a lower
+        position than the last closure or reopening) changes nothing; nor does a closure
+        of a case that is not accepted (declined, referred out, already closed). True
+        when there is something to save."""
+        if self.status != "accepted" or source_position <= self.closure_position:
+            return False
+        self.trigger_event(
+            self.Closed,
+            timestamp=at,
+            client_id=self.client_id,
+            followup_id=followup_id,
+            reason=reason,
+            rule=rule,
+            closed_by=closed_by,
+            closed_at=closed_at,
+            source_position=source_position,
+        )
+        return True
+
+    def note_followup_reopened(
+        self, *, followup_id: uuid.UUID, source_position: int, at: datetime
+    ) -> bool:
+        """Follow-up reopened the aftercare: a closed case is accepted again (in aftercare);
+        older news changes nothing. True when there is something to save."""
+        if self.status != "closed" or source_position <= self.closure_position:
+            return False
+        self.trigger_event(
+            self.Reopened,
+            timestamp=at,
+            client_id=self.client_id,
+            followup_id=followup_id,
             source_position=source_position,
         )
         return True

@@ -52,6 +52,7 @@ def case_part(c: Case) -> dict[str, Any]:
         "decision": c.decision,
         "resumed": c.resumed,
         "resumption": c.resumption,
+        "closure": c.closure,
         "opened_at": c.created_on,
         "opened_by": c.opened_by,
         "updated_at": c.modified_on,

@@ -14,7 +14,13 @@ from starlette.concurrency import run_in_threadpool
 from services.intake import retention
 from services.intake.api import router
 from services.intake.application import PUBLICATIONS, IntakeApplication
-from services.intake.consumers import PLAN_PHASE, phase_follows_plan, resumption_noted
+from services.intake.consumers import (
+    FOLLOWUP_CLOSURE,
+    PLAN_PHASE,
+    case_follows_followup,
+    phase_follows_plan,
+    resumption_noted,
+)
 from services.intake.domain import IntakeError
 from services.intake.export import gather as export_part
 from services.intake.export_api import export
@@ -89,6 +95,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "referral",
             {"GuidanceResumed": partial(resumption_noted, intake)},
         )
+        case_closures = EventConsumer(
+            "intake-case-closure",
+            runtime.js,
+            intake,
+            "followup",
+            {t: partial(case_follows_followup, intake) for t in FOLLOWUP_CLOSURE},
+        )
         erasure = erasure_consumer(
             runtime.js,
             intake,
@@ -132,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {
                 "plan-phase": phases,
                 "resumption": resumptions,
+                "case-closure": case_closures,
                 "erasure": erasure,
                 "closures": closures,
                 **confirmations,

@@ -118,6 +118,10 @@ async def apply(conn: asyncpg.Connection, e: Any) -> None:
         await _update_case(conn, e, "status = 'referred_out', phase = 'closed'")
     elif isinstance(e, Case.Declined):
         await _update_case(conn, e, "status = 'declined', phase = 'closed'")
+    elif isinstance(e, Case.Closed):
+        await _update_case(conn, e, "status = 'closed', phase = 'closed'")
+    elif isinstance(e, Case.Reopened):
+        await _update_case(conn, e, "status = 'accepted', phase = 'aftercare'")
     elif isinstance(e, Case.PhaseChanged):
         await _update_case(conn, e, "phase = $3", e.phase)
     elif isinstance(e, Case.Event):

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict
 from shared.contracts import IntegrationEvent, Personal
 
 Owner = Literal["client", "counsellor", "partner"]
+# Why a follow-up closed (`reason` of FollowUpClosed, once opened).
+CLOSURE_REASONS = ("completed", "client_withdrew", "unreachable", "other")
 
 
 class _FollowUp(IntegrationEvent):
@@ -120,12 +122,18 @@ class FeedbackGivenV1(_FollowUp):
 
 
 class FollowUpClosedV1(_FollowUp):
-    """The follow-up closed (completed, or early with a sealed reason)."""
+    """The follow-up closed: by a rule (`reason` "completed"), or explicitly by the
+    counsellor (`rule` "early") with a reason (`completed` | `client_withdrew` |
+    `unreachable` | `other`; sealed, and before reasons were codes the counsellor's own
+    words) and sealed notes. `closed_by` names the command that closed it (absent on
+    closures published before it was added)."""
 
     event_type: ClassVar[str] = "FollowUpClosed"
 
     rule: Literal["outcome_and_feedback", "last_checkin", "early"]
     reason: Personal
+    notes: Personal | None = None
+    closed_by: Literal["feedback", "outcome", "checkin", "close"] | None = None
 
 
 class AftercareRequestedV1(_FollowUp):

@@ -189,7 +189,7 @@ BODIES: dict[tuple[str, str], Body] = {
         "owner": "client",
         "due_date": days(10),
     },
-    ("POST", "/followup/v1/followups/{followup_id}/close"): lambda i: {"reason": "Moved away"},
+    ("POST", "/followup/v1/followups/{followup_id}/close"): lambda i: {"reason": "other"},
     ("POST", "/followup/v1/followups/{followup_id}/aftercare-requests"): lambda i: {
         "due_on": days(20)
     },

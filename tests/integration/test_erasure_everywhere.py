@@ -488,7 +488,7 @@ async def seed(
         "POST",
         f"{fu}/close",
         headers,
-        json={"reason": f"Closed early: {m['followup_close_reason']}"},
+        json={"reason": "other", "notes": f"Closed early: {m['followup_close_reason']}"},
     )
     await ok(followup_api, "POST", f"{fu}/aftercare-requests", headers, json={"due_on": days(10)})
     closed = await ok(
@@ -932,7 +932,7 @@ def check_aggregates(
     erased(followup.feedback["comments"])
     early = [c for c in followup.closures if c["rule"] == "early"]
     assert early, followup.closures
-    erased(*(c["reason"] for c in early))
+    erased(*(c["reason"] for c in early), *(c["notes"] for c in early))
 
     referral = loaded["referral"]
     looped, declined, withdrawn = (referral[uuid.UUID(r)] for r in w["referrals"])

@@ -480,9 +480,16 @@ async def test_outcome_and_feedback_close_aftercare_reopens_and_an_early_close_t
         },
         201,
     )
-    assert (out["version"], out["status"]) == (5, "closed")  # feedback, then closed
+    # feedback, then closed: the answer says so, and which command closed it
+    assert (out["version"], out["status"], out["closed_by"], out["closure_reason"]) == (
+        5,
+        "closed",
+        "feedback",
+        "completed",
+    )
     f = await get_followup(followup_api, fid, counsellor)
-    assert f["status"] == "closed"
+    assert (f["status"], f["closed_by"], f["closure_reason"]) == ("closed", "feedback", "completed")
+    assert f["closed_at"] == f["closed"]["at"] and f["closed_at"] is not None
     assert (f["outcome"]["outcome"], f["outcome"]["on"]) == ("employed", days(-3))
     assert f["feedback"]["satisfaction"] == 4
     assert (f["feedback"]["self_knowledge_improved"], f["feedback"]["confidence_improved"]) == (
@@ -511,9 +518,14 @@ async def test_outcome_and_feedback_close_aftercare_reopens_and_an_early_close_t
         {"due_on": days(7)},
         201,
     )
-    assert (out["version"], out["status"]) == (6, "open")
+    assert (out["version"], out["status"], out["closed_by"]) == (6, "open", None)
     f = await get_followup(followup_api, fid, counsellor)
-    assert (f["status"], f["closed"]) == ("open", None)
+    assert (f["status"], f["closed"], f["closed_at"], f["closure_reason"]) == (
+        "open",
+        None,
+        None,
+        None,
+    )
     assert [(c["number"], c["due_on"], c["requested"], c["done"]) for c in f["checkins"]] == [
         (1, days(14), False, True),
         (2, days(91), False, False),
@@ -532,21 +544,37 @@ async def test_outcome_and_feedback_close_aftercare_reopens_and_an_early_close_t
     r = await worklist_until(followup_api, counsellor, 1, due_before=days(15))
     assert [(i["followup_id"], i["number"], i["due_on"]) for i in r.json()] == [(fid, 4, days(7))]
 
-    # Closed early, with a reason.
+    # Closed explicitly, with a reason and notes.
     out = await fsend(
         followup_api,
         "POST",
         f"/followups/{fid}/close",
         counsellor,
-        {"reason": "The client moved abroad"},
+        {"reason": "client_withdrew", "notes": "The client moved abroad"},
     )
-    assert (out["version"], out["status"]) == (8, "closed")
+    assert (out["version"], out["status"], out["closed_by"], out["closure_reason"]) == (
+        8,
+        "closed",
+        "close",
+        "client_withdrew",
+    )
     f = await get_followup(followup_api, fid, counsellor)
-    assert (f["status"], f["closed"]["rule"], f["closed"]["reason"]) == (
+    assert (f["status"], f["closed"]["rule"], f["closed"]["reason"], f["closed"]["notes"]) == (
         "closed",
         "early",
+        "client_withdrew",
         "The client moved abroad",
     )
+    assert (f["closed_by"], f["closure_reason"], f["closed"]["actor"]) == (
+        "close",
+        "client_withdrew",
+        f["counsellor"],
+    )
+    # Closing twice: refused like any command on a closed follow-up.
+    r = await followup_api.post(
+        f"{FU}/followups/{fid}/close", json={"reason": "other"}, headers=counsellor
+    )
+    assert_problem(r, 409, "followup-closed")
     r = await followup_api.post(
         f"{FU}/followups/{fid}/contacts",
         json={"channel": "email", "reached": False},
@@ -571,7 +599,7 @@ async def test_the_last_check_in_done_closes_the_follow_up(
     out = await fsend(
         followup_api, "POST", f"/followups/{fid}/checkins/{last}/complete", counsellor
     )
-    assert (out["version"], out["status"]) == (3, "closed")
+    assert (out["version"], out["status"], out["closed_by"]) == (3, "closed", "checkin")
     f = await get_followup(followup_api, fid, counsellor)
     assert (f["closed"]["rule"], f["closed"]["reason"]) == ("last_checkin", "completed")
 
@@ -617,7 +645,7 @@ TODO = {
     "owner": "client",
     "due_date": days(20),
 }
-CLOSE = {"reason": "The client moved abroad"}
+CLOSE = {"reason": "client_withdrew", "notes": "The client moved abroad"}
 AFTERCARE = {"due_on": days(10)}
 
 
@@ -886,6 +914,12 @@ BAD: dict[str, Bad] = {
     "close/reason-not-a-string": Bad(
         "POST", P_CLOSE, 422, INVALID, body={"reason": True}, fields=("reason",)
     ),
+    "close/reason-free-text": Bad(
+        "POST", P_CLOSE, 422, INVALID, body={"reason": "Moved abroad"}, fields=("reason",)
+    ),
+    "close/notes-not-a-string": Bad(
+        "POST", P_CLOSE, 422, INVALID, body={**CLOSE, "notes": 3}, fields=("notes",)
+    ),
     **body_rows("close", P_CLOSE, CLOSE, "rule"),
     **command_rows("close", P_CLOSE, CLOSE),
     # POST /followups/{id}/aftercare-requests
@@ -950,7 +984,7 @@ async def build_world(
     if "{closed}" in text:
         closed = await agreed_followup(api, planning_api, followup_api, h)
         await fsend(
-            followup_api, "POST", f"/followups/{closed.followup_id}/close", h, {"reason": "Moved"}
+            followup_api, "POST", f"/followups/{closed.followup_id}/close", h, {"reason": "other"}
         )
         ids["closed"] = closed.followup_id
     if "{other}" in text:

@@ -303,7 +303,13 @@ async def test_follow_up_events_on_nats_carry_every_personal_text_sealed(
     await fsend(
         followup_api, "POST", f"{base}/aftercare-requests", headers, {"due_on": days(5)}, 201
     )
-    await fsend(followup_api, "POST", f"{base}/close", headers, {"reason": reason})
+    await fsend(
+        followup_api,
+        "POST",
+        f"{base}/close",
+        headers,
+        {"reason": "client_withdrew", "notes": reason},
+    )
 
     expected = [
         "FollowUpOpened",
@@ -345,6 +351,8 @@ async def test_follow_up_events_on_nats_carry_every_personal_text_sealed(
         ("ActionChecked", "bottleneck", bottleneck),
         ("ToDoAgreed", "description", todo),
         ("FeedbackGiven", "comments", comments),
+        ("FollowUpClosed", "notes", reason),  # the last one: the explicit close
+        ("FollowUpClosed", "reason", "client_withdrew"),
     ):
         env = by_type[kind]
         sealed = env["data"][field]
@@ -353,7 +361,12 @@ async def test_follow_up_events_on_nats_carry_every_personal_text_sealed(
         opened = open_sealed(service.vault, sealed, uuid.UUID(env["id"]), field)
         assert opened is not None
         assert service.sealing.transcoder.decode(opened)["v"] == plain
-    assert by_type["FollowUpClosed"]["data"]["reason"]["$sealed"] == "A256GCM"
+    assert by_type["FollowUpClosed"]["data"]["closed_by"] == "close"
+    closures = [envelope(m)["data"] for m in ours if m.subject.endswith(".FollowUpClosed")]
+    assert [(c["rule"], c["closed_by"]) for c in closures] == [
+        ("outcome_and_feedback", "feedback"),
+        ("early", "close"),
+    ]
     assert by_type["OutcomeRecorded"]["data"]["outcome"] == "education"
     assert by_type["FeedbackGiven"]["data"]["satisfaction"] == 5
 

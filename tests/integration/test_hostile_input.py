@@ -370,7 +370,7 @@ COMMANDS = [
         {"purpose": "guidance", "granted": True},
     ),
     ("planning", f"/plans/{MISSING}/agreement", "counsellor", {"party": "client"}),
-    ("followup", f"/followups/{MISSING}/close", "counsellor", {"reason": "Moved abroad"}),
+    ("followup", f"/followups/{MISSING}/close", "counsellor", {"reason": "client_withdrew"}),
     ("referral", f"/partners/{MISSING}/deactivate", "admin", None),
     ("referral", f"/referrals/{MISSING}/withdraw", "counsellor", {"reason": "Not needed"}),
 ]

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from services.followup.domain import (
+    CLOSURE_REASONS,
     DEFAULT_CHECKIN_OFFSETS_DAYS,
     FollowUp,
     FollowUpError,
@@ -501,7 +502,7 @@ def test_action_grace_days_move_the_overdue_boundary() -> None:
 
 def test_a_closed_follow_up_raises_no_overdue_bottleneck() -> None:
     followup = a_followup()
-    followup.close(reason="Moved abroad", actor="counsellor-1", at=NOW)
+    followup.close(reason="client_withdrew", actor="counsellor-1", at=NOW)
     followup.collect_events()
 
     assert detect(followup, date(2026, 1, 1)) == []
@@ -588,6 +589,7 @@ def test_a_to_do_needs_a_description_a_known_owner_and_a_due_date_ahead(
         (lambda f: feedback(f, self_knowledge_improved=None), "self_knowledge_improved"),
         (lambda f: feedback(f, confidence_improved="yes"), "confidence_improved"),
         (lambda f: f.close(reason="  ", actor="c", at=NOW), "reason"),
+        (lambda f: f.close(reason="Moved abroad", actor="c", at=NOW), "reason"),
         (
             lambda f: f.request_aftercare(due_on=date(2025, 3, 9), actor="c", at=NOW),
             "due_on",
@@ -602,7 +604,8 @@ def test_a_to_do_needs_a_description_a_known_owner_and_a_due_date_ahead(
         "sat-str",
         "self-knowledge",
         "confidence",
-        "early-close-reason",
+        "close-reason-blank",
+        "close-reason-free-text",
         "aftercare-past",
     ],
 )
@@ -642,9 +645,12 @@ def test_outcome_and_feedback_together_close_the_follow_up(outcome_first: bool) 
     *_, closed = followup.collect_events()
     assert isinstance(closed, FollowUp.FollowUpClosed)
     assert (closed.reason, closed.rule) == ("completed", "outcome_and_feedback")
+    # The command that closed it says so.
+    assert closed.closed_by == ("feedback" if outcome_first else "outcome")
     assert followup.status == "closed"
     assert followup.closed is not None
     assert followup.closed["rule"] == "outcome_and_feedback"
+    assert followup.closed["closed_by"] == closed.closed_by
 
 
 def test_the_last_check_in_done_closes_the_follow_up_even_with_earlier_ones_open() -> None:
@@ -657,27 +663,56 @@ def test_the_last_check_in_done_closes_the_follow_up_even_with_earlier_ones_open
     done, closed = followup.collect_events()
     assert isinstance(done, FollowUp.CheckInDone)
     assert isinstance(closed, FollowUp.FollowUpClosed)
-    assert (closed.reason, closed.rule) == ("completed", "last_checkin")
+    assert (closed.reason, closed.rule, closed.closed_by) == (
+        "completed",
+        "last_checkin",
+        "checkin",
+    )
     assert followup.status == "closed"
 
 
-def test_a_follow_up_closes_early_with_a_reason() -> None:
+@pytest.mark.parametrize("reason", CLOSURE_REASONS)
+def test_a_follow_up_closes_explicitly_with_a_reason_and_notes(reason: str) -> None:
     followup = a_followup()
 
-    followup.close(reason=" Client moved abroad ", actor="counsellor-1", at=NOW)
+    followup.close(reason=reason, notes=" Client moved abroad ", actor="counsellor-1", at=NOW)
 
     [event] = followup.collect_events()
     assert isinstance(event, FollowUp.FollowUpClosed)
-    assert (event.reason, event.rule, event.actor) == (
+    assert (event.reason, event.notes, event.rule, event.closed_by, event.actor) == (
+        reason,
         "Client moved abroad",
         "early",
+        "close",
         "counsellor-1",
     )
+    assert followup.status == "closed"
+    assert followup.closed is not None
+    assert (followup.closed["reason"], followup.closed["at"]) == (reason, NOW)
+
+
+def test_an_explicit_close_needs_no_notes() -> None:
+    followup = a_followup()
+
+    followup.close(reason="unreachable", notes="  ", actor="c", at=NOW)
+
+    [event] = followup.collect_events()
+    assert isinstance(event, FollowUp.FollowUpClosed)
+    assert (event.reason, event.notes) == ("unreachable", None)
+
+
+def test_a_closure_recorded_before_reasons_were_codes_reads_with_no_notes() -> None:
+    state = {"rule": "early", "reason": "Moved abroad"}
+    FollowUp.FollowUpClosed.upcast_v1_v2(state)
+    assert (state["notes"], state["closed_by"]) == (None, "close")
+    state = {"rule": "outcome_and_feedback", "reason": "completed"}
+    FollowUp.FollowUpClosed.upcast_v1_v2(state)
+    assert (state["notes"], state["closed_by"]) == (None, None)
 
 
 def test_a_closed_follow_up_refuses_every_change() -> None:
     followup = a_followup()
-    followup.close(reason="Stopped", actor="c", at=NOW)
+    followup.close(reason="other", actor="c", at=NOW)
     followup.collect_events()
 
     for attempt in (
@@ -686,7 +721,7 @@ def test_a_closed_follow_up_refuses_every_change() -> None:
         lambda: check(followup, FIRST, "realised"),
         lambda: outcome(followup),
         lambda: feedback(followup),
-        lambda: followup.close(reason="Again", actor="c", at=NOW),
+        lambda: followup.close(reason="completed", actor="c", at=NOW),
         lambda: followup.agree_todo(
             todo_id=uuid.uuid4(),
             goal_id=GOAL_ID,
@@ -733,7 +768,7 @@ def test_aftercare_on_an_open_follow_up_adds_a_check_in_without_reopening() -> N
 
 def test_noting_planning_facts_still_works_on_a_closed_follow_up() -> None:
     followup = a_followup()
-    followup.close(reason="Stopped", actor="c", at=NOW)
+    followup.close(reason="other", actor="c", at=NOW)
     followup.collect_events()
 
     assert followup.note_action_completed(action_id=FIRST, actor="planning", at=NOW) is True

@@ -811,3 +811,111 @@ def test_a_case_not_accepted_does_not_follow_a_plan() -> None:
     assert case.phase == "intake"
     with pytest.raises(IntakeError):
         an_accepted_case().follow_plan(phase="closed", cause="x", source_position=2, at=NOW)
+
+
+# -- the case follows its follow-up's closure ---------------------------------------------------
+FOLLOWUP = uuid.UUID("0f0f0f0f-1111-4222-8333-444444444444")
+CLOSED_AT = NOW - timedelta(minutes=5)
+
+
+def note_closed(case: Case, position: int, **overrides: Any) -> bool:
+    fields: dict[str, Any] = {
+        "followup_id": FOLLOWUP,
+        "reason": "completed",
+        "rule": "outcome_and_feedback",
+        "closed_by": "feedback",
+        "closed_at": CLOSED_AT,
+        "source_position": position,
+        "at": NOW,
+    }
+    fields.update(overrides)
+    return case.note_followup_closed(**fields)
+
+
+def test_follow_up_closing_the_aftercare_closes_the_case_with_when_and_why() -> None:
+    case = open_case(a_consenting_client())
+    case.check_entry(eligible=True, notes=None, actor="c-1", at=NOW)
+    assess(case)
+    decide(case, "accept")
+    case.follow_plan(phase="aftercare", cause="planning.PlanAgreed", source_position=3, at=NOW)
+    history = list(case.collect_events())
+
+    assert note_closed(case, 7, reason="client_withdrew", rule="early", closed_by="close")
+
+    [event] = case.collect_events()
+    assert isinstance(event, Case.Closed)
+    assert (case.status, case.phase) == ("closed", "closed")
+    assert case.closure == {
+        "followup_id": FOLLOWUP,
+        "reason": "client_withdrew",
+        "rule": "early",
+        "closed_by": "close",
+        "closed_at": CLOSED_AT,
+    }
+    rebuilt = replay([*history, event])
+    assert (rebuilt.status, rebuilt.closure) == ("closed", case.closure)
+
+
+def test_the_same_or_older_closure_news_changes_nothing() -> None:
+    case = an_accepted_case()
+    assert note_closed(case, 7)
+    case.collect_events()
+
+    assert not note_closed(case, 7)  # redelivered
+    assert not note_closed(case, 5)  # older
+    refused(case)
+    assert case.closure is not None and case.closure["closed_by"] == "feedback"
+
+
+def test_a_case_not_accepted_is_not_closed_by_follow_up() -> None:
+    for case in (a_ready_case(), an_open_case()):
+        assert not note_closed(case, 4)
+        assert case.status == "open"
+        refused(case)
+    declined = a_ready_case()
+    decide(declined, "decline")
+    declined.collect_events()
+    assert not note_closed(declined, 4)
+    assert declined.status == "declined"
+
+
+def test_aftercare_requested_on_a_closed_follow_up_reopens_the_case_and_older_news_waits() -> None:
+    case = an_accepted_case()
+    note_closed(case, 7)
+    case.collect_events()
+
+    # A reopening older than the closure changes nothing.
+    assert not case.note_followup_reopened(followup_id=FOLLOWUP, source_position=6, at=NOW)
+    assert case.note_followup_reopened(followup_id=FOLLOWUP, source_position=9, at=NOW)
+    [event] = case.collect_events()
+    assert isinstance(event, Case.Reopened)
+    assert (case.status, case.phase, case.closure) == ("accepted", "aftercare", None)
+    # The closure from before the reopening arrives again: still open.
+    assert not note_closed(case, 7)
+    assert not case.note_followup_reopened(followup_id=FOLLOWUP, source_position=10, at=NOW)
+    # A later closure closes it again.
+    assert note_closed(case, 11, closed_by="checkin", rule="last_checkin")
+    assert case.status == "closed"
+
+
+def test_a_case_closed_by_follow_up_takes_no_more_intake_work() -> None:
+    case = an_accepted_case()
+    note_closed(case, 7)
+    case.collect_events()
+
+    for command in (
+        lambda: case.check_entry(eligible=True, notes=None, actor="c-1", at=NOW),
+        lambda: assess(case),
+        lambda: hold(case, kind="aftercare"),
+        lambda: decide(case, "decline"),
+    ):
+        with pytest.raises(IntakeError) as error:
+            command()
+        assert error.value.code == "case-decided"
+        assert "closed" in error.value.message
+    refused(case)
+    # Planning's news does not move a closed case's phase either.
+    assert not case.follow_plan(
+        phase="synthesis", cause="planning.PlanRevised", source_position=20, at=NOW
+    )
+    assert case.phase == "closed"
