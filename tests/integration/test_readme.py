@@ -131,6 +131,8 @@ def test_the_readme_journeys_run_as_written(newcomer: tuple[Path, dict[str, str]
     # What each journey is there to show, read off its output.
     assert '"phase":"deepening","status":"accepted"' in out, "the counsellor's accepted case"
     assert '"status":"agreed"' in out, "the plan agreed by both parties"
+    assert '"status":"closed","closed_by":"feedback"' in out, "feedback closed the follow-up"
+    assert '"phase":"closed","status":"closed"' in out, "the intake case followed"
     assert "OK:" in out and "signature" in out, "the auditor's offline bundle checks"
     assert '"status":"completed"' in out, "the erasure's receipt"
     assert (folder / "case.json").is_file() and (folder / "plan.html").is_file()
