@@ -149,7 +149,11 @@ class PlanOut(BaseModel):
     competence_analysis: dict[str, Any] | None
     portfolio: dict[str, Any]
     agreements: dict[str, Any]
+    # Version numbers count agreements (1 = the first agreed version): the `n` of
+    # `GET …/versions/{n}`. The revision each was agreed on, in the same order.
     agreed_versions: list[int]
+    agreed_revisions: list[int]
+    latest_agreed_version: int | None
     closed: dict[str, Any] | None
     created_at: datetime
     version: int
@@ -157,11 +161,30 @@ class PlanOut(BaseModel):
 
 class PlanVersionOut(BaseModel):
     plan_id: uuid.UUID
+    # 1 = the first agreed version; `revision` is the plan's revision it was agreed on.
+    version: int
     revision: int
     agreed_at: datetime
     agreements: dict[str, Any]
     # What both agreed to; "ERASED" once the client's key is destroyed.
     content: dict[str, Any] | Literal["ERASED"]
+
+
+class PartyAgreementOut(BaseModel):
+    revision: int
+    at: datetime
+    actor: str
+
+
+class PlanVersionSummary(BaseModel):
+    version: int
+    revision: int
+    agreed_at: datetime
+    # Who agreed for each party (`client`, `counsellor`) and when.
+    agreements: dict[str, PartyAgreementOut]
+    plan_type: str | None
+    # None once the client's key is destroyed (the content reads "ERASED").
+    goals: int | None
 
 
 async def planning(request: Request) -> PlanningApplication:
@@ -186,7 +209,9 @@ def plan_out(p: Plan) -> PlanOut:
         competence_analysis=p.competence_analysis,
         portfolio=p.portfolio,
         agreements=p.agreements,
-        agreed_versions=sorted(p.agreed_versions),
+        agreed_versions=list(range(1, len(p.agreed_versions) + 1)),
+        agreed_revisions=sorted(p.agreed_versions),
+        latest_agreed_version=len(p.agreed_versions) or None,
         closed=p.closed,
         created_at=p.created_on,
         version=p.version,
@@ -244,18 +269,51 @@ async def get_plan(plan_id: uuid.UUID, who: Reader, app: App, response: Response
     return plan_out(plan)
 
 
-@router.get("/plans/{plan_id}/versions/{revision}", response_model=PlanVersionOut)
+def _summary(agreed: dict[str, Any]) -> PlanVersionSummary:
+    content = agreed["content"]
+    opened = isinstance(content, dict)
+    return PlanVersionSummary(
+        version=agreed["version"],
+        revision=agreed["revision"],
+        agreed_at=agreed["agreed_at"],
+        agreements={p: PartyAgreementOut(**a) for p, a in agreed["agreements"].items()},
+        plan_type=content.get("plan_type") if opened else None,
+        goals=len(content.get("goals", [])) if opened else None,
+    )
+
+
+def _which_exist(plan: Plan) -> str:
+    count = len(plan.agreed_versions)
+    if count == 0:
+        return "This plan has no agreed version yet."
+    if count == 1:
+        return "This plan has agreed version 1."
+    return f"This plan has agreed versions 1\u2013{count}."
+
+
+@router.get("/plans/{plan_id}/versions", response_model=list[PlanVersionSummary])
+async def get_agreed_versions(
+    plan_id: uuid.UUID, who: Reader, app: App
+) -> list[PlanVersionSummary]:
+    """The plan's agreed versions, first agreement first: `version` counts agreements
+    (1 = the first agreed version), `revision` is the plan's revision it was agreed on."""
+    plan = await run_in_threadpool(_read, app, plan_id, who, "plan-versions", ["plan"])
+    return [_summary(v) for v in plan.agreed_in_order()]
+
+
+@router.get("/plans/{plan_id}/versions/{version}", response_model=PlanVersionOut)
 async def get_agreed_version(
     plan_id: uuid.UUID,
-    revision: Annotated[int, Path(ge=1, le=1_000_000)],
+    version: Annotated[int, Path(ge=1, le=1_000_000)],
     who: Reader,
     app: App,
 ) -> PlanVersionOut:
-    """An agreed version of the plan, as both parties agreed to it."""
+    """Agreed version `version` of the plan (1 = the first agreement), as both parties
+    agreed to it; it says the revision it was agreed on."""
     plan = await run_in_threadpool(_read, app, plan_id, who, "plan-version", ["plan"])
-    agreed = plan.agreed_versions.get(revision)
+    agreed = plan.agreed_version(version)
     if agreed is None:
-        raise NotFound(f"Version {revision} of plan {plan_id} was never agreed.")
+        raise NotFound(f"Plan {plan_id} has no agreed version {version}. {_which_exist(plan)}")
     return PlanVersionOut(plan_id=plan.id, **agreed)
 
 
@@ -272,13 +330,9 @@ async def get_document(
     client = await client_record(request.app.state.runtime.pool, plan.client_id)
     name = await run_in_threadpool(_client_name, app, client)
     content = plan.content()
-    last = max(plan.agreed_versions) if plan.agreed_versions else None
+    agreed = plan.agreed_in_order()
     page = render(
-        {
-            **content,
-            "status": plan.status,
-            "last_agreed": plan.agreed_versions[last] if last is not None else None,
-        },
+        {**content, "status": plan.status, "last_agreed": agreed[-1] if agreed else None},
         client_name=name,
         lang=language_for(client["preferred_language"] if client else None, lang),
         printed=app.clock().date(),

@@ -158,7 +158,7 @@ def render(plan: dict[str, Any], *, client_name: str | None, lang: str, printed:
     if agreed:
         parties = "".join(
             f"<li>{t['agreed_by']} {t[party + '_party']} {t['on']} {_d(a['at'])} "
-            f"({t['version']} {a['revision']})</li>"
+            f"({t['version']} {agreed['version']})</li>"
             for party, a in sorted(agreed["agreements"].items())
         )
         agreement = f"<ul>{parties}</ul>"

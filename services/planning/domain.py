@@ -730,6 +730,19 @@ class Plan(Aggregate):
             out.append(goal)
         return out
 
+    def agreed_in_order(self) -> list[dict[str, Any]]:
+        """The agreed versions, first agreement first, each numbered: `version` 1 is the
+        first agreement, whatever the revision it was made on (kept as `revision`)."""
+        return [
+            {"version": number, **self.agreed_versions[revision]}
+            for number, revision in enumerate(sorted(self.agreed_versions), start=1)
+        ]
+
+    def agreed_version(self, version: int) -> dict[str, Any] | None:
+        """Agreed version number `version` (1 = the first agreement), or None."""
+        ordered = self.agreed_in_order()
+        return ordered[version - 1] if 1 <= version <= len(ordered) else None
+
     def content(self) -> dict[str, Any]:
         """The plan's content at this revision, as agreed versions keep it.
 

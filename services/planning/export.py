@@ -32,7 +32,7 @@ def plan_part(app: PlanningApplication, p: Plan) -> dict[str, Any]:
         "competence_analysis": p.competence_analysis,
         "portfolio": p.portfolio,
         "agreements": p.agreements,
-        "agreed_versions": [p.agreed_versions[r] for r in sorted(p.agreed_versions)],
+        "agreed_versions": p.agreed_in_order(),
         "closed": p.closed,
         "created_at": p.created_on,
         "created_by": p.created_by,

@@ -77,7 +77,8 @@ class PartnerIn(Strict):
     services: list[ServiceIn] = Field(min_length=1, max_length=50)
     accepted_categories: list[DataCategory] = Field(max_length=5)
     contact_email: Email | None = None
-    capacity: OpenPlaces = 0
+    # Open places; absent (or null) = no limit. 0 takes no new referrals for now.
+    capacity: OpenPlaces | None = None
 
 
 class PartnerPatch(Strict):
@@ -92,7 +93,8 @@ class PartnerPatch(Strict):
 
 
 class CapacityIn(Strict):
-    open_places: OpenPlaces
+    # Required; null makes the partner unlimited (again).
+    open_places: OpenPlaces | None
 
 
 class PartnerCreated(BaseModel):
@@ -116,7 +118,8 @@ class PartnerOut(BaseModel):
     services: list[ServiceOut]
     accepted_categories: list[str]
     contact_email: str | None
-    open_places: int
+    # null: no limit (the partner was registered without a capacity, or set to null).
+    open_places: int | None
     active: bool
     created_at: datetime
     updated_at: datetime
@@ -151,7 +154,8 @@ def partner_out(p: Partner) -> PartnerOut:
 async def register_partner(
     body: PartnerIn, who: Admin, app: App, proj: Projection, request: Request, response: Response
 ) -> PartnerCreated:
-    """Add a partner to the directory: its services, accepted data categories, capacity."""
+    """Add a partner to the directory: its services, accepted data categories, capacity
+    (open places; absent or null = no limit)."""
     partner_id = body.partner_id or new_id()
     partner = await run_command(
         app,
@@ -292,9 +296,9 @@ async def set_capacity(
     response: Response,
     if_match: IfMatch = None,
 ) -> PartnerOut:
-    """Set the partner's open places (0: no new referrals for now): an admin of its
-    organisation, a directory administrator, or the partner itself (another partner's
-    reads as absent)."""
+    """Set the partner's open places (0: no new referrals for now; null: no limit): an
+    admin of its organisation, a directory administrator, or the partner itself (another
+    partner's reads as absent)."""
     return await _change(
         app,
         proj,

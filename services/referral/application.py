@@ -11,7 +11,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from services.referral.domain import Partner, ReferralError
+from services.referral.domain import Partner, ReferralError, has_open_places
 from services.referral.lifecycle import ConsentReferrals, Referral
 from shared.audit.access import DataAccess, record_read
 from shared.auth import Principal
@@ -95,7 +95,7 @@ class ReferralApplication(ServiceApplication):
         partner = facts.partner
         if partner is None:
             raise ReferralError("not-found", f"No partner {partner_id}.", "partner_id")
-        if not partner["active"] or partner["open_places"] <= 0:
+        if not partner["active"] or not has_open_places(partner["open_places"]):
             raise ReferralError(
                 "partner-unavailable",
                 "The partner takes no referrals now (inactive or without open places).",

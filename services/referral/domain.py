@@ -4,8 +4,8 @@ the rules of referral's input shared by the directory and the referrals.
 Pure domain: the standard library and eventsourcing.domain only. A partner is an
 organisation a counsellor can refer a client to: its name and description, the services
 it offers (each with a category, languages, an area and eligibility notes), the data
-categories it accepts in a referral packet, its open places, a contact address, and
-whether it is active. Ids and times are passed in.
+categories it accepts in a referral packet, its open places (None: no limit), a contact
+address, and whether it is active. Ids and times are passed in.
 """
 
 from __future__ import annotations
@@ -172,9 +172,17 @@ def check_description(description: str | None) -> str | None:
     return _text(description)
 
 
-def check_capacity(open_places: int) -> int:
+def check_capacity(open_places: int | None) -> int | None:
+    """Open places: a whole number, 0 or more (0: no new referrals for now), or None for a
+    partner without a limit."""
+    if open_places is None:
+        return None
     if isinstance(open_places, bool) or not isinstance(open_places, int) or open_places < 0:
-        raise ReferralError("invalid", "Open places are a whole number, 0 or more.", "open_places")
+        raise ReferralError(
+            "invalid",
+            "Open places are a whole number, 0 or more, or null (no limit).",
+            "open_places",
+        )
     return open_places
 
 
@@ -193,7 +201,8 @@ class Partner(Aggregate):
         services: list[dict[str, Any]]
         accepted_categories: list[str]
         contact_email: str | None
-        open_places: int
+        # None: no limit (registered without a capacity).
+        open_places: int | None
         actor: str
         owner_org: str | None
 
@@ -213,7 +222,8 @@ class Partner(Aggregate):
                 setattr(aggregate, field, value)
 
     class CapacitySet(Aggregate.Event):
-        open_places: int
+        # None: no limit any more.
+        open_places: int | None
         actor: str
 
         def apply(self, aggregate: Any) -> None:
@@ -238,7 +248,7 @@ class Partner(Aggregate):
         services: list[dict[str, Any]],
         accepted_categories: list[str],
         contact_email: str | None,
-        open_places: int,
+        open_places: int | None,
         actor: str,
         owner_org: str | None = None,
     ) -> None:
@@ -262,7 +272,7 @@ class Partner(Aggregate):
         services: list[Mapping[str, Any]],
         accepted_categories: list[str],
         contact_email: str | None,
-        open_places: int,
+        open_places: int | None,
         new_id: Callable[[], uuid.UUID],
         actor: str,
         at: datetime,
@@ -325,8 +335,9 @@ class Partner(Aggregate):
         self.trigger_event(self.Updated, timestamp=at, changes=real, actor=actor)
         return True
 
-    def set_capacity(self, *, open_places: int, actor: str, at: datetime) -> bool:
-        """Set the number of open places; False (no event) if it is that number already."""
+    def set_capacity(self, *, open_places: int | None, actor: str, at: datetime) -> bool:
+        """Set the number of open places (None: no limit); False (no event) if it is that
+        already."""
         places = check_capacity(open_places)
         if places == self.open_places:
             return False
@@ -359,4 +370,11 @@ class Partner(Aggregate):
 
     @property
     def has_capacity(self) -> bool:
-        return self.open_places > 0
+        """Whether the partner takes new referrals as far as places go: no limit, or at
+        least one open place."""
+        return has_open_places(self.open_places)
+
+
+def has_open_places(open_places: int | None) -> bool:
+    """None is no limit; 0 is full (explicitly, e.g. an older partner registered with 0)."""
+    return open_places is None or open_places > 0

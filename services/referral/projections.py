@@ -31,13 +31,15 @@ CREATE TABLE IF NOT EXISTS referral.partners_view (
     services jsonb NOT NULL,
     accepted_categories text[] NOT NULL,
     contact_email text,
-    open_places int NOT NULL,
+    open_places int,  -- NULL: no limit
     active boolean NOT NULL,
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,
     version int NOT NULL
 );
 CREATE INDEX IF NOT EXISTS partners_view_name ON referral.partners_view (active, name);
+-- Read models made before partners could be unlimited held a NOT NULL column.
+ALTER TABLE referral.partners_view ALTER COLUMN open_places DROP NOT NULL;
 CREATE TABLE IF NOT EXISTS referral.referrals_view (
     referral_id uuid PRIMARY KEY,
     case_id uuid NOT NULL,

@@ -61,7 +61,8 @@ class _Partner(IntegrationEvent):
 
 
 class PartnerRegisteredV1(_Partner):
-    """A partner was added to the directory, active, with its services and capacity."""
+    """A partner was added to the directory, active, with its services and capacity.
+    `open_places` null: the partner has no limit."""
 
     event_type: ClassVar[str] = "PartnerRegistered"
 
@@ -70,12 +71,14 @@ class PartnerRegisteredV1(_Partner):
     services: list[PartnerService]
     accepted_categories: list[DataCategory]
     contact_email: str | None = None
-    open_places: int
+    # Open places; null: no limit (registered without a capacity). Always present.
+    open_places: int | None
 
 
 class PartnerUpdatedV1(_Partner):
     """Some of a partner's fields changed: `changed` names them, and exactly those fields
-    carry their new value (a cleared description or contact address is null)."""
+    carry their new value (a cleared description or contact address is null; open places
+    null: no limit)."""
 
     event_type: ClassVar[str] = "PartnerUpdated"
 

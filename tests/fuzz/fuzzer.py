@@ -96,7 +96,7 @@ async def build_world(system: System) -> dict[str, str]:
         "plan_id": str(j.plan_id),
         "goal_id": str(answers["add goal"]["goal_id"]),
         "action_id": str(answers["add action"]["action_id"]),
-        "revision": "1",
+        "version": "1",  # the first agreed version of the plan
         "followup_id": str(j.followup_id),
         "partner_id": str(j.partner_id),
         "referral_id": str(j.referral_id),

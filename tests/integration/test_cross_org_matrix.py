@@ -86,6 +86,8 @@ MATRIX: dict[str, tuple[int, ...]] = {
         (403, 403, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
     "GET /intake/v1/clients/{erased}/erasure": STAFF_READ,
     "GET /planning/v1/plans/{plan}": STAFF_READ,
+    "GET /planning/v1/plans/{plan}/versions": STAFF_READ,
+    "GET /planning/v1/plans/{plan}/versions/1": STAFF_READ,
     "GET /followup/v1/followups/{followup}": STAFF_READ,
 }
 # fmt: on

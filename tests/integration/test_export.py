@@ -351,7 +351,7 @@ async def test_the_export_holds_everything_seeded_in_the_four_services_opened(
     assert action["owner"] == "client"
     assert set(plan["agreements"]) == {"client", "counsellor"}
     [version] = plan["agreed_versions"]
-    assert version["revision"] == w["agreed_revision"]
+    assert (version["version"], version["revision"]) == (1, w["agreed_revision"])
     assert version["content"]["goals"][0]["title"] == a_goal()["title"]
     kinds = [e["type"] for e in plan["history"]]
     assert kinds[0] == "Created" and "GoalAdded" in kinds and kinds[-1] == "Agreed"

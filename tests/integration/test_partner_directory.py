@@ -349,6 +349,65 @@ async def test_registering_and_changing_a_partner_publish_partner_events_on_the_
     assert deactivated["data"]["changed"] == ["active"] and deactivated["data"]["active"] is False
 
 
+# -- capacity: absent = no limit -----------------------------------------------------------------
+async def test_a_partner_registered_without_capacity_has_no_limit_until_one_is_set(
+    referral_api: httpx.AsyncClient, admin: dict[str, str], counsellor: dict[str, str], js: Any
+) -> None:
+    area = f"area-{unique()}"
+    body = a_partner(services=[a_service(area=area)])
+    del body["capacity"]
+    partner_id = await register(referral_api, admin, body)
+    r = await referral_api.get(f"{BASE}/partners/{partner_id}", headers=counsellor)
+    assert (r.status_code, r.json()["open_places"]) == (200, None)
+
+    async def found() -> list[dict[str, Any]]:
+        r = await referral_api.get(f"{BASE}/partners", params={"area": area}, headers=counsellor)
+        assert r.status_code == 200, r.text
+        return list(r.json())
+
+    async def listed_as(places: int | None) -> bool:
+        return [p["open_places"] for p in await found()] == [places]
+
+    await eventually(lambda: listed_as(None), "the unlimited partner in the directory")
+    assert (await search(referral_api, counsellor, service="debt", area=area))[1] == 1
+
+    limited = await send(
+        referral_api, "PUT", f"/partners/{partner_id}/capacity", admin, {"open_places": 2}
+    )
+    assert (limited["open_places"], limited["version"]) == (2, 2)
+    await eventually(lambda: listed_as(2), "the limit in the directory")
+    unlimited = await send(
+        referral_api, "PUT", f"/partners/{partner_id}/capacity", admin, {"open_places": None}
+    )
+    assert (unlimited["open_places"], unlimited["version"]) == (None, 3)
+    await eventually(lambda: listed_as(None), "no limit again in the directory")
+    again = await send(
+        referral_api, "PUT", f"/partners/{partner_id}/capacity", admin, {"open_places": None}
+    )
+    assert again["version"] == 3  # no limit already: nothing recorded
+
+    # An explicit null at registration is no limit too.
+    explicit = await register(referral_api, admin, a_partner(capacity=None))
+    r = await referral_api.get(f"{BASE}/partners/{explicit}", headers=counsellor)
+    assert r.json()["open_places"] is None
+
+    async def mine() -> list[dict[str, Any]]:
+        return [
+            json.loads(m.data)["data"]
+            for m in await stream_messages(js, STREAM)
+            if json.loads(m.data)["subject"] == partner_id
+        ]
+
+    async def all_three() -> bool:
+        return len(await mine()) == 3
+
+    await eventually(all_three, "three partner events on GUIDANCE_REFERRAL")
+    registered, limit, no_limit = await mine()
+    assert "open_places" in registered and registered["open_places"] is None
+    assert (limit["changed"], limit["open_places"]) == (["open_places"], 2)
+    assert (no_limit["changed"], no_limit["open_places"]) == (["open_places"], None)
+
+
 # -- bad requests: every path answers a problem and changes nothing ------------------------------
 @dataclass(frozen=True)
 class Bad:
@@ -632,9 +691,6 @@ BAD: dict[str, Bad] = {
     ),
     "capacity/a-fraction": Bad(
         "PUT", P_CAPACITY, 422, INVALID, body={"open_places": 1.5}, fields=("open_places",)
-    ),
-    "capacity/null": Bad(
-        "PUT", P_CAPACITY, 422, INVALID, body={"open_places": None}, fields=("open_places",)
     ),
     "capacity/unknown-field": Bad(
         "PUT",

@@ -17,7 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
+from eventsourcing.utils import get_topic
 
+from shared.audit.access import DataAccess
 from tests.support import INVALID, assert_problem, bearer, fill, new_org
 
 INTAKE = "/intake/v1"
@@ -342,26 +344,28 @@ async def test_a_plan_goes_from_an_accepted_case_to_agreed_revised_and_agreed_ag
     assert (out["status"], out["revision"]) == ("agreed", revision)
     plan = (await get_plan(planning_api, plan_id, counsellor)).json()
     assert plan["status"] == "agreed"
-    assert plan["agreed_versions"] == [revision]
+    assert (plan["agreed_versions"], plan["agreed_revisions"]) == ([1], [revision])
+    assert plan["latest_agreed_version"] == 1
     assert {p: a["revision"] for p, a in plan["agreements"].items()} == {
         "client": revision,
         "counsellor": revision,
     }
 
-    r = await planning_api.get(f"{BASE}/plans/{plan_id}/versions/{revision}", headers=counsellor)
+    r = await planning_api.get(f"{BASE}/plans/{plan_id}/versions/1", headers=counsellor)
     assert r.status_code == 200, r.text
     first_version = r.json()
-    assert (first_version["plan_id"], first_version["revision"]) == (plan_id, revision)
+    assert (first_version["plan_id"], first_version["version"]) == (plan_id, 1)
+    assert first_version["revision"] == revision
     assert set(first_version["agreements"]) == {"client", "counsellor"}
     assert first_version["content"]["plan_type"] == "action"
     assert [g["goal_id"] for g in first_version["content"]["goals"]] == [network, cv]
     assert first_version["content"]["goals"][0]["title"] == first["title"]
     assert len(first_version["content"]["goals"][0]["actions"]) == 3
     assert first_version["content"]["portfolio"]["assessment"]["advice"] == "continue"
-    r = await planning_api.get(
-        f"{BASE}/plans/{plan_id}/versions/{revision - 1}", headers=counsellor
-    )
-    assert_problem(r, 404, "not-found")
+    for missing in (2, revision):
+        r = await planning_api.get(f"{BASE}/plans/{plan_id}/versions/{missing}", headers=counsellor)
+        problem = assert_problem(r, 404, "not-found")
+        assert "This plan has agreed version 1." in problem["detail"]
 
     # A change after the agreement: revised, until both agree again.
     out = await send(
@@ -385,15 +389,16 @@ async def test_a_plan_goes_from_an_accepted_case_to_agreed_revised_and_agreed_ag
     )
     assert (out["status"], out["revision"]) == ("agreed", revision + 1)
     plan = (await get_plan(planning_api, plan_id, counsellor)).json()
-    assert (plan["status"], plan["agreed_versions"]) == ("agreed", [revision, revision + 1])
+    assert (plan["status"], plan["agreed_versions"]) == ("agreed", [1, 2])
+    assert plan["agreed_revisions"] == [revision, revision + 1]
+    assert plan["latest_agreed_version"] == 2
 
-    r = await planning_api.get(f"{BASE}/plans/{plan_id}/versions/{revision}", headers=counsellor)
+    r = await planning_api.get(f"{BASE}/plans/{plan_id}/versions/1", headers=counsellor)
     assert r.status_code == 200, r.text
     assert r.json() == first_version
-    r = await planning_api.get(
-        f"{BASE}/plans/{plan_id}/versions/{revision + 1}", headers=counsellor
-    )
+    r = await planning_api.get(f"{BASE}/plans/{plan_id}/versions/2", headers=counsellor)
     assert r.status_code == 200, r.text
+    assert (r.json()["version"], r.json()["revision"]) == (2, revision + 1)
     second = r.json()["content"]
     assert [a["action_id"] for a in second["goals"][1]["actions"]] == [
         actions["draft"],
@@ -403,6 +408,99 @@ async def test_a_plan_goes_from_an_accepted_case_to_agreed_revised_and_agreed_ag
     # A team lead reads the plan and its versions too.
     lead = bearer(token("team_lead", org=org))
     assert (await get_plan(planning_api, plan_id, lead)).json()["version"] == plan["version"]
+
+
+async def test_agreed_versions_are_numbered_by_agreement_and_listed(
+    api: httpx.AsyncClient,
+    planning_api: httpx.AsyncClient,
+    planning_app: Any,
+    counsellor: dict[str, str],
+) -> None:
+    plan_id = (await new_plan(api, planning_api, counsellor))["plan_id"]
+    url = f"{BASE}/plans/{plan_id}"
+    r = await planning_api.get(f"{url}/versions", headers=counsellor)
+    assert (r.status_code, r.json()) == (200, [])
+    problem = assert_problem(
+        await planning_api.get(f"{url}/versions/1", headers=counsellor), 404, "not-found"
+    )
+    assert "This plan has no agreed version yet." in problem["detail"]
+
+    # Three changes of content (revisions 1-3), then both agree: the first agreed version.
+    await send(planning_api, "PUT", f"/plans/{plan_id}/type", counsellor, {"plan_type": "action"})
+    goal_id = (
+        await send(planning_api, "POST", f"/plans/{plan_id}/goals", counsellor, a_goal(), 201)
+    )["goal_id"]
+    await send(
+        planning_api,
+        "POST",
+        f"/plans/{plan_id}/goals/{goal_id}/actions",
+        counsellor,
+        an_action(),
+        201,
+    )
+    for party in ("client", "counsellor"):
+        out = await send(
+            planning_api, "POST", f"/plans/{plan_id}/agreement", counsellor, {"party": party}
+        )
+    assert (out["status"], out["revision"]) == ("agreed", 3)
+
+    r = await planning_api.get(f"{url}/versions/1", headers=counsellor)
+    assert r.status_code == 200, r.text
+    first = r.json()
+    assert (first["version"], first["revision"]) == (1, 3)
+    assert [g["goal_id"] for g in first["content"]["goals"]] == [goal_id]
+    for missing in (2, 3):
+        r = await planning_api.get(f"{url}/versions/{missing}", headers=counsellor)
+        problem = assert_problem(r, 404, "not-found")
+        assert problem["detail"] == (
+            f"Plan {plan_id} has no agreed version {missing}. This plan has agreed version 1."
+        )
+
+    # A fourth change, agreed again: version 2, agreed on revision 4.
+    await send(
+        planning_api,
+        "POST",
+        f"/plans/{plan_id}/goals/{goal_id}/actions",
+        counsellor,
+        an_action(description="Visit a school open day"),
+        201,
+    )
+    for party in ("counsellor", "client"):
+        await send(
+            planning_api, "POST", f"/plans/{plan_id}/agreement", counsellor, {"party": party}
+        )
+    plan = (await get_plan(planning_api, plan_id, counsellor)).json()
+    assert (plan["agreed_versions"], plan["agreed_revisions"]) == ([1, 2], [3, 4])
+    assert plan["latest_agreed_version"] == 2
+
+    r = await planning_api.get(f"{url}/versions", headers=counsellor)
+    assert r.status_code == 200, r.text
+    listed = r.json()
+    assert [(v["version"], v["revision"], v["goals"]) for v in listed] == [(1, 3, 1), (2, 4, 1)]
+    assert [v["plan_type"] for v in listed] == ["action", "action"]
+    assert listed[0]["agreed_at"] == first["agreed_at"] <= listed[1]["agreed_at"]
+    assert {p: a["actor"] for p, a in listed[1]["agreements"].items()} == {
+        "client": "counsellor-1",
+        "counsellor": "counsellor-1",
+    }
+    assert all(a["revision"] == 4 for a in listed[1]["agreements"].values())
+    r = await planning_api.get(f"{url}/versions/2", headers=counsellor)
+    assert (r.json()["version"], r.json()["revision"]) == (2, 4)
+    r = await planning_api.get(f"{url}/versions/3", headers=counsellor)
+    assert (
+        "This plan has agreed versions 1\u20132." in assert_problem(r, 404, "not-found")["detail"]
+    )
+
+    # Reading the list is a recorded read of the plan, like reading a version.
+    app = planning_app.state.planning
+    topic = get_topic(DataAccess.Recorded)
+    resources = [
+        e.resource
+        for n in app.recorder.select_notifications(1, 100_000, topics=[topic])
+        if str((e := app.mapper.to_domain_event(n)).case_id) == plan["case_id"]
+    ]
+    assert resources.count("plan-versions") == 2
+    assert resources.count("plan-version") >= 5
 
 
 async def wait_for_document(
@@ -460,6 +558,7 @@ async def test_the_client_document_is_printable_html_in_the_client_language(
     assert days(30) in dutch and days(90) in dutch
     assert "loopbaanbegeleider" in dutch  # the action's owner, in Dutch
     assert "Akkoord van" in dutch  # the agreement, with its dates
+    assert "(versie 1)" in dutch  # the first agreed version, not the revision (3)
 
     english = await wait_for_document(planning_api, plan_id, counsellor, given, lang="en")
     assert '<html lang="en">' in english
@@ -468,6 +567,7 @@ async def test_the_client_document_is_printable_html_in_the_client_language(
     assert "Build a network in secondary education" in english
     assert f"{given} Janssens" in english
     assert "Agreed by" in english
+    assert "(version 1)" in english and "(version 3)" not in english
 
 
 async def test_the_document_of_an_english_speaking_client_is_english_unless_asked(
@@ -864,6 +964,14 @@ BAD: dict[str, Bad] = {
     **read_rows("plan", P_PLAN, other="/plans/{other_plan}", missing="/plans/{missing}"),
     "plan/a-case-id": Bad("GET", "/plans/{case}", 404, "not-found"),
     "plan/not-a-uuid": Bad("GET", "/plans/my-plan", 422, INVALID, fields=("plan_id",)),
+    # GET /plans/{id}/versions
+    **read_rows(
+        "versions",
+        "/plans/{plan}/versions",
+        other="/plans/{other_plan}/versions",
+        missing="/plans/{missing}/versions",
+    ),
+    "versions/not-a-uuid": Bad("GET", "/plans/my-plan/versions", 422, INVALID, fields=("plan_id",)),
     # GET /plans/{id}/versions/{n}
     **read_rows(
         "version",
@@ -873,8 +981,9 @@ BAD: dict[str, Bad] = {
     ),
     "version/never-agreed": Bad("GET", P_VERSION, 404, "not-found"),
     "version/not-a-number": Bad(
-        "GET", "/plans/{plan}/versions/first", 422, INVALID, fields=("revision",)
+        "GET", "/plans/{plan}/versions/first", 422, INVALID, fields=("version",)
     ),
+    "version/zero": Bad("GET", "/plans/{plan}/versions/0", 422, INVALID, fields=("version",)),
     # GET /plans/{id}/document
     **read_rows(
         "document", P_DOC, other="/plans/{other_plan}/document", missing="/plans/{missing}/document"

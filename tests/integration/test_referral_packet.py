@@ -229,7 +229,7 @@ async def marked_client(
             )
         assert agreed["status"] == "agreed"
         r = await planning_api.get(f"/planning/v1/plans/{plan_id}", headers=headers)
-        [revision] = r.json()["agreed_versions"]
+        [revision] = r.json()["agreed_revisions"]
         plan = {
             "plan_id": plan_id,
             "version": revision,

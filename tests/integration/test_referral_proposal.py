@@ -199,6 +199,93 @@ async def test_an_inactive_or_full_partner_is_unavailable(
     assert await referral_events(pool) == before
 
 
+async def test_a_partner_registered_without_capacity_takes_referrals_without_counting_down(
+    api: httpx.AsyncClient,
+    referral_api: httpx.AsyncClient,
+    referral_app: Any,
+    admin: dict[str, str],
+    counsellor: dict[str, str],
+    token: Any,
+) -> None:
+    pool = referral_app.state.runtime.pool
+    body = a_partner(services=[a_service(area=f"area-{unique()}")])
+    del body["capacity"]
+    r = await referral_api.post(f"{BASE}/partners", json=body, headers=admin)
+    assert r.status_code == 201, r.text
+    partner_id = str(r.json()["partner_id"])
+    partner = bearer(token("partner", org="partner-org", sub="p-1", partner_id=partner_id))
+
+    for _ in range(2):
+        case_id = await consenting_case(api, counsellor, pool, partner_id)
+        r = await referral_api.post(
+            f"{BASE}/referrals", json=proposal(case_id, partner_id), headers=counsellor
+        )
+        assert r.status_code == 201, r.text
+        referral_id = r.json()["referral_id"]
+        r = await referral_api.post(f"{BASE}/referrals/{referral_id}/send", headers=counsellor)
+        assert r.status_code == 200, r.text
+        r = await referral_api.post(f"{BASE}/referrals/{referral_id}/accept", headers=partner)
+        assert r.status_code == 200, r.text
+    r = await referral_api.get(f"{BASE}/partners/{partner_id}", headers=counsellor)
+    assert r.json()["open_places"] is None
+
+
+async def test_a_partner_with_one_place_keeps_it_after_accepting(
+    api: httpx.AsyncClient,
+    referral_api: httpx.AsyncClient,
+    referral_app: Any,
+    admin: dict[str, str],
+    counsellor: dict[str, str],
+    token: Any,
+) -> None:
+    """Places are the partner's own figure (it sets them): accepting counts nothing down."""
+    pool = referral_app.state.runtime.pool
+    partner_id = await new_partner(referral_api, admin, capacity=1)
+    partner = bearer(token("partner", org="partner-org", sub="p-1", partner_id=partner_id))
+    case_id = await consenting_case(api, counsellor, pool, partner_id)
+    r = await referral_api.post(
+        f"{BASE}/referrals", json=proposal(case_id, partner_id), headers=counsellor
+    )
+    assert r.status_code == 201, r.text
+    referral_id = r.json()["referral_id"]
+    for step, who in (("send", counsellor), ("accept", partner)):
+        r = await referral_api.post(f"{BASE}/referrals/{referral_id}/{step}", headers=who)
+        assert r.status_code == 200, (step, r.text)
+    r = await referral_api.get(f"{BASE}/partners/{partner_id}", headers=counsellor)
+    assert r.json()["open_places"] == 1
+
+
+async def test_a_partner_made_unlimited_again_takes_referrals(
+    api: httpx.AsyncClient,
+    referral_api: httpx.AsyncClient,
+    referral_app: Any,
+    admin: dict[str, str],
+    counsellor: dict[str, str],
+) -> None:
+    pool = referral_app.state.runtime.pool
+    partner_id = await new_partner(referral_api, admin, capacity=0)
+    case_id = await consenting_case(api, counsellor, pool, partner_id)
+    r = await referral_api.post(
+        f"{BASE}/referrals", json=proposal(case_id, partner_id), headers=counsellor
+    )
+    assert_problem(r, 409, "partner-unavailable")
+    r = await referral_api.put(
+        f"{BASE}/partners/{partner_id}/capacity", json={"open_places": None}, headers=admin
+    )
+    assert (r.status_code, r.json()["open_places"]) == (200, None), r.text
+
+    async def proposed() -> bool:
+        r = await referral_api.post(
+            f"{BASE}/referrals", json=proposal(case_id, partner_id), headers=counsellor
+        )
+        if r.status_code == 409:  # the directory has not seen the change yet
+            return False
+        assert r.status_code == 201, r.text
+        return True
+
+    await eventually(proposed, "the proposal to the partner made unlimited")
+
+
 async def test_categories_the_partner_does_not_accept_are_refused(
     api: httpx.AsyncClient,
     referral_api: httpx.AsyncClient,

@@ -950,6 +950,25 @@ def test_a_change_after_agreement_revises_the_plan_and_needs_both_agreements_aga
     assert plan.agreed_versions[5]["agreed_at"] == LATER
 
 
+def test_agreed_versions_are_numbered_by_agreement_not_by_revision() -> None:
+    plan, goal_id, _ = an_agreeable_plan()
+    assert (plan.agreed_in_order(), plan.agreed_version(1)) == ([], None)
+    agree(plan, "client")
+    agree(plan, "counsellor")
+    add_action(plan, goal_id, description="Draft a CV")
+    add_action(plan, goal_id, description="Send the CV")
+    agree(plan, "client", at=LATER)
+    agree(plan, "counsellor", at=LATER)
+
+    ordered = plan.agreed_in_order()
+    assert [(v["version"], v["revision"]) for v in ordered] == [(1, 4), (2, 6)]
+    assert [v["agreed_at"] for v in ordered] == [NOW, LATER]
+    assert plan.agreed_version(1) == {"version": 1, **plan.agreed_versions[4]}
+    assert plan.agreed_version(2) == {"version": 2, **plan.agreed_versions[6]}
+    for missing in (0, 3, 4, 6, -1):
+        assert plan.agreed_version(missing) is None, missing
+
+
 def test_an_assessed_portfolio_after_agreement_revises_the_plan() -> None:
     plan, _, _ = an_agreeable_plan()
     add_evidence(plan)

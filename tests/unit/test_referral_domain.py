@@ -21,6 +21,7 @@ from services.referral.domain import (
     SERVICE_CATEGORIES,
     Partner,
     ReferralError,
+    has_open_places,
 )
 
 NOW = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
@@ -291,6 +292,43 @@ def test_a_negative_capacity_is_refused() -> None:
         lambda: partner.set_capacity(open_places=-2, actor="a", at=LATER), "invalid", "open_places"
     )
     assert partner.open_places == 3 and partner.collect_events() == []
+
+
+def test_a_partner_registered_without_a_capacity_has_no_limit() -> None:
+    partner = register(open_places=None)
+    [event] = partner.collect_events()
+    assert isinstance(event, Partner.Registered) and event.open_places is None
+    assert partner.open_places is None and partner.has_capacity
+
+
+def test_a_capacity_can_be_limited_and_made_unlimited_again() -> None:
+    partner = a_partner(open_places=None)
+    assert partner.set_capacity(open_places=0, actor="admin-1", at=LATER)
+    assert (partner.open_places, partner.has_capacity) == (0, False)
+    assert partner.set_capacity(open_places=None, actor="admin-1", at=LATER)
+    _, unlimited = partner.collect_events()
+    assert isinstance(unlimited, Partner.CapacitySet) and unlimited.open_places is None
+    assert (partner.open_places, partner.has_capacity) == (None, True)
+    assert not partner.set_capacity(open_places=None, actor="admin-1", at=LATER)
+    assert partner.collect_events() == []
+
+
+def test_open_places_none_is_no_limit_and_zero_is_full() -> None:
+    assert has_open_places(None) and has_open_places(1) and has_open_places(100_000)
+    assert not has_open_places(0)
+
+
+def test_a_partner_registered_with_zero_places_stays_full_when_replayed() -> None:
+    partner = register(open_places=0)
+    [event] = partner.collect_events()
+    replayed = event.mutate(None)
+    assert isinstance(replayed, Partner)
+    assert (replayed.open_places, replayed.has_capacity) == (0, False)
+
+
+@pytest.mark.parametrize("places", [-1, True, 1.5, "3"])
+def test_open_places_are_a_whole_number_or_none(places: Any) -> None:
+    refused(lambda: register(open_places=places), "invalid", "open_places")
 
 
 def test_deactivating_and_reactivating_each_record_once() -> None:
