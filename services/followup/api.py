@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 
@@ -16,10 +16,11 @@ from services.followup.projections import outcomes_report, worklist
 from shared.audit.access import record_read
 from shared.auth import Principal, require
 from shared.commands import Projection, change, set_etag
-from shared.errors import InvalidInput
 from shared.http import page_headers
 from shared.idempotency import new_id
 from shared.messaging.follower import LogFollower
+from shared.periods import Period
+from shared.periods import period as period_parameter
 from shared.schemas import Day, Id, Limit, MultiLine, Offset, SingleLine, Strict
 
 router = APIRouter(tags=["followup"])
@@ -214,8 +215,8 @@ async def get_worklist(
 class OutcomesReport(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
-    from_: date = Field(alias="from")
-    to: date
+    from_: datetime = Field(alias="from")
+    to: datetime
     followups_with_outcome: int
     outcomes: dict[str, int]
     median_days_acceptance_to_outcome: float | None
@@ -230,16 +231,13 @@ TeamLead = Annotated[Principal, Depends(require("team_lead"))]
 async def get_outcomes_report(
     who: TeamLead,
     request: Request,
-    from_: Annotated[Day, Query(alias="from")],
-    to: Day,
+    period: Annotated[Period, Depends(period_parameter)],
 ) -> OutcomesReport:
-    """Outcomes, days from acceptance to outcome, feedback and bottlenecks in a period."""
-    if to < from_:
-        raise InvalidInput(
-            "The period ends before it starts.",
-            errors=[{"field": "to", "message": "before 'from'"}],
-        )
-    report = await outcomes_report(request.app.state.runtime.pool, who.org, from_, to)
+    """Outcomes, days from acceptance to outcome, feedback and bottlenecks in a period
+    [from, to) (see the parameters; default: the last 90 days). Outcome and feedback
+    dates are days: a day counts when its start (UTC) lies in the period, so `from` and
+    `to` given as dates count exactly those days, both included."""
+    report = await outcomes_report(request.app.state.runtime.pool, who.org, period)
     return OutcomesReport.model_validate(report)
 
 

@@ -697,8 +697,13 @@ BAD: dict[str, Bad] = {
     "report/counsellor": Bad("GET", P_REPORT, 403, "forbidden"),
     "report/auditor": Bad("GET", P_REPORT, 403, "forbidden", who="auditor"),
     "report/partner": Bad("GET", P_REPORT, 403, "forbidden", who="partner"),
-    "report/no-period": Bad(
-        "GET", "/reports/outcomes", 422, INVALID, fields=("from", "to"), who="team_lead"
+    "report/from-without-offset": Bad(
+        "GET",
+        "/reports/outcomes?from=2026-01-01T00:00:00",
+        422,
+        INVALID,
+        fields=("from",),
+        who="team_lead",
     ),
     "report/to-not-a-date": Bad(
         "GET",
@@ -713,7 +718,7 @@ BAD: dict[str, Bad] = {
         f"/reports/outcomes?from={days(0)}&to={days(-30)}",
         422,
         INVALID,
-        fields=("to",),
+        fields=("from",),
         who="team_lead",
     ),
     # POST /followups/{id}/contacts

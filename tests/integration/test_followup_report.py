@@ -150,7 +150,9 @@ async def test_the_outcomes_report_counts_the_period_for_the_team_leads_organisa
     )
     assert r.status_code == 200, r.text
     report = r.json()
-    assert report["from"] == "2026-01-01" and report["to"] == "2026-12-31"
+    # Plain dates keep meaning the same days (both included); the answer echoes the
+    # period used as RFC 3339 times, [from, to).
+    assert report["from"] == "2026-01-01T00:00:00Z" and report["to"] == "2027-01-01T00:00:00Z"
     assert report["followups_with_outcome"] == 3
     assert report["outcomes"] == {"employed": 2, "education": 1}
     # Days from acceptance to outcome: 60, 90, 30 → median 60.
@@ -181,9 +183,72 @@ async def test_the_report_is_for_team_leads_and_needs_a_proper_period(
     r = await followup_api.get(
         f"{BASE}/reports/outcomes", params={"from": "2026-02-01", "to": "2026-01-01"}, headers=lead
     )
-    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["to"]
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["from"]
     r = await followup_api.get(f"{BASE}/reports/outcomes", params={"from": "x"}, headers=lead)
     assert r.status_code == 422
-    assert {e["field"] for e in r.json()["errors"]} == {"from", "to"}
+    assert [e["field"] for e in r.json()["errors"]] == ["from"]
+    # A time without its offset: 422 naming the field.
+    for field in ("from", "to"):
+        naive = {**period, field: f"{period[field]}T00:00:00"}
+        r = await followup_api.get(f"{BASE}/reports/outcomes", params=naive, headers=lead)
+        assert r.status_code == 422, r.text
+        assert [e["field"] for e in r.json()["errors"]] == [field]
     r = await followup_api.get(f"{BASE}/reports/outcomes", params=period)
     assert r.status_code == 401
+
+
+async def test_the_report_without_dates_covers_the_last_90_days_and_says_so(
+    followup_app: Any, followup_api: httpx.AsyncClient, js: Any, token: Any
+):
+    app, pool = followup_app.state.followup, followup_app.state.runtime.pool
+    org = f"org-{uuid.uuid4().hex[:6]}"
+    today = datetime.now(UTC).date()
+    ids = [
+        await followup_with(
+            app,
+            js,
+            org,
+            accepted_on=today - timedelta(days=40),
+            outcome="employed",
+            outcome_on=today - timedelta(days=10),
+        ),
+        # Older than 90 days: outside the default period.
+        await followup_with(
+            app,
+            js,
+            org,
+            accepted_on=today - timedelta(days=200),
+            outcome="education",
+            outcome_on=today - timedelta(days=120),
+        ),
+    ]
+    for _ in range(200):
+        ready = await pool.fetchval(
+            "SELECT count(*) FROM followup.followups_view WHERE followup_id = ANY($1) "
+            "AND outcome IS NOT NULL",
+            ids,
+        )
+        if ready == len(ids):
+            break
+        await asyncio.sleep(0.05)
+    lead = {"Authorization": f"Bearer {token('team_lead', org=org)}"}
+    before = datetime.now(UTC)
+    r = await followup_api.get(f"{BASE}/reports/outcomes", headers=lead)
+    after = datetime.now(UTC)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    start, end = datetime.fromisoformat(report["from"]), datetime.fromisoformat(report["to"])
+    assert before <= end <= after and end - start == timedelta(days=90)
+    assert report["outcomes"] == {"employed": 1}
+    # Only `to`: from = to - 90 days; only `from`: to = now.
+    r = await followup_api.get(
+        f"{BASE}/reports/outcomes", params={"to": "2026-03-31"}, headers=lead
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["from"], r.json()["to"]) == ("2026-01-01T00:00:00Z", "2026-04-01T00:00:00Z")
+    r = await followup_api.get(
+        f"{BASE}/reports/outcomes", params={"from": "2026-01-31T09:00:00+01:00"}, headers=lead
+    )
+    assert r.status_code == 200, r.text
+    assert datetime.fromisoformat(r.json()["from"]) == datetime(2026, 1, 31, 8, tzinfo=UTC)
+    assert datetime.fromisoformat(r.json()["to"]) >= after
