@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp
-from services.followup.projections import outcomes_report, worklist
+from services.followup.projections import accepted_on, outcomes_report, worklist
 from shared.audit.access import record_read
 from shared.auth import Principal, require
 from shared.commands import Projection, change, set_etag
@@ -354,10 +354,14 @@ async def record_outcome(
     who: Counsellor,
     app: App,
     proj: Projection,
+    request: Request,
     response: Response,
     if_match: IfMatch = None,
 ) -> Changed:
-    """The outcome of the guidance, with its date."""
+    """The outcome of the guidance, with its date: not in the future, not before the case
+    was accepted (422 naming `on`)."""
+    case_id = (await run_in_threadpool(app.followup, followup_id, who.org)).case_id
+    accepted = await accepted_on(request.app.state.runtime.pool, case_id)
     _, out = await _change(
         app,
         proj,
@@ -365,7 +369,9 @@ async def record_outcome(
         who,
         if_match,
         response,
-        lambda f, at: f.record_outcome(outcome=body.outcome, on=body.on, actor=who.sub, at=at),
+        lambda f, at: f.record_outcome(
+            outcome=body.outcome, on=body.on, actor=who.sub, at=at, accepted_on=accepted
+        ),
     )
     return Changed(**out)
 

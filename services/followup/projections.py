@@ -207,6 +207,16 @@ async def on_case_accepted(conn: asyncpg.Connection, event: CloudEvent) -> None:
     )
 
 
+async def accepted_on(pool: asyncpg.Pool, case_id: uuid.UUID) -> date | None:
+    """The day intake accepted the case, as follow-up learned it (None until it has): the
+    same date the report counts the days to an outcome from."""
+    async with pool.acquire() as conn:
+        found: date | None = await conn.fetchval(
+            "SELECT accepted_on FROM followup.accepted_cases WHERE case_id = $1", case_id
+        )
+    return found
+
+
 async def outcomes_report(pool: asyncpg.Pool, organisation: str, period: Period) -> dict[str, Any]:
     """The team lead's figures for a period [start, end).
 
