@@ -12,8 +12,8 @@ NOW = datetime(2026, 5, 10, 14, 30, tzinfo=UTC)
 CET = timezone(timedelta(hours=1))
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, sec: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, sec, tzinfo=UTC)
 
 
 def test_a_date_from_is_the_start_of_that_day_and_a_date_to_the_end_of_it() -> None:
