@@ -464,7 +464,7 @@ async def test_outcome_and_feedback_close_aftercare_reopens_and_an_early_close_t
         "POST",
         f"/followups/{fid}/outcome",
         counsellor,
-        {"outcome": "employed", "on": days(-3)},
+        {"outcome": "employed", "on": days(0)},
     )
     assert (out["version"], out["status"]) == (3, "open")
     out = await fsend(
@@ -483,7 +483,7 @@ async def test_outcome_and_feedback_close_aftercare_reopens_and_an_early_close_t
     assert (out["version"], out["status"]) == (5, "closed")  # feedback, then closed
     f = await get_followup(followup_api, fid, counsellor)
     assert f["status"] == "closed"
-    assert (f["outcome"]["outcome"], f["outcome"]["on"]) == ("employed", days(-3))
+    assert (f["outcome"]["outcome"], f["outcome"]["on"]) == ("employed", days(0))
     assert f["feedback"]["satisfaction"] == 4
     assert (f["feedback"]["self_knowledge_improved"], f["feedback"]["confidence_improved"]) == (
         True,
@@ -609,7 +609,7 @@ P_CLOSE = "/followups/{fu}/close"
 P_AFTERCARE = "/followups/{fu}/aftercare-requests"
 CONTACT = {"channel": "phone", "reached": False, "notes": "Secret note about Anna"}
 CHECK = {"action_id": "{action}", "status": "partly"}
-OUTCOME = {"outcome": "employed", "on": days(-1)}
+OUTCOME = {"outcome": "employed", "on": days(0)}
 FEEDBACK = {"satisfaction": 4, "self_knowledge_improved": True, "confidence_improved": True}
 TODO = {
     "goal_id": "{goal}",
