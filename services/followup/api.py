@@ -6,20 +6,21 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 
 from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp
-from services.followup.projections import outcomes_report, worklist
+from services.followup.projections import accepted_on, outcomes_report, worklist
 from shared.audit.access import record_read
 from shared.auth import Principal, require
 from shared.commands import Projection, change, set_etag
-from shared.errors import InvalidInput
 from shared.http import page_headers
 from shared.idempotency import new_id
 from shared.messaging.follower import LogFollower
+from shared.periods import Period
+from shared.periods import period as period_parameter
 from shared.schemas import Day, Id, Limit, MultiLine, Offset, SingleLine, Strict
 
 router = APIRouter(tags=["followup"])
@@ -235,8 +236,8 @@ async def get_worklist(
 class OutcomesReport(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
-    from_: date = Field(alias="from")
-    to: date
+    from_: datetime = Field(alias="from")
+    to: datetime
     followups_with_outcome: int
     outcomes: dict[str, int]
     median_days_acceptance_to_outcome: float | None
@@ -251,16 +252,13 @@ TeamLead = Annotated[Principal, Depends(require("team_lead"))]
 async def get_outcomes_report(
     who: TeamLead,
     request: Request,
-    from_: Annotated[Day, Query(alias="from")],
-    to: Day,
+    period: Annotated[Period, Depends(period_parameter)],
 ) -> OutcomesReport:
-    """Outcomes, days from acceptance to outcome, feedback and bottlenecks in a period."""
-    if to < from_:
-        raise InvalidInput(
-            "The period ends before it starts.",
-            errors=[{"field": "to", "message": "before 'from'"}],
-        )
-    report = await outcomes_report(request.app.state.runtime.pool, who.org, from_, to)
+    """Outcomes, days from acceptance to outcome, feedback and bottlenecks in a period
+    [from, to) (see the parameters; default: the last 90 days). Outcome and feedback
+    dates are days: a day counts when its start (UTC) lies in the period, so `from` and
+    `to` given as dates count exactly those days, both included."""
+    report = await outcomes_report(request.app.state.runtime.pool, who.org, period)
     return OutcomesReport.model_validate(report)
 
 
@@ -379,11 +377,15 @@ async def record_outcome(
     who: Counsellor,
     app: App,
     proj: Projection,
+    request: Request,
     response: Response,
     if_match: IfMatch = None,
 ) -> Changed:
-    """The outcome of the guidance, with its date. With the feedback given it closes the
-    follow-up: the answer then says `status` "closed", `closed_by` "outcome"."""
+    """The outcome of the guidance, with its date: not in the future, not before the case
+    was accepted (422 naming `on`). With the feedback given it closes the follow-up: the
+    answer then says `status` "closed", `closed_by` "outcome"."""
+    case_id = (await run_in_threadpool(app.followup, followup_id, who.org)).case_id
+    accepted = await accepted_on(request.app.state.runtime.pool, case_id)
     _, out = await _change(
         app,
         proj,
@@ -391,7 +393,9 @@ async def record_outcome(
         who,
         if_match,
         response,
-        lambda f, at: f.record_outcome(outcome=body.outcome, on=body.on, actor=who.sub, at=at),
+        lambda f, at: f.record_outcome(
+            outcome=body.outcome, on=body.on, actor=who.sub, at=at, accepted_on=accepted
+        ),
     )
     return Changed(**out)
 

@@ -90,6 +90,24 @@ def schedule_checkins(
     return [agreed_on + timedelta(days=d) for d in sorted(set(offsets))]
 
 
+def check_day_in_case_history(
+    field: str, day: date, *, accepted_on: date | None, today: date
+) -> None:
+    """A date the caller gives of something that happened in the case: not before the case
+    was accepted (when that is known) and not after today. Raises `invalid` naming `field`."""
+    if accepted_on is not None and day < accepted_on:
+        raise FollowUpError(
+            "invalid",
+            f"The date {day.isoformat()} lies before the case was accepted on "
+            f"{accepted_on.isoformat()}.",
+            field,
+        )
+    if day > today:
+        raise FollowUpError(
+            "invalid", f"The date {day.isoformat()} lies in the future (today is {today}).", field
+        )
+
+
 def _action_view(action: dict[str, Any]) -> dict[str, Any]:
     return {
         "action_id": action["action_id"],
@@ -765,13 +783,24 @@ class FollowUp(Aggregate):
         )
         return True
 
-    def record_outcome(self, *, outcome: str, on: date, actor: str, at: datetime) -> None:
-        """Record (or correct) the outcome; with feedback given, the follow-up closes."""
+    def record_outcome(
+        self,
+        *,
+        outcome: str,
+        on: date,
+        actor: str,
+        at: datetime,
+        accepted_on: date | None = None,
+    ) -> None:
+        """Record (or correct) the outcome; with feedback given, the follow-up closes.
+
+        `on` lies neither in the future nor before the case was accepted (`accepted_on`,
+        intake's acceptance date as follow-up learned it; None while it has not: then only
+        the future is refused)."""
         self._require_open()
         if outcome not in OUTCOMES:
             raise FollowUpError("invalid", f"Unknown outcome {outcome!r}.", "outcome")
-        if on > at.date():
-            raise FollowUpError("invalid", "The outcome's date lies in the future.", "on")
+        check_day_in_case_history("on", on, accepted_on=accepted_on, today=at.date())
         self._trigger(self.OutcomeRecorded, at, outcome=outcome, on=on, actor=actor)
         if self.feedback is not None:
             self._close_completed("outcome_and_feedback", "outcome", actor, at)

@@ -15,6 +15,7 @@ from services.followup.domain import FollowUp
 from services.followup.statistics import in_statistics
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.follower import LogFollower
+from shared.periods import Period
 from shared.runtime import snapshot
 
 SCHEMA_SQL = """
@@ -206,20 +207,30 @@ async def on_case_accepted(conn: asyncpg.Connection, event: CloudEvent) -> None:
     )
 
 
-async def outcomes_report(
-    pool: asyncpg.Pool, organisation: str, start: date, end: date
-) -> dict[str, Any]:
-    """The team lead's figures for a period (both ends included).
+async def accepted_on(pool: asyncpg.Pool, case_id: uuid.UUID) -> date | None:
+    """The day intake accepted the case, as follow-up learned it (None until it has): the
+    same date the report counts the days to an outcome from."""
+    async with pool.acquire() as conn:
+        found: date | None = await conn.fetchval(
+            "SELECT accepted_on FROM followup.accepted_cases WHERE case_id = $1", case_id
+        )
+    return found
+
+
+async def outcomes_report(pool: asyncpg.Pool, organisation: str, period: Period) -> dict[str, Any]:
+    """The team lead's figures for a period [start, end).
 
     Outcomes, the days from acceptance to outcome and the share with a bottleneck count
     the follow-ups whose outcome date lies in the period; the feedback figures count the
-    feedback given in the period. All figures come from one snapshot, so they agree with
+    feedback given in the period. Those dates are days: a day counts when its start (UTC)
+    lies in the period (`Period.days`). All figures come from one snapshot, so they agree with
     each other even while events are being applied.
     """
+    start, end = period.days()  # [start, end): the days counted
     async with snapshot(pool) as conn:
         outcomes = await conn.fetch(
             "SELECT outcome, count(*) AS n FROM followup.followups_view "
-            "WHERE organisation = $1 AND outcome_on BETWEEN $2 AND $3 "
+            "WHERE organisation = $1 AND outcome_on >= $2 AND outcome_on < $3 "
             f"AND {in_statistics()} GROUP BY outcome",
             organisation,
             start,
@@ -229,7 +240,7 @@ async def outcomes_report(
             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY f.outcome_on - a.accepted_on) "
             "AS median, count(*) AS n FROM followup.followups_view f "
             "JOIN followup.accepted_cases a USING (case_id) "
-            "WHERE f.organisation = $1 AND f.outcome_on BETWEEN $2 AND $3 "
+            "WHERE f.organisation = $1 AND f.outcome_on >= $2 AND f.outcome_on < $3 "
             f"AND {in_statistics('f')}",
             organisation,
             start,
@@ -238,7 +249,7 @@ async def outcomes_report(
         bottlenecks = await conn.fetchrow(
             "SELECT count(*) AS n, count(*) FILTER (WHERE bottlenecks > 0) AS with_bottleneck "
             "FROM followup.followups_view "
-            "WHERE organisation = $1 AND outcome_on BETWEEN $2 AND $3 "
+            "WHERE organisation = $1 AND outcome_on >= $2 AND outcome_on < $3 "
             f"AND {in_statistics()}",
             organisation,
             start,
@@ -248,7 +259,7 @@ async def outcomes_report(
             "SELECT count(*) AS n, avg(satisfaction) AS satisfaction, "
             "avg(self_knowledge_improved::int) AS self_knowledge, "
             "avg(confidence_improved::int) AS confidence FROM followup.followups_view "
-            "WHERE organisation = $1 AND feedback_on BETWEEN $2 AND $3 "
+            "WHERE organisation = $1 AND feedback_on >= $2 AND feedback_on < $3 "
             f"AND {in_statistics()}",
             organisation,
             start,
@@ -256,8 +267,8 @@ async def outcomes_report(
         )
     total = int(bottlenecks["n"])
     return {
-        "from": start,
-        "to": end,
+        "from": period.start,
+        "to": period.end,
         "followups_with_outcome": total,
         "outcomes": {r["outcome"]: int(r["n"]) for r in outcomes},
         "median_days_acceptance_to_outcome": (

@@ -293,7 +293,8 @@ class Referral(Aggregate):
     def record_resumption(
         self, *, resumes: bool, resume_on: date | None, note: str | None, actor: str, at: datetime
     ) -> None:
-        """Whether and when guidance resumes after the referral (again: the latest wins)."""
+        """Whether and when guidance resumes after the referral (again: the latest wins);
+        not before the day (UTC) the referral was sent."""
         if self.sent_at is None:
             raise ReferralError(
                 "not-sent", "The referral was never sent; there is nothing to resume from."
@@ -304,6 +305,16 @@ class Referral(Aggregate):
         if not resumes and resume_on is not None:
             raise ReferralError(
                 "invalid", "Guidance that does not resume has no date.", "resume_on"
+            )
+        sent_on = self.sent_at.date()
+        if resume_on is not None and resume_on < sent_on:
+            # It resumes *after* the referral: a date before its sending contradicts the
+            # case's history (a later date, even in the future, is a plan and fine).
+            raise ReferralError(
+                "invalid",
+                f"Guidance resumes after the referral: {resume_on.isoformat()} lies before "
+                f"the referral was sent on {sent_on.isoformat()}.",
+                "resume_on",
             )
         self._event(
             self.ResumptionRecorded,

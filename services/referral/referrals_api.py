@@ -10,7 +10,6 @@ as absent (404), exactly like one that does not exist.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
@@ -42,10 +41,12 @@ from services.referral.referral_models import (
 )
 from shared.auth import Principal, require
 from shared.commands import Projection, run_command, set_etag
-from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.errors import Forbidden, NotFound
 from shared.http import page_headers
 from shared.idempotency import new_id
-from shared.schemas import Limit, Moment, Offset
+from shared.periods import Period
+from shared.periods import period as period_parameter
+from shared.schemas import Limit, Offset
 
 referrals = APIRouter(tags=["referrals"])
 
@@ -204,30 +205,17 @@ async def get_figures(
     partner_id: uuid.UUID,
     who: Annotated[Principal, Depends(require("team_lead", "admin", "directory_admin", "partner"))],
     request: Request,
-    from_: Annotated[Moment | None, Query(alias="from")] = None,
-    to: Moment | None = None,
+    period: Annotated[Period, Depends(period_parameter)],
 ) -> Figures:
-    """For the referrals sent to the partner in [from, to) (default: the last 90 days):
-    how many, acknowledged, accepted or declined, the acceptance rate and the median
-    hours to acknowledgement and to answer. A team lead or an admin sees their
-    organisation's; the directory administrator and the partner itself every
-    organisation's (counts only, no client)."""
+    """For the referrals sent to the partner in the period [from, to) (see the parameters;
+    default: the last 90 days): how many, acknowledged, accepted or declined, the
+    acceptance rate and the median hours to acknowledgement and to answer. A team lead or
+    an admin sees their organisation's; the directory administrator and the partner
+    itself every organisation's (counts only, no client)."""
     staff = who.has("admin", "team_lead", "directory_admin")
     if not staff and partner_of(who) != partner_id:
         raise NotFound(f"No partner {partner_id}.")
-    naive = [n for n, t in (("from", from_), ("to", to)) if t is not None and t.tzinfo is None]
-    if naive:
-        raise InvalidInput(
-            "Give times with their offset (e.g. 2026-01-01T00:00:00Z).",
-            errors=[{"field": n, "message": "no offset"} for n in naive],
-        )
-    end = to or datetime.now().astimezone()
-    start = from_ or end - timedelta(days=90)
-    if start >= end:
-        raise InvalidInput(
-            "The period must end after it starts.",
-            errors=[{"field": "from", "message": "not before `to`"}],
-        )
+    start, end = period.start, period.end
     pool = request.app.state.runtime.pool
     if await partner_row(pool, partner_id) is None:
         raise NotFound(f"No partner {partner_id}.")

@@ -150,7 +150,9 @@ async def test_the_outcomes_report_counts_the_period_for_the_team_leads_organisa
     )
     assert r.status_code == 200, r.text
     report = r.json()
-    assert report["from"] == "2026-01-01" and report["to"] == "2026-12-31"
+    # Plain dates keep meaning the same days (both included); the answer echoes the
+    # period used as RFC 3339 times, [from, to).
+    assert report["from"] == "2026-01-01T00:00:00Z" and report["to"] == "2027-01-01T00:00:00Z"
     assert report["followups_with_outcome"] == 3
     assert report["outcomes"] == {"employed": 2, "education": 1}
     # Days from acceptance to outcome: 60, 90, 30 → median 60.
@@ -181,9 +183,149 @@ async def test_the_report_is_for_team_leads_and_needs_a_proper_period(
     r = await followup_api.get(
         f"{BASE}/reports/outcomes", params={"from": "2026-02-01", "to": "2026-01-01"}, headers=lead
     )
-    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["to"]
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["from"]
     r = await followup_api.get(f"{BASE}/reports/outcomes", params={"from": "x"}, headers=lead)
     assert r.status_code == 422
-    assert {e["field"] for e in r.json()["errors"]} == {"from", "to"}
+    assert [e["field"] for e in r.json()["errors"]] == ["from"]
+    # A time without its offset: 422 naming the field.
+    for field in ("from", "to"):
+        naive = {**period, field: f"{period[field]}T00:00:00"}
+        r = await followup_api.get(f"{BASE}/reports/outcomes", params=naive, headers=lead)
+        assert r.status_code == 422, r.text
+        assert [e["field"] for e in r.json()["errors"]] == [field]
     r = await followup_api.get(f"{BASE}/reports/outcomes", params=period)
     assert r.status_code == 401
+
+
+async def test_the_report_without_dates_covers_the_last_90_days_and_says_so(
+    followup_app: Any, followup_api: httpx.AsyncClient, js: Any, token: Any
+) -> None:
+    app, pool = followup_app.state.followup, followup_app.state.runtime.pool
+    org = f"org-{uuid.uuid4().hex[:6]}"
+    today = datetime.now(UTC).date()
+    ids = [
+        await followup_with(
+            app,
+            js,
+            org,
+            accepted_on=today - timedelta(days=40),
+            outcome="employed",
+            outcome_on=today - timedelta(days=10),
+        ),
+        # Older than 90 days: outside the default period.
+        await followup_with(
+            app,
+            js,
+            org,
+            accepted_on=today - timedelta(days=200),
+            outcome="education",
+            outcome_on=today - timedelta(days=120),
+        ),
+    ]
+    for _ in range(200):
+        ready = await pool.fetchval(
+            "SELECT count(*) FROM followup.followups_view WHERE followup_id = ANY($1) "
+            "AND outcome IS NOT NULL",
+            ids,
+        )
+        if ready == len(ids):
+            break
+        await asyncio.sleep(0.05)
+    lead = {"Authorization": f"Bearer {token('team_lead', org=org)}"}
+    before = datetime.now(UTC)
+    r = await followup_api.get(f"{BASE}/reports/outcomes", headers=lead)
+    after = datetime.now(UTC)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    start, end = datetime.fromisoformat(report["from"]), datetime.fromisoformat(report["to"])
+    assert before <= end <= after and end - start == timedelta(days=90)
+    assert report["outcomes"] == {"employed": 1}
+    # Only `to`: from = to - 90 days; only `from`: to = now.
+    r = await followup_api.get(
+        f"{BASE}/reports/outcomes", params={"to": "2026-03-31"}, headers=lead
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["from"], r.json()["to"]) == ("2026-01-01T00:00:00Z", "2026-04-01T00:00:00Z")
+    r = await followup_api.get(
+        f"{BASE}/reports/outcomes", params={"from": "2026-01-31T09:00:00+01:00"}, headers=lead
+    )
+    assert r.status_code == 200, r.text
+    assert datetime.fromisoformat(r.json()["from"]) == datetime(2026, 1, 31, 8, tzinfo=UTC)
+    assert datetime.fromisoformat(r.json()["to"]) >= after
+
+
+async def test_an_outcome_dated_before_the_cases_acceptance_is_refused_and_changes_nothing(
+    followup_app: Any, followup_api: httpx.AsyncClient, js: Any, token: Any
+) -> None:
+    """The issue's scenario: an outcome a day before the acceptance was recorded, and the
+    team lead's report showed a median of -1.0 days from acceptance to outcome."""
+    app, pool = followup_app.state.followup, followup_app.state.runtime.pool
+    org = f"org-{uuid.uuid4().hex[:6]}"
+    accepted_on = date(2026, 3, 10)
+    # One follow-up with an outcome 30 days after acceptance, one without an outcome yet.
+    done = await followup_with(
+        app, js, org, accepted_on=accepted_on, outcome="employed", outcome_on=date(2026, 4, 9)
+    )
+    case_id = uuid.uuid4()
+    await accepted(js, case_id, org, accepted_on)
+    fresh = FollowUp.open(
+        case_id=case_id,
+        client_id=uuid.uuid4(),
+        organisation=org,
+        counsellor="counsellor-1",
+        agreed_on=accepted_on + timedelta(days=20),
+        plan_version=1,
+        actions=[],
+        at=at(accepted_on + timedelta(days=20)),
+    )
+    await asyncio.to_thread(app.save, fresh)
+    for _ in range(200):
+        ready = await pool.fetchval(
+            "SELECT count(*) FROM followup.followups_view f JOIN followup.accepted_cases a "
+            "USING (case_id) WHERE f.followup_id = ANY($1)",
+            [done, fresh.id],
+        )
+        if ready == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert ready == 2
+    lead = {"Authorization": f"Bearer {token('team_lead', org=org)}"}
+    counsellor = {"Authorization": f"Bearer {token('counsellor', org=org)}"}
+    period = {"from": "2026-01-01", "to": "2026-12-31"}
+    before = (
+        await followup_api.get(f"{BASE}/reports/outcomes", params=period, headers=lead)
+    ).json()
+    assert before["median_days_acceptance_to_outcome"] == 30.0
+
+    r = await followup_api.post(
+        f"{BASE}/followups/{fresh.id}/outcome",
+        json={"outcome": "employed", "on": "2026-03-09"},
+        headers=counsellor,
+    )
+
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    [error] = r.json()["errors"]
+    assert error["field"] == "on"
+    assert "before the case was accepted on 2026-03-10" in error["message"]
+    r = await followup_api.get(f"{BASE}/followups/{fresh.id}", headers=counsellor)
+    assert r.status_code == 200 and r.json()["outcome"] is None and r.json()["version"] == 1
+    await asyncio.sleep(0.3)  # the projection would have had time to count it
+    after = (await followup_api.get(f"{BASE}/reports/outcomes", params=period, headers=lead)).json()
+    assert after == before
+    # In the future: refused as well; on the day of acceptance: recorded (0 days).
+    r = await followup_api.post(
+        f"{BASE}/followups/{fresh.id}/outcome",
+        json={
+            "outcome": "employed",
+            "on": (datetime.now(UTC).date() + timedelta(days=2)).isoformat(),
+        },
+        headers=counsellor,
+    )
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["on"]
+    r = await followup_api.post(
+        f"{BASE}/followups/{fresh.id}/outcome",
+        json={"outcome": "employed", "on": "2026-03-10"},
+        headers=counsellor,
+    )
+    assert r.status_code == 200, r.text

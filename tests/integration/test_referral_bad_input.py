@@ -440,6 +440,15 @@ BAD: dict[str, Bad] = {
         body=with_(RESUME, resumes=False),
         fields=("resume_on",),
     ),
+    # Guidance resumes after the referral: not before the day it was sent.
+    "resume/before-the-referral-was-sent": Bad(
+        "POST",
+        P_RESUMPTION,
+        422,
+        INVALID,
+        body=with_(RESUME, resume_on="2020-01-01"),
+        fields=("resume_on",),
+    ),
     "resume/note-too-long": Bad(
         "POST", P_RESUMPTION, 422, INVALID, body=with_(RESUME, note=LONG), fields=("note",)
     ),

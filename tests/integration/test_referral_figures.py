@@ -216,13 +216,37 @@ async def test_network_figures_count_the_referrals_sent_in_the_period(
     assert r.status_code == 403, r.text
     r = await referral_api.get(f"{BASE}/partners/{uuid.uuid4()}/figures", headers=admin)
     assert_problem(r, 404, "not-found")
-    # A period must have offsets and end after it starts.
+    # A period must have offsets and end after it starts; the error names `from`.
     for params in (
         {"from": "2032-03-01T00:00:00", "to": "2032-04-01T00:00:00Z"},
         {"from": "2032-04-01T00:00:00Z", "to": "2032-03-01T00:00:00Z"},
+        {"from": "2032-04-01", "to": "2032-03-31"},
     ):
         r = await referral_api.get(url, params=params, headers=admin)
-        assert_problem(r, 422, "validation-error")
+        assert_problem(r, 422, "validation-error", ("from",))
+    r = await referral_api.get(url, params={"to": "2032-03-31T00:00:00"}, headers=admin)
+    assert_problem(r, 422, "validation-error", ("to",))
+
+    # Plain dates, as the follow-up report takes them: `to` is the end of that day.
+    r = await referral_api.get(
+        url, params={"from": "2032-03-01", "to": "2032-03-31"}, headers=team_lead
+    )
+    assert r.status_code == 200, r.text
+    same(r.json(), org)
+    assert (r.json()["from"], r.json()["to"]) == ("2032-03-01T00:00:00Z", "2032-04-01T00:00:00Z")
+    # A date and a time with its offset mix; the echo is the period used.
+    r = await referral_api.get(
+        url, params={"from": "2032-03-01T01:00:00+01:00", "to": "2032-03-31"}, headers=team_lead
+    )
+    assert r.status_code == 200, r.text
+    same(r.json(), org)
+    # No period: the last 90 days ending now (nothing of 2032 in it), echoed.
+    before = datetime.now(UTC)
+    r = await referral_api.get(url, headers=team_lead)
+    assert r.status_code == 200, r.text
+    start, end = (datetime.fromisoformat(r.json()[b]) for b in ("from", "to"))
+    assert before <= end <= datetime.now(UTC) and end - start == timedelta(days=90)
+    assert r.json()["referrals"] == 0
 
 
 async def case_resumption(

@@ -21,6 +21,7 @@ from services.followup.domain import (
     FollowUp,
     FollowUpError,
     action_id_for_todo,
+    check_day_in_case_history,
     checkin_id_for,
     followup_id_for,
     schedule_checkins,
@@ -626,6 +627,77 @@ def test_an_outcome_of_today_is_recorded() -> None:
     assert followup.outcome is not None
     assert followup.outcome["outcome"] == "self_employed"
     assert followup.status == "open", "without feedback it stays open"
+
+
+ACCEPTED_ON = AGREED_ON - timedelta(days=20)
+
+
+def test_an_outcome_before_the_case_was_accepted_is_refused_naming_on() -> None:
+    followup = a_followup()
+
+    def record() -> None:
+        followup.record_outcome(
+            outcome="employed",
+            on=ACCEPTED_ON - timedelta(days=1),
+            actor="counsellor-1",
+            at=NOW,
+            accepted_on=ACCEPTED_ON,
+        )
+
+    refuses("invalid", "on", record, followup)
+    with pytest.raises(FollowUpError) as error:
+        record()
+    assert f"before the case was accepted on {ACCEPTED_ON.isoformat()}" in error.value.message
+    assert followup.outcome is None
+
+
+def test_an_outcome_on_the_day_of_acceptance_or_before_the_plan_is_recorded() -> None:
+    followup = a_followup()
+
+    followup.record_outcome(
+        outcome="employed", on=ACCEPTED_ON, actor="c", at=NOW, accepted_on=ACCEPTED_ON
+    )
+
+    [event] = followup.collect_events()
+    assert isinstance(event, FollowUp.OutcomeRecorded) and event.on == ACCEPTED_ON
+
+
+def test_an_outcome_whose_acceptance_is_not_known_yet_is_checked_against_today_only() -> None:
+    followup = a_followup()
+
+    followup.record_outcome(outcome="none", on=date(2001, 1, 1), actor="c", at=NOW)
+    assert followup.outcome is not None
+    followup.collect_events()
+    refuses(
+        "invalid",
+        "on",
+        lambda: followup.record_outcome(
+            outcome="none", on=NOW.date() + timedelta(days=1), actor="c", at=NOW
+        ),
+        followup,
+    )
+
+
+@pytest.mark.parametrize(
+    ("day", "accepted_on", "today", "refused"),
+    [
+        (date(2026, 1, 9), date(2026, 1, 10), date(2026, 2, 1), True),
+        (date(2026, 1, 10), date(2026, 1, 10), date(2026, 2, 1), False),
+        (date(2026, 2, 1), date(2026, 1, 10), date(2026, 2, 1), False),
+        (date(2026, 2, 2), date(2026, 1, 10), date(2026, 2, 1), True),
+        (date(2026, 2, 2), None, date(2026, 2, 1), True),
+        (date(1990, 1, 1), None, date(2026, 2, 1), False),
+    ],
+)
+def test_a_day_of_the_case_lies_between_its_acceptance_and_today(
+    day: date, accepted_on: date | None, today: date, refused: bool
+) -> None:
+    if refused:
+        with pytest.raises(FollowUpError) as error:
+            check_day_in_case_history("on", day, accepted_on=accepted_on, today=today)
+        assert (error.value.code, error.value.field) == ("invalid", "on")
+    else:
+        check_day_in_case_history("on", day, accepted_on=accepted_on, today=today)
 
 
 # -- closing ------------------------------------------------------------------------------------

@@ -443,6 +443,30 @@ def test_guidance_that_does_not_resume_refuses_a_date() -> None:
     )
 
 
+def test_guidance_does_not_resume_before_the_referral_was_sent() -> None:
+    referral = a_referral("closed")
+    day_before = SENT_AT.date() - timedelta(days=1)
+    refused(
+        referral,
+        lambda: referral.record_resumption(
+            resumes=True, resume_on=day_before, note=None, actor="counsellor-1", at=AT
+        ),
+        "invalid",
+        "resume_on",
+    )
+    with pytest.raises(ReferralError) as error:
+        referral.record_resumption(
+            resumes=True, resume_on=day_before, note=None, actor="counsellor-1", at=AT
+        )
+    assert f"before the referral was sent on {SENT_AT.date().isoformat()}" in error.value.message
+    # The day it was sent, or a day to come: recorded.
+    for day in (SENT_AT.date(), AT.date() + timedelta(days=60)):
+        referral.record_resumption(
+            resumes=True, resume_on=day, note=None, actor="counsellor-1", at=AT
+        )
+        assert referral.resumption is not None and referral.resumption["resume_on"] == day
+
+
 def test_resumption_recorded_again_the_latest_wins() -> None:
     referral = a_referral("closed")
     referral.record_resumption(
