@@ -75,7 +75,7 @@ async def test_feedback_that_closes_the_follow_up_says_so_and_the_intake_case_cl
         "POST",
         f"/followups/{fid}/outcome",
         counsellor,
-        {"outcome": "education", "on": days(-1)},
+        {"outcome": "education", "on": days(0)},
     )
     assert (out["status"], out["closed_by"], out["closure_reason"]) == ("open", None, None)
 
