@@ -1,0 +1,191 @@
+"""The counsellor's first steps in the console, in a real browser against a real system:
+sign in (dev), the worklist, registering a client (a refusal shown at its field, then
+accepted), the client's page; in Dutch, French and English; with JavaScript off; a POST
+without its CSRF token refused. axe-core runs on every page visited (no violation of
+impact serious or critical), and every page is saved as a screenshot."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from babel.dates import format_date
+
+from services.console.i18n import translations
+from tests.console.conftest import AXE, System
+
+pytestmark = pytest.mark.browser
+
+SERIOUS = ("serious", "critical")
+
+
+class Visit:
+    """A browser tab that checks every page it lands on: axe, then a screenshot."""
+
+    def __init__(self, page: Any, folder: Path, prefix: str, axe: bool = True) -> None:
+        self.page, self.folder, self.prefix, self.axe = page, folder, prefix, axe
+        page.set_default_timeout(10_000)
+        self.count = 0
+
+    def check(self, name: str) -> None:
+        self.count += 1
+        path = self.folder / f"{self.prefix}-{self.count:02d}-{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        if self.axe:
+            self.page.evaluate(AXE.read_text())
+            result = self.page.evaluate(
+                "async () => await axe.run(document, {resultTypes: ['violations']})"
+            )
+            bad = [
+                f"{v['id']} ({v['impact']}): {v['help']} at "
+                + ", ".join(str(n["target"]) for n in v["nodes"][:3])
+                for v in result["violations"]
+                if v.get("impact") in SERIOUS
+            ]
+            assert not bad, f"axe on {self.page.url}:\n" + "\n".join(bad)
+        # Every page says its language, has one main landmark and a skip link to it.
+        assert self.page.locator("html").get_attribute("lang")
+        assert self.page.locator("main#main").count() == 1
+        assert self.page.locator("a.skip-link[href='#main']").count() == 1
+
+
+def t(language: str, message: str) -> str:
+    return translations(language).gettext(message)
+
+
+def sign_in_as_counsellor(visit: Visit, base: str, language: str | None) -> None:
+    page = visit.page
+    page.goto(base + "/")
+    assert page.url.endswith("/sign-in")
+    visit.check("sign-in")
+    if language is not None:
+        page.select_option("#language-switch", language)
+        page.click("#language-submit")
+        assert page.locator("html").get_attribute("lang") == language
+        visit.check("sign-in-language")
+    page.click("#sign-in-counsellor")
+    assert re.search(r"/$", page.url), page.url
+
+
+def register(visit: Visit, language: str, given: str, email: str) -> None:
+    page = visit.page
+    page.fill("#given_name", given)
+    page.fill("#family_name", "de Vries")
+    page.fill("#birth_date", "1990-04-12")
+    page.fill("#email", email)
+    page.select_option("#preferred_language", language)
+    page.click("#register-submit")
+
+
+@pytest.mark.parametrize("language", ["nl", "fr", "en"])
+def test_a_counsellor_registers_a_client(
+    system: System, browser: Any, screenshots: Path, language: str
+) -> None:
+    # The browser asks for another language first: the switcher's choice wins.
+    other = "fr-BE" if language != "fr" else "nl-BE"
+    context = browser.new_context(locale=other)
+    page = context.new_page()
+    visit = Visit(page, screenshots, f"journey-{language}")
+    try:
+        page.goto(system.base + "/sign-in")
+        assert page.locator("html").get_attribute("lang") == other[:2]
+        sign_in_as_counsellor(visit, system.base, language)
+        assert page.locator("h1").inner_text() == t(language, "Worklist")
+        visit.check("worklist")
+
+        page.click("nav a[href='/clients/new']")
+        assert page.locator("h1").inner_text() == t(language, "Register a client")
+        visit.check("register")
+
+        given = f"Anna-{language}"
+        register(visit, language, given, "anna@example")  # no top-level domain: refused
+        error = page.locator("#email-error")
+        assert error.inner_text().strip() == t(
+            language, "Enter an e-mail address in the form name@example.org."
+        )
+        email = page.locator("#email")
+        assert "email-error" in (email.get_attribute("aria-describedby") or "")
+        assert email.get_attribute("aria-invalid") == "true"
+        assert email.input_value() == "anna@example"  # the input is kept
+        assert page.locator("#given_name").input_value() == given
+        assert page.locator("#given_name-error").count() == 0
+        visit.check("register-refused")
+
+        page.fill("#email", f"anna.{language}@example.org")
+        page.click("#register-submit")
+        assert re.search(r"/clients/[0-9a-f-]{36}", page.url), page.url
+        assert page.locator("h1").inner_text() == f"{given} de Vries"
+        body = page.locator("main").inner_text()
+        assert format_date(date(1990, 4, 12), "long", locale=language) in body
+        assert f"anna.{language}@example.org" in body
+        assert t(language, "The client is registered.") in body
+        visit.check("client")
+
+        page.click("#sign-out")
+        assert page.url.endswith("/sign-in")
+        page.goto(system.base + "/clients/new")
+        assert "/sign-in" in page.url  # the session is gone
+    finally:
+        context.close()
+
+
+def test_the_forms_work_without_javascript(system: System, browser: Any, screenshots: Path) -> None:
+    context = browser.new_context(java_script_enabled=False, locale="en-GB")
+    page = context.new_page()
+    visit = Visit(page, screenshots, "no-js", axe=False)
+    try:
+        sign_in_as_counsellor(visit, system.base, "nl")
+        visit.check("worklist")
+        page.click("nav a[href='/clients/new']")
+        register(visit, "nl", "Piet", "piet@example")
+        assert page.locator("#email-error").count() == 1
+        visit.check("register-refused")
+        page.fill("#email", "piet@example.org")
+        page.click("#register-submit")
+        assert page.locator("h1").inner_text() == "Piet de Vries"
+        visit.check("client")
+    finally:
+        context.close()
+
+
+def intake_events(database_url: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM intake.intake_events").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_post_without_its_csrf_token_is_refused_and_changes_nothing(
+    system: System, browser: Any, screenshots: Path
+) -> None:
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    visit = Visit(page, screenshots, "csrf")
+    try:
+        sign_in_as_counsellor(visit, system.base, "en")
+        form = {
+            "given_name": "Mallory",
+            "family_name": "Forged",
+            "birth_date": "1980-01-01",
+            "email": "mallory@example.org",
+        }
+        before = intake_events(system.database_url)
+        # The browser's own cookies go along; only the token is missing, then wrong.
+        for token in (None, "not-the-token"):
+            given = form if token is None else {**form, "csrf_token": token}
+            r = context.request.post(system.base + "/clients", form=given, max_redirects=0)
+            assert r.status == 403, r.status
+            assert "This form has expired" in r.text()
+        assert intake_events(system.database_url) == before
+        page.goto(system.base + "/sign-in")
+        # And a sign-in without one (login CSRF) is refused too.
+        r = context.request.post(
+            system.base + "/sign-in", form={"person": "admin"}, max_redirects=0
+        )
+        assert r.status == 403
+    finally:
+        context.close()
