@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     console_session_idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
     console_session_absolute_hours: float = Field(default=10.0, gt=0, le=24 * 7)
     console_api_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # The time zone the console shows moments in (an IANA name).
+    console_timezone: str = "Europe/Amsterdam"
 
     # Plumbing
     # Connections per service and process: the event store's pool keeps `db_pool_size`

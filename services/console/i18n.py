@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
@@ -95,12 +96,16 @@ def own_name(code: str) -> str:
 
 
 class Localised:
-    """Everything a page needs of its language."""
+    """Everything a page needs of its language (and the agency's time zone)."""
 
-    def __init__(self, language: str) -> None:
+    def __init__(self, language: str, timezone: str = "Europe/Amsterdam") -> None:
         self.language = language
         self.locale = Locale.parse(language)
         self.t = translations(language)
+        try:
+            self.tz: tzinfo | None = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.tz = None
 
     def gettext(self, message: str, **values: object) -> str:
         text = self.t.gettext(message)
@@ -134,14 +139,14 @@ class Localised:
                 return value
         else:
             parsed = value
-        return format_datetime(parsed, format, locale=self.locale)
+        return format_datetime(parsed, format, tzinfo=self.tz, locale=self.locale)
 
     def number(self, value: float | int | None) -> str:
         return "" if value is None else format_decimal(value, locale=self.locale)
 
 
 @cache
-def environment(language: str) -> Environment:
+def environment(language: str, timezone: str = "Europe/Amsterdam") -> Environment:
     """The templates, translated into one language (one Jinja environment per language)."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -151,7 +156,7 @@ def environment(language: str) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
-    local = Localised(language)
+    local = Localised(language, timezone)
     filters: dict[str, Callable[..., str]] = {
         "date": local.day,
         "datetime": local.moment,

@@ -74,7 +74,7 @@ class View:
         return self.anonymous_csrf
 
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-        env = environment(self.language)
+        env = environment(self.language, self.settings.console_timezone)
         developers = (
             f"{self.settings.console_api_url.rstrip('/')}/developers"
             if self.settings.console_api_url
@@ -144,7 +144,7 @@ async def view(request: Request) -> View:
         request=request,
         settings=settings,
         session=session,
-        local=Localised(language),
+        local=Localised(language, settings.console_timezone),
         anonymous_csrf=request.cookies.get(ANONYMOUS_CSRF_COOKIE),
     )
 
