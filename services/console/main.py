@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import asyncpg
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -148,6 +149,17 @@ def install_refusals(app: FastAPI) -> None:
                 N_("The change was refused: %(detail)s"),
                 detail=str(exc.problem.get("detail") or exc.status),
             ),
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        # A malformed address (an id that is no id): no such page.
+        page = await view(request)
+        return page.render(
+            "error.html",
+            status=404,
+            title=page.gettext(N_("Page not found")),
+            message=page.gettext(N_("There is no page at this address.")),
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -51,7 +51,9 @@ class System:
     folder: Path
 
 
-@pytest.fixture(scope="session")
+# The package's: the system stops once the console's tests are done, not at the end of
+# the whole suite.
+@pytest.fixture(scope="package")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     """`waypoint run` in a folder of its own, as `make run` starts it (this checkout's
     code: `python -m shared.cli run`, which is what `.venv/bin/waypoint run` runs)."""
@@ -125,8 +127,10 @@ def screenshots() -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium, for one module: Playwright's sync API keeps an event loop running in
+    this thread while it is open, which no other test's asyncio may meet."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -125,6 +125,14 @@ def test_a_counsellor_registers_a_client(
         assert t(language, "The client is registered.") in body
         visit.check("client")
 
+        # A client that does not exist (or is not one the counsellor may see), an
+        # address that is no page: said so, in the page's language.
+        for missing in ("/clients/00000000-0000-4000-8000-000000000000", "/clients/x", "/nope"):
+            answer = page.goto(system.base + missing)
+            assert answer is not None and answer.status == 404, missing
+            visit.check("not-found")
+        assert page.locator("h1").inner_text() == t(language, "Page not found")
+
         page.click("#sign-out")
         assert page.url.endswith("/sign-in")
         page.goto(system.base + "/clients/new")
