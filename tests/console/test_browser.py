@@ -1,7 +1,7 @@
 """The counsellor's first steps in the console, in a real browser against a real system:
 sign in (dev), the worklist, registering a client (a refusal shown at its field, then
-accepted), the client's page; in Dutch, French and English; with JavaScript off; a POST
-without its CSRF token refused. axe-core runs on every page visited (no violation of
+accepted), the client's page; in Dutch, French and English; with JavaScript off; with the
+keyboard alone (every focused element visibly so); a POST without its CSRF token refused. axe-core runs on every page visited (no violation of
 impact serious or critical), and every page is saved as a screenshot."""
 
 from __future__ import annotations
@@ -195,5 +195,64 @@ def test_a_post_without_its_csrf_token_is_refused_and_changes_nothing(
             system.base + "/sign-in", form={"person": "admin"}, max_redirects=0
         )
         assert r.status == 403
+    finally:
+        context.close()
+
+
+def tab_to(page: Any, selector: str, most: int = 40) -> None:
+    """Press Tab until `selector` has the focus; each focused element shows it."""
+    for _ in range(most):
+        page.keyboard.press("Tab")
+        state = page.evaluate(
+            """(selector) => {
+                const e = document.activeElement;
+                const s = getComputedStyle(e);
+                return {here: e.matches(selector), outline: s.outlineStyle,
+                        width: parseFloat(s.outlineWidth), tag: e.tagName, id: e.id};
+            }""",
+            selector,
+        )
+        assert state["outline"] != "none" and state["width"] >= 2, f"no visible focus: {state}"
+        if state["here"]:
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def test_a_counsellor_registers_a_client_with_the_keyboard_alone(
+    system: System, browser: Any, screenshots: Path
+) -> None:
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    visit = Visit(page, screenshots, "keyboard")
+    try:
+        page.goto(system.base + "/sign-in")
+        # The first Tab reaches the skip link, shown on the screen.
+        page.keyboard.press("Tab")
+        skip = page.locator("a.skip-link")
+        assert skip.evaluate("e => e === document.activeElement")
+        box = skip.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["y"] >= 0
+        visit.check("skip-link")
+        tab_to(page, "#sign-in-counsellor")
+        page.keyboard.press("Enter")
+        page.wait_for_url(system.base + "/")
+        tab_to(page, "main a[href='/clients/new']")
+        page.keyboard.press("Enter")
+        page.wait_for_url(system.base + "/clients/new")
+        tab_to(page, "#given_name")
+        page.keyboard.type("Kees")
+        tab_to(page, "#family_name")
+        page.keyboard.type("Toetsenbord")
+        tab_to(page, "#birth_date")
+        page.keyboard.type("03151985")  # month, day, year in en-US's date field
+        tab_to(page, "#email")
+        page.keyboard.type("kees@example.org")
+        tab_to(page, "#register-submit")
+        visit.check("register-filled")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r".*/clients/[0-9a-f-]{36}.*"))
+        assert page.locator("h1").inner_text() == "Kees Toetsenbord"
+        assert "March 15, 1985" in page.locator("main").inner_text()
+        visit.check("client")
     finally:
         context.close()

@@ -19,7 +19,14 @@ from services.console.api import ApiError, form_errors
 from services.console.i18n import Localised, choose, negotiate
 from services.console.pages import CLIENT_FIELDS
 from services.console.sessions import SCHEMA_SQL, Sealer, SessionStore, hash_id
-from services.console.web import ANONYMOUS_CSRF_COOKIE, CsrfRefused, View, safe_next
+from services.console.web import (
+    ANONYMOUS_CSRF_COOKIE,
+    CsrfRefused,
+    View,
+    safe_next,
+    secure_cookies,
+    session_cookie_name,
+)
 from shared.settings import Settings
 
 PROBLEM = "https://waypoint.example/problems/"
@@ -141,6 +148,20 @@ def test_a_form_before_sign_in_needs_the_token_of_its_cookie() -> None:
     cookieless = View(request(), settings, None, Localised("en"))
     with pytest.raises(CsrfRefused):
         cookieless.check_csrf(FormData({"csrf_token": "abc"}))
+
+
+def test_the_session_cookie_is_secure_outside_dev_mode() -> None:
+    dev = Settings(auth_mode="dev")
+    assert not secure_cookies(dev) and session_cookie_name(dev) == "waypoint-session"
+    oidc = Settings(
+        auth_mode="oidc",
+        oidc_issuer="https://idp.example",
+        oidc_jwks_url="https://idp.example/jwks",
+        master_key=base64.b64encode(b"k" * 32).decode(),
+        audit_signing_key=base64.b64encode(b"s" * 32).decode(),
+    )
+    # `__Host-`: the browser keeps it only when Secure, for this host, path / alone.
+    assert secure_cookies(oidc) and session_cookie_name(oidc) == "__Host-waypoint-session"
 
 
 def test_only_paths_of_this_site_are_gone_back_to() -> None:
