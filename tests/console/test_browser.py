@@ -1,8 +1,9 @@
 """The counsellor's first steps in the console, in a real browser against a real system:
 sign in (dev), the worklist, registering a client (a refusal shown at its field, then
 accepted), the client's page; in Dutch, French and English; with JavaScript off; with the
-keyboard alone (every focused element visibly so); a POST without its CSRF token refused. axe-core runs on every page visited (no violation of
-impact serious or critical), and every page is saved as a screenshot."""
+keyboard alone (every focused element visibly so); a POST without its CSRF token
+refused. axe-core runs on every page visited (no violation of impact serious or
+critical), and every page is saved as a screenshot."""
 
 from __future__ import annotations
 
