@@ -20,12 +20,14 @@ METHODS = [
 ]
 OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "false"}}
 # Python's extraction looks for these callables (N_ marks a message shown elsewhere).
-KEYWORDS = {"N_": None, "gettext": None, "_": None}
+KEYWORDS = {"N_": None, "gettext": None, "_": None, "ngettext": (1, 2)}
+# A message: its text, or (singular, plural) for one with plural forms.
+Message = str | tuple[str, str]
 
 
-def extract() -> dict[str, list[tuple[str, int]]]:
+def extract() -> dict[Message, list[tuple[str, int]]]:
     """Every message of the console's code and templates, with where it is used."""
-    found: dict[str, list[tuple[str, int]]] = {}
+    found: dict[Message, list[tuple[str, int]]] = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
         HERE,
         method_map=METHODS,
@@ -33,10 +35,17 @@ def extract() -> dict[str, list[tuple[str, int]]]:
         keywords=KEYWORDS,
     ):
         if isinstance(message, tuple):
-            message = message[0]
+            message = (message[0], message[1]) if len(message) > 1 and message[1] else message[0]
         if message:
             found.setdefault(message, []).append((filename, lineno))
     return found
+
+
+def key(message_id: object) -> Message:
+    """A catalogue entry's id as `extract` names it."""
+    if isinstance(message_id, list | tuple):
+        return (str(message_id[0]), str(message_id[1]))
+    return str(message_id)
 
 
 def load(language: str) -> Catalog:
@@ -47,16 +56,16 @@ def load(language: str) -> Catalog:
         return read_po(f, locale=language)
 
 
-def update(language: str, found: dict[str, list[tuple[str, int]]]) -> tuple[int, int]:
+def update(language: str, found: dict[Message, list[tuple[str, int]]]) -> tuple[int, int]:
     """Add the new messages to the language's catalogue, drop the unused; (added, dropped)."""
     catalog = load(language)
-    old = {m.id: m.string for m in catalog if m.id}
+    old: dict[Message, object] = {key(m.id): m.string for m in catalog if m.id}
     fresh = Catalog(locale=language, domain="messages", project="Waypoint console")
-    for message, locations in sorted(found.items()):
-        string = old.get(message, "")
-        if language == "en" and not string:
+    for message, locations in sorted(found.items(), key=lambda kv: str(kv[0])):
+        string = old.get(message) or ("" if isinstance(message, str) else ("", ""))
+        if language == "en" and not any(string if isinstance(string, tuple) else [string]):
             string = message
-        fresh.add(message, string, locations=sorted(set(locations)))
+        fresh.add(message, string, locations=sorted(set(locations)))  # type: ignore[arg-type]
     path = po_path(language)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:

@@ -12,11 +12,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from babel.dates import format_date
 
 from services.console.i18n import translations
+from shared.auth import dev_token
+from shared.settings import Settings
 from tests.console.conftest import AXE, System
 
 pytestmark = pytest.mark.browser
@@ -126,6 +129,19 @@ def test_a_counsellor_registers_a_client(
         assert t(language, "The client is registered.") in body
         visit.check("client")
 
+        if language == "en":
+            open_a_case(system, page.url.split("/clients/")[1].split("?")[0])
+            page.goto(system.base + "/")
+            row = page.locator("table", has_text="Opened on").locator("tbody tr")
+            assert row.count() == 1
+            assert "open" in row.inner_text() and "intake" in row.inner_text()
+            visit.check("worklist-with-a-case")
+            page.select_option("#status", "declined")
+            page.click(".filters button")
+            assert "status=declined" in page.url
+            assert page.locator("table", has_text="Opened on").count() == 0
+            visit.check("worklist-filtered")
+
         # A client that does not exist (or is not one the counsellor may see), an
         # address that is no page: said so, in the page's language.
         for missing in ("/clients/00000000-0000-4000-8000-000000000000", "/clients/x", "/nope"):
@@ -159,6 +175,29 @@ def test_the_forms_work_without_javascript(system: System, browser: Any, screens
         visit.check("client")
     finally:
         context.close()
+
+
+def open_a_case(system: System, client_id: str) -> None:
+    """What the next step's pages will do, through the API for now: the client's consent
+    to guidance, then a case."""
+    secret = (system.folder / ".data" / "dev-jwt-secret").read_text().strip()
+    token = dev_token(
+        Settings(auth_mode="dev", jwt_secret=secret),
+        sub="c.jansen",
+        org="org-demo",
+        roles=["counsellor"],
+    )
+    with httpx.Client(base_url=system.base, headers={"Authorization": f"Bearer {token}"}) as api:
+        r = api.post(
+            f"/intake/v1/clients/{client_id}/consents",
+            json={"purpose": "guidance", "granted": True},
+        )
+        assert r.status_code == 201, r.text
+        r = api.post(
+            "/intake/v1/cases",
+            json={"client_id": client_id, "career_question": "Which work suits me?"},
+        )
+        assert r.status_code == 201, r.text
 
 
 def intake_events(database_url: str) -> int:
