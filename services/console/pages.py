@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console.api import Api, ApiError, FormErrors, form_errors
 from services.console.i18n import LANGUAGES, N_
+from services.console.signin import ROLE_NAMES
 from services.console.web import (
     LANGUAGE_COOKIE,
     View,
@@ -53,6 +54,8 @@ CLIENT_FIELDS = {
     "phone": N_("Enter a phone number of 6 to 20 digits, for example +31 6 12345678."),
     "preferred_language": N_("Choose one of the languages listed."),
 }
+# Who has a worklist (the API lets them read cases and check-ins).
+WORKLIST_ROLES = {"counsellor", "team_lead"}
 CLIENT_LANGUAGES = ("nl", "fr", "en", "de", "ar", "tr", "pl", "uk")
 
 
@@ -83,6 +86,13 @@ async def worklist(
     phase: str | None = None,
 ) -> HTMLResponse:
     """Check-ins due and overdue, then the organisation's cases, newest first."""
+    assert page.session is not None
+    if not WORKLIST_ROLES & set(page.session.roles):
+        # The pages of partners, auditors and admins are the next step's.
+        roles = ", ".join(
+            page.gettext(ROLE_NAMES[r]) for r in page.session.roles if r in ROLE_NAMES
+        )
+        return page.render("home.html", roles=roles)
     status = status if status in STATUS_NAMES else None
     phase = phase if phase in PHASE_NAMES else None
     checkins = await api(request).page(

@@ -296,3 +296,26 @@ def test_a_counsellor_registers_a_client_with_the_keyboard_alone(
         visit.check("client")
     finally:
         context.close()
+
+
+def test_every_demo_person_signs_in_to_a_page_of_their_own(
+    system: System, browser: Any, screenshots: Path
+) -> None:
+    """Only counsellors and team leads have a worklist yet; the others land on a welcome
+    page (their pages are the next step's), none on an error."""
+    context = browser.new_context(locale="nl-NL")
+    page = context.new_page()
+    visit = Visit(page, screenshots, "people")
+    try:
+        for role in ("team_lead", "admin", "auditor", "directory_admin", "partner"):
+            page.goto(system.base + "/sign-in")
+            with page.expect_navigation() as landed:
+                page.click(f"#sign-in-{role}")
+            answer = landed.value
+            assert answer is not None and answer.status == 200, role
+            expected = "Werklijst" if role == "team_lead" else "Welkom"
+            assert page.locator("h1").inner_text() == expected, role
+            visit.check(role)
+            page.click("#sign-out")
+    finally:
+        context.close()
