@@ -6,17 +6,27 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install run test faults fuzz lint format bench asyncapi clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt services/console/assets.json
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(PY) -m services.console.assets
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install the pinned dependencies
+# The console's browser tests drive Debian's Chromium (Playwright never downloads one).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(CHROMIUM):
+	@echo "installing chromium (apt) for the console's browser tests"
+	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+install: $(STAMP) $(CHROMIUM) ## create .venv, install the pinned dependencies, the console's assets and chromium
 
 run: $(STAMP) ## run all four services (and NATS/PostgreSQL if none answer) on :8000
 	$(VENV)/bin/waypoint run
 
-test: $(STAMP) ## run the whole test suite against real PostgreSQL and NATS
+test: $(STAMP) $(CHROMIUM) ## run the whole test suite against real PostgreSQL and NATS
 	$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

@@ -173,7 +173,8 @@ async def _health(app: FastAPI) -> tuple[bool, str]:
 
 
 async def landing_page(apps: dict[str, FastAPI]) -> bytes:
-    """The combined server's `/`: each service's API docs and readiness."""
+    """The combined server's `/developers`: each service's API docs and readiness (`/`
+    is the console, for people)."""
     health = await asyncio.gather(*(_health(app) for app in apps.values()))
     rows = []
     for (name, app), (ok, status) in zip(apps.items(), health, strict=True):
@@ -191,9 +192,10 @@ body {{ font-family: system-ui, sans-serif; margin: 2rem; max-width: 60rem; }}
 table {{ border-collapse: collapse; }} td, th {{ padding: .4rem .8rem; text-align: left; }}
 .ok {{ color: #176317; }} .down {{ color: #a11; }}
 </style></head>
-<body><h1>Waypoint</h1>
+<body><h1>Waypoint: for developers</h1>
 <p>The four services' API docs. In Swagger, "Authorize" takes a bearer token
-(in dev mode: <code>waypoint token --role counsellor</code>).</p>
+(in dev mode: <code>waypoint token --role counsellor</code>).
+People work in <a href="/">the console</a>.</p>
 <table><tr><th>Service</th><th>API docs</th><th>OpenAPI</th><th>Health</th></tr>
 {chr(10).join(rows)}
 </table></body></html>

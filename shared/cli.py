@@ -33,6 +33,16 @@ if TYPE_CHECKING:
 
 DEV_ORG = "org-demo"
 DEV_PARTNER = uuid.UUID("00000000-0000-4000-8000-00000000beef")
+# The demo people of dev mode: role → (subject, roles, partner id). `waypoint tokens` mints
+# their tokens; the console's dev sign-in page lists them.
+DEV_PEOPLE: dict[str, tuple[str, list[str], uuid.UUID | None]] = {
+    "counsellor": ("c.jansen", ["counsellor"], None),
+    "team_lead": ("t.peeters", ["team_lead"], None),
+    "admin": ("a.admin", ["admin"], None),
+    "auditor": ("r.auditor", ["auditor"], None),
+    "directory_admin": ("d.directory", ["directory_admin"], None),
+    "partner": ("p.partner", ["partner"], DEV_PARTNER),
+}
 # Where `waypoint run` leaves the dev signing secret of the running system, so that
 # `waypoint token` (and the benchmarks) in another shell mint tokens it accepts.
 SECRET_FILE = Path(".data") / "dev-jwt-secret"
@@ -66,30 +76,13 @@ def share_dev_secret(data_dir: Path) -> str | None:
     return str(path)
 
 
-# The demo organisation's people: role -> user id (`sub`).
-DEV_PEOPLE = {
-    "counsellor": "c.jansen",
-    "team_lead": "t.peeters",
-    "admin": "a.admin",
-    "auditor": "r.auditor",
-    "directory_admin": "d.directory",
-    "partner": "p.partner",
-}
-
-
 def dev_tokens() -> dict[str, str]:
     from shared.auth import dev_token
 
     settings = signing_settings()
     return {
-        role: dev_token(
-            settings,
-            sub=sub,
-            org=DEV_ORG,
-            roles=[role],
-            partner_id=DEV_PARTNER if role == "partner" else None,
-        )
-        for role, sub in DEV_PEOPLE.items()
+        role: dev_token(settings, sub=sub, org=DEV_ORG, roles=roles, partner_id=partner)
+        for role, (sub, roles, partner) in DEV_PEOPLE.items()
     }
 
 
@@ -169,8 +162,10 @@ def run(
         )
         written.append(run_file)
         console.print(f"Data in [bold]{data_dir.resolve()}[/] (addresses in {run_file})")
-        console.print(f"\nWaypoint at [bold]{base}[/]: /intake /planning /followup /referral")
-        console.print(f"OpenAPI: {base}/intake/docs (and /planning/docs, …)\n")
+        sign_in = f"{base}/sign-in" if settings.auth_mode == "dev" else f"{base}/"
+        console.print(f"\nSign in to the console: [bold]{sign_in}[/]")
+        console.print(f"Waypoint's APIs at [bold]{base}[/]: /intake /planning /followup /referral")
+        console.print(f"OpenAPI: {base}/intake/docs (and /planning/docs, …; {base}/developers)\n")
         if settings.auth_mode == "dev":
             # One screen: the tokens go to another shell with `waypoint tokens`; only the
             # counsellor's is printed, for Swagger's Authorize button.
@@ -178,7 +173,7 @@ def run(
                 console.print(f"Dev mode: tokens are signed with the secret in {secret_file}.")
             console.print(
                 f"Dev people of organisation [bold]{DEV_ORG}[/]: "
-                + ", ".join(f"{sub} ({role})" for role, sub in DEV_PEOPLE.items())
+                + ", ".join(f"{sub} ({role})" for role, (sub, _, _) in DEV_PEOPLE.items())
                 + ". In another shell here,"
             )
             console.print(

@@ -1,4 +1,5 @@
-"""Serving: one service alone, or all four behind one address with their prefixes."""
+"""Serving: one service alone, or all four behind one address with their prefixes and
+the console (services/console) answering every other path, `/` first."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from shared.errors import PROBLEM_JSON
 from shared.settings import Settings, get_settings
 
 SERVICES = ("intake", "planning", "followup", "referral")
+# The page for developers (the four API docs and their health); `/` is the console's.
+DEVELOPERS = "/developers"
 
 
 def create_service(name: str, settings: Settings) -> FastAPI:
@@ -31,20 +34,29 @@ def create_service(name: str, settings: Settings) -> FastAPI:
 
 
 class Combined:
-    """One ASGI app routing `/<service>/…` to that service's app, running all lifespans."""
+    """One ASGI app routing `/<service>/…` to that service's app and every other path to
+    the console; `/developers` lists the API docs. Runs all lifespans."""
 
     def __init__(
-        self, settings: Settings | None = None, apps: dict[str, FastAPI] | None = None
+        self,
+        settings: Settings | None = None,
+        apps: dict[str, FastAPI] | None = None,
+        console: FastAPI | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         # `apps`: services already built (and started) elsewhere, e.g. by a test.
         self.apps = apps or {name: create_service(name, self.settings) for name in SERVICES}
+        # The console serves people, so only a process that serves HTTP runs it.
+        self.console = console or create_service("console", self.settings)
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             for app in self.apps.values():
                 await stack.enter_async_context(app.router.lifespan_context(app))
+            if self.settings.role in ("all", "web"):
+                console = self.console
+                await stack.enter_async_context(console.router.lifespan_context(console))
             settle_heap()
             yield
 
@@ -53,18 +65,21 @@ class Combined:
             await self._lifespan(receive, send)
             return
         path: str = scope.get("path", "")
-        if path == "/" and scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+        if path == DEVELOPERS and scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             await self._landing(scope, send)
             return
         name = path.split("/", 2)[1] if path.startswith("/") else ""
         app = self.apps.get(name)
         if app is None:
-            await _not_found(scope, send)
+            if scope["type"] != "http":
+                await _not_found(scope, send)
+                return
+            await self.console(scope, receive, send)
             return
         await app(scope, receive, send)
 
     async def _landing(self, scope: Scope, send: Send) -> None:
-        """The landing page: the four API docs and each service's health."""
+        """For developers: the four API docs and each service's health."""
         body = await landing_page(self.apps)
         # A page of our own, without script: it may load nothing from anywhere else.
         headers = [(k, v) for k, v in SECURITY_HEADERS if k != b"content-security-policy"]

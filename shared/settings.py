@@ -110,6 +110,16 @@ class Settings(BaseSettings):
     # work; a worker's relay then only stands in should the relay process be gone).
     role: Literal["all", "web", "worker", "relay"] = "all"
 
+    # Console (services/console): the four APIs' base URL (None: this process's own
+    # address, as `waypoint run` serves them beside the console); its sessions' idle and
+    # absolute lifetimes; the session cookie is Secure outside dev mode.
+    console_api_url: str | None = None
+    console_session_idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    console_session_absolute_hours: float = Field(default=10.0, gt=0, le=24 * 7)
+    console_api_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # The time zone the console shows moments in (an IANA name).
+    console_timezone: str = "Europe/Amsterdam"
+
     # Plumbing
     # Connections per service and process: the event store's pool keeps `db_pool_size`
     # open and grows by up to `db_max_overflow` under load (a worker process keeps one

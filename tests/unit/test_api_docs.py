@@ -1,6 +1,6 @@
 """The API docs a person can use (shared/apidocs.py): Swagger UI from local assets, the
 bearer scheme on every operation behind authentication, the problem+json answers, and the
-combined server's landing page."""
+combined server's page for developers (`/developers`; `/` is the console)."""
 
 from __future__ import annotations
 
@@ -114,10 +114,10 @@ async def test_every_operation_documents_its_problem_answers_as_problem_json(
                 assert ref == "#/components/schemas/Problem"
 
 
-async def test_the_landing_page_lists_the_four_services_with_their_health(
+async def test_the_developers_page_lists_the_four_services_with_their_health(
     combined: Combined,
 ) -> None:
-    page = await get(combined, "/")
+    page = await get(combined, "/developers")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert page.headers["x-frame-options"] == "DENY"
@@ -127,3 +127,10 @@ async def test_the_landing_page_lists_the_four_services_with_their_health(
     # Not started here: every service shows as not ready.
     assert page.text.count("not ready") == len(SERVICES)
     assert "//" not in re.sub(r"<!doctype[^>]*>", "", page.text).replace("</", "")
+    assert 'href="/"' in page.text  # the console, for people
+
+
+async def test_the_root_is_the_console_asking_a_stranger_to_sign_in(combined: Combined) -> None:
+    page = await get(combined, "/")
+    assert page.status_code == 303
+    assert page.headers["location"] == "/sign-in"

@@ -1,0 +1,174 @@
+"""The four APIs, called with the signed-in user's own token, and their problems turned
+into what a person reads beside a form's fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from services.console.i18n import N_, Localised
+
+PROBLEM_BASE = "https://waypoint.example/problems/"
+
+
+class ApiError(Exception):
+    """An API answered with a problem (or not at all: status 503, no body)."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        super().__init__(f"{status} {problem.get('type', '')}")
+        self.status = status
+        self.problem = problem
+
+    @property
+    def code(self) -> str:
+        kind = str(self.problem.get("type", ""))
+        return kind.removeprefix(PROBLEM_BASE)
+
+
+@dataclass
+class Page:
+    """One page of a list the API paginates (`X-Total-Count`)."""
+
+    items: list[dict[str, Any]]
+    total: int
+    number: int
+    size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def previous(self) -> int | None:
+        return self.number - 1 if self.number > 1 else None
+
+    @property
+    def next(self) -> int | None:
+        return self.number + 1 if self.number < self.pages else None
+
+
+class Api:
+    """One shared HTTP client for every user; each call carries the caller's token."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=timeout,
+            follow_redirects=False,
+            headers={"Accept": "application/json"},
+        )
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def call(
+        self,
+        token: str,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        given = {"Authorization": f"Bearer {token}", **(headers or {})}
+        try:
+            r = await self.http.request(method, path, json=json, params=params, headers=given)
+        except httpx.HTTPError as e:
+            raise ApiError(
+                503,
+                {
+                    "type": PROBLEM_BASE + "service-unavailable",
+                    "title": "Service unavailable",
+                    "detail": type(e).__name__,
+                },
+            ) from None
+        if r.status_code >= 400:
+            try:
+                problem = r.json()
+            except ValueError:
+                problem = {}
+            if not isinstance(problem, dict):
+                problem = {}
+            raise ApiError(r.status_code, problem)
+        return r
+
+    async def get(self, token: str, path: str, **params: Any) -> Any:
+        given = {k: v for k, v in params.items() if v is not None and v != ""}
+        return (await self.call(token, "GET", path, params=given)).json()
+
+    async def page(self, token: str, path: str, number: int, size: int, **params: Any) -> Page:
+        number = max(1, number)
+        given = {k: v for k, v in params.items() if v is not None and v != ""}
+        r = await self.call(
+            token, "GET", path, params={**given, "limit": size, "offset": (number - 1) * size}
+        )
+        items = r.json()
+        total = int(r.headers.get("X-Total-Count", len(items)))
+        return Page(items=items, total=total, number=number, size=size)
+
+
+# What a person reads for a refusal the API names by its type.
+GENERAL = {
+    "version-conflict": N_(
+        "Someone else changed this record while you were working on it. What it says now "
+        "is shown below; check it, then make your change again."
+    ),
+    "consent-required": N_("This needs the client's consent, which has not been given."),
+    "forbidden": N_("You are not allowed to do this."),
+    "not-found": N_("This record does not exist, or you may not see it."),
+    "service-unavailable": N_(
+        "A part of Waypoint is not reachable just now. Nothing was changed; try again in a moment."
+    ),
+    "validation-error": N_("Some fields need your attention."),
+}
+UNKNOWN = N_("The change was refused: %(detail)s")
+
+
+@dataclass
+class FormErrors:
+    """A refusal, as a form shows it: messages per field and above the form."""
+
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    summary: list[str] = field(default_factory=list)
+    conflict: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.fields or self.summary)
+
+    def add(self, name: str, message: str) -> None:
+        self.fields.setdefault(name, []).append(message)
+
+
+def form_errors(
+    error: ApiError,
+    local: Localised,
+    fields: dict[str, str],
+) -> FormErrors:
+    """The problem as messages beside the fields it names (`errors[].field`).
+
+    `fields`: the form's fields, each with the message a person reads when the API
+    refuses it (already marked for translation); a field the form does not have, and a
+    problem that names no field, go above the form.
+    """
+    out = FormErrors(conflict=error.status == 409 and error.code == "version-conflict")
+    named = error.problem.get("errors")
+    if isinstance(named, list):
+        for entry in named:
+            if not isinstance(entry, dict):
+                continue
+            name = str(entry.get("field", ""))
+            message = str(entry.get("message", ""))
+            if name in fields:
+                out.add(name, local.gettext(fields[name]))
+            else:
+                out.summary.append(f"{name}: {message}" if name else message)
+    if error.code in GENERAL:
+        out.summary.insert(0, local.gettext(GENERAL[error.code]))
+    elif not out:
+        detail = str(error.problem.get("detail") or error.problem.get("title") or error.status)
+        out.summary.append(local.gettext(UNKNOWN, detail=detail))
+    return out

@@ -1,0 +1,169 @@
+"""Languages: Babel catalogues (nl, fr, en) under `locale/`, compiled in memory at start
+(the `.po` files are committed, no `.mo`); dates and numbers through Babel.
+
+The language of a page: the user's choice (kept in the session, or a cookie before
+sign-in), else the best of `Accept-Language`, else Dutch.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import date, datetime, tzinfo
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import Translations
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+HERE = Path(__file__).parent
+LOCALE_DIR = HERE / "locale"
+TEMPLATES = HERE / "templates"
+LANGUAGES = ("nl", "fr", "en")
+DEFAULT_LANGUAGE = "nl"
+DOMAIN = "messages"
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated where it is shown."""
+    return message
+
+
+def po_path(language: str) -> Path:
+    return LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@cache
+def translations(language: str) -> Translations:
+    """The language's catalogue, compiled from its `.po` in memory."""
+    with po_path(language).open("rb") as f:
+        catalog = read_po(f, locale=language, domain=DOMAIN)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
+
+
+def negotiate(accept_language: str | None) -> str | None:
+    """The best of our languages for an Accept-Language header, or None."""
+    if not accept_language:
+        return None
+    wanted: list[tuple[float, str]] = []
+    for part in accept_language.split(",")[:20]:
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        if tag:
+            wanted.append((q, tag.strip().replace("_", "-")))
+    wanted.sort(key=lambda w: -w[0])
+    try:
+        best = Locale.negotiate([t for q, t in wanted if q > 0], list(LANGUAGES), sep="-")
+    except (UnknownLocaleError, ValueError):
+        return None
+    return best.language if best else None
+
+
+def choose(chosen: str | None, accept_language: str | None) -> str:
+    if chosen in LANGUAGES:
+        assert chosen is not None
+        return chosen
+    return negotiate(accept_language) or DEFAULT_LANGUAGE
+
+
+def language_name(code: str, in_language: str) -> str:
+    """A language's name in another language (`nl` in French: `néerlandais`)."""
+    try:
+        name = Locale.parse(in_language).languages.get(code)
+    except (UnknownLocaleError, ValueError):
+        name = None
+    return name or code
+
+
+def own_name(code: str) -> str:
+    """A language's name in itself (`Nederlands`), as a language switcher shows it."""
+    name = language_name(code, code)
+    return name[:1].upper() + name[1:]
+
+
+class Localised:
+    """Everything a page needs of its language (and the agency's time zone)."""
+
+    def __init__(self, language: str, timezone: str = "Europe/Amsterdam") -> None:
+        self.language = language
+        self.locale = Locale.parse(language)
+        self.t = translations(language)
+        try:
+            self.tz: tzinfo | None = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.tz = None
+
+    def gettext(self, message: str, **values: object) -> str:
+        text = self.t.gettext(message)
+        return text % values if values else text
+
+    def day(self, value: date | str | None, format: str = "medium") -> str:
+        """A date (or the date of a moment), in the page's language."""
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str):
+            try:
+                parsed = (
+                    datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+                )
+            except ValueError:
+                return value
+        else:
+            parsed = value
+        if isinstance(parsed, datetime):
+            parsed = parsed.date()
+        return format_date(parsed, format, locale=self.locale)
+
+    def moment(self, value: datetime | str | None, format: str = "medium") -> str:
+        """A date and time, in the page's language."""
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                return value
+        else:
+            parsed = value
+        return format_datetime(parsed, format, tzinfo=self.tz, locale=self.locale)
+
+    def number(self, value: float | int | None) -> str:
+        return "" if value is None else format_decimal(value, locale=self.locale)
+
+
+@cache
+def environment(language: str, timezone: str = "Europe/Amsterdam") -> Environment:
+    """The templates, translated into one language (one Jinja environment per language)."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    local = Localised(language, timezone)
+    filters: dict[str, Callable[..., str]] = {
+        "date": local.day,
+        "datetime": local.moment,
+        "number": local.number,
+        "language_name": lambda code: language_name(code, language),
+    }
+    env.filters.update(filters)
+    env.globals["own_name"] = own_name
+    env.globals["LANGUAGES"] = LANGUAGES
+    return env

@@ -1,0 +1,180 @@
+"""Composition root of the console: its sessions' pool, the one HTTP client to the APIs,
+the pages, and how refusals are shown."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.console import assets
+from services.console.api import GENERAL, Api, ApiError
+from services.console.i18n import LANGUAGES, N_, translations
+from services.console.pages import router as pages
+from services.console.sessions import SCHEMA_SQL, Sealer, SessionStore
+from services.console.signin import DevSignIn, SignInFlow, sign_out_router
+from services.console.web import (
+    CsrfRefused,
+    PageHeaders,
+    SignInNeeded,
+    session_cookie_name,
+    view,
+)
+from shared.settings import Settings, get_settings
+
+STATIC = Path(__file__).parent / "static"
+log = logging.getLogger(__name__)
+
+
+def api_base(settings: Settings) -> str:
+    """The APIs' base URL: GUIDANCE_CONSOLE_API_URL, else this process's own address
+    (where `waypoint run` serves them beside the console)."""
+    if settings.console_api_url:
+        return settings.console_api_url
+    host = settings.host
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
+
+
+def sign_in_flow(settings: Settings) -> SignInFlow | None:
+    """Dev mode's page of demo people; in oidc mode, the next step's OIDC flow goes here."""
+    if settings.auth_mode == "dev":
+        return DevSignIn()
+    return None
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for language in LANGUAGES:
+            translations(language)  # a broken catalogue fails the start, not a page
+        if assets.missing():
+            log.warning(
+                "console assets missing (%s): run `python -m services.console.assets`",
+                ", ".join(assets.missing()),
+            )
+        pool = await asyncpg.create_pool(
+            **settings.pg.asyncpg_kwargs(), min_size=1, max_size=settings.read_pool_size
+        )
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('console.schema'))")
+            await conn.execute(SCHEMA_SQL)
+        app.state.sessions = SessionStore(
+            pool,
+            Sealer(settings.master_key_bytes),
+            idle=timedelta(minutes=settings.console_session_idle_minutes),
+            absolute=timedelta(hours=settings.console_session_absolute_hours),
+        )
+        app.state.api = Api(api_base(settings), settings.console_api_timeout_seconds)
+        try:
+            yield
+        finally:
+            await app.state.api.close()
+            await pool.close()
+
+    app = FastAPI(
+        title="Waypoint console",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    flow = sign_in_flow(settings)
+    if flow is not None:
+        app.include_router(flow.router)
+    app.include_router(sign_out_router())
+    app.include_router(pages)
+    install_refusals(app)
+    app.add_middleware(PageHeaders, hsts=settings.auth_mode != "dev")
+    return app
+
+
+def install_refusals(app: FastAPI) -> None:
+    @app.exception_handler(SignInNeeded)
+    async def _sign_in(request: Request, exc: SignInNeeded) -> Response:
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target = "/sign-in" if here == "/" else f"/sign-in?next={quote(here, safe='')}"
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(CsrfRefused)
+    async def _csrf(request: Request, exc: CsrfRefused) -> Response:
+        page = await view(request)
+        return page.render(
+            "error.html",
+            status=403,
+            title=page.gettext(N_("This form has expired")),
+            message=page.gettext(
+                N_(
+                    "The form was not sent from this page, or it is too old. Nothing was "
+                    "changed. Go back, reload the page and try again."
+                )
+            ),
+        )
+
+    @app.exception_handler(ApiError)
+    async def _api(request: Request, exc: ApiError) -> Response:
+        page = await view(request)
+        if exc.status == 401:
+            # The token is no longer accepted: the session ends; sign in again.
+            if page.session is not None:
+                await request.app.state.sessions.delete(page.session)
+            response = RedirectResponse("/sign-in", status_code=303)
+            response.delete_cookie(session_cookie_name(page.settings), path="/")
+            return response
+        message = GENERAL.get(exc.code)
+        return page.render(
+            "error.html",
+            status=exc.status if exc.status in (403, 404, 409) else 503,
+            title=page.gettext(N_("This did not work")),
+            message=page.gettext(message)
+            if message
+            else page.gettext(
+                N_("The change was refused: %(detail)s"),
+                detail=str(exc.problem.get("detail") or exc.status),
+            ),
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        # A malformed address (an id that is no id): no such page.
+        page = await view(request)
+        return page.render(
+            "error.html",
+            status=404,
+            title=page.gettext(N_("Page not found")),
+            message=page.gettext(N_("There is no page at this address.")),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        page = await view(request)
+        if exc.status_code == 404:
+            return page.render(
+                "error.html",
+                status=404,
+                title=page.gettext(N_("Page not found")),
+                message=page.gettext(N_("There is no page at this address.")),
+            )
+        return page.render(
+            "error.html",
+            status=exc.status_code,
+            title=page.gettext(N_("This did not work")),
+            message=str(exc.detail),
+        )

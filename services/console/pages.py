@@ -1,0 +1,202 @@
+"""The counsellor's first pages: the worklist, registering a client, the client's page.
+Every form posts, then redirects, then the page is read again (no JavaScript needed)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from services.console.api import Api, ApiError, FormErrors, form_errors
+from services.console.i18n import LANGUAGES, N_
+from services.console.signin import ROLE_NAMES
+from services.console.web import (
+    LANGUAGE_COOKIE,
+    View,
+    language_of,
+    safe_next,
+    secure_cookies,
+    signed_in,
+    view,
+)
+
+router = APIRouter()
+Page = Annotated[View, Depends(view)]
+SignedIn = Annotated[View, Depends(signed_in)]
+PAGE_SIZE = 20
+
+STATUS_NAMES = {
+    "open": N_("open"),
+    "accepted": N_("accepted"),
+    "referred_out": N_("referred out"),
+    "declined": N_("declined"),
+}
+PHASE_NAMES = {
+    "intake": N_("intake"),
+    "deepening": N_("deepening"),
+    "synthesis": N_("synthesis"),
+    "aftercare": N_("aftercare"),
+    "closed": N_("closed"),
+}
+PURPOSE_NAMES = {
+    "guidance": N_("guidance"),
+    "referral": N_("referral to a partner"),
+    "statistics": N_("statistics"),
+}
+# The registration form: each field with what a person reads when the API refuses it.
+CLIENT_FIELDS = {
+    "given_name": N_("Enter the given name (at most 100 characters, on one line)."),
+    "family_name": N_("Enter the family name (at most 100 characters, on one line)."),
+    "birth_date": N_("Enter a date of birth in the past, for example 12 April 1990."),
+    "email": N_("Enter an e-mail address in the form name@example.org."),
+    "phone": N_("Enter a phone number of 6 to 20 digits, for example +31 6 12345678."),
+    "preferred_language": N_("Choose one of the languages listed."),
+}
+# Who has a worklist (the API lets them read cases and check-ins).
+WORKLIST_ROLES = {"counsellor", "team_lead"}
+CLIENT_LANGUAGES = ("nl", "fr", "en", "de", "ar", "tr", "pl", "uk")
+
+
+def api(request: Request) -> Api:
+    client: Api = request.app.state.api
+    return client
+
+
+def token(page: View) -> str:
+    assert page.session is not None
+    return page.session.access_token
+
+
+def page_number(value: str | None) -> int:
+    try:
+        return max(1, min(int(value or 1), 100_000))
+    except ValueError:
+        return 1
+
+
+@router.get("/", response_class=HTMLResponse)
+async def worklist(
+    request: Request,
+    page: SignedIn,
+    checkins_page: str | None = None,
+    cases_page: str | None = None,
+    status: str | None = None,
+    phase: str | None = None,
+) -> HTMLResponse:
+    """Check-ins due and overdue, then the organisation's cases, newest first."""
+    assert page.session is not None
+    if not WORKLIST_ROLES & set(page.session.roles):
+        # The pages of partners, auditors and admins are the next step's.
+        roles = ", ".join(
+            page.gettext(ROLE_NAMES[r]) for r in page.session.roles if r in ROLE_NAMES
+        )
+        return page.render("home.html", roles=roles)
+    status = status if status in STATUS_NAMES else None
+    phase = phase if phase in PHASE_NAMES else None
+    checkins = await api(request).page(
+        token(page), "/followup/v1/worklist", page_number(checkins_page), PAGE_SIZE
+    )
+    cases = await api(request).page(
+        token(page),
+        "/intake/v1/cases",
+        page_number(cases_page),
+        PAGE_SIZE,
+        status=status,
+        phase=phase,
+    )
+    return page.render(
+        "worklist.html",
+        checkins=checkins,
+        cases=cases,
+        status_filter=status,
+        phase_filter=phase,
+        statuses=STATUS_NAMES,
+        phases=PHASE_NAMES,
+    )
+
+
+@router.get("/clients/new", response_class=HTMLResponse)
+async def new_client(page: SignedIn) -> HTMLResponse:
+    return client_form(page, {}, FormErrors())
+
+
+def client_form(
+    page: View, values: dict[str, str], errors: FormErrors, status: int = 200
+) -> HTMLResponse:
+    return page.render(
+        "client_new.html",
+        status=status,
+        values=values,
+        errors=errors,
+        languages=CLIENT_LANGUAGES,
+    )
+
+
+@router.post("/clients")
+async def register_client(request: Request, page: SignedIn) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    values = {name: str(form.get(name) or "").strip() for name in CLIENT_FIELDS}
+    body: dict[str, Any] = {
+        k: v for k, v in values.items() if v or k not in ("phone", "preferred_language")
+    }
+    try:
+        r = await api(request).call(token(page), "POST", "/intake/v1/clients", json=body)
+    except ApiError as e:
+        if e.status == 401:
+            raise
+        errors = form_errors(e, page.local, CLIENT_FIELDS)
+        return client_form(page, values, errors, status=e.status if e.status < 500 else 503)
+    client_id = r.json()["client_id"]
+    return RedirectResponse(f"/clients/{client_id}?registered=1", status_code=303)
+
+
+@router.get("/clients/{client_id}", response_class=HTMLResponse)
+async def client_page(
+    request: Request, client_id: uuid.UUID, page: SignedIn, registered: str | None = None
+) -> HTMLResponse:
+    client = await api(request).get(token(page), f"/intake/v1/clients/{client_id}")
+    consents = await api(request).get(token(page), f"/intake/v1/clients/{client_id}/consents")
+    cases = await api(request).page(
+        token(page), "/intake/v1/cases", 1, PAGE_SIZE, client_id=str(client_id)
+    )
+    return page.render(
+        "client.html",
+        client=client,
+        consents=consents,
+        cases=cases,
+        registered=registered == "1",
+        purposes=PURPOSE_NAMES,
+        statuses=STATUS_NAMES,
+        phases=PHASE_NAMES,
+    )
+
+
+@router.post("/language")
+async def choose_language(request: Request, page: Page) -> Response:
+    """The language switcher: remembered in the session, and in a cookie for the next
+    sign-in."""
+    form = await request.form()
+    page.check_csrf(form)
+    language = language_of(form.get("language"))
+    back = form.get("next")
+    response = RedirectResponse(safe_next(back if isinstance(back, str) else None), 303)
+    if language is not None:
+        if page.session is not None:
+            await request.app.state.sessions.set_language(page.session, language)
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            language,
+            max_age=365 * 86400,
+            httponly=True,
+            samesite="lax",
+            secure=secure_cookies(page.settings),
+            path="/",
+        )
+    page.finish(response)
+    return response
+
+
+__all__ = ["LANGUAGES", "router"]

@@ -1,0 +1,244 @@
+"""The console's parts on their own: sessions (on the real PostgreSQL), CSRF, problems
+turned into field messages, the language chosen, the assets' integrity check."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from starlette.datastructures import FormData
+from starlette.requests import Request
+
+from services.console import assets
+from services.console.api import ApiError, form_errors
+from services.console.i18n import Localised, choose, negotiate
+from services.console.pages import CLIENT_FIELDS
+from services.console.sessions import SCHEMA_SQL, Sealer, SessionStore, hash_id
+from services.console.web import (
+    ANONYMOUS_CSRF_COOKIE,
+    CsrfRefused,
+    View,
+    safe_next,
+    secure_cookies,
+    session_cookie_name,
+)
+from shared.settings import Settings
+
+PROBLEM = "https://waypoint.example/problems/"
+T0 = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+
+
+# -- sessions ---------------------------------------------------------------------------------
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[SessionStore]:
+    pool = await asyncpg.create_pool(**settings.pg.asyncpg_kwargs(), min_size=1, max_size=2)
+    await pool.execute(SCHEMA_SQL)
+    yield SessionStore(
+        pool,
+        Sealer(settings.master_key_bytes),
+        idle=timedelta(minutes=30),
+        absolute=timedelta(hours=10),
+    )
+    await pool.close()
+
+
+async def new(store: SessionStore, token: str = "the-access-token", now: datetime = T0) -> Any:
+    return await store.create(
+        subject="c.jansen",
+        organisation="org-a",
+        roles=["counsellor"],
+        partner_id=None,
+        access_token=token,
+        language="fr",
+        now=now,
+    )
+
+
+async def test_a_session_keeps_only_a_hash_of_its_id_and_a_sealed_token(
+    store: SessionStore,
+) -> None:
+    raw, _ = await new(store, token="secret-bearer-token")
+    assert len(base64.urlsafe_b64decode(raw + "=")) == 32  # 256 random bits
+    row = await store.pool.fetchrow(
+        "SELECT * FROM console.sessions WHERE id_hash = $1", hash_id(raw)
+    )
+    assert row is not None
+    assert row["id_hash"] == hashlib.sha256(raw.encode()).digest()
+    stored = b"".join(str(v).encode() if not isinstance(v, bytes) else v for v in row.values())
+    assert raw.encode() not in stored
+    assert b"secret-bearer-token" not in stored
+    again = await store.get(raw, now=T0 + timedelta(minutes=1))
+    assert again is not None and again.access_token == "secret-bearer-token"
+    assert again.language == "fr" and again.roles == ("counsellor",)
+    assert "secret-bearer-token" not in repr(again) and again.csrf_secret not in repr(again)
+
+
+async def test_a_session_ends_when_idle_too_long(store: SessionStore) -> None:
+    raw, _ = await new(store)
+    # Each request within the idle time keeps it alive, well past one idle period.
+    for minutes in (20, 40, 60):
+        assert await store.get(raw, now=T0 + timedelta(minutes=minutes)) is not None
+    assert await store.get(raw, now=T0 + timedelta(minutes=91)) is None
+    assert await store.get(raw, now=T0 + timedelta(minutes=61)) is None  # deleted
+
+
+async def test_a_session_ends_at_its_absolute_expiry_however_busy(store: SessionStore) -> None:
+    raw, _ = await new(store)
+    moment = T0
+    while moment < T0 + timedelta(hours=10) - timedelta(minutes=20):
+        moment += timedelta(minutes=20)
+        assert await store.get(raw, now=moment) is not None
+    assert await store.get(raw, now=T0 + timedelta(hours=10, seconds=1)) is None
+
+
+async def test_logout_deletes_the_session(store: SessionStore) -> None:
+    raw, session = await new(store)
+    await store.delete(session)
+    assert await store.get(raw, now=T0) is None
+    assert await store.get("someone-elses-guess", now=T0) is None
+    assert await store.get("x" * 500, now=T0) is None
+
+
+async def test_a_token_sealed_for_one_session_does_not_open_for_another(
+    settings: Settings,
+) -> None:
+    sealer = Sealer(settings.master_key_bytes)
+    sealed = sealer.seal("token", b"session-a")
+    assert sealer.open(sealed, b"session-a") == "token"
+    with pytest.raises(Exception):  # noqa: B017 (cryptography's InvalidTag)
+        sealer.open(sealed, b"session-b")
+
+
+# -- CSRF ---------------------------------------------------------------------------------------
+def request(cookies: dict[str, str] | None = None) -> Request:
+    header = "; ".join(f"{k}={v}" for k, v in (cookies or {}).items())
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/clients",
+        "query_string": b"",
+        "headers": [(b"cookie", header.encode())] if header else [],
+    }
+    return Request(scope)
+
+
+async def test_a_form_of_a_session_needs_that_sessions_token(store: SessionStore) -> None:
+    _, session = await new(store)
+    view = View(request(), Settings(auth_mode="dev"), session, Localised("en"))
+    view.check_csrf(FormData({"csrf_token": session.csrf_secret}))
+    for form in ({}, {"csrf_token": ""}, {"csrf_token": "guess"}):
+        with pytest.raises(CsrfRefused):
+            view.check_csrf(FormData(form))
+    _, other = await new(store)
+    with pytest.raises(CsrfRefused):
+        view.check_csrf(FormData({"csrf_token": other.csrf_secret}))
+
+
+def test_a_form_before_sign_in_needs_the_token_of_its_cookie() -> None:
+    settings = Settings(auth_mode="dev")
+    view = View(request({ANONYMOUS_CSRF_COOKIE: "abc"}), settings, None, Localised("en"))
+    view.check_csrf(FormData({"csrf_token": "abc"}))
+    with pytest.raises(CsrfRefused):
+        view.check_csrf(FormData({"csrf_token": "abd"}))
+    cookieless = View(request(), settings, None, Localised("en"))
+    with pytest.raises(CsrfRefused):
+        cookieless.check_csrf(FormData({"csrf_token": "abc"}))
+
+
+def test_the_session_cookie_is_secure_outside_dev_mode() -> None:
+    dev = Settings(auth_mode="dev")
+    assert not secure_cookies(dev) and session_cookie_name(dev) == "waypoint-session"
+    oidc = Settings(
+        auth_mode="oidc",
+        oidc_issuer="https://idp.example",
+        oidc_jwks_url="https://idp.example/jwks",
+        master_key=base64.b64encode(b"k" * 32).decode(),
+        audit_signing_key=base64.b64encode(b"s" * 32).decode(),
+    )
+    # `__Host-`: the browser keeps it only when Secure, for this host, path / alone.
+    assert secure_cookies(oidc) and session_cookie_name(oidc) == "__Host-waypoint-session"
+
+
+def test_only_paths_of_this_site_are_gone_back_to() -> None:
+    assert safe_next("/clients/new") == "/clients/new"
+    for target in ("https://evil.example/", "//evil.example", "/\\evil.example", "", None):
+        assert safe_next(target) == "/"
+
+
+# -- problems at their fields -------------------------------------------------------------------
+def test_a_refused_field_gets_its_message_in_the_pages_language() -> None:
+    problem = {
+        "type": PROBLEM + "validation-error",
+        "status": 422,
+        "errors": [
+            {"field": "email", "message": "String should match pattern"},
+            {"field": "birth_date", "message": "The birth date must lie in the past."},
+            {"field": "scores.networking", "message": "not on this form"},
+        ],
+    }
+    errors = form_errors(ApiError(422, problem), Localised("nl"), CLIENT_FIELDS)
+    assert errors.fields["email"] == ["Vul een e-mailadres in zoals naam@voorbeeld.nl."]
+    assert list(errors.fields) == ["email", "birth_date"]
+    assert errors.summary[0] == "Sommige velden vragen uw aandacht."
+    assert "scores.networking: not on this form" in errors.summary
+    assert not errors.conflict
+
+
+def test_a_version_conflict_says_someone_else_changed_it() -> None:
+    problem = {"type": PROBLEM + "version-conflict", "status": 409, "detail": "at 4, not 3"}
+    errors = form_errors(ApiError(409, problem), Localised("en"), CLIENT_FIELDS)
+    assert errors.conflict
+    assert errors.summary[0].startswith("Someone else changed this record")
+    assert not errors.fields
+
+
+def test_an_unknown_refusal_shows_the_apis_detail() -> None:
+    problem = {"type": PROBLEM + "case-closed", "status": 409, "detail": "The case is closed."}
+    errors = form_errors(ApiError(409, problem), Localised("fr"), CLIENT_FIELDS)
+    assert errors.summary == ["La modification a été refusée : The case is closed."]
+
+
+# -- languages ----------------------------------------------------------------------------------
+def test_the_language_is_the_choice_then_accept_language_then_dutch() -> None:
+    assert negotiate("fr-BE,fr;q=0.9,en;q=0.5") == "fr"
+    assert negotiate("de-DE, en;q=0.7, nl;q=0.8") == "nl"
+    assert negotiate("de-DE") is None
+    assert negotiate("garbage;;q=x,") is None
+    assert choose("en", "fr-BE") == "en"
+    assert choose(None, "fr-BE") == "fr"
+    assert choose("xx", None) == "nl"
+
+
+def test_dates_and_numbers_follow_the_language() -> None:
+    assert Localised("nl").day("1990-04-12", "long") == "12 april 1990"
+    assert Localised("fr").day("1990-04-12", "long") == "12 avril 1990"
+    assert Localised("en").day("1990-04-12", "long") == "April 12, 1990"
+    assert Localised("nl").number(1234.5) == "1.234,5"
+    # Moments in the agency's time zone (Europe/Amsterdam unless the settings say else).
+    assert Localised("nl").moment("2026-11-29T19:45:03+00:00") == "29 nov 2026, 20:45:03"
+    assert Localised("fr").number(1234.5).replace("\u202f", " ") == "1 234,5"
+
+
+# -- assets -------------------------------------------------------------------------------------
+def test_an_asset_is_refused_unless_it_matches_its_pinned_integrity() -> None:
+    data = b"tarball"
+    good = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
+    assets.check_integrity(data, good)
+    with pytest.raises(assets.IntegrityError):
+        assets.check_integrity(data + b"!", good)
+    with pytest.raises(assets.IntegrityError):
+        assets.check_integrity(
+            data, "sha1-" + base64.b64encode(hashlib.sha1(data).digest()).decode()
+        )
+
+
+def test_every_pinned_asset_names_a_registry_tarball_and_a_sha512() -> None:
+    for name, pin in assets.pins().items():
+        assert pin["tarball"].startswith("https://registry.npmjs.org/"), name
+        assert pin["version"] in pin["tarball"], name
+        assert pin["integrity"].startswith("sha512-"), name
