@@ -155,7 +155,7 @@ class OidcSignIn:
         self.verifier = TokenVerifier(settings)
         self._provider: Provider | None = None
         self._provider_lock = asyncio.Lock()
-        self._failed_at = 0.0
+        self._failed_at: float | None = None
         self._keys: JwksCache | None = None
         self._refreshing: dict[bytes, asyncio.Lock] = {}
 
@@ -179,7 +179,7 @@ class OidcSignIn:
         async with self._provider_lock:
             if self._provider is not None:
                 return self._provider
-            if time.monotonic() - self._failed_at < 5.0:
+            if self._failed_at is not None and time.monotonic() - self._failed_at < 5.0:
                 raise ProviderUnreachable("discovery failed moments ago")
             try:
                 self._provider = await self._discover()

@@ -19,18 +19,19 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 
 from services.console.main import create_app
-from services.console.oidc import FLOW_COOKIE
+from services.console.oidc import FLOW_COOKIE, OidcSignIn
 from services.console.sessions import Session, SessionStore
 from shared.embedded import free_port, start_nats
 from shared.settings import Settings
@@ -328,6 +329,42 @@ async def test_a_callback_with_another_state_a_provider_error_or_a_used_code_sig
             headers={"Accept-Language": "fr"},
         )
         assert french.status_code == 400 and "êtes pas connecté" in french.text
+
+
+async def test_an_id_token_carrying_another_nonce_is_refused(oidc_system: OidcSystem) -> None:
+    """An ID token minted for another authorisation request (a replayed or injected
+    one) does not carry this flow's nonce: nobody is signed in."""
+    oidc_system.provider.put_user("ida@agency.example", keycloak_user("counsellor"))
+    async with console(oidc_system) as browser:
+        start = await browser.http.get("/sign-in/start")
+        url = urlsplit(start.headers["location"])
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        query["nonce"] = "a-nonce-of-another-request"
+        form = await browser.http.get(url._replace(query=urlencode(query)).geturl())
+        authorised = await browser.http.post(str(form.url), data={"sub": "ida@agency.example"})
+
+        refused = await browser.http.get(authorised.headers["location"])
+
+        assert refused.status_code == 400, refused.text
+        assert "could not be verified" in refused.text
+        assert await browser.session() is None
+
+
+def test_the_flow_cookie_opens_only_as_sealed_and_for_ten_minutes() -> None:
+    flow = OidcSignIn(
+        Settings(
+            auth_mode="oidc",
+            oidc_issuer="https://idp.example",
+            master_key=MASTER_KEY,
+            audit_signing_key=AUDIT_KEY,
+        )
+    )
+    fresh = flow.seal_flow({"state": "s", "at": int(time.time())})
+    assert flow.open_flow(fresh) == {"state": "s", "at": pytest.approx(time.time(), abs=5)}
+    tampered = fresh[:-2] + ("A" if fresh[-2] != "A" else "B") + fresh[-1]
+    old = flow.seal_flow({"state": "s", "at": int(time.time()) - 601})
+    for cookie in (tampered, old, "", "not-base64!", "x" * 3000):
+        assert flow.open_flow(cookie) is None
 
 
 async def test_an_access_token_within_the_margin_of_its_expiry_is_refreshed_and_the_session_kept(
