@@ -811,3 +811,20 @@ def test_a_case_not_accepted_does_not_follow_a_plan() -> None:
     assert case.phase == "intake"
     with pytest.raises(IntakeError):
         an_accepted_case().follow_plan(phase="closed", cause="x", source_position=2, at=NOW)
+
+
+def test_an_acceptance_names_the_cases_counsellor_who_opened_it_not_who_decided() -> None:
+    case = a_ready_case()  # opened by counsellor-1
+
+    decide(case, "accept")  # by counsellor-2
+
+    [accepted] = case.collect_events()
+    assert isinstance(accepted, Case.Accepted)
+    assert (accepted.actor, accepted.counsellor) == ("counsellor-2", "counsellor-1")
+
+
+def test_an_acceptance_stored_before_it_named_the_counsellor_names_none() -> None:
+    state: dict[str, Any] = {"actor": "counsellor-2"}
+    Case.Accepted.upcast_v1_v2(state)
+    assert state == {"actor": "counsellor-2", "counsellor": None}
+    assert Case.Accepted.class_version == 2
