@@ -50,13 +50,13 @@ GATED: dict[str, asyncio.Event] = {}
 def faulty_projection(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     original = projections.apply
 
-    async def apply(conn: asyncpg.Connection, e: Any) -> None:
+    async def apply(conn: asyncpg.Connection, e: Any, stored: dict[str, Any] | None = None) -> None:
         client = str(getattr(e, "client_id", ""))
         if isinstance(e, Case.Opened) and client in POISONED:
             await conn.execute("SELECT $1::text", "poison\x00")
         if isinstance(e, Case.Opened) and client in GATED:
             await GATED[client].wait()
-        await original(conn, e)
+        await original(conn, e, stored)
 
     monkeypatch.setattr(projections, "apply", apply)
     yield
