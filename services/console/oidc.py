@@ -33,6 +33,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
+# authlib asks for `httpx2`, its fork of httpx; the pinned httpx serves it still. Its
+# deprecation module adds an "always" filter when first imported: import it first, so
+# that the "ignore" below is the one that applies.
+import authlib.deprecate  # noqa: F401
 import httpx
 import jwt
 from cryptography.exceptions import InvalidTag
@@ -56,7 +60,6 @@ from shared.oidc.jwks import JwksCache, KeysUnavailable
 from shared.settings import Settings
 
 with warnings.catch_warnings():
-    # authlib asks for `httpx2`, its fork of httpx; the pinned httpx serves it still.
     warnings.simplefilter("ignore")
     from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
