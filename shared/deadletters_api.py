@@ -74,8 +74,12 @@ def dead_letters_router() -> APIRouter:
         response: Response,
         who: Admin,
         resolved: Annotated[bool, Query(description="Resolved ones too.")] = False,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+        limit: Annotated[
+            int, Query(ge=1, le=200, description="The most dead letters to answer (1-200).")
+        ] = 50,
+        offset: Annotated[
+            int, Query(ge=0, le=10**9, description="How many dead letters to skip (paging).")
+        ] = 0,
     ) -> list[DeadLetter]:
         """Events and messages set aside after repeated failures (unresolved by default)."""
         items, total = await _store(request).page(

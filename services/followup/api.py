@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 
@@ -25,6 +25,7 @@ from shared.schemas import (
     CounsellorFilter,
     Day,
     Id,
+    IfMatch,
     Limit,
     MultiLine,
     Offset,
@@ -36,7 +37,6 @@ router = APIRouter(tags=["followup"])
 
 Counsellor = Annotated[Principal, Depends(require("counsellor"))]
 Reader = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
 Note = Annotated[StrictStr, Field(max_length=4000), MultiLine]
 Text = Annotated[StrictStr, Field(min_length=1, max_length=2000), MultiLine]
 
@@ -188,8 +188,10 @@ async def get_followups(
     app: App,
     request: Request,
     response: Response,
-    case_id: uuid.UUID | None = None,
-    counsellor: CounsellorFilter | None = None,
+    case_id: Annotated[
+        uuid.UUID | None, Query(description="The follow-up of this intake case (at most one).")
+    ] = None,
+    counsellor: CounsellorFilter = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[FollowUpOut]:
@@ -263,8 +265,14 @@ async def get_worklist(
     app: App,
     request: Request,
     response: Response,
-    due_before: Day | None = None,
-    counsellor: Annotated[StrictStr, Field(min_length=1, max_length=200), SingleLine] | None = None,
+    due_before: Annotated[
+        Day | None,
+        Query(description="Check-ins due before this day; absent: today + 15 days."),
+    ] = None,
+    counsellor: Annotated[
+        Annotated[StrictStr, Field(min_length=1, max_length=200), SingleLine] | None,
+        Query(description="Only this counsellor's check-ins (a token's `sub`)."),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[WorkItem]:

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 
@@ -24,6 +24,7 @@ from shared.schemas import (
     CounsellorFilter,
     Day,
     Id,
+    IfMatch,
     Limit,
     MultiLine,
     Offset,
@@ -35,7 +36,6 @@ router = APIRouter(tags=["intake"])
 
 Counsellor = Annotated[Principal, Depends(require("counsellor"))]
 Reader = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 Purpose = Literal["guidance", "referral", "statistics"]
 DataCategory = Literal["identity", "contact", "career_question", "assessments", "plan"]
@@ -425,11 +425,16 @@ async def get_cases(
     response: Response,
     status_: Annotated[
         Literal["open", "accepted", "referred_out", "declined", "closed"] | None,
-        Query(alias="status"),
+        Query(alias="status", description="Only cases with this status (the decision's)."),
     ] = None,
-    phase: Literal["intake", "deepening", "synthesis", "aftercare", "closed"] | None = None,
-    client_id: uuid.UUID | None = None,
-    counsellor: CounsellorFilter | None = None,
+    phase: Annotated[
+        Literal["intake", "deepening", "synthesis", "aftercare", "closed"] | None,
+        Query(description="Only cases in this phase of guidance."),
+    ] = None,
+    client_id: Annotated[
+        uuid.UUID | None, Query(description="Only the cases of this client.")
+    ] = None,
+    counsellor: CounsellorFilter = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[CaseSummary]:

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, StrictStr
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +28,7 @@ from shared.schemas import (
     CounsellorFilter,
     Day,
     Id,
+    IfMatch,
     Limit,
     MultiLine,
     Offset,
@@ -39,7 +40,6 @@ router = APIRouter(tags=["planning"])
 
 Counsellor = Annotated[Principal, Depends(require("counsellor"))]
 Reader = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
 Competence = Literal[
     "quality_reflection", "motive_reflection", "work_exploration", "career_steering", "networking"
 ]
@@ -238,11 +238,14 @@ async def get_plans(
     app: App,
     request: Request,
     response: Response,
-    case_id: uuid.UUID | None = None,
-    status_: Annotated[
-        Literal["draft", "agreed", "revised", "closed"] | None, Query(alias="status")
+    case_id: Annotated[
+        uuid.UUID | None, Query(description="The plan of this intake case (at most one).")
     ] = None,
-    counsellor: CounsellorFilter | None = None,
+    status_: Annotated[
+        Literal["draft", "agreed", "revised", "closed"] | None,
+        Query(alias="status", description="Only plans in this status."),
+    ] = None,
+    counsellor: CounsellorFilter = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[PlanOut]:
@@ -350,7 +353,15 @@ async def get_agreed_versions(
 @router.get("/plans/{plan_id}/versions/{version}", response_model=PlanVersionOut)
 async def get_agreed_version(
     plan_id: uuid.UUID,
-    version: Annotated[int, Path(ge=1, le=1_000_000)],
+    version: Annotated[
+        int,
+        Path(
+            ge=1,
+            le=1_000_000,
+            description="The agreed version: 1 = the first agreement, 2 = the second (not the "
+            "plan's revision; `GET .../versions` lists them).",
+        ),
+    ],
     who: Reader,
     app: App,
 ) -> PlanVersionOut:
@@ -369,7 +380,12 @@ async def get_document(
     who: Reader,
     app: App,
     request: Request,
-    lang: Literal["nl", "en"] | None = None,
+    lang: Annotated[
+        Literal["nl", "en"] | None,
+        Query(
+            description="The page's language; absent: the client's preferred one (else English)."
+        ),
+    ] = None,
 ) -> HTMLResponse:
     """The plan as a printable page for the client, in their preferred language."""
     plan = await run_in_threadpool(_read, app, plan_id, who, "plan-document", ["identity", "plan"])

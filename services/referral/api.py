@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, Field, StrictStr
 from starlette.concurrency import run_in_threadpool
 
@@ -29,7 +29,7 @@ from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.http import page_headers
 from shared.idempotency import new_id
 from shared.messaging.follower import LogFollower
-from shared.schemas import Id, Limit, MultiLine, Offset, SingleLine, Strict
+from shared.schemas import Id, IfMatch, Limit, MultiLine, Offset, SingleLine, Strict
 
 router = APIRouter(tags=["partners"])
 
@@ -38,7 +38,6 @@ Reader = Annotated[
     Principal, Depends(require("counsellor", "team_lead", "admin", "directory_admin"))
 ]
 Counsellor = Annotated[Principal, Depends(require("counsellor"))]
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
 ServiceCategory = Literal[
     "training",
     "psychology",
@@ -182,11 +181,22 @@ async def get_partners(
     who: Reader,
     request: Request,
     response: Response,
-    service: Name | None = None,
-    category: ServiceCategory | None = None,
-    language: Language | None = None,
-    area: Area | None = None,
-    include_inactive: bool = False,
+    service: Annotated[
+        Name | None, Query(description="A service's category or (part of its) name.")
+    ] = None,
+    category: Annotated[ServiceCategory | None, Query(description="A service's category.")] = None,
+    language: Annotated[
+        Language | None, Query(description="A language a service is given in (ISO 639-1).")
+    ] = None,
+    area: Annotated[
+        Area | None,
+        Query(
+            description="(Part of) the area a service covers; a service without an area serves all."
+        ),
+    ] = None,
+    include_inactive: Annotated[
+        bool, Query(description="Inactive partners too (admins and directory admins only).")
+    ] = False,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[PartnerOut]:

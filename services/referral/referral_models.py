@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel, Field, StrictBool, StrictStr
 
 from services.referral.api import DataCategory
@@ -22,12 +22,11 @@ from shared.commands import Projection
 from shared.commands import change as change_command
 from shared.errors import Forbidden, Problem
 from shared.messaging.follower import LogFollower
-from shared.schemas import Day, Id, MultiLine, Strict
+from shared.schemas import Day, Id, IfMatch, MultiLine, Strict
 
 Counsellor = Annotated[Principal, Depends(require("counsellor"))]
 Staff = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
 Reader = Annotated[Principal, Depends(require("counsellor", "team_lead", "partner"))]
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
 Reason = Annotated[StrictStr, Field(min_length=1, max_length=4000), MultiLine]
 Note = Annotated[StrictStr, Field(max_length=4000), MultiLine]
 Status = Literal[

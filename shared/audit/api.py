@@ -129,8 +129,12 @@ def audit_router() -> APIRouter:
         request: Request,
         response: Response,
         who: Reader,
-        client_id: uuid.UUID | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        client_id: Annotated[
+            uuid.UUID | None, Query(description="Only the reads of this client's data.")
+        ] = None,
+        limit: Annotated[
+            int, Query(ge=1, le=500, description="The most entries to answer (1-500).")
+        ] = 50,
         offset: Offset = 0,
     ) -> list[dict[str, Any]]:
         """Recorded reads of personal data of clients in the caller's scope, newest first."""
