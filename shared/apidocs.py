@@ -47,7 +47,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
                         "type": "string",
                         "description": "The field, e.g. `given_name` or `scores.networking`.",
                     },
-                    "message": {"type": "string"},
+                    "message": {"type": "string", "description": "Why it is refused."},
                 },
             },
         },
