@@ -47,7 +47,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
                         "type": "string",
                         "description": "The field, e.g. `given_name` or `scores.networking`.",
                     },
-                    "message": {"type": "string"},
+                    "message": {"type": "string", "description": "Why it is refused."},
                 },
             },
         },
@@ -107,11 +107,39 @@ def _problem(status: int) -> dict[str, Any]:
     }
 
 
+# The ids in paths mean the same in every operation (and every service): described once.
+PATH_IDS: dict[str, str] = {
+    "client_id": "The client's id (intake), of the caller's organisation.",
+    "case_id": "The intake case's id, of the caller's organisation.",
+    "plan_id": "The plan's id, of the caller's organisation.",
+    "goal_id": "The goal's id, within the plan.",
+    "action_id": "The action's id, within the plan.",
+    "followup_id": "The follow-up's id, of the caller's organisation.",
+    "checkin_id": "The check-in's id, within the follow-up.",
+    "referral_id": "The referral's id (seen by its sending organisation and its partner).",
+    "partner_id": "The partner's id in the shared partner directory.",
+    "letter_id": "The dead letter's id, as the list shows it.",
+}
+
+
+def describe_path_ids(schema: dict[str, Any]) -> None:
+    """A path id without a description of its own gets the one of PATH_IDS."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                text = PATH_IDS.get(parameter.get("name", ""))
+                if parameter.get("in") == "path" and text and not parameter.get("description"):
+                    parameter["description"] = text
+
+
 def document_problems(schema: dict[str, Any]) -> None:
     """Every operation lists the problem+json answers it can give (FastAPI's default 422
     shape replaced: the answer is our problem), by what the operation is: any with
     parameters or a body can be 422, an authenticated one 401/403/404/503, a command 409,
     one with a body 413."""
+    describe_path_ids(schema)
     components = schema.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas["Problem"] = PROBLEM_SCHEMA

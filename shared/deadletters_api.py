@@ -14,37 +14,57 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel
 
 from shared.auth import Principal, require
 from shared.errors import Conflict, NotFound, Problem
 from shared.http import page_headers
 from shared.messaging.deadletters import DeadLetters, RedriveRefused, UnknownLetter, redrive
+from shared.schemas import Answer
 
 Admin = Annotated[Principal, Depends(require("admin"))]
 LetterId = Annotated[int, Path(ge=1, le=2**62, description="The dead letter's id.")]
 
 
-class DeadLetter(BaseModel):
+class DeadLetter(Answer):
     id: int
+    """The dead letter's id (for re-driving it)."""
     service: str
+    """The service that set it aside: `intake`, `planning`, `followup` or `referral`."""
     follower: str
+    """The projection, audit trail or NATS consumer that failed on it."""
     kind: str
+    """`follower` (an event of the service's own log) or `consumer` (a NATS message)."""
     position: int | None
+    """The event's position in the service's log (followers); null for a message."""
     event_id: str | None
+    """The event's (or message's CloudEvent) id, where known."""
     event_type: str | None
+    """The event's type (its topic, or the CloudEvent type)."""
     aggregate_id: str | None
+    """The aggregate (case, plan, ...) the event belongs to, where known."""
     held_behind: int | None
+    """Set on an event not tried because an earlier event of its aggregate is a dead letter: that
+    letter's id (re-driving it applies this one too).
+    """
     error: str
+    """The last error, as `ExceptionType: message` (at most 2000 characters)."""
     attempts: int
+    """How many times it was tried."""
     first_failed_at: datetime
+    """When it first failed (UTC)."""
     last_failed_at: datetime
+    """When it last failed (UTC)."""
     resolved_at: datetime | None
+    """When it was applied after all (re-driven or retried); null while open."""
     resolved_by: str | None
+    """Who re-drove it (token subject), or `retry` when a later attempt went through."""
 
 
-class Redriven(BaseModel):
+class Redriven(Answer):
     resolved: list[DeadLetter]
+    """The dead letters applied and resolved by the re-drive: the one asked for and those held
+    behind it, in log order.
+    """
 
 
 def _store(request: Request) -> DeadLetters:
@@ -74,8 +94,12 @@ def dead_letters_router() -> APIRouter:
         response: Response,
         who: Admin,
         resolved: Annotated[bool, Query(description="Resolved ones too.")] = False,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+        limit: Annotated[
+            int, Query(ge=1, le=200, description="The most dead letters to answer (1-200).")
+        ] = 50,
+        offset: Annotated[
+            int, Query(ge=0, le=10**9, description="How many dead letters to skip (paging).")
+        ] = 0,
     ) -> list[DeadLetter]:
         """Events and messages set aside after repeated failures (unresolved by default)."""
         items, total = await _store(request).page(

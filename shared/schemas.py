@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Header, Query
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -38,9 +38,16 @@ MAX_OFFSET = 10_000_000
 
 
 class Strict(BaseModel):
-    """A request body: unknown fields are refused, JSON types are taken as they are."""
+    """A request body: unknown fields are refused, JSON types are taken as they are. A
+    field's docstring is its description in the OpenAPI document."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, use_attribute_docstrings=True)
+
+
+class Answer(BaseModel):
+    """A response body: a field's docstring is its description in the OpenAPI document."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
 
 @dataclass(frozen=True)
@@ -98,10 +105,24 @@ Moment = Annotated[datetime, Field(strict=False), AfterValidator(_year_of)]
 AwareMoment = Annotated[AwareDatetime, Field(strict=False), AfterValidator(_year_of)]
 
 # Paging of every list: `offset` rows skipped, `limit` rows at most.
-Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
-Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[
+    int,
+    Query(ge=0, le=MAX_OFFSET, description="How many items to skip (paging; 0: from the first)."),
+]
+Limit = Annotated[int, Query(ge=1, le=200, description="The most items to answer (1-200).")]
 # An id in a body (a JSON string; the models are strict, which would want a UUID object).
 Id = Annotated[uuid.UUID, Field(strict=False)]
+
+# `If-Match` of every command on an existing object: its version as the ETag shows it.
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="The version the change was made against, as the object's `ETag` "
+        '(`"3"`, or `W/"3"`); another version is 409 `version-conflict`. Optional: '
+        "without it the change applies to the current version.",
+    ),
+]
 
 # `?counsellor=` of every list of cases (intake's cases, planning's plans, follow-ups,
 # referrals): a counsellor's `sub`, or `me` for the caller (resolve with
@@ -111,6 +132,9 @@ COUNSELLOR_FILTER = (
     "caller's own. Items recorded before the counsellor was kept (`counsellor` null) never "
     "match."
 )
+# Optional (`counsellor: CounsellorFilter = None`): the description kept on the parameter
+# (on the inner type of `... | None` FastAPI would drop it).
 CounsellorFilter = Annotated[
-    StrictStr, Query(min_length=1, max_length=200, description=COUNSELLOR_FILTER), SingleLine
+    Annotated[StrictStr, Field(min_length=1, max_length=200), SingleLine] | None,
+    Query(description=COUNSELLOR_FILTER),
 ]

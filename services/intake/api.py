@@ -6,8 +6,8 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 
 from services.intake.application import IntakeApplication
@@ -20,10 +20,12 @@ from shared.http import page_headers
 from shared.idempotency import new_id
 from shared.messaging.follower import LogFollower
 from shared.schemas import (
+    Answer,
     AwareMoment,
     CounsellorFilter,
     Day,
     Id,
+    IfMatch,
     Limit,
     MultiLine,
     Offset,
@@ -35,7 +37,6 @@ router = APIRouter(tags=["intake"])
 
 Counsellor = Annotated[Principal, Depends(require("counsellor"))]
 Reader = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 Purpose = Literal["guidance", "referral", "statistics"]
 DataCategory = Literal["identity", "contact", "career_question", "assessments", "plan"]
@@ -64,20 +65,50 @@ class RegisterClient(Strict):
     )
 
     given_name: Name
+    """The client's given name (1-100 characters); personal, sealed."""
     family_name: Name
+    """The client's family name (1-100 characters); personal, sealed."""
     birth_date: Day
+    """The client's date of birth (ISO date); personal, sealed."""
     email: Annotated[
         StrictStr, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254), SingleLine
     ]
+    """The client's e-mail address; personal, sealed."""
     phone: Annotated[StrictStr, Field(pattern=r"^\+?[0-9 ()./-]{6,20}$")] | None = None
+    """The client's phone number (digits, spaces, `+()./-`; 6-20 characters); personal, sealed."""
     preferred_language: Annotated[StrictStr, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] | None = None
+    """The language the client prefers for documents, as `nl` or `nl-NL` (ISO 639-1, optional
+    region).
+    """
 
 
 class ConsentIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"purpose": "guidance", "granted": True},
+                {
+                    "purpose": "referral",
+                    "granted": True,
+                    "partner_id": "7d9e2f4a-1b3c-4d5e-8f6a-2b3c4d5e6f7a",
+                    "data_categories": ["identity", "contact", "career_question"],
+                },
+            ]
+        }
+    )
+
     purpose: Purpose
+    """What the client consents to: `guidance` (needed to open a case), `referral` (sharing data
+    with one partner) or `statistics` (being counted in reports).
+    """
     granted: StrictBool
+    """`true` grants the consent, `false` withdraws it (or records a refusal)."""
     partner_id: Id | None = None
+    """The partner a `referral` consent is for (required there, refused for the other purposes)."""
     data_categories: list[DataCategory] | None = Field(default=None, max_length=5)
+    """The data a `referral` consent lets the partner read: one or more of `identity`, `contact`,
+    `career_question`, `assessments`, `plan` (only for `referral`).
+    """
 
 
 class OpenCase(Strict):
@@ -93,25 +124,61 @@ class OpenCase(Strict):
     )
 
     client_id: Id
+    """The client (registered in the caller's organisation, with a granted `guidance` consent)."""
     career_question: Annotated[StrictStr, Field(min_length=1, max_length=4000), MultiLine]
+    """The client's career question, in their words (1-4000 characters); personal, sealed."""
 
 
 class EntryCheck(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"eligible": True, "notes": "Lives in the region; no current guidance elsewhere."}
+            ]
+        }
+    )
+
     eligible: StrictBool
+    """Whether the client meets the entry conditions."""
     notes: Note | None = None
+    """The counsellor's notes on the check (at most 4000 characters)."""
 
 
 class Scores(Strict):
     quality_reflection: Score
+    """Reflecting on one's qualities, 1 (weak) to 4 (strong)."""
     motive_reflection: Score
+    """Reflecting on one's motives, 1 to 4."""
     work_exploration: Score
+    """Exploring work and occupations, 1 to 4."""
     career_steering: Score
+    """Steering one's career, 1 to 4."""
     networking: Score
+    """Building and using a network, 1 to 4."""
 
 
 class AssessmentIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "assessor": "client",
+                    "scores": {
+                        "quality_reflection": 3,
+                        "motive_reflection": 2,
+                        "work_exploration": 2,
+                        "career_steering": 3,
+                        "networking": 1,
+                    },
+                }
+            ]
+        }
+    )
+
     assessor: Literal["client", "counsellor"]
+    """Whose view the scores are: `client` (self-assessment) or `counsellor`."""
     scores: Scores
+    """The five career competences, each 1-4 (1 or 2 marks a gap)."""
 
 
 class SessionIn(Strict):
@@ -122,108 +189,185 @@ class SessionIn(Strict):
     )
 
     kind: Literal["intake", "deepening", "synthesis", "aftercare"]
+    """`intake`, `deepening`, `synthesis` or `aftercare`."""
     held_at: AwareMoment
+    """When the session began (RFC 3339 with its offset)."""
     minutes: StrictInt = Field(ge=1, le=600)
+    """How long it lasted, 1-600 minutes; counts against the hours budget."""
 
 
 class DecisionIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"decision": "accept", "reason": "Eligible; the gaps suit a guidance plan."}
+            ]
+        }
+    )
+
     decision: Literal["accept", "refer_out", "decline"]
+    """`accept` (needs a passed entry check and an assessment; starts the plan), `refer_out` or
+    `decline`.
+    """
     reason: Note | None = None
+    """Why (at most 4000 characters)."""
 
 
 # -- response models --------------------------------------------------------------------------
-class Created(BaseModel):
+class Created(Answer):
     version: int
+    """The object's version now (its `ETag`; send it as `If-Match`)."""
 
 
 class ClientCreated(Created):
     client_id: uuid.UUID
+    """The new client's id."""
 
 
 class ConsentCreated(Created):
     consent_id: uuid.UUID
+    """The consent's id (a grant and its withdrawal share it)."""
 
 
 class CaseCreated(Created):
     case_id: uuid.UUID
+    """The new case's id."""
 
 
 class AssessmentCreated(Created):
     assessment_id: uuid.UUID
+    """The new assessment's id."""
 
 
 class SessionCreated(Created):
     session_id: uuid.UUID
+    """The new session's id."""
 
 
-class ClientOut(BaseModel):
+class ClientOut(Answer):
     client_id: uuid.UUID
+    """The client's id."""
     organisation: str
+    """The organisation that registered the client."""
     given_name: str
+    """Given name; `ERASED` once the client is erased."""
     family_name: str
+    """Family name; `ERASED` once erased."""
     birth_date: date | str
+    """Date of birth (ISO date); `ERASED` once erased."""
     email: str
+    """E-mail address; `ERASED` once erased."""
     phone: str | None
+    """Phone number, if given."""
     preferred_language: str | None
+    """Preferred language (`nl`, `nl-NL`), if given."""
     registered_at: datetime
+    """When the client was registered."""
     version: int
+    """The client's version (its `ETag`)."""
 
 
-class ConsentOut(BaseModel):
+class ConsentOut(Answer):
     consent_id: uuid.UUID
+    """The consent's id."""
     purpose: str
+    """`guidance`, `referral` or `statistics`."""
     partner_id: uuid.UUID | None
+    """The partner of a `referral` consent; null otherwise."""
     data_categories: list[str]
+    """The data a `referral` consent covers; empty otherwise."""
     granted: bool
+    """Whether it stands now (false: withdrawn or refused)."""
     granted_at: datetime | None
+    """When it was last granted; null if never."""
     withdrawn_at: datetime | None
+    """When it was last withdrawn; null if not."""
 
 
-class ConsentChangeOut(BaseModel):
+class ConsentChangeOut(Answer):
     consent_id: uuid.UUID
+    """The consent's id."""
     purpose: str
+    """`guidance`, `referral` or `statistics`."""
     partner_id: uuid.UUID | None
+    """The partner of a `referral` consent."""
     data_categories: list[str]
+    """The data categories covered."""
     granted: bool
+    """`true`: a grant, `false`: a withdrawal."""
     at: datetime
+    """When it was recorded."""
     actor: str
+    """Who recorded it (`sub`)."""
 
 
-class AssessmentOut(BaseModel):
+class AssessmentOut(Answer):
     assessment_id: uuid.UUID
+    """The assessment's id."""
     assessor: str
+    """`client` or `counsellor`."""
     scores: dict[str, int]
+    """Per competence, 1-4."""
     recorded_at: datetime
+    """When it was recorded."""
     actor: str
+    """Who recorded it (`sub`)."""
 
 
-class SessionOut(BaseModel):
+class SessionOut(Answer):
     session_id: uuid.UUID
+    """The session's id."""
     kind: str
+    """`intake`, `deepening`, `synthesis` or `aftercare`."""
     held_at: datetime
+    """When it began."""
     minutes: int
+    """How long it lasted."""
     actor: str
+    """Who recorded it (`sub`)."""
 
 
-class CaseOut(BaseModel):
+class CaseOut(Answer):
     case_id: uuid.UUID
+    """The case's id."""
     client_id: uuid.UUID
+    """The client."""
     organisation: str
+    """The organisation it belongs to."""
     phase: str
+    """Where guidance is: `intake`, `deepening`, `synthesis`, `aftercare` or `closed`."""
     status: str
+    """The decision's state: `open`, `accepted`, `referred_out`, `declined` or `closed`."""
     career_question: str
+    """The client's career question; `ERASED` once the client is erased."""
     entry_check: dict[str, Any] | None
+    """{eligible, notes, checked_at, actor}; null until checked."""
     assessments: list[AssessmentOut]
+    """Every assessment, oldest first."""
     scores: dict[str, dict[str, int]]
+    """The latest scores per assessor: {"client": {competence: 1-4}, "counsellor": {...}}."""
     gaps: list[str]
+    """Competences scored 1 or 2 in either latest assessment."""
     sessions: list[SessionOut]
+    """The sessions held, oldest first."""
     hours_budget: float
+    """Hours of guidance the case may use."""
     hours_used: float
+    """Hours used by its sessions."""
     hours_remaining: float
+    """Budget minus used, not below 0."""
     over_budget: bool
+    """Whether more hours were used than budgeted."""
     decision: dict[str, Any] | None
+    """{decision (`accept` | `refer_out` | `decline`), reason, decided_at, actor}; null until
+    decided.
+    """
     resumed: bool
+    """Whether guidance resumes (or resumed) after a referral."""
     resumption: dict[str, Any] | None
+    """The latest on resuming after a referral: {referral_id, resumes, resume_on, noted_at}; null if
+    none.
+    """
     closed_at: datetime | None = Field(
         description="When follow-up closed the case's aftercare (status `closed`)."
     )
@@ -232,13 +376,18 @@ class CaseOut(BaseModel):
         "`unreachable` | `other`), rule, closed_by, closed_at}."
     )
     opened_at: datetime
+    """When the case was opened."""
     opened_by: str
+    """Who opened it: the case's counsellor (`sub`)."""
     version: int
+    """The case's version (its `ETag`; send it as `If-Match`)."""
 
 
-class CaseSummary(BaseModel):
+class CaseSummary(Answer):
     case_id: uuid.UUID
+    """The case's id."""
     client_id: uuid.UUID
+    """The client."""
     client_name: str | None = Field(
         description="The client's given and family name; `ERASED` once the client is erased."
     )
@@ -248,14 +397,23 @@ class CaseSummary(BaseModel):
     )
     counsellor: str = Field(description="The counsellor of the case: who opened it (`sub`).")
     organisation: str
+    """The organisation it belongs to."""
     status: str
+    """`open`, `accepted`, `referred_out`, `declined` or `closed`."""
     phase: str
+    """`intake`, `deepening`, `synthesis`, `aftercare` or `closed`."""
     gaps: list[str]
+    """Competences scored 1 or 2 in either latest assessment."""
     hours_budget: float
+    """Hours of guidance the case may use."""
     hours_used: float
+    """Hours used by its sessions."""
     opened_at: datetime
+    """When it was opened."""
     updated_at: datetime
+    """When it last changed."""
     version: int
+    """The case's version."""
 
 
 # -- plumbing ---------------------------------------------------------------------------------
@@ -425,11 +583,16 @@ async def get_cases(
     response: Response,
     status_: Annotated[
         Literal["open", "accepted", "referred_out", "declined", "closed"] | None,
-        Query(alias="status"),
+        Query(alias="status", description="Only cases with this status (the decision's)."),
     ] = None,
-    phase: Literal["intake", "deepening", "synthesis", "aftercare", "closed"] | None = None,
-    client_id: uuid.UUID | None = None,
-    counsellor: CounsellorFilter | None = None,
+    phase: Annotated[
+        Literal["intake", "deepening", "synthesis", "aftercare", "closed"] | None,
+        Query(description="Only cases in this phase of guidance."),
+    ] = None,
+    client_id: Annotated[
+        uuid.UUID | None, Query(description="Only the cases of this client.")
+    ] = None,
+    counsellor: CounsellorFilter = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[CaseSummary]:

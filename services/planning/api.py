@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field, StrictStr
+from pydantic import ConfigDict, Field, StrictStr
 from starlette.concurrency import run_in_threadpool
 
 from services.planning.application import PlanningApplication
@@ -25,9 +25,11 @@ from shared.messaging.follower import LogFollower
 from shared.privacy import ERASED
 from shared.privacy.sealing import open_sealed
 from shared.schemas import (
+    Answer,
     CounsellorFilter,
     Day,
     Id,
+    IfMatch,
     Limit,
     MultiLine,
     Offset,
@@ -39,7 +41,6 @@ router = APIRouter(tags=["planning"])
 
 Counsellor = Annotated[Principal, Depends(require("counsellor"))]
 Reader = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
 Competence = Literal[
     "quality_reflection", "motive_reflection", "work_exploration", "career_steering", "networking"
 ]
@@ -49,155 +50,354 @@ Note = Annotated[StrictStr, Field(max_length=2000), MultiLine]
 
 
 class PlanTypeIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"plan_type": "combined"}]})
+
     plan_type: Literal["action", "reflection", "combined"]
+    """`action` (action-oriented), `reflection` (reflection-oriented) or `combined`."""
+
+
+# A goal's target date lies within the plan's horizon (about 18 months): the examples'
+# dates are counted from the day the document is built, so that they are accepted.
+EXAMPLE_TARGET = (date.today() + timedelta(days=180)).isoformat()
+EXAMPLE_DUE = (date.today() + timedelta(days=60)).isoformat()
 
 
 class GoalIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Start the care assistant course",
+                    "specific": "Enrol in and start the MBO 2 care assistant course at a "
+                    "regional college",
+                    "measure": "A signed enrolment and 2 attended lessons",
+                    "target_date": EXAMPLE_TARGET,
+                    "competences": ["work_exploration", "career_steering"],
+                    "priority": 1,
+                }
+            ]
+        }
+    )
+
     title: Title
+    """A short title (1-200 characters)."""
     specific: Text
+    """What the client will do or reach, concretely: at least a few words, not the title again
+    (1-2000 characters).
+    """
     measure: Text
+    """The observable result that shows the goal is reached: a number, a document, an event (1-2000
+    characters).
+    """
     target_date: Day
+    """When it is reached (ISO date): in the future, at least 7 days ahead and within the plan's
+    horizon (about 18 months; both configurable).
+    """
     competences: list[Competence] = Field(max_length=5)
+    """The career competences it serves (at least one for a SMART goal): `quality_reflection`,
+    `motive_reflection`, `work_exploration`, `career_steering`, `networking`.
+    """
     priority: int = Field(ge=1, le=100)
+    """Its rank, 1 = highest; at most one more than the goals so far (the others move down)."""
 
 
 class PrioritiesIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "order": [
+                        "1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b",
+                        "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                    ]
+                }
+            ]
+        }
+    )
+
     order: list[Id] = Field(min_length=1, max_length=100)
+    """Every goal of the plan, each once, highest priority first."""
 
 
 class ActionIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "description": "Visit the college's open day and ask about enrolment",
+                    "owner": "client",
+                    "due_date": EXAMPLE_DUE,
+                }
+            ]
+        }
+    )
+
     description: Text
+    """What is done (1-2000 characters)."""
     owner: Literal["client", "counsellor", "partner"]
+    """Who does it: `client`, `counsellor` or `partner`."""
     due_date: Day
+    """By when (ISO date): not in the past, not after the goal's target date."""
 
 
 class CancelIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "The client found a course elsewhere."}]}
+    )
+
     reason: Note | None = None
+    """Why (at most 2000 characters); optional, and so is the body."""
 
 
 class AnalysisItem(Strict):
     text: Annotated[StrictStr, Field(min_length=1, max_length=500), MultiLine]
+    """The strength, weakness or training need (1-500 characters)."""
     esco_uri: Annotated[StrictStr, Field(max_length=200), SingleLine] | None = None
+    """The matching ESCO skill or competence, as its URI (optional)."""
 
 
 class CompetenceAnalysisIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "career_target": "Care assistant",
+                    "strengths": [{"text": "Patient and friendly with customers"}],
+                    "weaknesses": [{"text": "No experience with personal care"}],
+                    "training_needs": [{"text": "Vocational course care assistant (MBO 2)"}],
+                }
+            ]
+        }
+    )
+
     career_target: Annotated[StrictStr, Field(min_length=1, max_length=500), SingleLine]
+    """The occupation aimed at (1-500 characters), e.g. an ESCO occupation's title."""
     strengths: list[AnalysisItem] = Field(default_factory=list, max_length=50)
+    """What the client already brings to it (at most 50)."""
     weaknesses: list[AnalysisItem] = Field(default_factory=list, max_length=50)
+    """What falls short (at most 50)."""
     training_needs: list[AnalysisItem] = Field(default_factory=list, max_length=50)
+    """What the client needs to learn (at most 50)."""
 
 
 class EvidenceIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Retail diploma",
+                    "kind": "diploma",
+                    "description": "MBO 2 retail, 2012.",
+                    "date": "2012-06-30",
+                    "document_hash": "sha256:"
+                    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                }
+            ]
+        }
+    )
+
     title: Title
+    """The evidence's title (1-200 characters)."""
     kind: Literal["diploma", "certificate", "work_sample", "reference", "assessment", "other"]
+    """`diploma`, `certificate`, `work_sample`, `reference`, `assessment` or `other`."""
     description: Note | None = None
+    """What it shows (at most 2000 characters)."""
     date: Day
+    """The date of the evidence (ISO date), e.g. when the diploma was awarded."""
     document_hash: Annotated[StrictStr, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
+    """The document's SHA-256 as `sha256:<64 hex digits>` (the document itself is kept elsewhere).
+    """
 
 
 class PortfolioAssessmentIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "standard": "MBO 2 care assistant qualification",
+                    "comparison": "Customer care and hygiene are covered by the retail work; "
+                    "personal care is not.",
+                    "advice": "continue",
+                }
+            ]
+        }
+    )
+
     standard: Annotated[StrictStr, Field(min_length=1, max_length=300), SingleLine]
+    """The standard the portfolio is compared with (1-300 characters), e.g. a qualification's name.
+    """
     comparison: Text
+    """How the portfolio measures up to it (1-2000 characters)."""
     advice: Literal["continue", "stop"]
+    """`continue` (the recognition procedure) or `stop`."""
 
 
 class AgreementIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"party": "client"}]})
+
     party: Literal["client", "counsellor"]
+    """Who agrees to the current revision: `client` or `counsellor` (the counsellor records both).
+    """
 
 
-class Changed(BaseModel):
+class Changed(Answer):
     version: int
+    """The plan's version now (its `ETag`; send it as `If-Match`)."""
     status: str
+    """The plan's status: `draft`, `agreed`, `revised` or `closed`."""
     revision: int
+    """The plan's content revision (a change after an agreement starts a new one)."""
 
 
 class GoalCreated(Changed):
     goal_id: uuid.UUID
+    """The new goal's id."""
 
 
 class ActionCreated(Changed):
     action_id: uuid.UUID
+    """The new action's id."""
 
 
 class EvidenceCreated(Changed):
     evidence_id: uuid.UUID
+    """The new evidence item's id."""
 
 
-class ActionOut(BaseModel):
+class ActionOut(Answer):
     action_id: uuid.UUID
+    """The action's id."""
     goal_id: uuid.UUID
+    """The goal it belongs to."""
     description: str
+    """What is done."""
     owner: str
+    """Who does it: `client`, `counsellor` or `partner`."""
     due_date: date
+    """By when."""
     status: str
+    """`open`, `completed` or `cancelled`."""
     added_at: datetime
+    """When it was added."""
     closed_at: datetime | None
+    """When it was completed or cancelled; null while open."""
 
 
-class GoalOut(BaseModel):
+class GoalOut(Answer):
     goal_id: uuid.UUID
+    """The goal's id."""
     title: str
+    """Its title."""
     specific: str
+    """What the client will do or reach."""
     measure: str
+    """The observable result."""
     target_date: date
+    """When it is reached."""
     competences: list[str]
+    """The career competences it serves."""
     priority: int
+    """Its rank, 1 = highest."""
     actions: list[ActionOut]
+    """Its actions."""
 
 
-class PlanOut(BaseModel):
+class PlanOut(Answer):
     plan_id: uuid.UUID
+    """The plan's id."""
     case_id: uuid.UUID
+    """The intake case."""
     client_id: uuid.UUID
+    """The case's client."""
     organisation: str
+    """The organisation it belongs to."""
     counsellor: str | None = Field(
         description="The case's counsellor (who opened it); null for a plan created before "
         "it was kept."
     )
     status: str
+    """`draft`, `agreed`, `revised` (changed since an agreement) or `closed`."""
     plan_type: str | None
+    """`action`, `reflection` or `combined`; null until chosen."""
     revision: int
+    """The content revision (a change after an agreement starts a new one)."""
     suggested_focus: dict[str, Any]
+    """From the intake assessments: {gaps: the competences to work on, scores: the latest score per
+    competence}.
+    """
     goals: list[GoalOut]
+    """The goals, by priority."""
     competence_analysis: dict[str, Any] | None
+    """{career_target, strengths, weaknesses, training_needs (each [{text, esco_uri}]), recorded_at,
+    actor}; null until recorded.
+    """
     portfolio: dict[str, Any]
+    """{evidence: [{evidence_id, title, kind, description, dated, document_hash, added_at, ...}],
+    assessment: {standard, comparison, advice, assessed_at, actor} or null}.
+    """
     agreements: dict[str, Any]
+    """Per party (`client`, `counsellor`): the revision it agreed to, when, who."""
     # Version numbers count agreements (1 = the first agreed version): the `n` of
     # `GET …/versions/{n}`. The revision each was agreed on, in the same order.
     agreed_versions: list[int]
+    """The agreed versions' numbers (1 = the first agreement): the `version` of `GET
+    .../versions/{version}`.
+    """
     agreed_revisions: list[int]
+    """The revision each agreed version was agreed on, in the same order."""
     latest_agreed_version: int | None
+    """The latest agreed version's number; null before an agreement."""
     closed: dict[str, Any] | None
+    """While closed: {at, reason, actor}; null otherwise."""
     created_at: datetime
+    """When the plan was created (when the case was accepted)."""
     version: int
+    """The plan's version (its `ETag`)."""
 
 
-class PlanVersionOut(BaseModel):
+class PlanVersionOut(Answer):
     plan_id: uuid.UUID
+    """The plan's id."""
     # 1 = the first agreed version; `revision` is the plan's revision it was agreed on.
     version: int
+    """The agreed version's number: 1 = the first agreement."""
     revision: int
+    """The plan's revision it was agreed on."""
     agreed_at: datetime
+    """When the second party agreed."""
     agreements: dict[str, Any]
+    """Who agreed for each party (`client`, `counsellor`), to which revision, when."""
     # What both agreed to; "ERASED" once the client's key is destroyed.
     content: dict[str, Any] | Literal["ERASED"]
+    """What both agreed to: {plan_type, goals, competence_analysis, portfolio}; `ERASED` once the
+    client's data key is destroyed.
+    """
 
 
-class PartyAgreementOut(BaseModel):
+class PartyAgreementOut(Answer):
     revision: int
+    """The revision agreed to."""
     at: datetime
+    """When."""
     actor: str
+    """Who recorded it (`sub`)."""
 
 
-class PlanVersionSummary(BaseModel):
+class PlanVersionSummary(Answer):
     version: int
+    """The agreed version's number: 1 = the first agreement."""
     revision: int
+    """The plan's revision it was agreed on."""
     agreed_at: datetime
+    """When the second party agreed."""
     # Who agreed for each party (`client`, `counsellor`) and when.
     agreements: dict[str, PartyAgreementOut]
+    """Who agreed for each party (`client`, `counsellor`) and when."""
     plan_type: str | None
+    """The plan's type in that version."""
     # None once the client's key is destroyed (the content reads "ERASED").
     goals: int | None
+    """How many goals it has; null once the client's data key is destroyed."""
 
 
 async def planning(request: Request) -> PlanningApplication:
@@ -238,11 +438,14 @@ async def get_plans(
     app: App,
     request: Request,
     response: Response,
-    case_id: uuid.UUID | None = None,
-    status_: Annotated[
-        Literal["draft", "agreed", "revised", "closed"] | None, Query(alias="status")
+    case_id: Annotated[
+        uuid.UUID | None, Query(description="The plan of this intake case (at most one).")
     ] = None,
-    counsellor: CounsellorFilter | None = None,
+    status_: Annotated[
+        Literal["draft", "agreed", "revised", "closed"] | None,
+        Query(alias="status", description="Only plans in this status."),
+    ] = None,
+    counsellor: CounsellorFilter = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[PlanOut]:
@@ -350,7 +553,15 @@ async def get_agreed_versions(
 @router.get("/plans/{plan_id}/versions/{version}", response_model=PlanVersionOut)
 async def get_agreed_version(
     plan_id: uuid.UUID,
-    version: Annotated[int, Path(ge=1, le=1_000_000)],
+    version: Annotated[
+        int,
+        Path(
+            ge=1,
+            le=1_000_000,
+            description="The agreed version: 1 = the first agreement, 2 = the second (not the "
+            "plan's revision; `GET .../versions` lists them).",
+        ),
+    ],
     who: Reader,
     app: App,
 ) -> PlanVersionOut:
@@ -369,7 +580,12 @@ async def get_document(
     who: Reader,
     app: App,
     request: Request,
-    lang: Literal["nl", "en"] | None = None,
+    lang: Annotated[
+        Literal["nl", "en"] | None,
+        Query(
+            description="The page's language; absent: the client's preferred one (else English)."
+        ),
+    ] = None,
 ) -> HTMLResponse:
     """The plan as a printable page for the client, in their preferred language."""
     plan = await run_in_threadpool(_read, app, plan_id, who, "plan-document", ["identity", "plan"])

@@ -15,8 +15,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Request, Response, status
-from pydantic import BaseModel, Field, StrictStr
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import ConfigDict, Field, StrictStr
 from starlette.concurrency import run_in_threadpool
 
 from services.referral.application import ReferralApplication
@@ -29,7 +29,7 @@ from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.http import page_headers
 from shared.idempotency import new_id
 from shared.messaging.follower import LogFollower
-from shared.schemas import Id, Limit, MultiLine, Offset, SingleLine, Strict
+from shared.schemas import Answer, Id, IfMatch, Limit, MultiLine, Offset, SingleLine, Strict
 
 router = APIRouter(tags=["partners"])
 
@@ -38,7 +38,6 @@ Reader = Annotated[
     Principal, Depends(require("counsellor", "team_lead", "admin", "directory_admin"))
 ]
 Counsellor = Annotated[Principal, Depends(require("counsellor"))]
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
 ServiceCategory = Literal[
     "training",
     "psychology",
@@ -61,69 +60,142 @@ OpenPlaces = Annotated[int, Field(ge=0, le=100_000)]
 
 class ServiceIn(Strict):
     service_id: Id | None = None
+    """Keep a service's id to keep the service (on a change); absent: a new one."""
     name: Name
+    """The service's name (1-200 characters)."""
     category: ServiceCategory
+    """What kind of service: `training`, `psychology`, `health`, `union`, `entrepreneurship`,
+    `debt`, `housing`, `language` or `other`.
+    """
     languages: list[Language] = Field(default_factory=list, max_length=20)
+    """The languages it is given in (ISO 639-1, e.g. `nl`), at most 20."""
     area: Annotated[StrictStr, Field(max_length=200), SingleLine] | None = None
+    """The area it covers (a region or town); absent: everywhere."""
     eligibility: Annotated[StrictStr, Field(max_length=2000), MultiLine] | None = None
+    """Who may take part (at most 2000 characters)."""
 
 
 class PartnerIn(Strict):
     # The id the partner's tokens carry, when it has one already (an identity provider's,
     # or another directory's); else a new one.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Zorgacademie Midden",
+                    "description": "Vocational courses in care and welfare.",
+                    "services": [
+                        {
+                            "name": "Retraining course for care assistants",
+                            "category": "training",
+                            "languages": ["nl", "en"],
+                            "area": "Utrecht",
+                            "eligibility": "Adults with a basic qualification (MBO 1).",
+                        }
+                    ],
+                    "accepted_categories": ["identity", "contact", "career_question"],
+                    "contact_email": "intake@zorgacademie.example.org",
+                    "capacity": 12,
+                }
+            ]
+        }
+    )
+
     partner_id: Id | None = None
+    """The id the partner's tokens carry, when it has one already (an identity provider's, or
+    another directory's); absent: a new one.
+    """
     name: Name
+    """The partner's name (1-200 characters)."""
     description: Description | None = None
+    """What the partner does (at most 4000 characters)."""
     services: list[ServiceIn] = Field(min_length=1, max_length=50)
+    """What it offers: 1-50 services."""
     accepted_categories: list[DataCategory] = Field(max_length=5)
+    """The client data categories it takes with a referral: `identity`, `contact`,
+    `career_question`, `assessments`, `plan`.
+    """
     contact_email: Email | None = None
+    """Where the partner is reached."""
     # Open places; absent (or null) = no limit. 0 takes no new referrals for now.
     capacity: OpenPlaces | None = None
+    """Open places for new referrals; absent or null: no limit, 0: none for now."""
 
 
 class PartnerPatch(Strict):
     """Only the fields present change; `services` replaces the list (keep a service's id
     to keep the service)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"contact_email": "aanmelding@zorgacademie.example.org"}]}
+    )
+
     name: Name | None = None
+    """A new name."""
     description: Description | None = None
+    """A new description."""
     services: list[ServiceIn] | None = Field(default=None, min_length=1, max_length=50)
+    """The new list of services (replaces the old; keep `service_id` to keep one)."""
     accepted_categories: list[DataCategory] | None = Field(default=None, max_length=5)
+    """The new accepted data categories."""
     contact_email: Email | None = None
+    """A new contact address."""
 
 
 class CapacityIn(Strict):
     # Required; null makes the partner unlimited (again).
+    model_config = ConfigDict(json_schema_extra={"examples": [{"open_places": 8}]})
+
     open_places: OpenPlaces | None
+    """Open places for new referrals (0-100000); null: no limit (required: send null explicitly)."""
 
 
-class PartnerCreated(BaseModel):
+class PartnerCreated(Answer):
     partner_id: uuid.UUID
+    """The new partner's id."""
     version: int
+    """The partner's version (its `ETag`)."""
 
 
-class ServiceOut(BaseModel):
+class ServiceOut(Answer):
     service_id: uuid.UUID
+    """The service's id."""
     name: str
+    """The service's name."""
     category: str
+    """What kind of service (see `ServiceIn.category`)."""
     languages: list[str]
+    """The languages it is given in (ISO 639-1)."""
     area: str | None
+    """The area it covers; null: everywhere."""
     eligibility: str | None
+    """Who may take part."""
 
 
-class PartnerOut(BaseModel):
+class PartnerOut(Answer):
     partner_id: uuid.UUID
+    """The partner's id."""
     name: str
+    """The partner's name."""
     description: str | None
+    """What the partner does."""
     services: list[ServiceOut]
+    """What it offers."""
     accepted_categories: list[str]
+    """The client data categories it takes with a referral."""
     contact_email: str | None
+    """Where the partner is reached."""
     # null: no limit (the partner was registered without a capacity, or set to null).
     open_places: int | None
+    """Open places for new referrals; null: no limit."""
     active: bool
+    """Whether it takes referrals and shows in searches (false: deactivated)."""
     created_at: datetime
+    """When it was registered."""
     updated_at: datetime
+    """When it last changed."""
     version: int
+    """The partner's version (its `ETag`; send it as `If-Match`)."""
 
 
 async def referral(request: Request) -> ReferralApplication:
@@ -182,11 +254,22 @@ async def get_partners(
     who: Reader,
     request: Request,
     response: Response,
-    service: Name | None = None,
-    category: ServiceCategory | None = None,
-    language: Language | None = None,
-    area: Area | None = None,
-    include_inactive: bool = False,
+    service: Annotated[
+        Name | None, Query(description="A service's category or (part of its) name.")
+    ] = None,
+    category: Annotated[ServiceCategory | None, Query(description="A service's category.")] = None,
+    language: Annotated[
+        Language | None, Query(description="A language a service is given in (ISO 639-1).")
+    ] = None,
+    area: Annotated[
+        Area | None,
+        Query(
+            description="(Part of) the area a service covers; a service without an area serves all."
+        ),
+    ] = None,
+    include_inactive: Annotated[
+        bool, Query(description="Inactive partners too (admins and directory admins only).")
+    ] = False,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[PartnerOut]:

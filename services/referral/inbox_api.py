@@ -5,9 +5,9 @@ letter for partners without API access. Every packet and letter read is recorded
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -108,7 +108,9 @@ async def get_letter(
     who: Counsellor,
     app: App,
     request: Request,
-    lang: Literal["nl", "en"] = "nl",
+    lang: Annotated[
+        Literal["nl", "en"], Query(description="The letter's language: Dutch or English.")
+    ] = "nl",
 ) -> HTMLResponse:
     """A printable referral letter with only the consented data, for a partner without
     API access; each render is recorded like a packet read."""

@@ -97,11 +97,23 @@ async def get_referrals(
     who: Reader,
     request: Request,
     response: Response,
-    status_: Annotated[Status | None, Query(alias="status")] = None,
-    case_id: uuid.UUID | None = None,
-    partner_id: uuid.UUID | None = None,
-    overdue: bool | None = None,
-    counsellor: CounsellorFilter | None = None,
+    status_: Annotated[
+        Status | None, Query(alias="status", description="Only referrals in this status.")
+    ] = None,
+    case_id: Annotated[
+        uuid.UUID | None, Query(description="Only the referrals of this intake case (staff).")
+    ] = None,
+    partner_id: Annotated[
+        uuid.UUID | None, Query(description="Only the referrals sent to this partner.")
+    ] = None,
+    overdue: Annotated[
+        bool | None,
+        Query(
+            description="`true`: only those marked overdue (the partner did not answer within "
+            "the allowed working days; the mark stays); `false`: only the others."
+        ),
+    ] = None,
+    counsellor: CounsellorFilter = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[ReferralItem]:

@@ -36,6 +36,37 @@ def _audit(request: Request) -> Audit:
     return audit
 
 
+# Examples of the answers, for the API docs (their shape is not a model's).
+_CHECKPOINT = {
+    "service": "intake",
+    "store": "waypoint",
+    "position": 1200,
+    "hash": "3f1c9a0e5b7d2c4f6a8e0b1d3c5e7f9a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e",
+    "signed_at": "2026-03-02T10:00:00+00:00",
+    "signature": "mNjg24Wrs+1Mi1OsiP8zSFE/TqECdYT95NYKCc6iWYm6Yjc5ftHeZSlJzag65mOf"
+    "yINKARnMW3TcxH15u7deMg==",
+}
+_ACCESS = {
+    "access_id": "2b7c4e1a-9d3f-4c8b-a5e6-0f1d2c3b4a59",
+    "position": 1187,
+    "client_id": "0b8f7c1e-3d2a-4f5b-9c6d-7e8f9a0b1c2d",
+    "case_id": "5c2e1a7b-8d4f-4b6a-9e3c-1f2a3b4c5d6e",
+    "referral_id": None,
+    "actor": "counsellor-17",
+    "role": "counsellor",
+    "organisation": "org-utrecht",
+    "partner_id": None,
+    "purpose": "guidance",
+    "resource": "case",
+    "categories": ["career_question", "assessments"],
+    "occurred_at": "2026-03-02T10:04:12.123456+00:00",
+}
+
+
+def _answer(example: Any) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {"application/json": {"example": example}}}}
+
+
 def audit_router() -> APIRouter:
     """The audit endpoints; the service sets `app.state.audit` (see context.start_audit)."""
     router = APIRouter(prefix="/audit", tags=["audit"])
@@ -107,7 +138,19 @@ def audit_router() -> APIRouter:
             "aggregates": aggregates,
         }
 
-    @router.get("/verify")
+    @router.get(
+        "/verify",
+        responses=_answer(
+            {
+                "service": "intake",
+                "ok": True,
+                "checked": 1200,
+                "unchained": 0,
+                "checkpoints_checked": 3,
+                "checkpoints_source": "nats",
+            }
+        ),
+    )
     async def verify(request: Request, who: Reader) -> dict[str, Any]:
         """Recompute the whole hash chain and check it against the signed checkpoints."""
         audit = _audit(request)
@@ -124,13 +167,17 @@ def audit_router() -> APIRouter:
         )
         return {"service": audit.service, **result.as_dict(), "checkpoints_source": source}
 
-    @router.get("/access-log")
+    @router.get("/access-log", responses=_answer([_ACCESS]))
     async def accesses(
         request: Request,
         response: Response,
         who: Reader,
-        client_id: uuid.UUID | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        client_id: Annotated[
+            uuid.UUID | None, Query(description="Only the reads of this client's data.")
+        ] = None,
+        limit: Annotated[
+            int, Query(ge=1, le=500, description="The most entries to answer (1-500).")
+        ] = 50,
         offset: Offset = 0,
     ) -> list[dict[str, Any]]:
         """Recorded reads of personal data of clients in the caller's scope, newest first."""
@@ -145,7 +192,7 @@ def audit_router() -> APIRouter:
         page_headers(request, response, total, limit, offset)
         return items
 
-    @router.get("/checkpoints")
+    @router.get("/checkpoints", responses=_answer([_CHECKPOINT]))
     async def checkpoints(
         request: Request, response: Response, who: Reader
     ) -> list[dict[str, Any]]:
@@ -156,7 +203,11 @@ def audit_router() -> APIRouter:
         response.headers["X-Checkpoint-Source"] = source
         return [c.to_json() for c in found]
 
-    @router.post("/checkpoints", status_code=201)
+    @router.post(
+        "/checkpoints",
+        status_code=201,
+        responses={201: {"content": {"application/json": {"example": _CHECKPOINT}}}},
+    )
     async def sign_now(request: Request, who: Admin) -> dict[str, Any]:
         """Sign the chain's head now, store and publish it (admin only)."""
         audit = _audit(request)
@@ -167,7 +218,17 @@ def audit_router() -> APIRouter:
             raise Conflict("The chain is empty: there is nothing to sign yet.")
         return checkpoint.to_json()
 
-    @router.get("/public-key")
+    @router.get(
+        "/public-key",
+        responses=_answer(
+            {
+                "service": "intake",
+                "algorithm": "Ed25519",
+                "public_key": "MI0Zz8YxmrHWs1azz4oU8Oi0IUP6AzQXT8XDQWMHfAw=",
+                "key_id": "136fc1d863f335f5",
+            }
+        ),
+    )
     async def public_key(request: Request, who: Reader) -> dict[str, str]:
         """The Ed25519 key that checks this service's checkpoints."""
         return {

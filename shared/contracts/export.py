@@ -27,7 +27,8 @@ ERASED_NOTE = "Personal values read `ERASED` where the client's data key is dest
 
 
 class _Part(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # A field's docstring is its description in the schema.
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
 class GeneratedBy(_Part):
@@ -35,51 +36,78 @@ class GeneratedBy(_Part):
 
     subject: str = Field(description="The user (token subject).")
     organisation: str
+    """The user's organisation."""
     role: str
+    """The role they asked in (e.g. `counsellor`)."""
 
 
 class ClientData(_Part):
     """The client as registered in intake."""
 
     client_id: uuid.UUID
+    """The client's id."""
     organisation: str
+    """The organisation that registered the client."""
     given_name: str
+    """Given name, or `ERASED`."""
     family_name: str
+    """Family name, or `ERASED`."""
     birth_date: date | Literal["ERASED"] = Field(description="An ISO date, or `ERASED`.")
     email: str
+    """E-mail address, or `ERASED`."""
     phone: str | None
+    """Phone number, if given (or `ERASED`)."""
     preferred_language: str | None
+    """Preferred language (`nl`, `nl-NL`), if given."""
     registered_at: datetime
+    """When the client was registered."""
     registered_by: str
+    """Who registered the client (token subject)."""
     version: int
+    """The client record's version."""
 
 
 class Consent(_Part):
     """A consent as it stands now (one per purpose and, for referral, partner)."""
 
     consent_id: uuid.UUID
+    """The consent's id."""
     purpose: str
+    """`guidance`, `referral` or `statistics`."""
     partner_id: uuid.UUID | None
+    """The partner of a `referral` consent; null otherwise."""
     data_categories: list[str]
+    """The data a `referral` consent covers; empty otherwise."""
     granted: bool
+    """Whether it stands now."""
     granted_at: datetime | None
+    """When it was last granted; null if never."""
     withdrawn_at: datetime | None
+    """When it was last withdrawn; null if not."""
 
 
 class ConsentChange(_Part):
     """One grant or withdrawal, with who recorded it."""
 
     consent_id: uuid.UUID
+    """The consent's id."""
     purpose: str
+    """`guidance`, `referral` or `statistics`."""
     partner_id: uuid.UUID | None
+    """The partner of a `referral` consent."""
     data_categories: list[str]
+    """The data categories covered."""
     granted: bool
+    """`true`: a grant, `false`: a withdrawal."""
     at: datetime
+    """When it was recorded."""
     actor: str
+    """Who recorded it (token subject)."""
 
 
 class Consents(_Part):
     current: list[Consent]
+    """The consents as they stand now."""
     history: list[ConsentChange] = Field(description="Every grant and withdrawal, oldest first.")
 
 
@@ -87,7 +115,9 @@ class IntakeSection(_Part):
     """What intake holds: the client, the consents, the cases, the erasure record."""
 
     client: ClientData
+    """The client as registered."""
     consents: Consents
+    """The client's consents, now and every change."""
     cases: list[dict[str, Any]] = Field(
         description="Each case: career question, entry check, assessments, sessions and "
         "hours, decision, phase, resumption."
@@ -125,17 +155,28 @@ class Recipient(_Part):
     the partner (`access`: a packet or letter)."""
 
     kind: Literal["referral", "access"]
+    """`referral` (a referral sent to the partner) or `access` (a recorded read of the data by or
+    for the partner).
+    """
     at: datetime = Field(description="When it was sent, or read.")
     partner_id: uuid.UUID | None
+    """The partner."""
     partner_name: str | None
+    """The partner's name (as the directory has it now)."""
     categories: list[str]
+    """The client's data categories disclosed."""
     consent_id: uuid.UUID | None = Field(description="The consent the disclosure rests on.")
     referral_id: uuid.UUID | None
+    """The referral the disclosure belongs to."""
     access_id: uuid.UUID | None = None
+    """The recorded read (for `access`)."""
     actor: str | None = Field(default=None, description="Who read (for `access`).")
     role: str | None = None
+    """The reader's role (for `access`)."""
     organisation: str | None = None
+    """The reader's organisation (for `access`)."""
     purpose: str | None = None
+    """The purpose of the read (for `access`)."""
     resource: str | None = Field(default=None, description="What was read: packet, letter.")
 
 
@@ -148,6 +189,7 @@ class ReferralSection(_Part):
         "its times, answers, outcome, resumption, and its history (`history`)."
     )
     recipients: list[Recipient]
+    """Every disclosure of the client's data to a partner."""
     consents: list[dict[str, Any]] = Field(
         description="Referral's copy of the client's referral consents (as intake published)."
     )
@@ -159,9 +201,13 @@ class ReferralSection(_Part):
 
 class Sections(_Part):
     intake: IntakeSection
+    """What intake holds."""
     planning: PlanningSection
+    """What planning holds."""
     followup: FollowupSection
+    """What follow-up holds."""
     referral: ReferralSection
+    """What referral holds."""
 
 
 class ClientExport(_Part):
@@ -176,10 +222,14 @@ class ClientExport(_Part):
 
     export_id: uuid.UUID = Field(description="Also the id of the read recorded for it.")
     client_id: uuid.UUID
+    """The client's id."""
     generated_at: datetime
+    """When the export was made."""
     generated_by: GeneratedBy
+    """Who asked for it."""
     schema_url: str = Field(alias="schema", description="The URL of this document's schema.")
     services: Sections
+    """What each service holds about the client."""
     recipients: list[Recipient] = Field(
         description="Every disclosure to a partner (the referral section's, lifted here)."
     )

@@ -1,14 +1,20 @@
 """The API docs a person can use (shared/apidocs.py): Swagger UI from local assets, the
-bearer scheme on every operation behind authentication, the problem+json answers, and the
-combined server's page for developers (`/developers`; `/` is the console)."""
+bearer scheme on every operation behind authentication, the problem+json answers, the
+combined server's page for developers (`/developers`; `/` is the console), and in every
+OpenAPI document an example of each request body (one the body's model accepts), a
+description of every field and every parameter."""
 
 from __future__ import annotations
 
+import json
 import re
+import typing
 from typing import Any
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shared.errors import PROBLEM_JSON
 from shared.serve import SERVICES, Combined
@@ -134,3 +140,138 @@ async def test_the_root_is_the_console_asking_a_stranger_to_sign_in(combined: Co
     page = await get(combined, "/")
     assert page.status_code == 303
     assert page.headers["location"] == "/sign-in"
+
+
+# -- field descriptions and examples ------------------------------------------------------------
+# Request bodies that need no example, each with its reason. (None today: keep it short.)
+NO_EXAMPLE: dict[str, str] = {}
+
+
+def resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema a `$ref` names (local refs only, as FastAPI writes them)."""
+    while "$ref" in schema:
+        ref = schema["$ref"]
+        assert ref.startswith("#/"), ref
+        target: Any = doc
+        for part in ref[2:].split("/"):
+            target = target[part]
+        schema = target
+    return schema
+
+
+def body_schemas(doc: dict[str, Any], schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The object schemas a request body may be, by name (an optional body is `anyOf` the
+    model and null)."""
+    if "$ref" in schema:
+        return [(schema["$ref"].rsplit("/", 1)[-1], resolve(doc, schema))]
+    found = []
+    for option in schema.get("anyOf", []) + schema.get("oneOf", []):
+        found += body_schemas(doc, option)
+    return found
+
+
+def undescribed(doc: dict[str, Any], schema: Any, where: str, seen: set[str]) -> list[str]:
+    """Every property (at any depth, through `$ref`, items, `anyOf`...) without a
+    description, as `Model.field` paths."""
+    if isinstance(schema, list):
+        return [p for item in schema for p in undescribed(doc, item, where, seen)]
+    if not isinstance(schema, dict):
+        return []
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        if name in seen:
+            return []
+        seen.add(name)
+        return undescribed(doc, resolve(doc, schema), name, seen)
+    missing = []
+    for field, sub in schema.get("properties", {}).items():
+        if not sub.get("description"):
+            missing.append(f"{where}.{field}")
+        missing += undescribed(doc, sub, f"{where}.{field}", seen)
+    for key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf", "prefixItems"):
+        if key in schema:
+            missing += undescribed(doc, schema[key], where, seen)
+    return missing
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_every_request_body_has_an_example(combined: Combined, service: str) -> None:
+    doc = (await get(combined, f"/{service}/openapi.json")).json()
+    lacking = []
+    bodies = 0
+    for method, path, operation in await operations(combined, service):
+        for media in operation.get("requestBody", {}).get("content", {}).values():
+            for name, schema in body_schemas(doc, media["schema"]):
+                bodies += 1
+                if not schema.get("examples") and name not in NO_EXAMPLE:
+                    lacking.append(f"{method.upper()} {path}: {name}")
+    assert bodies > 3
+    assert not lacking, "request bodies without an example:\n" + "\n".join(lacking)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_every_field_of_every_schema_has_a_description(
+    combined: Combined, service: str
+) -> None:
+    doc = (await get(combined, f"/{service}/openapi.json")).json()
+    seen: set[str] = set()
+    missing = []
+    for name, schema in doc["components"]["schemas"].items():
+        seen.add(name)
+        missing += undescribed(doc, schema, name, seen)
+    # Schemas written inline in an operation (bodies, answers) too.
+    for method, path, operation in await operations(combined, service):
+        for part in [operation.get("requestBody", {}), *operation["responses"].values()]:
+            for media in part.get("content", {}).values():
+                missing += undescribed(doc, media.get("schema", {}), f"{method} {path}", seen)
+    assert not missing, "fields without a description:\n" + "\n".join(sorted(set(missing)))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_every_parameter_has_a_description(combined: Combined, service: str) -> None:
+    missing = [
+        f"{method.upper()} {path}: {parameter['in']} {parameter['name']}"
+        for method, path, operation in await operations(combined, service)
+        for parameter in operation.get("parameters", [])
+        if not parameter.get("description")
+    ]
+    assert not missing, "parameters without a description:\n" + "\n".join(missing)
+
+
+def api_routes(routes: list[Any]) -> list[APIRoute]:
+    """The app's operations, through included routers (FastAPI keeps those as one route
+    each, holding the router included as `original_router`)."""
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif hasattr(route, "original_router"):
+            found += api_routes(route.original_router.routes)
+    return found
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_request_example_is_valid_for_its_model(combined: Combined, service: str) -> None:
+    """Each example of a request body passes the body's own validation (the annotation
+    FastAPI validates, strict models and all), as the JSON a client would send."""
+    checked = 0
+    for route in api_routes(combined.apps[service].routes):
+        if route.body_field is None:
+            continue
+        annotation = route.body_field.field_info.annotation
+        models = [
+            t
+            for t in (annotation, *typing.get_args(annotation))
+            if isinstance(t, type) and issubclass(t, BaseModel)
+        ]
+        assert models, (route.path, annotation)
+        for model in models:
+            examples = model.model_json_schema().get("examples", [])
+            for example in examples:
+                as_sent = json.loads(json.dumps(example))
+                try:
+                    TypeAdapter(annotation).validate_python(as_sent)
+                except ValidationError as e:
+                    pytest.fail(f"{route.path}: the example of {model.__name__} is refused: {e}")
+                checked += 1
+    assert checked > 3
