@@ -31,7 +31,7 @@ def competence_chart(
     `competences` and `assessors`: (code, label shown) pairs, in the order drawn;
     `scores`: assessor → competence → score, as the case's `scores`."""
     width = LABEL_WIDTH + BAR_WIDTH + 70
-    height = TOP + ROW_HEIGHT * len(competences) + 24
+    height = TOP + ROW_HEIGHT * len(competences) + 44
     unit = BAR_WIDTH / SCALE
     parts: list[str] = [
         f'<svg class="chart competence-chart" xmlns="http://www.w3.org/2000/svg" '
@@ -39,17 +39,14 @@ def competence_chart(
         f'focusable="false">',
         f"<title>{escape(title)}</title>",
     ]
-    # The legend: one swatch per assessor, then the gap marking.
+    # The legend: one swatch per assessor; the gap marking under the scale.
     x = LABEL_WIDTH
     for index, (_code, label) in enumerate(assessors):
         parts.append(
             f'<rect class="chart-bar chart-bar--{index}" x="{x}" y="4" width="14" height="14"/>'
             f'<text class="chart-text" x="{x + 20}" y="16">{escape(label)}</text>'
         )
-        x += 30 + 9 * len(label)
-    parts.append(
-        f'<text class="chart-text chart-gap-text" x="{x}" y="16">⚠ {escape(gap_label)}</text>'
-    )
+        x += 40 + 8 * len(label)
     # The scale: a line per score, the gap threshold dashed.
     bottom = TOP + ROW_HEIGHT * len(competences)
     for step in range(SCALE + 1):
@@ -61,6 +58,10 @@ def competence_chart(
                 f'<text class="chart-text chart-axis" x="{gx:g}" y="{bottom + 16}" '
                 f'text-anchor="middle">{step}</text>'
             )
+    parts.append(
+        f'<text class="chart-text chart-gap-text" x="0" y="{bottom + 36}">'
+        f"⚠ {escape(gap_label)}</text>"
+    )
     for row, (code, label) in enumerate(competences):
         y = TOP + row * ROW_HEIGHT
         gap = code in gaps
