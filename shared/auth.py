@@ -73,6 +73,10 @@ class Principal:
     def has(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
 
+    def counsellor_filter(self, value: str | None) -> str | None:
+        """A list's `?counsellor=`: `me` is the caller, anything else a counsellor's sub."""
+        return self.sub if value == "me" else value
+
     @property
     def audit_scope(self) -> AuditScope:
         """The organisations whose audit views this caller may read: never implied beyond

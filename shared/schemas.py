@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    StrictStr,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
@@ -101,3 +102,15 @@ Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 # An id in a body (a JSON string; the models are strict, which would want a UUID object).
 Id = Annotated[uuid.UUID, Field(strict=False)]
+
+# `?counsellor=` of every list of cases (intake's cases, planning's plans, follow-ups,
+# referrals): a counsellor's `sub`, or `me` for the caller (resolve with
+# `shared.auth.counsellor_filter`).
+COUNSELLOR_FILTER = (
+    "Only the items of this counsellor (their `counsellor`: a token's `sub`); `me`: the "
+    "caller's own. Items recorded before the counsellor was kept (`counsellor` null) never "
+    "match."
+)
+CounsellorFilter = Annotated[
+    StrictStr, Query(min_length=1, max_length=200, description=COUNSELLOR_FILTER), SingleLine
+]

@@ -119,6 +119,19 @@ class Settings(BaseSettings):
     console_api_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     # The time zone the console shows moments in (an IANA name).
     console_timezone: str = "Europe/Amsterdam"
+    # The console as an OpenID Connect client (oidc mode; services/console/oidc.py): its
+    # client id at the provider of GUIDANCE_OIDC_ISSUER, its secret (None: a public
+    # client, PKCE alone), the redirect URI registered there (None: `<this address>/sign-in/
+    # callback`, from the request) and where the provider returns after logout (None:
+    # `<this address>/sign-in`), the scopes asked for, and how long before the access
+    # token's expiry it is refreshed. The sign-in button names the provider.
+    console_oidc_client_id: str | None = None
+    console_oidc_client_secret: SecretStr | None = None
+    console_oidc_redirect_uri: str | None = None
+    console_oidc_post_logout_redirect_uri: str | None = None
+    console_oidc_scopes: str = "openid profile email offline_access"
+    console_oidc_refresh_margin_seconds: float = Field(default=60.0, ge=0, le=86_400)
+    console_oidc_provider_name: str | None = None
 
     # Plumbing
     # Connections per service and process: the event store's pool keeps `db_pool_size`

@@ -21,6 +21,7 @@ from services.console import assets
 from services.console.api import GENERAL, Api, ApiError
 from services.console.casework import router as casework
 from services.console.i18n import LANGUAGES, N_, translations
+from services.console.oidc import OidcSignIn, origin
 from services.console.pages import router as pages
 from services.console.planner import router as planner
 from services.console.sessions import SCHEMA_SQL, Sealer, SessionStore
@@ -51,11 +52,11 @@ def api_base(settings: Settings) -> str:
     return f"http://{host}:{settings.port}"
 
 
-def sign_in_flow(settings: Settings) -> SignInFlow | None:
-    """Dev mode's page of demo people; in oidc mode, the next step's OIDC flow goes here."""
+def sign_in_flow(settings: Settings) -> SignInFlow:
+    """Dev mode's page of demo people; in oidc mode, OpenID Connect (services/console/oidc.py)."""
     if settings.auth_mode == "dev":
         return DevSignIn()
-    return None
+    return OidcSignIn(settings)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -83,9 +84,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             absolute=timedelta(hours=settings.console_session_absolute_hours),
         )
         app.state.api = Api(api_base(settings), settings.console_api_timeout_seconds)
+        await flow.start()
         try:
             yield
         finally:
+            await flow.close()
             await app.state.api.close()
             await pool.close()
 
@@ -99,23 +102,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     flow = sign_in_flow(settings)
-    if flow is not None:
-        app.include_router(flow.router)
+    app.state.sign_in_flow = flow
+    if isinstance(flow, OidcSignIn):
+        app.state.refresh_session = flow.refresh_session
+    app.include_router(flow.router)
     app.include_router(sign_out_router())
     app.include_router(pages)
     app.include_router(casework)
     app.include_router(planner)
     install_refusals(app)
-    app.add_middleware(PageHeaders, hsts=settings.auth_mode != "dev")
+    app.add_middleware(
+        PageHeaders,
+        hsts=settings.auth_mode != "dev",
+        # oidc mode: the sign-in and sign-out forms continue at the identity provider.
+        form_targets=(origin(settings.oidc_issuer),)
+        if settings.auth_mode == "oidc" and settings.oidc_issuer
+        else (),
+    )
     return app
 
 
 def install_refusals(app: FastAPI) -> None:
+    def sign_in_again(request: Request) -> str:
+        """The sign-in page, to come back here after."""
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return "/sign-in" if here == "/" else f"/sign-in?next={quote(here, safe='')}"
+
     @app.exception_handler(SignInNeeded)
     async def _sign_in(request: Request, exc: SignInNeeded) -> Response:
-        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        target = "/sign-in" if here == "/" else f"/sign-in?next={quote(here, safe='')}"
-        return RedirectResponse(target, status_code=303)
+        return RedirectResponse(sign_in_again(request), status_code=303)
 
     @app.exception_handler(CsrfRefused)
     async def _csrf(request: Request, exc: CsrfRefused) -> Response:
@@ -139,7 +154,7 @@ def install_refusals(app: FastAPI) -> None:
             # The token is no longer accepted: the session ends; sign in again.
             if page.session is not None:
                 await request.app.state.sessions.delete(page.session)
-            response = RedirectResponse("/sign-in", status_code=303)
+            response = RedirectResponse(sign_in_again(request), status_code=303)
             response.delete_cookie(session_cookie_name(page.settings), path="/")
             return response
         message = GENERAL.get(exc.code)

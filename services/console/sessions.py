@@ -1,8 +1,9 @@
 """Server-side sessions in the console's own schema (`console.sessions`).
 
 The browser holds only a random 256-bit id; the table keeps its SHA-256, never the id
-itself, so a copy of the table opens no session. The user's access token is sealed
-(AES-GCM, a key derived from the master key, bound to the session's row) and never logged.
+itself, so a copy of the table opens no session. The user's access token (in oidc mode
+also the refresh and ID tokens) is sealed (AES-GCM, a key derived from the master key,
+bound to the session's row and to which token it is) and never logged.
 A session ends after `console_session_idle_minutes` without a request, after
 `console_session_absolute_hours` in any case, and at logout (its row deleted).
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,7 +38,14 @@ CREATE TABLE IF NOT EXISTS console.sessions (
     expires_at timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_expires_at ON console.sessions (expires_at);
+-- oidc mode: the refresh and ID tokens (sealed like the access token) and when the
+-- access token expires (refreshed before then).
+ALTER TABLE console.sessions ADD COLUMN IF NOT EXISTS refresh_token bytea;
+ALTER TABLE console.sessions ADD COLUMN IF NOT EXISTS id_token bytea;
+ALTER TABLE console.sessions ADD COLUMN IF NOT EXISTS token_expires_at timestamptz;
 """
+# What a sealed token is bound to besides its session (the access token: nothing more).
+REFRESH, ID = b"/refresh", b"/id"
 # A session's last_seen_at is written at most this often (not on every page).
 TOUCH_EVERY = timedelta(seconds=30)
 
@@ -55,6 +63,10 @@ class Session:
     created_at: datetime
     last_seen_at: datetime
     expires_at: datetime
+    # oidc mode: the provider's refresh and ID tokens, and the access token's expiry.
+    refresh_token: str | None = None
+    id_token: str | None = None
+    token_expires_at: datetime | None = None
 
     def __repr__(self) -> str:  # never the token, never the CSRF secret
         return f"Session(subject={self.subject!r}, organisation={self.organisation!r})"
@@ -105,6 +117,9 @@ class SessionStore:
         access_token: str,
         language: str | None,
         now: datetime | None = None,
+        refresh_token: str | None = None,
+        id_token: str | None = None,
+        token_expires_at: datetime | None = None,
     ) -> tuple[str, Session]:
         """A new session; returns the raw id (for the cookie only) and the session."""
         now = now or datetime.now(UTC)
@@ -122,6 +137,9 @@ class SessionStore:
             created_at=now,
             last_seen_at=now,
             expires_at=now + self.absolute,
+            refresh_token=refresh_token,
+            id_token=id_token,
+            token_expires_at=token_expires_at,
         )
         async with self.pool.acquire() as conn, conn.transaction():
             # Sessions past either expiry go as new ones come.
@@ -133,7 +151,8 @@ class SessionStore:
             await conn.execute(
                 "INSERT INTO console.sessions (id_hash, subject, organisation, roles, "
                 "partner_id, access_token, csrf_secret, language, created_at, last_seen_at, "
-                "expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
+                "expires_at, refresh_token, id_token, token_expires_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13)",
                 id_hash,
                 subject,
                 organisation,
@@ -144,8 +163,17 @@ class SessionStore:
                 language,
                 now,
                 session.expires_at,
+                self._seal(refresh_token, id_hash, REFRESH),
+                self._seal(id_token, id_hash, ID),
+                token_expires_at,
             )
         return raw, session
+
+    def _seal(self, token: str | None, id_hash: bytes, which: bytes) -> bytes | None:
+        return None if token is None else self.sealer.seal(token, id_hash + which)
+
+    def _open(self, sealed: bytes | None, id_hash: bytes, which: bytes) -> str | None:
+        return None if sealed is None else self.sealer.open(sealed, id_hash + which)
 
     async def get(self, raw: str | None, now: datetime | None = None) -> Session | None:
         """The live session of this id, or None (unknown, idle too long or expired: such
@@ -179,6 +207,50 @@ class SessionStore:
             created_at=row["created_at"],
             last_seen_at=last_seen,
             expires_at=row["expires_at"],
+            refresh_token=self._open(row["refresh_token"], row["id_hash"], REFRESH),
+            id_token=self._open(row["id_token"], row["id_hash"], ID),
+            token_expires_at=row["token_expires_at"],
+        )
+
+    async def reload(self, session: Session) -> Session | None:
+        """The session as stored now (another request may have refreshed its tokens)."""
+        row = await self.pool.fetchrow(
+            "SELECT * FROM console.sessions WHERE id_hash = $1", session.id_hash
+        )
+        return None if row is None else self._session(row, last_seen=session.last_seen_at)
+
+    async def update_tokens(
+        self,
+        session: Session,
+        *,
+        access_token: str,
+        refresh_token: str | None,
+        id_token: str | None,
+        token_expires_at: datetime | None,
+        roles: list[str],
+        partner_id: str | None,
+    ) -> Session:
+        """The session after a refresh: its new tokens, and the roles they now carry."""
+        id_hash = session.id_hash
+        await self.pool.execute(
+            "UPDATE console.sessions SET access_token = $2, refresh_token = $3, id_token = $4, "
+            "token_expires_at = $5, roles = $6, partner_id = $7 WHERE id_hash = $1",
+            id_hash,
+            self.sealer.seal(access_token, id_hash),
+            self._seal(refresh_token, id_hash, REFRESH),
+            self._seal(id_token, id_hash, ID),
+            token_expires_at,
+            list(roles),
+            partner_id,
+        )
+        return replace(
+            session,
+            access_token=access_token,
+            refresh_token=refresh_token,
+            id_token=id_token,
+            token_expires_at=token_expires_at,
+            roles=tuple(roles),
+            partner_id=partner_id,
         )
 
     async def set_language(self, session: Session, language: str) -> None:

@@ -1,21 +1,21 @@
 """Signing in and out.
 
 `dev` mode: `/sign-in` lists the demo people (shared/cli.py's DEV_PEOPLE) and mints the
-chosen one's token here, with the dev signing secret. `oidc` mode has no such page: the
-seam for it is `SignInFlow` below; the OIDC authorisation-code flow with PKCE (authlib)
-plugs in there, with its own routes (`/sign-in` redirecting to the provider, `/callback`),
-and ends, as the dev flow does, in `start_session`.
+chosen one's token here, with the dev signing secret. `oidc` mode: services/console/oidc.py,
+the OpenID Connect authorisation-code flow with PKCE (`/sign-in` with its one button,
+`/sign-in/callback`), which ends, as the dev flow does, in `start_session`.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console.i18n import N_
-from services.console.sessions import SessionStore
+from services.console.sessions import Session, SessionStore
 from services.console.web import (
     LANGUAGE_COOKIE,
     View,
@@ -44,6 +44,13 @@ class SignInFlow(Protocol):
 
     router: APIRouter
 
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def sign_out_to(self, request: Request, session: Session | None) -> str | None:
+        """Where the browser goes once the session is gone (None: the sign-in page)."""
+
 
 async def start_session(
     page: View,
@@ -54,6 +61,9 @@ async def start_session(
     partner_id: str | None,
     access_token: str,
     next_path: str,
+    refresh_token: str | None = None,
+    id_token: str | None = None,
+    token_expires_at: datetime | None = None,
 ) -> Response:
     """A new session for a signed-in person (any old one of this browser ends), its
     cookie, and on to where they were going."""
@@ -67,6 +77,9 @@ async def start_session(
         partner_id=partner_id,
         access_token=access_token,
         language=page.language,
+        refresh_token=refresh_token,
+        id_token=id_token,
+        token_expires_at=token_expires_at,
     )
     response = RedirectResponse(safe_next(next_path), status_code=303)
     response.set_cookie(
@@ -87,6 +100,15 @@ class DevSignIn:
         self.router = APIRouter()
         self.router.add_api_route("/sign-in", self.page, methods=["GET"])
         self.router.add_api_route("/sign-in", self.sign_in, methods=["POST"])
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def sign_out_to(self, request: Request, session: Session | None) -> str | None:
+        return None
 
     async def page(self, page: Page, next: str = "/") -> HTMLResponse:
         people = [
@@ -131,10 +153,15 @@ def sign_out_router() -> APIRouter:
     async def sign_out(request: Request, page: Page) -> Response:
         form = await request.form()
         page.check_csrf(form)
+        target = None
+        flow: SignInFlow | None = request.app.state.sign_in_flow
+        if flow is not None:
+            # oidc mode: on to the provider's logout (its end_session_endpoint), if any.
+            target = await flow.sign_out_to(request, page.session)
         if page.session is not None:
             store: SessionStore = request.app.state.sessions
             await store.delete(page.session)
-        response = RedirectResponse("/sign-in", status_code=303)
+        response = RedirectResponse(target or "/sign-in", status_code=303)
         response.delete_cookie(
             session_cookie_name(page.settings),
             path="/",

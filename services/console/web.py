@@ -130,7 +130,12 @@ async def current_session(request: Request) -> Session | None:
     if not raw:
         return None
     store: SessionStore = request.app.state.sessions
-    return await store.get(raw)
+    session = await store.get(raw)
+    refresh = getattr(request.app.state, "refresh_session", None)
+    if session is not None and refresh is not None:
+        # oidc mode: tokens near their expiry are refreshed; a failed refresh ends it.
+        session = await refresh(request, session)
+    return session
 
 
 async def view(request: Request) -> View:
@@ -177,9 +182,17 @@ PAGE_HEADERS: list[tuple[bytes, bytes]] = [
 class PageHeaders:
     """The security headers on every answer; pages (not static files) are not cached."""
 
-    def __init__(self, app: ASGIApp, hsts: bool) -> None:
+    def __init__(self, app: ASGIApp, hsts: bool, form_targets: tuple[str, ...] = ()) -> None:
         self.app = app
-        self.headers = PAGE_HEADERS + (
+        headers = PAGE_HEADERS
+        if form_targets:
+            # oidc mode: the sign-in and sign-out forms lead on to the identity provider.
+            extra = " ".join(form_targets).encode()
+            headers = [
+                (k, v.replace(b"form-action 'self'", b"form-action 'self' " + extra))
+                for k, v in PAGE_HEADERS
+            ]
+        self.headers = headers + (
             [(b"strict-transport-security", b"max-age=31536000")] if hsts else []
         )
 

@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp
-from services.followup.projections import accepted_on, outcomes_report, worklist
-from shared.audit.access import record_read
+from services.followup.projections import accepted_on, list_followups, outcomes_report, worklist
+from shared.audit.access import record_read, record_reads
 from shared.auth import Principal, require
 from shared.commands import Projection, change, set_etag
 from shared.http import page_headers
@@ -21,7 +21,16 @@ from shared.idempotency import new_id
 from shared.messaging.follower import LogFollower
 from shared.periods import Period
 from shared.periods import period as period_parameter
-from shared.schemas import Day, Id, Limit, MultiLine, Offset, SingleLine, Strict
+from shared.schemas import (
+    CounsellorFilter,
+    Day,
+    Id,
+    Limit,
+    MultiLine,
+    Offset,
+    SingleLine,
+    Strict,
+)
 
 router = APIRouter(tags=["followup"])
 
@@ -175,12 +184,54 @@ def _closure(f: FollowUp) -> dict[str, Any]:
 
 @router.get("/followups", response_model=list[FollowUpOut])
 async def get_followups(
-    who: Reader, app: App, response: Response, case_id: uuid.UUID
+    who: Reader,
+    app: App,
+    request: Request,
+    response: Response,
+    case_id: uuid.UUID | None = None,
+    counsellor: CounsellorFilter | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> list[FollowUpOut]:
-    """The case's follow-up (a list of one, or empty before its plan is agreed)."""
-    found = await run_in_threadpool(app.followup_for_case, case_id, who.org)
-    response.headers["X-Total-Count"] = str(int(found is not None))
-    return [followup_out(found)] if found is not None else []
+    """The case's follow-up with `case_id` (a list of one, or empty before its plan is
+    agreed), else the organisation's follow-ups, newest first (`X-Total-Count` and `Link`
+    paginate). A follow-up's `counsellor` is its own: who agreed the plan, whose check-ins
+    they are (normally the case's counsellor). Each listed follow-up is a read of its
+    client's data: one read per listed client is recorded, all in one write."""
+    counsellor = who.counsellor_filter(counsellor)
+    if case_id is not None:
+
+        def one() -> list[FollowUp]:
+            found = app.followup_for_case(case_id, who.org)
+            shown = [found] if found and counsellor in (None, found.counsellor) else []
+            _listed(app, who, shown)
+            return shown
+
+        shown = await run_in_threadpool(one)
+        response.headers["X-Total-Count"] = str(len(shown))
+        return [followup_out(f) for f in shown]
+    ids, total = await list_followups(
+        request.app.state.runtime.pool, who.org, counsellor=counsellor, limit=limit, offset=offset
+    )
+
+    def load() -> list[FollowUp]:
+        shown = [app.followup(i, who.org) for i in ids]
+        _listed(app, who, shown)
+        return shown
+
+    shown = await run_in_threadpool(load)
+    page_headers(request, response, total, limit, offset)
+    return [followup_out(f) for f in shown]
+
+
+def _listed(app: FollowUpApplication, who: Principal, shown: list[FollowUp]) -> None:
+    record_reads(
+        app,
+        who,
+        client_ids=[f.client_id for f in shown],
+        resource="followup-list",
+        categories=["followup"],
+    )
 
 
 @router.get("/followups/{followup_id}", response_model=FollowUpOut)

@@ -48,6 +48,12 @@ ALTER TABLE followup.followups_view
     ADD COLUMN IF NOT EXISTS confidence_improved boolean,
     ADD COLUMN IF NOT EXISTS feedback_on date,
     ADD COLUMN IF NOT EXISTS bottlenecks int NOT NULL DEFAULT 0;
+-- When the follow-up opened (NULL on rows projected before it was kept), for the list.
+ALTER TABLE followup.followups_view ADD COLUMN IF NOT EXISTS opened_at timestamptz;
+CREATE INDEX IF NOT EXISTS followups_view_counsellor
+    ON followup.followups_view (organisation, counsellor, opened_at DESC);
+CREATE INDEX IF NOT EXISTS followups_view_org
+    ON followup.followups_view (organisation, opened_at DESC);
 CREATE TABLE IF NOT EXISTS followup.accepted_cases (
     case_id uuid PRIMARY KEY,
     organisation text NOT NULL,
@@ -73,14 +79,16 @@ class FollowUpProjection(LogFollower):
 async def apply(conn: asyncpg.Connection, cls: type, n: Notification, s: dict[str, Any]) -> None:
     if cls is FollowUp.Opened:
         await conn.execute(
-            "INSERT INTO followup.followups_view VALUES ($1,$2,$3,$4,$5,'open',$6) "
-            "ON CONFLICT (followup_id) DO NOTHING",
+            "INSERT INTO followup.followups_view (followup_id, case_id, client_id, "
+            "organisation, counsellor, status, version, opened_at) "
+            "VALUES ($1,$2,$3,$4,$5,'open',$6,$7) ON CONFLICT (followup_id) DO NOTHING",
             n.originator_id,
             s["case_id"],
             s["client_id"],
             s["organisation"],
             s["actor"],
             n.originator_version,
+            s["timestamp"],
         )
         for c in s["checkins"]:
             await _checkin(conn, n.originator_id, s, c["checkin_id"], c["number"], c["due_on"])
@@ -160,6 +168,32 @@ async def _checkin(
         number,
         due_on,
     )
+
+
+async def list_followups(
+    pool: asyncpg.Pool,
+    organisation: str,
+    *,
+    counsellor: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[uuid.UUID], int]:
+    """The organisation's follow-ups (of one counsellor), newest first."""
+    where, args = "organisation = $1", [organisation]
+    if counsellor is not None:
+        args.append(counsellor)
+        where += " AND counsellor = $2"
+    async with snapshot(pool) as conn:
+        total = await conn.fetchval(
+            f"SELECT count(*) FROM followup.followups_view WHERE {where}", *args
+        )
+        rows = await conn.fetch(
+            f"SELECT followup_id FROM followup.followups_view WHERE {where} "
+            "ORDER BY opened_at DESC NULLS LAST, followup_id "
+            f"LIMIT {int(limit)} OFFSET {int(offset)}",
+            *args,
+        )
+    return [uuid.UUID(str(r["followup_id"])) for r in rows], int(total)
 
 
 async def worklist(

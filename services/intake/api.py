@@ -12,14 +12,24 @@ from starlette.concurrency import run_in_threadpool
 
 from services.intake.application import IntakeApplication
 from services.intake.domain import Case, Client
-from services.intake.projections import list_cases
-from shared.audit.access import record_read
+from services.intake.projections import list_cases, open_career_questions
+from shared.audit.access import record_read, record_reads
 from shared.auth import Principal, require
 from shared.commands import Projection, change, expected_version, run_command, set_etag
 from shared.http import page_headers
 from shared.idempotency import new_id
 from shared.messaging.follower import LogFollower
-from shared.schemas import AwareMoment, Day, Id, Limit, MultiLine, Offset, SingleLine, Strict
+from shared.schemas import (
+    AwareMoment,
+    CounsellorFilter,
+    Day,
+    Id,
+    Limit,
+    MultiLine,
+    Offset,
+    SingleLine,
+    Strict,
+)
 
 router = APIRouter(tags=["intake"])
 
@@ -229,6 +239,14 @@ class CaseOut(BaseModel):
 class CaseSummary(BaseModel):
     case_id: uuid.UUID
     client_id: uuid.UUID
+    client_name: str | None = Field(
+        description="The client's given and family name; `ERASED` once the client is erased."
+    )
+    career_question: str | None = Field(
+        description="`ERASED` once the client is erased; null for a case listed before the "
+        "list kept it."
+    )
+    counsellor: str = Field(description="The counsellor of the case: who opened it (`sub`).")
     organisation: str
     status: str
     phase: str
@@ -402,6 +420,7 @@ async def open_case(
 @router.get("/cases", response_model=list[CaseSummary])
 async def get_cases(
     who: Reader,
+    app: App,
     request: Request,
     response: Response,
     status_: Annotated[
@@ -410,19 +429,39 @@ async def get_cases(
     ] = None,
     phase: Literal["intake", "deepening", "synthesis", "aftercare", "closed"] | None = None,
     client_id: uuid.UUID | None = None,
+    counsellor: CounsellorFilter | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[CaseSummary]:
-    """The organisation's cases, newest first; `X-Total-Count` and `Link` paginate."""
+    """The organisation's cases, newest first, each with the client's name and the career
+    question; `X-Total-Count` and `Link` paginate. Showing them is a read of each listed
+    client's personal data: one read per listed client is recorded (resource
+    `case-list`), all in one write, before the page is answered."""
     rows, total = await list_cases(
         request.app.state.runtime.pool,
         who.org,
         status=status_,
         phase=phase,
         client_id=client_id,
+        counsellor=who.counsellor_filter(counsellor),
         limit=limit,
         offset=offset,
     )
+
+    def open_and_record() -> None:
+        # The page only: its questions opened, then one read per shown client recorded.
+        open_career_questions(app.sealing, rows)
+        shown = [uuid.UUID(str(r["client_id"])) for r in rows if not r["client_erased"]]
+        record_reads(
+            app,
+            who,
+            client_ids=shown,
+            resource="case-list",
+            categories=["identity", "career_question"],
+        )
+
+    if rows:
+        await run_in_threadpool(open_and_record)
     page_headers(request, response, total, limit, offset)
     return [CaseSummary(**r) for r in rows]
 

@@ -278,7 +278,8 @@ PUBLICATIONS: dict[type, Publication] = {
         contracts.SessionHeldV1, lambda s: _case(s, "session_id", "kind", "held_at", "minutes")
     ),
     Case.Accepted: Publication(
-        contracts.CaseAcceptedV1, lambda s: _case(s, "organisation", "gaps", "scores", "reason")
+        contracts.CaseAcceptedV1,
+        lambda s: _case(s, "organisation", "gaps", "scores", "reason", "counsellor"),
     ),
     Case.ReferredOut: Publication(contracts.CaseReferredOutV1, lambda s: _case(s, "reason")),
     Case.Declined: Publication(contracts.CaseDeclinedV1, lambda s: _case(s, "reason")),

@@ -326,12 +326,20 @@ class Case(Aggregate):
             aggregate.minutes_used += self.minutes
 
     class Accepted(Aggregate.Event):
+        # v2 added `counsellor` (the case's: who opened it), for the other services'
+        # lists; acceptances recorded before it name none.
+        class_version = 2
         client_id: uuid.UUID
         organisation: str
         gaps: list[str]
         scores: dict[str, dict[str, int]]
         reason: str | None
         actor: str
+        counsellor: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["counsellor"] = None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.status = "accepted"
@@ -612,6 +620,7 @@ class Case(Aggregate):
                 scores=self.latest_scores,
                 reason=reason,
                 actor=actor,
+                counsellor=self.opened_by,
             )
         elif decision == "refer_out":
             self.trigger_event(

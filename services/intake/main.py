@@ -40,9 +40,12 @@ from shared.runtime import Runtime, key_vault
 from shared.settings import Settings, get_settings
 
 SERVICE = "intake"
-# What intake's read models hold of a client: dropped when the client is erased.
+# What intake's read models hold of a client: dropped when the client is erased. A case
+# stays listed without its career question (and, its client's row gone, without a name):
+# the same case still answers GET /cases/{id}, its personal fields `ERASED`.
 ERASABLE = (
-    "DELETE FROM intake.cases_view WHERE client_id = %(client_id)s",
+    "UPDATE intake.cases_view SET career_question_sealed = NULL "
+    "WHERE client_id = %(client_id)s AND career_question_sealed IS NOT NULL",
     "DELETE FROM intake.clients_view WHERE client_id = %(client_id)s",
 )
 

@@ -1,12 +1,15 @@
 """Intake's read models (asyncpg): the organisation's clients and cases.
 
 Fed by the service's own notification log; the rows and the position commit in one
-transaction. Plaintext personal data lives only here (and is dropped on erasure).
+transaction. Plaintext personal data lives only in `clients_view` (dropped on erasure);
+a case's career question is kept as stored, sealed with the client's key, and opened
+only for the page of the case list that shows it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -17,6 +20,8 @@ from eventsourcing.persistence import Notification
 
 from services.intake.domain import COMPETENCES, GAP_SCORES, Case, Client
 from shared.messaging.follower import LogFollower
+from shared.privacy import ERASED, SealingMapper
+from shared.privacy.sealing import event_id
 from shared.runtime import snapshot
 
 SCHEMA_SQL = """
@@ -46,6 +51,11 @@ CREATE TABLE IF NOT EXISTS intake.cases_view (
 );
 CREATE INDEX IF NOT EXISTS cases_view_org ON intake.cases_view (organisation, opened_at, case_id);
 CREATE INDEX IF NOT EXISTS cases_view_client ON intake.cases_view (client_id);
+-- Added later (rows projected before keep NULL: their career question is not listed).
+-- Sealed as in the event (CaseOpened, the case's version 1).
+ALTER TABLE intake.cases_view ADD COLUMN IF NOT EXISTS career_question_sealed jsonb;
+CREATE INDEX IF NOT EXISTS cases_view_counsellor
+    ON intake.cases_view (organisation, opened_by, opened_at, case_id);
 """
 
 
@@ -61,12 +71,14 @@ class IntakeProjection(LogFollower):
             lambda: [self.app.mapper.to_domain_event(n) for n in batch]
         )
         async with conn.transaction():
-            for event in events:
-                await apply(conn, event)
+            for n, event in zip(batch, events, strict=True):
+                stored = self.app.sealing.decode_state(n) if isinstance(event, Case.Opened) else {}
+                await apply(conn, event, stored)
             await self.save_position(conn, batch[-1].id)
 
 
-async def apply(conn: asyncpg.Connection, e: Any) -> None:
+async def apply(conn: asyncpg.Connection, e: Any, stored: dict[str, Any] | None = None) -> None:
+    """Apply one (opened) event; `stored` is its stored state, personal fields sealed."""
     version = e.originator_version
     if isinstance(e, Client.Registered):
         await conn.execute(
@@ -93,8 +105,9 @@ async def apply(conn: asyncpg.Connection, e: Any) -> None:
     elif isinstance(e, Case.Opened):
         await conn.execute(
             "INSERT INTO intake.cases_view (case_id, client_id, organisation, status, phase, "
-            "hours_budget, opened_by, opened_at, updated_at, version) "
-            "VALUES ($1,$2,$3,'open','intake',$4,$5,$6,$6,$7) ON CONFLICT (case_id) DO NOTHING",
+            "hours_budget, opened_by, opened_at, updated_at, version, career_question_sealed) "
+            "VALUES ($1,$2,$3,'open','intake',$4,$5,$6,$6,$7,$8::jsonb) "
+            "ON CONFLICT (case_id) DO NOTHING",
             e.originator_id,
             e.client_id,
             e.organisation,
@@ -102,6 +115,7 @@ async def apply(conn: asyncpg.Connection, e: Any) -> None:
             e.actor,
             e.timestamp,
             version,
+            _sealed_json((stored or {}).get("career_question")),
         )
     elif isinstance(e, Case.AssessmentRecorded):
         scores = await conn.fetchval(
@@ -139,6 +153,10 @@ async def _update_case(conn: asyncpg.Connection, e: Any, sets: str, *args: Any) 
     )
 
 
+def _sealed_json(value: Any) -> str | None:
+    return None if value is None else _dumps(value)
+
+
 def _gaps(latest: dict[str, dict[str, int]]) -> list[str]:
     return [c for c in COMPETENCES if any(v.get(c) in GAP_SCORES for v in latest.values())]
 
@@ -159,8 +177,10 @@ def _dumps(value: Any) -> str:
 
 # -- queries ------------------------------------------------------------------------------
 CASE_COLUMNS = (
-    "case_id, client_id, organisation, status, phase, hours_budget, minutes_used, gaps, "
-    "scores, opened_by, opened_at, updated_at, version"
+    "v.case_id, v.client_id, v.organisation, v.status, v.phase, v.hours_budget, "
+    "v.minutes_used, v.gaps, v.scores, v.opened_by, v.opened_at, v.updated_at, v.version, "
+    "v.career_question_sealed, c.given_name, c.family_name, "
+    "c.client_id IS NULL AS client_erased"
 )
 
 
@@ -171,26 +191,42 @@ async def list_cases(
     status: str | None = None,
     phase: str | None = None,
     client_id: uuid.UUID | None = None,
+    counsellor: str | None = None,
     opened_after: datetime | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
-    """The organisation's cases, newest first, with the total for pagination."""
-    where = ["organisation = $1"]
+    """The organisation's cases, newest first, with the total for pagination.
+
+    Each row carries the client's display name (`clients_view`) and the career question
+    still sealed (`career_question_sealed`: open it with `open_career_questions`, for
+    the page only); an erased client's (its `clients_view` row dropped, or rebuilt from
+    events whose key is gone) reads `ERASED`. The case's counsellor is the one who
+    opened it (`opened_by`)."""
+    where = ["v.organisation = $1"]
     args: list[Any] = [organisation]
-    for column, value in (("status", status), ("phase", phase), ("client_id", client_id)):
+    for column, value in (
+        ("status", status),
+        ("phase", phase),
+        ("client_id", client_id),
+        ("opened_by", counsellor),
+    ):
         if value is not None:
             args.append(value)
-            where.append(f"{column} = ${len(args)}")
+            where.append(f"v.{column} = ${len(args)}")
     if opened_after is not None:
         args.append(opened_after)
-        where.append(f"opened_at >= ${len(args)}")
+        where.append(f"v.opened_at >= ${len(args)}")
     clause = " AND ".join(where)
     async with snapshot(pool) as conn:
-        total = await conn.fetchval(f"SELECT count(*) FROM intake.cases_view WHERE {clause}", *args)
+        total = await conn.fetchval(
+            f"SELECT count(*) FROM intake.cases_view v WHERE {clause}", *args
+        )
         rows = await conn.fetch(
-            f"SELECT {CASE_COLUMNS} FROM intake.cases_view WHERE {clause} "
-            f"ORDER BY opened_at DESC, case_id LIMIT {int(limit)} OFFSET {int(offset)}",
+            f"SELECT {CASE_COLUMNS} FROM intake.cases_view v "
+            "LEFT JOIN intake.clients_view c ON c.client_id = v.client_id "
+            f"WHERE {clause} "
+            f"ORDER BY v.opened_at DESC, v.case_id LIMIT {int(limit)} OFFSET {int(offset)}",
             *args,
         )
     return [_case_row(r) for r in rows], int(total)
@@ -201,4 +237,23 @@ def _case_row(r: asyncpg.Record) -> dict[str, Any]:
     row["hours_used"] = round(row.pop("minutes_used") / 60, 2)
     row["gaps"] = list(row["gaps"])
     row["scores"] = _json(row["scores"])
+    row["counsellor"] = row["opened_by"]
+    given, family = row.pop("given_name"), row.pop("family_name")
+    erased = row.pop("client_erased") or ERASED in (given, family)
+    row["client_erased"] = erased
+    row["client_name"] = ERASED if erased else " ".join(p for p in (given, family) if p)
+    sealed = row.pop("career_question_sealed")
+    row["career_question_sealed"] = None if erased or sealed is None else json.loads(sealed)
+    row["career_question"] = ERASED if erased else None
     return row
+
+
+def open_career_questions(sealing: SealingMapper, rows: list[dict[str, Any]]) -> None:
+    """Open the listed rows' career questions in place (their clients' keys fetched in
+    one vault query); synchronous, call it off the event loop."""
+    todo = [r for r in rows if r["career_question_sealed"] is not None]
+    opened = sealing.open_fields(
+        [(r["career_question_sealed"], event_id(r["case_id"], 1), "career_question") for r in todo]
+    )
+    for row, value in zip(todo, opened, strict=True):
+        row["career_question"] = value

@@ -15,7 +15,7 @@ from services.planning.application import PlanningApplication
 from services.planning.document import language_for, render
 from services.planning.domain import Plan
 from services.planning.projections import client_record, list_plans
-from shared.audit.access import record_read
+from shared.audit.access import record_read, record_reads
 from shared.auth import Principal, require
 from shared.commands import Projection, change, set_etag
 from shared.errors import NotFound
@@ -24,7 +24,16 @@ from shared.idempotency import new_id
 from shared.messaging.follower import LogFollower
 from shared.privacy import ERASED
 from shared.privacy.sealing import open_sealed
-from shared.schemas import Day, Id, Limit, MultiLine, Offset, SingleLine, Strict
+from shared.schemas import (
+    CounsellorFilter,
+    Day,
+    Id,
+    Limit,
+    MultiLine,
+    Offset,
+    SingleLine,
+    Strict,
+)
 
 router = APIRouter(tags=["planning"])
 
@@ -141,6 +150,10 @@ class PlanOut(BaseModel):
     case_id: uuid.UUID
     client_id: uuid.UUID
     organisation: str
+    counsellor: str | None = Field(
+        description="The case's counsellor (who opened it); null for a plan created before "
+        "it was kept."
+    )
     status: str
     plan_type: str | None
     revision: int
@@ -201,6 +214,7 @@ def plan_out(p: Plan) -> PlanOut:
         case_id=p.case_id,
         client_id=p.client_id,
         organisation=p.organisation,
+        counsellor=p.counsellor,
         status=p.status,
         plan_type=p.plan_type,
         revision=p.revision,
@@ -228,21 +242,53 @@ async def get_plans(
     status_: Annotated[
         Literal["draft", "agreed", "revised", "closed"] | None, Query(alias="status")
     ] = None,
+    counsellor: CounsellorFilter | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[PlanOut]:
-    """Plans of the organisation: the case's one plan with `case_id`, else all, newest first."""
+    """Plans of the organisation: the case's one plan with `case_id`, else all, newest
+    first; `counsellor` keeps those of one counsellor's cases."""
+    counsellor = who.counsellor_filter(counsellor)
     if case_id is not None:
         plan = await run_in_threadpool(app.plan_for_case, case_id, who.org)
-        plans = [plan] if plan is not None and status_ in (None, plan.status) else []
+        plans = (
+            [plan]
+            if plan is not None
+            and status_ in (None, plan.status)
+            and counsellor in (None, plan.counsellor)
+            else []
+        )
+        await run_in_threadpool(_listed, app, who, plans)
         response.headers["X-Total-Count"] = str(len(plans))
         return [plan_out(p) for p in plans]
     ids, total = await list_plans(
-        request.app.state.runtime.pool, who.org, status=status_, limit=limit, offset=offset
+        request.app.state.runtime.pool,
+        who.org,
+        status=status_,
+        counsellor=counsellor,
+        limit=limit,
+        offset=offset,
     )
     page_headers(request, response, total, limit, offset)
-    loaded = [await run_in_threadpool(app.plan, plan_id, who.org) for plan_id in ids]
-    return [plan_out(p) for p in loaded]
+
+    def load() -> list[Plan]:
+        plans = [app.plan(plan_id, who.org) for plan_id in ids]
+        _listed(app, who, plans)
+        return plans
+
+    return [plan_out(p) for p in await run_in_threadpool(load)]
+
+
+def _listed(app: PlanningApplication, who: Principal, plans: list[Plan]) -> None:
+    """A list of plans shows each one's goals and actions (the client's data): one read
+    per listed client recorded, all in one write."""
+    record_reads(
+        app,
+        who,
+        client_ids=[p.client_id for p in plans],
+        resource="plan-list",
+        categories=["plan"],
+    )
 
 
 def _read(

@@ -70,6 +70,7 @@ class PlanningApplication(ServiceApplication):
                 scores=dict(data.get("scores", {})),
                 actor=data["actor"],
                 at=self.clock(),
+                counsellor=data.get("counsellor"),
             )
         ]
 

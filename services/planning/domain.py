@@ -131,12 +131,20 @@ class Plan(Aggregate):
     """The POP of one case."""
 
     class Created(Aggregate.Created):
+        # v2 added `counsellor` (the case's, from intake's CaseAccepted); plans created
+        # before it name none.
+        class_version = 2
         case_id: uuid.UUID
         client_id: uuid.UUID
         organisation: str
         gaps: list[str]
         scores: dict[str, dict[str, int]]
         actor: str
+        counsellor: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["counsellor"] = None
 
     class TypeChosen(Aggregate.Event):
         client_id: uuid.UUID
@@ -362,10 +370,12 @@ class Plan(Aggregate):
         gaps: list[str],
         scores: dict[str, dict[str, int]],
         actor: str,
+        counsellor: str | None = None,
     ) -> None:
         self.case_id = case_id
         self.client_id = client_id
         self.organisation = organisation
+        self.counsellor = counsellor
         self.suggested_focus = {"gaps": list(gaps), "scores": dict(scores)}
         self.created_by = actor
         self.status = "draft"
@@ -395,6 +405,7 @@ class Plan(Aggregate):
         scores: dict[str, dict[str, int]],
         actor: str,
         at: datetime,
+        counsellor: str | None = None,
     ) -> Plan:
         return cls._create(
             cls.Created,
@@ -406,6 +417,7 @@ class Plan(Aggregate):
             gaps=list(gaps),
             scores=dict(scores),
             actor=actor,
+            counsellor=counsellor,
         )
 
     # -- guards --------------------------------------------------------------------------

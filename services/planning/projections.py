@@ -35,6 +35,10 @@ CREATE TABLE IF NOT EXISTS planning.plans_view (
     version int NOT NULL
 );
 CREATE INDEX IF NOT EXISTS plans_view_org ON planning.plans_view (organisation, created_at);
+-- The case's counsellor (from CaseAccepted); added later, so NULL on older rows.
+ALTER TABLE planning.plans_view ADD COLUMN IF NOT EXISTS counsellor text;
+CREATE INDEX IF NOT EXISTS plans_view_counsellor
+    ON planning.plans_view (organisation, counsellor, created_at);
 CREATE TABLE IF NOT EXISTS planning.clients_view (
     client_id uuid PRIMARY KEY,
     organisation text NOT NULL,
@@ -67,14 +71,15 @@ async def apply(conn: asyncpg.Connection, cls: type, n: Notification, s: dict[st
     if cls is Plan.Created:
         await conn.execute(
             "INSERT INTO planning.plans_view (plan_id, case_id, client_id, organisation, "
-            "status, created_at, updated_at, version) VALUES ($1,$2,$3,$4,'draft',$5,$5,$6) "
-            "ON CONFLICT (plan_id) DO NOTHING",
+            "status, created_at, updated_at, version, counsellor) "
+            "VALUES ($1,$2,$3,$4,'draft',$5,$5,$6,$7) ON CONFLICT (plan_id) DO NOTHING",
             n.originator_id,
             s["case_id"],
             s["client_id"],
             s["organisation"],
             s["timestamp"],
             version,
+            s.get("counsellor"),
         )
         return
     sets = ""
@@ -120,11 +125,15 @@ async def list_plans(
     status: str | None,
     limit: int,
     offset: int,
+    counsellor: str | None = None,
 ) -> tuple[list[uuid.UUID], int]:
     where, args = "organisation = $1", [organisation]
     if status is not None:
         args.append(status)
-        where += " AND status = $2"
+        where += f" AND status = ${len(args)}"
+    if counsellor is not None:
+        args.append(counsellor)
+        where += f" AND counsellor = ${len(args)}"
     async with snapshot(pool) as conn:
         total = await conn.fetchval(
             f"SELECT count(*) FROM planning.plans_view WHERE {where}", *args

@@ -62,6 +62,8 @@ CREATE TABLE IF NOT EXISTS referral.sealed_copies (
 );
 CREATE INDEX IF NOT EXISTS sealed_copies_client ON referral.sealed_copies (client_id, category);
 CREATE INDEX IF NOT EXISTS sealed_copies_case ON referral.sealed_copies (case_id, category);
+-- The case's counsellor (CaseOpened's actor, or CaseAccepted's `counsellor`); added later.
+ALTER TABLE referral.cases ADD COLUMN IF NOT EXISTS counsellor text;
 """
 
 CATEGORIES = ("identity", "contact", "career_question", "assessments", "plan")
@@ -166,11 +168,14 @@ async def on_case_opened(conn: asyncpg.Connection, event: CloudEvent) -> None:
     d = event.data
     case_id, client_id = uuid.UUID(d["case_id"]), uuid.UUID(d["client_id"])
     await conn.execute(
-        "INSERT INTO referral.cases (case_id, client_id, organisation) VALUES ($1,$2,$3) "
-        "ON CONFLICT (case_id) DO NOTHING",
+        "WITH c AS (INSERT INTO referral.cases (case_id, client_id, organisation, counsellor) "
+        "VALUES ($1,$2,$3,$4) ON CONFLICT (case_id) DO UPDATE "
+        "SET counsellor = coalesce(referral.cases.counsellor, EXCLUDED.counsellor) "
+        f"RETURNING case_id, counsellor) {COUNSELLOR_OF_REFERRALS}",
         case_id,
         client_id,
         d["organisation"],
+        d["actor"],
     )
     await _copy(
         conn,
@@ -185,14 +190,27 @@ async def on_case_opened(conn: asyncpg.Connection, event: CloudEvent) -> None:
 
 async def on_case_accepted(conn: asyncpg.Connection, event: CloudEvent) -> None:
     d = event.data
-    # It may come before CaseOpened: it carries all a row needs.
+    # It may come before CaseOpened: it carries all a row needs (the counsellor since
+    # it carries one).
     await conn.execute(
-        "INSERT INTO referral.cases (case_id, client_id, organisation, accepted) "
-        "VALUES ($1,$2,$3,true) ON CONFLICT (case_id) DO UPDATE SET accepted = true",
+        "WITH c AS (INSERT INTO referral.cases (case_id, client_id, organisation, accepted, "
+        "counsellor) VALUES ($1,$2,$3,true,$4) ON CONFLICT (case_id) DO UPDATE "
+        "SET accepted = true, "
+        "counsellor = coalesce(referral.cases.counsellor, EXCLUDED.counsellor) "
+        f"RETURNING case_id, counsellor) {COUNSELLOR_OF_REFERRALS}",
         uuid.UUID(d["case_id"]),
         uuid.UUID(d["client_id"]),
         d["organisation"],
+        d.get("counsellor"),
     )
+
+
+# After the case's row is written (`c`, in the same statement): its counsellor onto its
+# referrals listed before the counsellor was known here.
+COUNSELLOR_OF_REFERRALS = (
+    "UPDATE referral.referrals_view r SET counsellor = c.counsellor FROM c "
+    "WHERE r.case_id = c.case_id AND r.counsellor IS NULL AND c.counsellor IS NOT NULL"
+)
 
 
 async def on_assessment_recorded(conn: asyncpg.Connection, event: CloudEvent) -> None:

@@ -72,6 +72,10 @@ CREATE INDEX IF NOT EXISTS referrals_view_partner ON referral.referrals_view
 CREATE INDEX IF NOT EXISTS referrals_view_case ON referral.referrals_view (case_id);
 CREATE INDEX IF NOT EXISTS referrals_view_awaiting ON referral.referrals_view (status)
     WHERE status IN ('sent', 'acknowledged') AND NOT overdue;
+-- The case's counsellor (from referral.cases); added later, so NULL on older rows.
+ALTER TABLE referral.referrals_view ADD COLUMN IF NOT EXISTS counsellor text;
+CREATE INDEX IF NOT EXISTS referrals_view_counsellor ON referral.referrals_view
+    (organisation, counsellor, updated_at DESC);
 """
 
 COLUMNS = (
@@ -187,7 +191,8 @@ async def apply_referral(
         await conn.execute(
             "INSERT INTO referral.referrals_view (referral_id, case_id, client_id, "
             "organisation, partner_id, status, data_categories, consent_id, proposed_at, "
-            "updated_at, version) VALUES ($1,$2,$3,$4,$5,'proposed',$6,$7,$8,$8,$9) "
+            "updated_at, version, counsellor) VALUES ($1,$2,$3,$4,$5,'proposed',$6,$7,$8,$8,$9,"
+            "(SELECT counsellor FROM referral.cases WHERE case_id = $2)) "
             "ON CONFLICT (referral_id) DO NOTHING",
             n.originator_id,
             s["case_id"],

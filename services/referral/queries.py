@@ -15,7 +15,7 @@ COLUMNS = (
     "referral_id, case_id, client_id, organisation, partner_id, status, data_categories, "
     "consent_id, overdue, overdue_since, consent_revoked, proposed_at, sent_at, "
     "acknowledged_at, answered_at, answer, outcome, outcome_at, closed_at, resumes, resume_on, "
-    "updated_at, version"
+    "updated_at, version, counsellor"
 )
 
 
@@ -35,6 +35,7 @@ async def list_referrals(
     case_id: uuid.UUID | None,
     overdue: bool | None,
     limit: int,
+    counsellor: str | None = None,
     offset: int,
 ) -> tuple[list[dict[str, Any]], int]:
     """Referrals, newest change first: an organisation's (`organisation`), or a partner's
@@ -58,6 +59,8 @@ async def list_referrals(
         where.append(f"case_id = {arg(case_id)}")
     if overdue is not None:
         where.append(f"overdue = {arg(overdue)}")
+    if counsellor is not None:
+        where.append(f"counsellor = {arg(counsellor)}")
     clause = ("WHERE " + " AND ".join(where)) if where else ""
     async with snapshot(pool) as conn:
         total = await conn.fetchval(f"SELECT count(*) FROM referral.referrals_view {clause}", *args)

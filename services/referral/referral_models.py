@@ -160,6 +160,11 @@ class ReferralItem(BaseModel):
     outcome: str | None
     resumes: bool | None = None
     resume_on: date | None = None
+    counsellor: str | None = Field(
+        default=None,
+        description="The case's counsellor (who opened it); not in a partner's inbox; null "
+        "for a referral listed before it was kept.",
+    )
     updated_at: datetime
     version: int
 

@@ -46,7 +46,7 @@ from shared.http import page_headers
 from shared.idempotency import new_id
 from shared.periods import Period
 from shared.periods import period as period_parameter
-from shared.schemas import Limit, Offset
+from shared.schemas import CounsellorFilter, Limit, Offset
 
 referrals = APIRouter(tags=["referrals"])
 
@@ -101,11 +101,13 @@ async def get_referrals(
     case_id: uuid.UUID | None = None,
     partner_id: uuid.UUID | None = None,
     overdue: bool | None = None,
+    counsellor: CounsellorFilter | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[ReferralItem]:
     """A partner's inbox (the referrals sent to it, newest change first), or the
-    referrals of the caller's organisation; filters: status, case, partner, overdue."""
+    referrals of the caller's organisation; filters: status, case, partner, overdue, and
+    (staff only) the case's counsellor."""
     inbox = who.has("partner")
     if inbox:
         own = partner_of(who)
@@ -114,6 +116,8 @@ async def get_referrals(
             return []
         if case_id is not None:
             raise Forbidden("A partner does not filter by case.")
+        if counsellor is not None:
+            raise Forbidden("A partner does not filter by counsellor.")
         partner_id = own
     rows, total = await list_referrals(
         request.app.state.runtime.pool,
@@ -123,10 +127,11 @@ async def get_referrals(
         status=status_,
         case_id=case_id,
         overdue=overdue,
+        counsellor=who.counsellor_filter(counsellor),
         limit=limit,
         offset=offset,
     )
-    hidden = ("case_id", "client_id", "proposed_at", "resumes", "resume_on")
+    hidden = ("case_id", "client_id", "proposed_at", "resumes", "resume_on", "counsellor")
     items = [
         ReferralItem(**({k: v for k, v in row.items() if k not in hidden} if inbox else row))
         for row in rows

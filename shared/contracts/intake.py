@@ -116,6 +116,11 @@ class CaseAcceptedV1(_CaseEvent):
     gaps: list[Competence]
     reason: Personal | None = None
     scores: dict[Literal["client", "counsellor"], dict[Competence, int]]
+    counsellor: str | None = Field(
+        default=None,
+        description="The case's counsellor: the `sub` of who opened it (absent on "
+        "acceptances published before it was carried).",
+    )
 
 
 class CaseReferredOutV1(_CaseEvent):

@@ -11,7 +11,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -97,6 +97,41 @@ class KeyVault:
             with self._lock:
                 self._cache[client_id] = (key, now)
         return key
+
+    def keys_for(self, client_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, bytes | None]:
+        """Several clients' data keys, those not cached fetched in one query (none is
+        created); None for a destroyed (or unknown) key. Cached like `key_for`'s."""
+        now = time.monotonic()
+        found: dict[uuid.UUID, bytes | None] = {}
+        missing: list[uuid.UUID] = []
+        with self._lock:
+            for client_id in dict.fromkeys(client_ids):
+                hit = self._cache.get(client_id)
+                if hit is not None and (now - hit[1] < self._cache_seconds or hit[0] is None):
+                    found[client_id] = hit[0]
+                else:
+                    missing.append(client_id)
+        if not missing:
+            return found
+
+        def fetch() -> dict[uuid.UUID, tuple[bytes | None, bool]]:
+            with self._pool.connection() as conn:
+                rows = conn.execute(
+                    "SELECT client_id, wrapped_key, destroyed_at IS NOT NULL "
+                    "FROM vault.client_keys WHERE client_id = ANY(%s)",
+                    (missing,),
+                ).fetchall()
+            return {r[0]: (bytes(r[1]) if r[1] is not None else None, bool(r[2])) for r in rows}
+
+        rows = self._retry(fetch)
+        for client_id in missing:
+            wrapped, destroyed = rows.get(client_id, (None, False))
+            key = self._unwrap(client_id, wrapped) if wrapped is not None else None
+            if key is not None or destroyed:
+                with self._lock:
+                    self._cache[client_id] = (key, now)
+            found[client_id] = key
+        return found
 
     def _is_destroyed(self, client_id: uuid.UUID, wrapped: bytes | None, create: bool) -> bool:
         if wrapped is not None:

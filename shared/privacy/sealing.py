@@ -64,7 +64,13 @@ def open_sealed(
     vault: KeyVault, sealed: Mapping[str, Any], event: uuid.UUID, field: str
 ) -> bytes | None:
     """The plaintext bytes of a sealed value, or None when the client's key is gone."""
-    key = vault.key_for(uuid.UUID(sealed["kid"]))
+    return open_with_key(vault.key_for(uuid.UUID(sealed["kid"])), sealed, event, field)
+
+
+def open_with_key(
+    key: bytes | None, sealed: Mapping[str, Any], event: uuid.UUID, field: str
+) -> bytes | None:
+    """`open_sealed` with the client's key at hand (None: the key is gone)."""
     if key is None:
         return None
     blob = base64.b64decode(sealed["ct"])
@@ -133,6 +139,24 @@ class SealingMapper(Mapper[uuid.UUID]):
         if plaintext is None:
             return ERASED
         return cast(dict[str, Any], self.transcoder.decode(plaintext))["v"]
+
+    def open_fields(self, items: Sequence[tuple[Any, uuid.UUID, str]]) -> list[Any]:
+        """Open several stored values (value, event id, field) at once, their clients'
+        keys fetched from the vault in one query: a sealed value opened (`ERASED` once
+        its key is gone), any other value as it is."""
+        kids = [uuid.UUID(v["kid"]) for v, _, _ in items if is_sealed(v)]
+        keys = self.vault.keys_for(kids) if kids else {}
+        opened: list[Any] = []
+        for value, event, field in items:
+            if not is_sealed(value):
+                opened.append(value)
+                continue
+            plaintext = open_with_key(keys.get(uuid.UUID(value["kid"])), value, event, field)
+            if plaintext is None:
+                opened.append(ERASED)
+            else:
+                opened.append(cast(dict[str, Any], self.transcoder.decode(plaintext))["v"])
+        return opened
 
     def decode_state(self, stored_event: StoredEvent) -> dict[str, Any]:
         """The stored state as data, personal fields left sealed (for the relay and audit)."""

@@ -225,6 +225,7 @@ def test_what_child_processes_print_during_start_up_goes_to_the_log(
 def test_tokens_prints_shell_exports_for_every_demo_person_and_the_address(
     in_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("GUIDANCE_JWT_SECRET", raising=False)
     refused = CliRunner().invoke(cli, ["tokens"])
     assert refused.exit_code == 2 and "no signing secret" in refused.output
     monkeypatch.setenv("GUIDANCE_JWT_SECRET", "s" * 32)

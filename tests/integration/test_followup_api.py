@@ -702,7 +702,9 @@ BAD: dict[str, Bad] = {
     "list/garbage-token": Bad("GET", P_LIST, 401, "unauthorized", who="garbage"),
     "list/auditor": Bad("GET", P_LIST, 403, "forbidden", who="auditor"),
     "list/partner": Bad("GET", P_LIST, 403, "forbidden", who="partner"),
-    "list/no-case": Bad("GET", "/followups", 422, INVALID, fields=("case_id",)),
+    "list/bad-counsellor": Bad(
+        "GET", "/followups?counsellor=", 422, INVALID, fields=("counsellor",)
+    ),
     "list/case-not-a-uuid": Bad("GET", "/followups?case_id=42", 422, INVALID, fields=("case_id",)),
     # GET /followups/{id}
     **read_rows("followup", P_ONE, missing="/followups/{missing}", other="/followups/{other}"),

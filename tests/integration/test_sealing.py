@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from typing import Any
 
 import psycopg
 import pytest
@@ -166,3 +167,45 @@ def test_keys_are_stored_wrapped_by_the_master_key(vault: KeyVault, settings: Se
             wrong.key_for(client_id)
     finally:
         wrong.close()
+
+
+def test_a_page_of_sealed_values_opens_with_one_vault_query_and_an_erased_one_reads_erased(
+    app: SealingTestApp, settings: Settings
+) -> None:
+    """`open_fields`: the case list opens its page's career questions with the keys of
+    its clients fetched at once (`keys_for`); a destroyed key reads `ERASED`."""
+    kept = register(app, "Kept", "kept@example.org")
+    gone = register(app, "Gone", "gone@example.org")
+    items = []
+    for client_id, text in ((kept, "Into teaching?"), (gone, "Into nursing?")):
+        case_id = app.open_case(
+            client_id=client_id, organisation="org-a", actor="c-1", career_question=text
+        )
+        [stored] = app.recorder.select_events(case_id)
+        sealed = app.sealing.decode_state(stored)["career_question"]
+        items.append((sealed, event_id(case_id, 1), "career_question"))
+    app.vault.destroy(gone, by="tester", reason="test")
+    # Another vault (no cache): exactly one query for the page's keys.
+    fresh = KeyVault(settings.pg.dsn(), settings.master_key_bytes, cache_seconds=60)
+    try:
+        queries = 0
+        real = fresh._pool.connection
+
+        def counted() -> Any:
+            nonlocal queries
+            queries += 1
+            return real()
+
+        fresh._pool.connection = counted  # type: ignore[method-assign]
+        keys = fresh.keys_for([kept, gone, uuid.uuid4()])
+        assert queries == 1
+        assert keys[kept] is not None and keys[gone] is None and len(keys) == 3
+        mapper = type(app.sealing)(app.sealing.transcoder, fresh, app.sealing.personal)
+        assert mapper.open_fields([*items, ("plain", uuid.uuid4(), "x")]) == [
+            "Into teaching?",
+            ERASED,
+            "plain",
+        ]
+        assert queries == 1, "the second page finds the keys cached"
+    finally:
+        fresh.close()

@@ -935,3 +935,10 @@ async def test_a_verified_token_is_remembered_only_until_it_expires() -> None:
     await asyncio.sleep(1.6)
     with pytest.raises(Unauthorized):
         await verifier.verify(token)
+
+
+def test_a_counsellor_filter_of_me_is_the_caller_and_any_other_value_a_counsellor() -> None:
+    who = Principal(sub="anna.c", org="org-a", roles=frozenset({"team_lead"}))
+    assert who.counsellor_filter("me") == "anna.c"
+    assert who.counsellor_filter("bram.c") == "bram.c"
+    assert who.counsellor_filter(None) is None

@@ -919,3 +919,20 @@ def test_a_case_closed_by_follow_up_takes_no_more_intake_work() -> None:
         phase="synthesis", cause="planning.PlanRevised", source_position=20, at=NOW
     )
     assert case.phase == "closed"
+
+
+def test_an_acceptance_names_the_cases_counsellor_who_opened_it_not_who_decided() -> None:
+    case = a_ready_case()  # opened by counsellor-1
+
+    decide(case, "accept")  # by counsellor-2
+
+    [accepted] = case.collect_events()
+    assert isinstance(accepted, Case.Accepted)
+    assert (accepted.actor, accepted.counsellor) == ("counsellor-2", "counsellor-1")
+
+
+def test_an_acceptance_stored_before_it_named_the_counsellor_names_none() -> None:
+    state: dict[str, Any] = {"actor": "counsellor-2"}
+    Case.Accepted.upcast_v1_v2(state)
+    assert state == {"actor": "counsellor-2", "counsellor": None}
+    assert Case.Accepted.class_version == 2

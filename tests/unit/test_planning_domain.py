@@ -1251,3 +1251,11 @@ def test_a_closed_plan_refuses_every_change_and_keeps_its_agreed_versions() -> N
         assert caught.value.code == "plan-closed"
     assert plan.collect_events() == []
     assert plan.agreed_versions == agreed
+
+
+def test_a_plan_keeps_the_cases_counsellor_and_one_created_before_names_none() -> None:
+    assert create(counsellor="anna.c").counsellor == "anna.c"
+    assert create().counsellor is None
+    state: dict[str, Any] = {}
+    Plan.Created.upcast_v1_v2(state)
+    assert state == {"counsellor": None}
