@@ -90,35 +90,38 @@ DECISION_FIELDS = {
     "reason": N_("Reasons are at most 4000 characters."),
 }
 DECLINE_REASON = N_("Give the reason for declining.")
+WHOSE = {"mine": N_("my cases"), "all": N_("all cases of the organisation")}
 
 
 # -- the client list ----------------------------------------------------------------------------
 @router.get("/clients", response_class=HTMLResponse)
 async def clients(
-    request: Request, page: SignedIn, cases_page: str | None = None, status: str | None = None
+    request: Request,
+    page: SignedIn,
+    cases_page: str | None = None,
+    status: str | None = None,
+    whose: str | None = None,
 ) -> HTMLResponse:
-    """The organisation's cases with their clients' names, newest first."""
+    """The clients of the counsellor's cases (or the organisation's), newest case first,
+    with their names and career questions as the case list gives them."""
     status = status if status in STATUS_NAMES else None
+    whose = whose if whose in WHOSE else "mine"
     cases = await api(request).page(
-        token(page), "/intake/v1/cases", page_number(cases_page), PAGE_SIZE, status=status
+        token(page),
+        "/intake/v1/cases",
+        page_number(cases_page),
+        PAGE_SIZE,
+        status=status,
+        counsellor="me" if whose == "mine" else None,
     )
-    ids = list(dict.fromkeys(str(c["client_id"]) for c in cases.items))
-    found = await asyncio.gather(
-        *(api(request).get(token(page), f"/intake/v1/clients/{i}") for i in ids),
-        return_exceptions=True,
-    )
-    names = {
-        i: f"{c['given_name']} {c['family_name']}"
-        for i, c in zip(ids, found, strict=True)
-        if isinstance(c, dict)
-    }
     return page.render(
         "clients.html",
         cases=cases,
-        names=names,
         statuses=STATUS_NAMES,
         phases=PHASE_NAMES,
         status_filter=status,
+        whose=WHOSE,
+        whose_filter=whose,
     )
 
 
