@@ -1,13 +1,16 @@
-"""The case page's competence chart (inline SVG drawn on the server) and the plan versions'
-diff, on their own."""
+"""The case page's competence chart (inline SVG drawn on the server), the plan versions'
+diff, and a goal's SMART refusal placed at the goal form's controls, on their own."""
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
 
+from services.console.api import ApiError, form_errors
 from services.console.charts import BAR_WIDTH, LABEL_WIDTH, competence_chart
 from services.console.diff import plan_diff
+from services.console.i18n import Localised
+from services.console.planner import GOAL_FIELDS, SMART_AT
 
 SVG = "{http://www.w3.org/2000/svg}"
 COMPETENCES = [
@@ -169,3 +172,28 @@ def test_competences_in_another_order_are_no_change() -> None:
     old = {"plan_type": "action", "goals": [goal("g1", "Job", competences=["a", "b"])]}
     new = {"plan_type": "action", "goals": [goal("g1", "Job", competences=["b", "a"])]}
     assert plan_diff(old, new) == []
+
+
+def test_a_goal_refused_as_not_smart_puts_each_criterion_at_the_control_it_judges() -> None:
+    problem = {
+        "type": "https://waypoint.example/problems/not-smart",
+        "status": 422,
+        "errors": [
+            {"field": "measurable", "message": "Name an observable result."},
+            {"field": "achievable", "message": "Less than 7 days."},
+            {"field": "time_bound", "message": "Beyond the horizon."},
+            {"field": "relevant", "message": "Link a competence."},
+        ],
+    }
+    errors = form_errors(
+        ApiError(422, problem), Localised("fr"), GOAL_FIELDS, SMART_AT, prefix="goal-"
+    )
+    assert list(errors.fields) == ["goal-measure", "goal-target_date", "goal-competences"]
+    assert len(errors.fields["goal-target_date"]) == 2  # achievable and time-bound
+    assert errors.fields["goal-competences"] == [
+        "Reliez l'objectif à au moins une compétence de carrière."
+    ]
+    assert errors.named == {"measurable", "achievable", "time_bound", "relevant"}
+    assert errors.summary == [
+        "L'objectif n'est pas encore SMART : voyez chaque critère ci-dessous."
+    ]
