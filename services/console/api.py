@@ -124,6 +124,12 @@ GENERAL = {
         "A part of Waypoint is not reachable just now. Nothing was changed; try again in a moment."
     ),
     "validation-error": N_("Some fields need your attention."),
+    "case-decided": N_("The case is already decided: this can no longer change."),
+    "case-not-ready": N_("The case is not ready for this yet."),
+    "not-smart": N_("The goal is not SMART yet: see each criterion below."),
+    "plan-incomplete": N_(
+        "The plan is not complete yet: it needs its type and at least one goal to be agreed."
+    ),
 }
 UNKNOWN = N_("The change was refused: %(detail)s")
 
@@ -135,6 +141,8 @@ class FormErrors:
     fields: dict[str, list[str]] = field(default_factory=dict)
     summary: list[str] = field(default_factory=list)
     conflict: bool = False
+    # The API's own names of the fields (or criteria) it refused.
+    named: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
         return bool(self.fields or self.summary)
@@ -147,12 +155,16 @@ def form_errors(
     error: ApiError,
     local: Localised,
     fields: dict[str, str],
+    where: dict[str, str] | None = None,
+    prefix: str = "",
 ) -> FormErrors:
     """The problem as messages beside the fields it names (`errors[].field`).
 
     `fields`: the form's fields, each with the message a person reads when the API
     refuses it (already marked for translation); a field the form does not have, and a
-    problem that names no field, go above the form.
+    problem that names no field, go above the form. `where` puts a field the API names
+    at another of the form's controls (a SMART criterion at the input it judges);
+    `prefix` tells one form's controls from another's on the same page.
     """
     out = FormErrors(conflict=error.status == 409 and error.code == "version-conflict")
     named = error.problem.get("errors")
@@ -162,8 +174,9 @@ def form_errors(
                 continue
             name = str(entry.get("field", ""))
             message = str(entry.get("message", ""))
+            out.named.add(name)
             if name in fields:
-                out.add(name, local.gettext(fields[name]))
+                out.add(prefix + (where or {}).get(name, name), local.gettext(fields[name]))
             else:
                 out.summary.append(f"{name}: {message}" if name else message)
     if error.code in GENERAL:

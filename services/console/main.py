@@ -19,9 +19,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.console import assets
 from services.console.api import GENERAL, Api, ApiError
+from services.console.casework import router as casework
 from services.console.i18n import LANGUAGES, N_, translations
 from services.console.oidc import OidcSignIn, origin
 from services.console.pages import router as pages
+from services.console.planner import router as planner
 from services.console.sessions import SCHEMA_SQL, Sealer, SessionStore
 from services.console.signin import DevSignIn, SignInFlow, sign_out_router
 from services.console.web import (
@@ -106,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(flow.router)
     app.include_router(sign_out_router())
     app.include_router(pages)
+    app.include_router(casework)
+    app.include_router(planner)
     install_refusals(app)
     app.add_middleware(
         PageHeaders,

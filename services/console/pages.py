@@ -3,7 +3,6 @@ Every form posts, then redirects, then the page is read again (no JavaScript nee
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -32,6 +31,7 @@ STATUS_NAMES = {
     "accepted": N_("accepted"),
     "referred_out": N_("referred out"),
     "declined": N_("declined"),
+    "closed": N_("closed"),
 }
 PHASE_NAMES = {
     "intake": N_("intake"),
@@ -151,27 +151,6 @@ async def register_client(request: Request, page: SignedIn) -> Response:
         return client_form(page, values, errors, status=e.status if e.status < 500 else 503)
     client_id = r.json()["client_id"]
     return RedirectResponse(f"/clients/{client_id}?registered=1", status_code=303)
-
-
-@router.get("/clients/{client_id}", response_class=HTMLResponse)
-async def client_page(
-    request: Request, client_id: uuid.UUID, page: SignedIn, registered: str | None = None
-) -> HTMLResponse:
-    client = await api(request).get(token(page), f"/intake/v1/clients/{client_id}")
-    consents = await api(request).get(token(page), f"/intake/v1/clients/{client_id}/consents")
-    cases = await api(request).page(
-        token(page), "/intake/v1/cases", 1, PAGE_SIZE, client_id=str(client_id)
-    )
-    return page.render(
-        "client.html",
-        client=client,
-        consents=consents,
-        cases=cases,
-        registered=registered == "1",
-        purposes=PURPOSE_NAMES,
-        statuses=STATUS_NAMES,
-        phases=PHASE_NAMES,
-    )
 
 
 @router.post("/language")

@@ -1,0 +1,436 @@
+"""The counsellor's client and case pages: consents (granted, withdrawn, their history),
+opening a case, the client list, and the case itself (entry check, both assessments with
+their gaps drawn, sessions against the hours budget, the decision).
+
+Every form posts, then redirects to the page again; a refusal shows the page again with
+the API's problem at the form's fields, the input kept."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from services.console.api import ApiError, FormErrors, form_errors
+from services.console.charts import competence_chart
+from services.console.forms import (
+    COMPETENCES,
+    api,
+    done_message,
+    local_moment,
+    many,
+    send,
+    text,
+    texts,
+    token,
+)
+from services.console.i18n import N_
+from services.console.pages import PAGE_SIZE, PHASE_NAMES, PURPOSE_NAMES, STATUS_NAMES, page_number
+from services.console.web import View, signed_in
+
+router = APIRouter()
+SignedIn = Annotated[View, Depends(signed_in)]
+
+CATEGORIES = {
+    "identity": N_("identity (name, date of birth)"),
+    "contact": N_("contact details"),
+    "career_question": N_("career question"),
+    "assessments": N_("assessments"),
+    "plan": N_("plan"),
+}
+ASSESSORS = {"client": N_("The client's view"), "counsellor": N_("The counsellor's view")}
+SESSION_KINDS = {
+    "intake": N_("intake"),
+    "deepening": N_("deepening"),
+    "synthesis": N_("synthesis"),
+    "aftercare": N_("aftercare"),
+}
+DECISIONS = {
+    "accept": N_("Accept the client for guidance"),
+    "refer_out": N_("Refer the client elsewhere"),
+    "decline": N_("Decline"),
+}
+DECIDED = {
+    "accept": N_("accepted"),
+    "refer_out": N_("referred elsewhere"),
+    "decline": N_("declined"),
+}
+SCORES = {
+    1: N_("1, not yet"),
+    2: N_("2, a little"),
+    3: N_("3, largely"),
+    4: N_("4, fully"),
+}
+# Each form's fields, with what a person reads when the API refuses one.
+CONSENT_FIELDS = {
+    "partner_id": N_("Choose the partner this consent is for."),
+    "data_categories": N_("Choose at least one kind of data the partner may receive."),
+    "purpose": N_("Choose what the consent is for."),
+}
+CASE_FIELDS = {
+    "career_question": N_("Write the client's career question (at most 4000 characters)."),
+}
+ENTRY_FIELDS = {
+    "eligible": N_("Say whether the client meets the entry conditions."),
+    "notes": N_("Notes are at most 4000 characters."),
+}
+SCORE_FIELDS = {f"scores.{c}": N_("Choose a score from 1 to 4.") for c in COMPETENCES}
+SESSION_FIELDS = {
+    "kind": N_("Choose the kind of session."),
+    "held_at": N_("Enter when the session was held: a moment in the past."),
+    "minutes": N_("Enter the session's length in minutes, from 1 to 600."),
+}
+DECISION_FIELDS = {
+    "decision": N_(
+        "The case cannot be accepted yet: it needs a passed entry check and an assessment."
+    ),
+    "reason": N_("Reasons are at most 4000 characters."),
+}
+DECLINE_REASON = N_("Give the reason for declining.")
+WHOSE = {"mine": N_("my cases"), "all": N_("all cases of the organisation")}
+
+
+# -- the client list ----------------------------------------------------------------------------
+@router.get("/clients", response_class=HTMLResponse)
+async def clients(
+    request: Request,
+    page: SignedIn,
+    cases_page: str | None = None,
+    status: str | None = None,
+    whose: str | None = None,
+) -> HTMLResponse:
+    """The clients of the counsellor's cases (or the organisation's), newest case first,
+    with their names and career questions as the case list gives them."""
+    status = status if status in STATUS_NAMES else None
+    whose = whose if whose in WHOSE else "mine"
+    cases = await api(request).page(
+        token(page),
+        "/intake/v1/cases",
+        page_number(cases_page),
+        PAGE_SIZE,
+        status=status,
+        counsellor="me" if whose == "mine" else None,
+    )
+    return page.render(
+        "clients.html",
+        cases=cases,
+        statuses=STATUS_NAMES,
+        phases=PHASE_NAMES,
+        status_filter=status,
+        whose=WHOSE,
+        whose_filter=whose,
+    )
+
+
+# -- the client's page --------------------------------------------------------------------------
+async def show_client(
+    request: Request,
+    page: View,
+    client_id: uuid.UUID,
+    *,
+    done: str | None = None,
+    form: str | None = None,
+    errors: FormErrors | None = None,
+    values: dict[str, Any] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    call = api(request)
+    client, consents, history, cases, partners = await asyncio.gather(
+        call.get(token(page), f"/intake/v1/clients/{client_id}"),
+        call.get(token(page), f"/intake/v1/clients/{client_id}/consents"),
+        call.get(token(page), f"/intake/v1/clients/{client_id}/consents/history"),
+        call.page(token(page), "/intake/v1/cases", 1, PAGE_SIZE, client_id=str(client_id)),
+        partner_directory(request, page),
+    )
+    guidance = any(c["purpose"] == "guidance" and c["granted"] for c in consents)
+    return page.render(
+        "client.html",
+        status=status,
+        client=client,
+        consents=consents,
+        history=list(reversed(history)),
+        cases=cases,
+        partners=partners,
+        guidance=guidance,
+        done=done_message(page, done),
+        registered=done == "registered",
+        form=form,
+        errors=errors or FormErrors(),
+        values=values or {},
+        purposes=PURPOSE_NAMES,
+        categories=CATEGORIES,
+        category_options=[(c, page.gettext(n)) for c, n in CATEGORIES.items()],
+        statuses=STATUS_NAMES,
+        phases=PHASE_NAMES,
+    )
+
+
+async def partner_directory(request: Request, page: View) -> dict[str, str]:
+    """The partners a referral consent may name: id → name (the first hundred)."""
+    try:
+        found = await api(request).get(token(page), "/referral/v1/partners", limit=100)
+    except ApiError as e:
+        if e.status in (401, 503):
+            raise
+        return {}
+    return {str(p["partner_id"]): str(p["name"]) for p in found}
+
+
+@router.get("/clients/{client_id}", response_class=HTMLResponse)
+async def client_page(
+    request: Request,
+    client_id: uuid.UUID,
+    page: SignedIn,
+    registered: str | None = None,
+    done: str | None = None,
+) -> HTMLResponse:
+    """The client: details, consents with their history, cases; open a case."""
+    return await show_client(
+        request, page, client_id, done="registered" if registered == "1" else done
+    )
+
+
+@router.post("/clients/{client_id}/consents")
+async def record_consent(request: Request, client_id: uuid.UUID, page: SignedIn) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    purpose = text(form, "purpose")
+    granted = text(form, "granted") == "yes"
+    body: dict[str, Any] = {"purpose": purpose, "granted": granted}
+    values: dict[str, Any] = {"partner_id": text(form, "partner_id")}
+    values["data_categories"] = many(form, "data_categories")
+    if purpose == "referral":
+        body["partner_id"] = values["partner_id"] or None
+        if granted:
+            body["data_categories"] = values["data_categories"] or None
+    _, error = await send(
+        request, page, "POST", f"/intake/v1/clients/{client_id}/consents", form, body
+    )
+    if error is not None:
+        # Which form: a withdrawal's button, or the grant form of its purpose.
+        which = "referral" if purpose == "referral" and granted else "consents"
+        errors = form_errors(error, page.local, CONSENT_FIELDS, prefix=f"{which}-")
+        return await show_client(
+            request,
+            page,
+            client_id,
+            form=which,
+            errors=errors,
+            values=values,
+            status=error.status,
+        )
+    return RedirectResponse(f"/clients/{client_id}?done=consent#consents", status_code=303)
+
+
+@router.post("/clients/{client_id}/cases")
+async def open_case(request: Request, client_id: uuid.UUID, page: SignedIn) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "career_question")
+    body = {"client_id": str(client_id), **values}
+    answer, error = await send(request, page, "POST", "/intake/v1/cases", form, body, False)
+    if error is not None or answer is None:
+        assert error is not None
+        errors = form_errors(error, page.local, CASE_FIELDS, prefix="case-")
+        return await show_client(
+            request,
+            page,
+            client_id,
+            form="case",
+            errors=errors,
+            values=values,
+            status=error.status,
+        )
+    return RedirectResponse(f"/cases/{answer['case_id']}?done=case", status_code=303)
+
+
+# -- the case page ------------------------------------------------------------------------------
+async def show_case(
+    request: Request,
+    page: View,
+    case_id: uuid.UUID,
+    *,
+    done: str | None = None,
+    form: str | None = None,
+    errors: FormErrors | None = None,
+    values: dict[str, Any] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    call = api(request)
+    case = await call.get(token(page), f"/intake/v1/cases/{case_id}")
+    client = await call.get(token(page), f"/intake/v1/clients/{case['client_id']}")
+    competences = [(code, page.gettext(name)) for code, name in COMPETENCES.items()]
+    assessors = [(code, page.gettext(name)) for code, name in ASSESSORS.items()]
+    chart = competence_chart(
+        competences,
+        case["scores"],
+        case["gaps"],
+        assessors,
+        title=page.gettext(N_("The career competences as the client and the counsellor see them")),
+        gap_label=page.gettext(N_("gap: a score of 2 or less")),
+    )
+    return page.render(
+        "case.html",
+        status=status,
+        case=case,
+        client=client,
+        client_name=f"{client['given_name']} {client['family_name']}",
+        chart=chart,
+        competences=COMPETENCES,
+        assessors=ASSESSORS,
+        scores_options=[(str(n), page.gettext(label)) for n, label in SCORES.items()],
+        session_kinds=SESSION_KINDS,
+        session_options=[(k, page.gettext(n)) for k, n in SESSION_KINDS.items()],
+        decision_options=[(k, page.gettext(n)) for k, n in DECISIONS.items()],
+        decisions=DECISIONS,
+        decided=DECIDED,
+        statuses=STATUS_NAMES,
+        phases=PHASE_NAMES,
+        done=done_message(page, done),
+        form=form,
+        errors=errors or FormErrors(),
+        values=values or {},
+    )
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+async def case_page(
+    request: Request, case_id: uuid.UUID, page: SignedIn, done: str | None = None
+) -> HTMLResponse:
+    """The case: entry check, both assessments and their gaps, sessions, decision."""
+    return await show_case(request, page, case_id, done=done)
+
+
+async def change_case(
+    request: Request,
+    page: View,
+    case_id: uuid.UUID,
+    name: str,
+    path: str,
+    body: dict[str, Any],
+    fields: dict[str, str],
+    values: dict[str, Any],
+    form: Any,
+    refused: FormErrors | None = None,
+    where: dict[str, str] | None = None,
+    done: str | None = None,
+) -> Response:
+    """Send one of the case page's forms; the page again, with the refusal at the form."""
+    error: ApiError | None = None
+    if refused is None:
+        _, error = await send(
+            request, page, "POST", f"/intake/v1/cases/{case_id}/{path}", form, body
+        )
+        if error is not None:
+            refused = form_errors(error, page.local, fields, where, prefix=f"{name}-")
+    if refused is not None:
+        return await show_case(
+            request,
+            page,
+            case_id,
+            form=name,
+            errors=refused,
+            values=values,
+            status=error.status if error is not None else 422,
+        )
+    return RedirectResponse(f"/cases/{case_id}?done={done or name}#{name}", status_code=303)
+
+
+@router.post("/cases/{case_id}/entry-check")
+async def check_entry(request: Request, case_id: uuid.UUID, page: SignedIn) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "eligible", "notes")
+    body: dict[str, Any] = {
+        "eligible": values["eligible"] == "yes",
+        "notes": values["notes"] or None,
+    }
+    refused = None
+    if values["eligible"] not in ("yes", "no"):
+        refused = FormErrors()
+        refused.add("entry-check-eligible", page.gettext(ENTRY_FIELDS["eligible"]))
+    return await change_case(
+        request,
+        page,
+        case_id,
+        "entry-check",
+        "entry-check",
+        body,
+        ENTRY_FIELDS,
+        values,
+        form,
+        refused,
+    )
+
+
+@router.post("/cases/{case_id}/assessments")
+async def record_assessment(request: Request, case_id: uuid.UUID, page: SignedIn) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    assessor = text(form, "assessor")
+    if assessor not in ASSESSORS:
+        assessor = "counsellor"
+    values = texts(form, *COMPETENCES)
+    scores: dict[str, Any] = {}
+    for code, value in values.items():
+        scores[code] = int(value) if value.isdigit() else value
+    body = {"assessor": assessor, "scores": scores}
+    return await change_case(
+        request,
+        page,
+        case_id,
+        f"assessment-{assessor}",
+        "assessments",
+        body,
+        SCORE_FIELDS,
+        values,
+        form,
+        where={f"scores.{c}": c for c in COMPETENCES},
+        done="assessment",
+    )
+
+
+@router.post("/cases/{case_id}/sessions")
+async def hold_session(request: Request, case_id: uuid.UUID, page: SignedIn) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "kind", "held_at", "minutes")
+    minutes: Any = int(values["minutes"]) if values["minutes"].isdigit() else values["minutes"]
+    body = {
+        "kind": values["kind"],
+        "held_at": local_moment(values["held_at"], page.settings.console_timezone),
+        "minutes": minutes,
+    }
+    return await change_case(
+        request, page, case_id, "session", "sessions", body, SESSION_FIELDS, values, form
+    )
+
+
+@router.post("/cases/{case_id}/decision")
+async def decide(request: Request, case_id: uuid.UUID, page: SignedIn) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "decision", "reason")
+    body = {"decision": values["decision"], "reason": values["reason"] or None}
+    refused = None
+    if values["decision"] not in DECISIONS:
+        refused = FormErrors()
+        refused.add("decision-decision", page.gettext(N_("Choose a decision.")))
+    elif values["decision"] == "decline" and not values["reason"]:
+        refused = FormErrors()
+        refused.add("decision-reason", page.gettext(DECLINE_REASON))
+    return await change_case(
+        request,
+        page,
+        case_id,
+        "decision",
+        "decision",
+        body,
+        DECISION_FIELDS,
+        values,
+        form,
+        refused,
+    )

@@ -1,0 +1,113 @@
+"""What the case and plan pages' forms share: reading a form, sending it to an API with
+the version the page showed (`If-Match`, so a stale form meets the API's 409), and the
+short messages shown after a change."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from starlette.datastructures import FormData
+
+from services.console.api import Api, ApiError
+from services.console.i18n import N_
+from services.console.web import View
+
+# After POST, redirect, GET: the page says what was done (`?done=<key>`).
+DONE = {
+    "consent": N_("The consent is recorded."),
+    "case": N_("The case is opened."),
+    "entry-check": N_("The entry check is recorded."),
+    "assessment": N_("The assessment is recorded."),
+    "session": N_("The session is recorded."),
+    "decision": N_("The decision is recorded."),
+    "type": N_("The plan's type is saved."),
+    "goal": N_("The goal is added."),
+    "priorities": N_("The priorities are saved."),
+    "action": N_("The action is added."),
+    "action-done": N_("The action is marked as done."),
+    "action-cancelled": N_("The action is cancelled."),
+    "agreement": N_("The agreement is recorded."),
+}
+COMPETENCES = {
+    "quality_reflection": N_("Reflecting on qualities"),
+    "motive_reflection": N_("Reflecting on motives"),
+    "work_exploration": N_("Exploring work"),
+    "career_steering": N_("Steering one's career"),
+    "networking": N_("Networking"),
+}
+_VERSION = re.compile(r"^[0-9]{1,9}$")
+
+
+def api(request: Request) -> Api:
+    client: Api = request.app.state.api
+    return client
+
+
+def token(page: View) -> str:
+    assert page.session is not None
+    return page.session.access_token
+
+
+def done_message(page: View, key: str | None) -> str | None:
+    message = DONE.get(key or "")
+    return page.gettext(message) if message else None
+
+
+def text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def texts(form: FormData, *names: str) -> dict[str, str]:
+    return {name: text(form, name) for name in names}
+
+
+def many(form: FormData, name: str) -> list[str]:
+    return [v for v in form.getlist(name) if isinstance(v, str) and v]
+
+
+def if_match(form: FormData) -> dict[str, str]:
+    """The version the page showed, as `If-Match`: the API refuses a change made on a
+    record that someone else changed since (409 version-conflict)."""
+    version = text(form, "version")
+    return {"If-Match": f'"{version}"'} if _VERSION.match(version) else {}
+
+
+def local_moment(value: str, timezone: str) -> str | Any:
+    """A `datetime-local` field's value as a moment in the agency's time zone (ISO); the
+    value as given when it is no moment (the API then says so at its field)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return moment.isoformat()
+
+
+async def send(
+    request: Request,
+    page: View,
+    method: str,
+    path: str,
+    form: FormData,
+    body: Any = None,
+    versioned: bool = True,
+) -> tuple[dict[str, Any] | None, ApiError | None]:
+    """The change, sent with the user's token: (the API's answer, None), or (None, the
+    refusal) for the page to show at its form. No answer at all (503) and a token no
+    longer accepted (401) go to the central handlers."""
+    try:
+        r = await api(request).call(
+            token(page), method, path, json=body, headers=if_match(form) if versioned else None
+        )
+    except ApiError as e:
+        if e.status in (401, 503) or e.status >= 500:
+            raise
+        return None, e
+    answer = r.json() if r.content else {}
+    return (answer if isinstance(answer, dict) else {}), None

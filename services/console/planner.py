@@ -1,0 +1,403 @@
+"""The plan editor (the POP of an accepted case): its type, SMART goals by priority with
+each criterion as the API judges it, actions with owner and due date, agreement by the
+client and the counsellor, the agreed versions and what changed between two of them, and
+the printable plan."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from services.console.api import FormErrors, form_errors
+from services.console.diff import plan_diff
+from services.console.forms import COMPETENCES, api, done_message, many, send, text, texts, token
+from services.console.i18n import N_
+from services.console.pages import STATUS_NAMES
+from services.console.web import View, signed_in
+
+router = APIRouter()
+SignedIn = Annotated[View, Depends(signed_in)]
+
+PLAN_TYPES = {
+    "action": N_("action-oriented"),
+    "reflection": N_("reflection-oriented"),
+    "combined": N_("combined"),
+}
+PLAN_STATUSES = {
+    "draft": N_("draft"),
+    "agreed": N_("agreed"),
+    "revised": N_("revised, to be agreed again"),
+    "closed": N_("closed"),
+}
+OWNERS = {
+    "client": N_("the client"),
+    "counsellor": N_("the counsellor"),
+    "partner": N_("a partner"),
+}
+ACTION_STATUSES = {"open": N_("open"), "completed": N_("done"), "cancelled": N_("cancelled")}
+PARTIES = {"client": N_("The client"), "counsellor": N_("The counsellor")}
+# The SMART criteria, in order, and the goal form's control each is judged on.
+SMART = {
+    "specific": N_("Specific"),
+    "measurable": N_("Measurable"),
+    "achievable": N_("Achievable"),
+    "relevant": N_("Relevant"),
+    "time_bound": N_("Time-bound"),
+}
+SMART_AT = {
+    "specific": "specific",
+    "measurable": "measure",
+    "achievable": "target_date",
+    "relevant": "competences",
+    "time_bound": "target_date",
+}
+GOAL_FIELDS = {
+    "title": N_("Give the goal a title (at most 200 characters, on one line)."),
+    "specific": N_(
+        "Describe concretely what the client will do or reach, in at least four words, "
+        "not only the title again."
+    ),
+    "measure": N_("Describe how you will know that the goal is reached."),
+    "measurable": N_(
+        "Name an observable result (a number, a document, an event) that shows the goal is reached."
+    ),
+    "achievable": N_(
+        "Not achievable as planned: the target date leaves less than a week for the actions, "
+        "or the plan already has as many open goals as can be worked on at once."
+    ),
+    "relevant": N_("Link the goal to at least one career competence."),
+    "competences": N_("Link the goal to at least one career competence."),
+    "time_bound": N_(
+        "Choose a target date in the future, within the plan's horizon (about 18 months)."
+    ),
+    "target_date": N_("Enter a target date, for example 1 June 2027."),
+    "priority": N_("Choose a priority from 1 (highest) to one more than the number of goals."),
+}
+TYPE_FIELDS = {"plan_type": N_("Choose the plan's type.")}
+ACTION_FIELDS = {
+    "description": N_("Describe the action (at most 2000 characters)."),
+    "owner": N_("Choose who does the action."),
+    "due_date": N_(
+        "Choose a due date that is not in the past and not after the goal's target date."
+    ),
+}
+PRIORITY_FIELDS = {"order": N_("Give every goal a priority.")}
+ACTION_CHANGE_FIELDS = {"action_id": N_("This action is already done or cancelled.")}
+AGREEMENT_FIELDS = {"party": N_("Choose who agrees.")}
+DOCUMENT_LANGUAGES = ("nl", "en")
+# The printable plan is the API's own page, with its own inline style.
+DOCUMENT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+
+
+@router.get("/cases/{case_id}/plan", response_class=HTMLResponse)
+async def plan_of_case(request: Request, case_id: uuid.UUID, page: SignedIn) -> Response:
+    """The case's plan, once the accepted case has one; else why not yet."""
+    found = await api(request).get(token(page), "/planning/v1/plans", case_id=str(case_id))
+    if found:
+        return RedirectResponse(f"/plans/{found[0]['plan_id']}", status_code=303)
+    case = await api(request).get(token(page), f"/intake/v1/cases/{case_id}")
+    return page.render("plan_missing.html", case=case, statuses=STATUS_NAMES)
+
+
+async def show_plan(
+    request: Request,
+    page: View,
+    plan_id: uuid.UUID,
+    *,
+    done: str | None = None,
+    form: str | None = None,
+    errors: FormErrors | None = None,
+    values: dict[str, Any] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    plan = await api(request).get(token(page), f"/planning/v1/plans/{plan_id}")
+    client = await api(request).get(token(page), f"/intake/v1/clients/{plan['client_id']}")
+    errors = errors or FormErrors()
+    # After a goal refused as not SMART: each criterion passed or failed, as the API judged.
+    criteria = None
+    if form == "goal" and errors.named & set(SMART):
+        criteria = [
+            (code, SMART[code], code not in errors.named, GOAL_FIELDS[code]) for code in SMART
+        ]
+    return page.render(
+        "plan.html",
+        status=status,
+        plan=plan,
+        client_name=f"{client['given_name']} {client['family_name']}",
+        criteria=criteria,
+        type_options=[(k, page.gettext(n)) for k, n in PLAN_TYPES.items()],
+        owner_options=[(k, page.gettext(n)) for k, n in OWNERS.items()],
+        competence_options=[(k, page.gettext(n)) for k, n in COMPETENCES.items()],
+        smart=SMART,
+        competences=COMPETENCES,
+        plan_types=PLAN_TYPES,
+        plan_statuses=PLAN_STATUSES,
+        owners=OWNERS,
+        action_statuses=ACTION_STATUSES,
+        parties=PARTIES,
+        document_languages=DOCUMENT_LANGUAGES,
+        done=done_message(page, done),
+        form=form,
+        errors=errors,
+        values=values or {},
+    )
+
+
+@router.get("/plans/{plan_id}", response_class=HTMLResponse)
+async def plan_page(
+    request: Request, plan_id: uuid.UUID, page: SignedIn, done: str | None = None
+) -> HTMLResponse:
+    """The plan editor."""
+    return await show_plan(request, page, plan_id, done=done)
+
+
+async def change_plan(
+    request: Request,
+    page: View,
+    plan_id: uuid.UUID,
+    name: str,
+    path: str,
+    body: Any,
+    fields: dict[str, str],
+    values: dict[str, Any],
+    form: Any,
+    where: dict[str, str] | None = None,
+    anchor: str | None = None,
+    done: str | None = None,
+) -> Response:
+    """Send one of the plan editor's forms; the editor again, the refusal at the form."""
+    method = "PUT" if path in ("type", "priorities") else "POST"
+    _, error = await send(request, page, method, f"/planning/v1/plans/{plan_id}/{path}", form, body)
+    if error is not None:
+        errors = form_errors(error, page.local, fields, where, prefix=f"{name}-")
+        return await show_plan(
+            request, page, plan_id, form=name, errors=errors, values=values, status=error.status
+        )
+    return RedirectResponse(
+        f"/plans/{plan_id}?done={done or name}#{anchor or name}", status_code=303
+    )
+
+
+@router.post("/plans/{plan_id}/type")
+async def choose_type(request: Request, plan_id: uuid.UUID, page: SignedIn) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "plan_type")
+    return await change_plan(
+        request, page, plan_id, "type", "type", values, TYPE_FIELDS, values, form
+    )
+
+
+@router.post("/plans/{plan_id}/goals")
+async def add_goal(request: Request, plan_id: uuid.UUID, page: SignedIn) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    values: dict[str, Any] = texts(form, "title", "specific", "measure", "target_date", "priority")
+    values["competences"] = many(form, "competences")
+    priority = values["priority"]
+    body = {
+        **values,
+        "target_date": values["target_date"] or None,
+        "priority": int(priority) if priority.isdigit() else priority,
+    }
+    return await change_plan(
+        request,
+        page,
+        plan_id,
+        "goal",
+        "goals",
+        body,
+        GOAL_FIELDS,
+        values,
+        form,
+        SMART_AT,
+        anchor="goals",
+    )
+
+
+@router.post("/plans/{plan_id}/priorities")
+async def reprioritise(request: Request, plan_id: uuid.UUID, page: SignedIn) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    given: list[tuple[int, int, str]] = []
+    values: dict[str, Any] = {}
+    for index, goal_id in enumerate(many(form, "goal")):
+        rank = text(form, f"priority-{goal_id}")
+        values[f"priority-{goal_id}"] = rank
+        given.append((int(rank) if rank.isdigit() else 10_000, index, goal_id))
+    order = [goal_id for _, _, goal_id in sorted(given)]
+    return await change_plan(
+        request,
+        page,
+        plan_id,
+        "priorities",
+        "priorities",
+        {"order": order},
+        PRIORITY_FIELDS,
+        values,
+        form,
+        anchor="goals",
+    )
+
+
+@router.post("/plans/{plan_id}/goals/{goal_id}/actions")
+async def add_action(
+    request: Request, plan_id: uuid.UUID, goal_id: uuid.UUID, page: SignedIn
+) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "description", "owner", "due_date")
+    body = {**values, "due_date": values["due_date"] or None}
+    return await change_plan(
+        request,
+        page,
+        plan_id,
+        f"action-{goal_id}",
+        f"goals/{goal_id}/actions",
+        body,
+        ACTION_FIELDS,
+        values,
+        form,
+        anchor=f"goal-{goal_id}",
+        done="action",
+    )
+
+
+@router.post("/plans/{plan_id}/actions/{action_id}/{step}")
+async def close_action(
+    request: Request, plan_id: uuid.UUID, action_id: uuid.UUID, step: str, page: SignedIn
+) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    if step not in ("complete", "cancel"):
+        return await show_plan(request, page, plan_id, status=404)
+    name = "action-done" if step == "complete" else "action-cancelled"
+    return await change_plan(
+        request,
+        page,
+        plan_id,
+        f"close-{action_id}",
+        f"actions/{action_id}/{step}",
+        None,
+        ACTION_CHANGE_FIELDS,
+        {},
+        form,
+        anchor=f"action-{action_id}",
+        done=name,
+    )
+
+
+@router.post("/plans/{plan_id}/agreement")
+async def agree(request: Request, plan_id: uuid.UUID, page: SignedIn) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "party")
+    return await change_plan(
+        request, page, plan_id, "agreement", "agreement", values, AGREEMENT_FIELDS, values, form
+    )
+
+
+# -- agreed versions ------------------------------------------------------------------------
+def version_number(value: str | None, count: int, default: int) -> int:
+    try:
+        number = int(value or default)
+    except ValueError:
+        return default
+    return number if 1 <= number <= count else default
+
+
+@router.get("/plans/{plan_id}/versions", response_class=HTMLResponse)
+async def versions(
+    request: Request,
+    plan_id: uuid.UUID,
+    page: SignedIn,
+    older: str | None = None,
+    newer: str | None = None,
+) -> HTMLResponse:
+    """The agreed versions; one shown in full, and what changed since an earlier one."""
+    call = api(request)
+    plan = await call.get(token(page), f"/planning/v1/plans/{plan_id}")
+    agreed = await call.get(token(page), f"/planning/v1/plans/{plan_id}/versions")
+    count = len(agreed)
+    shown = older_shown = None
+    changes = None
+    if count:
+        new_n = version_number(newer, count, count)
+        old_n = version_number(older, count, max(1, new_n - 1))
+        shown = await call.get(token(page), f"/planning/v1/plans/{plan_id}/versions/{new_n}")
+        if old_n != new_n:
+            older_shown = await call.get(
+                token(page), f"/planning/v1/plans/{plan_id}/versions/{old_n}"
+            )
+            a, b = older_shown["content"], shown["content"]
+            if isinstance(a, dict) and isinstance(b, dict):
+                changes = plan_diff(a, b)
+    return page.render(
+        "plan_versions.html",
+        plan=plan,
+        agreed=agreed,
+        shown=shown,
+        older_shown=older_shown,
+        changes=changes,
+        competences=COMPETENCES,
+        plan_types=PLAN_TYPES,
+        owners=OWNERS,
+        action_statuses=ACTION_STATUSES,
+        parties=PARTIES,
+        shown_fields=lambda change: [
+            (
+                page.gettext(FIELD_NAMES.get(f.name, f.name)),
+                shown_value(page, f.name, f.old),
+                shown_value(page, f.name, f.new),
+            )
+            for f in change.fields
+        ],
+    )
+
+
+def shown_value(page: View, name: str, value: Any) -> str:
+    """A field's value as the page shows it: dates in its language, codes by their names."""
+    if value is None or value == "":
+        return "—"
+    if name in ("target_date", "due_date"):
+        return page.local.day(str(value), "long")
+    if name == "competences" and isinstance(value, list):
+        return ", ".join(page.gettext(COMPETENCES.get(str(c), str(c))) for c in value)
+    names = {"plan_type": PLAN_TYPES, "owner": OWNERS, "status": ACTION_STATUSES}.get(name)
+    if names is not None:
+        return page.gettext(names.get(str(value), str(value)))
+    return str(value)
+
+
+FIELD_NAMES = {
+    "plan_type": N_("Type of plan"),
+    "title": N_("Title"),
+    "specific": N_("What exactly"),
+    "measure": N_("How we know it is reached"),
+    "target_date": N_("Target date"),
+    "competences": N_("Career competences"),
+    "priority": N_("Priority"),
+    "description": N_("Action"),
+    "owner": N_("Who"),
+    "due_date": N_("Due date"),
+    "status": N_("State"),
+}
+
+
+@router.get("/plans/{plan_id}/document")
+async def document(
+    request: Request, plan_id: uuid.UUID, page: SignedIn, lang: str | None = None
+) -> Response:
+    """The printable plan, as the API writes it, in the client's language (or the one asked)."""
+    params = {"lang": lang} if lang in DOCUMENT_LANGUAGES else None
+    r = await api(request).call(
+        token(page),
+        "GET",
+        f"/planning/v1/plans/{plan_id}/document",
+        params=params,
+        headers={"Accept": "text/html"},
+    )
+    return HTMLResponse(r.text, headers={"Content-Security-Policy": DOCUMENT_CSP})
