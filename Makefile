@@ -27,7 +27,7 @@ run: $(STAMP) ## run all four services (and NATS/PostgreSQL if none answer) on :
 	$(VENV)/bin/waypoint run
 
 test: $(STAMP) $(CHROMIUM) ## run the whole test suite against real PostgreSQL and NATS
-	$(PY) -m pytest; rc=$$?; \
+	$(PY) -m pytest --durations=15; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 faults: $(STAMP) ## every fault scenario (kill -9, NATS down, PostgreSQL backends terminated or restarted, paused worker) longer; prints a table
