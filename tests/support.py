@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+from shared.embedded import free_port, start_nats
+from tests.conftest import DEFAULT_DB, fresh_database
+
+REPO = Path(__file__).resolve().parents[1]
 
 PROBLEM_BASE = "https://waypoint.example/problems/"
 INVALID = "validation-error"
@@ -68,3 +81,87 @@ def fill(value: Any, ids: dict[str, str]) -> Any:
     if isinstance(value, list):
         return [fill(v, ids) for v in value]
     return value
+
+
+@dataclass
+class Running:
+    """A system `waypoint run` started in a folder of its own."""
+
+    base: str
+    database_url: str
+    folder: Path
+    # A second shell's environment there: none of the GUIDANCE_/WAYPOINT_ variables.
+    env: dict[str, str]
+
+
+@contextmanager
+def waypoint_run(
+    tmp: Path,
+    *,
+    name: str,
+    command: list[str] | None = None,
+    settings: dict[str, str] | None = None,
+) -> Iterator[Running]:
+    """`waypoint run` as `make run` starts it, in `tmp/clone` (its `.data/` a newcomer's),
+    on a free port, with a nats-server and a fresh database of its own; `settings` are
+    more environment variables. By default this checkout's code (`python -m shared.cli
+    run`, what `.venv/bin/waypoint run` runs); stopped (SIGTERM, as Ctrl-C) on exit."""
+    folder = tmp / "clone"
+    folder.mkdir(exist_ok=True)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GUIDANCE_", "WAYPOINT_")) and k != "VIRTUAL_ENV"
+    }
+    nats_server = start_nats(tmp / "nats")
+    port = free_port()
+    try:
+        with fresh_database(os.environ.get("GUIDANCE_DATABASE_URL", DEFAULT_DB), name) as db:
+            log_path = tmp / "run.log"
+            with log_path.open("w") as log:
+                process = subprocess.Popen(
+                    command or [sys.executable, "-m", "shared.cli", "run"],
+                    cwd=folder,
+                    env=dict(
+                        env,
+                        PYTHONPATH=str(REPO),
+                        GUIDANCE_DATABASE_URL=db,
+                        GUIDANCE_NATS_URL=nats_server.url,
+                        GUIDANCE_PORT=str(port),
+                        **(settings or {}),
+                    ),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                try:
+                    base = _wait_ready(folder, port, process, log_path)
+                    yield Running(base=base, database_url=db, folder=folder, env=env)
+                finally:
+                    process.terminate()
+                    try:
+                        process.wait(30)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                        process.wait()
+    finally:
+        nats_server.stop()
+
+
+def _wait_ready(folder: Path, port: int, process: subprocess.Popen[bytes], log: Path) -> str:
+    deadline = time.monotonic() + 120
+    base = f"http://127.0.0.1:{port}"
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()
+        run = folder / ".data" / "run.json"
+        if run.is_file() and json.loads(run.read_text()).get("running"):
+            try:
+                if all(
+                    httpx.get(f"{base}/{s}/readyz", timeout=2).status_code == 200
+                    for s in ("intake", "planning", "followup", "referral")
+                ):
+                    return base
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.3)
+    raise AssertionError("waypoint run did not become ready:\n" + log.read_text())

@@ -17,8 +17,6 @@ import hashlib
 import io
 import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -33,10 +31,9 @@ import pytest
 from services.console.main import create_app
 from services.console.oidc import FLOW_COOKIE, OidcSignIn
 from services.console.sessions import Session, SessionStore
-from shared.embedded import free_port, start_nats
 from shared.settings import Settings
-from tests.conftest import DEFAULT_DB, fresh_database
-from tests.console.conftest import AXE, CHROMIUM_ARGS, chromium, wait_ready
+from tests.console.conftest import AXE, CHROMIUM_ARGS, chromium
+from tests.support import waypoint_run
 from tests.unit.test_identity_provider import Provider, running_provider
 
 MASTER_KEY = base64.b64encode(os.urandom(32)).decode()
@@ -99,59 +96,31 @@ def oidc_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcSystem
     """The provider, and `waypoint run` in oidc mode verifying its tokens."""
     recorder = Recorder()
     tmp = tmp_path_factory.mktemp("console-oidc")
-    folder = tmp / "clone"
-    folder.mkdir()
     with pytest.MonkeyPatch.context() as mp:
         # The provider's token endpoint refuses plain http unless told it is a test.
         mp.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
-        with running_provider(recorder.wrap) as provider:
-            nats_server = start_nats(tmp / "nats")
-            port = free_port()
-            env = {
-                k: v
-                for k, v in os.environ.items()
-                if not k.startswith(("GUIDANCE_", "WAYPOINT_")) and k != "VIRTUAL_ENV"
-            }
-            with fresh_database(os.environ.get("GUIDANCE_DATABASE_URL", DEFAULT_DB), "oidc") as db:
-                log_path = tmp / "run.log"
-                with log_path.open("w") as log:
-                    process = subprocess.Popen(
-                        [sys.executable, "-m", "shared.cli", "run"],
-                        cwd=folder,
-                        env=dict(
-                            env,
-                            PYTHONPATH=str(Path(__file__).resolve().parents[2]),
-                            AUTHLIB_INSECURE_TRANSPORT="1",
-                            GUIDANCE_DATABASE_URL=db,
-                            GUIDANCE_NATS_URL=nats_server.url,
-                            GUIDANCE_PORT=str(port),
-                            GUIDANCE_AUTH_MODE="oidc",
-                            GUIDANCE_OIDC_ISSUER=provider.issuer,
-                            GUIDANCE_OIDC_CLIENT_ID=API_CLIENT,
-                            GUIDANCE_OIDC_CLIENT_SECRET=API_SECRET,
-                            GUIDANCE_OIDC_INTROSPECTION_CACHE_SECONDS="0",
-                            GUIDANCE_MASTER_KEY=MASTER_KEY,
-                            GUIDANCE_AUDIT_SIGNING_KEY=AUDIT_KEY,
-                            GUIDANCE_CONSOLE_OIDC_CLIENT_ID=CONSOLE_CLIENT,
-                            GUIDANCE_CONSOLE_OIDC_CLIENT_SECRET=CONSOLE_SECRET,
-                            GUIDANCE_CONSOLE_OIDC_PROVIDER_NAME="Test IdP",
-                            **KEYCLOAK,
-                        ),
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                    try:
-                        base = wait_ready(folder, port, process, log_path)
-                        yield OidcSystem(base, db, provider, recorder)
-                    finally:
-                        process.terminate()
-                        try:
-                            process.wait(30)
-                        except subprocess.TimeoutExpired:
-                            process.kill()
-                            process.wait()
-                        nats_server.stop()
+        with (
+            running_provider(recorder.wrap) as provider,
+            waypoint_run(
+                tmp,
+                name="oidc",
+                settings={
+                    "AUTHLIB_INSECURE_TRANSPORT": "1",
+                    "GUIDANCE_AUTH_MODE": "oidc",
+                    "GUIDANCE_OIDC_ISSUER": provider.issuer,
+                    "GUIDANCE_OIDC_CLIENT_ID": API_CLIENT,
+                    "GUIDANCE_OIDC_CLIENT_SECRET": API_SECRET,
+                    "GUIDANCE_OIDC_INTROSPECTION_CACHE_SECONDS": "0",
+                    "GUIDANCE_MASTER_KEY": MASTER_KEY,
+                    "GUIDANCE_AUDIT_SIGNING_KEY": AUDIT_KEY,
+                    "GUIDANCE_CONSOLE_OIDC_CLIENT_ID": CONSOLE_CLIENT,
+                    "GUIDANCE_CONSOLE_OIDC_CLIENT_SECRET": CONSOLE_SECRET,
+                    "GUIDANCE_CONSOLE_OIDC_PROVIDER_NAME": "Test IdP",
+                    **KEYCLOAK,
+                },
+            ) as running,
+        ):
+            yield OidcSystem(running.base, running.database_url, provider, recorder)
 
 
 def console_settings(system: OidcSystem, **changes: Any) -> Settings:

@@ -9,20 +9,15 @@ command the API refuses fails the script and the test shows its answer.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from shared.embedded import free_port, start_nats
-from tests.conftest import DEFAULT_DB, fresh_database
+from tests.support import waypoint_run
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
@@ -48,68 +43,20 @@ def test_every_sh_block_is_run_or_says_why_not() -> None:
 
 @pytest.fixture
 def newcomer(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
-    """`waypoint run` in a folder of its own, as `make run` starts it; yields the folder
-    and the environment of a second shell there."""
+    """`.venv/bin/waypoint run` in a folder of its own (its `.venv` this checkout's), as
+    `make run` starts it; yields the folder and the environment of a second shell there."""
     folder = tmp_path / "clone"
     folder.mkdir()
     venv = Path(sys.prefix)
     (folder / ".venv").symlink_to(venv)
-    nats_server = start_nats(tmp_path / "nats")
-    port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("GUIDANCE_", "WAYPOINT_")) and k != "VIRTUAL_ENV"
-    }
-    env["PATH"] = f"{venv / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}"
-    with fresh_database(os.environ.get("GUIDANCE_DATABASE_URL", DEFAULT_DB), "readme") as db:
-        system_env = dict(
-            env,
-            GUIDANCE_DATABASE_URL=db,
-            GUIDANCE_NATS_URL=nats_server.url,
-            GUIDANCE_PORT=str(port),
-            GUIDANCE_RETENTION_INTERVAL_SECONDS="3600",
-        )
-        log = (tmp_path / "run.log").open("w")
-        process = subprocess.Popen(
-            [str(folder / ".venv" / "bin" / "waypoint"), "run"],
-            cwd=folder,
-            env=system_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            wait_ready(folder, port, process, tmp_path / "run.log")
-            yield folder, env
-        finally:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.close()
-            nats_server.stop()
-
-
-def wait_ready(folder: Path, port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 120
-    base = f"http://127.0.0.1:{port}"
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        run = folder / ".data" / "run.json"
-        if run.is_file() and json.loads(run.read_text()).get("running"):
-            try:
-                if all(
-                    httpx.get(f"{base}/{s}/readyz", timeout=2).status_code == 200
-                    for s in ("intake", "planning", "followup", "referral")
-                ):
-                    return
-            except httpx.HTTPError:
-                pass
-        time.sleep(0.3)
-    raise AssertionError("waypoint run did not become ready:\n" + log.read_text())
+    with waypoint_run(
+        tmp_path,
+        name="readme",
+        command=[str(folder / ".venv" / "bin" / "waypoint"), "run"],
+        settings={"GUIDANCE_RETENTION_INTERVAL_SECONDS": "3600"},
+    ) as running:
+        env = dict(running.env, PATH=f"{venv / 'bin'}:{running.env.get('PATH', '/usr/bin:/bin')}")
+        yield folder, env
 
 
 def test_the_readme_journeys_run_as_written(newcomer: tuple[Path, dict[str, str]]) -> None:
