@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.console import assets
+from services.console.aftercare import router as aftercare
 from services.console.api import GENERAL, Api, ApiError
 from services.console.casework import router as casework
 from services.console.i18n import LANGUAGES, N_, translations
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages)
     app.include_router(casework)
     app.include_router(planner)
+    app.include_router(aftercare)
     install_refusals(app)
     app.add_middleware(
         PageHeaders,

@@ -242,3 +242,60 @@ def test_every_pinned_asset_names_a_registry_tarball_and_a_sha512() -> None:
         assert pin["tarball"].startswith("https://registry.npmjs.org/"), name
         assert pin["version"] in pin["tarball"], name
         assert pin["integrity"].startswith("sha512-"), name
+
+
+# -- follow-up forms ----------------------------------------------------------------------------
+def test_the_follow_up_forms_become_the_apis_bodies() -> None:
+    from services.console.aftercare import body_of
+
+    assert body_of("contact", {"channel": "phone", "reached": "no", "notes": ""}) == {
+        "channel": "phone",
+        "reached": False,
+        "notes": None,
+    }
+    feedback = {
+        "satisfaction": "4",
+        "self_knowledge_improved": "yes",
+        "confidence_improved": "",
+        "comments": "Good",
+    }
+    # What the API cannot take is sent as given: it refuses it at its field.
+    assert body_of("feedback", feedback) == {
+        "satisfaction": 4,
+        "self_knowledge_improved": True,
+        "confidence_improved": "",
+        "comments": "Good",
+    }
+    assert body_of("close", {"reason": "unreachable", "notes": ""}) == {
+        "reason": "unreachable",
+        "notes": None,
+    }
+
+
+def test_an_outcome_dated_before_acceptance_is_shown_at_its_date() -> None:
+    from services.console.aftercare import OUTCOME_FIELDS
+
+    error = ApiError(
+        422,
+        {
+            "type": PROBLEM + "validation-error",
+            "errors": [{"field": "on", "message": "The date lies before the case was accepted."}],
+        },
+    )
+    found = form_errors(
+        error, Localised("fr", "Europe/Brussels"), OUTCOME_FIELDS, prefix="outcome-"
+    )
+    assert found.fields == {
+        "outcome-on": [
+            "Indiquez la date du résultat : pas dans le futur, pas avant l'acceptation du dossier."
+        ]
+    }
+
+
+def test_the_follow_ups_actions_carry_the_plans_descriptions() -> None:
+    from services.console.aftercare import action_rows
+
+    plan = {"goals": [{"title": "Work", "actions": [{"action_id": "a1", "description": "CV"}]}]}
+    followup = {"actions": [{"action_id": "a1", "owner": "client"}, {"action_id": "a2"}]}
+    rows = action_rows(followup, plan)
+    assert [(r["description"], r["goal"]) for r in rows] == [("CV", "Work"), ("", "")]

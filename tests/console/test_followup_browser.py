@@ -1,0 +1,211 @@
+"""The counsellor's follow-up and the client's privacy in a real browser against a real
+system: from a plan agreed (set up through the APIs, to save time) to the follow-up (a
+contact, an action check, an outcome dated before the acceptance refused at its date, a
+valid outcome, the feedback, closed); then the client's export downloaded and the erasure,
+confirmed, with its receipt. In English; axe-core on every page, a screenshot of each."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.auth import dev_token
+from shared.settings import Settings
+from tests.console.conftest import System
+from tests.console.test_browser import Visit, sign_in_as_counsellor
+
+pytestmark = pytest.mark.browser
+
+SCORES = {
+    "quality_reflection": 3,
+    "motive_reflection": 2,
+    "work_exploration": 2,
+    "career_steering": 3,
+    "networking": 1,
+}
+
+
+def post(api: httpx.Client, path: str, body: dict[str, Any], method: str = "POST") -> Any:
+    r = api.request(method, path, json=body)
+    assert r.status_code in (200, 201, 202), (path, r.text)
+    return r.json()
+
+
+def eventually(api: httpx.Client, path: str, **params: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 20
+    while True:
+        r = api.get(path, params=params)
+        assert r.status_code == 200, r.text
+        if r.json():
+            return dict(r.json()[0])
+        assert time.monotonic() < deadline, f"nothing at {path} {params}"
+        time.sleep(0.2)
+
+
+def agreed_plan(system: System) -> tuple[str, str]:
+    """A client of the dev counsellor whose case was accepted and plan (one goal, one
+    action) agreed by both parties, and its follow-up opened: (client_id, case_id)."""
+    secret = (system.folder / ".data" / "dev-jwt-secret").read_text().strip()
+    token = dev_token(
+        Settings(auth_mode="dev", jwt_secret=secret),
+        sub="c.jansen",
+        org="org-demo",
+        roles=["counsellor"],
+    )
+    today = date.today()
+    with httpx.Client(base_url=system.base, headers={"Authorization": f"Bearer {token}"}) as api:
+        client_id = post(
+            api,
+            "/intake/v1/clients",
+            {
+                "given_name": "Noor",
+                "family_name": "Claes",
+                "birth_date": "1988-02-03",
+                "email": "noor.claes@example.org",
+                "preferred_language": "en",
+            },
+        )["client_id"]
+        post(
+            api,
+            f"/intake/v1/clients/{client_id}/consents",
+            {"purpose": "guidance", "granted": True},
+        )
+        case_id = post(
+            api, "/intake/v1/cases", {"client_id": client_id, "career_question": "What next?"}
+        )["case_id"]
+        post(api, f"/intake/v1/cases/{case_id}/entry-check", {"eligible": True})
+        for assessor in ("client", "counsellor"):
+            post(
+                api,
+                f"/intake/v1/cases/{case_id}/assessments",
+                {"assessor": assessor, "scores": SCORES},
+            )
+        post(api, f"/intake/v1/cases/{case_id}/decision", {"decision": "accept"})
+        plan_id = eventually(api, "/planning/v1/plans", case_id=case_id)["plan_id"]
+        plan = f"/planning/v1/plans/{plan_id}"
+        post(api, f"{plan}/type", {"plan_type": "action"}, "PUT")
+        goal_id = post(
+            api,
+            f"{plan}/goals",
+            {
+                "title": "Build a network in logistics",
+                "specific": "Talk with five planners about their daily work and the way in",
+                "measure": "5 conversations held and written up in the portfolio",
+                "target_date": str(today + timedelta(days=90)),
+                "competences": ["networking"],
+                "priority": 1,
+            },
+        )["goal_id"]
+        post(
+            api,
+            f"{plan}/goals/{goal_id}/actions",
+            {
+                "description": "Ask two former colleagues for an introduction",
+                "owner": "client",
+                "due_date": str(today + timedelta(days=30)),
+            },
+        )
+        for party in ("client", "counsellor"):
+            post(api, f"{plan}/agreement", {"party": party})
+        eventually(api, "/followup/v1/followups", case_id=case_id)
+    return str(client_id), str(case_id)
+
+
+def test_a_counsellor_follows_up_a_plan_to_its_close_then_exports_and_erases_the_client(
+    system: System, browser: Any, screenshots: Path
+) -> None:
+    client_id, case_id = agreed_plan(system)
+    context = browser.new_context(locale="en-GB", accept_downloads=True)
+    page = context.new_page()
+    visit = Visit(page, screenshots, "followup-en")
+    today = date.today()
+    try:
+        sign_in_as_counsellor(visit, system.base, "en")
+        page.goto(f"{system.base}/cases/{case_id}")
+        page.click("#to-followup")
+        assert page.url.endswith(f"/cases/{case_id}/followup")
+        assert page.locator("#followup-status").inner_text() == "open"
+        assert page.locator("#checkins-table tbody tr").count() == 3
+        visit.check("followup")
+
+        page.select_option("#contact-channel", "phone")
+        page.check("#contact-reached-yes")
+        page.fill("#contact-notes", "Started asking around; doing well.")
+        page.click("#contact-submit")
+        assert "The contact is recorded." in page.locator("main").inner_text()
+        assert "Started asking around" in page.locator("#contacts-table").inner_text()
+
+        page.select_option("#check-action_id", index=1)
+        page.check("#check-status-partly")
+        page.fill("#check-bottleneck", "One colleague has not answered yet.")
+        page.click("#check-submit")
+        row = page.locator("#actions-table tbody tr")
+        assert "partly realised" in row.inner_text()
+        assert "One colleague has not answered yet." in row.inner_text()
+        visit.check("contact-and-check")
+
+        # An outcome dated before the acceptance: refused at its date, the input kept.
+        page.select_option("#outcome-outcome", "employed")
+        page.fill("#outcome-on", str(today - timedelta(days=3)))
+        page.click("#outcome-submit")
+        assert page.locator("#outcome-on-error").inner_text().strip() == (
+            "Enter the outcome's date: not in the future, not before the case was accepted."
+        )
+        assert page.locator("#outcome-on").get_attribute("aria-invalid") == "true"
+        assert page.locator("#outcome-outcome").input_value() == "employed"
+        visit.check("outcome-refused")
+        page.fill("#outcome-on", str(today))
+        page.click("#outcome-submit")
+        assert page.locator("#outcome-result").inner_text().startswith("employed, on ")
+
+        page.select_option("#feedback-satisfaction", "4")
+        page.check("#feedback-self_knowledge_improved-yes")
+        page.check("#feedback-confidence_improved-yes")
+        page.fill("#feedback-comments", "The talks helped most.")
+        page.click("#feedback-submit")
+        assert page.locator("#followup-status").inner_text() == "closed"
+        assert (
+            page.locator("#followup-closed-by")
+            .inner_text()
+            .startswith("the feedback, with the outcome recorded")
+        )
+        assert page.locator("#followup-closure-reason").inner_text() == "completed"
+        assert page.locator("#contact-submit").count() == 0  # closed: no more forms
+        visit.check("closed")
+
+        # Privacy: the export as a file, then the erasure, confirmed, and its receipt.
+        page.goto(f"{system.base}/clients/{client_id}")
+        visit.check("client")
+        with page.expect_download() as download:
+            page.click("#export")
+        saved = download.value
+        assert saved.suggested_filename == f"client-{client_id}.json"
+        document = json.loads(Path(saved.path()).read_text())
+        assert "Noor" in json.dumps(document)
+
+        page.fill("#erasure-reason", "The client asked for erasure by letter.")
+        page.click("#erasure-submit")
+        assert page.locator("#erasure-warning").count() == 1
+        assert page.locator("#erasure-reason").input_value() == (
+            "The client asked for erasure by letter."
+        )
+        visit.check("erasure-confirm")
+        page.click("#erasure-confirm")
+        assert page.url.endswith(f"/clients/{client_id}/erasure")
+        deadline = time.monotonic() + 20
+        while page.locator("#erasure-status").inner_text() != "completed":
+            assert time.monotonic() < deadline, "the erasure was not confirmed everywhere"
+            time.sleep(0.5)
+            page.click("#reload-receipt")
+        services = page.locator("#erasure-services tbody tr")
+        assert services.count() == 4
+        assert all("confirmed on" in services.nth(i).inner_text() for i in range(4))
+        visit.check("erasure-receipt")
+    finally:
+        context.close()
