@@ -7,6 +7,7 @@ the API's problem at the form's fields, the input kept."""
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from typing import Annotated, Any
@@ -15,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console.api import FormErrors, form_errors
-from services.console.forms import api, send, text, texts, token
+from services.console.forms import api, send, submit, text, texts, token
 from services.console.i18n import N_
 from services.console.pages import STATUS_NAMES
 from services.console.planner import OWNERS
@@ -249,26 +250,19 @@ async def change_followup(
         return RedirectResponse(f"/cases/{case_id}/followup", status_code=303)
     path, fields = FORMS[name]
     values = texts(form, *fields)
-    _, error = await send(
+    return await submit(
         request,
         page,
         "POST",
         f"/followup/v1/followups/{followup_id}/{path}",
         form,
         body_of(name, values),
+        name=name,
+        fields=fields,
+        values=values,
+        show=functools.partial(show_followup, request, page, case_id),
+        redirect=f"/cases/{case_id}/followup?done={name}#{name}",
     )
-    if error is not None:
-        errors = form_errors(error, page.local, fields, prefix=f"{name}-")
-        return await show_followup(
-            request,
-            page,
-            case_id,
-            form=name,
-            errors=errors,
-            values=values,
-            status=error.status,
-        )
-    return RedirectResponse(f"/cases/{case_id}/followup?done={name}#{name}", status_code=303)
 
 
 # -- privacy ------------------------------------------------------------------------------------

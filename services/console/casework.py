@@ -8,6 +8,7 @@ the API's problem at the form's fields, the input kept."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from typing import Annotated, Any
 
@@ -23,6 +24,7 @@ from services.console.forms import (
     local_moment,
     many,
     send,
+    submit,
     text,
     texts,
     token,
@@ -319,24 +321,21 @@ async def change_case(
     done: str | None = None,
 ) -> Response:
     """Send one of the case page's forms; the page again, with the refusal at the form."""
-    error: ApiError | None = None
-    if refused is None:
-        _, error = await send(
-            request, page, "POST", f"/intake/v1/cases/{case_id}/{path}", form, body
-        )
-        if error is not None:
-            refused = form_errors(error, page.local, fields, where, prefix=f"{name}-")
-    if refused is not None:
-        return await show_case(
-            request,
-            page,
-            case_id,
-            form=name,
-            errors=refused,
-            values=values,
-            status=error.status if error is not None else 422,
-        )
-    return RedirectResponse(f"/cases/{case_id}?done={done or name}#{name}", status_code=303)
+    return await submit(
+        request,
+        page,
+        "POST",
+        f"/intake/v1/cases/{case_id}/{path}",
+        form,
+        body,
+        name=name,
+        fields=fields,
+        values=values,
+        show=functools.partial(show_case, request, page, case_id),
+        redirect=f"/cases/{case_id}?done={done or name}#{name}",
+        where=where,
+        refused=refused,
+    )
 
 
 @router.post("/cases/{case_id}/entry-check")

@@ -1,18 +1,20 @@
-"""What the case and plan pages' forms share: reading a form, sending it to an API with
-the version the page showed (`If-Match`, so a stale form meets the API's 409), and the
-short messages shown after a change."""
+"""What the pages' forms share: reading a form, sending it to an API with the version
+the page showed (`If-Match`, so a stale form meets the API's 409), showing a refusal at
+its fields or redirecting (`submit`), and the short messages shown after a change."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from services.console.api import Api, ApiError
+from services.console.api import Api, ApiError, FormErrors, form_errors
 from services.console.i18n import N_
 from services.console.web import View
 
@@ -111,3 +113,38 @@ async def send(
         return None, e
     answer = r.json() if r.content else {}
     return (answer if isinstance(answer, dict) else {}), None
+
+
+# A page shown again with a form's refusal: `show(form=, errors=, values=, status=)`.
+ShowAgain = Callable[..., Awaitable[Response]]
+
+
+async def submit(
+    request: Request,
+    page: View,
+    method: str,
+    path: str,
+    form: FormData,
+    body: Any,
+    *,
+    name: str,
+    fields: dict[str, str],
+    values: dict[str, Any],
+    show: ShowAgain,
+    redirect: str,
+    where: dict[str, str] | None = None,
+    refused: FormErrors | None = None,
+) -> Response:
+    """One form of a page (POST, redirect, GET): the change sent (unless the console
+    refused it already, `refused`); a refusal shows the page again with the messages at
+    the form `name`'s fields and the input kept, with the API's status; else a redirect
+    to `redirect`."""
+    error: ApiError | None = None
+    if refused is None:
+        _, error = await send(request, page, method, path, form, body)
+        if error is not None:
+            refused = form_errors(error, page.local, fields, where, prefix=f"{name}-")
+    if refused is not None:
+        status = error.status if error is not None else 422
+        return await show(form=name, errors=refused, values=values, status=status)
+    return RedirectResponse(redirect, status_code=303)

@@ -5,15 +5,25 @@ the printable plan."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.console.api import FormErrors, form_errors
+from services.console.api import FormErrors
 from services.console.diff import plan_diff
-from services.console.forms import COMPETENCES, api, done_message, many, send, text, texts, token
+from services.console.forms import (
+    COMPETENCES,
+    api,
+    done_message,
+    many,
+    submit,
+    text,
+    texts,
+    token,
+)
 from services.console.i18n import N_
 from services.console.pages import STATUS_NAMES
 from services.console.web import View, signed_in
@@ -170,14 +180,19 @@ async def change_plan(
 ) -> Response:
     """Send one of the plan editor's forms; the editor again, the refusal at the form."""
     method = "PUT" if path in ("type", "priorities") else "POST"
-    _, error = await send(request, page, method, f"/planning/v1/plans/{plan_id}/{path}", form, body)
-    if error is not None:
-        errors = form_errors(error, page.local, fields, where, prefix=f"{name}-")
-        return await show_plan(
-            request, page, plan_id, form=name, errors=errors, values=values, status=error.status
-        )
-    return RedirectResponse(
-        f"/plans/{plan_id}?done={done or name}#{anchor or name}", status_code=303
+    return await submit(
+        request,
+        page,
+        method,
+        f"/planning/v1/plans/{plan_id}/{path}",
+        form,
+        body,
+        name=name,
+        fields=fields,
+        values=values,
+        show=functools.partial(show_plan, request, page, plan_id),
+        redirect=f"/plans/{plan_id}?done={done or name}#{anchor or name}",
+        where=where,
     )
 
 
