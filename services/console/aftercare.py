@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console.api import FormErrors, form_errors
@@ -20,10 +20,9 @@ from services.console.forms import api, send, submit, text, texts, token
 from services.console.i18n import N_
 from services.console.pages import STATUS_NAMES
 from services.console.planner import OWNERS
-from services.console.web import View, signed_in
+from services.console.web import SignedIn, View
 
 router = APIRouter()
-SignedIn = Annotated[View, Depends(signed_in)]
 
 CHANNELS = {
     "phone": N_("phone"),

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console.api import ApiError, FormErrors, form_errors
@@ -31,10 +31,9 @@ from services.console.forms import (
 )
 from services.console.i18n import N_
 from services.console.pages import PAGE_SIZE, PHASE_NAMES, PURPOSE_NAMES, STATUS_NAMES, page_number
-from services.console.web import View, signed_in
+from services.console.web import SignedIn, View
 
 router = APIRouter()
-SignedIn = Annotated[View, Depends(signed_in)]
 
 CATEGORIES = {
     "identity": N_("identity (name, date of birth)"),

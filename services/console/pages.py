@@ -13,17 +13,16 @@ from services.console.i18n import LANGUAGES, N_
 from services.console.signin import ROLE_NAMES
 from services.console.web import (
     LANGUAGE_COOKIE,
+    SignedIn,
     View,
     language_of,
     safe_next,
     secure_cookies,
-    signed_in,
     view,
 )
 
 router = APIRouter()
 Page = Annotated[View, Depends(view)]
-SignedIn = Annotated[View, Depends(signed_in)]
 PAGE_SIZE = 20
 
 STATUS_NAMES = {

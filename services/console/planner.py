@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import functools
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console.api import FormErrors
@@ -26,10 +26,9 @@ from services.console.forms import (
 )
 from services.console.i18n import N_
 from services.console.pages import STATUS_NAMES
-from services.console.web import View, signed_in
+from services.console.web import SignedIn, View
 
 router = APIRouter()
-SignedIn = Annotated[View, Depends(signed_in)]
 
 PLAN_TYPES = {
     "action": N_("action-oriented"),

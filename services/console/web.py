@@ -5,9 +5,9 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -160,6 +160,10 @@ async def signed_in(request: Request) -> View:
     if page.session is None:
         raise SignInNeeded()
     return page
+
+
+# A route's page context, signed in (else a redirect to the sign-in page).
+SignedIn = Annotated[View, Depends(signed_in)]
 
 
 def language_of(form_value: object) -> str | None:
