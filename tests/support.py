@@ -92,6 +92,8 @@ class Running:
     folder: Path
     # A second shell's environment there: none of the GUIDANCE_/WAYPOINT_ variables.
     env: dict[str, str]
+    # What the system printed (its log), for a failing test's report.
+    log: Path | None = None
 
 
 @contextmanager
@@ -136,7 +138,7 @@ def waypoint_run(
                 )
                 try:
                     base = _wait_ready(folder, port, process, log_path)
-                    yield Running(base=base, database_url=db, folder=folder, env=env)
+                    yield Running(base=base, database_url=db, folder=folder, env=env, log=log_path)
                 finally:
                     process.terminate()
                     try:

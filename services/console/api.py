@@ -3,6 +3,7 @@ into what a person reads beside a form's fields."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,8 @@ import httpx
 from services.console.i18n import N_, Localised
 
 PROBLEM_BASE = "https://waypoint.example/problems/"
+# How long a read waits before it is asked once more (see Api.call).
+RETRY_WAIT_SECONDS = 0.3
 
 
 class ApiError(Exception):
@@ -75,17 +78,30 @@ class Api:
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         given = {"Authorization": f"Bearer {token}", **(headers or {})}
-        try:
-            r = await self.http.request(method, path, json=json, params=params, headers=given)
-        except httpx.HTTPError as e:
-            raise ApiError(
-                503,
-                {
-                    "type": PROBLEM_BASE + "service-unavailable",
-                    "title": "Service unavailable",
-                    "detail": type(e).__name__,
-                },
-            ) from None
+        # A read is asked once more after a short wait when the service is briefly
+        # unavailable (a 503 or no answer): it changes nothing, and a page is spared.
+        # A change is never repeated here: its outcome is the API's to tell.
+        attempts = 2 if method == "GET" else 1
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                r = await self.http.request(method, path, json=json, params=params, headers=given)
+            except httpx.HTTPError as e:
+                if not last:
+                    await asyncio.sleep(RETRY_WAIT_SECONDS)
+                    continue
+                raise ApiError(
+                    503,
+                    {
+                        "type": PROBLEM_BASE + "service-unavailable",
+                        "title": "Service unavailable",
+                        "detail": type(e).__name__,
+                    },
+                ) from None
+            if r.status_code == 503 and not last:
+                await asyncio.sleep(RETRY_WAIT_SECONDS)
+                continue
+            break
         if r.status_code >= 400:
             try:
                 problem = r.json()

@@ -160,6 +160,14 @@ def install_refusals(app: FastAPI) -> None:
             response.delete_cookie(session_cookie_name(page.settings), path="/")
             return response
         message = GENERAL.get(exc.code)
+        log.warning(
+            "console: %s %s: an API answered %s %s (%s)",
+            request.method,
+            request.url.path,
+            exc.status,
+            exc.code or "-",
+            exc.problem.get("detail") or "",
+        )
         return page.render(
             "error.html",
             status=exc.status if exc.status in (403, 404, 409) else 503,

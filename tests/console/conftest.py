@@ -72,3 +72,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for folder in SHOTS:
         count = len(list(folder.glob("*.png")))
         terminalreporter.write_line(f"console screenshots ({count}): {folder}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failing browser test's report ends with what the system logged meanwhile (the
+    console logs every refusal an API answered with), so a failure elsewhere can be read."""
+    report = yield
+    running = getattr(item, "funcargs", {}).get("system")
+    if report.failed and isinstance(running, Running) and running.log is not None:
+        lines = running.log.read_text(errors="replace").splitlines()
+        report.sections.append(("waypoint run's log (last 60 lines)", "\n".join(lines[-60:])))
+    return report
