@@ -92,6 +92,10 @@ DECISION_FIELDS = {
 }
 DECLINE_REASON = N_("Give the reason for declining.")
 WHOSE = {"mine": N_("my cases"), "all": N_("all cases of the organisation")}
+SEARCH_REFUSED = N_(
+    "Search with words of a name or an e-mail address (on one line, at most 200 "
+    "characters), or a date of birth such as 1985-03-15."
+)
 
 
 # -- the client list ----------------------------------------------------------------------------
@@ -102,11 +106,26 @@ async def clients(
     cases_page: str | None = None,
     status: str | None = None,
     whose: str | None = None,
+    q: str | None = None,
+    found_page: str | None = None,
 ) -> HTMLResponse:
-    """The clients of the counsellor's cases (or the organisation's), newest case first,
-    with their names and career questions as the case list gives them."""
+    """Client search (by name, e-mail address or date of birth, when asked), and the
+    clients of the counsellor's cases (or the organisation's), newest case first, with
+    their names and career questions as the case list gives them."""
     status = status if status in STATUS_NAMES else None
     whose = whose if whose in WHOSE else "mine"
+    q = (q or "").strip()
+    found = None
+    errors = FormErrors()
+    if q:
+        try:
+            found = await api(request).page(
+                token(page), "/intake/v1/clients", page_number(found_page), PAGE_SIZE, q=q
+            )
+        except ApiError as e:
+            if e.status != 422:
+                raise
+            errors.add("q", page.gettext(SEARCH_REFUSED))
     cases = await api(request).page(
         token(page),
         "/intake/v1/cases",
@@ -117,6 +136,9 @@ async def clients(
     )
     return page.render(
         "clients.html",
+        q=q,
+        found=found,
+        errors=errors,
         cases=cases,
         statuses=STATUS_NAMES,
         phases=PHASE_NAMES,

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.intake.application import IntakeApplication
 from services.intake.domain import Case, Client
-from services.intake.projections import list_cases, open_career_questions
+from services.intake.projections import list_cases, open_career_questions, search_clients
 from shared.audit.access import record_read, record_reads
 from shared.auth import Principal, require
 from shared.commands import Projection, change, expected_version, run_command, set_etag
@@ -482,6 +482,63 @@ async def register_client(
     set_etag(response, 1)
     response.headers["Location"] = f"/intake/v1/clients/{client_id}"
     return ClientCreated(client_id=client_id, version=1)
+
+
+class ClientFound(Answer):
+    client_id: uuid.UUID
+    """The client's id."""
+    given_name: str
+    """Given name."""
+    family_name: str
+    """Family name."""
+    birth_date: date
+    """Date of birth."""
+    email: str | None
+    """E-mail address."""
+    registered_at: datetime
+    """When the client was registered."""
+
+
+ClientQuery = Annotated[
+    Annotated[StrictStr, Field(max_length=200), SingleLine] | None,
+    Query(
+        description="Words that each occur in the client's name or e-mail address (any "
+        "case; `jan jansen`), or a date of birth (`1985-03-15`). Absent: every client.",
+        examples=["jansen"],
+    ),
+]
+
+
+@router.get("/clients", response_model=list[ClientFound])
+async def find_clients(
+    who: Reader,
+    app: App,
+    request: Request,
+    response: Response,
+    q: ClientQuery = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> list[ClientFound]:
+    """Client search: the organisation's clients by name, e-mail address or date of birth,
+    by family name; `X-Total-Count` and `Link` paginate. Erased clients are not found.
+    Each listed client is a read of their personal data: one read per client is recorded
+    (resource `client-search`) before the page is answered."""
+    rows, total = await search_clients(
+        request.app.state.runtime.pool, who.org, q, limit=limit, offset=offset
+    )
+    if rows:
+        shown = [uuid.UUID(str(r["client_id"])) for r in rows]
+        await run_in_threadpool(
+            lambda: record_reads(
+                app,
+                who,
+                client_ids=shown,
+                resource="client-search",
+                categories=["identity", "contact"],
+            )
+        )
+    page_headers(request, response, total, limit, offset)
+    return [ClientFound(**r) for r in rows]
 
 
 @router.get("/clients/{client_id}", response_model=ClientOut)

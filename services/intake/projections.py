@@ -12,7 +12,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -230,6 +230,58 @@ async def list_cases(
             *args,
         )
     return [_case_row(r) for r in rows], int(total)
+
+
+async def search_clients(
+    pool: asyncpg.Pool,
+    organisation: str,
+    text: str | None,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """The organisation's clients whose name or e-mail address contains `text` (any
+    case), or whose birth date is `text` (YYYY-MM-DD); every client without it; by family
+    name, then given name; with the total for pagination. Erased clients have no row."""
+    where = ["organisation = $1"]
+    args: list[Any] = [organisation]
+    born = _day(text)
+    if born is not None:
+        args.append(born)
+        where.append("birth_date = $2")
+    else:
+        for word in (text or "").lower().split():
+            args.append(f"%{_like(word)}%")
+            at = f"${len(args)}"
+            where.append(
+                "(lower(coalesce(given_name, '') || ' ' || coalesce(family_name, '')) "
+                f"LIKE {at} OR lower(coalesce(email, '')) LIKE {at})"
+            )
+    clause = " AND ".join(where)
+    async with snapshot(pool) as conn:
+        total = await conn.fetchval(
+            f"SELECT count(*) FROM intake.clients_view WHERE {clause}", *args
+        )
+        rows = await conn.fetch(
+            "SELECT client_id, given_name, family_name, birth_date, email, registered_at "
+            f"FROM intake.clients_view WHERE {clause} "
+            "ORDER BY lower(family_name), lower(given_name), client_id "
+            f"LIMIT {int(limit)} OFFSET {int(offset)}",
+            *args,
+        )
+    return [dict(r) for r in rows], int(total)
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat((text or "").strip())
+    except ValueError:
+        return None
+
+
+def _like(word: str) -> str:
+    """`word` matched literally by LIKE (its default escape character is the backslash)."""
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _case_row(r: asyncpg.Record) -> dict[str, Any]:

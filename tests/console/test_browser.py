@@ -128,6 +128,27 @@ def test_a_counsellor_registers_a_client(
         assert f"anna.{language}@example.org" in body
         assert t(language, "The client is registered.") in body
         visit.check("client")
+        client_url = page.url.split("?")[0]
+
+        # Found again by the words of the name, in any case; a search that finds nobody
+        # says so; a search the API refuses is shown at its field, the input kept.
+        page.click("nav a[href='/clients']")
+        page.fill("#q", f"{given.upper()} VRIES")
+        page.click("#search-submit")
+        found = page.locator("#found tbody tr")
+        assert found.count() == 1, page.locator("main").inner_text()
+        assert found.inner_text().startswith(f"{given} de Vries")
+        visit.check("search")
+        page.fill("#q", "Nobody-by-this-name")
+        page.click("#search-submit")
+        assert page.locator("#found-none").is_visible()
+        page.goto(system.base + "/clients?q=" + "x" * 201)
+        assert page.locator("#q-error").is_visible()
+        assert page.locator("#q").input_value() == "x" * 201
+        visit.check("search-refused")
+        page.goto(system.base + "/clients?q=" + given)
+        page.click(f"#found a[href='{client_url.removeprefix(system.base)}']")
+        assert page.locator("h1").inner_text() == f"{given} de Vries"
 
         if language == "en":
             open_a_case(system, page.url.split("/clients/")[1].split("?")[0])
