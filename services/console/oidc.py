@@ -33,6 +33,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
+import asyncpg
+
 # authlib asks for `httpx2`, its fork of httpx; the pinned httpx serves it still. Its
 # deprecation module adds an "always" filter when first imported: import it first, so
 # that the "ignore" below is the one that applies.
@@ -447,27 +449,31 @@ class OidcSignIn:
         store: SessionStore = request.app.state.sessions
         lock = self._refreshing.setdefault(session.id_hash, asyncio.Lock())
         try:
-            async with lock:
+            # One refresh at a time per session: in this process (the lock), and across
+            # the console's processes (the session's row lock in the database).
+            async with lock, store.exclusive(session) as conn:
                 # Another request of this browser may have refreshed it meanwhile.
-                current = await store.reload(session)
+                current = await store.reload(session, conn)
                 if current is None:
                     return None
                 if current.token_expires_at is None or (
                     datetime.now(UTC) < current.token_expires_at - margin
                 ):
                     return current
-                return await self._refresh(store, current)
+                return await self._refresh(store, current, conn)
         finally:
             if not lock.locked():
                 self._refreshing.pop(session.id_hash, None)
 
-    async def _refresh(self, store: SessionStore, session: Session) -> Session | None:
+    async def _refresh(
+        self, store: SessionStore, session: Session, conn: asyncpg.Connection
+    ) -> Session | None:
         expired = session.token_expires_at is not None and session.token_expires_at <= datetime.now(
             UTC
         )
         if not session.refresh_token:
             if expired:
-                await store.delete(session)
+                await store.delete(session, conn)
                 return None
             return session
         try:
@@ -494,12 +500,12 @@ class OidcSignIn:
             # Refused (the refresh token is revoked or expired, the person lost access),
             # or the provider is away past the token's expiry: sign in again.
             log.info("console: refresh failed, the session ends: %s", e)
-            await store.delete(session)
+            await store.delete(session, conn)
             return None
         if principal.sub != session.subject or principal.org != session.organisation:
             # Another person's tokens: never.
             log.warning("console: a refresh returned another subject; the session ends")
-            await store.delete(session)
+            await store.delete(session, conn)
             return None
         return await store.update_tokens(
             session,
@@ -509,6 +515,7 @@ class OidcSignIn:
             token_expires_at=expiry(token),
             roles=sorted(principal.roles),
             partner_id=str(principal.partner_id) if principal.partner_id else None,
+            conn=conn,
         )
 
     # --- logout -----------------------------------------------------------------------

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -212,9 +214,24 @@ class SessionStore:
             token_expires_at=row["token_expires_at"],
         )
 
-    async def reload(self, session: Session) -> Session | None:
+    @asynccontextmanager
+    async def exclusive(self, session: Session) -> AsyncIterator[asyncpg.Connection]:
+        """A connection holding this session's lock, for one request of any console
+        process at a time (a refresh: the provider takes a refresh token only once); the
+        lock ends with the transaction. Read and write the session on this connection."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended('console.session:' || "
+                "encode($1, 'hex'), 0))",
+                session.id_hash,
+            )
+            yield conn
+
+    async def reload(
+        self, session: Session, conn: asyncpg.Connection | None = None
+    ) -> Session | None:
         """The session as stored now (another request may have refreshed its tokens)."""
-        row = await self.pool.fetchrow(
+        row = await (conn or self.pool).fetchrow(
             "SELECT * FROM console.sessions WHERE id_hash = $1", session.id_hash
         )
         return None if row is None else self._session(row, last_seen=session.last_seen_at)
@@ -229,10 +246,11 @@ class SessionStore:
         token_expires_at: datetime | None,
         roles: list[str],
         partner_id: str | None,
+        conn: asyncpg.Connection | None = None,
     ) -> Session:
         """The session after a refresh: its new tokens, and the roles they now carry."""
         id_hash = session.id_hash
-        await self.pool.execute(
+        await (conn or self.pool).execute(
             "UPDATE console.sessions SET access_token = $2, refresh_token = $3, id_token = $4, "
             "token_expires_at = $5, roles = $6, partner_id = $7 WHERE id_hash = $1",
             id_hash,
@@ -260,5 +278,7 @@ class SessionStore:
             language,
         )
 
-    async def delete(self, session: Session) -> None:
-        await self.pool.execute("DELETE FROM console.sessions WHERE id_hash = $1", session.id_hash)
+    async def delete(self, session: Session, conn: asyncpg.Connection | None = None) -> None:
+        await (conn or self.pool).execute(
+            "DELETE FROM console.sessions WHERE id_hash = $1", session.id_hash
+        )

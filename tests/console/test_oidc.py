@@ -12,6 +12,7 @@ signed in to once with Chromium.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
@@ -360,6 +361,33 @@ async def test_an_access_token_within_the_margin_of_its_expiry_is_refreshed_and_
         # The old access token is no longer accepted by the APIs; the new one is.
         assert (await api_whoami(oidc_system, before.access_token)) == 401
         assert (await api_whoami(oidc_system, after.access_token)) == 200
+
+
+async def test_two_console_processes_refresh_one_session_once(oidc_system: OidcSystem) -> None:
+    # The provider takes a refresh token once (it rotates them): two processes of the
+    # console (GUIDANCE_WORKERS > 1) that find the same session due must not both refresh.
+    oidc_system.provider.put_user("cy@agency.example", keycloak_user("counsellor"))
+    async with console(oidc_system) as first, console(oidc_system) as second:
+        await first.sign_in("cy@agency.example")
+        cookie = first.http.cookies.get(SESSION_COOKIE, domain="console.test")
+        assert cookie
+        second.http.cookies.set(SESSION_COOKIE, cookie, domain="console.test")
+        session = await first.session()
+        assert session is not None
+        # Due: the access token expires within the refresh margin (60 s by default).
+        await first.store.pool.execute(
+            "UPDATE console.sessions SET token_expires_at = now() + interval '5 seconds' "
+            "WHERE id_hash = $1",
+            session.id_hash,
+        )
+        before = refreshed(oidc_system)
+
+        pages = await asyncio.gather(*(b.http.get("/") for b in (first, second) * 3))
+
+        assert [p.status_code for p in pages] == [200] * 6, [p.text[:200] for p in pages]
+        assert refreshed(oidc_system) == before + 1
+        after = await second.session()
+        assert after is not None and after.access_token != session.access_token
 
 
 async def test_a_refused_refresh_ends_the_session_and_sign_in_returns_to_the_page(
