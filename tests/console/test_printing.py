@@ -198,10 +198,8 @@ def signed_in_console(system: System) -> Iterator[httpx.Client]:
         yield browser
 
 
-def sent_referral(system: System) -> tuple[str, str]:
-    """A French-speaking client of the dev counsellor with an agreed plan, referred (and
-    the referral sent) to a partner, all over the APIs: (referral_id, plan_id)."""
-    partner_id = register_partner(system, "Schuldhulp Zuid")
+def counsellor_api(system: System) -> httpx.Client:
+    """The APIs with the dev counsellor's token (the console's counsellor: c.jansen)."""
     secret = (system.folder / ".data" / "dev-jwt-secret").read_text().strip()
     token = dev_token(
         Settings(auth_mode="dev", jwt_secret=secret),
@@ -209,8 +207,15 @@ def sent_referral(system: System) -> tuple[str, str]:
         org="org-demo",
         roles=["counsellor"],
     )
+    return httpx.Client(base_url=system.base, headers={"Authorization": f"Bearer {token}"})
+
+
+def sent_referral(system: System) -> tuple[str, str]:
+    """A French-speaking client of the dev counsellor with an agreed plan, referred (and
+    the referral sent) to a partner, all over the APIs: (referral_id, plan_id)."""
+    partner_id = register_partner(system, "Schuldhulp Zuid")
     today = date.today()
-    with httpx.Client(base_url=system.base, headers={"Authorization": f"Bearer {token}"}) as api:
+    with counsellor_api(system) as api:
         client_id = post(
             api,
             "/intake/v1/clients",
@@ -351,3 +356,10 @@ def test_the_console_prints_the_referral_letter_and_the_plan_as_pdf(system: Syst
         assert "This record does not exist, or you may not see it." in missing.text
         missing = console.get(f"/plans/{uuid.uuid4()}/document.pdf")
         assert missing.status_code == 404 and "<h1" in missing.text
+        # Withdrawn, the referral has no letter any more (409 not-shared): said so.
+        with counsellor_api(system) as api:
+            post(api, f"/referral/v1/referrals/{referral_id}/withdraw", {"reason": "Not needed."})
+        refused = console.get(f"/referrals/{referral_id}/letter.pdf")
+        assert refused.status_code == 409
+        assert refused.headers["content-type"].startswith("text/html")
+        assert "This referral no longer shares the client&#39;s data" in refused.text
