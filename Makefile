@@ -21,12 +21,27 @@ $(CHROMIUM):
 	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
 	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-install: $(STAMP) $(CHROMIUM) ## create .venv, install the pinned dependencies, the console's assets and chromium
+# The console prints the plan and the referral letter as PDF with WeasyPrint, which needs
+# pango and a font from the system (apt, as chromium).
+PANGO := /usr/lib/$(shell uname -m)-linux-gnu/libpangoft2-1.0.so.0
+FONT  := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 
-run: $(STAMP) ## run all four services (and NATS/PostgreSQL if none answer) on :8000
+$(PANGO):
+	@echo "installing pango (apt) for the console's PDF printing"
+	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 >/dev/null
+
+$(FONT):
+	@echo "installing a font (apt) for the console's PDF printing"
+	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null
+
+install: $(STAMP) $(CHROMIUM) $(PANGO) $(FONT) ## create .venv, install the pinned dependencies, the console's assets, chromium, pango and a font
+
+run: $(STAMP) $(PANGO) $(FONT) ## run all four services (and NATS/PostgreSQL if none answer) on :8000
 	$(VENV)/bin/waypoint run
 
-test: $(STAMP) $(CHROMIUM) ## run the whole test suite against real PostgreSQL and NATS
+test: $(STAMP) $(CHROMIUM) $(PANGO) $(FONT) ## run the whole test suite against real PostgreSQL and NATS
 	$(PY) -m pytest --durations=15; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

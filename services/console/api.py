@@ -143,6 +143,10 @@ GENERAL = {
     "case-decided": N_("The case is already decided: this can no longer change."),
     "case-not-ready": N_("The case is not ready for this yet."),
     "not-smart": N_("The goal is not SMART yet: see each criterion below."),
+    "not-shared": N_(
+        "This referral no longer shares the client's data (it is withdrawn, declined or "
+        "closed): no letter is printed for it."
+    ),
     "plan-incomplete": N_(
         "The plan is not complete yet: it needs its type and at least one goal to be agreed."
     ),

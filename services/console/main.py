@@ -25,6 +25,7 @@ from services.console.i18n import LANGUAGES, N_, translations
 from services.console.oidc import OidcSignIn, origin
 from services.console.pages import router as pages
 from services.console.planner import router as planner
+from services.console.printing import router as printing
 from services.console.sessions import SCHEMA_SQL, Sealer, SessionStore
 from services.console.signin import DevSignIn, SignInFlow, sign_out_router
 from services.console.web import (
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages)
     app.include_router(casework)
     app.include_router(planner)
+    app.include_router(printing)
     app.include_router(aftercare)
     install_refusals(app)
     app.add_middleware(

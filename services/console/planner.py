@@ -1,7 +1,7 @@
 """The plan editor (the POP of an accepted case): its type, SMART goals by priority with
 each criterion as the API judges it, actions with owner and due date, agreement by the
 client and the counsellor, the agreed versions and what changed between two of them, and
-the printable plan."""
+the links to the printable plan (services/console/printing.py)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from services.console.forms import (
 )
 from services.console.i18n import N_
 from services.console.pages import STATUS_NAMES
+from services.console.printing import ordered_languages
 from services.console.web import SignedIn, View
 
 router = APIRouter()
@@ -96,9 +97,6 @@ ACTION_FIELDS = {
 PRIORITY_FIELDS = {"order": N_("Give every goal a priority.")}
 ACTION_CHANGE_FIELDS = {"action_id": N_("This action is already done or cancelled.")}
 AGREEMENT_FIELDS = {"party": N_("Choose who agrees.")}
-DOCUMENT_LANGUAGES = ("nl", "en")
-# The printable plan is the API's own page, with its own inline style.
-DOCUMENT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
 @router.get("/cases/{case_id}/plan", response_class=HTMLResponse)
@@ -147,7 +145,8 @@ async def show_plan(
         owners=OWNERS,
         action_statuses=ACTION_STATUSES,
         parties=PARTIES,
-        document_languages=DOCUMENT_LANGUAGES,
+        # The printable plan (HTML and PDF, services/console/printing.py), client's language first.
+        document_languages=ordered_languages(client.get("preferred_language")),
         done=done_message(page, done),
         form=form,
         errors=errors,
@@ -399,19 +398,3 @@ FIELD_NAMES = {
     "due_date": N_("Due date"),
     "status": N_("State"),
 }
-
-
-@router.get("/plans/{plan_id}/document")
-async def document(
-    request: Request, plan_id: uuid.UUID, page: SignedIn, lang: str | None = None
-) -> Response:
-    """The printable plan, as the API writes it, in the client's language (or the one asked)."""
-    params = {"lang": lang} if lang in DOCUMENT_LANGUAGES else None
-    r = await api(request).call(
-        token(page),
-        "GET",
-        f"/planning/v1/plans/{plan_id}/document",
-        params=params,
-        headers={"Accept": "text/html"},
-    )
-    return HTMLResponse(r.text, headers={"Content-Security-Policy": DOCUMENT_CSP})

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from services.planning.application import PlanningApplication
 from services.planning.document import language_for, render
 from services.planning.domain import Plan
-from services.planning.projections import client_record, list_plans
+from services.planning.projections import case_record, client_record, list_plans
 from shared.audit.access import record_read, record_reads
 from shared.auth import Principal, require
 from shared.commands import Projection, change, set_etag
@@ -581,25 +581,52 @@ async def get_document(
     app: App,
     request: Request,
     lang: Annotated[
-        Literal["nl", "en"] | None,
+        Literal["nl", "fr", "en"] | None,
         Query(
-            description="The page's language; absent: the client's preferred one (else English)."
+            description="The page's language: Dutch, French or English; absent: the client's "
+            "preferred one (`fr-BE` is French), else English."
         ),
     ] = None,
 ) -> HTMLResponse:
-    """The plan as a printable page for the client, in their preferred language."""
-    plan = await run_in_threadpool(_read, app, plan_id, who, "plan-document", ["identity", "plan"])
-    client = await client_record(request.app.state.runtime.pool, plan.client_id)
+    """The plan as a printable page for the client, in their preferred language: the career
+    question, the competences to work on, the goals with their SMART measures and target
+    dates, the actions with who does them and by when, and the agreement with its version.
+    The console prints it as PDF."""
+    plan = await run_in_threadpool(
+        _read, app, plan_id, who, "plan-document", ["identity", "career_question", "plan"]
+    )
+    pool = request.app.state.runtime.pool
+    client = await client_record(pool, plan.client_id)
+    case = await case_record(pool, plan.case_id)
     name = await run_in_threadpool(_client_name, app, client)
+    question = await run_in_threadpool(_career_question, app, case)
     content = plan.content()
     agreed = plan.agreed_in_order()
     page = render(
-        {**content, "status": plan.status, "last_agreed": agreed[-1] if agreed else None},
+        {
+            **content,
+            "status": plan.status,
+            "gaps": plan.suggested_focus["gaps"],
+            "last_agreed": agreed[-1] if agreed else None,
+        },
         client_name=name,
+        career_question=question,
         lang=language_for(client["preferred_language"] if client else None, lang),
         printed=app.clock().date(),
     )
     return HTMLResponse(page, headers={"ETag": f'"{plan.version}"'})
+
+
+def _career_question(app: PlanningApplication, case: dict[str, Any] | None) -> str | None:
+    """The case's career question, opened from intake's sealed copy (None once erased or
+    not yet known here)."""
+    if case is None or not isinstance(case["career_question"], dict):
+        return None
+    plain = open_sealed(app.vault, case["career_question"], case["event_id"], "career_question")
+    if plain is None:
+        return None
+    value = app.sealing.transcoder.decode(plain)["v"]
+    return None if value == ERASED else str(value)
 
 
 def _client_name(app: PlanningApplication, client: dict[str, Any] | None) -> str | None:

@@ -1,4 +1,6 @@
-"""The client's printable plan: one clean HTML page, in Dutch or English."""
+"""The client's printable plan: one clean HTML page, in Dutch, French or English, with what
+the client agreed to: the career question, the gaps, the goals with their SMART measures, the
+actions with owners and dates, the agreement and its version. The console prints it as PDF."""
 
 from __future__ import annotations
 
@@ -8,12 +10,17 @@ from typing import Any
 
 from services.planning.domain import COMPETENCES
 
-LANGUAGES = ("nl", "en")
+LANGUAGES = ("nl", "fr", "en")
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
         "title": "Personal development plan",
         "client": "Client",
+        "career_question": "Career question",
+        "gaps": "Competences to work on",
+        "no_gaps": "None named at intake.",
+        "agreed_version": "Agreed version",
+        "what": "What exactly",
         "type": "Type of plan",
         "status": "Status",
         "goals": "Goals, by priority",
@@ -56,6 +63,11 @@ TEXT: dict[str, dict[str, str]] = {
     "nl": {
         "title": "Persoonlijk ontwikkelingsplan (POP)",
         "client": "Cliënt",
+        "career_question": "Loopbaanvraag",
+        "gaps": "Te ontwikkelen competenties",
+        "no_gaps": "Geen genoemd bij de intake.",
+        "agreed_version": "Goedgekeurde versie",
+        "what": "Wat precies",
         "type": "Soort plan",
         "status": "Status",
         "goals": "Doelen, naar prioriteit",
@@ -95,6 +107,53 @@ TEXT: dict[str, dict[str, str]] = {
         "career_steering": "Loopbaansturing",
         "networking": "Netwerken",
     },
+    "fr": {
+        "title": "Plan personnel de développement (PPD)",
+        "client": "Client",
+        "career_question": "Question de carrière",
+        "gaps": "Compétences à développer",
+        "no_gaps": "Aucune relevée lors de l'accueil.",
+        "agreed_version": "Version approuvée",
+        "what": "Concrètement",
+        "type": "Type de plan",
+        "status": "Statut",
+        "goals": "Objectifs, par priorité",
+        "measure": "Comment nous savons qu'il est atteint",
+        "target": "Date visée",
+        "competences": "Compétences de carrière",
+        "actions": "Actions",
+        "who": "Qui",
+        "due": "Échéance",
+        "state": "État",
+        "none": "Pas encore d'actions.",
+        "agreement": "Accord",
+        "agreed_by": "Approuvé par",
+        "on": "le",
+        "version": "version",
+        "not_agreed": "Pas encore approuvé par les deux parties.",
+        "printed": "Imprimé le",
+        "action": "orienté action",
+        "reflection": "orienté réflexion",
+        "combined": "combiné",
+        "unset": "pas encore choisi",
+        "draft": "brouillon",
+        "agreed": "approuvé",
+        "revised": "révisé, à approuver à nouveau",
+        "closed": "clôturé",
+        "client_party": "le client",
+        "counsellor_party": "le conseiller",
+        "owner_client": "client",
+        "owner_counsellor": "conseiller",
+        "owner_partner": "partenaire",
+        "open": "ouverte",
+        "completed": "faite",
+        "cancelled": "annulée",
+        "quality_reflection": "Réflexion sur les qualités",
+        "motive_reflection": "Réflexion sur les motivations",
+        "work_exploration": "Exploration du travail",
+        "career_steering": "Pilotage de carrière",
+        "networking": "Réseautage",
+    },
 }
 
 STYLE = """
@@ -110,7 +169,9 @@ th, td { border: 1px solid #999; padding: .25rem .5rem; text-align: left; font-s
 dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 dl.meta dt { font-weight: bold; }
 footer { margin-top: 2.5rem; font-size: .85rem; color: #555; }
-@media print { body { margin: 0; } }
+.question { white-space: pre-line; }
+@page { size: A4; margin: 20mm 18mm; }
+@media print { body { margin: 0; max-width: none; padding: 0; } }
 """
 
 
@@ -129,8 +190,16 @@ def _d(value: Any) -> str:
     return escape(str(value))
 
 
-def render(plan: dict[str, Any], *, client_name: str | None, lang: str, printed: date) -> str:
-    """The plan as a printable page; every text from the plan is escaped."""
+def render(
+    plan: dict[str, Any],
+    *,
+    client_name: str | None,
+    lang: str,
+    printed: date,
+    career_question: str | None = None,
+) -> str:
+    """The plan as a printable page; every text from the plan is escaped. `plan` holds the
+    plan's content, its `status`, its `gaps` and its `last_agreed` version (or None)."""
     t = TEXT[lang]
     e = escape
     goals_html = []
@@ -149,8 +218,8 @@ def render(plan: dict[str, Any], *, client_name: str | None, lang: str, printed:
         )
         goals_html.append(
             f'<section class="goal"><h3>{goal["priority"]}. {e(str(goal["title"]))}</h3>'
-            f"<p>{e(str(goal['specific']))}</p>"
-            f'<dl class="meta"><dt>{t["measure"]}</dt><dd>{e(str(goal["measure"]))}</dd>'
+            f'<dl class="meta"><dt>{t["what"]}</dt><dd>{e(str(goal["specific"]))}</dd>'
+            f"<dt>{t['measure']}</dt><dd>{e(str(goal['measure']))}</dd>"
             f"<dt>{t['target']}</dt><dd>{_d(goal['target_date'])}</dd>"
             f"<dt>{t['competences']}</dt><dd>{competences}</dd></dl>{actions}</section>"
         )
@@ -168,12 +237,25 @@ def render(plan: dict[str, Any], *, client_name: str | None, lang: str, printed:
         agreement = f"<p><em>{t['not_agreed']}</em></p>"
     name = f"<dt>{t['client']}</dt><dd>{e(client_name)}</dd>" if client_name else ""
     plan_type = t[plan["plan_type"]] if plan["plan_type"] else t["unset"]
+    version = f"<dt>{t['agreed_version']}</dt><dd>{agreed['version']}</dd>" if agreed else ""
+    question = (
+        f'<h2>{t["career_question"]}</h2><p class="question">{e(career_question)}</p>'
+        if career_question
+        else ""
+    )
+    gaps = [e(t[c]) for c in plan.get("gaps") or [] if c in COMPETENCES]
+    gaps_html = (
+        "<ul>" + "".join(f"<li>{g}</li>" for g in gaps) + "</ul>"
+        if gaps
+        else f"<p><em>{t['no_gaps']}</em></p>"
+    )
     return (
         f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
         f"<title>{t['title']}</title><style>{STYLE}</style></head><body>"
         f"<h1>{t['title']}</h1>"
         f'<dl class="meta">{name}<dt>{t["type"]}</dt><dd>{e(plan_type)}</dd>'
-        f"<dt>{t['status']}</dt><dd>{e(t.get(plan['status'], plan['status']))}</dd></dl>"
+        f"<dt>{t['status']}</dt><dd>{e(t.get(plan['status'], plan['status']))}</dd>"
+        f"{version}</dl>{question}<h2>{t['gaps']}</h2>{gaps_html}"
         f"<h2>{t['goals']}</h2>{''.join(goals_html)}"
         f"<h2>{t['agreement']}</h2>{agreement}"
         f"<footer>{t['printed']} {printed.isoformat()}</footer></body></html>"

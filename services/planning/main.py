@@ -12,7 +12,12 @@ from services.planning.api import router
 from services.planning.application import PUBLICATIONS, PlanningApplication
 from services.planning.domain import PlanningError
 from services.planning.export import gather as export_part
-from services.planning.projections import SCHEMA_SQL, PlanningProjection, on_client_registered
+from services.planning.projections import (
+    SCHEMA_SQL,
+    PlanningProjection,
+    on_case_opened,
+    on_client_registered,
+)
 from shared.audit.api import audit_router
 from shared.audit.context import start_audit
 from shared.errors import install_domain_errors
@@ -29,6 +34,7 @@ SERVICE = "planning"
 ERASABLE = (
     "DELETE FROM planning.plans_view WHERE client_id = %(client_id)s",
     "DELETE FROM planning.clients_view WHERE client_id = %(client_id)s",
+    "DELETE FROM planning.cases_view WHERE client_id = %(client_id)s",
 )
 
 
@@ -71,6 +77,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "intake",
             {"ClientRegistered": on_client_registered},
         )
+        # The career question, printed on the client's plan.
+        cases = ReadModelConsumer(
+            "planning-cases",
+            runtime.js,
+            runtime.pool,
+            SERVICE,
+            "intake",
+            {"CaseOpened": on_case_opened},
+        )
         todos = EventConsumer(
             "planning-todos",
             runtime.js,
@@ -83,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {
                 "plans": plans,
                 "clients": clients,
+                "cases": cases,
                 "todos": todos,
                 "erasure": erasure_consumer(runtime.js, planning, SERVICE, ERASABLE),
             },
@@ -94,7 +110,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             SERVICE,
             lambda client_id: export_part(planning, runtime.pool, client_id, projection),
         )
-        app.state.consumers = {"plans": plans, "clients": clients, "todos": todos}
+        app.state.consumers = {
+            "plans": plans,
+            "clients": clients,
+            "cases": cases,
+            "todos": todos,
+        }
         try:
             yield
         finally:

@@ -2,7 +2,8 @@
 
 `plans_view` follows planning's own log; `clients_view` follows intake's
 `ClientRegistered` over NATS and keeps the sealed names (opened only to render the
-client's document) and the preferred language.
+client's document) and the preferred language; `cases_view` follows intake's `CaseOpened`
+and keeps the sealed career question, opened only to print it on the client's plan.
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ CREATE TABLE IF NOT EXISTS planning.clients_view (
     event_id uuid NOT NULL,
     given_name jsonb,
     family_name jsonb
+);
+CREATE TABLE IF NOT EXISTS planning.cases_view (
+    case_id uuid PRIMARY KEY,
+    client_id uuid NOT NULL,
+    event_id uuid NOT NULL,
+    career_question jsonb
 );
 """
 
@@ -116,6 +123,32 @@ async def on_client_registered(conn: asyncpg.Connection, event: CloudEvent) -> N
         json.dumps(d.get("given_name")),
         json.dumps(d.get("family_name")),
     )
+
+
+async def on_case_opened(conn: asyncpg.Connection, event: CloudEvent) -> None:
+    d = event.data
+    await conn.execute(
+        "INSERT INTO planning.cases_view (case_id, client_id, event_id, career_question) "
+        "VALUES ($1,$2,$3,$4::jsonb) ON CONFLICT (case_id) DO NOTHING",
+        uuid.UUID(d["case_id"]),
+        uuid.UUID(d["client_id"]),
+        event.id,
+        json.dumps(d.get("career_question")),
+    )
+
+
+async def case_record(pool: asyncpg.Pool, case_id: uuid.UUID) -> dict[str, Any] | None:
+    """The case's sealed career question and the event it came with (None: not yet known)."""
+    row = await pool.fetchrow(
+        "SELECT event_id, career_question FROM planning.cases_view WHERE case_id = $1", case_id
+    )
+    if row is None:
+        return None
+    value = row["career_question"]
+    return {
+        "event_id": row["event_id"],
+        "career_question": json.loads(value) if isinstance(value, str) else value,
+    }
 
 
 async def list_plans(

@@ -12,8 +12,9 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from services.referral.api import App
+from services.referral.knowledge import preferred_language
 from services.referral.lifecycle import LETTER, SHARED
-from services.referral.packet import build_packet, render_letter
+from services.referral.packet import build_packet, letter_language, render_letter
 from services.referral.projections import partner_row
 from services.referral.referral_models import (
     Counsellor,
@@ -109,11 +110,16 @@ async def get_letter(
     app: App,
     request: Request,
     lang: Annotated[
-        Literal["nl", "en"], Query(description="The letter's language: Dutch or English.")
-    ] = "nl",
+        Literal["nl", "fr", "en"] | None,
+        Query(
+            description="The letter's language: Dutch, French or English; absent: the "
+            "client's preferred one (`fr-BE` is French), else Dutch."
+        ),
+    ] = None,
 ) -> HTMLResponse:
     """A printable referral letter with only the consented data, for a partner without
-    API access; each render is recorded like a packet read."""
+    API access, in the client's preferred language unless `lang` names another; each render
+    is recorded like a packet read. The console prints it as PDF."""
     referral = await run_in_threadpool(lambda: app.referral(referral_id, who))
     categories = await shared_categories(request, referral)
     if referral.status not in LETTER:
@@ -129,7 +135,8 @@ async def get_letter(
     access = await run_in_threadpool(
         lambda: app.record_access(who, referral, resource="letter", categories=categories)
     )
+    language = letter_language(await preferred_language(pool, referral.client_id), lang)
     html = render_letter(
-        referral, partner, packet, categories, language=lang, printed_at=access.created_on
+        referral, partner, packet, categories, language=language, printed_at=access.created_on
     )
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})

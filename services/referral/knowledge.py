@@ -8,6 +8,8 @@ intake's stream, one on planning's) keep:
   above the stored one, so a late, older event cannot undo a newer one. Only consents
   of purpose `referral` are kept (referral has no use for the others).
 - `referral.cases`: each case's client and organisation, and whether it was accepted.
+- `referral.client_languages`: each client's preferred language (not personal), the
+  default language of the referral letter the counsellor prints.
 - `referral.sealed_copies`: copies of what a packet may carry, per data category. The
   personal values stay sealed exactly as published, each with the id of the event it
   came from and its field name (the AAD it was sealed with), so it opens only with the
@@ -64,6 +66,12 @@ CREATE INDEX IF NOT EXISTS sealed_copies_client ON referral.sealed_copies (clien
 CREATE INDEX IF NOT EXISTS sealed_copies_case ON referral.sealed_copies (case_id, category);
 -- The case's counsellor (CaseOpened's actor, or CaseAccepted's `counsellor`); added later.
 ALTER TABLE referral.cases ADD COLUMN IF NOT EXISTS counsellor text;
+-- The client's preferred language (from ClientRegistered); added later, so clients
+-- registered before it have none (their letter is in Dutch unless asked).
+CREATE TABLE IF NOT EXISTS referral.client_languages (
+    client_id uuid PRIMARY KEY,
+    preferred_language text NOT NULL
+);
 """
 
 CATEGORIES = ("identity", "contact", "career_question", "assessments", "plan")
@@ -114,6 +122,13 @@ async def _copy(
 async def on_client_registered(conn: asyncpg.Connection, event: CloudEvent) -> None:
     d = event.data
     client_id = uuid.UUID(d["client_id"])
+    if d.get("preferred_language"):
+        await conn.execute(
+            "INSERT INTO referral.client_languages (client_id, preferred_language) "
+            "VALUES ($1, $2) ON CONFLICT (client_id) DO NOTHING",
+            client_id,
+            str(d["preferred_language"]),
+        )
     for field, category in CLIENT_FIELDS.items():
         value = d.get(field)
         if value is not None:
@@ -342,6 +357,15 @@ async def case_info(pool: asyncpg.Pool, case_id: uuid.UUID) -> dict[str, Any] | 
         case_id,
     )
     return None if row is None else dict(row)
+
+
+async def preferred_language(pool: asyncpg.Pool, client_id: uuid.UUID) -> str | None:
+    """The client's preferred language as intake registered it (`fr-BE`), None if unknown."""
+    value = await pool.fetchval(
+        "SELECT preferred_language FROM referral.client_languages WHERE client_id = $1",
+        client_id,
+    )
+    return None if value is None else str(value)
 
 
 async def packet_sources(

@@ -39,7 +39,7 @@ SERVICE = "referral"
 # What referral's read models hold of a client: dropped when the client is erased.
 ERASABLE = tuple(
     f"DELETE FROM referral.{table} WHERE client_id = %(client_id)s"
-    for table in ("consents", "cases", "sealed_copies", "referrals_view")
+    for table in ("consents", "cases", "sealed_copies", "referrals_view", "client_languages")
 )
 
 

@@ -107,6 +107,7 @@ def _plan(items: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 # -- the letter ------------------------------------------------------------------------------
+LANGUAGES = ("nl", "fr", "en")
 TEXT: dict[str, dict[str, str]] = {
     "en": {
         "title": "Referral",
@@ -126,12 +127,30 @@ TEXT: dict[str, dict[str, str]] = {
         "assessor": "Assessed by",
         "plan": "Agreed development plan",
         "version": "version",
+        "agreed_on": "agreed on",
         "goals": "Goals",
+        "target": "target date",
         "actions": "Actions",
+        "who": "Who",
+        "due": "Due",
+        "state": "State",
         "no_plan": "No plan agreed yet.",
         "shared": "Shared with the client's consent",
         "only": "This letter holds only the data the client agreed to share with you.",
         "none": "not given",
+        "owner_client": "client",
+        "owner_counsellor": "counsellor",
+        "owner_partner": "partner",
+        "open": "open",
+        "completed": "done",
+        "cancelled": "cancelled",
+        "client": "the client",
+        "counsellor": "the counsellor",
+        "quality_reflection": "Reflecting on qualities",
+        "motive_reflection": "Reflecting on motives",
+        "work_exploration": "Exploring work",
+        "career_steering": "Steering one's career",
+        "networking": "Networking",
     },
     "nl": {
         "title": "Verwijzing",
@@ -151,14 +170,123 @@ TEXT: dict[str, dict[str, str]] = {
         "assessor": "Beoordeeld door",
         "plan": "Afgesproken ontwikkelplan",
         "version": "versie",
+        "agreed_on": "goedgekeurd op",
         "goals": "Doelen",
+        "target": "streefdatum",
         "actions": "Acties",
+        "who": "Wie",
+        "due": "Uiterlijk",
+        "state": "Stand",
         "no_plan": "Nog geen plan afgesproken.",
         "shared": "Gedeeld met toestemming van de cliënt",
         "only": "Deze brief bevat alleen de gegevens die de cliënt met u wil delen.",
         "none": "niet opgegeven",
+        "owner_client": "cliënt",
+        "owner_counsellor": "loopbaanbegeleider",
+        "owner_partner": "partner",
+        "open": "open",
+        "completed": "gedaan",
+        "cancelled": "geschrapt",
+        "client": "de cliënt",
+        "counsellor": "de loopbaanbegeleider",
+        "quality_reflection": "Kwaliteitenreflectie",
+        "motive_reflection": "Motievenreflectie",
+        "work_exploration": "Arbeidsmarktverkenning",
+        "career_steering": "Loopbaansturing",
+        "networking": "Netwerken",
+    },
+    "fr": {
+        "title": "Lettre d'orientation",
+        "to": "À",
+        "date": "Date",
+        "reference": "Référence",
+        "reason": "Motif de l'orientation",
+        "identity": "Client",
+        "given_name": "Prénom",
+        "family_name": "Nom",
+        "birth_date": "Date de naissance",
+        "contact": "Coordonnées",
+        "email": "Courriel",
+        "phone": "Téléphone",
+        "career_question": "Question de carrière",
+        "assessments": "Compétences de carrière (scores de 1 à 5)",
+        "assessor": "Évalué par",
+        "plan": "Plan de développement convenu",
+        "version": "version",
+        "agreed_on": "approuvé le",
+        "goals": "Objectifs",
+        "target": "date visée",
+        "actions": "Actions",
+        "who": "Qui",
+        "due": "Échéance",
+        "state": "État",
+        "no_plan": "Pas encore de plan convenu.",
+        "shared": "Partagé avec le consentement du client",
+        "only": "Cette lettre ne contient que les données que le client a accepté de vous "
+        "communiquer.",
+        "none": "non renseigné",
+        "owner_client": "client",
+        "owner_counsellor": "conseiller",
+        "owner_partner": "partenaire",
+        "open": "ouverte",
+        "completed": "faite",
+        "cancelled": "annulée",
+        "client": "le client",
+        "counsellor": "le conseiller",
+        "quality_reflection": "Réflexion sur les qualités",
+        "motive_reflection": "Réflexion sur les motivations",
+        "work_exploration": "Exploration du travail",
+        "career_steering": "Pilotage de carrière",
+        "networking": "Réseautage",
     },
 }
+# The data categories, as the letter's last line names them.
+CATEGORY_NAMES: dict[str, dict[str, str]] = {
+    "en": {
+        "identity": "identity",
+        "contact": "contact details",
+        "career_question": "career question",
+        "assessments": "assessments",
+        "plan": "plan",
+    },
+    "nl": {
+        "identity": "identiteit",
+        "contact": "contactgegevens",
+        "career_question": "loopbaanvraag",
+        "assessments": "beoordelingen",
+        "plan": "plan",
+    },
+    "fr": {
+        "identity": "identité",
+        "contact": "coordonnées",
+        "career_question": "question de carrière",
+        "assessments": "évaluations",
+        "plan": "plan",
+    },
+}
+STYLE = (
+    "body{font-family:'DejaVu Sans',sans-serif;max-width:46em;margin:2em auto;line-height:1.4}"
+    "th{text-align:left;padding-right:1em;vertical-align:top}"
+    "table.actions{border-collapse:collapse}"
+    "table.actions th,table.actions td{border:1px solid #999;padding:.2em .5em}"
+    ".question{white-space:pre-line}"
+    "@page{size:A4;margin:20mm 18mm}"
+    "@media print{body{margin:0;max-width:none}}"
+)
+
+
+def letter_language(preferred: str | None, requested: str | None) -> str:
+    """The asked language, else the client's preferred one (`fr-BE` is French), else Dutch."""
+    for candidate in (requested, preferred):
+        if candidate and candidate[:2].lower() in LANGUAGES:
+            return candidate[:2].lower()
+    return "nl"
+
+
+def _day(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    return escape(str(value)[:10]) if value else ""
 
 
 def render_letter(
@@ -178,15 +306,14 @@ def render_letter(
     parts = [
         f'<!doctype html><html lang="{language}"><head><meta charset="utf-8">',
         f"<title>{t['title']}</title>",
-        "<style>body{font-family:sans-serif;max-width:46em;margin:2em auto}"
-        "th{text-align:left;padding-right:1em}</style></head><body>",
+        f"<style>{STYLE}</style></head><body>",
         f"<h1>{t['title']}</h1><table>",
         f"<tr><th>{t['to']}</th><td>{v(partner and partner['name'])}"
         + (f"<br>{v(partner['contact_email'])}" if partner and partner["contact_email"] else "")
         + "</td></tr>",
         f"<tr><th>{t['date']}</th><td>{printed_at.date().isoformat()}</td></tr>",
         f"<tr><th>{t['reference']}</th><td>{referral.id}</td></tr></table>",
-        f"<h2>{t['reason']}</h2><p>{v(referral.reason)}</p>",
+        f'<h2>{t["reason"]}</h2><p class="question">{v(referral.reason)}</p>',
     ]
     for block, fields in (
         ("identity", ("given_name", "family_name", "birth_date")),
@@ -198,26 +325,51 @@ def render_letter(
             )
             parts.append(f"<h2>{t[block]}</h2><table>{rows}</table>")
     if "career_question" in packet:
-        parts.append(f"<h2>{t['career_question']}</h2><p>{v(packet['career_question'])}</p>")
+        parts.append(
+            f'<h2>{t["career_question"]}</h2><p class="question">{v(packet["career_question"])}</p>'
+        )
     if "assessments" in packet:
         parts.append(f"<h2>{t['assessments']}</h2>")
         for a in packet["assessments"]:
             scores = a["scores"] if isinstance(a["scores"], dict) else {}
             rows = "".join(
-                f"<tr><th>{escape(str(k))}</th><td>{escape(str(s))}</td></tr>"
+                f"<tr><th>{escape(t.get(str(k), str(k)))}</th><td>{escape(str(s))}</td></tr>"
                 for k, s in scores.items()
             )
-            parts.append(f"<p>{t['assessor']}: {v(a['assessor'])}</p><table>{rows}</table>")
+            assessor = t.get(str(a["assessor"]), a["assessor"])
+            parts.append(f"<p>{t['assessor']}: {v(assessor)}</p><table>{rows}</table>")
     if "plan" in packet:
         plan = packet["plan"]
         parts.append(f"<h2>{t['plan']}</h2>")
         if plan is None:
             parts.append(f"<p>{t['no_plan']}</p>")
         else:
-            goals = "".join(f"<li>{v(g['title'])}</li>" for g in plan["goals"])
-            parts.append(f"<p>{t['version']} {plan['version']}</p><h3>{t['goals']}</h3>")
-            parts.append(f"<ol>{goals}</ol>")
-    shared = ", ".join(escape(c) for c in categories)
+            parts.append(
+                f"<p>{t['version']} {plan['version']}, {t['agreed_on']} "
+                f"{_day(plan.get('agreed_at'))}</p><h3>{t['goals']}</h3>"
+            )
+            goals = []
+            for g in plan["goals"]:
+                target = f" ({t['target']} {_day(g['target_date'])})" if g["target_date"] else ""
+                actions = [
+                    a for a in plan.get("actions") or [] if str(a["goal_id"]) == str(g["goal_id"])
+                ]
+                rows = "".join(
+                    f"<tr><td>{escape(t.get('owner_' + str(a['owner']), str(a['owner'])))}</td>"
+                    f"<td>{_day(a['due_date'])}</td>"
+                    f"<td>{escape(t.get(str(a['status']), str(a['status'])))}</td></tr>"
+                    for a in actions
+                )
+                table = (
+                    f'<table class="actions"><thead><tr><th>{t["who"]}</th><th>{t["due"]}</th>'
+                    f"<th>{t['state']}</th></tr></thead><tbody>{rows}</tbody></table>"
+                    if rows
+                    else ""
+                )
+                goals.append(f"<li>{v(g['title'])}{target}{table}</li>")
+            parts.append(f"<ol>{''.join(goals)}</ol>")
+    names = CATEGORY_NAMES[language]
+    shared = ", ".join(escape(names.get(c, c)) for c in categories)
     parts.append(f"<hr><p><small>{t['only']} {t['shared']}: {shared}.</small></p>")
     parts.append("</body></html>")
     return "".join(parts)

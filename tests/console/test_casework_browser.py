@@ -3,8 +3,9 @@ consent, a case opened (refused first, without the consent), the entry check, bo
 assessments drawn side by side, a session against the hours budget, the acceptance, then
 the plan: a goal refused as not SMART (each criterion at its field, the input kept), a
 SMART one, an action, both parties' agreement, the agreed versions and what changed,
-and the printable plan; a referral consent naming its partner and data. In Dutch, French
-and English; once without JavaScript; and a stale form meeting someone else's change.
+and the printable plan (HTML, and once downloaded as PDF); a referral consent naming its
+partner and data. In Dutch, French and English; once without JavaScript; and a stale form
+meeting someone else's change.
 axe-core on every page, a screenshot of each."""
 
 from __future__ import annotations
@@ -193,6 +194,22 @@ def test_a_counsellor_takes_a_client_from_consent_to_an_agreed_plan(
         page.click("#agree-counsellor")
         assert page.locator("#plan-status").inner_text() == t(language, "agreed")
         visit.check("plan-agreed")
+        # The plan to print, HTML and PDF in each language, the client's language first.
+        prints = page.locator("#plan-prints a")
+        others = [code for code in ("nl", "fr", "en") if code != language]
+        assert [a.get_attribute("hreflang") for a in prints.all()] == [
+            code for code in (language, *others) for _ in ("html", "pdf")
+        ]
+        dutch_html = page.locator("#document-nl").get_attribute("href")
+        pdf_href = page.locator(f"#document-{language}-pdf").get_attribute("href")
+        assert pdf_href and pdf_href.endswith(f"/document.pdf?lang={language}")
+        if language == "fr":
+            # The PDF as the browser downloads it, with the session's cookie.
+            pdf = page.request.get(system.base + pdf_href)
+            assert pdf.status == 200
+            assert pdf.headers["content-type"] == "application/pdf"
+            assert pdf.headers["content-disposition"].startswith('attachment; filename="plan-')
+            assert pdf.body().startswith(b"%PDF-")
 
         # A change after the agreement, agreed again: a second version, and what changed.
         page.locator("button[id^='complete-']").click()
@@ -206,7 +223,7 @@ def test_a_counsellor_takes_a_client_from_consent_to_an_agreed_plan(
         assert t(language, "done") in changes.locator("ins").inner_text()
         visit.check("versions")
 
-        page.goto(page.url.split("/versions")[0] + "/document?lang=nl")
+        page.goto(system.base + str(dutch_html))
         assert "Persoonlijk ontwikkelingsplan" in page.locator("h1").inner_text()
         page.screenshot(path=str(screenshots / f"case-{language}-99-document.png"), full_page=True)
 

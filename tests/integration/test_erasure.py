@@ -33,6 +33,18 @@ async def test_an_erasure_reaches_every_service_and_completes(
     w = await referred(api, referral_api, pool, admin, counsellor, token)
     client_id = w["client_id"]
 
+    # Before: planning has the client's name and career question (sealed), to print them.
+    async def in_planning() -> bool:
+        for table in ("planning.clients_view", "planning.cases_view"):
+            n = await pool.fetchval(
+                f"SELECT count(*) FROM {table} WHERE client_id = $1", uuid.UUID(client_id)
+            )
+            if n == 0:
+                return False
+        return True
+
+    await eventually(in_planning, "the client's copies in planning")
+
     r = await api.post(
         f"{INTAKE}/clients/{client_id}/erasure",
         json={"reason": "The client asked for erasure (request 2026-118)."},
@@ -81,6 +93,9 @@ async def test_an_erasure_reaches_every_service_and_completes(
         "referral.consents",
         "referral.sealed_copies",
         "referral.referrals_view",
+        "referral.client_languages",
+        "planning.clients_view",
+        "planning.cases_view",
     ):
         n = await pool.fetchval(
             f"SELECT count(*) FROM {table} WHERE client_id = $1", uuid.UUID(client_id)

@@ -531,6 +531,7 @@ async def test_the_client_document_is_printable_html_in_the_client_language(
     given = f"Anneke{uuid.uuid4().hex[:6]}"
     plan = await new_plan(api, planning_api, counsellor, given_name=given, family_name="Janssens")
     plan_id = plan["plan_id"]
+    assert sorted(plan["suggested_focus"]["gaps"]) == ["networking", "quality_reflection"]
     await send(planning_api, "PUT", f"/plans/{plan_id}/type", counsellor, {"plan_type": "combined"})
     goal_id = (
         await send(planning_api, "POST", f"/plans/{plan_id}/goals", counsellor, a_goal(), 201)
@@ -548,35 +549,77 @@ async def test_the_client_document_is_printable_html_in_the_client_language(
             planning_api, "POST", f"/plans/{plan_id}/agreement", counsellor, {"party": party}
         )
 
-    dutch = await wait_for_document(planning_api, plan_id, counsellor, f"{given} Janssens")
+    # The name and the career question arrive over NATS, each with its own event.
+    await wait_for_document(planning_api, plan_id, counsellor, f"{given} Janssens")
+    dutch = await wait_for_document(planning_api, plan_id, counsellor, "move from logistics")
     assert dutch.lstrip().lower().startswith("<!doctype html>")
     assert '<html lang="nl">' in dutch
     assert "Persoonlijk ontwikkelingsplan" in dutch
     assert "Personal development plan" not in dutch
+    assert "<h2>Loopbaanvraag</h2>" in dutch
+    assert "Should I move from logistics?" in dutch
+    # The gaps from intake, by their Dutch names.
+    assert "<h2>Te ontwikkelen competenties</h2>" in dutch
+    assert "<li>Netwerken</li>" in dutch and "<li>Kwaliteitenreflectie</li>" in dutch
     assert "Build a network in secondary education" in dutch
+    assert "Talk with five teachers about their daily work" in dutch
+    # The goal's SMART measure and target date, the action with its owner and due date.
+    assert "Waaraan we zien dat het bereikt is" in dutch
+    assert "5 conversations held and written up in the portfolio" in dutch
     assert "Ask two former colleagues for an introduction" in dutch
     assert days(30) in dutch and days(90) in dutch
     assert "loopbaanbegeleider" in dutch  # the action's owner, in Dutch
     assert "Akkoord van" in dutch  # the agreement, with its dates
     assert "(versie 1)" in dutch  # the first agreed version, not the revision (3)
+    assert "<dt>Goedgekeurde versie</dt><dd>1</dd>" in dutch
 
     english = await wait_for_document(planning_api, plan_id, counsellor, given, lang="en")
     assert '<html lang="en">' in english
     assert "Personal development plan" in english
     assert "Persoonlijk ontwikkelingsplan" not in english
+    assert "<h2>Career question</h2>" in english
+    assert "<li>Networking</li>" in english
     assert "Build a network in secondary education" in english
     assert f"{given} Janssens" in english
     assert "Agreed by" in english
     assert "(version 1)" in english and "(version 3)" not in english
 
+    french = await wait_for_document(planning_api, plan_id, counsellor, given, lang="fr")
+    assert '<html lang="fr">' in french
+    assert "Plan personnel de développement" in french
+    assert "Persoonlijk ontwikkelingsplan" not in french
+    assert "<h2>Question de carrière</h2>" in french
+    assert "<h2>Compétences à développer</h2>" in french
+    assert "<li>Réseautage</li>" in french
+    assert "Comment nous savons qu'il est atteint" in french
+    assert "5 conversations held and written up in the portfolio" in french
+    assert "conseiller" in french  # the action's owner, in French
+    assert "Approuvé par le client le" in french and "(version 1)" in french
+    assert "<dt>Version approuvée</dt><dd>1</dd>" in french
 
-async def test_the_document_of_an_english_speaking_client_is_english_unless_asked(
-    api: httpx.AsyncClient, planning_api: httpx.AsyncClient, counsellor: dict[str, str]
+
+@pytest.mark.parametrize(
+    ("preferred", "title", "other"),
+    [
+        ("en", "Personal development plan", "Persoonlijk ontwikkelingsplan"),
+        ("fr-BE", "Plan personnel de développement", "Personal development plan"),
+    ],
+)
+async def test_the_document_is_in_the_client_preferred_language_unless_asked(
+    api: httpx.AsyncClient,
+    planning_api: httpx.AsyncClient,
+    counsellor: dict[str, str],
+    preferred: str,
+    title: str,
+    other: str,
 ) -> None:
     given = f"Emma{uuid.uuid4().hex[:6]}"
-    plan = await new_plan(api, planning_api, counsellor, given_name=given, preferred_language="en")
-    english = await wait_for_document(planning_api, plan["plan_id"], counsellor, given)
-    assert "Personal development plan" in english
+    plan = await new_plan(
+        api, planning_api, counsellor, given_name=given, preferred_language=preferred
+    )
+    page = await wait_for_document(planning_api, plan["plan_id"], counsellor, given)
+    assert f'<html lang="{preferred[:2]}">' in page
+    assert title in page and other not in page
     dutch = await wait_for_document(planning_api, plan["plan_id"], counsellor, given, lang="nl")
     assert "Persoonlijk ontwikkelingsplan" in dutch
 
@@ -989,7 +1032,7 @@ BAD: dict[str, Bad] = {
         "document", P_DOC, other="/plans/{other_plan}/document", missing="/plans/{missing}/document"
     ),
     "document/unknown-language": Bad(
-        "GET", "/plans/{plan}/document?lang=fr", 422, INVALID, fields=("lang",)
+        "GET", "/plans/{plan}/document?lang=de", 422, INVALID, fields=("lang",)
     ),
     # PUT /plans/{id}/type
     "type/no-body": Bad("PUT", P_TYPE, 422, INVALID),

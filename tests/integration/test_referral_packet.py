@@ -53,9 +53,15 @@ COUNSELLOR_SCORES = {
     "career_steering": 1,
     "networking": 3,
 }
-LETTER_TITLE = {"en": "Referral", "nl": "Verwijzing"}
+LETTER_TITLE = {"en": "Referral", "nl": "Verwijzing", "fr": "Lettre d'orientation"}
 REASON = proposal("", "")["reason"]
-NO_PLAN = {"en": "No plan agreed yet.", "nl": "Nog geen plan afgesproken."}
+NO_PLAN = {
+    "en": "No plan agreed yet.",
+    "nl": "Nog geen plan afgesproken.",
+    "fr": "Pas encore de plan convenu.",
+}
+# The competences as the letter names them (the packet has their codes).
+NETWORKING = {"en": "Networking", "nl": "Netwerken", "fr": "Réseautage"}
 
 
 # -- shared helpers -----------------------------------------------------------------------------
@@ -163,6 +169,7 @@ async def marked_client(
     headers: dict[str, str],
     *,
     agree_plan: bool = True,
+    preferred_language: str = "nl",
 ) -> Marked:
     """A client registered, assessed and accepted in intake, with a goal in planning (the
     plan agreed by both parties unless `agree_plan` is False), all of it known to
@@ -178,7 +185,7 @@ async def marked_client(
     question = f"Questionmark{m}: should I teach carpentry?"
     r = await api.post(
         f"{INTAKE}/clients",
-        json={**identity, **contact, "preferred_language": "nl"},
+        json={**identity, **contact, "preferred_language": preferred_language},
         headers=headers,
     )
     assert r.status_code == 201, r.text
@@ -291,7 +298,8 @@ async def marked_client(
         "career_question": [(question, True)],
         "assessments": [
             *((aid, False) for aid, _ in assessments.values()),
-            *((key, True) for key in COMPETENCES),
+            # The letter names the competences in its language (see NETWORKING).
+            *((key, False) for key in COMPETENCES),
         ],
         "plan": (
             [
@@ -344,10 +352,18 @@ def assert_packet(packet: dict[str, Any], client: Marked, categories: list[str])
 
 
 async def read_letter(
-    referral_api: httpx.AsyncClient, referral_id: str, lang: str, counsellor: dict[str, str]
+    referral_api: httpx.AsyncClient,
+    referral_id: str,
+    lang: str,
+    counsellor: dict[str, str],
+    *,
+    ask: bool = True,
 ) -> str:
+    """The letter in `lang`: asked for, or (`ask=False`) as the client's preferred language."""
     r = await referral_api.get(
-        f"{BASE}/referrals/{referral_id}/letter", params={"lang": lang}, headers=counsellor
+        f"{BASE}/referrals/{referral_id}/letter",
+        params={"lang": lang} if ask else {},
+        headers=counsellor,
     )
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/html")
@@ -396,10 +412,11 @@ async def test_the_packet_and_the_letter_hold_exactly_the_consented_categories(
     assert_packet(packet, client, categories)
     assert_only_shared(r.text, client, categories, letter=False)
 
-    for lang in ("en", "nl"):
+    for lang in ("en", "nl", "fr"):
         text = await read_letter(referral_api, referral_id, lang, counsellor)
         assert_only_shared(text, client, categories, letter=True)
         assert REASON in text
+        assert (NETWORKING[lang] in text) == ("assessments" in categories)
 
 
 async def test_a_plan_not_agreed_is_null_until_planning_agrees_it(
@@ -434,7 +451,7 @@ async def test_a_plan_not_agreed_is_null_until_planning_agrees_it(
     assert before["data_categories"] == categories
     assert before["career_question"] == client.career_question
     assert_only_shared(r.text, client, categories, letter=False)  # no goal title, no plan id
-    for lang in ("en", "nl"):
+    for lang in ("en", "nl", "fr"):
         text = await read_letter(referral_api, referral_id, lang, counsellor)
         assert NO_PLAN[lang] in text
         assert_only_shared(text, client, categories, letter=True)
@@ -464,6 +481,39 @@ async def test_a_plan_not_agreed_is_null_until_planning_agrees_it(
 
     # Before the agreement the consented category was there, and empty: `plan` is null.
     assert "plan" in before and before["plan"] is None, before
+
+
+async def test_the_letter_is_in_the_client_preferred_language_with_the_agreed_plan(
+    api: httpx.AsyncClient,
+    planning_api: httpx.AsyncClient,
+    referral_api: httpx.AsyncClient,
+    referral_app: Any,
+    admin: dict[str, str],
+    counsellor: dict[str, str],
+) -> None:
+    pool = referral_app.state.runtime.pool
+    client = await marked_client(api, planning_api, pool, counsellor, preferred_language="fr-BE")
+    assert client.plan is not None
+    partner_id = await new_partner(referral_api, admin, capacity=5, accepted_categories=ALL)
+    await consent(api, pool, counsellor, client.client_id, partner_id, ALL)
+    referral_id = await propose(referral_api, counsellor, client.case_id, partner_id, ALL)
+
+    # No language asked: the client's (fr-BE is French).
+    french = await read_letter(referral_api, referral_id, "fr", counsellor, ask=False)
+    assert_only_shared(french, client, ALL, letter=True)
+    for heading in ("Question de carrière", "Plan de développement convenu", "Objectifs"):
+        assert f">{heading}</" in french, heading
+    [goal] = client.plan["goals"]
+    [action] = client.plan["actions"]
+    # The agreed version, the goal with its target date, its action with owner and due date.
+    assert f"version {client.plan['version']}, approuvé le " in french
+    assert f"{goal['title']} (date visée {goal['target_date']})" in french
+    assert "<th>Qui</th><th>Échéance</th><th>État</th>" in french
+    assert f"<td>client</td><td>{action['due_date']}</td><td>ouverte</td>" in french
+    assert "Réseautage" in french and "Cette lettre ne contient que" in french
+    # Asked for another language, the letter is in that one.
+    english = await read_letter(referral_api, referral_id, "en", counsellor)
+    assert f"<td>client</td><td>{action['due_date']}</td><td>open</td>" in english
 
 
 async def test_a_narrowed_consent_serves_only_the_intersection(
