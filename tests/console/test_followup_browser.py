@@ -58,8 +58,15 @@ def agreed_plan(system: System) -> tuple[str, str]:
         org="org-demo",
         roles=["counsellor"],
     )
+    client_id, case_id, _ = agreed_plan_of(system.base, token)
+    return client_id, case_id
+
+
+def agreed_plan_of(base: str, token: str) -> tuple[str, str, str]:
+    """`agreed_plan` for the counsellor whose token is given, at the system at `base`:
+    (client_id, case_id, plan_id)."""
     today = date.today()
-    with httpx.Client(base_url=system.base, headers={"Authorization": f"Bearer {token}"}) as api:
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as api:
         client_id = post(
             api,
             "/intake/v1/clients",
@@ -114,7 +121,7 @@ def agreed_plan(system: System) -> tuple[str, str]:
         for party in ("client", "counsellor"):
             post(api, f"{plan}/agreement", {"party": party})
         eventually(api, "/followup/v1/followups", case_id=case_id)
-    return str(client_id), str(case_id)
+    return str(client_id), str(case_id), str(plan_id)
 
 
 def test_a_counsellor_follows_up_a_plan_to_its_close_then_exports_and_erases_the_client(
