@@ -481,12 +481,27 @@ async def test_a_counsellor_of_another_organisation_sees_nothing_of_the_first(
 ) -> None:
     """Two organisations in one system: the second's counsellor, signed in to the
     system's console, meets the first's client, case and plan as pages that do not
-    exist (nothing of them shown), and lists and counts only their own."""
+    exist (nothing of them shown), and lists and counts only their own (the first's
+    follow-up, due check-ins and bottleneck not among them)."""
     from playwright.async_api import async_playwright
 
     provider = oidc_system.provider
     first = provider.sign_in("ann@first.example", counsellor_of("org-first", "ann"))
     client_id, case_id, plan_id = agreed_plan_of(oidc_system.base, first["access_token"])
+    with httpx.Client(
+        base_url=oidc_system.base,
+        headers={"Authorization": f"Bearer {first['access_token']}"},
+    ) as api:
+        [followup] = api.get("/followup/v1/followups", params={"case_id": case_id}).json()
+        r = api.post(
+            f"/followup/v1/followups/{followup['followup_id']}/action-checks",
+            json={
+                "action_id": followup["actions"][0]["action_id"],
+                "status": "partly",
+                "bottleneck": "Noor Claes waits for an answer",
+            },
+        )
+        assert r.status_code == 201, r.text
     second = provider.sign_in("ben@second.example", counsellor_of("org-second", "ben"))
     with httpx.Client(
         base_url=oidc_system.base,
@@ -542,6 +557,7 @@ async def test_a_counsellor_of_another_organisation_sees_nothing_of_the_first(
                 "1 case, newest first"
             )
             assert "No check-ins are due." in await page.locator("main").inner_text()
+            assert "No open follow-up has a bottleneck." in await page.locator("main").inner_text()
             await page.goto(oidc_system.base + "/clients?whose=all")
             await shown("clients")
             rows = page.locator("#clients tbody tr")
