@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.console.api import FormErrors, form_errors
 from services.console.forms import api, send, submit, text, texts, token
 from services.console.i18n import N_
-from services.console.pages import STATUS_NAMES
+from services.console.pages import BOTTLENECK_KINDS, STATUS_NAMES
 from services.console.planner import ACTION_STATUSES, OWNERS, PLAN_STATUSES
 from services.console.web import SignedIn, View
 
@@ -229,6 +229,7 @@ async def show_followup(
         owner_options=[(k, page.gettext(n)) for k, n in OWNERS.items()],
         action_statuses=ACTION_STATUSES,
         plan_statuses=PLAN_STATUSES,
+        bottleneck_kinds=BOTTLENECK_KINDS,
         channels=CHANNELS,
         channel_options=[(k, page.gettext(n)) for k, n in CHANNELS.items()],
         checks=CHECKS,

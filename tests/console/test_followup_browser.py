@@ -156,6 +156,14 @@ def test_a_counsellor_follows_up_a_plan_to_its_close_then_exports_and_erases_the
         row = page.locator("#actions-table tbody tr")
         assert "partly realised" in row.inner_text()
         assert "One colleague has not answered yet." in row.inner_text()
+        assert (
+            page.locator("#bottlenecks li")
+            .inner_text()
+            .endswith(
+                "an action stalls (Ask two former colleagues for an introduction): "
+                "One colleague has not answered yet."
+            )
+        )
         visit.check("contact-and-check")
 
         # The bottleneck is on the worklist (once the read model has it), linked back here.
