@@ -18,8 +18,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.console.api import FormErrors, form_errors
 from services.console.forms import api, send, submit, text, texts, token
 from services.console.i18n import N_
-from services.console.pages import STATUS_NAMES
-from services.console.planner import OWNERS
+from services.console.pages import BOTTLENECK_KINDS, STATUS_NAMES
+from services.console.planner import ACTION_STATUSES, OWNERS, PLAN_STATUSES
 from services.console.web import SignedIn, View
 
 router = APIRouter()
@@ -84,6 +84,12 @@ FEEDBACK_FIELDS = {
     "confidence_improved": N_("Say whether the client feels more confident."),
     "comments": NOTES,
 }
+TODO_FIELDS = {
+    "goal_id": N_("Choose the goal of the plan the to-do belongs to."),
+    "description": N_("Describe what is to be done (at most 2000 characters)."),
+    "owner": N_("Choose who does it."),
+    "due_date": N_("Enter the due date: today or later."),
+}
 CLOSE_FIELDS = {"reason": N_("Choose why the follow-up closes."), "notes": NOTES}
 ERASURE_FIELDS = {"reason": N_("Give the reason for the erasure (at most 1000 characters).")}
 FORMS: dict[str, tuple[str, dict[str, str]]] = {
@@ -91,6 +97,7 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
     "check": ("action-checks", CHECK_FIELDS),
     "outcome": ("outcome", OUTCOME_FIELDS),
     "feedback": ("feedback", FEEDBACK_FIELDS),
+    "todo": ("todos", TODO_FIELDS),
     "close": ("close", CLOSE_FIELDS),
 }
 DONE = {
@@ -99,6 +106,7 @@ DONE = {
     "check": N_("The action check is recorded."),
     "outcome": N_("The outcome is recorded."),
     "feedback": N_("The feedback is recorded."),
+    "todo": N_("The to-do is agreed; it is added to the plan as an action."),
     "close": N_("The follow-up is closed."),
 }
 YES_NO = {"yes": True, "no": False}
@@ -137,7 +145,34 @@ def body_of(name: str, values: dict[str, str]) -> dict[str, Any]:
             "confidence_improved": yes_no(values["confidence_improved"]),
             "comments": values["comments"] or None,
         }
+    if name == "todo":
+        return {
+            "goal_id": values["goal_id"],
+            "description": values["description"],
+            "owner": values["owner"],
+            "due_date": values["due_date"],
+        }
     return {"reason": values["reason"], "notes": values["notes"] or None}
+
+
+def todo_rows(followup: dict[str, Any], plan: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The follow-up's to-dos, newest first, each with its goal's title and the plan's
+    action it became (None until planning has added it, or when it did not fit)."""
+    goals: dict[str, str] = {}
+    actions: dict[str, dict[str, Any]] = {}
+    for goal in (plan or {}).get("goals", []):
+        goals[str(goal["goal_id"])] = str(goal.get("title", ""))
+        for action in goal.get("actions", []):
+            actions[str(action["action_id"])] = action
+    rows = [
+        {
+            **todo,
+            "goal": goals.get(str(todo["goal_id"]), ""),
+            "action": actions.get(str(todo["action_id"])),
+        }
+        for todo in followup.get("todos", [])
+    ]
+    return sorted(rows, key=lambda t: str(t.get("agreed_at", "")), reverse=True)
 
 
 def action_rows(followup: dict[str, Any], plan: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -189,6 +224,12 @@ async def show_followup(
         actions=actions,
         action_options=[(str(a["action_id"]), a["description"] or a["goal"]) for a in actions],
         descriptions={str(a["action_id"]): a["description"] for a in actions},
+        todos=todo_rows(followup, plan) if followup else [],
+        goal_options=[(str(g["goal_id"]), g["title"]) for g in (plan or {}).get("goals", [])],
+        owner_options=[(k, page.gettext(n)) for k, n in OWNERS.items()],
+        action_statuses=ACTION_STATUSES,
+        plan_statuses=PLAN_STATUSES,
+        bottleneck_kinds=BOTTLENECK_KINDS,
         channels=CHANNELS,
         channel_options=[(k, page.gettext(n)) for k, n in CHANNELS.items()],
         checks=CHECKS,

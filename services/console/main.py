@@ -170,10 +170,13 @@ def install_refusals(app: FastAPI) -> None:
             exc.code or "-",
             exc.problem.get("detail") or "",
         )
+        # A page asked for that the API does not know (or does not show this person,
+        # e.g. another organisation's): no such page, and nothing said of it.
+        missing = exc.status == 404 and request.method == "GET"
         return page.render(
             "error.html",
             status=exc.status if exc.status in (403, 404, 409) else 503,
-            title=page.gettext(N_("This did not work")),
+            title=page.gettext(N_("Page not found") if missing else N_("This did not work")),
             message=page.gettext(message)
             if message
             else page.gettext(

@@ -53,6 +53,13 @@ CLIENT_FIELDS = {
     "phone": N_("Enter a phone number of 6 to 20 digits, for example +31 6 12345678."),
     "preferred_language": N_("Choose one of the languages listed."),
 }
+# What stands in the way of a plan, as follow-up raises it (by its `kind`).
+BOTTLENECK_KINDS = {
+    "action": N_("an action stalls"),
+    "unreachable": N_("the client could not be reached three times in a row"),
+    "checkin_overdue": N_("a check-in is overdue"),
+    "action_overdue": N_("an action is overdue"),
+}
 # Who has a worklist (the API lets them read cases and check-ins).
 WORKLIST_ROLES = {"counsellor", "team_lead"}
 CLIENT_LANGUAGES = ("nl", "fr", "en", "de", "ar", "tr", "pl", "uk")
@@ -80,6 +87,7 @@ async def worklist(
     request: Request,
     page: SignedIn,
     checkins_page: str | None = None,
+    bottlenecks_page: str | None = None,
     cases_page: str | None = None,
     status: str | None = None,
     phase: str | None = None,
@@ -97,6 +105,24 @@ async def worklist(
     checkins = await api(request).page(
         token(page), "/followup/v1/worklist", page_number(checkins_page), PAGE_SIZE
     )
+    # The open follow-ups with a bottleneck, each bottleneck a row, newest first.
+    stuck = await api(request).page(
+        token(page),
+        "/followup/v1/followups",
+        page_number(bottlenecks_page),
+        PAGE_SIZE,
+        status="open",
+        with_bottleneck="true",
+    )
+    bottlenecks = sorted(
+        (
+            {**b, "case_id": f["case_id"], "client_id": f["client_id"]}
+            for f in stuck.items
+            for b in f["bottlenecks"]
+        ),
+        key=lambda b: str(b["detected_at"]),
+        reverse=True,
+    )
     cases = await api(request).page(
         token(page),
         "/intake/v1/cases",
@@ -108,6 +134,9 @@ async def worklist(
     return page.render(
         "worklist.html",
         checkins=checkins,
+        stuck=stuck,
+        bottlenecks=bottlenecks,
+        bottleneck_kinds=BOTTLENECK_KINDS,
         cases=cases,
         status_filter=status,
         phase_filter=phase,

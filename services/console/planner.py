@@ -122,6 +122,15 @@ async def show_plan(
 ) -> HTMLResponse:
     plan = await api(request).get(token(page), f"/planning/v1/plans/{plan_id}")
     client = await api(request).get(token(page), f"/intake/v1/clients/{plan['client_id']}")
+    # The actions that came back from the follow-up: its to-dos, by the action each became.
+    followups = await api(request).get(
+        token(page), "/followup/v1/followups", case_id=str(plan["case_id"])
+    )
+    from_followup = {
+        str(todo["action_id"]): todo["agreed_at"]
+        for followup in followups
+        for todo in followup.get("todos", [])
+    }
     errors = errors or FormErrors()
     # After a goal refused as not SMART: each criterion passed or failed, as the API judged.
     criteria = None
@@ -134,6 +143,7 @@ async def show_plan(
         status=status,
         plan=plan,
         client_name=f"{client['given_name']} {client['family_name']}",
+        from_followup=from_followup,
         criteria=criteria,
         type_options=[(k, page.gettext(n)) for k, n in PLAN_TYPES.items()],
         owner_options=[(k, page.gettext(n)) for k, n in OWNERS.items()],

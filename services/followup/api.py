@@ -319,12 +319,24 @@ async def get_followups(
         uuid.UUID | None, Query(description="The follow-up of this intake case (at most one).")
     ] = None,
     counsellor: CounsellorFilter = None,
+    status: Annotated[
+        Literal["open", "closed"] | None,
+        Query(description="Only the follow-ups with this status: `open` or `closed`."),
+    ] = None,
+    with_bottleneck: Annotated[
+        bool | None,
+        Query(
+            description="`true`: only the follow-ups with a bottleneck raised; `false`: only "
+            "those without one."
+        ),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[FollowUpOut]:
     """The case's follow-up with `case_id` (a list of one, or empty before its plan is
     agreed), else the organisation's follow-ups, newest first (`X-Total-Count` and `Link`
-    paginate). A follow-up's `counsellor` is its own: who agreed the plan, whose check-ins
+    paginate); `status=open&with_bottleneck=true` lists the open bottlenecks' follow-ups.
+    A follow-up's `counsellor` is its own: who agreed the plan, whose check-ins
     they are (normally the case's counsellor). Each listed follow-up is a read of its
     client's data: one read per listed client is recorded, all in one write."""
     counsellor = who.counsellor_filter(counsellor)
@@ -340,7 +352,13 @@ async def get_followups(
         response.headers["X-Total-Count"] = str(len(shown))
         return [followup_out(f) for f in shown]
     ids, total = await list_followups(
-        request.app.state.runtime.pool, who.org, counsellor=counsellor, limit=limit, offset=offset
+        request.app.state.runtime.pool,
+        who.org,
+        counsellor=counsellor,
+        status=status,
+        with_bottleneck=with_bottleneck,
+        limit=limit,
+        offset=offset,
     )
 
     def load() -> list[FollowUp]:

@@ -177,12 +177,20 @@ async def list_followups(
     counsellor: str | None,
     limit: int,
     offset: int,
+    status: str | None = None,
+    with_bottleneck: bool | None = None,
 ) -> tuple[list[uuid.UUID], int]:
-    """The organisation's follow-ups (of one counsellor), newest first."""
+    """The organisation's follow-ups (of one counsellor, with a status, with or without a
+    bottleneck raised), newest first."""
     where, args = "organisation = $1", [organisation]
     if counsellor is not None:
         args.append(counsellor)
-        where += " AND counsellor = $2"
+        where += f" AND counsellor = ${len(args)}"
+    if status is not None:
+        args.append(status)
+        where += f" AND status = ${len(args)}"
+    if with_bottleneck is not None:
+        where += " AND bottlenecks > 0" if with_bottleneck else " AND bottlenecks = 0"
     async with snapshot(pool) as conn:
         total = await conn.fetchval(
             f"SELECT count(*) FROM followup.followups_view WHERE {where}", *args

@@ -1,14 +1,16 @@
 """The counsellor's first steps in the console, in a real browser against a real system:
 sign in (dev), the worklist, registering a client (a refusal shown at its field, then
 accepted), the client's page; in Dutch, French and English; with JavaScript off; with the
-keyboard alone (every focused element visibly so); a POST without its CSRF token
+keyboard alone, on from the client's page to a case accepted and its plan agreed (every
+focused element visibly so); a POST without its CSRF token
 refused. axe-core runs on every page visited (no violation of impact serious or
 critical), and every page is saved as a screenshot."""
 
 from __future__ import annotations
 
 import re
-from datetime import date
+import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import psycopg
 import pytest
 from babel.dates import format_date
 
+from services.console.forms import COMPETENCES
 from services.console.i18n import translations
 from shared.auth import dev_token
 from shared.settings import Settings
@@ -260,10 +263,11 @@ def test_a_post_without_its_csrf_token_is_refused_and_changes_nothing(
         context.close()
 
 
-def tab_to(page: Any, selector: str, most: int = 40) -> None:
-    """Press Tab until `selector` has the focus; each focused element shows it."""
+def tab_to(page: Any, selector: str, most: int = 40, key: str = "Tab") -> None:
+    """Press Tab (or `key`: Shift+Tab) until `selector` has the focus; each focused
+    element shows it."""
     for _ in range(most):
-        page.keyboard.press("Tab")
+        page.keyboard.press(key)
         state = page.evaluate(
             """(selector) => {
                 const e = document.activeElement;
@@ -279,7 +283,7 @@ def tab_to(page: Any, selector: str, most: int = 40) -> None:
     raise AssertionError(f"Tab never reached {selector}")
 
 
-def test_a_counsellor_registers_a_client_with_the_keyboard_alone(
+def test_a_counsellor_goes_from_sign_in_to_an_agreed_plan_with_the_keyboard_alone(
     system: System, browser: Any, screenshots: Path
 ) -> None:
     context = browser.new_context(locale="en-US")
@@ -317,8 +321,110 @@ def test_a_counsellor_registers_a_client_with_the_keyboard_alone(
         assert page.locator("h1").inner_text() == "Kees Toetsenbord", main
         assert "March 15, 1985" in main
         visit.check("client")
+        case_and_plan_with_the_keyboard_alone(visit)
     finally:
         context.close()
+
+
+def press(page: Any, selector: str, key: str = "Enter", most: int = 40) -> None:
+    """Tab to `selector`, then press `key` on it and wait for the page it leads to."""
+    tab_to(page, selector, most)
+    with page.expect_navigation():
+        page.keyboard.press(key)
+
+
+def us_date(day: date) -> str:
+    """A day as typed into en-US's date field: month, day, year."""
+    return day.strftime("%m%d%Y")
+
+
+def case_and_plan_with_the_keyboard_alone(visit: Visit) -> None:
+    """The rest of the journey, from the client's page: the consent, a case, both
+    assessments, the acceptance, then the plan (its type, a SMART goal, an action, both
+    agreements). Tab, Space, Enter, arrows and typing only: no click, no fill."""
+    page = visit.page
+    today = date.today()
+    press(page, "#grant-guidance")
+    assert "The consent is recorded." in page.locator("main").inner_text()
+    tab_to(page, "#case-career_question", most=60)
+    page.keyboard.type("Which work suits me?")
+    press(page, "#open-case")
+    assert re.search(r"/cases/[0-9a-f-]{36}", page.url), page.url
+    visit.check("case")
+
+    tab_to(page, "#entry-check-eligible-yes")
+    page.keyboard.press("Space")
+    assert page.locator("#entry-check-eligible-yes").is_checked()
+    press(page, "#entry-check-submit")
+    assert page.locator("#entry-check-result").count() == 1
+    for assessor, scores in (("client", "34213"), ("counsellor", "33322")):
+        for code, score in zip(COMPETENCES, scores, strict=True):
+            tab_to(page, f"#assessment-{assessor}-{code}", most=60)
+            page.keyboard.type(score)  # a closed select takes the option its text starts with
+            assert page.locator(f"#assessment-{assessor}-{code}").input_value() == score
+        press(page, f"#assessment-{assessor}-submit")
+    assert page.locator("#scores-table tbody tr").count() == 5
+    tab_to(page, "#decision-decision-accept", most=60)
+    page.keyboard.press("ArrowDown")  # the arrows move within the radio group, and back
+    assert page.locator("#decision-decision-refer_out").is_checked()
+    page.keyboard.press("ArrowUp")
+    assert page.locator("#decision-decision-accept").is_checked()
+    press(page, "#decision-submit")
+    assert page.locator("#case-status").inner_text() == "accepted"
+    visit.check("case-accepted")
+
+    # Back up to the plan's link; the plan follows the acceptance within moments.
+    tab_to(page, "#to-plan", most=60, key="Shift+Tab")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    deadline = time.monotonic() + 20
+    while "/plans/" not in page.url:
+        assert time.monotonic() < deadline, "the accepted case got no plan"
+        time.sleep(0.3)
+        press(page, "#reload-plan")
+    visit.check("plan")
+
+    tab_to(page, "#type-plan_type")
+    page.keyboard.type("c")
+    assert page.locator("#type-plan_type").input_value() == "combined"
+    press(page, "#type-submit")
+    tab_to(page, "#goal-title", most=60)
+    page.keyboard.type("A job in logistics")
+    tab_to(page, "#goal-specific")
+    page.keyboard.type("Apply for three warehouse planner jobs in the region")
+    tab_to(page, "#goal-measure")
+    page.keyboard.type("3 applications sent, one interview held")
+    tab_to(page, "#goal-target_date")
+    page.keyboard.type(us_date(today + timedelta(days=90)))
+    assert page.locator("#goal-target_date").input_value() == str(today + timedelta(days=90))
+    for competence in ("work_exploration", "networking"):
+        tab_to(page, f"#goal-competences-{competence}")
+        page.keyboard.press("Space")
+    press(page, "#goal-submit")
+    assert "The goal is added." in page.locator("main").inner_text()
+    goal = page.locator("article.goal")
+    assert goal.count() == 1
+    visit.check("plan-with-goal")
+
+    # The action's form is folded away in a <details>: Enter on its summary opens it.
+    tab_to(page, "article.goal summary", most=60)
+    page.keyboard.press("Enter")
+    assert goal.locator("details").get_attribute("open") is not None
+    tab_to(page, "article.goal textarea[name=description]")
+    page.keyboard.type("Update the CV with the planning work")
+    tab_to(page, "article.goal select[name=owner]")
+    page.keyboard.press("ArrowDown")  # from the client, the first, to the counsellor
+    assert goal.locator("select[name=owner]").input_value() == "counsellor"
+    tab_to(page, "article.goal input[name=due_date]")
+    page.keyboard.type(us_date(today + timedelta(days=30)))
+    press(page, "article.goal details button[type=submit]")
+    row = page.locator("article.goal tbody tr")
+    assert row.count() == 1 and "the counsellor" in row.inner_text()
+
+    press(page, "#agree-client", key="Space", most=80)  # a button takes Space too
+    press(page, "#agree-counsellor")
+    assert page.locator("#plan-status").inner_text() == "agreed"
+    visit.check("plan-agreed")
 
 
 def test_every_demo_person_signs_in_to_a_page_of_their_own(

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from babel.dates import format_date
 
 from shared.auth import dev_token
 from shared.settings import Settings
@@ -58,8 +59,15 @@ def agreed_plan(system: System) -> tuple[str, str]:
         org="org-demo",
         roles=["counsellor"],
     )
+    client_id, case_id, _ = agreed_plan_of(system.base, token)
+    return client_id, case_id
+
+
+def agreed_plan_of(base: str, token: str) -> tuple[str, str, str]:
+    """`agreed_plan` for the counsellor whose token is given, at the system at `base`:
+    (client_id, case_id, plan_id)."""
     today = date.today()
-    with httpx.Client(base_url=system.base, headers={"Authorization": f"Bearer {token}"}) as api:
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as api:
         client_id = post(
             api,
             "/intake/v1/clients",
@@ -114,7 +122,7 @@ def agreed_plan(system: System) -> tuple[str, str]:
         for party in ("client", "counsellor"):
             post(api, f"{plan}/agreement", {"party": party})
         eventually(api, "/followup/v1/followups", case_id=case_id)
-    return str(client_id), str(case_id)
+    return str(client_id), str(case_id), str(plan_id)
 
 
 def test_a_counsellor_follows_up_a_plan_to_its_close_then_exports_and_erases_the_client(
@@ -148,7 +156,66 @@ def test_a_counsellor_follows_up_a_plan_to_its_close_then_exports_and_erases_the
         row = page.locator("#actions-table tbody tr")
         assert "partly realised" in row.inner_text()
         assert "One colleague has not answered yet." in row.inner_text()
+        assert (
+            page.locator("#bottlenecks li")
+            .inner_text()
+            .endswith(
+                "an action stalls (Ask two former colleagues for an introduction): "
+                "One colleague has not answered yet."
+            )
+        )
         visit.check("contact-and-check")
+
+        # The bottleneck is on the worklist (once the read model has it), linked back here.
+        page.goto(system.base + "/")
+        stuck = page.locator("#bottlenecks tbody tr", has_text="One colleague has not answered")
+        deadline = time.monotonic() + 20
+        while stuck.count() == 0:
+            assert time.monotonic() < deadline, "the bottleneck is not on the worklist"
+            time.sleep(0.3)
+            page.reload()
+        assert stuck.inner_text().startswith(format_date(today, "medium", locale="en"))
+        assert "an action stalls" in stuck.inner_text()
+        visit.check("worklist-bottleneck")
+        stuck.get_by_role("link", name="Follow-up").click()
+        assert page.url.endswith(f"/cases/{case_id}/followup#check")
+
+        # A to-do agreed in the follow-up: refused without its goal (the input kept), then
+        # agreed; planning adds it to the plan as an action, which the plan page marks.
+        page.fill("#todo-description", "Visit the logistics job fair")
+        page.click("#todo-submit")
+        assert page.locator("#todo-goal_id-error").inner_text().strip() == (
+            "Choose the goal of the plan the to-do belongs to."
+        )
+        assert page.locator("#todo-description").input_value() == "Visit the logistics job fair"
+        visit.check("todo-refused")
+        page.select_option("#todo-goal_id", index=1)
+        page.select_option("#todo-owner", "counsellor")
+        page.fill("#todo-due_date", str(today + timedelta(days=20)))
+        page.click("#todo-submit")
+        assert "The to-do is agreed" in page.locator("main").inner_text()
+        todo = page.locator("#todos-table tbody tr")
+        assert todo.count() == 1
+        assert "Visit the logistics job fair" in todo.inner_text()
+        assert "Build a network in logistics" in todo.inner_text()
+        deadline = time.monotonic() + 20
+        while not (
+            "an action, open" in todo.inner_text()
+            and page.locator("#actions-table tbody tr").count() == 2
+            and page.locator("#followup-plan-status").inner_text() == "revised, to be agreed again"
+        ):
+            assert time.monotonic() < deadline, "the to-do did not come back as a plan action"
+            time.sleep(0.3)
+            page.reload()
+        visit.check("todo-in-the-plan")
+        todo.get_by_role("link").click()
+        action = page.locator("article.goal tbody tr", has_text="Visit the logistics job fair")
+        assert "a to-do agreed in the follow-up on" in action.inner_text()
+        assert "the counsellor" in action.inner_text()
+        other = page.locator("article.goal tbody tr", has_text="Ask two former colleagues")
+        assert "in the follow-up" not in other.inner_text()
+        visit.check("plan-with-todo")
+        page.goto(f"{system.base}/cases/{case_id}/followup")
 
         # An outcome dated before the acceptance: refused at its date, the input kept.
         page.select_option("#outcome-outcome", "employed")

@@ -34,6 +34,7 @@ from services.console.oidc import FLOW_COOKIE, OidcSignIn
 from services.console.sessions import Session, SessionStore
 from shared.settings import Settings
 from tests.console.conftest import AXE, CHROMIUM_ARGS, chromium
+from tests.console.test_followup_browser import agreed_plan_of
 from tests.support import waypoint_run
 from tests.unit.test_identity_provider import Provider, running_provider
 
@@ -494,6 +495,119 @@ async def test_chromium_signs_in_through_the_provider_and_out_again(
             await page.wait_for_url(oidc_system.base + "/sign-in")
             await page.goto(oidc_system.base + "/")
             assert page.url == oidc_system.base + "/sign-in"
+        finally:
+            await browser.close()
+
+
+def counsellor_of(organisation: str, name: str) -> dict[str, Any]:
+    return {**keycloak_user("counsellor"), "organisation": organisation, "preferred_username": name}
+
+
+@pytest.mark.browser
+async def test_a_counsellor_of_another_organisation_sees_nothing_of_the_first(
+    oidc_system: OidcSystem, screenshots: Path
+) -> None:
+    """Two organisations in one system: the second's counsellor, signed in to the
+    system's console, meets the first's client, case and plan as pages that do not
+    exist (nothing of them shown), and lists and counts only their own (the first's
+    follow-up, due check-ins and bottleneck not among them)."""
+    from playwright.async_api import async_playwright
+
+    provider = oidc_system.provider
+    first = provider.sign_in("ann@first.example", counsellor_of("org-first", "ann"))
+    client_id, case_id, plan_id = agreed_plan_of(oidc_system.base, first["access_token"])
+    with httpx.Client(
+        base_url=oidc_system.base,
+        headers={"Authorization": f"Bearer {first['access_token']}"},
+    ) as api:
+        [followup] = api.get("/followup/v1/followups", params={"case_id": case_id}).json()
+        r = api.post(
+            f"/followup/v1/followups/{followup['followup_id']}/action-checks",
+            json={
+                "action_id": followup["actions"][0]["action_id"],
+                "status": "partly",
+                "bottleneck": "Noor Claes waits for an answer",
+            },
+        )
+        assert r.status_code == 201, r.text
+    second = provider.sign_in("ben@second.example", counsellor_of("org-second", "ben"))
+    with httpx.Client(
+        base_url=oidc_system.base,
+        headers={"Authorization": f"Bearer {second['access_token']}"},
+    ) as api:
+        own = api.post(
+            "/intake/v1/clients",
+            json={
+                "given_name": "Bram",
+                "family_name": "Tweede",
+                "birth_date": "1979-06-01",
+                "email": "bram@example.org",
+            },
+        ).json()["client_id"]
+        r = api.post(
+            f"/intake/v1/clients/{own}/consents", json={"purpose": "guidance", "granted": True}
+        )
+        assert r.status_code == 201, r.text
+        r = api.post("/intake/v1/cases", json={"client_id": own, "career_question": "Next?"})
+        assert r.status_code == 201, r.text
+    names, ids = ("Noor", "Claes", "What next?"), (client_id, case_id, plan_id)
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(locale="en-GB")
+            page = await context.new_page()
+            await page.goto(oidc_system.base + "/sign-in")
+            await page.get_by_role("button", name="Sign in with Test IdP").click()
+            await page.wait_for_url(provider.issuer + "/oauth2/authorize**")
+            await page.fill('input[name="sub"]', "ben@second.example")
+            await page.get_by_role("button", name="Authorize").click()
+            await page.wait_for_url(oidc_system.base + "/")
+
+            async def shown(name: str) -> None:
+                await page.screenshot(path=screenshots / f"other-org-{name}.png", full_page=True)
+                await page.evaluate(AXE.read_text())
+                found = await page.evaluate(
+                    "async () => await axe.run(document, {resultTypes: ['violations']})"
+                )
+                assert not [v["id"] for v in found["violations"] if v.get("impact") in SERIOUS]
+                # Nothing of theirs: no name anywhere in the page, no id in what it says
+                # (its own address is in its forms' `next`, as on every page).
+                whole = str(await page.content())
+                said = await page.title() + str(await page.locator("main").inner_html())
+                leaked = [s for s in names if s in whole] + [s for s in ids if s in said]
+                assert not leaked, f"{page.url} shows {leaked}"
+
+            # Their worklist and client list: their own case, counted as one; no check-in
+            # of the first organisation's follow-up.
+            await shown("worklist")
+            assert await page.locator("caption", has_text="case").inner_text() == (
+                "1 case, newest first"
+            )
+            assert "No check-ins are due." in await page.locator("main").inner_text()
+            assert "No open follow-up has a bottleneck." in await page.locator("main").inner_text()
+            await page.goto(oidc_system.base + "/clients?whose=all")
+            await shown("clients")
+            rows = page.locator("#clients tbody tr")
+            assert await rows.count() == 1
+            assert "Bram Tweede" in await rows.inner_text()
+            assert await page.locator("#clients caption").inner_text() == "1 case, newest first"
+
+            # The first organisation's pages: not found, whatever the address.
+            for path in (
+                f"/clients/{client_id}",
+                f"/cases/{case_id}",
+                f"/cases/{case_id}/plan",
+                f"/cases/{case_id}/followup",
+                f"/plans/{plan_id}",
+                f"/plans/{plan_id}/versions",
+                f"/plans/{plan_id}/document",
+                f"/clients/{client_id}/export",
+            ):
+                answer = await page.goto(oidc_system.base + path)
+                assert answer is not None and answer.status == 404, (path, answer and answer.status)
+                await shown("not-found")
+                assert await page.locator("h1").inner_text() == "Page not found", path
         finally:
             await browser.close()
 

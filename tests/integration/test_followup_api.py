@@ -435,6 +435,62 @@ async def test_action_checks_record_realisation_and_a_bottleneck_text_raises_a_b
     assert await followup_events(followup_app, agreed.followup_id) == 4
 
 
+async def listed_until(
+    followup_api: httpx.AsyncClient, headers: dict[str, str], ids: set[str], **params: Any
+) -> None:
+    """The follow-up list with `params` once its read model shows just `ids`."""
+    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    while True:
+        r = await followup_api.get(f"{FU}/followups", params=params, headers=headers)
+        assert r.status_code == 200, r.text
+        shown = {f["followup_id"] for f in r.json()}
+        if shown == ids and r.headers["x-total-count"] == str(len(ids)):
+            return
+        assert asyncio.get_running_loop().time() < deadline, (params, shown, ids)
+        await asyncio.sleep(0.05)
+
+
+async def test_the_list_filters_the_open_follow_ups_with_a_bottleneck(
+    api: httpx.AsyncClient,
+    planning_api: httpx.AsyncClient,
+    followup_api: httpx.AsyncClient,
+    counsellor: dict[str, str],
+) -> None:
+    stuck = await agreed_followup(api, planning_api, followup_api, counsellor)
+    going = await agreed_followup(api, planning_api, followup_api, counsellor)
+    for agreed, bottleneck in ((stuck, "The school never answered"), (going, None)):
+        await fsend(
+            followup_api,
+            "POST",
+            f"/followups/{agreed.followup_id}/action-checks",
+            counsellor,
+            {"action_id": agreed.action_id, "status": "partly", "bottleneck": bottleneck},
+            201,
+        )
+    both = {stuck.followup_id, going.followup_id}
+    await listed_until(followup_api, counsellor, {stuck.followup_id}, with_bottleneck="true")
+    await listed_until(followup_api, counsellor, {going.followup_id}, with_bottleneck="false")
+    await listed_until(
+        followup_api, counsellor, {stuck.followup_id}, status="open", with_bottleneck="true"
+    )
+    await listed_until(followup_api, counsellor, both, status="open")
+
+    await fsend(
+        followup_api,
+        "POST",
+        f"/followups/{stuck.followup_id}/close",
+        counsellor,
+        {"reason": "other"},
+    )
+    await listed_until(followup_api, counsellor, set(), status="open", with_bottleneck="true")
+    await listed_until(
+        followup_api, counsellor, {stuck.followup_id}, status="closed", with_bottleneck="true"
+    )
+    for bad in ({"status": "stuck"}, {"with_bottleneck": "perhaps"}):
+        r = await followup_api.get(f"{FU}/followups", params=bad, headers=counsellor)
+        assert_problem(r, 422, "validation-error")
+
+
 # -- closing and reopening ----------------------------------------------------------------------
 async def test_outcome_and_feedback_close_aftercare_reopens_and_an_early_close_takes_a_reason(
     api: httpx.AsyncClient,
