@@ -162,7 +162,9 @@ def install_refusals(app: FastAPI) -> None:
             response.delete_cookie(session_cookie_name(page.settings), path="/")
             return response
         message = GENERAL.get(exc.code)
-        log.warning(
+        # A refusal is the API's answer (info); an API away is worth a warning.
+        log.log(
+            logging.INFO if exc.status < 500 else logging.WARNING,
             "console: %s %s: an API answered %s %s (%s)",
             request.method,
             request.url.path,
