@@ -3,6 +3,7 @@ Every form posts, then redirects, then the page is read again (no JavaScript nee
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -94,16 +95,18 @@ async def worklist(
         return page.render("home.html", roles=roles)
     status = status if status in STATUS_NAMES else None
     phase = phase if phase in PHASE_NAMES else None
-    checkins = await api(request).page(
-        token(page), "/followup/v1/worklist", page_number(checkins_page), PAGE_SIZE
-    )
-    cases = await api(request).page(
-        token(page),
-        "/intake/v1/cases",
-        page_number(cases_page),
-        PAGE_SIZE,
-        status=status,
-        phase=phase,
+    checkins, cases = await asyncio.gather(
+        api(request).page(
+            token(page), "/followup/v1/worklist", page_number(checkins_page), PAGE_SIZE
+        ),
+        api(request).page(
+            token(page),
+            "/intake/v1/cases",
+            page_number(cases_page),
+            PAGE_SIZE,
+            status=status,
+            phase=phase,
+        ),
     )
     return page.render(
         "worklist.html",
