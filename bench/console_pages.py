@@ -447,11 +447,15 @@ async def browse(
     pages = max(1, math.ceil(len(fixtures) / PAGE_SIZE))
 
     async def read() -> None:
+        """A pause, cut short where the window ends (no page follows it then)."""
         if think > 0:
-            await asyncio.sleep(min(rng.expovariate(1 / think), 5 * think))
+            pause = min(rng.expovariate(1 / think), 5 * think)
+            await asyncio.sleep(max(0.0, min(pause, until - time.perf_counter())))
 
-    if think > 0:  # the people do not all start at the same instant
-        await asyncio.sleep(rng.uniform(0, think))
+    # Each begins in the middle of reading a page: the pauses are memoryless, so the load
+    # is as steady from the window's first instant on as later (a short window as dense
+    # as a long one), and the people do not all start at once.
+    await read()
     while time.perf_counter() < until:
         pick = rng.random()
         if pick < MIX[0][1]:
