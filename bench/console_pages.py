@@ -590,6 +590,11 @@ def report(
         print("  pages:           console n/a (not a process of its own: --console-url)")
     if api_pids and n_peer:
         print(f"  API calls alone: APIs {peer.api_cpu / n_peer * 1000:6.2f}")
+        print(
+            f"  (the APIs' process with no request at all: {args.api_idle:.3f} cores, "
+            f"{args.api_idle / (n / console.seconds) * 1000 if n else 0:.2f} ms per page at "
+            "the pages' rate)"
+        )
     elif not api_pids:
         print("  APIs: n/a (no process id: .data/run.json has none, or --api-pid)")
     for label, w, count in (("pages", console, n), ("API calls alone", peer, n_peer)):
@@ -662,6 +667,11 @@ async def main_async(args: argparse.Namespace) -> None:
         callers = [ApiCaller(base, token) for _ in range(args.users)]
         try:
             await asyncio.gather(*(p.sign_in() for p in people))
+            # What the APIs' process spends with no request at all (relays, projections,
+            # consumers and jobs polling): part of its CPU per page at a light load.
+            idle0, idle_t0 = cpu_seconds(api_pids), time.perf_counter()
+            await asyncio.sleep(args.warmup)
+            args.api_idle = (cpu_seconds(api_pids) - idle0) / (time.perf_counter() - idle_t0)
             pages, peer = Window(), Window()
             for n in range(args.rounds):
                 warmup = args.warmup if n == 0 else 0.0  # the first round warms both up
