@@ -65,6 +65,7 @@ bench: $(STAMP) ## benchmarks against a running system (make run first)
 	$(PY) -m bench.plan_propagation
 	$(PY) -m bench.audit_verify
 	$(PY) -m bench.erasure
+	$(PY) -m bench.console_pages
 
 asyncapi: $(STAMP) ## regenerate the committed AsyncAPI document, JSON Schemas and docs/events.md from the contracts
 	$(PY) -m shared.contracts.asyncapi > shared/contracts/asyncapi.json

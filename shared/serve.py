@@ -195,7 +195,11 @@ def serve_combined(settings: Settings, workers: int = 1) -> None:
 
 def serve_one(name: str) -> None:
     settings = get_settings()
-    logging.basicConfig(level=logging.INFO)
+    # At the level `waypoint run --log-level` (GUIDANCE_LOG_LEVEL) sets, as the worker does.
+    logging.basicConfig(
+        level=os.environ.get("GUIDANCE_LOG_LEVEL", "info").upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     app = create_service(name, settings)
     started = app.router.lifespan_context
 

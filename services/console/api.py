@@ -4,6 +4,7 @@ into what a person reads beside a form's fields."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,9 @@ import httpx
 from services.console.i18n import N_, Localised
 
 PROBLEM_BASE = "https://waypoint.example/problems/"
+# httpx logs every request at INFO: a line (with the record's id in its URL) for each of a
+# page's API calls. The console logs what an API refused instead (main.py).
+logging.getLogger("httpx").setLevel(logging.WARNING)
 # How long a read waits before it is asked once more (see Api.call).
 RETRY_WAIT_SECONDS = 0.3
 

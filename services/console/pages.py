@@ -3,6 +3,7 @@ Every form posts, then redirects, then the page is read again (no JavaScript nee
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -102,17 +103,27 @@ async def worklist(
         return page.render("home.html", roles=roles)
     status = status if status in STATUS_NAMES else None
     phase = phase if phase in PHASE_NAMES else None
-    checkins = await api(request).page(
-        token(page), "/followup/v1/worklist", page_number(checkins_page), PAGE_SIZE
-    )
-    # The open follow-ups with a bottleneck, each bottleneck a row, newest first.
-    stuck = await api(request).page(
-        token(page),
-        "/followup/v1/followups",
-        page_number(bottlenecks_page),
-        PAGE_SIZE,
-        status="open",
-        with_bottleneck="true",
+    checkins, stuck, cases = await asyncio.gather(
+        api(request).page(
+            token(page), "/followup/v1/worklist", page_number(checkins_page), PAGE_SIZE
+        ),
+        # The open follow-ups with a bottleneck, each bottleneck a row, newest first.
+        api(request).page(
+            token(page),
+            "/followup/v1/followups",
+            page_number(bottlenecks_page),
+            PAGE_SIZE,
+            status="open",
+            with_bottleneck="true",
+        ),
+        api(request).page(
+            token(page),
+            "/intake/v1/cases",
+            page_number(cases_page),
+            PAGE_SIZE,
+            status=status,
+            phase=phase,
+        ),
     )
     bottlenecks = sorted(
         (
@@ -122,14 +133,6 @@ async def worklist(
         ),
         key=lambda b: str(b["detected_at"]),
         reverse=True,
-    )
-    cases = await api(request).page(
-        token(page),
-        "/intake/v1/cases",
-        page_number(cases_page),
-        PAGE_SIZE,
-        status=status,
-        phase=phase,
     )
     return page.render(
         "worklist.html",
