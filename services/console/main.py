@@ -25,6 +25,7 @@ from services.console.i18n import LANGUAGES, N_, translations
 from services.console.oidc import OidcSignIn, origin
 from services.console.pages import router as pages
 from services.console.planner import router as planner
+from services.console.referrals import router as referrals
 from services.console.sessions import SCHEMA_SQL, Sealer, SessionStore
 from services.console.signin import DevSignIn, SignInFlow, sign_out_router
 from services.console.web import (
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(casework)
     app.include_router(planner)
     app.include_router(aftercare)
+    app.include_router(referrals)
     install_refusals(app)
     app.add_middleware(
         PageHeaders,

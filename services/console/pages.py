@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console.api import Api, ApiError, FormErrors, form_errors
+from services.console.forms import partner_directory
 from services.console.i18n import LANGUAGES, N_
 from services.console.signin import ROLE_NAMES
 from services.console.web import (
@@ -39,6 +40,16 @@ PHASE_NAMES = {
     "aftercare": N_("aftercare"),
     "closed": N_("closed"),
 }
+REFERRAL_STATUSES = {
+    "proposed": N_("proposed"),
+    "sent": N_("sent"),
+    "acknowledged": N_("acknowledged"),
+    "accepted": N_("accepted"),
+    "declined": N_("declined"),
+    "outcome_reported": N_("outcome reported"),
+    "closed": N_("closed"),
+    "withdrawn": N_("withdrawn"),
+}
 PURPOSE_NAMES = {
     "guidance": N_("guidance"),
     "referral": N_("referral to a partner"),
@@ -52,6 +63,13 @@ CLIENT_FIELDS = {
     "email": N_("Enter an e-mail address in the form name@example.org."),
     "phone": N_("Enter a phone number of 6 to 20 digits, for example +31 6 12345678."),
     "preferred_language": N_("Choose one of the languages listed."),
+}
+# The referrals the worklist lists: those awaiting the partner's answer, or only the
+# overdue ones of them.
+AWAITING_ANSWER = ("sent", "acknowledged")
+REFERRAL_FILTERS = {
+    "awaiting": N_("all awaiting an answer"),
+    "overdue": N_("only those overdue"),
 }
 # Who has a worklist (the API lets them read cases and check-ins).
 WORKLIST_ROLES = {"counsellor", "team_lead"}
@@ -83,8 +101,12 @@ async def worklist(
     cases_page: str | None = None,
     status: str | None = None,
     phase: str | None = None,
+    referrals_page: str | None = None,
+    referrals: str | None = None,
 ) -> HTMLResponse:
-    """Check-ins due and overdue, then the organisation's cases, newest first."""
+    """Check-ins due and overdue, the referrals awaiting the partner's answer (the
+    counsellor's own; all overdue ones, or only those), then the organisation's cases,
+    newest first."""
     assert page.session is not None
     if not WORKLIST_ROLES & set(page.session.roles):
         # The pages of partners, auditors and admins are the next step's.
@@ -97,6 +119,16 @@ async def worklist(
     checkins = await api(request).page(
         token(page), "/followup/v1/worklist", page_number(checkins_page), PAGE_SIZE
     )
+    referrals = referrals if referrals in REFERRAL_FILTERS else "awaiting"
+    awaiting = await api(request).union(
+        token(page),
+        "/referral/v1/referrals",
+        page_number(referrals_page),
+        PAGE_SIZE,
+        [{"status": s} for s in AWAITING_ANSWER],
+        overdue="true" if referrals == "overdue" else None,
+        counsellor="me" if "counsellor" in page.session.roles else None,
+    )
     cases = await api(request).page(
         token(page),
         "/intake/v1/cases",
@@ -108,6 +140,11 @@ async def worklist(
     return page.render(
         "worklist.html",
         checkins=checkins,
+        awaiting=awaiting,
+        partners=await partner_directory(request, page) if awaiting.items else {},
+        referral_filter=referrals,
+        referral_filters=REFERRAL_FILTERS,
+        referral_statuses=REFERRAL_STATUSES,
         cases=cases,
         status_filter=status,
         phase_filter=phase,
