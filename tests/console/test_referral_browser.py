@@ -216,6 +216,8 @@ def test_the_proposal_page_in_dutch(system: System, browser: Any, screenshots: P
         assert label == t("nl", "%(data)s: not covered by the client's consent") % {
             "data": t("nl", "contact details")
         }
+        assert label != "contact details: not covered by the client's consent"
+        assert page.locator("#coverage-contact .uncovered").inner_text() == t("nl", "not covered")
         visit.check("proposal")
     finally:
         context.close()
