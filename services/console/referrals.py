@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.console.api import ApiError, FormErrors, Page, form_errors
+from services.console.api import PROBLEM_BASE, ApiError, FormErrors, Page, form_errors
 from services.console.casework import CATEGORIES, REFERABLE
 from services.console.forms import (
     api,
@@ -337,7 +337,8 @@ async def show_proposal(
         partner_missing=bool(partner_id) and partner is None,
         partner_options=list(directory.items()),
         rows=rows,
-        category_options=[(row.category, coverage_label(page, row)) for row in rows],
+        category_options=[(row.category, coverage_label(page, row)) for row in rows]
+        or [(code, page.gettext(name)) for code, name in CATEGORIES.items()],
         categories=CATEGORIES,
         service_categories=SERVICE_CATEGORIES,
         case_statuses=STATUS_NAMES,
@@ -416,11 +417,17 @@ async def show_referral(
 ) -> HTMLResponse:
     call = api(request)
     referral = await call.get(token(page), f"/referral/v1/referrals/{referral_id}")
+    if "client_id" not in referral:
+        # A partner's view of it (no case, no client): the partner's pages are elsewhere.
+        raise ApiError(403, {"type": PROBLEM_BASE + "forbidden"})
     client, partner = await asyncio.gather(
         call.get(token(page), f"/intake/v1/clients/{referral['client_id']}"),
         partner_or_none(request, page, str(referral["partner_id"])),
     )
     state = referral["status"]
+    # Only a counsellor changes a referral (the API's rule); a team lead reads it.
+    assert page.session is not None
+    acts = "counsellor" in page.session.roles
     message = DONE.get(done or "")
     return page.render(
         "referral.html",
@@ -437,11 +444,13 @@ async def show_referral(
         statuses=REFERRAL_STATUSES,
         categories=CATEGORIES,
         outcomes=OUTCOMES,
-        can_send=state == "proposed" and not referral["consent_revoked"],
-        can_withdraw=state in WITHDRAWABLE,
-        can_close=state in CLOSABLE,
-        can_resume=referral["sent_at"] is not None,
-        letters=LETTER_LANGUAGES if state in LETTER and not referral["consent_revoked"] else {},
+        can_send=acts and state == "proposed" and not referral["consent_revoked"],
+        can_withdraw=acts and state in WITHDRAWABLE,
+        can_close=acts and state in CLOSABLE,
+        can_resume=acts and referral["sent_at"] is not None,
+        letters=LETTER_LANGUAGES
+        if acts and state in LETTER and not referral["consent_revoked"]
+        else {},
         yes_no=[("yes", page.gettext(N_("Yes"))), ("no", page.gettext(N_("No")))],
         done=page.gettext(message) if message else None,
         form=form,

@@ -197,6 +197,39 @@ def test_a_counsellor_finds_a_partner_proposes_sends_and_withdraws_referrals(
         assert len(statuses) == 2
         assert any("withdrawn" in s for s in statuses) and any("sent" in s for s in statuses)
         visit.check("case")
+
+        # Bad input is refused, never a failure of the console.
+        csrf = page.locator("input[name=csrf_token]").first.get_attribute("value")
+        bad = page.request.post(
+            f"{system.base}/cases/{case_id}/referrals",
+            form={
+                "csrf_token": csrf,
+                "partner_id": "nonsense",
+                "reason": "",
+                "data_categories": "x",
+            },
+            max_redirects=0,
+        )
+        assert bad.status == 422, bad.status
+        assert "proposal-reason-error" in bad.text()
+        bad = page.request.post(
+            f"{sent_url}/resumption",
+            form={"csrf_token": csrf, "resumes": "yes", "resume_on": "someday"},
+            max_redirects=0,
+        )
+        assert bad.status == 422 and "resumption-resume_on-error" in bad.text(), bad.status
+        bad = page.request.post(
+            f"{sent_url}/resumption", form={"csrf_token": csrf, "resumes": "perhaps"}
+        )
+        assert bad.status == 422 and "resumption-resumes-error" in bad.text(), bad.status
+        for path in (
+            "/partners?language=zz9&category=nothing&partners_page=x&case_id=1",
+            "/partners?service=a%0Ab&area=" + "x" * 300,
+        ):
+            assert page.request.get(system.base + path).status in (200, 422), path
+        assert page.request.get(f"{system.base}/referrals/{uuid.uuid4()}").status == 404
+        assert page.request.get(f"{system.base}/referrals/nonsense").status == 404
+        assert page.request.get(f"{system.base}/cases/{case_id}/referrals/new?partner_id=x").ok
     finally:
         context.close()
 
