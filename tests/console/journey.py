@@ -5,6 +5,7 @@ in the directory, a client with an accepted case."""
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -22,10 +23,28 @@ SCORES = {
 }
 
 
-def token_of(system: System, sub: str, roles: list[str], org: str = "org-demo") -> str:
+def token_of(
+    system: System,
+    sub: str,
+    roles: list[str],
+    org: str = "org-demo",
+    partner_id: str | None = None,
+) -> str:
     """A dev token of the running system (its own secret)."""
     secret = (system.folder / ".data" / "dev-jwt-secret").read_text().strip()
-    return dev_token(Settings(auth_mode="dev", jwt_secret=secret), sub=sub, org=org, roles=roles)
+    return dev_token(
+        Settings(auth_mode="dev", jwt_secret=secret),
+        sub=sub,
+        org=org,
+        roles=roles,
+        partner_id=uuid.UUID(partner_id) if partner_id else None,
+    )
+
+
+def partner_api(system: System, partner_id: str) -> httpx.Client:
+    """The APIs as the partner itself (its pages are the next step's)."""
+    token = token_of(system, "p.partner", ["partner"], partner_id=partner_id)
+    return httpx.Client(base_url=system.base, headers={"Authorization": f"Bearer {token}"})
 
 
 def counsellor_api(system: System) -> httpx.Client:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,13 @@ import httpx
 import pytest
 
 from tests.console.conftest import System
-from tests.console.journey import accepted_case, counsellor_api, post, register_partner
+from tests.console.journey import (
+    accepted_case,
+    counsellor_api,
+    partner_api,
+    post,
+    register_partner,
+)
 from tests.console.test_browser import Visit, sign_in_as_counsellor, t
 
 pytestmark = pytest.mark.browser
@@ -86,20 +93,19 @@ def test_a_counsellor_finds_a_partner_proposes_sends_and_withdraws_referrals(
         assert page.locator("#search-for-case").count() == 1
 
         # The partner found by its kind of service and (part of) its service's name.
-        page.select_option("#search-category", "training")
+        page.select_option("#search-category", "housing")
         page.fill("#search-service", "logistics")
+        page.click("#search-submit")
+        assert page.locator("#partners li.partner", has_text=name).count() == 0
+        page.select_option("#search-category", "training")
         page.click("#search-submit")
         found = page.locator("#partners li.partner", has_text=name)
         assert found.count() == 1
         assert "no limit" in found.locator(".open-places").inner_text()
         assert "training" in found.locator("table").inner_text()
         assert page.locator("#search-category").input_value() == "training"  # kept
+        assert page.locator("#search-service").input_value() == "logistics"
         visit.check("search")
-        page.select_option("#search-category", "housing")
-        page.click("#search-submit")
-        assert page.locator("#partners li.partner", has_text=name).count() == 0
-        page.select_option("#search-category", "training")
-        page.click("#search-submit")
         page.click(f"#propose-{partner_id}")
 
         # Per kind of data: what the client's consent for this partner covers.
@@ -150,6 +156,7 @@ def test_a_counsellor_finds_a_partner_proposes_sends_and_withdraws_referrals(
         assert page.locator("#resumption-submit").count() == 1
         visit.check("sent")
         sent_url = page.url.split("?")[0]
+        referral_id = sent_url.rsplit("/", 1)[1]
 
         page.goto(system.base + "/")
         row = page.locator("#awaiting-referrals tbody tr", has_text=name)
@@ -160,6 +167,33 @@ def test_a_counsellor_finds_a_partner_proposes_sends_and_withdraws_referrals(
         page.select_option("#referrals-filter", "overdue")
         page.click("#referrals-filter-submit")
         assert page.locator("#awaiting-referrals tbody tr", has_text=name).count() == 0
+
+        # The partner declines (through its API); the counsellor closes the loop and
+        # says whether guidance resumes.
+        with partner_api(system, partner_id) as api:
+            post(api, f"/referral/v1/referrals/{referral_id}/decline", {"reason": "Course full."})
+        page.goto(sent_url)
+        assert page.locator("#referral-status").inner_text() == "declined"
+        last = page.locator("#referral-history tbody tr").last.inner_text()
+        assert "declined" in last and name in last
+        page.check("#resumption-resumes-yes")
+        page.fill("#resumption-resume_on", str(date.today() + timedelta(days=14)))
+        page.click("#resumption-submit")
+        assert page.locator("#referral-resumption").inner_text().startswith("resumes on ")
+        page.fill("#close-note", "Another course found together with the client.")
+        page.click("#close-submit")
+        assert page.locator("#referral-status").inner_text() == "closed"
+        assert page.locator("#close-submit").count() == 0
+        assert page.locator("#letters").count() == 0  # no letter once closed
+        whats = page.locator("#referral-history tbody tr td:nth-child(2)").all_inner_texts()
+        assert whats == [
+            "proposed",
+            "sent",
+            "declined",
+            "resumption of guidance recorded",
+            "closed",
+        ]
+        visit.check("closed")
 
         # The second referral, withdrawn from a page someone else changed meanwhile.
         page.goto(f"{system.base}/referrals/{second}")
@@ -195,7 +229,7 @@ def test_a_counsellor_finds_a_partner_proposes_sends_and_withdraws_referrals(
         page.click("#to-case")
         statuses = page.locator("#case-referrals tbody tr").all_inner_texts()
         assert len(statuses) == 2
-        assert any("withdrawn" in s for s in statuses) and any("sent" in s for s in statuses)
+        assert any("withdrawn" in s for s in statuses) and any("closed" in s for s in statuses)
         visit.check("case")
 
         # Bad input is refused, never a failure of the console.
