@@ -180,6 +180,7 @@ def test_a_counsellor_finds_a_partner_proposes_sends_and_withdraws_referrals(
         page.fill("#resumption-resume_on", str(date.today() + timedelta(days=14)))
         page.click("#resumption-submit")
         assert page.locator("#referral-resumption").inner_text().startswith("resumes on ")
+        assert page.locator("#resumption-resumes-yes").is_checked()  # the form shows it
         page.fill("#close-note", "Another course found together with the client.")
         page.click("#close-submit")
         assert page.locator("#referral-status").inner_text() == "closed"
