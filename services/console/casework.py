@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.console.api import ApiError, FormErrors, form_errors
+from services.console.api import ApiError, FormErrors, Page, form_errors
 from services.console.charts import competence_chart
 from services.console.forms import (
     COMPETENCES,
@@ -23,6 +23,7 @@ from services.console.forms import (
     done_message,
     local_moment,
     many,
+    partner_directory,
     send,
     submit,
     text,
@@ -30,7 +31,14 @@ from services.console.forms import (
     token,
 )
 from services.console.i18n import N_
-from services.console.pages import PAGE_SIZE, PHASE_NAMES, PURPOSE_NAMES, STATUS_NAMES, page_number
+from services.console.pages import (
+    PAGE_SIZE,
+    PHASE_NAMES,
+    PURPOSE_NAMES,
+    REFERRAL_STATUSES,
+    STATUS_NAMES,
+    page_number,
+)
 from services.console.web import SignedIn, View
 
 router = APIRouter()
@@ -91,6 +99,9 @@ DECISION_FIELDS = {
     "reason": N_("Reasons are at most 4000 characters."),
 }
 DECLINE_REASON = N_("Give the reason for declining.")
+# The cases from which a referral to a partner is proposed: accepted for guidance, or
+# decided to be referred out.
+REFERABLE = ("accepted", "referred_out")
 WHOSE = {"mine": N_("my cases"), "all": N_("all cases of the organisation")}
 SEARCH_REFUSED = N_(
     "Search with words of a name or an e-mail address (on one line, at most 200 "
@@ -191,17 +202,6 @@ async def show_client(
     )
 
 
-async def partner_directory(request: Request, page: View) -> dict[str, str]:
-    """The partners a referral consent may name: id → name (the first hundred)."""
-    try:
-        found = await api(request).get(token(page), "/referral/v1/partners", limit=100)
-    except ApiError as e:
-        if e.status in (401, 503):
-            raise
-        return {}
-    return {str(p["partner_id"]): str(p["name"]) for p in found}
-
-
 @router.get("/clients/{client_id}", response_class=HTMLResponse)
 async def client_page(
     request: Request,
@@ -284,7 +284,11 @@ async def show_case(
 ) -> HTMLResponse:
     call = api(request)
     case = await call.get(token(page), f"/intake/v1/cases/{case_id}")
-    client = await call.get(token(page), f"/intake/v1/clients/{case['client_id']}")
+    client, referrals, partners = await asyncio.gather(
+        call.get(token(page), f"/intake/v1/clients/{case['client_id']}"),
+        case_referrals(request, page, case_id),
+        partner_directory(request, page),
+    )
     competences = [(code, page.gettext(name)) for code, name in COMPETENCES.items()]
     assessors = [(code, page.gettext(name)) for code, name in ASSESSORS.items()]
     chart = competence_chart(
@@ -310,6 +314,10 @@ async def show_case(
         decision_options=[(k, page.gettext(n)) for k, n in DECISIONS.items()],
         decisions=DECISIONS,
         decided=DECIDED,
+        referrals=referrals,
+        partners=partners,
+        referral_statuses=REFERRAL_STATUSES,
+        referable=case["status"] in REFERABLE,
         statuses=STATUS_NAMES,
         phases=PHASE_NAMES,
         done=done_message(page, done),
@@ -317,6 +325,18 @@ async def show_case(
         errors=errors or FormErrors(),
         values=values or {},
     )
+
+
+async def case_referrals(request: Request, page: View, case_id: uuid.UUID) -> Page | None:
+    """The case's referrals, newest change first; None for a role that may not read them."""
+    try:
+        return await api(request).page(
+            token(page), "/referral/v1/referrals", 1, PAGE_SIZE, case_id=str(case_id)
+        )
+    except ApiError as e:
+        if e.status != 403:
+            raise
+        return None
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)

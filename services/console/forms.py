@@ -148,3 +148,15 @@ async def submit(
         status = error.status if error is not None else 422
         return await show(form=name, errors=refused, values=values, status=status)
     return RedirectResponse(redirect, status_code=303)
+
+
+async def partner_directory(request: Request, page: View) -> dict[str, str]:
+    """The partners a referral consent or a referral may name: id → name (the first
+    hundred active ones)."""
+    try:
+        found = await api(request).get(token(page), "/referral/v1/partners", limit=100)
+    except ApiError as e:
+        if e.status in (401, 503):
+            raise
+        return {}
+    return {str(p["partner_id"]): str(p["name"]) for p in found}

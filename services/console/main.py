@@ -26,6 +26,7 @@ from services.console.oidc import OidcSignIn, origin
 from services.console.pages import router as pages
 from services.console.planner import router as planner
 from services.console.printing import router as printing
+from services.console.referrals import router as referrals
 from services.console.sessions import SCHEMA_SQL, Sealer, SessionStore
 from services.console.signin import DevSignIn, SignInFlow, sign_out_router
 from services.console.web import (
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(planner)
     app.include_router(printing)
     app.include_router(aftercare)
+    app.include_router(referrals)
     install_refusals(app)
     app.add_middleware(
         PageHeaders,

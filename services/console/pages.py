@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console.api import Api, ApiError, FormErrors, form_errors
+from services.console.forms import partner_directory
 from services.console.i18n import LANGUAGES, N_
 from services.console.signin import ROLE_NAMES
 from services.console.web import (
@@ -40,6 +41,16 @@ PHASE_NAMES = {
     "aftercare": N_("aftercare"),
     "closed": N_("closed"),
 }
+REFERRAL_STATUSES = {
+    "proposed": N_("proposed"),
+    "sent": N_("sent"),
+    "acknowledged": N_("acknowledged"),
+    "accepted": N_("accepted"),
+    "declined": N_("declined"),
+    "outcome_reported": N_("outcome reported"),
+    "closed": N_("closed"),
+    "withdrawn": N_("withdrawn"),
+}
 PURPOSE_NAMES = {
     "guidance": N_("guidance"),
     "referral": N_("referral to a partner"),
@@ -60,6 +71,13 @@ BOTTLENECK_KINDS = {
     "unreachable": N_("the client could not be reached three times in a row"),
     "checkin_overdue": N_("a check-in is overdue"),
     "action_overdue": N_("an action is overdue"),
+}
+# The referrals the worklist lists: those awaiting the partner's answer, or only the
+# overdue ones of them.
+AWAITING_ANSWER = ("sent", "acknowledged")
+REFERRAL_FILTERS = {
+    "awaiting": N_("all awaiting an answer"),
+    "overdue": N_("only those overdue"),
 }
 # Who has a worklist (the API lets them read cases and check-ins).
 WORKLIST_ROLES = {"counsellor", "team_lead"}
@@ -92,8 +110,12 @@ async def worklist(
     cases_page: str | None = None,
     status: str | None = None,
     phase: str | None = None,
+    referrals_page: str | None = None,
+    referrals: str | None = None,
 ) -> HTMLResponse:
-    """Check-ins due and overdue, then the organisation's cases, newest first."""
+    """Check-ins due and overdue, the referrals awaiting the partner's answer (the
+    counsellor's own; all overdue ones, or only those), then the organisation's cases,
+    newest first."""
     assert page.session is not None
     if not WORKLIST_ROLES & set(page.session.roles):
         # The pages of partners, auditors and admins are the next step's.
@@ -103,7 +125,8 @@ async def worklist(
         return page.render("home.html", roles=roles)
     status = status if status in STATUS_NAMES else None
     phase = phase if phase in PHASE_NAMES else None
-    checkins, stuck, cases = await asyncio.gather(
+    referrals = referrals if referrals in REFERRAL_FILTERS else "awaiting"
+    checkins, stuck, awaiting, cases = await asyncio.gather(
         api(request).page(
             token(page), "/followup/v1/worklist", page_number(checkins_page), PAGE_SIZE
         ),
@@ -115,6 +138,15 @@ async def worklist(
             PAGE_SIZE,
             status="open",
             with_bottleneck="true",
+        ),
+        api(request).union(
+            token(page),
+            "/referral/v1/referrals",
+            page_number(referrals_page),
+            PAGE_SIZE,
+            [{"status": s} for s in AWAITING_ANSWER],
+            overdue="true" if referrals == "overdue" else None,
+            counsellor="me" if "counsellor" in page.session.roles else None,
         ),
         api(request).page(
             token(page),
@@ -140,6 +172,11 @@ async def worklist(
         stuck=stuck,
         bottlenecks=bottlenecks,
         bottleneck_kinds=BOTTLENECK_KINDS,
+        awaiting=awaiting,
+        partners=await partner_directory(request, page) if awaiting.items else {},
+        referral_filter=referrals,
+        referral_filters=REFERRAL_FILTERS,
+        referral_statuses=REFERRAL_STATUSES,
         cases=cases,
         status_filter=status,
         phase_filter=phase,

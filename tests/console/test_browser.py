@@ -161,7 +161,7 @@ def test_a_counsellor_registers_a_client(
             assert "open" in row.inner_text() and "intake" in row.inner_text()
             visit.check("worklist-with-a-case")
             page.select_option("#status", "declined")
-            page.click(".filters button")
+            page.click("#cases-filter-submit")
             assert "status=declined" in page.url
             assert page.locator("table", has_text="Opened on").count() == 0
             visit.check("worklist-filtered")

@@ -16,13 +16,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from babel.dates import format_date
 
-from shared.auth import dev_token
-from shared.settings import Settings
 from tests.console.conftest import System
+from tests.console.journey import register_partner
 from tests.console.test_browser import Visit, register, sign_in_as_counsellor, t
 
 pytestmark = pytest.mark.browser
@@ -343,29 +341,6 @@ def test_the_case_and_plan_forms_work_without_javascript(
         visit.check("plan-agreed")
     finally:
         context.close()
-
-
-def register_partner(system: System, name: str) -> str:
-    """A partner in the directory, as its admin registers it (the admin's pages are the
-    next step's): through the API."""
-    secret = (system.folder / ".data" / "dev-jwt-secret").read_text().strip()
-    admin = dev_token(
-        Settings(auth_mode="dev", jwt_secret=secret),
-        sub="d.directory",
-        org="org-demo",
-        roles=["directory_admin"],
-    )
-    r = httpx.post(
-        system.base + "/referral/v1/partners",
-        headers={"Authorization": f"Bearer {admin}"},
-        json={
-            "name": name,
-            "services": [{"name": "Budget coaching", "category": "debt", "languages": ["nl"]}],
-            "accepted_categories": ["identity", "contact", "career_question"],
-        },
-    )
-    assert r.status_code == 201, r.text
-    return str(r.json()["partner_id"])
 
 
 def test_a_referral_consent_names_its_partner_and_the_data_it_may_receive(

@@ -16,50 +16,19 @@ import httpx
 import pytest
 from babel.dates import format_date
 
-from shared.auth import dev_token
-from shared.settings import Settings
 from tests.console.conftest import System
+from tests.console.journey import accepted_case, eventually, post, token_of
 from tests.console.test_browser import Visit, sign_in_as_counsellor
 
 pytestmark = pytest.mark.browser
-
-SCORES = {
-    "quality_reflection": 3,
-    "motive_reflection": 2,
-    "work_exploration": 2,
-    "career_steering": 3,
-    "networking": 1,
-}
-
-
-def post(api: httpx.Client, path: str, body: dict[str, Any], method: str = "POST") -> Any:
-    r = api.request(method, path, json=body)
-    assert r.status_code in (200, 201, 202), (path, r.text)
-    return r.json()
-
-
-def eventually(api: httpx.Client, path: str, **params: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while True:
-        r = api.get(path, params=params)
-        assert r.status_code == 200, r.text
-        if r.json():
-            return dict(r.json()[0])
-        assert time.monotonic() < deadline, f"nothing at {path} {params}"
-        time.sleep(0.2)
 
 
 def agreed_plan(system: System) -> tuple[str, str]:
     """A client of the dev counsellor whose case was accepted and plan (one goal, one
     action) agreed by both parties, and its follow-up opened: (client_id, case_id)."""
-    secret = (system.folder / ".data" / "dev-jwt-secret").read_text().strip()
-    token = dev_token(
-        Settings(auth_mode="dev", jwt_secret=secret),
-        sub="c.jansen",
-        org="org-demo",
-        roles=["counsellor"],
+    client_id, case_id, _ = agreed_plan_of(
+        system.base, token_of(system, "c.jansen", ["counsellor"])
     )
-    client_id, case_id, _ = agreed_plan_of(system.base, token)
     return client_id, case_id
 
 
@@ -68,33 +37,7 @@ def agreed_plan_of(base: str, token: str) -> tuple[str, str, str]:
     (client_id, case_id, plan_id)."""
     today = date.today()
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as api:
-        client_id = post(
-            api,
-            "/intake/v1/clients",
-            {
-                "given_name": "Noor",
-                "family_name": "Claes",
-                "birth_date": "1988-02-03",
-                "email": "noor.claes@example.org",
-                "preferred_language": "en",
-            },
-        )["client_id"]
-        post(
-            api,
-            f"/intake/v1/clients/{client_id}/consents",
-            {"purpose": "guidance", "granted": True},
-        )
-        case_id = post(
-            api, "/intake/v1/cases", {"client_id": client_id, "career_question": "What next?"}
-        )["case_id"]
-        post(api, f"/intake/v1/cases/{case_id}/entry-check", {"eligible": True})
-        for assessor in ("client", "counsellor"):
-            post(
-                api,
-                f"/intake/v1/cases/{case_id}/assessments",
-                {"assessor": assessor, "scores": SCORES},
-            )
-        post(api, f"/intake/v1/cases/{case_id}/decision", {"decision": "accept"})
+        client_id, case_id = accepted_case(api, "Noor", "Claes")
         plan_id = eventually(api, "/planning/v1/plans", case_id=case_id)["plan_id"]
         plan = f"/planning/v1/plans/{plan_id}"
         post(api, f"{plan}/type", {"plan_type": "action"}, "PUT")

@@ -25,8 +25,8 @@ from services.planning.document import render
 from shared.auth import dev_token
 from shared.settings import Settings
 from tests.console.conftest import System
+from tests.console.journey import SCORES, eventually, post
 from tests.console.test_casework_browser import register_partner
-from tests.console.test_followup_browser import SCORES, eventually, post
 
 TODAY = date(2026, 11, 29)
 PLAN: dict[str, Any] = {

@@ -15,9 +15,10 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 
 from services.console import assets
-from services.console.api import ApiError, form_errors
+from services.console.api import ApiError, form_errors, merged_page
 from services.console.i18n import Localised, choose, negotiate
 from services.console.pages import CLIENT_FIELDS
+from services.console.referrals import body_of, coverage, history
 from services.console.sessions import SCHEMA_SQL, Sealer, SessionStore, hash_id
 from services.console.web import (
     ANONYMOUS_CSRF_COOKIE,
@@ -299,3 +300,143 @@ def test_the_follow_ups_actions_carry_the_plans_descriptions() -> None:
     followup = {"actions": [{"action_id": "a1", "owner": "client"}, {"action_id": "a2"}]}
     rows = action_rows(followup, plan)
     assert [(r["description"], r["goal"]) for r in rows] == [("CV", "Work"), ("", "")]
+
+
+# -- referrals: the consent's coverage, the history, a union of lists -------------------------
+PARTNER = "7d9e2f4a-1b3c-4d5e-8f6a-2b3c4d5e6f7a"
+OTHER = "11111111-2222-4333-8444-555555555555"
+
+
+def test_coverage_is_the_granted_referral_consent_for_exactly_that_partner() -> None:
+    consents = [
+        {"purpose": "guidance", "granted": True, "partner_id": None, "data_categories": []},
+        # Another partner's consent covers contact details: not this one's.
+        {
+            "purpose": "referral",
+            "granted": True,
+            "partner_id": OTHER,
+            "data_categories": ["contact", "plan"],
+            "granted_at": "2026-11-01T10:00:00+00:00",
+        },
+        {
+            "purpose": "referral",
+            "granted": True,
+            "partner_id": PARTNER,
+            "data_categories": ["identity", "plan"],
+            "granted_at": "2026-11-20T10:00:00+00:00",
+        },
+    ]
+    rows = {r.category: r for r in coverage(consents, PARTNER, ["identity", "contact"])}
+    assert list(rows) == ["identity", "contact", "career_question", "assessments", "plan"]
+    assert rows["identity"].consented and rows["identity"].shareable
+    assert rows["identity"].granted_at == "2026-11-20T10:00:00+00:00"
+    assert not rows["contact"].consented and rows["contact"].accepted
+    assert rows["contact"].granted_at is None
+    # Consented, but the partner does not accept it: not shareable either.
+    assert rows["plan"].consented and not rows["plan"].accepted and not rows["plan"].shareable
+    # A withdrawn consent covers nothing.
+    consents[2]["granted"] = False
+    assert not any(r.consented for r in coverage(consents, PARTNER, ["identity"]))
+    assert not any(r.consented for r in coverage([], PARTNER, ["identity"]))
+
+
+def a_referral(**fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "status": "proposed",
+        "created_at": "2026-11-02T09:00:00+00:00",
+        "sent_at": None,
+        "acknowledged_at": None,
+        "answered_at": None,
+        "decline_reason": None,
+        "overdue": False,
+        "overdue_since": None,
+        "outcome": None,
+        "resumption": None,
+        "updated_at": "2026-11-02T09:00:00+00:00",
+    }
+    return {**base, **fields}
+
+
+def test_the_history_of_a_referral_lists_each_step_in_order_with_who_acted() -> None:
+    assert [(h.what, h.by) for h in history(a_referral())] == [("proposed", "counsellor")]
+    answered = a_referral(
+        status="closed",
+        sent_at="2026-11-02T10:00:00+00:00",
+        acknowledged_at="2026-11-03T08:00:00+00:00",
+        answered_at="2026-11-12T08:00:00+00:00",
+        overdue=True,
+        overdue_since="2026-11-09",
+        outcome={"outcome": "completed", "notes": None, "reported_at": "2026-12-20T08:00:00Z"},
+        updated_at="2026-12-21T08:00:00+00:00",
+    )
+    steps = history(answered)
+    assert [(h.what, h.by) for h in steps] == [
+        ("proposed", "counsellor"),
+        ("sent", "counsellor"),
+        ("acknowledged", "partner"),
+        ("overdue", "system"),
+        ("accepted", "partner"),
+        ("outcome_reported", "partner"),
+        ("closed", "counsellor"),
+    ]
+    assert steps[3].day_only and not steps[4].day_only
+    assert steps[-1].at == datetime(2026, 12, 21, 8, 0, tzinfo=UTC)
+
+
+def test_an_answer_without_an_acknowledgement_before_it_is_one_step() -> None:
+    declined = a_referral(
+        status="declined",
+        sent_at="2026-11-02T10:00:00+00:00",
+        acknowledged_at="2026-11-04T10:00:00+00:00",
+        answered_at="2026-11-04T10:00:00+00:00",
+        decline_reason="No places this term.",
+    )
+    assert [h.what for h in history(declined)] == ["proposed", "sent", "declined"]
+
+
+def test_a_withdrawal_followed_by_a_resumption_has_no_known_moment_but_keeps_its_place() -> None:
+    withdrawn = a_referral(
+        status="withdrawn",
+        sent_at="2026-11-02T10:00:00+00:00",
+        resumption={
+            "resumes": True,
+            "resume_on": "2026-12-01",
+            "note": None,
+            "recorded_at": "2026-11-10T10:00:00+00:00",
+        },
+        updated_at="2026-11-10T10:00:00+00:00",
+    )
+    steps = history(withdrawn)
+    assert [h.what for h in steps] == ["proposed", "sent", "withdrawn", "resumption"]
+    assert steps[2].at is None
+
+
+def test_a_union_of_two_lists_is_paged_in_their_order_with_both_totals() -> None:
+    sent = [
+        {"id": "s1", "updated_at": "2026-11-05T10:00:00+00:00"},
+        {"id": "s2", "updated_at": "2026-11-03T10:00:00+00:00"},
+    ]
+    # Another offset: compared as moments, not as text.
+    acknowledged = [
+        {"id": "a1", "updated_at": "2026-11-04T12:00:00+02:00"},
+        {"id": "a2", "updated_at": "2026-11-01T10:00:00Z"},
+    ]
+    first = merged_page([sent, acknowledged], [3, 2], 1, 2)
+    assert [i["id"] for i in first.items] == ["s1", "a1"]
+    assert first.total == 5 and first.pages == 3 and first.next == 2
+    second = merged_page([sent, acknowledged], [3, 2], 2, 2)
+    assert [i["id"] for i in second.items] == ["s2", "a2"]
+
+
+def test_the_referral_forms_bodies_keep_what_the_api_must_judge() -> None:
+    assert body_of("send", {}) is None
+    assert body_of("close", {"note": ""}) == {"note": None}
+    assert body_of("resumption", {"resumes": "yes", "resume_on": "2026-12-01", "note": ""}) == {
+        "resumes": True,
+        "resume_on": "2026-12-01",
+        "note": None,
+    }
+    # Not a yes or no: as given (the page refuses it before the API is asked).
+    assert body_of("resumption", {"resumes": "maybe", "resume_on": "", "note": ""})["resumes"] == (
+        "maybe"
+    )

@@ -1,0 +1,125 @@
+"""What the console's browser tests share to set up a journey quickly through the APIs
+(the steps earlier tests already take in the browser): the dev users' tokens, a partner
+in the directory, a client with an accepted case."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from shared.auth import dev_token
+from shared.settings import Settings
+from tests.console.conftest import System
+
+SCORES = {
+    "quality_reflection": 3,
+    "motive_reflection": 2,
+    "work_exploration": 2,
+    "career_steering": 3,
+    "networking": 1,
+}
+
+
+def token_of(
+    system: System,
+    sub: str,
+    roles: list[str],
+    org: str = "org-demo",
+    partner_id: str | None = None,
+) -> str:
+    """A dev token of the running system (its own secret)."""
+    secret = (system.folder / ".data" / "dev-jwt-secret").read_text().strip()
+    return dev_token(
+        Settings(auth_mode="dev", jwt_secret=secret),
+        sub=sub,
+        org=org,
+        roles=roles,
+        partner_id=uuid.UUID(partner_id) if partner_id else None,
+    )
+
+
+def partner_api(system: System, partner_id: str) -> httpx.Client:
+    """The APIs as the partner itself (its pages are the next step's)."""
+    token = token_of(system, "p.partner", ["partner"], partner_id=partner_id)
+    return httpx.Client(base_url=system.base, headers={"Authorization": f"Bearer {token}"})
+
+
+def counsellor_api(system: System) -> httpx.Client:
+    """The APIs as the dev counsellor (the one the browser tests sign in as)."""
+    token = token_of(system, "c.jansen", ["counsellor"])
+    return httpx.Client(base_url=system.base, headers={"Authorization": f"Bearer {token}"})
+
+
+def post(api: httpx.Client, path: str, body: dict[str, Any], method: str = "POST") -> Any:
+    r = api.request(method, path, json=body)
+    assert r.status_code in (200, 201, 202), (path, r.text)
+    return r.json()
+
+
+def eventually(api: httpx.Client, path: str, **params: str) -> dict[str, Any]:
+    """The first item of a list once there is one (what another service follows)."""
+    deadline = time.monotonic() + 20
+    while True:
+        r = api.get(path, params=params)
+        assert r.status_code == 200, r.text
+        if r.json():
+            return dict(r.json()[0])
+        assert time.monotonic() < deadline, f"nothing at {path} {params}"
+        time.sleep(0.2)
+
+
+def register_partner(
+    system: System,
+    name: str,
+    *,
+    category: str = "debt",
+    service: str = "Budget coaching",
+    accepted: tuple[str, ...] = ("identity", "contact", "career_question"),
+    capacity: int | None = None,
+) -> str:
+    """A partner in the directory, as the network's directory admin registers it (the
+    admin's pages are the next step's): through the API."""
+    admin = token_of(system, "d.directory", ["directory_admin"])
+    body: dict[str, Any] = {
+        "name": name,
+        "services": [{"name": service, "category": category, "languages": ["nl", "en"]}],
+        "accepted_categories": list(accepted),
+    }
+    if capacity is not None:
+        body["capacity"] = capacity
+    r = httpx.post(
+        system.base + "/referral/v1/partners",
+        headers={"Authorization": f"Bearer {admin}"},
+        json=body,
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["partner_id"])
+
+
+def accepted_case(api: httpx.Client, given: str, family: str) -> tuple[str, str]:
+    """A client with the guidance consent and an accepted case: (client_id, case_id)."""
+    client_id = post(
+        api,
+        "/intake/v1/clients",
+        {
+            "given_name": given,
+            "family_name": family,
+            "birth_date": "1988-02-03",
+            "email": f"{given.lower()}.{family.lower()}@example.org",
+            "preferred_language": "en",
+        },
+    )["client_id"]
+    post(api, f"/intake/v1/clients/{client_id}/consents", {"purpose": "guidance", "granted": True})
+    case_id = post(
+        api, "/intake/v1/cases", {"client_id": client_id, "career_question": "What next?"}
+    )["case_id"]
+    post(api, f"/intake/v1/cases/{case_id}/entry-check", {"eligible": True})
+    for assessor in ("client", "counsellor"):
+        post(
+            api, f"/intake/v1/cases/{case_id}/assessments", {"assessor": assessor, "scores": SCORES}
+        )
+    post(api, f"/intake/v1/cases/{case_id}/decision", {"decision": "accept"})
+    return str(client_id), str(case_id)
