@@ -127,6 +127,9 @@ class Localised:
         else:
             parsed = value
         if isinstance(parsed, datetime):
+            # A moment's day is the agency's (its time zone), not UTC's.
+            if parsed.tzinfo is not None and self.tz is not None:
+                parsed = parsed.astimezone(self.tz)
             parsed = parsed.date()
         return _day(parsed, format, self.locale)
 

@@ -74,7 +74,7 @@ OUTCOMES = {
 WITHDRAWABLE = ("proposed", "sent", "acknowledged", "accepted")
 CLOSABLE = ("declined", "outcome_reported")
 LETTER = ("proposed", "sent", "acknowledged", "accepted", "outcome_reported")
-LETTER_LANGUAGES = {"nl": N_("Dutch"), "en": N_("English")}
+LETTER_LANGUAGES = {"nl": N_("Dutch"), "fr": N_("French"), "en": N_("English")}
 # Each form's fields, with what a person reads when the API refuses one.
 SEARCH_FIELDS = {
     "service": N_("Enter at most 200 characters, on one line."),

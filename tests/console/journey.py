@@ -6,13 +6,22 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
 from shared.auth import dev_token
 from shared.settings import Settings
 from tests.console.conftest import System
+
+
+def agency_today() -> date:
+    """Today in the agency's time zone (the console's default): the day a page shows for
+    a moment recorded now."""
+    return datetime.now(ZoneInfo("Europe/Amsterdam")).date()
+
 
 SCORES = {
     "quality_reflection": 3,

@@ -17,8 +17,8 @@ import pytest
 from babel.dates import format_date
 
 from tests.console.conftest import System
-from tests.console.journey import accepted_case, eventually, post, token_of
-from tests.console.test_browser import Visit, sign_in_as_counsellor
+from tests.console.journey import accepted_case, agency_today, eventually, post, token_of
+from tests.console.test_browser import Visit, sign_in_as_counsellor, t
 
 pytestmark = pytest.mark.browser
 
@@ -117,7 +117,7 @@ def test_a_counsellor_follows_up_a_plan_to_its_close_then_exports_and_erases_the
             assert time.monotonic() < deadline, "the bottleneck is not on the worklist"
             time.sleep(0.3)
             page.reload()
-        assert stuck.inner_text().startswith(format_date(today, "medium", locale="en"))
+        assert stuck.inner_text().startswith(format_date(agency_today(), "medium", locale="en"))
         assert "an action stalls" in stuck.inner_text()
         visit.check("worklist-bottleneck")
         stuck.get_by_role("link", name="Follow-up").click()
@@ -217,5 +217,45 @@ def test_a_counsellor_follows_up_a_plan_to_its_close_then_exports_and_erases_the
         assert services.count() == 4
         assert all("confirmed on" in services.nth(i).inner_text() for i in range(4))
         visit.check("erasure-receipt")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("language", ["nl", "fr"])
+def test_the_follow_up_closes_and_the_export_downloads_in_dutch_and_french(
+    system: System, browser: Any, screenshots: Path, language: str
+) -> None:
+    # The English journey above checks each form's refusals; here: its pages, outcome,
+    # feedback and the export in the other two languages, axe on each.
+    client_id, case_id = agreed_plan(system)
+    context = browser.new_context(locale=f"{language}-BE", accept_downloads=True)
+    page = context.new_page()
+    visit = Visit(page, screenshots, f"followup-{language}")
+    try:
+        sign_in_as_counsellor(visit, system.base, language)
+        page.goto(f"{system.base}/cases/{case_id}/followup")
+        assert page.locator("html").get_attribute("lang") == language
+        assert page.locator("#followup-status").inner_text() == t(language, "open")
+        visit.check("followup")
+        page.select_option("#outcome-outcome", "employed")
+        page.fill("#outcome-on", str(date.today()))
+        page.click("#outcome-submit")
+        page.select_option("#feedback-satisfaction", "5")
+        page.check("#feedback-self_knowledge_improved-yes")
+        page.check("#feedback-confidence_improved-no")
+        page.click("#feedback-submit")
+        assert page.locator("#followup-status").inner_text() == t(language, "closed")
+        assert (
+            page.locator("#followup-closed-by")
+            .inner_text()
+            .startswith(t(language, "the feedback, with the outcome recorded"))
+        )
+        visit.check("closed")
+        page.goto(f"{system.base}/clients/{client_id}")
+        visit.check("client")
+        with page.expect_download() as download:
+            page.click("#export")
+        assert download.value.suggested_filename == f"client-{client_id}.json"
+        assert "Noor" in Path(download.value.path()).read_text()
     finally:
         context.close()

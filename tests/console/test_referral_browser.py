@@ -5,7 +5,7 @@ service, a proposal with data the consent does not cover refused at its field (t
 kept), one with covered data, sent, with its status over time; the worklist showing it
 awaiting the partner's answer; a second referral withdrawn from a stale page (someone
 else sent it meanwhile: said so, the current state shown), then withdrawn again. In
-English, and the proposal page once in Dutch. axe-core on every page, a screenshot of
+English; a proposal sent in Dutch and in French. axe-core on every page, a screenshot of
 each."""
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def test_a_counsellor_finds_a_partner_proposes_sends_and_withdraws_referrals(
         assert page.locator("#referral-data").inner_text() == (
             "identity (name, date of birth), career question"
         )
-        assert page.locator("#letters a").count() == 4  # nl and en, HTML and PDF
+        assert page.locator("#letters a").count() == 6  # nl, fr and en, HTML and PDF
         assert page.locator("#close-submit").count() == 0  # not closable while proposed
         visit.check("proposed")
 
@@ -269,23 +269,39 @@ def test_a_counsellor_finds_a_partner_proposes_sends_and_withdraws_referrals(
         context.close()
 
 
-def test_the_proposal_page_in_dutch(system: System, browser: Any, screenshots: Path) -> None:
+@pytest.mark.parametrize("language", ["nl", "fr"])
+def test_a_referral_is_proposed_and_sent_in_dutch_and_french(
+    system: System, browser: Any, screenshots: Path, language: str
+) -> None:
     name = f"Taalhuis {uuid.uuid4().hex[:6]}"
     partner_id = register_partner(system, name, category="language", service="Nederlands")
-    _, case_id, _ = referable_client(system, partner_id, "Sanne")
-    context = browser.new_context(locale="nl-BE")
+    _, case_id, _ = referable_client(system, partner_id, f"Sanne-{language}")
+    context = browser.new_context(locale=f"{language}-BE")
     page = context.new_page()
-    visit = Visit(page, screenshots, "referral-nl")
+    visit = Visit(page, screenshots, f"referral-{language}")
     try:
-        sign_in_as_counsellor(visit, system.base, "nl")
+        sign_in_as_counsellor(visit, system.base, language)
         page.goto(f"{system.base}/cases/{case_id}/referrals/new?partner_id={partner_id}")
-        assert page.locator("html").get_attribute("lang") == "nl"
+        assert page.locator("html").get_attribute("lang") == language
         label = page.locator("label[for='proposal-data_categories-contact']").inner_text()
-        assert label == t("nl", "%(data)s: not covered by the client's consent") % {
-            "data": t("nl", "contact details")
+        assert label == t(language, "%(data)s: not covered by the client's consent") % {
+            "data": t(language, "contact details")
         }
         assert label != "contact details: not covered by the client's consent"
-        assert page.locator("#coverage-contact .uncovered").inner_text() == t("nl", "not covered")
+        assert page.locator("#coverage-contact .uncovered").inner_text() == t(
+            language, "not covered"
+        )
         visit.check("proposal")
+        page.check("#proposal-data_categories-identity")
+        page.fill("#proposal-reason", "Wil Nederlands leren voor het werk.")
+        page.click("#proposal-submit")
+        assert page.locator("#referral-status").inner_text() == t(language, "proposed")
+        visit.check("proposed")
+        page.click("#send-submit")
+        assert page.locator("#referral-status").inner_text() == t(language, "sent")
+        assert (
+            t(language, "The referral is sent to the partner.") in page.locator("main").inner_text()
+        )
+        visit.check("sent")
     finally:
         context.close()

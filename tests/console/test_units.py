@@ -440,3 +440,11 @@ def test_the_referral_forms_bodies_keep_what_the_api_must_judge() -> None:
     assert body_of("resumption", {"resumes": "maybe", "resume_on": "", "note": ""})["resumes"] == (
         "maybe"
     )
+
+
+def test_a_moments_day_is_the_agencys_not_utcs() -> None:
+    late = datetime(2026, 11, 29, 23, 30, tzinfo=UTC)  # 00:30 on the 30th in Amsterdam
+    assert Localised("en").day(late) == "Nov 30, 2026"
+    assert Localised("en").day(late.isoformat()) == "Nov 30, 2026"
+    assert Localised("en", "UTC").day(late) == "Nov 29, 2026"
+    assert Localised("nl").day("2026-11-29") == "29 nov 2026"  # a day stays that day
