@@ -4,19 +4,17 @@ actions with owners and dates, the agreement and its version. The console prints
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from html import escape
 from typing import Any
 
 from services.planning.domain import COMPETENCES
+from shared.documents import COMMON_TEXT, document_language, iso_day
 
-LANGUAGES = ("nl", "fr", "en")
-
-TEXT: dict[str, dict[str, str]] = {
+_OWN_TEXT: dict[str, dict[str, str]] = {
     "en": {
         "title": "Personal development plan",
         "client": "Client",
-        "career_question": "Career question",
         "gaps": "Competences to work on",
         "no_gaps": "None named at intake.",
         "agreed_version": "Agreed version",
@@ -27,15 +25,10 @@ TEXT: dict[str, dict[str, str]] = {
         "measure": "How we know it is reached",
         "target": "Target date",
         "competences": "Career competences",
-        "actions": "Actions",
-        "who": "Who",
-        "due": "Due",
-        "state": "State",
         "none": "No actions yet.",
         "agreement": "Agreement",
         "agreed_by": "Agreed by",
         "on": "on",
-        "version": "version",
         "not_agreed": "Not yet agreed by both parties.",
         "printed": "Printed on",
         "action": "action-oriented",
@@ -48,22 +41,10 @@ TEXT: dict[str, dict[str, str]] = {
         "closed": "closed",
         "client_party": "the client",
         "counsellor_party": "the counsellor",
-        "owner_client": "client",
-        "owner_counsellor": "counsellor",
-        "owner_partner": "partner",
-        "open": "open",
-        "completed": "done",
-        "cancelled": "cancelled",
-        "quality_reflection": "Reflecting on qualities",
-        "motive_reflection": "Reflecting on motives",
-        "work_exploration": "Exploring work",
-        "career_steering": "Steering one's career",
-        "networking": "Networking",
     },
     "nl": {
         "title": "Persoonlijk ontwikkelingsplan (POP)",
         "client": "Cliënt",
-        "career_question": "Loopbaanvraag",
         "gaps": "Te ontwikkelen competenties",
         "no_gaps": "Geen genoemd bij de intake.",
         "agreed_version": "Goedgekeurde versie",
@@ -74,15 +55,10 @@ TEXT: dict[str, dict[str, str]] = {
         "measure": "Waaraan we zien dat het bereikt is",
         "target": "Streefdatum",
         "competences": "Loopbaancompetenties",
-        "actions": "Acties",
-        "who": "Wie",
-        "due": "Uiterlijk",
-        "state": "Stand",
         "none": "Nog geen acties.",
         "agreement": "Akkoord",
         "agreed_by": "Akkoord van",
         "on": "op",
-        "version": "versie",
         "not_agreed": "Nog niet door beide partijen goedgekeurd.",
         "printed": "Afgedrukt op",
         "action": "actiegericht",
@@ -95,22 +71,10 @@ TEXT: dict[str, dict[str, str]] = {
         "closed": "afgesloten",
         "client_party": "de cliënt",
         "counsellor_party": "de loopbaanbegeleider",
-        "owner_client": "cliënt",
-        "owner_counsellor": "loopbaanbegeleider",
-        "owner_partner": "partner",
-        "open": "open",
-        "completed": "gedaan",
-        "cancelled": "geschrapt",
-        "quality_reflection": "Kwaliteitenreflectie",
-        "motive_reflection": "Motievenreflectie",
-        "work_exploration": "Arbeidsmarktverkenning",
-        "career_steering": "Loopbaansturing",
-        "networking": "Netwerken",
     },
     "fr": {
         "title": "Plan personnel de développement (PPD)",
         "client": "Client",
-        "career_question": "Question de carrière",
         "gaps": "Compétences à développer",
         "no_gaps": "Aucune relevée lors de l'accueil.",
         "agreed_version": "Version approuvée",
@@ -121,15 +85,10 @@ TEXT: dict[str, dict[str, str]] = {
         "measure": "Comment nous savons qu'il est atteint",
         "target": "Date visée",
         "competences": "Compétences de carrière",
-        "actions": "Actions",
-        "who": "Qui",
-        "due": "Échéance",
-        "state": "État",
         "none": "Pas encore d'actions.",
         "agreement": "Accord",
         "agreed_by": "Approuvé par",
         "on": "le",
-        "version": "version",
         "not_agreed": "Pas encore approuvé par les deux parties.",
         "printed": "Imprimé le",
         "action": "orienté action",
@@ -142,19 +101,9 @@ TEXT: dict[str, dict[str, str]] = {
         "closed": "clôturé",
         "client_party": "le client",
         "counsellor_party": "le conseiller",
-        "owner_client": "client",
-        "owner_counsellor": "conseiller",
-        "owner_partner": "partenaire",
-        "open": "ouverte",
-        "completed": "faite",
-        "cancelled": "annulée",
-        "quality_reflection": "Réflexion sur les qualités",
-        "motive_reflection": "Réflexion sur les motivations",
-        "work_exploration": "Exploration du travail",
-        "career_steering": "Pilotage de carrière",
-        "networking": "Réseautage",
     },
 }
+TEXT = {lang: {**COMMON_TEXT[lang], **words} for lang, words in _OWN_TEXT.items()}
 
 STYLE = """
 body { font-family: Georgia, 'Times New Roman', serif; max-width: 46rem; margin: 2rem auto;
@@ -176,18 +125,8 @@ footer { margin-top: 2.5rem; font-size: .85rem; color: #555; }
 
 
 def language_for(preferred: str | None, requested: str | None) -> str:
-    for candidate in (requested, preferred):
-        if candidate and candidate[:2].lower() in LANGUAGES:
-            return candidate[:2].lower()
-    return "en"
-
-
-def _d(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return escape(str(value))
+    """The plan's language: the one asked for, else the client's, else English."""
+    return document_language(preferred, requested, "en")
 
 
 def render(
@@ -207,7 +146,7 @@ def render(
         competences = ", ".join(e(t.get(c, c)) for c in goal["competences"] if c in COMPETENCES)
         rows = "".join(
             f"<tr><td>{e(str(a['description']))}</td><td>{e(t['owner_' + a['owner']])}</td>"
-            f"<td>{_d(a['due_date'])}</td><td>{e(t.get(a['status'], a['status']))}</td></tr>"
+            f"<td>{iso_day(a['due_date'])}</td><td>{e(t.get(a['status'], a['status']))}</td></tr>"
             for a in goal["actions"]
         )
         actions = (
@@ -220,13 +159,13 @@ def render(
             f'<section class="goal"><h3>{goal["priority"]}. {e(str(goal["title"]))}</h3>'
             f'<dl class="meta"><dt>{t["what"]}</dt><dd>{e(str(goal["specific"]))}</dd>'
             f"<dt>{t['measure']}</dt><dd>{e(str(goal['measure']))}</dd>"
-            f"<dt>{t['target']}</dt><dd>{_d(goal['target_date'])}</dd>"
+            f"<dt>{t['target']}</dt><dd>{iso_day(goal['target_date'])}</dd>"
             f"<dt>{t['competences']}</dt><dd>{competences}</dd></dl>{actions}</section>"
         )
     agreed = plan.get("last_agreed")
     if agreed:
         parties = "".join(
-            f"<li>{t['agreed_by']} {t[party + '_party']} {t['on']} {_d(a['at'])} "
+            f"<li>{t['agreed_by']} {t[party + '_party']} {t['on']} {iso_day(a['at'])} "
             f"({t['version']} {agreed['version']})</li>"
             for party, a in sorted(agreed["agreements"].items())
         )

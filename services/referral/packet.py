@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from services.referral.application import ReferralApplication
 from services.referral.knowledge import packet_sources
 from services.referral.lifecycle import Referral
+from shared.documents import COMMON_TEXT, document_language, iso_day
 from shared.privacy.sealing import is_sealed
 
 CATEGORY_ORDER = ("identity", "contact", "career_question", "assessments", "plan")
@@ -107,8 +108,7 @@ def _plan(items: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 # -- the letter ------------------------------------------------------------------------------
-LANGUAGES = ("nl", "fr", "en")
-TEXT: dict[str, dict[str, str]] = {
+_OWN_TEXT: dict[str, dict[str, str]] = {
     "en": {
         "title": "Referral",
         "to": "To",
@@ -122,35 +122,18 @@ TEXT: dict[str, dict[str, str]] = {
         "contact": "Contact",
         "email": "Email",
         "phone": "Phone",
-        "career_question": "Career question",
         "assessments": "Career competences (scores 1-5)",
         "assessor": "Assessed by",
         "plan": "Agreed development plan",
-        "version": "version",
         "agreed_on": "agreed on",
         "goals": "Goals",
         "target": "target date",
-        "actions": "Actions",
-        "who": "Who",
-        "due": "Due",
-        "state": "State",
         "no_plan": "No plan agreed yet.",
         "shared": "Shared with the client's consent",
         "only": "This letter holds only the data the client agreed to share with you.",
         "none": "not given",
-        "owner_client": "client",
-        "owner_counsellor": "counsellor",
-        "owner_partner": "partner",
-        "open": "open",
-        "completed": "done",
-        "cancelled": "cancelled",
         "client": "the client",
         "counsellor": "the counsellor",
-        "quality_reflection": "Reflecting on qualities",
-        "motive_reflection": "Reflecting on motives",
-        "work_exploration": "Exploring work",
-        "career_steering": "Steering one's career",
-        "networking": "Networking",
     },
     "nl": {
         "title": "Verwijzing",
@@ -165,35 +148,18 @@ TEXT: dict[str, dict[str, str]] = {
         "contact": "Contact",
         "email": "E-mail",
         "phone": "Telefoon",
-        "career_question": "Loopbaanvraag",
         "assessments": "Loopbaancompetenties (scores 1-5)",
         "assessor": "Beoordeeld door",
         "plan": "Afgesproken ontwikkelplan",
-        "version": "versie",
         "agreed_on": "goedgekeurd op",
         "goals": "Doelen",
         "target": "streefdatum",
-        "actions": "Acties",
-        "who": "Wie",
-        "due": "Uiterlijk",
-        "state": "Stand",
         "no_plan": "Nog geen plan afgesproken.",
         "shared": "Gedeeld met toestemming van de cliënt",
         "only": "Deze brief bevat alleen de gegevens die de cliënt met u wil delen.",
         "none": "niet opgegeven",
-        "owner_client": "cliënt",
-        "owner_counsellor": "loopbaanbegeleider",
-        "owner_partner": "partner",
-        "open": "open",
-        "completed": "gedaan",
-        "cancelled": "geschrapt",
         "client": "de cliënt",
         "counsellor": "de loopbaanbegeleider",
-        "quality_reflection": "Kwaliteitenreflectie",
-        "motive_reflection": "Motievenreflectie",
-        "work_exploration": "Arbeidsmarktverkenning",
-        "career_steering": "Loopbaansturing",
-        "networking": "Netwerken",
     },
     "fr": {
         "title": "Lettre d'orientation",
@@ -208,38 +174,22 @@ TEXT: dict[str, dict[str, str]] = {
         "contact": "Coordonnées",
         "email": "Courriel",
         "phone": "Téléphone",
-        "career_question": "Question de carrière",
         "assessments": "Compétences de carrière (scores de 1 à 5)",
         "assessor": "Évalué par",
         "plan": "Plan de développement convenu",
-        "version": "version",
         "agreed_on": "approuvé le",
         "goals": "Objectifs",
         "target": "date visée",
-        "actions": "Actions",
-        "who": "Qui",
-        "due": "Échéance",
-        "state": "État",
         "no_plan": "Pas encore de plan convenu.",
         "shared": "Partagé avec le consentement du client",
         "only": "Cette lettre ne contient que les données que le client a accepté de vous "
         "communiquer.",
         "none": "non renseigné",
-        "owner_client": "client",
-        "owner_counsellor": "conseiller",
-        "owner_partner": "partenaire",
-        "open": "ouverte",
-        "completed": "faite",
-        "cancelled": "annulée",
         "client": "le client",
         "counsellor": "le conseiller",
-        "quality_reflection": "Réflexion sur les qualités",
-        "motive_reflection": "Réflexion sur les motivations",
-        "work_exploration": "Exploration du travail",
-        "career_steering": "Pilotage de carrière",
-        "networking": "Réseautage",
     },
 }
+TEXT = {lang: {**COMMON_TEXT[lang], **words} for lang, words in _OWN_TEXT.items()}
 # The data categories, as the letter's last line names them.
 CATEGORY_NAMES: dict[str, dict[str, str]] = {
     "en": {
@@ -277,16 +227,7 @@ STYLE = (
 
 def letter_language(preferred: str | None, requested: str | None) -> str:
     """The asked language, else the client's preferred one (`fr-BE` is French), else Dutch."""
-    for candidate in (requested, preferred):
-        if candidate and candidate[:2].lower() in LANGUAGES:
-            return candidate[:2].lower()
-    return "nl"
-
-
-def _day(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    return escape(str(value)[:10]) if value else ""
+    return document_language(preferred, requested, "nl")
 
 
 def render_letter(
@@ -346,17 +287,17 @@ def render_letter(
         else:
             parts.append(
                 f"<p>{t['version']} {plan['version']}, {t['agreed_on']} "
-                f"{_day(plan.get('agreed_at'))}</p><h3>{t['goals']}</h3>"
+                f"{iso_day(plan.get('agreed_at'))}</p><h3>{t['goals']}</h3>"
             )
             goals = []
             for g in plan["goals"]:
-                target = f" ({t['target']} {_day(g['target_date'])})" if g["target_date"] else ""
+                target = f" ({t['target']} {iso_day(g['target_date'])})" if g["target_date"] else ""
                 actions = [
                     a for a in plan.get("actions") or [] if str(a["goal_id"]) == str(g["goal_id"])
                 ]
                 rows = "".join(
                     f"<tr><td>{escape(t.get('owner_' + str(a['owner']), str(a['owner'])))}</td>"
-                    f"<td>{_day(a['due_date'])}</td>"
+                    f"<td>{iso_day(a['due_date'])}</td>"
                     f"<td>{escape(t.get(str(a['status']), str(a['status'])))}</td></tr>"
                     for a in actions
                 )
