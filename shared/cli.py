@@ -184,6 +184,10 @@ def run(
             console.print(
                 f"Counsellor token (for Authorize in the API docs): {dev_tokens()['counsellor']}\n"
             )
+            # Someone to refer to: the demo partner directory, once the system answers.
+            from shared.demo import seed_in_background
+
+            seed_in_background(base, dev_tokens()["admin"])
         if split:
             for role, extra in (("relay", []), ("worker", ["--nice", str(SPLIT_WORKER_NICE)])):
                 background = subprocess.Popen(
