@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.console.api import Api, ApiError, FormErrors, form_errors
-from services.console.forms import partner_directory
+from services.console.api import ApiError, FormErrors, form_errors
+from services.console.forms import api, partner_directory, token
 from services.console.i18n import LANGUAGES, N_
 from services.console.signin import ROLE_NAMES
 from services.console.web import (
@@ -82,16 +82,6 @@ REFERRAL_FILTERS = {
 # Who has a worklist (the API lets them read cases and check-ins).
 WORKLIST_ROLES = {"counsellor", "team_lead"}
 CLIENT_LANGUAGES = ("nl", "fr", "en", "de", "ar", "tr", "pl", "uk")
-
-
-def api(request: Request) -> Api:
-    client: Api = request.app.state.api
-    return client
-
-
-def token(page: View) -> str:
-    assert page.session is not None
-    return page.session.access_token
 
 
 def page_number(value: str | None) -> int:
@@ -166,8 +156,10 @@ async def worklist(
         key=lambda b: str(b["detected_at"]),
         reverse=True,
     )
+    listed = {str(i["client_id"]) for i in [*checkins.items, *bottlenecks, *awaiting.items]}
     return page.render(
         "worklist.html",
+        names=await client_names(request, page, listed),
         checkins=checkins,
         stuck=stuck,
         bottlenecks=bottlenecks,
@@ -183,6 +175,15 @@ async def worklist(
         statuses=STATUS_NAMES,
         phases=PHASE_NAMES,
     )
+
+
+async def client_names(request: Request, page: View, ids: set[str]) -> dict[str, str]:
+    """The names of the clients a page lists (by id; each a recorded read), in one call."""
+    wanted = sorted(i for i in ids if i and i != "None")[:200]
+    if not wanted:
+        return {}
+    found = await api(request).get(token(page), "/intake/v1/clients", client_id=wanted, limit=200)
+    return {str(c["client_id"]): f"{c['given_name']} {c['family_name']}" for c in found}
 
 
 @router.get("/clients/new", response_class=HTMLResponse)

@@ -516,15 +516,28 @@ async def find_clients(
     request: Request,
     response: Response,
     q: ClientQuery = None,
+    client_id: Annotated[
+        list[uuid.UUID] | None,
+        Query(
+            max_length=200,
+            description="Only these clients (repeat the parameter, at most 200): the names "
+            "of the clients a page lists.",
+        ),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[ClientFound]:
-    """Client search: the organisation's clients by name, e-mail address or date of birth,
-    by family name; `X-Total-Count` and `Link` paginate. Erased clients are not found.
-    Each listed client is a read of their personal data: one read per client is recorded
-    (resource `client-search`) before the page is answered."""
+    """Client search: the organisation's clients by name, e-mail address or date of birth
+    (or by their ids), by family name; `X-Total-Count` and `Link` paginate. Erased clients
+    are not found. Each listed client is a read of their personal data: one read per
+    client is recorded (resource `client-search`) before the page is answered."""
     rows, total = await search_clients(
-        request.app.state.runtime.pool, who.org, q, limit=limit, offset=offset
+        request.app.state.runtime.pool,
+        who.org,
+        q,
+        client_ids=client_id,
+        limit=limit,
+        offset=offset,
     )
     if rows:
         shown = [uuid.UUID(str(r["client_id"])) for r in rows]

@@ -237,18 +237,23 @@ async def search_clients(
     organisation: str,
     text: str | None,
     *,
+    client_ids: list[uuid.UUID] | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
     """The organisation's clients whose name or e-mail address contains `text` (any
-    case), or whose birth date is `text` (YYYY-MM-DD); every client without it; by family
-    name, then given name; with the total for pagination. Erased clients have no row."""
+    case), or whose birth date is `text` (YYYY-MM-DD); every client without it; only those
+    of `client_ids` when given; by family name, then given name; with the total for
+    pagination. Erased clients have no row."""
     where = ["organisation = $1"]
     args: list[Any] = [organisation]
+    if client_ids is not None:
+        args.append(client_ids)
+        where.append(f"client_id = ANY(${len(args)}::uuid[])")
     born = _day(text)
     if born is not None:
         args.append(born)
-        where.append("birth_date = $2")
+        where.append(f"birth_date = ${len(args)}")
     else:
         for word in (text or "").lower().split():
             args.append(f"%{_like(word)}%")

@@ -119,6 +119,7 @@ def test_a_counsellor_follows_up_a_plan_to_its_close_then_exports_and_erases_the
             page.reload()
         assert stuck.inner_text().startswith(format_date(agency_today(), "medium", locale="en"))
         assert "an action stalls" in stuck.inner_text()
+        assert "Noor Claes" in stuck.inner_text()  # the client by name
         visit.check("worklist-bottleneck")
         stuck.get_by_role("link", name="Follow-up").click()
         assert page.url.endswith(f"/cases/{case_id}/followup#check")

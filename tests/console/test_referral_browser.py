@@ -162,7 +162,9 @@ def test_a_counsellor_finds_a_partner_proposes_sends_and_withdraws_referrals(
         row = page.locator("#awaiting-referrals tbody tr", has_text=name)
         assert row.count() == 1
         assert "sent" in row.inner_text()
-        assert row.locator("a").first.get_attribute("href") == sent_url.removeprefix(system.base)
+        assert "Ruben Peeters" in row.inner_text()  # the client by name
+        link = row.get_by_role("link", name="Referral page")
+        assert link.get_attribute("href") == sent_url.removeprefix(system.base)
         visit.check("worklist")
         page.select_option("#referrals-filter", "overdue")
         page.click("#referrals-filter-submit")

@@ -126,3 +126,26 @@ async def test_a_bad_query_is_a_422_naming_it(api: httpx.AsyncClient, token: Any
     partner = bearer(token("partner", org=new_org(), sub="p1", partner_id=str(uuid.uuid4())))
     r = await api.get(f"{INTAKE}/clients", params={"q": "x"}, headers=partner)
     assert r.status_code == 403, r.text
+
+
+async def test_clients_are_found_by_their_ids_within_the_own_organisation(
+    api: httpx.AsyncClient, token: Any
+) -> None:
+    org = new_org()
+    anna = bearer(token("counsellor", org=org, sub="anna.c"))
+    foreign = bearer(token("counsellor", org=new_org(), sub="anna.c"))
+    sanne = await register(api, anna, "Sanne", "de Vries")
+    piet = await register(api, anna, "Piet", "Jansen")
+    await register(api, anna, "Jan", "Pietersen")
+    theirs = await register(api, foreign, "Karel", "Smit")
+
+    ids = [sanne, piet, theirs, str(uuid.uuid4())]
+    assert await found(api, anna, client_id=ids) == ["Sanne de Vries", "Piet Jansen"]
+    assert await found(api, anna, client_id=ids, q="piet") == ["Piet Jansen"]
+    assert await found(api, foreign, client_id=ids) == ["Karel Smit"]
+    r = await api.get(f"{INTAKE}/clients", params={"client_id": "not-an-id"}, headers=anna)
+    assert_problem(r, 422, "validation-error", ("client_id",))
+    r = await api.get(
+        f"{INTAKE}/clients", params={"client_id": [str(uuid.uuid4())] * 201}, headers=anna
+    )
+    assert_problem(r, 422, "validation-error", ("client_id",))
