@@ -33,6 +33,7 @@ from shared.schemas import (
     SingleLine,
     Strict,
 )
+from shared.vocabulary import GuidanceOutcome
 
 router = APIRouter(tags=["followup"])
 
@@ -87,7 +88,7 @@ class OutcomeIn(Strict):
         json_schema_extra={"examples": [{"outcome": "employed", "on": "2026-06-15"}]}
     )
 
-    outcome: Literal["employed", "education", "self_employed", "other", "none"]
+    outcome: GuidanceOutcome
     """Where the client ended up: `employed`, `education`, `self_employed`, `other` or `none`."""
     on: Day
     """The day of the outcome (ISO date): not in the future, not before the case was accepted."""

@@ -26,11 +26,12 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from shared.text import guard_text
+from shared.vocabulary import GUIDANCE_OUTCOMES
 
 DEFAULT_CHECKIN_OFFSETS_DAYS = (14, 91, 182)  # two weeks, three and six months
 CHANNELS = ("phone", "email", "meeting", "video")
 CHECK_STATUSES = ("realised", "partly", "not_realised")
-OUTCOMES = ("employed", "education", "self_employed", "other", "none")
+OUTCOMES = GUIDANCE_OUTCOMES
 OWNERS = ("client", "counsellor", "partner")
 ACTION_STATUSES = ("open", "completed", "cancelled")
 BOTTLENECK_KINDS = ("unreachable", "action", "checkin_overdue", "action_overdue")

@@ -32,14 +32,13 @@ from shared.schemas import (
     SingleLine,
     Strict,
 )
+from shared.vocabulary import DataCategory, Purpose
 
 router = APIRouter(tags=["intake"])
 
 Counsellor = Annotated[Principal, Depends(require("counsellor"))]
 Reader = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
 
-Purpose = Literal["guidance", "referral", "statistics"]
-DataCategory = Literal["identity", "contact", "career_question", "assessments", "plan"]
 # JSON types are taken as they are: `true` is no score and "yes" no boolean.
 Score = Annotated[StrictInt, Field(ge=1, le=4)]
 Name = Annotated[StrictStr, Field(min_length=1, max_length=100), SingleLine]

@@ -14,16 +14,8 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from shared.text import guard_text
+from shared.vocabulary import COMPETENCES, DATA_CATEGORIES, PURPOSES
 
-COMPETENCES = (
-    "quality_reflection",
-    "motive_reflection",
-    "work_exploration",
-    "career_steering",
-    "networking",
-)
-PURPOSES = ("guidance", "referral", "statistics")
-DATA_CATEGORIES = ("identity", "contact", "career_question", "assessments", "plan")
 ASSESSORS = ("client", "counsellor")
 SESSION_KINDS = ("intake", "deepening", "synthesis", "aftercare")
 DECISIONS = ("accept", "refer_out", "decline")

@@ -18,11 +18,12 @@ from typing import Any
 import asyncpg
 from eventsourcing.persistence import Notification
 
-from services.intake.domain import COMPETENCES, GAP_SCORES, Case, Client
+from services.intake.domain import GAP_SCORES, Case, Client
 from shared.messaging.follower import LogFollower
 from shared.privacy import ERASED, SealingMapper
 from shared.privacy.sealing import event_id
 from shared.runtime import snapshot
+from shared.vocabulary import COMPETENCES
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS intake.clients_view (

@@ -36,14 +36,12 @@ from shared.schemas import (
     SingleLine,
     Strict,
 )
+from shared.vocabulary import Competence
 
 router = APIRouter(tags=["planning"])
 
 Counsellor = Annotated[Principal, Depends(require("counsellor"))]
 Reader = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
-Competence = Literal[
-    "quality_reflection", "motive_reflection", "work_exploration", "career_steering", "networking"
-]
 Text = Annotated[StrictStr, Field(min_length=1, max_length=2000), MultiLine]
 Title = Annotated[StrictStr, Field(min_length=1, max_length=200), SingleLine]
 Note = Annotated[StrictStr, Field(max_length=2000), MultiLine]

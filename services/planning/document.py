@@ -8,8 +8,8 @@ from datetime import date
 from html import escape
 from typing import Any
 
-from services.planning.domain import COMPETENCES
 from shared.documents import COMMON_TEXT, document_language, iso_day
+from shared.vocabulary import COMPETENCES
 
 _OWN_TEXT: dict[str, dict[str, str]] = {
     "en": {

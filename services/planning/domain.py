@@ -19,14 +19,8 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from shared.text import guard_field, guard_text
+from shared.vocabulary import COMPETENCES
 
-COMPETENCES = (
-    "quality_reflection",
-    "motive_reflection",
-    "work_exploration",
-    "career_steering",
-    "networking",
-)
 PLAN_TYPES = ("action", "reflection", "combined")
 OWNERS = ("client", "counsellor", "partner")
 PARTIES = ("client", "counsellor")

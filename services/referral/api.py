@@ -30,6 +30,7 @@ from shared.http import page_headers
 from shared.idempotency import new_id
 from shared.messaging.follower import LogFollower
 from shared.schemas import Answer, Id, IfMatch, Limit, MultiLine, Offset, SingleLine, Strict
+from shared.vocabulary import DataCategory
 
 router = APIRouter(tags=["partners"])
 
@@ -49,7 +50,6 @@ ServiceCategory = Literal[
     "language",
     "other",
 ]
-DataCategory = Literal["identity", "contact", "career_question", "assessments", "plan"]
 Name = Annotated[StrictStr, Field(min_length=1, max_length=200), SingleLine]
 Description = Annotated[StrictStr, Field(max_length=4000), MultiLine]
 Email = Annotated[StrictStr, Field(max_length=254), SingleLine]

@@ -20,6 +20,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from shared.text import guard_field, guard_text
+from shared.vocabulary import DATA_CATEGORIES
 
 SERVICE_CATEGORIES = (
     "training",
@@ -32,7 +33,6 @@ SERVICE_CATEGORIES = (
     "language",
     "other",
 )
-DATA_CATEGORIES = ("identity", "contact", "career_question", "assessments", "plan")
 # ISO 639-1: the two-letter language codes.
 _ISO_639_1 = """
 aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu

@@ -28,6 +28,7 @@ import asyncpg
 
 from shared.messaging.consumer import ReadModelHandler
 from shared.messaging.envelope import CloudEvent
+from shared.vocabulary import DATA_CATEGORIES
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS referral.consents (
@@ -74,7 +75,7 @@ CREATE TABLE IF NOT EXISTS referral.client_languages (
 );
 """
 
-CATEGORIES = ("identity", "contact", "career_question", "assessments", "plan")
+CATEGORIES = DATA_CATEGORIES
 CLIENT_FIELDS = {
     "given_name": "identity",
     "family_name": "identity",

@@ -26,8 +26,9 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
-from services.referral.domain import DATA_CATEGORIES, ReferralError, _text
+from services.referral.domain import ReferralError, _text
 from shared.text import guard_field, guard_text
+from shared.vocabulary import DATA_CATEGORIES, REFERRAL_OUTCOMES
 
 STATUSES = (
     "proposed",
@@ -39,7 +40,7 @@ STATUSES = (
     "closed",
     "withdrawn",
 )
-OUTCOMES = ("completed", "partially_completed", "not_completed", "no_show")
+OUTCOMES = REFERRAL_OUTCOMES
 # Waiting for the partner's answer (accept or decline): the overdue clock runs.
 AWAITING_ANSWER = ("sent", "acknowledged")
 # The partner may read the client's data (the packet) in these statuses only.

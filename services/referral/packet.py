@@ -21,8 +21,9 @@ from services.referral.knowledge import packet_sources
 from services.referral.lifecycle import Referral
 from shared.documents import COMMON_TEXT, document_language, iso_day
 from shared.privacy.sealing import is_sealed
+from shared.vocabulary import DATA_CATEGORIES
 
-CATEGORY_ORDER = ("identity", "contact", "career_question", "assessments", "plan")
+CATEGORY_ORDER = DATA_CATEGORIES
 
 
 def served_categories(referral: Referral, consented: list[str]) -> list[str]:

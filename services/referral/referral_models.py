@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Request, Response
 from pydantic import ConfigDict, Field, StrictBool, StrictStr
 
-from services.referral.api import DataCategory
 from services.referral.api import referral as referral_app
 from services.referral.application import ReferralApplication
 from services.referral.knowledge import consent_for
@@ -23,6 +22,7 @@ from shared.commands import change as change_command
 from shared.errors import Forbidden, Problem
 from shared.messaging.follower import LogFollower
 from shared.schemas import Answer, Day, Id, IfMatch, MultiLine, Strict
+from shared.vocabulary import DataCategory, ReferralOutcome
 
 Counsellor = Annotated[Principal, Depends(require("counsellor"))]
 Staff = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
@@ -39,7 +39,7 @@ Status = Literal[
     "closed",
     "withdrawn",
 ]
-Outcome = Literal["completed", "partially_completed", "not_completed", "no_show"]
+Outcome = ReferralOutcome
 
 
 def partner_of(who: Principal) -> uuid.UUID:

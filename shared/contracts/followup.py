@@ -9,6 +9,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from shared.contracts import IntegrationEvent, Personal
+from shared.vocabulary import GuidanceOutcome
 
 Owner = Literal["client", "counsellor", "partner"]
 # Why a follow-up closed (`reason` of FollowUpClosed, once opened).
@@ -106,7 +107,7 @@ class OutcomeRecordedV1(_FollowUp):
 
     event_type: ClassVar[str] = "OutcomeRecorded"
 
-    outcome: Literal["employed", "education", "self_employed", "other", "none"]
+    outcome: GuidanceOutcome
     on: date
 
 

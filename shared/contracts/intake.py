@@ -9,12 +9,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from shared.contracts import IntegrationEvent, Personal
-
-Purpose = Literal["guidance", "referral", "statistics"]
-DataCategory = Literal["identity", "contact", "career_question", "assessments", "plan"]
-Competence = Literal[
-    "quality_reflection", "motive_reflection", "work_exploration", "career_steering", "networking"
-]
+from shared.vocabulary import Competence, DataCategory, Purpose
 
 
 class _Intake(IntegrationEvent):

@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from shared.contracts import IntegrationEvent, Personal
-from shared.contracts.intake import Competence
+from shared.vocabulary import Competence
 
 Owner = Literal["client", "counsellor", "partner"]
 

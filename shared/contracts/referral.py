@@ -15,6 +15,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from shared.contracts import IntegrationEvent, Personal
+from shared.vocabulary import DataCategory, ReferralOutcome
 
 ServiceCategory = Literal[
     "training",
@@ -27,7 +28,6 @@ ServiceCategory = Literal[
     "language",
     "other",
 ]
-DataCategory = Literal["identity", "contact", "career_question", "assessments", "plan"]
 PartnerField = Literal[
     "name",
     "description",
@@ -152,7 +152,7 @@ class ReferralDeclinedV1(_PartnerStep):
     reason: Personal
 
 
-Outcome = Literal["completed", "partially_completed", "not_completed", "no_show"]
+Outcome = ReferralOutcome
 
 
 class ReferralOutcomeReportedV1(_PartnerStep):

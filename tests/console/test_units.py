@@ -448,3 +448,14 @@ def test_a_moments_day_is_the_agencys_not_utcs() -> None:
     assert Localised("en").day(late.isoformat()) == "Nov 30, 2026"
     assert Localised("en", "UTC").day(late) == "Nov 29, 2026"
     assert Localised("nl").day("2026-11-29") == "29 nov 2026"  # a day stays that day
+
+
+def test_the_consoles_labels_name_every_word_of_the_shared_vocabulary_in_its_order() -> None:
+    from services.console import aftercare, casework, forms, pages, referrals
+    from shared import vocabulary
+
+    assert tuple(forms.COMPETENCES) == vocabulary.COMPETENCES
+    assert tuple(casework.CATEGORIES) == vocabulary.DATA_CATEGORIES
+    assert tuple(pages.PURPOSE_NAMES) == vocabulary.PURPOSES
+    assert tuple(aftercare.OUTCOMES) == vocabulary.GUIDANCE_OUTCOMES
+    assert tuple(referrals.OUTCOMES) == vocabulary.REFERRAL_OUTCOMES

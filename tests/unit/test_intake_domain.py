@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from services.intake.domain import COMPETENCES, Case, Client, IntakeError
+from services.intake.domain import Case, Client, IntakeError
+from shared.vocabulary import COMPETENCES
 
 NOW = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
 ORG = "org-a"

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from services.referral.domain import DATA_CATEGORIES, ReferralError
+from services.referral.domain import ReferralError
 from services.referral.lifecycle import (
     AWAITING_ANSWER,
     CLOSABLE,
@@ -31,6 +31,7 @@ from services.referral.lifecycle import (
     Referral,
     add_working_days,
 )
+from shared.vocabulary import DATA_CATEGORIES
 
 MONDAY = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)  # the proposal
 SENT_AT = MONDAY + timedelta(hours=1)  # sent the same Monday
