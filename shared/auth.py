@@ -349,6 +349,13 @@ def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     return check
 
 
+# Who a route lets in, named once for every service (a service's own sets, such as the
+# partner directory's, are named where they are used, never `Reader`).
+Counsellor = Annotated[Principal, Depends(require("counsellor"))]
+TeamLead = Annotated[Principal, Depends(require("team_lead"))]
+Staff = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
+
+
 def dev_token(
     settings: Settings,
     *,

@@ -14,7 +14,7 @@ from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp
 from services.followup.projections import accepted_on, list_followups, outcomes_report, worklist
 from shared.audit.access import record_read, record_reads
-from shared.auth import Principal, require
+from shared.auth import Counsellor, Principal, Staff, TeamLead
 from shared.commands import Projection, change, set_etag
 from shared.http import page_headers
 from shared.idempotency import new_id
@@ -37,8 +37,6 @@ from shared.vocabulary import GuidanceOutcome
 
 router = APIRouter(tags=["followup"])
 
-Counsellor = Annotated[Principal, Depends(require("counsellor"))]
-Reader = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
 Note = Annotated[StrictStr, Field(max_length=4000), MultiLine]
 Text = Annotated[StrictStr, Field(min_length=1, max_length=2000), MultiLine]
 
@@ -312,7 +310,7 @@ def _closure(f: FollowUp) -> dict[str, Any]:
 
 @router.get("/followups", response_model=list[FollowUpOut])
 async def get_followups(
-    who: Reader,
+    who: Staff,
     app: App,
     request: Request,
     response: Response,
@@ -384,7 +382,7 @@ def _listed(app: FollowUpApplication, who: Principal, shown: list[FollowUp]) -> 
 
 @router.get("/followups/{followup_id}", response_model=FollowUpOut)
 async def get_followup(
-    followup_id: uuid.UUID, who: Reader, app: App, response: Response
+    followup_id: uuid.UUID, who: Staff, app: App, response: Response
 ) -> FollowUpOut:
     """One follow-up: check-ins, the plan's actions and their checks, contacts, bottlenecks."""
 
@@ -407,7 +405,7 @@ async def get_followup(
 
 @router.get("/worklist", response_model=list[WorkItem])
 async def get_worklist(
-    who: Reader,
+    who: Staff,
     app: App,
     request: Request,
     response: Response,
@@ -459,9 +457,6 @@ class OutcomesReport(Answer):
     """Feedback given in the period: {count, satisfaction_average (1-5),
     self_knowledge_improved_share, confidence_improved_share (0-1)}.
     """
-
-
-TeamLead = Annotated[Principal, Depends(require("team_lead"))]
 
 
 @router.get("/reports/outcomes", response_model=OutcomesReport, response_model_by_alias=True)

@@ -14,7 +14,7 @@ from services.intake.application import IntakeApplication
 from services.intake.domain import Case, Client
 from services.intake.projections import list_cases, open_career_questions, search_clients
 from shared.audit.access import record_read, record_reads
-from shared.auth import Principal, require
+from shared.auth import Counsellor, Principal, Staff
 from shared.commands import Projection, change, expected_version, run_command, set_etag
 from shared.http import page_headers
 from shared.idempotency import new_id
@@ -36,8 +36,6 @@ from shared.vocabulary import DataCategory, Purpose
 
 router = APIRouter(tags=["intake"])
 
-Counsellor = Annotated[Principal, Depends(require("counsellor"))]
-Reader = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
 
 # JSON types are taken as they are: `true` is no score and "yes" no boolean.
 Score = Annotated[StrictInt, Field(ge=1, le=4)]
@@ -510,7 +508,7 @@ ClientQuery = Annotated[
 
 @router.get("/clients", response_model=list[ClientFound])
 async def find_clients(
-    who: Reader,
+    who: Staff,
     app: App,
     request: Request,
     response: Response,
@@ -554,7 +552,7 @@ async def find_clients(
 
 
 @router.get("/clients/{client_id}", response_model=ClientOut)
-async def get_client(client_id: uuid.UUID, who: Reader, app: App, response: Response) -> ClientOut:
+async def get_client(client_id: uuid.UUID, who: Staff, app: App, response: Response) -> ClientOut:
     """A client of the caller's organisation, with personal fields."""
 
     def read() -> Client:
@@ -605,7 +603,7 @@ async def record_consent(
 
 @router.get("/clients/{client_id}/consents", response_model=list[ConsentOut])
 async def list_consents(
-    client_id: uuid.UUID, who: Reader, app: App, response: Response
+    client_id: uuid.UUID, who: Staff, app: App, response: Response
 ) -> list[ConsentOut]:
     """The client's current consents, one per purpose (and partner), granted or withdrawn."""
     client = await run_in_threadpool(app.client, client_id, who.org)
@@ -615,7 +613,7 @@ async def list_consents(
 
 @router.get("/clients/{client_id}/consents/history", response_model=list[ConsentChangeOut])
 async def consent_history(
-    client_id: uuid.UUID, who: Reader, app: App, response: Response
+    client_id: uuid.UUID, who: Staff, app: App, response: Response
 ) -> list[ConsentChangeOut]:
     """Every grant and withdrawal, oldest first, with who recorded it."""
     client = await run_in_threadpool(app.client, client_id, who.org)
@@ -646,7 +644,7 @@ async def open_case(
 
 @router.get("/cases", response_model=list[CaseSummary])
 async def get_cases(
-    who: Reader,
+    who: Staff,
     app: App,
     request: Request,
     response: Response,
@@ -699,7 +697,7 @@ async def get_cases(
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut)
-async def get_case(case_id: uuid.UUID, who: Reader, app: App, response: Response) -> CaseOut:
+async def get_case(case_id: uuid.UUID, who: Staff, app: App, response: Response) -> CaseOut:
     """A case of the caller's organisation, rebuilt from its events."""
 
     def read() -> Case:

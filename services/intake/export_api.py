@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from services.intake.api import App
 from services.intake.export import gather
 from shared.audit.access import DataAccess, main_role
-from shared.auth import Principal, require
+from shared.auth import Staff
 from shared.contracts.export import ClientExport, schema
 from shared.errors import PROBLEM_JSON, Problem
 from shared.privacy.export import (
@@ -35,7 +35,6 @@ from shared.privacy.export import (
 
 export = APIRouter(tags=["privacy"])
 
-Staff = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
 # What an export reads: all of it.
 CATEGORIES = [
     "identity",

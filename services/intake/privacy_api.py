@@ -11,21 +11,19 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import ConfigDict, Field, StrictStr
 from starlette.concurrency import run_in_threadpool
 
 from services.intake.api import App
 from services.intake.erasure import ClientErasure
-from shared.auth import Principal, require
+from shared.auth import Principal, Staff, TeamLead
 from shared.commands import Projection, run_command
 from shared.errors import NotFound
 from shared.schemas import Answer, MultiLine, Strict
 
 privacy = APIRouter(tags=["privacy"])
 
-Staff = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
-TeamLead = Annotated[Principal, Depends(require("team_lead"))]
 Reason = Annotated[StrictStr, Field(min_length=1, max_length=1000), MultiLine]
 
 

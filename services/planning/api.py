@@ -16,7 +16,7 @@ from services.planning.document import language_for, render
 from services.planning.domain import Plan
 from services.planning.projections import case_record, client_record, list_plans
 from shared.audit.access import record_read, record_reads
-from shared.auth import Principal, require
+from shared.auth import Counsellor, Principal, Staff
 from shared.commands import Projection, change, set_etag
 from shared.errors import NotFound
 from shared.http import page_headers
@@ -40,8 +40,6 @@ from shared.vocabulary import Competence
 
 router = APIRouter(tags=["planning"])
 
-Counsellor = Annotated[Principal, Depends(require("counsellor"))]
-Reader = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
 Text = Annotated[StrictStr, Field(min_length=1, max_length=2000), MultiLine]
 Title = Annotated[StrictStr, Field(min_length=1, max_length=200), SingleLine]
 Note = Annotated[StrictStr, Field(max_length=2000), MultiLine]
@@ -432,7 +430,7 @@ def plan_out(p: Plan) -> PlanOut:
 
 @router.get("/plans", response_model=list[PlanOut])
 async def get_plans(
-    who: Reader,
+    who: Staff,
     app: App,
     request: Request,
     response: Response,
@@ -509,7 +507,7 @@ def _read(
 
 
 @router.get("/plans/{plan_id}", response_model=PlanOut)
-async def get_plan(plan_id: uuid.UUID, who: Reader, app: App, response: Response) -> PlanOut:
+async def get_plan(plan_id: uuid.UUID, who: Staff, app: App, response: Response) -> PlanOut:
     """One plan with its goals by priority, their actions, analysis, portfolio, agreement."""
     plan = await run_in_threadpool(_read, app, plan_id, who, "plan", ["plan"])
     set_etag(response, plan.version)
@@ -539,9 +537,7 @@ def _which_exist(plan: Plan) -> str:
 
 
 @router.get("/plans/{plan_id}/versions", response_model=list[PlanVersionSummary])
-async def get_agreed_versions(
-    plan_id: uuid.UUID, who: Reader, app: App
-) -> list[PlanVersionSummary]:
+async def get_agreed_versions(plan_id: uuid.UUID, who: Staff, app: App) -> list[PlanVersionSummary]:
     """The plan's agreed versions, first agreement first: `version` counts agreements
     (1 = the first agreed version), `revision` is the plan's revision it was agreed on."""
     plan = await run_in_threadpool(_read, app, plan_id, who, "plan-versions", ["plan"])
@@ -560,7 +556,7 @@ async def get_agreed_version(
             "plan's revision; `GET .../versions` lists them).",
         ),
     ],
-    who: Reader,
+    who: Staff,
     app: App,
 ) -> PlanVersionOut:
     """Agreed version `version` of the plan (1 = the first agreement), as both parties
@@ -575,7 +571,7 @@ async def get_agreed_version(
 @router.get("/plans/{plan_id}/document", response_class=HTMLResponse)
 async def get_document(
     plan_id: uuid.UUID,
-    who: Reader,
+    who: Staff,
     app: App,
     request: Request,
     lang: Annotated[

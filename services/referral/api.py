@@ -34,11 +34,10 @@ from shared.vocabulary import DataCategory
 
 router = APIRouter(tags=["partners"])
 
-Admin = Annotated[Principal, Depends(require("admin", "directory_admin"))]
-Reader = Annotated[
+DirectoryAdmin = Annotated[Principal, Depends(require("admin", "directory_admin"))]
+DirectoryReader = Annotated[
     Principal, Depends(require("counsellor", "team_lead", "admin", "directory_admin"))
 ]
-Counsellor = Annotated[Principal, Depends(require("counsellor"))]
 ServiceCategory = Literal[
     "training",
     "psychology",
@@ -224,7 +223,12 @@ def partner_out(p: Partner) -> PartnerOut:
 
 @router.post("/partners", status_code=status.HTTP_201_CREATED, response_model=PartnerCreated)
 async def register_partner(
-    body: PartnerIn, who: Admin, app: App, proj: Projection, request: Request, response: Response
+    body: PartnerIn,
+    who: DirectoryAdmin,
+    app: App,
+    proj: Projection,
+    request: Request,
+    response: Response,
 ) -> PartnerCreated:
     """Add a partner to the directory: its services, accepted data categories, capacity
     (open places; absent or null = no limit)."""
@@ -251,7 +255,7 @@ async def register_partner(
 
 @router.get("/partners", response_model=list[PartnerOut])
 async def get_partners(
-    who: Reader,
+    who: DirectoryReader,
     request: Request,
     response: Response,
     service: Annotated[
@@ -294,7 +298,7 @@ async def get_partners(
 
 @router.get("/partners/{partner_id}", response_model=PartnerOut)
 async def get_partner(
-    partner_id: uuid.UUID, who: Reader, app: App, response: Response
+    partner_id: uuid.UUID, who: DirectoryReader, app: App, response: Response
 ) -> PartnerOut:
     """One partner; an inactive one only for admins."""
     partner = await run_in_threadpool(
@@ -338,7 +342,7 @@ async def _change(
 async def update_partner(
     partner_id: uuid.UUID,
     body: PartnerPatch,
-    who: Admin,
+    who: DirectoryAdmin,
     app: App,
     proj: Projection,
     response: Response,
@@ -398,7 +402,7 @@ async def set_capacity(
 @router.post("/partners/{partner_id}/deactivate", response_model=PartnerOut)
 async def deactivate_partner(
     partner_id: uuid.UUID,
-    who: Admin,
+    who: DirectoryAdmin,
     app: App,
     proj: Projection,
     response: Response,
@@ -419,7 +423,7 @@ async def deactivate_partner(
 @router.post("/partners/{partner_id}/reactivate", response_model=PartnerOut)
 async def reactivate_partner(
     partner_id: uuid.UUID,
-    who: Admin,
+    who: DirectoryAdmin,
     app: App,
     proj: Projection,
     response: Response,

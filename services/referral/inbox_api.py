@@ -17,7 +17,6 @@ from services.referral.lifecycle import LETTER, SHARED
 from services.referral.packet import build_packet, letter_language, render_letter
 from services.referral.projections import partner_row
 from services.referral.referral_models import (
-    Counsellor,
     DeclineIn,
     OutcomeIn,
     Packet,
@@ -27,6 +26,7 @@ from services.referral.referral_models import (
     ReferralView,
     shared_categories,
 )
+from shared.auth import Counsellor
 from shared.errors import Problem
 
 inbox = APIRouter(tags=["partner inbox"])

@@ -16,7 +16,7 @@ from services.referral.application import ReferralApplication
 from services.referral.knowledge import consent_for
 from services.referral.lifecycle import Referral
 from services.referral.packet import served_categories
-from shared.auth import Principal, require
+from shared.auth import Counsellor, Principal, require
 from shared.commands import Projection
 from shared.commands import change as change_command
 from shared.errors import Forbidden, Problem
@@ -24,9 +24,7 @@ from shared.messaging.follower import LogFollower
 from shared.schemas import Answer, Day, Id, IfMatch, MultiLine, Strict
 from shared.vocabulary import DataCategory, ReferralOutcome
 
-Counsellor = Annotated[Principal, Depends(require("counsellor"))]
-Staff = Annotated[Principal, Depends(require("counsellor", "team_lead"))]
-Reader = Annotated[Principal, Depends(require("counsellor", "team_lead", "partner"))]
+StaffOrPartner = Annotated[Principal, Depends(require("counsellor", "team_lead", "partner"))]
 Reason = Annotated[StrictStr, Field(min_length=1, max_length=4000), MultiLine]
 Note = Annotated[StrictStr, Field(max_length=4000), MultiLine]
 Status = Literal[

@@ -22,24 +22,23 @@ from services.referral.projections import partner_row
 from services.referral.queries import list_referrals, network_figures
 from services.referral.referral_models import (
     CloseIn,
-    Counsellor,
     CounsellorCommand,
     Figures,
     PartnerReferralOut,
-    Reader,
     ReferralCreated,
     ReferralIn,
     ReferralItem,
     ReferralOut,
     ReferralView,
     ResumptionIn,
+    StaffOrPartner,
     Status,
     WithdrawIn,
     consent_revoked,
     partner_of,
     view,
 )
-from shared.auth import Principal, require
+from shared.auth import Counsellor, Principal, require
 from shared.commands import Projection, run_command, set_etag
 from shared.errors import Forbidden, NotFound
 from shared.http import page_headers
@@ -94,7 +93,7 @@ async def propose_referral(
 
 @referrals.get("/referrals", response_model=list[ReferralItem], response_model_exclude_unset=True)
 async def get_referrals(
-    who: Reader,
+    who: StaffOrPartner,
     request: Request,
     response: Response,
     status_: Annotated[
@@ -154,7 +153,7 @@ async def get_referrals(
 
 @referrals.get("/referrals/{referral_id}", response_model=ReferralOut | PartnerReferralOut)
 async def get_referral(
-    referral_id: uuid.UUID, who: Reader, app: App, request: Request, response: Response
+    referral_id: uuid.UUID, who: StaffOrPartner, app: App, request: Request, response: Response
 ) -> ReferralOut | PartnerReferralOut:
     """One referral: staff of its organisation see all of it, its partner its own view."""
     if who.has("partner"):

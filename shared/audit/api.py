@@ -25,7 +25,7 @@ from shared.errors import Conflict, NotFound
 from shared.http import page_headers
 from shared.schemas import Moment, Offset
 
-Reader = Annotated[Principal, Depends(require("auditor", "admin"))]
+AuditReader = Annotated[Principal, Depends(require("auditor", "admin"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 
 
@@ -75,7 +75,7 @@ def audit_router() -> APIRouter:
     async def events(
         case_id: uuid.UUID,
         request: Request,
-        who: Reader,
+        who: AuditReader,
         include_state: Annotated[bool, Query(description="Add the stored bytes (base64).")] = False,
     ) -> list[dict[str, Any]]:
         """This service's events of a case in the caller's audit scope, each with its link."""
@@ -101,7 +101,7 @@ def audit_router() -> APIRouter:
     async def state(
         case_id: uuid.UUID,
         request: Request,
-        who: Reader,
+        who: AuditReader,
         as_of: Annotated[Moment | None, Query(description="RFC 3339; default now.")] = None,
     ) -> dict[str, Any]:
         """A case's state (in the caller's audit scope) as of a moment, from its events."""
@@ -151,7 +151,7 @@ def audit_router() -> APIRouter:
             }
         ),
     )
-    async def verify(request: Request, who: Reader) -> dict[str, Any]:
+    async def verify(request: Request, who: AuditReader) -> dict[str, Any]:
         """Recompute the whole hash chain and check it against the signed checkpoints."""
         audit = _audit(request)
         async with audit.pool.acquire() as conn:
@@ -171,7 +171,7 @@ def audit_router() -> APIRouter:
     async def accesses(
         request: Request,
         response: Response,
-        who: Reader,
+        who: AuditReader,
         client_id: Annotated[
             uuid.UUID | None, Query(description="Only the reads of this client's data.")
         ] = None,
@@ -194,7 +194,7 @@ def audit_router() -> APIRouter:
 
     @router.get("/checkpoints", responses=_answer([_CHECKPOINT]))
     async def checkpoints(
-        request: Request, response: Response, who: Reader
+        request: Request, response: Response, who: AuditReader
     ) -> list[dict[str, Any]]:
         """The signed checkpoints of this service's chain (the stream's copy when it answers)."""
         audit = _audit(request)
@@ -229,7 +229,7 @@ def audit_router() -> APIRouter:
             }
         ),
     )
-    async def public_key(request: Request, who: Reader) -> dict[str, str]:
+    async def public_key(request: Request, who: AuditReader) -> dict[str, str]:
         """The Ed25519 key that checks this service's checkpoints."""
         return {
             "service": _audit(request).service,
