@@ -33,7 +33,7 @@ from shared.errors import install_domain_errors
 from shared.http import service_app
 from shared.messaging.consumer import EventConsumer, ReadModelConsumer
 from shared.messaging.envelope import CloudEvent
-from shared.messaging.relay import Relay
+from shared.messaging.relay import service_relay
 from shared.privacy.erasure import SERVICES, erasure_consumer
 from shared.privacy.export import start_export_responder
 from shared.runtime import Runtime, key_vault
@@ -72,17 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await runtime.start()
         connect = settings.pg.asyncpg_kwargs()
         projection = IntakeProjection(intake, connect, poll_seconds=settings.relay_poll_seconds)
-        relay = Relay(
-            intake,
-            connect,
-            runtime.js,
-            SERVICE,
-            PUBLICATIONS,
-            duplicate_window=settings.stream_duplicate_window_seconds,
-            replicas=settings.stream_replicas,
-            batch_size=settings.relay_batch_size,
-            poll_seconds=settings.relay_poll_seconds,
-        )
+        relay = service_relay(runtime, intake, PUBLICATIONS)
         audit = await start_audit(runtime, intake, SERVICE, settings, subjects=AUDIT_SUBJECTS)
         phases = EventConsumer(
             "intake-plan-phase",

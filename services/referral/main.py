@@ -29,7 +29,7 @@ from shared.audit.context import start_audit
 from shared.errors import install_domain_errors
 from shared.http import service_app
 from shared.messaging.consumer import EventConsumer, ReadModelConsumer
-from shared.messaging.relay import Relay
+from shared.messaging.relay import service_relay
 from shared.privacy.erasure import erasure_consumer
 from shared.privacy.export import start_export_responder
 from shared.runtime import Runtime, key_vault
@@ -57,17 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         connect = settings.pg.asyncpg_kwargs()
         audit = await start_audit(runtime, referral, SERVICE, settings)
         projection = ReferralProjection(referral, connect, poll_seconds=settings.relay_poll_seconds)
-        relay = Relay(
-            referral,
-            connect,
-            runtime.js,
-            SERVICE,
-            PUBLICATIONS,
-            duplicate_window=settings.stream_duplicate_window_seconds,
-            replicas=settings.stream_replicas,
-            batch_size=settings.relay_batch_size,
-            poll_seconds=settings.relay_poll_seconds,
-        )
+        relay = service_relay(runtime, referral, PUBLICATIONS)
         # What referral knows of clients, cases and plans: only from their events.
         consumers = {
             "intake": ReadModelConsumer(

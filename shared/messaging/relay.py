@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from eventsourcing.persistence import Notification
@@ -30,6 +30,9 @@ from shared.eventstore import ServiceApplication
 from shared.messaging.envelope import CloudEvent, stream_name, subject_for
 from shared.messaging.follower import LogFollower
 from shared.privacy.sealing import event_id
+
+if TYPE_CHECKING:
+    from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -149,3 +152,22 @@ class Relay(LogFollower):
 
 def _ts(moment: datetime) -> float:
     return moment.timestamp()
+
+
+def service_relay(
+    runtime: Runtime, app: ServiceApplication, publications: Mapping[type, Publication]
+) -> Relay:
+    """The service's relay, configured as every service configures it: its database, its
+    stream (duplicate window, replicas) and its batch and poll from the settings."""
+    settings = runtime.settings
+    return Relay(
+        app,
+        settings.pg.asyncpg_kwargs(),
+        runtime.js,
+        runtime.service,
+        publications,
+        duplicate_window=settings.stream_duplicate_window_seconds,
+        replicas=settings.stream_replicas,
+        batch_size=settings.relay_batch_size,
+        poll_seconds=settings.relay_poll_seconds,
+    )
