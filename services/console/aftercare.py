@@ -84,7 +84,7 @@ FEEDBACK_FIELDS = {
     "confidence_improved": N_("Say whether the client feels more confident."),
     "comments": NOTES,
 }
-TODO_FIELDS = {
+TO_DO_FIELDS = {
     "goal_id": N_("Choose the goal of the plan the to-do belongs to."),
     "description": N_("Describe what is to be done (at most 2000 characters)."),
     "owner": N_("Choose who does it."),
@@ -97,7 +97,7 @@ FORMS: dict[str, tuple[str, dict[str, str]]] = {
     "check": ("action-checks", CHECK_FIELDS),
     "outcome": ("outcome", OUTCOME_FIELDS),
     "feedback": ("feedback", FEEDBACK_FIELDS),
-    "todo": ("todos", TODO_FIELDS),
+    "todo": ("todos", TO_DO_FIELDS),
     "close": ("close", CLOSE_FIELDS),
 }
 DONE = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -108,7 +108,15 @@ def register_partner(
     return str(r.json()["partner_id"])
 
 
-def accepted_case(api: httpx.Client, given: str, family: str) -> tuple[str, str]:
+def accepted_case(
+    api: httpx.Client,
+    given: str,
+    family: str,
+    *,
+    language: str = "en",
+    question: str = "What next?",
+    email: str | None = None,
+) -> tuple[str, str]:
     """A client with the guidance consent and an accepted case: (client_id, case_id)."""
     client_id = post(
         api,
@@ -117,14 +125,14 @@ def accepted_case(api: httpx.Client, given: str, family: str) -> tuple[str, str]
             "given_name": given,
             "family_name": family,
             "birth_date": "1988-02-03",
-            "email": f"{given.lower()}.{family.lower()}@example.org",
-            "preferred_language": "en",
+            "email": email or f"{given.lower()}.{family.lower()}@example.org",
+            "preferred_language": language,
         },
     )["client_id"]
     post(api, f"/intake/v1/clients/{client_id}/consents", {"purpose": "guidance", "granted": True})
-    case_id = post(
-        api, "/intake/v1/cases", {"client_id": client_id, "career_question": "What next?"}
-    )["case_id"]
+    case_id = post(api, "/intake/v1/cases", {"client_id": client_id, "career_question": question})[
+        "case_id"
+    ]
     post(api, f"/intake/v1/cases/{case_id}/entry-check", {"eligible": True})
     for assessor in ("client", "counsellor"):
         post(
@@ -132,3 +140,39 @@ def accepted_case(api: httpx.Client, given: str, family: str) -> tuple[str, str]
         )
     post(api, f"/intake/v1/cases/{case_id}/decision", {"decision": "accept"})
     return str(client_id), str(case_id)
+
+
+def agreed_plan_of(base: str, token: str) -> tuple[str, str, str]:
+    """`agreed_plan` for the counsellor whose token is given, at the system at `base`:
+    (client_id, case_id, plan_id)."""
+    today = date.today()
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as api:
+        client_id, case_id = accepted_case(api, "Noor", "Claes")
+        plan_id = eventually(api, "/planning/v1/plans", case_id=case_id)["plan_id"]
+        plan = f"/planning/v1/plans/{plan_id}"
+        post(api, f"{plan}/type", {"plan_type": "action"}, "PUT")
+        goal_id = post(
+            api,
+            f"{plan}/goals",
+            {
+                "title": "Build a network in logistics",
+                "specific": "Talk with five planners about their daily work and the way in",
+                "measure": "5 conversations held and written up in the portfolio",
+                "target_date": str(today + timedelta(days=90)),
+                "competences": ["networking"],
+                "priority": 1,
+            },
+        )["goal_id"]
+        post(
+            api,
+            f"{plan}/goals/{goal_id}/actions",
+            {
+                "description": "Ask two former colleagues for an introduction",
+                "owner": "client",
+                "due_date": str(today + timedelta(days=30)),
+            },
+        )
+        for party in ("client", "counsellor"):
+            post(api, f"{plan}/agreement", {"party": party})
+        eventually(api, "/followup/v1/followups", case_id=case_id)
+    return str(client_id), str(case_id), str(plan_id)

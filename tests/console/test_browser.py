@@ -20,72 +20,12 @@ import pytest
 from babel.dates import format_date
 
 from services.console.forms import COMPETENCES
-from services.console.i18n import translations
 from shared.auth import dev_token
 from shared.settings import Settings
-from tests.console.conftest import AXE, System
+from tests.console.browsing import Visit, register, sign_in_as_counsellor, t
+from tests.console.conftest import System
 
 pytestmark = pytest.mark.browser
-
-SERIOUS = ("serious", "critical")
-
-
-class Visit:
-    """A browser tab that checks every page it lands on: axe, then a screenshot."""
-
-    def __init__(self, page: Any, folder: Path, prefix: str, axe: bool = True) -> None:
-        self.page, self.folder, self.prefix, self.axe = page, folder, prefix, axe
-        page.set_default_timeout(10_000)
-        self.count = 0
-
-    def check(self, name: str) -> None:
-        self.count += 1
-        path = self.folder / f"{self.prefix}-{self.count:02d}-{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
-        if self.axe:
-            self.page.evaluate(AXE.read_text())
-            result = self.page.evaluate(
-                "async () => await axe.run(document, {resultTypes: ['violations']})"
-            )
-            bad = [
-                f"{v['id']} ({v['impact']}): {v['help']} at "
-                + ", ".join(str(n["target"]) for n in v["nodes"][:3])
-                for v in result["violations"]
-                if v.get("impact") in SERIOUS
-            ]
-            assert not bad, f"axe on {self.page.url}:\n" + "\n".join(bad)
-        # Every page says its language, has one main landmark and a skip link to it.
-        assert self.page.locator("html").get_attribute("lang")
-        assert self.page.locator("main#main").count() == 1
-        assert self.page.locator("a.skip-link[href='#main']").count() == 1
-
-
-def t(language: str, message: str) -> str:
-    return translations(language).gettext(message)
-
-
-def sign_in_as_counsellor(visit: Visit, base: str, language: str | None) -> None:
-    page = visit.page
-    page.goto(base + "/")
-    assert page.url.endswith("/sign-in")
-    visit.check("sign-in")
-    if language is not None:
-        page.select_option("#language-switch", language)
-        page.click("#language-submit")
-        assert page.locator("html").get_attribute("lang") == language
-        visit.check("sign-in-language")
-    page.click("#sign-in-counsellor")
-    assert re.search(r"/$", page.url), page.url
-
-
-def register(visit: Visit, language: str, given: str, email: str) -> None:
-    page = visit.page
-    page.fill("#given_name", given)
-    page.fill("#family_name", "de Vries")
-    page.fill("#birth_date", "1990-04-12")
-    page.fill("#email", email)
-    page.select_option("#preferred_language", language)
-    page.click("#register-submit")
 
 
 @pytest.mark.parametrize("language", ["nl", "fr", "en"])

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from babel.dates import format_date
 
+from tests.console.browsing import Visit, register, sign_in_as_counsellor, t
 from tests.console.conftest import System
 from tests.console.journey import agency_today, register_partner
-from tests.console.test_browser import Visit, register, sign_in_as_counsellor, t
 
 pytestmark = pytest.mark.browser
 

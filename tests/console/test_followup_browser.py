@@ -12,13 +12,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from babel.dates import format_date
 
+from tests.console.browsing import Visit, sign_in_as_counsellor, t
 from tests.console.conftest import System
-from tests.console.journey import accepted_case, agency_today, eventually, post, token_of
-from tests.console.test_browser import Visit, sign_in_as_counsellor, t
+from tests.console.journey import agency_today, agreed_plan_of, token_of
 
 pytestmark = pytest.mark.browser
 
@@ -30,42 +29,6 @@ def agreed_plan(system: System) -> tuple[str, str]:
         system.base, token_of(system, "c.jansen", ["counsellor"])
     )
     return client_id, case_id
-
-
-def agreed_plan_of(base: str, token: str) -> tuple[str, str, str]:
-    """`agreed_plan` for the counsellor whose token is given, at the system at `base`:
-    (client_id, case_id, plan_id)."""
-    today = date.today()
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as api:
-        client_id, case_id = accepted_case(api, "Noor", "Claes")
-        plan_id = eventually(api, "/planning/v1/plans", case_id=case_id)["plan_id"]
-        plan = f"/planning/v1/plans/{plan_id}"
-        post(api, f"{plan}/type", {"plan_type": "action"}, "PUT")
-        goal_id = post(
-            api,
-            f"{plan}/goals",
-            {
-                "title": "Build a network in logistics",
-                "specific": "Talk with five planners about their daily work and the way in",
-                "measure": "5 conversations held and written up in the portfolio",
-                "target_date": str(today + timedelta(days=90)),
-                "competences": ["networking"],
-                "priority": 1,
-            },
-        )["goal_id"]
-        post(
-            api,
-            f"{plan}/goals/{goal_id}/actions",
-            {
-                "description": "Ask two former colleagues for an introduction",
-                "owner": "client",
-                "due_date": str(today + timedelta(days=30)),
-            },
-        )
-        for party in ("client", "counsellor"):
-            post(api, f"{plan}/agreement", {"party": party})
-        eventually(api, "/followup/v1/followups", case_id=case_id)
-    return str(client_id), str(case_id), str(plan_id)
 
 
 def test_a_counsellor_follows_up_a_plan_to_its_close_then_exports_and_erases_the_client(

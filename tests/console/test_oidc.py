@@ -34,7 +34,7 @@ from services.console.oidc import FLOW_COOKIE, OidcSignIn
 from services.console.sessions import Session, SessionStore
 from shared.settings import Settings
 from tests.console.conftest import AXE, CHROMIUM_ARGS, chromium
-from tests.console.test_followup_browser import agreed_plan_of
+from tests.console.journey import agreed_plan_of
 from tests.support import waypoint_run
 from tests.unit.test_identity_provider import Provider, running_provider
 

@@ -22,11 +22,14 @@ from pypdf import PdfReader
 
 from services.console.printing import data_only_fetcher, html_to_pdf, ordered_languages
 from services.planning.document import render
-from shared.auth import dev_token
-from shared.settings import Settings
 from tests.console.conftest import System
-from tests.console.journey import SCORES, eventually, post
-from tests.console.test_casework_browser import register_partner
+from tests.console.journey import (
+    accepted_case,
+    counsellor_api,
+    eventually,
+    post,
+    register_partner,
+)
 
 TODAY = date(2026, 11, 29)
 PLAN: dict[str, Any] = {
@@ -198,53 +201,20 @@ def signed_in_console(system: System) -> Iterator[httpx.Client]:
         yield browser
 
 
-def counsellor_api(system: System) -> httpx.Client:
-    """The APIs with the dev counsellor's token (the console's counsellor: c.jansen)."""
-    secret = (system.folder / ".data" / "dev-jwt-secret").read_text().strip()
-    token = dev_token(
-        Settings(auth_mode="dev", jwt_secret=secret),
-        sub="c.jansen",
-        org="org-demo",
-        roles=["counsellor"],
-    )
-    return httpx.Client(base_url=system.base, headers={"Authorization": f"Bearer {token}"})
-
-
 def sent_referral(system: System) -> tuple[str, str]:
     """A French-speaking client of the dev counsellor with an agreed plan, referred (and
     the referral sent) to a partner, all over the APIs: (referral_id, plan_id)."""
     partner_id = register_partner(system, "Schuldhulp Zuid")
     today = date.today()
     with counsellor_api(system) as api:
-        client_id = post(
+        client_id, case_id = accepted_case(
             api,
-            "/intake/v1/clients",
-            {
-                "given_name": "Zoé",
-                "family_name": "Lambert",
-                "birth_date": "1985-06-07",
-                "email": "zoe.lambert@example.org",
-                "preferred_language": "fr-BE",
-            },
-        )["client_id"]
-        post(
-            api,
-            f"/intake/v1/clients/{client_id}/consents",
-            {"purpose": "guidance", "granted": True},
+            "Zoé",
+            "Lambert",
+            language="fr-BE",
+            question="Quel métier après la vente ?",
+            email="zoe.lambert@example.org",
         )
-        case_id = post(
-            api,
-            "/intake/v1/cases",
-            {"client_id": client_id, "career_question": "Quel métier après la vente ?"},
-        )["case_id"]
-        post(api, f"/intake/v1/cases/{case_id}/entry-check", {"eligible": True})
-        for assessor in ("client", "counsellor"):
-            post(
-                api,
-                f"/intake/v1/cases/{case_id}/assessments",
-                {"assessor": assessor, "scores": SCORES},
-            )
-        post(api, f"/intake/v1/cases/{case_id}/decision", {"decision": "accept"})
         plan_id = eventually(api, "/planning/v1/plans", case_id=case_id)["plan_id"]
         plan = f"/planning/v1/plans/{plan_id}"
         post(api, f"{plan}/type", {"plan_type": "action"}, "PUT")

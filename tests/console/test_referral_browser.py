@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.console.browsing import Visit, sign_in_as_counsellor, t
 from tests.console.conftest import System
 from tests.console.journey import (
     accepted_case,
@@ -27,7 +28,6 @@ from tests.console.journey import (
     post,
     register_partner,
 )
-from tests.console.test_browser import Visit, sign_in_as_counsellor, t
 
 pytestmark = pytest.mark.browser
 

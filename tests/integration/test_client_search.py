@@ -10,10 +10,13 @@ from typing import Any
 
 import httpx
 
-from tests.integration.test_case_list import auditor
 from tests.support import assert_problem, bearer, eventually, new_org
 
 INTAKE = "/intake/v1"
+
+
+def auditor(token: Any) -> dict[str, str]:
+    return bearer(token("auditor", org="org-audit", sub="r.auditor", audit_scope="*"))
 
 
 async def register(
