@@ -7,6 +7,7 @@ the API's problem at the form's fields, the input kept."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import uuid
@@ -204,11 +205,13 @@ async def show_followup(
     status: int = 200,
 ) -> HTMLResponse:
     call = api(request)
-    case = await call.get(token(page), f"/intake/v1/cases/{case_id}")
+    case, found, plans = await asyncio.gather(
+        call.get(token(page), f"/intake/v1/cases/{case_id}"),
+        call.get(token(page), "/followup/v1/followups", case_id=str(case_id)),
+        call.get(token(page), "/planning/v1/plans", case_id=str(case_id)),
+    )
     client = await call.get(token(page), f"/intake/v1/clients/{case['client_id']}")
-    found = await call.get(token(page), "/followup/v1/followups", case_id=str(case_id))
     followup = found[0] if found else None
-    plans = await call.get(token(page), "/planning/v1/plans", case_id=str(case_id))
     plan = None
     if plans:
         plan = await call.get(token(page), f"/planning/v1/plans/{plans[0]['plan_id']}")

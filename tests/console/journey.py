@@ -142,37 +142,45 @@ def accepted_case(
     return str(client_id), str(case_id)
 
 
-def agreed_plan_of(base: str, token: str) -> tuple[str, str, str]:
-    """`agreed_plan` for the counsellor whose token is given, at the system at `base`:
-    (client_id, case_id, plan_id)."""
+def agree_plan(
+    api: httpx.Client, case_id: str, goal: dict[str, Any], action: dict[str, Any]
+) -> str:
+    """The accepted case's plan (once planning has it) as an action plan with one goal
+    (`goal`, due in 90 days) and one action (`action`, due in 30), agreed by both: its id."""
     today = date.today()
+    plan_id = str(eventually(api, "/planning/v1/plans", case_id=case_id)["plan_id"])
+    plan = f"/planning/v1/plans/{plan_id}"
+    post(api, f"{plan}/type", {"plan_type": "action"}, "PUT")
+    goal_id = post(
+        api,
+        f"{plan}/goals",
+        {"target_date": str(today + timedelta(days=90)), "priority": 1, **goal},
+    )["goal_id"]
+    post(
+        api,
+        f"{plan}/goals/{goal_id}/actions",
+        {"due_date": str(today + timedelta(days=30)), **action},
+    )
+    for party in ("client", "counsellor"):
+        post(api, f"{plan}/agreement", {"party": party})
+    return plan_id
+
+
+def agreed_plan_of(base: str, token: str) -> tuple[str, str, str]:
+    """A client of the counsellor whose token is given, at the system at `base`, with an
+    accepted case, a plan agreed and its follow-up opened: (client_id, case_id, plan_id)."""
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as api:
         client_id, case_id = accepted_case(api, "Noor", "Claes")
-        plan_id = eventually(api, "/planning/v1/plans", case_id=case_id)["plan_id"]
-        plan = f"/planning/v1/plans/{plan_id}"
-        post(api, f"{plan}/type", {"plan_type": "action"}, "PUT")
-        goal_id = post(
+        plan_id = agree_plan(
             api,
-            f"{plan}/goals",
+            case_id,
             {
                 "title": "Build a network in logistics",
                 "specific": "Talk with five planners about their daily work and the way in",
                 "measure": "5 conversations held and written up in the portfolio",
-                "target_date": str(today + timedelta(days=90)),
                 "competences": ["networking"],
-                "priority": 1,
             },
-        )["goal_id"]
-        post(
-            api,
-            f"{plan}/goals/{goal_id}/actions",
-            {
-                "description": "Ask two former colleagues for an introduction",
-                "owner": "client",
-                "due_date": str(today + timedelta(days=30)),
-            },
+            {"description": "Ask two former colleagues for an introduction", "owner": "client"},
         )
-        for party in ("client", "counsellor"):
-            post(api, f"{plan}/agreement", {"party": party})
         eventually(api, "/followup/v1/followups", case_id=case_id)
-    return str(client_id), str(case_id), str(plan_id)
+    return str(client_id), str(case_id), plan_id

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import httpx
@@ -25,8 +25,8 @@ from services.planning.document import render
 from tests.console.conftest import System
 from tests.console.journey import (
     accepted_case,
+    agree_plan,
     counsellor_api,
-    eventually,
     post,
     register_partner,
 )
@@ -205,7 +205,6 @@ def sent_referral(system: System) -> tuple[str, str]:
     """A French-speaking client of the dev counsellor with an agreed plan, referred (and
     the referral sent) to a partner, all over the APIs: (referral_id, plan_id)."""
     partner_id = register_partner(system, "Schuldhulp Zuid")
-    today = date.today()
     with counsellor_api(system) as api:
         client_id, case_id = accepted_case(
             api,
@@ -215,32 +214,17 @@ def sent_referral(system: System) -> tuple[str, str]:
             question="Quel métier après la vente ?",
             email="zoe.lambert@example.org",
         )
-        plan_id = eventually(api, "/planning/v1/plans", case_id=case_id)["plan_id"]
-        plan = f"/planning/v1/plans/{plan_id}"
-        post(api, f"{plan}/type", {"plan_type": "action"}, "PUT")
-        goal_id = post(
+        plan_id = agree_plan(
             api,
-            f"{plan}/goals",
+            case_id,
             {
                 "title": "Devenir planificatrice en logistique",
                 "specific": "Postuler à trois offres de planificatrice dans la région",
                 "measure": "3 candidatures envoyées et un entretien obtenu",
-                "target_date": str(today + timedelta(days=90)),
                 "competences": ["work_exploration"],
-                "priority": 1,
             },
-        )["goal_id"]
-        post(
-            api,
-            f"{plan}/goals/{goal_id}/actions",
-            {
-                "description": "Mettre le CV à jour",
-                "owner": "counsellor",
-                "due_date": str(today + timedelta(days=30)),
-            },
+            {"description": "Mettre le CV à jour", "owner": "counsellor"},
         )
-        for party in ("client", "counsellor"):
-            post(api, f"{plan}/agreement", {"party": party})
         categories = ["identity", "career_question"]
         post(
             api,
