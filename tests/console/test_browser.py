@@ -207,7 +207,9 @@ def test_a_post_without_its_csrf_token_is_refused_and_changes_nothing(
 
 def tab_to(page: Any, selector: str, most: int = 40, key: str = "Tab") -> None:
     """Press Tab (or `key`: Shift+Tab) until `selector` has the focus; each focused
-    element shows it."""
+    element shows it (the body has the focus only while Tab passes from the page's last
+    element round to its first)."""
+    page.wait_for_load_state()  # after a form's redirect: the new page, not the old
     for _ in range(most):
         page.keyboard.press(key)
         state = page.evaluate(
@@ -219,6 +221,8 @@ def tab_to(page: Any, selector: str, most: int = 40, key: str = "Tab") -> None:
             }""",
             selector,
         )
+        if state["tag"] == "BODY":
+            continue
         assert state["outline"] != "none" and state["width"] >= 2, f"no visible focus: {state}"
         if state["here"]:
             return
