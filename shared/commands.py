@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import inspect
 import re
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from eventsourcing.domain import Aggregate
 from fastapi import Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from shared.auth import Principal
 from shared.errors import InvalidInput
 from shared.eventstore import ServiceApplication
 from shared.messaging.follower import LogFollower
+from shared.schemas import IfMatch
 
 T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
@@ -84,3 +89,74 @@ async def change(
     )
     set_etag(response, aggregate.version)
     return result, aggregate
+
+
+# -- one command dependency for every command route --------------------------------------------
+def application_of(request: Request) -> ServiceApplication:
+    """The service's application (set by its lifespan, `shared/service.py`)."""
+    app: ServiceApplication = request.app.state.application
+    return app
+
+
+@dataclass
+class Command(Generic[A]):
+    """Everything one command on one aggregate needs, gathered by FastAPI: the aggregate
+    (loaded for the caller from the path), who calls, `If-Match`, the application and its
+    read-model follower, and the response (for the new `ETag`)."""
+
+    who: Principal
+    app: Any
+    load: Callable[[], A]
+    projection: LogFollower | None
+    response: Response
+    if_match: str | None
+
+    async def run(self, command: Callable[[A, datetime], object]) -> A:
+        """Run `command(aggregate, at)`; the aggregate as it is now."""
+        _, aggregate = await self.result_of(command)
+        return aggregate
+
+    async def result_of(self, command: Callable[[A, datetime], R]) -> tuple[R, A]:
+        """Run `command(aggregate, at)`; what it returned, and the aggregate as it is now."""
+        return await change(
+            self.app, self.projection, self.load, self.if_match, self.response, command
+        )
+
+
+def command_on(role: Any, path: str, load: Callable[[Any, uuid.UUID, Principal], A]) -> Any:
+    """The FastAPI dependency of a command on one aggregate: `role` lets the caller in
+    (`Counsellor`, `PartnerUser`, …), `path` names the path parameter holding its id, and
+    `load(application, id, who)` finds it for the caller (raising `NotFound` for what the
+    caller may not see). Use it as the type of a route's parameter:
+
+        CaseCommand = command_on(Counsellor, "case_id", IntakeApplication.case_for)
+
+        @router.post("/cases/{case_id}/accept")
+        async def accept(body: AcceptIn, cmd: CaseCommand) -> CaseOut:
+            return case_out(await cmd.run(lambda case, at: case.accept(...)))
+    """
+
+    async def gather(**given: Any) -> Command[A]:
+        app = application_of(given["request"])
+        who: Principal = given["who"]
+        key = given[path]
+        return Command(
+            who=who,
+            app=app,
+            load=lambda: load(app, key, who),
+            projection=getattr(given["request"].app.state, "projection", None),
+            response=given["response"],
+            if_match=given["if_match"],
+        )
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    gather.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(path, keyword, annotation=uuid.UUID),
+            inspect.Parameter("who", keyword, annotation=role),
+            inspect.Parameter("request", keyword, annotation=Request),
+            inspect.Parameter("response", keyword, annotation=Response),
+            inspect.Parameter("if_match", keyword, annotation=IfMatch, default=None),
+        ]
+    )
+    return Annotated[Command[A], Depends(gather)]
