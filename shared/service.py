@@ -83,8 +83,9 @@ class ServiceSpec:
     """Its HTTP API (the audit routes are added to every service)."""
     publications: Mapping[type, Any]
     """Which domain events become which contracts (`publications.py`)."""
-    projection: Callable[[Any, dict[str, Any], float], LogFollower]
-    """Its read models' follower: `(application, connect kwargs, poll seconds)`."""
+    projection: Callable[..., LogFollower]
+    """Its read models' follower (`projections.py`, a `shared.messaging.projection.Projection`):
+    `(application, connect kwargs, poll_seconds=…)`."""
     schema_sql: str = ""
     """Its read models' tables (idempotent DDL)."""
     reactions: Sequence[Reactions] = ()
@@ -118,7 +119,7 @@ def service_from(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI
                 runtime, application, spec.name, settings, subjects=spec.audit_subjects
             )
             projection = spec.projection(
-                application, settings.pg.asyncpg_kwargs(), settings.relay_poll_seconds
+                application, settings.pg.asyncpg_kwargs(), poll_seconds=settings.relay_poll_seconds
             )
             relay = service_relay(runtime, application, spec.publications)
             consumers: dict[str, Consumer] = {}
