@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import psycopg
 from eventsourcing.application import Application
@@ -34,6 +34,7 @@ from shared import idempotency
 from shared.errors import NotFound, VersionConflict
 from shared.groupcommit import GroupCommit
 from shared.privacy import KeyVault, PersonalFields, SealingMapper
+from shared.privacy.keyvault import MemoryKeyVault
 from shared.settings import Settings
 
 A = TypeVar("A", bound=Aggregate)
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 # A command's idempotency key and the (aggregate id, version) of the events it saves (None:
 # every event of the insert), as handed to the recorder in `commands=[...]`.
 Command = tuple[idempotency.CommandMarker, list[tuple[str, int]] | None]
+# The library's in-memory persistence ("plain old Python objects").
+MEMORY = "eventsourcing.popo"
 
 
 def utcnow() -> datetime:
@@ -267,13 +270,24 @@ class ServiceApplication(Application[uuid.UUID]):
         self._listeners_lock = threading.Lock()
         self._local = threading.local()
         schema = self.name.lower()
+        self._group: GroupCommit | None = None
+        if (env or {}).get("PERSISTENCE_MODULE") == MEMORY:
+            super().__init__(env=dict(env or {}))
+            return
         full_env = store_env(settings, schema)
         full_env.update(env or {})
         with schema_lock(settings, schema):
             super().__init__(env=full_env)
-        self._group: GroupCommit | None = (
-            GroupCommit(super().save, name=self.name) if settings.group_commit else None
-        )
+        if settings.group_commit:
+            self._group = GroupCommit(super().save, name=self.name)
+
+    @classmethod
+    def in_memory(cls, settings: Settings | None = None) -> Self:
+        """The application on the library's in-memory persistence and a key vault in
+        memory: its use cases, aggregates and sealing as in production, without PostgreSQL
+        (unit tests of use cases and of reactions to other services' events). What reads
+        the service's read models or tracks consumers' positions needs PostgreSQL."""
+        return cls(settings or Settings(), MemoryKeyVault(), env={"PERSISTENCE_MODULE": MEMORY})
 
     def close(self) -> None:
         if getattr(self, "_group", None) is not None:
@@ -302,6 +316,7 @@ class ServiceApplication(Application[uuid.UUID]):
 
     @property
     def process_recorder(self) -> BatchTrackingRecorder:
+        # (Only on PostgreSQL: consumers track several positions per transaction.)
         assert isinstance(self.recorder, BatchTrackingRecorder)
         return self.recorder
 

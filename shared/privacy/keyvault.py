@@ -220,3 +220,56 @@ class KeyVault:
 
     def _unwrap(self, client_id: uuid.UUID, wrapped: bytes) -> bytes:
         return self._master.decrypt(wrapped[:12], wrapped[12:], b"waypoint-dek|" + client_id.bytes)
+
+
+class MemoryKeyVault(KeyVault):
+    """The key vault with its table in this process's memory: for an application on the
+    library's in-memory persistence (unit tests of use cases and reactions). The keys are
+    wrapped, sealed, opened and destroyed exactly as in PostgreSQL; only the rows live in
+    a dict, and they are gone with the process."""
+
+    def __init__(self, master_key: bytes | None = None) -> None:
+        self._master = AESGCM(master_key or AESGCM.generate_key(bit_length=256))
+        self._cache = {}
+        self._cache_seconds = 0.0
+        self._lock = threading.Lock()
+        # client_id -> (wrapped key or None, destroyed_at, destroyed_by, reason)
+        self._rows: dict[uuid.UUID, tuple[bytes | None, datetime | None, str, str]] = {}
+
+    def close(self) -> None:
+        return None
+
+    def _fetch(self, client_id: uuid.UUID, *, create: bool) -> bytes | None:
+        with self._lock:
+            if create and client_id not in self._rows:
+                fresh = self._wrap(client_id, AESGCM.generate_key(bit_length=256))
+                self._rows[client_id] = (fresh, None, "", "")
+            row = self._rows.get(client_id)
+        return row[0] if row else None
+
+    def _is_destroyed(self, client_id: uuid.UUID, wrapped: bytes | None, create: bool) -> bool:
+        row = self._rows.get(client_id)
+        return row is not None and row[1] is not None
+
+    def keys_for(self, client_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, bytes | None]:
+        return {client_id: self.key_for(client_id) for client_id in dict.fromkeys(client_ids)}
+
+    def _destroy(self, client_id: uuid.UUID, *, by: str, reason: str) -> bool:
+        with self._lock:
+            prior = self._rows.get(client_id)
+            if prior is not None and prior[1] is not None:
+                return False
+            self._rows[client_id] = (None, datetime.now(UTC), by, reason)
+            self._cache[client_id] = (None, time.monotonic())
+        return prior is not None and prior[0] is not None
+
+    def _destruction(self, client_id: uuid.UUID) -> dict[str, Any] | None:
+        row = self._rows.get(client_id)
+        if row is None or row[1] is None:
+            return None
+        return {
+            "key_id": client_id,
+            "destroyed_at": row[1],
+            "destroyed_by": row[2],
+            "reason": row[3],
+        }
