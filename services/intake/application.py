@@ -9,8 +9,7 @@ from typing import ClassVar
 
 from eventsourcing.application import AggregateNotFoundError
 
-from services.intake.domain import Case, Client, IntakeError
-from services.intake.erasure import ClientErasure
+from services.intake.domain import Case, Client, ClientErasure, IntakeError
 from shared.errors import NotFound
 from shared.eventstore import ServiceApplication
 from shared.idempotency import new_id

@@ -11,8 +11,7 @@ from eventsourcing.application import AggregateNotFoundError
 from starlette.concurrency import run_in_threadpool
 
 from services.intake.application import IntakeApplication
-from services.intake.domain import Case, Client
-from services.intake.erasure import ClientErasure
+from services.intake.domain import Case, Client, ClientErasure
 from shared.errors import NotFound
 from shared.messaging.follower import LogFollower
 from shared.privacy import ERASED

@@ -18,10 +18,11 @@ from shared.messaging.envelope import CloudEvent
 from shared.service import Erasure, ServiceSpec, service_from
 from shared.settings import Settings
 
-# A Case's id is the case, a Client's the client: their events name neither.
+# A Case's id is the case, a Client's the client: their events name neither (under the
+# topics before the domain became a package, too).
 AUDIT_SUBJECTS = Subjects(
-    case_topics=("services.intake.domain:Case.",),
-    client_topics=("services.intake.domain:Client.",),
+    case_topics=("services.intake.domain.case:Case.", "services.intake.domain:Case."),
+    client_topics=("services.intake.domain.client:Client.", "services.intake.domain:Client."),
 )
 
 

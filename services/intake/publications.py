@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.intake.domain import Case, Client
-from services.intake.erasure import ClientErasure
+from services.intake.domain import Case, Client, ClientErasure
 from shared.contracts import intake as contracts
 from shared.contracts import privacy as privacy_contracts
 from shared.messaging.relay import Publication

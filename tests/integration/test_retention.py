@@ -139,7 +139,7 @@ async def test_the_command_line_lists_and_applies_the_same(
     settings: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from shared.cli import app as cli
+    from services.cli import app as cli
 
     caseless = await a_client(api, counsellor, case=None)
     pool = intake_app.state.runtime.pool

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from services.intake.api.answers import ErasureAccepted, LegalHolds, Receipt
 from services.intake.api.dependencies import App
 from services.intake.api.schemas import ErasureIn, HoldIn
-from services.intake.erasure import ClientErasure
+from services.intake.domain import ClientErasure
 from shared.auth import Principal, Staff, TeamLead
 from shared.commands import Projection, run_command
 from shared.errors import NotFound

@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.utils import register_topic
 
-from services.intake.domain import IntakeError
+from services.intake.domain.errors import IntakeError
 from shared.text import guard_field
 
 NAMESPACE = uuid.UUID("0b6f2a64-2c1d-4c1e-8f3a-5d7e9b1c2a40")
@@ -224,3 +225,17 @@ class ClientErasure(Aggregate):
             "refusals": list(self.refusals),
             "legal_holds": list(self.holds.values()),
         }
+
+
+# Events stored before the record moved here (from `services/intake/erasure.py`) keep loading.
+register_topic("services.intake.erasure:ClientErasure", ClientErasure)
+for _name in (
+    "Started",
+    "HoldPlaced",
+    "HoldLifted",
+    "Refused",
+    "Requested",
+    "Confirmed",
+    "Completed",
+):
+    register_topic(f"services.intake.erasure:ClientErasure.{_name}", getattr(ClientErasure, _name))
