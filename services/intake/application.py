@@ -210,7 +210,6 @@ def consent_change(
             client.withdraw_consent(
                 consent_id=new_id(), purpose=purpose, partner_id=partner_id, actor=actor, at=at
             )
-        consent_id: uuid.UUID = client.consent_history[-1]["consent_id"]
-        return consent_id
+        return client.consent_history[-1].consent_id
 
     return command

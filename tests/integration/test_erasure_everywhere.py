@@ -902,8 +902,8 @@ def check_aggregates(
     assert client.preferred_language == "en"
     for case_id in cases:
         case = intake[case_id]
-        erased(case.career_question, case.decision["reason"])
-    erased(intake[cases[0]].entry_check["notes"])
+        erased(case.career_question, case.decision.reason)
+    erased(intake[cases[0]].entry_check.notes)
     assert intake[cases[0]].resumed is True
 
     plan = loaded["planning"][plan_id_for(cases[0])]

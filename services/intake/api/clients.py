@@ -19,7 +19,7 @@ from services.intake.api.answers import (
 from services.intake.api.dependencies import App, ClientCommand
 from services.intake.api.schemas import ClientQuery, ConsentIn, RegisterClient
 from services.intake.application import consent_change
-from services.intake.domain import Client
+from services.intake.domain import Client, plain
 from services.intake.projections import search_clients
 from shared.audit.access import record_read, record_reads
 from shared.auth import Counsellor, Staff
@@ -148,7 +148,7 @@ async def list_consents(
     """The client's current consents, one per purpose (and partner), granted or withdrawn."""
     client = await run_in_threadpool(app.client, client_id, who.org)
     set_etag(response, client.version)
-    return [ConsentOut(**c) for c in client.consents.values()]
+    return [ConsentOut(**plain(c)) for c in client.consents.values()]
 
 
 @clients.get("/clients/{client_id}/consents/history", response_model=list[ConsentChangeOut])
@@ -158,4 +158,4 @@ async def consent_history(
     """Every grant and withdrawal, oldest first, with who recorded it."""
     client = await run_in_threadpool(app.client, client_id, who.org)
     set_etag(response, client.version)
-    return [ConsentChangeOut(**c) for c in client.consent_history]
+    return [ConsentChangeOut(**plain(c)) for c in client.consent_history]

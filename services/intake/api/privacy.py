@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from services.intake.api.answers import ErasureAccepted, LegalHolds, Receipt
 from services.intake.api.dependencies import App
 from services.intake.api.schemas import ErasureIn, HoldIn
-from services.intake.domain import ClientErasure
+from services.intake.domain import ClientErasure, plain
 from shared.auth import Principal, Staff, TeamLead
 from shared.commands import Projection, run_command
 from shared.errors import NotFound
@@ -88,7 +88,7 @@ async def _hold(
         case_id=case_id,
         client_id=record.client_id,
         legal_hold=case_id in record.holds,
-        legal_holds=list(record.holds.values()),
+        legal_holds=plain(list(record.holds.values())),
         version=record.version,
     )
 

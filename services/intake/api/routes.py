@@ -26,7 +26,7 @@ from services.intake.api.schemas import (
     OpenCase,
     SessionIn,
 )
-from services.intake.domain import Case
+from services.intake.domain import Case, plain
 from services.intake.projections import list_cases, open_career_questions
 from shared.audit.access import record_read, record_reads
 from shared.auth import Counsellor, Staff
@@ -46,20 +46,20 @@ def case_out(c: Case) -> CaseOut:
         phase=c.phase,
         status=c.status,
         career_question=c.career_question,
-        entry_check=c.entry_check,
-        assessments=[AssessmentOut(**a) for a in c.assessments],
+        entry_check=plain(c.entry_check),
+        assessments=[AssessmentOut(**plain(a)) for a in c.assessments],
         scores=c.latest_scores,
         gaps=c.gaps,
-        sessions=[SessionOut(**s) for s in c.sessions],
+        sessions=[SessionOut(**plain(s)) for s in c.sessions],
         hours_budget=c.hours_budget,
         hours_used=c.hours_used,
         hours_remaining=round(max(c.hours_budget - c.hours_used, 0), 2),
         over_budget=c.hours_used > c.hours_budget,
-        decision=c.decision,
+        decision=plain(c.decision),
         resumed=c.resumed,
-        resumption=c.resumption,
-        closed_at=c.closure["closed_at"] if c.closure else None,
-        closure=c.closure,
+        resumption=plain(c.resumption),
+        closed_at=c.closure.closed_at if c.closure else None,
+        closure=plain(c.closure),
         opened_at=c.created_on,
         opened_by=c.opened_by,
         version=c.version,

@@ -16,8 +16,17 @@ from services.intake.domain.case import (
     SESSION_KINDS,
     Case,
 )
-from services.intake.domain.client import Client
-from services.intake.domain.erasure import ClientErasure
+from services.intake.domain.case_values import (
+    Assessment,
+    Closure,
+    Decision,
+    EntryCheck,
+    Resumption,
+    Session,
+    plain,
+)
+from services.intake.domain.client import Client, Consent, ConsentChange
+from services.intake.domain.erasure import ClientErasure, Hold, Refusal, Request
 from services.intake.domain.errors import IntakeError
 
 __all__ = [
@@ -27,8 +36,20 @@ __all__ = [
     "GAP_SCORES",
     "PLAN_PHASES",
     "SESSION_KINDS",
+    "Assessment",
     "Case",
     "Client",
     "ClientErasure",
+    "Closure",
+    "Consent",
+    "ConsentChange",
+    "Decision",
+    "EntryCheck",
+    "Hold",
     "IntakeError",
+    "Refusal",
+    "Request",
+    "Resumption",
+    "Session",
+    "plain",
 ]

@@ -15,6 +15,14 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
+from services.intake.domain.case_values import (
+    Assessment,
+    Closure,
+    Decision,
+    EntryCheck,
+    Resumption,
+    Session,
+)
 from services.intake.domain.client import Client
 from services.intake.domain.errors import IntakeError
 from shared.text import guard_text
@@ -45,13 +53,13 @@ class Case(Aggregate):
         notes: str | None
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
-            aggregate.entry_check = {
-                "eligible": self.eligible,
-                "notes": self.notes,
-                "checked_at": self.timestamp,
-                "actor": self.actor,
-            }
+        def apply(self, aggregate: Case) -> None:
+            aggregate.entry_check = EntryCheck(
+                eligible=self.eligible,
+                notes=self.notes,
+                checked_at=self.timestamp,
+                actor=self.actor,
+            )
 
     class AssessmentRecorded(Aggregate.Event):
         assessment_id: uuid.UUID
@@ -60,15 +68,15 @@ class Case(Aggregate):
         scores: dict[str, int]
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Case) -> None:
             aggregate.assessments.append(
-                {
-                    "assessment_id": self.assessment_id,
-                    "assessor": self.assessor,
-                    "scores": dict(self.scores),
-                    "recorded_at": self.timestamp,
-                    "actor": self.actor,
-                }
+                Assessment(
+                    assessment_id=self.assessment_id,
+                    assessor=self.assessor,
+                    scores=dict(self.scores),
+                    recorded_at=self.timestamp,
+                    actor=self.actor,
+                )
             )
 
     class SessionHeld(Aggregate.Event):
@@ -79,15 +87,15 @@ class Case(Aggregate):
         minutes: int
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Case) -> None:
             aggregate.sessions.append(
-                {
-                    "session_id": self.session_id,
-                    "kind": self.kind,
-                    "held_at": self.held_at,
-                    "minutes": self.minutes,
-                    "actor": self.actor,
-                }
+                Session(
+                    session_id=self.session_id,
+                    kind=self.kind,
+                    held_at=self.held_at,
+                    minutes=self.minutes,
+                    actor=self.actor,
+                )
             )
             aggregate.minutes_used += self.minutes
 
@@ -107,7 +115,7 @@ class Case(Aggregate):
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["counsellor"] = None
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Case) -> None:
             aggregate.status = "accepted"
             aggregate.phase = "deepening"
             aggregate.decision = _decision(self, "accept")
@@ -117,7 +125,7 @@ class Case(Aggregate):
         reason: str | None
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Case) -> None:
             aggregate.status = "referred_out"
             aggregate.phase = "closed"
             aggregate.decision = _decision(self, "refer_out")
@@ -127,7 +135,7 @@ class Case(Aggregate):
         reason: str | None
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Case) -> None:
             aggregate.status = "declined"
             aggregate.phase = "closed"
             aggregate.decision = _decision(self, "decline")
@@ -140,7 +148,7 @@ class Case(Aggregate):
         cause: str
         source_position: int
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Case) -> None:
             aggregate.phase = self.phase
             aggregate.plan_position = self.source_position
 
@@ -150,7 +158,7 @@ class Case(Aggregate):
         client_id: uuid.UUID
         source_position: int
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Case) -> None:
             aggregate.plan_position = self.source_position
 
     class ResumptionNoted(Aggregate.Event):
@@ -163,13 +171,13 @@ class Case(Aggregate):
         resume_on: date | None
         source_position: int
 
-        def apply(self, aggregate: Any) -> None:
-            aggregate.resumption = {
-                "referral_id": self.referral_id,
-                "resumes": self.resumes,
-                "resume_on": self.resume_on,
-                "noted_at": self.timestamp,
-            }
+        def apply(self, aggregate: Case) -> None:
+            aggregate.resumption = Resumption(
+                referral_id=self.referral_id,
+                resumes=self.resumes,
+                resume_on=self.resume_on,
+                noted_at=self.timestamp,
+            )
             aggregate.resumption_position = self.source_position
 
     class Closed(Aggregate.Event):
@@ -184,16 +192,16 @@ class Case(Aggregate):
         closed_at: datetime
         source_position: int
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Case) -> None:
             aggregate.status = "closed"
             aggregate.phase = "closed"
-            aggregate.closure = {
-                "followup_id": self.followup_id,
-                "reason": self.reason,
-                "rule": self.rule,
-                "closed_by": self.closed_by,
-                "closed_at": self.closed_at,
-            }
+            aggregate.closure = Closure(
+                followup_id=self.followup_id,
+                reason=self.reason,
+                rule=self.rule,
+                closed_by=self.closed_by,
+                closed_at=self.closed_at,
+            )
             aggregate.closure_position = self.source_position
 
     class Reopened(Aggregate.Event):
@@ -204,7 +212,7 @@ class Case(Aggregate):
         followup_id: uuid.UUID
         source_position: int
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Case) -> None:
             aggregate.status = "accepted"
             aggregate.phase = "aftercare"
             aggregate.closure = None
@@ -225,15 +233,15 @@ class Case(Aggregate):
         self.opened_by = actor
         self.status = "open"
         self.phase = "intake"
-        self.entry_check: dict[str, Any] | None = None
-        self.assessments: list[dict[str, Any]] = []
-        self.sessions: list[dict[str, Any]] = []
+        self.entry_check: EntryCheck | None = None
+        self.assessments: list[Assessment] = []
+        self.sessions: list[Session] = []
         self.minutes_used = 0
-        self.decision: dict[str, Any] | None = None
+        self.decision: Decision | None = None
         self.plan_position = 0
-        self.resumption: dict[str, Any] | None = None
+        self.resumption: Resumption | None = None
         self.resumption_position = 0
-        self.closure: dict[str, Any] | None = None
+        self.closure: Closure | None = None
         self.closure_position = 0
 
     @classmethod
@@ -365,7 +373,7 @@ class Case(Aggregate):
         self._require_open()
         guard_text(IntakeError, multiline=True, reason=reason)
         if decision == "accept":
-            if self.entry_check is None or not self.entry_check["eligible"]:
+            if self.entry_check is None or not self.entry_check.eligible:
                 raise IntakeError(
                     "case-not-ready",
                     "Accepting needs a passed entry check.",
@@ -499,14 +507,14 @@ class Case(Aggregate):
     @property
     def resumed(self) -> bool:
         """Guidance resumes (or resumed) after a referral."""
-        return bool(self.resumption and self.resumption["resumes"])
+        return bool(self.resumption and self.resumption.resumes)
 
     @property
     def latest_scores(self) -> dict[str, dict[str, int]]:
         """The latest assessment by each assessor."""
         latest: dict[str, dict[str, int]] = {}
         for assessment in self.assessments:
-            latest[assessment["assessor"]] = dict(assessment["scores"])
+            latest[assessment.assessor] = dict(assessment.scores)
         return latest
 
     @property
@@ -520,13 +528,10 @@ class Case(Aggregate):
         return round(self.minutes_used / 60, 2)
 
 
-def _decision(event: Any, decision: str) -> dict[str, Any]:
-    return {
-        "decision": decision,
-        "reason": event.reason,
-        "decided_at": event.timestamp,
-        "actor": event.actor,
-    }
+def _decision(event: Case.Accepted | Case.ReferredOut | Case.Declined, decision: str) -> Decision:
+    return Decision(
+        decision=decision, reason=event.reason, decided_at=event.timestamp, actor=event.actor
+    )
 
 
 # Events stored before the case moved here (from `services/intake/domain.py`) keep loading.

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
@@ -12,6 +12,32 @@ from eventsourcing.utils import register_topic
 from services.intake.domain.errors import IntakeError
 from shared.text import guard_text
 from shared.vocabulary import DATA_CATEGORIES, PURPOSES
+
+
+@dataclass(frozen=True)
+class Consent:
+    """A consent as it stands: granted, or withdrawn (or refused: never granted)."""
+
+    consent_id: uuid.UUID
+    purpose: str
+    partner_id: uuid.UUID | None
+    data_categories: list[str]
+    granted: bool
+    granted_at: datetime | None
+    withdrawn_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ConsentChange:
+    """One grant (`granted`) or withdrawal, with who recorded it."""
+
+    consent_id: uuid.UUID
+    purpose: str
+    partner_id: uuid.UUID | None
+    data_categories: list[str]
+    granted: bool
+    at: datetime
+    actor: str
 
 
 class Client(Aggregate):
@@ -35,17 +61,17 @@ class Client(Aggregate):
         data_categories: list[str]
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Client) -> None:
             client: Client = aggregate
-            client.consents[_consent_key(self.purpose, self.partner_id)] = {
-                "consent_id": self.consent_id,
-                "purpose": self.purpose,
-                "partner_id": self.partner_id,
-                "data_categories": list(self.data_categories),
-                "granted": True,
-                "granted_at": self.timestamp,
-                "withdrawn_at": None,
-            }
+            client.consents[_consent_key(self.purpose, self.partner_id)] = Consent(
+                consent_id=self.consent_id,
+                purpose=self.purpose,
+                partner_id=self.partner_id,
+                data_categories=list(self.data_categories),
+                granted=True,
+                granted_at=self.timestamp,
+                withdrawn_at=None,
+            )
             client.consent_history.append(_history(self, granted=True))
 
     class ConsentWithdrawn(Aggregate.Event):
@@ -56,19 +82,19 @@ class Client(Aggregate):
         data_categories: list[str]
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Client) -> None:
             client: Client = aggregate
             key = _consent_key(self.purpose, self.partner_id)
             current = client.consents.get(key)
-            client.consents[key] = {
-                "consent_id": self.consent_id,
-                "purpose": self.purpose,
-                "partner_id": self.partner_id,
-                "data_categories": list(self.data_categories),
-                "granted": False,
-                "granted_at": current["granted_at"] if current else None,
-                "withdrawn_at": self.timestamp,
-            }
+            client.consents[key] = Consent(
+                consent_id=self.consent_id,
+                purpose=self.purpose,
+                partner_id=self.partner_id,
+                data_categories=list(self.data_categories),
+                granted=False,
+                granted_at=current.granted_at if current else None,
+                withdrawn_at=self.timestamp,
+            )
             client.consent_history.append(_history(self, granted=False))
 
     def __init__(
@@ -90,8 +116,9 @@ class Client(Aggregate):
         self.phone = phone
         self.preferred_language = preferred_language
         self.registered_by = actor
-        self.consents: dict[str, dict[str, Any]] = {}
-        self.consent_history: list[dict[str, Any]] = []
+        self.consents: dict[str, Consent] = {}
+        """The consent now, per purpose (and partner): `referral:<partner id>`, `guidance:`."""
+        self.consent_history: list[ConsentChange] = []
 
     @classmethod
     def register(
@@ -174,10 +201,10 @@ class Client(Aggregate):
             self.ConsentWithdrawn,
             timestamp=at,
             organisation=self.organisation,
-            consent_id=current["consent_id"] if current else consent_id,
+            consent_id=current.consent_id if current else consent_id,
             purpose=purpose,
             partner_id=partner_id,
-            data_categories=list(current["data_categories"]) if current else [],
+            data_categories=list(current.data_categories) if current else [],
             actor=actor,
         )
 
@@ -215,23 +242,25 @@ class Client(Aggregate):
 
     def has_consent(self, purpose: str, partner_id: uuid.UUID | None = None) -> bool:
         current = self.consents.get(_consent_key(purpose, partner_id))
-        return bool(current and current["granted"])
+        return bool(current and current.granted)
 
 
 def _consent_key(purpose: str, partner_id: uuid.UUID | None) -> str:
     return f"{purpose}:{partner_id or ''}"
 
 
-def _history(event: Any, *, granted: bool) -> dict[str, Any]:
-    return {
-        "consent_id": event.consent_id,
-        "purpose": event.purpose,
-        "partner_id": event.partner_id,
-        "data_categories": list(event.data_categories),
-        "granted": granted,
-        "at": event.timestamp,
-        "actor": event.actor,
-    }
+def _history(
+    event: Client.ConsentGranted | Client.ConsentWithdrawn, *, granted: bool
+) -> ConsentChange:
+    return ConsentChange(
+        consent_id=event.consent_id,
+        purpose=event.purpose,
+        partner_id=event.partner_id,
+        data_categories=list(event.data_categories),
+        granted=granted,
+        at=event.timestamp,
+        actor=event.actor,
+    )
 
 
 # Events stored before the client moved here (from `services/intake/domain.py`) keep loading.
