@@ -164,7 +164,7 @@ async def build_chain(app: BenchApp, settings: Settings, js: Any) -> tuple[float
         app,
         settings.pg.asyncpg_kwargs(),
         checkpoints,
-        subjects=Subjects(case_topics=("services.intake.domain:Case.",)),
+        subjects=Subjects(case_topics=("services.intake.domain.case:Case.",)),
         batch_size=5000,
         poll_seconds=0.2,
     )

@@ -1,4 +1,5 @@
-"""`waypoint`: the command line of the whole system (run it, mint dev tokens, audit)."""
+"""`waypoint`: the platform's command line (run the system, mint dev tokens, audit, events);
+the entry point, `services/cli.py`, adds the services' own command groups (privacy)."""
 
 from __future__ import annotations
 
@@ -17,13 +18,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from services.intake.privacy_cli import privacy as privacy_app
 from shared import runinfo
 from shared.audit.cli import audit as audit_app
 
 app = typer.Typer(help="Waypoint: event-sourced case management for career guidance.")
 app.add_typer(audit_app, name="audit")
-app.add_typer(privacy_app, name="privacy")
 events_app = typer.Typer(help="The CloudEvents on NATS, as they arrive.")
 app.add_typer(events_app, name="events")
 console = Console(soft_wrap=True)  # URLs and tokens stay whole for copy-paste

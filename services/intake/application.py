@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from eventsourcing.application import AggregateNotFoundError
 
-from services.intake.domain import Case, Client, IntakeError
-from services.intake.erasure import ClientErasure
-from shared.contracts import intake as contracts
-from shared.contracts import privacy as privacy_contracts
+from services.intake.domain import Case, Client, ClientErasure, IntakeError
 from shared.errors import NotFound
 from shared.eventstore import ServiceApplication
 from shared.idempotency import new_id
-from shared.messaging.relay import Publication
 from shared.privacy import ERASED, PersonalFields
-from shared.privacy.erasure import ErasureConfirmation, confirmed_state
 
 
 class IntakeApplication(ServiceApplication):
@@ -82,35 +78,13 @@ class IntakeApplication(ServiceApplication):
         expected_version: int | None = None,
     ) -> tuple[uuid.UUID, int]:
         """Grant or withdraw a consent; the consent's id and the client's new version."""
-        if not granted and data_categories:
-            raise IntakeError(
-                "invalid",
-                "A withdrawal withdraws the whole consent; to narrow a referral consent, "
-                "grant it again with fewer data categories.",
-                "data_categories",
-            )
-
-        def command(client: Client, at: datetime) -> uuid.UUID:
-            if granted:
-                client.grant_consent(
-                    consent_id=new_id(),
-                    purpose=purpose,
-                    partner_id=partner_id,
-                    data_categories=list(data_categories or []),
-                    actor=actor,
-                    at=at,
-                )
-            else:
-                client.withdraw_consent(
-                    consent_id=new_id(),
-                    purpose=purpose,
-                    partner_id=partner_id,
-                    actor=actor,
-                    at=at,
-                )
-            consent_id: uuid.UUID = client.consent_history[-1]["consent_id"]
-            return consent_id
-
+        command = consent_change(
+            actor=actor,
+            purpose=purpose,
+            granted=granted,
+            partner_id=partner_id,
+            data_categories=data_categories,
+        )
         consent_id, client = self.change(
             lambda: self.client(client_id, organisation), expected_version, command
         )
@@ -194,9 +168,8 @@ class IntakeApplication(ServiceApplication):
         self.vault.destroy(client_id, by=actor, reason=reason)
         return record
 
-    def confirm_erasure(self, service: str, event_data: dict[str, Any]) -> list[ClientErasure]:
+    def confirm_erasure(self, service: str, client_id: uuid.UUID) -> list[ClientErasure]:
         """A service's ErasureConfirmed: noted on the record; the fourth completes it."""
-        client_id = uuid.UUID(event_data["client_id"])
         try:
             record: object = self.repository.get(ClientErasure.id_for(client_id))
         except AggregateNotFoundError:
@@ -205,104 +178,38 @@ class IntakeApplication(ServiceApplication):
         return [record] if record.confirm(service=service, at=self.clock()) else []
 
 
-# -- what intake publishes (an allow-list; other domain events stay internal) ------------
-def _pick(state: dict[str, Any], *names: str) -> dict[str, Any]:
-    return {n: state[n] for n in names if n in state}
+def consent_change(
+    *,
+    actor: str,
+    purpose: str,
+    granted: bool,
+    partner_id: uuid.UUID | None = None,
+    data_categories: list[str] | None = None,
+) -> Callable[[Client, datetime], uuid.UUID]:
+    """The command granting or withdrawing a consent on a client: it returns the consent's
+    id. A withdrawal naming data categories is refused before the client is read."""
+    if not granted and data_categories:
+        raise IntakeError(
+            "invalid",
+            "A withdrawal withdraws the whole consent; to narrow a referral consent, "
+            "grant it again with fewer data categories.",
+            "data_categories",
+        )
 
+    def command(client: Client, at: datetime) -> uuid.UUID:
+        if granted:
+            client.grant_consent(
+                consent_id=new_id(),
+                purpose=purpose,
+                partner_id=partner_id,
+                data_categories=list(data_categories or []),
+                actor=actor,
+                at=at,
+            )
+        else:
+            client.withdraw_consent(
+                consent_id=new_id(), purpose=purpose, partner_id=partner_id, actor=actor, at=at
+            )
+        return client.consent_history[-1].consent_id
 
-def _common(state: dict[str, Any]) -> dict[str, Any]:
-    return {"occurred_at": state["timestamp"], "actor": state["actor"]}
-
-
-def _case(state: dict[str, Any], *names: str) -> dict[str, Any]:
-    return {
-        **_common(state),
-        "case_id": state["originator_id"],
-        "client_id": state["client_id"],
-        **_pick(state, *names),
-    }
-
-
-def _client(state: dict[str, Any], *names: str) -> dict[str, Any]:
-    return {**_common(state), "client_id": state["originator_id"], **_pick(state, *names)}
-
-
-def _erasure(state: dict[str, Any], *names: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "occurred_at": state["timestamp"],
-        "actor": state.get("actor", "system:erasure"),
-        "erasure_id": state["originator_id"],
-        "client_id": state["client_id"],
-        **_pick(state, *names),
-        **extra,
-    }
-
-
-PUBLICATIONS: dict[type, Publication] = {
-    Client.Registered: Publication(
-        contracts.ClientRegisteredV1,
-        lambda s: _client(
-            s,
-            "organisation",
-            "given_name",
-            "family_name",
-            "birth_date",
-            "email",
-            "phone",
-            "preferred_language",
-        ),
-    ),
-    Client.ConsentGranted: Publication(
-        contracts.ConsentGrantedV1,
-        lambda s: _client(
-            s, "organisation", "consent_id", "purpose", "partner_id", "data_categories"
-        ),
-    ),
-    Client.ConsentWithdrawn: Publication(
-        contracts.ConsentWithdrawnV1,
-        lambda s: _client(
-            s, "organisation", "consent_id", "purpose", "partner_id", "data_categories"
-        ),
-    ),
-    Case.Opened: Publication(
-        contracts.CaseOpenedV1,
-        lambda s: _case(s, "organisation", "career_question", "hours_budget"),
-    ),
-    Case.EntryChecked: Publication(
-        contracts.EntryCheckedV1, lambda s: _case(s, "eligible", "notes")
-    ),
-    Case.AssessmentRecorded: Publication(
-        contracts.AssessmentRecordedV1, lambda s: _case(s, "assessment_id", "assessor", "scores")
-    ),
-    Case.SessionHeld: Publication(
-        contracts.SessionHeldV1, lambda s: _case(s, "session_id", "kind", "held_at", "minutes")
-    ),
-    Case.Accepted: Publication(
-        contracts.CaseAcceptedV1,
-        lambda s: _case(s, "organisation", "gaps", "scores", "reason", "counsellor"),
-    ),
-    Case.ReferredOut: Publication(contracts.CaseReferredOutV1, lambda s: _case(s, "reason")),
-    Case.Declined: Publication(contracts.CaseDeclinedV1, lambda s: _case(s, "reason")),
-    ClientErasure.Requested: Publication(
-        privacy_contracts.ErasureRequestedV1,
-        lambda s: _erasure(s, "organisation", "reason", "key_id"),
-    ),
-    ClientErasure.Refused: Publication(
-        privacy_contracts.ErasureRefusedV1,
-        lambda s: _erasure(s, "organisation", "reason", "held_cases"),
-    ),
-    ClientErasure.Completed: Publication(
-        privacy_contracts.ErasureCompletedV1,
-        lambda s: {**_erasure(s, "services"), "actor": "system:erasure"},
-    ),
-    ClientErasure.HoldPlaced: Publication(
-        privacy_contracts.LegalHoldPlacedV1, lambda s: _erasure(s, "case_id", "reason")
-    ),
-    ClientErasure.HoldLifted: Publication(
-        privacy_contracts.LegalHoldLiftedV1, lambda s: _erasure(s, "case_id")
-    ),
-}
-# Each service confirms an erasure with an event of its own.
-PUBLICATIONS[ErasureConfirmation.Confirmed] = Publication(
-    privacy_contracts.CONFIRMED["intake"], confirmed_state
-)
+    return command

@@ -1,110 +1,208 @@
-"""Intake's reactions to other services' events: the case's phase follows its plan, the
-case shows whether guidance resumes after a referral, and the case closes when follow-up
-closes its aftercare (and is accepted again when the client asks for aftercare)."""
+"""Intake's reactions to other services' events, registered by contract class:
+
+- the case's phase follows its plan (planning);
+- the case shows whether guidance resumes after a referral (referral);
+- the case closes when follow-up closes its aftercare, and is accepted again when the
+  client asks for aftercare (follow-up);
+- each service's confirmation of an erasure lands on the client's erasure record;
+- the closures read model: what follow-up says of a case's end, for retention (`jobs.py`).
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from typing import Protocol
 
+import asyncpg
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
 from services.intake.application import IntakeApplication
 from services.intake.domain import Case
-from shared.contracts.followup import CLOSURE_REASONS
+from shared.contracts import Sealed
+from shared.contracts.followup import CLOSURE_REASONS, AftercareRequestedV1, FollowUpClosedV1
+from shared.contracts.planning import GoalAddedV1, PlanAgreedV1, PlanRevisedV1
+from shared.contracts.privacy import CONFIRMED
+from shared.contracts.referral import GuidanceResumedV1
 from shared.messaging.envelope import CloudEvent
-from shared.privacy.sealing import is_sealed, open_sealed
-
-# Planning's event → the case's phase (the plan has goals: synthesis; agreed: aftercare).
-PLAN_PHASE = {
-    "GoalAdded": "synthesis",
-    "PlanRevised": "synthesis",
-    "PlanAgreed": "aftercare",
-}
+from shared.messaging.reactions import Reaction, Reactions, ReadModel
 
 
-def phase_follows_plan(app: IntakeApplication, event: CloudEvent) -> Sequence[Aggregate]:
+def _case(app: IntakeApplication, case_id: uuid.UUID) -> Case | None:
     try:
-        case: object = app.repository.get(uuid.UUID(event.data["case_id"]))
-    except AggregateNotFoundError:
-        return []
-    if not isinstance(case, Case):
-        return []
-    changed = case.follow_plan(
-        phase=PLAN_PHASE[event.event_type],
-        cause=f"planning.{event.event_type}",
-        source_position=event.position or 0,
-        at=app.clock(),
-    )
-    return [case] if changed else []
-
-
-def resumption_noted(app: IntakeApplication, event: CloudEvent) -> Sequence[Aggregate]:
-    """Referral's GuidanceResumed: the case shows whether and when guidance resumes."""
-    d = event.data
-    try:
-        case: object = app.repository.get(uuid.UUID(d["case_id"]))
-    except AggregateNotFoundError:
-        return []
-    if not isinstance(case, Case):
-        return []
-    resume_on = d.get("resume_on")
-    changed = case.note_resumption(
-        referral_id=uuid.UUID(d["referral_id"]),
-        resumes=bool(d["resumes"]),
-        resume_on=None if resume_on is None else date.fromisoformat(resume_on),
-        source_position=event.position or 0,
-        at=app.clock(),
-    )
-    return [case] if changed else []
-
-
-def _case(app: IntakeApplication, event: CloudEvent) -> Case | None:
-    try:
-        case: object = app.repository.get(uuid.UUID(event.data["case_id"]))
+        case: object = app.repository.get(case_id)
     except AggregateNotFoundError:
         return None
     return case if isinstance(case, Case) else None
 
 
-def _closure_reason(app: IntakeApplication, event: CloudEvent) -> str:
-    """The closure's reason code, opened with the client's key; anything else (an erased
-    client, the free text of a closure from before reasons were codes) reads "other", so
-    nothing personal lands on the case."""
-    sealed = event.data.get("reason")
-    if not isinstance(sealed, dict) or not is_sealed(sealed):
-        return "other"
-    plain = open_sealed(app.vault, sealed, event.id, "reason")
-    if plain is None:
-        return "other"
-    reason = app.sealing.transcoder.decode(plain)["v"]
-    return reason if reason in CLOSURE_REASONS else "other"
+# -- planning: the case's phase follows its plan (goals: synthesis; agreed: aftercare) ---------
+def _phase(phase: str) -> Reaction:
+    def follow(
+        app: IntakeApplication, plan: GoalAddedV1 | PlanRevisedV1 | PlanAgreedV1, event: CloudEvent
+    ) -> Sequence[Aggregate]:
+        case = _case(app, plan.case_id)
+        if case is None:
+            return []
+        changed = case.follow_plan(
+            phase=phase,
+            cause=f"planning.{plan.event_type}",
+            source_position=event.position or 0,
+            at=app.clock(),
+        )
+        return [case] if changed else []
+
+    return follow
 
 
-def case_follows_followup(app: IntakeApplication, event: CloudEvent) -> Sequence[Aggregate]:
-    """Follow-up's FollowUpClosed closes the case; AftercareRequested that reopened the
-    follow-up accepts it again. Older news (a lower position) changes nothing."""
-    case = _case(app, event)
+PLAN_PHASE = Reactions(
+    "intake-plan-phase",
+    {
+        GoalAddedV1: _phase("synthesis"),
+        PlanRevisedV1: _phase("synthesis"),
+        PlanAgreedV1: _phase("aftercare"),
+    },
+)
+
+
+# -- referral: whether and when guidance resumes ------------------------------------------------
+def resumption_noted(
+    app: IntakeApplication, resumed: GuidanceResumedV1, event: CloudEvent
+) -> Sequence[Aggregate]:
+    case = _case(app, resumed.case_id)
     if case is None:
         return []
-    d, position, at = event.data, event.position or 0, app.clock()
-    if event.event_type == "FollowUpClosed":
-        changed = case.note_followup_closed(
-            followup_id=uuid.UUID(d["followup_id"]),
-            reason=_closure_reason(app, event),
-            rule=d["rule"],
-            closed_by=d.get("closed_by"),
-            closed_at=datetime.fromisoformat(d["occurred_at"]),
-            source_position=position,
-            at=at,
-        )
-    else:  # AftercareRequested
-        changed = bool(d.get("reopened")) and case.note_followup_reopened(
-            followup_id=uuid.UUID(d["followup_id"]), source_position=position, at=at
-        )
+    changed = case.note_resumption(
+        referral_id=resumed.referral_id,
+        resumes=resumed.resumes,
+        resume_on=resumed.resume_on,
+        source_position=event.position or 0,
+        at=app.clock(),
+    )
     return [case] if changed else []
 
 
-FOLLOWUP_CLOSURE = ("FollowUpClosed", "AftercareRequested")
+RESUMPTION = Reactions("intake-resumption", {GuidanceResumedV1: resumption_noted})
+
+
+# -- follow-up: the case closes with its aftercare, and is accepted again ----------------------
+def _closure_reason(app: IntakeApplication, closed: FollowUpClosedV1, event: CloudEvent) -> str:
+    """The closure's reason code, opened with the client's key; anything else (an erased
+    client, the free text of a closure from before reasons were codes) reads "other", so
+    nothing personal lands on the case."""
+    if not isinstance(closed.reason, Sealed):
+        return "other"
+    sealed = closed.reason.model_dump(mode="json", by_alias=True)
+    reason = app.sealing.open_field(sealed, event.id, "reason")
+    return reason if reason in CLOSURE_REASONS else "other"
+
+
+def case_closed(
+    app: IntakeApplication, closed: FollowUpClosedV1, event: CloudEvent
+) -> Sequence[Aggregate]:
+    """Older news (a lower position) changes nothing."""
+    case = _case(app, closed.case_id)
+    if case is None:
+        return []
+    changed = case.note_followup_closed(
+        followup_id=closed.followup_id,
+        reason=_closure_reason(app, closed, event),
+        rule=closed.rule,
+        closed_by=closed.closed_by,
+        closed_at=closed.occurred_at,
+        source_position=event.position or 0,
+        at=app.clock(),
+    )
+    return [case] if changed else []
+
+
+def case_reopened(
+    app: IntakeApplication, requested: AftercareRequestedV1, event: CloudEvent
+) -> Sequence[Aggregate]:
+    """Aftercare requested that reopened the follow-up accepts the case again."""
+    case = _case(app, requested.case_id)
+    if case is None or not requested.reopened:
+        return []
+    changed = case.note_followup_reopened(
+        followup_id=requested.followup_id, source_position=event.position or 0, at=app.clock()
+    )
+    return [case] if changed else []
+
+
+CASE_CLOSURE = Reactions(
+    "intake-case-closure", {FollowUpClosedV1: case_closed, AftercareRequestedV1: case_reopened}
+)
+
+
+# -- every service's erasure confirmation, onto the client's erasure record --------------------
+class _Confirmation(Protocol):
+    client_id: uuid.UUID
+
+
+def _confirmation(source: str) -> Reaction:
+    def confirmed(
+        app: IntakeApplication, confirmation: _Confirmation, _: CloudEvent
+    ) -> Sequence[Aggregate]:
+        return app.confirm_erasure(source, confirmation.client_id)
+
+    return confirmed
+
+
+CONFIRMATIONS = tuple(
+    Reactions(f"intake-erasure-{source}", {contract: _confirmation(source)})
+    for source, contract in CONFIRMED.items()
+)
+
+REACTIONS = (PLAN_PHASE, RESUMPTION, CASE_CLOSURE, *CONFIRMATIONS)
+
+
+# -- the closures read model: what follow-up says of a case's end ------------------------------
+CLOSURES_SQL = """
+CREATE TABLE IF NOT EXISTS intake.case_closures (
+    case_id uuid PRIMARY KEY,
+    client_id uuid NOT NULL,
+    closed_at timestamptz,
+    source_position bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS case_closures_client ON intake.case_closures (client_id);
+"""
+
+
+async def _closure(
+    conn: asyncpg.Connection,
+    case_id: uuid.UUID,
+    client_id: uuid.UUID,
+    event: CloudEvent,
+    closed: bool,
+) -> None:
+    await conn.execute(
+        "INSERT INTO intake.case_closures (case_id, client_id, closed_at, source_position) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT (case_id) DO UPDATE SET "
+        "closed_at = EXCLUDED.closed_at, source_position = EXCLUDED.source_position "
+        "WHERE intake.case_closures.source_position < EXCLUDED.source_position",
+        case_id,
+        client_id,
+        event.time if closed else None,
+        event.position or 0,
+    )
+
+
+async def on_followup_closed(
+    conn: asyncpg.Connection, closed: FollowUpClosedV1, event: CloudEvent
+) -> None:
+    await _closure(conn, closed.case_id, closed.client_id, event, True)
+
+
+async def on_aftercare_requested(
+    conn: asyncpg.Connection, requested: AftercareRequestedV1, event: CloudEvent
+) -> None:
+    await _closure(conn, requested.case_id, requested.client_id, event, False)
+
+
+CLOSURES = ReadModel(
+    "intake-closures",
+    {FollowUpClosedV1: on_followup_closed, AftercareRequestedV1: on_aftercare_requested},
+    schema_sql=CLOSURES_SQL,
+)
+READ_MODELS = (CLOSURES,)

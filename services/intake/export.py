@@ -11,8 +11,7 @@ from eventsourcing.application import AggregateNotFoundError
 from starlette.concurrency import run_in_threadpool
 
 from services.intake.application import IntakeApplication
-from services.intake.domain import Case, Client
-from services.intake.erasure import ClientErasure
+from services.intake.domain import Case, Client, ClientErasure, plain
 from shared.errors import NotFound
 from shared.messaging.follower import LogFollower
 from shared.privacy import ERASED
@@ -42,17 +41,17 @@ def case_part(c: Case) -> dict[str, Any]:
         "career_question": c.career_question,
         "status": c.status,
         "phase": c.phase,
-        "entry_check": c.entry_check,
-        "assessments": c.assessments,
+        "entry_check": plain(c.entry_check),
+        "assessments": plain(c.assessments),
         "scores": c.latest_scores,
         "gaps": c.gaps,
-        "sessions": c.sessions,
+        "sessions": plain(c.sessions),
         "hours_budget": c.hours_budget,
         "hours_used": c.hours_used,
-        "decision": c.decision,
+        "decision": plain(c.decision),
         "resumed": c.resumed,
-        "resumption": c.resumption,
-        "closure": c.closure,
+        "resumption": plain(c.resumption),
+        "closure": plain(c.closure),
         "opened_at": c.created_on,
         "opened_by": c.opened_by,
         "updated_at": c.modified_on,
@@ -64,9 +63,9 @@ def erasure_part(e: ClientErasure) -> dict[str, Any]:
     return {
         "erasure_id": e.id,
         "status": e.status,
-        "legal_holds": list(e.holds.values()),
-        "refusals": e.refusals,
-        "requested": e.requested,
+        "legal_holds": plain(list(e.holds.values())),
+        "refusals": plain(e.refusals),
+        "requested": plain(e.requested),
         "confirmed_at": e.confirmed,
         "completed_at": e.completed_at,
     }
@@ -100,8 +99,8 @@ async def gather(
     part = {
         "client": client_part(client),
         "consents": {
-            "current": list(client.consents.values()),
-            "history": client.consent_history,
+            "current": plain(list(client.consents.values())),
+            "history": plain(client.consent_history),
         },
         "cases": [case_part(c) for c in cases if isinstance(c, Case)],
         "erasure": erasure_part(erasure) if erasure is not None else None,

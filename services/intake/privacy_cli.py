@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from services.intake.application import IntakeApplication
-from services.intake.retention import RetentionJob, RetentionReport
+from services.intake.jobs import RetentionJob, RetentionReport
 from shared import runinfo
 from shared.runtime import key_vault
 from shared.settings import get_settings

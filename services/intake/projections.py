@@ -1,25 +1,23 @@
 """Intake's read models (asyncpg): the organisation's clients and cases.
 
-Fed by the service's own notification log; the rows and the position commit in one
-transaction. Plaintext personal data lives only in `clients_view` (dropped on erasure);
-a case's career question is kept as stored, sealed with the client's key, and opened
-only for the page of the case list that shows it.
+Fed by the service's own notification log (`IntakeProjection`: one handler per event
+class); the rows and the position commit in one transaction. Plaintext personal data
+lives only in `clients_view` (dropped on erasure); a case's career question is kept as
+stored, sealed with the client's key, and opened only for the page of the case list
+that shows it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import asyncpg
-from eventsourcing.persistence import Notification
 
 from services.intake.domain import GAP_SCORES, Case, Client
-from shared.messaging.follower import LogFollower
+from shared.messaging.projection import Handler, Projection, Stored
 from shared.privacy import ERASED, SealingMapper
 from shared.privacy.sealing import event_id
 from shared.runtime import snapshot
@@ -60,96 +58,100 @@ CREATE INDEX IF NOT EXISTS cases_view_counsellor
 """
 
 
-class IntakeProjection(LogFollower):
-    name = "projection"
-
-    async def setup(self, conn: asyncpg.Connection) -> None:
-        await conn.execute(SCHEMA_SQL)
-
-    async def handle(self, conn: asyncpg.Connection, batch: Sequence[Notification]) -> None:
-        # Opening sealed fields may read the key vault: keep it off the event loop.
-        events = await asyncio.to_thread(
-            lambda: [self.app.mapper.to_domain_event(n) for n in batch]
-        )
-        async with conn.transaction():
-            for n, event in zip(batch, events, strict=True):
-                stored = self.app.sealing.decode_state(n) if isinstance(event, Case.Opened) else {}
-                await apply(conn, event, stored)
-            await self.save_position(conn, batch[-1].id)
-
-
-async def apply(conn: asyncpg.Connection, e: Any, stored: dict[str, Any] | None = None) -> None:
-    """Apply one (opened) event; `stored` is its stored state, personal fields sealed."""
-    version = e.originator_version
-    if isinstance(e, Client.Registered):
-        await conn.execute(
-            "INSERT INTO intake.clients_view (client_id, organisation, given_name, family_name, "
-            "birth_date, email, phone, preferred_language, registered_at, version) "
-            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT (client_id) DO NOTHING",
-            e.originator_id,
-            e.organisation,
-            e.given_name,
-            e.family_name,
-            e.birth_date if not isinstance(e.birth_date, str) else None,
-            e.email,
-            e.phone,
-            e.preferred_language,
-            e.timestamp,
-            version,
-        )
-    elif isinstance(e, Client.ConsentGranted | Client.ConsentWithdrawn):
-        await conn.execute(
-            "UPDATE intake.clients_view SET version = $2 WHERE client_id = $1",
-            e.originator_id,
-            version,
-        )
-    elif isinstance(e, Case.Opened):
-        await conn.execute(
-            "INSERT INTO intake.cases_view (case_id, client_id, organisation, status, phase, "
-            "hours_budget, opened_by, opened_at, updated_at, version, career_question_sealed) "
-            "VALUES ($1,$2,$3,'open','intake',$4,$5,$6,$6,$7,$8::jsonb) "
-            "ON CONFLICT (case_id) DO NOTHING",
-            e.originator_id,
-            e.client_id,
-            e.organisation,
-            e.hours_budget,
-            e.actor,
-            e.timestamp,
-            version,
-            _sealed_json((stored or {}).get("career_question")),
-        )
-    elif isinstance(e, Case.AssessmentRecorded):
-        scores = await conn.fetchval(
-            "SELECT scores FROM intake.cases_view WHERE case_id = $1", e.originator_id
-        )
-        latest = _json(scores)
-        latest[e.assessor] = e.scores
-        await _update_case(conn, e, "scores = $3::jsonb, gaps = $4", _dumps(latest), _gaps(latest))
-    elif isinstance(e, Case.SessionHeld):
-        await _update_case(conn, e, "minutes_used = minutes_used + $3", e.minutes)
-    elif isinstance(e, Case.Accepted):
-        await _update_case(conn, e, "status = 'accepted', phase = 'deepening'")
-    elif isinstance(e, Case.ReferredOut):
-        await _update_case(conn, e, "status = 'referred_out', phase = 'closed'")
-    elif isinstance(e, Case.Declined):
-        await _update_case(conn, e, "status = 'declined', phase = 'closed'")
-    elif isinstance(e, Case.Closed):
-        await _update_case(conn, e, "status = 'closed', phase = 'closed'")
-    elif isinstance(e, Case.Reopened):
-        await _update_case(conn, e, "status = 'accepted', phase = 'aftercare'")
-    elif isinstance(e, Case.PhaseChanged):
-        await _update_case(conn, e, "phase = $3", e.phase)
-    elif isinstance(e, Case.Event):
-        await _update_case(conn, e, "")
+async def client_registered(conn: asyncpg.Connection, e: Stored) -> None:
+    c = e.event  # opened: the list shows (and searches) names in the clear
+    await conn.execute(
+        "INSERT INTO intake.clients_view (client_id, organisation, given_name, family_name, "
+        "birth_date, email, phone, preferred_language, registered_at, version) "
+        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT (client_id) DO NOTHING",
+        e.id,
+        c.organisation,
+        c.given_name,
+        c.family_name,
+        c.birth_date if not isinstance(c.birth_date, str) else None,
+        c.email,
+        c.phone,
+        c.preferred_language,
+        e.at,
+        e.version,
+    )
 
 
-async def _update_case(conn: asyncpg.Connection, e: Any, sets: str, *args: Any) -> None:
+async def consent_changed(conn: asyncpg.Connection, e: Stored) -> None:
+    await conn.execute(
+        "UPDATE intake.clients_view SET version = $2 WHERE client_id = $1", e.id, e.version
+    )
+
+
+async def case_opened(conn: asyncpg.Connection, e: Stored) -> None:
+    await conn.execute(
+        "INSERT INTO intake.cases_view (case_id, client_id, organisation, status, phase, "
+        "hours_budget, opened_by, opened_at, updated_at, version, career_question_sealed) "
+        "VALUES ($1,$2,$3,'open','intake',$4,$5,$6,$6,$7,$8::jsonb) "
+        "ON CONFLICT (case_id) DO NOTHING",
+        e.id,
+        e["client_id"],
+        e["organisation"],
+        e["hours_budget"],
+        e["actor"],
+        e.at,
+        e.version,
+        _sealed_json(e.get("career_question")),  # sealed, as stored
+    )
+
+
+async def assessment_recorded(conn: asyncpg.Connection, e: Stored) -> None:
+    scores = await conn.fetchval("SELECT scores FROM intake.cases_view WHERE case_id = $1", e.id)
+    latest = _json(scores)
+    latest[e["assessor"]] = e["scores"]
+    await _update_case(conn, e, "scores = $3::jsonb, gaps = $4", _dumps(latest), _gaps(latest))
+
+
+async def session_held(conn: asyncpg.Connection, e: Stored) -> None:
+    await _update_case(conn, e, "minutes_used = minutes_used + $3", e["minutes"])
+
+
+async def phase_changed(conn: asyncpg.Connection, e: Stored) -> None:
+    await _update_case(conn, e, "phase = $3", e["phase"])
+
+
+def _case_becomes(sets: str) -> Handler:
+    async def update(conn: asyncpg.Connection, e: Stored) -> None:
+        await _update_case(conn, e, sets)
+
+    return update
+
+
+class IntakeProjection(Projection):
+    """The organisation's clients and cases."""
+
+    schema_sql = SCHEMA_SQL
+    opened = (Client.Registered,)
+    handlers: ClassVar[dict[type, Handler]] = {
+        Client.Registered: client_registered,
+        Client.ConsentGranted: consent_changed,
+        Client.ConsentWithdrawn: consent_changed,
+        Case.Opened: case_opened,
+        Case.AssessmentRecorded: assessment_recorded,
+        Case.SessionHeld: session_held,
+        Case.Accepted: _case_becomes("status = 'accepted', phase = 'deepening'"),
+        Case.ReferredOut: _case_becomes("status = 'referred_out', phase = 'closed'"),
+        Case.Declined: _case_becomes("status = 'declined', phase = 'closed'"),
+        Case.Closed: _case_becomes("status = 'closed', phase = 'closed'"),
+        Case.Reopened: _case_becomes("status = 'accepted', phase = 'aftercare'"),
+        Case.PhaseChanged: phase_changed,
+        # Any other event of a case: its version and time.
+        Case.Event: _case_becomes(""),
+    }
+
+
+async def _update_case(conn: asyncpg.Connection, e: Stored, sets: str, *args: Any) -> None:
     extra = f", {sets}" if sets else ""
     await conn.execute(
         f"UPDATE intake.cases_view SET version = $2, updated_at = now(){extra} "
         "WHERE case_id = $1 AND version < $2",
-        e.originator_id,
-        e.originator_version,
+        e.id,
+        e.version,
         *args,
     )
 
@@ -163,16 +165,12 @@ def _gaps(latest: dict[str, dict[str, int]]) -> list[str]:
 
 
 def _json(value: Any) -> dict[str, Any]:
-    import json
-
     if value is None:
         return {}
     return dict(json.loads(value)) if isinstance(value, str) else dict(value)
 
 
 def _dumps(value: Any) -> str:
-    import json
-
     return json.dumps(value)
 
 

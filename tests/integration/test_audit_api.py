@@ -104,7 +104,7 @@ async def test_personal_fields_of_an_erased_client_show_as_erased_and_the_chain_
 ) -> None:
     client_id, case_id = await accepted_case(api, bearer(token("counsellor", org=new_org())))
     before = await events_of(api, INTAKE, case_id, auditor(token))
-    intake_app.state.intake.vault.destroy(uuid.UUID(client_id), by="test", reason="erasure")
+    intake_app.state.application.vault.destroy(uuid.UUID(client_id), by="test", reason="erasure")
 
     after = await events_of(api, INTAKE, case_id, auditor(token))
     verified = (await api.get(f"{AUDIT}/verify", headers=auditor(token))).json()

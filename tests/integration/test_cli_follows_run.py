@@ -19,8 +19,8 @@ import nats
 import pytest
 from typer.testing import CliRunner
 
+from services.cli import app as cli
 from shared import runinfo
-from shared.cli import app as cli
 from shared.embedded import _output_to, free_port, start_nats
 from shared.messaging.envelope import CloudEvent
 

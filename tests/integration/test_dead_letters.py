@@ -26,13 +26,14 @@ import pytest
 from fastapi import FastAPI
 from nats.js.api import StreamConfig
 
-from services.intake import projections
 from services.intake.domain import Case
 from services.intake.main import create_app
+from services.intake.projections import IntakeProjection
 from shared.embedded import start_nats
 from shared.messaging.consumer import ReadModelConsumer
 from shared.messaging.deadletters import DeadLetters, redrive
 from shared.messaging.envelope import CloudEvent, stream_name
+from shared.messaging.projection import Stored
 from shared.settings import Settings
 from tests.conftest import fresh_database, running
 from tests.support import assert_problem, bearer, eventually, new_org
@@ -48,17 +49,17 @@ GATED: dict[str, asyncio.Event] = {}
 
 @pytest.fixture(autouse=True)
 def faulty_projection(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    original = projections.apply
+    original = IntakeProjection.handlers[Case.Opened]
 
-    async def apply(conn: asyncpg.Connection, e: Any, stored: dict[str, Any] | None = None) -> None:
-        client = str(getattr(e, "client_id", ""))
-        if isinstance(e, Case.Opened) and client in POISONED:
+    async def case_opened(conn: asyncpg.Connection, e: Stored) -> None:
+        client = str(e.get("client_id", ""))
+        if client in POISONED:
             await conn.execute("SELECT $1::text", "poison\x00")
-        if isinstance(e, Case.Opened) and client in GATED:
+        if client in GATED:
             await GATED[client].wait()
-        await original(conn, e, stored)
+        await original(conn, e)
 
-    monkeypatch.setattr(projections, "apply", apply)
+    monkeypatch.setitem(IntakeProjection.handlers, Case.Opened, case_opened)
     yield
     POISONED.clear()
     for gate in GATED.values():

@@ -166,7 +166,7 @@ async def test_a_legal_hold_refuses_the_erasure_and_the_refusal_is_recorded(
     # Nothing erased: the client is still there, its key too.
     r = await api.get(f"{INTAKE}/clients/{client_id}", headers=counsellor)
     assert r.status_code == 200 and r.json()["given_name"] == "Bram"
-    assert intake_app.state.intake.vault.key_for(uuid.UUID(client_id)) is not None
+    assert intake_app.state.application.vault.key_for(uuid.UUID(client_id)) is not None
     r = await api.get(f"{INTAKE}/clients/{client_id}/erasure", headers=counsellor)
     assert_problem(r, 404, "not-found")
     assert "1 refused" in r.json()["detail"]

@@ -32,7 +32,7 @@ from nats.js.errors import NotFoundError
 from psycopg import sql
 
 from services.followup.domain import followup_id_for
-from services.intake.erasure import ClientErasure
+from services.intake.domain import ClientErasure
 from services.planning.domain import plan_id_for
 from services.referral.knowledge import case_info
 from services.referral.lifecycle import ConsentReferrals
@@ -224,7 +224,8 @@ def apps_of(*apps: FastAPI) -> dict[str, FastAPI]:
 
 
 def store_of(app: FastAPI, service: str) -> Any:
-    return getattr(app.state, service)
+    """The service's application (`app.state.application` once built by ServiceSpec)."""
+    return getattr(app.state, "application", None) or getattr(app.state, service)
 
 
 async def settled(apps: dict[str, FastAPI]) -> None:
@@ -901,8 +902,8 @@ def check_aggregates(
     assert client.preferred_language == "en"
     for case_id in cases:
         case = intake[case_id]
-        erased(case.career_question, case.decision["reason"])
-    erased(intake[cases[0]].entry_check["notes"])
+        erased(case.career_question, case.decision.reason)
+    erased(intake[cases[0]].entry_check.notes)
     assert intake[cases[0]].resumed is True
 
     plan = loaded["planning"][plan_id_for(cases[0])]

@@ -444,7 +444,7 @@ async def test_a_request_whose_key_was_taken_over_cannot_commit(
         )
     # A command of the old holder now (its lease was taken over) changes nothing.
     old = CommandMarker("intake", scope, uuid.uuid4())
-    intake: IntakeApplication = app.state.intake
+    intake: IntakeApplication = app.state.application
     token = current_command.set(old)
     try:
         with pytest.raises(KeyTaken):

@@ -248,7 +248,7 @@ async def seed(
 
 def export_reads(intake_app: FastAPI, client_id: str) -> list[DataAccess.Recorded]:
     """The reads recorded in intake's event store for the client with resource export."""
-    app = intake_app.state.intake
+    app = intake_app.state.application
     out = []
     for n in app.recorder.select_notifications(1, 100_000, topics=[ACCESS_TOPIC]):
         event = app.mapper.to_domain_event(n)
@@ -401,7 +401,7 @@ async def test_the_export_holds_everything_seeded_in_the_four_services_opened(
 
     # The export itself is recorded in intake's event store, under the export's id.
     recorded: Any = await asyncio.to_thread(
-        intake_app.state.intake.repository.get, uuid.UUID(doc["export_id"])
+        intake_app.state.application.repository.get, uuid.UUID(doc["export_id"])
     )
     assert isinstance(recorded, DataAccess)
     assert str(recorded.client_id) == w["client_id"]

@@ -12,7 +12,6 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import httpx
@@ -20,7 +19,7 @@ import pytest
 from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
 
-from services.intake.consumers import PLAN_PHASE, phase_follows_plan
+from services.intake.consumers import PLAN_PHASE
 from shared.messaging.consumer import EventConsumer
 from shared.messaging.envelope import CloudEvent, stream_name
 from shared.privacy.sealing import open_sealed
@@ -152,7 +151,7 @@ async def test_a_plan_revised_and_agreed_again_at_once_leaves_the_case_in_afterc
     revised = await eventually(lambda: last_of("PlanRevised"), "PlanRevised published")
     agreed = await eventually(lambda: last_of("PlanAgreed"), "PlanAgreed published")
     assert revised["position"] < agreed["position"]
-    recorder = intake_app.state.intake.process_recorder
+    recorder = intake_app.state.application.process_recorder
     positions = [revised["position"], agreed["position"]]
 
     async def both_taken_in() -> bool:
@@ -161,6 +160,34 @@ async def test_a_plan_revised_and_agreed_again_at_once_leaves_the_case_in_afterc
 
     await eventually(both_taken_in, "intake to take in PlanRevised and PlanAgreed")
     assert await case_phase(api, headers, case_id) == "aftercare"
+
+
+# What each of planning's events carries besides the plan (personal texts as erased).
+PLAN_EVENT_DATA: dict[str, dict[str, Any]] = {
+    "GoalAdded": {
+        "goal_id": str(uuid.uuid4()),
+        "title": "ERASED",
+        "specific": "ERASED",
+        "measure": "ERASED",
+        "target_date": "2030-01-01",
+        "competences": ["networking"],
+        "priority": 1,
+    },
+    "PlanRevised": {"from_version": 1},
+    "PlanAgreed": {"organisation": "feed", "version": 1, "actions": []},
+}
+
+
+def plan_event(event_type: str, case_id: str) -> dict[str, Any]:
+    """A whole event of planning's contract for the case (intake validates it)."""
+    return {
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "actor": "test",
+        "plan_id": str(uuid.uuid4()),
+        "case_id": case_id,
+        "client_id": str(uuid.uuid4()),
+        **PLAN_EVENT_DATA[event_type],
+    }
 
 
 class PlanFeed:
@@ -172,12 +199,18 @@ class PlanFeed:
     def __init__(self, js: Any, intake: Any) -> None:
         self.js = js
         self.base = 2**62 + uuid.uuid4().int % 2**40
+        contracts = {c.event_type: c for c in PLAN_PHASE.handlers}
+
+        def react(event: CloudEvent) -> Any:
+            contract = contracts[event.event_type]
+            return PLAN_PHASE.handlers[contract](intake, contract.model_validate(event.data), event)
+
         self.consumer = EventConsumer(
             f"phase-feed-{uuid.uuid4().hex[:6]}",
             js,
             intake,
             FEED_SOURCE,
-            {t: partial(phase_follows_plan, intake) for t in PLAN_PHASE},
+            {t: react for t in contracts},
             poll_seconds=0.2,
         )
 
@@ -190,7 +223,7 @@ class PlanFeed:
                 subject=case_id,
                 time=datetime.now(UTC),
                 position=self.base + offset,
-                data={"case_id": case_id},
+                data=plan_event(event_type, case_id),
             )
             await self.js.publish(f"guidance.{FEED_SOURCE}.{event_type}", env.to_bytes())
         consumer = self.consumer
@@ -216,7 +249,7 @@ async def feed(js: Any, intake_app: Any) -> AsyncIterator[PlanFeed]:
     await js.add_stream(
         StreamConfig(name=stream_name(FEED_SOURCE), subjects=[f"guidance.{FEED_SOURCE}.>"])
     )
-    yield PlanFeed(js, intake_app.state.intake)
+    yield PlanFeed(js, intake_app.state.application)
     await js.delete_stream(stream_name(FEED_SOURCE))
 
 

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from nats.js.errors import NotFoundError
 
-from services.intake.application import PUBLICATIONS, IntakeApplication
+from services.intake.application import IntakeApplication
+from services.intake.publications import PUBLICATIONS
 from shared.messaging.envelope import stream_name
 from shared.messaging.relay import Relay
 from shared.runtime import key_vault

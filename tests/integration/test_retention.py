@@ -14,7 +14,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from services.intake.retention import RetentionJob
+from services.intake.jobs import RetentionJob
 from tests.integration.test_planning_api import accepted_case
 from tests.support import bearer, eventually
 
@@ -92,7 +92,7 @@ async def test_retention_erases_exactly_the_expired_clients(
     await case_of(intake_app, closed)
     await case_of(intake_app, abandoned)
 
-    app = intake_app.state.intake
+    app = intake_app.state.application
     pool = intake_app.state.runtime.pool
     now = datetime.now(UTC)
 
@@ -139,7 +139,7 @@ async def test_the_command_line_lists_and_applies_the_same(
     settings: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from shared.cli import app as cli
+    from services.cli import app as cli
 
     caseless = await a_client(api, counsellor, case=None)
     pool = intake_app.state.runtime.pool

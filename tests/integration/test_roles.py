@@ -79,7 +79,7 @@ async def test_relay_process_publishes_and_a_worker_stands_in(
         assert task_names(relay) == {"intake:relay"}
         assert not web.state.relay.active.is_set()
         assert "intake:relay" not in task_names(web)
-        assert "intake:closures" not in task_names(web)
+        assert "intake:intake-closures" not in task_names(web)
 
         first = await register(client, headers)
         assert (await published_client(js, first))["data"]["client_id"] == first
@@ -87,7 +87,7 @@ async def test_relay_process_publishes_and_a_worker_stands_in(
 
         # A worker started beside it: its relay waits, the relay process holds the lock.
         await stack.enter_async_context(running(worker))
-        assert "intake:closures" in task_names(worker)  # consumers run in the worker
+        assert "intake:intake-closures" in task_names(worker)  # consumers run in the worker
         await asyncio.sleep(1.0)
         assert not worker.state.relay.active.is_set()
 

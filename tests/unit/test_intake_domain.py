@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from services.intake.domain import Case, Client, IntakeError
+from services.intake.domain import Case, Client, Closure, Decision, EntryCheck, IntakeError
 from shared.vocabulary import COMPETENCES
 
 NOW = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
@@ -205,8 +205,8 @@ def test_granting_a_guidance_consent_makes_it_current() -> None:
     assert event.organisation == ORG
     assert client.has_consent("guidance")
     assert not client.has_consent("statistics")
-    assert client.consents["guidance:"]["granted_at"] == NOW
-    assert client.consents["guidance:"]["withdrawn_at"] is None
+    assert client.consents["guidance:"].granted_at == NOW
+    assert client.consents["guidance:"].withdrawn_at is None
 
 
 def test_a_referral_consent_names_its_partner_and_categories_once_each_sorted() -> None:
@@ -284,15 +284,15 @@ def test_withdrawing_a_consent_keeps_its_grant_in_the_history() -> None:
     assert event.consent_id == consent_id, "a withdrawal names the consent it withdraws"
     assert event.data_categories == ["contact", "identity"]
     current = client.consents[f"referral:{PARTNER}"]
-    assert current["granted"] is False
-    assert current["granted_at"] == NOW
-    assert current["withdrawn_at"] == later
+    assert current.granted is False
+    assert current.granted_at == NOW
+    assert current.withdrawn_at == later
     assert not client.has_consent("referral", PARTNER)
-    assert [(h["granted"], h["at"], h["actor"]) for h in client.consent_history] == [
+    assert [(h.granted, h.at, h.actor) for h in client.consent_history] == [
         (True, NOW, "counsellor-1"),
         (False, later, "counsellor-2"),
     ]
-    assert {h["consent_id"] for h in client.consent_history} == {consent_id}
+    assert {h.consent_id for h in client.consent_history} == {consent_id}
 
 
 def test_withdrawing_without_a_grant_records_a_refusal() -> None:
@@ -308,10 +308,10 @@ def test_withdrawing_without_a_grant_records_a_refusal() -> None:
         "statistics",
         [],
     )
-    assert client.consents["statistics:"]["granted"] is False
-    assert client.consents["statistics:"]["granted_at"] is None
+    assert client.consents["statistics:"].granted is False
+    assert client.consents["statistics:"].granted_at is None
     assert not client.has_consent("statistics")
-    assert [h["granted"] for h in client.consent_history] == [False]
+    assert [h.granted for h in client.consent_history] == [False]
 
 
 def test_withdrawing_a_referral_consent_names_the_partner() -> None:
@@ -335,7 +335,7 @@ def test_granting_again_after_a_withdrawal_restores_the_consent() -> None:
     events = client.collect_events()
     assert [type(e) for e in events] == [Client.ConsentWithdrawn, Client.ConsentGranted]
     assert client.has_consent("guidance")
-    assert [h["granted"] for h in client.consent_history] == [True, False, True]
+    assert [h.granted for h in client.consent_history] == [True, False, True]
 
 
 def test_a_client_rebuilt_from_its_events_has_the_same_consents() -> None:
@@ -429,12 +429,9 @@ def test_the_entry_check_is_recorded_with_its_notes() -> None:
     [event] = case.collect_events()
     assert isinstance(event, Case.EntryChecked)
     assert (event.eligible, event.notes, event.actor) == (False, "Not a career question", "c-9")
-    assert case.entry_check == {
-        "eligible": False,
-        "notes": "Not a career question",
-        "checked_at": NOW,
-        "actor": "c-9",
-    }
+    assert case.entry_check == EntryCheck(
+        eligible=False, notes="Not a career question", checked_at=NOW, actor="c-9"
+    )
 
 
 def test_a_later_entry_check_replaces_the_earlier_one() -> None:
@@ -443,7 +440,7 @@ def test_a_later_entry_check_replaces_the_earlier_one() -> None:
     case.check_entry(eligible=True, notes="Question clarified", actor="c-1", at=NOW)
 
     assert case.entry_check is not None
-    assert case.entry_check["eligible"] is True
+    assert case.entry_check.eligible is True
     assert len(case.collect_events()) == 2
 
 
@@ -659,12 +656,9 @@ def test_accepting_moves_the_case_to_deepening_carrying_gaps_and_latest_scores()
     assert event.organisation == ORG
     assert (event.reason, event.actor) == ("Clear question, motivated", "counsellor-2")
     assert (case.status, case.phase) == ("accepted", "deepening")
-    assert case.decision == {
-        "decision": "accept",
-        "reason": "Clear question, motivated",
-        "decided_at": NOW,
-        "actor": "counsellor-2",
-    }
+    assert case.decision == Decision(
+        decision="accept", reason="Clear question, motivated", decided_at=NOW, actor="counsellor-2"
+    )
 
 
 @pytest.mark.parametrize(
@@ -683,7 +677,7 @@ def test_referring_out_or_declining_closes_the_case_without_preconditions(
     assert event.reason == "Needs a psychologist first"
     assert (case.status, case.phase) == (status, "closed")
     assert case.decision is not None
-    assert case.decision["decision"] == decision
+    assert case.decision.decision == decision
 
 
 def test_an_unknown_decision_is_refused() -> None:
@@ -846,13 +840,13 @@ def test_follow_up_closing_the_aftercare_closes_the_case_with_when_and_why() -> 
     [event] = case.collect_events()
     assert isinstance(event, Case.Closed)
     assert (case.status, case.phase) == ("closed", "closed")
-    assert case.closure == {
-        "followup_id": FOLLOWUP,
-        "reason": "client_withdrew",
-        "rule": "early",
-        "closed_by": "close",
-        "closed_at": CLOSED_AT,
-    }
+    assert case.closure == Closure(
+        followup_id=FOLLOWUP,
+        reason="client_withdrew",
+        rule="early",
+        closed_by="close",
+        closed_at=CLOSED_AT,
+    )
     rebuilt = replay([*history, event])
     assert (rebuilt.status, rebuilt.closure) == ("closed", case.closure)
 
@@ -865,7 +859,7 @@ def test_the_same_or_older_closure_news_changes_nothing() -> None:
     assert not note_closed(case, 7)  # redelivered
     assert not note_closed(case, 5)  # older
     refused(case)
-    assert case.closure is not None and case.closure["closed_by"] == "feedback"
+    assert case.closure is not None and case.closure.closed_by == "feedback"
 
 
 def test_a_case_not_accepted_is_not_closed_by_follow_up() -> None:

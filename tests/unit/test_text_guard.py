@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from services.followup.domain import FollowUpError
-from services.intake.domain import Client, IntakeError
-from services.intake.erasure import ClientErasure
+from services.intake.domain import Client, ClientErasure, IntakeError
 from services.planning.domain import PlanningError
 from services.referral.domain import Partner, ReferralError, check_services
 from services.referral.lifecycle import check_reason

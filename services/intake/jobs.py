@@ -15,7 +15,8 @@ The policy per purpose:
 A run with an injectable clock lists exactly the expired clients; applied, it requests
 their erasure as `system:retention` (a client under a legal hold is refused, and the
 refusal recorded, like any erasure). The job runs periodically in the worker; the
-command line runs it once (`waypoint privacy retention --dry-run | --apply`).
+command line runs it once (`waypoint privacy retention --dry-run | --apply`). What
+follow-up says of a case's end is kept by the closures read model (`consumers.py`).
 """
 
 from __future__ import annotations
@@ -35,51 +36,10 @@ from starlette.concurrency import run_in_threadpool
 from services.intake.application import IntakeApplication
 from services.intake.domain import IntakeError
 from shared.jobs import every
-from shared.messaging.consumer import ReadModelHandler
-from shared.messaging.envelope import CloudEvent
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 ACTOR = "system:retention"
-
-SCHEMA_SQL = """
-CREATE TABLE IF NOT EXISTS intake.case_closures (
-    case_id uuid PRIMARY KEY,
-    client_id uuid NOT NULL,
-    closed_at timestamptz,
-    source_position bigint NOT NULL
-);
-CREATE INDEX IF NOT EXISTS case_closures_client ON intake.case_closures (client_id);
-"""
-
-
-# -- what follow-up says of a case's end -------------------------------------------------------
-async def _closure(conn: asyncpg.Connection, event: CloudEvent, closed: bool) -> None:
-    d = event.data
-    await conn.execute(
-        "INSERT INTO intake.case_closures (case_id, client_id, closed_at, source_position) "
-        "VALUES ($1, $2, $3, $4) ON CONFLICT (case_id) DO UPDATE SET "
-        "closed_at = EXCLUDED.closed_at, source_position = EXCLUDED.source_position "
-        "WHERE intake.case_closures.source_position < EXCLUDED.source_position",
-        uuid.UUID(d["case_id"]),
-        uuid.UUID(d["client_id"]),
-        event.time if closed else None,
-        event.position or 0,
-    )
-
-
-async def on_followup_closed(conn: asyncpg.Connection, event: CloudEvent) -> None:
-    await _closure(conn, event, True)
-
-
-async def on_aftercare_requested(conn: asyncpg.Connection, event: CloudEvent) -> None:
-    await _closure(conn, event, False)
-
-
-CLOSURE_HANDLERS: dict[str, ReadModelHandler] = {
-    "FollowUpClosed": on_followup_closed,
-    "AftercareRequested": on_aftercare_requested,
-}
-
 
 # -- the policy ---------------------------------------------------------------------------------
 EXPIRED_SQL = """
@@ -196,3 +156,16 @@ class RetentionJob:
                 report.failed[client_id] = e.message
             return
         report.erased.append(client_id)
+
+
+def retention_job(app: IntakeApplication, pool: asyncpg.Pool, settings: Settings) -> RetentionJob:
+    """The periodic retention job, as the settings say."""
+    return RetentionJob(
+        app,
+        pool,
+        years=settings.retention_years,
+        interval_seconds=settings.retention_interval_seconds,
+    )
+
+
+JOBS = {"retention": retention_job}

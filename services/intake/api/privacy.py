@@ -8,99 +8,20 @@ lead places and lifts legal holds. Another organisation's client or case is abse
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
-from pydantic import ConfigDict, Field, StrictStr
 from starlette.concurrency import run_in_threadpool
 
-from services.intake.api import App
-from services.intake.erasure import ClientErasure
+from services.intake.api.answers import ErasureAccepted, LegalHolds, Receipt
+from services.intake.api.dependencies import App
+from services.intake.api.schemas import ErasureIn, HoldIn
+from services.intake.domain import ClientErasure, plain
 from shared.auth import Principal, Staff, TeamLead
 from shared.commands import Projection, run_command
 from shared.errors import NotFound
-from shared.schemas import Answer, MultiLine, Strict
 
 privacy = APIRouter(tags=["privacy"])
-
-Reason = Annotated[StrictStr, Field(min_length=1, max_length=1000), MultiLine]
-
-
-class ErasureIn(Strict):
-    """Why the client is erased (the organisation's words about the request: they stay
-    in the receipt after the erasure, so write no personal data here)."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"reason": "The client asked for erasure by letter of 2 March."}]
-        }
-    )
-
-    reason: Reason
-    """Why (1-1000 characters): it stays in the receipt after the erasure, so no personal data."""
-
-
-class HoldIn(Strict):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"reason": "A complaint about this case is being handled."}]
-        }
-    )
-
-    reason: Reason
-    """Why the case is held (1-1000 characters), e.g. a court case or a complaint."""
-
-
-class ErasureAccepted(Answer):
-    erasure_id: uuid.UUID
-    """The erasure's id (one per client; asking again answers the same)."""
-    status: str
-    """`pending` until all four services confirmed, then `completed`."""
-
-
-class Receipt(Answer):
-    erasure_id: uuid.UUID
-    """The erasure's id."""
-    client_id: uuid.UUID
-    """The erased client."""
-    status: str
-    """`pending` until all four services confirmed, then `completed`."""
-    services: dict[str, bool]
-    """Per service (`intake`, `planning`, `followup`, `referral`): whether it confirmed."""
-    confirmed_at: dict[str, datetime | None]
-    """Per service: when it confirmed; null until then."""
-    requested_at: datetime | None
-    """When the erasure was requested."""
-    requested_by: str | None
-    """Who requested it (`sub`)."""
-    reason: str | None
-    """Why, as given with the request."""
-    key_id: uuid.UUID | None
-    """The client's data key that was destroyed."""
-    key_destroyed_at: datetime | None
-    """When the key was destroyed."""
-    key_destroyed_by: str | None
-    """Who destroyed it (`sub`)."""
-    completed_at: datetime | None
-    """When the last service confirmed; null while pending."""
-    refusals: list[dict[str, Any]]
-    """Refused attempts (a legal hold stood in the way): [{refused_at, by, reason, held_cases}]."""
-    legal_holds: list[dict[str, Any]]
-    """The holds on the client's cases now: [{case_id, reason, placed_at, placed_by}]."""
-
-
-class LegalHolds(Answer):
-    case_id: uuid.UUID
-    """The case."""
-    client_id: uuid.UUID
-    """The case's client."""
-    legal_hold: bool
-    """Whether this case is under a hold now."""
-    legal_holds: list[dict[str, Any]]
-    """Every hold on the client's cases now: [{case_id, reason, placed_at, placed_by}]."""
-    version: int
-    """The version of the client's erasure record."""
 
 
 @privacy.post(
@@ -167,7 +88,7 @@ async def _hold(
         case_id=case_id,
         client_id=record.client_id,
         legal_hold=case_id in record.holds,
-        legal_holds=list(record.holds.values()),
+        legal_holds=plain(list(record.holds.values())),
         version=record.version,
     )
 

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from services.intake.api import App
+from services.intake.api.dependencies import App
 from services.intake.export import gather
 from shared.audit.access import DataAccess, main_role
 from shared.auth import Staff

@@ -1,0 +1,15 @@
+"""`waypoint`, the command line (the `waypoint` entry point in pyproject.toml): the
+platform's commands (`shared/cli.py`) and the services' own command groups, added here
+so that `shared/` imports no service."""
+
+from __future__ import annotations
+
+from services.intake.privacy_cli import privacy
+from shared.cli import app
+
+app.add_typer(privacy, name="privacy")
+
+__all__ = ["app"]
+
+if __name__ == "__main__":
+    app()

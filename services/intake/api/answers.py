@@ -1,0 +1,281 @@
+"""Intake's response models: what each route answers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import Field
+
+from shared.schemas import Answer
+
+
+# -- clients and cases -------------------------------------------------------------------------
+class Created(Answer):
+    version: int
+    """The object's version now (its `ETag`; send it as `If-Match`)."""
+
+
+class ClientCreated(Created):
+    client_id: uuid.UUID
+    """The new client's id."""
+
+
+class ConsentCreated(Created):
+    consent_id: uuid.UUID
+    """The consent's id (a grant and its withdrawal share it)."""
+
+
+class CaseCreated(Created):
+    case_id: uuid.UUID
+    """The new case's id."""
+
+
+class AssessmentCreated(Created):
+    assessment_id: uuid.UUID
+    """The new assessment's id."""
+
+
+class SessionCreated(Created):
+    session_id: uuid.UUID
+    """The new session's id."""
+
+
+class ClientOut(Answer):
+    client_id: uuid.UUID
+    """The client's id."""
+    organisation: str
+    """The organisation that registered the client."""
+    given_name: str
+    """Given name; `ERASED` once the client is erased."""
+    family_name: str
+    """Family name; `ERASED` once erased."""
+    birth_date: date | str
+    """Date of birth (ISO date); `ERASED` once erased."""
+    email: str
+    """E-mail address; `ERASED` once erased."""
+    phone: str | None
+    """Phone number, if given."""
+    preferred_language: str | None
+    """Preferred language (`nl`, `nl-NL`), if given."""
+    registered_at: datetime
+    """When the client was registered."""
+    version: int
+    """The client's version (its `ETag`)."""
+
+
+class ConsentOut(Answer):
+    consent_id: uuid.UUID
+    """The consent's id."""
+    purpose: str
+    """`guidance`, `referral` or `statistics`."""
+    partner_id: uuid.UUID | None
+    """The partner of a `referral` consent; null otherwise."""
+    data_categories: list[str]
+    """The data a `referral` consent covers; empty otherwise."""
+    granted: bool
+    """Whether it stands now (false: withdrawn or refused)."""
+    granted_at: datetime | None
+    """When it was last granted; null if never."""
+    withdrawn_at: datetime | None
+    """When it was last withdrawn; null if not."""
+
+
+class ConsentChangeOut(Answer):
+    consent_id: uuid.UUID
+    """The consent's id."""
+    purpose: str
+    """`guidance`, `referral` or `statistics`."""
+    partner_id: uuid.UUID | None
+    """The partner of a `referral` consent."""
+    data_categories: list[str]
+    """The data categories covered."""
+    granted: bool
+    """`true`: a grant, `false`: a withdrawal."""
+    at: datetime
+    """When it was recorded."""
+    actor: str
+    """Who recorded it (`sub`)."""
+
+
+class AssessmentOut(Answer):
+    assessment_id: uuid.UUID
+    """The assessment's id."""
+    assessor: str
+    """`client` or `counsellor`."""
+    scores: dict[str, int]
+    """Per competence, 1-4."""
+    recorded_at: datetime
+    """When it was recorded."""
+    actor: str
+    """Who recorded it (`sub`)."""
+
+
+class SessionOut(Answer):
+    session_id: uuid.UUID
+    """The session's id."""
+    kind: str
+    """`intake`, `deepening`, `synthesis` or `aftercare`."""
+    held_at: datetime
+    """When it began."""
+    minutes: int
+    """How long it lasted."""
+    actor: str
+    """Who recorded it (`sub`)."""
+
+
+class CaseOut(Answer):
+    case_id: uuid.UUID
+    """The case's id."""
+    client_id: uuid.UUID
+    """The client."""
+    organisation: str
+    """The organisation it belongs to."""
+    phase: str
+    """Where guidance is: `intake`, `deepening`, `synthesis`, `aftercare` or `closed`."""
+    status: str
+    """The decision's state: `open`, `accepted`, `referred_out`, `declined` or `closed`."""
+    career_question: str
+    """The client's career question; `ERASED` once the client is erased."""
+    entry_check: dict[str, Any] | None
+    """{eligible, notes, checked_at, actor}; null until checked."""
+    assessments: list[AssessmentOut]
+    """Every assessment, oldest first."""
+    scores: dict[str, dict[str, int]]
+    """The latest scores per assessor: {"client": {competence: 1-4}, "counsellor": {...}}."""
+    gaps: list[str]
+    """Competences scored 1 or 2 in either latest assessment."""
+    sessions: list[SessionOut]
+    """The sessions held, oldest first."""
+    hours_budget: float
+    """Hours of guidance the case may use."""
+    hours_used: float
+    """Hours used by its sessions."""
+    hours_remaining: float
+    """Budget minus used, not below 0."""
+    over_budget: bool
+    """Whether more hours were used than budgeted."""
+    decision: dict[str, Any] | None
+    """{decision (`accept` | `refer_out` | `decline`), reason, decided_at, actor}; null until
+    decided.
+    """
+    resumed: bool
+    """Whether guidance resumes (or resumed) after a referral."""
+    resumption: dict[str, Any] | None
+    """The latest on resuming after a referral: {referral_id, resumes, resume_on, noted_at}; null if
+    none.
+    """
+    closed_at: datetime | None = Field(
+        description="When follow-up closed the case's aftercare (status `closed`)."
+    )
+    closure: dict[str, Any] | None = Field(
+        description="While closed: {followup_id, reason (`completed` | `client_withdrew` | "
+        "`unreachable` | `other`), rule, closed_by, closed_at}."
+    )
+    opened_at: datetime
+    """When the case was opened."""
+    opened_by: str
+    """Who opened it: the case's counsellor (`sub`)."""
+    version: int
+    """The case's version (its `ETag`; send it as `If-Match`)."""
+
+
+class CaseSummary(Answer):
+    case_id: uuid.UUID
+    """The case's id."""
+    client_id: uuid.UUID
+    """The client."""
+    client_name: str | None = Field(
+        description="The client's given and family name; `ERASED` once the client is erased."
+    )
+    career_question: str | None = Field(
+        description="`ERASED` once the client is erased; null for a case listed before the "
+        "list kept it."
+    )
+    counsellor: str = Field(description="The counsellor of the case: who opened it (`sub`).")
+    organisation: str
+    """The organisation it belongs to."""
+    status: str
+    """`open`, `accepted`, `referred_out`, `declined` or `closed`."""
+    phase: str
+    """`intake`, `deepening`, `synthesis`, `aftercare` or `closed`."""
+    gaps: list[str]
+    """Competences scored 1 or 2 in either latest assessment."""
+    hours_budget: float
+    """Hours of guidance the case may use."""
+    hours_used: float
+    """Hours used by its sessions."""
+    opened_at: datetime
+    """When it was opened."""
+    updated_at: datetime
+    """When it last changed."""
+    version: int
+    """The case's version."""
+
+
+class ClientFound(Answer):
+    client_id: uuid.UUID
+    """The client's id."""
+    given_name: str
+    """Given name."""
+    family_name: str
+    """Family name."""
+    birth_date: date
+    """Date of birth."""
+    email: str | None
+    """E-mail address."""
+    registered_at: datetime
+    """When the client was registered."""
+
+
+# -- erasure and legal holds --------------------------------------------------------------------
+class ErasureAccepted(Answer):
+    erasure_id: uuid.UUID
+    """The erasure's id (one per client; asking again answers the same)."""
+    status: str
+    """`pending` until all four services confirmed, then `completed`."""
+
+
+class Receipt(Answer):
+    erasure_id: uuid.UUID
+    """The erasure's id."""
+    client_id: uuid.UUID
+    """The erased client."""
+    status: str
+    """`pending` until all four services confirmed, then `completed`."""
+    services: dict[str, bool]
+    """Per service (`intake`, `planning`, `followup`, `referral`): whether it confirmed."""
+    confirmed_at: dict[str, datetime | None]
+    """Per service: when it confirmed; null until then."""
+    requested_at: datetime | None
+    """When the erasure was requested."""
+    requested_by: str | None
+    """Who requested it (`sub`)."""
+    reason: str | None
+    """Why, as given with the request."""
+    key_id: uuid.UUID | None
+    """The client's data key that was destroyed."""
+    key_destroyed_at: datetime | None
+    """When the key was destroyed."""
+    key_destroyed_by: str | None
+    """Who destroyed it (`sub`)."""
+    completed_at: datetime | None
+    """When the last service confirmed; null while pending."""
+    refusals: list[dict[str, Any]]
+    """Refused attempts (a legal hold stood in the way): [{refused_at, by, reason, held_cases}]."""
+    legal_holds: list[dict[str, Any]]
+    """The holds on the client's cases now: [{case_id, reason, placed_at, placed_by}]."""
+
+
+class LegalHolds(Answer):
+    case_id: uuid.UUID
+    """The case."""
+    client_id: uuid.UUID
+    """The case's client."""
+    legal_hold: bool
+    """Whether this case is under a hold now."""
+    legal_holds: list[dict[str, Any]]
+    """Every hold on the client's cases now: [{case_id, reason, placed_at, placed_by}]."""
+    version: int
+    """The version of the client's erasure record."""

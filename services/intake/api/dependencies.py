@@ -1,0 +1,34 @@
+"""What intake's routes are handed: the application, and the command on one case or client."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.intake.application import IntakeApplication
+from services.intake.domain import Case, Client
+from shared.auth import Counsellor, Principal
+from shared.commands import command_on
+
+
+async def intake(request: Request) -> IntakeApplication:
+    app: IntakeApplication = request.app.state.application
+    return app
+
+
+App = Annotated[IntakeApplication, Depends(intake)]
+
+
+def _case(app: IntakeApplication, case_id: uuid.UUID, who: Principal) -> Case:
+    return app.case(case_id, who.org)
+
+
+def _client(app: IntakeApplication, client_id: uuid.UUID, who: Principal) -> Client:
+    return app.client(client_id, who.org)
+
+
+# A counsellor's command on a case (or a client) of their organisation.
+CaseCommand = command_on(Counsellor, "case_id", _case)
+ClientCommand = command_on(Counsellor, "client_id", _client)

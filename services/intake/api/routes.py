@@ -1,0 +1,223 @@
+"""Intake's HTTP API for cases: one use case per route (clients in `clients.py`)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from services.intake.api.answers import (
+    AssessmentCreated,
+    AssessmentOut,
+    CaseCreated,
+    CaseOut,
+    CaseSummary,
+    Created,
+    SessionCreated,
+    SessionOut,
+)
+from services.intake.api.dependencies import App, CaseCommand
+from services.intake.api.schemas import (
+    AssessmentIn,
+    DecisionIn,
+    EntryCheck,
+    OpenCase,
+    SessionIn,
+)
+from services.intake.domain import Case, plain
+from services.intake.projections import list_cases, open_career_questions
+from shared.audit.access import record_read, record_reads
+from shared.auth import Counsellor, Staff
+from shared.commands import Projection, run_command, set_etag
+from shared.http import page_headers
+from shared.idempotency import new_id
+from shared.schemas import CounsellorFilter, Limit, Offset
+
+router = APIRouter(tags=["intake"])
+
+
+def case_out(c: Case) -> CaseOut:
+    return CaseOut(
+        case_id=c.id,
+        client_id=c.client_id,
+        organisation=c.organisation,
+        phase=c.phase,
+        status=c.status,
+        career_question=c.career_question,
+        entry_check=plain(c.entry_check),
+        assessments=[AssessmentOut(**plain(a)) for a in c.assessments],
+        scores=c.latest_scores,
+        gaps=c.gaps,
+        sessions=[SessionOut(**plain(s)) for s in c.sessions],
+        hours_budget=c.hours_budget,
+        hours_used=c.hours_used,
+        hours_remaining=round(max(c.hours_budget - c.hours_used, 0), 2),
+        over_budget=c.hours_used > c.hours_budget,
+        decision=plain(c.decision),
+        resumed=c.resumed,
+        resumption=plain(c.resumption),
+        closed_at=c.closure.closed_at if c.closure else None,
+        closure=plain(c.closure),
+        opened_at=c.created_on,
+        opened_by=c.opened_by,
+        version=c.version,
+    )
+
+
+# -- cases ------------------------------------------------------------------------------------
+@router.post("/cases", status_code=status.HTTP_201_CREATED, response_model=CaseCreated)
+async def open_case(
+    body: OpenCase, who: Counsellor, app: App, proj: Projection, response: Response
+) -> CaseCreated:
+    """Open a case with the client's career question; needs a granted `guidance` consent."""
+    case_id = await run_command(
+        app,
+        proj,
+        lambda: app.open_case(
+            client_id=body.client_id,
+            organisation=who.org,
+            actor=who.sub,
+            career_question=body.career_question,
+        ),
+    )
+    set_etag(response, 1)
+    response.headers["Location"] = f"/intake/v1/cases/{case_id}"
+    return CaseCreated(case_id=case_id, version=1)
+
+
+@router.get("/cases", response_model=list[CaseSummary])
+async def get_cases(
+    who: Staff,
+    app: App,
+    request: Request,
+    response: Response,
+    status_: Annotated[
+        Literal["open", "accepted", "referred_out", "declined", "closed"] | None,
+        Query(alias="status", description="Only cases with this status (the decision's)."),
+    ] = None,
+    phase: Annotated[
+        Literal["intake", "deepening", "synthesis", "aftercare", "closed"] | None,
+        Query(description="Only cases in this phase of guidance."),
+    ] = None,
+    client_id: Annotated[
+        uuid.UUID | None, Query(description="Only the cases of this client.")
+    ] = None,
+    counsellor: CounsellorFilter = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> list[CaseSummary]:
+    """The organisation's cases, newest first, each with the client's name and the career
+    question; `X-Total-Count` and `Link` paginate. Showing them is a read of each listed
+    client's personal data: one read per listed client is recorded (resource
+    `case-list`), all in one write, before the page is answered."""
+    rows, total = await list_cases(
+        request.app.state.runtime.pool,
+        who.org,
+        status=status_,
+        phase=phase,
+        client_id=client_id,
+        counsellor=who.counsellor_filter(counsellor),
+        limit=limit,
+        offset=offset,
+    )
+
+    def open_and_record() -> None:
+        # The page only: its questions opened, then one read per shown client recorded.
+        open_career_questions(app.sealing, rows)
+        shown = [uuid.UUID(str(r["client_id"])) for r in rows if not r["client_erased"]]
+        record_reads(
+            app,
+            who,
+            client_ids=shown,
+            resource="case-list",
+            categories=["identity", "career_question"],
+        )
+
+    if rows:
+        await run_in_threadpool(open_and_record)
+    page_headers(request, response, total, limit, offset)
+    return [CaseSummary(**r) for r in rows]
+
+
+@router.get("/cases/{case_id}", response_model=CaseOut)
+async def get_case(case_id: uuid.UUID, who: Staff, app: App, response: Response) -> CaseOut:
+    """A case of the caller's organisation, rebuilt from its events."""
+
+    def read() -> Case:
+        case = app.case(case_id, who.org)
+        record_read(
+            app,
+            who,
+            client_id=case.client_id,
+            case_id=case.id,
+            resource="case",
+            categories=["career_question", "assessments"],
+        )
+        return case
+
+    case = await run_in_threadpool(read)
+    set_etag(response, case.version)
+    return case_out(case)
+
+
+@router.post("/cases/{case_id}/entry-check", response_model=Created)
+async def check_entry(body: EntryCheck, cmd: CaseCommand) -> Created:
+    """Record whether the client meets the entry conditions."""
+    case = await cmd.run(
+        lambda case, at: case.check_entry(
+            eligible=body.eligible, notes=body.notes, actor=cmd.who.sub, at=at
+        )
+    )
+    return Created(version=case.version)
+
+
+@router.post(
+    "/cases/{case_id}/assessments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AssessmentCreated,
+)
+async def record_assessment(body: AssessmentIn, cmd: CaseCommand) -> AssessmentCreated:
+    """Score the five career competences (1-4), as the client or as the counsellor saw them."""
+    assessment_id = new_id()
+    case = await cmd.run(
+        lambda case, at: case.record_assessment(
+            assessment_id=assessment_id,
+            assessor=body.assessor,
+            scores=body.scores.model_dump(),
+            actor=cmd.who.sub,
+            at=at,
+        )
+    )
+    return AssessmentCreated(assessment_id=assessment_id, version=case.version)
+
+
+@router.post(
+    "/cases/{case_id}/sessions", status_code=status.HTTP_201_CREATED, response_model=SessionCreated
+)
+async def hold_session(body: SessionIn, cmd: CaseCommand) -> SessionCreated:
+    """Record a session; its minutes count against the case's hours budget."""
+    session_id = new_id()
+    case = await cmd.run(
+        lambda case, at: case.hold_session(
+            session_id=session_id,
+            kind=body.kind,
+            held_at=body.held_at,
+            minutes=body.minutes,
+            actor=cmd.who.sub,
+            at=at,
+        )
+    )
+    return SessionCreated(session_id=session_id, version=case.version)
+
+
+@router.post("/cases/{case_id}/decision", response_model=Created)
+async def decide(body: DecisionIn, cmd: CaseCommand) -> Created:
+    """Accept (needs a passed entry check and an assessment), refer out, or decline."""
+    case = await cmd.run(
+        lambda case, at: case.decide(
+            decision=body.decision, reason=body.reason, actor=cmd.who.sub, at=at
+        )
+    )
+    return Created(version=case.version)

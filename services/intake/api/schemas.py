@@ -1,0 +1,222 @@
+"""Intake's request models: what each command and query takes (JSON types taken as they
+are: `true` is no score and "yes" no boolean)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import Query
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from shared.schemas import AwareMoment, Day, Id, MultiLine, SingleLine, Strict
+from shared.vocabulary import DataCategory, Purpose
+
+Score = Annotated[StrictInt, Field(ge=1, le=4)]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=100), SingleLine]
+Note = Annotated[StrictStr, Field(max_length=4000), MultiLine]
+
+
+# -- clients and cases -------------------------------------------------------------------------
+class RegisterClient(Strict):
+    # An example for the API docs (Swagger's "Try it out" starts from it).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "given_name": "Sanne",
+                    "family_name": "de Vries",
+                    "birth_date": "1990-04-12",
+                    "email": "sanne@example.org",
+                    "phone": "+31 6 12345678",
+                    "preferred_language": "nl",
+                }
+            ]
+        }
+    )
+
+    given_name: Name
+    """The client's given name (1-100 characters); personal, sealed."""
+    family_name: Name
+    """The client's family name (1-100 characters); personal, sealed."""
+    birth_date: Day
+    """The client's date of birth (ISO date); personal, sealed."""
+    email: Annotated[
+        StrictStr, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254), SingleLine
+    ]
+    """The client's e-mail address; personal, sealed."""
+    phone: Annotated[StrictStr, Field(pattern=r"^\+?[0-9 ()./-]{6,20}$")] | None = None
+    """The client's phone number (digits, spaces, `+()./-`; 6-20 characters); personal, sealed."""
+    preferred_language: Annotated[StrictStr, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] | None = None
+    """The language the client prefers for documents, as `nl` or `nl-NL` (ISO 639-1, optional
+    region).
+    """
+
+
+class ConsentIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"purpose": "guidance", "granted": True},
+                {
+                    "purpose": "referral",
+                    "granted": True,
+                    "partner_id": "7d9e2f4a-1b3c-4d5e-8f6a-2b3c4d5e6f7a",
+                    "data_categories": ["identity", "contact", "career_question"],
+                },
+            ]
+        }
+    )
+
+    purpose: Purpose
+    """What the client consents to: `guidance` (needed to open a case), `referral` (sharing data
+    with one partner) or `statistics` (being counted in reports).
+    """
+    granted: StrictBool
+    """`true` grants the consent, `false` withdraws it (or records a refusal)."""
+    partner_id: Id | None = None
+    """The partner a `referral` consent is for (required there, refused for the other purposes)."""
+    data_categories: list[DataCategory] | None = Field(default=None, max_length=5)
+    """The data a `referral` consent lets the partner read: one or more of `identity`, `contact`,
+    `career_question`, `assessments`, `plan` (only for `referral`).
+    """
+
+
+class OpenCase(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "client_id": "0b8f7c1e-3d2a-4f5b-9c6d-7e8f9a0b1c2d",
+                    "career_question": "Which work suits me after ten years in retail?",
+                }
+            ]
+        }
+    )
+
+    client_id: Id
+    """The client (registered in the caller's organisation, with a granted `guidance` consent)."""
+    career_question: Annotated[StrictStr, Field(min_length=1, max_length=4000), MultiLine]
+    """The client's career question, in their words (1-4000 characters); personal, sealed."""
+
+
+class EntryCheck(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"eligible": True, "notes": "Lives in the region; no current guidance elsewhere."}
+            ]
+        }
+    )
+
+    eligible: StrictBool
+    """Whether the client meets the entry conditions."""
+    notes: Note | None = None
+    """The counsellor's notes on the check (at most 4000 characters)."""
+
+
+class Scores(Strict):
+    quality_reflection: Score
+    """Reflecting on one's qualities, 1 (weak) to 4 (strong)."""
+    motive_reflection: Score
+    """Reflecting on one's motives, 1 to 4."""
+    work_exploration: Score
+    """Exploring work and occupations, 1 to 4."""
+    career_steering: Score
+    """Steering one's career, 1 to 4."""
+    networking: Score
+    """Building and using a network, 1 to 4."""
+
+
+class AssessmentIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "assessor": "client",
+                    "scores": {
+                        "quality_reflection": 3,
+                        "motive_reflection": 2,
+                        "work_exploration": 2,
+                        "career_steering": 3,
+                        "networking": 1,
+                    },
+                }
+            ]
+        }
+    )
+
+    assessor: Literal["client", "counsellor"]
+    """Whose view the scores are: `client` (self-assessment) or `counsellor`."""
+    scores: Scores
+    """The five career competences, each 1-4 (1 or 2 marks a gap)."""
+
+
+class SessionIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"kind": "intake", "held_at": "2026-03-02T10:00:00+01:00", "minutes": 60}]
+        }
+    )
+
+    kind: Literal["intake", "deepening", "synthesis", "aftercare"]
+    """`intake`, `deepening`, `synthesis` or `aftercare`."""
+    held_at: AwareMoment
+    """When the session began (RFC 3339 with its offset)."""
+    minutes: StrictInt = Field(ge=1, le=600)
+    """How long it lasted, 1-600 minutes; counts against the hours budget."""
+
+
+class DecisionIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"decision": "accept", "reason": "Eligible; the gaps suit a guidance plan."}
+            ]
+        }
+    )
+
+    decision: Literal["accept", "refer_out", "decline"]
+    """`accept` (needs a passed entry check and an assessment; starts the plan), `refer_out` or
+    `decline`.
+    """
+    reason: Note | None = None
+    """Why (at most 4000 characters)."""
+
+
+ClientQuery = Annotated[
+    Annotated[StrictStr, Field(max_length=200), SingleLine] | None,
+    Query(
+        description="Words that each occur in the client's name or e-mail address (any "
+        "case; `jan jansen`), or a date of birth (`1985-03-15`). Absent: every client.",
+        examples=["jansen"],
+    ),
+]
+
+
+# -- erasure and legal holds --------------------------------------------------------------------
+Reason = Annotated[StrictStr, Field(min_length=1, max_length=1000), MultiLine]
+
+
+class ErasureIn(Strict):
+    """Why the client is erased (the organisation's words about the request: they stay
+    in the receipt after the erasure, so write no personal data here)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"reason": "The client asked for erasure by letter of 2 March."}]
+        }
+    )
+
+    reason: Reason
+    """Why (1-1000 characters): it stays in the receipt after the erasure, so no personal data."""
+
+
+class HoldIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"reason": "A complaint about this case is being handled."}]
+        }
+    )
+
+    reason: Reason
+    """Why the case is held (1-1000 characters), e.g. a court case or a complaint."""

@@ -1,0 +1,55 @@
+"""Intake: clients, their consents, and cases from entry check to the decision; the
+record of a client's erasure.
+
+Pure domain: the standard library and eventsourcing.domain only. Rules are small
+guard methods raising `IntakeError`s with stable codes; events are explicit,
+past-tense facts that carry who (`actor`) and when (the event timestamp). One module
+per aggregate: `client.py`, `case.py`, `erasure.py`.
+"""
+
+from services.intake.domain.case import (
+    ASSESSORS,
+    DECISIONS,
+    ENDED,
+    GAP_SCORES,
+    PLAN_PHASES,
+    SESSION_KINDS,
+    Case,
+)
+from services.intake.domain.case_values import (
+    Assessment,
+    Closure,
+    Decision,
+    EntryCheck,
+    Resumption,
+    Session,
+    plain,
+)
+from services.intake.domain.client import Client, Consent, ConsentChange
+from services.intake.domain.erasure import ClientErasure, Hold, Refusal, Request
+from services.intake.domain.errors import IntakeError
+
+__all__ = [
+    "ASSESSORS",
+    "DECISIONS",
+    "ENDED",
+    "GAP_SCORES",
+    "PLAN_PHASES",
+    "SESSION_KINDS",
+    "Assessment",
+    "Case",
+    "Client",
+    "ClientErasure",
+    "Closure",
+    "Consent",
+    "ConsentChange",
+    "Decision",
+    "EntryCheck",
+    "Hold",
+    "IntakeError",
+    "Refusal",
+    "Request",
+    "Resumption",
+    "Session",
+    "plain",
+]

@@ -1,0 +1,74 @@
+"""The case's value objects: what its events leave on it (immutable; `asdict` gives the
+plain form the API and the export show)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, is_dataclass
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EntryCheck:
+    eligible: bool
+    notes: str | None
+    checked_at: datetime
+    actor: str
+
+
+@dataclass(frozen=True)
+class Assessment:
+    assessment_id: uuid.UUID
+    assessor: str
+    scores: dict[str, int]
+    recorded_at: datetime
+    actor: str
+
+
+@dataclass(frozen=True)
+class Session:
+    session_id: uuid.UUID
+    kind: str
+    held_at: datetime
+    minutes: int
+    actor: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision: str
+    """`accept`, `refer_out` or `decline`."""
+    reason: str | None
+    decided_at: datetime
+    actor: str
+
+
+@dataclass(frozen=True)
+class Resumption:
+    """What the counsellor said in referral about resuming guidance."""
+
+    referral_id: uuid.UUID
+    resumes: bool
+    resume_on: date | None
+    noted_at: datetime
+
+
+@dataclass(frozen=True)
+class Closure:
+    """How follow-up closed the case's aftercare."""
+
+    followup_id: uuid.UUID
+    reason: str
+    rule: str
+    closed_by: str | None
+    closed_at: datetime
+
+
+def plain(value: Any) -> Any:
+    """A value object (or a list of them) as plain data; None stays None."""
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return value

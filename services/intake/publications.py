@@ -1,0 +1,114 @@
+"""What intake publishes: which of its domain events become which contracts (an
+allow-list; other domain events stay internal)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.intake.domain import Case, Client, ClientErasure
+from shared.contracts import intake as contracts
+from shared.contracts import privacy as privacy_contracts
+from shared.messaging.relay import Publication
+from shared.privacy.erasure import ErasureConfirmation, confirmed_state
+
+
+def _pick(state: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {n: state[n] for n in names if n in state}
+
+
+def _common(state: dict[str, Any]) -> dict[str, Any]:
+    return {"occurred_at": state["timestamp"], "actor": state["actor"]}
+
+
+def _case(state: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {
+        **_common(state),
+        "case_id": state["originator_id"],
+        "client_id": state["client_id"],
+        **_pick(state, *names),
+    }
+
+
+def _client(state: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {**_common(state), "client_id": state["originator_id"], **_pick(state, *names)}
+
+
+def _erasure(state: dict[str, Any], *names: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "occurred_at": state["timestamp"],
+        "actor": state.get("actor", "system:erasure"),
+        "erasure_id": state["originator_id"],
+        "client_id": state["client_id"],
+        **_pick(state, *names),
+        **extra,
+    }
+
+
+PUBLICATIONS: dict[type, Publication] = {
+    Client.Registered: Publication(
+        contracts.ClientRegisteredV1,
+        lambda s: _client(
+            s,
+            "organisation",
+            "given_name",
+            "family_name",
+            "birth_date",
+            "email",
+            "phone",
+            "preferred_language",
+        ),
+    ),
+    Client.ConsentGranted: Publication(
+        contracts.ConsentGrantedV1,
+        lambda s: _client(
+            s, "organisation", "consent_id", "purpose", "partner_id", "data_categories"
+        ),
+    ),
+    Client.ConsentWithdrawn: Publication(
+        contracts.ConsentWithdrawnV1,
+        lambda s: _client(
+            s, "organisation", "consent_id", "purpose", "partner_id", "data_categories"
+        ),
+    ),
+    Case.Opened: Publication(
+        contracts.CaseOpenedV1,
+        lambda s: _case(s, "organisation", "career_question", "hours_budget"),
+    ),
+    Case.EntryChecked: Publication(
+        contracts.EntryCheckedV1, lambda s: _case(s, "eligible", "notes")
+    ),
+    Case.AssessmentRecorded: Publication(
+        contracts.AssessmentRecordedV1, lambda s: _case(s, "assessment_id", "assessor", "scores")
+    ),
+    Case.SessionHeld: Publication(
+        contracts.SessionHeldV1, lambda s: _case(s, "session_id", "kind", "held_at", "minutes")
+    ),
+    Case.Accepted: Publication(
+        contracts.CaseAcceptedV1,
+        lambda s: _case(s, "organisation", "gaps", "scores", "reason", "counsellor"),
+    ),
+    Case.ReferredOut: Publication(contracts.CaseReferredOutV1, lambda s: _case(s, "reason")),
+    Case.Declined: Publication(contracts.CaseDeclinedV1, lambda s: _case(s, "reason")),
+    ClientErasure.Requested: Publication(
+        privacy_contracts.ErasureRequestedV1,
+        lambda s: _erasure(s, "organisation", "reason", "key_id"),
+    ),
+    ClientErasure.Refused: Publication(
+        privacy_contracts.ErasureRefusedV1,
+        lambda s: _erasure(s, "organisation", "reason", "held_cases"),
+    ),
+    ClientErasure.Completed: Publication(
+        privacy_contracts.ErasureCompletedV1,
+        lambda s: {**_erasure(s, "services"), "actor": "system:erasure"},
+    ),
+    ClientErasure.HoldPlaced: Publication(
+        privacy_contracts.LegalHoldPlacedV1, lambda s: _erasure(s, "case_id", "reason")
+    ),
+    ClientErasure.HoldLifted: Publication(
+        privacy_contracts.LegalHoldLiftedV1, lambda s: _erasure(s, "case_id")
+    ),
+}
+# Each service confirms an erasure with an event of its own.
+PUBLICATIONS[ErasureConfirmation.Confirmed] = Publication(
+    privacy_contracts.CONFIRMED["intake"], confirmed_state
+)
