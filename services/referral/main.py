@@ -14,16 +14,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from services.referral.api import router
+from services.referral.api import inbox, referrals, router
 from services.referral.application import PUBLICATIONS, ReferralApplication
 from services.referral.domain import ReferralError
 from services.referral.export import gather as export_part
-from services.referral.inbox_api import inbox
 from services.referral.jobs import OverdueJob
 from services.referral.knowledge import INTAKE_HANDLERS, PLANNING_HANDLERS
 from services.referral.knowledge import SCHEMA_SQL as KNOWLEDGE_SQL
 from services.referral.projections import SCHEMA_SQL, ReferralProjection
-from services.referral.referrals_api import referrals
 from shared.audit.api import audit_router
 from shared.audit.context import start_audit
 from shared.errors import install_domain_errors
@@ -97,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if runtime.runs_jobs:
             runtime.spawn("overdue", overdue.run)
         app.state.overdue = overdue
-        app.state.referral, app.state.runtime, app.state.audit = referral, runtime, audit
+        app.state.application, app.state.runtime, app.state.audit = referral, runtime, audit
         app.state.projection, app.state.relay = projection, relay
         app.state.export = start_export_responder(
             runtime,

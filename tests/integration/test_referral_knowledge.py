@@ -136,8 +136,8 @@ async def test_copies_are_sealed_open_to_the_registered_values_and_redelivery_ad
     js: Any,
 ) -> None:
     pool = referral_app.state.runtime.pool
-    vault = referral_app.state.referral.vault
-    transcoder = referral_app.state.referral.sealing.transcoder
+    vault = referral_app.state.application.vault
+    transcoder = referral_app.state.application.sealing.transcoder
     org = new_org()
     headers = bearer(token("counsellor", org=org))
     client_id, case_id = await accepted_case(api, headers, given_name="Bram", family_name="Jacobs")
