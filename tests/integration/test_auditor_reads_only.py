@@ -25,7 +25,7 @@ import httpx
 from eventsourcing.utils import get_topic
 from fastapi import FastAPI
 
-from services.referral.knowledge import case_info
+from services.referral.queries import case_info
 from shared.audit.access import DataAccess
 from shared.audit.queries import events_table
 from tests.integration.test_partner_directory import a_partner, a_service
@@ -222,6 +222,12 @@ for _service in SERVICES:
     BODIES[("POST", f"/{_service}/v1/admin/dead-letters/{{letter_id}}/redrive")] = lambda i: None
 
 
+def store_of(app: FastAPI, service: str) -> Any:
+    """The service's application (`app.state.application`; before a service's
+    `ServiceSpec`, under its own name)."""
+    return getattr(app.state, "application", None) or getattr(app.state, service)
+
+
 def forbidden(r: httpx.Response) -> str | None:
     """None for a 403 problem+json of type `forbidden`; else what is wrong."""
     if r.status_code != 403:
@@ -238,7 +244,7 @@ async def event_counts(apps: dict[str, FastAPI]) -> dict[str, int]:
     """Events in each service's store, recorded reads of personal data excluded."""
     out = {}
     for service, app in apps.items():
-        schema, table = events_table(getattr(app.state, service))
+        schema, table = events_table(store_of(app, service))
         out[service] = int(
             await app.state.runtime.pool.fetchval(
                 f'SELECT count(*) FROM "{schema}"."{table}" WHERE topic <> $1', ACCESS_TOPIC
@@ -268,7 +274,7 @@ async def new_events(apps: dict[str, FastAPI], since: dict[str, int]) -> dict[st
     """Events stored after the positions `since` (recorded reads excluded), per service."""
     out: dict[str, list[Any]] = {}
     for service, app in apps.items():
-        schema, table = events_table(getattr(app.state, service))
+        schema, table = events_table(store_of(app, service))
         rows = await app.state.runtime.pool.fetch(
             f'SELECT notification_id, topic, state FROM "{schema}"."{table}" '
             "WHERE notification_id > $1 AND topic <> $2 ORDER BY notification_id",
@@ -285,7 +291,7 @@ async def new_events(apps: dict[str, FastAPI], since: dict[str, int]) -> dict[st
 async def heads(apps: dict[str, FastAPI]) -> dict[str, int]:
     out = {}
     for service, app in apps.items():
-        schema, table = events_table(getattr(app.state, service))
+        schema, table = events_table(store_of(app, service))
         out[service] = int(
             await app.state.runtime.pool.fetchval(
                 f'SELECT coalesce(max(notification_id), 0) FROM "{schema}"."{table}"'

@@ -34,8 +34,8 @@ from psycopg import sql
 from services.followup.domain import followup_id_for
 from services.intake.erasure import ClientErasure
 from services.planning.domain import plan_id_for
-from services.referral.knowledge import case_info
 from services.referral.lifecycle import ConsentReferrals
+from services.referral.queries import case_info
 from shared.audit.access import DataAccess
 from shared.audit.queries import events_table
 from shared.privacy import ERASED
@@ -224,7 +224,9 @@ def apps_of(*apps: FastAPI) -> dict[str, FastAPI]:
 
 
 def store_of(app: FastAPI, service: str) -> Any:
-    return getattr(app.state, service)
+    """The service's application (`app.state.application`; before a service's
+    `ServiceSpec`, under its own name)."""
+    return getattr(app.state, "application", None) or getattr(app.state, service)
 
 
 async def settled(apps: dict[str, FastAPI]) -> None:

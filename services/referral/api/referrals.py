@@ -35,9 +35,14 @@ from services.referral.api.schemas import (
 )
 from services.referral.api.views import ReferralView, consent_revoked, view
 from services.referral.application import ProposalFacts
-from services.referral.knowledge import case_info, consent_for, consent_record
 from services.referral.projections import partner_row
-from services.referral.queries import list_referrals, network_figures
+from services.referral.queries import (
+    case_info,
+    consent_for,
+    consent_record,
+    list_referrals,
+    network_figures,
+)
 from shared.auth import Counsellor, Principal, require
 from shared.commands import Projection, run_command, set_etag
 from shared.errors import Forbidden, NotFound

@@ -10,9 +10,9 @@ from fastapi import Request
 from services.referral.api.partner_schemas import PartnerOut, ServiceOut
 from services.referral.api.schemas import PartnerReferralOut, ReferralOut
 from services.referral.domain import Partner
-from services.referral.knowledge import consent_for
 from services.referral.lifecycle import Referral
 from services.referral.packet import served_categories
+from services.referral.queries import consent_for
 from shared.auth import Principal
 from shared.errors import Problem
 
