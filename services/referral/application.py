@@ -11,8 +11,13 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from services.referral.domain import Partner, ReferralError, has_open_places
-from services.referral.lifecycle import ConsentReferrals, Referral
+from services.referral.domain import (
+    ConsentReferrals,
+    Partner,
+    Referral,
+    ReferralError,
+    has_open_places,
+)
 from shared.audit.access import DataAccess, record_read
 from shared.auth import Principal
 from shared.errors import NotFound

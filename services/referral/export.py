@@ -20,8 +20,7 @@ from eventsourcing.utils import get_topic
 from starlette.concurrency import run_in_threadpool
 
 from services.referral.application import ReferralApplication
-from services.referral.domain import Partner
-from services.referral.lifecycle import Referral
+from services.referral.domain import Partner, Referral
 from shared.audit.access import DataAccess
 from shared.messaging.follower import LogFollower
 from shared.privacy import is_sealed

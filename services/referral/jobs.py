@@ -20,7 +20,7 @@ from eventsourcing.persistence import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from services.referral.application import ReferralApplication
-from services.referral.lifecycle import Referral
+from services.referral.domain import Referral
 from services.referral.queries import awaiting_answer
 from shared.jobs import every
 from shared.settings import Settings

@@ -16,8 +16,7 @@ from typing import Any, ClassVar
 
 import asyncpg
 
-from services.referral.domain import Partner
-from services.referral.lifecycle import Referral
+from services.referral.domain import Partner, Referral
 from shared.messaging.projection import Handler, Projection, Stored
 from shared.runtime import snapshot
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.referral.domain import Partner
-from services.referral.lifecycle import Referral
+from services.referral.domain import Partner, Referral
 from shared.audit.access import DataAccess
 from shared.contracts import privacy as privacy_contracts
 from shared.contracts import referral as contracts

@@ -34,7 +34,7 @@ from psycopg import sql
 from services.followup.domain import followup_id_for
 from services.intake.erasure import ClientErasure
 from services.planning.domain import plan_id_for
-from services.referral.lifecycle import ConsentReferrals
+from services.referral.domain import ConsentReferrals
 from services.referral.queries import case_info
 from shared.audit.access import DataAccess
 from shared.audit.queries import events_table

@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
+from services.referral.domain import add_working_days
 from services.referral.jobs import OverdueJob
-from services.referral.lifecycle import add_working_days
 from tests.integration.test_referral_loop import CATEGORIES
 from tests.integration.test_referral_packet import consent, partner_headers, propose, published_for
 from tests.integration.test_referral_proposal import BASE, new_partner, open_case

@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 
-from services.referral.domain import ReferralError
-from services.referral.lifecycle import (
+from services.referral.domain import (
     AWAITING_ANSWER,
     CLOSABLE,
     OUTCOMES,
@@ -29,6 +28,7 @@ from services.referral.lifecycle import (
     WITHDRAWABLE,
     ConsentReferrals,
     Referral,
+    ReferralError,
     add_working_days,
 )
 from shared.vocabulary import DATA_CATEGORIES

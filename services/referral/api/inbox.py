@@ -15,7 +15,7 @@ from services.referral.api.dependencies import App, PartnerCommand, PartnerUser
 from services.referral.api.partner_schemas import Packet
 from services.referral.api.schemas import DeclineIn, OutcomeIn, PartnerReferralOut
 from services.referral.api.views import ReferralView, shared_categories, view
-from services.referral.lifecycle import LETTER, SHARED
+from services.referral.domain import LETTER, SHARED
 from services.referral.packet import build_packet, letter_language, render_letter
 from services.referral.projections import partner_row
 from services.referral.queries import preferred_language

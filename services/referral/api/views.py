@@ -9,8 +9,7 @@ from fastapi import Request
 
 from services.referral.api.partner_schemas import PartnerOut, ServiceOut
 from services.referral.api.schemas import PartnerReferralOut, ReferralOut
-from services.referral.domain import Partner
-from services.referral.lifecycle import Referral
+from services.referral.domain import Partner, Referral
 from services.referral.packet import served_categories
 from services.referral.queries import consent_for
 from shared.auth import Principal

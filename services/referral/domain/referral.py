@@ -20,54 +20,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
-from services.referral.domain import ReferralError, _text
-from shared.text import guard_field, guard_text
-from shared.vocabulary import DATA_CATEGORIES, REFERRAL_OUTCOMES
-
-STATUSES = (
-    "proposed",
-    "sent",
-    "acknowledged",
-    "accepted",
-    "declined",
-    "outcome_reported",
-    "closed",
-    "withdrawn",
+from services.referral.domain.referral_rules import (
+    AWAITING_ANSWER,
+    CLOSABLE,
+    OUTCOMES,
+    SHARED,
+    WITHDRAWABLE,
+    add_working_days,
+    check_reason,
 )
-OUTCOMES = REFERRAL_OUTCOMES
-# Waiting for the partner's answer (accept or decline): the overdue clock runs.
-AWAITING_ANSWER = ("sent", "acknowledged")
-# The partner may read the client's data (the packet) in these statuses only.
-SHARED = ("sent", "acknowledged", "accepted", "outcome_reported")
-# The counsellor may print a letter for a partner outside the platform in these.
-LETTER = ("proposed", *SHARED)
-WITHDRAWABLE = ("proposed", "sent", "acknowledged", "accepted")
-CLOSABLE = ("declined", "outcome_reported")
-
-
-def check_reason(reason: str, field: str = "reason") -> str:
-    guard_field(ReferralError, field, reason, multiline=True)
-    text = _text(reason)
-    if text is None:
-        raise ReferralError("invalid", "Give a reason.", field)
-    return text
-
-
-def add_working_days(start: date, days: int, holidays: Iterable[date] = ()) -> date:
-    """The day `days` working days (Monday to Friday, not a holiday) after `start`."""
-    off = set(holidays)
-    day, left = start, days
-    while left > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5 and day not in off:
-            left -= 1
-    return day
+from services.referral.domain.rules import ReferralError, _text
+from shared.text import guard_text
+from shared.vocabulary import DATA_CATEGORIES
 
 
 class Referral(Aggregate):
@@ -397,47 +367,23 @@ class Referral(Aggregate):
         return self.status in SHARED and not self.consent_revoked
 
 
-class ConsentReferrals(Aggregate):
-    """The referrals that rest on a client's referral consent for one partner: what a
-    withdrawal of that consent must reach. Its id follows from client and partner."""
-
-    class Started(Aggregate.Created):
-        client_id: uuid.UUID
-        partner_id: uuid.UUID
-
-    class Attached(Aggregate.Event):
-        referral_id: uuid.UUID
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.referral_ids.append(self.referral_id)
-
-    def __init__(self, client_id: uuid.UUID, partner_id: uuid.UUID) -> None:
-        self.client_id = client_id
-        self.partner_id = partner_id
-        self.referral_ids: list[uuid.UUID] = []
-
-    @staticmethod
-    def id_for(client_id: uuid.UUID, partner_id: uuid.UUID) -> uuid.UUID:
-        return uuid.uuid5(INDEX_NAMESPACE, f"{client_id}:{partner_id}")
-
-    @classmethod
-    def start(cls, client_id: uuid.UUID, partner_id: uuid.UUID, at: datetime) -> ConsentReferrals:
-        return cls._create(
-            cls.Started,
-            id=cls.id_for(client_id, partner_id),
-            timestamp=at,
-            client_id=client_id,
-            partner_id=partner_id,
-        )
-
-    def attach(self, referral_id: uuid.UUID, at: datetime) -> None:
-        self.trigger_event(self.Attached, timestamp=at, referral_id=referral_id)
-
-
-INDEX_NAMESPACE = uuid.UUID("6f1c8d2e-0b7a-4f53-9c1e-5a2d7e8b9c30")
-
-
-# Events stored before the referral's loop moved here keep loading.
+EVENTS = (
+    "Proposed",
+    "Sent",
+    "Acknowledged",
+    "Accepted",
+    "Declined",
+    "OutcomeReported",
+    "Closed",
+    "Withdrawn",
+    "BecameOverdue",
+    "ConsentRevoked",
+    "ResumptionRecorded",
+)
+# Events stored before the loop moved: first in `domain.py`, then in `lifecycle.py`.
 for _name in ("Proposed", "Sent", "Withdrawn"):
     register_topic(f"services.referral.domain:Referral.{_name}", getattr(Referral, _name))
 register_topic("services.referral.domain:Referral", Referral)
+for _name in EVENTS:
+    register_topic(f"services.referral.lifecycle:Referral.{_name}", getattr(Referral, _name))
+register_topic("services.referral.lifecycle:Referral", Referral)
