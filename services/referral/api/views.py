@@ -4,6 +4,7 @@ is shared (the consent it rests on, as intake last said)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 
 from fastapi import Request
 
@@ -33,10 +34,10 @@ def referral_out(r: Referral) -> ReferralOut:
         acknowledged_at=r.acknowledged_at,
         answered_at=r.answered_at,
         decline_reason=r.decline_reason,
-        outcome=r.outcome,
+        outcome=None if r.outcome is None else asdict(r.outcome),
         closing_note=r.closing_note,
         withdrawal_reason=r.withdrawal_reason,
-        resumption=r.resumption,
+        resumption=None if r.resumption is None else asdict(r.resumption),
         created_at=r.created_on,
         updated_at=r.modified_on,
         version=r.version,
@@ -58,7 +59,7 @@ def partner_view(r: Referral, consented: bool = True) -> PartnerReferralOut:
         sent_at=r.sent_at,
         acknowledged_at=r.acknowledged_at,
         answered_at=r.answered_at,
-        outcome=r.outcome["outcome"] if r.outcome else None,
+        outcome=r.outcome.outcome if r.outcome else None,
         updated_at=r.modified_on,
         version=r.version,
     )
@@ -76,7 +77,7 @@ def partner_out(p: Partner) -> PartnerOut:
         partner_id=p.id,
         name=p.name,
         description=p.description,
-        services=[ServiceOut(**s) for s in p.services],
+        services=[ServiceOut(**s.stored()) for s in p.services],
         accepted_categories=list(p.accepted_categories),
         contact_email=p.contact_email,
         open_places=p.open_places,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
@@ -22,7 +21,7 @@ class ConsentReferrals(Aggregate):
     class Attached(Aggregate.Event):
         referral_id: uuid.UUID
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: ConsentReferrals) -> None:
             aggregate.referral_ids.append(self.referral_id)
 
     def __init__(self, client_id: uuid.UUID, partner_id: uuid.UUID) -> None:

@@ -27,6 +27,7 @@ from services.referral.domain.partner_rules import (
     check_email,
     check_name,
     check_services,
+    services_of,
 )
 from services.referral.domain.rules import ReferralError
 
@@ -62,28 +63,28 @@ class Partner(Aggregate):
         changes: dict[str, Any]
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Partner) -> None:
             for field, value in copy.deepcopy(self.changes).items():
-                setattr(aggregate, field, value)
+                setattr(aggregate, field, services_of(value) if field == "services" else value)
 
     class CapacitySet(Aggregate.Event):
         # None: no limit any more.
         open_places: int | None
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Partner) -> None:
             aggregate.open_places = self.open_places
 
     class Deactivated(Aggregate.Event):
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Partner) -> None:
             aggregate.active = False
 
     class Reactivated(Aggregate.Event):
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Partner) -> None:
             aggregate.active = True
 
     def __init__(
@@ -99,7 +100,7 @@ class Partner(Aggregate):
     ) -> None:
         self.name = name
         self.description = description
-        self.services = services
+        self.services = services_of(services)
         self.accepted_categories = accepted_categories
         self.contact_email = contact_email
         self.open_places = open_places
@@ -168,17 +169,23 @@ class Partner(Aggregate):
             elif field == "description":
                 checked[field] = check_description(value)
             elif field == "services":
-                known = {s["service_id"] for s in self.services}
+                known = {s.service_id for s in self.services}
                 checked[field] = check_services(value, known=known, new_id=new_id)
             elif field == "accepted_categories":
                 checked[field] = check_categories(value)
             else:
                 checked[field] = check_email(value)
-        real = {f: v for f, v in checked.items() if getattr(self, f) != v}
+        real = {f: v for f, v in checked.items() if self._stored(f) != v}
         if not real:
             return False
         self.trigger_event(self.Updated, timestamp=at, changes=real, actor=actor)
         return True
+
+    def _stored(self, field: str) -> Any:
+        """A directory field as an event would store it."""
+        if field == "services":
+            return [s.stored() for s in self.services]
+        return getattr(self, field)
 
     def set_capacity(self, *, open_places: int | None, actor: str, at: datetime) -> bool:
         """Set the number of open places (None: no limit); False (no event) if it is that

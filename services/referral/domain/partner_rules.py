@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from services.referral.domain.rules import ReferralError, _text
@@ -158,3 +159,42 @@ def check_capacity(open_places: int | None) -> int | None:
             "open_places",
         )
     return open_places
+
+
+@dataclass(frozen=True)
+class Service:
+    """One service a partner offers, in its canonical form (see `check_services`)."""
+
+    service_id: uuid.UUID
+    name: str
+    category: str
+    languages: tuple[str, ...]
+    area: str | None
+    eligibility: str | None
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any]) -> Service:
+        """A service as its events store it (a dict)."""
+        return cls(
+            service_id=stored["service_id"],
+            name=stored["name"],
+            category=stored["category"],
+            languages=tuple(stored["languages"]),
+            area=stored["area"],
+            eligibility=stored["eligibility"],
+        )
+
+    def stored(self) -> dict[str, Any]:
+        """The service as its events store it."""
+        return {
+            "service_id": self.service_id,
+            "name": self.name,
+            "category": self.category,
+            "languages": list(self.languages),
+            "area": self.area,
+            "eligibility": self.eligibility,
+        }
+
+
+def services_of(stored: Iterable[Mapping[str, Any]]) -> tuple[Service, ...]:
+    return tuple(Service.of(s) for s in stored)

@@ -32,6 +32,8 @@ from services.referral.domain.referral_rules import (
     OUTCOMES,
     SHARED,
     WITHDRAWABLE,
+    Outcome,
+    Resumption,
     add_working_days,
     check_reason,
 )
@@ -64,21 +66,21 @@ class Referral(Aggregate):
         actor: str
 
     class Sent(Event):
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Referral) -> None:
             aggregate.status = "sent"
             aggregate.sent_at = self.timestamp
 
     class Acknowledged(Event):
         partner_id: uuid.UUID
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Referral) -> None:
             aggregate.status = "acknowledged"
             aggregate.acknowledged_at = self.timestamp
 
     class Accepted(Event):
         partner_id: uuid.UUID
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Referral) -> None:
             aggregate.status = "accepted"
             aggregate.acknowledged_at = aggregate.acknowledged_at or self.timestamp
             aggregate.answered_at = self.timestamp
@@ -87,7 +89,7 @@ class Referral(Aggregate):
         partner_id: uuid.UUID
         reason: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Referral) -> None:
             aggregate.status = "declined"
             aggregate.acknowledged_at = aggregate.acknowledged_at or self.timestamp
             aggregate.answered_at = self.timestamp
@@ -98,18 +100,14 @@ class Referral(Aggregate):
         outcome: str
         notes: str | None
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Referral) -> None:
             aggregate.status = "outcome_reported"
-            aggregate.outcome = {
-                "outcome": self.outcome,
-                "notes": self.notes,
-                "reported_at": self.timestamp,
-            }
+            aggregate.outcome = Outcome(self.outcome, self.notes, self.timestamp)
 
     class Closed(Event):
         note: str | None
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Referral) -> None:
             aggregate.status = "closed"
             aggregate.closed_at = self.timestamp
             aggregate.closing_note = self.note
@@ -117,7 +115,7 @@ class Referral(Aggregate):
     class Withdrawn(Event):
         reason: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Referral) -> None:
             aggregate.status = "withdrawn"
             aggregate.withdrawal_reason = self.reason
             aggregate.closed_at = self.timestamp
@@ -126,7 +124,7 @@ class Referral(Aggregate):
         partner_id: uuid.UUID
         due_on: date
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Referral) -> None:
             aggregate.overdue = True
             aggregate.overdue_since = self.due_on
 
@@ -134,7 +132,7 @@ class Referral(Aggregate):
         consent_id: uuid.UUID
         partner_id: uuid.UUID
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Referral) -> None:
             aggregate.consent_revoked = True
             aggregate.consent_revoked_at = self.timestamp
 
@@ -143,13 +141,10 @@ class Referral(Aggregate):
         resume_on: date | None
         note: str | None
 
-        def apply(self, aggregate: Any) -> None:
-            aggregate.resumption = {
-                "resumes": self.resumes,
-                "resume_on": self.resume_on,
-                "note": self.note,
-                "recorded_at": self.timestamp,
-            }
+        def apply(self, aggregate: Referral) -> None:
+            aggregate.resumption = Resumption(
+                self.resumes, self.resume_on, self.note, self.timestamp
+            )
 
     def __init__(
         self,
@@ -175,7 +170,7 @@ class Referral(Aggregate):
         self.acknowledged_at: datetime | None = None
         self.answered_at: datetime | None = None
         self.decline_reason: str | None = None
-        self.outcome: dict[str, Any] | None = None
+        self.outcome: Outcome | None = None
         self.closed_at: datetime | None = None
         self.closing_note: str | None = None
         self.withdrawal_reason: str | None = None
@@ -183,7 +178,7 @@ class Referral(Aggregate):
         self.overdue_since: date | None = None
         self.consent_revoked = False
         self.consent_revoked_at: datetime | None = None
-        self.resumption: dict[str, Any] | None = None
+        self.resumption: Resumption | None = None
 
     @classmethod
     def propose(

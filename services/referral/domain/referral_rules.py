@@ -1,10 +1,12 @@
-"""A referral's statuses, which of them share the client's data, its reasons, and the
-working days the partner has to answer."""
+"""A referral's statuses, which of them share the client's data, its reasons, the
+working days the partner has to answer, and its value objects (the partner's outcome, the
+counsellor's resumption)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from services.referral.domain.rules import ReferralError, _text
 from shared.text import guard_field
@@ -48,3 +50,22 @@ def add_working_days(start: date, days: int, holidays: Iterable[date] = ()) -> d
         if day.weekday() < 5 and day not in off:
             left -= 1
     return day
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the partner's service to the client ended, as the partner reported it."""
+
+    outcome: str
+    notes: str | None
+    reported_at: datetime
+
+
+@dataclass(frozen=True)
+class Resumption:
+    """Whether and from when guidance resumes after the referral."""
+
+    resumes: bool
+    resume_on: date | None
+    note: str | None
+    recorded_at: datetime
