@@ -939,7 +939,7 @@ def check_aggregates(
 
     referral = loaded["referral"]
     looped, declined, withdrawn = (referral[uuid.UUID(r)] for r in w["referrals"])
-    erased(looped.reason, looped.outcome["notes"], looped.closing_note, looped.resumption["note"])
+    erased(looped.reason, looped.outcome.notes, looped.closing_note, looped.resumption.note)
     erased(declined.reason, declined.decline_reason)
     erased(withdrawn.reason, withdrawn.withdrawal_reason)
     assert (looped.status, declined.status, withdrawn.status) == (
