@@ -11,18 +11,18 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from services.referral.domain import Partner, ReferralError, has_open_places
-from services.referral.lifecycle import ConsentReferrals, Referral
+from services.referral.domain import (
+    ConsentReferrals,
+    Partner,
+    Referral,
+    ReferralError,
+    has_open_places,
+)
 from shared.audit.access import DataAccess, record_read
 from shared.auth import Principal
-from shared.contracts import privacy as privacy_contracts
-from shared.contracts import referral as contracts
 from shared.errors import NotFound
 from shared.eventstore import ServiceApplication
-from shared.messaging.envelope import CloudEvent
-from shared.messaging.relay import Publication
 from shared.privacy import PersonalFields
-from shared.privacy.erasure import ErasureConfirmation, confirmed_state
 
 
 class ReferralApplication(ServiceApplication):
@@ -156,12 +156,11 @@ class ReferralApplication(ServiceApplication):
         return index
 
     # -- reactions ---------------------------------------------------------------------
-    def on_consent_withdrawn(self, event: CloudEvent) -> list[Aggregate]:
-        """Intake's ConsentWithdrawn: every open referral resting on it is marked revoked."""
-        d = event.data
-        if d.get("purpose") != "referral" or d.get("partner_id") is None:
-            return []
-        client_id, partner_id = uuid.UUID(d["client_id"]), uuid.UUID(d["partner_id"])
+    def revoke_consent(
+        self, client_id: uuid.UUID, partner_id: uuid.UUID, consent_id: uuid.UUID
+    ) -> list[Aggregate]:
+        """The client withdrew their referral consent for the partner (intake's
+        ConsentWithdrawn): every open referral resting on it is marked revoked."""
         try:
             index: object = self.repository.get(ConsentReferrals.id_for(client_id, partner_id))
         except AggregateNotFoundError:
@@ -171,9 +170,7 @@ class ReferralApplication(ServiceApplication):
         for referral_id in index.referral_ids:
             referral: object = self.repository.get(referral_id)
             assert isinstance(referral, Referral)
-            if referral.revoke_consent(
-                consent_id=uuid.UUID(d["consent_id"]), actor=CONSENT_ACTOR, at=self.clock()
-            ):
+            if referral.revoke_consent(consent_id=consent_id, actor=CONSENT_ACTOR, at=self.clock()):
                 changed.append(referral)
         return changed
 
@@ -211,111 +208,3 @@ class ProposalFacts:
     case: dict[str, Any] | None
     partner: dict[str, Any] | None
     consent: dict[str, Any] | None
-
-
-# -- what referral publishes -----------------------------------------------------------------
-def _partner(state: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    return {
-        "occurred_at": state["timestamp"],
-        "actor": state["actor"],
-        "partner_id": state["originator_id"],
-        **fields,
-    }
-
-
-def _registered(s: dict[str, Any]) -> dict[str, Any]:
-    names = ("name", "description", "services", "accepted_categories", "contact_email")
-    return _partner(s, open_places=s["open_places"], **{n: s[n] for n in names})
-
-
-def _referral(state: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    return {
-        "occurred_at": state["timestamp"],
-        "actor": state["actor"],
-        "referral_id": state["originator_id"],
-        "case_id": state["case_id"],
-        "client_id": state["client_id"],
-        **fields,
-    }
-
-
-def _proposed(s: dict[str, Any]) -> dict[str, Any]:
-    names = (
-        "organisation",
-        "partner_id",
-        "reason",
-        "data_categories",
-        "consent_id",
-    )
-    return _referral(s, **{n: s[n] for n in names})
-
-
-def _accessed(s: dict[str, Any]) -> dict[str, Any]:
-    names = ("referral_id", "case_id", "client_id", "partner_id", "role", "organisation")
-    return {
-        "occurred_at": s["timestamp"],
-        "actor": s["actor"],
-        "access_id": s["originator_id"],
-        "purpose": s["purpose"],
-        "resource": s["resource"],
-        "categories": s["categories"],
-        **{n: s[n] for n in names},
-    }
-
-
-PUBLICATIONS: dict[type, Publication] = {
-    Partner.Registered: Publication(contracts.PartnerRegisteredV1, _registered),
-    Partner.Updated: Publication(
-        contracts.PartnerUpdatedV1,
-        lambda s: _partner(s, changed=sorted(s["changes"]), **s["changes"]),
-    ),
-    Partner.CapacitySet: Publication(
-        contracts.PartnerUpdatedV1,
-        lambda s: _partner(s, changed=["open_places"], open_places=s["open_places"]),
-    ),
-    Partner.Deactivated: Publication(
-        contracts.PartnerUpdatedV1, lambda s: _partner(s, changed=["active"], active=False)
-    ),
-    Partner.Reactivated: Publication(
-        contracts.PartnerUpdatedV1, lambda s: _partner(s, changed=["active"], active=True)
-    ),
-    Referral.Proposed: Publication(contracts.ReferralProposedV1, _proposed),
-    Referral.Sent: Publication(contracts.ReferralSentV1, lambda s: _referral(s)),
-    Referral.Withdrawn: Publication(
-        contracts.ReferralWithdrawnV1, lambda s: _referral(s, reason=s["reason"])
-    ),
-    Referral.Acknowledged: Publication(
-        contracts.ReferralAcknowledgedV1, lambda s: _referral(s, partner_id=s["partner_id"])
-    ),
-    Referral.Accepted: Publication(
-        contracts.ReferralAcceptedV1, lambda s: _referral(s, partner_id=s["partner_id"])
-    ),
-    Referral.Declined: Publication(
-        contracts.ReferralDeclinedV1,
-        lambda s: _referral(s, partner_id=s["partner_id"], reason=s["reason"]),
-    ),
-    Referral.OutcomeReported: Publication(
-        contracts.ReferralOutcomeReportedV1,
-        lambda s: _referral(s, partner_id=s["partner_id"], outcome=s["outcome"], notes=s["notes"]),
-    ),
-    Referral.Closed: Publication(
-        contracts.ReferralClosedV1, lambda s: _referral(s, note=s["note"])
-    ),
-    Referral.BecameOverdue: Publication(
-        contracts.ReferralOverdueV1,
-        lambda s: _referral(s, partner_id=s["partner_id"], due_on=s["due_on"]),
-    ),
-    Referral.ConsentRevoked: Publication(
-        contracts.ReferralConsentRevokedV1,
-        lambda s: _referral(s, partner_id=s["partner_id"], consent_id=s["consent_id"]),
-    ),
-    Referral.ResumptionRecorded: Publication(
-        contracts.GuidanceResumedV1,
-        lambda s: _referral(s, resumes=s["resumes"], resume_on=s["resume_on"], note=s["note"]),
-    ),
-    DataAccess.Recorded: Publication(contracts.PartnerDataAccessedV1, _accessed),
-}
-# Each service confirms an erasure with an event of its own.
-PUBLICATIONS[ErasureConfirmation.Confirmed] = Publication(
-    privacy_contracts.CONFIRMED["referral"], confirmed_state
-)

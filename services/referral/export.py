@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import asdict
 from typing import Any
 
 import asyncpg
@@ -20,8 +21,7 @@ from eventsourcing.utils import get_topic
 from starlette.concurrency import run_in_threadpool
 
 from services.referral.application import ReferralApplication
-from services.referral.domain import Partner
-from services.referral.lifecycle import Referral
+from services.referral.domain import Partner, Referral
 from shared.audit.access import DataAccess
 from shared.messaging.follower import LogFollower
 from shared.privacy import is_sealed
@@ -49,7 +49,7 @@ def referral_part(
         "acknowledged_at": r.acknowledged_at,
         "answered_at": r.answered_at,
         "decline_reason": r.decline_reason,
-        "outcome": r.outcome,
+        "outcome": None if r.outcome is None else asdict(r.outcome),
         "closed_at": r.closed_at,
         "closing_note": r.closing_note,
         "withdrawal_reason": r.withdrawal_reason,
@@ -57,7 +57,7 @@ def referral_part(
         "overdue_since": r.overdue_since,
         "consent_revoked": r.consent_revoked,
         "consent_revoked_at": r.consent_revoked_at,
-        "resumption": r.resumption,
+        "resumption": None if r.resumption is None else asdict(r.resumption),
         "updated_at": r.modified_on,
         "version": r.version,
         "history": event_history(app, r.id),

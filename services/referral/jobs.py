@@ -20,9 +20,10 @@ from eventsourcing.persistence import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from services.referral.application import ReferralApplication
-from services.referral.lifecycle import Referral
+from services.referral.domain import Referral
 from services.referral.queries import awaiting_answer
 from shared.jobs import every
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 JOB_ACTOR = "system:referral-overdue-job"
@@ -83,3 +84,14 @@ class OverdueJob:
                 continue  # changed meanwhile: look again
             return True
         return False
+
+
+def overdue_job(app: ReferralApplication, pool: asyncpg.Pool, settings: Settings) -> OverdueJob:
+    """The job as the service runs it (`jobs["overdue"]`), from the settings."""
+    return OverdueJob(
+        app,
+        pool,
+        interval_seconds=settings.referral_overdue_interval_seconds,
+        working_days=settings.referral_answer_working_days,
+        holidays=settings.referral_holidays,
+    )

@@ -17,8 +17,8 @@ import asyncpg
 from starlette.concurrency import run_in_threadpool
 
 from services.referral.application import ReferralApplication
-from services.referral.knowledge import packet_sources
-from services.referral.lifecycle import Referral
+from services.referral.domain import Referral
+from services.referral.queries import packet_sources
 from shared.documents import COMMON_TEXT, document_language, iso_day
 from shared.privacy.sealing import is_sealed
 from shared.vocabulary import DATA_CATEGORIES

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import asyncpg
-from eventsourcing.persistence import Notification
-from eventsourcing.utils import resolve_topic
 
-from services.referral.domain import Partner
-from services.referral.lifecycle import Referral
-from shared.messaging.follower import LogFollower
+from services.referral.domain import Partner, Referral
+from shared.messaging.projection import Handler, Projection, Stored
 from shared.runtime import snapshot
 
 SCHEMA_SQL = """
@@ -88,141 +85,133 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-class ReferralProjection(LogFollower):
-    name = "projection"
-
-    async def setup(self, conn: asyncpg.Connection) -> None:
-        await conn.execute(SCHEMA_SQL)
-
-    async def handle(self, conn: asyncpg.Connection, batch: Sequence[Notification]) -> None:
-        async with conn.transaction():
-            for n in batch:
-                cls = resolve_topic(n.topic)
-                state = self.app.sealing.decode_state(n)
-                await apply(conn, cls, n, state)
-            await self.save_position(conn, batch[-1].id)
-
-
-async def apply(conn: asyncpg.Connection, cls: type, n: Notification, s: dict[str, Any]) -> None:
-    version = n.originator_version
-    if issubclass(cls, Referral.Proposed | Referral.Event):
-        await apply_referral(conn, cls, n, s)
-        return
-    if not issubclass(cls, Partner.Event):
-        return
-    if cls is Partner.Registered:
-        await conn.execute(
-            f"INSERT INTO referral.partners_view ({COLUMNS}) "
-            "VALUES ($1,$2,$3,$4::jsonb,$5,$6,$7,true,$8,$8,$9) "
-            "ON CONFLICT (partner_id) DO NOTHING",
-            n.originator_id,
-            s["name"],
-            s["description"],
-            _json(s["services"]),
-            list(s["accepted_categories"]),
-            s["contact_email"],
-            s["open_places"],
-            s["timestamp"],
-            version,
-        )
-        return
-    changes: dict[str, Any] = {}
-    if cls is Partner.Updated:
-        changes = dict(s["changes"])
-    elif cls is Partner.CapacitySet:
-        changes = {"open_places": s["open_places"]}
-    elif cls is Partner.Deactivated:
-        changes = {"active": False}
-    elif cls is Partner.Reactivated:
-        changes = {"active": True}
-    sets, args = "", []
-    for i, (field, value) in enumerate(sorted(changes.items()), start=4):
-        if field == "services":
-            sets += f", services = ${i}::jsonb"
-            args.append(_json(value))
-        else:
-            sets += f", {field} = ${i}"
-            args.append(value)
+# -- the directory -------------------------------------------------------------------------------
+async def partner_registered(conn: asyncpg.Connection, e: Stored) -> None:
     await conn.execute(
-        f"UPDATE referral.partners_view SET version = $2, updated_at = $3{sets} "
-        "WHERE partner_id = $1 AND version < $2",
-        n.originator_id,
-        version,
-        s["timestamp"],
-        *args,
+        f"INSERT INTO referral.partners_view ({COLUMNS}) "
+        "VALUES ($1,$2,$3,$4::jsonb,$5,$6,$7,true,$8,$8,$9) "
+        "ON CONFLICT (partner_id) DO NOTHING",
+        e.id,
+        e["name"],
+        e["description"],
+        _json(e["services"]),
+        list(e["accepted_categories"]),
+        e["contact_email"],
+        e["open_places"],
+        e.at,
+        e.version,
     )
 
 
-# A referral event → the columns it sets (besides version and updated_at).
-def _referral_changes(cls: type, s: dict[str, Any]) -> dict[str, Any]:
-    at = s["timestamp"]
-    if cls is Referral.Sent:
-        return {"status": "sent", "sent_at": at}
-    if cls is Referral.Acknowledged:
-        return {"status": "acknowledged", "acknowledged_at": at}
-    if cls in (Referral.Accepted, Referral.Declined):
-        status = "accepted" if cls is Referral.Accepted else "declined"
-        return {
-            "status": status,
-            "answer": status,
-            "acknowledged_at": ("coalesce", at),
-            "answered_at": at,
-        }
-    if cls is Referral.OutcomeReported:
-        return {"status": "outcome_reported", "outcome": s["outcome"], "outcome_at": at}
-    if cls is Referral.Closed:
-        return {"status": "closed", "closed_at": at}
-    if cls is Referral.Withdrawn:
-        return {"status": "withdrawn", "closed_at": at}
-    if cls is Referral.BecameOverdue:
-        return {"overdue": True, "overdue_since": s["due_on"]}
-    if cls is Referral.ConsentRevoked:
-        return {"consent_revoked": True}
-    if cls is Referral.ResumptionRecorded:
-        return {"resumes": s["resumes"], "resume_on": s["resume_on"]}
-    return {}
+def partner_changed(changes: Callable[[Stored], dict[str, Any]]) -> Handler:
+    """A handler setting the directory fields `changes(event)` names (and the version)."""
 
-
-async def apply_referral(
-    conn: asyncpg.Connection, cls: type, n: Notification, s: dict[str, Any]
-) -> None:
-    version = n.originator_version
-    if cls is Referral.Proposed:
+    async def handle(conn: asyncpg.Connection, e: Stored) -> None:
+        sets, args = "", []
+        for i, (field, value) in enumerate(sorted(changes(e).items()), start=4):
+            if field == "services":
+                sets += f", services = ${i}::jsonb"
+                args.append(_json(value))
+            else:
+                sets += f", {field} = ${i}"
+                args.append(value)
         await conn.execute(
-            "INSERT INTO referral.referrals_view (referral_id, case_id, client_id, "
-            "organisation, partner_id, status, data_categories, consent_id, proposed_at, "
-            "updated_at, version, counsellor) VALUES ($1,$2,$3,$4,$5,'proposed',$6,$7,$8,$8,$9,"
-            "(SELECT counsellor FROM referral.cases WHERE case_id = $2)) "
-            "ON CONFLICT (referral_id) DO NOTHING",
-            n.originator_id,
-            s["case_id"],
-            s["client_id"],
-            s["organisation"],
-            s["partner_id"],
-            list(s["data_categories"]),
-            s["consent_id"],
-            s["timestamp"],
-            version,
+            f"UPDATE referral.partners_view SET version = $2, updated_at = $3{sets} "
+            "WHERE partner_id = $1 AND version < $2",
+            e.id,
+            e.version,
+            e.at,
+            *args,
         )
-        return
-    sets, args = "", []
-    for i, (column, value) in enumerate(sorted(_referral_changes(cls, s).items()), start=4):
-        if isinstance(value, tuple):  # ("coalesce", v): keep an earlier value
-            sets += f", {column} = coalesce({column}, ${i})"
-            args.append(value[1])
-        else:
-            sets += f", {column} = ${i}"
-            args.append(value)
+
+    return handle
+
+
+# -- referrals -----------------------------------------------------------------------------------
+async def referral_proposed(conn: asyncpg.Connection, e: Stored) -> None:
     await conn.execute(
-        f"UPDATE referral.referrals_view SET version = $2, updated_at = $3{sets} "
-        "WHERE referral_id = $1 AND version < $2",
-        n.originator_id,
-        version,
-        s["timestamp"],
-        *args,
+        "INSERT INTO referral.referrals_view (referral_id, case_id, client_id, "
+        "organisation, partner_id, status, data_categories, consent_id, proposed_at, "
+        "updated_at, version, counsellor) VALUES ($1,$2,$3,$4,$5,'proposed',$6,$7,$8,$8,$9,"
+        "(SELECT counsellor FROM referral.cases WHERE case_id = $2)) "
+        "ON CONFLICT (referral_id) DO NOTHING",
+        e.id,
+        e["case_id"],
+        e["client_id"],
+        e["organisation"],
+        e["partner_id"],
+        list(e["data_categories"]),
+        e["consent_id"],
+        e.at,
+        e.version,
     )
 
 
+def referral_changed(changes: Callable[[Stored], dict[str, Any]]) -> Handler:
+    """A handler setting the columns `changes(event)` names (besides version and
+    updated_at); a value `("coalesce", v)` keeps an earlier value."""
+
+    async def handle(conn: asyncpg.Connection, e: Stored) -> None:
+        sets, args = "", []
+        for i, (column, value) in enumerate(sorted(changes(e).items()), start=4):
+            if isinstance(value, tuple):
+                sets += f", {column} = coalesce({column}, ${i})"
+                args.append(value[1])
+            else:
+                sets += f", {column} = ${i}"
+                args.append(value)
+        await conn.execute(
+            f"UPDATE referral.referrals_view SET version = $2, updated_at = $3{sets} "
+            "WHERE referral_id = $1 AND version < $2",
+            e.id,
+            e.version,
+            e.at,
+            *args,
+        )
+
+    return handle
+
+
+def _answered(status: str) -> Callable[[Stored], dict[str, Any]]:
+    return lambda e: {
+        "status": status,
+        "answer": status,
+        "acknowledged_at": ("coalesce", e.at),
+        "answered_at": e.at,
+    }
+
+
+class ReferralProjection(Projection):
+    schema_sql = SCHEMA_SQL
+    handlers: ClassVar[Mapping[type, Handler]] = {
+        Partner.Registered: partner_registered,
+        Partner.Updated: partner_changed(lambda e: dict(e["changes"])),
+        Partner.CapacitySet: partner_changed(lambda e: {"open_places": e["open_places"]}),
+        Partner.Deactivated: partner_changed(lambda e: {"active": False}),
+        Partner.Reactivated: partner_changed(lambda e: {"active": True}),
+        Referral.Proposed: referral_proposed,
+        Referral.Sent: referral_changed(lambda e: {"status": "sent", "sent_at": e.at}),
+        Referral.Acknowledged: referral_changed(
+            lambda e: {"status": "acknowledged", "acknowledged_at": e.at}
+        ),
+        Referral.Accepted: referral_changed(_answered("accepted")),
+        Referral.Declined: referral_changed(_answered("declined")),
+        Referral.OutcomeReported: referral_changed(
+            lambda e: {"status": "outcome_reported", "outcome": e["outcome"], "outcome_at": e.at}
+        ),
+        Referral.Closed: referral_changed(lambda e: {"status": "closed", "closed_at": e.at}),
+        Referral.Withdrawn: referral_changed(lambda e: {"status": "withdrawn", "closed_at": e.at}),
+        Referral.BecameOverdue: referral_changed(
+            lambda e: {"overdue": True, "overdue_since": e["due_on"]}
+        ),
+        Referral.ConsentRevoked: referral_changed(lambda e: {"consent_revoked": True}),
+        Referral.ResumptionRecorded: referral_changed(
+            lambda e: {"resumes": e["resumes"], "resume_on": e["resume_on"]}
+        ),
+    }
+
+
+# -- the directory's queries ---------------------------------------------------------------------
 def _row(row: asyncpg.Record) -> dict[str, Any]:
     out = dict(row)
     if isinstance(out["services"], str):

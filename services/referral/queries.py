@@ -1,15 +1,20 @@
-"""Referral's list queries on `referrals_view`: the counsellor's list, the partner's
-inbox, the referrals awaiting an answer, and the network figures of a partner."""
+"""Referral's queries: on `referrals_view`, the counsellor's list, the partner's inbox,
+the referrals awaiting an answer and the network figures of a partner; on what referral
+knows of other services' facts (`consumers.py`), the consents, cases, the client's
+preferred language and the copies a packet is made of."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from shared.runtime import snapshot
+from shared.vocabulary import DATA_CATEGORIES
 
 COLUMNS = (
     "referral_id, case_id, client_id, organisation, partner_id, status, data_categories, "
@@ -139,3 +144,84 @@ async def network_figures(
         "median_hours_to_answer": hours(row["answer_seconds"]),
         "outcomes": {r["outcome"]: int(r["n"]) for r in outcomes},
     }
+
+
+# -- what referral knows of other services' facts --------------------------------------------------
+async def consent_for(
+    pool: asyncpg.Pool, client_id: uuid.UUID, partner_id: uuid.UUID
+) -> list[str] | None:
+    """The categories the client consents to share with the partner, or None."""
+    row = await pool.fetchrow(
+        "SELECT data_categories FROM referral.consents WHERE client_id = $1 "
+        "AND purpose = 'referral' AND partner_id = $2 AND granted",
+        client_id,
+        partner_id,
+    )
+    return None if row is None else list(row["data_categories"])
+
+
+async def consent_record(
+    pool: asyncpg.Pool, client_id: uuid.UUID, partner_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """The whole current consent row (granted or not), or None."""
+    row = await pool.fetchrow(
+        "SELECT * FROM referral.consents WHERE client_id = $1 AND purpose = 'referral' "
+        "AND partner_id = $2",
+        client_id,
+        partner_id,
+    )
+    if row is None:
+        return None
+    out = dict(row)
+    out["data_categories"] = list(out["data_categories"])
+    return out
+
+
+async def case_info(pool: asyncpg.Pool, case_id: uuid.UUID) -> dict[str, Any] | None:
+    row = await pool.fetchrow(
+        "SELECT case_id, client_id, organisation, accepted FROM referral.cases WHERE case_id = $1",
+        case_id,
+    )
+    return None if row is None else dict(row)
+
+
+async def preferred_language(pool: asyncpg.Pool, client_id: uuid.UUID) -> str | None:
+    """The client's preferred language as intake registered it (`fr-BE`), None if unknown."""
+    value = await pool.fetchval(
+        "SELECT preferred_language FROM referral.client_languages WHERE client_id = $1",
+        client_id,
+    )
+    return None if value is None else str(value)
+
+
+async def packet_sources(
+    pool: asyncpg.Pool, case_id: uuid.UUID, categories: Iterable[str]
+) -> list[dict[str, Any]]:
+    """The stored copies of exactly these categories for the case (and its client).
+
+    Identity and contact belong to the client; the others to the case. Each copy has
+    `event_id` and `field`, which open a sealed `value` with the client's key.
+    """
+    wanted = [c for c in dict.fromkeys(categories) if c in DATA_CATEGORIES]
+    if not wanted:
+        return []
+    rows = await pool.fetch(
+        "SELECT s.client_id, s.case_id, s.category, s.field, s.event_id, s.value, s.detail, "
+        "s.recorded_at FROM referral.sealed_copies s JOIN referral.cases c "
+        "ON c.case_id = $1 AND s.client_id = c.client_id "
+        "WHERE s.category = ANY($2::text[]) AND (s.case_id = $1 OR s.case_id IS NULL) "
+        "ORDER BY s.category, s.recorded_at, s.field",
+        case_id,
+        wanted,
+    )
+    out = []
+    for r in rows:
+        item = dict(r)
+        item["value"] = _loads(item["value"])
+        item["detail"] = _loads(item["detail"])
+        out.append(item)
+    return out
+
+
+def _loads(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value

@@ -34,7 +34,7 @@ from services.followup.domain import followup_id_for
 from services.intake.publications import PUBLICATIONS as INTAKE_PUBLICATIONS
 from services.planning.application import PUBLICATIONS as PLANNING_PUBLICATIONS
 from services.planning.domain import plan_id_for
-from services.referral.application import PUBLICATIONS as REFERRAL_PUBLICATIONS
+from services.referral.publications import PUBLICATIONS as REFERRAL_PUBLICATIONS
 from shared.messaging.envelope import stream_name
 from shared.privacy.sealing import event_id
 from shared.serve import SERVICES

@@ -25,7 +25,7 @@ import httpx
 from eventsourcing.utils import get_topic
 from fastapi import FastAPI
 
-from services.referral.knowledge import case_info
+from services.referral.queries import case_info
 from shared.audit.access import DataAccess
 from shared.audit.queries import events_table
 from tests.integration.test_partner_directory import a_partner, a_service
@@ -220,6 +220,12 @@ BODIES: dict[tuple[str, str], Body] = {
 for _service in SERVICES:
     BODIES[("POST", f"/{_service}/v1/audit/checkpoints")] = lambda i: None
     BODIES[("POST", f"/{_service}/v1/admin/dead-letters/{{letter_id}}/redrive")] = lambda i: None
+
+
+def store_of(app: FastAPI, service: str) -> Any:
+    """The service's application (`app.state.application`; before a service's
+    `ServiceSpec`, under its own name)."""
+    return getattr(app.state, "application", None) or getattr(app.state, service)
 
 
 def forbidden(r: httpx.Response) -> str | None:

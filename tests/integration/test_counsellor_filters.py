@@ -238,7 +238,8 @@ async def test_a_referral_proposed_before_referral_knew_the_counsellor_gets_it_l
     counsellor gets it when the case's counsellor arrives."""
     import uuid
 
-    from services.referral.knowledge import on_case_accepted, on_case_opened
+    from services.referral.consumers import on_case_accepted, on_case_opened
+    from shared.contracts import contract_for
     from shared.messaging.envelope import CloudEvent
 
     pool = referral_app.state.runtime.pool
@@ -246,8 +247,9 @@ async def test_a_referral_proposed_before_referral_knew_the_counsellor_gets_it_l
     org = new_org()
     common = {"case_id": str(case_id), "client_id": str(client_id), "organisation": org}
 
-    def event(kind: str, **data: Any) -> Any:
-        return CloudEvent.model_validate(
+    def event(kind: str, **data: Any) -> tuple[Any, CloudEvent]:
+        """The contract and its envelope, as the read model's consumer hands them."""
+        envelope = CloudEvent.model_validate(
             {
                 "id": str(uuid.uuid4()),
                 "source": "/waypoint/intake",
@@ -259,9 +261,12 @@ async def test_a_referral_proposed_before_referral_knew_the_counsellor_gets_it_l
                 "data": {**common, "occurred_at": "2026-01-05T10:00:00+00:00", **data},
             }
         )
+        contract = contract_for("intake", kind, 1)
+        assert contract is not None
+        return contract.model_validate(envelope.data), envelope
 
     async with pool.acquire() as conn:
-        await on_case_accepted(conn, event("CaseAccepted", actor="lead-1", gaps=[], scores={}))
+        await on_case_accepted(conn, *event("CaseAccepted", actor="lead-1", gaps=[], scores={}))
         await conn.execute(
             "INSERT INTO referral.referrals_view (referral_id, case_id, client_id, organisation, "
             "partner_id, status, data_categories, consent_id, proposed_at, updated_at, version, "
@@ -280,7 +285,7 @@ async def test_a_referral_proposed_before_referral_knew_the_counsellor_gets_it_l
             is None
         )
         await on_case_opened(
-            conn, event("CaseOpened", actor="anna.c", career_question="Q?", hours_budget=12.0)
+            conn, *event("CaseOpened", actor="anna.c", career_question="ERASED", hours_budget=12.0)
         )
         assert (
             await conn.fetchval(

@@ -34,8 +34,8 @@ from psycopg import sql
 from services.followup.domain import followup_id_for
 from services.intake.domain import ClientErasure
 from services.planning.domain import plan_id_for
-from services.referral.knowledge import case_info
-from services.referral.lifecycle import ConsentReferrals
+from services.referral.domain import ConsentReferrals
+from services.referral.queries import case_info
 from shared.audit.access import DataAccess
 from shared.audit.queries import events_table
 from shared.privacy import ERASED
@@ -224,7 +224,8 @@ def apps_of(*apps: FastAPI) -> dict[str, FastAPI]:
 
 
 def store_of(app: FastAPI, service: str) -> Any:
-    """The service's application (`app.state.application` once built by ServiceSpec)."""
+    """The service's application (`app.state.application`; before a service's
+    `ServiceSpec`, under its own name)."""
     return getattr(app.state, "application", None) or getattr(app.state, service)
 
 
@@ -938,7 +939,7 @@ def check_aggregates(
 
     referral = loaded["referral"]
     looped, declined, withdrawn = (referral[uuid.UUID(r)] for r in w["referrals"])
-    erased(looped.reason, looped.outcome["notes"], looped.closing_note, looped.resumption["note"])
+    erased(looped.reason, looped.outcome.notes, looped.closing_note, looped.resumption.note)
     erased(declined.reason, declined.decline_reason)
     erased(withdrawn.reason, withdrawn.withdrawal_reason)
     assert (looped.status, declined.status, withdrawn.status) == (

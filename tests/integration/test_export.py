@@ -21,7 +21,7 @@ import pytest
 from eventsourcing.utils import get_topic
 from fastapi import FastAPI
 
-from services.referral.knowledge import case_info
+from services.referral.queries import case_info
 from shared.audit.access import DataAccess
 from shared.contracts.export import ClientExport
 from shared.contracts.export import schema as export_schema

@@ -28,7 +28,7 @@ SETTLE_SECONDS = 1.0
 
 async def access_records(referral_app: Any, referral_id: str) -> list[dict[str, Any]]:
     """The DataAccess records in referral's event store for this referral, in log order."""
-    app = referral_app.state.referral
+    app = referral_app.state.application
     rows = await referral_app.state.runtime.pool.fetch(
         "SELECT originator_id, originator_version, topic, state FROM referral.referral_events "
         "WHERE topic LIKE '%DataAccess%' ORDER BY notification_id"

@@ -216,8 +216,7 @@ def order(expected: dict[str, int]) -> list[str]:
 
 
 def test_the_matrix_names_every_caller_and_every_referral_path() -> None:
-    from services.referral.inbox_api import inbox
-    from services.referral.referrals_api import referrals
+    from services.referral.api import inbox, referrals
 
     assert set(MATRIX) == set(SETUP)
     assert all(len(row) == len(CALLERS) for row in MATRIX.values())

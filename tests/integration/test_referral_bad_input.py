@@ -795,8 +795,7 @@ async def test_a_bad_request_answers_a_problem_and_changes_nothing(
 
 
 def test_the_bad_request_table_covers_every_referral_path() -> None:
-    from services.referral.inbox_api import inbox
-    from services.referral.referrals_api import referrals
+    from services.referral.api import inbox, referrals
 
     routes = {
         shape(method, getattr(route, "path", ""))

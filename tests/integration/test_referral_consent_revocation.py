@@ -203,7 +203,7 @@ async def test_a_withdrawal_for_another_partner_or_purpose_revokes_nothing(
     ]
     assert [m["data"]["purpose"] for m in withdrawals] == ["referral", "statistics"]
     positions = [int(m["position"]) for m in withdrawals]
-    recorder = referral_app.state.referral.process_recorder
+    recorder = referral_app.state.application.process_recorder
 
     async def processed() -> bool:
         done = await asyncio.to_thread(recorder.tracked, "referral-consents", positions)

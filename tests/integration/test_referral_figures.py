@@ -33,7 +33,7 @@ H = timedelta(hours=1)
 @pytest.fixture
 def pin_clock(referral_app: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
     """Set referral's own clock (what its commands stamp); restored after the test."""
-    app = referral_app.state.referral
+    app = referral_app.state.application
 
     def pin(moment: datetime) -> None:
         monkeypatch.setattr(app, "clock", lambda: moment)

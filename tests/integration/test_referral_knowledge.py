@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from services.referral.knowledge import case_info, consent_for, consent_record, packet_sources
+from services.referral.queries import case_info, consent_for, consent_record, packet_sources
 from shared.messaging.envelope import CloudEvent
 from shared.privacy.sealing import open_sealed
 from tests.conftest import stream_messages
@@ -114,7 +114,7 @@ async def test_referral_consents_follow_intake_granted_withdrawn_and_granted_aga
 
     # An older event, delivered late (under a new id, so it is not a mere duplicate),
     # does not undo the newer state: the first grant, then the withdrawal.
-    consumer = referral_app.state.consumers["intake"]
+    consumer = referral_app.state.consumers["referral-intake"]
     ours = [
         e
         for e, _ in envelopes(await stream_messages(js, "GUIDANCE_INTAKE"), client_id)
@@ -136,8 +136,8 @@ async def test_copies_are_sealed_open_to_the_registered_values_and_redelivery_ad
     js: Any,
 ) -> None:
     pool = referral_app.state.runtime.pool
-    vault = referral_app.state.referral.vault
-    transcoder = referral_app.state.referral.sealing.transcoder
+    vault = referral_app.state.application.vault
+    transcoder = referral_app.state.application.sealing.transcoder
     org = new_org()
     headers = bearer(token("counsellor", org=org))
     client_id, case_id = await accepted_case(api, headers, given_name="Bram", family_name="Jacobs")
@@ -233,8 +233,8 @@ async def test_copies_are_sealed_open_to_the_registered_values_and_redelivery_ad
     before = await table_counts(pool, cid)
     consumers = referral_app.state.consumers
     for stream, consumer in (
-        ("GUIDANCE_INTAKE", consumers["intake"]),
-        ("GUIDANCE_PLANNING", consumers["planning"]),
+        ("GUIDANCE_INTAKE", consumers["referral-intake"]),
+        ("GUIDANCE_PLANNING", consumers["referral-planning"]),
     ):
         again = [
             (e, seq)

@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
+from services.referral.domain import add_working_days
 from services.referral.jobs import OverdueJob
-from services.referral.lifecycle import add_working_days
 from tests.integration.test_referral_loop import CATEGORIES
 from tests.integration.test_referral_packet import consent, partner_headers, propose, published_for
 from tests.integration.test_referral_proposal import BASE, new_partner, open_case
@@ -41,7 +41,7 @@ def at(day: date, hour: int = 12) -> datetime:
 def job(referral_app: Any, now: datetime, holidays: list[date] | None = None) -> OverdueJob:
     """The job as main.py builds it, with the clock at `now`."""
     return OverdueJob(
-        referral_app.state.referral,
+        referral_app.state.application,
         referral_app.state.runtime.pool,
         interval_seconds=3600,
         working_days=WORKING_DAYS,
@@ -80,7 +80,7 @@ async def show(referral_api: httpx.AsyncClient, rid: str, headers: dict[str, str
 @pytest.fixture
 def pin_clock(referral_app: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
     """Set referral's own clock (what its commands stamp); restored after the test."""
-    app = referral_app.state.referral
+    app = referral_app.state.application
 
     def pin(moment: datetime) -> None:
         monkeypatch.setattr(app, "clock", lambda: moment)

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from nats.js.errors import NotFoundError
 
-from services.referral.knowledge import consent_for, packet_sources
+from services.referral.queries import consent_for, packet_sources
 from shared.messaging.envelope import stream_name, subject_for
 from tests.integration.test_planning_api import (
     COMPETENCES,

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.referral.knowledge import case_info, consent_for
+from services.referral.queries import case_info, consent_for
 from tests.conftest import stream_messages
 from tests.integration.test_partner_directory import a_partner, a_service, unique
 from tests.integration.test_planning_api import INTAKE

@@ -107,7 +107,7 @@ def test_registering_a_partner_records_its_directory_fields_and_makes_it_active(
 
 def test_every_service_gets_its_own_id_in_the_order_given() -> None:
     partner = register(services=[a_service(), a_service(name="Housing help", category="housing")])
-    assert [s["service_id"] for s in partner.services] == [uuid.UUID(int=1), uuid.UUID(int=2)]
+    assert [s.service_id for s in partner.services] == [uuid.UUID(int=1), uuid.UUID(int=2)]
 
 
 def test_accepted_categories_are_kept_in_the_canonical_order() -> None:
@@ -123,7 +123,7 @@ def test_a_partner_may_accept_no_data_at_all_and_have_no_contact_or_places() -> 
 
 @pytest.mark.parametrize("category", SERVICE_CATEGORIES)
 def test_every_service_category_of_the_list_is_accepted(category: str) -> None:
-    assert register(services=[a_service(category=category)]).services[0]["category"] == category
+    assert register(services=[a_service(category=category)]).services[0].category == category
 
 
 @pytest.mark.parametrize(
@@ -182,7 +182,7 @@ def test_an_update_that_changes_nothing_records_nothing() -> None:
 
 def test_services_named_by_their_id_keep_it_and_new_ones_get_a_new_id() -> None:
     partner = a_partner()
-    kept = partner.services[0]["service_id"]
+    kept = partner.services[0].service_id
     new_ids = iter([uuid.UUID(int=99)])
     partner.update(
         changes={
@@ -195,12 +195,12 @@ def test_services_named_by_their_id_keep_it_and_new_ones_get_a_new_id() -> None:
         actor="admin-1",
         at=LATER,
     )
-    assert [(s["service_id"], s["name"]) for s in partner.services] == [
+    assert [(s.service_id, s.name) for s in partner.services] == [
         (kept, "Budget coaching"),
         (uuid.UUID(int=99), "Tenant advice"),
     ]
-    assert partner.services[0]["languages"] == ["nl", "fr", "en"]
-    assert partner.services[1]["area"] is None
+    assert partner.services[0].languages == ("nl", "fr", "en")
+    assert partner.services[1].area is None
 
 
 def test_clearing_the_description_and_contact_is_a_change() -> None:
@@ -256,7 +256,7 @@ def test_an_update_breaking_a_rule_is_refused_and_changes_nothing(
 
 def test_the_same_service_id_twice_is_refused() -> None:
     partner = a_partner()
-    kept = partner.services[0]["service_id"]
+    kept = partner.services[0].service_id
     refused(
         lambda: partner.update(
             changes={

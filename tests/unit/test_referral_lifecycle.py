@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 
-from services.referral.domain import ReferralError
-from services.referral.lifecycle import (
+from services.referral.domain import (
     AWAITING_ANSWER,
     CLOSABLE,
     OUTCOMES,
@@ -28,7 +27,10 @@ from services.referral.lifecycle import (
     STATUSES,
     WITHDRAWABLE,
     ConsentReferrals,
+    Outcome,
     Referral,
+    ReferralError,
+    Resumption,
     add_working_days,
 )
 from shared.vocabulary import DATA_CATEGORIES
@@ -323,7 +325,7 @@ def test_every_outcome_may_be_reported(outcome: str) -> None:
     referral.report_outcome(outcome=outcome, notes="  Went well. ", actor="partner-user", at=AT)
     event = only_event(referral)
     assert event.outcome == outcome and event.notes == "Went well."
-    assert referral.outcome == {"outcome": outcome, "notes": "Went well.", "reported_at": AT}
+    assert referral.outcome == Outcome(outcome=outcome, notes="Went well.", reported_at=AT)
 
 
 @pytest.mark.parametrize("outcome", ["", "done", "COMPLETED", "closed"])
@@ -341,7 +343,7 @@ def test_blank_notes_are_none() -> None:
     referral = a_referral("accepted")
     referral.report_outcome(outcome="completed", notes="   ", actor="partner-user", at=AT)
     assert only_event(referral).notes is None and referral.outcome is not None
-    assert referral.outcome["notes"] is None
+    assert referral.outcome.notes is None
 
 
 @pytest.mark.parametrize("status", WITHDRAWABLE)
@@ -465,7 +467,7 @@ def test_guidance_does_not_resume_before_the_referral_was_sent() -> None:
         referral.record_resumption(
             resumes=True, resume_on=day, note=None, actor="counsellor-1", at=AT
         )
-        assert referral.resumption is not None and referral.resumption["resume_on"] == day
+        assert referral.resumption is not None and referral.resumption.resume_on == day
 
 
 def test_resumption_recorded_again_the_latest_wins() -> None:
@@ -475,22 +477,16 @@ def test_resumption_recorded_again_the_latest_wins() -> None:
     )
     first = only_event(referral)
     assert (first.resumes, first.resume_on, first.note) == (True, date(2025, 4, 1), "In April.")
-    assert referral.resumption == {
-        "resumes": True,
-        "resume_on": date(2025, 4, 1),
-        "note": "In April.",
-        "recorded_at": AT,
-    }
+    assert referral.resumption == Resumption(
+        resumes=True, resume_on=date(2025, 4, 1), note="In April.", recorded_at=AT
+    )
     later = AT + STEP
     referral.record_resumption(resumes=False, resume_on=None, note="  ", actor="c-2", at=later)
     second = only_event(referral)
     assert isinstance(second, Referral.ResumptionRecorded) and second.actor == "c-2"
-    assert referral.resumption == {
-        "resumes": False,
-        "resume_on": None,
-        "note": None,
-        "recorded_at": later,
-    }
+    assert referral.resumption == Resumption(
+        resumes=False, resume_on=None, note=None, recorded_at=later
+    )
     assert referral.status == "closed"
 
 

@@ -15,8 +15,7 @@ import pytest
 from services.followup.domain import FollowUpError
 from services.intake.domain import Client, ClientErasure, IntakeError
 from services.planning.domain import PlanningError
-from services.referral.domain import Partner, ReferralError, check_services
-from services.referral.lifecycle import check_reason
+from services.referral.domain import Partner, ReferralError, check_reason, check_services
 from shared.schemas import MULTI_LINE, SINGLE_LINE
 from shared.text import CONTROL_MESSAGE, clean, guard_text, refused_at
 

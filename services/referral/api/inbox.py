@@ -11,21 +11,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from services.referral.api import App
-from services.referral.knowledge import preferred_language
-from services.referral.lifecycle import LETTER, SHARED
+from services.referral.api.dependencies import App, PartnerCommand, PartnerUser
+from services.referral.api.partner_schemas import Packet
+from services.referral.api.schemas import DeclineIn, OutcomeIn, PartnerReferralOut
+from services.referral.api.views import ReferralView, shared_categories, view
+from services.referral.domain import LETTER, SHARED
 from services.referral.packet import build_packet, letter_language, render_letter
 from services.referral.projections import partner_row
-from services.referral.referral_models import (
-    DeclineIn,
-    OutcomeIn,
-    Packet,
-    PartnerCommand,
-    PartnerReferralOut,
-    PartnerUser,
-    ReferralView,
-    shared_categories,
-)
+from services.referral.queries import preferred_language
 from shared.auth import Counsellor
 from shared.errors import Problem
 
@@ -38,7 +31,7 @@ async def acknowledge_referral(
     cmd: PartnerCommand,
 ) -> ReferralView:
     """The partner has seen the referral (again: no change)."""
-    return await cmd.run(lambda r, at: r.acknowledge(actor=cmd.who.sub, at=at))
+    return view(cmd.who, await cmd.run(lambda r, at: r.acknowledge(actor=cmd.who.sub, at=at)))
 
 
 @inbox.post("/referrals/{referral_id}/accept", response_model=PartnerReferralOut)
@@ -46,7 +39,7 @@ async def accept_referral(
     cmd: PartnerCommand,
 ) -> ReferralView:
     """The partner takes the client on."""
-    return await cmd.run(lambda r, at: r.accept(actor=cmd.who.sub, at=at))
+    return view(cmd.who, await cmd.run(lambda r, at: r.accept(actor=cmd.who.sub, at=at)))
 
 
 @inbox.post("/referrals/{referral_id}/decline", response_model=PartnerReferralOut)
@@ -55,7 +48,10 @@ async def decline_referral(
     cmd: PartnerCommand,
 ) -> ReferralView:
     """The partner does not take the client on, with a reason."""
-    return await cmd.run(lambda r, at: r.decline(reason=body.reason, actor=cmd.who.sub, at=at))
+    return view(
+        cmd.who,
+        await cmd.run(lambda r, at: r.decline(reason=body.reason, actor=cmd.who.sub, at=at)),
+    )
 
 
 @inbox.post("/referrals/{referral_id}/outcome", response_model=PartnerReferralOut)
@@ -64,11 +60,12 @@ async def report_outcome(
     cmd: PartnerCommand,
 ) -> ReferralView:
     """How the partner's service to the client ended (after accepting it)."""
-    return await cmd.run(
+    referral = await cmd.run(
         lambda r, at: r.report_outcome(
             outcome=body.outcome, notes=body.notes, actor=cmd.who.sub, at=at
         )
     )
+    return view(cmd.who, referral)
 
 
 @inbox.get(

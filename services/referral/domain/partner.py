@@ -1,5 +1,5 @@
 """Referral: the partner directory (the "social map"), modelled on Open Referral HSDS;
-the rules of referral's input shared by the directory and the referrals.
+its value objects are checked in `partner_rules.py`.
 
 Pure domain: the standard library and eventsourcing.domain only. A partner is an
 organisation a counsellor can refer a client to: its name and description, the services
@@ -11,179 +11,25 @@ address, and whether it is active. Ids and times are passed in.
 from __future__ import annotations
 
 import copy
-import re
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.utils import register_topic
 
-from shared.text import guard_field, guard_text
-from shared.vocabulary import DATA_CATEGORIES
-
-SERVICE_CATEGORIES = (
-    "training",
-    "psychology",
-    "health",
-    "union",
-    "entrepreneurship",
-    "debt",
-    "housing",
-    "language",
-    "other",
+from services.referral.domain.partner_rules import (
+    UPDATABLE,
+    check_capacity,
+    check_categories,
+    check_description,
+    check_email,
+    check_name,
+    check_services,
+    services_of,
 )
-# ISO 639-1: the two-letter language codes.
-_ISO_639_1 = """
-aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu
-cv cy da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho
-hr ht hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv
-kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr
-nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq
-sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh
-yi yo za zh zu
-"""
-LANGUAGES = frozenset(_ISO_639_1.split())
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-# The fields `update` may change; capacity and activity have commands of their own.
-UPDATABLE = ("name", "description", "services", "accepted_categories", "contact_email")
-MAX_SERVICES = 50
-
-
-class ReferralError(Exception):
-    """A rule of referral was broken; `code` is stable, `field` names the input at fault."""
-
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-
-
-def _text(value: str | None) -> str | None:
-    """Stripped text, or None for nothing at all."""
-    if value is None:
-        return None
-    value = value.strip()
-    return value or None
-
-
-def check_services(
-    services: list[Mapping[str, Any]],
-    *,
-    known: set[uuid.UUID],
-    new_id: Callable[[], uuid.UUID],
-) -> list[dict[str, Any]]:
-    """The services in their canonical form, each with its id, or a `ReferralError`.
-
-    A service naming a `service_id` keeps it (it must be one of `known`, the partner's
-    current services); one without gets a new id from `new_id`.
-    """
-    if not services:
-        raise ReferralError("invalid", "A partner offers at least one service.", "services")
-    if len(services) > MAX_SERVICES:
-        raise ReferralError(
-            "invalid", f"A partner lists at most {MAX_SERVICES} services.", "services"
-        )
-    out: list[dict[str, Any]] = []
-    names: set[str] = set()
-    ids: set[uuid.UUID] = set()
-    for i, service in enumerate(services):
-        at = f"services.{i}"
-        guard_field(ReferralError, f"{at}.name", service.get("name"))
-        guard_field(ReferralError, f"{at}.area", service.get("area"))
-        guard_field(ReferralError, f"{at}.eligibility", service.get("eligibility"), multiline=True)
-        name = _text(service.get("name"))
-        if name is None:
-            raise ReferralError("invalid", "A service has a name.", f"{at}.name")
-        if name.casefold() in names:
-            raise ReferralError(
-                "invalid", f"The partner lists a service named {name!r} twice.", f"{at}.name"
-            )
-        category = service.get("category")
-        if category not in SERVICE_CATEGORIES:
-            raise ReferralError(
-                "invalid", f"Unknown service category {category!r}.", f"{at}.category"
-            )
-        languages = [str(code).lower() for code in service.get("languages") or []]
-        unknown = [code for code in languages if code not in LANGUAGES]
-        if unknown:
-            raise ReferralError(
-                "invalid",
-                f"{unknown[0]!r} is not an ISO 639-1 language code.",
-                f"{at}.languages",
-            )
-        service_id = service.get("service_id")
-        if service_id is None:
-            service_id = new_id()
-        elif service_id not in known:
-            raise ReferralError(
-                "invalid", "The partner has no service with this id.", f"{at}.service_id"
-            )
-        if service_id in ids:
-            raise ReferralError(
-                "invalid", "The partner lists a service id twice.", f"{at}.service_id"
-            )
-        names.add(name.casefold())
-        ids.add(service_id)
-        out.append(
-            {
-                "service_id": service_id,
-                "name": name,
-                "category": category,
-                "languages": list(dict.fromkeys(languages)),
-                "area": _text(service.get("area")),
-                "eligibility": _text(service.get("eligibility")),
-            }
-        )
-    return out
-
-
-def check_categories(categories: list[str]) -> list[str]:
-    """The accepted data categories, each once, in the canonical order."""
-    unknown = [c for c in categories if c not in DATA_CATEGORIES]
-    if unknown:
-        raise ReferralError(
-            "invalid", f"Unknown data category {unknown[0]!r}.", "accepted_categories"
-        )
-    return [c for c in DATA_CATEGORIES if c in categories]
-
-
-def check_name(name: str) -> str:
-    guard_text(ReferralError, name=name)
-    text = _text(name)
-    if text is None:
-        raise ReferralError("invalid", "A partner has a name.", "name")
-    return text
-
-
-def check_email(email: str | None) -> str | None:
-    guard_text(ReferralError, contact_email=email)
-    text = _text(email)
-    if text is not None and not EMAIL.match(text):
-        raise ReferralError(
-            "invalid", "The contact address is not an email address.", "contact_email"
-        )
-    return text
-
-
-def check_description(description: str | None) -> str | None:
-    guard_text(ReferralError, multiline=True, description=description)
-    return _text(description)
-
-
-def check_capacity(open_places: int | None) -> int | None:
-    """Open places: a whole number, 0 or more (0: no new referrals for now), or None for a
-    partner without a limit."""
-    if open_places is None:
-        return None
-    if isinstance(open_places, bool) or not isinstance(open_places, int) or open_places < 0:
-        raise ReferralError(
-            "invalid",
-            "Open places are a whole number, 0 or more, or null (no limit).",
-            "open_places",
-        )
-    return open_places
+from services.referral.domain.rules import ReferralError
 
 
 class Partner(Aggregate):
@@ -217,28 +63,28 @@ class Partner(Aggregate):
         changes: dict[str, Any]
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Partner) -> None:
             for field, value in copy.deepcopy(self.changes).items():
-                setattr(aggregate, field, value)
+                setattr(aggregate, field, services_of(value) if field == "services" else value)
 
     class CapacitySet(Aggregate.Event):
         # None: no limit any more.
         open_places: int | None
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Partner) -> None:
             aggregate.open_places = self.open_places
 
     class Deactivated(Aggregate.Event):
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Partner) -> None:
             aggregate.active = False
 
     class Reactivated(Aggregate.Event):
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Partner) -> None:
             aggregate.active = True
 
     def __init__(
@@ -254,7 +100,7 @@ class Partner(Aggregate):
     ) -> None:
         self.name = name
         self.description = description
-        self.services = services
+        self.services = services_of(services)
         self.accepted_categories = accepted_categories
         self.contact_email = contact_email
         self.open_places = open_places
@@ -323,17 +169,23 @@ class Partner(Aggregate):
             elif field == "description":
                 checked[field] = check_description(value)
             elif field == "services":
-                known = {s["service_id"] for s in self.services}
+                known = {s.service_id for s in self.services}
                 checked[field] = check_services(value, known=known, new_id=new_id)
             elif field == "accepted_categories":
                 checked[field] = check_categories(value)
             else:
                 checked[field] = check_email(value)
-        real = {f: v for f, v in checked.items() if getattr(self, f) != v}
+        real = {f: v for f, v in checked.items() if self._stored(f) != v}
         if not real:
             return False
         self.trigger_event(self.Updated, timestamp=at, changes=real, actor=actor)
         return True
+
+    def _stored(self, field: str) -> Any:
+        """A directory field as an event would store it."""
+        if field == "services":
+            return [s.stored() for s in self.services]
+        return getattr(self, field)
 
     def set_capacity(self, *, open_places: int | None, actor: str, at: datetime) -> bool:
         """Set the number of open places (None: no limit); False (no event) if it is that
@@ -378,3 +230,9 @@ class Partner(Aggregate):
 def has_open_places(open_places: int | None) -> bool:
     """None is no limit; 0 is full (explicitly, e.g. an older partner registered with 0)."""
     return open_places is None or open_places > 0
+
+
+# Events stored before the directory moved into `domain/` keep loading.
+register_topic("services.referral.domain:Partner", Partner)
+for _name in ("Registered", "Updated", "CapacitySet", "Deactivated", "Reactivated"):
+    register_topic(f"services.referral.domain:Partner.{_name}", getattr(Partner, _name))

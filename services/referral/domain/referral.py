@@ -20,54 +20,26 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
-from services.referral.domain import ReferralError, _text
-from shared.text import guard_field, guard_text
-from shared.vocabulary import DATA_CATEGORIES, REFERRAL_OUTCOMES
-
-STATUSES = (
-    "proposed",
-    "sent",
-    "acknowledged",
-    "accepted",
-    "declined",
-    "outcome_reported",
-    "closed",
-    "withdrawn",
+from services.referral.domain.referral_rules import (
+    AWAITING_ANSWER,
+    CLOSABLE,
+    OUTCOMES,
+    SHARED,
+    WITHDRAWABLE,
+    Outcome,
+    Resumption,
+    add_working_days,
+    check_reason,
 )
-OUTCOMES = REFERRAL_OUTCOMES
-# Waiting for the partner's answer (accept or decline): the overdue clock runs.
-AWAITING_ANSWER = ("sent", "acknowledged")
-# The partner may read the client's data (the packet) in these statuses only.
-SHARED = ("sent", "acknowledged", "accepted", "outcome_reported")
-# The counsellor may print a letter for a partner outside the platform in these.
-LETTER = ("proposed", *SHARED)
-WITHDRAWABLE = ("proposed", "sent", "acknowledged", "accepted")
-CLOSABLE = ("declined", "outcome_reported")
-
-
-def check_reason(reason: str, field: str = "reason") -> str:
-    guard_field(ReferralError, field, reason, multiline=True)
-    text = _text(reason)
-    if text is None:
-        raise ReferralError("invalid", "Give a reason.", field)
-    return text
-
-
-def add_working_days(start: date, days: int, holidays: Iterable[date] = ()) -> date:
-    """The day `days` working days (Monday to Friday, not a holiday) after `start`."""
-    off = set(holidays)
-    day, left = start, days
-    while left > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5 and day not in off:
-            left -= 1
-    return day
+from services.referral.domain.rules import ReferralError, _text
+from shared.text import guard_text
+from shared.vocabulary import DATA_CATEGORIES
 
 
 class Referral(Aggregate):
@@ -94,21 +66,21 @@ class Referral(Aggregate):
         actor: str
 
     class Sent(Event):
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Referral) -> None:
             aggregate.status = "sent"
             aggregate.sent_at = self.timestamp
 
     class Acknowledged(Event):
         partner_id: uuid.UUID
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Referral) -> None:
             aggregate.status = "acknowledged"
             aggregate.acknowledged_at = self.timestamp
 
     class Accepted(Event):
         partner_id: uuid.UUID
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Referral) -> None:
             aggregate.status = "accepted"
             aggregate.acknowledged_at = aggregate.acknowledged_at or self.timestamp
             aggregate.answered_at = self.timestamp
@@ -117,7 +89,7 @@ class Referral(Aggregate):
         partner_id: uuid.UUID
         reason: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Referral) -> None:
             aggregate.status = "declined"
             aggregate.acknowledged_at = aggregate.acknowledged_at or self.timestamp
             aggregate.answered_at = self.timestamp
@@ -128,18 +100,14 @@ class Referral(Aggregate):
         outcome: str
         notes: str | None
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Referral) -> None:
             aggregate.status = "outcome_reported"
-            aggregate.outcome = {
-                "outcome": self.outcome,
-                "notes": self.notes,
-                "reported_at": self.timestamp,
-            }
+            aggregate.outcome = Outcome(self.outcome, self.notes, self.timestamp)
 
     class Closed(Event):
         note: str | None
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Referral) -> None:
             aggregate.status = "closed"
             aggregate.closed_at = self.timestamp
             aggregate.closing_note = self.note
@@ -147,7 +115,7 @@ class Referral(Aggregate):
     class Withdrawn(Event):
         reason: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Referral) -> None:
             aggregate.status = "withdrawn"
             aggregate.withdrawal_reason = self.reason
             aggregate.closed_at = self.timestamp
@@ -156,7 +124,7 @@ class Referral(Aggregate):
         partner_id: uuid.UUID
         due_on: date
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Referral) -> None:
             aggregate.overdue = True
             aggregate.overdue_since = self.due_on
 
@@ -164,7 +132,7 @@ class Referral(Aggregate):
         consent_id: uuid.UUID
         partner_id: uuid.UUID
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Referral) -> None:
             aggregate.consent_revoked = True
             aggregate.consent_revoked_at = self.timestamp
 
@@ -173,13 +141,10 @@ class Referral(Aggregate):
         resume_on: date | None
         note: str | None
 
-        def apply(self, aggregate: Any) -> None:
-            aggregate.resumption = {
-                "resumes": self.resumes,
-                "resume_on": self.resume_on,
-                "note": self.note,
-                "recorded_at": self.timestamp,
-            }
+        def apply(self, aggregate: Referral) -> None:
+            aggregate.resumption = Resumption(
+                self.resumes, self.resume_on, self.note, self.timestamp
+            )
 
     def __init__(
         self,
@@ -205,7 +170,7 @@ class Referral(Aggregate):
         self.acknowledged_at: datetime | None = None
         self.answered_at: datetime | None = None
         self.decline_reason: str | None = None
-        self.outcome: dict[str, Any] | None = None
+        self.outcome: Outcome | None = None
         self.closed_at: datetime | None = None
         self.closing_note: str | None = None
         self.withdrawal_reason: str | None = None
@@ -213,7 +178,7 @@ class Referral(Aggregate):
         self.overdue_since: date | None = None
         self.consent_revoked = False
         self.consent_revoked_at: datetime | None = None
-        self.resumption: dict[str, Any] | None = None
+        self.resumption: Resumption | None = None
 
     @classmethod
     def propose(
@@ -397,47 +362,23 @@ class Referral(Aggregate):
         return self.status in SHARED and not self.consent_revoked
 
 
-class ConsentReferrals(Aggregate):
-    """The referrals that rest on a client's referral consent for one partner: what a
-    withdrawal of that consent must reach. Its id follows from client and partner."""
-
-    class Started(Aggregate.Created):
-        client_id: uuid.UUID
-        partner_id: uuid.UUID
-
-    class Attached(Aggregate.Event):
-        referral_id: uuid.UUID
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.referral_ids.append(self.referral_id)
-
-    def __init__(self, client_id: uuid.UUID, partner_id: uuid.UUID) -> None:
-        self.client_id = client_id
-        self.partner_id = partner_id
-        self.referral_ids: list[uuid.UUID] = []
-
-    @staticmethod
-    def id_for(client_id: uuid.UUID, partner_id: uuid.UUID) -> uuid.UUID:
-        return uuid.uuid5(INDEX_NAMESPACE, f"{client_id}:{partner_id}")
-
-    @classmethod
-    def start(cls, client_id: uuid.UUID, partner_id: uuid.UUID, at: datetime) -> ConsentReferrals:
-        return cls._create(
-            cls.Started,
-            id=cls.id_for(client_id, partner_id),
-            timestamp=at,
-            client_id=client_id,
-            partner_id=partner_id,
-        )
-
-    def attach(self, referral_id: uuid.UUID, at: datetime) -> None:
-        self.trigger_event(self.Attached, timestamp=at, referral_id=referral_id)
-
-
-INDEX_NAMESPACE = uuid.UUID("6f1c8d2e-0b7a-4f53-9c1e-5a2d7e8b9c30")
-
-
-# Events stored before the referral's loop moved here keep loading.
+EVENTS = (
+    "Proposed",
+    "Sent",
+    "Acknowledged",
+    "Accepted",
+    "Declined",
+    "OutcomeReported",
+    "Closed",
+    "Withdrawn",
+    "BecameOverdue",
+    "ConsentRevoked",
+    "ResumptionRecorded",
+)
+# Events stored before the loop moved: first in `domain.py`, then in `lifecycle.py`.
 for _name in ("Proposed", "Sent", "Withdrawn"):
     register_topic(f"services.referral.domain:Referral.{_name}", getattr(Referral, _name))
 register_topic("services.referral.domain:Referral", Referral)
+for _name in EVENTS:
+    register_topic(f"services.referral.lifecycle:Referral.{_name}", getattr(Referral, _name))
+register_topic("services.referral.lifecycle:Referral", Referral)

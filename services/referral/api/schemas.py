@@ -1,30 +1,17 @@
-"""Referral's request and response models, who may call, and the one way a referral
-command runs (shared by the counsellor's and the partner's routes)."""
+"""Referral's request and response models for referrals: what a counsellor sends and
+reads, and what a partner reads (the directory's models are in `partner_schemas.py`)."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Request, Response
 from pydantic import ConfigDict, Field, StrictBool, StrictStr
 
-from services.referral.api import referral as referral_app
-from services.referral.application import ReferralApplication
-from services.referral.knowledge import consent_for
-from services.referral.lifecycle import Referral
-from services.referral.packet import served_categories
-from shared.auth import Counsellor, Principal, require
-from shared.commands import Projection
-from shared.commands import change as change_command
-from shared.errors import Forbidden, Problem
-from shared.messaging.follower import LogFollower
-from shared.schemas import Answer, Day, Id, IfMatch, MultiLine, Strict
+from shared.schemas import Answer, Day, Id, MultiLine, Strict
 from shared.vocabulary import DataCategory, ReferralOutcome
 
-StaffOrPartner = Annotated[Principal, Depends(require("counsellor", "team_lead", "partner"))]
 Reason = Annotated[StrictStr, Field(min_length=1, max_length=4000), MultiLine]
 Note = Annotated[StrictStr, Field(max_length=4000), MultiLine]
 Status = Literal[
@@ -38,21 +25,6 @@ Status = Literal[
     "withdrawn",
 ]
 Outcome = ReferralOutcome
-
-
-def partner_of(who: Principal) -> uuid.UUID:
-    """The partner a partner token speaks for."""
-    if who.partner_id is None:
-        raise Forbidden("This partner token names no partner_id.")
-    return who.partner_id
-
-
-async def a_partner(who: Annotated[Principal, Depends(require("partner"))]) -> Principal:
-    partner_of(who)
-    return who
-
-
-PartnerUser = Annotated[Principal, Depends(a_partner)]
 
 
 class ReferralIn(Strict):
@@ -292,199 +264,3 @@ class ReferralItem(Answer):
     """When it last changed."""
     version: int
     """The referral's version."""
-
-
-class Packet(Answer):
-    referral_id: uuid.UUID
-    """The referral."""
-    partner_id: uuid.UUID
-    """The partner reading it."""
-    reason: str
-    """Why the client is referred."""
-    data_categories: list[str]
-    """The categories served now: those the referral names that the client's consent still covers;
-    only these sections are present.
-    """
-    identity: dict[str, Any] | None = None
-    """{given_name, family_name, birth_date} (category `identity`)."""
-    contact: dict[str, Any] | None = None
-    """{email, phone} (category `contact`)."""
-    career_question: str | None = None
-    """The client's career question (category `career_question`)."""
-    assessments: list[dict[str, Any]] | None = None
-    """The competence assessments: [{assessment_id, assessor, scores, recorded_at}] (category
-    `assessments`).
-    """
-    plan: dict[str, Any] | None = None
-    """The agreed plan's summary with its goals' titles; null before an agreement (category `plan`).
-    """
-    access_id: uuid.UUID
-    """The id of this recorded read (it is in the access log)."""
-    read_at: datetime
-    """When this read was recorded."""
-
-
-class Figures(Answer):
-    partner_id: uuid.UUID
-    """The partner."""
-    organisation: str | None
-    """The organisation counted; null: every organisation (the network)."""
-    from_: datetime = Field(serialization_alias="from")
-    """The period's start (inclusive), by when a referral was sent."""
-    to: datetime
-    """The period's end (exclusive)."""
-    referrals: int
-    """Referrals sent to the partner in the period."""
-    acknowledged: int
-    """Of those, acknowledged."""
-    answered: int
-    """Of those, accepted or declined."""
-    accepted: int
-    """Of those, accepted."""
-    declined: int
-    """Of those, declined."""
-    withdrawn: int
-    """Of those, withdrawn by the counsellor."""
-    overdue: int
-    """Of those, marked overdue."""
-    acceptance_rate: float | None
-    """accepted / answered (0-1, four decimals); null when none answered."""
-    median_hours_to_acknowledgement: float | None
-    """Median hours from sending to acknowledgement; null when none."""
-    median_hours_to_answer: float | None
-    """Median hours from sending to the answer; null when none."""
-    outcomes: dict[str, int]
-    """Referrals per reported outcome, e.g. {"completed": 3}."""
-
-
-def referral_out(r: Referral) -> ReferralOut:
-    return ReferralOut(
-        referral_id=r.id,
-        case_id=r.case_id,
-        client_id=r.client_id,
-        partner_id=r.partner_id,
-        status=r.status,
-        reason=r.reason,
-        data_categories=list(r.data_categories),
-        consent_id=r.consent_id,
-        consent_revoked=r.consent_revoked,
-        overdue=r.overdue,
-        overdue_since=r.overdue_since,
-        sent_at=r.sent_at,
-        acknowledged_at=r.acknowledged_at,
-        answered_at=r.answered_at,
-        decline_reason=r.decline_reason,
-        outcome=r.outcome,
-        closing_note=r.closing_note,
-        withdrawal_reason=r.withdrawal_reason,
-        resumption=r.resumption,
-        created_at=r.created_on,
-        updated_at=r.modified_on,
-        version=r.version,
-    )
-
-
-def partner_view(r: Referral, consented: bool = True) -> PartnerReferralOut:
-    """The partner's view; the reason only while the client's data is shared with it
-    (`consented`: the client's consent, as intake last said, still stands)."""
-    return PartnerReferralOut(
-        referral_id=r.id,
-        partner_id=r.partner_id,
-        organisation=r.organisation,
-        status=r.status,
-        reason=r.reason if r.shares_data and consented else None,
-        data_categories=list(r.data_categories),
-        consent_revoked=r.consent_revoked,
-        overdue=r.overdue,
-        sent_at=r.sent_at,
-        acknowledged_at=r.acknowledged_at,
-        answered_at=r.answered_at,
-        outcome=r.outcome["outcome"] if r.outcome else None,
-        updated_at=r.modified_on,
-        version=r.version,
-    )
-
-
-ReferralView = ReferralOut | PartnerReferralOut
-
-
-def view(who: Principal, r: Referral, consented: bool = True) -> ReferralView:
-    return partner_view(r, consented) if who.has("partner") else referral_out(r)
-
-
-@dataclass
-class ReferralCommand:
-    """Everything one command on one referral needs, gathered by FastAPI: the referral
-    (path), who calls, `If-Match`, the application and its projection."""
-
-    referral_id: uuid.UUID
-    who: Principal
-    app: ReferralApplication
-    proj: LogFollower | None
-    response: Response
-    if_match: str | None
-
-    async def run(self, change: Any) -> ReferralView:
-        """Run `change(referral, at)` on the caller's referral; the referral as it is now."""
-        _, referral = await change_command(
-            self.app,
-            self.proj,
-            lambda: self.app.referral(self.referral_id, self.who),
-            self.if_match,
-            self.response,
-            change,
-        )
-        return view(self.who, referral)
-
-
-async def _counsellor_command(
-    referral_id: uuid.UUID,
-    who: Counsellor,
-    app: Annotated[ReferralApplication, Depends(referral_app)],
-    proj: Projection,
-    response: Response,
-    if_match: IfMatch = None,
-) -> ReferralCommand:
-    return ReferralCommand(referral_id, who, app, proj, response, if_match)
-
-
-async def _partner_command(
-    referral_id: uuid.UUID,
-    who: PartnerUser,
-    app: Annotated[ReferralApplication, Depends(referral_app)],
-    proj: Projection,
-    response: Response,
-    if_match: IfMatch = None,
-) -> ReferralCommand:
-    return ReferralCommand(referral_id, who, app, proj, response, if_match)
-
-
-CounsellorCommand = Annotated[ReferralCommand, Depends(_counsellor_command)]
-PartnerCommand = Annotated[ReferralCommand, Depends(_partner_command)]
-
-
-def consent_revoked(referral_id: uuid.UUID, status: int = 403) -> Problem:
-    """The client withdrew the consent the referral rests on: 403 for a read of their
-    data, 409 for a command that would share it."""
-    return Problem(
-        f"The client withdrew the consent referral {referral_id} rests on; "
-        "their data is no longer shared.",
-        status=status,
-        code="consent-revoked",
-        title="Consent withdrawn",
-    )
-
-
-async def shared_categories(request: Request, referral: Referral) -> list[str]:
-    """The categories to share now; a problem when nothing may be shared."""
-    if referral.consent_revoked:
-        raise consent_revoked(referral.id)
-    # The consent as intake last said: a withdrawal wins even before the referral's own
-    # ConsentRevoked is stored.
-    consented = await consent_for(
-        request.app.state.runtime.pool, referral.client_id, referral.partner_id
-    )
-    served = [] if consented is None else served_categories(referral, consented)
-    if not served:  # withdrawn, or narrowed to nothing this referral names
-        raise consent_revoked(referral.id)
-    return served

@@ -1,6 +1,6 @@
 """Referral's HTTP API for referrals, the counsellor's side: propose, list, read, send,
 withdraw, close and record resumption; and the partner's network figures. The partner's
-side is in `inbox_api.py`.
+side is in `inbox.py`.
 
 Who sees what: a counsellor or team lead sees the referrals of their organisation; a
 partner token sees only the referrals sent to its partner id. Any other referral reads
@@ -15,28 +15,33 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from services.referral.api import App
-from services.referral.application import ProposalFacts
-from services.referral.knowledge import case_info, consent_for, consent_record
-from services.referral.projections import partner_row
-from services.referral.queries import list_referrals, network_figures
-from services.referral.referral_models import (
-    CloseIn,
+from services.referral.api.dependencies import (
+    App,
     CounsellorCommand,
-    Figures,
+    StaffOrPartner,
+    partner_of,
+)
+from services.referral.api.partner_schemas import Figures
+from services.referral.api.schemas import (
+    CloseIn,
     PartnerReferralOut,
     ReferralCreated,
     ReferralIn,
     ReferralItem,
     ReferralOut,
-    ReferralView,
     ResumptionIn,
-    StaffOrPartner,
     Status,
     WithdrawIn,
-    consent_revoked,
-    partner_of,
-    view,
+)
+from services.referral.api.views import ReferralView, consent_revoked, view
+from services.referral.application import ProposalFacts
+from services.referral.projections import partner_row
+from services.referral.queries import (
+    case_info,
+    consent_for,
+    consent_record,
+    list_referrals,
+    network_figures,
 )
 from shared.auth import Counsellor, Principal, require
 from shared.commands import Projection, run_command, set_etag
@@ -174,11 +179,11 @@ async def send_referral(
 ) -> ReferralView:
     """Send the proposed referral to the partner: it appears in the partner's inbox;
     refused (409 consent-revoked) once the client withdrew the consent it rests on."""
-    referral = await run_in_threadpool(lambda: cmd.app.referral(cmd.referral_id, cmd.who))
+    referral = await run_in_threadpool(cmd.load)
     pool = request.app.state.runtime.pool
     if await consent_for(pool, referral.client_id, referral.partner_id) is None:
-        raise consent_revoked(cmd.referral_id, status=409)
-    return await cmd.run(lambda r, at: r.send(actor=cmd.who.sub, at=at))
+        raise consent_revoked(referral.id, status=409)
+    return view(cmd.who, await cmd.run(lambda r, at: r.send(actor=cmd.who.sub, at=at)))
 
 
 @referrals.post("/referrals/{referral_id}/withdraw", response_model=ReferralOut)
@@ -187,7 +192,10 @@ async def withdraw_referral(
     cmd: CounsellorCommand,
 ) -> ReferralView:
     """Withdraw the referral, with a reason (until the partner reports an outcome)."""
-    return await cmd.run(lambda r, at: r.withdraw(reason=body.reason, actor=cmd.who.sub, at=at))
+    return view(
+        cmd.who,
+        await cmd.run(lambda r, at: r.withdraw(reason=body.reason, actor=cmd.who.sub, at=at)),
+    )
 
 
 @referrals.post("/referrals/{referral_id}/close", response_model=ReferralOut)
@@ -197,7 +205,7 @@ async def close_referral(
 ) -> ReferralView:
     """Close the loop once the partner declined or reported an outcome."""
     note = body.note if body else None
-    return await cmd.run(lambda r, at: r.close(note=note, actor=cmd.who.sub, at=at))
+    return view(cmd.who, await cmd.run(lambda r, at: r.close(note=note, actor=cmd.who.sub, at=at)))
 
 
 @referrals.post("/referrals/{referral_id}/resumption", response_model=ReferralOut)
@@ -206,11 +214,12 @@ async def record_resumption(
     cmd: CounsellorCommand,
 ) -> ReferralView:
     """Whether and from when guidance resumes after the referral (intake shows it)."""
-    return await cmd.run(
+    referral = await cmd.run(
         lambda r, at: r.record_resumption(
             resumes=body.resumes, resume_on=body.resume_on, note=body.note, actor=cmd.who.sub, at=at
         )
     )
+    return view(cmd.who, referral)
 
 
 # -- network figures ---------------------------------------------------------------------------

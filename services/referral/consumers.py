@@ -1,7 +1,7 @@
-"""What referral knows of clients, cases and plans: read models fed by other services' events.
+"""Every reaction of referral to another service's event, registered by contract class.
 
-Referral never reads another service's tables. Two `ReadModelConsumer`s (one on
-intake's stream, one on planning's) keep:
+Referral never reads another service's tables. Two read models (one on intake's stream,
+one on planning's) keep what referral knows of clients, cases and plans:
 
 - `referral.consents`: the current state of each referral consent per (client, purpose,
   partner). A newer event wins: a change is applied only when its log `position` is
@@ -15,20 +15,33 @@ intake's stream, one on planning's) keep:
   came from and its field name (the AAD it was sealed with), so it opens only with the
   client's key at read time. Assessments and the plan summary are not personal and are
   kept as plain jsonb; `detail` holds non-personal context (goal id, assessor, ...).
+
+And one reaction: a withdrawn referral consent reaches the referrals resting on it
+(`referral-consents`). Their queries are in `queries.py`.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
 from typing import Any
 
 import asyncpg
+from eventsourcing.domain import Aggregate
 
-from shared.messaging.consumer import ReadModelHandler
+from services.referral.application import ReferralApplication
+from shared.contracts import Sealed
+from shared.contracts.intake import (
+    AssessmentRecordedV1,
+    CaseAcceptedV1,
+    CaseOpenedV1,
+    ClientRegisteredV1,
+    ConsentGrantedV1,
+    ConsentWithdrawnV1,
+)
+from shared.contracts.planning import GoalAddedV1, PlanAgreedV1
 from shared.messaging.envelope import CloudEvent
-from shared.vocabulary import DATA_CATEGORIES
+from shared.messaging.reactions import Reactions, ReadModel
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS referral.consents (
@@ -74,8 +87,6 @@ CREATE TABLE IF NOT EXISTS referral.client_languages (
     preferred_language text NOT NULL
 );
 """
-
-CATEGORIES = DATA_CATEGORIES
 CLIENT_FIELDS = {
     "given_name": "identity",
     "family_name": "identity",
@@ -89,8 +100,9 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-def _loads(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
+def _published(value: Any) -> Any:
+    """A personal value as it was published: the sealed object, or `ERASED`."""
+    return value.model_dump(mode="json", by_alias=True) if isinstance(value, Sealed) else value
 
 
 async def _copy(
@@ -113,25 +125,26 @@ async def _copy(
         client_id,
         case_id,
         category,
-        _json(value),
+        _json(_published(value)),
         None if detail is None else _json(detail),
         event.time,
     )
 
 
 # -- intake ------------------------------------------------------------------------------------
-async def on_client_registered(conn: asyncpg.Connection, event: CloudEvent) -> None:
-    d = event.data
-    client_id = uuid.UUID(d["client_id"])
-    if d.get("preferred_language"):
+async def on_client_registered(
+    conn: asyncpg.Connection, registered: ClientRegisteredV1, event: CloudEvent
+) -> None:
+    client_id = registered.client_id
+    if registered.preferred_language:
         await conn.execute(
             "INSERT INTO referral.client_languages (client_id, preferred_language) "
             "VALUES ($1, $2) ON CONFLICT (client_id) DO NOTHING",
             client_id,
-            str(d["preferred_language"]),
+            registered.preferred_language,
         )
     for field, category in CLIENT_FIELDS.items():
-        value = d.get(field)
+        value = getattr(registered, field)
         if value is not None:
             await _copy(
                 conn,
@@ -144,9 +157,13 @@ async def on_client_registered(conn: asyncpg.Connection, event: CloudEvent) -> N
             )
 
 
-async def _consent_changed(conn: asyncpg.Connection, event: CloudEvent, granted: bool) -> None:
-    d = event.data
-    if d.get("purpose") != "referral" or d.get("partner_id") is None:
+async def _consent_changed(
+    conn: asyncpg.Connection,
+    change: ConsentGrantedV1 | ConsentWithdrawnV1,
+    event: CloudEvent,
+    granted: bool,
+) -> None:
+    if change.purpose != "referral" or change.partner_id is None:
         return
     await conn.execute(
         "INSERT INTO referral.consents (client_id, purpose, partner_id, data_categories, "
@@ -159,66 +176,29 @@ async def _consent_changed(conn: asyncpg.Connection, event: CloudEvent, granted:
         "organisation = EXCLUDED.organisation, changed_at = EXCLUDED.changed_at, "
         "source_position = EXCLUDED.source_position, event_id = EXCLUDED.event_id "
         "WHERE referral.consents.source_position < EXCLUDED.source_position",
-        uuid.UUID(d["client_id"]),
-        d["purpose"],
-        uuid.UUID(d["partner_id"]),
-        list(d.get("data_categories") or []),
+        change.client_id,
+        change.purpose,
+        change.partner_id,
+        list(change.data_categories),
         granted,
-        uuid.UUID(d["consent_id"]),
-        d["organisation"],
+        change.consent_id,
+        change.organisation,
         event.time,
         event.position or 0,
         event.id,
     )
 
 
-async def on_consent_granted(conn: asyncpg.Connection, event: CloudEvent) -> None:
-    await _consent_changed(conn, event, True)
+async def on_consent_granted(
+    conn: asyncpg.Connection, granted: ConsentGrantedV1, event: CloudEvent
+) -> None:
+    await _consent_changed(conn, granted, event, True)
 
 
-async def on_consent_withdrawn(conn: asyncpg.Connection, event: CloudEvent) -> None:
-    await _consent_changed(conn, event, False)
-
-
-async def on_case_opened(conn: asyncpg.Connection, event: CloudEvent) -> None:
-    d = event.data
-    case_id, client_id = uuid.UUID(d["case_id"]), uuid.UUID(d["client_id"])
-    await conn.execute(
-        "WITH c AS (INSERT INTO referral.cases (case_id, client_id, organisation, counsellor) "
-        "VALUES ($1,$2,$3,$4) ON CONFLICT (case_id) DO UPDATE "
-        "SET counsellor = coalesce(referral.cases.counsellor, EXCLUDED.counsellor) "
-        f"RETURNING case_id, counsellor) {COUNSELLOR_OF_REFERRALS}",
-        case_id,
-        client_id,
-        d["organisation"],
-        d["actor"],
-    )
-    await _copy(
-        conn,
-        event,
-        field="career_question",
-        client_id=client_id,
-        case_id=case_id,
-        category="career_question",
-        value=d["career_question"],
-    )
-
-
-async def on_case_accepted(conn: asyncpg.Connection, event: CloudEvent) -> None:
-    d = event.data
-    # It may come before CaseOpened: it carries all a row needs (the counsellor since
-    # it carries one).
-    await conn.execute(
-        "WITH c AS (INSERT INTO referral.cases (case_id, client_id, organisation, accepted, "
-        "counsellor) VALUES ($1,$2,$3,true,$4) ON CONFLICT (case_id) DO UPDATE "
-        "SET accepted = true, "
-        "counsellor = coalesce(referral.cases.counsellor, EXCLUDED.counsellor) "
-        f"RETURNING case_id, counsellor) {COUNSELLOR_OF_REFERRALS}",
-        uuid.UUID(d["case_id"]),
-        uuid.UUID(d["client_id"]),
-        d["organisation"],
-        d.get("counsellor"),
-    )
+async def on_consent_withdrawn(
+    conn: asyncpg.Connection, withdrawn: ConsentWithdrawnV1, event: CloudEvent
+) -> None:
+    await _consent_changed(conn, withdrawn, event, False)
 
 
 # After the case's row is written (`c`, in the same statement): its counsellor onto its
@@ -229,170 +209,144 @@ COUNSELLOR_OF_REFERRALS = (
 )
 
 
-async def on_assessment_recorded(conn: asyncpg.Connection, event: CloudEvent) -> None:
-    d = event.data
+async def on_case_opened(conn: asyncpg.Connection, opened: CaseOpenedV1, event: CloudEvent) -> None:
+    await conn.execute(
+        "WITH c AS (INSERT INTO referral.cases (case_id, client_id, organisation, counsellor) "
+        "VALUES ($1,$2,$3,$4) ON CONFLICT (case_id) DO UPDATE "
+        "SET counsellor = coalesce(referral.cases.counsellor, EXCLUDED.counsellor) "
+        f"RETURNING case_id, counsellor) {COUNSELLOR_OF_REFERRALS}",
+        opened.case_id,
+        opened.client_id,
+        opened.organisation,
+        opened.actor,
+    )
+    await _copy(
+        conn,
+        event,
+        field="career_question",
+        client_id=opened.client_id,
+        case_id=opened.case_id,
+        category="career_question",
+        value=opened.career_question,
+    )
+
+
+async def on_case_accepted(
+    conn: asyncpg.Connection, accepted: CaseAcceptedV1, event: CloudEvent
+) -> None:
+    # It may come before CaseOpened: it carries all a row needs (the counsellor since
+    # it carries one).
+    await conn.execute(
+        "WITH c AS (INSERT INTO referral.cases (case_id, client_id, organisation, accepted, "
+        "counsellor) VALUES ($1,$2,$3,true,$4) ON CONFLICT (case_id) DO UPDATE "
+        "SET accepted = true, "
+        "counsellor = coalesce(referral.cases.counsellor, EXCLUDED.counsellor) "
+        f"RETURNING case_id, counsellor) {COUNSELLOR_OF_REFERRALS}",
+        accepted.case_id,
+        accepted.client_id,
+        accepted.organisation,
+        accepted.counsellor,
+    )
+
+
+async def on_assessment_recorded(
+    conn: asyncpg.Connection, recorded: AssessmentRecordedV1, event: CloudEvent
+) -> None:
     await _copy(
         conn,
         event,
         field="scores",
-        client_id=uuid.UUID(d["client_id"]),
-        case_id=uuid.UUID(d["case_id"]),
+        client_id=recorded.client_id,
+        case_id=recorded.case_id,
         category="assessments",
-        value=d["scores"],
-        detail={"assessment_id": d["assessment_id"], "assessor": d["assessor"]},
+        value=dict(recorded.scores),
+        detail={"assessment_id": recorded.assessment_id, "assessor": recorded.assessor},
     )
 
 
-INTAKE_HANDLERS: dict[str, ReadModelHandler] = {
-    "ClientRegistered": on_client_registered,
-    "ConsentGranted": on_consent_granted,
-    "ConsentWithdrawn": on_consent_withdrawn,
-    "CaseOpened": on_case_opened,
-    "CaseAccepted": on_case_accepted,
-    "AssessmentRecorded": on_assessment_recorded,
-}
-
-
 # -- planning ----------------------------------------------------------------------------------
-async def on_plan_agreed(conn: asyncpg.Connection, event: CloudEvent) -> None:
+async def on_plan_agreed(conn: asyncpg.Connection, agreed: PlanAgreedV1, event: CloudEvent) -> None:
     """Keep only the latest agreed version of a case's plan summary."""
-    d = event.data
-    case_id, version = uuid.UUID(d["case_id"]), int(d["version"])
     newer = await conn.fetchval(
         "SELECT true FROM referral.sealed_copies WHERE case_id = $1 AND category = 'plan' "
         "AND field = 'summary' AND (value->>'version')::int >= $2 LIMIT 1",
-        case_id,
-        version,
+        agreed.case_id,
+        agreed.version,
     )
     if newer:
         return
     await conn.execute(
         "DELETE FROM referral.sealed_copies WHERE case_id = $1 AND category = 'plan' "
         "AND field = 'summary'",
-        case_id,
+        agreed.case_id,
     )
     summary = {
-        "plan_id": d["plan_id"],
-        "version": version,
+        "plan_id": agreed.plan_id,
+        "version": agreed.version,
         "actions": [
             {
-                "action_id": a["action_id"],
-                "goal_id": a["goal_id"],
-                "owner": a["owner"],
-                "due_date": a["due_date"],
-                "status": a["status"],
+                "action_id": a.action_id,
+                "goal_id": a.goal_id,
+                "owner": a.owner,
+                "due_date": a.due_date,
+                "status": a.status,
             }
-            for a in d.get("actions", [])
+            for a in agreed.actions
         ],
     }
     await _copy(
         conn,
         event,
         field="summary",
-        client_id=uuid.UUID(d["client_id"]),
-        case_id=case_id,
+        client_id=agreed.client_id,
+        case_id=agreed.case_id,
         category="plan",
         value=summary,
     )
 
 
-async def on_goal_added(conn: asyncpg.Connection, event: CloudEvent) -> None:
-    d = event.data
+async def on_goal_added(conn: asyncpg.Connection, added: GoalAddedV1, event: CloudEvent) -> None:
     await _copy(
         conn,
         event,
         field="title",
-        client_id=uuid.UUID(d["client_id"]),
-        case_id=uuid.UUID(d["case_id"]),
+        client_id=added.client_id,
+        case_id=added.case_id,
         category="plan",
-        value=d["title"],
+        value=added.title,
         detail={
-            "plan_id": d["plan_id"],
-            "goal_id": d["goal_id"],
-            "priority": d.get("priority"),
-            "target_date": d.get("target_date"),
+            "plan_id": added.plan_id,
+            "goal_id": added.goal_id,
+            "priority": added.priority,
+            "target_date": added.target_date,
         },
     )
 
 
-PLANNING_HANDLERS: dict[str, ReadModelHandler] = {
-    "PlanAgreed": on_plan_agreed,
-    "GoalAdded": on_goal_added,
-}
-
-
-# -- queries -----------------------------------------------------------------------------------
-async def consent_for(
-    pool: asyncpg.Pool, client_id: uuid.UUID, partner_id: uuid.UUID
-) -> list[str] | None:
-    """The categories the client consents to share with the partner, or None."""
-    row = await pool.fetchrow(
-        "SELECT data_categories FROM referral.consents WHERE client_id = $1 "
-        "AND purpose = 'referral' AND partner_id = $2 AND granted",
-        client_id,
-        partner_id,
-    )
-    return None if row is None else list(row["data_categories"])
-
-
-async def consent_record(
-    pool: asyncpg.Pool, client_id: uuid.UUID, partner_id: uuid.UUID
-) -> dict[str, Any] | None:
-    """The whole current consent row (granted or not), or None."""
-    row = await pool.fetchrow(
-        "SELECT * FROM referral.consents WHERE client_id = $1 AND purpose = 'referral' "
-        "AND partner_id = $2",
-        client_id,
-        partner_id,
-    )
-    if row is None:
-        return None
-    out = dict(row)
-    out["data_categories"] = list(out["data_categories"])
-    return out
-
-
-async def case_info(pool: asyncpg.Pool, case_id: uuid.UUID) -> dict[str, Any] | None:
-    row = await pool.fetchrow(
-        "SELECT case_id, client_id, organisation, accepted FROM referral.cases WHERE case_id = $1",
-        case_id,
-    )
-    return None if row is None else dict(row)
-
-
-async def preferred_language(pool: asyncpg.Pool, client_id: uuid.UUID) -> str | None:
-    """The client's preferred language as intake registered it (`fr-BE`), None if unknown."""
-    value = await pool.fetchval(
-        "SELECT preferred_language FROM referral.client_languages WHERE client_id = $1",
-        client_id,
-    )
-    return None if value is None else str(value)
-
-
-async def packet_sources(
-    pool: asyncpg.Pool, case_id: uuid.UUID, categories: Iterable[str]
-) -> list[dict[str, Any]]:
-    """The stored copies of exactly these categories for the case (and its client).
-
-    Identity and contact belong to the client; the others to the case. Each copy has
-    `event_id` and `field`, which open a sealed `value` with the client's key.
-    """
-    wanted = [c for c in dict.fromkeys(categories) if c in CATEGORIES]
-    if not wanted:
+# -- the reaction --------------------------------------------------------------------------------
+def on_referral_consent_withdrawn(
+    app: ReferralApplication, withdrawn: ConsentWithdrawnV1, event: CloudEvent
+) -> list[Aggregate]:
+    """Intake's ConsentWithdrawn: every open referral resting on it is marked revoked."""
+    if withdrawn.purpose != "referral" or withdrawn.partner_id is None:
         return []
-    rows = await pool.fetch(
-        "SELECT s.client_id, s.case_id, s.category, s.field, s.event_id, s.value, s.detail, "
-        "s.recorded_at FROM referral.sealed_copies s JOIN referral.cases c "
-        "ON c.case_id = $1 AND s.client_id = c.client_id "
-        "WHERE s.category = ANY($2::text[]) AND (s.case_id = $1 OR s.case_id IS NULL) "
-        "ORDER BY s.category, s.recorded_at, s.field",
-        case_id,
-        wanted,
-    )
-    out = []
-    for r in rows:
-        item = dict(r)
-        item["value"] = _loads(item["value"])
-        item["detail"] = _loads(item["detail"])
-        out.append(item)
-    return out
+    return app.revoke_consent(withdrawn.client_id, withdrawn.partner_id, withdrawn.consent_id)
+
+
+# Durable names are positions in NATS: never renamed.
+INTAKE = ReadModel(
+    "referral-intake",
+    {
+        ClientRegisteredV1: on_client_registered,
+        ConsentGrantedV1: on_consent_granted,
+        ConsentWithdrawnV1: on_consent_withdrawn,
+        CaseOpenedV1: on_case_opened,
+        CaseAcceptedV1: on_case_accepted,
+        AssessmentRecordedV1: on_assessment_recorded,
+    },
+    schema_sql=SCHEMA_SQL,
+)
+PLANNING = ReadModel(
+    "referral-planning", {PlanAgreedV1: on_plan_agreed, GoalAddedV1: on_goal_added}
+)
+CONSENTS = Reactions("referral-consents", {ConsentWithdrawnV1: on_referral_consent_withdrawn})
