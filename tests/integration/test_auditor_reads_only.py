@@ -528,8 +528,3 @@ async def test_every_audit_view_answers_the_auditor_and_refuses_a_counsellor(
     # An unknown case is absent, not refused.
     unknown = {k: v for k, v in answered.items() if "fresh ids" in k[1] and "/cases/" in k[1]}
     assert set(unknown.values()) == {404}, unknown
-
-
-def store_of(app: Any, service: str) -> Any:
-    """The service's application (`app.state.application` once built by ServiceSpec)."""
-    return getattr(app.state, "application", None) or getattr(app.state, service)
