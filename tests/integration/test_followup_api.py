@@ -20,121 +20,19 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.test_planning_api import (
-    Bad,
-    a_goal,
-    accepted_case,
-    an_action,
+from tests.bad_requests import Bad, without
+from tests.scenarios import FOLLOWUP as FU
+from tests.scenarios import (
+    FOLLOWUP_WAIT_SECONDS,
+    an_accepted_case,
+    an_agreed_plan,
     days,
-    send,
+    followup_events,
+    fsend,
+    get_followup,
     wait_for_plan,
-    without,
 )
 from tests.support import INVALID, assert_problem, bearer, fill, new_org
-
-FU = "/followup/v1"
-WAIT_SECONDS = 10.0
-
-
-# -- helpers ------------------------------------------------------------------------------------
-@dataclass
-class Agreed:
-    """An agreed plan (one goal, one action) and the follow-up it opened."""
-
-    client_id: str
-    case_id: str
-    plan_id: str
-    goal_id: str
-    action_id: str
-    followup: dict[str, Any]
-
-    @property
-    def followup_id(self) -> str:
-        return str(self.followup["followup_id"])
-
-
-async def eventually_followup(
-    followup_api: httpx.AsyncClient, headers: dict[str, str], case_id: str
-) -> dict[str, Any]:
-    """The case's follow-up, once the follow-up service has seen `PlanAgreed` (polled)."""
-    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
-    while True:
-        r = await followup_api.get(f"{FU}/followups", params={"case_id": case_id}, headers=headers)
-        assert r.status_code == 200, r.text
-        if r.json():
-            [found] = r.json()
-            assert r.headers["x-total-count"] == "1"
-            return dict(found)
-        assert asyncio.get_running_loop().time() < deadline, f"no follow-up for case {case_id}"
-        await asyncio.sleep(0.05)
-
-
-async def agreed_followup(
-    api: httpx.AsyncClient,
-    planning_api: httpx.AsyncClient,
-    followup_api: httpx.AsyncClient,
-    headers: dict[str, str],
-    action: dict[str, Any] | None = None,
-) -> Agreed:
-    """An accepted case whose plan (one goal, one action) both parties agreed, and its
-    follow-up."""
-    client_id, case_id = await accepted_case(api, headers)
-    plan_id = (await wait_for_plan(planning_api, headers, case_id))["plan_id"]
-    await send(planning_api, "PUT", f"/plans/{plan_id}/type", headers, {"plan_type": "action"})
-    goal_id = (await send(planning_api, "POST", f"/plans/{plan_id}/goals", headers, a_goal(), 201))[
-        "goal_id"
-    ]
-    action_id = (
-        await send(
-            planning_api,
-            "POST",
-            f"/plans/{plan_id}/goals/{goal_id}/actions",
-            headers,
-            action or an_action(),
-            201,
-        )
-    )["action_id"]
-    for party in ("client", "counsellor"):
-        out = await send(
-            planning_api, "POST", f"/plans/{plan_id}/agreement", headers, {"party": party}
-        )
-    assert out["status"] == "agreed", out
-    followup = await eventually_followup(followup_api, headers, case_id)
-    return Agreed(client_id, case_id, plan_id, goal_id, action_id, followup)
-
-
-async def fsend(
-    followup_api: httpx.AsyncClient,
-    method: str,
-    path: str,
-    headers: dict[str, str],
-    body: dict[str, Any] | None = None,
-    expect: int = 200,
-) -> dict[str, Any]:
-    r = await followup_api.request(method, FU + path, json=body, headers=headers)
-    assert r.status_code == expect, (method, path, r.text)
-    out = dict(r.json())
-    if expect < 300:
-        assert r.headers["etag"] == f'"{out["version"]}"'
-    return out
-
-
-async def get_followup(
-    followup_api: httpx.AsyncClient, followup_id: str, headers: dict[str, str]
-) -> dict[str, Any]:
-    r = await followup_api.get(f"{FU}/followups/{followup_id}", headers=headers)
-    assert r.status_code == 200, r.text
-    assert r.headers["etag"] == f'"{r.json()["version"]}"'
-    return dict(r.json())
-
-
-async def followup_events(app: Any, followup_id: str) -> int:
-    return int(
-        await app.state.runtime.pool.fetchval(
-            "SELECT count(*) FROM followup.followup_events WHERE originator_id = $1",
-            uuid.UUID(followup_id),
-        )
-    )
 
 
 @pytest.fixture
@@ -157,7 +55,7 @@ async def test_an_agreed_plan_opens_a_follow_up_with_three_check_ins_and_the_pla
     token: Any,
     org: str,
 ) -> None:
-    agreed = await agreed_followup(api, planning_api, followup_api, counsellor)
+    agreed = await an_agreed_plan(api, planning_api, followup_api, counsellor)
     f = agreed.followup
     assert (f["case_id"], f["client_id"], f["organisation"]) == (
         agreed.case_id,
@@ -207,7 +105,7 @@ async def test_a_case_without_an_agreed_plan_has_no_follow_up(
     followup_api: httpx.AsyncClient,
     counsellor: dict[str, str],
 ) -> None:
-    _, case_id = await accepted_case(api, counsellor)
+    _, case_id = await an_accepted_case(api, counsellor)
     await wait_for_plan(planning_api, counsellor, case_id)
     r = await followup_api.get(f"{FU}/followups", params={"case_id": case_id}, headers=counsellor)
     assert r.status_code == 200 and r.json() == [] and r.headers["x-total-count"] == "0"
@@ -227,7 +125,7 @@ async def worklist_until(
     followup_api: httpx.AsyncClient, headers: dict[str, str], total: int, **params: Any
 ) -> httpx.Response:
     """The worklist once its read model shows `total` items (the projection follows)."""
-    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    deadline = asyncio.get_running_loop().time() + FOLLOWUP_WAIT_SECONDS
     while True:
         r = await worklist(followup_api, headers, **params)
         if int(r.headers["x-total-count"]) == total:
@@ -247,9 +145,9 @@ async def test_the_worklist_shows_the_own_organisation_due_check_ins_most_urgent
     first = bearer(token("counsellor", org=org, sub="counsellor-a"))
     second = bearer(token("counsellor", org=org, sub="counsellor-b"))
     elsewhere = bearer(token("counsellor", org=other_org, sub="counsellor-a"))
-    a = await agreed_followup(api, planning_api, followup_api, first)
-    b = await agreed_followup(api, planning_api, followup_api, second)
-    c = await agreed_followup(api, planning_api, followup_api, elsewhere)
+    a = await an_agreed_plan(api, planning_api, followup_api, first)
+    b = await an_agreed_plan(api, planning_api, followup_api, second)
+    c = await an_agreed_plan(api, planning_api, followup_api, elsewhere)
 
     r = await worklist_until(followup_api, first, 4, due_before=days(100))
     items = r.json()
@@ -327,7 +225,7 @@ async def test_three_failed_contacts_in_a_row_raise_an_unreachable_bottleneck(
     followup_app: Any,
     counsellor: dict[str, str],
 ) -> None:
-    agreed = await agreed_followup(api, planning_api, followup_api, counsellor)
+    agreed = await an_agreed_plan(api, planning_api, followup_api, counsellor)
     path = f"/followups/{agreed.followup_id}/contacts"
 
     async def contact(channel: str, reached: bool, version: int, **extra: Any) -> None:
@@ -382,7 +280,7 @@ async def test_action_checks_record_realisation_and_a_bottleneck_text_raises_a_b
     followup_app: Any,
     counsellor: dict[str, str],
 ) -> None:
-    agreed = await agreed_followup(api, planning_api, followup_api, counsellor)
+    agreed = await an_agreed_plan(api, planning_api, followup_api, counsellor)
     path = f"/followups/{agreed.followup_id}/action-checks"
 
     r = await followup_api.post(
@@ -439,7 +337,7 @@ async def listed_until(
     followup_api: httpx.AsyncClient, headers: dict[str, str], ids: set[str], **params: Any
 ) -> None:
     """The follow-up list with `params` once its read model shows just `ids`."""
-    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    deadline = asyncio.get_running_loop().time() + FOLLOWUP_WAIT_SECONDS
     while True:
         r = await followup_api.get(f"{FU}/followups", params=params, headers=headers)
         assert r.status_code == 200, r.text
@@ -456,8 +354,8 @@ async def test_the_list_filters_the_open_follow_ups_with_a_bottleneck(
     followup_api: httpx.AsyncClient,
     counsellor: dict[str, str],
 ) -> None:
-    stuck = await agreed_followup(api, planning_api, followup_api, counsellor)
-    going = await agreed_followup(api, planning_api, followup_api, counsellor)
+    stuck = await an_agreed_plan(api, planning_api, followup_api, counsellor)
+    going = await an_agreed_plan(api, planning_api, followup_api, counsellor)
     for agreed, bottleneck in ((stuck, "The school never answered"), (going, None)):
         await fsend(
             followup_api,
@@ -499,7 +397,7 @@ async def test_outcome_and_feedback_close_aftercare_reopens_and_an_early_close_t
     followup_app: Any,
     counsellor: dict[str, str],
 ) -> None:
-    agreed = await agreed_followup(api, planning_api, followup_api, counsellor)
+    agreed = await an_agreed_plan(api, planning_api, followup_api, counsellor)
     fid = agreed.followup_id
     first = agreed.followup["checkins"][0]["checkin_id"]
 
@@ -649,7 +547,7 @@ async def test_the_last_check_in_done_closes_the_follow_up(
     followup_api: httpx.AsyncClient,
     counsellor: dict[str, str],
 ) -> None:
-    agreed = await agreed_followup(api, planning_api, followup_api, counsellor)
+    agreed = await an_agreed_plan(api, planning_api, followup_api, counsellor)
     fid = agreed.followup_id
     last = agreed.followup["checkins"][2]["checkin_id"]
     out = await fsend(
@@ -666,7 +564,7 @@ async def test_if_match_with_the_current_version_lets_a_command_through(
     followup_api: httpx.AsyncClient,
     counsellor: dict[str, str],
 ) -> None:
-    agreed = await agreed_followup(api, planning_api, followup_api, counsellor)
+    agreed = await an_agreed_plan(api, planning_api, followup_api, counsellor)
     out = await fsend(
         followup_api,
         "POST",
@@ -1022,7 +920,7 @@ async def build_world(
 ) -> World:
     org = new_org()
     h = bearer(token("counsellor", org=org))
-    agreed = await agreed_followup(api, planning_api, followup_api, h)
+    agreed = await an_agreed_plan(api, planning_api, followup_api, h)
     fid = agreed.followup_id
     checkins = [c["checkin_id"] for c in agreed.followup["checkins"]]
     await fsend(followup_api, "POST", f"/followups/{fid}/checkins/{checkins[0]}/complete", h)
@@ -1045,14 +943,14 @@ async def build_world(
     }
     text = repr(bad)
     if "{closed}" in text:
-        closed = await agreed_followup(api, planning_api, followup_api, h)
+        closed = await an_agreed_plan(api, planning_api, followup_api, h)
         await fsend(
             followup_api, "POST", f"/followups/{closed.followup_id}/close", h, {"reason": "other"}
         )
         ids["closed"] = closed.followup_id
     if "{other}" in text:
         other = bearer(token("counsellor", org=new_org()))
-        ids["other"] = (await agreed_followup(api, planning_api, followup_api, other)).followup_id
+        ids["other"] = (await an_agreed_plan(api, planning_api, followup_api, other)).followup_id
     return World(org, h, ids)
 
 
@@ -1147,7 +1045,7 @@ async def test_a_follow_up_reopened_after_its_last_check_in_closes_again_with_th
     followup_api: httpx.AsyncClient,
     counsellor: dict[str, str],
 ) -> None:
-    agreed = await agreed_followup(api, planning_api, followup_api, counsellor)
+    agreed = await an_agreed_plan(api, planning_api, followup_api, counsellor)
     fid = agreed.followup_id
     for checkin in agreed.followup["checkins"]:
         out = await fsend(

@@ -16,6 +16,7 @@ import httpx
 import jwt
 import pytest
 
+from tests.scenarios import a_client_body, a_guidance_consent, a_registered_client, an_open_case
 from tests.support import INVALID, assert_problem, bearer, fill, new_org
 
 BASE = "/intake/v1"
@@ -30,19 +31,6 @@ ALL_THREES = dict.fromkeys(COMPETENCES, 3)
 PAST = "2025-01-06T10:00:00+01:00"
 
 
-def a_client_body(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "given_name": "Anna",
-        "family_name": "Peeters",
-        "birth_date": "1990-05-17",
-        "email": "anna.peeters@example.org",
-        "phone": "+32 470 12 34 56",
-        "preferred_language": "nl",
-    }
-    body.update(overrides)
-    return body
-
-
 @pytest.fixture
 def org() -> str:
     return new_org()
@@ -54,37 +42,6 @@ def counsellor(token: Any, org: str) -> dict[str, str]:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-async def register(api: httpx.AsyncClient, headers: dict[str, str], **overrides: Any) -> str:
-    r = await api.post(f"{BASE}/clients", json=a_client_body(**overrides), headers=headers)
-    assert r.status_code == 201, r.text
-    return str(r.json()["client_id"])
-
-
-async def consent(
-    api: httpx.AsyncClient, headers: dict[str, str], client_id: str, **body: Any
-) -> httpx.Response:
-    body = {"purpose": "guidance", "granted": True, **body}
-    r = await api.post(f"{BASE}/clients/{client_id}/consents", json=body, headers=headers)
-    assert r.status_code == 201, r.text
-    return r
-
-
-async def open_case(
-    api: httpx.AsyncClient,
-    headers: dict[str, str],
-    client_id: str | None = None,
-    question: str = "Should I move from logistics into teaching?",
-) -> str:
-    if client_id is None:
-        client_id = await register(api, headers)
-        await consent(api, headers, client_id)
-    r = await api.post(
-        f"{BASE}/cases",
-        json={"client_id": client_id, "career_question": question},
-        headers=headers,
-    )
-    assert r.status_code == 201, r.text
-    return str(r.json()["case_id"])
 
 
 async def post_case(
@@ -240,7 +197,9 @@ async def test_a_client_goes_from_registration_to_an_accepted_case(
 async def test_a_registered_client_reads_back_with_personal_fields_and_version(
     api: httpx.AsyncClient, counsellor: dict[str, str], org: str, token: Any
 ) -> None:
-    client_id = await register(api, counsellor, given_name=" Bram ", email="bram@example.org")
+    client_id = await a_registered_client(
+        api, counsellor, given_name=" Bram ", email="bram@example.org"
+    )
 
     r = await get_ok(api, f"/clients/{client_id}", counsellor)
     client = r.json()
@@ -272,10 +231,10 @@ async def test_a_client_may_be_registered_without_phone_or_language(
 async def test_consents_list_the_current_state_and_the_history_keeps_every_change(
     api: httpx.AsyncClient, counsellor: dict[str, str], token: Any, org: str, intake_app: Any
 ) -> None:
-    client_id = await register(api, counsellor)
+    client_id = await a_registered_client(api, counsellor)
     partner = str(uuid.uuid4())
-    first = (await consent(api, counsellor, client_id)).json()
-    referral = await consent(
+    first = (await a_guidance_consent(api, counsellor, client_id)).json()
+    referral = await a_guidance_consent(
         api,
         counsellor,
         client_id,
@@ -284,8 +243,10 @@ async def test_consents_list_the_current_state_and_the_history_keeps_every_chang
         data_categories=["plan", "identity"],
     )
     other = bearer(token("counsellor", org=org, sub="counsellor-2"))
-    withdrawal = await consent(api, other, client_id, purpose="guidance", granted=False)
-    refusal = await consent(api, counsellor, client_id, purpose="statistics", granted=False)
+    withdrawal = await a_guidance_consent(api, other, client_id, purpose="guidance", granted=False)
+    refusal = await a_guidance_consent(
+        api, counsellor, client_id, purpose="statistics", granted=False
+    )
     assert withdrawal.json()["consent_id"] == first["consent_id"]
     assert refusal.json()["version"] == 5
     assert refusal.headers["etag"] == '"5"'
@@ -322,9 +283,9 @@ async def test_consents_list_the_current_state_and_the_history_keeps_every_chang
 async def test_a_referral_consent_narrows_by_a_new_grant_and_withdrawals_name_no_categories(
     api: httpx.AsyncClient, counsellor: dict[str, str], intake_app: Any
 ) -> None:
-    client_id = await register(api, counsellor)
+    client_id = await a_registered_client(api, counsellor)
     partner = str(uuid.uuid4())
-    await consent(
+    await a_guidance_consent(
         api,
         counsellor,
         client_id,
@@ -332,7 +293,7 @@ async def test_a_referral_consent_narrows_by_a_new_grant_and_withdrawals_name_no
         partner_id=partner,
         data_categories=["plan", "identity", "contact"],
     )
-    await consent(
+    await a_guidance_consent(
         api,
         counsellor,
         client_id,
@@ -363,7 +324,7 @@ async def test_a_referral_consent_narrows_by_a_new_grant_and_withdrawals_name_no
 async def test_if_match_with_the_current_version_lets_a_command_through(
     api: httpx.AsyncClient, counsellor: dict[str, str]
 ) -> None:
-    client_id = await register(api, counsellor)
+    client_id = await a_registered_client(api, counsellor)
     etag = (await get_ok(api, f"/clients/{client_id}", counsellor)).headers["etag"]
     r = await api.post(
         f"{BASE}/clients/{client_id}/consents",
@@ -373,7 +334,7 @@ async def test_if_match_with_the_current_version_lets_a_command_through(
     assert r.status_code == 201, r.text
     assert r.headers["etag"] == '"2"'
 
-    case_id = await open_case(api, counsellor, client_id)
+    case_id = await an_open_case(api, counsellor, client_id)
     steps: list[tuple[str, dict[str, Any], int]] = [
         ("entry-check", {"eligible": True}, 200),
         ("assessments", {"assessor": "client", "scores": ALL_THREES}, 201),
@@ -398,7 +359,7 @@ async def test_if_match_with_the_current_version_lets_a_command_through(
 async def test_another_organisations_client_and_case_read_exactly_like_absent_ones(
     api: httpx.AsyncClient, counsellor: dict[str, str], token: Any
 ) -> None:
-    case_id = await open_case(api, counsellor)
+    case_id = await an_open_case(api, counsellor)
     client_id = (await get_ok(api, f"/cases/{case_id}", counsellor)).json()["client_id"]
     stranger = bearer(token("counsellor", org=new_org()))
 
@@ -425,10 +386,10 @@ async def test_another_organisations_client_and_case_read_exactly_like_absent_on
 async def test_opening_a_case_needs_a_granted_guidance_consent(
     api: httpx.AsyncClient, counsellor: dict[str, str], token: Any, intake_app: Any
 ) -> None:
-    client_id = await register(api, counsellor)
-    await consent(api, counsellor, client_id, purpose="statistics")
-    await consent(api, counsellor, client_id)
-    await consent(api, counsellor, client_id, granted=False)
+    client_id = await a_registered_client(api, counsellor)
+    await a_guidance_consent(api, counsellor, client_id, purpose="statistics")
+    await a_guidance_consent(api, counsellor, client_id)
+    await a_guidance_consent(api, counsellor, client_id, granted=False)
     before = await event_count(intake_app)
 
     r = await api.post(
@@ -442,15 +403,15 @@ async def test_opening_a_case_needs_a_granted_guidance_consent(
     r = await get_ok(api, f"/cases?client_id={client_id}", counsellor)
     assert (r.json(), r.headers["x-total-count"]) == ([], "0")
 
-    await consent(api, counsellor, client_id)
-    case_id = await open_case(api, counsellor, client_id)
+    await a_guidance_consent(api, counsellor, client_id)
+    case_id = await an_open_case(api, counsellor, client_id)
     assert (await get_ok(api, f"/cases/{case_id}", counsellor)).json()["status"] == "open"
 
 
 async def test_a_decided_case_refuses_a_second_decision_and_further_intake_work(
     api: httpx.AsyncClient, counsellor: dict[str, str], intake_app: Any
 ) -> None:
-    case_id = await open_case(api, counsellor)
+    case_id = await an_open_case(api, counsellor)
     r = await post_case(
         api, counsellor, case_id, "decision", {"decision": "refer_out", "reason": "Psych"}, 200
     )
@@ -476,7 +437,7 @@ async def test_a_decided_case_refuses_a_second_decision_and_further_intake_work(
 async def test_declining_closes_the_case(
     api: httpx.AsyncClient, counsellor: dict[str, str]
 ) -> None:
-    case_id = await open_case(api, counsellor)
+    case_id = await an_open_case(api, counsellor)
     await post_case(api, counsellor, case_id, "decision", {"decision": "decline"}, 200)
     case = (await get_ok(api, f"/cases/{case_id}", counsellor)).json()
     assert (case["status"], case["phase"], case["decision"]["decision"]) == (
@@ -489,7 +450,7 @@ async def test_declining_closes_the_case(
 async def test_accepting_after_a_failed_entry_check_is_refused(
     api: httpx.AsyncClient, counsellor: dict[str, str]
 ) -> None:
-    case_id = await open_case(api, counsellor)
+    case_id = await an_open_case(api, counsellor)
     await post_case(api, counsellor, case_id, "entry-check", {"eligible": False}, 200)
     await post_case(
         api, counsellor, case_id, "assessments", {"assessor": "client", "scores": ALL_THREES}, 201
@@ -509,8 +470,8 @@ async def test_the_case_list_shows_only_the_own_organisation_filtered_and_paged(
     api: httpx.AsyncClient, counsellor: dict[str, str], token: Any, org: str
 ) -> None:
     others = bearer(token("counsellor", org=new_org()))
-    foreign = await open_case(api, others)
-    opened = [await open_case(api, counsellor) for _ in range(5)]
+    foreign = await an_open_case(api, others)
+    opened = [await an_open_case(api, counsellor) for _ in range(5)]
     for case_id in opened[:2]:
         await post_case(api, counsellor, case_id, "decision", {"decision": "decline"}, 200)
 
@@ -1198,17 +1159,17 @@ class World:
 async def build_world(api: httpx.AsyncClient, token: Any, bad: Bad) -> World:
     org = new_org()
     headers = bearer(token("counsellor", org=org))
-    client = await register(api, headers)
-    await consent(api, headers, client)
-    case = await open_case(api, headers, client)
+    client = await a_registered_client(api, headers)
+    await a_guidance_consent(api, headers, client)
+    case = await an_open_case(api, headers, client)
     await post_case(api, headers, case, "assessments", ASSESSMENT, 201)
     ids = {"client": client, "case": case, "missing": str(uuid.uuid4())}
     text = repr(bad)
     if "{bare}" in text:
-        ids["bare"] = await register(api, headers, given_name="Bare")
+        ids["bare"] = await a_registered_client(api, headers, given_name="Bare")
     if "{other_" in text:
         other = bearer(token("counsellor", org=new_org()))
-        ids["other_case"] = await open_case(api, other)
+        ids["other_case"] = await an_open_case(api, other)
         ids["other_client"] = (await get_ok(api, f"/cases/{ids['other_case']}", other)).json()[
             "client_id"
         ]

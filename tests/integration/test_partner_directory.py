@@ -19,39 +19,11 @@ import httpx
 import pytest
 
 from tests.conftest import stream_messages
+from tests.scenarios import a_partner, a_service, unique
 from tests.support import INVALID, assert_problem, bearer, eventually, fill
 
 BASE = "/referral/v1"
 STREAM = "GUIDANCE_REFERRAL"
-
-
-def unique() -> str:
-    return uuid.uuid4().hex[:10]
-
-
-def a_service(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": "Budget coaching",
-        "category": "debt",
-        "languages": ["nl", "fr"],
-        "area": "Gent 9000",
-        "eligibility": "Residents with debts",
-    }
-    body.update(overrides)
-    return body
-
-
-def a_partner(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": "CAW Oost-Vlaanderen",
-        "description": "General welfare work",
-        "services": [a_service()],
-        "accepted_categories": ["identity", "contact", "career_question"],
-        "contact_email": "referrals@caw.example.org",
-        "capacity": 4,
-    }
-    body.update(overrides)
-    return body
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import asyncio
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -20,55 +19,27 @@ import pytest
 from eventsourcing.utils import get_topic
 
 from shared.audit.access import DataAccess
+from tests.bad_requests import Bad, without
+from tests.scenarios import (
+    CLIENT_SCORES,
+    COUNSELLOR_SCORES,
+    ESCO_SKILL,
+    PLAN_WAIT_SECONDS,
+    a_draft_plan,
+    a_goal,
+    an_accepted_case,
+    an_action,
+    days,
+    get_plan,
+    plan_events,
+    send,
+    wait_for_plan,
+)
+from tests.scenarios import PLANNING as BASE
 from tests.support import INVALID, assert_problem, bearer, fill, new_org
 
-INTAKE = "/intake/v1"
-BASE = "/planning/v1"
-COMPETENCES = (
-    "quality_reflection",
-    "motive_reflection",
-    "work_exploration",
-    "career_steering",
-    "networking",
-)
 SMART = ("specific", "measurable", "achievable", "relevant", "time_bound")
-ALL_THREES = dict.fromkeys(COMPETENCES, 3)
-CLIENT_SCORES = {**ALL_THREES, "networking": 2, "career_steering": 4}
-COUNSELLOR_SCORES = {**ALL_THREES, "quality_reflection": 1}
-ESCO_SKILL = "http://data.europa.eu/esco/skill/e465a154-93f6-4bd6-9b6e-0b7c8b5b8d4c"
 ESCO_OCCUPATION = "http://data.europa.eu/esco/occupation/0e5b3c4c-5e2a-4b0d-8f3e-5d1c2a7e9b11"
-PLAN_WAIT_SECONDS = 10.0
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
-
-
-def days(n: int) -> str:
-    return (today() + timedelta(days=n)).isoformat()
-
-
-def a_goal(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "title": "Build a network in secondary education",
-        "specific": "Talk with five teachers about their daily work and the way in",
-        "measure": "5 conversations held and written up in the portfolio",
-        "target_date": days(90),
-        "competences": ["networking"],
-        "priority": 1,
-    }
-    body.update(overrides)
-    return body
-
-
-def an_action(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "description": "Ask two former colleagues for an introduction",
-        "owner": "client",
-        "due_date": days(30),
-    }
-    body.update(overrides)
-    return body
 
 
 @pytest.fixture
@@ -81,109 +52,6 @@ def counsellor(token: Any, org: str) -> dict[str, str]:
     return bearer(token("counsellor", org=org, sub="counsellor-1"))
 
 
-# -- helpers ------------------------------------------------------------------------------------
-async def accepted_case(
-    api: httpx.AsyncClient,
-    headers: dict[str, str],
-    *,
-    given_name: str = "Anna",
-    family_name: str = "Peeters",
-    preferred_language: str | None = "nl",
-) -> tuple[str, str]:
-    """A client (guidance consent) with a case accepted in intake: (client_id, case_id)."""
-    client = {
-        "given_name": given_name,
-        "family_name": family_name,
-        "birth_date": "1990-05-17",
-        "email": "anna.peeters@example.org",
-    }
-    if preferred_language is not None:
-        client["preferred_language"] = preferred_language
-    r = await api.post(f"{INTAKE}/clients", json=client, headers=headers)
-    assert r.status_code == 201, r.text
-    client_id = str(r.json()["client_id"])
-    steps: list[tuple[str, dict[str, Any], int]] = [
-        (f"/clients/{client_id}/consents", {"purpose": "guidance", "granted": True}, 201),
-        (
-            "/cases",
-            {"client_id": client_id, "career_question": "Should I move from logistics?"},
-            201,
-        ),
-    ]
-    for path, body, expect in steps:
-        r = await api.post(INTAKE + path, json=body, headers=headers)
-        assert r.status_code == expect, r.text
-    case_id = str(r.json()["case_id"])
-    for what, body, expect in (
-        ("entry-check", {"eligible": True}, 200),
-        ("assessments", {"assessor": "client", "scores": CLIENT_SCORES}, 201),
-        ("assessments", {"assessor": "counsellor", "scores": COUNSELLOR_SCORES}, 201),
-        ("decision", {"decision": "accept"}, 200),
-    ):
-        r = await api.post(f"{INTAKE}/cases/{case_id}/{what}", json=body, headers=headers)
-        assert r.status_code == expect, (what, r.text)
-    return client_id, case_id
-
-
-async def wait_for_plan(
-    planning_api: httpx.AsyncClient, headers: dict[str, str], case_id: str
-) -> dict[str, Any]:
-    """The case's plan, once planning has seen `CaseAccepted` (polled)."""
-    deadline = asyncio.get_running_loop().time() + PLAN_WAIT_SECONDS
-    while True:
-        r = await planning_api.get(f"{BASE}/plans", params={"case_id": case_id}, headers=headers)
-        assert r.status_code == 200, r.text
-        if r.json():
-            [plan] = r.json()
-            return dict(plan)
-        assert asyncio.get_running_loop().time() < deadline, f"no plan for case {case_id}"
-        await asyncio.sleep(0.05)
-
-
-async def new_plan(
-    api: httpx.AsyncClient,
-    planning_api: httpx.AsyncClient,
-    headers: dict[str, str],
-    **client: Any,
-) -> dict[str, Any]:
-    _, case_id = await accepted_case(api, headers, **client)
-    return await wait_for_plan(planning_api, headers, case_id)
-
-
-async def send(
-    planning_api: httpx.AsyncClient,
-    method: str,
-    path: str,
-    headers: dict[str, str],
-    body: dict[str, Any] | None = None,
-    expect: int = 200,
-) -> dict[str, Any]:
-    r = await planning_api.request(method, BASE + path, json=body, headers=headers)
-    assert r.status_code == expect, (method, path, r.text)
-    out = dict(r.json())
-    if expect < 300:
-        assert r.headers["etag"] == f'"{out["version"]}"'
-    return out
-
-
-async def get_plan(
-    planning_api: httpx.AsyncClient, plan_id: str, headers: dict[str, str]
-) -> httpx.Response:
-    r = await planning_api.get(f"{BASE}/plans/{plan_id}", headers=headers)
-    assert r.status_code == 200, r.text
-    assert r.headers["etag"] == f'"{r.json()["version"]}"'
-    return r
-
-
-async def event_count(app: Any, plan_id: str) -> int:
-    return int(
-        await app.state.runtime.pool.fetchval(
-            "SELECT count(*) FROM planning.planning_events WHERE originator_id = $1",
-            uuid.UUID(plan_id),
-        )
-    )
-
-
 # -- the happy journey ----------------------------------------------------------------------------
 async def test_a_plan_goes_from_an_accepted_case_to_agreed_revised_and_agreed_again(
     api: httpx.AsyncClient,
@@ -193,7 +61,7 @@ async def test_a_plan_goes_from_an_accepted_case_to_agreed_revised_and_agreed_ag
     token: Any,
     org: str,
 ) -> None:
-    client_id, case_id = await accepted_case(api, counsellor)
+    client_id, case_id = await an_accepted_case(api, counsellor)
 
     plan = await wait_for_plan(planning_api, counsellor, case_id)
     plan_id = plan["plan_id"]
@@ -205,7 +73,7 @@ async def test_a_plan_goes_from_an_accepted_case_to_agreed_revised_and_agreed_ag
     }
     assert (plan["version"], plan["revision"], plan["agreed_versions"]) == (1, 0, [])
     assert (await get_plan(planning_api, plan_id, counsellor)).headers["etag"] == '"1"'
-    assert await event_count(planning_app, plan_id) == 1
+    assert await plan_events(planning_app, plan_id) == 1
 
     out = await send(
         planning_api, "PUT", f"/plans/{plan_id}/type", counsellor, {"plan_type": "action"}
@@ -330,7 +198,7 @@ async def test_a_plan_goes_from_an_accepted_case_to_agreed_revised_and_agreed_ag
     assert item["document_hash"] == evidence["document_hash"]
     assert plan["portfolio"]["assessment"]["standard"] == assessment["standard"]
     assert plan["portfolio"]["assessment"]["advice"] == "continue"
-    assert await event_count(planning_app, plan_id) == 14
+    assert await plan_events(planning_app, plan_id) == 14
 
     # The client agrees first: not yet a contract; then the counsellor: agreed.
     out = await send(
@@ -416,7 +284,7 @@ async def test_agreed_versions_are_numbered_by_agreement_and_listed(
     planning_app: Any,
     counsellor: dict[str, str],
 ) -> None:
-    plan_id = (await new_plan(api, planning_api, counsellor))["plan_id"]
+    plan_id = (await a_draft_plan(api, planning_api, counsellor))["plan_id"]
     url = f"{BASE}/plans/{plan_id}"
     r = await planning_api.get(f"{url}/versions", headers=counsellor)
     assert (r.status_code, r.json()) == (200, [])
@@ -529,7 +397,9 @@ async def test_the_client_document_is_printable_html_in_the_client_language(
     api: httpx.AsyncClient, planning_api: httpx.AsyncClient, counsellor: dict[str, str]
 ) -> None:
     given = f"Anneke{uuid.uuid4().hex[:6]}"
-    plan = await new_plan(api, planning_api, counsellor, given_name=given, family_name="Janssens")
+    plan = await a_draft_plan(
+        api, planning_api, counsellor, given_name=given, family_name="Janssens"
+    )
     plan_id = plan["plan_id"]
     assert sorted(plan["suggested_focus"]["gaps"]) == ["networking", "quality_reflection"]
     await send(planning_api, "PUT", f"/plans/{plan_id}/type", counsellor, {"plan_type": "combined"})
@@ -614,7 +484,7 @@ async def test_the_document_is_in_the_client_preferred_language_unless_asked(
     other: str,
 ) -> None:
     given = f"Emma{uuid.uuid4().hex[:6]}"
-    plan = await new_plan(
+    plan = await a_draft_plan(
         api, planning_api, counsellor, given_name=given, preferred_language=preferred
     )
     page = await wait_for_document(planning_api, plan["plan_id"], counsellor, given)
@@ -627,7 +497,7 @@ async def test_the_document_is_in_the_client_preferred_language_unless_asked(
 async def test_html_in_goal_and_action_texts_is_escaped_in_the_document(
     api: httpx.AsyncClient, planning_api: httpx.AsyncClient, counsellor: dict[str, str]
 ) -> None:
-    plan = await new_plan(api, planning_api, counsellor)
+    plan = await a_draft_plan(api, planning_api, counsellor)
     plan_id = plan["plan_id"]
     title = '<script>alert("pwned")</script> & <b>Tom\'s</b> network'
     goal_id = (
@@ -680,9 +550,9 @@ async def test_a_goal_that_is_not_smart_is_refused_naming_each_failed_criterion(
     planning_app: Any,
     counsellor: dict[str, str],
 ) -> None:
-    plan_id = (await new_plan(api, planning_api, counsellor))["plan_id"]
+    plan_id = (await a_draft_plan(api, planning_api, counsellor))["plan_id"]
     before = await get_plan(planning_api, plan_id, counsellor)
-    count = await event_count(planning_app, plan_id)
+    count = await plan_events(planning_app, plan_id)
 
     r = await planning_api.post(f"{BASE}/plans/{plan_id}/goals", json=goal, headers=counsellor)
 
@@ -694,7 +564,7 @@ async def test_a_goal_that_is_not_smart_is_refused_naming_each_failed_criterion(
     after = await get_plan(planning_api, plan_id, counsellor)
     assert after.headers["etag"] == before.headers["etag"]
     assert after.json() == before.json()
-    assert await event_count(planning_app, plan_id) == count
+    assert await plan_events(planning_app, plan_id) == count
 
 
 async def test_a_goal_beyond_the_limit_of_open_goals_is_not_achievable(
@@ -704,7 +574,7 @@ async def test_a_goal_beyond_the_limit_of_open_goals_is_not_achievable(
     counsellor: dict[str, str],
     settings: Any,
 ) -> None:
-    plan_id = (await new_plan(api, planning_api, counsellor))["plan_id"]
+    plan_id = (await a_draft_plan(api, planning_api, counsellor))["plan_id"]
     for n in range(settings.plan_max_open_goals):
         await send(
             planning_api,
@@ -715,7 +585,7 @@ async def test_a_goal_beyond_the_limit_of_open_goals_is_not_achievable(
             201,
         )
     before = await get_plan(planning_api, plan_id, counsellor)
-    count = await event_count(planning_app, plan_id)
+    count = await plan_events(planning_app, plan_id)
 
     r = await planning_api.post(
         f"{BASE}/plans/{plan_id}/goals", json=a_goal(title="One goal too many"), headers=counsellor
@@ -724,7 +594,7 @@ async def test_a_goal_beyond_the_limit_of_open_goals_is_not_achievable(
     body = assert_problem(r, 422, "not-smart")
     assert [e["field"] for e in body["errors"]] == ["achievable"]
     assert (await get_plan(planning_api, plan_id, counsellor)).json() == before.json()
-    assert await event_count(planning_app, plan_id) == count
+    assert await plan_events(planning_app, plan_id) == count
 
 
 async def test_a_closed_plan_changes_no_more_and_says_why(
@@ -733,7 +603,7 @@ async def test_a_closed_plan_changes_no_more_and_says_why(
     planning_app: Any,
     counsellor: dict[str, str],
 ) -> None:
-    plan_id = (await new_plan(api, planning_api, counsellor))["plan_id"]
+    plan_id = (await a_draft_plan(api, planning_api, counsellor))["plan_id"]
     r = await send(
         planning_api,
         "POST",
@@ -745,19 +615,19 @@ async def test_a_closed_plan_changes_no_more_and_says_why(
     assert r["status"] == "closed"
     plan = (await get_plan(planning_api, plan_id, counsellor)).json()
     assert plan["status"] == "closed" and plan["closed"]["reason"] == "Guidance ended"
-    count = await event_count(planning_app, plan_id)
+    count = await plan_events(planning_app, plan_id)
     r = await planning_api.post(f"{BASE}/plans/{plan_id}/goals", json=a_goal(), headers=counsellor)
     assert_problem(r, 409, "plan-closed")
     r = await planning_api.post(f"{BASE}/plans/{plan_id}/close", headers=counsellor)
     assert_problem(r, 409, "plan-closed")
-    assert await event_count(planning_app, plan_id) == count
+    assert await plan_events(planning_app, plan_id) == count
 
 
 # -- priorities, concurrency, organisations -----------------------------------------------------
 async def test_a_goal_added_at_a_priority_shifts_the_others_down_and_reranking_keeps_all(
     api: httpx.AsyncClient, planning_api: httpx.AsyncClient, counsellor: dict[str, str]
 ) -> None:
-    plan_id = (await new_plan(api, planning_api, counsellor))["plan_id"]
+    plan_id = (await a_draft_plan(api, planning_api, counsellor))["plan_id"]
     ids = []
     for title, priority in (("First goal", 1), ("Second goal", 2), ("Squeezed in", 2)):
         out = await send(
@@ -789,7 +659,7 @@ async def test_a_goal_added_at_a_priority_shifts_the_others_down_and_reranking_k
 async def test_if_match_with_the_current_version_lets_a_command_through(
     api: httpx.AsyncClient, planning_api: httpx.AsyncClient, counsellor: dict[str, str]
 ) -> None:
-    plan_id = (await new_plan(api, planning_api, counsellor))["plan_id"]
+    plan_id = (await a_draft_plan(api, planning_api, counsellor))["plan_id"]
     etag = (await get_plan(planning_api, plan_id, counsellor)).headers["etag"]
     r = await planning_api.put(
         f"{BASE}/plans/{plan_id}/type",
@@ -810,7 +680,7 @@ async def test_if_match_with_the_current_version_lets_a_command_through(
 async def test_another_organisations_plan_reads_exactly_like_an_absent_one(
     api: httpx.AsyncClient, planning_api: httpx.AsyncClient, counsellor: dict[str, str], token: Any
 ) -> None:
-    plan_id = (await new_plan(api, planning_api, counsellor))["plan_id"]
+    plan_id = (await a_draft_plan(api, planning_api, counsellor))["plan_id"]
     stranger = bearer(token("counsellor", org=new_org()))
     absent = str(uuid.uuid4())
     for path in ("/plans/{}", "/plans/{}/document", "/plans/{}/versions/1"):
@@ -830,9 +700,9 @@ async def test_plans_list_only_the_own_organisation(
     token: Any,
     org: str,
 ) -> None:
-    plans = [await new_plan(api, planning_api, counsellor) for _ in range(3)]
+    plans = [await a_draft_plan(api, planning_api, counsellor) for _ in range(3)]
     other_org = bearer(token("counsellor", org=new_org()))
-    other_plan = await new_plan(api, planning_api, other_org)
+    other_plan = await a_draft_plan(api, planning_api, other_org)
     await send(
         planning_api,
         "PUT",
@@ -918,17 +788,6 @@ async def test_plans_list_only_the_own_organisation(
 
 
 # -- bad requests: every path answers a problem and changes nothing ------------------------------
-@dataclass(frozen=True)
-class Bad:
-    method: str
-    path: str
-    status: int
-    code: str
-    body: Any = None
-    raw: str | None = None
-    fields: tuple[str, ...] = ()
-    who: str = "counsellor"
-    if_match: str | None = None
 
 
 P_PLANS = "/plans"
@@ -951,10 +810,6 @@ ANALYSIS = {"career_target": "Teacher", "strengths": [{"text": "Coaching"}]}
 EVIDENCE = {"title": "Forklift certificate", "kind": "certificate", "date": "2019-03-01"}
 ASSESSMENT = {"standard": "Teacher profile", "comparison": "Partly covered", "advice": "stop"}
 AGREE = {"party": "client"}
-
-
-def without(body: dict[str, Any], *names: str) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if k not in names}
 
 
 def item(**overrides: Any) -> dict[str, Any]:
@@ -1435,7 +1290,7 @@ async def build_world(
 ) -> World:
     org = new_org()
     h = bearer(token("counsellor", org=org))
-    plan = await new_plan(api, planning_api, h)
+    plan = await a_draft_plan(api, planning_api, h)
     p = plan["plan_id"]
     await send(planning_api, "PUT", f"/plans/{p}/type", h, {"plan_type": "action"})
     goal = (await send(planning_api, "POST", f"/plans/{p}/goals", h, a_goal(), 201))["goal_id"]
@@ -1468,9 +1323,9 @@ async def build_world(
     text = repr(bad)
     if "{other_plan}" in text:
         other = bearer(token("counsellor", org=new_org()))
-        ids["other_plan"] = (await new_plan(api, planning_api, other))["plan_id"]
+        ids["other_plan"] = (await a_draft_plan(api, planning_api, other))["plan_id"]
     if "{bare_plan}" in text:
-        ids["bare_plan"] = (await new_plan(api, planning_api, h))["plan_id"]
+        ids["bare_plan"] = (await a_draft_plan(api, planning_api, h))["plan_id"]
     return World(org, h, ids)
 
 
@@ -1494,9 +1349,9 @@ async def snapshot(planning_api: httpx.AsyncClient, app: Any, world: World) -> d
             r = await get_plan(planning_api, world.ids[name], world.headers)
             state[name] = r.json()
             state[f"etag:{name}"] = r.headers["etag"]
-            state[f"events:{name}"] = await event_count(app, world.ids[name])
+            state[f"events:{name}"] = await plan_events(app, world.ids[name])
     if "other_plan" in world.ids:
-        state["events:other_plan"] = await event_count(app, world.ids["other_plan"])
+        state["events:other_plan"] = await plan_events(app, world.ids["other_plan"])
     return state
 
 

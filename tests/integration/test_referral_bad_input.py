@@ -20,8 +20,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.integration.test_referral_authz import STEPS, consenting_case
-from tests.integration.test_referral_proposal import BASE, new_partner, open_case
+from tests.scenarios import REFERRAL as BASE
+from tests.scenarios import (
+    REFERRAL_STEPS,
+    a_case_known_to_referral,
+    a_consenting_case,
+    a_registered_partner,
+    post_consent,
+    wait_consent,
+)
 from tests.support import INVALID, assert_problem, bearer, fill, new_org
 
 CATEGORIES = ["identity", "contact", "career_question"]
@@ -74,15 +81,15 @@ READY = {
     ("GET", P_LETTER): "sent",
     ("GET", P_FIGURES): "sent",
 }
-# Beyond STEPS (imported): the statuses after an answer.
+# Beyond REFERRAL_STEPS (imported): the statuses after an answer.
 MORE_STEPS: dict[str, list[tuple[str, str, dict[str, Any] | None]]] = {
     "outcome_reported": [
-        *STEPS["accepted"],
+        *REFERRAL_STEPS["accepted"],
         ("p1", "/outcome", {"outcome": "completed"}),
     ],
-    "closed": [*STEPS["declined"], ("counsellor_a", "/close", None)],
+    "closed": [*REFERRAL_STEPS["declined"], ("counsellor_a", "/close", None)],
     "withdrawn": [
-        *STEPS["sent"],
+        *REFERRAL_STEPS["sent"],
         ("counsellor_a", "/withdraw", {"reason": "Found help elsewhere."}),
     ],
 }
@@ -656,7 +663,9 @@ async def world(
     org_a, org_b = new_org(), new_org()
     admin = bearer(token("admin", org="platform", sub="admin-1"))
     ids = {
-        name: await new_partner(referral_api, admin, capacity=cap, accepted_categories=accepts)
+        name: await a_registered_partner(
+            referral_api, admin, capacity=cap, accepted_categories=accepts
+        )
         for name, cap, accepts in (
             ("p1", 500, CATEGORIES),
             ("p2", 500, CATEGORIES),
@@ -683,10 +692,10 @@ async def world(
     }
     counsellor = callers["counsellor"]
     # Consents to share with P1 and with the full, inactive and narrow partners, not P2.
-    ids["case"] = await consenting_case(api, counsellor, pool, ids["p1"])
+    ids["case"] = await a_consenting_case(api, counsellor, pool, ids["p1"])
     for name in ("full", "inactive", "narrow"):
         await consent(api, referral_api, pool, counsellor, ids["case"], ids[name])
-    _, ids["bare_case"] = await open_case(api, counsellor, pool)
+    _, ids["bare_case"] = await a_case_known_to_referral(api, counsellor, pool)
     return World(pool, ids, callers)
 
 
@@ -698,7 +707,6 @@ async def consent(
     case_id: str,
     partner_id: str,
 ) -> None:
-    from tests.integration.test_referral_knowledge import post_consent, wait_consent
 
     r = await api.get(f"/intake/v1/cases/{case_id}", headers=headers)
     assert r.status_code == 200, r.text
@@ -716,7 +724,7 @@ async def referral_in(referral_api: httpx.AsyncClient, w: World, status: str) ->
     assert r.status_code == 201, r.text
     rid = str(r.json()["referral_id"])
     as_caller = {"counsellor_a": "counsellor", "p1": "partner"}
-    for who, suffix, step in {**STEPS, **MORE_STEPS}[status]:
+    for who, suffix, step in {**REFERRAL_STEPS, **MORE_STEPS}[status]:
         r = await referral_api.post(
             f"{BASE}/referrals/{rid}{suffix}", json=step, headers=w.callers[as_caller[who]]
         )
