@@ -8,7 +8,7 @@ its own (a fresh `org-…` id) with clients of its own.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +16,7 @@ import httpx
 import jwt
 import pytest
 
+from tests.bad_requests import Bad, without
 from tests.scenarios import a_client_body, a_guidance_consent, a_registered_client, an_open_case
 from tests.support import INVALID, assert_problem, bearer, fill, new_org
 
@@ -514,29 +515,10 @@ async def test_the_case_list_shows_only_the_own_organisation_filtered_and_paged(
 
 
 # -- the table of bad requests --------------------------------------------------------------------
-@dataclass(frozen=True)
-class Bad:
-    """One bad request: `path` may name {client}, {case}, {bare}, {other_client},
-    {other_case} and {missing}; `who` picks the caller; `raw` is sent as the body text."""
-
-    method: str
-    path: str
-    status: int
-    code: str
-    body: Any = None
-    raw: str | None = None
-    fields: tuple[str, ...] = ()
-    who: str = "counsellor"
-    if_match: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def client_with(**overrides: Any) -> dict[str, Any]:
     return a_client_body(**overrides)
-
-
-def without(body: dict[str, Any], *names: str) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if k not in names}
 
 
 SESSION = {"kind": "intake", "held_at": PAST, "minutes": 60}

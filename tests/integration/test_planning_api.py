@@ -19,7 +19,7 @@ import pytest
 from eventsourcing.utils import get_topic
 
 from shared.audit.access import DataAccess
-from tests.bad_requests import Bad, without
+from tests.bad_requests import Bad, command_rows, read_rows, without
 from tests.scenarios import (
     CLIENT_SCORES,
     COUNSELLOR_SCORES,
@@ -816,36 +816,28 @@ def item(**overrides: Any) -> dict[str, Any]:
     return {"career_target": "Teacher", "strengths": [{"text": "Coaching", **overrides}]}
 
 
-def command_rows(
+def plan_command_rows(
     name: str, method: str, path: str, body: Any, *, other: str, missing: str
 ) -> dict[str, Bad]:
-    """The rows every command shares: version, organisation, existence, token and roles."""
-    return {
-        f"{name}/stale-if-match": Bad(method, path, 409, "version-conflict", body, if_match='"4"'),
-        f"{name}/future-if-match": Bad(
-            method, path, 409, "version-conflict", body, if_match='W/"99"'
-        ),
-        f"{name}/malformed-if-match": Bad(
-            method, path, 422, INVALID, body, if_match="latest", fields=("If-Match",)
-        ),
-        f"{name}/unknown-plan": Bad(method, missing, 404, "not-found", body),
-        f"{name}/other-org": Bad(method, other, 404, "not-found", body),
-        f"{name}/no-token": Bad(method, path, 401, "unauthorized", body, who="none"),
-        f"{name}/garbage-token": Bad(method, path, 401, "unauthorized", body, who="garbage"),
-        f"{name}/auditor": Bad(method, path, 403, "forbidden", body, who="auditor"),
-        f"{name}/partner": Bad(method, path, 403, "forbidden", body, who="partner"),
-        f"{name}/team-lead": Bad(method, path, 403, "forbidden", body, who="team_lead"),
-    }
+    """A command on the world's plan (at version 7): the rows every command shares."""
+    return command_rows(
+        name,
+        method,
+        path,
+        body,
+        stale='"4"',
+        absent={"unknown-plan": missing, "other-org": other},
+        refused=("auditor", "partner", "team_lead"),
+    )
 
 
-def read_rows(name: str, path: str, *, other: str, missing: str) -> dict[str, Bad]:
-    return {
-        f"{name}/unknown-plan": Bad("GET", missing, 404, "not-found"),
-        f"{name}/other-org": Bad("GET", other, 404, "not-found"),
-        f"{name}/no-token": Bad("GET", path, 401, "unauthorized", who="none"),
-        f"{name}/auditor": Bad("GET", path, 403, "forbidden", who="auditor"),
-        f"{name}/partner": Bad("GET", path, 403, "forbidden", who="partner"),
-    }
+def plan_read_rows(name: str, path: str, *, other: str, missing: str) -> dict[str, Bad]:
+    return read_rows(
+        name,
+        path,
+        absent={"unknown-plan": missing, "other-org": other},
+        refused=("auditor", "partner"),
+    )
 
 
 BAD: dict[str, Bad] = {
@@ -859,11 +851,11 @@ BAD: dict[str, Bad] = {
     "plans/limit-too-big": Bad("GET", "/plans?limit=1000", 422, INVALID, fields=("limit",)),
     "plans/negative-offset": Bad("GET", "/plans?offset=-1", 422, INVALID, fields=("offset",)),
     # GET /plans/{id}
-    **read_rows("plan", P_PLAN, other="/plans/{other_plan}", missing="/plans/{missing}"),
+    **plan_read_rows("plan", P_PLAN, other="/plans/{other_plan}", missing="/plans/{missing}"),
     "plan/a-case-id": Bad("GET", "/plans/{case}", 404, "not-found"),
     "plan/not-a-uuid": Bad("GET", "/plans/my-plan", 422, INVALID, fields=("plan_id",)),
     # GET /plans/{id}/versions
-    **read_rows(
+    **plan_read_rows(
         "versions",
         "/plans/{plan}/versions",
         other="/plans/{other_plan}/versions",
@@ -871,7 +863,7 @@ BAD: dict[str, Bad] = {
     ),
     "versions/not-a-uuid": Bad("GET", "/plans/my-plan/versions", 422, INVALID, fields=("plan_id",)),
     # GET /plans/{id}/versions/{n}
-    **read_rows(
+    **plan_read_rows(
         "version",
         P_VERSION,
         other="/plans/{other_plan}/versions/1",
@@ -883,7 +875,7 @@ BAD: dict[str, Bad] = {
     ),
     "version/zero": Bad("GET", "/plans/{plan}/versions/0", 422, INVALID, fields=("version",)),
     # GET /plans/{id}/document
-    **read_rows(
+    **plan_read_rows(
         "document", P_DOC, other="/plans/{other_plan}/document", missing="/plans/{missing}/document"
     ),
     "document/unknown-language": Bad(
@@ -903,7 +895,7 @@ BAD: dict[str, Bad] = {
     ),
     "type/invalid-json": Bad("PUT", P_TYPE, 422, INVALID, raw='{"plan_type": action}'),
     "type/json-array": Bad("PUT", P_TYPE, 422, INVALID, body=[TYPE]),
-    **command_rows(
+    **plan_command_rows(
         "type",
         "PUT",
         P_TYPE,
@@ -995,7 +987,7 @@ BAD: dict[str, Bad] = {
         "POST", P_GOALS, 422, "not-smart", body=a_goal(measure="more"), fields=("measurable",)
     ),
     "goal/invalid-json": Bad("POST", P_GOALS, 422, INVALID, raw='{"title": "x",'),
-    **command_rows(
+    **plan_command_rows(
         "goal",
         "POST",
         P_GOALS,
@@ -1032,7 +1024,7 @@ BAD: dict[str, Bad] = {
         "PUT", P_PRIO, 422, INVALID, body={**ORDER, "priority": 1}, fields=("priority",)
     ),
     "priorities/invalid-json": Bad("PUT", P_PRIO, 422, INVALID, raw="order=1,2"),
-    **command_rows(
+    **plan_command_rows(
         "priorities",
         "PUT",
         P_PRIO,
@@ -1086,7 +1078,7 @@ BAD: dict[str, Bad] = {
     "action/an-action-id-as-goal": Bad(
         "POST", "/plans/{plan}/goals/{action}/actions", 404, "not-found", body=an_action()
     ),
-    **command_rows(
+    **plan_command_rows(
         "action",
         "POST",
         P_ACTIONS,
@@ -1105,7 +1097,7 @@ BAD: dict[str, Bad] = {
     "complete/already-completed": Bad(
         "POST", "/plans/{plan}/actions/{done}/complete", 409, "action-closed"
     ),
-    **command_rows(
+    **plan_command_rows(
         "complete",
         "POST",
         P_COMPLETE,
@@ -1127,7 +1119,7 @@ BAD: dict[str, Bad] = {
         "POST", P_CANCEL, 422, INVALID, body={"why": "busy"}, fields=("why",)
     ),
     "cancel/invalid-json": Bad("POST", P_CANCEL, 422, INVALID, raw='{"reason": "busy"'),
-    **command_rows(
+    **plan_command_rows(
         "cancel",
         "POST",
         P_CANCEL,
@@ -1142,7 +1134,7 @@ BAD: dict[str, Bad] = {
     "close/unknown-field": Bad(
         "POST", "/plans/{plan}/close", 422, INVALID, body={"why": "x"}, fields=("why",)
     ),
-    **command_rows(
+    **plan_command_rows(
         "close",
         "POST",
         "/plans/{plan}/close",
@@ -1191,7 +1183,7 @@ BAD: dict[str, Bad] = {
         "PUT", P_ANALYSIS, 422, INVALID, body={**ANALYSIS, "threats": []}, fields=("threats",)
     ),
     "analysis/invalid-json": Bad("PUT", P_ANALYSIS, 422, INVALID, raw="[1, 2"),
-    **command_rows(
+    **plan_command_rows(
         "analysis",
         "PUT",
         P_ANALYSIS,
@@ -1221,7 +1213,7 @@ BAD: dict[str, Bad] = {
         "POST", P_EVIDENCE, 422, INVALID, body={**EVIDENCE, "file": "x.pdf"}, fields=("file",)
     ),
     "evidence/invalid-json": Bad("POST", P_EVIDENCE, 422, INVALID, raw="title: x"),
-    **command_rows(
+    **plan_command_rows(
         "evidence",
         "POST",
         P_EVIDENCE,
@@ -1240,7 +1232,7 @@ BAD: dict[str, Bad] = {
         "PUT", P_ASSESS, 422, INVALID, body={**ASSESSMENT, "score": 7}, fields=("score",)
     ),
     "assessment/without-evidence": Bad("PUT", P_ASSESS, 409, "portfolio-empty", body=ASSESSMENT),
-    **command_rows(
+    **plan_command_rows(
         "assessment",
         "PUT",
         P_ASSESS,
@@ -1263,7 +1255,7 @@ BAD: dict[str, Bad] = {
     "agree/without-goals": Bad(
         "POST", "/plans/{bare_plan}/agreement", 409, "plan-incomplete", body=AGREE
     ),
-    **command_rows(
+    **plan_command_rows(
         "agree",
         "POST",
         P_AGREE,
