@@ -73,6 +73,8 @@ def a_partner(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+# When the sessions of the intake tests were held.
+PAST_SESSION = "2025-01-06T10:00:00+01:00"
 CATEGORIES = ["identity", "contact", "career_question"]
 
 
@@ -93,6 +95,7 @@ def a_client_body(**overrides: Any) -> dict[str, Any]:
 async def a_registered_client(
     api: httpx.AsyncClient, headers: dict[str, str], **overrides: Any
 ) -> str:
+    """A client registered in intake (`a_client_body` with `overrides`): its id."""
     r = await api.post(f"{INTAKE}/clients", json=a_client_body(**overrides), headers=headers)
     assert r.status_code == 201, r.text
     return str(r.json()["client_id"])
@@ -101,6 +104,7 @@ async def a_registered_client(
 async def a_guidance_consent(
     api: httpx.AsyncClient, headers: dict[str, str], client_id: str, **body: Any
 ) -> httpx.Response:
+    """The client's consent to guidance (or `body`'s), given in intake."""
     body = {"purpose": "guidance", "granted": True, **body}
     r = await api.post(f"{INTAKE}/clients/{client_id}/consents", json=body, headers=headers)
     assert r.status_code == 201, r.text
@@ -113,6 +117,8 @@ async def an_open_case(
     client_id: str | None = None,
     question: str = "Should I move from logistics into teaching?",
 ) -> str:
+    """A case opened in intake, for `client_id` or a new client who consented to guidance:
+    its id."""
     if client_id is None:
         client_id = await a_registered_client(api, headers)
         await a_guidance_consent(api, headers, client_id)
@@ -123,6 +129,45 @@ async def an_open_case(
     )
     assert r.status_code == 201, r.text
     return str(r.json()["case_id"])
+
+
+async def post_case(
+    api: httpx.AsyncClient,
+    headers: dict[str, str],
+    case_id: str,
+    what: str,
+    body: dict[str, Any],
+    expect: int,
+) -> httpx.Response:
+    """A step on an intake case (`what`: entry-check, assessments, …) answering `expect`."""
+    r = await api.post(f"{INTAKE}/cases/{case_id}/{what}", json=body, headers=headers)
+    assert r.status_code == expect, r.text
+    return r
+
+
+async def intake_get(api: httpx.AsyncClient, path: str, headers: dict[str, str]) -> httpx.Response:
+    """A read of intake's `path` that answers 200."""
+    r = await api.get(f"{INTAKE}{path}", headers=headers)
+    assert r.status_code == 200, r.text
+    return r
+
+
+async def intake_events(app: Any, originator_id: str | None = None) -> int:
+    """Intake's events (of one aggregate); recorded reads (DataAccess) do not count."""
+    pool = app.state.runtime.pool
+    if originator_id is None:
+        return int(
+            await pool.fetchval(
+                "SELECT count(*) FROM intake.intake_events "
+                "WHERE topic NOT LIKE 'shared.audit.access:%'"
+            )
+        )
+    return int(
+        await pool.fetchval(
+            "SELECT count(*) FROM intake.intake_events WHERE originator_id = $1",
+            uuid.UUID(originator_id),
+        )
+    )
 
 
 # -- planning: plans -----------------------------------------------------------------------------
@@ -223,6 +268,7 @@ async def a_draft_plan(
     headers: dict[str, str],
     **client: Any,
 ) -> dict[str, Any]:
+    """An accepted case's plan, as planning opened it (draft, version 1)."""
     _, case_id = await an_accepted_case(api, headers, **client)
     return await wait_for_plan(planning_api, headers, case_id)
 
@@ -235,6 +281,7 @@ async def send(
     body: dict[str, Any] | None = None,
     expect: int = 200,
 ) -> dict[str, Any]:
+    """A command to planning that answers `expect`; its body (with the ETag of its version)."""
     r = await planning_api.request(method, PLANNING + path, json=body, headers=headers)
     assert r.status_code == expect, (method, path, r.text)
     out = dict(r.json())
@@ -246,6 +293,7 @@ async def send(
 async def get_plan(
     planning_api: httpx.AsyncClient, plan_id: str, headers: dict[str, str]
 ) -> httpx.Response:
+    """A plan read from planning, its ETag its version."""
     r = await planning_api.get(f"{PLANNING}/plans/{plan_id}", headers=headers)
     assert r.status_code == 200, r.text
     assert r.headers["etag"] == f'"{r.json()["version"]}"'
@@ -253,6 +301,7 @@ async def get_plan(
 
 
 async def plan_events(app: Any, plan_id: str) -> int:
+    """The events stored of one plan."""
     return int(
         await app.state.runtime.pool.fetchval(
             "SELECT count(*) FROM planning.planning_events WHERE originator_id = $1",
@@ -264,6 +313,7 @@ async def plan_events(app: Any, plan_id: str) -> int:
 async def agree_both(
     planning_api: httpx.AsyncClient, headers: dict[str, str], plan_id: str
 ) -> dict[str, Any]:
+    """The plan agreed by the client and the counsellor; planning's last answer."""
     out: dict[str, Any] = {}
     for party in ("client", "counsellor"):
         out = await send(
@@ -353,6 +403,7 @@ async def fsend(
     body: dict[str, Any] | None = None,
     expect: int = 200,
 ) -> dict[str, Any]:
+    """A command to follow-up that answers `expect`; its body (with the ETag of its version)."""
     r = await followup_api.request(method, FOLLOWUP + path, json=body, headers=headers)
     assert r.status_code == expect, (method, path, r.text)
     out = dict(r.json())
@@ -364,6 +415,7 @@ async def fsend(
 async def get_followup(
     followup_api: httpx.AsyncClient, followup_id: str, headers: dict[str, str]
 ) -> dict[str, Any]:
+    """A follow-up read from the follow-up service, its ETag its version."""
     r = await followup_api.get(f"{FOLLOWUP}/followups/{followup_id}", headers=headers)
     assert r.status_code == 200, r.text
     assert r.headers["etag"] == f'"{r.json()["version"]}"'
@@ -371,6 +423,7 @@ async def get_followup(
 
 
 async def followup_events(app: Any, followup_id: str) -> int:
+    """The events stored of one follow-up."""
     return int(
         await app.state.runtime.pool.fetchval(
             "SELECT count(*) FROM followup.followup_events WHERE originator_id = $1",
@@ -417,6 +470,9 @@ async def a_followup_with(
     improved: bool = True,
     failed_contacts: int = 0,
 ) -> uuid.UUID:
+    """A follow-up saved straight into the follow-up application, of a case intake accepted on
+    `accepted_on` (published over NATS), with an outcome and as many failed contacts and
+    such feedback as asked: its id."""
     case_id = uuid.uuid4()
     await publish_case_accepted(js, case_id, org, accepted_on)
     agreed_on = accepted_on + timedelta(days=20)
@@ -493,6 +549,7 @@ async def a_case_known_to_referral(
 async def a_registered_partner(
     referral_api: httpx.AsyncClient, admin: dict[str, str], **fields: Any
 ) -> str:
+    """A partner registered by the admin (a service in an area of its own): its id."""
     body = a_partner(services=[a_service(area=f"area-{unique()}")], **fields)
     r = await referral_api.post(f"{REFERRAL}/partners", json=body, headers=admin)
     assert r.status_code == 201, r.text
@@ -513,6 +570,7 @@ def proposal(case_id: str, partner_id: str, **overrides: Any) -> dict[str, Any]:
 async def post_consent(
     api: httpx.AsyncClient, headers: dict[str, str], client_id: str, **body: Any
 ) -> None:
+    """The client's referral consent (granted or withdrawn, per `body`), given in intake."""
     r = await api.post(
         f"{INTAKE}/clients/{client_id}/consents",
         json={"purpose": "referral", **body},
@@ -522,6 +580,8 @@ async def post_consent(
 
 
 async def wait_consent(pool: Any, client_id: str, partner_id: str, granted: bool) -> dict[str, Any]:
+    """Referral's record of the client's consent for the partner, once it is `granted` as asked."""
+
     async def check() -> dict[str, Any] | None:
         row = await consent_record(pool, uuid.UUID(client_id), uuid.UUID(partner_id))
         return row if row is not None and row["granted"] is granted else None
@@ -531,6 +591,7 @@ async def wait_consent(pool: Any, client_id: str, partner_id: str, granted: bool
 
 
 def partner_headers(token: Any, partner_id: str, sub: str = "p-1") -> dict[str, str]:
+    """The headers of a partner's user."""
     return bearer(token("partner", org="partner-org", sub=sub, partner_id=partner_id))
 
 
@@ -599,6 +660,8 @@ REFERRAL_STEPS: dict[str, list[tuple[str, str, dict[str, Any] | None]]] = {
 async def a_consenting_case(
     api: httpx.AsyncClient, counsellor: dict[str, str], pool: Any, partner_id: str
 ) -> str:
+    """A case known to referral whose client consented to share CATEGORIES with the partner: its
+    id."""
     client_id, case_id = await a_case_known_to_referral(api, counsellor, pool)
     await post_consent(
         api, counsellor, client_id, partner_id=partner_id, data_categories=CATEGORIES, granted=True
