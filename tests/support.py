@@ -1,4 +1,5 @@
-"""Helpers the API tests share: tokens as headers, fresh organisations, problem checks."""
+"""Helpers the API tests share: tokens as headers, fresh organisations, problem checks, the
+messages a stream holds, a running system."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from nats.js.errors import NotFoundError
 
 from shared.embedded import free_port, start_nats
-from tests.conftest import DEFAULT_DB, fresh_database
+from shared.messaging.envelope import stream_name, subject_for
+from tests.conftest import DEFAULT_DB, fresh_database, stream_messages
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,6 +84,45 @@ def fill(value: Any, ids: dict[str, str]) -> Any:
     if isinstance(value, list):
         return [fill(v, ids) for v in value]
     return value
+
+
+# -- what the streams hold ----------------------------------------------------------------------
+def envelope(msg: Any) -> dict[str, Any]:
+    return dict(json.loads(msg.data))
+
+
+async def messages_of_case(js: Any, stream: str, case_id: str) -> list[Any]:
+    return [
+        m
+        for m in await stream_messages(js, stream)
+        if envelope(m)["data"].get("case_id") == case_id
+    ]
+
+
+async def subject_messages(
+    js: Any, event_type: str, service: str = "referral"
+) -> list[dict[str, Any]]:
+    """The CloudEvents stored on `guidance.<service>.<event_type>`, in stream order."""
+    subject = subject_for(service, event_type)
+    out: list[dict[str, Any]] = []
+    seq = 1
+    while True:
+        try:
+            msg = await js.get_msg(stream_name(service), seq, subject=subject, next=True)
+        except NotFoundError:
+            return out
+        assert msg.subject == subject
+        out.append(json.loads(msg.data))
+        seq = msg.seq + 1
+
+
+async def published_for(js: Any, event_type: str, referral_id: str) -> list[dict[str, Any]]:
+    """The `event_type` messages about one referral."""
+    return [
+        m
+        for m in await subject_messages(js, event_type)
+        if m["data"].get("referral_id") == referral_id
+    ]
 
 
 @dataclass

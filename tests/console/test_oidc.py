@@ -35,8 +35,8 @@ from services.console.sessions import Session, SessionStore
 from shared.settings import Settings
 from tests.console.conftest import AXE, CHROMIUM_ARGS, chromium
 from tests.console.journey import agreed_plan_of
+from tests.identity_provider import Provider, running_provider
 from tests.support import waypoint_run
-from tests.unit.test_identity_provider import Provider, running_provider
 
 MASTER_KEY = base64.b64encode(os.urandom(32)).decode()
 AUDIT_KEY = base64.b64encode(os.urandom(32)).decode()

@@ -22,7 +22,7 @@ from shared.audit.proof import GENESIS, Checkpoint, link_hash, link_payload, loa
 from shared.auth import Principal
 from shared.privacy import ERASED
 from shared.privacy.sealing import event_id
-from tests.integration.test_planning_api import INTAKE, accepted_case, wait_for_plan
+from tests.scenarios import INTAKE, an_accepted_case, wait_for_plan
 from tests.support import assert_problem, bearer, new_org
 
 AUDIT = f"{INTAKE}/audit"
@@ -57,7 +57,7 @@ async def test_the_events_view_shows_a_case_in_order_with_links_that_recompute(
     api: httpx.AsyncClient, token: Any
 ) -> None:
     counsellor = bearer(token("counsellor", org=new_org(), sub="c.jansen"))
-    client_id, case_id = await accepted_case(api, counsellor)
+    client_id, case_id = await an_accepted_case(api, counsellor)
 
     events = await events_of(api, INTAKE, case_id, auditor(token))
 
@@ -80,7 +80,7 @@ async def test_the_events_view_shows_a_case_in_order_with_links_that_recompute(
 async def test_the_chain_covers_every_event_and_verifies(
     api: httpx.AsyncClient, intake_app: FastAPI, token: Any
 ) -> None:
-    await accepted_case(api, bearer(token("counsellor", org=new_org())))
+    await an_accepted_case(api, bearer(token("counsellor", org=new_org())))
     audit = intake_app.state.audit
     await audit.caught_up()
 
@@ -102,7 +102,7 @@ async def test_the_chain_covers_every_event_and_verifies(
 async def test_personal_fields_of_an_erased_client_show_as_erased_and_the_chain_still_verifies(
     api: httpx.AsyncClient, intake_app: FastAPI, token: Any
 ) -> None:
-    client_id, case_id = await accepted_case(api, bearer(token("counsellor", org=new_org())))
+    client_id, case_id = await an_accepted_case(api, bearer(token("counsellor", org=new_org())))
     before = await events_of(api, INTAKE, case_id, auditor(token))
     intake_app.state.application.vault.destroy(uuid.UUID(client_id), by="test", reason="erasure")
 
@@ -119,7 +119,7 @@ async def test_planning_lists_its_events_of_the_same_case(
     api: httpx.AsyncClient, planning_api: httpx.AsyncClient, token: Any
 ) -> None:
     headers = bearer(token("counsellor", org=new_org()))
-    _, case_id = await accepted_case(api, headers)
+    _, case_id = await an_accepted_case(api, headers)
     plan = await wait_for_plan(planning_api, headers, case_id)
 
     events = await events_of(planning_api, "/planning/v1", case_id, auditor(token))
@@ -206,7 +206,7 @@ async def test_the_state_as_of_a_moment_is_the_case_as_it_stood_then(
 async def test_the_access_log_lists_the_auditors_own_reads_newest_first_and_paged(
     api: httpx.AsyncClient, token: Any
 ) -> None:
-    client_id, case_id = await accepted_case(api, bearer(token("counsellor", org=new_org())))
+    client_id, case_id = await an_accepted_case(api, bearer(token("counsellor", org=new_org())))
     reader = auditor(token, sub="r.reader")
     await events_of(api, INTAKE, case_id, reader)
     r = await api.get(f"{AUDIT}/cases/{case_id}/state", headers=reader)
@@ -257,7 +257,7 @@ async def test_a_counsellor_is_refused_and_a_caller_without_token_is_unauthorise
 async def test_only_an_admin_signs_a_checkpoint_on_demand_and_it_is_published_on_nats(
     api: httpx.AsyncClient, intake_app: FastAPI, token: Any, js: Any
 ) -> None:
-    await accepted_case(api, bearer(token("counsellor", org=new_org())))
+    await an_accepted_case(api, bearer(token("counsellor", org=new_org())))
     admin = bearer(token("admin"))
 
     refused = await api.post(f"{AUDIT}/checkpoints", headers=auditor(token))

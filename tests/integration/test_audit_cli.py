@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from shared.audit import bundle
 from shared.cli import app as cli
-from tests.integration.test_planning_api import accepted_case, wait_for_plan
+from tests.scenarios import an_accepted_case, wait_for_plan
 from tests.support import bearer, new_org
 
 SERVICES = ("intake", "planning", "followup")
@@ -60,7 +60,7 @@ async def a_planned_case(
     api: httpx.AsyncClient, planning_api: httpx.AsyncClient, token: Any
 ) -> str:
     headers = bearer(token("counsellor", org=new_org()))
-    _, case_id = await accepted_case(api, headers)
+    _, case_id = await an_accepted_case(api, headers)
     await wait_for_plan(planning_api, headers, case_id)
     return case_id
 

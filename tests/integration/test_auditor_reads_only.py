@@ -28,17 +28,18 @@ from fastapi import FastAPI
 from services.referral.queries import case_info
 from shared.audit.access import DataAccess
 from shared.audit.queries import events_table
-from tests.integration.test_partner_directory import a_partner, a_service
-from tests.integration.test_plan_flow import agree_both
-from tests.integration.test_planning_api import (
+from tests.scenarios import (
     CLIENT_SCORES,
     a_goal,
-    accepted_case,
+    a_partner,
+    a_service,
+    agree_both,
+    an_accepted_case,
     an_action,
     days,
+    wait_consent,
     wait_for_plan,
 )
-from tests.integration.test_referral_knowledge import wait_consent
 from tests.support import PROBLEM_BASE, bearer, eventually, new_org
 
 SERVICES = ("intake", "planning", "followup", "referral")
@@ -313,7 +314,7 @@ async def world(
     """Real objects of `org`: a client with an accepted case and its agreed plan (a goal,
     an action), the follow-up, a partner and a sent referral; their ids by path name."""
     counsellor = bearer(token("counsellor", org=org, sub="counsellor-ro"))
-    client_id, case_id = await accepted_case(api, counsellor)
+    client_id, case_id = await an_accepted_case(api, counsellor)
     plan = await wait_for_plan(planning_api, counsellor, case_id)
     plan_id = plan["plan_id"]
     base = f"/planning/v1/plans/{plan_id}"

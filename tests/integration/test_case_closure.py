@@ -13,10 +13,8 @@ from typing import Any
 
 import httpx
 
-from tests.integration.test_followup_api import agreed_followup, fsend, get_followup
-from tests.integration.test_followup_flow import messages_of_case
-from tests.integration.test_planning_api import days
-from tests.support import assert_problem, eventually
+from tests.scenarios import an_agreed_plan, days, fsend, get_followup
+from tests.support import assert_problem, eventually, messages_of_case
 
 INTAKE = "/intake/v1"
 
@@ -67,7 +65,7 @@ async def test_feedback_that_closes_the_follow_up_says_so_and_the_intake_case_cl
     intake_app: Any,
     counsellor: dict[str, str],
 ) -> None:
-    agreed = await agreed_followup(api, planning_api, followup_api, counsellor)
+    agreed = await an_agreed_plan(api, planning_api, followup_api, counsellor)
     fid, case_id = agreed.followup_id, agreed.case_id
     await case_when(api, counsellor, case_id, "accepted")
     out = await fsend(
@@ -134,7 +132,7 @@ async def test_an_explicit_close_closes_the_case_once_and_requested_aftercare_re
     followup_api: httpx.AsyncClient,
     counsellor: dict[str, str],
 ) -> None:
-    agreed = await agreed_followup(api, planning_api, followup_api, counsellor)
+    agreed = await an_agreed_plan(api, planning_api, followup_api, counsellor)
     fid, case_id = agreed.followup_id, agreed.case_id
 
     out = await fsend(
@@ -191,7 +189,7 @@ async def test_a_redelivered_closure_closes_the_case_once(
     counsellor: dict[str, str],
     js: Any,
 ) -> None:
-    agreed = await agreed_followup(api, planning_api, followup_api, counsellor)
+    agreed = await an_agreed_plan(api, planning_api, followup_api, counsellor)
     fid, case_id = agreed.followup_id, agreed.case_id
     await fsend(followup_api, "POST", f"/followups/{fid}/close", counsellor, {"reason": "other"})
     before = await case_when(api, counsellor, case_id, "closed")

@@ -10,14 +10,14 @@ from typing import Any
 
 import httpx
 
-from tests.integration.test_followup_api import agreed_followup
-from tests.integration.test_planning_api import (
+from tests.scenarios import (
     CLIENT_SCORES,
     COUNSELLOR_SCORES,
-    accepted_case,
+    a_sent_referral,
+    an_accepted_case,
+    an_agreed_plan,
     wait_for_plan,
 )
-from tests.integration.test_referral_loop import referred
 from tests.support import assert_problem, bearer, eventually, new_org
 
 INTAKE = "/intake/v1"
@@ -50,10 +50,10 @@ async def test_plans_filter_by_the_cases_counsellor(
     api: httpx.AsyncClient, planning_api: httpx.AsyncClient, token: Any
 ) -> None:
     anna, bram, lead, namesake = three(token)
-    _, opened_by_anna = await accepted_case(api, anna)
-    _, case = await accepted_case(api, anna)
-    _, bram_case = await accepted_case(api, bram)
-    _, foreign = await accepted_case(api, namesake)
+    _, opened_by_anna = await an_accepted_case(api, anna)
+    _, case = await an_accepted_case(api, anna)
+    _, bram_case = await an_accepted_case(api, bram)
+    _, foreign = await an_accepted_case(api, namesake)
     plans = {
         c: await wait_for_plan(planning_api, h, c)
         for c, h in (
@@ -133,10 +133,10 @@ async def test_followups_filter_by_counsellor(
     token: Any,
 ) -> None:
     anna, bram, lead, namesake = three(token)
-    a1 = await agreed_followup(api, planning_api, followup_api, anna)
-    a2 = await agreed_followup(api, planning_api, followup_api, anna)
-    b1 = await agreed_followup(api, planning_api, followup_api, bram)
-    f1 = await agreed_followup(api, planning_api, followup_api, namesake)
+    a1 = await an_agreed_plan(api, planning_api, followup_api, anna)
+    a2 = await an_agreed_plan(api, planning_api, followup_api, anna)
+    b1 = await an_agreed_plan(api, planning_api, followup_api, bram)
+    f1 = await an_agreed_plan(api, planning_api, followup_api, namesake)
     assert (a1.followup["counsellor"], b1.followup["counsellor"]) == ("anna.c", "bram.c")
     path = f"{FU}/followups"
 
@@ -168,7 +168,7 @@ async def test_followup_lists_record_one_read_per_listed_client(
     token: Any,
 ) -> None:
     anna, _, lead, _ = three(token)
-    a1 = await agreed_followup(api, planning_api, followup_api, anna)
+    a1 = await an_agreed_plan(api, planning_api, followup_api, anna)
     auditor = bearer(token("auditor", org="org-audit", sub="r.auditor", audit_scope="*"))
 
     async def list_reads() -> list[dict[str, Any]]:
@@ -200,11 +200,11 @@ async def test_referrals_filter_by_the_cases_counsellor(
 ) -> None:
     anna, bram, lead, namesake = three(token)
     pool = referral_app.state.runtime.pool
-    a1 = (await referred(api, referral_api, pool, admin, anna, token))["referral_id"]
-    a2 = (await referred(api, referral_api, pool, admin, anna, token))["referral_id"]
-    b = await referred(api, referral_api, pool, admin, bram, token)
+    a1 = (await a_sent_referral(api, referral_api, pool, admin, anna, token))["referral_id"]
+    a2 = (await a_sent_referral(api, referral_api, pool, admin, anna, token))["referral_id"]
+    b = await a_sent_referral(api, referral_api, pool, admin, bram, token)
     b1 = b["referral_id"]
-    f1 = (await referred(api, referral_api, pool, admin, namesake, token))["referral_id"]
+    f1 = (await a_sent_referral(api, referral_api, pool, admin, namesake, token))["referral_id"]
     path = f"{REFERRAL}/referrals"
 
     async def listed(headers: dict[str, str], **params: Any) -> list[str]:
@@ -300,7 +300,7 @@ async def test_the_case_lists_counsellor_reaches_referral_with_the_acceptance(
 ) -> None:
     anna, bram, _, _ = three(token)
     del bram
-    _, case_id = await accepted_case(api, anna)
+    _, case_id = await an_accepted_case(api, anna)
     pool = referral_app.state.runtime.pool
 
     async def known() -> Any:

@@ -24,11 +24,15 @@ import pytest
 from fastapi import FastAPI
 
 from shared.audit.chain import AuditTrail
-from tests.integration.test_followup_api import agreed_followup
-from tests.integration.test_planning_api import INTAKE
-from tests.integration.test_referral_knowledge import post_consent, wait_consent
-from tests.integration.test_referral_proposal import BASE as REFERRAL
-from tests.integration.test_referral_proposal import new_partner, proposal
+from tests.scenarios import (
+    INTAKE,
+    REFERRAL,
+    a_registered_partner,
+    an_agreed_plan,
+    post_consent,
+    proposal,
+    wait_consent,
+)
 from tests.support import assert_problem, bearer, eventually, new_org
 
 CATEGORIES = ["identity", "contact", "career_question"]
@@ -143,18 +147,18 @@ async def world(
     api, planning_api, followup_api = intake[1], planning[1], followup[1]
     referral_app, referral_api = referral
     org_a, org_b = new_org(), new_org()
-    pa = await new_partner(
+    pa = await a_registered_partner(
         referral_api,
         bearer(token("admin", org=org_a, sub="admin@A-user")),
         capacity=50,
         accepted_categories=CATEGORIES,
     )
-    pb = await new_partner(
+    pb = await a_registered_partner(
         referral_api, bearer(token("admin", org=org_b, sub="admin@B-user")), capacity=50
     )
     callers = caller_headers(token, org_a, org_b, pa, pb)
     counsellor = callers["counsellor@A"]
-    agreed = await agreed_followup(api, planning_api, followup_api, counsellor)
+    agreed = await an_agreed_plan(api, planning_api, followup_api, counsellor)
     client_id, case_id = agreed.client_id, agreed.case_id
     pool = referral_app.state.runtime.pool
     await post_consent(

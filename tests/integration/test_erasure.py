@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import stream_messages
-from tests.integration.test_referral_loop import referred
+from tests.scenarios import a_sent_referral
 from tests.support import assert_problem, bearer, eventually
 
 INTAKE = "/intake/v1"
@@ -30,7 +30,7 @@ async def test_an_erasure_reaches_every_service_and_completes(
     js: Any,
 ) -> None:
     pool = referral_app.state.runtime.pool
-    w = await referred(api, referral_api, pool, admin, counsellor, token)
+    w = await a_sent_referral(api, referral_api, pool, admin, counsellor, token)
     client_id = w["client_id"]
 
     # Before: planning has the client's name and career question (sealed), to print them.
@@ -141,7 +141,7 @@ async def test_a_legal_hold_refuses_the_erasure_and_the_refusal_is_recorded(
     js: Any,
 ) -> None:
     pool = referral_app.state.runtime.pool
-    w = await referred(api, referral_api, pool, admin, counsellor, token)
+    w = await a_sent_referral(api, referral_api, pool, admin, counsellor, token)
     client_id, case_id = w["client_id"], w["case_id"]
     lead = bearer(token("team_lead", org=org, sub="lead-1"))
 

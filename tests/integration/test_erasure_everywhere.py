@@ -41,16 +41,17 @@ from shared.audit.queries import events_table
 from shared.privacy import ERASED
 from shared.privacy.erasure import ErasureConfirmation
 from shared.settings import Settings
-from tests.integration.test_partner_directory import a_partner, a_service
-from tests.integration.test_planning_api import (
+from tests.scenarios import (
     CLIENT_SCORES,
     COUNSELLOR_SCORES,
     ESCO_SKILL,
+    a_partner,
+    a_service,
     days,
     send,
+    wait_consent,
     wait_for_plan,
 )
-from tests.integration.test_referral_knowledge import wait_consent
 from tests.support import assert_problem, bearer, eventually, new_org
 
 INTAKE = "/intake/v1"

@@ -28,19 +28,21 @@ from shared.contracts.export import schema as export_schema
 from shared.privacy.export import ExportResponder, ExportUnavailable, gather_export
 from shared.settings import Settings
 from tests.conftest import running
-from tests.integration.test_followup_api import eventually_followup
-from tests.integration.test_partner_directory import a_partner, a_service, unique
-from tests.integration.test_plan_flow import agree_both
-from tests.integration.test_planning_api import (
+from tests.scenarios import (
     CLIENT_SCORES,
     COUNSELLOR_SCORES,
     a_goal,
+    a_partner,
+    a_service,
+    agree_both,
     an_action,
+    eventually_followup,
+    proposal,
     send,
+    unique,
+    wait_consent,
     wait_for_plan,
 )
-from tests.integration.test_referral_knowledge import wait_consent
-from tests.integration.test_referral_proposal import proposal
 from tests.support import assert_problem, bearer, eventually, new_org
 
 INTAKE = "/intake/v1"

@@ -15,28 +15,17 @@ import httpx
 from services.followup.domain import action_id_for_todo
 from shared.privacy.sealing import open_sealed
 from tests.conftest import stream_messages
-from tests.integration.test_followup_api import (
-    agreed_followup,
+from tests.scenarios import (
+    an_agreed_plan,
+    days,
     followup_events,
     fsend,
     get_followup,
-)
-from tests.integration.test_plan_flow import envelope
-from tests.integration.test_planning_api import (
-    days,
-    event_count,
     get_plan,
+    plan_events,
     send,
 )
-from tests.support import bearer, eventually, new_org
-
-
-async def messages_of_case(js: Any, stream: str, case_id: str) -> list[Any]:
-    return [
-        m
-        for m in await stream_messages(js, stream)
-        if envelope(m)["data"].get("case_id") == case_id
-    ]
+from tests.support import bearer, envelope, eventually, messages_of_case, new_org
 
 
 async def noted_in_followup(
@@ -63,7 +52,7 @@ async def test_an_agreed_plan_opens_the_follow_up_and_a_redelivered_plan_agreed_
 ) -> None:
     org = new_org()
     headers = bearer(token("counsellor", org=org, sub="counsellor-9"))
-    agreed = await agreed_followup(api, planning_api, followup_api, headers)
+    agreed = await an_agreed_plan(api, planning_api, followup_api, headers)
     fid = agreed.followup_id
     before = await get_followup(followup_api, fid, headers)
     assert (before["status"], before["version"], before["counsellor"]) == (
@@ -114,7 +103,7 @@ async def test_plan_actions_completed_or_added_in_planning_show_in_the_follow_up
     token: Any,
 ) -> None:
     headers = bearer(token("counsellor", org=new_org()))
-    agreed = await agreed_followup(api, planning_api, followup_api, headers)
+    agreed = await an_agreed_plan(api, planning_api, followup_api, headers)
     fid = agreed.followup_id
 
     await send(
@@ -167,7 +156,7 @@ async def test_a_to_do_agreed_in_follow_up_becomes_a_plan_action_once_and_revise
     js: Any,
 ) -> None:
     headers = bearer(token("counsellor", org=new_org()))
-    agreed = await agreed_followup(api, planning_api, followup_api, headers)
+    agreed = await an_agreed_plan(api, planning_api, followup_api, headers)
     fid = agreed.followup_id
     text = f"Call the head of staff of the Atheneum {uuid.uuid4().hex[:8]}"
 
@@ -218,7 +207,7 @@ async def test_a_to_do_agreed_in_follow_up_becomes_a_plan_action_once_and_revise
 
     [original] = await eventually(published, "ToDoAgreed on GUIDANCE_FOLLOWUP")
     before = (await get_plan(planning_api, agreed.plan_id, headers)).json()
-    count = await event_count(planning_app, agreed.plan_id)
+    count = await plan_events(planning_app, agreed.plan_id)
     consumer = planning_app.state.consumers["todos"]
     duplicates = consumer.duplicates
     ack = await js.publish(
@@ -233,7 +222,7 @@ async def test_a_to_do_agreed_in_follow_up_becomes_a_plan_action_once_and_revise
 
     await eventually(seen_again, "the redelivered ToDoAgreed to be consumed")
     assert (await get_plan(planning_api, agreed.plan_id, headers)).json() == before
-    assert await event_count(planning_app, agreed.plan_id) == count
+    assert await plan_events(planning_app, agreed.plan_id) == count
 
 
 async def test_follow_up_events_on_nats_carry_every_personal_text_sealed(
@@ -245,7 +234,7 @@ async def test_follow_up_events_on_nats_carry_every_personal_text_sealed(
     js: Any,
 ) -> None:
     headers = bearer(token("counsellor", org=new_org(), sub="counsellor-5"))
-    agreed = await agreed_followup(api, planning_api, followup_api, headers)
+    agreed = await an_agreed_plan(api, planning_api, followup_api, headers)
     fid = agreed.followup_id
     marker = uuid.uuid4().hex[:10]
     notes = f"Contact note {marker}"

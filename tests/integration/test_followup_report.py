@@ -9,85 +9,10 @@ from typing import Any
 
 import httpx
 
-from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp
-from shared.messaging.envelope import CloudEvent
+from tests.scenarios import a_followup_with, at, publish_case_accepted
 
 BASE = "/followup/v1"
-
-
-def at(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time(), UTC)
-
-
-async def accepted(js: Any, case_id: uuid.UUID, org: str, on: date) -> None:
-    """Intake's CaseAccepted for a case, as intake would publish it."""
-    event = CloudEvent(
-        id=uuid.uuid4(),
-        source="/guidance/intake",
-        type="guidance.intake.CaseAccepted.v1",
-        subject=str(case_id),
-        time=at(on),
-        position=2**62 + int(uuid.uuid4().int % 10**9),
-        data={
-            "occurred_at": at(on).isoformat(),
-            "actor": "counsellor-1",
-            "case_id": str(case_id),
-            "client_id": str(uuid.uuid4()),
-            "organisation": org,
-            "gaps": [],
-            "scores": {},
-        },
-    )
-    await js.publish("guidance.intake.CaseAccepted", event.to_bytes())
-
-
-async def followup_with(
-    app: FollowUpApplication,
-    js: Any,
-    org: str,
-    *,
-    accepted_on: date,
-    outcome: str,
-    outcome_on: date,
-    satisfaction: int | None = None,
-    improved: bool = True,
-    failed_contacts: int = 0,
-) -> uuid.UUID:
-    case_id = uuid.uuid4()
-    await accepted(js, case_id, org, accepted_on)
-    agreed_on = accepted_on + timedelta(days=20)
-    f = FollowUp.open(
-        case_id=case_id,
-        client_id=uuid.uuid4(),
-        organisation=org,
-        counsellor="counsellor-1",
-        agreed_on=agreed_on,
-        plan_version=1,
-        actions=[],
-        at=at(agreed_on),
-    )
-    for _ in range(failed_contacts):
-        f.record_contact(
-            contact_id=uuid.uuid4(),
-            channel="phone",
-            reached=False,
-            notes=None,
-            actor="c",
-            at=at(agreed_on + timedelta(days=1)),
-        )
-    f.record_outcome(outcome=outcome, on=outcome_on, actor="c", at=at(outcome_on))
-    if satisfaction is not None:
-        f.give_feedback(
-            satisfaction=satisfaction,
-            self_knowledge_improved=improved,
-            confidence_improved=not improved,
-            comments=None,
-            actor="c",
-            at=at(outcome_on),
-        )
-    await asyncio.to_thread(app.save, f)
-    return f.id
 
 
 async def test_the_outcomes_report_counts_the_period_for_the_team_leads_organisation(
@@ -96,7 +21,7 @@ async def test_the_outcomes_report_counts_the_period_for_the_team_leads_organisa
     app, pool = followup_app.state.followup, followup_app.state.runtime.pool
     org = f"org-{uuid.uuid4().hex[:6]}"
     ids = [
-        await followup_with(
+        await a_followup_with(
             app,
             js,
             org,
@@ -106,7 +31,7 @@ async def test_the_outcomes_report_counts_the_period_for_the_team_leads_organisa
             satisfaction=5,
             failed_contacts=3,
         ),
-        await followup_with(
+        await a_followup_with(
             app,
             js,
             org,
@@ -116,7 +41,7 @@ async def test_the_outcomes_report_counts_the_period_for_the_team_leads_organisa
             satisfaction=3,
             improved=False,
         ),
-        await followup_with(
+        await a_followup_with(
             app,
             js,
             org,
@@ -125,7 +50,7 @@ async def test_the_outcomes_report_counts_the_period_for_the_team_leads_organisa
             outcome_on=date(2026, 3, 3),
         ),
         # Outside the period: counts nowhere.
-        await followup_with(
+        await a_followup_with(
             app,
             js,
             org,
@@ -204,7 +129,7 @@ async def test_the_report_without_dates_covers_the_last_90_days_and_says_so(
     org = f"org-{uuid.uuid4().hex[:6]}"
     today = datetime.now(UTC).date()
     ids = [
-        await followup_with(
+        await a_followup_with(
             app,
             js,
             org,
@@ -213,7 +138,7 @@ async def test_the_report_without_dates_covers_the_last_90_days_and_says_so(
             outcome_on=today - timedelta(days=10),
         ),
         # Older than 90 days: outside the default period.
-        await followup_with(
+        await a_followup_with(
             app,
             js,
             org,
@@ -263,11 +188,11 @@ async def test_an_outcome_dated_before_the_cases_acceptance_is_refused_and_chang
     org = f"org-{uuid.uuid4().hex[:6]}"
     accepted_on = date(2026, 3, 10)
     # One follow-up with an outcome 30 days after acceptance, one without an outcome yet.
-    done = await followup_with(
+    done = await a_followup_with(
         app, js, org, accepted_on=accepted_on, outcome="employed", outcome_on=date(2026, 4, 9)
     )
     case_id = uuid.uuid4()
-    await accepted(js, case_id, org, accepted_on)
+    await publish_case_accepted(js, case_id, org, accepted_on)
     fresh = FollowUp.open(
         case_id=case_id,
         client_id=uuid.uuid4(),

@@ -23,8 +23,7 @@ from fastapi import FastAPI
 from shared.auth import AUDIENCE, DEV_ISSUER, MAX_TOKEN_BYTES
 from shared.serve import uvicorn_config
 from shared.settings import Settings
-from tests.integration.test_intake_api import a_client_body, open_case
-from tests.integration.test_partner_directory import a_partner, a_service
+from tests.scenarios import a_client_body, a_partner, a_service, an_open_case
 from tests.support import INVALID, assert_problem, bearer, new_org
 
 INTAKE, PLANNING, FOLLOWUP, REFERRAL = (
@@ -171,7 +170,7 @@ async def test_a_multi_line_note_keeps_its_line_breaks_and_tabs(
     api: httpx.AsyncClient, who: dict[str, dict[str, str]]
 ) -> None:
     notes = "Meets the conditions:\n\t- lives in the region\r\n\t- unemployed"
-    case_id = await open_case(api, who["counsellor"])
+    case_id = await an_open_case(api, who["counsellor"])
 
     r = await api.post(
         f"{INTAKE}/cases/{case_id}/entry-check",

@@ -18,40 +18,13 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.bad_requests import Bad, command_rows, roles_rows, without
 from tests.conftest import stream_messages
+from tests.scenarios import a_partner, a_service, unique
 from tests.support import INVALID, assert_problem, bearer, eventually, fill
 
 BASE = "/referral/v1"
 STREAM = "GUIDANCE_REFERRAL"
-
-
-def unique() -> str:
-    return uuid.uuid4().hex[:10]
-
-
-def a_service(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": "Budget coaching",
-        "category": "debt",
-        "languages": ["nl", "fr"],
-        "area": "Gent 9000",
-        "eligibility": "Residents with debts",
-    }
-    body.update(overrides)
-    return body
-
-
-def a_partner(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": "CAW Oost-Vlaanderen",
-        "description": "General welfare work",
-        "services": [a_service()],
-        "accepted_categories": ["identity", "contact", "career_question"],
-        "contact_email": "referrals@caw.example.org",
-        "capacity": 4,
-    }
-    body.update(overrides)
-    return body
 
 
 @pytest.fixture
@@ -409,17 +382,6 @@ async def test_a_partner_registered_without_capacity_has_no_limit_until_one_is_s
 
 
 # -- bad requests: every path answers a problem and changes nothing ------------------------------
-@dataclass(frozen=True)
-class Bad:
-    method: str
-    path: str
-    status: int
-    code: str
-    body: Any = None
-    raw: str | None = None
-    fields: tuple[str, ...] = ()
-    who: str = "admin"
-    if_match: str | None = None
 
 
 P_PARTNERS = "/partners"
@@ -431,43 +393,37 @@ PATCH = {"name": "Renamed"}
 CAPACITY = {"open_places": 7}
 
 
-def without(body: dict[str, Any], *names: str) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if k not in names}
+@dataclass(frozen=True)
+class AdminBad(Bad):
+    """A row of the directory's table: the admin calls, unless `who` says otherwise."""
+
+    who: str = "admin"
 
 
-def roles_rows(name: str, method: str, path: str, body: Any, *roles: str) -> dict[str, Bad]:
-    rows = {
-        f"{name}/no-token": Bad(method, path, 401, "unauthorized", body, who="none"),
-        f"{name}/garbage-token": Bad(method, path, 401, "unauthorized", body, who="garbage"),
-    }
-    for role in roles:
-        rows[f"{name}/{role}"] = Bad(method, path, 403, "forbidden", body, who=role)
-    return rows
-
-
-def command_rows(name: str, method: str, path: str, body: Any) -> dict[str, Bad]:
-    """The rows every command on a partner shares: version, existence, token and roles."""
-    missing = path.replace("{partner}", "{missing}")
+def partner_command_rows(name: str, method: str, path: str, body: Any) -> dict[str, Bad]:
+    """The rows every command on a partner (at version 2) shares: version, existence, token
+    and roles, and an id that is not a uuid."""
     return {
-        f"{name}/stale-if-match": Bad(method, path, 409, "version-conflict", body, if_match='"1"'),
-        f"{name}/future-if-match": Bad(
-            method, path, 409, "version-conflict", body, if_match='W/"99"'
+        **command_rows(
+            name,
+            method,
+            path,
+            body,
+            stale='"1"',
+            absent={"unknown-partner": path.replace("{partner}", "{missing}")},
+            refused=("counsellor", "team_lead", "partner", "auditor"),
+            who="admin",
         ),
-        f"{name}/malformed-if-match": Bad(
-            method, path, 422, INVALID, body, if_match="latest", fields=("If-Match",)
-        ),
-        f"{name}/unknown-partner": Bad(method, missing, 404, "not-found", body),
-        f"{name}/not-a-uuid": Bad(
+        f"{name}/not-a-uuid": AdminBad(
             method, path.replace("{partner}", "caw"), 422, INVALID, body, fields=("partner_id",)
         ),
-        **roles_rows(name, method, path, body, "counsellor", "team_lead", "partner", "auditor"),
     }
 
 
 BAD: dict[str, Bad] = {
     # POST /partners
-    "register/no-body": Bad("POST", P_PARTNERS, 422, INVALID),
-    "register/empty": Bad(
+    "register/no-body": AdminBad("POST", P_PARTNERS, 422, INVALID),
+    "register/empty": AdminBad(
         "POST",
         P_PARTNERS,
         422,
@@ -475,7 +431,7 @@ BAD: dict[str, Bad] = {
         body={},
         fields=("name", "services", "accepted_categories"),
     ),
-    "register/missing-services": Bad(
+    "register/missing-services": AdminBad(
         "POST",
         P_PARTNERS,
         422,
@@ -483,22 +439,22 @@ BAD: dict[str, Bad] = {
         body=without(a_partner(), "services"),
         fields=("services",),
     ),
-    "register/unknown-field": Bad(
+    "register/unknown-field": AdminBad(
         "POST", P_PARTNERS, 422, INVALID, body=a_partner(website="x"), fields=("website",)
     ),
-    "register/name-not-a-string": Bad(
+    "register/name-not-a-string": AdminBad(
         "POST", P_PARTNERS, 422, INVALID, body=a_partner(name=7), fields=("name",)
     ),
-    "register/blank-name": Bad(
+    "register/blank-name": AdminBad(
         "POST", P_PARTNERS, 422, INVALID, body=a_partner(name="   "), fields=("name",)
     ),
-    "register/no-services": Bad(
+    "register/no-services": AdminBad(
         "POST", P_PARTNERS, 422, INVALID, body=a_partner(services=[]), fields=("services",)
     ),
-    "register/services-not-a-list": Bad(
+    "register/services-not-a-list": AdminBad(
         "POST", P_PARTNERS, 422, INVALID, body=a_partner(services=a_service()), fields=("services",)
     ),
-    "register/service-unknown-field": Bad(
+    "register/service-unknown-field": AdminBad(
         "POST",
         P_PARTNERS,
         422,
@@ -506,7 +462,7 @@ BAD: dict[str, Bad] = {
         body=a_partner(services=[a_service(colour="red")]),
         fields=("services.0.colour",),
     ),
-    "register/service-missing-category": Bad(
+    "register/service-missing-category": AdminBad(
         "POST",
         P_PARTNERS,
         422,
@@ -514,7 +470,7 @@ BAD: dict[str, Bad] = {
         body=a_partner(services=[without(a_service(), "category")]),
         fields=("services.0.category",),
     ),
-    "register/service-unknown-category": Bad(
+    "register/service-unknown-category": AdminBad(
         "POST",
         P_PARTNERS,
         422,
@@ -522,7 +478,7 @@ BAD: dict[str, Bad] = {
         body=a_partner(services=[a_service(category="legal")]),
         fields=("services.0.category",),
     ),
-    "register/language-not-two-letters": Bad(
+    "register/language-not-two-letters": AdminBad(
         "POST",
         P_PARTNERS,
         422,
@@ -530,7 +486,7 @@ BAD: dict[str, Bad] = {
         body=a_partner(services=[a_service(languages=["dutch"])]),
         fields=("services.0.languages",),
     ),
-    "register/language-not-iso-639-1": Bad(
+    "register/language-not-iso-639-1": AdminBad(
         "POST",
         P_PARTNERS,
         422,
@@ -538,7 +494,7 @@ BAD: dict[str, Bad] = {
         body=a_partner(services=[a_service(languages=["nl", "xx"])]),
         fields=("services.0.languages",),
     ),
-    "register/languages-not-a-list": Bad(
+    "register/languages-not-a-list": AdminBad(
         "POST",
         P_PARTNERS,
         422,
@@ -546,7 +502,7 @@ BAD: dict[str, Bad] = {
         body=a_partner(services=[a_service(languages="nl")]),
         fields=("services.0.languages",),
     ),
-    "register/same-service-name-twice": Bad(
+    "register/same-service-name-twice": AdminBad(
         "POST",
         P_PARTNERS,
         422,
@@ -554,7 +510,7 @@ BAD: dict[str, Bad] = {
         body=a_partner(services=[a_service(), a_service(name="BUDGET coaching ")]),
         fields=("services.1.name",),
     ),
-    "register/foreign-service-id": Bad(
+    "register/foreign-service-id": AdminBad(
         "POST",
         P_PARTNERS,
         422,
@@ -562,7 +518,7 @@ BAD: dict[str, Bad] = {
         body=a_partner(services=[a_service(service_id=str(uuid.uuid4()))]),
         fields=("services.0.service_id",),
     ),
-    "register/unknown-data-category": Bad(
+    "register/unknown-data-category": AdminBad(
         "POST",
         P_PARTNERS,
         422,
@@ -570,7 +526,7 @@ BAD: dict[str, Bad] = {
         body=a_partner(accepted_categories=["identity", "medical"]),
         fields=("accepted_categories",),
     ),
-    "register/categories-not-a-list": Bad(
+    "register/categories-not-a-list": AdminBad(
         "POST",
         P_PARTNERS,
         422,
@@ -578,16 +534,16 @@ BAD: dict[str, Bad] = {
         body=a_partner(accepted_categories="identity"),
         fields=("accepted_categories",),
     ),
-    "register/partner-id-not-a-uuid": Bad(
+    "register/partner-id-not-a-uuid": AdminBad(
         "POST", P_PARTNERS, 422, INVALID, body=a_partner(partner_id="p-1"), fields=("partner_id",)
     ),
-    "register/negative-capacity": Bad(
+    "register/negative-capacity": AdminBad(
         "POST", P_PARTNERS, 422, INVALID, body=a_partner(capacity=-1), fields=("capacity",)
     ),
-    "register/capacity-a-string": Bad(
+    "register/capacity-a-string": AdminBad(
         "POST", P_PARTNERS, 422, INVALID, body=a_partner(capacity="4"), fields=("capacity",)
     ),
-    "register/bad-email": Bad(
+    "register/bad-email": AdminBad(
         "POST",
         P_PARTNERS,
         422,
@@ -595,55 +551,61 @@ BAD: dict[str, Bad] = {
         body=a_partner(contact_email="caw at example"),
         fields=("contact_email",),
     ),
-    "register/invalid-json": Bad("POST", P_PARTNERS, 422, INVALID, raw='{"name": caw}'),
-    "register/json-array": Bad("POST", P_PARTNERS, 422, INVALID, body=[a_partner()]),
+    "register/invalid-json": AdminBad("POST", P_PARTNERS, 422, INVALID, raw='{"name": caw}'),
+    "register/json-array": AdminBad("POST", P_PARTNERS, 422, INVALID, body=[a_partner()]),
     **roles_rows(
         "register", "POST", P_PARTNERS, a_partner(), "counsellor", "team_lead", "partner", "auditor"
     ),
     # GET /partners
     **roles_rows("search", "GET", P_PARTNERS, None, "partner", "auditor"),
-    "search/unknown-category": Bad(
+    "search/unknown-category": AdminBad(
         "GET", "/partners?category=legal", 422, INVALID, fields=("category",)
     ),
-    "search/language-not-two-letters": Bad(
+    "search/language-not-two-letters": AdminBad(
         "GET", "/partners?language=dutch", 422, INVALID, fields=("language",)
     ),
-    "search/empty-service": Bad("GET", "/partners?service=", 422, INVALID, fields=("service",)),
-    "search/limit-0": Bad("GET", "/partners?limit=0", 422, INVALID, fields=("limit",)),
-    "search/limit-too-big": Bad("GET", "/partners?limit=1000", 422, INVALID, fields=("limit",)),
-    "search/negative-offset": Bad("GET", "/partners?offset=-1", 422, INVALID, fields=("offset",)),
-    "search/inactive-for-a-counsellor": Bad(
+    "search/empty-service": AdminBad(
+        "GET", "/partners?service=", 422, INVALID, fields=("service",)
+    ),
+    "search/limit-0": AdminBad("GET", "/partners?limit=0", 422, INVALID, fields=("limit",)),
+    "search/limit-too-big": AdminBad(
+        "GET", "/partners?limit=1000", 422, INVALID, fields=("limit",)
+    ),
+    "search/negative-offset": AdminBad(
+        "GET", "/partners?offset=-1", 422, INVALID, fields=("offset",)
+    ),
+    "search/inactive-for-a-counsellor": AdminBad(
         "GET", "/partners?include_inactive=true", 403, "forbidden", who="counsellor"
     ),
     # GET /partners/{id}
     **roles_rows("read", "GET", P_PARTNER, None, "partner", "auditor"),
-    "read/unknown-partner": Bad("GET", "/partners/{missing}", 404, "not-found"),
-    "read/not-a-uuid": Bad("GET", "/partners/caw", 422, INVALID, fields=("partner_id",)),
-    "read/inactive-for-a-counsellor": Bad(
+    "read/unknown-partner": AdminBad("GET", "/partners/{missing}", 404, "not-found"),
+    "read/not-a-uuid": AdminBad("GET", "/partners/caw", 422, INVALID, fields=("partner_id",)),
+    "read/inactive-for-a-counsellor": AdminBad(
         "GET", "/partners/{inactive}", 404, "not-found", who="counsellor"
     ),
-    "read/inactive-for-a-team-lead": Bad(
+    "read/inactive-for-a-team-lead": AdminBad(
         "GET", "/partners/{inactive}", 404, "not-found", who="team_lead"
     ),
     # PATCH /partners/{id}
-    "update/no-body": Bad("PATCH", P_PARTNER, 422, INVALID),
-    "update/empty": Bad("PATCH", P_PARTNER, 422, INVALID, body={}, fields=("body",)),
-    "update/unknown-field": Bad(
+    "update/no-body": AdminBad("PATCH", P_PARTNER, 422, INVALID),
+    "update/empty": AdminBad("PATCH", P_PARTNER, 422, INVALID, body={}, fields=("body",)),
+    "update/unknown-field": AdminBad(
         "PATCH", P_PARTNER, 422, INVALID, body={"capacity": 3}, fields=("capacity",)
     ),
-    "update/active-is-not-patched": Bad(
+    "update/active-is-not-patched": AdminBad(
         "PATCH", P_PARTNER, 422, INVALID, body={"active": False}, fields=("active",)
     ),
-    "update/null-name": Bad(
+    "update/null-name": AdminBad(
         "PATCH", P_PARTNER, 422, INVALID, body={"name": None}, fields=("name",)
     ),
-    "update/null-services": Bad(
+    "update/null-services": AdminBad(
         "PATCH", P_PARTNER, 422, INVALID, body={"services": None}, fields=("services",)
     ),
-    "update/no-services": Bad(
+    "update/no-services": AdminBad(
         "PATCH", P_PARTNER, 422, INVALID, body={"services": []}, fields=("services",)
     ),
-    "update/service-unknown-category": Bad(
+    "update/service-unknown-category": AdminBad(
         "PATCH",
         P_PARTNER,
         422,
@@ -651,7 +613,7 @@ BAD: dict[str, Bad] = {
         body={"services": [a_service(category="legal")]},
         fields=("services.0.category",),
     ),
-    "update/foreign-service-id": Bad(
+    "update/foreign-service-id": AdminBad(
         "PATCH",
         P_PARTNER,
         422,
@@ -659,7 +621,7 @@ BAD: dict[str, Bad] = {
         body={"services": [a_service(service_id="{missing}")]},
         fields=("services.0.service_id",),
     ),
-    "update/unknown-data-category": Bad(
+    "update/unknown-data-category": AdminBad(
         "PATCH",
         P_PARTNER,
         422,
@@ -667,7 +629,7 @@ BAD: dict[str, Bad] = {
         body={"accepted_categories": ["plan", "medical"]},
         fields=("accepted_categories",),
     ),
-    "update/bad-email": Bad(
+    "update/bad-email": AdminBad(
         "PATCH",
         P_PARTNER,
         422,
@@ -675,24 +637,24 @@ BAD: dict[str, Bad] = {
         body={"contact_email": "nobody"},
         fields=("contact_email",),
     ),
-    "update/name-not-a-string": Bad(
+    "update/name-not-a-string": AdminBad(
         "PATCH", P_PARTNER, 422, INVALID, body={"name": ["CAW"]}, fields=("name",)
     ),
-    "update/invalid-json": Bad("PATCH", P_PARTNER, 422, INVALID, raw='{"name": }'),
-    **command_rows("update", "PATCH", P_PARTNER, PATCH),
+    "update/invalid-json": AdminBad("PATCH", P_PARTNER, 422, INVALID, raw='{"name": }'),
+    **partner_command_rows("update", "PATCH", P_PARTNER, PATCH),
     # PUT /partners/{id}/capacity
-    "capacity/no-body": Bad("PUT", P_CAPACITY, 422, INVALID),
-    "capacity/empty": Bad("PUT", P_CAPACITY, 422, INVALID, body={}, fields=("open_places",)),
-    "capacity/negative": Bad(
+    "capacity/no-body": AdminBad("PUT", P_CAPACITY, 422, INVALID),
+    "capacity/empty": AdminBad("PUT", P_CAPACITY, 422, INVALID, body={}, fields=("open_places",)),
+    "capacity/negative": AdminBad(
         "PUT", P_CAPACITY, 422, INVALID, body={"open_places": -1}, fields=("open_places",)
     ),
-    "capacity/a-string": Bad(
+    "capacity/a-string": AdminBad(
         "PUT", P_CAPACITY, 422, INVALID, body={"open_places": "3"}, fields=("open_places",)
     ),
-    "capacity/a-fraction": Bad(
+    "capacity/a-fraction": AdminBad(
         "PUT", P_CAPACITY, 422, INVALID, body={"open_places": 1.5}, fields=("open_places",)
     ),
-    "capacity/unknown-field": Bad(
+    "capacity/unknown-field": AdminBad(
         "PUT",
         P_CAPACITY,
         422,
@@ -702,15 +664,15 @@ BAD: dict[str, Bad] = {
     ),
     **{
         k: v
-        for k, v in command_rows("capacity", "PUT", P_CAPACITY, CAPACITY).items()
+        for k, v in partner_command_rows("capacity", "PUT", P_CAPACITY, CAPACITY).items()
         if k != "capacity/partner"  # a partner sets its own open places
     },
-    "capacity/another-partner": Bad(
+    "capacity/another-partner": AdminBad(
         "PUT", P_CAPACITY, 404, "not-found", CAPACITY, who="another-partner"
     ),
     # POST /partners/{id}/deactivate and /reactivate
-    **command_rows("deactivate", "POST", P_DEACTIVATE, None),
-    **command_rows("reactivate", "POST", P_REACTIVATE, None),
+    **partner_command_rows("deactivate", "POST", P_DEACTIVATE, None),
+    **partner_command_rows("reactivate", "POST", P_REACTIVATE, None),
 }
 
 

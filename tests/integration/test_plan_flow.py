@@ -24,19 +24,20 @@ from shared.messaging.consumer import EventConsumer
 from shared.messaging.envelope import CloudEvent, stream_name
 from shared.privacy.sealing import open_sealed
 from tests.conftest import stream_messages
-from tests.integration.test_planning_api import (
-    BASE,
+from tests.scenarios import (
     INTAKE,
     a_goal,
-    accepted_case,
+    agree_both,
+    an_accepted_case,
     an_action,
     days,
-    event_count,
     get_plan,
+    plan_events,
     send,
     wait_for_plan,
 )
-from tests.support import bearer, eventually, new_org
+from tests.scenarios import PLANNING as BASE
+from tests.support import bearer, envelope, eventually, new_org
 
 FEED_SOURCE = "planflowtest"
 PLANNING_EVENTS = re.compile(r"^guidance\.planning\.[A-Za-z]+\.v[0-9]+$")
@@ -57,28 +58,12 @@ async def wait_for_phase(
     await eventually(reached, f"case {case_id} in phase {phase}")
 
 
-async def agree_both(
-    planning_api: httpx.AsyncClient, headers: dict[str, str], plan_id: str
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for party in ("client", "counsellor"):
-        out = await send(
-            planning_api, "POST", f"/plans/{plan_id}/agreement", headers, {"party": party}
-        )
-    assert out["status"] == "agreed", out
-    return out
-
-
-def envelope(msg: Any) -> dict[str, Any]:
-    return dict(json.loads(msg.data))
-
-
 # -- the case's phase follows the plan ------------------------------------------------------------
 async def test_the_case_phase_follows_the_plan_to_synthesis_aftercare_and_back(
     api: httpx.AsyncClient, planning_api: httpx.AsyncClient, token: Any
 ) -> None:
     headers = bearer(token("counsellor", org=new_org()))
-    _, case_id = await accepted_case(api, headers)
+    _, case_id = await an_accepted_case(api, headers)
     assert await case_phase(api, headers, case_id) == "deepening"
 
     plan = await wait_for_plan(planning_api, headers, case_id)
@@ -126,7 +111,7 @@ async def test_a_plan_revised_and_agreed_again_at_once_leaves_the_case_in_afterc
     PlanAgreed reach intake close together. (They are seldom fetched in one batch this way;
     the feed below makes sure of it.)"""
     headers = bearer(token("counsellor", org=new_org()))
-    _, case_id = await accepted_case(api, headers)
+    _, case_id = await an_accepted_case(api, headers)
     plan_id = (await wait_for_plan(planning_api, headers, case_id))["plan_id"]
     await send(planning_api, "PUT", f"/plans/{plan_id}/type", headers, {"plan_type": "action"})
     goal_id = (await send(planning_api, "POST", f"/plans/{plan_id}/goals", headers, a_goal(), 201))[
@@ -257,7 +242,7 @@ async def test_fed_plan_events_move_the_phase_and_redeliveries_or_late_news_chan
     api: httpx.AsyncClient, token: Any, feed: PlanFeed
 ) -> None:
     headers = bearer(token("counsellor", org=new_org()))
-    _, case_id = await accepted_case(api, headers)
+    _, case_id = await an_accepted_case(api, headers)
     await feed(case_id, ("GoalAdded", 1))
     assert await case_phase(api, headers, case_id) == "synthesis"
     await feed(case_id, ("PlanAgreed", 2))
@@ -275,7 +260,7 @@ async def test_a_revision_and_a_new_agreement_in_one_fetched_batch_end_in_afterc
     api: httpx.AsyncClient, token: Any, feed: PlanFeed
 ) -> None:
     headers = bearer(token("counsellor", org=new_org()))
-    _, case_id = await accepted_case(api, headers)
+    _, case_id = await an_accepted_case(api, headers)
     await feed(case_id, ("GoalAdded", 1), ("PlanAgreed", 2))
     assert await case_phase(api, headers, case_id) == "aftercare"
 
@@ -288,7 +273,7 @@ async def test_a_revision_arriving_after_the_newer_agreement_changes_nothing(
     api: httpx.AsyncClient, token: Any, feed: PlanFeed
 ) -> None:
     headers = bearer(token("counsellor", org=new_org()))
-    _, case_id = await accepted_case(api, headers)
+    _, case_id = await an_accepted_case(api, headers)
     await feed(case_id, ("GoalAdded", 1))
     await feed(case_id, ("PlanAgreed", 2))
     assert await case_phase(api, headers, case_id) == "aftercare"
@@ -309,11 +294,11 @@ async def test_a_redelivered_case_accepted_creates_no_second_plan(
     js: Any,
 ) -> None:
     headers = bearer(token("counsellor", org=new_org()))
-    _, case_id = await accepted_case(api, headers)
+    _, case_id = await an_accepted_case(api, headers)
     plan = await wait_for_plan(planning_api, headers, case_id)
     plan_id = plan["plan_id"]
     before = (await get_plan(planning_api, plan_id, headers)).json()
-    count = await event_count(planning_app, plan_id)
+    count = await plan_events(planning_app, plan_id)
     assert (before["version"], count) == (1, 1)
 
     accepted = [
@@ -341,7 +326,7 @@ async def test_a_redelivered_case_accepted_creates_no_second_plan(
     await eventually(seen_again, "the redelivery to be consumed")
     after = (await get_plan(planning_api, plan_id, headers)).json()
     assert after == before
-    assert await event_count(planning_app, plan_id) == count
+    assert await plan_events(planning_app, plan_id) == count
     r = await planning_api.get(f"{BASE}/plans", params={"case_id": case_id}, headers=headers)
     assert [p["plan_id"] for p in r.json()] == [plan_id]
     rows = await planning_app.state.runtime.pool.fetchval(
@@ -360,7 +345,7 @@ async def test_case_accepted_again_under_a_new_id_still_creates_no_second_plan(
     """Not a redelivery of the same message but the same fact anew (another event id and log
     position): the plan's id follows from the case's, so there is still one plan."""
     headers = bearer(token("counsellor", org=new_org()))
-    _, case_id = await accepted_case(api, headers)
+    _, case_id = await an_accepted_case(api, headers)
     plan_id = (await wait_for_plan(planning_api, headers, case_id))["plan_id"]
     before = (await get_plan(planning_api, plan_id, headers)).json()
 
@@ -387,7 +372,7 @@ async def test_case_accepted_again_under_a_new_id_still_creates_no_second_plan(
 
     await eventually(taken_in, "the second CaseAccepted to be consumed")
     assert (await get_plan(planning_api, plan_id, headers)).json() == before
-    assert await event_count(planning_app, plan_id) == 1
+    assert await plan_events(planning_app, plan_id) == 1
 
 
 # -- what planning publishes ----------------------------------------------------------------------
@@ -400,7 +385,7 @@ async def test_published_plan_events_keep_the_contract_and_seal_every_text(
 ) -> None:
     org = new_org()
     headers = bearer(token("counsellor", org=org, sub="counsellor-7"))
-    client_id, case_id = await accepted_case(api, headers)
+    client_id, case_id = await an_accepted_case(api, headers)
     plan_id = (await wait_for_plan(planning_api, headers, case_id))["plan_id"]
     marker = uuid.uuid4().hex[:10]
     title = f"Goal title {marker}"

@@ -15,11 +15,15 @@ from typing import Any
 import httpx
 from eventsourcing.persistence import StoredEvent
 
-from tests.integration.test_referral_knowledge import post_consent, wait_consent
-from tests.integration.test_referral_loop import CATEGORIES, referred
-from tests.integration.test_referral_packet import consent, published_for
-from tests.integration.test_referral_proposal import BASE
-from tests.support import assert_problem, bearer, eventually
+from tests.scenarios import (
+    CATEGORIES,
+    a_granted_consent,
+    a_sent_referral,
+    post_consent,
+    wait_consent,
+)
+from tests.scenarios import REFERRAL as BASE
+from tests.support import assert_problem, bearer, eventually, published_for
 
 ACCESS_LOG = f"{BASE}/audit/access-log"
 # Long enough for the relay (polling every 0.2 s) to publish anything still pending.
@@ -94,7 +98,7 @@ async def test_each_packet_and_letter_read_is_recorded_once_and_refused_reads_no
     js: Any,
 ) -> None:
     pool = referral_app.state.runtime.pool
-    w = await referred(api, referral_api, pool, admin, counsellor, token)
+    w = await a_sent_referral(api, referral_api, pool, admin, counsellor, token)
     rid, partner = w["referral_id"], w["partner"]
     assert await access_records(referral_app, rid) == []
 
@@ -184,12 +188,12 @@ async def test_reads_refused_after_a_withdrawal_are_not_recorded(
     js: Any,
 ) -> None:
     pool = referral_app.state.runtime.pool
-    w = await referred(api, referral_api, pool, admin, counsellor, token)
+    w = await a_sent_referral(api, referral_api, pool, admin, counsellor, token)
     rid, partner = w["referral_id"], w["partner"]
     r = await referral_api.get(f"{BASE}/referrals/{rid}/packet", headers=partner)
     assert r.status_code == 200, r.text
     # Narrowed: the read records the categories actually served.
-    await consent(api, pool, counsellor, w["client_id"], w["partner_id"], ["contact"])
+    await a_granted_consent(api, pool, counsellor, w["client_id"], w["partner_id"], ["contact"])
     r = await referral_api.get(f"{BASE}/referrals/{rid}/packet", headers=partner)
     assert r.status_code == 200, r.text
     assert r.json()["data_categories"] == ["contact"]
@@ -228,7 +232,7 @@ async def test_an_auditor_lists_each_read_once_newest_first(
     token: Any,
 ) -> None:
     pool = referral_app.state.runtime.pool
-    w = await referred(api, referral_api, pool, admin, counsellor, token)
+    w = await a_sent_referral(api, referral_api, pool, admin, counsellor, token)
     rid, partner = w["referral_id"], w["partner"]
     for path, headers in (
         ("packet", partner),

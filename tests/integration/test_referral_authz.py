@@ -22,8 +22,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.integration.test_referral_knowledge import post_consent, wait_consent
-from tests.integration.test_referral_proposal import BASE, new_partner, open_case, proposal
+from tests.scenarios import REFERRAL as BASE
+from tests.scenarios import REFERRAL_STEPS, a_consenting_case, a_registered_partner, proposal
 from tests.support import assert_problem, bearer, new_org
 
 CATEGORIES = ["identity", "contact", "career_question"]
@@ -90,15 +90,6 @@ SETUP: dict[str, tuple[str, dict[str, Any] | None]] = {
 # fmt: on
 CODES = {401: "unauthorized", 403: "forbidden", 404: "not-found"}
 # How each status is reached from `proposed`: (who, path suffix, body).
-STEPS: dict[str, list[tuple[str, str, dict[str, Any] | None]]] = {
-    "proposed": [],
-    "sent": [("counsellor_a", "/send", None)],
-    "acknowledged": [("counsellor_a", "/send", None), ("p1", "/acknowledge", None)],
-    "accepted": [("counsellor_a", "/send", None), ("p1", "/accept", None)],
-    "declined": [("counsellor_a", "/send", None), ("p1", "/decline", {"reason": "Full."})],
-    # Withdrawn while still a proposal: never sent, so never the partner's to see.
-    "unsent": [("counsellor_a", "/withdraw", {"reason": "Changed my mind."})],
-}
 
 
 @dataclass
@@ -112,17 +103,6 @@ class World:
     case_a: str
     callers: dict[str, dict[str, str]]
     listed: dict[str, str] = field(default_factory=dict)
-
-
-async def consenting_case(
-    api: httpx.AsyncClient, counsellor: dict[str, str], pool: Any, partner_id: str
-) -> str:
-    client_id, case_id = await open_case(api, counsellor, pool)
-    await post_consent(
-        api, counsellor, client_id, partner_id=partner_id, data_categories=CATEGORIES, granted=True
-    )
-    await wait_consent(pool, client_id, partner_id, True)
-    return case_id
 
 
 async def propose(
@@ -147,8 +127,12 @@ async def world(
     pool = app.state.runtime.pool
     org_a, org_b = new_org(), new_org()
     admin = bearer(token("admin", org="platform", sub="admin-1"))
-    p1 = await new_partner(referral_api, admin, capacity=50, accepted_categories=CATEGORIES)
-    p2 = await new_partner(referral_api, admin, capacity=50, accepted_categories=CATEGORIES)
+    p1 = await a_registered_partner(
+        referral_api, admin, capacity=50, accepted_categories=CATEGORIES
+    )
+    p2 = await a_registered_partner(
+        referral_api, admin, capacity=50, accepted_categories=CATEGORIES
+    )
     callers = {
         "p1": bearer(token("partner", org="partner-org-1", sub="p1-user", partner_id=p1)),
         "p2": bearer(token("partner", org="partner-org-2", sub="p2-user", partner_id=p2)),
@@ -160,8 +144,8 @@ async def world(
         "admin": admin,
         "none": {},
     }
-    case_a = await consenting_case(api, callers["counsellor_a"], pool, p1)
-    case_b = await consenting_case(api, callers["counsellor_b"], pool, p1)
+    case_a = await a_consenting_case(api, callers["counsellor_a"], pool, p1)
+    case_b = await a_consenting_case(api, callers["counsellor_b"], pool, p1)
     w = World(pool, p1, p2, case_a, callers)
     w.listed["a_proposed"] = await propose(referral_api, callers["counsellor_a"], case_a, p1)
     w.listed["a_sent"] = await referral_in(referral_api, w, "sent")
@@ -176,7 +160,7 @@ async def world(
 async def referral_in(referral_api: httpx.AsyncClient, w: World, status: str) -> str:
     """A fresh referral of organisation A to P1 in `status`."""
     rid = await propose(referral_api, w.callers["counsellor_a"], w.case_a, w.p1)
-    for who, suffix, body in STEPS[status]:
+    for who, suffix, body in REFERRAL_STEPS[status]:
         r = await referral_api.post(
             f"{BASE}/referrals/{rid}{suffix}", json=body, headers=w.callers[who]
         )

@@ -20,26 +20,20 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.integration.test_referral_authz import STEPS, consenting_case
-from tests.integration.test_referral_proposal import BASE, new_partner, open_case
+from tests.bad_requests import Bad, body_rows, command_rows, roles_rows, with_, without
+from tests.scenarios import REFERRAL as BASE
+from tests.scenarios import (
+    REFERRAL_STEPS,
+    a_case_known_to_referral,
+    a_consenting_case,
+    a_registered_partner,
+    post_consent,
+    wait_consent,
+)
 from tests.support import INVALID, assert_problem, bearer, fill, new_org
 
 CATEGORIES = ["identity", "contact", "career_question"]
 LONG = "x" * 4001
-
-
-@dataclass(frozen=True)
-class Bad:
-    method: str
-    path: str
-    status: int
-    code: str
-    body: Any = None
-    raw: str | None = None
-    fields: tuple[str, ...] = ()
-    who: str = "counsellor"
-    if_match: str | None = None
-    state: str | None = None  # the referral's status; None: the route's READY status
 
 
 # Paths: `{referral}` is the row's fresh referral, `{missing}` a uuid nothing has.
@@ -74,15 +68,15 @@ READY = {
     ("GET", P_LETTER): "sent",
     ("GET", P_FIGURES): "sent",
 }
-# Beyond STEPS (imported): the statuses after an answer.
+# Beyond REFERRAL_STEPS (imported): the statuses after an answer.
 MORE_STEPS: dict[str, list[tuple[str, str, dict[str, Any] | None]]] = {
     "outcome_reported": [
-        *STEPS["accepted"],
+        *REFERRAL_STEPS["accepted"],
         ("p1", "/outcome", {"outcome": "completed"}),
     ],
-    "closed": [*STEPS["declined"], ("counsellor_a", "/close", None)],
+    "closed": [*REFERRAL_STEPS["declined"], ("counsellor_a", "/close", None)],
     "withdrawn": [
-        *STEPS["sent"],
+        *REFERRAL_STEPS["sent"],
         ("counsellor_a", "/withdraw", {"reason": "Found help elsewhere."}),
     ],
 }
@@ -98,25 +92,6 @@ CLOSE = {"note": "Back with us."}
 RESUME = {"resumes": True, "resume_on": "2030-01-07"}
 DECLINE = {"reason": "No places for now."}
 OUTCOME = {"outcome": "completed", "notes": "Went well."}
-
-
-def with_(body: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    return {**body, **changes}
-
-
-def without(body: dict[str, Any], *names: str) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if k not in names}
-
-
-def roles_rows(name: str, method: str, path: str, body: Any, *roles: str) -> dict[str, Bad]:
-    """No token or a garbage one: 401; each of `roles`: 403."""
-    rows = {
-        f"{name}/no-token": Bad(method, path, 401, "unauthorized", body, who="none"),
-        f"{name}/garbage-token": Bad(method, path, 401, "unauthorized", body, who="garbage"),
-    }
-    for role in roles:
-        rows[f"{name}/{role}"] = Bad(method, path, 403, "forbidden", body, who=role)
-    return rows
 
 
 COUNSELLOR_ONLY = ("team_lead", "partner", "auditor", "admin")
@@ -143,38 +118,37 @@ def object_rows(name: str, method: str, path: str, body: Any, who: str) -> dict[
     }
 
 
-def command_rows(name: str, path: str, body: Any, who: str = "counsellor") -> dict[str, Bad]:
+def referral_command_rows(
+    name: str, path: str, body: Any, who: str = "counsellor"
+) -> dict[str, Bad]:
     """What every command on a referral shares: If-Match, existence, token and roles."""
     roles = PARTNER_ONLY if who == "partner" else COUNSELLOR_ONLY
     return {
-        f"{name}/stale-if-match": Bad(
-            "POST", path, 409, "version-conflict", body, who=who, if_match='"{stale}"'
-        ),
-        f"{name}/future-if-match": Bad(
-            "POST", path, 409, "version-conflict", body, who=who, if_match='W/"{next}"'
-        ),
-        f"{name}/malformed-if-match": Bad(
-            "POST", path, 422, INVALID, body, who=who, if_match="latest", fields=("If-Match",)
+        **command_rows(
+            name,
+            "POST",
+            path,
+            body,
+            stale='"{stale}"',
+            future='W/"{next}"',
+            absent={},
+            refused=roles,
+            who=who,
         ),
         f"{name}/two-etags-in-if-match": Bad(
             "POST", path, 422, INVALID, body, who=who, if_match='"1", "2"', fields=("If-Match",)
         ),
         **object_rows(name, "POST", path, body, who),
-        **roles_rows(name, "POST", path, body, *roles),
     }
 
 
-def body_rows(
+def referral_body_rows(
     name: str, path: str, valid: dict[str, Any], who: str = "counsellor"
 ) -> dict[str, Bad]:
     """What every command with a JSON body shares: the body missing, broken or wrong."""
     return {
-        f"{name}/invalid-json": Bad("POST", path, 422, INVALID, raw='{"reason": }', who=who),
-        f"{name}/json-array": Bad("POST", path, 422, INVALID, body=[valid], who=who),
+        **body_rows(name, path, valid, unknown={"urgent": True}, broken='{"reason": }', who=who),
         f"{name}/json-string": Bad("POST", path, 422, INVALID, raw='"text"', who=who),
-        f"{name}/unknown-field": Bad(
-            "POST", path, 422, INVALID, body=with_(valid, urgent=True), fields=("urgent",), who=who
-        ),
     }
 
 
@@ -198,7 +172,7 @@ def reason_rows(name: str, path: str, who: str = "counsellor") -> dict[str, Bad]
         f"{name}/reason-too-long": Bad(
             "POST", path, 422, INVALID, body={"reason": LONG}, fields=("reason",), who=who
         ),
-        **body_rows(name, path, {"reason": "A reason."}, who),
+        **referral_body_rows(name, path, {"reason": "A reason."}, who),
     }
 
 
@@ -359,7 +333,7 @@ BAD: dict[str, Bad] = {
     **roles_rows("read", "GET", P_REFERRAL, None, "auditor", "admin", "partner_without_id"),
     # POST /referrals/{id}/send -----------------------------------------------------------------
     **illegal("send", P_SEND, None, "not-proposed", "counsellor", "sent", "withdrawn", "closed"),
-    **command_rows("send", P_SEND, None),
+    **referral_command_rows("send", P_SEND, None),
     # POST /referrals/{id}/withdraw -------------------------------------------------------------
     **reason_rows("withdraw", P_WITHDRAW),
     **illegal(
@@ -373,7 +347,7 @@ BAD: dict[str, Bad] = {
         "closed",
         "withdrawn",
     ),
-    **command_rows("withdraw", P_WITHDRAW, WITHDRAW),
+    **referral_command_rows("withdraw", P_WITHDRAW, WITHDRAW),
     # POST /referrals/{id}/close ----------------------------------------------------------------
     "close/note-too-long": Bad(
         "POST", P_CLOSE, 422, INVALID, body={"note": LONG}, fields=("note",)
@@ -381,7 +355,7 @@ BAD: dict[str, Bad] = {
     "close/note-not-a-string": Bad(
         "POST", P_CLOSE, 422, INVALID, body={"note": 3}, fields=("note",)
     ),
-    **body_rows("close", P_CLOSE, CLOSE),
+    **referral_body_rows("close", P_CLOSE, CLOSE),
     **illegal(
         "close",
         P_CLOSE,
@@ -395,7 +369,7 @@ BAD: dict[str, Bad] = {
         "closed",
         "withdrawn",
     ),
-    **command_rows("close", P_CLOSE, CLOSE),
+    **referral_command_rows("close", P_CLOSE, CLOSE),
     # POST /referrals/{id}/resumption -----------------------------------------------------------
     "resume/no-body": Bad("POST", P_RESUMPTION, 422, INVALID),
     "resume/empty-body": Bad("POST", P_RESUMPTION, 422, INVALID, body={}, fields=("resumes",)),
@@ -452,11 +426,11 @@ BAD: dict[str, Bad] = {
     "resume/note-too-long": Bad(
         "POST", P_RESUMPTION, 422, INVALID, body=with_(RESUME, note=LONG), fields=("note",)
     ),
-    **body_rows("resume", P_RESUMPTION, RESUME),
+    **referral_body_rows("resume", P_RESUMPTION, RESUME),
     # "unsent": withdrawn while proposed, so never sent either (fails today: the domain
     # checks `status == "proposed"`, not `sent_at is None`).
     **illegal("resume", P_RESUMPTION, RESUME, "not-sent", "counsellor", "proposed", "unsent"),
-    **command_rows("resume", P_RESUMPTION, RESUME),
+    **referral_command_rows("resume", P_RESUMPTION, RESUME),
     # POST /referrals/{id}/acknowledge ----------------------------------------------------------
     "acknowledge/a-proposal": Bad(
         "POST", P_ACKNOWLEDGE, 404, "not-found", who="partner", state="proposed"
@@ -471,7 +445,7 @@ BAD: dict[str, Bad] = {
         "declined",
         "withdrawn",
     ),
-    **command_rows("acknowledge", P_ACKNOWLEDGE, None, "partner"),
+    **referral_command_rows("acknowledge", P_ACKNOWLEDGE, None, "partner"),
     # POST /referrals/{id}/accept ---------------------------------------------------------------
     "accept/a-proposal": Bad("POST", P_ACCEPT, 404, "not-found", who="partner", state="proposed"),
     **illegal(
@@ -485,7 +459,7 @@ BAD: dict[str, Bad] = {
         "outcome_reported",
         "withdrawn",
     ),
-    **command_rows("accept", P_ACCEPT, None, "partner"),
+    **referral_command_rows("accept", P_ACCEPT, None, "partner"),
     # POST /referrals/{id}/decline --------------------------------------------------------------
     **reason_rows("decline", P_DECLINE, "partner"),
     **illegal(
@@ -498,7 +472,7 @@ BAD: dict[str, Bad] = {
         "declined",
         "withdrawn",
     ),
-    **command_rows("decline", P_DECLINE, DECLINE, "partner"),
+    **referral_command_rows("decline", P_DECLINE, DECLINE, "partner"),
     # POST /referrals/{id}/outcome --------------------------------------------------------------
     "outcome/no-body": Bad("POST", P_OUTCOME, 422, INVALID, who="partner"),
     "outcome/empty-body": Bad(
@@ -549,7 +523,7 @@ BAD: dict[str, Bad] = {
         fields=("notes",),
         who="partner",
     ),
-    **body_rows("outcome", P_OUTCOME, OUTCOME, "partner"),
+    **referral_body_rows("outcome", P_OUTCOME, OUTCOME, "partner"),
     **illegal(
         "outcome",
         P_OUTCOME,
@@ -562,7 +536,7 @@ BAD: dict[str, Bad] = {
         "outcome_reported",
         "withdrawn",
     ),
-    **command_rows("outcome", P_OUTCOME, OUTCOME, "partner"),
+    **referral_command_rows("outcome", P_OUTCOME, OUTCOME, "partner"),
     # GET /referrals/{id}/packet ----------------------------------------------------------------
     **object_rows("packet", "GET", P_PACKET, None, "partner"),
     "packet/a-proposal": Bad("GET", P_PACKET, 404, "not-found", who="partner", state="proposed"),
@@ -656,7 +630,9 @@ async def world(
     org_a, org_b = new_org(), new_org()
     admin = bearer(token("admin", org="platform", sub="admin-1"))
     ids = {
-        name: await new_partner(referral_api, admin, capacity=cap, accepted_categories=accepts)
+        name: await a_registered_partner(
+            referral_api, admin, capacity=cap, accepted_categories=accepts
+        )
         for name, cap, accepts in (
             ("p1", 500, CATEGORIES),
             ("p2", 500, CATEGORIES),
@@ -683,10 +659,10 @@ async def world(
     }
     counsellor = callers["counsellor"]
     # Consents to share with P1 and with the full, inactive and narrow partners, not P2.
-    ids["case"] = await consenting_case(api, counsellor, pool, ids["p1"])
+    ids["case"] = await a_consenting_case(api, counsellor, pool, ids["p1"])
     for name in ("full", "inactive", "narrow"):
         await consent(api, referral_api, pool, counsellor, ids["case"], ids[name])
-    _, ids["bare_case"] = await open_case(api, counsellor, pool)
+    _, ids["bare_case"] = await a_case_known_to_referral(api, counsellor, pool)
     return World(pool, ids, callers)
 
 
@@ -698,7 +674,6 @@ async def consent(
     case_id: str,
     partner_id: str,
 ) -> None:
-    from tests.integration.test_referral_knowledge import post_consent, wait_consent
 
     r = await api.get(f"/intake/v1/cases/{case_id}", headers=headers)
     assert r.status_code == 200, r.text
@@ -716,7 +691,7 @@ async def referral_in(referral_api: httpx.AsyncClient, w: World, status: str) ->
     assert r.status_code == 201, r.text
     rid = str(r.json()["referral_id"])
     as_caller = {"counsellor_a": "counsellor", "p1": "partner"}
-    for who, suffix, step in {**STEPS, **MORE_STEPS}[status]:
+    for who, suffix, step in {**REFERRAL_STEPS, **MORE_STEPS}[status]:
         r = await referral_api.post(
             f"{BASE}/referrals/{rid}{suffix}", json=step, headers=w.callers[as_caller[who]]
         )

@@ -17,16 +17,17 @@ from typing import Any
 
 import httpx
 
-from tests.integration.test_referral_knowledge import post_consent, wait_consent
-from tests.integration.test_referral_packet import (
-    consent,
+from tests.scenarios import REFERRAL as BASE
+from tests.scenarios import (
+    a_case_known_to_referral,
+    a_granted_consent,
+    a_registered_partner,
     partner_headers,
+    post_consent,
     propose,
-    published_for,
-    subject_messages,
+    wait_consent,
 )
-from tests.integration.test_referral_proposal import BASE, new_partner, open_case
-from tests.support import assert_problem, eventually
+from tests.support import assert_problem, eventually, published_for, subject_messages
 
 CATEGORIES = ["identity", "contact", "career_question"]
 
@@ -51,11 +52,15 @@ async def test_a_withdrawn_consent_revokes_every_referral_resting_on_it(
     js: Any,
 ) -> None:
     pool = referral_app.state.runtime.pool
-    client_id, case_id = await open_case(api, counsellor, pool)
-    partner_id = await new_partner(referral_api, admin, capacity=5, accepted_categories=CATEGORIES)
-    other_id = await new_partner(referral_api, admin, capacity=5, accepted_categories=CATEGORIES)
-    await consent(api, pool, counsellor, client_id, partner_id, CATEGORIES)
-    await consent(api, pool, counsellor, client_id, other_id, CATEGORIES)
+    client_id, case_id = await a_case_known_to_referral(api, counsellor, pool)
+    partner_id = await a_registered_partner(
+        referral_api, admin, capacity=5, accepted_categories=CATEGORIES
+    )
+    other_id = await a_registered_partner(
+        referral_api, admin, capacity=5, accepted_categories=CATEGORIES
+    )
+    await a_granted_consent(api, pool, counsellor, client_id, partner_id, CATEGORIES)
+    await a_granted_consent(api, pool, counsellor, client_id, other_id, CATEGORIES)
     # Two sent referrals and one proposal on the same consent; one to another partner.
     first = await propose(referral_api, counsellor, case_id, partner_id, CATEGORIES)
     second = await propose(referral_api, counsellor, case_id, partner_id, ["contact"])
@@ -158,7 +163,7 @@ async def test_a_withdrawn_consent_revokes_every_referral_resting_on_it(
     assert await published_for(js, "ReferralConsentRevoked", elsewhere) == []
 
     # Consenting again does not lift the mark: the revoked referrals stay closed to reads.
-    await consent(api, pool, counsellor, client_id, partner_id, CATEGORIES)
+    await a_granted_consent(api, pool, counsellor, client_id, partner_id, CATEGORIES)
     r = await referral_api.get(f"{BASE}/referrals/{first}/packet", headers=partner)
     assert_problem(r, 403, "consent-revoked")
     r = await referral_api.post(f"{BASE}/referrals/{unsent}/send", headers=counsellor)
@@ -179,11 +184,13 @@ async def test_a_withdrawal_for_another_partner_or_purpose_revokes_nothing(
     js: Any,
 ) -> None:
     pool = referral_app.state.runtime.pool
-    client_id, case_id = await open_case(api, counsellor, pool)
-    partner_id = await new_partner(referral_api, admin, capacity=5, accepted_categories=CATEGORIES)
+    client_id, case_id = await a_case_known_to_referral(api, counsellor, pool)
+    partner_id = await a_registered_partner(
+        referral_api, admin, capacity=5, accepted_categories=CATEGORIES
+    )
     other_id = str(uuid.uuid4())
-    await consent(api, pool, counsellor, client_id, partner_id, CATEGORIES)
-    await consent(api, pool, counsellor, client_id, other_id, ["identity"])
+    await a_granted_consent(api, pool, counsellor, client_id, partner_id, CATEGORIES)
+    await a_granted_consent(api, pool, counsellor, client_id, other_id, ["identity"])
     rid = await propose(referral_api, counsellor, case_id, partner_id, CATEGORIES)
 
     await post_consent(api, counsellor, client_id, partner_id=other_id, granted=False)

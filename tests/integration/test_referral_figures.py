@@ -19,9 +19,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.test_referral_loop import CATEGORIES, referred
-from tests.integration.test_referral_packet import consent, partner_headers, propose
-from tests.integration.test_referral_proposal import BASE, new_partner, open_case
+from tests.scenarios import (
+    CATEGORIES,
+    a_case_known_to_referral,
+    a_granted_consent,
+    a_registered_partner,
+    a_sent_referral,
+    partner_headers,
+    propose,
+)
+from tests.scenarios import REFERRAL as BASE
 from tests.support import assert_problem, bearer, eventually
 
 START = datetime(2032, 3, 1, tzinfo=UTC)
@@ -56,10 +63,12 @@ async def test_network_figures_count_the_referrals_sent_in_the_period(
     pin_clock: Callable[[datetime], None],
 ) -> None:
     pool = referral_app.state.runtime.pool
-    partner_id = await new_partner(referral_api, admin, capacity=20, accepted_categories=CATEGORIES)
+    partner_id = await a_registered_partner(
+        referral_api, admin, capacity=20, accepted_categories=CATEGORIES
+    )
     partner = partner_headers(token, partner_id)
-    client_id, case_id = await open_case(api, counsellor, pool)
-    await consent(api, pool, counsellor, client_id, partner_id, CATEGORIES)
+    client_id, case_id = await a_case_known_to_referral(api, counsellor, pool)
+    await a_granted_consent(api, pool, counsellor, client_id, partner_id, CATEGORIES)
 
     # (sent, then steps: (after, who, action, body)); one referral each.
     accept, ack = ("accept", None), ("acknowledge", None)
@@ -279,7 +288,7 @@ async def test_resumption_recorded_in_referral_shows_in_the_intake_case(
     token: Any,
 ) -> None:
     pool = referral_app.state.runtime.pool
-    w = await referred(api, referral_api, pool, admin, counsellor, token)
+    w = await a_sent_referral(api, referral_api, pool, admin, counsellor, token)
     rid, case_id = w["referral_id"], w["case_id"]
     r = await api.get(f"/intake/v1/cases/{case_id}", headers=counsellor)
     assert (r.json()["resumed"], r.json()["resumption"]) == (False, None)
@@ -306,7 +315,7 @@ async def test_resumption_recorded_in_referral_shows_in_the_intake_case(
     assert case["resumption"]["resume_on"] is None
 
     # Another case that never resumes.
-    w2 = await referred(api, referral_api, pool, admin, counsellor, token)
+    w2 = await a_sent_referral(api, referral_api, pool, admin, counsellor, token)
     r = await referral_api.post(
         f"{BASE}/referrals/{w2['referral_id']}/resumption",
         json={"resumes": False},
@@ -317,8 +326,8 @@ async def test_resumption_recorded_in_referral_shows_in_the_intake_case(
     assert (case["resumed"], case["resumption"]["resume_on"]) == (False, None)
 
     # Not sent yet: nothing to resume from; a date goes with resuming only.
-    client_id, case3 = await open_case(api, counsellor, pool)
-    await consent(api, pool, counsellor, client_id, w["partner_id"], CATEGORIES)
+    client_id, case3 = await a_case_known_to_referral(api, counsellor, pool)
+    await a_granted_consent(api, pool, counsellor, client_id, w["partner_id"], CATEGORIES)
     proposed = await propose(
         referral_api, counsellor, case3, w["partner_id"], CATEGORIES, send_it=False
     )
@@ -343,8 +352,8 @@ async def test_a_partner_sets_its_own_capacity_and_no_other(
     counsellor: dict[str, str],
     token: Any,
 ) -> None:
-    own = await new_partner(referral_api, admin, capacity=2)
-    other = await new_partner(referral_api, admin, capacity=2)
+    own = await a_registered_partner(referral_api, admin, capacity=2)
+    other = await a_registered_partner(referral_api, admin, capacity=2)
     partner = partner_headers(token, own)
 
     r = await referral_api.put(

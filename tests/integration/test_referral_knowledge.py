@@ -12,43 +12,24 @@ from typing import Any
 
 import httpx
 
-from services.referral.queries import case_info, consent_for, consent_record, packet_sources
+from services.referral.queries import case_info, consent_for, packet_sources
 from shared.messaging.envelope import CloudEvent
 from shared.privacy.sealing import open_sealed
 from tests.conftest import stream_messages
-from tests.integration.test_planning_api import (
+from tests.scenarios import (
     CLIENT_SCORES,
     COUNSELLOR_SCORES,
-    INTAKE,
     a_goal,
-    accepted_case,
+    an_accepted_case,
     an_action,
+    post_consent,
     send,
+    wait_consent,
     wait_for_plan,
 )
 from tests.support import bearer, eventually, new_org
 
 ALL = ["identity", "contact", "career_question", "assessments", "plan"]
-
-
-async def post_consent(
-    api: httpx.AsyncClient, headers: dict[str, str], client_id: str, **body: Any
-) -> None:
-    r = await api.post(
-        f"{INTAKE}/clients/{client_id}/consents",
-        json={"purpose": "referral", **body},
-        headers=headers,
-    )
-    assert r.status_code < 300, r.text
-
-
-async def wait_consent(pool: Any, client_id: str, partner_id: str, granted: bool) -> dict[str, Any]:
-    async def check() -> dict[str, Any] | None:
-        row = await consent_record(pool, uuid.UUID(client_id), uuid.UUID(partner_id))
-        return row if row is not None and row["granted"] is granted else None
-
-    found: dict[str, Any] = await eventually(check, f"consent granted={granted}")
-    return found
 
 
 async def table_counts(pool: Any, client_id: uuid.UUID) -> dict[str, int]:
@@ -76,7 +57,7 @@ async def test_referral_consents_follow_intake_granted_withdrawn_and_granted_aga
 ) -> None:
     pool = referral_app.state.runtime.pool
     headers = bearer(token("counsellor", org=new_org()))
-    client_id, _ = await accepted_case(api, headers)
+    client_id, _ = await an_accepted_case(api, headers)
     partner, other = str(uuid.uuid4()), str(uuid.uuid4())
     cid, pid = uuid.UUID(client_id), uuid.UUID(partner)
 
@@ -140,7 +121,9 @@ async def test_copies_are_sealed_open_to_the_registered_values_and_redelivery_ad
     transcoder = referral_app.state.application.sealing.transcoder
     org = new_org()
     headers = bearer(token("counsellor", org=org))
-    client_id, case_id = await accepted_case(api, headers, given_name="Bram", family_name="Jacobs")
+    client_id, case_id = await an_accepted_case(
+        api, headers, given_name="Bram", family_name="Jacobs"
+    )
     cid, case = uuid.UUID(client_id), uuid.UUID(case_id)
 
     async def accepted() -> dict[str, Any] | None:

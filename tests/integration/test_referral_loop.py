@@ -12,53 +12,9 @@ from typing import Any
 import httpx
 
 from tests.conftest import stream_messages
-from tests.integration.test_referral_knowledge import post_consent, wait_consent
-from tests.integration.test_referral_proposal import (
-    BASE,
-    new_partner,
-    open_case,
-    proposal,
-)
+from tests.scenarios import REFERRAL as BASE
+from tests.scenarios import a_sent_referral
 from tests.support import assert_problem, bearer, eventually
-
-CATEGORIES = ["identity", "contact", "career_question"]
-
-
-async def referred(
-    api: httpx.AsyncClient,
-    referral_api: httpx.AsyncClient,
-    pool: Any,
-    admin: dict[str, str],
-    counsellor: dict[str, str],
-    token: Any,
-    categories: list[str] = CATEGORIES,
-) -> dict[str, Any]:
-    """A sent referral: its ids and the partner's headers."""
-    client_id, case_id = await open_case(api, counsellor, pool)
-    partner_id = await new_partner(
-        referral_api, admin, capacity=3, accepted_categories=list(categories)
-    )
-    await post_consent(
-        api, counsellor, client_id, partner_id=partner_id, data_categories=categories, granted=True
-    )
-    await wait_consent(pool, client_id, partner_id, True)
-    r = await referral_api.post(
-        f"{BASE}/referrals",
-        json=proposal(case_id, partner_id, data_categories=categories),
-        headers=counsellor,
-    )
-    assert r.status_code == 201, r.text
-    referral_id = r.json()["referral_id"]
-    r = await referral_api.post(f"{BASE}/referrals/{referral_id}/send", headers=counsellor)
-    assert r.status_code == 200, r.text
-    partner = bearer(token("partner", org="partner-org", sub="p-1", partner_id=partner_id))
-    return {
-        "client_id": client_id,
-        "case_id": case_id,
-        "partner_id": partner_id,
-        "referral_id": referral_id,
-        "partner": partner,
-    }
 
 
 async def test_the_loop_from_proposal_to_resumption(
@@ -71,7 +27,7 @@ async def test_the_loop_from_proposal_to_resumption(
     js: Any,
 ) -> None:
     pool = referral_app.state.runtime.pool
-    w = await referred(api, referral_api, pool, admin, counsellor, token)
+    w = await a_sent_referral(api, referral_api, pool, admin, counsellor, token)
     rid, partner = w["referral_id"], w["partner"]
 
     r = await referral_api.get(f"{BASE}/referrals", headers=partner)
@@ -165,7 +121,7 @@ async def test_a_partner_sees_only_its_own_referrals(
     token: Any,
 ) -> None:
     pool = referral_app.state.runtime.pool
-    w = await referred(api, referral_api, pool, admin, counsellor, token)
+    w = await a_sent_referral(api, referral_api, pool, admin, counsellor, token)
     stranger = bearer(token("partner", org="partner-org", partner_id=uuid.uuid4()))
     for method, path in (
         ("GET", f"/referrals/{w['referral_id']}"),

@@ -25,10 +25,16 @@ import pytest
 
 from services.referral.domain import add_working_days
 from services.referral.jobs import OverdueJob
-from tests.integration.test_referral_loop import CATEGORIES
-from tests.integration.test_referral_packet import consent, partner_headers, propose, published_for
-from tests.integration.test_referral_proposal import BASE, new_partner, open_case
-from tests.support import eventually
+from tests.scenarios import (
+    CATEGORIES,
+    a_case_known_to_referral,
+    a_granted_consent,
+    a_registered_partner,
+    partner_headers,
+    propose,
+)
+from tests.scenarios import REFERRAL as BASE
+from tests.support import eventually, published_for
 
 FRIDAY = date(2031, 1, 3)
 WORKING_DAYS = 5
@@ -96,8 +102,8 @@ async def sent_to(
     partner_id: str,
 ) -> str:
     """A new client's case referred and sent to the partner."""
-    client_id, case_id = await open_case(api, counsellor, pool)
-    await consent(api, pool, counsellor, client_id, partner_id, CATEGORIES)
+    client_id, case_id = await a_case_known_to_referral(api, counsellor, pool)
+    await a_granted_consent(api, pool, counsellor, client_id, partner_id, CATEGORIES)
     return await propose(referral_api, counsellor, case_id, partner_id, CATEGORIES)
 
 
@@ -113,7 +119,9 @@ async def test_sent_on_a_friday_it_is_overdue_after_the_next_friday_and_raised_o
 ) -> None:
     assert FRIDAY.weekday() == 4
     pool = referral_app.state.runtime.pool
-    partner_id = await new_partner(referral_api, admin, capacity=10, accepted_categories=CATEGORIES)
+    partner_id = await a_registered_partner(
+        referral_api, admin, capacity=10, accepted_categories=CATEGORIES
+    )
     partner = partner_headers(token, partner_id)
     pin_clock(at(FRIDAY, 10))
     late = await sent_to(api, referral_api, pool, counsellor, partner_id)
@@ -205,7 +213,9 @@ async def test_holidays_push_the_last_day_to_answer(
     pin_clock: Callable[[datetime], None],
 ) -> None:
     pool = referral_app.state.runtime.pool
-    partner_id = await new_partner(referral_api, admin, capacity=10, accepted_categories=CATEGORIES)
+    partner_id = await a_registered_partner(
+        referral_api, admin, capacity=10, accepted_categories=CATEGORIES
+    )
     friday = FRIDAY + timedelta(days=14)
     pin_clock(at(friday, 15))
     rid = await sent_to(api, referral_api, pool, counsellor, partner_id)
@@ -236,7 +246,9 @@ async def test_sent_now_it_is_overdue_the_day_after_its_last_working_day(
 ) -> None:
     """At the real now: the moved clock follows from the referral's own `sent_at`."""
     pool = referral_app.state.runtime.pool
-    partner_id = await new_partner(referral_api, admin, capacity=10, accepted_categories=CATEGORIES)
+    partner_id = await a_registered_partner(
+        referral_api, admin, capacity=10, accepted_categories=CATEGORIES
+    )
     rid = await sent_to(api, referral_api, pool, counsellor, partner_id)
     sent = datetime.fromisoformat((await show(referral_api, rid, counsellor))["sent_at"])
     sent_on = sent.astimezone(UTC).date()

@@ -7,13 +7,10 @@ email, phone, career question, the plan's goal title; the assessments are known 
 ids and the competence keys), so a leak of a category not consented to shows as one of
 its markers anywhere in the response text. The client's data reaches referral only as
 intake's and planning's events: a consent granted in intake, a plan agreed in planning.
-
-The helpers at the top are shared by the other referral test modules beside this one.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -22,21 +19,23 @@ from typing import Any
 
 import httpx
 import pytest
-from nats.js.errors import NotFoundError
 
-from services.referral.queries import consent_for, packet_sources
-from shared.messaging.envelope import stream_name, subject_for
-from tests.integration.test_planning_api import (
+from services.referral.queries import packet_sources
+from tests.scenarios import (
     COMPETENCES,
     INTAKE,
     a_goal,
+    a_granted_consent,
+    a_registered_partner,
     an_action,
+    partner_headers,
+    proposal,
+    propose,
     send,
     wait_for_plan,
 )
-from tests.integration.test_referral_knowledge import post_consent
-from tests.integration.test_referral_proposal import BASE, new_partner, proposal
-from tests.support import assert_problem, bearer, eventually
+from tests.scenarios import REFERRAL as BASE
+from tests.support import assert_problem, eventually
 
 ALL = ["identity", "contact", "career_question", "assessments", "plan"]
 CLIENT_SCORES = {
@@ -62,88 +61,6 @@ NO_PLAN = {
 }
 # The competences as the letter names them (the packet has their codes).
 NETWORKING = {"en": "Networking", "nl": "Netwerken", "fr": "Réseautage"}
-
-
-# -- shared helpers -----------------------------------------------------------------------------
-def partner_headers(token: Any, partner_id: str, sub: str = "p-1") -> dict[str, str]:
-    return bearer(token("partner", org="partner-org", sub=sub, partner_id=partner_id))
-
-
-async def wait_consent_for(
-    pool: Any, client_id: str, partner_id: str, categories: list[str]
-) -> None:
-    """Until referral knows the client's granted consent for exactly these categories."""
-
-    async def check() -> bool:
-        found = await consent_for(pool, uuid.UUID(client_id), uuid.UUID(partner_id))
-        return found is not None and sorted(found) == sorted(categories)
-
-    await eventually(check, f"the consent for {categories}")
-
-
-async def consent(
-    api: httpx.AsyncClient,
-    pool: Any,
-    counsellor: dict[str, str],
-    client_id: str,
-    partner_id: str,
-    categories: list[str],
-) -> None:
-    """Grant (or grant again) the referral consent in intake; wait until referral has it."""
-    await post_consent(
-        api, counsellor, client_id, partner_id=partner_id, data_categories=categories, granted=True
-    )
-    await wait_consent_for(pool, client_id, partner_id, categories)
-
-
-async def propose(
-    referral_api: httpx.AsyncClient,
-    counsellor: dict[str, str],
-    case_id: str,
-    partner_id: str,
-    categories: list[str],
-    *,
-    send_it: bool = True,
-    reason: str | None = None,
-) -> str:
-    """A referral proposed (and by default sent) under the client's current consent."""
-    body = proposal(case_id, partner_id, data_categories=categories)
-    if reason is not None:
-        body["reason"] = reason
-    r = await referral_api.post(f"{BASE}/referrals", json=body, headers=counsellor)
-    assert r.status_code == 201, r.text
-    referral_id = str(r.json()["referral_id"])
-    if send_it:
-        r = await referral_api.post(f"{BASE}/referrals/{referral_id}/send", headers=counsellor)
-        assert r.status_code == 200, r.text
-        assert r.json()["status"] == "sent"
-    return referral_id
-
-
-async def subject_messages(
-    js: Any, event_type: str, service: str = "referral"
-) -> list[dict[str, Any]]:
-    """The CloudEvents stored on `guidance.<service>.<event_type>`, in stream order."""
-    subject = subject_for(service, event_type)
-    out: list[dict[str, Any]] = []
-    seq = 1
-    while True:
-        try:
-            msg = await js.get_msg(stream_name(service), seq, subject=subject, next=True)
-        except NotFoundError:
-            return out
-        assert msg.subject == subject
-        out.append(json.loads(msg.data))
-        seq = msg.seq + 1
-
-
-async def published_for(js: Any, event_type: str, referral_id: str) -> list[dict[str, Any]]:
-    """The `event_type` messages about one referral."""
-    return [
-        m
-        for m in await subject_messages(js, event_type)
-        if m["data"].get("referral_id") == referral_id
-    ]
 
 
 # -- a client whose every field is a marker -----------------------------------------------------
@@ -398,8 +315,10 @@ async def test_the_packet_and_the_letter_hold_exactly_the_consented_categories(
 ) -> None:
     pool = referral_app.state.runtime.pool
     client = await marked_client(api, planning_api, pool, counsellor)
-    partner_id = await new_partner(referral_api, admin, capacity=5, accepted_categories=ALL)
-    await consent(api, pool, counsellor, client.client_id, partner_id, categories)
+    partner_id = await a_registered_partner(
+        referral_api, admin, capacity=5, accepted_categories=ALL
+    )
+    await a_granted_consent(api, pool, counsellor, client.client_id, partner_id, categories)
     referral_id = await propose(referral_api, counsellor, client.case_id, partner_id, categories)
 
     r = await referral_api.get(
@@ -430,7 +349,9 @@ async def test_a_plan_not_agreed_is_null_until_planning_agrees_it(
 ) -> None:
     pool = referral_app.state.runtime.pool
     client = await marked_client(api, planning_api, pool, counsellor, agree_plan=False)
-    partner_id = await new_partner(referral_api, admin, capacity=5, accepted_categories=ALL)
+    partner_id = await a_registered_partner(
+        referral_api, admin, capacity=5, accepted_categories=ALL
+    )
     categories = ["career_question", "plan"]
 
     # No consent in intake yet: no referral.
@@ -441,7 +362,7 @@ async def test_a_plan_not_agreed_is_null_until_planning_agrees_it(
     )
     assert_problem(r, 409, "consent-required")
     # Granted in intake, delivered to referral: the referral is possible.
-    await consent(api, pool, counsellor, client.client_id, partner_id, categories)
+    await a_granted_consent(api, pool, counsellor, client.client_id, partner_id, categories)
     referral_id = await propose(referral_api, counsellor, client.case_id, partner_id, categories)
     partner = partner_headers(token, partner_id)
 
@@ -494,8 +415,10 @@ async def test_the_letter_is_in_the_client_preferred_language_with_the_agreed_pl
     pool = referral_app.state.runtime.pool
     client = await marked_client(api, planning_api, pool, counsellor, preferred_language="fr-BE")
     assert client.plan is not None
-    partner_id = await new_partner(referral_api, admin, capacity=5, accepted_categories=ALL)
-    await consent(api, pool, counsellor, client.client_id, partner_id, ALL)
+    partner_id = await a_registered_partner(
+        referral_api, admin, capacity=5, accepted_categories=ALL
+    )
+    await a_granted_consent(api, pool, counsellor, client.client_id, partner_id, ALL)
     referral_id = await propose(referral_api, counsellor, client.case_id, partner_id, ALL)
 
     # No language asked: the client's (fr-BE is French).
@@ -527,8 +450,10 @@ async def test_a_narrowed_consent_serves_only_the_intersection(
 ) -> None:
     pool = referral_app.state.runtime.pool
     client = await marked_client(api, planning_api, pool, counsellor)
-    partner_id = await new_partner(referral_api, admin, capacity=5, accepted_categories=ALL)
-    await consent(api, pool, counsellor, client.client_id, partner_id, ALL)
+    partner_id = await a_registered_partner(
+        referral_api, admin, capacity=5, accepted_categories=ALL
+    )
+    await a_granted_consent(api, pool, counsellor, client.client_id, partner_id, ALL)
     referral_id = await propose(referral_api, counsellor, client.case_id, partner_id, ALL)
     partner = partner_headers(token, partner_id)
     r = await referral_api.get(f"{BASE}/referrals/{referral_id}/packet", headers=partner)
@@ -536,7 +461,9 @@ async def test_a_narrowed_consent_serves_only_the_intersection(
     assert_packet(r.json(), client, ALL)
 
     # Granted again in intake with fewer categories (and one the referral never named).
-    await consent(api, pool, counsellor, client.client_id, partner_id, ["contact", "plan"])
+    await a_granted_consent(
+        api, pool, counsellor, client.client_id, partner_id, ["contact", "plan"]
+    )
     r = await referral_api.get(f"{BASE}/referrals/{referral_id}/packet", headers=partner)
     assert r.status_code == 200, r.text
     assert_packet(r.json(), client, ["contact", "plan"])
@@ -546,9 +473,11 @@ async def test_a_narrowed_consent_serves_only_the_intersection(
         assert_only_shared(text, client, ["contact", "plan"], letter=True)
 
     # A referral that named fewer: the intersection of what it named and what is consented.
-    await consent(api, pool, counsellor, client.client_id, partner_id, ["identity", "contact"])
+    await a_granted_consent(
+        api, pool, counsellor, client.client_id, partner_id, ["identity", "contact"]
+    )
     narrow = await propose(referral_api, counsellor, client.case_id, partner_id, ["identity"])
-    await consent(api, pool, counsellor, client.client_id, partner_id, ALL)
+    await a_granted_consent(api, pool, counsellor, client.client_id, partner_id, ALL)
     r = await referral_api.get(f"{BASE}/referrals/{narrow}/packet", headers=partner)
     assert r.status_code == 200, r.text
     assert_packet(r.json(), client, ["identity"])

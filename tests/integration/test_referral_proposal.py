@@ -16,54 +16,23 @@ from typing import Any
 import httpx
 import pytest
 
-from services.referral.queries import case_info, consent_for
+from services.referral.queries import consent_for
 from tests.conftest import stream_messages
-from tests.integration.test_partner_directory import a_partner, a_service, unique
-from tests.integration.test_planning_api import INTAKE
-from tests.integration.test_referral_knowledge import post_consent, wait_consent
+from tests.scenarios import REFERRAL as BASE
+from tests.scenarios import (
+    WANTED,
+    a_case_known_to_referral,
+    a_partner,
+    a_registered_partner,
+    a_service,
+    post_consent,
+    proposal,
+    unique,
+    wait_consent,
+)
 from tests.support import assert_problem, bearer, eventually, new_org
 
-BASE = "/referral/v1"
-WANTED = ["identity", "contact"]
-
-
 # -- helpers ------------------------------------------------------------------------------------
-async def open_case(api: httpx.AsyncClient, headers: dict[str, str], pool: Any) -> tuple[str, str]:
-    """A client with a guidance consent and an open case, known to referral."""
-    r = await api.post(
-        f"{INTAKE}/clients",
-        json={
-            "given_name": "Bram",
-            "family_name": "Claes",
-            "birth_date": "1985-02-03",
-            "email": "bram.claes@example.org",
-        },
-        headers=headers,
-    )
-    assert r.status_code == 201, r.text
-    client_id = str(r.json()["client_id"])
-    r = await api.post(
-        f"{INTAKE}/clients/{client_id}/consents",
-        json={"purpose": "guidance", "granted": True},
-        headers=headers,
-    )
-    assert r.status_code == 201, r.text
-    r = await api.post(
-        f"{INTAKE}/cases",
-        json={"client_id": client_id, "career_question": "Do I retrain as a nurse?"},
-        headers=headers,
-    )
-    assert r.status_code == 201, r.text
-    case_id = str(r.json()["case_id"])
-    await eventually(lambda: case_info(pool, uuid.UUID(case_id)), "the case in referral")
-    return client_id, case_id
-
-
-async def new_partner(referral_api: httpx.AsyncClient, admin: dict[str, str], **fields: Any) -> str:
-    body = a_partner(services=[a_service(area=f"area-{unique()}")], **fields)
-    r = await referral_api.post(f"{BASE}/partners", json=body, headers=admin)
-    assert r.status_code == 201, r.text
-    return str(r.json()["partner_id"])
 
 
 async def referral_events(pool: Any) -> int:
@@ -72,17 +41,6 @@ async def referral_events(pool: Any) -> int:
             "SELECT count(*) FROM referral.referral_events WHERE topic LIKE '%:Referral.%'"
         )
     )
-
-
-def proposal(case_id: str, partner_id: str, **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "case_id": case_id,
-        "partner_id": partner_id,
-        "reason": "Debts stand in the way of any training plan.",
-        "data_categories": WANTED,
-    }
-    body.update(overrides)
-    return body
 
 
 # -- the consent rules ------------------------------------------------------------------------
@@ -110,10 +68,10 @@ async def test_a_referral_needs_the_clients_consent_for_exactly_that_partner_and
     allowed: bool,
 ) -> None:
     pool = referral_app.state.runtime.pool
-    client_id, case_id = await open_case(api, counsellor, pool)
+    client_id, case_id = await a_case_known_to_referral(api, counsellor, pool)
     partners = {
-        "this": await new_partner(referral_api, admin),
-        "other": await new_partner(referral_api, admin),
+        "this": await a_registered_partner(referral_api, admin),
+        "other": await a_registered_partner(referral_api, admin),
     }
     for which, categories, granted in steps:
         body: dict[str, Any] = {"partner_id": partners[which], "granted": granted}
@@ -161,7 +119,7 @@ async def consenting_case(
     partner_id: str,
     categories: list[str] = WANTED,
 ) -> str:
-    client_id, case_id = await open_case(api, counsellor, pool)
+    client_id, case_id = await a_case_known_to_referral(api, counsellor, pool)
     await post_consent(
         api,
         counsellor,
@@ -184,7 +142,7 @@ async def test_an_inactive_or_full_partner_is_unavailable(
     state: str,
 ) -> None:
     pool = referral_app.state.runtime.pool
-    partner_id = await new_partner(
+    partner_id = await a_registered_partner(
         referral_api, admin, capacity=0 if state == "without capacity" else 3
     )
     if state == "inactive":
@@ -240,7 +198,7 @@ async def test_a_partner_with_one_place_keeps_it_after_accepting(
 ) -> None:
     """Places are the partner's own figure (it sets them): accepting counts nothing down."""
     pool = referral_app.state.runtime.pool
-    partner_id = await new_partner(referral_api, admin, capacity=1)
+    partner_id = await a_registered_partner(referral_api, admin, capacity=1)
     partner = bearer(token("partner", org="partner-org", sub="p-1", partner_id=partner_id))
     case_id = await consenting_case(api, counsellor, pool, partner_id)
     r = await referral_api.post(
@@ -263,7 +221,7 @@ async def test_a_partner_made_unlimited_again_takes_referrals(
     counsellor: dict[str, str],
 ) -> None:
     pool = referral_app.state.runtime.pool
-    partner_id = await new_partner(referral_api, admin, capacity=0)
+    partner_id = await a_registered_partner(referral_api, admin, capacity=0)
     case_id = await consenting_case(api, counsellor, pool, partner_id)
     r = await referral_api.post(
         f"{BASE}/referrals", json=proposal(case_id, partner_id), headers=counsellor
@@ -294,7 +252,7 @@ async def test_categories_the_partner_does_not_accept_are_refused(
     counsellor: dict[str, str],
 ) -> None:
     pool = referral_app.state.runtime.pool
-    partner_id = await new_partner(referral_api, admin, accepted_categories=["identity"])
+    partner_id = await a_registered_partner(referral_api, admin, accepted_categories=["identity"])
     # Even with the client's consent: the partner does not take contact data.
     case_id = await consenting_case(api, counsellor, pool, partner_id)
     before = await referral_events(pool)
@@ -314,7 +272,7 @@ async def test_another_organisations_case_reads_like_an_absent_one(
     token: Any,
 ) -> None:
     pool = referral_app.state.runtime.pool
-    partner_id = await new_partner(referral_api, admin)
+    partner_id = await a_registered_partner(referral_api, admin)
     case_id = await consenting_case(api, counsellor, pool, partner_id)
     stranger = bearer(token("counsellor", org=new_org(), sub="counsellor-2"))
     before = await referral_events(pool)
@@ -340,7 +298,7 @@ async def test_a_counsellor_proposes_sends_and_withdraws_a_referral(
     js: Any,
 ) -> None:
     pool = referral_app.state.runtime.pool
-    partner_id = await new_partner(referral_api, admin)
+    partner_id = await a_registered_partner(referral_api, admin)
     case_id = await consenting_case(api, counsellor, pool, partner_id)
 
     r = await referral_api.post(

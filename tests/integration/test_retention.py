@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from services.intake.jobs import RetentionJob
-from tests.integration.test_planning_api import accepted_case
+from tests.scenarios import an_accepted_case
 from tests.support import bearer, eventually
 
 INTAKE = "/intake/v1"
@@ -83,7 +83,7 @@ async def test_retention_erases_exactly_the_expired_clients(
     never = await a_client(api, counsellor, case=None)
     held = await a_client(api, counsellor, case="declined")
     abandoned = await a_client(api, counsellor, case="open")
-    active, _ = await accepted_case(api, counsellor)  # accepted, aftercare never closed
+    active, _ = await an_accepted_case(api, counsellor)  # accepted, aftercare never closed
     held_case = await case_of(intake_app, held)
     r = await api.put(
         f"{INTAKE}/cases/{held_case}/legal-hold", json={"reason": "Appeal pending"}, headers=lead

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 
 from shared.messaging.envelope import CloudEvent
-from tests.integration.test_followup_report import BASE, followup_with
+from tests.scenarios import FOLLOWUP as BASE
+from tests.scenarios import a_followup_with
 
 PERIOD = {"from": "2026-01-01", "to": "2026-12-31"}
 
@@ -48,7 +49,7 @@ async def test_a_withdrawn_statistics_consent_leaves_the_figures_at_once(
     app, pool = followup_app.state.followup, followup_app.state.runtime.pool
     org = f"org-{uuid.uuid4().hex[:6]}"
     ids = [
-        await followup_with(
+        await a_followup_with(
             app, js, org, accepted_on=date(2026, 1, 1), outcome=o, outcome_on=date(2026, 3, 2)
         )
         for o in ("employed", "education")

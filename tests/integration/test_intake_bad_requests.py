@@ -1,0 +1,764 @@
+"""Intake's bad requests: a table of bad requests for every intake path, each to answer
+problem+json and change nothing.
+
+The service is shared by the whole session, so every row works in an organisation of its own
+(a fresh `org-…` id) with clients of its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from tests.bad_requests import Bad, without
+from tests.scenarios import (
+    ALL_THREES,
+    PAST_SESSION,
+    a_client_body,
+    a_guidance_consent,
+    a_registered_client,
+    an_open_case,
+    intake_events,
+    intake_get,
+    post_case,
+)
+from tests.scenarios import INTAKE as BASE
+from tests.support import INVALID, assert_problem, bearer, fill, new_org
+
+
+def client_with(**overrides: Any) -> dict[str, Any]:
+    return a_client_body(**overrides)
+
+
+SESSION = {"kind": "intake", "held_at": PAST_SESSION, "minutes": 60}
+ASSESSMENT = {"assessor": "client", "scores": ALL_THREES}
+FUTURE = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+TOMORROW = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+P_CLIENTS = "/clients"
+P_CLIENT = "/clients/{client}"
+P_CONSENTS = "/clients/{client}/consents"
+P_HISTORY = "/clients/{client}/consents/history"
+P_CASES = "/cases"
+P_CASE = "/cases/{case}"
+P_ENTRY = "/cases/{case}/entry-check"
+P_ASSESS = "/cases/{case}/assessments"
+P_SESSION = "/cases/{case}/sessions"
+P_DECIDE = "/cases/{case}/decision"
+OPEN_CASE = {"client_id": "{client}", "career_question": "What next?"}
+
+BAD: dict[str, Bad] = {
+    # POST /clients
+    "register/no-body": Bad("POST", P_CLIENTS, 422, INVALID),
+    "register/empty": Bad(
+        "POST",
+        P_CLIENTS,
+        422,
+        INVALID,
+        body={},
+        fields=("given_name", "family_name", "birth_date", "email"),
+    ),
+    "register/missing-email": Bad(
+        "POST", P_CLIENTS, 422, INVALID, body=without(a_client_body(), "email"), fields=("email",)
+    ),
+    "register/unknown-field": Bad(
+        "POST", P_CLIENTS, 422, INVALID, body=client_with(nickname="Ann"), fields=("nickname",)
+    ),
+    "register/name-not-a-string": Bad(
+        "POST", P_CLIENTS, 422, INVALID, body=client_with(given_name=42), fields=("given_name",)
+    ),
+    "register/blank-name": Bad(
+        "POST",
+        P_CLIENTS,
+        422,
+        INVALID,
+        body=client_with(family_name="   "),
+        fields=("family_name",),
+    ),
+    "register/bad-date": Bad(
+        "POST",
+        P_CLIENTS,
+        422,
+        INVALID,
+        body=client_with(birth_date="17/05/1990"),
+        fields=("birth_date",),
+    ),
+    "register/unborn": Bad(
+        "POST",
+        P_CLIENTS,
+        422,
+        INVALID,
+        body=client_with(birth_date=TOMORROW),
+        fields=("birth_date",),
+    ),
+    "register/bad-email": Bad(
+        "POST", P_CLIENTS, 422, INVALID, body=client_with(email="anna-at-home"), fields=("email",)
+    ),
+    "register/bad-language": Bad(
+        "POST",
+        P_CLIENTS,
+        422,
+        INVALID,
+        body=client_with(preferred_language="Dutch"),
+        fields=("preferred_language",),
+    ),
+    "register/invalid-json": Bad(
+        "POST", P_CLIENTS, 422, INVALID, raw='{"given_name": "Anna", "family_name": '
+    ),
+    "register/json-array": Bad("POST", P_CLIENTS, 422, INVALID, body=[a_client_body()]),
+    "register/no-token": Bad(
+        "POST", P_CLIENTS, 401, "unauthorized", body=a_client_body(), who="none"
+    ),
+    "register/garbage-token": Bad(
+        "POST", P_CLIENTS, 401, "unauthorized", body=a_client_body(), who="garbage"
+    ),
+    "register/expired-token": Bad(
+        "POST", P_CLIENTS, 401, "unauthorized", body=a_client_body(), who="expired"
+    ),
+    "register/forged-token": Bad(
+        "POST", P_CLIENTS, 401, "unauthorized", body=a_client_body(), who="forged"
+    ),
+    "register/basic-auth": Bad(
+        "POST", P_CLIENTS, 401, "unauthorized", body=a_client_body(), who="basic"
+    ),
+    "register/auditor": Bad(
+        "POST", P_CLIENTS, 403, "forbidden", body=a_client_body(), who="auditor"
+    ),
+    "register/partner": Bad(
+        "POST", P_CLIENTS, 403, "forbidden", body=a_client_body(), who="partner"
+    ),
+    "register/team-lead": Bad(
+        "POST", P_CLIENTS, 403, "forbidden", body=a_client_body(), who="team_lead"
+    ),
+    # GET /clients/{id}
+    "client/no-token": Bad("GET", P_CLIENT, 401, "unauthorized", who="none"),
+    "client/auditor": Bad("GET", P_CLIENT, 403, "forbidden", who="auditor"),
+    "client/partner": Bad("GET", P_CLIENT, 403, "forbidden", who="partner"),
+    "client/unknown": Bad("GET", "/clients/{missing}", 404, "not-found"),
+    "client/a-case-id": Bad("GET", "/clients/{case}", 404, "not-found"),
+    "client/other-org": Bad("GET", "/clients/{other_client}", 404, "not-found"),
+    "client/not-a-uuid": Bad("GET", "/clients/anna", 422, INVALID, fields=("client_id",)),
+    # POST /clients/{id}/consents
+    "consent/empty": Bad("POST", P_CONSENTS, 422, INVALID, body={}, fields=("purpose", "granted")),
+    "consent/unknown-field": Bad(
+        "POST",
+        P_CONSENTS,
+        422,
+        INVALID,
+        body={"purpose": "guidance", "granted": True, "until": "2030-01-01"},
+        fields=("until",),
+    ),
+    "consent/unknown-purpose": Bad(
+        "POST",
+        P_CONSENTS,
+        422,
+        INVALID,
+        body={"purpose": "marketing", "granted": True},
+        fields=("purpose",),
+    ),
+    "consent/granted-as-string": Bad(
+        "POST",
+        P_CONSENTS,
+        422,
+        INVALID,
+        body={"purpose": "statistics", "granted": "yes"},
+        fields=("granted",),
+    ),
+    "consent/granted-as-number": Bad(
+        "POST",
+        P_CONSENTS,
+        422,
+        INVALID,
+        body={"purpose": "statistics", "granted": 1},
+        fields=("granted",),
+    ),
+    "consent/referral-without-partner": Bad(
+        "POST",
+        P_CONSENTS,
+        422,
+        INVALID,
+        body={"purpose": "referral", "granted": True, "data_categories": ["identity"]},
+        fields=("partner_id",),
+    ),
+    "consent/referral-without-categories": Bad(
+        "POST",
+        P_CONSENTS,
+        422,
+        INVALID,
+        body={"purpose": "referral", "granted": True, "partner_id": str(uuid.uuid4())},
+        fields=("data_categories",),
+    ),
+    "consent/referral-unknown-category": Bad(
+        "POST",
+        P_CONSENTS,
+        422,
+        INVALID,
+        body={
+            "purpose": "referral",
+            "granted": True,
+            "partner_id": str(uuid.uuid4()),
+            "data_categories": ["identity", "salary"],
+        },
+        fields=("data_categories",),
+    ),
+    "consent/partner-not-a-uuid": Bad(
+        "POST",
+        P_CONSENTS,
+        422,
+        INVALID,
+        body={
+            "purpose": "referral",
+            "granted": True,
+            "partner_id": "vdab",
+            "data_categories": ["identity"],
+        },
+        fields=("partner_id",),
+    ),
+    "consent/guidance-with-partner": Bad(
+        "POST",
+        P_CONSENTS,
+        422,
+        INVALID,
+        body={"purpose": "guidance", "granted": True, "partner_id": str(uuid.uuid4())},
+        fields=("partner_id",),
+    ),
+    "consent/statistics-with-categories": Bad(
+        "POST",
+        P_CONSENTS,
+        422,
+        INVALID,
+        body={"purpose": "statistics", "granted": True, "data_categories": ["contact"]},
+        fields=("data_categories",),
+    ),
+    "consent/invalid-json": Bad("POST", P_CONSENTS, 422, INVALID, raw="purpose=guidance"),
+    "consent/stale-if-match": Bad(
+        "POST",
+        P_CONSENTS,
+        409,
+        "version-conflict",
+        body={"purpose": "statistics", "granted": True},
+        if_match='"1"',
+    ),
+    "consent/future-if-match": Bad(
+        "POST",
+        P_CONSENTS,
+        409,
+        "version-conflict",
+        body={"purpose": "statistics", "granted": True},
+        if_match='"3"',
+    ),
+    "consent/malformed-if-match": Bad(
+        "POST",
+        P_CONSENTS,
+        422,
+        INVALID,
+        body={"purpose": "statistics", "granted": True},
+        if_match="version two",
+        fields=("If-Match",),
+    ),
+    "consent/unknown-client": Bad(
+        "POST",
+        "/clients/{missing}/consents",
+        404,
+        "not-found",
+        body={"purpose": "guidance", "granted": True},
+    ),
+    "consent/other-org": Bad(
+        "POST",
+        "/clients/{other_client}/consents",
+        404,
+        "not-found",
+        body={"purpose": "statistics", "granted": True},
+    ),
+    "consent/no-token": Bad(
+        "POST",
+        P_CONSENTS,
+        401,
+        "unauthorized",
+        body={"purpose": "guidance", "granted": False},
+        who="none",
+    ),
+    "consent/team-lead": Bad(
+        "POST",
+        P_CONSENTS,
+        403,
+        "forbidden",
+        body={"purpose": "guidance", "granted": False},
+        who="team_lead",
+    ),
+    "consent/partner": Bad(
+        "POST",
+        P_CONSENTS,
+        403,
+        "forbidden",
+        body={"purpose": "guidance", "granted": False},
+        who="partner",
+    ),
+    # GET consents and their history
+    "consents/no-token": Bad("GET", P_CONSENTS, 401, "unauthorized", who="none"),
+    "consents/auditor": Bad("GET", P_CONSENTS, 403, "forbidden", who="auditor"),
+    "consents/unknown": Bad("GET", "/clients/{missing}/consents", 404, "not-found"),
+    "consents/other-org": Bad("GET", "/clients/{other_client}/consents", 404, "not-found"),
+    "history/no-token": Bad("GET", P_HISTORY, 401, "unauthorized", who="none"),
+    "history/partner": Bad("GET", P_HISTORY, 403, "forbidden", who="partner"),
+    "history/unknown": Bad("GET", "/clients/{missing}/consents/history", 404, "not-found"),
+    "history/other-org": Bad("GET", "/clients/{other_client}/consents/history", 404, "not-found"),
+    # POST /cases
+    "open/empty": Bad(
+        "POST", P_CASES, 422, INVALID, body={}, fields=("client_id", "career_question")
+    ),
+    "open/missing-question": Bad(
+        "POST",
+        P_CASES,
+        422,
+        INVALID,
+        body={"client_id": "{client}"},
+        fields=("career_question",),
+    ),
+    "open/unknown-field": Bad(
+        "POST",
+        P_CASES,
+        422,
+        INVALID,
+        body={**OPEN_CASE, "hours_budget": 100},
+        fields=("hours_budget",),
+    ),
+    "open/client-not-a-uuid": Bad(
+        "POST",
+        P_CASES,
+        422,
+        INVALID,
+        body={"client_id": "anna", "career_question": "What next?"},
+        fields=("client_id",),
+    ),
+    "open/question-not-a-string": Bad(
+        "POST",
+        P_CASES,
+        422,
+        INVALID,
+        body={"client_id": "{client}", "career_question": ["what", "next"]},
+        fields=("career_question",),
+    ),
+    "open/empty-question": Bad(
+        "POST",
+        P_CASES,
+        422,
+        INVALID,
+        body={"client_id": "{client}", "career_question": ""},
+        fields=("career_question",),
+    ),
+    "open/blank-question": Bad(
+        "POST",
+        P_CASES,
+        422,
+        INVALID,
+        body={"client_id": "{client}", "career_question": "  \n "},
+        fields=("career_question",),
+    ),
+    "open/invalid-json": Bad("POST", P_CASES, 422, INVALID, raw="{'client_id': 1}"),
+    "open/without-consent": Bad(
+        "POST",
+        P_CASES,
+        409,
+        "consent-required",
+        body={"client_id": "{bare}", "career_question": "What next?"},
+    ),
+    "open/unknown-client": Bad(
+        "POST",
+        P_CASES,
+        404,
+        "not-found",
+        body={"client_id": "{missing}", "career_question": "What next?"},
+    ),
+    "open/other-org-client": Bad(
+        "POST",
+        P_CASES,
+        404,
+        "not-found",
+        body={"client_id": "{other_client}", "career_question": "What next?"},
+    ),
+    "open/no-token": Bad("POST", P_CASES, 401, "unauthorized", body=OPEN_CASE, who="none"),
+    "open/auditor": Bad("POST", P_CASES, 403, "forbidden", body=OPEN_CASE, who="auditor"),
+    "open/partner": Bad("POST", P_CASES, 403, "forbidden", body=OPEN_CASE, who="partner"),
+    "open/team-lead": Bad("POST", P_CASES, 403, "forbidden", body=OPEN_CASE, who="team_lead"),
+    # GET /cases/{id} and /cases
+    "case/no-token": Bad("GET", P_CASE, 401, "unauthorized", who="none"),
+    "case/auditor": Bad("GET", P_CASE, 403, "forbidden", who="auditor"),
+    "case/partner": Bad("GET", P_CASE, 403, "forbidden", who="partner"),
+    "case/unknown": Bad("GET", "/cases/{missing}", 404, "not-found"),
+    "case/a-client-id": Bad("GET", "/cases/{client}", 404, "not-found"),
+    "case/other-org": Bad("GET", "/cases/{other_case}", 404, "not-found"),
+    "case/not-a-uuid": Bad("GET", "/cases/42", 422, INVALID, fields=("case_id",)),
+    "cases/no-token": Bad("GET", P_CASES, 401, "unauthorized", who="none"),
+    "cases/auditor": Bad("GET", P_CASES, 403, "forbidden", who="auditor"),
+    "cases/unknown-status": Bad("GET", "/cases?status=lost", 422, INVALID, fields=("status",)),
+    "cases/limit-0": Bad("GET", "/cases?limit=0", 422, INVALID, fields=("limit",)),
+    "cases/limit-too-big": Bad("GET", "/cases?limit=1000", 422, INVALID, fields=("limit",)),
+    "cases/negative-offset": Bad("GET", "/cases?offset=-1", 422, INVALID, fields=("offset",)),
+    "cases/limit-not-a-number": Bad("GET", "/cases?limit=all", 422, INVALID, fields=("limit",)),
+    # POST /cases/{id}/entry-check
+    "entry/empty": Bad("POST", P_ENTRY, 422, INVALID, body={}, fields=("eligible",)),
+    "entry/unknown-field": Bad(
+        "POST", P_ENTRY, 422, INVALID, body={"eligible": True, "score": 3}, fields=("score",)
+    ),
+    "entry/eligible-as-string": Bad(
+        "POST", P_ENTRY, 422, INVALID, body={"eligible": "true"}, fields=("eligible",)
+    ),
+    "entry/eligible-maybe": Bad(
+        "POST", P_ENTRY, 422, INVALID, body={"eligible": "maybe"}, fields=("eligible",)
+    ),
+    "entry/notes-not-a-string": Bad(
+        "POST", P_ENTRY, 422, INVALID, body={"eligible": True, "notes": 5}, fields=("notes",)
+    ),
+    "entry/invalid-json": Bad("POST", P_ENTRY, 422, INVALID, raw='{"eligible": tru}'),
+    "entry/stale-if-match": Bad(
+        "POST", P_ENTRY, 409, "version-conflict", body={"eligible": True}, if_match='"1"'
+    ),
+    "entry/unknown-case": Bad(
+        "POST", "/cases/{missing}/entry-check", 404, "not-found", body={"eligible": True}
+    ),
+    "entry/a-client-id": Bad(
+        "POST", "/cases/{client}/entry-check", 404, "not-found", body={"eligible": True}
+    ),
+    "entry/other-org": Bad(
+        "POST", "/cases/{other_case}/entry-check", 404, "not-found", body={"eligible": True}
+    ),
+    "entry/no-token": Bad(
+        "POST", P_ENTRY, 401, "unauthorized", body={"eligible": True}, who="none"
+    ),
+    "entry/team-lead": Bad(
+        "POST", P_ENTRY, 403, "forbidden", body={"eligible": True}, who="team_lead"
+    ),
+    "entry/auditor": Bad("POST", P_ENTRY, 403, "forbidden", body={"eligible": True}, who="auditor"),
+    # POST /cases/{id}/assessments
+    "assess/empty": Bad("POST", P_ASSESS, 422, INVALID, body={}, fields=("assessor", "scores")),
+    "assess/unknown-assessor": Bad(
+        "POST",
+        P_ASSESS,
+        422,
+        INVALID,
+        body={"assessor": "mother", "scores": ALL_THREES},
+        fields=("assessor",),
+    ),
+    "assess/missing-competence": Bad(
+        "POST",
+        P_ASSESS,
+        422,
+        INVALID,
+        body={"assessor": "client", "scores": without(ALL_THREES, "networking")},
+        fields=("scores.networking",),
+    ),
+    "assess/unknown-competence": Bad(
+        "POST",
+        P_ASSESS,
+        422,
+        INVALID,
+        body={"assessor": "client", "scores": {**ALL_THREES, "happiness": 4}},
+        fields=("scores.happiness",),
+    ),
+    "assess/score-0": Bad(
+        "POST",
+        P_ASSESS,
+        422,
+        INVALID,
+        body={"assessor": "client", "scores": {**ALL_THREES, "career_steering": 0}},
+        fields=("scores.career_steering",),
+    ),
+    "assess/score-5": Bad(
+        "POST",
+        P_ASSESS,
+        422,
+        INVALID,
+        body={"assessor": "counsellor", "scores": {**ALL_THREES, "work_exploration": 5}},
+        fields=("scores.work_exploration",),
+    ),
+    "assess/two-scores-out-of-range": Bad(
+        "POST",
+        P_ASSESS,
+        422,
+        INVALID,
+        body={
+            "assessor": "client",
+            "scores": {**ALL_THREES, "networking": -1, "motive_reflection": 9},
+        },
+        fields=("scores.networking", "scores.motive_reflection"),
+    ),
+    "assess/score-as-string": Bad(
+        "POST",
+        P_ASSESS,
+        422,
+        INVALID,
+        body={"assessor": "client", "scores": {**ALL_THREES, "quality_reflection": "3"}},
+        fields=("scores.quality_reflection",),
+    ),
+    "assess/score-as-boolean": Bad(
+        "POST",
+        P_ASSESS,
+        422,
+        INVALID,
+        body={"assessor": "client", "scores": {**ALL_THREES, "networking": True}},
+        fields=("scores.networking",),
+    ),
+    "assess/score-fractional": Bad(
+        "POST",
+        P_ASSESS,
+        422,
+        INVALID,
+        body={"assessor": "client", "scores": {**ALL_THREES, "networking": 2.5}},
+        fields=("scores.networking",),
+    ),
+    "assess/scores-as-list": Bad(
+        "POST",
+        P_ASSESS,
+        422,
+        INVALID,
+        body={"assessor": "client", "scores": [3, 3, 3, 3, 3]},
+        fields=("scores",),
+    ),
+    "assess/unknown-field": Bad(
+        "POST", P_ASSESS, 422, INVALID, body={**ASSESSMENT, "date": PAST_SESSION}, fields=("date",)
+    ),
+    "assess/invalid-json": Bad("POST", P_ASSESS, 422, INVALID, raw='{"assessor": "client",}'),
+    "assess/stale-if-match": Bad(
+        "POST", P_ASSESS, 409, "version-conflict", body=ASSESSMENT, if_match='W/"1"'
+    ),
+    "assess/unknown-case": Bad(
+        "POST", "/cases/{missing}/assessments", 404, "not-found", body=ASSESSMENT
+    ),
+    "assess/other-org": Bad(
+        "POST", "/cases/{other_case}/assessments", 404, "not-found", body=ASSESSMENT
+    ),
+    "assess/no-token": Bad("POST", P_ASSESS, 401, "unauthorized", body=ASSESSMENT, who="none"),
+    "assess/partner": Bad("POST", P_ASSESS, 403, "forbidden", body=ASSESSMENT, who="partner"),
+    # POST /cases/{id}/sessions
+    "session/empty": Bad(
+        "POST", P_SESSION, 422, INVALID, body={}, fields=("kind", "held_at", "minutes")
+    ),
+    "session/unknown-kind": Bad(
+        "POST", P_SESSION, 422, INVALID, body={**SESSION, "kind": "coffee"}, fields=("kind",)
+    ),
+    "session/0-minutes": Bad(
+        "POST", P_SESSION, 422, INVALID, body={**SESSION, "minutes": 0}, fields=("minutes",)
+    ),
+    "session/601-minutes": Bad(
+        "POST", P_SESSION, 422, INVALID, body={**SESSION, "minutes": 601}, fields=("minutes",)
+    ),
+    "session/minutes-as-text": Bad(
+        "POST", P_SESSION, 422, INVALID, body={**SESSION, "minutes": "sixty"}, fields=("minutes",)
+    ),
+    "session/minutes-as-string": Bad(
+        "POST", P_SESSION, 422, INVALID, body={**SESSION, "minutes": "60"}, fields=("minutes",)
+    ),
+    "session/minutes-fractional": Bad(
+        "POST", P_SESSION, 422, INVALID, body={**SESSION, "minutes": 45.5}, fields=("minutes",)
+    ),
+    "session/held-at-without-zone": Bad(
+        "POST",
+        P_SESSION,
+        422,
+        INVALID,
+        body={**SESSION, "held_at": "2025-01-06T10:00:00"},
+        fields=("held_at",),
+    ),
+    "session/held-at-not-a-time": Bad(
+        "POST",
+        P_SESSION,
+        422,
+        INVALID,
+        body={**SESSION, "held_at": "yesterday"},
+        fields=("held_at",),
+    ),
+    "session/held-in-the-future": Bad(
+        "POST", P_SESSION, 422, INVALID, body={**SESSION, "held_at": FUTURE}, fields=("held_at",)
+    ),
+    "session/unknown-field": Bad(
+        "POST", P_SESSION, 422, INVALID, body={**SESSION, "room": "B12"}, fields=("room",)
+    ),
+    "session/invalid-json": Bad("POST", P_SESSION, 422, INVALID, raw="minutes: 60"),
+    "session/stale-if-match": Bad(
+        "POST", P_SESSION, 409, "version-conflict", body=SESSION, if_match='"1"'
+    ),
+    "session/unknown-case": Bad(
+        "POST", "/cases/{missing}/sessions", 404, "not-found", body=SESSION
+    ),
+    "session/other-org": Bad(
+        "POST", "/cases/{other_case}/sessions", 404, "not-found", body=SESSION
+    ),
+    "session/no-token": Bad("POST", P_SESSION, 401, "unauthorized", body=SESSION, who="none"),
+    "session/auditor": Bad("POST", P_SESSION, 403, "forbidden", body=SESSION, who="auditor"),
+    # POST /cases/{id}/decision
+    "decide/empty": Bad("POST", P_DECIDE, 422, INVALID, body={}, fields=("decision",)),
+    "decide/unknown-decision": Bad(
+        "POST", P_DECIDE, 422, INVALID, body={"decision": "postpone"}, fields=("decision",)
+    ),
+    "decide/reason-not-a-string": Bad(
+        "POST",
+        P_DECIDE,
+        422,
+        INVALID,
+        body={"decision": "decline", "reason": {"why": "no"}},
+        fields=("reason",),
+    ),
+    "decide/unknown-field": Bad(
+        "POST",
+        P_DECIDE,
+        422,
+        INVALID,
+        body={"decision": "decline", "partner": "x"},
+        fields=("partner",),
+    ),
+    "decide/invalid-json": Bad("POST", P_DECIDE, 422, INVALID, raw='"accept'),
+    "decide/accept-without-entry-check": Bad(
+        "POST", P_DECIDE, 409, "case-not-ready", body={"decision": "accept"}
+    ),
+    "decide/stale-if-match": Bad(
+        "POST",
+        P_DECIDE,
+        409,
+        "version-conflict",
+        body={"decision": "decline"},
+        if_match='"1"',
+    ),
+    "decide/unknown-case": Bad(
+        "POST", "/cases/{missing}/decision", 404, "not-found", body={"decision": "decline"}
+    ),
+    "decide/other-org": Bad(
+        "POST", "/cases/{other_case}/decision", 404, "not-found", body={"decision": "decline"}
+    ),
+    "decide/no-token": Bad(
+        "POST", P_DECIDE, 401, "unauthorized", body={"decision": "decline"}, who="none"
+    ),
+    "decide/team-lead": Bad(
+        "POST", P_DECIDE, 403, "forbidden", body={"decision": "decline"}, who="team_lead"
+    ),
+    "decide/partner": Bad(
+        "POST", P_DECIDE, 403, "forbidden", body={"decision": "decline"}, who="partner"
+    ),
+}
+
+
+@dataclass
+class World:
+    """One organisation's client (v2: registered, guidance consent) and its case (v2:
+    opened, one assessment, no entry check), plus, when a row needs them, a client
+    without consent and another organisation's client and case."""
+
+    org: str
+    headers: dict[str, str]
+    ids: dict[str, str]
+
+
+async def build_world(api: httpx.AsyncClient, token: Any, bad: Bad) -> World:
+    org = new_org()
+    headers = bearer(token("counsellor", org=org))
+    client = await a_registered_client(api, headers)
+    await a_guidance_consent(api, headers, client)
+    case = await an_open_case(api, headers, client)
+    await post_case(api, headers, case, "assessments", ASSESSMENT, 201)
+    ids = {"client": client, "case": case, "missing": str(uuid.uuid4())}
+    text = repr(bad)
+    if "{bare}" in text:
+        ids["bare"] = await a_registered_client(api, headers, given_name="Bare")
+    if "{other_" in text:
+        other = bearer(token("counsellor", org=new_org()))
+        ids["other_case"] = await an_open_case(api, other)
+        ids["other_client"] = (await intake_get(api, f"/cases/{ids['other_case']}", other)).json()[
+            "client_id"
+        ]
+    return World(org, headers, ids)
+
+
+def caller(who: str, world: World, token: Any, settings: Any) -> dict[str, str]:
+    if who == "counsellor":
+        return world.headers
+    if who == "none":
+        return {}
+    if who == "garbage":
+        return {"Authorization": "Bearer not.a.jwt"}
+    if who == "basic":
+        return {"Authorization": "Basic Y291bnNlbGxvcjpzZWNyZXQ="}
+    if who == "expired":
+        return bearer(token("counsellor", org=world.org, ttl_seconds=-120))
+    if who == "forged":
+        now = int(datetime.now(UTC).timestamp())
+        claims = {
+            "iss": "guidance-dev",
+            "aud": "guidance",
+            "sub": "mallory",
+            "org": world.org,
+            "roles": ["counsellor", "admin"],
+            "iat": now,
+            "exp": now + 600,
+        }
+        assert settings.jwt_secret != "not-the-secret-at-all-not-the-secret"
+        return bearer(jwt.encode(claims, "not-the-secret-at-all-not-the-secret", "HS256"))
+    if who == "partner":
+        return bearer(token("partner", org=world.org, partner_id=uuid.uuid4()))
+    return bearer(token(who, org=world.org))
+
+
+async def snapshot(api: httpx.AsyncClient, app: Any, world: World) -> dict[str, Any]:
+    """Everything a failed command must leave as it was."""
+    h = world.headers
+    client = await intake_get(api, f"/clients/{world.ids['client']}", h)
+    case = await intake_get(api, f"/cases/{world.ids['case']}", h)
+    cases = await intake_get(api, "/cases", h)
+    state: dict[str, Any] = {
+        "client": client.json(),
+        "client_etag": client.headers["etag"],
+        "consents": (await intake_get(api, f"/clients/{world.ids['client']}/consents", h)).json(),
+        "case": case.json(),
+        "case_etag": case.headers["etag"],
+        "cases": cases.json(),
+        "cases_total": cases.headers["x-total-count"],
+        "events": await intake_events(app),
+    }
+    for name in ("client", "case", "bare", "other_client", "other_case"):
+        if name in world.ids:
+            state[f"events:{name}"] = await intake_events(app, world.ids[name])
+    return state
+
+
+@pytest.mark.parametrize("bad", list(BAD.values()), ids=list(BAD))
+async def test_a_bad_request_answers_a_problem_and_changes_nothing(
+    bad: Bad, api: httpx.AsyncClient, intake_app: Any, token: Any, settings: Any
+) -> None:
+    world = await build_world(api, token, bad)
+    before = snapshot_before = await snapshot(api, intake_app, world)
+    assert before["client"]["version"] == 2 and before["client_etag"] == '"2"'
+    assert before["case"]["version"] == 2 and before["case_etag"] == '"2"'
+    assert before["events:client"] == 2 and before["events:case"] == 2
+
+    headers = dict(caller(bad.who, world, token, settings))
+    if bad.if_match is not None:
+        headers["If-Match"] = bad.if_match
+    kwargs: dict[str, Any] = {"headers": headers}
+    if bad.raw is not None:
+        kwargs["content"] = bad.raw.encode()
+        headers["Content-Type"] = "application/json"
+    elif bad.body is not None:
+        kwargs["json"] = fill(bad.body, world.ids)
+    r = await api.request(bad.method, BASE + fill(bad.path, world.ids), **kwargs)
+
+    body = assert_problem(r, bad.status, bad.code, bad.fields)
+    for secret in ("Anna", "Peeters", "anna.peeters@example.org", "logistics"):
+        assert secret not in body["detail"]
+    after = await snapshot(api, intake_app, world)
+    assert after == snapshot_before
+
+
+async def test_an_invalid_json_body_is_reported_under_body(
+    api: httpx.AsyncClient, counsellor: dict[str, str]
+) -> None:
+    r = await api.post(
+        f"{BASE}/clients",
+        content=b'{"given_name": "Anna", "family_name": ',
+        headers={**counsellor, "Content-Type": "application/json"},
+    )
+    body = assert_problem(r, 422, INVALID)
+    assert [e["field"] for e in body["errors"]] == ["body"]

@@ -1,0 +1,638 @@
+"""Planning's bad requests: a table of bad requests for every planning path, each to answer
+problem+json and change nothing (the plan's state, ETag and events as they were).
+
+Each row gets a world of its own: an accepted case's plan in an organisation of its own, at
+version 7, and where the row names them another organisation's plan and a bare plan.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.bad_requests import Bad, command_rows, read_rows, without
+from tests.scenarios import (
+    ESCO_SKILL,
+    a_draft_plan,
+    a_goal,
+    an_action,
+    days,
+    get_plan,
+    plan_events,
+    send,
+)
+from tests.scenarios import PLANNING as BASE
+from tests.support import INVALID, assert_problem, bearer, fill, new_org
+
+P_PLANS = "/plans"
+P_PLAN = "/plans/{plan}"
+P_VERSION = "/plans/{plan}/versions/1"
+P_DOC = "/plans/{plan}/document"
+P_TYPE = "/plans/{plan}/type"
+P_GOALS = "/plans/{plan}/goals"
+P_PRIO = "/plans/{plan}/priorities"
+P_ACTIONS = "/plans/{plan}/goals/{goal}/actions"
+P_COMPLETE = "/plans/{plan}/actions/{action}/complete"
+P_CANCEL = "/plans/{plan}/actions/{action}/cancel"
+P_ANALYSIS = "/plans/{plan}/competence-analysis"
+P_EVIDENCE = "/plans/{plan}/portfolio/evidence"
+P_ASSESS = "/plans/{plan}/portfolio/assessment"
+P_AGREE = "/plans/{plan}/agreement"
+TYPE = {"plan_type": "reflection"}
+ORDER = {"order": ["{goal2}", "{goal}"]}
+ANALYSIS = {"career_target": "Teacher", "strengths": [{"text": "Coaching"}]}
+EVIDENCE = {"title": "Forklift certificate", "kind": "certificate", "date": "2019-03-01"}
+ASSESSMENT = {"standard": "Teacher profile", "comparison": "Partly covered", "advice": "stop"}
+AGREE = {"party": "client"}
+
+
+def item(**overrides: Any) -> dict[str, Any]:
+    return {"career_target": "Teacher", "strengths": [{"text": "Coaching", **overrides}]}
+
+
+def plan_command_rows(
+    name: str, method: str, path: str, body: Any, *, other: str, missing: str
+) -> dict[str, Bad]:
+    """A command on the world's plan (at version 7): the rows every command shares."""
+    return command_rows(
+        name,
+        method,
+        path,
+        body,
+        stale='"4"',
+        absent={"unknown-plan": missing, "other-org": other},
+        refused=("auditor", "partner", "team_lead"),
+    )
+
+
+def plan_read_rows(name: str, path: str, *, other: str, missing: str) -> dict[str, Bad]:
+    return read_rows(
+        name,
+        path,
+        absent={"unknown-plan": missing, "other-org": other},
+        refused=("auditor", "partner"),
+    )
+
+
+BAD: dict[str, Bad] = {
+    # GET /plans
+    "plans/no-token": Bad("GET", P_PLANS, 401, "unauthorized", who="none"),
+    "plans/auditor": Bad("GET", P_PLANS, 403, "forbidden", who="auditor"),
+    "plans/partner": Bad("GET", "/plans?case_id={case}", 403, "forbidden", who="partner"),
+    "plans/case-not-a-uuid": Bad("GET", "/plans?case_id=42", 422, INVALID, fields=("case_id",)),
+    "plans/unknown-status": Bad("GET", "/plans?status=lost", 422, INVALID, fields=("status",)),
+    "plans/limit-0": Bad("GET", "/plans?limit=0", 422, INVALID, fields=("limit",)),
+    "plans/limit-too-big": Bad("GET", "/plans?limit=1000", 422, INVALID, fields=("limit",)),
+    "plans/negative-offset": Bad("GET", "/plans?offset=-1", 422, INVALID, fields=("offset",)),
+    # GET /plans/{id}
+    **plan_read_rows("plan", P_PLAN, other="/plans/{other_plan}", missing="/plans/{missing}"),
+    "plan/a-case-id": Bad("GET", "/plans/{case}", 404, "not-found"),
+    "plan/not-a-uuid": Bad("GET", "/plans/my-plan", 422, INVALID, fields=("plan_id",)),
+    # GET /plans/{id}/versions
+    **plan_read_rows(
+        "versions",
+        "/plans/{plan}/versions",
+        other="/plans/{other_plan}/versions",
+        missing="/plans/{missing}/versions",
+    ),
+    "versions/not-a-uuid": Bad("GET", "/plans/my-plan/versions", 422, INVALID, fields=("plan_id",)),
+    # GET /plans/{id}/versions/{n}
+    **plan_read_rows(
+        "version",
+        P_VERSION,
+        other="/plans/{other_plan}/versions/1",
+        missing="/plans/{missing}/versions/1",
+    ),
+    "version/never-agreed": Bad("GET", P_VERSION, 404, "not-found"),
+    "version/not-a-number": Bad(
+        "GET", "/plans/{plan}/versions/first", 422, INVALID, fields=("version",)
+    ),
+    "version/zero": Bad("GET", "/plans/{plan}/versions/0", 422, INVALID, fields=("version",)),
+    # GET /plans/{id}/document
+    **plan_read_rows(
+        "document", P_DOC, other="/plans/{other_plan}/document", missing="/plans/{missing}/document"
+    ),
+    "document/unknown-language": Bad(
+        "GET", "/plans/{plan}/document?lang=de", 422, INVALID, fields=("lang",)
+    ),
+    # PUT /plans/{id}/type
+    "type/no-body": Bad("PUT", P_TYPE, 422, INVALID),
+    "type/empty": Bad("PUT", P_TYPE, 422, INVALID, body={}, fields=("plan_type",)),
+    "type/unknown-type": Bad(
+        "PUT", P_TYPE, 422, INVALID, body={"plan_type": "mixed"}, fields=("plan_type",)
+    ),
+    "type/not-a-string": Bad(
+        "PUT", P_TYPE, 422, INVALID, body={"plan_type": 2}, fields=("plan_type",)
+    ),
+    "type/unknown-field": Bad(
+        "PUT", P_TYPE, 422, INVALID, body={**TYPE, "goals": []}, fields=("goals",)
+    ),
+    "type/invalid-json": Bad("PUT", P_TYPE, 422, INVALID, raw='{"plan_type": action}'),
+    "type/json-array": Bad("PUT", P_TYPE, 422, INVALID, body=[TYPE]),
+    **plan_command_rows(
+        "type",
+        "PUT",
+        P_TYPE,
+        TYPE,
+        other="/plans/{other_plan}/type",
+        missing="/plans/{missing}/type",
+    ),
+    # POST /plans/{id}/goals
+    "goal/empty": Bad(
+        "POST",
+        P_GOALS,
+        422,
+        INVALID,
+        body={},
+        fields=("title", "specific", "measure", "target_date", "competences", "priority"),
+    ),
+    "goal/missing-target-date": Bad(
+        "POST",
+        P_GOALS,
+        422,
+        INVALID,
+        body=without(a_goal(), "target_date"),
+        fields=("target_date",),
+    ),
+    "goal/unknown-field": Bad(
+        "POST", P_GOALS, 422, INVALID, body=a_goal(owner="client"), fields=("owner",)
+    ),
+    "goal/title-not-a-string": Bad(
+        "POST", P_GOALS, 422, INVALID, body=a_goal(title=7), fields=("title",)
+    ),
+    "goal/empty-title": Bad(
+        "POST", P_GOALS, 422, INVALID, body=a_goal(title=""), fields=("title",)
+    ),
+    "goal/blank-title": Bad(
+        "POST", P_GOALS, 422, INVALID, body=a_goal(title="   "), fields=("title",)
+    ),
+    "goal/title-too-long": Bad(
+        "POST", P_GOALS, 422, INVALID, body=a_goal(title="x" * 201), fields=("title",)
+    ),
+    "goal/empty-measure": Bad(
+        "POST", P_GOALS, 422, INVALID, body=a_goal(measure=""), fields=("measure",)
+    ),
+    "goal/bad-date": Bad(
+        "POST",
+        P_GOALS,
+        422,
+        INVALID,
+        body=a_goal(target_date="next summer"),
+        fields=("target_date",),
+    ),
+    "goal/unknown-competence": Bad(
+        "POST",
+        P_GOALS,
+        422,
+        INVALID,
+        body=a_goal(competences=["networking", "happiness"]),
+        fields=("competences.1",),
+    ),
+    "goal/competences-not-a-list": Bad(
+        "POST",
+        P_GOALS,
+        422,
+        INVALID,
+        body=a_goal(competences="networking"),
+        fields=("competences",),
+    ),
+    "goal/priority-0": Bad(
+        "POST", P_GOALS, 422, INVALID, body=a_goal(priority=0), fields=("priority",)
+    ),
+    "goal/priority-negative": Bad(
+        "POST", P_GOALS, 422, INVALID, body=a_goal(priority=-1), fields=("priority",)
+    ),
+    "goal/priority-beyond-the-ranking": Bad(
+        "POST", P_GOALS, 422, INVALID, body=a_goal(priority=4), fields=("priority",)
+    ),
+    "goal/priority-too-big": Bad(
+        "POST", P_GOALS, 422, INVALID, body=a_goal(priority=101), fields=("priority",)
+    ),
+    "goal/priority-as-string": Bad(
+        "POST", P_GOALS, 422, INVALID, body=a_goal(priority="1"), fields=("priority",)
+    ),
+    "goal/priority-fractional": Bad(
+        "POST", P_GOALS, 422, INVALID, body=a_goal(priority=1.5), fields=("priority",)
+    ),
+    "goal/priority-as-boolean": Bad(
+        "POST", P_GOALS, 422, INVALID, body=a_goal(priority=True), fields=("priority",)
+    ),
+    "goal/not-smart": Bad(
+        "POST", P_GOALS, 422, "not-smart", body=a_goal(measure="more"), fields=("measurable",)
+    ),
+    "goal/invalid-json": Bad("POST", P_GOALS, 422, INVALID, raw='{"title": "x",'),
+    **plan_command_rows(
+        "goal",
+        "POST",
+        P_GOALS,
+        a_goal(priority=2),
+        other="/plans/{other_plan}/goals",
+        missing="/plans/{missing}/goals",
+    ),
+    # PUT /plans/{id}/priorities
+    "priorities/empty": Bad("PUT", P_PRIO, 422, INVALID, body={}, fields=("order",)),
+    "priorities/empty-order": Bad(
+        "PUT", P_PRIO, 422, INVALID, body={"order": []}, fields=("order",)
+    ),
+    "priorities/missing-a-goal": Bad(
+        "PUT", P_PRIO, 422, INVALID, body={"order": ["{goal}"]}, fields=("order",)
+    ),
+    "priorities/a-goal-twice": Bad(
+        "PUT",
+        P_PRIO,
+        422,
+        INVALID,
+        body={"order": ["{goal}", "{goal2}", "{goal}"]},
+        fields=("order",),
+    ),
+    "priorities/unknown-goal": Bad(
+        "PUT", P_PRIO, 422, INVALID, body={"order": ["{goal}", "{missing}"]}, fields=("order",)
+    ),
+    "priorities/not-a-uuid": Bad(
+        "PUT", P_PRIO, 422, INVALID, body={"order": ["{goal}", "second"]}, fields=("order.1",)
+    ),
+    "priorities/not-a-list": Bad(
+        "PUT", P_PRIO, 422, INVALID, body={"order": "{goal}"}, fields=("order",)
+    ),
+    "priorities/unknown-field": Bad(
+        "PUT", P_PRIO, 422, INVALID, body={**ORDER, "priority": 1}, fields=("priority",)
+    ),
+    "priorities/invalid-json": Bad("PUT", P_PRIO, 422, INVALID, raw="order=1,2"),
+    **plan_command_rows(
+        "priorities",
+        "PUT",
+        P_PRIO,
+        ORDER,
+        other="/plans/{other_plan}/priorities",
+        missing="/plans/{missing}/priorities",
+    ),
+    # POST /plans/{id}/goals/{goal_id}/actions
+    "action/empty": Bad(
+        "POST", P_ACTIONS, 422, INVALID, body={}, fields=("description", "owner", "due_date")
+    ),
+    "action/unknown-owner": Bad(
+        "POST", P_ACTIONS, 422, INVALID, body=an_action(owner="mother"), fields=("owner",)
+    ),
+    "action/owner-not-a-string": Bad(
+        "POST", P_ACTIONS, 422, INVALID, body=an_action(owner=["client"]), fields=("owner",)
+    ),
+    "action/due-after-the-goal": Bad(
+        "POST", P_ACTIONS, 422, INVALID, body=an_action(due_date=days(91)), fields=("due_date",)
+    ),
+    "action/due-in-the-past": Bad(
+        "POST", P_ACTIONS, 422, INVALID, body=an_action(due_date=days(-1)), fields=("due_date",)
+    ),
+    "action/bad-date": Bad(
+        "POST", P_ACTIONS, 422, INVALID, body=an_action(due_date="soon"), fields=("due_date",)
+    ),
+    "action/description-not-a-string": Bad(
+        "POST", P_ACTIONS, 422, INVALID, body=an_action(description=5), fields=("description",)
+    ),
+    "action/empty-description": Bad(
+        "POST", P_ACTIONS, 422, INVALID, body=an_action(description=""), fields=("description",)
+    ),
+    "action/blank-description": Bad(
+        "POST", P_ACTIONS, 422, INVALID, body=an_action(description=" \n "), fields=("description",)
+    ),
+    "action/unknown-field": Bad(
+        "POST", P_ACTIONS, 422, INVALID, body=an_action(status="open"), fields=("status",)
+    ),
+    "action/invalid-json": Bad("POST", P_ACTIONS, 422, INVALID, raw="{description: 1}"),
+    "action/unknown-goal": Bad(
+        "POST", "/plans/{plan}/goals/{missing}/actions", 404, "not-found", body=an_action()
+    ),
+    "action/goal-not-a-uuid": Bad(
+        "POST",
+        "/plans/{plan}/goals/first/actions",
+        422,
+        INVALID,
+        body=an_action(),
+        fields=("goal_id",),
+    ),
+    "action/an-action-id-as-goal": Bad(
+        "POST", "/plans/{plan}/goals/{action}/actions", 404, "not-found", body=an_action()
+    ),
+    **plan_command_rows(
+        "action",
+        "POST",
+        P_ACTIONS,
+        an_action(),
+        other="/plans/{other_plan}/goals/{goal}/actions",
+        missing="/plans/{missing}/goals/{goal}/actions",
+    ),
+    # POST /plans/{id}/actions/{action_id}/complete
+    "complete/unknown-action": Bad(
+        "POST", "/plans/{plan}/actions/{missing}/complete", 404, "not-found"
+    ),
+    "complete/a-goal-id": Bad("POST", "/plans/{plan}/actions/{goal}/complete", 404, "not-found"),
+    "complete/not-a-uuid": Bad(
+        "POST", "/plans/{plan}/actions/7/complete", 422, INVALID, fields=("action_id",)
+    ),
+    "complete/already-completed": Bad(
+        "POST", "/plans/{plan}/actions/{done}/complete", 409, "action-closed"
+    ),
+    **plan_command_rows(
+        "complete",
+        "POST",
+        P_COMPLETE,
+        None,
+        other="/plans/{other_plan}/actions/{action}/complete",
+        missing="/plans/{missing}/actions/{action}/complete",
+    ),
+    # POST /plans/{id}/actions/{action_id}/cancel
+    "cancel/unknown-action": Bad(
+        "POST", "/plans/{plan}/actions/{missing}/cancel", 404, "not-found", body={}
+    ),
+    "cancel/already-completed": Bad(
+        "POST", "/plans/{plan}/actions/{done}/cancel", 409, "action-closed", body={"reason": "x"}
+    ),
+    "cancel/reason-not-a-string": Bad(
+        "POST", P_CANCEL, 422, INVALID, body={"reason": ["busy"]}, fields=("reason",)
+    ),
+    "cancel/unknown-field": Bad(
+        "POST", P_CANCEL, 422, INVALID, body={"why": "busy"}, fields=("why",)
+    ),
+    "cancel/invalid-json": Bad("POST", P_CANCEL, 422, INVALID, raw='{"reason": "busy"'),
+    **plan_command_rows(
+        "cancel",
+        "POST",
+        P_CANCEL,
+        {"reason": "Not needed"},
+        other="/plans/{other_plan}/actions/{action}/cancel",
+        missing="/plans/{missing}/actions/{action}/cancel",
+    ),
+    # POST /plans/{id}/close
+    "close/reason-not-a-string": Bad(
+        "POST", "/plans/{plan}/close", 422, INVALID, body={"reason": 3}, fields=("reason",)
+    ),
+    "close/unknown-field": Bad(
+        "POST", "/plans/{plan}/close", 422, INVALID, body={"why": "x"}, fields=("why",)
+    ),
+    **plan_command_rows(
+        "close",
+        "POST",
+        "/plans/{plan}/close",
+        {"reason": "Guidance ended"},
+        other="/plans/{other_plan}/close",
+        missing="/plans/{missing}/close",
+    ),
+    # PUT /plans/{id}/competence-analysis
+    "analysis/empty": Bad("PUT", P_ANALYSIS, 422, INVALID, body={}, fields=("career_target",)),
+    "analysis/bad-esco-uri": Bad(
+        "PUT",
+        P_ANALYSIS,
+        422,
+        INVALID,
+        body=item(esco_uri="esco:skill/1234"),
+        fields=("strengths.0.esco_uri",),
+    ),
+    "analysis/esco-uri-of-another-kind": Bad(
+        "PUT",
+        P_ANALYSIS,
+        422,
+        INVALID,
+        body=item(esco_uri="http://data.europa.eu/esco/isco/C2330"),
+        fields=("strengths.0.esco_uri",),
+    ),
+    "analysis/item-without-text": Bad(
+        "PUT",
+        P_ANALYSIS,
+        422,
+        INVALID,
+        body={"career_target": "Teacher", "weaknesses": [{"esco_uri": ESCO_SKILL}]},
+        fields=("weaknesses.0.text",),
+    ),
+    "analysis/item-unknown-field": Bad(
+        "PUT", P_ANALYSIS, 422, INVALID, body=item(level=3), fields=("strengths.0.level",)
+    ),
+    "analysis/items-as-strings": Bad(
+        "PUT",
+        P_ANALYSIS,
+        422,
+        INVALID,
+        body={"career_target": "Teacher", "training_needs": ["didactics"]},
+        fields=("training_needs.0",),
+    ),
+    "analysis/unknown-field": Bad(
+        "PUT", P_ANALYSIS, 422, INVALID, body={**ANALYSIS, "threats": []}, fields=("threats",)
+    ),
+    "analysis/invalid-json": Bad("PUT", P_ANALYSIS, 422, INVALID, raw="[1, 2"),
+    **plan_command_rows(
+        "analysis",
+        "PUT",
+        P_ANALYSIS,
+        ANALYSIS,
+        other="/plans/{other_plan}/competence-analysis",
+        missing="/plans/{missing}/competence-analysis",
+    ),
+    # POST /plans/{id}/portfolio/evidence
+    "evidence/empty": Bad(
+        "POST", P_EVIDENCE, 422, INVALID, body={}, fields=("title", "kind", "date")
+    ),
+    "evidence/unknown-kind": Bad(
+        "POST", P_EVIDENCE, 422, INVALID, body={**EVIDENCE, "kind": "hunch"}, fields=("kind",)
+    ),
+    "evidence/dated-ahead": Bad(
+        "POST", P_EVIDENCE, 422, INVALID, body={**EVIDENCE, "date": days(5)}, fields=("date",)
+    ),
+    "evidence/bad-hash": Bad(
+        "POST",
+        P_EVIDENCE,
+        422,
+        INVALID,
+        body={**EVIDENCE, "document_hash": "md5:abc"},
+        fields=("document_hash",),
+    ),
+    "evidence/unknown-field": Bad(
+        "POST", P_EVIDENCE, 422, INVALID, body={**EVIDENCE, "file": "x.pdf"}, fields=("file",)
+    ),
+    "evidence/invalid-json": Bad("POST", P_EVIDENCE, 422, INVALID, raw="title: x"),
+    **plan_command_rows(
+        "evidence",
+        "POST",
+        P_EVIDENCE,
+        EVIDENCE,
+        other="/plans/{other_plan}/portfolio/evidence",
+        missing="/plans/{missing}/portfolio/evidence",
+    ),
+    # PUT /plans/{id}/portfolio/assessment
+    "assessment/empty": Bad(
+        "PUT", P_ASSESS, 422, INVALID, body={}, fields=("standard", "comparison", "advice")
+    ),
+    "assessment/unknown-advice": Bad(
+        "PUT", P_ASSESS, 422, INVALID, body={**ASSESSMENT, "advice": "maybe"}, fields=("advice",)
+    ),
+    "assessment/unknown-field": Bad(
+        "PUT", P_ASSESS, 422, INVALID, body={**ASSESSMENT, "score": 7}, fields=("score",)
+    ),
+    "assessment/without-evidence": Bad("PUT", P_ASSESS, 409, "portfolio-empty", body=ASSESSMENT),
+    **plan_command_rows(
+        "assessment",
+        "PUT",
+        P_ASSESS,
+        ASSESSMENT,
+        other="/plans/{other_plan}/portfolio/assessment",
+        missing="/plans/{missing}/portfolio/assessment",
+    ),
+    # POST /plans/{id}/agreement
+    "agree/empty": Bad("POST", P_AGREE, 422, INVALID, body={}, fields=("party",)),
+    "agree/unknown-party": Bad(
+        "POST", P_AGREE, 422, INVALID, body={"party": "partner"}, fields=("party",)
+    ),
+    "agree/party-as-list": Bad(
+        "POST", P_AGREE, 422, INVALID, body={"party": ["client"]}, fields=("party",)
+    ),
+    "agree/unknown-field": Bad(
+        "POST", P_AGREE, 422, INVALID, body={**AGREE, "version": 3}, fields=("version",)
+    ),
+    "agree/invalid-json": Bad("POST", P_AGREE, 422, INVALID, raw='{"party": "client"'),
+    "agree/without-goals": Bad(
+        "POST", "/plans/{bare_plan}/agreement", 409, "plan-incomplete", body=AGREE
+    ),
+    **plan_command_rows(
+        "agree",
+        "POST",
+        P_AGREE,
+        AGREE,
+        other="/plans/{other_plan}/agreement",
+        missing="/plans/{missing}/agreement",
+    ),
+}
+
+
+@dataclass
+class World:
+    """One organisation's plan at version 7 (type chosen; goals `goal` and `goal2`; an open
+    `action` and a completed `done` under `goal`), and when a row needs them another
+    organisation's plan and a bare plan of the same organisation."""
+
+    org: str
+    headers: dict[str, str]
+    ids: dict[str, str]
+
+
+async def build_world(
+    api: httpx.AsyncClient, planning_api: httpx.AsyncClient, token: Any, bad: Bad
+) -> World:
+    org = new_org()
+    h = bearer(token("counsellor", org=org))
+    plan = await a_draft_plan(api, planning_api, h)
+    p = plan["plan_id"]
+    await send(planning_api, "PUT", f"/plans/{p}/type", h, {"plan_type": "action"})
+    goal = (await send(planning_api, "POST", f"/plans/{p}/goals", h, a_goal(), 201))["goal_id"]
+    goal2 = (
+        await send(
+            planning_api,
+            "POST",
+            f"/plans/{p}/goals",
+            h,
+            a_goal(title="A second goal", priority=2),
+            201,
+        )
+    )["goal_id"]
+    action = (
+        await send(planning_api, "POST", f"/plans/{p}/goals/{goal}/actions", h, an_action(), 201)
+    )["action_id"]
+    done = (
+        await send(planning_api, "POST", f"/plans/{p}/goals/{goal}/actions", h, an_action(), 201)
+    )["action_id"]
+    await send(planning_api, "POST", f"/plans/{p}/actions/{done}/complete", h)
+    ids = {
+        "plan": p,
+        "case": plan["case_id"],
+        "goal": goal,
+        "goal2": goal2,
+        "action": action,
+        "done": done,
+        "missing": str(uuid.uuid4()),
+    }
+    text = repr(bad)
+    if "{other_plan}" in text:
+        other = bearer(token("counsellor", org=new_org()))
+        ids["other_plan"] = (await a_draft_plan(api, planning_api, other))["plan_id"]
+    if "{bare_plan}" in text:
+        ids["bare_plan"] = (await a_draft_plan(api, planning_api, h))["plan_id"]
+    return World(org, h, ids)
+
+
+def caller(who: str, world: World, token: Any) -> dict[str, str]:
+    if who == "counsellor":
+        return world.headers
+    if who == "none":
+        return {}
+    if who == "garbage":
+        return {"Authorization": "Bearer not.a.jwt"}
+    if who == "partner":
+        return bearer(token("partner", org=world.org, partner_id=uuid.uuid4()))
+    return bearer(token(who, org=world.org))
+
+
+async def snapshot(planning_api: httpx.AsyncClient, app: Any, world: World) -> dict[str, Any]:
+    """Everything a failed request must leave as it was."""
+    state: dict[str, Any] = {}
+    for name in ("plan", "bare_plan"):
+        if name in world.ids:
+            r = await get_plan(planning_api, world.ids[name], world.headers)
+            state[name] = r.json()
+            state[f"etag:{name}"] = r.headers["etag"]
+            state[f"events:{name}"] = await plan_events(app, world.ids[name])
+    if "other_plan" in world.ids:
+        state["events:other_plan"] = await plan_events(app, world.ids["other_plan"])
+    return state
+
+
+@pytest.mark.parametrize("bad", list(BAD.values()), ids=list(BAD))
+async def test_a_bad_request_answers_a_problem_and_changes_nothing(
+    bad: Bad, api: httpx.AsyncClient, planning_api: httpx.AsyncClient, planning_app: Any, token: Any
+) -> None:
+    world = await build_world(api, planning_api, token, bad)
+    before = await snapshot(planning_api, planning_app, world)
+    assert before["plan"]["version"] == 7 and before["etag:plan"] == '"7"'
+    assert before["events:plan"] == 7
+
+    headers = dict(caller(bad.who, world, token))
+    if bad.if_match is not None:
+        headers["If-Match"] = bad.if_match
+    kwargs: dict[str, Any] = {"headers": headers}
+    if bad.raw is not None:
+        kwargs["content"] = bad.raw.encode()
+        headers["Content-Type"] = "application/json"
+    elif bad.body is not None:
+        kwargs["json"] = fill(bad.body, world.ids)
+    r = await planning_api.request(bad.method, BASE + fill(bad.path, world.ids), **kwargs)
+
+    body = assert_problem(r, bad.status, bad.code, bad.fields)
+    for secret in ("Anna", "Peeters", "Build a network", "former colleagues"):
+        assert secret not in body["detail"]
+    assert await snapshot(planning_api, planning_app, world) == before
+
+
+async def test_an_unknown_path_under_a_plan_is_a_problem_too(
+    planning_api: httpx.AsyncClient, counsellor: dict[str, str]
+) -> None:
+    r = await planning_api.get(f"{BASE}/plans/{uuid.uuid4()}/nonsense", headers=counsellor)
+    assert_problem(r, 404, "not-found")
+    r = await planning_api.delete(f"{BASE}/plans/{uuid.uuid4()}/type", headers=counsellor)
+    assert_problem(r, 405, "method-not-allowed")
+
+
+def test_the_bad_request_table_covers_every_planning_path() -> None:
+    from services.planning.api import router
+
+    def shape(path: str) -> str:
+        path = path.split("?")[0]
+        path = re.sub(r"/versions/1$", "/versions/{}", path)
+        return re.sub(r"\{[a-z_0-9]+\}|(?<=/plans/)my-plan|(?<=/actions/)7", "{}", path)
+
+    routes = {
+        (method, shape(getattr(route, "path", "")))
+        for route in router.routes
+        for method in getattr(route, "methods", ())
+    }
+    rows = {(bad.method, shape(bad.path)) for bad in BAD.values()}
+    assert routes <= rows, routes - rows
