@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if runtime.runs_jobs:
             runtime.spawn("overdue", overdue.run)
         app.state.followup, app.state.runtime, app.state.audit = followup, runtime, audit
+        app.state.application = followup
         app.state.projection, app.state.relay = projection, relay
         app.state.export = start_export_responder(
             runtime,
