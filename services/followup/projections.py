@@ -11,9 +11,8 @@ import asyncpg
 from eventsourcing.persistence import Notification
 from eventsourcing.utils import resolve_topic
 
+from services.followup.consumers import in_statistics
 from services.followup.domain import FollowUp
-from services.followup.statistics import in_statistics
-from shared.messaging.envelope import CloudEvent
 from shared.messaging.follower import LogFollower
 from shared.periods import Period
 from shared.runtime import snapshot
@@ -54,11 +53,6 @@ CREATE INDEX IF NOT EXISTS followups_view_counsellor
     ON followup.followups_view (organisation, counsellor, opened_at DESC);
 CREATE INDEX IF NOT EXISTS followups_view_org
     ON followup.followups_view (organisation, opened_at DESC);
-CREATE TABLE IF NOT EXISTS followup.accepted_cases (
-    case_id uuid PRIMARY KEY,
-    organisation text NOT NULL,
-    accepted_on date NOT NULL
-);
 """
 
 
@@ -237,16 +231,6 @@ async def worklist(
         item["days_overdue"] = max((today - item["due_on"]).days, 0)
         items.append(item)
     return items, int(total)
-
-
-async def on_case_accepted(conn: asyncpg.Connection, event: CloudEvent) -> None:
-    """Intake's acceptance date of a case: where the report's durations start."""
-    await conn.execute(
-        "INSERT INTO followup.accepted_cases VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        uuid.UUID(event.data["case_id"]),
-        event.data["organisation"],
-        event.time.date(),
-    )
 
 
 async def accepted_on(pool: asyncpg.Pool, case_id: uuid.UUID) -> date | None:
