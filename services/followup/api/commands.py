@@ -23,7 +23,7 @@ from services.followup.api.schemas import (
 )
 from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp
-from services.followup.projections import accepted_on
+from services.followup.queries import accepted_on
 from shared.auth import Counsellor, Principal
 from shared.commands import Command, command_on
 from shared.idempotency import new_id

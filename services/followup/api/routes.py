@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from services.followup.api.schemas import FollowUpOut, OutcomesReport, WorkItem, followup_out
 from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp
-from services.followup.projections import list_followups, outcomes_report, worklist
+from services.followup.queries import list_followups, outcomes_report, worklist
 from shared.audit.access import record_read, record_reads
 from shared.auth import Principal, Staff, TeamLead
 from shared.commands import application_of, set_etag
