@@ -138,7 +138,7 @@ def every_event(app: FollowUpApplication) -> list[uuid.UUID]:
         actor="c",
         at=at,
     )
-    first.complete_checkin(checkin_id=first.checkins[0]["checkin_id"], actor="c", at=at)
+    first.complete_checkin(checkin_id=first.checkins[0].checkin_id, actor="c", at=at)
     first.record_outcome(outcome="employed", on=at.date(), actor="c", at=at)
     first.give_feedback(
         satisfaction=4,
@@ -258,7 +258,7 @@ async def test_a_store_written_with_the_old_topics_still_loads_and_replays(
         assert await to_old_topics(app, own_store) == total
         loaded = [await asyncio.to_thread(app.repository.get, i) for i in ids]
         assert [followup_part(f) for f in loaded] == [followup_part(f) for f in written]
-        assert loaded[0].contacts[0]["notes"] == "No answer."  # sealed, and opened again
+        assert loaded[0].contacts[0].notes == "No answer."  # sealed, and opened again
         assert loaded[1].status == "closed" and loaded[0].version == written[0].version
         replayed = await project(app, own_store)
     finally:

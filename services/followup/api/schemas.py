@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -300,11 +301,13 @@ def followup_out(f: FollowUp) -> FollowUpOut:
         status=f.status,
         plan_version=f.plan_version,
         plan_status=f.plan_status,
-        checkins=[CheckInOut(**{k: c.get(k) for k in CheckInOut.model_fields}) for c in f.checkins],
+        checkins=[
+            CheckInOut(**{k: getattr(c, k) for k in CheckInOut.model_fields}) for c in f.checkins
+        ],
         actions=list(f.actions.values()),
-        action_checks=list(f.action_checks.values()),
-        contacts=f.contacts,
-        bottlenecks=list(f.bottlenecks.values()),
+        action_checks=[asdict(c) for c in f.action_checks.values()],
+        contacts=[asdict(c) for c in f.contacts],
+        bottlenecks=[asdict(b) for b in f.bottlenecks.values()],
         todos=list(f.todos.values()),
         outcome=f.outcome,
         feedback=f.feedback,

@@ -54,13 +54,13 @@ class Checks(FollowUpState):
         once every other check-in is done."""
         self._require_open()
         checkin = self._checkin(checkin_id)
-        if checkin["done"]:
+        if checkin.done:
             raise FollowUpError("checkin-done", "The check-in is already done.", "checkin_id")
-        latest = max(c["due_on"] for c in self.checkins if not c["done"])
+        latest = max(c.due_on for c in self.checkins if not c.done)
         self._trigger(
-            events.CheckInDone, at, checkin_id=checkin_id, due_on=checkin["due_on"], actor=actor
+            events.CheckInDone, at, checkin_id=checkin_id, due_on=checkin.due_on, actor=actor
         )
-        if checkin["due_on"] >= latest:
+        if checkin.due_on >= latest:
             self._close_completed("last_checkin", "checkin", actor, at)
 
     def record_contact(
@@ -76,7 +76,7 @@ class Checks(FollowUpState):
         """Record a contact attempt; the third failed one in a row raises a bottleneck."""
         self._require_open()
         guard_text(FollowUpError, multiline=True, notes=notes)
-        if any(c["contact_id"] == contact_id for c in self.contacts):
+        if any(c.contact_id == contact_id for c in self.contacts):
             return False
         if channel not in CHANNELS:
             raise FollowUpError("invalid", f"Unknown channel {channel!r}.", "channel")
@@ -168,10 +168,10 @@ class Checks(FollowUpState):
             return []
         raised: list[str] = []
         for checkin in self.checkins:
-            if not checkin["done"] and (today - checkin["due_on"]).days > checkin_grace_days:
-                key = f"checkin-overdue:{checkin['checkin_id']}"
+            if not checkin.done and (today - checkin.due_on).days > checkin_grace_days:
+                key = f"checkin-overdue:{checkin.checkin_id}"
                 if self._bottleneck(
-                    key, "checkin_overdue", at, actor=actor, checkin_id=checkin["checkin_id"]
+                    key, "checkin_overdue", at, actor=actor, checkin_id=checkin.checkin_id
                 ):
                     raised.append(key)
         for action in self.actions.values():

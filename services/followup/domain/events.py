@@ -9,12 +9,14 @@ them (a little over 300 lines): what a follow-up's state is, is read in one plac
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import Aggregate
 
 from services.followup.domain.rules import action_view
+from services.followup.domain.values import ActionCheck, Bottleneck, CheckIn, Contact
 
 if TYPE_CHECKING:
     from services.followup.domain.followup import FollowUp
@@ -117,11 +119,9 @@ class CheckInDone(FollowUpEvent):
     actor: str
 
     def apply(self, aggregate: FollowUp) -> None:
-        checkin = aggregate._checkin(self.checkin_id)
-        checkin["done"], checkin["done_at"], checkin["done_by"] = (
-            True,
-            self.timestamp,
-            self.actor,
+        i = aggregate.checkins.index(aggregate._checkin(self.checkin_id))
+        aggregate.checkins[i] = replace(
+            aggregate.checkins[i], done=True, done_at=self.timestamp, done_by=self.actor
         )
 
 
@@ -136,14 +136,14 @@ class ContactRecorded(FollowUpEvent):
 
     def apply(self, aggregate: FollowUp) -> None:
         aggregate.contacts.append(
-            {
-                "contact_id": self.contact_id,
-                "channel": self.channel,
-                "reached": self.reached,
-                "notes": self.notes,
-                "at": self.timestamp,
-                "actor": self.actor,
-            }
+            Contact(
+                contact_id=self.contact_id,
+                channel=self.channel,
+                reached=self.reached,
+                notes=self.notes,
+                at=self.timestamp,
+                actor=self.actor,
+            )
         )
         aggregate.failed_contacts = 0 if self.reached else aggregate.failed_contacts + 1
 
@@ -158,16 +158,16 @@ class ActionChecked(FollowUpEvent):
     actor: str
 
     def apply(self, aggregate: FollowUp) -> None:
-        check = {
-            "check_id": self.check_id,
-            "action_id": self.action_id,
-            "status": self.status,
-            "bottleneck": self.bottleneck,
-            "at": self.timestamp,
-            "actor": self.actor,
-        }
+        check = ActionCheck(
+            check_id=self.check_id,
+            action_id=self.action_id,
+            status=self.status,
+            bottleneck=self.bottleneck,
+            at=self.timestamp,
+            actor=self.actor,
+        )
         aggregate.action_checks[self.check_id] = check
-        aggregate.actions[self.action_id]["check"] = dict(check)
+        aggregate.actions[self.action_id]["check"] = asdict(check)
 
 
 class BottleneckDetected(FollowUpEvent):
@@ -184,16 +184,16 @@ class BottleneckDetected(FollowUpEvent):
     actor: str
 
     def apply(self, aggregate: FollowUp) -> None:
-        aggregate.bottlenecks[self.key] = {
-            "bottleneck_id": self.bottleneck_id,
-            "key": self.key,
-            "kind": self.kind,
-            "action_id": self.action_id,
-            "checkin_id": self.checkin_id,
-            "description": self.description,
-            "detected_at": self.timestamp,
-            "actor": self.actor,
-        }
+        aggregate.bottlenecks[self.key] = Bottleneck(
+            bottleneck_id=self.bottleneck_id,
+            key=self.key,
+            kind=self.kind,
+            action_id=self.action_id,
+            checkin_id=self.checkin_id,
+            description=self.description,
+            detected_at=self.timestamp,
+            actor=self.actor,
+        )
 
 
 class ToDoAgreed(FollowUpEvent):
@@ -307,13 +307,10 @@ class AftercareRequested(FollowUpEvent):
         aggregate.status = "open"
         aggregate.closed = None
         aggregate.checkins.append(
-            {
-                "checkin_id": self.checkin_id,
-                "number": len(aggregate.checkins) + 1,
-                "due_on": self.due_on,
-                "requested": True,
-                "done": False,
-                "done_at": None,
-                "done_by": None,
-            }
+            CheckIn(
+                checkin_id=self.checkin_id,
+                number=len(aggregate.checkins) + 1,
+                due_on=self.due_on,
+                requested=True,
+            )
         )

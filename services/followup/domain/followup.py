@@ -43,6 +43,7 @@ from services.followup.domain.rules import (
     followup_id_for,
     schedule_checkins,
 )
+from services.followup.domain.values import ActionCheck, Bottleneck, CheckIn, Contact
 
 
 class FollowUp(Checks, Closing, Aggregate):
@@ -87,14 +88,14 @@ class FollowUp(Checks, Closing, Aggregate):
         self.actions: dict[uuid.UUID, dict[str, Any]] = {
             a["action_id"]: action_view(a) for a in actions
         }
-        self.checkins: list[dict[str, Any]] = [
-            {**c, "requested": False, "done": False, "done_at": None, "done_by": None}
+        self.checkins: list[CheckIn] = [
+            CheckIn(checkin_id=c["checkin_id"], number=c["number"], due_on=c["due_on"])
             for c in checkins
         ]
-        self.contacts: list[dict[str, Any]] = []
+        self.contacts: list[Contact] = []
         self.failed_contacts = 0
-        self.action_checks: dict[uuid.UUID, dict[str, Any]] = {}
-        self.bottlenecks: dict[str, dict[str, Any]] = {}
+        self.action_checks: dict[uuid.UUID, ActionCheck] = {}
+        self.bottlenecks: dict[str, Bottleneck] = {}
         self.todos: dict[uuid.UUID, dict[str, Any]] = {}
         self.outcome: dict[str, Any] | None = None
         self.feedback: dict[str, Any] | None = None
@@ -148,9 +149,9 @@ class FollowUp(Checks, Closing, Aggregate):
         if self.status == "closed":
             raise FollowUpError("followup-closed", "The follow-up is closed.")
 
-    def _checkin(self, checkin_id: uuid.UUID) -> dict[str, Any]:
+    def _checkin(self, checkin_id: uuid.UUID) -> CheckIn:
         for checkin in self.checkins:
-            if checkin["checkin_id"] == checkin_id:
+            if checkin.checkin_id == checkin_id:
                 return checkin
         raise FollowUpError(
             "not-found", f"No check-in {checkin_id} in this follow-up.", "checkin_id"
@@ -244,9 +245,9 @@ class FollowUp(Checks, Closing, Aggregate):
 
     # -- commands ------------------------------------------------------------------------
     # -- views ---------------------------------------------------------------------------
-    def open_checkins(self) -> list[dict[str, Any]]:
+    def open_checkins(self) -> list[CheckIn]:
         """The check-ins not done yet, earliest due first."""
-        return sorted((dict(c) for c in self.checkins if not c["done"]), key=lambda c: c["due_on"])
+        return sorted((c for c in self.checkins if not c.done), key=lambda c: c.due_on)
 
 
 # Events stored before the domain became a package keep loading: the topics they were

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from eventsourcing.domain import Aggregate
 
+    from services.followup.domain.values import ActionCheck, Bottleneck, CheckIn, Contact
+
 
 class FollowUpState:
     """Declarations only (for the type checker): `FollowUp` defines them all."""
@@ -24,11 +26,11 @@ class FollowUpState:
         plan_status: str
         status: str
         actions: dict[uuid.UUID, dict[str, Any]]
-        checkins: list[dict[str, Any]]
-        contacts: list[dict[str, Any]]
+        checkins: list[CheckIn]
+        contacts: list[Contact]
         failed_contacts: int
-        action_checks: dict[uuid.UUID, dict[str, Any]]
-        bottlenecks: dict[str, dict[str, Any]]
+        action_checks: dict[uuid.UUID, ActionCheck]
+        bottlenecks: dict[str, Bottleneck]
         todos: dict[uuid.UUID, dict[str, Any]]
         outcome: dict[str, Any] | None
         feedback: dict[str, Any] | None
@@ -40,7 +42,7 @@ class FollowUpState:
 
         def _require_open(self) -> None: ...
 
-        def _checkin(self, checkin_id: uuid.UUID) -> dict[str, Any]: ...
+        def _checkin(self, checkin_id: uuid.UUID) -> CheckIn: ...
 
         def _action(self, action_id: uuid.UUID) -> dict[str, Any]: ...
 
