@@ -1,4 +1,5 @@
-"""Follow-up's use cases: follow-ups opened from agreed plans, and aftercare on them."""
+"""Follow-up's use cases and queries on follow-ups (its reactions to planning's events are
+in `consumers.py`, what it publishes in `publications.py`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Follow-up's HTTP API: reads in `routes.py`, commands in `commands.py`, models in
-`schemas.py`; `router` holds them all."""
+"""Follow-up's HTTP API: reads in `routes.py`, commands in `commands.py`, request and
+response models in `schemas.py`, the answers built from a follow-up in `answers.py`;
+`router` holds them all."""
 
 from __future__ import annotations
 

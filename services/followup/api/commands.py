@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
 
+from services.followup.api.answers import changed, created
 from services.followup.api.schemas import (
     ActionCheckIn,
     AftercareIn,
@@ -18,8 +19,6 @@ from services.followup.api.schemas import (
     FeedbackIn,
     OutcomeIn,
     ToDoIn,
-    changed,
-    created,
 )
 from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field, StrictStr
 from starlette.concurrency import run_in_threadpool
 
-from services.followup.api.schemas import FollowUpOut, OutcomesReport, WorkItem, followup_out
+from services.followup.api.answers import followup_out
+from services.followup.api.schemas import FollowUpOut, OutcomesReport, WorkItem
 from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp
 from services.followup.queries import list_followups, outcomes_report, worklist
