@@ -5,6 +5,7 @@ contacts, action checks, bottlenecks, to-dos, outcome, feedback); personal field
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from typing import Any
 
 import asyncpg
@@ -26,11 +27,11 @@ def followup_part(f: FollowUp) -> dict[str, Any]:
         "agreed_on": f.agreed_on,
         "plan_version": f.plan_version,
         "plan_status": f.plan_status,
-        "checkins": f.checkins,
-        "contacts": f.contacts,
+        "checkins": [asdict(c) for c in f.checkins],
+        "contacts": [asdict(c) for c in f.contacts],
         "actions": list(f.actions.values()),
-        "action_checks": list(f.action_checks.values()),
-        "bottlenecks": list(f.bottlenecks.values()),
+        "action_checks": [asdict(c) for c in f.action_checks.values()],
+        "bottlenecks": [asdict(b) for b in f.bottlenecks.values()],
         "todos": list(f.todos.values()),
         "outcome": f.outcome,
         "feedback": f.feedback,

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp
 from shared.jobs import every
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 JOB_ACTOR = "system:overdue-job"
@@ -82,3 +83,13 @@ class OverdueJob:
                 continue  # changed meanwhile: look again
             return raised
         return []
+
+
+def overdue_job(app: FollowUpApplication, pool: asyncpg.Pool, settings: Settings) -> OverdueJob:
+    """The overdue job as the settings say (`followup_overdue_*`)."""
+    return OverdueJob(
+        app,
+        pool,
+        interval_seconds=settings.followup_overdue_interval_seconds,
+        grace_days=settings.followup_overdue_grace_days,
+    )

@@ -1,22 +1,17 @@
-"""Follow-up's read models (asyncpg): follow-ups and their check-ins, for the worklist."""
+"""Follow-up's read models, kept from its own log: follow-ups and their check-ins (for the
+list, the worklist and the report). Only non-personal facts: the sealed fields stay sealed."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
+from uuid import UUID
 
 import asyncpg
-from eventsourcing.persistence import Notification
-from eventsourcing.utils import resolve_topic
 
 from services.followup.domain import FollowUp
-from services.followup.statistics import in_statistics
-from shared.messaging.envelope import CloudEvent
-from shared.messaging.follower import LogFollower
-from shared.periods import Period
-from shared.runtime import snapshot
+from shared.messaging.projection import Handler, Projection, Stored
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS followup.followups_view (
@@ -54,105 +49,25 @@ CREATE INDEX IF NOT EXISTS followups_view_counsellor
     ON followup.followups_view (organisation, counsellor, opened_at DESC);
 CREATE INDEX IF NOT EXISTS followups_view_org
     ON followup.followups_view (organisation, opened_at DESC);
-CREATE TABLE IF NOT EXISTS followup.accepted_cases (
-    case_id uuid PRIMARY KEY,
-    organisation text NOT NULL,
-    accepted_on date NOT NULL
-);
 """
 
 
-class FollowUpProjection(LogFollower):
-    name = "projection"
-
-    async def setup(self, conn: asyncpg.Connection) -> None:
-        await conn.execute(SCHEMA_SQL)
-
-    async def handle(self, conn: asyncpg.Connection, batch: Sequence[Notification]) -> None:
-        # Only non-personal facts: the sealed fields stay sealed.
-        async with conn.transaction():
-            for n in batch:
-                await apply(conn, resolve_topic(n.topic), n, self.app.sealing.decode_state(n))
-            await self.save_position(conn, batch[-1].id)
-
-
-async def apply(conn: asyncpg.Connection, cls: type, n: Notification, s: dict[str, Any]) -> None:
-    if cls is FollowUp.Opened:
-        await conn.execute(
-            "INSERT INTO followup.followups_view (followup_id, case_id, client_id, "
-            "organisation, counsellor, status, version, opened_at) "
-            "VALUES ($1,$2,$3,$4,$5,'open',$6,$7) ON CONFLICT (followup_id) DO NOTHING",
-            n.originator_id,
-            s["case_id"],
-            s["client_id"],
-            s["organisation"],
-            s["actor"],
-            n.originator_version,
-            s["timestamp"],
-        )
-        for c in s["checkins"]:
-            await _checkin(conn, n.originator_id, s, c["checkin_id"], c["number"], c["due_on"])
-        return
-    status = None
-    if cls is FollowUp.CheckInDone:
-        await conn.execute(
-            "UPDATE followup.checkins_view SET done = true WHERE checkin_id = $1", s["checkin_id"]
-        )
-    elif cls is FollowUp.AftercareRequested:
-        number = await conn.fetchval(
-            "SELECT coalesce(max(number), 0) + 1 FROM followup.checkins_view "
-            "WHERE followup_id = $1",
-            n.originator_id,
-        )
-        row = await conn.fetchrow(
-            "SELECT case_id, organisation, counsellor FROM followup.followups_view "
-            "WHERE followup_id = $1",
-            n.originator_id,
-        )
-        if row is not None:
-            await _checkin(conn, n.originator_id, dict(row), s["checkin_id"], number, s["due_on"])
-        status = "open"
-    elif cls is FollowUp.FollowUpClosed:
-        status = "closed"
-    elif cls is FollowUp.OutcomeRecorded:
-        await conn.execute(
-            "UPDATE followup.followups_view SET outcome = $2, outcome_on = $3 "
-            "WHERE followup_id = $1",
-            n.originator_id,
-            s["outcome"],
-            s["on"],
-        )
-    elif cls is FollowUp.FeedbackGiven:
-        await conn.execute(
-            "UPDATE followup.followups_view SET satisfaction = $2, "
-            "self_knowledge_improved = $3, confidence_improved = $4, feedback_on = $5 "
-            "WHERE followup_id = $1",
-            n.originator_id,
-            s["satisfaction"],
-            s["self_knowledge_improved"],
-            s["confidence_improved"],
-            s["timestamp"].date(),
-        )
-    elif cls is FollowUp.BottleneckDetected:
-        await conn.execute(
-            "UPDATE followup.followups_view SET bottlenecks = bottlenecks + 1 "
-            "WHERE followup_id = $1",
-            n.originator_id,
-        )
+async def _moved_on(conn: asyncpg.Connection, e: Stored, status: str | None = None) -> None:
+    """The follow-up's version now (and its status, when the event changed it)."""
     await conn.execute(
         "UPDATE followup.followups_view SET version = greatest(version, $2), "
         "status = coalesce($3, status) WHERE followup_id = $1",
-        n.originator_id,
-        n.originator_version,
+        e.id,
+        e.version,
         status,
     )
 
 
 async def _checkin(
     conn: asyncpg.Connection,
-    followup_id: uuid.UUID | str,
-    f: dict[str, Any],
-    checkin_id: uuid.UUID,
+    followup_id: UUID,
+    f: Mapping[str, Any],
+    checkin_id: UUID,
     number: int,
     due_on: date,
 ) -> None:
@@ -170,163 +85,98 @@ async def _checkin(
     )
 
 
-async def list_followups(
-    pool: asyncpg.Pool,
-    organisation: str,
-    *,
-    counsellor: str | None,
-    limit: int,
-    offset: int,
-    status: str | None = None,
-    with_bottleneck: bool | None = None,
-) -> tuple[list[uuid.UUID], int]:
-    """The organisation's follow-ups (of one counsellor, with a status, with or without a
-    bottleneck raised), newest first."""
-    where, args = "organisation = $1", [organisation]
-    if counsellor is not None:
-        args.append(counsellor)
-        where += f" AND counsellor = ${len(args)}"
-    if status is not None:
-        args.append(status)
-        where += f" AND status = ${len(args)}"
-    if with_bottleneck is not None:
-        where += " AND bottlenecks > 0" if with_bottleneck else " AND bottlenecks = 0"
-    async with snapshot(pool) as conn:
-        total = await conn.fetchval(
-            f"SELECT count(*) FROM followup.followups_view WHERE {where}", *args
-        )
-        rows = await conn.fetch(
-            f"SELECT followup_id FROM followup.followups_view WHERE {where} "
-            "ORDER BY opened_at DESC NULLS LAST, followup_id "
-            f"LIMIT {int(limit)} OFFSET {int(offset)}",
-            *args,
-        )
-    return [uuid.UUID(str(r["followup_id"])) for r in rows], int(total)
-
-
-async def worklist(
-    pool: asyncpg.Pool,
-    organisation: str,
-    *,
-    due_before: date,
-    today: date,
-    counsellor: str | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[dict[str, Any]], int]:
-    """Open check-ins of open follow-ups due before a date, most urgent first."""
-    where = "c.organisation = $1 AND NOT c.done AND c.due_on < $2 AND f.status = 'open'" + (
-        " AND c.counsellor = $3" if counsellor else ""
-    )
-    args: list[Any] = [organisation, due_before] + ([counsellor] if counsellor else [])
-    base = (
-        "FROM followup.checkins_view c JOIN followup.followups_view f USING (followup_id) "
-        f"WHERE {where}"
-    )
-    async with snapshot(pool) as conn:
-        total = await conn.fetchval(f"SELECT count(*) {base}", *args)
-        rows = await conn.fetch(
-            "SELECT c.checkin_id, c.followup_id, c.case_id, f.client_id, c.counsellor, "
-            f"c.number, c.due_on {base} ORDER BY c.due_on, c.checkin_id "
-            f"LIMIT {int(limit)} OFFSET {int(offset)}",
-            *args,
-        )
-    items = []
-    for r in rows:
-        item = dict(r)
-        item["days_overdue"] = max((today - item["due_on"]).days, 0)
-        items.append(item)
-    return items, int(total)
-
-
-async def on_case_accepted(conn: asyncpg.Connection, event: CloudEvent) -> None:
-    """Intake's acceptance date of a case: where the report's durations start."""
+async def opened(conn: asyncpg.Connection, e: Stored) -> None:
     await conn.execute(
-        "INSERT INTO followup.accepted_cases VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        uuid.UUID(event.data["case_id"]),
-        event.data["organisation"],
-        event.time.date(),
+        "INSERT INTO followup.followups_view (followup_id, case_id, client_id, "
+        "organisation, counsellor, status, version, opened_at) "
+        "VALUES ($1,$2,$3,$4,$5,'open',$6,$7) ON CONFLICT (followup_id) DO NOTHING",
+        e.id,
+        e["case_id"],
+        e["client_id"],
+        e["organisation"],
+        e["actor"],
+        e.version,
+        e.at,
     )
+    for c in e["checkins"]:
+        await _checkin(conn, e.id, e.state, c["checkin_id"], c["number"], c["due_on"])
 
 
-async def accepted_on(pool: asyncpg.Pool, case_id: uuid.UUID) -> date | None:
-    """The day intake accepted the case, as follow-up learned it (None until it has): the
-    same date the report counts the days to an outcome from."""
-    async with pool.acquire() as conn:
-        found: date | None = await conn.fetchval(
-            "SELECT accepted_on FROM followup.accepted_cases WHERE case_id = $1", case_id
-        )
-    return found
+async def checkin_done(conn: asyncpg.Connection, e: Stored) -> None:
+    await conn.execute(
+        "UPDATE followup.checkins_view SET done = true WHERE checkin_id = $1", e["checkin_id"]
+    )
+    await _moved_on(conn, e)
 
 
-async def outcomes_report(pool: asyncpg.Pool, organisation: str, period: Period) -> dict[str, Any]:
-    """The team lead's figures for a period [start, end).
+async def aftercare_requested(conn: asyncpg.Connection, e: Stored) -> None:
+    number = await conn.fetchval(
+        "SELECT coalesce(max(number), 0) + 1 FROM followup.checkins_view WHERE followup_id = $1",
+        e.id,
+    )
+    row = await conn.fetchrow(
+        "SELECT case_id, organisation, counsellor FROM followup.followups_view "
+        "WHERE followup_id = $1",
+        e.id,
+    )
+    if row is not None:
+        await _checkin(conn, e.id, dict(row), e["checkin_id"], number, e["due_on"])
+    await _moved_on(conn, e, "open")
 
-    Outcomes, the days from acceptance to outcome and the share with a bottleneck count
-    the follow-ups whose outcome date lies in the period; the feedback figures count the
-    feedback given in the period. Those dates are days: a day counts when its start (UTC)
-    lies in the period (`Period.days`). All figures come from one snapshot, so they agree with
-    each other even while events are being applied.
-    """
-    start, end = period.days()  # [start, end): the days counted
-    async with snapshot(pool) as conn:
-        outcomes = await conn.fetch(
-            "SELECT outcome, count(*) AS n FROM followup.followups_view "
-            "WHERE organisation = $1 AND outcome_on >= $2 AND outcome_on < $3 "
-            f"AND {in_statistics()} GROUP BY outcome",
-            organisation,
-            start,
-            end,
-        )
-        durations = await conn.fetchrow(
-            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY f.outcome_on - a.accepted_on) "
-            "AS median, count(*) AS n FROM followup.followups_view f "
-            "JOIN followup.accepted_cases a USING (case_id) "
-            "WHERE f.organisation = $1 AND f.outcome_on >= $2 AND f.outcome_on < $3 "
-            f"AND {in_statistics('f')}",
-            organisation,
-            start,
-            end,
-        )
-        bottlenecks = await conn.fetchrow(
-            "SELECT count(*) AS n, count(*) FILTER (WHERE bottlenecks > 0) AS with_bottleneck "
-            "FROM followup.followups_view "
-            "WHERE organisation = $1 AND outcome_on >= $2 AND outcome_on < $3 "
-            f"AND {in_statistics()}",
-            organisation,
-            start,
-            end,
-        )
-        feedback = await conn.fetchrow(
-            "SELECT count(*) AS n, avg(satisfaction) AS satisfaction, "
-            "avg(self_knowledge_improved::int) AS self_knowledge, "
-            "avg(confidence_improved::int) AS confidence FROM followup.followups_view "
-            "WHERE organisation = $1 AND feedback_on >= $2 AND feedback_on < $3 "
-            f"AND {in_statistics()}",
-            organisation,
-            start,
-            end,
-        )
-    total = int(bottlenecks["n"])
-    return {
-        "from": period.start,
-        "to": period.end,
-        "followups_with_outcome": total,
-        "outcomes": {r["outcome"]: int(r["n"]) for r in outcomes},
-        "median_days_acceptance_to_outcome": (
-            float(durations["median"]) if durations["median"] is not None else None
-        ),
-        "share_with_bottleneck": (
-            round(int(bottlenecks["with_bottleneck"]) / total, 3) if total else None
-        ),
-        "feedback": {
-            "count": int(feedback["n"]),
-            "satisfaction_average": _round(feedback["satisfaction"]),
-            "self_knowledge_improved_share": _round(feedback["self_knowledge"]),
-            "confidence_improved_share": _round(feedback["confidence"]),
-        },
+
+async def closed(conn: asyncpg.Connection, e: Stored) -> None:
+    await _moved_on(conn, e, "closed")
+
+
+async def outcome_recorded(conn: asyncpg.Connection, e: Stored) -> None:
+    await conn.execute(
+        "UPDATE followup.followups_view SET outcome = $2, outcome_on = $3 WHERE followup_id = $1",
+        e.id,
+        e["outcome"],
+        e["on"],
+    )
+    await _moved_on(conn, e)
+
+
+async def feedback_given(conn: asyncpg.Connection, e: Stored) -> None:
+    await conn.execute(
+        "UPDATE followup.followups_view SET satisfaction = $2, "
+        "self_knowledge_improved = $3, confidence_improved = $4, feedback_on = $5 "
+        "WHERE followup_id = $1",
+        e.id,
+        e["satisfaction"],
+        e["self_knowledge_improved"],
+        e["confidence_improved"],
+        e.at.date(),
+    )
+    await _moved_on(conn, e)
+
+
+async def bottleneck_detected(conn: asyncpg.Connection, e: Stored) -> None:
+    await conn.execute(
+        "UPDATE followup.followups_view SET bottlenecks = bottlenecks + 1 WHERE followup_id = $1",
+        e.id,
+    )
+    await _moved_on(conn, e)
+
+
+class FollowUpProjection(Projection):
+    schema_sql = SCHEMA_SQL
+    handlers: ClassVar[Mapping[type, Handler]] = {
+        FollowUp.Opened: opened,
+        FollowUp.CheckInDone: checkin_done,
+        FollowUp.AftercareRequested: aftercare_requested,
+        FollowUp.FollowUpClosed: closed,
+        FollowUp.OutcomeRecorded: outcome_recorded,
+        FollowUp.FeedbackGiven: feedback_given,
+        FollowUp.BottleneckDetected: bottleneck_detected,
+        # The others only move the version on.
+        FollowUp.PlanReagreed: _moved_on,
+        FollowUp.PlanRevised: _moved_on,
+        FollowUp.PlanActionAdded: _moved_on,
+        FollowUp.PlanActionCompleted: _moved_on,
+        FollowUp.PlanActionCancelled: _moved_on,
+        FollowUp.ContactRecorded: _moved_on,
+        FollowUp.ActionChecked: _moved_on,
+        FollowUp.ToDoAgreed: _moved_on,
     }
-
-
-def _round(value: Any) -> float | None:
-    return round(float(value), 3) if value is not None else None

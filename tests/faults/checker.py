@@ -29,8 +29,8 @@ import nats
 from eventsourcing.utils import get_topic
 from nats.js.errors import NotFoundError
 
-from services.followup.application import PUBLICATIONS as FOLLOWUP_PUBLICATIONS
 from services.followup.domain import followup_id_for
+from services.followup.publications import PUBLICATIONS as FOLLOWUP_PUBLICATIONS
 from services.intake.publications import PUBLICATIONS as INTAKE_PUBLICATIONS
 from services.planning.application import PUBLICATIONS as PLANNING_PUBLICATIONS
 from services.planning.domain import plan_id_for

@@ -929,9 +929,9 @@ def check_aggregates(
     erased(plan.closed["reason"])
 
     followup = loaded["followup"][followup_id_for(cases[0])]
-    erased(*(c["notes"] for c in followup.contacts))
-    erased(*(c["bottleneck"] for c in followup.action_checks.values()))
-    erased(*(b["description"] for b in followup.bottlenecks.values()))
+    erased(*(c.notes for c in followup.contacts))
+    erased(*(c.bottleneck for c in followup.action_checks.values()))
+    erased(*(b.description for b in followup.bottlenecks.values()))
     erased(*(t["description"] for t in followup.todos.values()))
     erased(followup.feedback["comments"])
     early = [c for c in followup.closures if c["rule"] == "early"]

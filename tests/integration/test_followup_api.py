@@ -190,7 +190,7 @@ async def test_the_worklist_shows_the_own_organisation_due_check_ins_most_urgent
     assert r.headers["x-total-count"] == "3"
 
     # Three weeks on, the default horizon (two weeks) holds the overdue check-in.
-    service = followup_app.state.followup
+    service = followup_app.state.application
     real_clock = service.clock
     later = real_clock() + timedelta(days=21)
     service.clock = lambda: later

@@ -69,7 +69,7 @@ async def test_an_agreed_plan_opens_the_follow_up_and_a_redelivered_plan_agreed_
         for m in await messages_of_case(js, "GUIDANCE_PLANNING", agreed.case_id)
         if m.subject == "guidance.planning.PlanAgreed"
     ]
-    consumer = followup_app.state.consumers["plans"]
+    consumer = followup_app.state.consumers["followup-plans"]
     duplicates = consumer.duplicates
     # Another Nats-Msg-Id, so that the stream keeps the copy and delivers it again.
     ack = await js.publish(
@@ -333,7 +333,7 @@ async def test_follow_up_events_on_nats_carry_every_personal_text_sealed(
         )
         assert data["actor"] == "counsellor-5"
 
-    service = followup_app.state.followup
+    service = followup_app.state.application
     by_type = {envelope(m)["type"].split(".")[2]: envelope(m) for m in ours}
     for kind, field, plain in (
         ("ContactRecorded", "notes", notes),

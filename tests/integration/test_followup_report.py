@@ -18,7 +18,7 @@ BASE = "/followup/v1"
 async def test_the_outcomes_report_counts_the_period_for_the_team_leads_organisation(
     followup_app: Any, followup_api: httpx.AsyncClient, js: Any, token: Any
 ):
-    app, pool = followup_app.state.followup, followup_app.state.runtime.pool
+    app, pool = followup_app.state.application, followup_app.state.runtime.pool
     org = f"org-{uuid.uuid4().hex[:6]}"
     ids = [
         await a_followup_with(
@@ -125,7 +125,7 @@ async def test_the_report_is_for_team_leads_and_needs_a_proper_period(
 async def test_the_report_without_dates_covers_the_last_90_days_and_says_so(
     followup_app: Any, followup_api: httpx.AsyncClient, js: Any, token: Any
 ) -> None:
-    app, pool = followup_app.state.followup, followup_app.state.runtime.pool
+    app, pool = followup_app.state.application, followup_app.state.runtime.pool
     org = f"org-{uuid.uuid4().hex[:6]}"
     today = datetime.now(UTC).date()
     ids = [
@@ -184,7 +184,7 @@ async def test_an_outcome_dated_before_the_cases_acceptance_is_refused_and_chang
 ) -> None:
     """The issue's scenario: an outcome a day before the acceptance was recorded, and the
     team lead's report showed a median of -1.0 days from acceptance to outcome."""
-    app, pool = followup_app.state.followup, followup_app.state.runtime.pool
+    app, pool = followup_app.state.application, followup_app.state.runtime.pool
     org = f"org-{uuid.uuid4().hex[:6]}"
     accepted_on = date(2026, 3, 10)
     # One follow-up with an outcome 30 days after acceptance, one without an outcome yet.

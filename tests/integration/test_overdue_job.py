@@ -63,7 +63,7 @@ def job(app: FollowUpApplication, pool: Any, today: date) -> OverdueJob:
 
 
 async def test_the_overdue_job_run_twice_raises_each_bottleneck_once(followup_app: Any):
-    app, pool = followup_app.state.followup, followup_app.state.runtime.pool
+    app, pool = followup_app.state.application, followup_app.state.runtime.pool
     agreed = date(2026, 1, 5)
     followup_id = await open_followup(app, pool, agreed)
     # 30 days later: the first check-in (day 14) is 16 days overdue, the action 23.
@@ -81,7 +81,7 @@ async def test_the_overdue_job_run_twice_raises_each_bottleneck_once(followup_ap
 
 
 async def test_two_workers_at_once_raise_each_bottleneck_once(followup_app: Any):
-    app, pool = followup_app.state.followup, followup_app.state.runtime.pool
+    app, pool = followup_app.state.application, followup_app.state.runtime.pool
     agreed = date(2026, 2, 2)
     ids = [await open_followup(app, pool, agreed) for _ in range(3)]
     later = agreed + timedelta(days=100)  # two check-ins and the action overdue
@@ -95,7 +95,7 @@ async def test_two_workers_at_once_raise_each_bottleneck_once(followup_app: Any)
 async def test_even_without_the_lock_two_detections_at_once_raise_each_bottleneck_once(
     followup_app: Any,
 ):
-    app, pool = followup_app.state.followup, followup_app.state.runtime.pool
+    app, pool = followup_app.state.application, followup_app.state.runtime.pool
     agreed = date(2026, 3, 2)
     followup_id = await open_followup(app, pool, agreed)
     later = agreed + timedelta(days=100)

@@ -46,7 +46,7 @@ async def consent_event(
 async def test_a_withdrawn_statistics_consent_leaves_the_figures_at_once(
     followup_app: Any, followup_api: httpx.AsyncClient, js: Any, token: Any
 ) -> None:
-    app, pool = followup_app.state.followup, followup_app.state.runtime.pool
+    app, pool = followup_app.state.application, followup_app.state.runtime.pool
     org = f"org-{uuid.uuid4().hex[:6]}"
     ids = [
         await a_followup_with(

@@ -134,7 +134,7 @@ def feedback(followup: FollowUp, **overrides: Any) -> None:
 
 def complete(followup: FollowUp, number: int) -> None:
     followup.complete_checkin(
-        checkin_id=followup.checkins[number - 1]["checkin_id"], actor="counsellor-1", at=NOW
+        checkin_id=followup.checkins[number - 1].checkin_id, actor="counsellor-1", at=NOW
     )
 
 
@@ -202,11 +202,11 @@ def test_opening_from_plan_agreed_schedules_check_ins_and_keeps_the_plan_actions
         "counsellor-1",
         "agreed",
     )
-    assert [(c["number"], c["due_on"], c["done"]) for c in followup.checkins] == [
+    assert [(c.number, c.due_on, c.done) for c in followup.checkins] == [
         (1, date(2025, 3, 17), False),
         (2, date(2025, 4, 7), False),
     ]
-    assert followup.checkins[0]["checkin_id"] == checkin_id_for(followup.id, 1)
+    assert followup.checkins[0].checkin_id == checkin_id_for(followup.id, 1)
     assert followup.actions[FIRST] == {**plan_action(FIRST, date(2025, 4, 9)), "check": None}
     assert list(followup.actions) == [FIRST, SECOND]
 
@@ -301,8 +301,8 @@ def test_completing_a_check_in_marks_it_done_with_who_and_when() -> None:
         date(2025, 3, 24),
     )
     first = followup.checkins[0]
-    assert (first["done"], first["done_at"], first["done_by"]) == (True, NOW, "counsellor-1")
-    assert [c["number"] for c in followup.open_checkins()] == [2, 3]
+    assert (first.done, first.done_at, first.done_by) == (True, NOW, "counsellor-1")
+    assert [c.number for c in followup.open_checkins()] == [2, 3]
     assert followup.status == "open"
 
 
@@ -350,7 +350,7 @@ def test_a_reached_contact_resets_the_count_of_failed_attempts() -> None:
     events = followup.collect_events()
     assert "BottleneckDetected" not in names(events)
     assert followup.failed_contacts == 2
-    assert followup.contacts[2]["notes"] == "Found a course"
+    assert followup.contacts[2].notes == "Found a course"
     contact(followup, False)
     assert names(followup.collect_events()) == ["ContactRecorded", "BottleneckDetected"]
 
@@ -420,14 +420,14 @@ def test_an_action_check_needs_a_known_open_action_and_a_known_status() -> None:
 # -- bottlenecks by time ------------------------------------------------------------------------
 def test_a_check_in_is_overdue_only_more_than_the_grace_days_after_its_due_date() -> None:
     followup = a_followup(actions=[])
-    first_due = followup.checkins[0]["due_on"]
+    first_due = followup.checkins[0].due_on
 
     assert detect(followup, first_due + timedelta(days=7), grace=7) == []
     assert followup.collect_events() == []
 
     raised = detect(followup, first_due + timedelta(days=8), grace=7)
 
-    first_id = followup.checkins[0]["checkin_id"]
+    first_id = followup.checkins[0].checkin_id
     assert raised == [f"checkin-overdue:{first_id}"]
     [event] = followup.collect_events()
     assert isinstance(event, FollowUp.BottleneckDetected)
@@ -821,7 +821,7 @@ def test_the_clients_request_for_aftercare_reopens_a_closed_follow_up_with_a_new
     assert (event.checkin_id, event.due_on, event.reopened) == (new_id, date(2025, 4, 15), True)
     assert new_id == checkin_id_for(followup.id, 4)
     assert (followup.status, followup.closed) == ("open", None)
-    assert followup.checkins[-1]["requested"] is True
+    assert followup.checkins[-1].requested is True
     contact(followup, True)
     assert names(followup.collect_events()) == ["ContactRecorded"], "it takes changes again"
     assert len(followup.closures) == 1
@@ -835,7 +835,7 @@ def test_aftercare_on_an_open_follow_up_adds_a_check_in_without_reopening() -> N
     [event] = followup.collect_events()
     assert isinstance(event, FollowUp.AftercareRequested)
     assert event.reopened is False
-    assert followup.open_checkins()[0]["due_on"] == date(2025, 3, 20)
+    assert followup.open_checkins()[0].due_on == date(2025, 3, 20)
 
 
 def test_noting_planning_facts_still_works_on_a_closed_follow_up() -> None:
@@ -909,7 +909,7 @@ def test_rebuilding_from_the_events_gives_the_same_follow_up() -> None:
 def test_a_follow_up_reopened_by_aftercare_closes_again_when_its_new_check_in_is_done() -> None:
     followup = a_followup()
     for checkin in list(followup.checkins):
-        followup.complete_checkin(checkin_id=checkin["checkin_id"], actor="c", at=NOW)
+        followup.complete_checkin(checkin_id=checkin.checkin_id, actor="c", at=NOW)
     assert followup.status == "closed"
     # The client asks for aftercare sooner than the last scheduled check-in was due.
     new = followup.request_aftercare(due_on=AGREED_ON + timedelta(days=20), actor="c", at=NOW)

@@ -1,0 +1,165 @@
+"""Follow-up's reads of its read models: the list, the worklist, the outcomes report."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from services.followup.consumers import in_statistics
+from shared.periods import Period
+from shared.runtime import snapshot
+
+
+async def list_followups(
+    pool: asyncpg.Pool,
+    organisation: str,
+    *,
+    counsellor: str | None,
+    limit: int,
+    offset: int,
+    status: str | None = None,
+    with_bottleneck: bool | None = None,
+) -> tuple[list[uuid.UUID], int]:
+    """The organisation's follow-ups (of one counsellor, with a status, with or without a
+    bottleneck raised), newest first."""
+    where, args = "organisation = $1", [organisation]
+    if counsellor is not None:
+        args.append(counsellor)
+        where += f" AND counsellor = ${len(args)}"
+    if status is not None:
+        args.append(status)
+        where += f" AND status = ${len(args)}"
+    if with_bottleneck is not None:
+        where += " AND bottlenecks > 0" if with_bottleneck else " AND bottlenecks = 0"
+    async with snapshot(pool) as conn:
+        total = await conn.fetchval(
+            f"SELECT count(*) FROM followup.followups_view WHERE {where}", *args
+        )
+        rows = await conn.fetch(
+            f"SELECT followup_id FROM followup.followups_view WHERE {where} "
+            "ORDER BY opened_at DESC NULLS LAST, followup_id "
+            f"LIMIT {int(limit)} OFFSET {int(offset)}",
+            *args,
+        )
+    return [uuid.UUID(str(r["followup_id"])) for r in rows], int(total)
+
+
+async def worklist(
+    pool: asyncpg.Pool,
+    organisation: str,
+    *,
+    due_before: date,
+    today: date,
+    counsellor: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """Open check-ins of open follow-ups due before a date, most urgent first."""
+    where = "c.organisation = $1 AND NOT c.done AND c.due_on < $2 AND f.status = 'open'" + (
+        " AND c.counsellor = $3" if counsellor else ""
+    )
+    args: list[Any] = [organisation, due_before] + ([counsellor] if counsellor else [])
+    base = (
+        "FROM followup.checkins_view c JOIN followup.followups_view f USING (followup_id) "
+        f"WHERE {where}"
+    )
+    async with snapshot(pool) as conn:
+        total = await conn.fetchval(f"SELECT count(*) {base}", *args)
+        rows = await conn.fetch(
+            "SELECT c.checkin_id, c.followup_id, c.case_id, f.client_id, c.counsellor, "
+            f"c.number, c.due_on {base} ORDER BY c.due_on, c.checkin_id "
+            f"LIMIT {int(limit)} OFFSET {int(offset)}",
+            *args,
+        )
+    items = []
+    for r in rows:
+        item = dict(r)
+        item["days_overdue"] = max((today - item["due_on"]).days, 0)
+        items.append(item)
+    return items, int(total)
+
+
+async def accepted_on(pool: asyncpg.Pool, case_id: uuid.UUID) -> date | None:
+    """The day intake accepted the case, as follow-up learned it (None until it has): the
+    same date the report counts the days to an outcome from."""
+    async with pool.acquire() as conn:
+        found: date | None = await conn.fetchval(
+            "SELECT accepted_on FROM followup.accepted_cases WHERE case_id = $1", case_id
+        )
+    return found
+
+
+async def outcomes_report(pool: asyncpg.Pool, organisation: str, period: Period) -> dict[str, Any]:
+    """The team lead's figures for a period [start, end).
+
+    Outcomes, the days from acceptance to outcome and the share with a bottleneck count
+    the follow-ups whose outcome date lies in the period; the feedback figures count the
+    feedback given in the period. Those dates are days: a day counts when its start (UTC)
+    lies in the period (`Period.days`). All figures come from one snapshot, so they agree with
+    each other even while events are being applied.
+    """
+    start, end = period.days()  # [start, end): the days counted
+    async with snapshot(pool) as conn:
+        outcomes = await conn.fetch(
+            "SELECT outcome, count(*) AS n FROM followup.followups_view "
+            "WHERE organisation = $1 AND outcome_on >= $2 AND outcome_on < $3 "
+            f"AND {in_statistics()} GROUP BY outcome",
+            organisation,
+            start,
+            end,
+        )
+        durations = await conn.fetchrow(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY f.outcome_on - a.accepted_on) "
+            "AS median, count(*) AS n FROM followup.followups_view f "
+            "JOIN followup.accepted_cases a USING (case_id) "
+            "WHERE f.organisation = $1 AND f.outcome_on >= $2 AND f.outcome_on < $3 "
+            f"AND {in_statistics('f')}",
+            organisation,
+            start,
+            end,
+        )
+        bottlenecks = await conn.fetchrow(
+            "SELECT count(*) AS n, count(*) FILTER (WHERE bottlenecks > 0) AS with_bottleneck "
+            "FROM followup.followups_view "
+            "WHERE organisation = $1 AND outcome_on >= $2 AND outcome_on < $3 "
+            f"AND {in_statistics()}",
+            organisation,
+            start,
+            end,
+        )
+        feedback = await conn.fetchrow(
+            "SELECT count(*) AS n, avg(satisfaction) AS satisfaction, "
+            "avg(self_knowledge_improved::int) AS self_knowledge, "
+            "avg(confidence_improved::int) AS confidence FROM followup.followups_view "
+            "WHERE organisation = $1 AND feedback_on >= $2 AND feedback_on < $3 "
+            f"AND {in_statistics()}",
+            organisation,
+            start,
+            end,
+        )
+    total = int(bottlenecks["n"])
+    return {
+        "from": period.start,
+        "to": period.end,
+        "followups_with_outcome": total,
+        "outcomes": {r["outcome"]: int(r["n"]) for r in outcomes},
+        "median_days_acceptance_to_outcome": (
+            float(durations["median"]) if durations["median"] is not None else None
+        ),
+        "share_with_bottleneck": (
+            round(int(bottlenecks["with_bottleneck"]) / total, 3) if total else None
+        ),
+        "feedback": {
+            "count": int(feedback["n"]),
+            "satisfaction_average": _round(feedback["satisfaction"]),
+            "self_knowledge_improved_share": _round(feedback["self_knowledge"]),
+            "confidence_improved_share": _round(feedback["confidence"]),
+        },
+    }
+
+
+def _round(value: Any) -> float | None:
+    return round(float(value), 3) if value is not None else None
