@@ -8,7 +8,8 @@ The policy per purpose:
   to it for the whole retention period (an abandoned intake). A client without any case
   counts from their registration.
 - `statistics`: a withdrawn statistics consent leaves the follow-up figures at once
-  (see the `followup-statistics` read model in services/followup/consumers.py); nothing to wait for here.
+  (the `followup-statistics` read model in services/followup/consumers.py); nothing to
+  wait for here.
 - `referral`: a referral's packet is served only while the referral is open and the
   consent stands (see services/referral); its copies go with the client's erasure.
 
