@@ -12,15 +12,15 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
 from services.planning.domain import Plan, PlanningError, SmartPolicy, plan_id_for
+from shared.auth import Principal
 from shared.contracts import planning as contracts
 from shared.contracts import privacy as privacy_contracts
 from shared.errors import NotFound
 from shared.eventstore import ServiceApplication
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.relay import Publication
-from shared.privacy import ERASED, PersonalFields
+from shared.privacy import PersonalFields
 from shared.privacy.erasure import ErasureConfirmation, confirmed_state
-from shared.privacy.sealing import open_sealed
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +106,7 @@ class PlanningApplication(ServiceApplication):
         sealed = event.data.get(field)
         if not isinstance(sealed, dict):
             return str(sealed)
-        plain = open_sealed(self.vault, sealed, event.id, field)
-        if plain is None:
-            return ERASED
-        return str(self.sealing.transcoder.decode(plain)["v"])
+        return str(self.sealing.open_field(sealed, event.id, field))
 
     # -- queries and commands ------------------------------------------------------------
     def plan(self, plan_id: uuid.UUID, organisation: str) -> Plan:
@@ -117,6 +114,10 @@ class PlanningApplication(ServiceApplication):
         if plan.organisation != organisation:
             raise NotFound(f"No plan {plan_id}.")
         return plan
+
+    def plan_for(self, plan_id: uuid.UUID, who: Principal) -> Plan:
+        """The plan, if it belongs to the caller's organisation (else `NotFound`)."""
+        return self.plan(plan_id, who.org)
 
     def plan_for_case(self, case_id: uuid.UUID, organisation: str) -> Plan | None:
         try:

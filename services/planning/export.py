@@ -14,9 +14,7 @@ from services.planning.application import PlanningApplication
 from services.planning.domain import Plan
 from services.planning.projections import client_record
 from shared.messaging.follower import LogFollower
-from shared.privacy import ERASED
 from shared.privacy.export import event_history, jsonable, read_models_current
-from shared.privacy.sealing import open_sealed
 
 
 def plan_part(app: PlanningApplication, p: Plan) -> dict[str, Any]:
@@ -60,8 +58,7 @@ def client_part(app: PlanningApplication, record: dict[str, Any] | None) -> dict
         sealed = record.get(field)
         value: Any = sealed
         if isinstance(sealed, dict):
-            plain = open_sealed(app.vault, sealed, record["event_id"], field)
-            value = ERASED if plain is None else app.sealing.transcoder.decode(plain)["v"]
+            value = app.sealing.open_field(sealed, record["event_id"], field)
         out[field] = value
     return out
 

@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "erasure": erasure_consumer(runtime.js, planning, SERVICE, ERASABLE),
             },
         )
-        app.state.planning, app.state.runtime, app.state.audit = planning, runtime, audit
+        app.state.application, app.state.runtime, app.state.audit = planning, runtime, audit
         app.state.projection, app.state.relay = projection, relay
         app.state.export = start_export_responder(
             runtime,

@@ -502,7 +502,7 @@ async def test_published_plan_events_keep_the_contract_and_seal_every_text(
     assert goal_added["data"]["target_date"] == days(90)
     assert goal_added["data"]["competences"] == ["networking"]
     assert goal_added["data"]["priority"] == 1
-    planning = planning_app.state.planning
+    planning = planning_app.state.application
     for name, plain in (("title", title), ("specific", specific), ("measure", measure)):
         sealed = goal_added["data"][name]
         assert set(sealed) == {"$sealed", "kid", "ct"}, sealed
