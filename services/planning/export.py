@@ -11,8 +11,8 @@ import asyncpg
 from starlette.concurrency import run_in_threadpool
 
 from services.planning.application import PlanningApplication
+from services.planning.consumers import client_record
 from services.planning.domain import Plan
-from services.planning.projections import client_record
 from shared.messaging.follower import LogFollower
 from shared.privacy.export import event_history, jsonable, read_models_current
 

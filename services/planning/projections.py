@@ -1,14 +1,11 @@
-"""Planning's read models (asyncpg): the organisation's plans, and what it knows of clients.
+"""Planning's read model of its own log (asyncpg): `plans_view`, the organisation's plans.
 
-`plans_view` follows planning's own log; `clients_view` follows intake's
-`ClientRegistered` over NATS and keeps the sealed names (opened only to render the
-client's document) and the preferred language; `cases_view` follows intake's `CaseOpened`
-and keeps the sealed career question, opened only to print it on the client's plan.
+Its copies of intake's facts (the client's name, the case's career question) are kept by
+the read-model consumers in `consumers.py`.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -18,7 +15,6 @@ from eventsourcing.persistence import Notification
 from eventsourcing.utils import resolve_topic
 
 from services.planning.domain import Plan
-from shared.messaging.envelope import CloudEvent
 from shared.messaging.follower import LogFollower
 from shared.runtime import snapshot
 
@@ -40,20 +36,6 @@ CREATE INDEX IF NOT EXISTS plans_view_org ON planning.plans_view (organisation, 
 ALTER TABLE planning.plans_view ADD COLUMN IF NOT EXISTS counsellor text;
 CREATE INDEX IF NOT EXISTS plans_view_counsellor
     ON planning.plans_view (organisation, counsellor, created_at);
-CREATE TABLE IF NOT EXISTS planning.clients_view (
-    client_id uuid PRIMARY KEY,
-    organisation text NOT NULL,
-    preferred_language text,
-    event_id uuid NOT NULL,
-    given_name jsonb,
-    family_name jsonb
-);
-CREATE TABLE IF NOT EXISTS planning.cases_view (
-    case_id uuid PRIMARY KEY,
-    client_id uuid NOT NULL,
-    event_id uuid NOT NULL,
-    career_question jsonb
-);
 """
 
 
@@ -110,47 +92,6 @@ async def apply(conn: asyncpg.Connection, cls: type, n: Notification, s: dict[st
     )
 
 
-async def on_client_registered(conn: asyncpg.Connection, event: CloudEvent) -> None:
-    d = event.data
-    await conn.execute(
-        "INSERT INTO planning.clients_view (client_id, organisation, preferred_language, "
-        "event_id, given_name, family_name) VALUES ($1,$2,$3,$4,$5::jsonb,$6::jsonb) "
-        "ON CONFLICT (client_id) DO NOTHING",
-        uuid.UUID(d["client_id"]),
-        d["organisation"],
-        d.get("preferred_language"),
-        event.id,
-        json.dumps(d.get("given_name")),
-        json.dumps(d.get("family_name")),
-    )
-
-
-async def on_case_opened(conn: asyncpg.Connection, event: CloudEvent) -> None:
-    d = event.data
-    await conn.execute(
-        "INSERT INTO planning.cases_view (case_id, client_id, event_id, career_question) "
-        "VALUES ($1,$2,$3,$4::jsonb) ON CONFLICT (case_id) DO NOTHING",
-        uuid.UUID(d["case_id"]),
-        uuid.UUID(d["client_id"]),
-        event.id,
-        json.dumps(d.get("career_question")),
-    )
-
-
-async def case_record(pool: asyncpg.Pool, case_id: uuid.UUID) -> dict[str, Any] | None:
-    """The case's sealed career question and the event it came with (None: not yet known)."""
-    row = await pool.fetchrow(
-        "SELECT event_id, career_question FROM planning.cases_view WHERE case_id = $1", case_id
-    )
-    if row is None:
-        return None
-    value = row["career_question"]
-    return {
-        "event_id": row["event_id"],
-        "career_question": json.loads(value) if isinstance(value, str) else value,
-    }
-
-
 async def list_plans(
     pool: asyncpg.Pool,
     organisation: str,
@@ -177,18 +118,3 @@ async def list_plans(
             *args,
         )
     return [r["plan_id"] for r in rows], int(total)
-
-
-async def client_record(pool: asyncpg.Pool, client_id: uuid.UUID) -> dict[str, Any] | None:
-    row = await pool.fetchrow(
-        "SELECT client_id, preferred_language, event_id, given_name, family_name "
-        "FROM planning.clients_view WHERE client_id = $1",
-        client_id,
-    )
-    if row is None:
-        return None
-    out = dict(row)
-    for key in ("given_name", "family_name"):
-        value = out[key]
-        out[key] = json.loads(value) if isinstance(value, str) else value
-    return out

@@ -238,7 +238,9 @@ async def event_counts(apps: dict[str, FastAPI]) -> dict[str, int]:
     """Events in each service's store, recorded reads of personal data excluded."""
     out = {}
     for service, app in apps.items():
-        schema, table = events_table(getattr(app.state, service))
+        schema, table = events_table(
+            getattr(app.state, "application", None) or getattr(app.state, service)
+        )
         out[service] = int(
             await app.state.runtime.pool.fetchval(
                 f'SELECT count(*) FROM "{schema}"."{table}" WHERE topic <> $1', ACCESS_TOPIC
@@ -268,7 +270,9 @@ async def new_events(apps: dict[str, FastAPI], since: dict[str, int]) -> dict[st
     """Events stored after the positions `since` (recorded reads excluded), per service."""
     out: dict[str, list[Any]] = {}
     for service, app in apps.items():
-        schema, table = events_table(getattr(app.state, service))
+        schema, table = events_table(
+            getattr(app.state, "application", None) or getattr(app.state, service)
+        )
         rows = await app.state.runtime.pool.fetch(
             f'SELECT notification_id, topic, state FROM "{schema}"."{table}" '
             "WHERE notification_id > $1 AND topic <> $2 ORDER BY notification_id",
@@ -285,7 +289,9 @@ async def new_events(apps: dict[str, FastAPI], since: dict[str, int]) -> dict[st
 async def heads(apps: dict[str, FastAPI]) -> dict[str, int]:
     out = {}
     for service, app in apps.items():
-        schema, table = events_table(getattr(app.state, service))
+        schema, table = events_table(
+            getattr(app.state, "application", None) or getattr(app.state, service)
+        )
         out[service] = int(
             await app.state.runtime.pool.fetchval(
                 f'SELECT coalesce(max(notification_id), 0) FROM "{schema}"."{table}"'

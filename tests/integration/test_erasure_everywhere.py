@@ -224,7 +224,7 @@ def apps_of(*apps: FastAPI) -> dict[str, FastAPI]:
 
 
 def store_of(app: FastAPI, service: str) -> Any:
-    return getattr(app.state, service)
+    return getattr(app.state, "application", None) or getattr(app.state, service)
 
 
 async def settled(apps: dict[str, FastAPI]) -> None:

@@ -21,9 +21,10 @@ from services.planning.api.views import (
     plan_out,
 )
 from services.planning.application import PlanningApplication
+from services.planning.consumers import case_record, client_record
 from services.planning.document import language_for, render
 from services.planning.domain import Plan
-from services.planning.projections import case_record, client_record, list_plans
+from services.planning.projections import list_plans
 from shared.audit.access import record_read, record_reads
 from shared.auth import Principal, Staff
 from shared.commands import application_of, set_etag
