@@ -7,15 +7,13 @@ the read-model consumers in `consumers.py`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping
+from typing import ClassVar
 
 import asyncpg
-from eventsourcing.persistence import Notification
-from eventsourcing.utils import resolve_topic
 
 from services.planning.domain import Plan
-from shared.messaging.follower import LogFollower
+from shared.messaging.projection import Handler, Projection, Stored
 from shared.runtime import snapshot
 
 SCHEMA_SQL = """
@@ -39,57 +37,59 @@ CREATE INDEX IF NOT EXISTS plans_view_counsellor
 """
 
 
-class PlanningProjection(LogFollower):
-    name = "projection"
-
-    async def setup(self, conn: asyncpg.Connection) -> None:
-        await conn.execute(SCHEMA_SQL)
-
-    async def handle(self, conn: asyncpg.Connection, batch: Sequence[Notification]) -> None:
-        # Only non-personal facts go into this view: no need to open sealed fields.
-        async with conn.transaction():
-            for n in batch:
-                cls = resolve_topic(n.topic)
-                state = self.app.sealing.decode_state(n)
-                await apply(conn, cls, n, state)
-            await self.save_position(conn, batch[-1].id)
-
-
-async def apply(conn: asyncpg.Connection, cls: type, n: Notification, s: dict[str, Any]) -> None:
-    version = n.originator_version
-    if cls is Plan.Created:
-        await conn.execute(
-            "INSERT INTO planning.plans_view (plan_id, case_id, client_id, organisation, "
-            "status, created_at, updated_at, version, counsellor) "
-            "VALUES ($1,$2,$3,$4,'draft',$5,$5,$6,$7) ON CONFLICT (plan_id) DO NOTHING",
-            n.originator_id,
-            s["case_id"],
-            s["client_id"],
-            s["organisation"],
-            s["timestamp"],
-            version,
-            s.get("counsellor"),
-        )
-        return
-    sets = ""
-    args: list[Any] = []
-    if cls is Plan.TypeChosen:
-        sets, args = ", plan_type = $3", [s["plan_type"]]
-    elif cls is Plan.GoalAdded:
-        sets = ", goals = goals + 1"
-    elif cls is Plan.Agreed:
-        sets = ", status = 'agreed'"
-    elif cls is Plan.Revised:
-        sets = ", status = 'revised'"
-    elif cls is Plan.Closed:
-        sets = ", status = 'closed'"
+async def created(conn: asyncpg.Connection, e: Stored) -> None:
     await conn.execute(
-        f"UPDATE planning.plans_view SET version = $2, updated_at = now(){sets} "
-        "WHERE plan_id = $1 AND version < $2",
-        n.originator_id,
-        version,
-        *args,
+        "INSERT INTO planning.plans_view (plan_id, case_id, client_id, organisation, "
+        "status, created_at, updated_at, version, counsellor) "
+        "VALUES ($1,$2,$3,$4,'draft',$5,$5,$6,$7) ON CONFLICT (plan_id) DO NOTHING",
+        e.id,
+        e["case_id"],
+        e["client_id"],
+        e["organisation"],
+        e.at,
+        e.version,
+        e.get("counsellor"),
     )
+
+
+def updated(sets: str = "", *fields: str) -> Handler:
+    """A handler moving the plan's row to the event's version, `sets` changing more
+    (`$3`, … are the event's `fields`); an event seen before changes nothing."""
+
+    async def update(conn: asyncpg.Connection, e: Stored) -> None:
+        await conn.execute(
+            f"UPDATE planning.plans_view SET version = $2, updated_at = now(){sets} "
+            "WHERE plan_id = $1 AND version < $2",
+            e.id,
+            e.version,
+            *(e[f] for f in fields),
+        )
+
+    return update
+
+
+class PlanningProjection(Projection):
+    """`plans_view`: one row per plan, its status, type and number of goals (no personal
+    field, so nothing is opened)."""
+
+    schema_sql = SCHEMA_SQL
+    handlers: ClassVar[Mapping[type, Handler]] = {
+        Plan.Created: created,
+        Plan.TypeChosen: updated(", plan_type = $3", "plan_type"),
+        Plan.GoalAdded: updated(", goals = goals + 1"),
+        Plan.Agreed: updated(", status = 'agreed'"),
+        Plan.Revised: updated(", status = 'revised'"),
+        Plan.Closed: updated(", status = 'closed'"),
+        # Every other change of the plan moves its version on.
+        Plan.GoalsReprioritised: updated(),
+        Plan.ActionAdded: updated(),
+        Plan.ActionCompleted: updated(),
+        Plan.ActionCancelled: updated(),
+        Plan.CompetenceAnalysisRecorded: updated(),
+        Plan.EvidenceAdded: updated(),
+        Plan.PortfolioAssessed: updated(),
+        Plan.PartyAgreed: updated(),
+    }
 
 
 async def list_plans(
