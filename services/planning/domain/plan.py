@@ -1,10 +1,13 @@
-"""Planning: the personal development plan (POP) of an accepted case.
+"""The plan (POP) of one accepted case: its events, commands and views.
 
-Pure domain: the standard library and eventsourcing.domain only. A plan is created
-when intake accepts the case; it gets a type, SMART goals in a ranking, actions with
-owners and due dates, a competence analysis and optionally an EVC portfolio. Client
-and counsellor agree to a *revision* of its content; once both agreed to the same
-revision the plan is `agreed`, and any change after that makes it `revised`.
+A plan is created when intake accepts the case; it gets a type, SMART goals in a
+ranking, actions with owners and due dates, a competence analysis and optionally an EVC
+portfolio. Client and counsellor agree to a *revision* of its content; once both agreed
+to the same revision the plan is `agreed`, and any change after that makes it `revised`.
+
+Longer than the other modules on purpose: it is one aggregate, whose events are nested
+in its class (their stored topics name `Plan.<Event>`) and whose commands are its
+methods; what stands apart from it (the SMART check, the error) lives beside it.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from __future__ import annotations
 import copy
 import re
 import uuid
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.utils import register_topic
 
+from services.planning.domain.errors import PlanningError
+from services.planning.domain.smart import SmartPolicy, smart_failures
 from shared.text import guard_field, guard_text
 from shared.vocabulary import COMPETENCES
 
@@ -27,98 +32,12 @@ PARTIES = ("client", "counsellor")
 EVIDENCE_KINDS = ("diploma", "certificate", "work_sample", "reference", "assessment", "other")
 ADVICE = ("continue", "stop")
 ESCO_URI = re.compile(r"^http://data\.europa\.eu/esco/(skill|occupation)/[0-9a-fA-F-]{8,}$")
-SMART = ("specific", "measurable", "achievable", "relevant", "time_bound")
 PLAN_NAMESPACE = uuid.UUID("0b7e4b0e-6d1c-4f7e-9d0a-5a3f6c1d2e01")
-
-
-class PlanningError(Exception):
-    """A rule of planning was broken; `code` is stable, `field` names the input at fault.
-
-    For a goal that is not SMART, `failures` maps each failed criterion to a sentence.
-    """
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        field: str | None = None,
-        failures: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-        self.failures = failures or {}
 
 
 def plan_id_for(case_id: uuid.UUID) -> uuid.UUID:
     """One plan per case: its id follows from the case's, so a redelivery creates nothing."""
     return uuid.uuid5(PLAN_NAMESPACE, str(case_id))
-
-
-@dataclass(frozen=True)
-class SmartPolicy:
-    """The configurable limits of the SMART check."""
-
-    max_open_goals: int = 5
-    horizon_days: int = 548  # about 18 months
-    min_lead_days: int = 7  # a target date leaves at least this much time for actions
-    min_specific_words: int = 4
-
-
-_VAGUE = {"better", "more", "improve", "improved", "good", "some", "beter", "meer", "goed"}
-
-
-def smart_failures(
-    *,
-    title: str,
-    specific: str,
-    measure: str,
-    target_date: date,
-    competences: list[str],
-    open_goals: int,
-    today: date,
-    policy: SmartPolicy,
-) -> dict[str, str]:
-    """Every SMART criterion a goal fails, each with a sentence for the counsellor."""
-    failures: dict[str, str] = {}
-    words = specific.split()
-    if len(words) < policy.min_specific_words or _norm(specific) == _norm(title):
-        failures["specific"] = (
-            f"Describe concretely what the client will do or reach, in at least "
-            f"{policy.min_specific_words} words, not only the title again."
-        )
-    measure_words = [w.lower().strip(".,;:") for w in measure.split()]
-    has_number = any(ch.isdigit() for ch in measure)
-    if not measure.strip() or (
-        not has_number and (len(measure_words) < 3 or set(measure_words) <= _VAGUE)
-    ):
-        failures["measurable"] = (
-            "Name an observable result (a number, a document, an event) that shows "
-            "the goal is reached."
-        )
-    if open_goals >= policy.max_open_goals:
-        failures["achievable"] = (
-            f"The plan already has {open_goals} open goals; at most "
-            f"{policy.max_open_goals} are achievable at once."
-        )
-    elif target_date < today + timedelta(days=policy.min_lead_days):
-        failures["achievable"] = (
-            f"The target date leaves less than {policy.min_lead_days} days for the actions."
-        )
-    if not competences:
-        failures["relevant"] = "Link the goal to at least one career competence."
-    if target_date <= today:
-        failures["time_bound"] = "The target date must lie in the future."
-    elif target_date > today + timedelta(days=policy.horizon_days):
-        failures["time_bound"] = (
-            f"The target date lies beyond the plan's horizon of {policy.horizon_days} days."
-        )
-    return failures
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.lower().split())
 
 
 class Plan(Aggregate):
@@ -763,3 +682,25 @@ class Plan(Aggregate):
                 "portfolio": self.portfolio,
             }
         )
+
+
+# Events stored before the plan moved from `services/planning/domain.py` keep loading.
+EVENTS = (
+    "Created",
+    "TypeChosen",
+    "GoalAdded",
+    "GoalsReprioritised",
+    "ActionAdded",
+    "ActionCompleted",
+    "ActionCancelled",
+    "CompetenceAnalysisRecorded",
+    "EvidenceAdded",
+    "PortfolioAssessed",
+    "PartyAgreed",
+    "Agreed",
+    "Revised",
+    "Closed",
+)
+for _name in EVENTS:
+    register_topic(f"services.planning.domain:Plan.{_name}", getattr(Plan, _name))
+register_topic("services.planning.domain:Plan", Plan)
