@@ -4,10 +4,13 @@ A plan is created when intake accepts the case; it gets a type, SMART goals in a
 ranking, actions with owners and due dates, a competence analysis and optionally an EVC
 portfolio. Client and counsellor agree to a *revision* of its content; once both agreed
 to the same revision the plan is `agreed`, and any change after that makes it `revised`.
+Its state is typed: goals, actions, evidence, agreements are the frozen value objects
+of `values.py`, built by the events' `apply` (the events' stored attributes are as
+they always were).
 
 Longer than the other modules on purpose: it is one aggregate, whose events are nested
 in its class (their stored topics name `Plan.<Event>`) and whose commands are its
-methods; what stands apart from it (the SMART check, the error) lives beside it.
+methods; what stands apart from it (its values, the SMART check, the error) lives beside it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import copy
 import re
 import uuid
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -23,6 +27,17 @@ from eventsourcing.utils import register_topic
 
 from services.planning.domain.errors import PlanningError
 from services.planning.domain.smart import SmartPolicy, smart_failures
+from services.planning.domain.values import (
+    Action,
+    AgreedVersion,
+    Agreement,
+    Assessment,
+    Closure,
+    CompetenceAnalysis,
+    Evidence,
+    Goal,
+    Portfolio,
+)
 from shared.text import guard_field, guard_text
 from shared.vocabulary import COMPETENCES
 
@@ -65,7 +80,7 @@ class Plan(Aggregate):
         plan_type: str
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Plan) -> None:
             aggregate.plan_type = self.plan_type
             aggregate._changed()
 
@@ -81,19 +96,18 @@ class Plan(Aggregate):
         priority: int
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Plan) -> None:
             order = [g for g in aggregate.ranking if g != self.goal_id]
             order.insert(self.priority - 1, self.goal_id)
-            aggregate.goals[self.goal_id] = {
-                "goal_id": self.goal_id,
-                "title": self.title,
-                "specific": self.specific,
-                "measure": self.measure,
-                "target_date": self.target_date,
-                "competences": list(self.competences),
-                "added_at": self.timestamp,
-                "actions": [],
-            }
+            aggregate.goals[self.goal_id] = Goal(
+                goal_id=self.goal_id,
+                title=self.title,
+                specific=self.specific,
+                measure=self.measure,
+                target_date=self.target_date,
+                competences=tuple(self.competences),
+                added_at=self.timestamp,
+            )
             aggregate.ranking = order
             aggregate._changed()
 
@@ -103,7 +117,7 @@ class Plan(Aggregate):
         order: list[uuid.UUID]
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Plan) -> None:
             aggregate.ranking = list(self.order)
             aggregate._changed()
 
@@ -117,18 +131,17 @@ class Plan(Aggregate):
         due_date: date
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
-            aggregate.actions[self.action_id] = {
-                "action_id": self.action_id,
-                "goal_id": self.goal_id,
-                "description": self.description,
-                "owner": self.owner,
-                "due_date": self.due_date,
-                "status": "open",
-                "added_at": self.timestamp,
-                "closed_at": None,
-            }
-            aggregate.goals[self.goal_id]["actions"].append(self.action_id)
+        def apply(self, aggregate: Plan) -> None:
+            aggregate.actions[self.action_id] = Action(
+                action_id=self.action_id,
+                goal_id=self.goal_id,
+                description=self.description,
+                owner=self.owner,
+                due_date=self.due_date,
+                added_at=self.timestamp,
+            )
+            goal = aggregate.goals[self.goal_id]
+            aggregate.goals[self.goal_id] = replace(goal, actions=(*goal.actions, self.action_id))
             aggregate._changed()
 
     class ActionCompleted(Aggregate.Event):
@@ -137,9 +150,10 @@ class Plan(Aggregate):
         action_id: uuid.UUID
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
-            action = aggregate.actions[self.action_id]
-            action["status"], action["closed_at"] = "completed", self.timestamp
+        def apply(self, aggregate: Plan) -> None:
+            aggregate.actions[self.action_id] = replace(
+                aggregate.actions[self.action_id], status="completed", closed_at=self.timestamp
+            )
             aggregate._changed()
 
     class ActionCancelled(Aggregate.Event):
@@ -149,10 +163,13 @@ class Plan(Aggregate):
         reason: str | None
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
-            action = aggregate.actions[self.action_id]
-            action["status"], action["closed_at"] = "cancelled", self.timestamp
-            action["cancel_reason"] = self.reason
+        def apply(self, aggregate: Plan) -> None:
+            aggregate.actions[self.action_id] = replace(
+                aggregate.actions[self.action_id],
+                status="cancelled",
+                closed_at=self.timestamp,
+                cancel_reason=self.reason,
+            )
             aggregate._changed()
 
     class CompetenceAnalysisRecorded(Aggregate.Event):
@@ -164,15 +181,15 @@ class Plan(Aggregate):
         training_needs: list[dict[str, Any]]
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
-            aggregate.competence_analysis = {
-                "career_target": self.career_target,
-                "strengths": self.strengths,
-                "weaknesses": self.weaknesses,
-                "training_needs": self.training_needs,
-                "recorded_at": self.timestamp,
-                "actor": self.actor,
-            }
+        def apply(self, aggregate: Plan) -> None:
+            aggregate.competence_analysis = CompetenceAnalysis(
+                career_target=self.career_target,
+                strengths=tuple(dict(i) for i in self.strengths),
+                weaknesses=tuple(dict(i) for i in self.weaknesses),
+                training_needs=tuple(dict(i) for i in self.training_needs),
+                recorded_at=self.timestamp,
+                actor=self.actor,
+            )
             aggregate._changed()
 
     class EvidenceAdded(Aggregate.Event):
@@ -186,18 +203,18 @@ class Plan(Aggregate):
         document_hash: str | None
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
-            aggregate.portfolio["evidence"].append(
-                {
-                    "evidence_id": self.evidence_id,
-                    "title": self.title,
-                    "kind": self.kind,
-                    "description": self.description,
-                    "dated": self.dated,
-                    "document_hash": self.document_hash,
-                    "added_at": self.timestamp,
-                }
+        def apply(self, aggregate: Plan) -> None:
+            evidence = Evidence(
+                evidence_id=self.evidence_id,
+                title=self.title,
+                kind=self.kind,
+                description=self.description,
+                dated=self.dated,
+                document_hash=self.document_hash,
+                added_at=self.timestamp,
             )
+            portfolio = aggregate.portfolio
+            aggregate.portfolio = replace(portfolio, evidence=(*portfolio.evidence, evidence))
             aggregate._changed()
 
     class PortfolioAssessed(Aggregate.Event):
@@ -208,14 +225,17 @@ class Plan(Aggregate):
         advice: str
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
-            aggregate.portfolio["assessment"] = {
-                "standard": self.standard,
-                "comparison": self.comparison,
-                "advice": self.advice,
-                "assessed_at": self.timestamp,
-                "actor": self.actor,
-            }
+        def apply(self, aggregate: Plan) -> None:
+            aggregate.portfolio = replace(
+                aggregate.portfolio,
+                assessment=Assessment(
+                    standard=self.standard,
+                    comparison=self.comparison,
+                    advice=self.advice,
+                    assessed_at=self.timestamp,
+                    actor=self.actor,
+                ),
+            )
             aggregate._changed()
 
     class PartyAgreed(Aggregate.Event):
@@ -225,12 +245,10 @@ class Plan(Aggregate):
         revision: int
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
-            aggregate.agreements[self.party] = {
-                "revision": self.revision,
-                "at": self.timestamp,
-                "actor": self.actor,
-            }
+        def apply(self, aggregate: Plan) -> None:
+            aggregate.agreements[self.party] = Agreement(
+                revision=self.revision, at=self.timestamp, actor=self.actor
+            )
 
     class Agreed(Aggregate.Event):
         """Both parties agreed to the same revision: the plan is a contract."""
@@ -243,14 +261,14 @@ class Plan(Aggregate):
         content: dict[str, Any]
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Plan) -> None:
             aggregate.status = "agreed"
-            aggregate.agreed_versions[self.revision] = {
-                "revision": self.revision,
-                "agreed_at": self.timestamp,
-                "agreements": {k: dict(v) for k, v in aggregate.agreements.items()},
-                "content": self.content,
-            }
+            aggregate.agreed_versions[self.revision] = AgreedVersion(
+                revision=self.revision,
+                agreed_at=self.timestamp,
+                agreements=dict(aggregate.agreements),
+                content=self.content,
+            )
 
     class Revised(Aggregate.Event):
         """A change after an agreement: both must agree again."""
@@ -260,7 +278,7 @@ class Plan(Aggregate):
         from_revision: int
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Plan) -> None:
             aggregate.status = "revised"
 
     class Closed(Aggregate.Event):
@@ -271,9 +289,9 @@ class Plan(Aggregate):
         reason: str | None
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Plan) -> None:
             aggregate.status = "closed"
-            aggregate.closed = {"at": self.timestamp, "reason": self.reason, "actor": self.actor}
+            aggregate.closed = Closure(at=self.timestamp, reason=self.reason, actor=self.actor)
 
     def __init__(
         self,
@@ -294,14 +312,14 @@ class Plan(Aggregate):
         self.status = "draft"
         self.plan_type: str | None = None
         self.revision = 0
-        self.goals: dict[uuid.UUID, dict[str, Any]] = {}
+        self.goals: dict[uuid.UUID, Goal] = {}
         self.ranking: list[uuid.UUID] = []
-        self.actions: dict[uuid.UUID, dict[str, Any]] = {}
-        self.competence_analysis: dict[str, Any] | None = None
-        self.portfolio: dict[str, Any] = {"evidence": [], "assessment": None}
-        self.agreements: dict[str, dict[str, Any]] = {}
-        self.agreed_versions: dict[int, dict[str, Any]] = {}
-        self.closed: dict[str, Any] | None = None
+        self.actions: dict[uuid.UUID, Action] = {}
+        self.competence_analysis: CompetenceAnalysis | None = None
+        self.portfolio = Portfolio()
+        self.agreements: dict[str, Agreement] = {}
+        self.agreed_versions: dict[int, AgreedVersion] = {}
+        self.closed: Closure | None = None
 
     def _changed(self) -> None:
         """A change of content: a new revision, which nobody has agreed to yet."""
@@ -338,19 +356,19 @@ class Plan(Aggregate):
         if self.status == "closed":
             raise PlanningError("plan-closed", "The plan is closed.")
 
-    def _goal(self, goal_id: uuid.UUID) -> dict[str, Any]:
+    def _goal(self, goal_id: uuid.UUID) -> Goal:
         goal = self.goals.get(goal_id)
         if goal is None:
             raise PlanningError("not-found", f"No goal {goal_id} in this plan.", "goal_id")
         return goal
 
-    def _open_action(self, action_id: uuid.UUID) -> dict[str, Any]:
+    def _open_action(self, action_id: uuid.UUID) -> Action:
         action = self.actions.get(action_id)
         if action is None:
             raise PlanningError("not-found", f"No action {action_id} in this plan.", "action_id")
-        if action["status"] != "open":
+        if action.status != "open":
             raise PlanningError(
-                "action-closed", f"The action is already {action['status']}.", "action_id"
+                "action-closed", f"The action is already {action.status}.", "action_id"
             )
         return action
 
@@ -473,7 +491,7 @@ class Plan(Aggregate):
         guard_text(PlanningError, multiline=True, description=description)
         if not description.strip():
             raise PlanningError("invalid", "An action has a description.", "description")
-        if due_date > goal["target_date"]:
+        if due_date > goal.target_date:
             raise PlanningError(
                 "invalid", "The due date lies after the goal's target date.", "due_date"
             )
@@ -576,7 +594,7 @@ class Plan(Aggregate):
         guard_text(PlanningError, multiline=True, comparison=comparison)
         if advice not in ADVICE:
             raise PlanningError("invalid", f"Unknown advice {advice!r}.", "advice")
-        if not self.portfolio["evidence"]:
+        if not self.portfolio.evidence:
             raise PlanningError(
                 "portfolio-empty", "Compare a portfolio with a standard once it holds evidence."
             )
@@ -598,7 +616,7 @@ class Plan(Aggregate):
             raise PlanningError("plan-incomplete", "A plan needs at least one goal to agree.")
         if self.plan_type is None:
             raise PlanningError("plan-incomplete", "Choose the plan's type before agreeing.")
-        if self.agreements.get(party, {}).get("revision") == self.revision:
+        if self._agreed_by(party) == self.revision:
             return  # already agreed to this revision
         self.trigger_event(
             self.PartyAgreed,
@@ -609,7 +627,7 @@ class Plan(Aggregate):
             revision=self.revision,
             actor=actor,
         )
-        if all(self.agreements.get(p, {}).get("revision") == self.revision for p in PARTIES):
+        if all(self._agreed_by(p) == self.revision for p in PARTIES):
             self.trigger_event(
                 self.Agreed,
                 timestamp=at,
@@ -619,17 +637,22 @@ class Plan(Aggregate):
                 revision=self.revision,
                 actions=[
                     {
-                        "action_id": a["action_id"],
-                        "goal_id": a["goal_id"],
-                        "owner": a["owner"],
-                        "due_date": a["due_date"],
-                        "status": a["status"],
+                        "action_id": a.action_id,
+                        "goal_id": a.goal_id,
+                        "owner": a.owner,
+                        "due_date": a.due_date,
+                        "status": a.status,
                     }
                     for a in self.actions.values()
                 ],
                 content=self.content(),
                 actor=actor,
             )
+
+    def _agreed_by(self, party: str) -> int | None:
+        """The revision `party` last agreed to (None: never)."""
+        agreement = self.agreements.get(party)
+        return None if agreement is None else agreement.revision
 
     def close(self, *, reason: str | None, actor: str, at: datetime) -> None:
         """Close the plan: its agreed versions stay readable, nothing changes any more."""
@@ -649,17 +672,21 @@ class Plan(Aggregate):
         """Goals by priority (1 = highest), each with its actions."""
         out = []
         for priority, goal_id in enumerate(self.ranking, start=1):
-            goal = dict(self.goals[goal_id])
-            goal["priority"] = priority
-            goal["actions"] = [dict(self.actions[a]) for a in goal["actions"]]
-            out.append(goal)
+            goal = self.goals[goal_id]
+            out.append(
+                {
+                    **goal.as_dict(),
+                    "priority": priority,
+                    "actions": [self.actions[a].as_dict() for a in goal.actions],
+                }
+            )
         return out
 
     def agreed_in_order(self) -> list[dict[str, Any]]:
         """The agreed versions, first agreement first, each numbered: `version` 1 is the
         first agreement, whatever the revision it was made on (kept as `revision`)."""
         return [
-            {"version": number, **self.agreed_versions[revision]}
+            {"version": number, **self.agreed_versions[revision].as_dict()}
             for number, revision in enumerate(sorted(self.agreed_versions), start=1)
         ]
 
@@ -678,10 +705,23 @@ class Plan(Aggregate):
             {
                 "plan_type": self.plan_type,
                 "goals": self.ranked_goals(),
-                "competence_analysis": self.competence_analysis,
-                "portfolio": self.portfolio,
+                "competence_analysis": self.competence_analysis_dict(),
+                "portfolio": self.portfolio.as_dict(),
             }
         )
+
+    def competence_analysis_dict(self) -> dict[str, Any] | None:
+        """The competence analysis as the views show it (None until recorded)."""
+        analysis = self.competence_analysis
+        return None if analysis is None else analysis.as_dict()
+
+    def agreements_dict(self) -> dict[str, dict[str, Any]]:
+        """Per party, the revision it agreed to, when and who recorded it."""
+        return {p: a.as_dict() for p, a in self.agreements.items()}
+
+    def closed_dict(self) -> dict[str, Any] | None:
+        """While closed: when, why, who (None otherwise)."""
+        return None if self.closed is None else self.closed.as_dict()
 
 
 # Events stored before the plan moved from `services/planning/domain.py` keep loading.
