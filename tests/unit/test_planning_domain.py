@@ -1040,6 +1040,25 @@ def test_an_agreed_version_keeps_its_content_when_the_plan_changes_later() -> No
 
 
 # -- competence analysis ---------------------------------------------------------------------
+def test_an_analysis_whose_client_was_erased_replays_with_its_items_erased() -> None:
+    # Once the client's key is gone, each personal field of a stored event reads ERASED,
+    # a list of items included: the plan still loads, and shows them so.
+    plan = create()
+    analyse(plan)
+    events = plan.collect_events()
+    for name in ("career_target", "strengths", "weaknesses", "training_needs"):
+        object.__setattr__(events[-1], name, "ERASED")
+
+    analysis = replay(events).competence_analysis_dict()
+
+    assert analysis is not None
+    assert [analysis[k] for k in ("career_target", "strengths", "training_needs")] == [
+        "ERASED",
+        "ERASED",
+        "ERASED",
+    ]
+
+
 def test_a_competence_analysis_with_esco_uris_is_recorded() -> None:
     plan = a_plan()
 
@@ -1129,7 +1148,7 @@ def test_evidence_of_each_kind_is_added_to_the_portfolio(kind: str) -> None:
 
 @pytest.mark.parametrize(
     ("overrides", "field"),
-    # "date" is the API's name for the `dated` argument (services/planning/api.py)
+    # "date" is the API's name for the `dated` argument (services/planning/api/schemas.py)
     [({"kind": "selfie"}, "kind"), ({"dated": TODAY + timedelta(days=1)}, "date")],
     ids=["unknown-kind", "dated-ahead"],
 )

@@ -88,7 +88,7 @@ async def reprioritise(body: PrioritiesIn, cmd: PlanCommand) -> Changed:
     status_code=status.HTTP_201_CREATED,
     response_model=ActionCreated,
 )
-async def add_action(goal_id: uuid.UUID, body: ActionIn, cmd: PlanCommand) -> ActionCreated:
+async def add_action(cmd: PlanCommand, goal_id: uuid.UUID, body: ActionIn) -> ActionCreated:
     """Add an action under a goal: who does it, by when (not after the goal's target date)."""
     action_id = new_id()
     plan = await cmd.run(
@@ -106,7 +106,7 @@ async def add_action(goal_id: uuid.UUID, body: ActionIn, cmd: PlanCommand) -> Ac
 
 
 @router.post("/plans/{plan_id}/actions/{action_id}/complete", response_model=Changed)
-async def complete_action(action_id: uuid.UUID, cmd: PlanCommand) -> Changed:
+async def complete_action(cmd: PlanCommand, action_id: uuid.UUID) -> Changed:
     """Mark an action as done."""
     plan = await cmd.run(
         lambda plan, at: plan.complete_action(action_id=action_id, actor=cmd.who.sub, at=at)
@@ -116,7 +116,7 @@ async def complete_action(action_id: uuid.UUID, cmd: PlanCommand) -> Changed:
 
 @router.post("/plans/{plan_id}/actions/{action_id}/cancel", response_model=Changed)
 async def cancel_action(
-    action_id: uuid.UUID, cmd: PlanCommand, body: CancelIn | None = None
+    cmd: PlanCommand, action_id: uuid.UUID, body: CancelIn | None = None
 ) -> Changed:
     """Cancel an action, with an optional reason."""
     reason = body.reason if body else None

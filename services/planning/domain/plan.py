@@ -37,6 +37,7 @@ from services.planning.domain.values import (
     Evidence,
     Goal,
     Portfolio,
+    analysis_items,
 )
 from shared.text import guard_field, guard_text
 from shared.vocabulary import COMPETENCES
@@ -184,9 +185,9 @@ class Plan(Aggregate):
         def apply(self, aggregate: Plan) -> None:
             aggregate.competence_analysis = CompetenceAnalysis(
                 career_target=self.career_target,
-                strengths=tuple(dict(i) for i in self.strengths),
-                weaknesses=tuple(dict(i) for i in self.weaknesses),
-                training_needs=tuple(dict(i) for i in self.training_needs),
+                strengths=analysis_items(self.strengths),
+                weaknesses=analysis_items(self.weaknesses),
+                training_needs=analysis_items(self.training_needs),
                 recorded_at=self.timestamp,
                 actor=self.actor,
             )

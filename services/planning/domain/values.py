@@ -68,24 +68,37 @@ class Goal:
         }
 
 
+# The items of an analysis, each `{text, esco_uri}` as recorded; `ERASED` (a string) once
+# the client's key is gone, as every personal field of a stored event.
+Items = tuple[dict[str, Any], ...] | str
+
+
+def analysis_items(recorded: Any) -> Items:
+    """The items of a stored event as the analysis keeps them."""
+    return tuple(dict(i) for i in recorded) if isinstance(recorded, list) else str(recorded)
+
+
+def _listed(kept: Items) -> Any:
+    return [dict(i) for i in kept] if isinstance(kept, tuple) else kept
+
+
 @dataclass(frozen=True)
 class CompetenceAnalysis:
-    """Strengths, weaknesses and training needs against a career target; each item
-    `{text, esco_uri}` as it was recorded."""
+    """Strengths, weaknesses and training needs against a career target."""
 
     career_target: str
-    strengths: tuple[dict[str, Any], ...]
-    weaknesses: tuple[dict[str, Any], ...]
-    training_needs: tuple[dict[str, Any], ...]
+    strengths: Items
+    weaknesses: Items
+    training_needs: Items
     recorded_at: datetime
     actor: str
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "career_target": self.career_target,
-            "strengths": [dict(i) for i in self.strengths],
-            "weaknesses": [dict(i) for i in self.weaknesses],
-            "training_needs": [dict(i) for i in self.training_needs],
+            "strengths": _listed(self.strengths),
+            "weaknesses": _listed(self.weaknesses),
+            "training_needs": _listed(self.training_needs),
             "recorded_at": self.recorded_at,
             "actor": self.actor,
         }
