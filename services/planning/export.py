@@ -11,12 +11,10 @@ import asyncpg
 from starlette.concurrency import run_in_threadpool
 
 from services.planning.application import PlanningApplication
+from services.planning.consumers import client_record
 from services.planning.domain import Plan
-from services.planning.projections import client_record
 from shared.messaging.follower import LogFollower
-from shared.privacy import ERASED
 from shared.privacy.export import event_history, jsonable, read_models_current
-from shared.privacy.sealing import open_sealed
 
 
 def plan_part(app: PlanningApplication, p: Plan) -> dict[str, Any]:
@@ -29,11 +27,11 @@ def plan_part(app: PlanningApplication, p: Plan) -> dict[str, Any]:
         "revision": p.revision,
         "suggested_focus": p.suggested_focus,
         "goals": p.ranked_goals(),
-        "competence_analysis": p.competence_analysis,
-        "portfolio": p.portfolio,
-        "agreements": p.agreements,
+        "competence_analysis": p.competence_analysis_dict(),
+        "portfolio": p.portfolio.as_dict(),
+        "agreements": p.agreements_dict(),
         "agreed_versions": p.agreed_in_order(),
-        "closed": p.closed,
+        "closed": p.closed_dict(),
         "created_at": p.created_on,
         "created_by": p.created_by,
         "updated_at": p.modified_on,
@@ -60,8 +58,7 @@ def client_part(app: PlanningApplication, record: dict[str, Any] | None) -> dict
         sealed = record.get(field)
         value: Any = sealed
         if isinstance(sealed, dict):
-            plain = open_sealed(app.vault, sealed, record["event_id"], field)
-            value = ERASED if plain is None else app.sealing.transcoder.decode(plain)["v"]
+            value = app.sealing.open_field(sealed, record["event_id"], field)
         out[field] = value
     return out
 

@@ -1,25 +1,19 @@
-"""Planning's read models (asyncpg): the organisation's plans, and what it knows of clients.
+"""Planning's read model of its own log (asyncpg): `plans_view`, the organisation's plans.
 
-`plans_view` follows planning's own log; `clients_view` follows intake's
-`ClientRegistered` over NATS and keeps the sealed names (opened only to render the
-client's document) and the preferred language; `cases_view` follows intake's `CaseOpened`
-and keeps the sealed career question, opened only to print it on the client's plan.
+Its copies of intake's facts (the client's name, the case's career question) are kept by
+the read-model consumers in `consumers.py`.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping
+from typing import ClassVar
 
 import asyncpg
-from eventsourcing.persistence import Notification
-from eventsourcing.utils import resolve_topic
 
 from services.planning.domain import Plan
-from shared.messaging.envelope import CloudEvent
-from shared.messaging.follower import LogFollower
+from shared.messaging.projection import Handler, Projection, Stored
 from shared.runtime import snapshot
 
 SCHEMA_SQL = """
@@ -40,114 +34,61 @@ CREATE INDEX IF NOT EXISTS plans_view_org ON planning.plans_view (organisation, 
 ALTER TABLE planning.plans_view ADD COLUMN IF NOT EXISTS counsellor text;
 CREATE INDEX IF NOT EXISTS plans_view_counsellor
     ON planning.plans_view (organisation, counsellor, created_at);
-CREATE TABLE IF NOT EXISTS planning.clients_view (
-    client_id uuid PRIMARY KEY,
-    organisation text NOT NULL,
-    preferred_language text,
-    event_id uuid NOT NULL,
-    given_name jsonb,
-    family_name jsonb
-);
-CREATE TABLE IF NOT EXISTS planning.cases_view (
-    case_id uuid PRIMARY KEY,
-    client_id uuid NOT NULL,
-    event_id uuid NOT NULL,
-    career_question jsonb
-);
 """
 
 
-class PlanningProjection(LogFollower):
-    name = "projection"
+async def created(conn: asyncpg.Connection, e: Stored) -> None:
+    await conn.execute(
+        "INSERT INTO planning.plans_view (plan_id, case_id, client_id, organisation, "
+        "status, created_at, updated_at, version, counsellor) "
+        "VALUES ($1,$2,$3,$4,'draft',$5,$5,$6,$7) ON CONFLICT (plan_id) DO NOTHING",
+        e.id,
+        e["case_id"],
+        e["client_id"],
+        e["organisation"],
+        e.at,
+        e.version,
+        e.get("counsellor"),
+    )
 
-    async def setup(self, conn: asyncpg.Connection) -> None:
-        await conn.execute(SCHEMA_SQL)
 
-    async def handle(self, conn: asyncpg.Connection, batch: Sequence[Notification]) -> None:
-        # Only non-personal facts go into this view: no need to open sealed fields.
-        async with conn.transaction():
-            for n in batch:
-                cls = resolve_topic(n.topic)
-                state = self.app.sealing.decode_state(n)
-                await apply(conn, cls, n, state)
-            await self.save_position(conn, batch[-1].id)
+def updated(sets: str = "", *fields: str) -> Handler:
+    """A handler moving the plan's row to the event's version, `sets` changing more
+    (`$3`, … are the event's `fields`); an event seen before changes nothing."""
 
-
-async def apply(conn: asyncpg.Connection, cls: type, n: Notification, s: dict[str, Any]) -> None:
-    version = n.originator_version
-    if cls is Plan.Created:
+    async def update(conn: asyncpg.Connection, e: Stored) -> None:
         await conn.execute(
-            "INSERT INTO planning.plans_view (plan_id, case_id, client_id, organisation, "
-            "status, created_at, updated_at, version, counsellor) "
-            "VALUES ($1,$2,$3,$4,'draft',$5,$5,$6,$7) ON CONFLICT (plan_id) DO NOTHING",
-            n.originator_id,
-            s["case_id"],
-            s["client_id"],
-            s["organisation"],
-            s["timestamp"],
-            version,
-            s.get("counsellor"),
+            f"UPDATE planning.plans_view SET version = $2, updated_at = now(){sets} "
+            "WHERE plan_id = $1 AND version < $2",
+            e.id,
+            e.version,
+            *(e[f] for f in fields),
         )
-        return
-    sets = ""
-    args: list[Any] = []
-    if cls is Plan.TypeChosen:
-        sets, args = ", plan_type = $3", [s["plan_type"]]
-    elif cls is Plan.GoalAdded:
-        sets = ", goals = goals + 1"
-    elif cls is Plan.Agreed:
-        sets = ", status = 'agreed'"
-    elif cls is Plan.Revised:
-        sets = ", status = 'revised'"
-    elif cls is Plan.Closed:
-        sets = ", status = 'closed'"
-    await conn.execute(
-        f"UPDATE planning.plans_view SET version = $2, updated_at = now(){sets} "
-        "WHERE plan_id = $1 AND version < $2",
-        n.originator_id,
-        version,
-        *args,
-    )
+
+    return update
 
 
-async def on_client_registered(conn: asyncpg.Connection, event: CloudEvent) -> None:
-    d = event.data
-    await conn.execute(
-        "INSERT INTO planning.clients_view (client_id, organisation, preferred_language, "
-        "event_id, given_name, family_name) VALUES ($1,$2,$3,$4,$5::jsonb,$6::jsonb) "
-        "ON CONFLICT (client_id) DO NOTHING",
-        uuid.UUID(d["client_id"]),
-        d["organisation"],
-        d.get("preferred_language"),
-        event.id,
-        json.dumps(d.get("given_name")),
-        json.dumps(d.get("family_name")),
-    )
+class PlanningProjection(Projection):
+    """`plans_view`: one row per plan, its status, type and number of goals (no personal
+    field, so nothing is opened)."""
 
-
-async def on_case_opened(conn: asyncpg.Connection, event: CloudEvent) -> None:
-    d = event.data
-    await conn.execute(
-        "INSERT INTO planning.cases_view (case_id, client_id, event_id, career_question) "
-        "VALUES ($1,$2,$3,$4::jsonb) ON CONFLICT (case_id) DO NOTHING",
-        uuid.UUID(d["case_id"]),
-        uuid.UUID(d["client_id"]),
-        event.id,
-        json.dumps(d.get("career_question")),
-    )
-
-
-async def case_record(pool: asyncpg.Pool, case_id: uuid.UUID) -> dict[str, Any] | None:
-    """The case's sealed career question and the event it came with (None: not yet known)."""
-    row = await pool.fetchrow(
-        "SELECT event_id, career_question FROM planning.cases_view WHERE case_id = $1", case_id
-    )
-    if row is None:
-        return None
-    value = row["career_question"]
-    return {
-        "event_id": row["event_id"],
-        "career_question": json.loads(value) if isinstance(value, str) else value,
+    schema_sql = SCHEMA_SQL
+    handlers: ClassVar[Mapping[type, Handler]] = {
+        Plan.Created: created,
+        Plan.TypeChosen: updated(", plan_type = $3", "plan_type"),
+        Plan.GoalAdded: updated(", goals = goals + 1"),
+        Plan.Agreed: updated(", status = 'agreed'"),
+        Plan.Revised: updated(", status = 'revised'"),
+        Plan.Closed: updated(", status = 'closed'"),
+        # Every other change of the plan moves its version on.
+        Plan.GoalsReprioritised: updated(),
+        Plan.ActionAdded: updated(),
+        Plan.ActionCompleted: updated(),
+        Plan.ActionCancelled: updated(),
+        Plan.CompetenceAnalysisRecorded: updated(),
+        Plan.EvidenceAdded: updated(),
+        Plan.PortfolioAssessed: updated(),
+        Plan.PartyAgreed: updated(),
     }
 
 
@@ -177,18 +118,3 @@ async def list_plans(
             *args,
         )
     return [r["plan_id"] for r in rows], int(total)
-
-
-async def client_record(pool: asyncpg.Pool, client_id: uuid.UUID) -> dict[str, Any] | None:
-    row = await pool.fetchrow(
-        "SELECT client_id, preferred_language, event_id, given_name, family_name "
-        "FROM planning.clients_view WHERE client_id = $1",
-        client_id,
-    )
-    if row is None:
-        return None
-    out = dict(row)
-    for key in ("given_name", "family_name"):
-        value = out[key]
-        out[key] = json.loads(value) if isinstance(value, str) else value
-    return out

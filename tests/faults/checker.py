@@ -32,8 +32,8 @@ from nats.js.errors import NotFoundError
 from services.followup.domain import followup_id_for
 from services.followup.publications import PUBLICATIONS as FOLLOWUP_PUBLICATIONS
 from services.intake.publications import PUBLICATIONS as INTAKE_PUBLICATIONS
-from services.planning.application import PUBLICATIONS as PLANNING_PUBLICATIONS
 from services.planning.domain import plan_id_for
+from services.planning.publications import PUBLICATIONS as PLANNING_PUBLICATIONS
 from services.referral.publications import PUBLICATIONS as REFERRAL_PUBLICATIONS
 from shared.messaging.envelope import stream_name
 from shared.privacy.sealing import event_id

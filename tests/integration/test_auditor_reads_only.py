@@ -224,9 +224,8 @@ for _service in SERVICES:
 
 
 def store_of(app: FastAPI, service: str) -> Any:
-    """The service's application (`app.state.application`; before a service's
-    `ServiceSpec`, under its own name)."""
-    return getattr(app.state, "application", None) or getattr(app.state, service)
+    """The service's application (the lifespan of `shared/service.py` keeps it there)."""
+    return app.state.application
 
 
 def forbidden(r: httpx.Response) -> str | None:

@@ -225,9 +225,8 @@ def apps_of(*apps: FastAPI) -> dict[str, FastAPI]:
 
 
 def store_of(app: FastAPI, service: str) -> Any:
-    """The service's application (`app.state.application`; before a service's
-    `ServiceSpec`, under its own name)."""
-    return getattr(app.state, "application", None) or getattr(app.state, service)
+    """The service's application (the lifespan of `shared/service.py` keeps it there)."""
+    return app.state.application
 
 
 async def settled(apps: dict[str, FastAPI]) -> None:
@@ -910,23 +909,23 @@ def check_aggregates(
 
     plan = loaded["planning"][plan_id_for(cases[0])]
     [goal] = plan.goals.values()
-    erased(goal["title"], goal["specific"], goal["measure"])
+    erased(goal.title, goal.specific, goal.measure)
     assert len(plan.actions) == 3, plan.actions
-    erased(*(a["description"] for a in plan.actions.values()))
-    erased(plan.actions[uuid.UUID(w["cancelled_action_id"])]["cancel_reason"])
+    erased(*(a.description for a in plan.actions.values()))
+    erased(plan.actions[uuid.UUID(w["cancelled_action_id"])].cancel_reason)
     analysis = plan.competence_analysis
     erased(
-        analysis["career_target"],
-        analysis["strengths"],
-        analysis["weaknesses"],
-        analysis["training_needs"],
+        analysis.career_target,
+        analysis.strengths,
+        analysis.weaknesses,
+        analysis.training_needs,
     )
-    [evidence] = plan.portfolio["evidence"]
-    erased(evidence["title"], evidence["description"])
-    erased(plan.portfolio["assessment"]["comparison"])
-    assert plan.portfolio["assessment"]["standard"] == canaries["standard"]
-    erased(*(v["content"] for v in plan.agreed_versions.values()))
-    erased(plan.closed["reason"])
+    [evidence] = plan.portfolio.evidence
+    erased(evidence.title, evidence.description)
+    erased(plan.portfolio.assessment.comparison)
+    assert plan.portfolio.assessment.standard == canaries["standard"]
+    erased(*(v.content for v in plan.agreed_versions.values()))
+    erased(plan.closed.reason)
 
     followup = loaded["followup"][followup_id_for(cases[0])]
     erased(*(c.notes for c in followup.contacts))

@@ -208,7 +208,7 @@ async def test_a_to_do_agreed_in_follow_up_becomes_a_plan_action_once_and_revise
     [original] = await eventually(published, "ToDoAgreed on GUIDANCE_FOLLOWUP")
     before = (await get_plan(planning_api, agreed.plan_id, headers)).json()
     count = await plan_events(planning_app, agreed.plan_id)
-    consumer = planning_app.state.consumers["todos"]
+    consumer = planning_app.state.consumers["planning-todos"]
     duplicates = consumer.duplicates
     ack = await js.publish(
         "guidance.followup.ToDoAgreed",

@@ -310,7 +310,7 @@ async def test_a_redelivered_case_accepted_creates_no_second_plan(
     [original] = accepted
     assert original.headers["Nats-Msg-Id"] == envelope(original)["id"]
 
-    consumer = planning_app.state.consumers["plans"]
+    consumer = planning_app.state.consumers["planning-case-accepted"]
     duplicates = consumer.duplicates
     # Another Nats-Msg-Id, so that the stream keeps the copy and delivers it again.
     ack = await js.publish(
@@ -359,7 +359,7 @@ async def test_case_accepted_again_under_a_new_id_still_creates_no_second_plan(
     # A position far beyond anything intake's log will reach, so no real event is shadowed.
     again["position"] = 2**62 + uuid.uuid4().int % 2**40
     again["data"]["gaps"] = ["work_exploration"]
-    consumer = planning_app.state.consumers["plans"]
+    consumer = planning_app.state.consumers["planning-case-accepted"]
     applied = consumer.applied
     await js.publish(
         "guidance.intake.CaseAccepted",
@@ -520,7 +520,7 @@ async def test_published_plan_events_keep_the_contract_and_seal_every_text(
     assert goal_added["data"]["target_date"] == days(90)
     assert goal_added["data"]["competences"] == ["networking"]
     assert goal_added["data"]["priority"] == 1
-    planning = planning_app.state.planning
+    planning = planning_app.state.application
     for name, plain in (("title", title), ("specific", specific), ("measure", measure)):
         sealed = goal_added["data"][name]
         assert set(sealed) == {"$sealed", "kid", "ct"}, sealed

@@ -347,7 +347,7 @@ async def test_agreed_versions_are_numbered_by_agreement_and_listed(
     )
 
     # Reading the list is a recorded read of the plan, like reading a version.
-    app = planning_app.state.planning
+    app = planning_app.state.application
     topic = get_topic(DataAccess.Recorded)
     resources = [
         e.resource

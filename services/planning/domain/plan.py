@@ -1,10 +1,16 @@
-"""Planning: the personal development plan (POP) of an accepted case.
+"""The plan (POP) of one accepted case: its events, commands and views.
 
-Pure domain: the standard library and eventsourcing.domain only. A plan is created
-when intake accepts the case; it gets a type, SMART goals in a ranking, actions with
-owners and due dates, a competence analysis and optionally an EVC portfolio. Client
-and counsellor agree to a *revision* of its content; once both agreed to the same
-revision the plan is `agreed`, and any change after that makes it `revised`.
+A plan is created when intake accepts the case; it gets a type, SMART goals in a
+ranking, actions with owners and due dates, a competence analysis and optionally an EVC
+portfolio. Client and counsellor agree to a *revision* of its content; once both agreed
+to the same revision the plan is `agreed`, and any change after that makes it `revised`.
+Its state is typed: goals, actions, evidence, agreements are the frozen value objects
+of `values.py`, built by the events' `apply` (the events' stored attributes are as
+they always were).
+
+Longer than the other modules on purpose: it is one aggregate, whose events are nested
+in its class (their stored topics name `Plan.<Event>`) and whose commands are its
+methods; what stands apart from it (its values, the SMART check, the error) lives beside it.
 """
 
 from __future__ import annotations
@@ -12,12 +18,27 @@ from __future__ import annotations
 import copy
 import re
 import uuid
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import replace
+from datetime import date, datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.utils import register_topic
 
+from services.planning.domain.errors import PlanningError
+from services.planning.domain.smart import SmartPolicy, smart_failures
+from services.planning.domain.values import (
+    Action,
+    AgreedVersion,
+    Agreement,
+    Assessment,
+    Closure,
+    CompetenceAnalysis,
+    Evidence,
+    Goal,
+    Portfolio,
+    analysis_items,
+)
 from shared.text import guard_field, guard_text
 from shared.vocabulary import COMPETENCES
 
@@ -27,98 +48,12 @@ PARTIES = ("client", "counsellor")
 EVIDENCE_KINDS = ("diploma", "certificate", "work_sample", "reference", "assessment", "other")
 ADVICE = ("continue", "stop")
 ESCO_URI = re.compile(r"^http://data\.europa\.eu/esco/(skill|occupation)/[0-9a-fA-F-]{8,}$")
-SMART = ("specific", "measurable", "achievable", "relevant", "time_bound")
 PLAN_NAMESPACE = uuid.UUID("0b7e4b0e-6d1c-4f7e-9d0a-5a3f6c1d2e01")
-
-
-class PlanningError(Exception):
-    """A rule of planning was broken; `code` is stable, `field` names the input at fault.
-
-    For a goal that is not SMART, `failures` maps each failed criterion to a sentence.
-    """
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        field: str | None = None,
-        failures: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-        self.failures = failures or {}
 
 
 def plan_id_for(case_id: uuid.UUID) -> uuid.UUID:
     """One plan per case: its id follows from the case's, so a redelivery creates nothing."""
     return uuid.uuid5(PLAN_NAMESPACE, str(case_id))
-
-
-@dataclass(frozen=True)
-class SmartPolicy:
-    """The configurable limits of the SMART check."""
-
-    max_open_goals: int = 5
-    horizon_days: int = 548  # about 18 months
-    min_lead_days: int = 7  # a target date leaves at least this much time for actions
-    min_specific_words: int = 4
-
-
-_VAGUE = {"better", "more", "improve", "improved", "good", "some", "beter", "meer", "goed"}
-
-
-def smart_failures(
-    *,
-    title: str,
-    specific: str,
-    measure: str,
-    target_date: date,
-    competences: list[str],
-    open_goals: int,
-    today: date,
-    policy: SmartPolicy,
-) -> dict[str, str]:
-    """Every SMART criterion a goal fails, each with a sentence for the counsellor."""
-    failures: dict[str, str] = {}
-    words = specific.split()
-    if len(words) < policy.min_specific_words or _norm(specific) == _norm(title):
-        failures["specific"] = (
-            f"Describe concretely what the client will do or reach, in at least "
-            f"{policy.min_specific_words} words, not only the title again."
-        )
-    measure_words = [w.lower().strip(".,;:") for w in measure.split()]
-    has_number = any(ch.isdigit() for ch in measure)
-    if not measure.strip() or (
-        not has_number and (len(measure_words) < 3 or set(measure_words) <= _VAGUE)
-    ):
-        failures["measurable"] = (
-            "Name an observable result (a number, a document, an event) that shows "
-            "the goal is reached."
-        )
-    if open_goals >= policy.max_open_goals:
-        failures["achievable"] = (
-            f"The plan already has {open_goals} open goals; at most "
-            f"{policy.max_open_goals} are achievable at once."
-        )
-    elif target_date < today + timedelta(days=policy.min_lead_days):
-        failures["achievable"] = (
-            f"The target date leaves less than {policy.min_lead_days} days for the actions."
-        )
-    if not competences:
-        failures["relevant"] = "Link the goal to at least one career competence."
-    if target_date <= today:
-        failures["time_bound"] = "The target date must lie in the future."
-    elif target_date > today + timedelta(days=policy.horizon_days):
-        failures["time_bound"] = (
-            f"The target date lies beyond the plan's horizon of {policy.horizon_days} days."
-        )
-    return failures
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.lower().split())
 
 
 class Plan(Aggregate):
@@ -146,7 +81,7 @@ class Plan(Aggregate):
         plan_type: str
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Plan) -> None:
             aggregate.plan_type = self.plan_type
             aggregate._changed()
 
@@ -162,19 +97,18 @@ class Plan(Aggregate):
         priority: int
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Plan) -> None:
             order = [g for g in aggregate.ranking if g != self.goal_id]
             order.insert(self.priority - 1, self.goal_id)
-            aggregate.goals[self.goal_id] = {
-                "goal_id": self.goal_id,
-                "title": self.title,
-                "specific": self.specific,
-                "measure": self.measure,
-                "target_date": self.target_date,
-                "competences": list(self.competences),
-                "added_at": self.timestamp,
-                "actions": [],
-            }
+            aggregate.goals[self.goal_id] = Goal(
+                goal_id=self.goal_id,
+                title=self.title,
+                specific=self.specific,
+                measure=self.measure,
+                target_date=self.target_date,
+                competences=tuple(self.competences),
+                added_at=self.timestamp,
+            )
             aggregate.ranking = order
             aggregate._changed()
 
@@ -184,7 +118,7 @@ class Plan(Aggregate):
         order: list[uuid.UUID]
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Plan) -> None:
             aggregate.ranking = list(self.order)
             aggregate._changed()
 
@@ -198,18 +132,17 @@ class Plan(Aggregate):
         due_date: date
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
-            aggregate.actions[self.action_id] = {
-                "action_id": self.action_id,
-                "goal_id": self.goal_id,
-                "description": self.description,
-                "owner": self.owner,
-                "due_date": self.due_date,
-                "status": "open",
-                "added_at": self.timestamp,
-                "closed_at": None,
-            }
-            aggregate.goals[self.goal_id]["actions"].append(self.action_id)
+        def apply(self, aggregate: Plan) -> None:
+            aggregate.actions[self.action_id] = Action(
+                action_id=self.action_id,
+                goal_id=self.goal_id,
+                description=self.description,
+                owner=self.owner,
+                due_date=self.due_date,
+                added_at=self.timestamp,
+            )
+            goal = aggregate.goals[self.goal_id]
+            aggregate.goals[self.goal_id] = replace(goal, actions=(*goal.actions, self.action_id))
             aggregate._changed()
 
     class ActionCompleted(Aggregate.Event):
@@ -218,9 +151,10 @@ class Plan(Aggregate):
         action_id: uuid.UUID
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
-            action = aggregate.actions[self.action_id]
-            action["status"], action["closed_at"] = "completed", self.timestamp
+        def apply(self, aggregate: Plan) -> None:
+            aggregate.actions[self.action_id] = replace(
+                aggregate.actions[self.action_id], status="completed", closed_at=self.timestamp
+            )
             aggregate._changed()
 
     class ActionCancelled(Aggregate.Event):
@@ -230,10 +164,13 @@ class Plan(Aggregate):
         reason: str | None
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
-            action = aggregate.actions[self.action_id]
-            action["status"], action["closed_at"] = "cancelled", self.timestamp
-            action["cancel_reason"] = self.reason
+        def apply(self, aggregate: Plan) -> None:
+            aggregate.actions[self.action_id] = replace(
+                aggregate.actions[self.action_id],
+                status="cancelled",
+                closed_at=self.timestamp,
+                cancel_reason=self.reason,
+            )
             aggregate._changed()
 
     class CompetenceAnalysisRecorded(Aggregate.Event):
@@ -245,15 +182,15 @@ class Plan(Aggregate):
         training_needs: list[dict[str, Any]]
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
-            aggregate.competence_analysis = {
-                "career_target": self.career_target,
-                "strengths": self.strengths,
-                "weaknesses": self.weaknesses,
-                "training_needs": self.training_needs,
-                "recorded_at": self.timestamp,
-                "actor": self.actor,
-            }
+        def apply(self, aggregate: Plan) -> None:
+            aggregate.competence_analysis = CompetenceAnalysis(
+                career_target=self.career_target,
+                strengths=analysis_items(self.strengths),
+                weaknesses=analysis_items(self.weaknesses),
+                training_needs=analysis_items(self.training_needs),
+                recorded_at=self.timestamp,
+                actor=self.actor,
+            )
             aggregate._changed()
 
     class EvidenceAdded(Aggregate.Event):
@@ -267,18 +204,18 @@ class Plan(Aggregate):
         document_hash: str | None
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
-            aggregate.portfolio["evidence"].append(
-                {
-                    "evidence_id": self.evidence_id,
-                    "title": self.title,
-                    "kind": self.kind,
-                    "description": self.description,
-                    "dated": self.dated,
-                    "document_hash": self.document_hash,
-                    "added_at": self.timestamp,
-                }
+        def apply(self, aggregate: Plan) -> None:
+            evidence = Evidence(
+                evidence_id=self.evidence_id,
+                title=self.title,
+                kind=self.kind,
+                description=self.description,
+                dated=self.dated,
+                document_hash=self.document_hash,
+                added_at=self.timestamp,
             )
+            portfolio = aggregate.portfolio
+            aggregate.portfolio = replace(portfolio, evidence=(*portfolio.evidence, evidence))
             aggregate._changed()
 
     class PortfolioAssessed(Aggregate.Event):
@@ -289,14 +226,17 @@ class Plan(Aggregate):
         advice: str
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
-            aggregate.portfolio["assessment"] = {
-                "standard": self.standard,
-                "comparison": self.comparison,
-                "advice": self.advice,
-                "assessed_at": self.timestamp,
-                "actor": self.actor,
-            }
+        def apply(self, aggregate: Plan) -> None:
+            aggregate.portfolio = replace(
+                aggregate.portfolio,
+                assessment=Assessment(
+                    standard=self.standard,
+                    comparison=self.comparison,
+                    advice=self.advice,
+                    assessed_at=self.timestamp,
+                    actor=self.actor,
+                ),
+            )
             aggregate._changed()
 
     class PartyAgreed(Aggregate.Event):
@@ -306,12 +246,10 @@ class Plan(Aggregate):
         revision: int
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
-            aggregate.agreements[self.party] = {
-                "revision": self.revision,
-                "at": self.timestamp,
-                "actor": self.actor,
-            }
+        def apply(self, aggregate: Plan) -> None:
+            aggregate.agreements[self.party] = Agreement(
+                revision=self.revision, at=self.timestamp, actor=self.actor
+            )
 
     class Agreed(Aggregate.Event):
         """Both parties agreed to the same revision: the plan is a contract."""
@@ -324,14 +262,14 @@ class Plan(Aggregate):
         content: dict[str, Any]
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Plan) -> None:
             aggregate.status = "agreed"
-            aggregate.agreed_versions[self.revision] = {
-                "revision": self.revision,
-                "agreed_at": self.timestamp,
-                "agreements": {k: dict(v) for k, v in aggregate.agreements.items()},
-                "content": self.content,
-            }
+            aggregate.agreed_versions[self.revision] = AgreedVersion(
+                revision=self.revision,
+                agreed_at=self.timestamp,
+                agreements=dict(aggregate.agreements),
+                content=self.content,
+            )
 
     class Revised(Aggregate.Event):
         """A change after an agreement: both must agree again."""
@@ -341,7 +279,7 @@ class Plan(Aggregate):
         from_revision: int
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Plan) -> None:
             aggregate.status = "revised"
 
     class Closed(Aggregate.Event):
@@ -352,9 +290,9 @@ class Plan(Aggregate):
         reason: str | None
         actor: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Plan) -> None:
             aggregate.status = "closed"
-            aggregate.closed = {"at": self.timestamp, "reason": self.reason, "actor": self.actor}
+            aggregate.closed = Closure(at=self.timestamp, reason=self.reason, actor=self.actor)
 
     def __init__(
         self,
@@ -375,14 +313,14 @@ class Plan(Aggregate):
         self.status = "draft"
         self.plan_type: str | None = None
         self.revision = 0
-        self.goals: dict[uuid.UUID, dict[str, Any]] = {}
+        self.goals: dict[uuid.UUID, Goal] = {}
         self.ranking: list[uuid.UUID] = []
-        self.actions: dict[uuid.UUID, dict[str, Any]] = {}
-        self.competence_analysis: dict[str, Any] | None = None
-        self.portfolio: dict[str, Any] = {"evidence": [], "assessment": None}
-        self.agreements: dict[str, dict[str, Any]] = {}
-        self.agreed_versions: dict[int, dict[str, Any]] = {}
-        self.closed: dict[str, Any] | None = None
+        self.actions: dict[uuid.UUID, Action] = {}
+        self.competence_analysis: CompetenceAnalysis | None = None
+        self.portfolio = Portfolio()
+        self.agreements: dict[str, Agreement] = {}
+        self.agreed_versions: dict[int, AgreedVersion] = {}
+        self.closed: Closure | None = None
 
     def _changed(self) -> None:
         """A change of content: a new revision, which nobody has agreed to yet."""
@@ -419,19 +357,19 @@ class Plan(Aggregate):
         if self.status == "closed":
             raise PlanningError("plan-closed", "The plan is closed.")
 
-    def _goal(self, goal_id: uuid.UUID) -> dict[str, Any]:
+    def _goal(self, goal_id: uuid.UUID) -> Goal:
         goal = self.goals.get(goal_id)
         if goal is None:
             raise PlanningError("not-found", f"No goal {goal_id} in this plan.", "goal_id")
         return goal
 
-    def _open_action(self, action_id: uuid.UUID) -> dict[str, Any]:
+    def _open_action(self, action_id: uuid.UUID) -> Action:
         action = self.actions.get(action_id)
         if action is None:
             raise PlanningError("not-found", f"No action {action_id} in this plan.", "action_id")
-        if action["status"] != "open":
+        if action.status != "open":
             raise PlanningError(
-                "action-closed", f"The action is already {action['status']}.", "action_id"
+                "action-closed", f"The action is already {action.status}.", "action_id"
             )
         return action
 
@@ -554,7 +492,7 @@ class Plan(Aggregate):
         guard_text(PlanningError, multiline=True, description=description)
         if not description.strip():
             raise PlanningError("invalid", "An action has a description.", "description")
-        if due_date > goal["target_date"]:
+        if due_date > goal.target_date:
             raise PlanningError(
                 "invalid", "The due date lies after the goal's target date.", "due_date"
             )
@@ -657,7 +595,7 @@ class Plan(Aggregate):
         guard_text(PlanningError, multiline=True, comparison=comparison)
         if advice not in ADVICE:
             raise PlanningError("invalid", f"Unknown advice {advice!r}.", "advice")
-        if not self.portfolio["evidence"]:
+        if not self.portfolio.evidence:
             raise PlanningError(
                 "portfolio-empty", "Compare a portfolio with a standard once it holds evidence."
             )
@@ -679,7 +617,7 @@ class Plan(Aggregate):
             raise PlanningError("plan-incomplete", "A plan needs at least one goal to agree.")
         if self.plan_type is None:
             raise PlanningError("plan-incomplete", "Choose the plan's type before agreeing.")
-        if self.agreements.get(party, {}).get("revision") == self.revision:
+        if self._agreed_by(party) == self.revision:
             return  # already agreed to this revision
         self.trigger_event(
             self.PartyAgreed,
@@ -690,7 +628,7 @@ class Plan(Aggregate):
             revision=self.revision,
             actor=actor,
         )
-        if all(self.agreements.get(p, {}).get("revision") == self.revision for p in PARTIES):
+        if all(self._agreed_by(p) == self.revision for p in PARTIES):
             self.trigger_event(
                 self.Agreed,
                 timestamp=at,
@@ -700,17 +638,22 @@ class Plan(Aggregate):
                 revision=self.revision,
                 actions=[
                     {
-                        "action_id": a["action_id"],
-                        "goal_id": a["goal_id"],
-                        "owner": a["owner"],
-                        "due_date": a["due_date"],
-                        "status": a["status"],
+                        "action_id": a.action_id,
+                        "goal_id": a.goal_id,
+                        "owner": a.owner,
+                        "due_date": a.due_date,
+                        "status": a.status,
                     }
                     for a in self.actions.values()
                 ],
                 content=self.content(),
                 actor=actor,
             )
+
+    def _agreed_by(self, party: str) -> int | None:
+        """The revision `party` last agreed to (None: never)."""
+        agreement = self.agreements.get(party)
+        return None if agreement is None else agreement.revision
 
     def close(self, *, reason: str | None, actor: str, at: datetime) -> None:
         """Close the plan: its agreed versions stay readable, nothing changes any more."""
@@ -730,17 +673,21 @@ class Plan(Aggregate):
         """Goals by priority (1 = highest), each with its actions."""
         out = []
         for priority, goal_id in enumerate(self.ranking, start=1):
-            goal = dict(self.goals[goal_id])
-            goal["priority"] = priority
-            goal["actions"] = [dict(self.actions[a]) for a in goal["actions"]]
-            out.append(goal)
+            goal = self.goals[goal_id]
+            out.append(
+                {
+                    **goal.as_dict(),
+                    "priority": priority,
+                    "actions": [self.actions[a].as_dict() for a in goal.actions],
+                }
+            )
         return out
 
     def agreed_in_order(self) -> list[dict[str, Any]]:
         """The agreed versions, first agreement first, each numbered: `version` 1 is the
         first agreement, whatever the revision it was made on (kept as `revision`)."""
         return [
-            {"version": number, **self.agreed_versions[revision]}
+            {"version": number, **self.agreed_versions[revision].as_dict()}
             for number, revision in enumerate(sorted(self.agreed_versions), start=1)
         ]
 
@@ -759,7 +706,42 @@ class Plan(Aggregate):
             {
                 "plan_type": self.plan_type,
                 "goals": self.ranked_goals(),
-                "competence_analysis": self.competence_analysis,
-                "portfolio": self.portfolio,
+                "competence_analysis": self.competence_analysis_dict(),
+                "portfolio": self.portfolio.as_dict(),
             }
         )
+
+    def competence_analysis_dict(self) -> dict[str, Any] | None:
+        """The competence analysis as the views show it (None until recorded)."""
+        analysis = self.competence_analysis
+        return None if analysis is None else analysis.as_dict()
+
+    def agreements_dict(self) -> dict[str, dict[str, Any]]:
+        """Per party, the revision it agreed to, when and who recorded it."""
+        return {p: a.as_dict() for p, a in self.agreements.items()}
+
+    def closed_dict(self) -> dict[str, Any] | None:
+        """While closed: when, why, who (None otherwise)."""
+        return None if self.closed is None else self.closed.as_dict()
+
+
+# Events stored before the plan moved from `services/planning/domain.py` keep loading.
+EVENTS = (
+    "Created",
+    "TypeChosen",
+    "GoalAdded",
+    "GoalsReprioritised",
+    "ActionAdded",
+    "ActionCompleted",
+    "ActionCancelled",
+    "CompetenceAnalysisRecorded",
+    "EvidenceAdded",
+    "PortfolioAssessed",
+    "PartyAgreed",
+    "Agreed",
+    "Revised",
+    "Closed",
+)
+for _name in EVENTS:
+    register_topic(f"services.planning.domain:Plan.{_name}", getattr(Plan, _name))
+register_topic("services.planning.domain:Plan", Plan)

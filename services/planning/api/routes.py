@@ -1,0 +1,198 @@
+"""Planning's commands: each route names its command on the plan and answers the plan's
+version, status and revision (`PlanCommand`: the caller's plan, `If-Match`, `ETag`)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, status
+
+from services.planning.api.schemas import (
+    ActionCreated,
+    ActionIn,
+    AgreementIn,
+    CancelIn,
+    Changed,
+    CompetenceAnalysisIn,
+    EvidenceCreated,
+    EvidenceIn,
+    GoalCreated,
+    GoalIn,
+    PlanTypeIn,
+    PortfolioAssessmentIn,
+    PrioritiesIn,
+)
+from services.planning.application import PlanningApplication
+from services.planning.domain import Plan
+from shared.auth import Counsellor
+from shared.commands import Command, command_on
+from shared.idempotency import new_id
+
+router = APIRouter(tags=["planning"])
+
+if TYPE_CHECKING:  # what a route is handed; at run time, the dependency gathering it
+    PlanCommand = Command[Plan]
+else:
+    PlanCommand = command_on(Counsellor, "plan_id", PlanningApplication.plan_for)
+
+
+def changed(plan: Plan) -> dict[str, Any]:
+    """What every command answers: the plan's version (its `ETag`), status and revision."""
+    return {"version": plan.version, "status": plan.status, "revision": plan.revision}
+
+
+@router.put("/plans/{plan_id}/type", response_model=Changed)
+async def choose_type(body: PlanTypeIn, cmd: PlanCommand) -> Changed:
+    """Choose the plan's type: action-oriented, reflection-oriented or combined."""
+    plan = await cmd.run(
+        lambda plan, at: plan.choose_type(plan_type=body.plan_type, actor=cmd.who.sub, at=at)
+    )
+    return Changed(**changed(plan))
+
+
+@router.post(
+    "/plans/{plan_id}/goals", status_code=status.HTTP_201_CREATED, response_model=GoalCreated
+)
+async def add_goal(body: GoalIn, cmd: PlanCommand) -> GoalCreated:
+    """Add a goal at a priority (1 = highest); refused, naming each criterion, unless SMART."""
+    goal_id = new_id()
+    plan = await cmd.run(
+        lambda plan, at: plan.add_goal(
+            goal_id=goal_id,
+            title=body.title,
+            specific=body.specific,
+            measure=body.measure,
+            target_date=body.target_date,
+            competences=list(body.competences),
+            priority=body.priority,
+            policy=cmd.app.policy,
+            actor=cmd.who.sub,
+            at=at,
+        )
+    )
+    return GoalCreated(goal_id=goal_id, **changed(plan))
+
+
+@router.put("/plans/{plan_id}/priorities", response_model=Changed)
+async def reprioritise(body: PrioritiesIn, cmd: PlanCommand) -> Changed:
+    """Rank every goal anew in one command: `order` names them all, highest first."""
+    plan = await cmd.run(
+        lambda plan, at: plan.reprioritise(order=list(body.order), actor=cmd.who.sub, at=at)
+    )
+    return Changed(**changed(plan))
+
+
+@router.post(
+    "/plans/{plan_id}/goals/{goal_id}/actions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ActionCreated,
+)
+async def add_action(cmd: PlanCommand, goal_id: uuid.UUID, body: ActionIn) -> ActionCreated:
+    """Add an action under a goal: who does it, by when (not after the goal's target date)."""
+    action_id = new_id()
+    plan = await cmd.run(
+        lambda plan, at: plan.add_action(
+            action_id=action_id,
+            goal_id=goal_id,
+            description=body.description,
+            owner=body.owner,
+            due_date=body.due_date,
+            actor=cmd.who.sub,
+            at=at,
+        )
+    )
+    return ActionCreated(action_id=action_id, **changed(plan))
+
+
+@router.post("/plans/{plan_id}/actions/{action_id}/complete", response_model=Changed)
+async def complete_action(cmd: PlanCommand, action_id: uuid.UUID) -> Changed:
+    """Mark an action as done."""
+    plan = await cmd.run(
+        lambda plan, at: plan.complete_action(action_id=action_id, actor=cmd.who.sub, at=at)
+    )
+    return Changed(**changed(plan))
+
+
+@router.post("/plans/{plan_id}/actions/{action_id}/cancel", response_model=Changed)
+async def cancel_action(
+    cmd: PlanCommand, action_id: uuid.UUID, body: CancelIn | None = None
+) -> Changed:
+    """Cancel an action, with an optional reason."""
+    reason = body.reason if body else None
+    plan = await cmd.run(
+        lambda plan, at: plan.cancel_action(
+            action_id=action_id, reason=reason, actor=cmd.who.sub, at=at
+        )
+    )
+    return Changed(**changed(plan))
+
+
+@router.put("/plans/{plan_id}/competence-analysis", response_model=Changed)
+async def record_competence_analysis(body: CompetenceAnalysisIn, cmd: PlanCommand) -> Changed:
+    """Record strengths, weaknesses and training needs against the career target (ESCO)."""
+    items = body.model_dump()
+    plan = await cmd.run(
+        lambda plan, at: plan.record_competence_analysis(
+            career_target=body.career_target,
+            strengths=items["strengths"],
+            weaknesses=items["weaknesses"],
+            training_needs=items["training_needs"],
+            actor=cmd.who.sub,
+            at=at,
+        )
+    )
+    return Changed(**changed(plan))
+
+
+@router.post(
+    "/plans/{plan_id}/portfolio/evidence",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EvidenceCreated,
+)
+async def add_evidence(body: EvidenceIn, cmd: PlanCommand) -> EvidenceCreated:
+    """Add an evidence item to the portfolio for recognition of prior learning (EVC)."""
+    evidence_id = new_id()
+    plan = await cmd.run(
+        lambda plan, at: plan.add_evidence(
+            evidence_id=evidence_id,
+            title=body.title,
+            kind=body.kind,
+            description=body.description,
+            dated=body.date,
+            document_hash=body.document_hash,
+            actor=cmd.who.sub,
+            at=at,
+        )
+    )
+    return EvidenceCreated(evidence_id=evidence_id, **changed(plan))
+
+
+@router.put("/plans/{plan_id}/portfolio/assessment", response_model=Changed)
+async def assess_portfolio(body: PortfolioAssessmentIn, cmd: PlanCommand) -> Changed:
+    """Compare the portfolio with a named standard and advise to continue or stop."""
+    plan = await cmd.run(
+        lambda plan, at: plan.assess_portfolio(
+            standard=body.standard,
+            comparison=body.comparison,
+            advice=body.advice,
+            actor=cmd.who.sub,
+            at=at,
+        )
+    )
+    return Changed(**changed(plan))
+
+
+@router.post("/plans/{plan_id}/close", response_model=Changed)
+async def close_plan(cmd: PlanCommand, body: CancelIn | None = None) -> Changed:
+    """Close the plan (guidance ended); agreed versions stay readable."""
+    reason = body.reason if body else None
+    plan = await cmd.run(lambda plan, at: plan.close(reason=reason, actor=cmd.who.sub, at=at))
+    return Changed(**changed(plan))
+
+
+@router.post("/plans/{plan_id}/agreement", response_model=Changed)
+async def agree(body: AgreementIn, cmd: PlanCommand) -> Changed:
+    """Record that the client or the counsellor agrees to the plan's current revision."""
+    plan = await cmd.run(lambda plan, at: plan.agree(party=body.party, actor=cmd.who.sub, at=at))
+    return Changed(**changed(plan))

@@ -1,0 +1,231 @@
+"""Planning's request models and the answers of its commands."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field, StrictStr
+
+from shared.schemas import Answer, Day, Id, MultiLine, SingleLine, Strict
+from shared.vocabulary import Competence
+
+Text = Annotated[StrictStr, Field(min_length=1, max_length=2000), MultiLine]
+Title = Annotated[StrictStr, Field(min_length=1, max_length=200), SingleLine]
+Note = Annotated[StrictStr, Field(max_length=2000), MultiLine]
+
+
+class PlanTypeIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"plan_type": "combined"}]})
+
+    plan_type: Literal["action", "reflection", "combined"]
+    """`action` (action-oriented), `reflection` (reflection-oriented) or `combined`."""
+
+
+# A goal's target date lies within the plan's horizon (about 18 months): the examples'
+# dates are counted from the day the document is built, so that they are accepted.
+EXAMPLE_TARGET = (date.today() + timedelta(days=180)).isoformat()
+EXAMPLE_DUE = (date.today() + timedelta(days=60)).isoformat()
+
+
+class GoalIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Start the care assistant course",
+                    "specific": "Enrol in and start the MBO 2 care assistant course at a "
+                    "regional college",
+                    "measure": "A signed enrolment and 2 attended lessons",
+                    "target_date": EXAMPLE_TARGET,
+                    "competences": ["work_exploration", "career_steering"],
+                    "priority": 1,
+                }
+            ]
+        }
+    )
+
+    title: Title
+    """A short title (1-200 characters)."""
+    specific: Text
+    """What the client will do or reach, concretely: at least a few words, not the title again
+    (1-2000 characters).
+    """
+    measure: Text
+    """The observable result that shows the goal is reached: a number, a document, an event (1-2000
+    characters).
+    """
+    target_date: Day
+    """When it is reached (ISO date): in the future, at least 7 days ahead and within the plan's
+    horizon (about 18 months; both configurable).
+    """
+    competences: list[Competence] = Field(max_length=5)
+    """The career competences it serves (at least one for a SMART goal): `quality_reflection`,
+    `motive_reflection`, `work_exploration`, `career_steering`, `networking`.
+    """
+    priority: int = Field(ge=1, le=100)
+    """Its rank, 1 = highest; at most one more than the goals so far (the others move down)."""
+
+
+class PrioritiesIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "order": [
+                        "1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b",
+                        "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                    ]
+                }
+            ]
+        }
+    )
+
+    order: list[Id] = Field(min_length=1, max_length=100)
+    """Every goal of the plan, each once, highest priority first."""
+
+
+class ActionIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "description": "Visit the college's open day and ask about enrolment",
+                    "owner": "client",
+                    "due_date": EXAMPLE_DUE,
+                }
+            ]
+        }
+    )
+
+    description: Text
+    """What is done (1-2000 characters)."""
+    owner: Literal["client", "counsellor", "partner"]
+    """Who does it: `client`, `counsellor` or `partner`."""
+    due_date: Day
+    """By when (ISO date): not in the past, not after the goal's target date."""
+
+
+class CancelIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "The client found a course elsewhere."}]}
+    )
+
+    reason: Note | None = None
+    """Why (at most 2000 characters); optional, and so is the body."""
+
+
+class AnalysisItem(Strict):
+    text: Annotated[StrictStr, Field(min_length=1, max_length=500), MultiLine]
+    """The strength, weakness or training need (1-500 characters)."""
+    esco_uri: Annotated[StrictStr, Field(max_length=200), SingleLine] | None = None
+    """The matching ESCO skill or competence, as its URI (optional)."""
+
+
+class CompetenceAnalysisIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "career_target": "Care assistant",
+                    "strengths": [{"text": "Patient and friendly with customers"}],
+                    "weaknesses": [{"text": "No experience with personal care"}],
+                    "training_needs": [{"text": "Vocational course care assistant (MBO 2)"}],
+                }
+            ]
+        }
+    )
+
+    career_target: Annotated[StrictStr, Field(min_length=1, max_length=500), SingleLine]
+    """The occupation aimed at (1-500 characters), e.g. an ESCO occupation's title."""
+    strengths: list[AnalysisItem] = Field(default_factory=list, max_length=50)
+    """What the client already brings to it (at most 50)."""
+    weaknesses: list[AnalysisItem] = Field(default_factory=list, max_length=50)
+    """What falls short (at most 50)."""
+    training_needs: list[AnalysisItem] = Field(default_factory=list, max_length=50)
+    """What the client needs to learn (at most 50)."""
+
+
+class EvidenceIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Retail diploma",
+                    "kind": "diploma",
+                    "description": "MBO 2 retail, 2012.",
+                    "date": "2012-06-30",
+                    "document_hash": "sha256:"
+                    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                }
+            ]
+        }
+    )
+
+    title: Title
+    """The evidence's title (1-200 characters)."""
+    kind: Literal["diploma", "certificate", "work_sample", "reference", "assessment", "other"]
+    """`diploma`, `certificate`, `work_sample`, `reference`, `assessment` or `other`."""
+    description: Note | None = None
+    """What it shows (at most 2000 characters)."""
+    date: Day
+    """The date of the evidence (ISO date), e.g. when the diploma was awarded."""
+    document_hash: Annotated[StrictStr, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
+    """The document's SHA-256 as `sha256:<64 hex digits>` (the document itself is kept elsewhere).
+    """
+
+
+class PortfolioAssessmentIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "standard": "MBO 2 care assistant qualification",
+                    "comparison": "Customer care and hygiene are covered by the retail work; "
+                    "personal care is not.",
+                    "advice": "continue",
+                }
+            ]
+        }
+    )
+
+    standard: Annotated[StrictStr, Field(min_length=1, max_length=300), SingleLine]
+    """The standard the portfolio is compared with (1-300 characters), e.g. a qualification's name.
+    """
+    comparison: Text
+    """How the portfolio measures up to it (1-2000 characters)."""
+    advice: Literal["continue", "stop"]
+    """`continue` (the recognition procedure) or `stop`."""
+
+
+class AgreementIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"party": "client"}]})
+
+    party: Literal["client", "counsellor"]
+    """Who agrees to the current revision: `client` or `counsellor` (the counsellor records both).
+    """
+
+
+class Changed(Answer):
+    version: int
+    """The plan's version now (its `ETag`; send it as `If-Match`)."""
+    status: str
+    """The plan's status: `draft`, `agreed`, `revised` or `closed`."""
+    revision: int
+    """The plan's content revision (a change after an agreement starts a new one)."""
+
+
+class GoalCreated(Changed):
+    goal_id: uuid.UUID
+    """The new goal's id."""
+
+
+class ActionCreated(Changed):
+    action_id: uuid.UUID
+    """The new action's id."""
+
+
+class EvidenceCreated(Changed):
+    evidence_id: uuid.UUID
+    """The new evidence item's id."""

@@ -1,0 +1,57 @@
+"""Planning's domain: the personal development plan (POP) of an accepted case.
+
+Pure domain: the standard library and eventsourcing.domain only. `plan.py` is the
+aggregate (its events, commands and views), `values.py` the value objects its
+state is made of (goals, actions, evidence, agreements), `smart.py` the SMART check of a goal,
+`errors.py` planning's error.
+"""
+
+from services.planning.domain.errors import PlanningError
+from services.planning.domain.plan import (
+    ADVICE,
+    ESCO_URI,
+    EVIDENCE_KINDS,
+    OWNERS,
+    PARTIES,
+    PLAN_NAMESPACE,
+    PLAN_TYPES,
+    Plan,
+    plan_id_for,
+)
+from services.planning.domain.smart import SMART, SmartPolicy, smart_failures
+from services.planning.domain.values import (
+    Action,
+    AgreedVersion,
+    Agreement,
+    Assessment,
+    Closure,
+    CompetenceAnalysis,
+    Evidence,
+    Goal,
+    Portfolio,
+)
+
+__all__ = [
+    "ADVICE",
+    "ESCO_URI",
+    "EVIDENCE_KINDS",
+    "OWNERS",
+    "PARTIES",
+    "PLAN_NAMESPACE",
+    "PLAN_TYPES",
+    "SMART",
+    "Action",
+    "AgreedVersion",
+    "Agreement",
+    "Assessment",
+    "Closure",
+    "CompetenceAnalysis",
+    "Evidence",
+    "Goal",
+    "Plan",
+    "PlanningError",
+    "Portfolio",
+    "SmartPolicy",
+    "plan_id_for",
+    "smart_failures",
+]

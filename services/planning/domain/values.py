@@ -1,0 +1,205 @@
+"""The plan's value objects: what the plan's state holds, built by its events' `apply`.
+
+Each is frozen; a change replaces it. `as_dict()` gives the form the plan's views,
+its agreed versions (stored in `Plan.Agreed`) and the export have always had.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step towards a goal: who does it, by when, and how it ended."""
+
+    action_id: uuid.UUID
+    goal_id: uuid.UUID
+    description: str
+    owner: str
+    due_date: date
+    added_at: datetime
+    status: str = "open"
+    closed_at: datetime | None = None
+    cancel_reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "action_id": self.action_id,
+            "goal_id": self.goal_id,
+            "description": self.description,
+            "owner": self.owner,
+            "due_date": self.due_date,
+            "status": self.status,
+            "added_at": self.added_at,
+            "closed_at": self.closed_at,
+        }
+        if self.status == "cancelled":
+            out["cancel_reason"] = self.cancel_reason
+        return out
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A SMART goal and the ids of its actions, in the order they were added."""
+
+    goal_id: uuid.UUID
+    title: str
+    specific: str
+    measure: str
+    target_date: date
+    competences: tuple[str, ...]
+    added_at: datetime
+    actions: tuple[uuid.UUID, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "goal_id": self.goal_id,
+            "title": self.title,
+            "specific": self.specific,
+            "measure": self.measure,
+            "target_date": self.target_date,
+            "competences": list(self.competences),
+            "added_at": self.added_at,
+            "actions": list(self.actions),
+        }
+
+
+# The items of an analysis, each `{text, esco_uri}` as recorded; `ERASED` (a string) once
+# the client's key is gone, as every personal field of a stored event.
+Items = tuple[dict[str, Any], ...] | str
+
+
+def analysis_items(recorded: Any) -> Items:
+    """The items of a stored event as the analysis keeps them."""
+    return tuple(dict(i) for i in recorded) if isinstance(recorded, list) else str(recorded)
+
+
+def _listed(kept: Items) -> Any:
+    return [dict(i) for i in kept] if isinstance(kept, tuple) else kept
+
+
+@dataclass(frozen=True)
+class CompetenceAnalysis:
+    """Strengths, weaknesses and training needs against a career target."""
+
+    career_target: str
+    strengths: Items
+    weaknesses: Items
+    training_needs: Items
+    recorded_at: datetime
+    actor: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "career_target": self.career_target,
+            "strengths": _listed(self.strengths),
+            "weaknesses": _listed(self.weaknesses),
+            "training_needs": _listed(self.training_needs),
+            "recorded_at": self.recorded_at,
+            "actor": self.actor,
+        }
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One item of the EVC portfolio (the document itself is kept elsewhere)."""
+
+    evidence_id: uuid.UUID
+    title: str
+    kind: str
+    description: str | None
+    dated: date
+    document_hash: str | None
+    added_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "evidence_id": self.evidence_id,
+            "title": self.title,
+            "kind": self.kind,
+            "description": self.description,
+            "dated": self.dated,
+            "document_hash": self.document_hash,
+            "added_at": self.added_at,
+        }
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The portfolio compared with a standard, and the advice."""
+
+    standard: str
+    comparison: str
+    advice: str
+    assessed_at: datetime
+    actor: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "standard": self.standard,
+            "comparison": self.comparison,
+            "advice": self.advice,
+            "assessed_at": self.assessed_at,
+            "actor": self.actor,
+        }
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """The evidence for recognition of prior learning (EVC) and its assessment."""
+
+    evidence: tuple[Evidence, ...] = ()
+    assessment: Assessment | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "evidence": [e.as_dict() for e in self.evidence],
+            "assessment": None if self.assessment is None else self.assessment.as_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """One party's agreement to a revision of the plan."""
+
+    revision: int
+    at: datetime
+    actor: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"revision": self.revision, "at": self.at, "actor": self.actor}
+
+
+@dataclass(frozen=True)
+class AgreedVersion:
+    """A revision both parties agreed to, with what they agreed to (`content`, as stored
+    in `Plan.Agreed`: `ERASED` once the client's key is gone)."""
+
+    revision: int
+    agreed_at: datetime
+    agreements: dict[str, Agreement] = field(default_factory=dict)
+    content: Any = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "revision": self.revision,
+            "agreed_at": self.agreed_at,
+            "agreements": {p: a.as_dict() for p, a in self.agreements.items()},
+            "content": self.content,
+        }
+
+
+@dataclass(frozen=True)
+class Closure:
+    """Why and when the plan was closed."""
+
+    at: datetime
+    reason: str | None
+    actor: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"at": self.at, "reason": self.reason, "actor": self.actor}
