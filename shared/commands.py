@@ -127,9 +127,9 @@ def command_on(role: Any, path: str, load: Callable[[Any, uuid.UUID, Principal],
     """The FastAPI dependency of a command on one aggregate: `role` lets the caller in
     (`Counsellor`, `PartnerUser`, …), `path` names the path parameter holding its id, and
     `load(application, id, who)` finds it for the caller (raising `NotFound` for what the
-    caller may not see). Use it as the type of a route's parameter:
+    caller may not see). Name it once, as the type of a route's parameter:
 
-        CaseCommand = command_on(Counsellor, "case_id", IntakeApplication.case_for)
+        CaseCommand = Annotated[Command[Case], command_on(Counsellor, "case_id", load_case)]
 
         @router.post("/cases/{case_id}/accept")
         async def accept(body: AcceptIn, cmd: CaseCommand) -> CaseOut:
@@ -159,4 +159,4 @@ def command_on(role: Any, path: str, load: Callable[[Any, uuid.UUID, Principal],
             inspect.Parameter("if_match", keyword, annotation=IfMatch, default=None),
         ]
     )
-    return Annotated[Command[A], Depends(gather)]
+    return Depends(gather)

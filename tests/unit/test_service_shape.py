@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Annotated, Any, ClassVar
 
 import pytest
 from fastapi import APIRouter, FastAPI
@@ -119,7 +119,7 @@ def test_a_projection_finds_the_handler_of_the_class_then_of_its_base() -> None:
     assert Example.handler_for(Other) is None
 
 
-CaseCommand = command_on(Counsellor, "case_id", lambda app, key, who: key)
+CaseCommand = Annotated[Command[Any], command_on(Counsellor, "case_id", lambda app, key, who: key)]
 
 
 def test_a_command_route_takes_its_aggregate_from_the_path_and_the_version_from_if_match() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import Annotated
 
 from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
@@ -34,11 +34,8 @@ def _load(app: FollowUpApplication, followup_id: uuid.UUID, who: Principal) -> F
     return app.followup(followup_id, who.org)
 
 
-if TYPE_CHECKING:
-    FollowUpCommand = Command[FollowUp]
-else:
-    # A counsellor's command on a follow-up of their organisation.
-    FollowUpCommand = command_on(Counsellor, "followup_id", _load)
+# A counsellor's command on a follow-up of their organisation.
+FollowUpCommand = Annotated[Command[FollowUp], command_on(Counsellor, "followup_id", _load)]
 
 
 @router.post(

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from services.intake.application import IntakeApplication
 from services.intake.domain import Case, Client
 from shared.auth import Counsellor, Principal
-from shared.commands import command_on
+from shared.commands import Command, command_on
 
 
 async def intake(request: Request) -> IntakeApplication:
@@ -30,5 +30,5 @@ def _client(app: IntakeApplication, client_id: uuid.UUID, who: Principal) -> Cli
 
 
 # A counsellor's command on a case (or a client) of their organisation.
-CaseCommand = command_on(Counsellor, "case_id", _case)
-ClientCommand = command_on(Counsellor, "client_id", _client)
+CaseCommand = Annotated[Command[Case], command_on(Counsellor, "case_id", _case)]
+ClientCommand = Annotated[Command[Client], command_on(Counsellor, "client_id", _client)]

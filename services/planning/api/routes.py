@@ -4,7 +4,7 @@ version, status and revision (`PlanCommand`: the caller's plan, `If-Match`, `ETa
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, status
 
@@ -31,10 +31,10 @@ from shared.idempotency import new_id
 
 router = APIRouter(tags=["planning"])
 
-if TYPE_CHECKING:  # what a route is handed; at run time, the dependency gathering it
-    PlanCommand = Command[Plan]
-else:
-    PlanCommand = command_on(Counsellor, "plan_id", PlanningApplication.plan_for)
+# A counsellor's command on a plan of their organisation.
+PlanCommand = Annotated[
+    Command[Plan], command_on(Counsellor, "plan_id", PlanningApplication.plan_for)
+]
 
 
 def changed(plan: Plan) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.referral.application import ReferralApplication
-from services.referral.domain import Partner
+from services.referral.domain import Partner, Referral
 from shared.auth import Counsellor, Principal, require
-from shared.commands import command_on
+from shared.commands import Command, command_on
 from shared.errors import Forbidden, NotFound
 
 DirectoryAdmin = Annotated[Principal, Depends(require("admin", "directory_admin"))]
@@ -61,8 +61,16 @@ def administered(app: ReferralApplication, partner_id: uuid.UUID, who: Principal
 
 
 # A command on a referral the caller may see (`ReferralApplication.referral`).
-CounsellorCommand = command_on(Counsellor, "referral_id", ReferralApplication.referral)
-PartnerCommand = command_on(PartnerUser, "referral_id", ReferralApplication.referral)
+CounsellorCommand = Annotated[
+    Command[Referral], command_on(Counsellor, "referral_id", ReferralApplication.referral)
+]
+PartnerCommand = Annotated[
+    Command[Referral], command_on(PartnerUser, "referral_id", ReferralApplication.referral)
+]
 # A command on a partner the caller may change (`administered`).
-PartnerAdminCommand = command_on(DirectoryAdmin, "partner_id", administered)
-CapacityCommand = command_on(CapacitySetter, "partner_id", administered)
+PartnerAdminCommand = Annotated[
+    Command[Partner], command_on(DirectoryAdmin, "partner_id", administered)
+]
+CapacityCommand = Annotated[
+    Command[Partner], command_on(CapacitySetter, "partner_id", administered)
+]
