@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.followup import consumers
-from services.followup.api import router
+from services.followup.api import ROUTERS
 from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUpError
 from services.followup.export import gather
@@ -20,7 +20,7 @@ SPEC = ServiceSpec(
     description="Aftercare: check-ins, contacts, action checks, bottlenecks, outcomes.",
     application=FollowUpApplication,
     error=FollowUpError,
-    routers=[router],
+    routers=ROUTERS,
     publications=PUBLICATIONS,
     projection=FollowUpProjection,
     schema_sql=SCHEMA_SQL,

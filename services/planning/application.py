@@ -1,6 +1,6 @@
 """Planning's application: its event store, which event fields are personal, its SMART
 policy and the queries that find a plan for its caller (commands run on the plan itself,
-`api/routes.py`; reactions to other services' events are in `consumers.py`)."""
+`api/commands.py`; reactions to other services' events are in `consumers.py`)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.planning.api import router
+from services.planning.api import ROUTERS
 from services.planning.application import PlanningApplication
 from services.planning.consumers import REACTIONS, READ_MODELS
 from services.planning.domain import PlanningError
@@ -19,7 +19,7 @@ SPEC = ServiceSpec(
     description="The personal development plan (POP): goals, actions, agreement, revisions.",
     application=PlanningApplication,
     error=PlanningError,
-    routers=[router],
+    routers=ROUTERS,
     publications=PUBLICATIONS,
     projection=PlanningProjection,
     schema_sql=SCHEMA_SQL,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.referral import consumers
-from services.referral.api import inbox, referrals, router
+from services.referral.api import ROUTERS
 from services.referral.application import ReferralApplication
 from services.referral.domain import ReferralError
 from services.referral.export import gather
@@ -26,7 +26,7 @@ SPEC = ServiceSpec(
     description="The partner directory and closed-loop referrals with consent-limited sharing.",
     application=ReferralApplication,
     error=ReferralError,
-    routers=[router, referrals, inbox],
+    routers=ROUTERS,
     publications=PUBLICATIONS,
     projection=ReferralProjection,
     schema_sql=SCHEMA_SQL,

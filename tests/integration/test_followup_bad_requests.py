@@ -465,7 +465,7 @@ async def test_an_unknown_path_under_a_followup_is_a_problem_too(
 
 
 def test_the_bad_request_table_covers_every_followup_path() -> None:
-    from services.followup.api import router
+    from services.followup.api import ROUTERS
 
     def shape(path: str) -> str:
         path = path.split("?")[0]
@@ -475,6 +475,7 @@ def test_the_bad_request_table_covers_every_followup_path() -> None:
 
     routes = {
         (method, shape(getattr(route, "path", "")))
+        for router in ROUTERS
         for route in router.routes
         for method in getattr(route, "methods", ())
     }

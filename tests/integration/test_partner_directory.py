@@ -763,7 +763,7 @@ async def test_an_unknown_path_under_a_partner_is_a_problem_too(
 
 
 def test_the_bad_request_table_covers_every_partner_path() -> None:
-    from services.referral.api import router
+    from services.referral.api.directory import router
 
     def shape(path: str) -> str:
         path = path.split("?")[0]

@@ -622,7 +622,7 @@ async def test_an_unknown_path_under_a_plan_is_a_problem_too(
 
 
 def test_the_bad_request_table_covers_every_planning_path() -> None:
-    from services.planning.api import router
+    from services.planning.api import ROUTERS
 
     def shape(path: str) -> str:
         path = path.split("?")[0]
@@ -631,6 +631,7 @@ def test_the_bad_request_table_covers_every_planning_path() -> None:
 
     routes = {
         (method, shape(getattr(route, "path", "")))
+        for router in ROUTERS
         for route in router.routes
         for method in getattr(route, "methods", ())
     }

@@ -200,7 +200,8 @@ def order(expected: dict[str, int]) -> list[str]:
 
 
 def test_the_matrix_names_every_caller_and_every_referral_path() -> None:
-    from services.referral.api import inbox, referrals
+    from services.referral.api.inbox import inbox
+    from services.referral.api.referrals import referrals
 
     assert set(MATRIX) == set(SETUP)
     assert all(len(row) == len(CALLERS) for row in MATRIX.values())

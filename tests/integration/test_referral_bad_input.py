@@ -770,7 +770,8 @@ async def test_a_bad_request_answers_a_problem_and_changes_nothing(
 
 
 def test_the_bad_request_table_covers_every_referral_path() -> None:
-    from services.referral.api import inbox, referrals
+    from services.referral.api.inbox import inbox
+    from services.referral.api.referrals import referrals
 
     routes = {
         shape(method, getattr(route, "path", ""))

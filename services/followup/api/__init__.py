@@ -1,15 +1,11 @@
-"""Follow-up's HTTP API: reads in `routes.py`, commands in `commands.py`, request and
-response models in `schemas.py`, the answers built from a follow-up in `answers.py`;
-`router` holds them all."""
+"""Follow-up's HTTP API: `reads.py` the reads, `commands.py` the commands, `schemas.py`
+the request and response models, `answers.py` the answers built from a follow-up,
+`dependencies.py` what routes are handed (the application, `FollowUpCommand`)."""
 
-from __future__ import annotations
+from services.followup.api.commands import router as commands
+from services.followup.api.reads import router as reads
 
-from fastapi import APIRouter
+# In the order its OpenAPI document lists them.
+ROUTERS = (reads, commands)
 
-from services.followup.api import commands, routes
-
-router = APIRouter()
-router.include_router(routes.router)
-router.include_router(commands.router)
-
-__all__ = ["router"]
+__all__ = ["ROUTERS"]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
 from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from services.followup.api.answers import changed, created
+from services.followup.api.dependencies import FollowUpCommand
 from services.followup.api.schemas import (
     ActionCheckIn,
     AftercareIn,
@@ -20,22 +20,10 @@ from services.followup.api.schemas import (
     OutcomeIn,
     ToDoIn,
 )
-from services.followup.application import FollowUpApplication
-from services.followup.domain import FollowUp
 from services.followup.queries import accepted_on
-from shared.auth import Counsellor, Principal
-from shared.commands import Command, command_on
 from shared.idempotency import new_id
 
 router = APIRouter(tags=["followup"])
-
-
-def _load(app: FollowUpApplication, followup_id: uuid.UUID, who: Principal) -> FollowUp:
-    return app.followup(followup_id, who.org)
-
-
-# A counsellor's command on a follow-up of their organisation.
-FollowUpCommand = Annotated[Command[FollowUp], command_on(Counsellor, "followup_id", _load)]
 
 
 @router.post(

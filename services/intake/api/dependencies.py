@@ -5,20 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from services.intake.application import IntakeApplication
 from services.intake.domain import Case, Client
 from shared.auth import Counsellor, Principal
-from shared.commands import Command, command_on
+from shared.commands import Command, application_of, command_on
 
-
-async def intake(request: Request) -> IntakeApplication:
-    app: IntakeApplication = request.app.state.application
-    return app
-
-
-App = Annotated[IntakeApplication, Depends(intake)]
+App = Annotated[IntakeApplication, Depends(application_of)]
 
 
 def _case(app: IntakeApplication, case_id: uuid.UUID, who: Principal) -> Case:

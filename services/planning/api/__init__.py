@@ -1,16 +1,14 @@
 """Planning's HTTP API: the plan, its goals, actions, analysis, portfolio and agreement.
 
-`routes.py` holds the commands, `queries.py` the reads (and the printable plan),
-`schemas.py` the request models and command answers, `views.py` the answers to reads.
+`reads.py` the reads (and the printable plan), `commands.py` the commands, `schemas.py`
+the request models and command answers, `answers.py` the answers to reads,
+`dependencies.py` what routes are handed (the application, `PlanCommand`).
 """
 
-from fastapi import APIRouter
+from services.planning.api.commands import router as commands
+from services.planning.api.reads import router as reads
 
-from services.planning.api import queries, routes
+# In the order its OpenAPI document lists them.
+ROUTERS = (reads, commands)
 
-# Every route of planning, reads first (as they were declared before the split).
-router = APIRouter()
-router.include_router(queries.router)
-router.include_router(routes.router)
-
-__all__ = ["router"]
+__all__ = ["ROUTERS"]

@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from services.referral.application import ReferralApplication
 from services.referral.domain import Partner, Referral
 from shared.auth import Counsellor, Principal, require
-from shared.commands import Command, command_on
+from shared.commands import Command, application_of, command_on
 from shared.errors import Forbidden, NotFound
 
 DirectoryAdmin = Annotated[Principal, Depends(require("admin", "directory_admin"))]
@@ -38,12 +38,7 @@ async def a_partner(who: Annotated[Principal, Depends(require("partner"))]) -> P
 PartnerUser = Annotated[Principal, Depends(a_partner)]
 
 
-async def application(request: Request) -> ReferralApplication:
-    app: ReferralApplication = request.app.state.application
-    return app
-
-
-App = Annotated[ReferralApplication, Depends(application)]
+App = Annotated[ReferralApplication, Depends(application_of)]
 
 
 def administered(app: ReferralApplication, partner_id: uuid.UUID, who: Principal) -> Partner:

@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
+from services.referral.api.answers import partner_out
 from services.referral.api.dependencies import (
     App,
     CapacityCommand,
@@ -35,7 +36,6 @@ from services.referral.api.partner_schemas import (
     PartnerPatch,
     ServiceCategory,
 )
-from services.referral.api.views import partner_out
 from services.referral.projections import search_partners
 from shared.commands import Projection, run_command, set_etag
 from shared.errors import Forbidden, InvalidInput

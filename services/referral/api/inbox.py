@@ -11,10 +11,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from services.referral.api.answers import ReferralView, shared_categories, view
 from services.referral.api.dependencies import App, PartnerCommand, PartnerUser
 from services.referral.api.partner_schemas import Packet
 from services.referral.api.schemas import DeclineIn, OutcomeIn, PartnerReferralOut
-from services.referral.api.views import ReferralView, shared_categories, view
 from services.referral.domain import LETTER, SHARED
 from services.referral.packet import build_packet, letter_language, render_letter
 from services.referral.projections import partner_row

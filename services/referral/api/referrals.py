@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
+from services.referral.api.answers import ReferralView, consent_revoked, view
 from services.referral.api.dependencies import (
     App,
     CounsellorCommand,
@@ -33,7 +34,6 @@ from services.referral.api.schemas import (
     Status,
     WithdrawIn,
 )
-from services.referral.api.views import ReferralView, consent_revoked, view
 from services.referral.application import ProposalFacts
 from services.referral.projections import partner_row
 from services.referral.queries import (

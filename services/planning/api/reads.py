@@ -7,19 +7,20 @@ client's data (`shared.audit.access`).
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from services.planning.api.views import (
+from services.planning.api.answers import (
     PartyAgreementOut,
     PlanOut,
     PlanVersionOut,
     PlanVersionSummary,
     plan_out,
 )
+from services.planning.api.dependencies import App
 from services.planning.application import PlanningApplication
 from services.planning.consumers import case_record, client_record
 from services.planning.document import language_for, render
@@ -27,20 +28,13 @@ from services.planning.domain import Plan
 from services.planning.projections import list_plans
 from shared.audit.access import record_read, record_reads
 from shared.auth import Principal, Staff
-from shared.commands import application_of, set_etag
+from shared.commands import set_etag
 from shared.errors import NotFound
 from shared.http import page_headers
 from shared.privacy import ERASED
 from shared.schemas import CounsellorFilter, Limit, Offset
 
 router = APIRouter(tags=["planning"])
-
-
-async def planning(request: Request) -> PlanningApplication:
-    return cast(PlanningApplication, application_of(request))
-
-
-App = Annotated[PlanningApplication, Depends(planning)]
 
 
 @router.get("/plans", response_model=list[PlanOut])

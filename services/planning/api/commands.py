@@ -4,10 +4,11 @@ version, status and revision (`PlanCommand`: the caller's plan, `If-Match`, `ETa
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, status
 
+from services.planning.api.dependencies import PlanCommand
 from services.planning.api.schemas import (
     ActionCreated,
     ActionIn,
@@ -23,18 +24,10 @@ from services.planning.api.schemas import (
     PortfolioAssessmentIn,
     PrioritiesIn,
 )
-from services.planning.application import PlanningApplication
 from services.planning.domain import Plan
-from shared.auth import Counsellor
-from shared.commands import Command, command_on
 from shared.idempotency import new_id
 
 router = APIRouter(tags=["planning"])
-
-# A counsellor's command on a plan of their organisation.
-PlanCommand = Annotated[
-    Command[Plan], command_on(Counsellor, "plan_id", PlanningApplication.plan_for)
-]
 
 
 def changed(plan: Plan) -> dict[str, Any]:

@@ -11,21 +11,20 @@ from pydantic import Field, StrictStr
 from starlette.concurrency import run_in_threadpool
 
 from services.followup.api.answers import followup_out
+from services.followup.api.dependencies import App
 from services.followup.api.schemas import FollowUpOut, OutcomesReport, WorkItem
 from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp
 from services.followup.queries import list_followups, outcomes_report, worklist
 from shared.audit.access import record_read, record_reads
 from shared.auth import Principal, Staff, TeamLead
-from shared.commands import application_of, set_etag
+from shared.commands import set_etag
 from shared.http import page_headers
 from shared.periods import Period
 from shared.periods import period as period_parameter
 from shared.schemas import CounsellorFilter, Day, Limit, Offset, SingleLine
 
 router = APIRouter(tags=["followup"])
-
-App = Annotated[FollowUpApplication, Depends(application_of)]
 
 
 @router.get("/followups", response_model=list[FollowUpOut])
