@@ -9,29 +9,25 @@ job, the export."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Iterator
+from datetime import date
 
 import pytest
-from eventsourcing.domain import Aggregate
 
 from services.intake.application import IntakeApplication
 from services.intake.consumers import CASE_CLOSURE, CONFIRMATIONS, PLAN_PHASE, RESUMPTION
 from services.intake.domain import Case, ClientErasure, IntakeError
-from shared.contracts import IntegrationEvent, Sealed
 from shared.contracts.followup import AftercareRequestedV1, FollowUpClosedV1
 from shared.contracts.planning import GoalAddedV1, PlanAgreedV1, PlanRevisedV1
 from shared.contracts.privacy import CONFIRMED
 from shared.contracts.referral import GuidanceResumedV1
 from shared.errors import NotFound, VersionConflict
 from shared.messaging.envelope import CloudEvent
-from shared.messaging.reactions import Reactions, _by_type, contract_of
 from shared.privacy import ERASED
-from shared.privacy.sealing import seal_value
 from shared.vocabulary import COMPETENCES
+from tests.reacting import NOW, deliver, envelope, events_of, sealed
 
 ORG, ACTOR = "org-a", "c.jansen"
-NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -89,43 +85,6 @@ def accepted_case(app: IntakeApplication, client_id: uuid.UUID) -> uuid.UUID:
     )
     assert app.case(case_id, ORG).status == "accepted"
     return case_id
-
-
-def sealed(
-    app: IntakeApplication, client_id: uuid.UUID, event_id: uuid.UUID, field: str, value: object
-) -> Sealed:
-    """A personal field as the publishing service seals it (the key vault is shared)."""
-    key = app.vault.key_for(client_id, create=True)
-    assert key is not None
-    plaintext = app.sealing.transcoder.encode({"v": value})
-    return Sealed.model_validate(seal_value(key, client_id, plaintext, event_id, field))
-
-
-def envelope(contract: IntegrationEvent, position: int, event_id: uuid.UUID) -> CloudEvent:
-    return CloudEvent(
-        id=event_id,
-        source=f"/guidance/{contract.service}",
-        type=contract.cloudevents_type(),
-        subject=contract.subject(),
-        time=NOW,
-        position=position,
-        data=contract.model_dump(mode="json", by_alias=True),
-    )
-
-
-def deliver(app: IntakeApplication, reactions: Reactions, event: CloudEvent) -> Sequence[Aggregate]:
-    """What the consumer does with one message: the contract its table names, the
-    handler's aggregates saved; those aggregates returned."""
-    found = contract_of(_by_type(reactions.handlers), event)
-    assert found is not None, f"{reactions.name} does not react to {event.type}"
-    contract, handler = found
-    changed: Sequence[Aggregate] = handler(app, contract, event)
-    app.save(*changed)
-    return changed
-
-
-def events_of(app: IntakeApplication, aggregate_id: uuid.UUID) -> list[str]:
-    return [type(e).__qualname__ for e in app.repository.event_store.get(aggregate_id)]
 
 
 # -- clients and consents ----------------------------------------------------------------------

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from eventsourcing.domain import Aggregate
 
 from services.referral.application import CONSENT_ACTOR, ProposalFacts, ReferralApplication
 from services.referral.consumers import CONSENTS
@@ -25,10 +23,9 @@ from shared.auth import Principal
 from shared.contracts.intake import ConsentWithdrawnV1
 from shared.errors import NotFound
 from shared.messaging.envelope import CloudEvent
-from shared.messaging.reactions import _by_type, contract_of
+from tests.reacting import NOW, deliver, envelope
 
 ORG, ACTOR = "org-a", "c.jansen"
-NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 COUNSELLOR = Principal(sub=ACTOR, org=ORG, roles=frozenset({"counsellor"}))
 
 
@@ -129,26 +126,7 @@ def withdrawn(
             "data_categories": ["identity", "contact"] if purpose == "referral" else [],
         }
     )
-    return CloudEvent(
-        id=uuid.uuid4(),
-        source="/guidance/intake",
-        type=contract.cloudevents_type(),
-        subject=contract.subject(),
-        time=NOW,
-        position=position,
-        data=contract.model_dump(mode="json", by_alias=True),
-    )
-
-
-def deliver(app: ReferralApplication, event: CloudEvent) -> Sequence[Aggregate]:
-    """What the consumer does with one message: the contract `CONSENTS` names, the
-    handler's aggregates saved; those aggregates returned."""
-    found = contract_of(_by_type(CONSENTS.handlers), event)
-    assert found is not None, f"{CONSENTS.name} does not react to {event.type}"
-    contract, handler = found
-    changed: Sequence[Aggregate] = handler(app, contract, event)
-    app.save(*changed)
-    return changed
+    return envelope(contract, position)
 
 
 # -- the partner directory ---------------------------------------------------------------------
@@ -346,12 +324,12 @@ def test_a_withdrawn_referral_consent_marks_the_open_referrals_revoked_once(
         propose(referral, client_id=client_id, partner_id=partner_id, consent_id=consent_id),
     )
     event = withdrawn(client_id, partner_id, consent_id)
-    assert {a.id for a in deliver(referral, event)} == {proposed.id, on_its_way.id}
+    assert {a.id for a in deliver(referral, CONSENTS, event)} == {proposed.id, on_its_way.id}
     for referral_id in (proposed.id, on_its_way.id):
         loaded = referral.referral(referral_id, COUNSELLOR)
         assert loaded.consent_revoked and not loaded.shares_data
     versions = {r: referral.load(Referral, r).version for r in (proposed.id, on_its_way.id)}
-    assert deliver(referral, event) == []
+    assert deliver(referral, CONSENTS, event) == []
     assert {r: referral.load(Referral, r).version for r in versions} == versions
     stored: Any = list(referral.repository.event_store.get(on_its_way.id))[-1]
     assert type(stored) is Referral.ConsentRevoked and stored.actor == CONSENT_ACTOR
@@ -362,7 +340,7 @@ def test_a_referral_whose_consent_was_withdrawn_can_no_longer_be_sent(
 ) -> None:
     client_id, partner_id, consent_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     proposed = propose(referral, client_id=client_id, partner_id=partner_id, consent_id=consent_id)
-    deliver(referral, withdrawn(client_id, partner_id, consent_id))
+    deliver(referral, CONSENTS, withdrawn(client_id, partner_id, consent_id))
     with pytest.raises(ReferralError) as refused:
         sent(referral, proposed)
     assert refused.value.code == "consent-revoked"
@@ -381,7 +359,7 @@ def test_a_withdrawal_leaves_withdrawn_referrals_and_other_partners_referrals_al
     elsewhere = propose(
         referral, client_id=client_id, partner_id=uuid.uuid4(), consent_id=uuid.uuid4()
     )
-    assert deliver(referral, withdrawn(client_id, partner_id, consent_id)) == []
+    assert deliver(referral, CONSENTS, withdrawn(client_id, partner_id, consent_id)) == []
     assert not referral.load(Referral, ended.id).consent_revoked
     assert not referral.load(Referral, elsewhere.id).consent_revoked
 
@@ -391,9 +369,12 @@ def test_a_withdrawal_of_another_purpose_or_without_referrals_changes_nothing(
 ) -> None:
     client_id, partner_id, consent_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     proposed = propose(referral, client_id=client_id, partner_id=partner_id, consent_id=consent_id)
-    assert deliver(referral, withdrawn(client_id, None, consent_id, purpose="guidance")) == []
+    assert (
+        deliver(referral, CONSENTS, withdrawn(client_id, None, consent_id, purpose="guidance"))
+        == []
+    )
     # Even one naming the partner (intake never publishes it; the contract allows it).
     statistics = withdrawn(client_id, partner_id, consent_id, purpose="statistics")
-    assert deliver(referral, statistics) == []
-    assert deliver(referral, withdrawn(uuid.uuid4(), partner_id, consent_id)) == []
+    assert deliver(referral, CONSENTS, statistics) == []
+    assert deliver(referral, CONSENTS, withdrawn(uuid.uuid4(), partner_id, consent_id)) == []
     assert not referral.load(Referral, proposed.id).consent_revoked

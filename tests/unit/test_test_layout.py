@@ -1,6 +1,7 @@
 """The test suite's one shape: no test module imports another. Set-ups come from
 `tests/scenarios.py`, the bad-request rows from `tests/bad_requests.py`, tokens, problems and
-streams from `tests/support.py` (and the conftests, the console's `journey.py` and
+streams from `tests/support.py`, other services' events for the unit tests of reactions from
+`tests/reacting.py` (and the conftests, the console's `journey.py` and
 `browsing.py`): a test module is read alone, and a change to one never breaks another."""
 
 from __future__ import annotations
