@@ -175,7 +175,7 @@ def test_an_agreed_plan_opens_the_cases_follow_up_with_its_actions_and_check_ins
         (3, TODAY + timedelta(days=182)),
     ]
     assert deliver(followup, PLANS, event) == []
-    assert events_of(followup, found.id) == ["Opened"]
+    assert events_of(followup, found.id) == ["FollowUp.Opened"]
 
 
 def test_the_check_ins_of_a_new_follow_up_follow_the_settings() -> None:
@@ -228,7 +228,7 @@ def test_an_action_added_to_the_agreed_plan_joins_the_follow_up_once(
         "check": None,
     }
     assert deliver(followup, PLANS, event) == []
-    assert events_of(followup, found.id) == ["Opened", "PlanActionAdded"]
+    assert events_of(followup, found.id) == ["FollowUp.Opened", "FollowUp.PlanActionAdded"]
 
 
 def test_a_completed_action_is_noted_once_and_its_later_cancellation_changes_nothing(
@@ -242,7 +242,7 @@ def test_a_completed_action_is_noted_once_and_its_later_cancellation_changes_not
     assert deliver(followup, PLANS, event) == []
     assert deliver(followup, PLANS, case.cancelled(action.action_id, position=3)) == []
     assert statuses(followup, case) == {action.action_id: "completed"}
-    assert events_of(followup, found.id) == ["Opened", "PlanActionCompleted"]
+    assert events_of(followup, found.id) == ["FollowUp.Opened", "FollowUp.PlanActionCompleted"]
 
 
 def test_a_cancelled_action_is_noted_once_and_news_of_an_unknown_action_changes_nothing(
@@ -258,7 +258,7 @@ def test_a_cancelled_action_is_noted_once_and_news_of_an_unknown_action_changes_
     unknown = uuid.uuid4()
     assert deliver(followup, PLANS, case.completed(unknown, position=4)) == []
     assert deliver(followup, PLANS, case.cancelled(unknown, position=5)) == []
-    assert events_of(followup, found.id) == ["Opened", "PlanActionCancelled"]
+    assert events_of(followup, found.id) == ["FollowUp.Opened", "FollowUp.PlanActionCancelled"]
 
 
 def test_a_revised_plan_is_noted_once_and_an_older_revision_does_not_undo_a_newer_agreement(
@@ -274,7 +274,7 @@ def test_a_revised_plan_is_noted_once_and_an_older_revision_does_not_undo_a_newe
     assert deliver(followup, PLANS, event) == []
     after = followup.existing(case.case_id)
     assert after is not None and (after.plan_status, after.plan_version) == ("agreed", 2)
-    assert events_of(followup, found.id) == ["Opened", "PlanRevised", "PlanReagreed"]
+    assert events_of(followup, found.id) == ["FollowUp.Opened", "FollowUp.PlanRevised", "FollowUp.PlanReagreed"]
 
 
 def test_plan_news_of_a_case_without_an_agreed_plan_changes_nothing(
@@ -367,7 +367,7 @@ def test_an_agreed_todo_is_stored_sealed_under_the_action_id_planning_will_give_
     )
     stored = list(followup.recorder.select_events(found.id))[-1]
     assert b"Call the job centre" not in stored.state
-    assert events_of(followup, found.id)[-1] == "ToDoAgreed"
+    assert events_of(followup, found.id)[-1] == "FollowUp.ToDoAgreed"
 
 
 def test_a_command_at_a_stale_version_is_refused_and_changes_nothing(
@@ -426,8 +426,8 @@ def test_outcome_and_feedback_close_the_follow_up_and_aftercare_reopens_it(
     assert loaded.status == "open" and loaded.closed is None
     assert loaded.checkins[-1].checkin_id == checkin_id and loaded.checkins[-1].requested
     assert events_of(followup, found.id)[-3:] == [
-        "FeedbackGiven",
-        "FollowUpClosed",
-        "AftercareRequested",
+        "FollowUp.FeedbackGiven",
+        "FollowUp.FollowUpClosed",
+        "FollowUp.AftercareRequested",
     ]
     assert reopened.version == loaded.version

@@ -1,5 +1,6 @@
-"""Follow-up's domain: one aggregate, the follow-up of a case (`followup.py`), its events
-(`events.py`) and its rules and vocabulary (`rules.py`).
+"""Follow-up's domain: one aggregate, the follow-up of a case with its events (`followup.py`),
+its commands (`checks.py`, `closing.py`), its values (`values.py`) and its rules and
+vocabulary (`rules.py`).
 
 Pure domain: the standard library and eventsourcing only. The public names are here, so
 `from services.followup.domain import FollowUp` does not depend on the module layout.

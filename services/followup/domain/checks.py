@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from services.followup.domain import events
 from services.followup.domain.rules import (
     CHANNELS,
     CHECK_STATUSES,
@@ -36,7 +35,7 @@ class Checks(FollowUpState):
         if key in self.bottlenecks:
             return False
         self._trigger(
-            events.BottleneckDetected,
+            self.BottleneckDetected,
             at,
             bottleneck_id=bottleneck_id_for(self.id, key),
             key=key,
@@ -58,7 +57,7 @@ class Checks(FollowUpState):
             raise FollowUpError("checkin-done", "The check-in is already done.", "checkin_id")
         latest = max(c.due_on for c in self.checkins if not c.done)
         self._trigger(
-            events.CheckInDone, at, checkin_id=checkin_id, due_on=checkin.due_on, actor=actor
+            self.CheckInDone, at, checkin_id=checkin_id, due_on=checkin.due_on, actor=actor
         )
         if checkin.due_on >= latest:
             self._close_completed("last_checkin", "checkin", actor, at)
@@ -83,7 +82,7 @@ class Checks(FollowUpState):
         if not isinstance(reached, bool):
             raise FollowUpError("invalid", "Say whether the client was reached.", "reached")
         self._trigger(
-            events.ContactRecorded,
+            self.ContactRecorded,
             at,
             contact_id=contact_id,
             channel=channel,
@@ -125,7 +124,7 @@ class Checks(FollowUpState):
             raise FollowUpError("invalid", f"Unknown check status {status!r}.", "status")
         text = (bottleneck or "").strip() or None
         self._trigger(
-            events.ActionChecked,
+            self.ActionChecked,
             at,
             check_id=check_id,
             action_id=action_id,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from services.followup.domain import events
 from services.followup.domain.rules import (
     CLOSURE_REASONS,
     OUTCOMES,
@@ -47,7 +46,7 @@ class Closing(FollowUpState):
         if due_date < at.date():
             raise FollowUpError("invalid", "The due date lies in the past.", "due_date")
         self._trigger(
-            events.ToDoAgreed,
+            self.ToDoAgreed,
             at,
             organisation=self.organisation,
             todo_id=todo_id,
@@ -78,7 +77,7 @@ class Closing(FollowUpState):
         if outcome not in OUTCOMES:
             raise FollowUpError("invalid", f"Unknown outcome {outcome!r}.", "outcome")
         check_day_in_case_history("on", on, accepted_on=accepted_on, today=at.date())
-        self._trigger(events.OutcomeRecorded, at, outcome=outcome, on=on, actor=actor)
+        self._trigger(self.OutcomeRecorded, at, outcome=outcome, on=on, actor=actor)
         if self.feedback is not None:
             self._close_completed("outcome_and_feedback", "outcome", actor, at)
 
@@ -106,7 +105,7 @@ class Closing(FollowUpState):
             if not isinstance(value, bool):
                 raise FollowUpError("invalid", "Answer yes or no.", name)
         self._trigger(
-            events.FeedbackGiven,
+            self.FeedbackGiven,
             at,
             satisfaction=satisfaction,
             self_knowledge_improved=self_knowledge_improved,
@@ -129,7 +128,7 @@ class Closing(FollowUpState):
             )
         guard_text(FollowUpError, multiline=True, notes=notes)
         self._trigger(
-            events.FollowUpClosed,
+            self.FollowUpClosed,
             at,
             reason=reason,
             rule="early",
@@ -147,7 +146,7 @@ class Closing(FollowUpState):
             raise FollowUpError("invalid", "The check-in's date lies in the past.", "due_on")
         checkin_id = checkin_id_for(self.id, len(self.checkins) + 1)
         self._trigger(
-            events.AftercareRequested,
+            self.AftercareRequested,
             at,
             checkin_id=checkin_id,
             due_on=due_on,

@@ -1,5 +1,5 @@
 """A follow-up's state as the modules of its commands see it (`checks.py`, `closing.py`):
-the attributes its events set and the helpers of `FollowUp` they call."""
+the attributes its events set, its event classes and the helpers of `FollowUp` they call."""
 
 from __future__ import annotations
 
@@ -36,6 +36,16 @@ class FollowUpState:
         feedback: dict[str, Any] | None
         closed: dict[str, Any] | None
         closures: list[dict[str, Any]]
+
+        BottleneckDetected: type[Aggregate.Event]
+        CheckInDone: type[Aggregate.Event]
+        ContactRecorded: type[Aggregate.Event]
+        ActionChecked: type[Aggregate.Event]
+        ToDoAgreed: type[Aggregate.Event]
+        OutcomeRecorded: type[Aggregate.Event]
+        FeedbackGiven: type[Aggregate.Event]
+        FollowUpClosed: type[Aggregate.Event]
+        AftercareRequested: type[Aggregate.Event]
 
         @property
         def id(self) -> uuid.UUID: ...
