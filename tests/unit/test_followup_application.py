@@ -274,7 +274,11 @@ def test_a_revised_plan_is_noted_once_and_an_older_revision_does_not_undo_a_newe
     assert deliver(followup, PLANS, event) == []
     after = followup.existing(case.case_id)
     assert after is not None and (after.plan_status, after.plan_version) == ("agreed", 2)
-    assert events_of(followup, found.id) == ["FollowUp.Opened", "FollowUp.PlanRevised", "FollowUp.PlanReagreed"]
+    assert events_of(followup, found.id) == [
+        "FollowUp.Opened",
+        "FollowUp.PlanRevised",
+        "FollowUp.PlanReagreed",
+    ]
 
 
 def test_plan_news_of_a_case_without_an_agreed_plan_changes_nothing(
