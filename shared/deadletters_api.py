@@ -18,7 +18,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from shared.auth import Principal, require
 from shared.errors import Conflict, NotFound, Problem
 from shared.http import page_headers
-from shared.messaging.deadletters import DeadLetters, RedriveRefused, UnknownLetter, redrive
+from shared.messaging.deadletters import DeadLetters
+from shared.messaging.redrive import RedriveRefused, UnknownLetter, redrive
 from shared.schemas import Answer
 
 Admin = Annotated[Principal, Depends(require("admin"))]

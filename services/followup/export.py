@@ -14,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp
 from shared.messaging.follower import LogFollower
-from shared.privacy.export import jsonable, load_all, read_models_current
+from shared.privacy.export import jsonable
+from shared.privacy.gathering import load_all, read_models_current
 
 
 def followup_part(f: FollowUp) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from services.intake.domain import Case, Client, ClientErasure, plain
 from shared.errors import NotFound
 from shared.messaging.follower import LogFollower
 from shared.privacy import ERASED
-from shared.privacy.export import jsonable, load_all, read_models_current
+from shared.privacy.export import jsonable
+from shared.privacy.gathering import load_all, read_models_current
 
 
 def client_part(c: Client) -> dict[str, Any]:

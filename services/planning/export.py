@@ -14,7 +14,8 @@ from services.planning.application import PlanningApplication
 from services.planning.consumers import client_record
 from services.planning.domain import Plan
 from shared.messaging.follower import LogFollower
-from shared.privacy.export import event_history, jsonable, read_models_current
+from shared.privacy.export import jsonable
+from shared.privacy.gathering import event_history, read_models_current
 
 
 def plan_part(app: PlanningApplication, p: Plan) -> dict[str, Any]:

@@ -17,20 +17,17 @@ one on planning's) keep what referral knows of clients, cases and plans:
   kept as plain jsonb; `detail` holds non-personal context (goal id, assessor, ...).
 
 And one reaction: a withdrawn referral consent reaches the referrals resting on it
-(`referral-consents`). Their queries are in `queries.py`.
+(`referral-consents`). The tables' SQL and the writer of a copy are in `read_models.py`,
+their queries in `queries.py`.
 """
 
 from __future__ import annotations
-
-import json
-import uuid
-from typing import Any
 
 import asyncpg
 from eventsourcing.domain import Aggregate
 
 from services.referral.application import ReferralApplication
-from shared.contracts import Sealed
+from services.referral.read_models import SCHEMA_SQL, write_copy
 from shared.contracts.intake import (
     AssessmentRecordedV1,
     CaseAcceptedV1,
@@ -43,50 +40,6 @@ from shared.contracts.planning import GoalAddedV1, PlanAgreedV1
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.reactions import Reactions, ReadModel
 
-SCHEMA_SQL = """
-CREATE TABLE IF NOT EXISTS referral.consents (
-    client_id uuid NOT NULL,
-    purpose text NOT NULL,
-    partner_id uuid NOT NULL,
-    data_categories text[] NOT NULL,
-    granted boolean NOT NULL,
-    consent_id uuid NOT NULL,
-    organisation text NOT NULL,
-    changed_at timestamptz NOT NULL,
-    source_position bigint NOT NULL,
-    event_id uuid NOT NULL,
-    PRIMARY KEY (client_id, purpose, partner_id)
-);
-CREATE TABLE IF NOT EXISTS referral.cases (
-    case_id uuid PRIMARY KEY,
-    client_id uuid NOT NULL,
-    organisation text NOT NULL,
-    accepted boolean NOT NULL DEFAULT false
-);
-CREATE TABLE IF NOT EXISTS referral.sealed_copies (
-    event_id uuid NOT NULL,
-    field text NOT NULL,
-    client_id uuid NOT NULL,
-    case_id uuid,
-    category text NOT NULL CHECK (
-        category IN ('identity', 'contact', 'career_question', 'assessments', 'plan')
-    ),
-    value jsonb NOT NULL,
-    detail jsonb,
-    recorded_at timestamptz NOT NULL,
-    PRIMARY KEY (event_id, field)
-);
-CREATE INDEX IF NOT EXISTS sealed_copies_client ON referral.sealed_copies (client_id, category);
-CREATE INDEX IF NOT EXISTS sealed_copies_case ON referral.sealed_copies (case_id, category);
--- The case's counsellor (CaseOpened's actor, or CaseAccepted's `counsellor`); added later.
-ALTER TABLE referral.cases ADD COLUMN IF NOT EXISTS counsellor text;
--- The client's preferred language (from ClientRegistered); added later, so clients
--- registered before it have none (their letter is in Dutch unless asked).
-CREATE TABLE IF NOT EXISTS referral.client_languages (
-    client_id uuid PRIMARY KEY,
-    preferred_language text NOT NULL
-);
-"""
 CLIENT_FIELDS = {
     "given_name": "identity",
     "family_name": "identity",
@@ -94,41 +47,6 @@ CLIENT_FIELDS = {
     "email": "contact",
     "phone": "contact",
 }
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, default=str)
-
-
-def _published(value: Any) -> Any:
-    """A personal value as it was published: the sealed object, or `ERASED`."""
-    return value.model_dump(mode="json", by_alias=True) if isinstance(value, Sealed) else value
-
-
-async def _copy(
-    conn: asyncpg.Connection,
-    event: CloudEvent,
-    *,
-    field: str,
-    client_id: uuid.UUID,
-    case_id: uuid.UUID | None,
-    category: str,
-    value: Any,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    await conn.execute(
-        "INSERT INTO referral.sealed_copies (event_id, field, client_id, case_id, category, "
-        "value, detail, recorded_at) VALUES ($1,$2,$3,$4,$5,$6::jsonb,$7::jsonb,$8) "
-        "ON CONFLICT (event_id, field) DO NOTHING",
-        event.id,
-        field,
-        client_id,
-        case_id,
-        category,
-        _json(_published(value)),
-        None if detail is None else _json(detail),
-        event.time,
-    )
 
 
 # -- intake ------------------------------------------------------------------------------------
@@ -146,7 +64,7 @@ async def on_client_registered(
     for field, category in CLIENT_FIELDS.items():
         value = getattr(registered, field)
         if value is not None:
-            await _copy(
+            await write_copy(
                 conn,
                 event,
                 field=field,
@@ -220,7 +138,7 @@ async def on_case_opened(conn: asyncpg.Connection, opened: CaseOpenedV1, event: 
         opened.organisation,
         opened.actor,
     )
-    await _copy(
+    await write_copy(
         conn,
         event,
         field="career_question",
@@ -252,7 +170,7 @@ async def on_case_accepted(
 async def on_assessment_recorded(
     conn: asyncpg.Connection, recorded: AssessmentRecordedV1, event: CloudEvent
 ) -> None:
-    await _copy(
+    await write_copy(
         conn,
         event,
         field="scores",
@@ -294,7 +212,7 @@ async def on_plan_agreed(conn: asyncpg.Connection, agreed: PlanAgreedV1, event: 
             for a in agreed.actions
         ],
     }
-    await _copy(
+    await write_copy(
         conn,
         event,
         field="summary",
@@ -306,7 +224,7 @@ async def on_plan_agreed(conn: asyncpg.Connection, agreed: PlanAgreedV1, event: 
 
 
 async def on_goal_added(conn: asyncpg.Connection, added: GoalAddedV1, event: CloudEvent) -> None:
-    await _copy(
+    await write_copy(
         conn,
         event,
         field="title",

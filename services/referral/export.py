@@ -25,7 +25,8 @@ from services.referral.domain import Partner, Referral
 from shared.audit.access import DataAccess
 from shared.messaging.follower import LogFollower
 from shared.privacy import is_sealed
-from shared.privacy.export import event_history, jsonable, read_models_current
+from shared.privacy.export import jsonable
+from shared.privacy.gathering import event_history, read_models_current
 
 ACCESS_TOPIC = get_topic(DataAccess.Recorded)
 PAGE = 1000

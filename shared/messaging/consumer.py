@@ -5,11 +5,12 @@ effect and the record that this message was processed commit in one PostgreSQL
 transaction, keyed by the event id (multi-row, so order does not matter); a second
 delivery finds the record and changes nothing. Only then is the message acked.
 
-Two kinds of effect:
-- `ReadModelConsumer`: rows in read models (asyncpg), with the record in
-  `<schema>.consumed_events` in the same transaction;
-- `EventConsumer`: new domain events, stored together with an eventsourcing
-  tracking record (multi-row tracking) in one transaction of the event store.
+Two kinds of effect, each a subclass of `Consumer` (this module: fetching, delivery,
+retries, dead letters) in a module of its own:
+- `ReadModelConsumer` (`read_model_consumer.py`): rows in read models (asyncpg), with
+  the record in `<schema>.consumed_events` in the same transaction;
+- `EventConsumer` (`event_consumer.py`): new domain events, stored together with an
+  eventsourcing tracking record (multi-row tracking) in one transaction of the event store.
 
 A message whose effect keeps failing is set aside as a dead letter after a bounded number
 of deliveries (see `shared/messaging/deadletters.py`), so that the consumer goes on.
@@ -20,21 +21,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-import asyncpg
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Tracking
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
-from shared.eventstore import ServiceApplication
 from shared.messaging.deadletters import DeadLetters, describe, is_transient
 from shared.messaging.envelope import CloudEvent, stream_name, subject_for
 
@@ -277,9 +272,6 @@ class Consumer(ABC):
         """Apply the effect once; False when this event was processed before."""
 
 
-IMMEDIATE_RETRIES = 3
-
-
 async def ack_all(done: Sequence[tuple[Msg, CloudEvent]]) -> None:
     """Ack messages whose effects committed; the last ack waits for the server, so the
     batch is settled before the next fetch."""
@@ -294,197 +286,3 @@ class RetryLater(Exception):
     def __init__(self, reason: str, delay: float = 0.5) -> None:
         super().__init__(reason)
         self.delay = delay
-
-
-ReadModelHandler = Callable[[asyncpg.Connection, CloudEvent], Awaitable[None]]
-
-
-class ReadModelConsumer(Consumer):
-    """Effects on read-model rows, committed with the processed-event record.
-
-    What these keep are copies of other services' facts, read later by people: under
-    load they linger a little for larger batches (see `Consumer.linger_seconds`)."""
-
-    linger_seconds = 0.15
-
-    def __init__(
-        self,
-        name: str,
-        js: JetStreamContext,
-        pool: asyncpg.Pool,
-        schema: str,
-        source_service: str,
-        handlers: dict[str, ReadModelHandler],
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(name, js, source_service, list(handlers), **kwargs)
-        self.pool = pool
-        self.schema = schema
-        self.handlers = handlers
-
-    async def setup(self) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(7420003)")
-            await conn.execute(
-                f'CREATE TABLE IF NOT EXISTS "{self.schema}".consumed_events ('
-                "consumer text NOT NULL, event_id uuid NOT NULL, stream_seq bigint, "
-                "consumed_at timestamptz NOT NULL DEFAULT now(), "
-                "PRIMARY KEY (consumer, event_id))"
-            )
-
-    async def apply(self, event: CloudEvent, stream_seq: int) -> bool:
-        async with self.pool.acquire() as conn, conn.transaction():
-            return await self._apply_in(conn, [(event, stream_seq)]) == 1
-
-    async def process_batch(self, msgs: list[Msg]) -> None:
-        """A fetched batch in one transaction (effects and records, in order), acked
-        after the commit; should any of it fail, its messages go one by one."""
-        ours = await self.ours(msgs)
-        if len(ours) < 2:
-            for msg, _ in ours:
-                await self.process(msg)
-            return
-        try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                applied = await self._apply_in(
-                    conn, [(event, msg.metadata.sequence.stream) for msg, event in ours]
-                )
-        except Exception as e:
-            log.debug("consumer %s: batch of %d failed (%s); one by one", self.name, len(ours), e)
-            for msg, _ in ours:
-                await self.process(msg)
-            return
-        self.applied += applied
-        self.duplicates += len(ours) - applied
-        await ack_all(ours)
-
-    async def _apply_in(
-        self, conn: asyncpg.Connection, events: Sequence[tuple[CloudEvent, int]]
-    ) -> int:
-        """Record the events (with their stream sequences) as processed in one statement,
-        then apply those that were new, in order (an event twice counts once); how many."""
-        rows = await conn.fetch(
-            f'INSERT INTO "{self.schema}".consumed_events (consumer, event_id, stream_seq) '
-            "SELECT $1, e, s FROM unnest($2::uuid[], $3::bigint[]) AS t(e, s) "
-            "ON CONFLICT DO NOTHING RETURNING event_id",
-            self.name,
-            [event.id for event, _ in events],
-            [seq for _, seq in events],
-        )
-        new = {row["event_id"] for row in rows}
-        applied = 0
-        for event, _ in events:
-            if event.id not in new:
-                continue
-            new.discard(event.id)
-            handler = self.handlers.get(event.event_type)
-            if handler is not None:
-                await handler(conn, event)
-            applied += 1
-        return applied
-
-
-# Returns the aggregates whose pending events are the effect (empty: nothing to do).
-Reaction = Callable[[CloudEvent], Sequence[Aggregate]]
-
-
-class EventConsumer(Consumer):
-    """Effects as new domain events, stored with a tracking record in one transaction.
-
-    These drive the process on (a plan for an accepted case), so they linger less."""
-
-    linger_seconds = 0.05
-
-    def __init__(
-        self,
-        name: str,
-        js: JetStreamContext,
-        app: ServiceApplication,
-        source_service: str,
-        reactions: Mapping[str, Reaction],
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(name, js, source_service, list(reactions), **kwargs)
-        self.app = app
-        self.reactions = dict(reactions)
-
-    def tracking_id(self, event: CloudEvent) -> int:
-        # Positions of the source's log are unique per source: track them, not seqs.
-        assert event.position is not None, "integration events carry their log position"
-        return event.position
-
-    async def process_batch(self, msgs: list[Msg]) -> None:
-        """A fetched batch in one transaction: its new events and every position.
-
-        Should the batch fail (a conflict, say), its messages go one by one.
-        """
-        ours = await self.ours(msgs)
-        # A reaction reads the store, not what earlier reactions of the same transaction
-        # did: a subject seen again starts a new transaction.
-        segment: list[tuple[Msg, CloudEvent]] = []
-        for msg, event in ours:
-            if any(event.subject == e.subject for _, e in segment):
-                await self._apply_segment(segment)
-                segment = []
-            segment.append((msg, event))
-        if segment:
-            await self._apply_segment(segment)
-
-    async def _apply_segment(self, segment: list[tuple[Msg, CloudEvent]]) -> None:
-        try:
-            applied = await asyncio.to_thread(self._apply_batch, [e for _, e in segment])
-        except Exception as e:
-            log.debug(
-                "consumer %s: batch of %d failed (%s); one by one", self.name, len(segment), e
-            )
-            for msg, _ in segment:
-                await self.process(msg)
-            return
-        self.applied += applied
-        self.duplicates += len(segment) - applied
-        await ack_all(segment)
-
-    def _apply_batch(self, events: list[CloudEvent]) -> int:
-        recorder = self.app.process_recorder
-        done = recorder.tracked(self.name, [self.tracking_id(e) for e in events])
-        new_events: list[Any] = []
-        trackings: list[Tracking] = []
-        for event in events:
-            position = self.tracking_id(event)
-            if position in done:
-                continue
-            done.add(position)
-            for aggregate in self.reactions[event.event_type](event):
-                new_events.extend(aggregate.collect_events())
-            trackings.append(Tracking(application_name=self.name, notification_id=position))
-        if trackings:
-            recordings = self.app.events.put(new_events, trackings=trackings)
-            self.app._notify(recordings)
-        return len(trackings)
-
-    async def apply(self, event: CloudEvent, stream_seq: int) -> bool:
-        return await asyncio.to_thread(self._apply_sync, event)
-
-    def _apply_sync(self, event: CloudEvent) -> bool:
-        tracking = Tracking(application_name=self.name, notification_id=self.tracking_id(event))
-        recorder = self.app.process_recorder
-        if recorder.tracked(self.name, [tracking.notification_id]):
-            return False
-        # A conflict means another writer changed the aggregate meanwhile (often another
-        # consumer's reaction to a sibling event): react again to the store as it is now,
-        # at once, before leaving it to a delayed redelivery.
-        for attempt in range(IMMEDIATE_RETRIES + 1):
-            aggregates = self.reactions[event.event_type](event)
-            events = [e for agg in aggregates for e in agg.collect_events()]
-            try:
-                recordings = self.app.events.put(events, tracking=tracking)
-            except IntegrityError:
-                if recorder.tracked(self.name, [tracking.notification_id]):
-                    return False
-                if attempt < IMMEDIATE_RETRIES:
-                    time.sleep(0.002 * (attempt + 1))
-                    continue
-                raise RetryLater("the aggregate changed meanwhile") from None
-            self.app._notify(recordings)
-            return True
-        raise AssertionError("unreachable")

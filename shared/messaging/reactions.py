@@ -6,7 +6,8 @@ handler is handed the validated contract object (its fields typed, its personal 
 `Sealed`) and the envelope (for its id, which sealed fields are bound to, and its time);
 the consumer below it still keys by event type, as the stream's subjects do.
 
-Two kinds, as the two consumers (`shared/messaging/consumer.py`):
+Two kinds, as the two consumers (`shared/messaging/event_consumer.py`,
+`read_model_consumer.py`):
 - `Reactions`: new domain events of this service (an `EventConsumer`); the handler is
   `(application, contract, envelope) -> aggregates with pending events`;
 - `ReadModel`: rows of a read model (a `ReadModelConsumer`); the handler is
@@ -29,8 +30,9 @@ from nats.js import JetStreamContext
 
 from shared.contracts import IntegrationEvent
 from shared.eventstore import ServiceApplication
-from shared.messaging.consumer import EventConsumer, ReadModelConsumer
 from shared.messaging.envelope import CloudEvent
+from shared.messaging.event_consumer import EventConsumer
+from shared.messaging.read_model_consumer import ReadModelConsumer
 
 # (application, contract, envelope) -> the aggregates whose pending events are the effect.
 Reaction = Callable[[Any, Any, CloudEvent], Sequence[Aggregate]]

@@ -22,9 +22,9 @@ from eventsourcing.domain import Aggregate
 from nats.js import JetStreamContext
 
 from shared.eventstore import ServiceApplication
-from shared.messaging.consumer import EventConsumer
 from shared.messaging.deadletters import erasure_statement
 from shared.messaging.envelope import CloudEvent
+from shared.messaging.event_consumer import EventConsumer
 
 NAMESPACE = uuid.UUID("5e1d0c3a-7f0b-4b8e-9a2d-6c4f1e2b3a90")
 ACTOR = "system:erasure"

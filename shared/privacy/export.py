@@ -7,9 +7,10 @@ replica of the service answers each request, whatever its role). A request is
 `{"client_id": ...}`; the answer is `{"service", "client_id", "data"}` or, when the
 service cannot give everything it holds, `{"service", "error"}`.
 
-`gather_export` asks several services at once and returns every service's `data`, or
-raises `ExportIncomplete` naming each service that did not answer in time or answered
-an error: an export is complete or it is not given at all.
+`gather_export` (`gathering.py`, with the helpers of the services' `gather`) asks several
+services at once and returns every service's `data`, or raises `ExportIncomplete` naming
+each service that did not answer in time or answered an error: an export is complete or
+it is not given at all.
 
 The answers hold the client's personal data in the clear, so they never cross NATS as
 plain text: each request carries a fresh X25519 public key (`reply_key`), and the
@@ -27,10 +28,9 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import nats.errors
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
@@ -42,8 +42,6 @@ from nats.aio.subscription import Subscription
 from pydantic_core import to_jsonable_python
 
 from shared.errors import Problem
-from shared.eventstore import ServiceApplication
-from shared.messaging.follower import LogFollower
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -53,8 +51,6 @@ log = logging.getLogger(__name__)
 SUBJECT_PREFIX = "guidance.export"
 # The services an export asks over NATS (intake, which serves the export, answers locally).
 REMOTE_SERVICES = ("planning", "followup", "referral")
-# Event fields that are the envelope, not the event's data.
-_ENVELOPE = ("originator_id", "originator_version", "timestamp", "originator_topic")
 
 Gather = Callable[[uuid.UUID], Awaitable[dict[str, Any]]]
 
@@ -72,7 +68,7 @@ class ExportIncomplete(Exception):
 
 
 # -- sealing of the answers ---------------------------------------------------------------
-def _raw(key: X25519PublicKey) -> bytes:
+def raw_key(key: X25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
@@ -90,7 +86,7 @@ def seal_answer(reply_key: str, service: str, client_id: str, data: Any) -> dict
     aad = f"{service}|{client_id}".encode()
     ct = AESGCM(key).encrypt(nonce, json.dumps(data, separators=(",", ":")).encode(), aad)
     return {
-        "epk": base64.b64encode(_raw(ephemeral.public_key())).decode(),
+        "epk": base64.b64encode(raw_key(ephemeral.public_key())).decode(),
         "ct": base64.b64encode(nonce + ct).decode(),
     }
 
@@ -224,102 +220,3 @@ def start_export_responder(runtime: Runtime, service: str, gather: Gather) -> Ex
     if runtime.settings.role != "relay":
         runtime.spawn("export", responder.run)
     return responder
-
-
-async def gather_export(
-    nc: NATS | None,
-    client_id: uuid.UUID,
-    services: Iterable[str],
-    timeout: float,
-    *,
-    prefix: str = SUBJECT_PREFIX,
-) -> dict[str, dict[str, Any]]:
-    """Every named service's data about the client, asked concurrently; raises
-    `ExportIncomplete` naming every service that did not answer within `timeout`
-    seconds or answered an error."""
-    names = list(dict.fromkeys(services))
-    private = X25519PrivateKey.generate()  # this export's own: the answers open only here
-    reply_key = base64.b64encode(_raw(private.public_key())).decode()
-    payload = json.dumps({"client_id": str(client_id), "reply_key": reply_key}).encode()
-
-    async def ask(service: str) -> dict[str, Any] | str:
-        if nc is None or not nc.is_connected:
-            return "not asked: no connection to NATS"
-        try:
-            msg = await nc.request(subject_for(service, prefix), payload, timeout=timeout)
-        except nats.errors.NoRespondersError:
-            return "no instance is listening"
-        except nats.errors.TimeoutError:
-            return f"did not answer within {timeout:g} s"
-        except nats.errors.Error as e:
-            return f"could not be asked: {e}"
-        try:
-            reply = json.loads(msg.data)
-        except ValueError:
-            return "answered something that is not JSON"
-        if not isinstance(reply, dict):
-            return "answered something that is not an export"
-        if reply.get("error"):
-            return f"answered an error: {reply['error']}"
-        if reply.get("service") != service or reply.get("client_id") != str(client_id):
-            return "answered for another service or client"
-        try:
-            data = open_answer(private, reply.get("sealed"), service, str(client_id))
-        except ValueError:
-            return "answered without sealed data that opens"
-        if not isinstance(data, dict):
-            return "answered without data"
-        return data
-
-    answers = await asyncio.gather(*(ask(s) for s in names))
-    failures = {s: a for s, a in zip(names, answers, strict=True) if isinstance(a, str)}
-    if failures:
-        raise ExportIncomplete(failures)
-    return {s: a for s, a in zip(names, answers, strict=True) if isinstance(a, dict)}
-
-
-# -- helpers for the services' `gather` ------------------------------------------------------
-async def read_models_current(
-    app: ServiceApplication,
-    pool: asyncpg.Pool,
-    projection: LogFollower | None,
-    timeout: float,
-) -> None:
-    """Wait until the service's own read models have handled everything stored so far,
-    so that a lookup of the client's aggregates in them misses nothing; raises
-    `ExportUnavailable` when they do not catch up within `timeout` seconds."""
-    recorder: Any = app.recorder
-    schema, table = recorder.datastore.schema, recorder.events_table_name
-    head = await pool.fetchval(f'SELECT max(notification_id) FROM "{schema}"."{table}"')
-    if head is None:
-        return
-    if projection is None or not await projection.wait_until(int(head), timeout):
-        at = projection.position if projection is not None else 0
-        raise ExportUnavailable(
-            f"{app.name}'s read models are behind its event store (at {at} of {head}); "
-            "try again shortly"
-        )
-
-
-def event_history(app: ServiceApplication, aggregate_id: uuid.UUID) -> list[dict[str, Any]]:
-    """Every event of the aggregate, oldest first, personal fields opened (ERASED where
-    the client's key is gone): what changed when, by whom. Blocking: run it in a thread."""
-    out = []
-    for event in app.repository.event_store.get(aggregate_id):
-        state = dict(vars(event))
-        data = {k: v for k, v in state.items() if k not in _ENVELOPE}
-        out.append(
-            {
-                "type": type(event).__qualname__.rsplit(".", 1)[-1],
-                "version": state["originator_version"],
-                "at": state["timestamp"],
-                "actor": data.pop("actor", None),
-                "data": data,
-            }
-        )
-    return out
-
-
-def load_all(app: ServiceApplication, ids: Sequence[uuid.UUID]) -> list[Any]:
-    """The aggregates with these ids, in order (blocking: run it in a thread)."""
-    return [app.repository.get(i) for i in ids]

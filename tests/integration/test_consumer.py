@@ -16,8 +16,9 @@ from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
 
 from shared.eventstore import ServiceApplication
-from shared.messaging.consumer import EventConsumer, ReadModelConsumer
 from shared.messaging.envelope import CloudEvent, stream_name
+from shared.messaging.event_consumer import EventConsumer
+from shared.messaging.read_model_consumer import ReadModelConsumer
 from shared.runtime import key_vault
 from shared.settings import Settings
 

@@ -30,10 +30,11 @@ from services.intake.domain import Case
 from services.intake.main import create_app
 from services.intake.projections import IntakeProjection
 from shared.embedded import start_nats
-from shared.messaging.consumer import ReadModelConsumer
-from shared.messaging.deadletters import DeadLetters, redrive
+from shared.messaging.deadletters import DeadLetters
 from shared.messaging.envelope import CloudEvent, stream_name
 from shared.messaging.projection import Stored
+from shared.messaging.read_model_consumer import ReadModelConsumer
+from shared.messaging.redrive import redrive
 from shared.settings import Settings
 from tests.conftest import fresh_database, running
 from tests.support import assert_problem, bearer, eventually, new_org

@@ -25,7 +25,8 @@ from services.referral.queries import case_info
 from shared.audit.access import DataAccess
 from shared.contracts.export import ClientExport
 from shared.contracts.export import schema as export_schema
-from shared.privacy.export import ExportResponder, ExportUnavailable, gather_export
+from shared.privacy.export import ExportResponder, ExportUnavailable
+from shared.privacy.gathering import gather_export
 from shared.settings import Settings
 from tests.conftest import running
 from tests.scenarios import (

@@ -20,8 +20,8 @@ from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
 
 from services.intake.consumers import PLAN_PHASE
-from shared.messaging.consumer import EventConsumer
 from shared.messaging.envelope import CloudEvent, stream_name
+from shared.messaging.event_consumer import EventConsumer
 from shared.privacy.sealing import open_sealed
 from tests.conftest import stream_messages
 from tests.scenarios import (

@@ -19,9 +19,9 @@ from typing import Any
 import asyncpg
 
 from services.referral.application import ProposalFacts, ReferralApplication
-from services.referral.consumers import SCHEMA_SQL as READ_MODELS_SQL
 from services.referral.domain import ConsentReferrals, Partner, Referral
 from services.referral.projections import ReferralProjection
+from services.referral.read_models import SCHEMA_SQL as READ_MODELS_SQL
 from shared.runtime import key_vault
 from shared.settings import Settings
 from tests.conftest import fresh_database

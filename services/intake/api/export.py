@@ -30,8 +30,8 @@ from shared.privacy.export import (
     REMOTE_SERVICES,
     ExportIncomplete,
     ExportUnavailable,
-    gather_export,
 )
+from shared.privacy.gathering import gather_export
 
 export = APIRouter(tags=["privacy"])
 

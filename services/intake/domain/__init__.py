@@ -4,17 +4,18 @@ record of a client's erasure.
 Pure domain: the standard library and eventsourcing.domain only. Rules are small
 guard methods raising `IntakeError`s with stable codes; events are explicit,
 past-tense facts that carry who (`actor`) and when (the event timestamp). One module
-per aggregate: `client.py`, `case.py`, `erasure.py`.
+per aggregate: `client.py`, `case.py` (its commands in `case_intake.py` and
+`case_news.py`, its words in `case_rules.py`, its values in `case_values.py`), `erasure.py`.
 """
 
-from services.intake.domain.case import (
+from services.intake.domain.case import Case
+from services.intake.domain.case_rules import (
     ASSESSORS,
     DECISIONS,
     ENDED,
     GAP_SCORES,
     PLAN_PHASES,
     SESSION_KINDS,
-    Case,
 )
 from services.intake.domain.case_values import (
     Assessment,

@@ -1,13 +1,16 @@
 """Planning's domain: the personal development plan (POP) of an accepted case.
 
 Pure domain: the standard library and eventsourcing.domain only. `plan.py` is the
-aggregate (its events, commands and views), `values.py` the value objects its
+aggregate (its events, creation and guards; its commands mixed in from `goals.py`,
+`competences.py`, `agreement.py`, its views from `views.py`), `rules.py` the words its
+fields take and the plan id of a case, `values.py` the value objects its
 state is made of (goals, actions, evidence, agreements), `smart.py` the SMART check of a goal,
 `errors.py` planning's error.
 """
 
 from services.planning.domain.errors import PlanningError
-from services.planning.domain.plan import (
+from services.planning.domain.plan import Plan
+from services.planning.domain.rules import (
     ADVICE,
     ESCO_URI,
     EVIDENCE_KINDS,
@@ -15,7 +18,6 @@ from services.planning.domain.plan import (
     PARTIES,
     PLAN_NAMESPACE,
     PLAN_TYPES,
-    Plan,
     plan_id_for,
 )
 from services.planning.domain.smart import SMART, SmartPolicy, smart_failures

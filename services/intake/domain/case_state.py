@@ -1,0 +1,57 @@
+"""A case's state as the modules of its commands see it (`case_intake.py`,
+`case_news.py`): the attributes its events set, its event classes and the helpers of
+`Case` they call."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from eventsourcing.domain import Aggregate
+
+    from services.intake.domain.case_values import (
+        Assessment,
+        Closure,
+        Decision,
+        EntryCheck,
+        Resumption,
+        Session,
+    )
+
+
+class CaseState:
+    """Declarations only (for the type checker): `Case` defines them all."""
+
+    if TYPE_CHECKING:
+        client_id: uuid.UUID
+        organisation: str
+        opened_by: str
+        status: str
+        phase: str
+        entry_check: EntryCheck | None
+        assessments: list[Assessment]
+        sessions: list[Session]
+        minutes_used: int
+        decision: Decision | None
+        plan_position: int
+        resumption: Resumption | None
+        resumption_position: int
+        closure: Closure | None
+        closure_position: int
+
+        EntryChecked: type[Aggregate.Event]
+        AssessmentRecorded: type[Aggregate.Event]
+        SessionHeld: type[Aggregate.Event]
+        Accepted: type[Aggregate.Event]
+        ReferredOut: type[Aggregate.Event]
+        Declined: type[Aggregate.Event]
+        PhaseChanged: type[Aggregate.Event]
+        PlanPositionNoted: type[Aggregate.Event]
+        ResumptionNoted: type[Aggregate.Event]
+        Closed: type[Aggregate.Event]
+        Reopened: type[Aggregate.Event]
+
+        def _require_open(self) -> None: ...
+
+        def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None: ...

@@ -1,0 +1,104 @@
+"""A plan's competence analysis and EVC portfolio: recording the analysis, adding
+evidence and comparing the portfolio with a standard (mixed into `Plan`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from services.planning.domain.errors import PlanningError
+from services.planning.domain.rules import ADVICE, ESCO_URI, EVIDENCE_KINDS
+from services.planning.domain.state import PlanState
+from shared.text import guard_field, guard_text
+
+
+class Competences(PlanState):
+    """The commands on a plan's competence analysis and portfolio."""
+
+    def record_competence_analysis(
+        self,
+        *,
+        career_target: str,
+        strengths: list[dict[str, Any]],
+        weaknesses: list[dict[str, Any]],
+        training_needs: list[dict[str, Any]],
+        actor: str,
+        at: datetime,
+    ) -> None:
+        guard_text(PlanningError, career_target=career_target)
+        for name, items in (
+            ("strengths", strengths),
+            ("weaknesses", weaknesses),
+            ("training_needs", training_needs),
+        ):
+            for i, item in enumerate(items):
+                guard_field(PlanningError, f"{name}.{i}.text", item.get("text"), multiline=True)
+                guard_field(PlanningError, f"{name}.{i}.esco_uri", item.get("esco_uri"))
+                uri = item.get("esco_uri")
+                if uri is not None and not ESCO_URI.match(uri):
+                    raise PlanningError(
+                        "invalid",
+                        "An ESCO code is a skill or occupation URI "
+                        "(http://data.europa.eu/esco/skill/… or …/occupation/…).",
+                        f"{name}.{i}.esco_uri",
+                    )
+        self._change(
+            self.CompetenceAnalysisRecorded,
+            at,
+            career_target=career_target,
+            strengths=strengths,
+            weaknesses=weaknesses,
+            training_needs=training_needs,
+            actor=actor,
+        )
+
+    def add_evidence(
+        self,
+        *,
+        evidence_id: uuid.UUID,
+        title: str,
+        kind: str,
+        description: str | None,
+        dated: date,
+        document_hash: str | None,
+        actor: str,
+        at: datetime,
+    ) -> None:
+        guard_text(PlanningError, title=title, document_hash=document_hash)
+        guard_text(PlanningError, multiline=True, description=description)
+        if kind not in EVIDENCE_KINDS:
+            raise PlanningError("invalid", f"Unknown evidence kind {kind!r}.", "kind")
+        if dated > at.date():
+            raise PlanningError("invalid", "Evidence cannot be dated ahead.", "date")
+        self._change(
+            self.EvidenceAdded,
+            at,
+            evidence_id=evidence_id,
+            title=title,
+            kind=kind,
+            description=description,
+            dated=dated,
+            document_hash=document_hash,
+            actor=actor,
+        )
+
+    def assess_portfolio(
+        self, *, standard: str, comparison: str, advice: str, actor: str, at: datetime
+    ) -> None:
+        guard_text(PlanningError, standard=standard)
+        guard_text(PlanningError, multiline=True, comparison=comparison)
+        if advice not in ADVICE:
+            raise PlanningError("invalid", f"Unknown advice {advice!r}.", "advice")
+        if not self.portfolio.evidence:
+            raise PlanningError(
+                "portfolio-empty", "Compare a portfolio with a standard once it holds evidence."
+            )
+        self._change(
+            self.PortfolioAssessed,
+            at,
+            standard=standard,
+            comparison=comparison,
+            advice=advice,
+            actor=actor,
+        )

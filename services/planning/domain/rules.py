@@ -1,0 +1,20 @@
+"""Planning's rules that are not commands: the words a plan's fields take and the id of
+the plan of a case."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+PLAN_TYPES = ("action", "reflection", "combined")
+OWNERS = ("client", "counsellor", "partner")
+PARTIES = ("client", "counsellor")
+EVIDENCE_KINDS = ("diploma", "certificate", "work_sample", "reference", "assessment", "other")
+ADVICE = ("continue", "stop")
+ESCO_URI = re.compile(r"^http://data\.europa\.eu/esco/(skill|occupation)/[0-9a-fA-F-]{8,}$")
+PLAN_NAMESPACE = uuid.UUID("0b7e4b0e-6d1c-4f7e-9d0a-5a3f6c1d2e01")
+
+
+def plan_id_for(case_id: uuid.UUID) -> uuid.UUID:
+    """One plan per case: its id follows from the case's, so a redelivery creates nothing."""
+    return uuid.uuid5(PLAN_NAMESPACE, str(case_id))

@@ -1,0 +1,99 @@
+"""The tables of referral's read models (`consumers.py` fills them, `queries.py` reads
+them) and the writer of a sealed copy.
+
+`SCHEMA_SQL` is carried by the `referral-intake` read model and created when the service
+starts (`shared/service.py`); every statement is idempotent (`IF NOT EXISTS`), so
+columns added later come as `ADD COLUMN IF NOT EXISTS`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+
+from shared.contracts import Sealed
+from shared.messaging.envelope import CloudEvent
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS referral.consents (
+    client_id uuid NOT NULL,
+    purpose text NOT NULL,
+    partner_id uuid NOT NULL,
+    data_categories text[] NOT NULL,
+    granted boolean NOT NULL,
+    consent_id uuid NOT NULL,
+    organisation text NOT NULL,
+    changed_at timestamptz NOT NULL,
+    source_position bigint NOT NULL,
+    event_id uuid NOT NULL,
+    PRIMARY KEY (client_id, purpose, partner_id)
+);
+CREATE TABLE IF NOT EXISTS referral.cases (
+    case_id uuid PRIMARY KEY,
+    client_id uuid NOT NULL,
+    organisation text NOT NULL,
+    accepted boolean NOT NULL DEFAULT false
+);
+CREATE TABLE IF NOT EXISTS referral.sealed_copies (
+    event_id uuid NOT NULL,
+    field text NOT NULL,
+    client_id uuid NOT NULL,
+    case_id uuid,
+    category text NOT NULL CHECK (
+        category IN ('identity', 'contact', 'career_question', 'assessments', 'plan')
+    ),
+    value jsonb NOT NULL,
+    detail jsonb,
+    recorded_at timestamptz NOT NULL,
+    PRIMARY KEY (event_id, field)
+);
+CREATE INDEX IF NOT EXISTS sealed_copies_client ON referral.sealed_copies (client_id, category);
+CREATE INDEX IF NOT EXISTS sealed_copies_case ON referral.sealed_copies (case_id, category);
+-- The case's counsellor (CaseOpened's actor, or CaseAccepted's `counsellor`); added later.
+ALTER TABLE referral.cases ADD COLUMN IF NOT EXISTS counsellor text;
+-- The client's preferred language (from ClientRegistered); added later, so clients
+-- registered before it have none (their letter is in Dutch unless asked).
+CREATE TABLE IF NOT EXISTS referral.client_languages (
+    client_id uuid PRIMARY KEY,
+    preferred_language text NOT NULL
+);
+"""
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
+def _published(value: Any) -> Any:
+    """A personal value as it was published: the sealed object, or `ERASED`."""
+    return value.model_dump(mode="json", by_alias=True) if isinstance(value, Sealed) else value
+
+
+async def write_copy(
+    conn: asyncpg.Connection,
+    event: CloudEvent,
+    *,
+    field: str,
+    client_id: uuid.UUID,
+    case_id: uuid.UUID | None,
+    category: str,
+    value: Any,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Keep `value` of `event`'s `field` as published (sealed), once per event and field."""
+    await conn.execute(
+        "INSERT INTO referral.sealed_copies (event_id, field, client_id, case_id, category, "
+        "value, detail, recorded_at) VALUES ($1,$2,$3,$4,$5,$6::jsonb,$7::jsonb,$8) "
+        "ON CONFLICT (event_id, field) DO NOTHING",
+        event.id,
+        field,
+        client_id,
+        case_id,
+        category,
+        _json(_published(value)),
+        None if detail is None else _json(detail),
+        event.time,
+    )
