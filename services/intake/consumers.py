@@ -20,7 +20,6 @@ from eventsourcing.domain import Aggregate
 
 from services.intake.application import IntakeApplication
 from services.intake.domain import Case
-from shared.contracts import Sealed
 from shared.contracts.followup import CLOSURE_REASONS, AftercareRequestedV1, FollowUpClosedV1
 from shared.contracts.planning import GoalAddedV1, PlanAgreedV1, PlanRevisedV1
 from shared.contracts.privacy import CONFIRMED
@@ -91,10 +90,7 @@ def _closure_reason(app: IntakeApplication, closed: FollowUpClosedV1, event: Clo
     """The closure's reason code, opened with the client's key; anything else (an erased
     client, the free text of a closure from before reasons were codes) reads "other", so
     nothing personal lands on the case."""
-    if not isinstance(closed.reason, Sealed):
-        return "other"
-    sealed = closed.reason.model_dump(mode="json", by_alias=True)
-    reason = app.sealing.open_field(sealed, event.id, "reason")
+    reason = app.sealing.open_published(closed.reason, event.id, "reason")
     return reason if reason in CLOSURE_REASONS else "other"
 
 

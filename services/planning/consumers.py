@@ -23,7 +23,7 @@ from eventsourcing.domain import Aggregate
 
 from services.planning.application import PlanningApplication
 from services.planning.domain import Plan, PlanningError, plan_id_for
-from shared.contracts import Sealed
+from shared.contracts import as_published
 from shared.contracts.followup import ToDoAgreedV1
 from shared.contracts.intake import CaseAcceptedV1, CaseOpenedV1, ClientRegisteredV1
 from shared.messaging.envelope import CloudEvent
@@ -72,7 +72,7 @@ def on_todo_agreed(
         added = plan.add_action(
             action_id=todo.action_id,
             goal_id=todo.goal_id,
-            description=str(opened(app, todo.description, event, "description")),
+            description=str(app.sealing.open_published(todo.description, event.id, "description")),
             owner=todo.owner,
             due_date=todo.due_date,
             actor=todo.actor,
@@ -84,19 +84,6 @@ def on_todo_agreed(
         log.warning("to-do %s not added to plan %s: %s", todo.todo_id, plan.id, e)
         return []
     return [plan] if added else []
-
-
-def opened(app: PlanningApplication, value: Sealed | str, event: CloudEvent, field: str) -> Any:
-    """A personal field of another service's event, opened with the client's key
-    (`ERASED` once it is gone, or as published for an erased client)."""
-    if not isinstance(value, Sealed):
-        return value
-    return app.sealing.open_field(as_stored(value), event.id, field)
-
-
-def as_stored(value: Sealed | str | None) -> Any:
-    """A personal field as it was published: the sealed JSON object, or the marker."""
-    return value.model_dump(by_alias=True, mode="json") if isinstance(value, Sealed) else value
 
 
 # -- read models: planning's copies of intake's facts -----------------------------------------
@@ -129,8 +116,8 @@ async def on_client_registered(
         client.organisation,
         client.preferred_language,
         event.id,
-        json.dumps(as_stored(client.given_name)),
-        json.dumps(as_stored(client.family_name)),
+        json.dumps(as_published(client.given_name)),
+        json.dumps(as_published(client.family_name)),
     )
 
 
@@ -141,7 +128,7 @@ async def on_case_opened(conn: asyncpg.Connection, case: CaseOpenedV1, event: Cl
         case.case_id,
         case.client_id,
         event.id,
-        json.dumps(as_stored(case.career_question)),
+        json.dumps(as_published(case.career_question)),
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from shared.contracts import Sealed
+from shared.contracts import as_published
 from shared.messaging.envelope import CloudEvent
 
 SCHEMA_SQL = """
@@ -67,11 +67,6 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-def _published(value: Any) -> Any:
-    """A personal value as it was published: the sealed object, or `ERASED`."""
-    return value.model_dump(mode="json", by_alias=True) if isinstance(value, Sealed) else value
-
-
 async def write_copy(
     conn: asyncpg.Connection,
     event: CloudEvent,
@@ -93,7 +88,7 @@ async def write_copy(
         client_id,
         case_id,
         category,
-        _json(_published(value)),
+        _json(as_published(value)),
         None if detail is None else _json(detail),
         event.time,
     )

@@ -33,6 +33,12 @@ Personal = Annotated[Sealed | Literal["ERASED"], Field(json_schema_extra={"x-per
 REGISTRY: dict[tuple[str, str, int], type[IntegrationEvent]] = {}
 
 
+def as_published(value: Sealed | str | None) -> Any:
+    """A personal field as it was published (and is kept in a copy): the sealed object
+    (`{"$sealed": …}`), or the marker `ERASED`, or None."""
+    return value.model_dump(mode="json", by_alias=True) if isinstance(value, Sealed) else value
+
+
 class IntegrationEvent(BaseModel):
     """Base of every published event; `data` of the CloudEvents envelope."""
 

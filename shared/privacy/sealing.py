@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 
+from shared.contracts import Sealed, as_published
 from shared.privacy.keyvault import ERASED, KeyVault
 
 SEALED_TAG = "$sealed"
@@ -139,6 +140,13 @@ class SealingMapper(Mapper[uuid.UUID]):
         if plaintext is None:
             return ERASED
         return cast(dict[str, Any], self.transcoder.decode(plaintext))["v"]
+
+    def open_published(self, value: Any, event: uuid.UUID, field: str) -> Any:
+        """A personal field of another service's contract (`Sealed`), opened with the
+        client's key (`ERASED` once it is gone); the marker, or None, as published."""
+        if not isinstance(value, Sealed):
+            return value
+        return self.open_field(as_published(value), event, field)
 
     def open_fields(self, items: Sequence[tuple[Any, uuid.UUID, str]]) -> list[Any]:
         """Open several stored values (value, event id, field) at once, their clients'
