@@ -81,6 +81,8 @@ REFERRAL_FILTERS = {
 }
 # Who has a worklist (the API lets them read cases and check-ins).
 WORKLIST_ROLES = {"counsellor", "team_lead"}
+# Where the users without a worklist start, by role (in this order).
+ROLE_HOMES: dict[str, str] = {}
 CLIENT_LANGUAGES = ("nl", "fr", "en", "de", "ar", "tr", "pl", "uk")
 
 
@@ -102,13 +104,16 @@ async def worklist(
     phase: str | None = None,
     referrals_page: str | None = None,
     referrals: str | None = None,
-) -> HTMLResponse:
+) -> Response:
     """Check-ins due and overdue, the referrals awaiting the partner's answer (the
     counsellor's own; all overdue ones, or only those), then the organisation's cases,
     newest first."""
     assert page.session is not None
     if not WORKLIST_ROLES & set(page.session.roles):
-        # The pages of partners, auditors and admins are the next step's.
+        # A partner, an auditor or an admin starts on their own page.
+        for role, home in ROLE_HOMES.items():
+            if role in page.session.roles:
+                return RedirectResponse(home, status_code=303)
         roles = ", ".join(
             page.gettext(ROLE_NAMES[r]) for r in page.session.roles if r in ROLE_NAMES
         )
