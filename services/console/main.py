@@ -24,6 +24,7 @@ from services.console.casework import router as casework
 from services.console.i18n import LANGUAGES, N_, translations
 from services.console.oidc import OidcSignIn, origin
 from services.console.pages import router as pages
+from services.console.partner_pages import router as partner_pages
 from services.console.planner import router as planner
 from services.console.printing import router as printing
 from services.console.referrals import router as referrals
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(printing)
     app.include_router(aftercare)
     app.include_router(referrals)
+    app.include_router(partner_pages)
     install_refusals(app)
     app.add_middleware(
         PageHeaders,
