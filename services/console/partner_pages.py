@@ -200,6 +200,13 @@ async def show_referral(
     packet, revoked = await packet_of(request, page, referral)
     state = referral["status"]
     message = DONE.get(done or "")
+    # The forms the page shows now; a refusal of another (answered meanwhile) goes on top.
+    shown = {
+        "acknowledge": state == "sent",
+        "accept": state in ANSWERABLE,
+        "decline": state in ANSWERABLE,
+        "outcome": state == "accepted",
+    }
     return page.render(
         "partner_referral.html",
         status=status,
@@ -212,9 +219,10 @@ async def show_referral(
         competences=COMPETENCES,
         assessors=ASSESSORS,
         outcome_options=[(k, page.gettext(v)) for k, v in OUTCOMES.items()],
-        can_acknowledge=state == "sent",
-        can_answer=state in ANSWERABLE,
-        can_report=state == "accepted",
+        can_acknowledge=shown["acknowledge"],
+        can_answer=shown["accept"],
+        can_report=shown["outcome"],
+        refused_elsewhere=bool(form) and not shown.get(form or "", False),
         done=page.gettext(message) if message else None,
         form=form,
         errors=errors or FormErrors(),
