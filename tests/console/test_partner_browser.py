@@ -220,7 +220,7 @@ def test_a_partner_reads_acknowledges_accepts_and_reports_a_referral(
         assert no_token.status == 403, no_token.status
 
         # The partner's own open places.
-        page.click("a[href='/inbox/places']")
+        page.click("nav.site-nav a[href='/inbox/places']")
         assert page.locator("h1").inner_text() == "Open places"
         visit.check("places")
         page.fill("#places-open_places", "many")
