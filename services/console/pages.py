@@ -83,6 +83,7 @@ REFERRAL_FILTERS = {
 WORKLIST_ROLES = {"counsellor", "team_lead"}
 # Where the users without a worklist start, by role (in this order).
 ROLE_HOMES: dict[str, str] = {}
+ROLE_HOMES.update(admin="/directory", directory_admin="/directory")
 CLIENT_LANGUAGES = ("nl", "fr", "en", "de", "ar", "tr", "pl", "uk")
 
 
