@@ -21,6 +21,7 @@ from services.console import assets
 from services.console.aftercare import router as aftercare
 from services.console.api import GENERAL, Api, ApiError
 from services.console.casework import router as casework
+from services.console.directory import router as directory
 from services.console.i18n import LANGUAGES, N_, translations
 from services.console.oidc import OidcSignIn, origin
 from services.console.pages import router as pages
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(aftercare)
     app.include_router(referrals)
     app.include_router(partner_pages)
+    app.include_router(directory)
     install_refusals(app)
     app.add_middleware(
         PageHeaders,

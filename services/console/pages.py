@@ -84,6 +84,8 @@ WORKLIST_ROLES = {"counsellor", "team_lead"}
 # Where the users without a worklist start, by role (in this order).
 ROLE_HOMES: dict[str, str] = {
     "partner": "/inbox",
+    "admin": "/directory",
+    "directory_admin": "/directory",
 }
 CLIENT_LANGUAGES = ("nl", "fr", "en", "de", "ar", "tr", "pl", "uk")
 
