@@ -82,7 +82,9 @@ REFERRAL_FILTERS = {
 # Who has a worklist (the API lets them read cases and check-ins).
 WORKLIST_ROLES = {"counsellor", "team_lead"}
 # Where the users without a worklist start, by role (in this order).
-ROLE_HOMES: dict[str, str] = {}
+ROLE_HOMES: dict[str, str] = {
+    "auditor": "/audit",
+}
 CLIENT_LANGUAGES = ("nl", "fr", "en", "de", "ar", "tr", "pl", "uk")
 
 

@@ -388,7 +388,7 @@ def test_every_demo_person_signs_in_to_a_page_of_their_own(
                 page.click(f"#sign-in-{role}")
             answer = landed.value
             assert answer is not None and answer.status == 200, role
-            expected = "Werklijst" if role == "team_lead" else "Welkom"
+            expected = {"team_lead": "Werklijst", "auditor": "Audit"}.get(role, "Welkom")
             assert page.locator("h1").inner_text() == expected, role
             visit.check(role)
             page.click("#sign-out")
