@@ -65,7 +65,7 @@ ACCESS_CATEGORIES = {
     "case-state": N_("case state"),
 }
 PURPOSES = {**PURPOSE_NAMES, "audit": N_("audit")}
-ACCESS_PAGE_SIZE = 25
+ACCESS_PAGE_SIZE = 50
 # The most entries of one service's access log a page is merged from (the API's limit).
 MOST_ACCESSES = 500
 NOT_AN_ID = N_("Enter an id such as 5c2e1a7b-8d4f-4b6a-9e3c-1f2a3b4c5d6e.")
@@ -350,19 +350,23 @@ async def access_log(
     request: Request,
     page: SignedIn,
     client_id: str | None = None,
+    service: str | None = None,
     access_page: str | None = None,
 ) -> HTMLResponse:
     """Every recorded share and read of a client's personal data (or of every client in
-    the auditor's scope), in every service, newest first."""
+    the auditor's scope), in every service or in one, newest first."""
     errors = FormErrors()
     client = _id(client_id)
+    service = service if service in SERVICES else None
+    options = [(s, page.gettext(SERVICE_NAMES[s])) for s in SERVICES]
     if client_id and client is None:
         errors.add("client_id", page.gettext(NOT_AN_ID))
         return page.render(
             "audit_access.html",
             status=400,
-            values={"client_id": client_id},
+            values={"client_id": client_id, "service": service or ""},
             errors=errors,
+            service_options=options,
             found=None,
         )
     size = ACCESS_PAGE_SIZE
@@ -383,7 +387,7 @@ async def access_log(
             raise
         return [{**i, "service": service} for i in got.items], got.total
 
-    answers = await asyncio.gather(*(one(s) for s in SERVICES))
+    answers = await asyncio.gather(*(one(s) for s in ([service] if service else SERVICES)))
     found: Page = merged_page(
         [items for items, _ in answers],
         [total for _, total in answers],
@@ -393,14 +397,21 @@ async def access_log(
     )
     return page.render(
         "audit_access.html",
-        values={"client_id": str(client) if client else ""},
+        values={"client_id": str(client) if client else "", "service": service or ""},
         errors=errors,
+        service_options=options,
         client_id=str(client) if client else None,
         found=found,
-        more=f"&{urlencode({'client_id': str(client)})}" if client else "",
+        more=more(client_id=str(client) if client else None, service=service),
         services=SERVICE_NAMES,
         roles=ROLE_NAMES,
         purposes=PURPOSES,
         resources=RESOURCES,
         categories=ACCESS_CATEGORIES,
     )
+
+
+def more(**params: str | None) -> str:
+    """A pager's link's other parameters (the filters)."""
+    given = {k: v for k, v in params.items() if v}
+    return f"&{urlencode(given)}" if given else ""

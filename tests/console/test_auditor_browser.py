@@ -235,13 +235,24 @@ def test_an_auditor_replays_a_referred_case_checks_the_chains_and_the_reads(
         page.fill("#client_id", client_id)
         page.click("#find-submit")
         assert page.locator("h1").inner_text() == f"Access log of client {client_id}"
+        assert page.locator("#access-log tr.access[data-role='auditor']").count() > 0
+        checked(visit, "access-log")
+        # (The auditor's own reads come first: the partner's are in referral's log.)
+        page.select_option("#access-service", "referral")
+        page.click("#access-submit")
+        assert page.locator("#client_id").input_value() == client_id
+        services = set(
+            page.locator("#access-log tr.access").evaluate_all(
+                "rows => rows.map(r => r.dataset.service)"
+            )
+        )
+        assert services == {"referral"}, services
         packet = page.locator("#access-log tr.access[data-resource='packet']")
         assert packet.count() == 1
         assert packet.locator(".access-actor").inner_text() == "p.partner"
         assert "Partner organisation" in packet.inner_text()
         assert "identity (name, date of birth)" in packet.inner_text()
-        assert page.locator("#access-log tr.access[data-role='auditor']").count() > 0
-        checked(visit, "access-log")
+        checked(visit, "access-log-referral")
     finally:
         context.close()
 
@@ -273,7 +284,7 @@ def test_an_auditor_reads_the_timeline_state_chains_and_access_log_in_dutch_and_
                 language, "Every chain checks out."
             )
             checked(visit, "verify")
-            page.goto(f"{system.base}/audit/access-log?client_id={client_id}")
+            page.goto(f"{system.base}/audit/access-log?client_id={client_id}&service=referral")
             assert page.locator("#access-log tr.access[data-resource='packet']").count() == 1
             checked(visit, "access-log")
         finally:
