@@ -218,6 +218,8 @@ async def timeline(
     events = merged_timeline({s: items for s, items in found.items() if items})
     if not events:
         raise ApiError(404, {"type": PROBLEM_BASE + "not-found"})
+    whose = [str(e.get("client_id")) for items in found.values() for e in items or []]
+    client_id = next((c for c in whose if c != "None"), None)
     types = sorted({e.type for e in events})
     service = service if service in SERVICES else None
     type = type if type in types else None
@@ -229,6 +231,7 @@ async def timeline(
     return page.render(
         "audit_timeline.html",
         case_id=str(case_id),
+        client_id=client_id,
         events=shown_events,
         total=len(events),
         services=SERVICE_NAMES,

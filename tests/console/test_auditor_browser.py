@@ -171,6 +171,9 @@ def test_an_auditor_replays_a_referred_case_checks_the_chains_and_the_reads(
         assert page.locator("#timeline .event-actor", has_text="c.jansen").count() > 0
         assert page.locator("#timeline .event-actor", has_text="p.partner").count() > 0
         assert all(len(h) == 16 for h in page.locator("#timeline .event-hash").all_inner_texts())
+        assert page.locator("#to-client-access-log").get_attribute("href") == (
+            f"/audit/access-log?client_id={client_id}"
+        )
         checked(visit, "timeline")
 
         # Filtered by service, then by type.
