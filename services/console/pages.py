@@ -86,6 +86,7 @@ ROLE_HOMES: dict[str, str] = {
     "partner": "/inbox",
     "admin": "/directory",
     "directory_admin": "/directory",
+    "auditor": "/audit",
 }
 CLIENT_LANGUAGES = ("nl", "fr", "en", "de", "ar", "tr", "pl", "uk")
 

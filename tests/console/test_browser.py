@@ -376,8 +376,9 @@ def case_and_plan_with_the_keyboard_alone(visit: Visit) -> None:
 def test_every_demo_person_signs_in_to_a_page_of_their_own(
     system: System, browser: Any, screenshots: Path
 ) -> None:
-    """Only counsellors and team leads have a worklist yet; the others land on a welcome
-    page (their pages are the next step's), none on an error."""
+    """Each demo person lands on their role's first page: the team lead on the worklist,
+    the partner on the inbox, admins on the partner directory, the auditor on the audit
+    search; none on an error."""
     context = browser.new_context(locale="nl-NL")
     page = context.new_page()
     visit = Visit(page, screenshots, "people")
@@ -393,7 +394,8 @@ def test_every_demo_person_signs_in_to_a_page_of_their_own(
                 "partner": "Inbox",
                 "admin": "Partnerregister",
                 "directory_admin": "Partnerregister",
-            }.get(role, "Welkom")
+                "auditor": "Audit",
+            }[role]
             assert page.locator("h1").inner_text() == expected, role
             visit.check(role)
             page.click("#sign-out")
