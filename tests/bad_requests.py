@@ -5,11 +5,14 @@ body."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support import INVALID
+import httpx
+
+from tests.support import INVALID, bearer, fill
 
 
 @dataclass(frozen=True)
@@ -146,3 +149,37 @@ def body_rows(
             who=who,
         ),
     }
+
+
+def caller(
+    who: str, own: str, headers: dict[str, str], org: str, token: Callable[..., str]
+) -> dict[str, str]:
+    """The headers of the caller a row names: the table's own user (`own`: its `headers`),
+    none, a broken token, a partner (of no partner the table knows), or another role of
+    the same organisation."""
+    if who == own:
+        return headers
+    if who == "none":
+        return {}
+    if who == "garbage":
+        return {"Authorization": "Bearer not.a.jwt"}
+    if who == "partner":
+        return bearer(token("partner", org=org, partner_id=uuid.uuid4()))
+    return bearer(token(who, org=org))
+
+
+async def bad_request(
+    api: httpx.AsyncClient, base: str, bad: Bad, headers: dict[str, str], ids: dict[str, str]
+) -> httpx.Response:
+    """Send the row's request as the caller of `headers`: its `If-Match`, its raw or JSON
+    body, its path and body with the world's ids filled in."""
+    headers = dict(headers)
+    if bad.if_match is not None:
+        headers["If-Match"] = fill(bad.if_match, ids)
+    kwargs: dict[str, Any] = {"headers": headers}
+    if bad.raw is not None:
+        kwargs["content"] = bad.raw.encode()
+        headers["Content-Type"] = "application/json"
+    elif bad.body is not None:
+        kwargs["json"] = fill(bad.body, ids)
+    return await api.request(bad.method, base + fill(bad.path, ids), **kwargs)

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.bad_requests import Bad, body_rows, command_rows, read_rows, without
+from tests.bad_requests import Bad, bad_request, body_rows, caller, command_rows, read_rows, without
 from tests.scenarios import FOLLOWUP as FU
 from tests.scenarios import (
     an_agreed_plan,
@@ -24,7 +24,7 @@ from tests.scenarios import (
     fsend,
     get_followup,
 )
-from tests.support import INVALID, assert_problem, bearer, fill, new_org
+from tests.support import INVALID, assert_problem, bearer, new_org
 
 P_LIST = "/followups?case_id={case}"
 P_ONE = "/followups/{fu}"
@@ -397,18 +397,6 @@ async def build_world(
     return World(org, h, ids)
 
 
-def caller(who: str, world: World, token: Any) -> dict[str, str]:
-    if who == "counsellor":
-        return world.headers
-    if who == "none":
-        return {}
-    if who == "garbage":
-        return {"Authorization": "Bearer not.a.jwt"}
-    if who == "partner":
-        return bearer(token("partner", org=world.org, partner_id=uuid.uuid4()))
-    return bearer(token(who, org=world.org))
-
-
 async def snapshot(followup_api: httpx.AsyncClient, app: Any, world: World) -> dict[str, Any]:
     """Everything a failed request must leave as it was."""
     state: dict[str, Any] = {}
@@ -438,16 +426,13 @@ async def test_a_bad_request_answers_a_problem_and_changes_nothing(
     assert before["fu"]["version"] == 3 and before["etag:fu"] == '"3"'
     assert before["events:fu"] == 3
 
-    headers = dict(caller(bad.who, world, token))
-    if bad.if_match is not None:
-        headers["If-Match"] = bad.if_match
-    kwargs: dict[str, Any] = {"headers": headers}
-    if bad.raw is not None:
-        kwargs["content"] = bad.raw.encode()
-        headers["Content-Type"] = "application/json"
-    elif bad.body is not None:
-        kwargs["json"] = fill(bad.body, world.ids)
-    r = await followup_api.request(bad.method, FU + fill(bad.path, world.ids), **kwargs)
+    r = await bad_request(
+        followup_api,
+        FU,
+        bad,
+        caller(bad.who, "counsellor", world.headers, world.org, token),
+        world.ids,
+    )
 
     body = assert_problem(r, bad.status, bad.code, bad.fields)
     for secret in ("Anna", "Peeters", "Secret note", "head of staff", "moved abroad"):

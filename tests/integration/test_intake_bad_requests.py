@@ -16,7 +16,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.bad_requests import Bad, without
+from tests.bad_requests import Bad, bad_request, caller, without
 from tests.scenarios import (
     ALL_THREES,
     PAST_SESSION,
@@ -29,7 +29,7 @@ from tests.scenarios import (
     post_case,
 )
 from tests.scenarios import INTAKE as BASE
-from tests.support import INVALID, assert_problem, bearer, fill, new_org
+from tests.support import INVALID, assert_problem, bearer, new_org
 
 
 def client_with(**overrides: Any) -> dict[str, Any]:
@@ -673,13 +673,9 @@ async def build_world(api: httpx.AsyncClient, token: Any, bad: Bad) -> World:
     return World(org, headers, ids)
 
 
-def caller(who: str, world: World, token: Any, settings: Any) -> dict[str, str]:
-    if who == "counsellor":
-        return world.headers
-    if who == "none":
-        return {}
-    if who == "garbage":
-        return {"Authorization": "Bearer not.a.jwt"}
+def intake_caller(who: str, world: World, token: Any, settings: Any) -> dict[str, str]:
+    """The table's callers, and intake's own broken ones: basic auth, an expired token, a
+    token signed with another key."""
     if who == "basic":
         return {"Authorization": "Basic Y291bnNlbGxvcjpzZWNyZXQ="}
     if who == "expired":
@@ -697,9 +693,7 @@ def caller(who: str, world: World, token: Any, settings: Any) -> dict[str, str]:
         }
         assert settings.jwt_secret != "not-the-secret-at-all-not-the-secret"
         return bearer(jwt.encode(claims, "not-the-secret-at-all-not-the-secret", "HS256"))
-    if who == "partner":
-        return bearer(token("partner", org=world.org, partner_id=uuid.uuid4()))
-    return bearer(token(who, org=world.org))
+    return caller(who, "counsellor", world.headers, world.org, token)
 
 
 async def snapshot(api: httpx.AsyncClient, app: Any, world: World) -> dict[str, Any]:
@@ -734,16 +728,7 @@ async def test_a_bad_request_answers_a_problem_and_changes_nothing(
     assert before["case"]["version"] == 2 and before["case_etag"] == '"2"'
     assert before["events:client"] == 2 and before["events:case"] == 2
 
-    headers = dict(caller(bad.who, world, token, settings))
-    if bad.if_match is not None:
-        headers["If-Match"] = bad.if_match
-    kwargs: dict[str, Any] = {"headers": headers}
-    if bad.raw is not None:
-        kwargs["content"] = bad.raw.encode()
-        headers["Content-Type"] = "application/json"
-    elif bad.body is not None:
-        kwargs["json"] = fill(bad.body, world.ids)
-    r = await api.request(bad.method, BASE + fill(bad.path, world.ids), **kwargs)
+    r = await bad_request(api, BASE, bad, intake_caller(bad.who, world, token, settings), world.ids)
 
     body = assert_problem(r, bad.status, bad.code, bad.fields)
     for secret in ("Anna", "Peeters", "anna.peeters@example.org", "logistics"):

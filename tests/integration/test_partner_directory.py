@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.bad_requests import Bad, command_rows, roles_rows, without
+from tests.bad_requests import Bad, bad_request, command_rows, roles_rows, without
 from tests.conftest import stream_messages
 from tests.scenarios import a_partner, a_service, unique
-from tests.support import INVALID, assert_problem, bearer, eventually, fill
+from tests.support import INVALID, assert_problem, bearer, eventually
 
 BASE = "/referral/v1"
 STREAM = "GUIDANCE_REFERRAL"
@@ -738,16 +738,7 @@ async def test_a_bad_request_answers_a_problem_and_changes_nothing(
     assert before["inactive"]["active"] is False
     assert len(before["listed"]) == 2
 
-    headers = dict(caller(bad.who, world, token))
-    if bad.if_match is not None:
-        headers["If-Match"] = bad.if_match
-    kwargs: dict[str, Any] = {"headers": headers}
-    if bad.raw is not None:
-        kwargs["content"] = bad.raw.encode()
-        headers["Content-Type"] = "application/json"
-    elif bad.body is not None:
-        kwargs["json"] = fill(bad.body, world.ids)
-    r = await referral_api.request(bad.method, BASE + fill(bad.path, world.ids), **kwargs)
+    r = await bad_request(referral_api, BASE, bad, caller(bad.who, world, token), world.ids)
 
     assert_problem(r, bad.status, bad.code, bad.fields)
     assert await snapshot(referral_api, referral_app, world) == before

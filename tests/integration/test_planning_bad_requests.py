@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.bad_requests import Bad, command_rows, read_rows, without
+from tests.bad_requests import Bad, bad_request, caller, command_rows, read_rows, without
 from tests.scenarios import (
     ESCO_SKILL,
     a_draft_plan,
@@ -27,7 +27,7 @@ from tests.scenarios import (
     send,
 )
 from tests.scenarios import PLANNING as BASE
-from tests.support import INVALID, assert_problem, bearer, fill, new_org
+from tests.support import INVALID, assert_problem, bearer, new_org
 
 P_PLANS = "/plans"
 P_PLAN = "/plans/{plan}"
@@ -560,18 +560,6 @@ async def build_world(
     return World(org, h, ids)
 
 
-def caller(who: str, world: World, token: Any) -> dict[str, str]:
-    if who == "counsellor":
-        return world.headers
-    if who == "none":
-        return {}
-    if who == "garbage":
-        return {"Authorization": "Bearer not.a.jwt"}
-    if who == "partner":
-        return bearer(token("partner", org=world.org, partner_id=uuid.uuid4()))
-    return bearer(token(who, org=world.org))
-
-
 async def snapshot(planning_api: httpx.AsyncClient, app: Any, world: World) -> dict[str, Any]:
     """Everything a failed request must leave as it was."""
     state: dict[str, Any] = {}
@@ -595,16 +583,13 @@ async def test_a_bad_request_answers_a_problem_and_changes_nothing(
     assert before["plan"]["version"] == 7 and before["etag:plan"] == '"7"'
     assert before["events:plan"] == 7
 
-    headers = dict(caller(bad.who, world, token))
-    if bad.if_match is not None:
-        headers["If-Match"] = bad.if_match
-    kwargs: dict[str, Any] = {"headers": headers}
-    if bad.raw is not None:
-        kwargs["content"] = bad.raw.encode()
-        headers["Content-Type"] = "application/json"
-    elif bad.body is not None:
-        kwargs["json"] = fill(bad.body, world.ids)
-    r = await planning_api.request(bad.method, BASE + fill(bad.path, world.ids), **kwargs)
+    r = await bad_request(
+        planning_api,
+        BASE,
+        bad,
+        caller(bad.who, "counsellor", world.headers, world.org, token),
+        world.ids,
+    )
 
     body = assert_problem(r, bad.status, bad.code, bad.fields)
     for secret in ("Anna", "Peeters", "Build a network", "former colleagues"):

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.bad_requests import Bad, body_rows, command_rows, roles_rows, with_, without
+from tests.bad_requests import Bad, bad_request, body_rows, command_rows, roles_rows, with_, without
 from tests.scenarios import REFERRAL as BASE
 from tests.scenarios import (
     REFERRAL_STEPS,
@@ -753,16 +753,7 @@ async def test_a_bad_request_answers_a_problem_and_changes_nothing(
         "next": str(version + 1),
     }
 
-    headers = dict(w.callers[bad.who])
-    if bad.if_match is not None:
-        headers["If-Match"] = fill(bad.if_match, ids)
-    kwargs: dict[str, Any] = {"headers": headers}
-    if bad.raw is not None:
-        kwargs["content"] = bad.raw.encode()
-        headers["Content-Type"] = "application/json"
-    elif bad.body is not None:
-        kwargs["json"] = fill(bad.body, ids)
-    r = await referral_api.request(bad.method, BASE + fill(bad.path, ids), **kwargs)
+    r = await bad_request(referral_api, BASE, bad, w.callers[bad.who], ids)
 
     assert_problem(r, bad.status, bad.code, bad.fields)
     assert "etag" not in r.headers
