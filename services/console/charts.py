@@ -4,7 +4,7 @@ of a table the page shows beside it, so a screen reader reads the table."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from markupsafe import Markup, escape
 
@@ -85,3 +85,128 @@ def competence_chart(
             )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+# -- the team lead's dashboard: bars, one row per label ------------------------------------------
+BARS_LABEL_WIDTH = 190
+BARS_WIDTH = 360
+BARS_VALUE_WIDTH = 80
+BARS_THICKNESS = 16
+LEGEND_ROW = 22
+MAX_LABEL = 26
+# The stylesheet has this many series colours (chart-series--0 …); more series repeat them.
+SERIES_COLOURS = 8
+
+
+def short(label: str, most: int = MAX_LABEL) -> str:
+    """A label cut to fit beside its bar (the table beside the chart has it whole)."""
+    return label if len(label) <= most else label[: most - 1].rstrip() + "…"
+
+
+def bars(
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[str],
+    values: Sequence[Sequence[float | int | None]],
+    *,
+    stacked: bool = False,
+    number: Callable[[float | int], str] = str,
+    marked: int | None = None,
+    note: str | None = None,
+) -> Markup:
+    """Horizontal bars, a row per label: one bar per series side by side, or the series
+    stacked into one bar with its total at its end. `values[row][series]`; a missing
+    value (None) draws nothing. `marked`: a row drawn in the marking colour (e.g. the
+    bucket that holds the median); `note`: a line under the bars (e.g. the median).
+
+    Every number drawn is also in the page's table of the same figures; labels and
+    series names are escaped (a partner's name is free text)."""
+    legend = len(series) > 1
+    per_row = 1 if stacked or len(series) <= 1 else len(series)
+    row_height = per_row * (BARS_THICKNESS + 4) + 10
+    legend_rows = _legend_rows(series) if legend else []
+    top = 8 + LEGEND_ROW * len(legend_rows)
+    bottom = top + row_height * len(labels)
+    width = BARS_LABEL_WIDTH + BARS_WIDTH + BARS_VALUE_WIDTH
+    height = bottom + (30 if note else 8)
+    totals = [
+        sum(v or 0 for v in row) if stacked else max([v or 0 for v in row] or [0]) for row in values
+    ]
+    scale = BARS_WIDTH / (max(totals or [0]) or 1)
+    parts: list[str] = [
+        f'<svg class="chart bar-chart" xmlns="http://www.w3.org/2000/svg" '
+        f'viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{escape(title)}" '
+        f'focusable="false">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for line, entries in enumerate(legend_rows):
+        x = BARS_LABEL_WIDTH
+        for index, name in entries:
+            y = 6 + line * LEGEND_ROW
+            parts.append(
+                f'<rect class="chart-series chart-series--{index % SERIES_COLOURS}" x="{x}" '
+                f'y="{y}" width="12" height="12"/>'
+                f'<text class="chart-text" x="{x + 17}" y="{y + 11}">{escape(short(name))}</text>'
+            )
+            x += _legend_width(name)
+    parts.append(
+        f'<line class="chart-grid" x1="{BARS_LABEL_WIDTH}" y1="{top - 2}" '
+        f'x2="{BARS_LABEL_WIDTH}" y2="{bottom}"/>'
+    )
+    for row, label in enumerate(labels):
+        y = top + row * row_height
+        parts.append(
+            f'<text class="chart-text" x="0" y="{y + row_height / 2 + 2:g}">'
+            f"{escape(short(label))}</text>"
+        )
+        at = float(BARS_LABEL_WIDTH)
+        for index, value in enumerate(values[row]):
+            if value is None:
+                continue
+            length = max(0.0, float(value)) * scale
+            kind = f"chart-series--{index % SERIES_COLOURS}"
+            if marked == row:
+                kind += " chart-series--marked"
+            by = y + 5 if stacked or per_row == 1 else y + 5 + index * (BARS_THICKNESS + 4)
+            bx = at if stacked else BARS_LABEL_WIDTH
+            parts.append(
+                f'<rect class="chart-series {kind}" x="{bx:g}" y="{by}" '
+                f'width="{length:g}" height="{BARS_THICKNESS}"/>'
+            )
+            if stacked:
+                at += length
+            else:
+                parts.append(
+                    f'<text class="chart-text chart-value" x="{BARS_LABEL_WIDTH + length + 6:g}" '
+                    f'y="{by + BARS_THICKNESS - 3}">{escape(number(value))}</text>'
+                )
+        if stacked:
+            parts.append(
+                f'<text class="chart-text chart-value" x="{at + 6:g}" '
+                f'y="{y + 5 + BARS_THICKNESS - 3}">{escape(number(totals[row]))}</text>'
+            )
+    if note:
+        parts.append(
+            f'<text class="chart-text chart-note" x="0" y="{bottom + 22}">{escape(note)}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _legend_width(name: str) -> int:
+    return 30 + 7 * len(short(name))
+
+
+def _legend_rows(series: Sequence[str]) -> list[list[tuple[int, str]]]:
+    """The legend's entries, wrapped into lines that fit over the bars."""
+    room = BARS_WIDTH + BARS_VALUE_WIDTH
+    lines: list[list[tuple[int, str]]] = [[]]
+    used = 0
+    for index, name in enumerate(series):
+        wide = _legend_width(name)
+        if lines[-1] and used + wide > room:
+            lines.append([])
+            used = 0
+        lines[-1].append((index, name))
+        used += wide
+    return lines

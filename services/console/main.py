@@ -22,6 +22,7 @@ from services.console.aftercare import router as aftercare
 from services.console.api import GENERAL, Api, ApiError
 from services.console.audit_pages import router as audit_pages
 from services.console.casework import router as casework
+from services.console.dashboard import router as dashboard
 from services.console.directory import router as directory
 from services.console.i18n import LANGUAGES, N_, translations
 from services.console.oidc import OidcSignIn, origin
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(partner_pages)
     app.include_router(directory)
     app.include_router(audit_pages)
+    app.include_router(dashboard)
     install_refusals(app)
     app.add_middleware(
         PageHeaders,

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.console.api import ApiError, FormErrors, form_errors
 from services.console.forms import api, partner_directory, token
 from services.console.i18n import LANGUAGES, N_
-from services.console.signin import ROLE_NAMES
+from services.console.signin import ROLE_HOMES, ROLE_NAMES
 from services.console.web import (
     LANGUAGE_COOKIE,
     SignedIn,
@@ -81,13 +81,6 @@ REFERRAL_FILTERS = {
 }
 # Who has a worklist (the API lets them read cases and check-ins).
 WORKLIST_ROLES = {"counsellor", "team_lead"}
-# Where the users without a worklist start, by role (in this order).
-ROLE_HOMES: dict[str, str] = {
-    "partner": "/inbox",
-    "admin": "/directory",
-    "directory_admin": "/directory",
-    "auditor": "/audit",
-}
 CLIENT_LANGUAGES = ("nl", "fr", "en", "de", "ar", "tr", "pl", "uk")
 
 
@@ -115,7 +108,7 @@ async def worklist(
     newest first."""
     assert page.session is not None
     if not WORKLIST_ROLES & set(page.session.roles):
-        # A partner, an auditor or an admin starts on their own page.
+        # A partner, an auditor or an admin starts on their own page (ROLE_HOMES).
         for role, home in ROLE_HOMES.items():
             if role in page.session.roles:
                 return RedirectResponse(home, status_code=303)

@@ -38,6 +38,24 @@ ROLE_NAMES = {
     "partner": N_("Partner organisation"),
 }
 
+# Where each role starts after signing in (the first of a person's roles listed here; a
+# counsellor starts on the worklist, `/`).
+ROLE_HOMES: dict[str, str] = {
+    "team_lead": "/dashboard",
+    "partner": "/inbox",
+    "admin": "/directory",
+    "directory_admin": "/directory",
+    "auditor": "/audit",
+}
+
+
+def home_of(roles: list[str]) -> str:
+    """The page a person with these roles starts on."""
+    for role, home in ROLE_HOMES.items():
+        if role in roles:
+            return home
+    return "/"
+
 
 class SignInFlow(Protocol):
     """How a deployment signs people in: the routes it adds to the console."""
@@ -81,7 +99,9 @@ async def start_session(
         id_token=id_token,
         token_expires_at=token_expires_at,
     )
-    response = RedirectResponse(safe_next(next_path), status_code=303)
+    target = safe_next(next_path)
+    # Signing in from the start page: on to the role's own first page.
+    response = RedirectResponse(home_of(roles) if target == "/" else target, status_code=303)
     response.set_cookie(
         session_cookie_name(page.settings),
         raw,
