@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 
 from services.followup.domain import FollowUp
-from tests.integration.test_statistics_consent import consent_event
-from tests.scenarios import a_followup_with, at, publish_case_accepted
+from tests.scenarios import a_followup_with, at, consent_event, publish_case_accepted
 
 BASE = "/followup/v1"
 
