@@ -202,9 +202,8 @@ def outcome_figures(report: dict[str, Any] | None, local: Localised) -> list[Fig
         ]
         for m in months:
             counts = [int(m.get("outcomes", {}).get(k, 0)) for k in kinds]
-            if sum(counts):
-                by_month.rows.append([month_label(str(m["month"]), local), *counts, sum(counts)])
-        if by_month.rows:
+            by_month.rows.append([month_label(str(m["month"]), local), *counts, sum(counts)])
+        if any(r[-1] for r in by_month.rows):
             by_month.chart = bars(
                 by_month.title,
                 [str(r[0]) for r in by_month.rows],
@@ -214,6 +213,7 @@ def outcome_figures(report: dict[str, Any] | None, local: Localised) -> list[Fig
                 number=number,
             )
         else:
+            by_month.rows = []
             by_month.empty = no_outcomes
 
     # By kind.

@@ -24,6 +24,7 @@ from services.console.audit_pages import router as audit_pages
 from services.console.casework import router as casework
 from services.console.dashboard import router as dashboard
 from services.console.directory import router as directory
+from services.console.holds import router as holds
 from services.console.i18n import LANGUAGES, N_, translations
 from services.console.oidc import OidcSignIn, origin
 from services.console.pages import router as pages
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(directory)
     app.include_router(audit_pages)
     app.include_router(dashboard)
+    app.include_router(holds)
     install_refusals(app)
     app.add_middleware(
         PageHeaders,

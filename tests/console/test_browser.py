@@ -376,7 +376,7 @@ def case_and_plan_with_the_keyboard_alone(visit: Visit) -> None:
 def test_every_demo_person_signs_in_to_a_page_of_their_own(
     system: System, browser: Any, screenshots: Path
 ) -> None:
-    """Each demo person lands on their role's first page: the team lead on the worklist,
+    """Each demo person lands on their role's first page: the team lead on the dashboard,
     the partner on the inbox, admins on the partner directory, the auditor on the audit
     search; none on an error."""
     context = browser.new_context(locale="nl-NL")
@@ -390,7 +390,7 @@ def test_every_demo_person_signs_in_to_a_page_of_their_own(
             answer = landed.value
             assert answer is not None and answer.status == 200, role
             expected = {
-                "team_lead": "Werklijst",
+                "team_lead": "Dashboard",
                 "partner": "Inbox",
                 "admin": "Partnerregister",
                 "directory_admin": "Partnerregister",
