@@ -88,18 +88,21 @@ def competence_chart(
 
 
 # -- the team lead's dashboard: bars, one row per label ------------------------------------------
-BARS_LABEL_WIDTH = 190
-BARS_WIDTH = 360
-BARS_VALUE_WIDTH = 80
+# Each row's label stands above its bars, so a chart stays narrow enough to be read on a
+# phone's screen as well as on a wide one (it is scaled to the page's width).
+BARS_LEFT = 0
+BARS_WIDTH = 370
+BARS_VALUE_WIDTH = 70
 BARS_THICKNESS = 16
+LABEL_LINE = 18
 LEGEND_ROW = 22
-MAX_LABEL = 26
+MAX_LABEL = 56
 # The stylesheet has this many series colours (chart-series--0 …); more series repeat them.
 SERIES_COLOURS = 8
 
 
 def short(label: str, most: int = MAX_LABEL) -> str:
-    """A label cut to fit beside its bar (the table beside the chart has it whole)."""
+    """A label cut to fit over its bar (the table under the chart has it whole)."""
     return label if len(label) <= most else label[: most - 1].rstrip() + "…"
 
 
@@ -123,11 +126,11 @@ def bars(
     series names are escaped (a partner's name is free text)."""
     legend = len(series) > 1
     per_row = 1 if stacked or len(series) <= 1 else len(series)
-    row_height = per_row * (BARS_THICKNESS + 4) + 10
+    row_height = LABEL_LINE + per_row * (BARS_THICKNESS + 4) + 8
     legend_rows = _legend_rows(series) if legend else []
     top = 8 + LEGEND_ROW * len(legend_rows)
     bottom = top + row_height * len(labels)
-    width = BARS_LABEL_WIDTH + BARS_WIDTH + BARS_VALUE_WIDTH
+    width = BARS_LEFT + BARS_WIDTH + BARS_VALUE_WIDTH
     height = bottom + (30 if note else 8)
     totals = [
         sum(v or 0 for v in row) if stacked else max([v or 0 for v in row] or [0]) for row in values
@@ -140,7 +143,7 @@ def bars(
         f"<title>{escape(title)}</title>",
     ]
     for line, entries in enumerate(legend_rows):
-        x = BARS_LABEL_WIDTH
+        x = BARS_LEFT
         for index, name in entries:
             y = 6 + line * LEGEND_ROW
             parts.append(
@@ -150,16 +153,16 @@ def bars(
             )
             x += _legend_width(name)
     parts.append(
-        f'<line class="chart-grid" x1="{BARS_LABEL_WIDTH}" y1="{top - 2}" '
-        f'x2="{BARS_LABEL_WIDTH}" y2="{bottom}"/>'
+        f'<line class="chart-grid" x1="{BARS_LEFT}" y1="{top - 2}" x2="{BARS_LEFT}" y2="{bottom}"/>'
     )
     for row, label in enumerate(labels):
         y = top + row * row_height
         parts.append(
-            f'<text class="chart-text" x="0" y="{y + row_height / 2 + 2:g}">'
+            f'<text class="chart-text chart-label" x="{BARS_LEFT + 4}" y="{y + LABEL_LINE - 4}">'
             f"{escape(short(label))}</text>"
         )
-        at = float(BARS_LABEL_WIDTH)
+        y += LABEL_LINE
+        at = float(BARS_LEFT)
         for index, value in enumerate(values[row]):
             if value is None:
                 continue
@@ -167,8 +170,8 @@ def bars(
             kind = f"chart-series--{index % SERIES_COLOURS}"
             if marked == row:
                 kind += " chart-series--marked"
-            by = y + 5 if stacked or per_row == 1 else y + 5 + index * (BARS_THICKNESS + 4)
-            bx = at if stacked else BARS_LABEL_WIDTH
+            by = y if stacked or per_row == 1 else y + index * (BARS_THICKNESS + 4)
+            bx = at if stacked else BARS_LEFT
             parts.append(
                 f'<rect class="chart-series {kind}" x="{bx:g}" y="{by}" '
                 f'width="{length:g}" height="{BARS_THICKNESS}"/>'
@@ -177,29 +180,30 @@ def bars(
                 at += length
             else:
                 parts.append(
-                    f'<text class="chart-text chart-value" x="{BARS_LABEL_WIDTH + length + 6:g}" '
+                    f'<text class="chart-text chart-value" x="{BARS_LEFT + length + 6:g}" '
                     f'y="{by + BARS_THICKNESS - 3}">{escape(number(value))}</text>'
                 )
         if stacked:
             parts.append(
                 f'<text class="chart-text chart-value" x="{at + 6:g}" '
-                f'y="{y + 5 + BARS_THICKNESS - 3}">{escape(number(totals[row]))}</text>'
+                f'y="{y + BARS_THICKNESS - 3}">{escape(number(totals[row]))}</text>'
             )
     if note:
         parts.append(
-            f'<text class="chart-text chart-note" x="0" y="{bottom + 22}">{escape(note)}</text>'
+            f'<text class="chart-text chart-note" x="{BARS_LEFT + 4}" y="{bottom + 22}">'
+            f"{escape(note)}</text>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
 def _legend_width(name: str) -> int:
-    return 30 + 7 * len(short(name))
+    return 30 + 9 * len(short(name))
 
 
 def _legend_rows(series: Sequence[str]) -> list[list[tuple[int, str]]]:
     """The legend's entries, wrapped into lines that fit over the bars."""
-    room = BARS_WIDTH + BARS_VALUE_WIDTH
+    room = BARS_LEFT + BARS_WIDTH + BARS_VALUE_WIDTH
     lines: list[list[tuple[int, str]]] = [[]]
     used = 0
     for index, name in enumerate(series):

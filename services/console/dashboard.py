@@ -339,16 +339,18 @@ def caseload_figures(report: dict[str, Any] | None, local: Localised) -> list[Fi
         *(label(p, PHASE_NAMES, local) for p in phases),
         g(N_("Open cases")),
         g(N_("Cases opened in this period")),
+        g(N_("Cases ended in this period")),
     ]
     for c in people:
         by_phase = c.get("cases_by_phase") or {}
-        if c.get("open_cases") or c.get("cases_opened"):
+        if c.get("open_cases") or c.get("cases_opened") or c.get("cases_closed"):
             load.rows.append(
                 [
                     str(c["counsellor"]),
                     *(int(by_phase.get(p, 0)) for p in phases),
                     int(c.get("open_cases") or 0),
                     int(c.get("cases_opened") or 0),
+                    int(c.get("cases_closed") or 0),
                 ]
             )
     if load.rows:

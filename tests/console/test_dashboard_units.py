@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from services.console.charts import BARS_LABEL_WIDTH, BARS_WIDTH, bars
+from services.console.charts import BARS_LEFT, BARS_WIDTH, bars
 from services.console.dashboard import (
     Figure,
     caseload_figures,
@@ -87,7 +87,7 @@ def test_bars_draw_each_value_to_scale_with_its_number_and_label() -> None:
     assert root.find(f"{SVG}title") is not None and root.find(f"{SVG}title").text == "Referrals"  # type: ignore[union-attr]
     widths = [float(r.get("width", 0)) for r in rects(root)]
     assert widths == [BARS_WIDTH, BARS_WIDTH / 2, 0]  # the largest fills the width
-    assert all(float(r.get("x", 0)) == BARS_LABEL_WIDTH for r in rects(root))
+    assert all(float(r.get("x", 0)) == BARS_LEFT for r in rects(root))
     assert [t for t in texts(root) if t in "ABC"] == ["A", "B", "C"]
     assert [t for t in texts(root) if t.isdigit()] == ["4", "2", "0"]
     # No style attribute anywhere (the CSP forbids them): colours come from classes.
@@ -98,7 +98,7 @@ def test_stacked_bars_put_the_series_end_to_end_with_the_total_at_the_end() -> N
     root = svg(bars("Cases", ["c.jansen"], ["intake", "aftercare"], [[3, 1]], stacked=True))
     first, second = rects(root, 0)[0], rects(root, 1)[0]
     assert float(first.get("width", 0)) == pytest.approx(BARS_WIDTH * 3 / 4)
-    assert float(second.get("x", 0)) == pytest.approx(BARS_LABEL_WIDTH + BARS_WIDTH * 3 / 4)
+    assert float(second.get("x", 0)) == pytest.approx(BARS_LEFT + BARS_WIDTH * 3 / 4)
     assert "4" in texts(root)  # the total
     assert {"intake", "aftercare"} <= set(texts(root))  # the legend
 
@@ -116,7 +116,7 @@ def test_names_are_escaped_and_shortened_in_the_chart() -> None:
     assert "<script>" not in markup
     root = svg(markup)  # well-formed
     drawn = [t for t in texts(root) if t.startswith("<script>")]
-    assert drawn and drawn[0].endswith("…") and len(drawn[0]) <= 26
+    assert drawn and drawn[0].endswith("…") and len(drawn[0]) <= 56
     assert root.get("aria-label") == f"Network {name}"
 
 
@@ -215,6 +215,7 @@ def test_caseload_and_hours_per_counsellor() -> None:
                 "open_cases": 3,
                 "cases_by_phase": {"intake": 2, "aftercare": 1},
                 "cases_opened": 2,
+                "cases_closed": 1,
                 "hours_budget": 20,
                 "hours_used": 7.5,
                 "sessions": 5,
@@ -237,8 +238,9 @@ def test_caseload_and_hours_per_counsellor() -> None:
         "aftercare",
         "Open cases",
         "Cases opened in this period",
+        "Cases ended in this period",
     ]
-    assert load.rows == [["c.jansen", 2, 1, 3, 2]]  # nothing open nor opened: no row
+    assert load.rows == [["c.jansen", 2, 1, 3, 2, 1]]  # nothing open nor opened: no row
     assert "3" in texts(svg(load.chart))
     assert hours.rows == [["c.jansen", 7.5, 20.0, 5]]
     assert {"7.5", "20"} <= set(texts(svg(hours.chart)))
