@@ -398,9 +398,10 @@ def network_figures(report: dict[str, Any] | None, local: Localised) -> list[Fig
     g = local.gettext
     number = local.number
     network = Figure("network", g(N_("Referral network per partner")))
+    times = Figure("response-times", g(N_("Partners' median hours to acknowledge and to answer")))
     if report is None:
-        network.missing = g(UNAVAILABLE["referral"])
-        return [network]
+        network.missing = times.missing = g(UNAVAILABLE["referral"])
+        return [network, times]
     network.columns = [
         g(N_("Partner")),
         g(N_("Referrals")),
@@ -443,7 +444,20 @@ def network_figures(report: dict[str, Any] | None, local: Localised) -> list[Fig
         )
     else:
         network.empty = g(N_("No referrals in this period."))
-    return [network]
+    # The partners' answering times, where there is one to tell.
+    times.columns = [network.columns[0], *network.columns[6:8]]
+    times.rows = [[r[0], *r[6:8]] for r in network.rows if r[6] is not None or r[7] is not None]
+    if times.rows:
+        times.chart = bars(
+            times.title,
+            [str(r[0]) for r in times.rows],
+            times.columns[1:],
+            [r[1:] for r in times.rows],  # type: ignore[misc]
+            number=number,
+        )
+    else:
+        times.empty = g(N_("No referral was acknowledged or answered in this period."))
+    return [network, times]
 
 
 BUILDERS: dict[str, Callable[[dict[str, Any] | None, Localised], list[Figure]]] = {
@@ -461,6 +475,7 @@ FIGURES = {
     "caseload": "intake",
     "hours": "intake",
     "network": "referral",
+    "response-times": "referral",
 }
 
 

@@ -187,8 +187,9 @@ def test_empty_figures_say_so_instead_of_drawing() -> None:
     assert figure(outcome_figures(empty, EN), "feedback").empty == "No feedback in this period."
     (load, hours) = caseload_figures({"counsellors": []}, EN)
     assert load.empty == "No open cases." and hours.empty and load.chart is None
-    (network,) = network_figures({"partners": []}, EN)
+    network, times = network_figures({"partners": []}, EN)
     assert network.empty == "No referrals in this period." and network.chart is None
+    assert times.empty and times.chart is None
     # Only a header row in the CSV of an empty figure.
     assert rows_of(network.csv()) == [network.columns]
 
@@ -278,7 +279,7 @@ def test_network_per_partner_with_rates_and_hours() -> None:
             },
         ]
     }
-    (network,) = network_figures(report, EN)
+    network, _ = network_figures(report, EN)
     assert network.rows[0] == [
         '=HYPERLINK("http://evil")',
         4,
@@ -297,6 +298,11 @@ def test_network_per_partner_with_rates_and_hours() -> None:
     assert lines[1][0] == '\'=HYPERLINK("http://evil")'  # not a formula any more
     assert lines[1][1:8] == ["4", "2", "1", "1", "66.7", "2.2", "30.0"]
     assert lines[2][5:8] == ["", "", ""]
+    # The answering times: a partner without any has no row.
+    (_, times) = network_figures(report, EN)
+    assert times.columns == ["Partner", "Median hours to acknowledge", "Median hours to answer"]
+    assert times.rows == [['=HYPERLINK("http://evil")', 2.2, 30.0]]
+    assert {"2.2", "30"} <= set(texts(svg(times.chart)))
 
 
 @pytest.mark.parametrize("given", ["=1+2", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])

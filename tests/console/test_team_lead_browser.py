@@ -4,9 +4,10 @@ name a spreadsheet would take for a formula) accepted with its outcome, all set 
 through the APIs to save time; then the team lead signs in, lands on the dashboard, and
 finds the outcome and the partner in the figures' tables and in their CSV files (the
 partner's name defused there), the caseload per counsellor, the same page on a narrow
-screen, a bad date refused at its field, and a legal hold placed on the case (an erasure
-is refused meanwhile) and lifted. In English; a shorter pass in Dutch and in French (one
-sign-in each). axe-core on every page, a screenshot of each."""
+screen, a bad date refused at its field; from the organisation's cases it opens the case
+and places a legal hold on it (an erasure is refused meanwhile), then lifts it. In
+English; a shorter pass in Dutch and in French (one sign-in each). axe-core on every
+page, a screenshot of each."""
 
 from __future__ import annotations
 
@@ -190,6 +191,8 @@ def test_a_team_lead_reads_the_dashboard_downloads_its_figures_and_holds_a_case(
             assert "waypoint-network-" in disposition
             defused = next(r for r in rows if r[0] == "'" + partner_name)
             assert defused[1:4] == ["1", "1", "0"]
+            times = table(page, "response-times")
+            assert any(r[0] == partner_name for r in times[1:]), times
         # The counsellor's caseload and hours, once the intake report has them.
         if page.locator("#caseload-missing").count():
             assert "cannot be read just now" in page.locator("#caseload-missing").inner_text()
@@ -223,8 +226,10 @@ def test_a_team_lead_reads_the_dashboard_downloads_its_figures_and_holds_a_case(
         _, disposition = download(page, "outcomes")
         assert f"waypoint-outcomes-2026-01-01-{today.isoformat()}.csv" in disposition
 
-        # The legal hold: from the case page, placed with a reason, lifted.
-        page.goto(f"{system.base}/cases/{made['case_id']}")
+        # The legal hold: the case reached from the dashboard (the organisation's cases),
+        # placed with a reason, lifted.
+        page.click("#to-cases")
+        page.click(f"a[href='/cases/{made['case_id']}']")
         page.click("#to-legal-hold")
         assert page.locator("h1").inner_text() == "Legal hold on the case of Ilse Maes"
         visit.check("legal-hold")
