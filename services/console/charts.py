@@ -198,7 +198,7 @@ def bars(
 
 
 def _legend_width(name: str) -> int:
-    return 30 + 9 * len(short(name))
+    return 30 + 11 * len(short(name))
 
 
 def _legend_rows(series: Sequence[str]) -> list[list[tuple[int, str]]]:
