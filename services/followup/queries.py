@@ -112,9 +112,16 @@ async def outcomes_report(pool: asyncpg.Pool, organisation: str, period: Period)
             start,
             end,
         )
+        # The median and the histogram of the days from acceptance to outcome, in one pass.
+        buckets = ", ".join(
+            f"count(*) FILTER (WHERE f.outcome_on - a.accepted_on >= {low}"
+            + (f" AND f.outcome_on - a.accepted_on < {high}" if high is not None else "")
+            + f") AS b{i}"
+            for i, (low, high) in enumerate(DAYS_TO_OUTCOME)
+        )
         durations = await conn.fetchrow(
             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY f.outcome_on - a.accepted_on) "
-            "AS median, count(*) AS n FROM followup.followups_view f "
+            f"AS median, count(*) AS n, {buckets} FROM followup.followups_view f "
             "JOIN followup.accepted_cases a USING (case_id) "
             "WHERE f.organisation = $1 AND f.outcome_on >= $2 AND f.outcome_on < $3 "
             f"AND {in_statistics('f')}",
@@ -136,21 +143,6 @@ async def outcomes_report(pool: asyncpg.Pool, organisation: str, period: Period)
             "FROM followup.followups_view "
             "WHERE organisation = $1 AND outcome_on >= $2 AND outcome_on < $3 "
             f"AND {in_statistics()} GROUP BY 1, 2",
-            organisation,
-            start,
-            end,
-        )
-        buckets = ", ".join(
-            f"count(*) FILTER (WHERE days >= {low}"
-            + (f" AND days < {high}" if high is not None else "")
-            + f") AS b{i}"
-            for i, (low, high) in enumerate(DAYS_TO_OUTCOME)
-        )
-        histogram = await conn.fetchrow(
-            f"SELECT {buckets} FROM (SELECT f.outcome_on - a.accepted_on AS days "
-            "FROM followup.followups_view f JOIN followup.accepted_cases a USING (case_id) "
-            "WHERE f.organisation = $1 AND f.outcome_on >= $2 AND f.outcome_on < $3 "
-            f"AND {in_statistics('f')}) d",
             organisation,
             start,
             end,
@@ -193,7 +185,7 @@ async def outcomes_report(pool: asyncpg.Pool, organisation: str, period: Period)
         },
         "by_month": _by_month(period, months),
         "days_to_outcome": [
-            {"from_days": low, "to_days": high, "count": int(histogram[f"b{i}"])}
+            {"from_days": low, "to_days": high, "count": int(durations[f"b{i}"])}
             for i, (low, high) in enumerate(DAYS_TO_OUTCOME)
         ],
         "bottlenecks": {r["kind"]: int(r["n"]) for r in kinds},

@@ -162,7 +162,8 @@ async def network_figures(
 # The organisation's referrals sent in [$2, $3), but those of clients who withdrew the
 # `statistics` consent.
 _SENT_IN_STATISTICS = (
-    "SELECT * FROM referral.referrals_view r "
+    "SELECT r.partner_id, r.status, r.overdue, r.sent_at, r.acknowledged_at, r.answered_at, "
+    "r.answer, r.outcome FROM referral.referrals_view r "
     "WHERE r.organisation = $1 AND r.sent_at >= $2 AND r.sent_at < $3 "
     "AND NOT EXISTS (SELECT 1 FROM referral.statistics_consents s "
     "WHERE s.client_id = r.client_id AND s.withdrawn)"
