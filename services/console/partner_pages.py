@@ -1,8 +1,8 @@
 """The partner's pages: the inbox of referrals sent to the partner (new, overdue, in
-progress, answered), one referral with the client's packet (only the data the client
-consented to share, and a clear notice once that consent is withdrawn), the answers
-(acknowledge, accept, decline with a reason, the outcome with notes), and the partner's
-own open places.
+progress, answered, consent withdrawn), one referral with the client's packet (only the
+data the client consented to share, and a clear notice once that consent is withdrawn), the
+answers (acknowledge, accept, decline with a reason, the outcome with notes), and the
+partner's own open places.
 
 The referral API shows a partner only what was sent to it (anything else reads as absent),
 so these pages name no other referral, id or count. Every form posts, then redirects to
@@ -40,6 +40,7 @@ class Listing:
     name: str
     statuses: tuple[str | None, ...]
     overdue: bool | None = None
+    consent_revoked: bool | None = None
 
 
 LISTINGS = {
@@ -49,6 +50,9 @@ LISTINGS = {
     "answered": Listing(
         N_("finished: declined, outcome reported, closed or withdrawn"),
         ("declined", "outcome_reported", "closed", "withdrawn"),
+    ),
+    "consent_revoked": Listing(
+        N_("consent withdrawn: the client no longer shares their data"), (None,), None, True
     ),
     "all": Listing(N_("all referrals"), (None,)),
 }
@@ -126,7 +130,14 @@ async def inbox(
     listing = LISTINGS[chosen]
     number = page_number(inbox_page)
     call = api(request)
-    overdue = None if listing.overdue is None else str(listing.overdue).lower()
+    filters = {
+        name: str(value).lower()
+        for name, value in (
+            ("overdue", listing.overdue),
+            ("consent_revoked", listing.consent_revoked),
+        )
+        if value is not None
+    }
     found: Page
     if len(listing.statuses) == 1:
         found = await call.page(
@@ -135,7 +146,7 @@ async def inbox(
             number,
             PAGE_SIZE,
             status=listing.statuses[0],
-            overdue=overdue,
+            **filters,
         )
     else:
         found = await call.union(
@@ -144,7 +155,7 @@ async def inbox(
             number,
             PAGE_SIZE,
             [{"status": s} for s in listing.statuses],
-            overdue=overdue,
+            **filters,
         )
     return page.render(
         "partner_inbox.html",
