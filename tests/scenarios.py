@@ -509,6 +509,33 @@ async def a_followup_with(
     return f.id
 
 
+async def consent_event(
+    js: Any, client_id: uuid.UUID, org: str, granted: bool, position: int
+) -> None:
+    """intake's word on the client's `statistics` consent, published as intake would, at a
+    log position of the caller's choosing."""
+    kind = "ConsentGranted" if granted else "ConsentWithdrawn"
+    event = CloudEvent(
+        id=uuid.uuid4(),
+        source="/guidance/intake",
+        type=f"guidance.intake.{kind}.v1",
+        subject=str(client_id),
+        time=datetime.now(UTC),
+        position=position,
+        data={
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "actor": "counsellor-1",
+            "client_id": str(client_id),
+            "organisation": org,
+            "consent_id": str(uuid.uuid4()),
+            "purpose": "statistics",
+            "partner_id": None,
+            "data_categories": [],
+        },
+    )
+    await js.publish(f"guidance.intake.{kind}", event.to_bytes())
+
+
 # -- referral: partners, consents, referrals -----------------------------------------------------
 WANTED = ["identity", "contact"]
 

@@ -233,6 +233,7 @@ ERASURE = Erasure(
         "followup.followups_view WHERE client_id = %(client_id)s)",
         "DELETE FROM followup.accepted_cases WHERE case_id IN (SELECT case_id FROM "
         "followup.followups_view WHERE client_id = %(client_id)s)",
+        "DELETE FROM followup.bottlenecks_view WHERE client_id = %(client_id)s",
         "DELETE FROM followup.followups_view WHERE client_id = %(client_id)s",
         "DELETE FROM followup.statistics_consents WHERE client_id = %(client_id)s",
     )

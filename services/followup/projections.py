@@ -1,10 +1,11 @@
-"""Follow-up's read models, kept from its own log: follow-ups and their check-ins (for the
-list, the worklist and the report). Only non-personal facts: the sealed fields stay sealed."""
+"""Follow-up's read models, kept from its own log: follow-ups, their check-ins and their
+bottlenecks (for the list, the worklist and the report). Only non-personal facts: the sealed
+fields stay sealed."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import UTC, date
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -49,6 +50,24 @@ CREATE INDEX IF NOT EXISTS followups_view_counsellor
     ON followup.followups_view (organisation, counsellor, opened_at DESC);
 CREATE INDEX IF NOT EXISTS followups_view_org
     ON followup.followups_view (organisation, opened_at DESC);
+-- The report counts follow-ups by the day of their outcome (and of their feedback).
+CREATE INDEX IF NOT EXISTS followups_view_outcome_on
+    ON followup.followups_view (organisation, outcome_on) WHERE outcome_on IS NOT NULL;
+CREATE INDEX IF NOT EXISTS followups_view_feedback_on
+    ON followup.followups_view (organisation, feedback_on) WHERE feedback_on IS NOT NULL;
+-- One row per bottleneck raised, for the report's bottlenecks per kind in a period.
+CREATE TABLE IF NOT EXISTS followup.bottlenecks_view (
+    bottleneck_id uuid PRIMARY KEY,
+    followup_id uuid NOT NULL,
+    case_id uuid NOT NULL,
+    client_id uuid NOT NULL,
+    organisation text NOT NULL,
+    kind text NOT NULL,
+    detected_on date NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bottlenecks_view_detected
+    ON followup.bottlenecks_view (organisation, detected_on);
+CREATE INDEX IF NOT EXISTS bottlenecks_view_client ON followup.bottlenecks_view (client_id);
 """
 
 
@@ -153,9 +172,23 @@ async def feedback_given(conn: asyncpg.Connection, e: Stored) -> None:
 
 
 async def bottleneck_detected(conn: asyncpg.Connection, e: Stored) -> None:
+    """Counted on the follow-up (for the list) and kept as its own row, dated the UTC day it
+    was detected (for the report's bottlenecks per kind)."""
     await conn.execute(
         "UPDATE followup.followups_view SET bottlenecks = bottlenecks + 1 WHERE followup_id = $1",
         e.id,
+    )
+    await conn.execute(
+        "INSERT INTO followup.bottlenecks_view (bottleneck_id, followup_id, case_id, client_id, "
+        "organisation, kind, detected_on) SELECT $1, $2, $3, $4, organisation, $5, $6 "
+        "FROM followup.followups_view WHERE followup_id = $2 "
+        "ON CONFLICT (bottleneck_id) DO NOTHING",
+        e["bottleneck_id"],
+        e.id,
+        e["case_id"],
+        e["client_id"],
+        e["kind"],
+        e.at.astimezone(UTC).date(),
     )
     await _moved_on(conn, e)
 

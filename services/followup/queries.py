@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, date, timedelta
 from typing import Any
 
 import asyncpg
@@ -95,11 +95,12 @@ async def accepted_on(pool: asyncpg.Pool, case_id: uuid.UUID) -> date | None:
 async def outcomes_report(pool: asyncpg.Pool, organisation: str, period: Period) -> dict[str, Any]:
     """The team lead's figures for a period [start, end).
 
-    Outcomes, the days from acceptance to outcome and the share with a bottleneck count
-    the follow-ups whose outcome date lies in the period; the feedback figures count the
-    feedback given in the period. Those dates are days: a day counts when its start (UTC)
-    lies in the period (`Period.days`). All figures come from one snapshot, so they agree with
-    each other even while events are being applied.
+    Outcomes (in all and per calendar month), the days from acceptance to outcome (median
+    and histogram) and the share with a bottleneck count the follow-ups whose outcome date
+    lies in the period; the feedback figures count the feedback given in the period, the
+    bottlenecks per kind those detected in it. Those dates are days: a day counts when its
+    start (UTC) lies in the period (`Period.days`). All figures come from one snapshot, so
+    they agree with each other even while events are being applied.
     """
     start, end = period.days()  # [start, end): the days counted
     async with snapshot(pool) as conn:
@@ -111,9 +112,16 @@ async def outcomes_report(pool: asyncpg.Pool, organisation: str, period: Period)
             start,
             end,
         )
+        # The median and the histogram of the days from acceptance to outcome, in one pass.
+        buckets = ", ".join(
+            f"count(*) FILTER (WHERE f.outcome_on - a.accepted_on >= {low}"
+            + (f" AND f.outcome_on - a.accepted_on < {high}" if high is not None else "")
+            + f") AS b{i}"
+            for i, (low, high) in enumerate(DAYS_TO_OUTCOME)
+        )
         durations = await conn.fetchrow(
             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY f.outcome_on - a.accepted_on) "
-            "AS median, count(*) AS n FROM followup.followups_view f "
+            f"AS median, count(*) AS n, {buckets} FROM followup.followups_view f "
             "JOIN followup.accepted_cases a USING (case_id) "
             "WHERE f.organisation = $1 AND f.outcome_on >= $2 AND f.outcome_on < $3 "
             f"AND {in_statistics('f')}",
@@ -126,6 +134,23 @@ async def outcomes_report(pool: asyncpg.Pool, organisation: str, period: Period)
             "FROM followup.followups_view "
             "WHERE organisation = $1 AND outcome_on >= $2 AND outcome_on < $3 "
             f"AND {in_statistics()}",
+            organisation,
+            start,
+            end,
+        )
+        months = await conn.fetch(
+            "SELECT date_trunc('month', outcome_on)::date AS month, outcome, count(*) AS n "
+            "FROM followup.followups_view "
+            "WHERE organisation = $1 AND outcome_on >= $2 AND outcome_on < $3 "
+            f"AND {in_statistics()} GROUP BY 1, 2",
+            organisation,
+            start,
+            end,
+        )
+        kinds = await conn.fetch(
+            "SELECT kind, count(*) AS n FROM followup.bottlenecks_view b "
+            "WHERE organisation = $1 AND detected_on >= $2 AND detected_on < $3 "
+            f"AND {in_statistics('b')} GROUP BY kind",
             organisation,
             start,
             end,
@@ -158,7 +183,42 @@ async def outcomes_report(pool: asyncpg.Pool, organisation: str, period: Period)
             "self_knowledge_improved_share": _round(feedback["self_knowledge"]),
             "confidence_improved_share": _round(feedback["confidence"]),
         },
+        "by_month": _by_month(period, months),
+        "days_to_outcome": [
+            {"from_days": low, "to_days": high, "count": int(durations[f"b{i}"])}
+            for i, (low, high) in enumerate(DAYS_TO_OUTCOME)
+        ],
+        "bottlenecks": {r["kind"]: int(r["n"]) for r in kinds},
     }
+
+
+# The histogram's buckets of days from acceptance to outcome: [from, to), None an open end.
+DAYS_TO_OUTCOME: tuple[tuple[int, int | None], ...] = (
+    (0, 30),
+    (30, 60),
+    (60, 90),
+    (90, 180),
+    (180, None),
+)
+
+
+def months_of(period: Period) -> list[date]:
+    """The first day of every calendar month (UTC) the period [start, end) intersects,
+    oldest first: a month without outcomes still gets its (empty) entry."""
+    first = period.start.astimezone(UTC).date().replace(day=1)
+    last = (period.end.astimezone(UTC) - timedelta(microseconds=1)).date().replace(day=1)
+    months = []
+    while first <= last:
+        months.append(first)
+        first = (first + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def _by_month(period: Period, rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
+    counted: dict[date, dict[str, int]] = {}
+    for r in rows:
+        counted.setdefault(r["month"], {})[r["outcome"]] = int(r["n"])
+    return [{"month": f"{m:%Y-%m}", "outcomes": counted.get(m, {})} for m in months_of(period)]
 
 
 def _round(value: Any) -> float | None:

@@ -18,6 +18,7 @@ import asyncpg
 
 from services.intake.domain import GAP_SCORES, Case, Client
 from shared.messaging.projection import Handler, Projection, Stored
+from shared.periods import Period
 from shared.privacy import ERASED, SealingMapper
 from shared.privacy.sealing import event_id
 from shared.runtime import snapshot
@@ -55,6 +56,26 @@ CREATE INDEX IF NOT EXISTS cases_view_client ON intake.cases_view (client_id);
 ALTER TABLE intake.cases_view ADD COLUMN IF NOT EXISTS career_question_sealed jsonb;
 CREATE INDEX IF NOT EXISTS cases_view_counsellor
     ON intake.cases_view (organisation, opened_by, opened_at, case_id);
+-- When the case ended (declined, referred out, closed; NULL while open, and on rows
+-- projected before it was kept), for the caseload report's cases closed in a period.
+ALTER TABLE intake.cases_view ADD COLUMN IF NOT EXISTS closed_at timestamptz;
+CREATE INDEX IF NOT EXISTS cases_view_closed ON intake.cases_view (organisation, closed_at)
+    WHERE closed_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS cases_view_open ON intake.cases_view (organisation, opened_by)
+    WHERE status IN ('open', 'accepted');
+-- One row per session held, for the caseload report's hours and sessions in a period;
+-- `counsellor` is who recorded it (the event's actor).
+CREATE TABLE IF NOT EXISTS intake.sessions_view (
+    session_id uuid PRIMARY KEY,
+    case_id uuid NOT NULL,
+    client_id uuid NOT NULL,
+    organisation text NOT NULL,
+    counsellor text NOT NULL,
+    held_at timestamptz NOT NULL,
+    minutes int NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_view_held ON intake.sessions_view (organisation, held_at);
+CREATE INDEX IF NOT EXISTS sessions_view_client ON intake.sessions_view (client_id);
 """
 
 
@@ -109,6 +130,17 @@ async def assessment_recorded(conn: asyncpg.Connection, e: Stored) -> None:
 
 async def session_held(conn: asyncpg.Connection, e: Stored) -> None:
     await _update_case(conn, e, "minutes_used = minutes_used + $3", e["minutes"])
+    await conn.execute(
+        "INSERT INTO intake.sessions_view (session_id, case_id, client_id, organisation, "
+        "counsellor, held_at, minutes) SELECT $1, $2, $3, organisation, $4, $5, $6 "
+        "FROM intake.cases_view WHERE case_id = $2 ON CONFLICT (session_id) DO NOTHING",
+        e["session_id"],
+        e.id,
+        e["client_id"],
+        e["actor"],
+        e["held_at"],
+        e["minutes"],
+    )
 
 
 async def phase_changed(conn: asyncpg.Connection, e: Stored) -> None:
@@ -118,6 +150,15 @@ async def phase_changed(conn: asyncpg.Connection, e: Stored) -> None:
 def _case_becomes(sets: str) -> Handler:
     async def update(conn: asyncpg.Connection, e: Stored) -> None:
         await _update_case(conn, e, sets)
+
+    return update
+
+
+def _case_ends(status: str) -> Handler:
+    """The case ends with `status`, in the phase `closed`, at the event's time."""
+
+    async def update(conn: asyncpg.Connection, e: Stored) -> None:
+        await _update_case(conn, e, f"status = '{status}', phase = 'closed', closed_at = $3", e.at)
 
     return update
 
@@ -135,10 +176,10 @@ class IntakeProjection(Projection):
         Case.AssessmentRecorded: assessment_recorded,
         Case.SessionHeld: session_held,
         Case.Accepted: _case_becomes("status = 'accepted', phase = 'deepening'"),
-        Case.ReferredOut: _case_becomes("status = 'referred_out', phase = 'closed'"),
-        Case.Declined: _case_becomes("status = 'declined', phase = 'closed'"),
-        Case.Closed: _case_becomes("status = 'closed', phase = 'closed'"),
-        Case.Reopened: _case_becomes("status = 'accepted', phase = 'aftercare'"),
+        Case.ReferredOut: _case_ends("referred_out"),
+        Case.Declined: _case_ends("declined"),
+        Case.Closed: _case_ends("closed"),
+        Case.Reopened: _case_becomes("status = 'accepted', phase = 'aftercare', closed_at = NULL"),
         Case.PhaseChanged: phase_changed,
         # Any other event of a case: its version and time.
         Case.Event: _case_becomes(""),
@@ -274,6 +315,78 @@ async def search_clients(
             *args,
         )
     return [dict(r) for r in rows], int(total)
+
+
+async def caseload(pool: asyncpg.Pool, organisation: str, period: Period) -> list[dict[str, Any]]:
+    """The team lead's caseload per counsellor: open cases now (per phase, with their hours
+    budget), cases opened and closed in the period [start, end), and the sessions held in it
+    (with their hours); by counsellor. A case's counsellor is who opened it (`opened_by`:
+    cases are not reassigned), a session's who recorded it.
+
+    Workload is operational, not statistics: every case counts, whether or not its client
+    withdrew the `statistics` consent. Four indexed queries (rather than one with an OR),
+    in one snapshot so they agree."""
+    async with snapshot(pool) as conn:
+        open_cases = await conn.fetch(
+            "SELECT opened_by AS counsellor, phase, count(*) AS n, "
+            "sum(hours_budget) AS hours_budget FROM intake.cases_view "
+            "WHERE organisation = $1 AND status IN ('open', 'accepted') GROUP BY 1, 2",
+            organisation,
+        )
+        opened = await conn.fetch(
+            "SELECT opened_by AS counsellor, count(*) AS n FROM intake.cases_view "
+            "WHERE organisation = $1 AND opened_at >= $2 AND opened_at < $3 GROUP BY 1",
+            organisation,
+            period.start,
+            period.end,
+        )
+        closed = await conn.fetch(
+            "SELECT opened_by AS counsellor, count(*) AS n FROM intake.cases_view "
+            "WHERE organisation = $1 AND closed_at >= $2 AND closed_at < $3 GROUP BY 1",
+            organisation,
+            period.start,
+            period.end,
+        )
+        sessions = await conn.fetch(
+            "SELECT counsellor, count(*) AS n, sum(minutes) AS minutes FROM intake.sessions_view "
+            "WHERE organisation = $1 AND held_at >= $2 AND held_at < $3 GROUP BY 1",
+            organisation,
+            period.start,
+            period.end,
+        )
+    figures: dict[str, dict[str, Any]] = {}
+
+    def of(counsellor: str) -> dict[str, Any]:
+        return figures.setdefault(
+            counsellor,
+            {
+                "counsellor": counsellor,
+                "open_cases": 0,
+                "cases_by_phase": {},
+                "cases_opened": 0,
+                "cases_closed": 0,
+                "hours_budget": 0.0,
+                "hours_used": 0.0,
+                "sessions": 0,
+            },
+        )
+
+    for r in open_cases:
+        row = of(r["counsellor"])
+        row["open_cases"] += int(r["n"])
+        row["cases_by_phase"][r["phase"]] = int(r["n"])
+        row["hours_budget"] += float(r["hours_budget"])
+    for r in opened:
+        of(r["counsellor"])["cases_opened"] = int(r["n"])
+    for r in closed:
+        of(r["counsellor"])["cases_closed"] = int(r["n"])
+    for r in sessions:
+        row = of(r["counsellor"])
+        row["sessions"] = int(r["n"])
+        row["hours_used"] = round(int(r["minutes"]) / 60, 2)
+    for row in figures.values():
+        row["hours_budget"] = round(row["hours_budget"], 2)
+    return [figures[c] for c in sorted(figures)]
 
 
 def _day(text: str | None) -> date | None:

@@ -10,6 +10,9 @@ one on planning's) keep what referral knows of clients, cases and plans:
 - `referral.cases`: each case's client and organisation, and whether it was accepted.
 - `referral.client_languages`: each client's preferred language (not personal), the
   default language of the referral letter the counsellor prints.
+- `referral.statistics_consents`: whether each client's latest word on the `statistics`
+  consent was a withdrawal (a newer event wins, as for the consents): the team lead's
+  network report leaves those clients' referrals out.
 - `referral.sealed_copies`: copies of what a packet may carry, per data category. The
   personal values stay sealed exactly as published, each with the id of the event it
   came from and its field name (the AAD it was sealed with), so it opens only with the
@@ -81,6 +84,19 @@ async def _consent_changed(
     event: CloudEvent,
     granted: bool,
 ) -> None:
+    if change.purpose == "statistics":
+        await conn.execute(
+            "INSERT INTO referral.statistics_consents (client_id, withdrawn, changed_at, "
+            "source_position) VALUES ($1, $2, $3, $4) ON CONFLICT (client_id) DO UPDATE SET "
+            "withdrawn = EXCLUDED.withdrawn, changed_at = EXCLUDED.changed_at, "
+            "source_position = EXCLUDED.source_position "
+            "WHERE referral.statistics_consents.source_position < EXCLUDED.source_position",
+            change.client_id,
+            not granted,
+            event.time,
+            event.position or 0,
+        )
+        return
     if change.purpose != "referral" or change.partner_id is None:
         return
     await conn.execute(

@@ -42,6 +42,7 @@ SPEC = ServiceSpec(
                 "sealed_copies",
                 "referrals_view",
                 "client_languages",
+                "statistics_consents",
             )
         )
     ),

@@ -67,6 +67,9 @@ CREATE INDEX IF NOT EXISTS referrals_view_org ON referral.referrals_view
 CREATE INDEX IF NOT EXISTS referrals_view_partner ON referral.referrals_view
     (partner_id, updated_at DESC);
 CREATE INDEX IF NOT EXISTS referrals_view_case ON referral.referrals_view (case_id);
+-- The team lead's network report: the organisation's referrals sent in a period.
+CREATE INDEX IF NOT EXISTS referrals_view_sent ON referral.referrals_view (organisation, sent_at)
+    WHERE sent_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS referrals_view_awaiting ON referral.referrals_view (status)
     WHERE status IN ('sent', 'acknowledged') AND NOT overdue;
 -- The case's counsellor (from referral.cases); added later, so NULL on older rows.

@@ -1,5 +1,6 @@
 """Referral's queries: on `referrals_view`, the counsellor's list, the partner's inbox,
-the referrals awaiting an answer and the network figures of a partner; on what referral
+the referrals awaiting an answer, the network figures of a partner and the team lead's
+network report; on what referral
 knows of other services' facts (`consumers.py`), the consents, cases, the client's
 preferred language and the copies a packet is made of."""
 
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -89,6 +90,44 @@ async def awaiting_answer(pool: asyncpg.Pool) -> list[uuid.UUID]:
     return [r["referral_id"] for r in rows]
 
 
+# The figures of a set of referrals (`FROM` and `WHERE` are the caller's), as `figures` reads them.
+FIGURES = (
+    "count(*) AS sent, "
+    "count(*) FILTER (WHERE acknowledged_at IS NOT NULL) AS acknowledged, "
+    "count(*) FILTER (WHERE answer = 'accepted') AS accepted, "
+    "count(*) FILTER (WHERE answer = 'declined') AS declined, "
+    "count(*) FILTER (WHERE overdue) AS overdue, "
+    "count(*) FILTER (WHERE status = 'withdrawn') AS withdrawn, "
+    "percentile_cont(0.5) WITHIN GROUP (ORDER BY "
+    "  extract(epoch FROM acknowledged_at - sent_at)) AS ack_seconds, "
+    "percentile_cont(0.5) WITHIN GROUP (ORDER BY "
+    "  extract(epoch FROM answered_at - sent_at)) AS answer_seconds"
+)
+
+
+def figures(row: Mapping[str, Any], outcomes: dict[str, int]) -> dict[str, Any]:
+    """The answer's figures from a row of `FIGURES` and the outcomes counted."""
+    accepted, declined = int(row["accepted"]), int(row["declined"])
+    answered = accepted + declined
+
+    def hours(seconds: Any) -> float | None:
+        return None if seconds is None else round(float(seconds) / 3600, 2)
+
+    return {
+        "referrals": int(row["sent"]),
+        "acknowledged": int(row["acknowledged"]),
+        "answered": answered,
+        "accepted": accepted,
+        "declined": declined,
+        "withdrawn": int(row["withdrawn"]),
+        "overdue": int(row["overdue"]),
+        "acceptance_rate": None if answered == 0 else round(accepted / answered, 4),
+        "median_hours_to_acknowledgement": hours(row["ack_seconds"]),
+        "median_hours_to_answer": hours(row["answer_seconds"]),
+        "outcomes": outcomes,
+    }
+
+
 async def network_figures(
     pool: asyncpg.Pool,
     partner_id: uuid.UUID,
@@ -103,17 +142,7 @@ async def network_figures(
     args: list[Any] = [partner_id, start, end] + ([] if organisation is None else [organisation])
     async with snapshot(pool) as conn:
         row = await conn.fetchrow(
-            "SELECT count(*) AS sent, "
-            "count(*) FILTER (WHERE acknowledged_at IS NOT NULL) AS acknowledged, "
-            "count(*) FILTER (WHERE answer = 'accepted') AS accepted, "
-            "count(*) FILTER (WHERE answer = 'declined') AS declined, "
-            "count(*) FILTER (WHERE overdue) AS overdue, "
-            "count(*) FILTER (WHERE status = 'withdrawn') AS withdrawn, "
-            "percentile_cont(0.5) WITHIN GROUP (ORDER BY "
-            "  extract(epoch FROM acknowledged_at - sent_at)) AS ack_seconds, "
-            "percentile_cont(0.5) WITHIN GROUP (ORDER BY "
-            "  extract(epoch FROM answered_at - sent_at)) AS answer_seconds "
-            "FROM referral.referrals_view "
+            f"SELECT {FIGURES} FROM referral.referrals_view "
             f"WHERE partner_id = $1 AND sent_at >= $2 AND sent_at < $3 {org}",
             *args,
         )
@@ -124,29 +153,60 @@ async def network_figures(
             "AND outcome IS NOT NULL GROUP BY outcome ORDER BY outcome",
             *args,
         )
-    accepted, declined = int(row["accepted"]), int(row["declined"])
-    answered = accepted + declined
-
-    def hours(seconds: Any) -> float | None:
-        return None if seconds is None else round(float(seconds) / 3600, 2)
-
     return {
         "partner_id": partner_id,
         "organisation": organisation,
         "from": start,
         "to": end,
-        "referrals": int(row["sent"]),
-        "acknowledged": int(row["acknowledged"]),
-        "answered": answered,
-        "accepted": accepted,
-        "declined": declined,
-        "withdrawn": int(row["withdrawn"]),
-        "overdue": int(row["overdue"]),
-        "acceptance_rate": None if answered == 0 else round(accepted / answered, 4),
-        "median_hours_to_acknowledgement": hours(row["ack_seconds"]),
-        "median_hours_to_answer": hours(row["answer_seconds"]),
-        "outcomes": {r["outcome"]: int(r["n"]) for r in outcomes},
+        **figures(row, {r["outcome"]: int(r["n"]) for r in outcomes}),
     }
+
+
+# The organisation's referrals sent in [$2, $3), but those of clients who withdrew the
+# `statistics` consent.
+_SENT_IN_STATISTICS = (
+    "SELECT r.partner_id, r.status, r.overdue, r.sent_at, r.acknowledged_at, r.answered_at, "
+    "r.answer, r.outcome FROM referral.referrals_view r "
+    "WHERE r.organisation = $1 AND r.sent_at >= $2 AND r.sent_at < $3 "
+    "AND NOT EXISTS (SELECT 1 FROM referral.statistics_consents s "
+    "WHERE s.client_id = r.client_id AND s.withdrawn)"
+)
+NETWORK_SQL = f"""
+WITH sent AS MATERIALIZED ({_SENT_IN_STATISTICS}),
+per_partner AS (SELECT partner_id, {FIGURES} FROM sent GROUP BY partner_id),
+outcomes AS (
+    SELECT partner_id, jsonb_object_agg(outcome, n) AS outcomes FROM (
+        SELECT partner_id, outcome, count(*) AS n FROM sent
+        WHERE outcome IS NOT NULL GROUP BY partner_id, outcome
+    ) o GROUP BY partner_id
+)
+SELECT f.*, p.name, coalesce(o.outcomes, '{{}}'::jsonb) AS outcomes
+FROM per_partner f
+LEFT JOIN outcomes o USING (partner_id)
+LEFT JOIN referral.partners_view p USING (partner_id)
+ORDER BY p.name, f.partner_id
+"""
+
+
+async def network_report(
+    pool: asyncpg.Pool, organisation: str, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """The team lead's network: for each partner the organisation sent referrals to in
+    [start, end), the figures of `network_figures` with the partner's name, by name.
+
+    One grouped query, however many partners. Unlike a partner's own figures, it leaves
+    out the referrals of clients who withdrew the `statistics` consent: the team lead's
+    figures are statistics."""
+    async with snapshot(pool) as conn:
+        rows = await conn.fetch(NETWORK_SQL, organisation, start, end)
+    return [
+        {
+            "partner_id": r["partner_id"],
+            "name": r["name"],
+            **figures(r, {k: int(v) for k, v in sorted(_loads(r["outcomes"]).items())}),
+        }
+        for r in rows
+    ]
 
 
 # -- what referral knows of other services' facts --------------------------------------------------

@@ -60,6 +60,14 @@ CREATE TABLE IF NOT EXISTS referral.client_languages (
     client_id uuid PRIMARY KEY,
     preferred_language text NOT NULL
 );
+-- Each client's latest word on the `statistics` consent (added later: kept from the
+-- events received since), for the team lead's network report.
+CREATE TABLE IF NOT EXISTS referral.statistics_consents (
+    client_id uuid PRIMARY KEY,
+    withdrawn boolean NOT NULL,
+    changed_at timestamptz NOT NULL,
+    source_position bigint NOT NULL
+);
 """
 
 

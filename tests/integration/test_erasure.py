@@ -96,6 +96,9 @@ async def test_an_erasure_reaches_every_service_and_completes(
         "referral.client_languages",
         "planning.clients_view",
         "planning.cases_view",
+        "intake.sessions_view",
+        "followup.bottlenecks_view",
+        "referral.statistics_consents",
     ):
         n = await pool.fetchval(
             f"SELECT count(*) FROM {table} WHERE client_id = $1", uuid.UUID(client_id)

@@ -754,6 +754,12 @@ async def test_an_erased_client_is_nowhere_in_the_database_the_streams_or_the_lo
     opened_before = found_in("\n".join(repr(v) for v in views_before.values()), m)
     assert opened_before == of_cases, sorted(of_cases ^ opened_before)
 
+    # The report's read models keep rows by the client's id (the session held, the
+    # bottleneck raised, the referral sent): dropped by the erasure.
+    pool = referral_app.state.runtime.pool
+    for table in REPORT_ROWS:
+        assert await client_rows(pool, table, client_id) > 0, table
+
     # -- the erasure -------------------------------------------------------------------------
     r = await api.post(
         f"{INTAKE}/clients/{client_id}/erasure",
@@ -773,6 +779,8 @@ async def test_an_erased_client_is_nowhere_in_the_database_the_streams_or_the_lo
     await settled(apps)
 
     # -- after: the client and its export are absent ------------------------------------------
+    for table in REPORT_ROWS:
+        assert await client_rows(pool, table, client_id) == 0, table
     assert_problem(
         await api.get(f"{INTAKE}/clients/{client_id}", headers=w["headers"]), 404, "not-found"
     )
@@ -824,6 +832,16 @@ async def test_an_erased_client_is_nowhere_in_the_database_the_streams_or_the_lo
 
     # -- the erased client's remaining objects still read (as ERASED, or absent) ------------------
     assert not broken, f"reads that fail once the client is erased: {broken}"
+
+
+REPORT_ROWS = ("intake.sessions_view", "followup.bottlenecks_view", "referral.referrals_view")
+
+
+async def client_rows(pool: Any, table: str, client_id: str) -> int:
+    n: int = await pool.fetchval(
+        f"SELECT count(*) FROM {table} WHERE client_id = $1", uuid.UUID(client_id)
+    )
+    return n
 
 
 def check_audit_view(

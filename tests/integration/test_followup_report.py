@@ -10,14 +10,14 @@ from typing import Any
 import httpx
 
 from services.followup.domain import FollowUp
-from tests.scenarios import a_followup_with, at, publish_case_accepted
+from tests.scenarios import a_followup_with, at, consent_event, publish_case_accepted
 
 BASE = "/followup/v1"
 
 
 async def test_the_outcomes_report_counts_the_period_for_the_team_leads_organisation(
     followup_app: Any, followup_api: httpx.AsyncClient, js: Any, token: Any
-):
+) -> None:
     app, pool = followup_app.state.application, followup_app.state.runtime.pool
     org = f"org-{uuid.uuid4().hex[:6]}"
     ids = [
@@ -99,7 +99,7 @@ async def test_the_outcomes_report_counts_the_period_for_the_team_leads_organisa
 
 async def test_the_report_is_for_team_leads_and_needs_a_proper_period(
     followup_api: httpx.AsyncClient, token: Any
-):
+) -> None:
     lead = {"Authorization": f"Bearer {token('team_lead')}"}
     counsellor = {"Authorization": f"Bearer {token('counsellor')}"}
     period = {"from": "2026-01-01", "to": "2026-02-01"}
@@ -254,3 +254,96 @@ async def test_an_outcome_dated_before_the_cases_acceptance_is_refused_and_chang
         headers=counsellor,
     )
     assert r.status_code == 200, r.text
+
+
+async def test_the_report_has_the_months_the_days_histogram_and_the_bottlenecks_per_kind(
+    followup_app: Any, followup_api: httpx.AsyncClient, js: Any, token: Any
+) -> None:
+    """Known answers: an empty month, bucket edges (30 and 60 days fall in the bucket they
+    start), a client who withdrew the `statistics` consent and another organisation left out."""
+    app, pool = followup_app.state.application, followup_app.state.runtime.pool
+    org = f"org-{uuid.uuid4().hex[:6]}"
+
+    async def one(
+        accepted: date, outcome: str, on: date, failed: int = 0, at_org: str = org
+    ) -> uuid.UUID:
+        return await a_followup_with(
+            app,
+            js,
+            at_org,
+            accepted_on=accepted,
+            outcome=outcome,
+            outcome_on=on,
+            failed_contacts=failed,
+        )
+
+    ids = [
+        # 60 days, and unreachable (three failed contacts on 2026-01-22): one bottleneck.
+        await one(date(2026, 1, 1), "employed", date(2026, 3, 2), failed=3),
+        await one(date(2026, 2, 1), "education", date(2026, 3, 3)),  # 30 days
+        await one(date(2026, 2, 1), "employed", date(2026, 2, 10)),  # 9 days
+        await one(date(2025, 10, 1), "employed", date(2026, 4, 1)),  # 182 days
+        # The client withdraws the statistics consent: in no figure, nor its bottleneck.
+        await one(date(2026, 1, 1), "none", date(2026, 2, 15), failed=3),
+        # Another organisation's: not counted.
+        await one(date(2026, 1, 1), "employed", date(2026, 3, 2), failed=3, at_org="org-other"),
+    ]
+    withdrawn = await eventually_row(
+        pool, "SELECT client_id FROM followup.followups_view WHERE followup_id = $1", ids[4]
+    )
+    await consent_event(js, withdrawn, org, granted=False, position=2**61 + 1)
+    for _ in range(200):
+        ready = await pool.fetchval(
+            "SELECT (SELECT count(*) FROM followup.followups_view f JOIN followup.accepted_cases "
+            "USING (case_id) WHERE f.followup_id = ANY($1) AND f.outcome IS NOT NULL) "
+            "+ (SELECT count(*) FROM followup.bottlenecks_view WHERE followup_id = ANY($1)) "
+            "+ (SELECT count(*) FROM followup.statistics_consents WHERE client_id = $2)",
+            ids,
+            withdrawn,
+        )
+        if ready == len(ids) + 3 + 1:
+            break
+        await asyncio.sleep(0.05)
+    assert ready == len(ids) + 3 + 1
+    lead = {"Authorization": f"Bearer {token('team_lead', org=org)}"}
+
+    r = await followup_api.get(
+        f"{BASE}/reports/outcomes", params={"from": "2026-01-01", "to": "2026-04-30"}, headers=lead
+    )
+
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["followups_with_outcome"] == 4
+    assert report["by_month"] == [
+        {"month": "2026-01", "outcomes": {}},
+        {"month": "2026-02", "outcomes": {"employed": 1}},
+        {"month": "2026-03", "outcomes": {"employed": 1, "education": 1}},
+        {"month": "2026-04", "outcomes": {"employed": 1}},
+    ]
+    assert report["days_to_outcome"] == [
+        {"from_days": 0, "to_days": 30, "count": 1},
+        {"from_days": 30, "to_days": 60, "count": 1},
+        {"from_days": 60, "to_days": 90, "count": 1},
+        {"from_days": 90, "to_days": 180, "count": 0},
+        {"from_days": 180, "to_days": None, "count": 1},
+    ]
+    assert report["bottlenecks"] == {"unreachable": 1}
+    # A period of part of one month: that month only; the bottleneck's day lies outside it.
+    r = await followup_api.get(
+        f"{BASE}/reports/outcomes",
+        params={"from": "2026-03-02T12:00:00+01:00", "to": "2026-03-05"},
+        headers=lead,
+    )
+    report = r.json()
+    assert report["by_month"] == [{"month": "2026-03", "outcomes": {"education": 1}}]
+    assert [b["count"] for b in report["days_to_outcome"]] == [0, 1, 0, 0, 0]
+    assert report["bottlenecks"] == {}
+
+
+async def eventually_row(pool: Any, query: str, *args: Any) -> Any:
+    for _ in range(200):
+        found = await pool.fetchval(query, *args)
+        if found is not None:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no row for {query}")

@@ -50,6 +50,7 @@ P_ENTRY = "/cases/{case}/entry-check"
 P_ASSESS = "/cases/{case}/assessments"
 P_SESSION = "/cases/{case}/sessions"
 P_DECIDE = "/cases/{case}/decision"
+P_CASELOAD = "/reports/caseload?from=2026-01-01&to=2026-01-31"
 OPEN_CASE = {"client_id": "{client}", "career_question": "What next?"}
 
 BAD: dict[str, Bad] = {
@@ -638,6 +639,30 @@ BAD: dict[str, Bad] = {
     ),
     "decide/partner": Bad(
         "POST", P_DECIDE, 403, "forbidden", body={"decision": "decline"}, who="partner"
+    ),
+    # GET /reports/caseload?from=&to= (team lead)
+    "caseload/no-token": Bad("GET", P_CASELOAD, 401, "unauthorized", who="none"),
+    "caseload/counsellor": Bad("GET", P_CASELOAD, 403, "forbidden"),
+    "caseload/auditor": Bad("GET", P_CASELOAD, 403, "forbidden", who="auditor"),
+    "caseload/partner": Bad("GET", P_CASELOAD, 403, "forbidden", who="partner"),
+    "caseload/from-without-offset": Bad(
+        "GET",
+        "/reports/caseload?from=2026-01-01T00:00:00",
+        422,
+        INVALID,
+        fields=("from",),
+        who="team_lead",
+    ),
+    "caseload/to-not-a-date": Bad(
+        "GET", "/reports/caseload?to=today", 422, INVALID, fields=("to",), who="team_lead"
+    ),
+    "caseload/to-before-from": Bad(
+        "GET",
+        "/reports/caseload?from=2026-03-01&to=2026-01-01",
+        422,
+        INVALID,
+        fields=("from",),
+        who="team_lead",
     ),
 }
 

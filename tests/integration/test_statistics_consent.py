@@ -6,41 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import httpx
 
-from shared.messaging.envelope import CloudEvent
 from tests.scenarios import FOLLOWUP as BASE
-from tests.scenarios import a_followup_with
+from tests.scenarios import a_followup_with, consent_event
 
 PERIOD = {"from": "2026-01-01", "to": "2026-12-31"}
-
-
-async def consent_event(
-    js: Any, client_id: uuid.UUID, org: str, granted: bool, position: int
-) -> None:
-    kind = "ConsentGranted" if granted else "ConsentWithdrawn"
-    event = CloudEvent(
-        id=uuid.uuid4(),
-        source="/guidance/intake",
-        type=f"guidance.intake.{kind}.v1",
-        subject=str(client_id),
-        time=datetime.now(UTC),
-        position=position,
-        data={
-            "occurred_at": datetime.now(UTC).isoformat(),
-            "actor": "counsellor-1",
-            "client_id": str(client_id),
-            "organisation": org,
-            "consent_id": str(uuid.uuid4()),
-            "purpose": "statistics",
-            "partner_id": None,
-            "data_categories": [],
-        },
-    )
-    await js.publish(f"guidance.intake.{kind}", event.to_bytes())
 
 
 async def test_a_withdrawn_statistics_consent_leaves_the_figures_at_once(

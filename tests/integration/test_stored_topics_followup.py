@@ -180,9 +180,15 @@ async def project(app: FollowUpApplication, settings: Settings) -> dict[str, lis
     connect = settings.pg.asyncpg_kwargs()
     conn = await asyncpg.connect(**connect)
     try:
-        if await conn.fetchval("SELECT to_regclass('followup.followups_view') IS NOT NULL"):
+        views = ("followups_view", "checkins_view", "bottlenecks_view")
+        present = [
+            f"followup.{v}"
+            for v in views
+            if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"followup.{v}")
+        ]
+        if present:
             await conn.execute(
-                "TRUNCATE followup.followups_view, followup.checkins_view; "
+                f"TRUNCATE {', '.join(present)}; "
                 "DELETE FROM followup.follower_positions WHERE name = 'projection'"
             )
         projection = FollowUpProjection(app, connect, poll_seconds=0.05)
@@ -197,9 +203,16 @@ async def project(app: FollowUpApplication, settings: Settings) -> dict[str, lis
             await running
         followups = await conn.fetch("SELECT * FROM followup.followups_view ORDER BY followup_id")
         checkins = await conn.fetch("SELECT * FROM followup.checkins_view ORDER BY checkin_id")
+        bottlenecks = await conn.fetch(
+            "SELECT * FROM followup.bottlenecks_view ORDER BY bottleneck_id"
+        )
     finally:
         await conn.close()
-    return {"followups": [dict(r) for r in followups], "checkins": [dict(r) for r in checkins]}
+    return {
+        "followups": [dict(r) for r in followups],
+        "checkins": [dict(r) for r in checkins],
+        "bottlenecks": [dict(r) for r in bottlenecks],
+    }
 
 
 async def to_old_topics(app: FollowUpApplication, settings: Settings) -> int:
@@ -265,3 +278,4 @@ async def test_a_store_written_with_the_old_topics_still_loads_and_replays(
         app.close()
     assert replayed == as_written
     assert len(replayed["followups"]) == 2 and len(replayed["checkins"]) == 7
+    assert sorted(b["kind"] for b in replayed["bottlenecks"]) == ["action", "unreachable"]

@@ -170,6 +170,7 @@ async def replay(app: IntakeApplication, settings: Settings) -> dict[str, list[d
         await projection.setup(conn)
         await conn.execute("DELETE FROM intake.cases_view WHERE organisation = $1", ORG)
         await conn.execute("DELETE FROM intake.clients_view WHERE organisation = $1", ORG)
+        await conn.execute("DELETE FROM intake.sessions_view WHERE organisation = $1", ORG)
         await projection.handle(conn, notifications)
         rows = {
             table: [
@@ -178,7 +179,7 @@ async def replay(app: IntakeApplication, settings: Settings) -> dict[str, list[d
                     f"SELECT * FROM intake.{table} WHERE organisation = $1 ORDER BY 1", ORG
                 )
             ]
-            for table in ("clients_view", "cases_view")
+            for table in ("clients_view", "cases_view", "sessions_view")
         }
     finally:
         await conn.close()
@@ -193,6 +194,12 @@ async def test_a_store_under_the_old_topics_loads_and_replays_to_the_same_rows(
     rows_before = await replay(app, settings)
     assert len(rows_before["clients_view"]) == 1 and len(rows_before["cases_view"]) == 1
     assert rows_before["cases_view"][0]["phase"] == "synthesis"
+    [held] = rows_before["sessions_view"]
+    assert (held["held_at"], held["minutes"], held["counsellor"]) == (
+        datetime(2026, 1, 5, 10, tzinfo=UTC),
+        45,
+        "tester",
+    )
 
     rewritten = rewrite_to_old_topics(settings, "topicstest.topicstest_events")
 

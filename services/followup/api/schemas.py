@@ -240,6 +240,22 @@ class WorkItem(Answer):
     """Days past its due day; 0 when not yet past it."""
 
 
+class MonthOutcomes(Answer):
+    month: str
+    """The calendar month (UTC), `YYYY-MM`."""
+    outcomes: dict[str, int]
+    """Follow-ups per outcome dated in that month (and in the period); `{}` when none."""
+
+
+class DaysBucket(Answer):
+    from_days: int
+    """The bucket's lower bound in days (inclusive)."""
+    to_days: int | None
+    """Its upper bound in days (exclusive); null for the open end."""
+    count: int
+    """Follow-ups whose outcome came that many days after the case's acceptance."""
+
+
 class OutcomesReport(Answer):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -261,3 +277,11 @@ class OutcomesReport(Answer):
     """Feedback given in the period: {count, satisfaction_average (1-5),
     self_knowledge_improved_share, confidence_improved_share (0-1)}.
     """
+    by_month: list[MonthOutcomes]
+    """The outcomes per calendar month (UTC), one entry for every month the period
+    intersects, oldest first (a month without outcomes: `{}`)."""
+    days_to_outcome: list[DaysBucket]
+    """Histogram of the days from the case's acceptance to the outcome, always the five
+    buckets 0-30, 30-60, 60-90, 90-180 and 180 or more (from inclusive, to exclusive)."""
+    bottlenecks: dict[str, int]
+    """Bottlenecks detected in the period per kind, e.g. {"unreachable": 2}."""

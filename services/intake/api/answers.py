@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from shared.schemas import Answer
 
@@ -279,3 +279,34 @@ class LegalHolds(Answer):
     """Every hold on the client's cases now: [{case_id, reason, placed_at, placed_by}]."""
     version: int
     """The version of the client's erasure record."""
+
+
+# -- the team lead's caseload report -------------------------------------------------------------
+class CounsellorCaseload(Answer):
+    counsellor: str
+    """The counsellor (a token's `sub`): who opened the cases, who held the sessions."""
+    open_cases: int
+    """Their cases open now (neither declined, referred out nor closed)."""
+    cases_by_phase: dict[str, int]
+    """Those open cases per phase, e.g. {"intake": 2, "deepening": 1}."""
+    cases_opened: int
+    """Their cases opened in the period."""
+    cases_closed: int
+    """Their cases declined, referred out or closed in the period."""
+    hours_budget: float
+    """The hours budget of their open cases, summed."""
+    hours_used: float
+    """Hours of the sessions they held in the period."""
+    sessions: int
+    """Sessions they held in the period."""
+
+
+class CaseloadReport(Answer):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: datetime = Field(alias="from")
+    """The period's start (inclusive)."""
+    to: datetime
+    """The period's end (exclusive)."""
+    counsellors: list[CounsellorCaseload]
+    """One entry per counsellor with an open case or a figure in the period, by `counsellor`."""

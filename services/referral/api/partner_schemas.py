@@ -1,5 +1,6 @@
 """Referral's request and response models of the partner directory, and what a partner
-reads beside its referrals: the packet of a client's data and its network figures."""
+reads beside its referrals: the packet of a client's data and its network figures; the team
+lead's network report."""
 
 from __future__ import annotations
 
@@ -232,3 +233,45 @@ class Figures(Answer):
     """Median hours from sending to the answer; null when none."""
     outcomes: dict[str, int]
     """Referrals per reported outcome, e.g. {"completed": 3}."""
+
+
+class PartnerFigures(Answer):
+    """One partner's line of the team lead's network report: the fields of `Figures`."""
+
+    partner_id: uuid.UUID
+    """The partner."""
+    name: str | None
+    """The partner's name in the directory (null should the directory not know it)."""
+    referrals: int
+    """The organisation's referrals sent to the partner in the period."""
+    acknowledged: int
+    """Of those, acknowledged."""
+    answered: int
+    """Of those, accepted or declined."""
+    accepted: int
+    """Of those, accepted."""
+    declined: int
+    """Of those, declined."""
+    withdrawn: int
+    """Of those, withdrawn by the counsellor."""
+    overdue: int
+    """Of those, marked overdue."""
+    acceptance_rate: float | None
+    """accepted / answered (0-1, four decimals); null when none answered."""
+    median_hours_to_acknowledgement: float | None
+    """Median hours from sending to acknowledgement; null when none."""
+    median_hours_to_answer: float | None
+    """Median hours from sending to the answer; null when none."""
+    outcomes: dict[str, int]
+    """Referrals per reported outcome, e.g. {"completed": 3}."""
+
+
+class NetworkReport(Answer):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: datetime = Field(alias="from")
+    """The period's start (inclusive), by when a referral was sent."""
+    to: datetime
+    """The period's end (exclusive)."""
+    partners: list[PartnerFigures]
+    """Each partner the organisation sent a referral to in the period, by name."""

@@ -1,0 +1,126 @@
+"""The team lead's caseload report, from intake's read models (cases and sessions)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from tests.scenarios import an_accepted_case, an_open_case, days, post_case
+from tests.support import INVALID, assert_problem, bearer, eventually, new_org
+
+INTAKE = "/intake/v1"
+
+
+def session(days_ago: int, minutes: int) -> dict[str, Any]:
+    held = datetime.now(UTC) - timedelta(days=days_ago)
+    return {"kind": "intake", "held_at": held.isoformat(), "minutes": minutes}
+
+
+async def test_the_caseload_counts_each_counsellors_cases_and_sessions(
+    api: httpx.AsyncClient, intake_app: Any, token: Any
+) -> None:
+    """Known answers: open cases per phase, a declined case (closed in the period), a
+    session outside the period, a client who withdrew the `statistics` consent (counted:
+    workload is not statistics), another organisation's cases not counted."""
+    org = new_org()
+    anna = bearer(token("counsellor", org=org, sub="c-anna"))
+    bert = bearer(token("counsellor", org=org, sub="c-bert"))
+    lead = bearer(token("team_lead", org=org, sub="lead-1"))
+    elsewhere = bearer(token("counsellor", org=new_org(), sub="c-anna"))
+
+    # Anna: one open case in intake with two sessions (one 60 days ago, outside the
+    # period), one accepted (deepening), one declined today.
+    in_intake = await an_open_case(api, anna)
+    await post_case(api, anna, in_intake, "sessions", session(2, 60), 201)
+    await post_case(api, anna, in_intake, "sessions", session(60, 30), 201)
+    await an_accepted_case(api, anna)
+    declined = await an_open_case(api, anna)
+    await post_case(api, anna, declined, "decision", {"decision": "decline"}, 200)
+    # Bert: one open case whose client withdrew the statistics consent, one session.
+    bert_case = await an_open_case(api, bert)
+    client = (await api.get(f"{INTAKE}/cases/{bert_case}", headers=bert)).json()["client_id"]
+    r = await api.post(
+        f"{INTAKE}/clients/{client}/consents",
+        json={"purpose": "statistics", "granted": False},
+        headers=bert,
+    )
+    assert r.status_code == 201, r.text
+    await post_case(api, bert, bert_case, "sessions", session(1, 90), 201)
+    # Another organisation's case and session.
+    other = await an_open_case(api, elsewhere)
+    await post_case(api, elsewhere, other, "sessions", session(1, 45), 201)
+    budget = (await api.get(f"{INTAKE}/cases/{in_intake}", headers=anna)).json()["hours_budget"]
+
+    period = {"from": days(-30), "to": days(0)}
+
+    async def report() -> dict[str, Any] | None:
+        r = await api.get(f"{INTAKE}/reports/caseload", params=period, headers=lead)
+        assert r.status_code == 200, r.text
+        found: dict[str, Any] = r.json()
+        rows = found["counsellors"]
+        settled = [c["sessions"] for c in rows] == [1, 1] and rows[0]["cases_closed"] == 1
+        return found if settled else None
+
+    found = await eventually(report, "the caseload with every case and session")
+
+    assert found["from"] == f"{days(-30)}T00:00:00Z" and found["to"] == f"{days(1)}T00:00:00Z"
+    assert found["counsellors"] == [
+        {
+            "counsellor": "c-anna",
+            "open_cases": 2,
+            "cases_by_phase": {"intake": 1, "deepening": 1},
+            "cases_opened": 3,
+            "cases_closed": 1,
+            "hours_budget": 2 * budget,
+            "hours_used": 1.0,
+            "sessions": 1,
+        },
+        {
+            "counsellor": "c-bert",
+            "open_cases": 1,
+            "cases_by_phase": {"intake": 1},
+            "cases_opened": 1,
+            "cases_closed": 0,
+            "hours_budget": budget,
+            "hours_used": 1.5,
+            "sessions": 1,
+        },
+    ]
+    # A period of long ago: the open cases still count (they are open now), nothing else.
+    r = await api.get(
+        f"{INTAKE}/reports/caseload",
+        params={"from": "2020-01-01", "to": "2020-12-31"},
+        headers=lead,
+    )
+    assert [
+        (c["open_cases"], c["cases_opened"], c["sessions"]) for c in r.json()["counsellors"]
+    ] == [
+        (2, 0, 0),
+        (1, 0, 0),
+    ]
+    # The session 60 days ago counts in a period that holds it.
+    r = await api.get(
+        f"{INTAKE}/reports/caseload", params={"from": days(-61), "to": days(-59)}, headers=lead
+    )
+    anna_then = r.json()["counsellors"][0]
+    assert (anna_then["sessions"], anna_then["hours_used"]) == (1, 0.5)
+
+
+async def test_the_caseload_is_for_team_leads_and_needs_a_proper_period(
+    api: httpx.AsyncClient, token: Any
+) -> None:
+    lead = bearer(token("team_lead"))
+    path = f"{INTAKE}/reports/caseload"
+    period = {"from": "2026-01-01", "to": "2026-02-01"}
+    assert_problem(
+        await api.get(path, params=period, headers=bearer(token("counsellor"))), 403, "forbidden"
+    )
+    r = await api.get(path, params={"from": "2026-02-01", "to": "2026-01-01"}, headers=lead)
+    assert_problem(r, 422, INVALID, ("from",))
+    r = await api.get(path, params={"from": "2026-01-01", "to": "today"}, headers=lead)
+    assert_problem(r, 422, INVALID, ("to",))
+    r = await api.get(path, params={"from": "2026-01-01T00:00:00"}, headers=lead)
+    assert_problem(r, 422, INVALID, ("from",))
+    assert (await api.get(path, params=period)).status_code == 401
