@@ -80,7 +80,9 @@ def dev_tokens() -> dict[str, str]:
 
     settings = signing_settings()
     return {
-        role: dev_token(settings, sub=sub, org=DEV_ORG, roles=roles, partner_id=partner)
+        role: dev_token(
+            settings, sub=sub, org=settings.dev_organisation, roles=roles, partner_id=partner
+        )
         for role, (sub, roles, partner) in DEV_PEOPLE.items()
     }
 
@@ -171,7 +173,7 @@ def run(
             if secret_file:
                 console.print(f"Dev mode: tokens are signed with the secret in {secret_file}.")
             console.print(
-                f"Dev people of organisation [bold]{DEV_ORG}[/]: "
+                f"Dev people of organisation [bold]{settings.dev_organisation}[/]: "
                 + ", ".join(f"{sub} ({role})" for role, (sub, _, _) in DEV_PEOPLE.items())
                 + ". In another shell here,"
             )

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     nats_url: str = "nats://127.0.0.1:4222"
     auth_mode: Literal["dev", "oidc"] = "dev"
+    # Dev mode: the organisation of the demo people (`waypoint tokens`, the console's dev
+    # sign-in). A benchmark gives its own, so that its bulk data stays out of the demo's.
+    dev_organisation: str = Field(default="org-demo", min_length=1, max_length=200)
     jwt_secret: str | None = None
     oidc_jwks_url: str | None = None
     oidc_issuer: str | None = None

@@ -1,8 +1,8 @@
 """The partner's pages: the inbox of referrals sent to the partner (new, overdue, in
-progress, answered), one referral with the client's packet (only the data the client
-consented to share, and a clear notice once that consent is withdrawn), the answers
-(acknowledge, accept, decline with a reason, the outcome with notes), and the partner's
-own open places.
+progress, answered, consent withdrawn), one referral with the client's packet (only the
+data the client consented to share, and a clear notice once that consent is withdrawn), the
+answers (acknowledge, accept, decline with a reason, the outcome with notes), and the
+partner's own open places.
 
 The referral API shows a partner only what was sent to it (anything else reads as absent),
 so these pages name no other referral, id or count. Every form posts, then redirects to
@@ -40,6 +40,7 @@ class Listing:
     name: str
     statuses: tuple[str | None, ...]
     overdue: bool | None = None
+    consent_revoked: bool | None = None
 
 
 LISTINGS = {
@@ -49,6 +50,9 @@ LISTINGS = {
     "answered": Listing(
         N_("finished: declined, outcome reported, closed or withdrawn"),
         ("declined", "outcome_reported", "closed", "withdrawn"),
+    ),
+    "consent_revoked": Listing(
+        N_("consent withdrawn: the client no longer shares their data"), (None,), None, True
     ),
     "all": Listing(N_("all referrals"), (None,)),
 }
@@ -126,7 +130,14 @@ async def inbox(
     listing = LISTINGS[chosen]
     number = page_number(inbox_page)
     call = api(request)
-    overdue = None if listing.overdue is None else str(listing.overdue).lower()
+    filters = {
+        name: str(value).lower()
+        for name, value in (
+            ("overdue", listing.overdue),
+            ("consent_revoked", listing.consent_revoked),
+        )
+        if value is not None
+    }
     found: Page
     if len(listing.statuses) == 1:
         found = await call.page(
@@ -135,7 +146,7 @@ async def inbox(
             number,
             PAGE_SIZE,
             status=listing.statuses[0],
-            overdue=overdue,
+            **filters,
         )
     else:
         found = await call.union(
@@ -144,7 +155,7 @@ async def inbox(
             number,
             PAGE_SIZE,
             [{"status": s} for s in listing.statuses],
-            overdue=overdue,
+            **filters,
         )
     return page.render(
         "partner_inbox.html",
@@ -279,7 +290,8 @@ async def answer(request: Request, referral_id: uuid.UUID, name: str, page: Sign
 
 
 # -- the partner's open places -----------------------------------------------------------------
-def places_page(
+async def places_page(
+    request: Request,
     page: View,
     *,
     now: str | None = None,
@@ -287,7 +299,20 @@ def places_page(
     values: dict[str, str] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
+    """The form, with the open places the directory holds now (the partner reads its own
+    entry) filled in unless the form is shown again with what was typed."""
     partner_only(page)
+    partner_id = partner_id_of(page)
+    current: dict[str, Any] | None = None
+    if partner_id is not None:
+        try:
+            current = await api(request).get(token(page), f"/referral/v1/partners/{partner_id}")
+        except ApiError as error:
+            if error.status != 404:
+                raise
+    if values is None and current is not None:
+        places = current.get("open_places")
+        values = {"open_places": "" if places is None else str(places)}
     set_to: int | None = None
     unlimited = now == "none"
     if now and now.isdigit():
@@ -295,7 +320,9 @@ def places_page(
     return page.render(
         "partner_places.html",
         status=status,
-        has_partner=partner_id_of(page) is not None,
+        has_partner=partner_id is not None,
+        listed=current is not None,
+        current=current,
         set_to=set_to,
         unlimited=unlimited,
         errors=errors or FormErrors(),
@@ -304,9 +331,9 @@ def places_page(
 
 
 @router.get(HOME + "/places", response_class=HTMLResponse)
-async def places(page: SignedIn, now: str | None = None) -> HTMLResponse:
+async def places(request: Request, page: SignedIn, now: str | None = None) -> HTMLResponse:
     """The partner's open places for new referrals: 0 takes none for now, empty no limit."""
-    return places_page(page, now=now)
+    return await places_page(request, page, now=now)
 
 
 @router.post(HOME + "/places")
@@ -318,11 +345,11 @@ async def set_places(request: Request, page: SignedIn) -> Response:
     partner_id = partner_id_of(page)
     raw = values["open_places"]
     if partner_id is None:
-        return places_page(page, values=values, status=403)
+        return await places_page(request, page, values=values, status=403)
     if raw and not (raw.isdigit() and len(raw) <= 6):
         errors = FormErrors()
         errors.add("places-open_places", page.gettext(PLACES_FIELDS["open_places"]))
-        return places_page(page, errors=errors, values=values, status=422)
+        return await places_page(request, page, errors=errors, values=values, status=422)
     body = {"open_places": int(raw) if raw else None}
     answer_, error = await send(
         request, page, "PUT", f"/referral/v1/partners/{partner_id}/capacity", form, body, False
@@ -330,7 +357,7 @@ async def set_places(request: Request, page: SignedIn) -> Response:
     if error is not None or answer_ is None:
         assert error is not None
         errors = form_errors(error, page.local, PLACES_FIELDS, prefix="places-")
-        return places_page(page, errors=errors, values=values, status=error.status)
+        return await places_page(request, page, errors=errors, values=values, status=error.status)
     now = answer_.get("open_places")
     return RedirectResponse(
         f"{HOME}/places?now={'none' if now is None else int(now)}", status_code=303

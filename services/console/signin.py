@@ -25,7 +25,7 @@ from services.console.web import (
     view,
 )
 from shared.auth import dev_token
-from shared.cli import DEV_ORG, DEV_PEOPLE
+from shared.cli import DEV_PEOPLE
 
 Page = Annotated[View, Depends(view)]
 
@@ -153,12 +153,15 @@ class DevSignIn:
                 error=page.gettext(N_("Choose who you are.")),
             )
         subject, roles, partner = DEV_PEOPLE[role]
-        token = dev_token(page.settings, sub=subject, org=DEV_ORG, roles=roles, partner_id=partner)
+        organisation = page.settings.dev_organisation
+        token = dev_token(
+            page.settings, sub=subject, org=organisation, roles=roles, partner_id=partner
+        )
         next_path = form.get("next")
         return await start_session(
             page,
             subject=subject,
-            organisation=DEV_ORG,
+            organisation=organisation,
             roles=roles,
             partner_id=str(partner) if partner else None,
             access_token=token,

@@ -42,6 +42,7 @@ async def list_referrals(
     overdue: bool | None,
     limit: int,
     counsellor: str | None = None,
+    consent_revoked: bool | None = None,
     offset: int,
 ) -> tuple[list[dict[str, Any]], int]:
     """Referrals, newest change first: an organisation's (`organisation`), or a partner's
@@ -67,6 +68,8 @@ async def list_referrals(
         where.append(f"overdue = {arg(overdue)}")
     if counsellor is not None:
         where.append(f"counsellor = {arg(counsellor)}")
+    if consent_revoked is not None:
+        where.append(f"consent_revoked = {arg(consent_revoked)}")
     clause = ("WHERE " + " AND ".join(where)) if where else ""
     async with snapshot(pool) as conn:
         total = await conn.fetchval(f"SELECT count(*) FROM referral.referrals_view {clause}", *args)

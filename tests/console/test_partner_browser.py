@@ -222,6 +222,8 @@ def test_a_partner_reads_acknowledges_accepts_and_reports_a_referral(
         # The partner's own open places.
         page.click("nav.site-nav a[href='/inbox/places']")
         assert page.locator("h1").inner_text() == "Open places"
+        assert page.locator("#places-now").inner_text() == "Now: no limit."
+        assert page.locator("#places-open_places").input_value() == ""
         visit.check("places")
         page.fill("#places-open_places", "many")
         page.click("#places-submit")
@@ -231,6 +233,8 @@ def test_a_partner_reads_acknowledges_accepts_and_reports_a_referral(
         page.fill("#places-open_places", "3")
         page.click("#places-submit")
         assert "Your open places are set to 3." in page.inner_text("main")
+        assert page.locator("#places-now").inner_text() == "Now: 3 open places."
+        assert page.locator("#places-open_places").input_value() == "3"
         with counsellor_api(system) as api:
             assert api.get(f"/referral/v1/partners/{partner_id}").json()["open_places"] == 3
         page.fill("#places-open_places", "")
@@ -256,6 +260,10 @@ def test_a_partner_reads_acknowledges_accepts_and_reports_a_referral(
         page.goto(system.base + "/inbox?show=all")
         reload_until(page, f"#inbox tr:has(a[href='/inbox/referrals/{revoked}']) .consent-revoked")
         visit.check("inbox-all")
+        page.click("#inbox-consent_revoked")
+        assert page.locator(f"#inbox a[href='/inbox/referrals/{revoked}']").count() == 1
+        assert page.locator(f"#inbox {mine}").count() == 0  # its consent stands
+        visit.check("inbox-consent-withdrawn")
     finally:
         context.close()
 

@@ -74,8 +74,8 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "POST /referral/v1/partners/{pa}/reactivate": PARTNER_ADMIN,
     "PUT /referral/v1/partners/{pa}/capacity":
         (403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 404, 200, 200, 200, 404),
-    "GET /referral/v1/partners/{pa}":
-        (200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 200, 200, 200, 200, 403, 403),
+    "GET /referral/v1/partners/{pa}":  # a partner reads its own entry
+        (200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 200, 200, 200, 200, 200, 404),
     "GET /intake/v1/clients/{client}":
         (200, 404, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
     "GET /intake/v1/cases/{case}":

@@ -185,6 +185,24 @@ async def test_the_directory_is_shared_by_every_organisation_and_readable_by_tea
         assert await search(referral_api, bearer(who), area=area) == (["CAW Oost-Vlaanderen"], 1)
 
 
+async def test_a_partner_reads_its_own_entry_and_no_other(
+    referral_api: httpx.AsyncClient, admin: dict[str, str], token: Any
+) -> None:
+    mine = await register(referral_api, admin, a_partner(capacity=3))
+    other = await register(referral_api, admin, a_partner())
+    partner = bearer(token("partner", org="org-p", partner_id=mine))
+    r = await referral_api.get(f"{BASE}/partners/{mine}", headers=partner)
+    assert (r.status_code, r.json()["open_places"]) == (200, 3), r.text
+    assert r.headers["etag"] == '"1"'
+    r = await referral_api.get(f"{BASE}/partners/{other}", headers=partner)
+    assert_problem(r, 404, "not-found")
+    assert r.json()["detail"] == f"No partner {other}."  # as for an id that does not exist
+    r = await referral_api.get(f"{BASE}/partners", headers=partner)  # no search
+    assert_problem(r, 403, "forbidden")
+    r = await referral_api.get(f"{BASE}/partners/{mine}", headers=bearer(token("partner")))
+    assert_problem(r, 403, "forbidden")  # a partner token naming no partner
+
+
 async def test_if_match_with_the_current_version_lets_a_command_through(
     referral_api: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:

@@ -146,6 +146,26 @@ async def test_a_withdrawn_consent_revokes_every_referral_resting_on_it(
         return marks == {first: True, second: True, unsent: True, elsewhere: False}
 
     await eventually(listed, "the counsellor's list showing the revocation")
+    # Filtered by the mark: the partner's list of withdrawn consents, the counsellor's too.
+    r = await referral_api.get(
+        f"{BASE}/referrals", params={"consent_revoked": "true"}, headers=partner
+    )
+    assert {i["referral_id"] for i in r.json()} == {first, second}, r.text
+    assert r.headers["X-Total-Count"] == "2"
+    r = await referral_api.get(
+        f"{BASE}/referrals", params={"consent_revoked": "false"}, headers=partner
+    )
+    assert r.json() == [], r.text
+    r = await referral_api.get(
+        f"{BASE}/referrals",
+        params={"case_id": case_id, "consent_revoked": "false"},
+        headers=counsellor,
+    )
+    assert [i["referral_id"] for i in r.json()] == [elsewhere], r.text
+    r = await referral_api.get(
+        f"{BASE}/referrals", params={"consent_revoked": "maybe"}, headers=partner
+    )
+    assert_problem(r, 422, "validation-error", ("consent_revoked",))
 
     # The proposal resting on the withdrawn consent can no longer be sent.
     r = await referral_api.post(f"{BASE}/referrals/{unsent}/send", headers=counsellor)

@@ -18,6 +18,11 @@ DirectoryAdmin = Annotated[Principal, Depends(require("admin", "directory_admin"
 DirectoryReader = Annotated[
     Principal, Depends(require("counsellor", "team_lead", "admin", "directory_admin"))
 ]
+# Who may read one partner: those who search the directory, and a partner its own entry.
+PartnerReader = Annotated[
+    Principal,
+    Depends(require("counsellor", "team_lead", "admin", "directory_admin", "partner")),
+]
 # Who may set a partner's open places: its admins, or the partner itself.
 CapacitySetter = Annotated[Principal, Depends(require("admin", "directory_admin", "partner"))]
 StaffOrPartner = Annotated[Principal, Depends(require("counsellor", "team_lead", "partner"))]

@@ -6,7 +6,8 @@ it, and only that organisation's admins and the network's directory administrato
 (`directory_admin`) change it (a partner may set its own open places). To anyone else
 who may change partners, another organisation's partner reads as absent (404), as
 other organisations' objects do everywhere. Counsellors and team leads search the
-directory, which every organisation shares, and see only active partners.
+directory, which every organisation shares, and see only active partners; a partner
+reads its own entry.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from services.referral.api.dependencies import (
     DirectoryAdmin,
     DirectoryReader,
     PartnerAdminCommand,
+    PartnerReader,
+    partner_of,
 )
 from services.referral.api.partner_schemas import (
     Area,
@@ -38,7 +41,7 @@ from services.referral.api.partner_schemas import (
 )
 from services.referral.projections import search_partners
 from shared.commands import Projection, run_command, set_etag
-from shared.errors import Forbidden, InvalidInput
+from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.http import page_headers
 from shared.idempotency import new_id
 from shared.schemas import Limit, Offset
@@ -123,9 +126,13 @@ async def get_partners(
 
 @router.get("/partners/{partner_id}", response_model=PartnerOut)
 async def get_partner(
-    partner_id: uuid.UUID, who: DirectoryReader, app: App, response: Response
+    partner_id: uuid.UUID, who: PartnerReader, app: App, response: Response
 ) -> PartnerOut:
-    """One partner; an inactive one only for admins."""
+    """One partner; an inactive one only for admins. A partner reads its own entry (its
+    open places, say), and no other: another reads as absent (404)."""
+    if who.has("partner") and not who.has("counsellor", "team_lead", "admin", "directory_admin"):
+        if partner_id != partner_of(who):
+            raise NotFound(f"No partner {partner_id}.")
     partner = await run_in_threadpool(
         lambda: app.partner(partner_id, include_inactive=who.has("admin", "directory_admin"))
     )

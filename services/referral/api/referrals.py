@@ -117,13 +117,20 @@ async def get_referrals(
             "the allowed working days; the mark stays); `false`: only the others."
         ),
     ] = None,
+    consent_revoked: Annotated[
+        bool | None,
+        Query(
+            description="`true`: only those whose client withdrew the consent to share "
+            "their data with the partner (the packet is no longer given); `false`: the others."
+        ),
+    ] = None,
     counsellor: CounsellorFilter = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[ReferralItem]:
     """A partner's inbox (the referrals sent to it, newest change first), or the
-    referrals of the caller's organisation; filters: status, case, partner, overdue, and
-    (staff only) the case's counsellor."""
+    referrals of the caller's organisation; filters: status, case, partner, overdue,
+    consent withdrawn, and (staff only) the case's counsellor."""
     inbox = who.has("partner")
     if inbox:
         own = partner_of(who)
@@ -143,6 +150,7 @@ async def get_referrals(
         status=status_,
         case_id=case_id,
         overdue=overdue,
+        consent_revoked=consent_revoked,
         counsellor=who.counsellor_filter(counsellor),
         limit=limit,
         offset=offset,
