@@ -1,13 +1,13 @@
 """The team lead's legal hold on a case: placed with a reason, lifted with a button. While
 a case is held, its client cannot be erased (intake refuses the erasure and records the
 refusal). The intake API is the one to ask (`PUT`/`DELETE
-/intake/v1/cases/{case_id}/legal-hold`, a team lead's); the holds on the client's cases
-show in the client's erasure record, which the page reads when there is one."""
+/intake/v1/cases/{case_id}/legal-hold`, a team lead's; `GET` tells whether the case is
+held and lists the holds on its client's cases)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -41,18 +41,6 @@ def team_lead_only(page: View) -> None:
         raise ApiError(404, {"type": PROBLEM_BASE + "not-found"})
 
 
-async def holds_of(request: Request, page: View, client_id: str) -> list[dict[str, Any]] | None:
-    """The holds on the client's cases now, as the client's erasure record tells them;
-    None when there is no such record to read (no erasure was ever asked for)."""
-    try:
-        receipt = await api(request).get(token(page), f"/intake/v1/clients/{client_id}/erasure")
-    except ApiError as e:
-        if e.status in (401, 503):
-            raise
-        return None
-    return list(receipt.get("legal_holds") or [])
-
-
 async def show_hold(
     request: Request,
     page: View,
@@ -65,22 +53,22 @@ async def show_hold(
 ) -> HTMLResponse:
     team_lead_only(page)
     call = api(request)
-    case = await call.get(token(page), f"/intake/v1/cases/{case_id}")
+    case, holds = await asyncio.gather(
+        call.get(token(page), f"/intake/v1/cases/{case_id}"),
+        call.get(token(page), f"/intake/v1/cases/{case_id}/legal-hold"),
+    )
     client = await call.get(token(page), f"/intake/v1/clients/{case['client_id']}")
-    holds = await holds_of(request, page, str(case["client_id"]))
     message = DONE.get(done or "")
     return page.render(
         "legal_hold.html",
         status=status,
         case=case,
         client_name=f"{client['given_name']} {client['family_name']}",
-        holds=holds,
-        held=None if holds is None else any(str(h.get("case_id")) == str(case_id) for h in holds),
+        holds=holds["legal_holds"],
+        held=bool(holds["legal_hold"]),
         statuses=STATUS_NAMES,
         phases=PHASE_NAMES,
         done=page.gettext(message) if message else None,
-        lifted=done == "lifted",
-        placed=done == "placed",
         errors=errors or FormErrors(),
         values=values or {},
     )

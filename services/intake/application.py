@@ -127,6 +127,12 @@ class IntakeApplication(ServiceApplication):
         assert isinstance(record, ClientErasure)
         return record
 
+    def holds_of_case(self, case_id: uuid.UUID, organisation: str) -> ClientErasure:
+        """The erasure record of the case's client, for its legal holds (unsaved, and so
+        with pending events, when nothing was recorded yet)."""
+        case = self.case(case_id, organisation)
+        return self.erasure(case.client_id, organisation)
+
     def set_legal_hold(
         self, case_id: uuid.UUID, *, organisation: str, hold: bool, reason: str | None, actor: str
     ) -> ClientErasure:

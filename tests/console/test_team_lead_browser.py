@@ -232,6 +232,8 @@ def test_a_team_lead_reads_the_dashboard_downloads_its_figures_and_holds_a_case(
         page.click(f"a[href='/cases/{made['case_id']}']")
         page.click("#to-legal-hold")
         assert page.locator("h1").inner_text() == "Legal hold on the case of Ilse Maes"
+        assert page.locator("#hold-state").inner_text() == "none"
+        assert page.locator("#lift-submit").count() == 0  # nothing to lift
         visit.check("legal-hold")
         page.click("#hold-submit")  # no reason: asked for one
         assert page.locator("#hold-reason-error").count() == 1
@@ -240,6 +242,11 @@ def test_a_team_lead_reads_the_dashboard_downloads_its_figures_and_holds_a_case(
         page.fill("#hold-reason", "A complaint about this case is being handled.")
         page.click("#hold-submit")
         assert "is now under a legal hold" in page.inner_text("main")
+        assert page.locator("#hold-state").inner_text() == "placed"
+        assert page.locator("#holds tbody tr").count() == 1
+        assert "A complaint about this case" in page.locator("#holds").inner_text()
+        assert page.locator("#hold-submit").count() == 0  # held: only the lift is offered
+        page.reload()  # read again later: still placed (the API tells, not the redirect)
         assert page.locator("#hold-state").inner_text() == "placed"
         visit.check("legal-hold-placed")
         with counsellor_api(system) as api:
@@ -250,6 +257,7 @@ def test_a_team_lead_reads_the_dashboard_downloads_its_figures_and_holds_a_case(
         page.click("#lift-submit")
         assert "The legal hold on this case is lifted." in page.inner_text("main")
         assert page.locator("#hold-state").inner_text() == "none"
+        assert page.locator("#holds").count() == 0
         visit.check("legal-hold-lifted")
     finally:
         context.close()

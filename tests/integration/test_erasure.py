@@ -147,6 +147,9 @@ async def test_a_legal_hold_refuses_the_erasure_and_the_refusal_is_recorded(
     w = await a_sent_referral(api, referral_api, pool, admin, counsellor, token)
     client_id, case_id = w["client_id"], w["case_id"]
     lead = bearer(token("team_lead", org=org, sub="lead-1"))
+    r = await api.get(f"{INTAKE}/cases/{case_id}/legal-hold", headers=counsellor)
+    assert r.status_code == 200, r.text
+    assert (r.json()["legal_hold"], r.json()["legal_holds"], r.json()["version"]) == (False, [], 0)
 
     r = await api.put(
         f"{INTAKE}/cases/{case_id}/legal-hold",
@@ -159,6 +162,12 @@ async def test_a_legal_hold_refuses_the_erasure_and_the_refusal_is_recorded(
     )
     assert r.status_code == 200, r.text
     assert r.json()["legal_hold"] is True
+    r = await api.get(f"{INTAKE}/cases/{case_id}/legal-hold", headers=counsellor)
+    held = r.json()
+    assert (held["legal_hold"], held["client_id"], held["version"] > 0) == (True, client_id, True)
+    assert [(h["case_id"], h["reason"]) for h in held["legal_holds"]] == [
+        (case_id, "Court order 2026/77")
+    ]
 
     r = await api.post(
         f"{INTAKE}/clients/{client_id}/erasure",
@@ -187,6 +196,8 @@ async def test_a_legal_hold_refuses_the_erasure_and_the_refusal_is_recorded(
     # Lifted: the erasure goes through.
     r = await api.delete(f"{INTAKE}/cases/{case_id}/legal-hold", headers=lead)
     assert r.status_code == 200 and r.json()["legal_hold"] is False
+    r = await api.get(f"{INTAKE}/cases/{case_id}/legal-hold", headers=lead)
+    assert (r.json()["legal_hold"], r.json()["legal_holds"]) == (False, [])
     r = await api.post(
         f"{INTAKE}/clients/{client_id}/erasure",
         json={"reason": "Asked by the client"},

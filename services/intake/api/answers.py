@@ -278,7 +278,7 @@ class LegalHolds(Answer):
     legal_holds: list[dict[str, Any]]
     """Every hold on the client's cases now: [{case_id, reason, placed_at, placed_by}]."""
     version: int
-    """The version of the client's erasure record."""
+    """The version of the client's erasure record (0: nothing recorded yet)."""
 
 
 # -- the team lead's caseload report -------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Intake's privacy API: a client's erasure (GDPR Art. 17) with its receipt, and the
 legal holds on cases that stand in its way.
 
-Staff of the client's organisation (counsellor or team lead) request an erasure; a team
-lead places and lifts legal holds. Another organisation's client or case is absent.
+Staff of the client's organisation (counsellor or team lead) request an erasure and read
+a case's legal holds; a team lead places and lifts them. Another organisation's client or case is absent.
 """
 
 from __future__ import annotations
@@ -74,6 +74,16 @@ async def get_erasure(client_id: uuid.UUID, who: Staff, app: App) -> Receipt:
     )
 
 
+def _holds(case_id: uuid.UUID, record: ClientErasure) -> LegalHolds:
+    return LegalHolds(
+        case_id=case_id,
+        client_id=record.client_id,
+        legal_hold=case_id in record.holds,
+        legal_holds=plain(list(record.holds.values())),
+        version=0 if record.pending_events else record.version,
+    )
+
+
 async def _hold(
     app: Any, proj: Any, case_id: uuid.UUID, who: Principal, hold: bool, reason: str | None
 ) -> LegalHolds:
@@ -84,13 +94,15 @@ async def _hold(
             case_id, organisation=who.org, hold=hold, reason=reason, actor=who.sub
         ),
     )
-    return LegalHolds(
-        case_id=case_id,
-        client_id=record.client_id,
-        legal_hold=case_id in record.holds,
-        legal_holds=plain(list(record.holds.values())),
-        version=record.version,
-    )
+    return _holds(case_id, record)
+
+
+@privacy.get("/cases/{case_id}/legal-hold", response_model=LegalHolds)
+async def get_legal_hold(case_id: uuid.UUID, who: Staff, app: App) -> LegalHolds:
+    """Whether the case is under a legal hold, and every hold on its client's cases
+    (`version` 0 while nothing was ever recorded for the client)."""
+    record = await run_in_threadpool(lambda: app.holds_of_case(case_id, who.org))
+    return _holds(case_id, record)
 
 
 @privacy.put("/cases/{case_id}/legal-hold", response_model=LegalHolds)
