@@ -13,8 +13,8 @@ an interrupted run at the start.
 
 The console is started as a process of its own (as `bench.console_pages` does), with
 `GUIDANCE_DEV_ORGANISATION` set to that organisation; U team leads sign in through its
-dev sign-in and load `/dashboard` for the last 365 days (each figure then counts about
-half the history), R times each.
+dev sign-in and load `/dashboard` for the last 90 days (the page's default; `--days 365`
+for a year, about half the history), R times each.
 
 The peer, measured in the same run: the three report calls the page makes (outcomes,
 caseload, network), sent at once straight to the APIs with the same token. The page's
@@ -56,22 +56,23 @@ REPO = Path(__file__).resolve().parents[1]
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 COUNSELLORS = 25
 PARTNERS = 40
-PERIOD_DAYS = 365
 
 # One statement per table, each a generate_series over the cases: $1 the organisation,
-# $2 the number of cases, $3 today. A case's number `i` decides everything about it, so
-# the figures are the same in every run.
+# $2 the number of cases, $3 today; {COUNSELLORS} and {PARTNERS} the constants. A case's
+# number `i` decides everything about it, so the figures are the same in every run.
 FILL = [
     # Cases over the last two years: a sixth still in intake, the rest accepted (in
     # deepening, planning or aftercare), declined, referred out or closed.
     """
     INSERT INTO intake.cases_view (case_id, client_id, organisation, status, phase,
-        hours_budget, minutes_used, opened_by, opened_at, updated_at, version)
+        hours_budget, minutes_used, opened_by, opened_at, updated_at, version, closed_at)
     SELECT md5($1 || 'case' || i)::uuid, md5($1 || 'client' || i)::uuid, $1,
         (ARRAY['open','accepted','accepted','accepted','declined','closed'])[1 + i % 6],
         (ARRAY['intake','deepening','planning','aftercare','closed','closed'])[1 + i % 6],
-        12, (i % 11) * 60, 'bench.counsellor' || lpad((i % $4)::text, 2, '0'),
-        $3::date - (i % 730) * interval '1 day', $3::date - (i % 730) * interval '1 day', 6
+        12, (i % 11) * 60, 'bench.counsellor' || lpad((i % {COUNSELLORS})::text, 2, '0'),
+        $3::date - (i % 730) * interval '1 day', $3::date - (i % 730) * interval '1 day', 6,
+        CASE WHEN i % 6 >= 4 THEN $3::date - (i % 730) * interval '1 day' + interval '20 days'
+        END
     FROM generate_series(1, $2) AS i
     """,
     # Three sessions per case, a week apart from its opening.
@@ -80,7 +81,7 @@ FILL = [
         counsellor, held_at, minutes)
     SELECT md5($1 || 'session' || i || '-' || s)::uuid, md5($1 || 'case' || i)::uuid,
         md5($1 || 'client' || i)::uuid, $1,
-        'bench.counsellor' || lpad((i % $4)::text, 2, '0'),
+        'bench.counsellor' || lpad((i % {COUNSELLORS})::text, 2, '0'),
         $3::date - (i % 730) * interval '1 day' + s * interval '7 days', 60
     FROM generate_series(1, $2) AS i, generate_series(0, 2) AS s
     """,
@@ -97,7 +98,7 @@ FILL = [
         self_knowledge_improved, confidence_improved, feedback_on, bottlenecks, opened_at)
     SELECT md5($1 || 'followup' || i)::uuid, md5($1 || 'case' || i)::uuid,
         md5($1 || 'client' || i)::uuid, $1,
-        'bench.counsellor' || lpad((i % $4)::text, 2, '0'),
+        'bench.counsellor' || lpad((i % {COUNSELLORS})::text, 2, '0'),
         CASE WHEN i % 3 = 0 THEN 'open' ELSE 'closed' END, 5,
         CASE WHEN i % 3 <> 0 THEN
             (ARRAY['employed','education','self_employed','no_change','other'])[1 + i % 5] END,
@@ -117,10 +118,15 @@ FILL = [
         $3::date - (i % 730) + 20
     FROM generate_series(1, $2) AS i WHERE i % 6 BETWEEN 1 AND 3 AND i % 4 = 3
     """,
-    # One client in a hundred withdrew the statistics consent.
+    # One client in a hundred withdrew the statistics consent (as both services learnt).
     """
-    INSERT INTO followup.statistics_consents (client_id, withdrawn)
-    SELECT md5($1 || 'client' || i)::uuid, true
+    INSERT INTO followup.statistics_consents (client_id, withdrawn, changed_at, source_position)
+    SELECT md5($1 || 'client' || i)::uuid, true, now(), 0
+    FROM generate_series(1, $2) AS i WHERE i % 100 = 7
+    """,
+    """
+    INSERT INTO referral.statistics_consents (client_id, withdrawn, changed_at, source_position)
+    SELECT md5($1 || 'client' || i)::uuid, true, now(), 0
     FROM generate_series(1, $2) AS i WHERE i % 100 = 7
     """,
     # A referral for every third case, to one of the partners, in every state.
@@ -129,7 +135,7 @@ FILL = [
         partner_id, status, data_categories, consent_id, overdue, proposed_at, sent_at,
         acknowledged_at, answered_at, answer, outcome, outcome_at, updated_at, version)
     SELECT md5($1 || 'referral' || i)::uuid, md5($1 || 'case' || i)::uuid,
-        md5($1 || 'client' || i)::uuid, $1, md5($1 || 'partner' || i % $5)::uuid,
+        md5($1 || 'client' || i)::uuid, $1, md5($1 || 'partner' || i % {PARTNERS})::uuid,
         (ARRAY['sent','acknowledged','accepted','declined','outcome_reported',
                'outcome_reported'])[1 + i % 6],
         ARRAY['identity','career_question'], md5($1 || 'consent' || i)::uuid, i % 6 = 0,
@@ -168,15 +174,13 @@ async def fill(database: str, organisation: str, cases: int) -> float:
         async with conn.transaction():
             await conn.execute(PARTNERS_SQL, organisation, organisation, PARTNERS)
             today = date.today()
+            given: list[Any] = [organisation, cases, today]
             for statement in FILL:
-                args: list[Any] = [organisation, cases, today]
-                if "$4" in statement:
-                    args.append(COUNSELLORS)
-                if "$5" in statement:
-                    args.append(PARTNERS)
-                await conn.execute(statement, *args)
-        for table in TABLES:
-            await conn.execute(f"ANALYZE {table}")
+                used = max(int(n) for n in re.findall(r"\$(\d)", statement))
+                sql = statement.replace("{COUNSELLORS}", str(COUNSELLORS))
+                await conn.execute(sql.replace("{PARTNERS}", str(PARTNERS)), *given[:used])
+        for table in TABLES:  # as autovacuum leaves a table that has settled
+            await conn.execute(f"VACUUM ANALYZE {table}")
     finally:
         await conn.close()
     return time.perf_counter() - started
@@ -189,11 +193,12 @@ async def remove(database: str, organisation: str | None) -> None:
         which = "organisation = $1" if organisation else "organisation LIKE 'org-bench-%'"
         args = [organisation] if organisation else []
         async with conn.transaction():
-            await conn.execute(
-                "DELETE FROM followup.statistics_consents s USING followup.followups_view f "
-                f"WHERE s.client_id = f.client_id AND f.{which}",
-                *args,
-            )
+            for consents in ("followup.statistics_consents", "referral.statistics_consents"):
+                await conn.execute(
+                    f"DELETE FROM {consents} s USING intake.cases_view c "
+                    f"WHERE s.client_id = c.client_id AND c.{which}",
+                    *args,
+                )
             for table in TABLES:
                 await conn.execute(f"DELETE FROM {table} WHERE {which}", *args)
             name = "name LIKE $1" if organisation else "name LIKE 'org-bench-% partner %'"
@@ -306,7 +311,7 @@ async def main_async(args: argparse.Namespace) -> None:
     log = Path(tempfile.mkstemp(prefix="dashboard-bench-", suffix=".log")[1])
     process, console = start_console(base, database, organisation, log)
     today = date.today()
-    period = {"from": str(today - timedelta(days=PERIOD_DAYS - 1)), "to": str(today)}
+    period = {"from": str(today - timedelta(days=args.days - 1)), "to": str(today)}
     query = f"from={period['from']}&to={period['to']}"
     # The APIs with the team lead's token of that organisation (as the console signs in).
     sub, roles, _ = DEV_PEOPLE["team_lead"]
@@ -394,6 +399,12 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=200, help="pages per team lead, in all")
     p.add_argument("--rounds", type=int, default=4, help="alternations of page and peer")
     p.add_argument("--warmup", type=int, default=5, help="unmeasured pages first")
+    p.add_argument(
+        "--days",
+        type=int,
+        default=90,
+        help="the period shown: the last N days (the page's default)",
+    )
     p.add_argument("--keep", action="store_true", help="leave the rows (to look at them)")
     asyncio.run(main_async(p.parse_args()))
 

@@ -48,6 +48,26 @@ def t(language: str, message: str) -> str:
     return translations(language).gettext(message)
 
 
+def sign_in_as(visit: Visit, base: str, person: str, home: str, language: str | None) -> None:
+    """Signed in through the dev sign-in as one of the dev people (`person`: its role),
+    in `language` when given; landed on that role's start page (`home`)."""
+    page = visit.page
+    page.goto(base + "/sign-in")
+    if language is not None:
+        page.select_option("#language-switch", language)
+        page.click("#language-submit")
+        assert page.locator("html").get_attribute("lang") == language
+    page.click(f"#sign-in-{person}")
+    assert page.url.removeprefix(base).split("?")[0] == home, page.url
+
+
+def read_only(page: Any) -> None:
+    """No form on the page changes anything: only the sign-out and the language switch post."""
+    posting = page.locator("form[method='post' i]")
+    targets = {posting.nth(i).get_attribute("action") for i in range(posting.count())}
+    assert targets <= {"/sign-out", "/language"}, (page.url, targets)
+
+
 def sign_in_as_counsellor(visit: Visit, base: str, language: str | None) -> None:
     page = visit.page
     page.goto(base + "/")

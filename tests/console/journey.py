@@ -1,6 +1,6 @@
 """What the console's browser tests share to set up a journey quickly through the APIs
 (the steps earlier tests already take in the browser): the dev users' tokens, a partner
-in the directory, a client with an accepted case."""
+in the directory (the dev partner too), a client with an accepted case."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from shared.auth import dev_token
+from shared.cli import DEV_PARTNER
 from shared.settings import Settings
 from tests.console.conftest import System
 
@@ -106,6 +107,26 @@ def register_partner(
     )
     assert r.status_code == 201, r.text
     return str(r.json()["partner_id"])
+
+
+def dev_partner_in_directory(system: System) -> str:
+    """The dev partner in the directory, under the id its sign-in carries (registered by
+    whichever test asks first, the same way; later ones find it there)."""
+    admin = token_of(system, "d.directory", ["directory_admin"])
+    r = httpx.post(
+        system.base + "/referral/v1/partners",
+        headers={"Authorization": f"Bearer {admin}"},
+        json={
+            "partner_id": str(DEV_PARTNER),
+            "name": "Leerwerkplaats Demo",
+            "services": [{"name": "Work placement", "category": "training", "languages": ["nl"]}],
+            "accepted_categories": [
+                *("identity", "contact", "career_question", "assessments", "plan")
+            ],
+        },
+    )
+    assert r.status_code == 201 or "partner-exists" in r.text, r.text
+    return str(DEV_PARTNER)
 
 
 def accepted_case(

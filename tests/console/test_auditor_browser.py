@@ -12,7 +12,6 @@ French. axe-core on every page, a screenshot of each."""
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 from datetime import datetime
@@ -23,7 +22,7 @@ import httpx
 import pytest
 
 from shared.audit import bundle
-from tests.console.browsing import Visit, t
+from tests.console.browsing import Visit, read_only, sign_in_as, t
 from tests.console.conftest import System
 from tests.console.journey import (
     accepted_case,
@@ -94,22 +93,7 @@ def answered_referral(system: System, given: str) -> tuple[str, str]:
 
 
 def sign_in_as_auditor(visit: Visit, base: str, language: str | None) -> None:
-    page = visit.page
-    page.goto(base + "/")
-    assert page.url.endswith("/sign-in")
-    if language is not None:
-        page.select_option("#language-switch", language)
-        page.click("#language-submit")
-        assert page.locator("html").get_attribute("lang") == language
-    page.click("#sign-in-auditor")
-    assert re.search(r"/audit$", page.url), page.url
-
-
-def read_only(page: Any) -> None:
-    """No form on the page changes anything: only the sign-out and the language switch post."""
-    posting = page.locator("form[method='post' i]")
-    targets = {posting.nth(i).get_attribute("action") for i in range(posting.count())}
-    assert targets <= {"/sign-out", "/language"}, (page.url, targets)
+    sign_in_as(visit, base, "auditor", "/audit", language)
 
 
 def checked(visit: Visit, name: str) -> None:

@@ -15,40 +15,21 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from shared.cli import DEV_PARTNER
-from tests.console.browsing import Visit, t
+from tests.console.browsing import Visit, sign_in_as, t
 from tests.console.conftest import System
 from tests.console.journey import (
     accepted_case,
     counsellor_api,
+    dev_partner_in_directory,
     post,
     register_partner,
-    token_of,
 )
 
 pytestmark = pytest.mark.browser
 
 SHARED = ["identity", "contact", "career_question", "assessments"]
-
-
-def dev_partner_in_directory(system: System) -> str:
-    """The dev partner in the directory, under the id its sign-in carries (once)."""
-    admin = token_of(system, "d.directory", ["directory_admin"])
-    r = httpx.post(
-        system.base + "/referral/v1/partners",
-        headers={"Authorization": f"Bearer {admin}"},
-        json={
-            "partner_id": str(DEV_PARTNER),
-            "name": "Leerwerkplaats Demo",
-            "services": [{"name": "Work placement", "category": "training", "languages": ["nl"]}],
-            "accepted_categories": [*SHARED, "plan"],
-        },
-    )
-    assert r.status_code == 201 or "partner-exists" in r.text, r.text
-    return str(DEV_PARTNER)
 
 
 def sent_referral(
@@ -89,14 +70,7 @@ def sent_referral(
 
 
 def sign_in_as_partner(visit: Visit, base: str, language: str | None) -> None:
-    page = visit.page
-    page.goto(base + "/sign-in")
-    if language is not None:
-        page.select_option("#language-switch", language)
-        page.click("#language-submit")
-        assert page.locator("html").get_attribute("lang") == language
-    page.click("#sign-in-partner")
-    assert page.url.endswith("/inbox"), page.url
+    sign_in_as(visit, base, "partner", "/inbox", language)
 
 
 def reload_until(page: Any, selector: str, seconds: float = 20) -> None:

@@ -2,7 +2,8 @@
 legal holds on cases that stand in its way.
 
 Staff of the client's organisation (counsellor or team lead) request an erasure and read
-a case's legal holds; a team lead places and lifts them. Another organisation's client or case is absent.
+a case's legal holds; a team lead places and lifts them. Another organisation's client or
+case is absent.
 """
 
 from __future__ import annotations

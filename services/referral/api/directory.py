@@ -130,9 +130,9 @@ async def get_partner(
 ) -> PartnerOut:
     """One partner; an inactive one only for admins. A partner reads its own entry (its
     open places, say), and no other: another reads as absent (404)."""
-    if who.has("partner") and not who.has("counsellor", "team_lead", "admin", "directory_admin"):
-        if partner_id != partner_of(who):
-            raise NotFound(f"No partner {partner_id}.")
+    staff = who.has("counsellor", "team_lead", "admin", "directory_admin")
+    if who.has("partner") and not staff and partner_id != partner_of(who):
+        raise NotFound(f"No partner {partner_id}.")
     partner = await run_in_threadpool(
         lambda: app.partner(partner_id, include_inactive=who.has("admin", "directory_admin"))
     )
