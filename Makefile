@@ -66,6 +66,7 @@ bench: $(STAMP) ## benchmarks against a running system (make run first)
 	$(PY) -m bench.audit_verify
 	$(PY) -m bench.erasure
 	$(PY) -m bench.console_pages
+	$(PY) -m bench.dashboard
 
 asyncapi: $(STAMP) ## regenerate the committed AsyncAPI document, JSON Schemas and docs/events.md from the contracts
 	$(PY) -m shared.contracts.asyncapi > shared/contracts/asyncapi.json
