@@ -1,18 +1,22 @@
 """The bad-request tables: each API test module lists its bad requests as `Bad` rows, each to
 answer problem+json and change nothing, and builds the rows every command (or read) of its
 service shares with the helpers here: If-Match, an absent object, tokens and roles, a broken
-body."""
+body. A row changes nothing, so the rows of a table share their world (`Worlds`): built once,
+not once a row, which was most of the tables' time."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 
 from tests.support import INVALID, bearer, fill
+
+W = TypeVar("W")
 
 
 @dataclass(frozen=True)
@@ -183,3 +187,25 @@ async def bad_request(
     elif bad.body is not None:
         kwargs["json"] = fill(bad.body, ids)
     return await api.request(bad.method, base + fill(bad.path, ids), **kwargs)
+
+
+class Worlds(Generic[W]):
+    """The worlds a table's rows share (one per `key`: a table may need its object in several
+    states), kept for a module (a `scope="module"` fixture). A row only borrows its world:
+    it still snapshots it before and after its request. A row that fails in any way may have
+    changed it, so its world is dropped and the next row builds a fresh one: one wrong
+    answer stays one failed row."""
+
+    def __init__(self) -> None:
+        self._built: dict[Hashable, W] = {}
+
+    @asynccontextmanager
+    async def use(self, key: Hashable, build: Callable[[], Awaitable[W]]) -> AsyncIterator[W]:
+        if key not in self._built:
+            self._built[key] = await build()
+        world = self._built[key]
+        try:
+            yield world
+        except BaseException:
+            self._built.pop(key, None)
+            raise

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from services.console.i18n import translations
-from tests.console.conftest import AXE
+from tests.console.conftest import AXE, bound
 
 SERIOUS = ("serious", "critical")
+# axe's run on one page: 1-2 s on a loaded 2-core machine; far beyond that it is stuck.
+AXE_MS = 30_000
 
 
 class Visit:
@@ -19,18 +21,34 @@ class Visit:
 
     def __init__(self, page: Any, folder: Path, prefix: str, axe: bool = True) -> None:
         self.page, self.folder, self.prefix, self.axe = page, folder, prefix, axe
-        page.set_default_timeout(10_000)
+        bound(page)
         self.count = 0
+
+    def axe_violations(self) -> Any:
+        """axe's run on the page, bounded: `evaluate` waits without end for the promise it
+        is given, a wait for a function's value does not (AXE_MS)."""
+        self.page.evaluate(AXE.read_text())
+        self.page.evaluate(
+            """() => {
+                window.__axeResult = null;
+                axe.run(document, {resultTypes: ['violations']}).then(
+                    (result) => { window.__axeResult = result; },
+                    (error) => { window.__axeResult = {error: String(error)}; },
+                );
+            }"""
+        )
+        found = self.page.wait_for_function(
+            "() => window.__axeResult", polling=50, timeout=AXE_MS
+        ).json_value()
+        assert "error" not in found, f"axe on {self.page.url}: {found.get('error')}"
+        return found
 
     def check(self, name: str) -> None:
         self.count += 1
         path = self.folder / f"{self.prefix}-{self.count:02d}-{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
         if self.axe:
-            self.page.evaluate(AXE.read_text())
-            result = self.page.evaluate(
-                "async () => await axe.run(document, {resultTypes: ['violations']})"
-            )
+            result = self.axe_violations()
             bad = [
                 f"{v['id']} ({v['impact']}): {v['help']} at "
                 + ", ".join(str(n["target"]) for n in v["nodes"][:3])

@@ -27,8 +27,46 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SHOTS: list[Path] = []
+# Playwright's bounds (its own default is 30 s): a step (a click, a fill, a locator's wait, a
+# screenshot) that takes 10 s is stuck, and so is a page of the local system that takes 20 s.
+STEP_MS = 10_000
+NAVIGATION_MS = 20_000
+# pytest-timeout's bound on a whole browser test, its fixtures' set-up included (the
+# system's start, Chromium's launch): about five times the slowest test on a loaded 2-core
+# machine, where the suite's 900 s let one hang eat a quarter of an hour. Some waits have
+# no bound of their own (`evaluate`, a download's `path()`, closing a page or a context).
+# `signal` (SIGALRM) interrupts a Playwright call blocked in its event loop, fails the test
+# with every thread's stack, and the run goes on; `thread` would end the whole run.
+BROWSER_TEST_SECONDS = 180
 # What the console's tests call the running system.
 System = Running
+
+
+def bound(target: Any) -> Any:
+    """A page or context waiting at most STEP_MS for a step, NAVIGATION_MS for a page."""
+    target.set_default_timeout(STEP_MS)
+    target.set_default_navigation_timeout(NAVIGATION_MS)
+    return target
+
+
+class Bounded:
+    """Chromium whose every context is `bound`, and so every page of it: a second tab too."""
+
+    def __init__(self, browser: Any) -> None:
+        self._browser = browser
+
+    def new_context(self, **options: Any) -> Any:
+        return bound(self._browser.new_context(**options))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every browser test (without a timeout of its own) gets BROWSER_TEST_SECONDS."""
+    for item in items:
+        if item.get_closest_marker("browser") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(BROWSER_TEST_SECONDS, method="signal"))
 
 
 def chromium() -> str:
@@ -59,12 +97,13 @@ def screenshots() -> Path:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Chromium, for one module: Playwright's sync API keeps an event loop running in
-    this thread while it is open, which no other test's asyncio may meet."""
+    this thread while it is open, which no other test's asyncio may meet. Its contexts
+    are `bound`."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         launched = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
-        yield launched
+        yield Bounded(launched)
         launched.close()
 
 

@@ -33,7 +33,7 @@ from services.console.main import create_app
 from services.console.oidc import FLOW_COOKIE, OidcSignIn
 from services.console.sessions import Session, SessionStore
 from shared.settings import Settings
-from tests.console.conftest import AXE, CHROMIUM_ARGS, chromium
+from tests.console.conftest import AXE, CHROMIUM_ARGS, bound, chromium
 from tests.console.journey import agreed_plan_of
 from tests.identity_provider import Provider, running_provider
 from tests.support import waypoint_run
@@ -472,7 +472,7 @@ async def test_chromium_signs_in_through_the_provider_and_out_again(
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         try:
-            context = await browser.new_context(locale="nl-NL")
+            context = bound(await browser.new_context(locale="nl-NL"))
             page = await context.new_page()
             await page.goto(oidc_system.base + "/")
             assert page.url == oidc_system.base + "/sign-in"
@@ -555,7 +555,7 @@ async def test_a_counsellor_of_another_organisation_sees_nothing_of_the_first(
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         try:
-            context = await browser.new_context(locale="en-GB")
+            context = bound(await browser.new_context(locale="en-GB"))
             page = await context.new_page()
             await page.goto(oidc_system.base + "/sign-in")
             await page.get_by_role("button", name="Sign in with Test IdP").click()

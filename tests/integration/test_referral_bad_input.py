@@ -4,9 +4,10 @@ fields at fault) and change nothing: not the referral (its version and ETag), no
 number of events in referral's store, not the partner's inbox nor the organisation's
 list.
 
-Each row runs against a fresh referral of organisation A sent to partner P1, in the
-status where the row's command would succeed (`READY`) unless the row names another
-one, so only the fault the row describes stands between the request and a change.
+Each row runs against a referral of organisation A sent to partner P1, in the status where
+the row's command would succeed (`READY`) unless the row names another one, so only the fault
+the row describes stands between the request and a change. The rows of one status share their
+referral (`Worlds`: made once, made afresh after a row that fails).
 """
 
 from __future__ import annotations
@@ -20,7 +21,16 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.bad_requests import Bad, bad_request, body_rows, command_rows, roles_rows, with_, without
+from tests.bad_requests import (
+    Bad,
+    Worlds,
+    bad_request,
+    body_rows,
+    command_rows,
+    roles_rows,
+    with_,
+    without,
+)
 from tests.scenarios import REFERRAL as BASE
 from tests.scenarios import (
     REFERRAL_STEPS,
@@ -685,7 +695,7 @@ async def consent(
 
 
 async def referral_in(referral_api: httpx.AsyncClient, w: World, status: str) -> str:
-    """A fresh referral of organisation A to P1 in `status`."""
+    """A new referral of organisation A to P1 in `status`."""
     body = fill(PROPOSAL, w.ids)
     r = await referral_api.post(f"{BASE}/referrals", json=body, headers=w.callers["counsellor"])
     assert r.status_code == 201, r.text
@@ -736,28 +746,34 @@ def ready(bad: Bad) -> str:
     return bad.state or READY_BY_ROUTE[shape(bad.method, bad.path)]
 
 
+@pytest.fixture(scope="module")
+def referrals() -> Worlds[str]:
+    """The referral of each status, shared by the rows of that status."""
+    return Worlds()
+
+
 @pytest.mark.parametrize("bad", list(BAD.values()), ids=list(BAD))
 async def test_a_bad_request_answers_a_problem_and_changes_nothing(
-    bad: Bad, world: World, referral_api: httpx.AsyncClient
+    bad: Bad, world: World, referrals: Worlds[str], referral_api: httpx.AsyncClient
 ) -> None:
-    w = world
-    rid = await referral_in(referral_api, w, ready(bad))
-    before = await snapshot(referral_api, w, rid)
-    version = before["referral"]["version"]
-    assert before["etag"] == f'"{version}"'
-    ids = {
-        **w.ids,
-        "referral": rid,
-        "missing": str(uuid.uuid4()),
-        "stale": str(version - 1),
-        "next": str(version + 1),
-    }
+    w, status = world, ready(bad)
+    async with referrals.use(status, lambda: referral_in(referral_api, w, status)) as rid:
+        before = await snapshot(referral_api, w, rid)
+        version = before["referral"]["version"]
+        assert before["etag"] == f'"{version}"'
+        ids = {
+            **w.ids,
+            "referral": rid,
+            "missing": str(uuid.uuid4()),
+            "stale": str(version - 1),
+            "next": str(version + 1),
+        }
 
-    r = await bad_request(referral_api, BASE, bad, w.callers[bad.who], ids)
+        r = await bad_request(referral_api, BASE, bad, w.callers[bad.who], ids)
 
-    assert_problem(r, bad.status, bad.code, bad.fields)
-    assert "etag" not in r.headers
-    assert await snapshot(referral_api, w, rid) == before
+        assert_problem(r, bad.status, bad.code, bad.fields)
+        assert "etag" not in r.headers
+        assert await snapshot(referral_api, w, rid) == before
 
 
 def test_the_bad_request_table_covers_every_referral_path() -> None:
