@@ -596,7 +596,11 @@ BAD: dict[str, Bad] = {
         "GET", "/partners?include_inactive=true", 403, "forbidden", who="counsellor"
     ),
     # GET /partners/{id}
-    **roles_rows("read", "GET", P_PARTNER, None, "partner", "auditor"),
+    **roles_rows("read", "GET", P_PARTNER, None, "auditor"),
+    # (a partner reads its own entry, and another partner's reads as absent)
+    "read/another-partner-by-a-partner": AdminBad(
+        "GET", "/partners/{inactive}", 404, "not-found", who="partner"
+    ),
     "read/unknown-partner": AdminBad("GET", "/partners/{missing}", 404, "not-found"),
     "read/not-a-uuid": AdminBad("GET", "/partners/caw", 422, INVALID, fields=("partner_id",)),
     "read/inactive-for-a-counsellor": AdminBad(
