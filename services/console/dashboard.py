@@ -460,6 +460,51 @@ def network_figures(report: dict[str, Any] | None, local: Localised) -> list[Fig
     return [network, times]
 
 
+def summary_figure(reports: dict[str, dict[str, Any] | None], local: Localised) -> Figure:
+    """The period at a glance: a few totals of the three reports, each beside its name (a
+    report that did not answer leaves its totals out)."""
+    g = local.gettext
+    summary = Figure("summary", g(N_("At a glance")), [g(N_("Figure")), g(N_("Value"))])
+    followup, intake, referral = (reports.get(s) for s in ("followup", "intake", "referral"))
+    rows: list[list[Cell]] = []
+    if followup is not None:
+        rows += [
+            [g(N_("Follow-ups with an outcome")), followup.get("followups_with_outcome")],
+            [
+                g(N_("Median days from acceptance to outcome")),
+                rounded(followup.get("median_days_acceptance_to_outcome")),
+            ],
+            [
+                g(N_("Follow-ups with a bottleneck (%)")),
+                percent(followup.get("share_with_bottleneck")),
+            ],
+        ]
+    if intake is not None:
+        counsellors = intake.get("counsellors") or []
+        rows += [
+            [g(N_("Open cases")), sum(int(c.get("open_cases") or 0) for c in counsellors)],
+            [
+                g(N_("Hours of guidance held")),
+                rounded(sum(float(c.get("hours_used") or 0) for c in counsellors)),
+            ],
+        ]
+    if referral is not None:
+        partners = referral.get("partners") or []
+        accepted = sum(int(p.get("accepted") or 0) for p in partners)
+        answered = sum(int(p.get("answered") or 0) for p in partners)
+        rows += [
+            [g(N_("Referrals sent")), sum(int(p.get("referrals") or 0) for p in partners)],
+            [
+                g(N_("Referrals accepted (%)")),
+                percent(accepted / answered) if answered else None,
+            ],
+        ]
+    summary.rows = rows
+    if not rows:
+        summary.missing = g(N_("No figures can be read just now; try again in a moment."))
+    return summary
+
+
 BUILDERS: dict[str, Callable[[dict[str, Any] | None, Localised], list[Figure]]] = {
     "followup": outcome_figures,
     "intake": caseload_figures,
@@ -467,6 +512,7 @@ BUILDERS: dict[str, Callable[[dict[str, Any] | None, Localised], list[Figure]]] 
 }
 # Each figure's service (for its CSV, only that service is asked).
 FIGURES = {
+    "summary": "*",  # every service's
     "outcomes-by-month": "followup",
     "outcomes": "followup",
     "days-to-outcome": "followup",
@@ -500,13 +546,16 @@ async def report_of(
 async def figures_of(
     request: Request, page: View, period: Period, services: Sequence[str]
 ) -> list[Figure]:
-    """The figures of the services, their reports asked for at once."""
+    """The figures of the services, their reports asked for at once (every service's,
+    with the summary first, when `services` is all of them)."""
     reports = await asyncio.gather(*(report_of(request, page, s, period) for s in services))
-    return [
-        f
-        for service, report in zip(services, reports, strict=True)
-        for f in BUILDERS[service](report, page.local)
+    found = dict(zip(services, reports, strict=True))
+    figures = [
+        f for service, report in found.items() for f in BUILDERS[service](report, page.local)
     ]
+    if set(services) == set(REPORTS):
+        figures.insert(0, summary_figure(found, page.local))
+    return figures
 
 
 def team_lead_only(page: View) -> None:
@@ -547,7 +596,8 @@ async def figure_csv(
     if errors:
         text = "\n".join(m for messages in errors.fields.values() for m in messages)
         return Response(text + "\n", status_code=422, media_type="text/plain; charset=utf-8")
-    found = {f.name: f for f in await figures_of(request, page, period, [FIGURES[figure]])}
+    services = list(REPORTS) if FIGURES[figure] == "*" else [FIGURES[figure]]
+    found = {f.name: f for f in await figures_of(request, page, period, services)}
     chosen = found[figure]
     if chosen.missing:
         return Response(

@@ -5,56 +5,21 @@ form works, and a figure's CSV says it cannot be made now."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from shared.embedded import free_port
-from tests.console.conftest import REPO, System
-from tests.console.test_alone import csrf
+from tests.console.alone import console_alone, csrf
+from tests.console.conftest import System
 
 
 @pytest.fixture
 def console_without_apis(system: System) -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GUIDANCE_")}
-    secret = (system.folder / ".data" / "dev-jwt-secret").read_text().strip()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.console"],
-        cwd=REPO,
-        env=dict(
-            env,
-            GUIDANCE_PORT=str(port),
-            # Nobody listens here: every API call fails.
-            GUIDANCE_CONSOLE_API_URL=f"http://127.0.0.1:{free_port()}",
-            GUIDANCE_DATABASE_URL=system.database_url,
-            GUIDANCE_JWT_SECRET=secret,
-        ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            try:
-                if httpx.get(base + "/sign-in", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the console did not start"
-            time.sleep(0.2)
+    # Nobody listens there: every API call fails.
+    with console_alone(system, f"http://127.0.0.1:{free_port()}") as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(15)
 
 
 def test_the_dashboard_shows_a_notice_for_each_report_it_cannot_read(

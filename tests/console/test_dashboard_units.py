@@ -20,6 +20,7 @@ from services.console.dashboard import (
     outcome_figures,
     period_of,
     safe_cell,
+    summary_figure,
     today,
 )
 from services.console.i18n import Localised
@@ -303,6 +304,43 @@ def test_network_per_partner_with_rates_and_hours() -> None:
     assert times.columns == ["Partner", "Median hours to acknowledge", "Median hours to answer"]
     assert times.rows == [['=HYPERLINK("http://evil")', 2.2, 30.0]]
     assert {"2.2", "30"} <= set(texts(svg(times.chart)))
+
+
+def test_the_summary_adds_up_the_reports() -> None:
+    caseload = {
+        "counsellors": [
+            {"counsellor": "a", "open_cases": 4, "hours_used": 1.5},
+            {"counsellor": "b", "open_cases": 6, "hours_used": 2.25},
+        ]
+    }
+    network = {
+        "partners": [
+            {"name": "P", "referrals": 5, "accepted": 3, "answered": 4},
+            {"name": "Q", "referrals": 2, "accepted": 0, "answered": 1},
+        ]
+    }
+    summary = summary_figure(
+        {"followup": OUTCOMES_REPORT, "intake": caseload, "referral": network}, EN
+    )
+    assert summary.missing is None
+    assert summary.rows == [
+        ["Follow-ups with an outcome", 5],
+        ["Median days from acceptance to outcome", 45.0],
+        ["Follow-ups with a bottleneck (%)", 40.0],
+        ["Open cases", 10],
+        ["Hours of guidance held", 3.8],
+        ["Referrals sent", 7],
+        ["Referrals accepted (%)", 60.0],  # 3 of the 5 answered
+    ]
+    assert rows_of(summary.csv())[0] == ["Figure", "Value"]
+    # A report that did not answer leaves its totals out; none at all: a notice.
+    only = summary_figure({"followup": None, "intake": caseload, "referral": None}, EN)
+    assert [r[0] for r in only.rows] == ["Open cases", "Hours of guidance held"]
+    none = summary_figure({"followup": None, "intake": None, "referral": None}, EN)
+    assert none.rows == [] and none.missing
+    # No answered referral: no rate, not a division by zero.
+    idle = summary_figure({"referral": {"partners": [{"referrals": 1, "answered": 0}]}}, EN)
+    assert idle.rows == [["Referrals sent", 1], ["Referrals accepted (%)", None]]
 
 
 @pytest.mark.parametrize("given", ["=1+2", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])

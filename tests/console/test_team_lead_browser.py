@@ -158,6 +158,14 @@ def test_a_team_lead_reads_the_dashboard_downloads_its_figures_and_holds_a_case(
             assert chart.get_attribute("role") == "img" and chart.get_attribute("aria-label")
         visit.check("dashboard")
 
+        # At a glance: the totals, as its CSV gives them.
+        names = page.locator("#summary-figures dt").all_inner_texts()
+        values = page.locator("#summary-figures dd").all_inner_texts()
+        assert names[0] == "Follow-ups with an outcome" and len(names) == 7, names
+        rows, _ = download(page, "summary")
+        assert [r[0] for r in rows] == ["Figure", *names]
+        assert int(values[names.index("Open cases")]) >= 1
+
         # The outcome: in the table by kind, and the CSV says the same.
         outcomes = table(page, "outcomes")
         assert outcomes[0] == ["Outcome", "Follow-ups"]
