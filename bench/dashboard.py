@@ -12,9 +12,10 @@ seconds. The rows (and the benchmark's partners) are deleted at the end, and any
 an interrupted run at the start.
 
 The console is started as a process of its own (as `bench.console_pages` does), with
-`GUIDANCE_DEV_ORGANISATION` set to that organisation; U team leads sign in through its
-dev sign-in and load `/dashboard` for the last 90 days (the page's default; `--days 365`
-for a year, about half the history), R times each.
+`GUIDANCE_DEV_ORGANISATION` set to that organisation; U team leads (one by default: the
+time one page takes; more: the machine's saturation) sign in through its dev sign-in and
+load `/dashboard` for the last 90 days (the page's default; `--days 365` for a year,
+about half the history), R times each.
 
 The peer, measured in the same run: the three report calls the page makes (outcomes,
 caseload, network), sent at once straight to the APIs with the same token. The page's
@@ -24,7 +25,7 @@ does meets both.
 Target (issue #15): the dashboard renders in <= 300 ms p95 with 100,000 cases.
 
     .venv/bin/python -m bench.dashboard [--url URL] [--database-url URL] [--cases 100000]
-                                        [--users 4] [--requests 200] [--rounds 4]
+                                        [--users 1] [--requests 200] [--rounds 4]
 """
 
 from __future__ import annotations
@@ -396,7 +397,7 @@ def main() -> None:
     p.add_argument("--url", help="the running system's APIs (default: .data/run.json's)")
     p.add_argument("--database-url", help="its database (default: .data/run.json's)")
     p.add_argument("--cases", type=int, default=100_000, help="cases in the read models")
-    p.add_argument("--users", type=int, default=4, help="team leads at once")
+    p.add_argument("--users", type=int, default=1, help="team leads at once")
     p.add_argument("--requests", type=int, default=200, help="pages per team lead, in all")
     p.add_argument("--rounds", type=int, default=4, help="alternations of page and peer")
     p.add_argument("--warmup", type=int, default=5, help="unmeasured pages first")
