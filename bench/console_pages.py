@@ -158,9 +158,12 @@ async def seed(base: str, token: str, n: int, parallel: int = 8) -> list[Fixture
 
 
 # -- the console as a process of its own ------------------------------------------------------
-def start_console(api_url: str, database_url: str, pool: int, log: Path) -> tuple[Any, str]:
-    """`python -m services.console` on a free port, calling the APIs at `api_url`; the
-    process and its address once its sign-in page answers."""
+def start_console(
+    api_url: str, database_url: str, pool: int, log: Path, **settings: str
+) -> tuple[Any, str]:
+    """`python -m services.console` on a free port, calling the APIs at `api_url` (with
+    more `settings`, as GUIDANCE_ variables); the process and its address once its sign-in
+    page answers."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUIDANCE_")}
     secret = signing_settings().jwt_secret or ""
@@ -173,6 +176,7 @@ def start_console(api_url: str, database_url: str, pool: int, log: Path) -> tupl
         # Its sessions' pool: the running system holds most of max_connections.
         GUIDANCE_READ_POOL_SIZE=str(pool),
         GUIDANCE_LOG_LEVEL="warning",
+        **settings,
     )
     with log.open("w") as out:
         process = subprocess.Popen(

@@ -37,7 +37,6 @@ import platform
 import re
 import secrets
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import date, datetime, timedelta
@@ -47,11 +46,11 @@ from typing import Any
 import asyncpg
 import httpx
 
+from bench.console_pages import start_console
 from bench.intake_journey import pct
 from shared import runinfo
 from shared.auth import dev_token
 from shared.cli import DEV_PEOPLE, signing_settings
-from shared.embedded import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -212,44 +211,6 @@ async def remove(database: str, organisation: str | None) -> None:
         await conn.close()
 
 
-def start_console(api_url: str, database: str, organisation: str, log: Path) -> tuple[Any, str]:
-    """`python -m services.console` on a free port, its dev people in `organisation`."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GUIDANCE_")}
-    env.update(
-        GUIDANCE_PORT=str(port),
-        GUIDANCE_CONSOLE_API_URL=api_url,
-        GUIDANCE_DATABASE_URL=database,
-        GUIDANCE_JWT_SECRET=signing_settings().jwt_secret or "",
-        GUIDANCE_DEV_ORGANISATION=organisation,
-        GUIDANCE_READ_POOL_SIZE="4",
-        GUIDANCE_LOG_LEVEL="warning",
-    )
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "services.console"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise SystemExit(f"the console did not start:\n{log.read_text()[-2000:]}")
-        try:
-            if httpx.get(url + "/sign-in", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            process.terminate()
-            raise SystemExit(f"the console did not answer in 60 s:\n{log.read_text()[-2000:]}")
-        time.sleep(0.2)
-
-
 async def signed_in(url: str) -> httpx.AsyncClient:
     """A team lead's browser: signed in through the dev sign-in, its cookie kept."""
     http = httpx.AsyncClient(base_url=url, timeout=30, headers={"Accept-Language": "en"})
@@ -311,7 +272,7 @@ async def main_async(args: argparse.Namespace) -> None:
     await remove(database, None)
     setup_s = await fill(database, organisation, args.cases)
     log = Path(tempfile.mkstemp(prefix="dashboard-bench-", suffix=".log")[1])
-    process, console = start_console(base, database, organisation, log)
+    process, console = start_console(base, database, 4, log, GUIDANCE_DEV_ORGANISATION=organisation)
     today = date.today()
     period = {"from": str(today - timedelta(days=args.days - 1)), "to": str(today)}
     query = f"from={period['from']}&to={period['to']}"

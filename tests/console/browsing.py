@@ -5,6 +5,8 @@ counsellor, the registration form filled in."""
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,22 @@ def sign_in_as(visit: Visit, base: str, person: str, home: str, language: str | 
         assert page.locator("html").get_attribute("lang") == language
     page.click(f"#sign-in-{person}")
     assert page.url.removeprefix(base).split("?")[0] == home, page.url
+
+
+def reload_until(page: Any, shown: str | Callable[[Any], Any], seconds: float = 20) -> None:
+    """The page read again until `shown` holds: a selector that matches, or a check of the
+    page that answers true (what another service follows, within moments)."""
+    deadline = time.monotonic() + seconds
+
+    def holds() -> bool:
+        if isinstance(shown, str):
+            return bool(page.locator(shown).count())
+        return bool(shown(page))
+
+    while not holds():
+        assert time.monotonic() < deadline, f"{shown} never so at {page.url}"
+        time.sleep(0.3)
+        page.reload()
 
 
 def read_only(page: Any) -> None:

@@ -109,6 +109,31 @@ def register_partner(
     return str(r.json()["partner_id"])
 
 
+def propose_when_known(
+    api: httpx.Client,
+    case_id: str,
+    partner_id: str,
+    categories: tuple[str, ...] = ("identity",),
+    reason: str = "Needs help with debts before a course.",
+) -> str:
+    """A referral of the case to the partner proposed (its id) as soon as referral knows the
+    case and the client's consent, which it learns from intake's events within moments."""
+    body = {
+        "case_id": case_id,
+        "partner_id": partner_id,
+        "reason": reason,
+        "data_categories": list(categories),
+    }
+    deadline = time.monotonic() + 20
+    while True:
+        r = api.post("/referral/v1/referrals", json=body)
+        if r.status_code == 201:
+            return str(r.json()["referral_id"])
+        assert r.status_code in (404, 409), r.text
+        assert time.monotonic() < deadline, f"referral never knew the case: {r.text}"
+        time.sleep(0.2)
+
+
 def dev_partner_in_directory(system: System) -> str:
     """The dev partner in the directory, under the id its sign-in carries (registered by
     whichever test asks first, the same way; later ones find it there)."""

@@ -9,7 +9,6 @@ pass in Dutch and in French. axe-core on every page, a screenshot of each."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,23 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.console.browsing import Visit, t
+from tests.console.browsing import Visit, sign_in_as, t
 from tests.console.conftest import System
 from tests.console.journey import token_of
 
 pytestmark = pytest.mark.browser
-
-
-def sign_in_as(visit: Visit, base: str, role: str, language: str | None) -> None:
-    """Signed in as the dev person of `role`, in `language`: on the partner directory."""
-    page = visit.page
-    page.goto(base + "/sign-in")
-    if language is not None:
-        page.select_option("#language-switch", language)
-        page.click("#language-submit")
-        assert page.locator("html").get_attribute("lang") == language
-    page.click(f"#sign-in-{role}")
-    assert re.search(r"/directory$", page.url), page.url
 
 
 def directory_admin(system: System) -> httpx.Client:
@@ -52,7 +39,7 @@ def test_a_directory_admin_registers_changes_and_deactivates_a_partner(
     page = context.new_page()
     visit = Visit(page, screenshots, "admin-en")
     try:
-        sign_in_as(visit, system.base, "directory_admin", "en")
+        sign_in_as(visit, system.base, "directory_admin", "/directory", "en")
         assert page.locator("h1").inner_text() == "Partner directory"
         nav = page.locator("nav.site-nav")
         assert nav.get_by_role("link", name="Partner directory").get_attribute("aria-current") == (
@@ -213,7 +200,7 @@ def test_an_admin_finds_the_dead_letters_of_each_service(
     page = context.new_page()
     visit = Visit(page, screenshots, "admin-letters")
     try:
-        sign_in_as(visit, system.base, "admin", "en")
+        sign_in_as(visit, system.base, "admin", "/directory", "en")
         page.locator("nav.site-nav").get_by_role("link", name="Dead letters").click()
         assert page.locator("h1").inner_text() == "Dead letters"
         for service in ("intake", "planning", "followup", "referral"):
@@ -247,7 +234,7 @@ def test_a_partner_registered_and_deactivated_in_each_language(
     page = context.new_page()
     visit = Visit(page, screenshots, f"admin-{language}")
     try:
-        sign_in_as(visit, system.base, "directory_admin", language)
+        sign_in_as(visit, system.base, "directory_admin", "/directory", language)
         assert page.locator("h1").inner_text() == t(language, "Partner directory")
         visit.check("directory")
         page.click("#to-register")

@@ -12,13 +12,11 @@ French. axe-core on every page, a screenshot of each."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from shared.audit import bundle
@@ -30,6 +28,7 @@ from tests.console.journey import (
     eventually,
     partner_api,
     post,
+    propose_when_known,
     register_partner,
 )
 
@@ -42,24 +41,6 @@ REFERRAL_STEPS = [
     "Referral.Accepted",
     "Referral.OutcomeReported",
 ]
-
-
-def propose_when_known(api: httpx.Client, case_id: str, partner_id: str) -> str:
-    """Referral learns of the case and the consent from intake's events, within moments."""
-    body = {
-        "case_id": case_id,
-        "partner_id": partner_id,
-        "reason": "Needs help with debts before a course.",
-        "data_categories": ["identity", "career_question"],
-    }
-    deadline = time.monotonic() + 20
-    while True:
-        r = api.post("/referral/v1/referrals", json=body)
-        if r.status_code == 201:
-            return str(r.json()["referral_id"])
-        assert r.status_code in (404, 409), r.text
-        assert time.monotonic() < deadline, f"referral never knew the case: {r.text}"
-        time.sleep(0.2)
 
 
 def answered_referral(system: System, given: str) -> tuple[str, str]:
@@ -80,7 +61,7 @@ def answered_referral(system: System, given: str) -> tuple[str, str]:
             },
         )
         eventually(api, "/planning/v1/plans", case_id=case_id)
-        referral_id = propose_when_known(api, case_id, partner_id)
+        referral_id = propose_when_known(api, case_id, partner_id, ("identity", "career_question"))
         post(api, f"/referral/v1/referrals/{referral_id}/send", {})
     with partner_api(system, partner_id) as partner:
         here = f"/referral/v1/referrals/{referral_id}"

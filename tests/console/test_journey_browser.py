@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.console.browsing import Visit, read_only, sign_in_as, sign_in_as_counsellor
+from tests.console.browsing import Visit, read_only, reload_until, sign_in_as, sign_in_as_counsellor
 from tests.console.conftest import System
 from tests.console.journey import (
     accepted_case,
@@ -64,15 +64,6 @@ def same(in_csv: str, on_page: str) -> bool:
         return float(in_csv) == float(on_page.replace(",", ""))
     except ValueError:
         return in_csv == on_page
-
-
-def reload_until(page: Any, selector: str, seconds: float = 20) -> None:
-    """The page read again until `selector` shows (what another service follows)."""
-    deadline = time.monotonic() + seconds
-    while page.locator(selector).count() == 0:
-        assert time.monotonic() < deadline, f"{selector} never showed at {page.url}"
-        time.sleep(0.3)
-        page.reload()
 
 
 def test_a_referral_travels_through_the_counsellor_partner_team_lead_and_auditor_consoles(

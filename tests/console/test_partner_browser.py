@@ -10,20 +10,20 @@ axe-core on every page, a screenshot of each."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.console.browsing import Visit, sign_in_as, t
+from tests.console.browsing import Visit, reload_until, sign_in_as, t
 from tests.console.conftest import System
 from tests.console.journey import (
     accepted_case,
     counsellor_api,
     dev_partner_in_directory,
     post,
+    propose_when_known,
     register_partner,
 )
 
@@ -49,37 +49,15 @@ def sent_referral(
                 "granted": True,
             },
         )
-        body = {
-            "case_id": case_id,
-            "partner_id": partner_id,
-            "reason": "Wants to learn a trade on the job.",
-            "data_categories": categories,
-        }
-        # Referral learns of the case and the consent from intake's events, within moments.
-        deadline = time.monotonic() + 20
-        while True:
-            r = api.post("/referral/v1/referrals", json=body)
-            if r.status_code == 201:
-                break
-            assert r.status_code in (404, 409), r.text
-            assert time.monotonic() < deadline, f"referral never knew the case: {r.text}"
-            time.sleep(0.2)
-        referral_id = str(r.json()["referral_id"])
+        referral_id = propose_when_known(
+            api, case_id, partner_id, tuple(categories), "Wants to learn a trade on the job."
+        )
         post(api, f"/referral/v1/referrals/{referral_id}/send", {})
     return str(client_id), referral_id
 
 
 def sign_in_as_partner(visit: Visit, base: str, language: str | None) -> None:
     sign_in_as(visit, base, "partner", "/inbox", language)
-
-
-def reload_until(page: Any, selector: str, seconds: float = 20) -> None:
-    """The page read again until `selector` shows (what another service follows)."""
-    deadline = time.monotonic() + seconds
-    while page.locator(selector).count() == 0:
-        assert time.monotonic() < deadline, f"{selector} never showed at {page.url}"
-        time.sleep(0.3)
-        page.reload()
 
 
 def test_a_partner_reads_acknowledges_accepts_and_reports_a_referral(

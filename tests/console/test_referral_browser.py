@@ -10,13 +10,11 @@ each."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.console.browsing import Visit, sign_in_as_counsellor, t
@@ -26,6 +24,7 @@ from tests.console.journey import (
     counsellor_api,
     partner_api,
     post,
+    propose_when_known,
     register_partner,
 )
 
@@ -49,25 +48,13 @@ def referable_client(system: System, partner_id: str, given: str) -> tuple[str, 
                 "granted": True,
             },
         )
-        return client_id, case_id, propose_when_known(api, case_id, partner_id)
-
-
-def propose_when_known(api: httpx.Client, case_id: str, partner_id: str) -> str:
-    """Referral learns of the case and the consent from intake's events, within moments."""
-    body = {
-        "case_id": case_id,
-        "partner_id": partner_id,
-        "reason": "Needs a recognised course before applying again.",
-        "data_categories": ["identity"],
-    }
-    deadline = time.monotonic() + 20
-    while True:
-        r = api.post("/referral/v1/referrals", json=body)
-        if r.status_code == 201:
-            return str(r.json()["referral_id"])
-        assert r.status_code in (404, 409), r.text
-        assert time.monotonic() < deadline, f"referral never knew the case: {r.text}"
-        time.sleep(0.2)
+        return (
+            client_id,
+            case_id,
+            propose_when_known(
+                api, case_id, partner_id, reason="Needs a recognised course before applying again."
+            ),
+        )
 
 
 def test_a_counsellor_finds_a_partner_proposes_sends_and_withdraws_referrals(

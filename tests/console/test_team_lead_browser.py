@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 
 from services.console.dashboard import PERIOD_FIELDS
-from tests.console.browsing import Visit, sign_in_as, t
+from tests.console.browsing import Visit, reload_until, sign_in_as, t
 from tests.console.conftest import System
 from tests.console.journey import (
     accepted_case,
@@ -31,28 +30,11 @@ from tests.console.journey import (
     eventually,
     partner_api,
     post,
+    propose_when_known,
     register_partner,
 )
 
 pytestmark = pytest.mark.browser
-
-
-def propose_when_known(api: Any, case_id: str, partner_id: str) -> str:
-    """Referral learns of the case and the consent from intake's events, within moments."""
-    body = {
-        "case_id": case_id,
-        "partner_id": partner_id,
-        "reason": "Needs help with debts before a course.",
-        "data_categories": ["identity"],
-    }
-    deadline = time.monotonic() + 20
-    while True:
-        r = api.post("/referral/v1/referrals", json=body)
-        if r.status_code == 201:
-            return str(r.json()["referral_id"])
-        assert r.status_code in (404, 409), r.text
-        assert time.monotonic() < deadline, f"referral never knew the case: {r.text}"
-        time.sleep(0.2)
 
 
 def figures_to_show(system: System, partner_name: str) -> dict[str, str]:
@@ -126,15 +108,6 @@ def download(page: Any, figure: str) -> tuple[list[list[str]], str]:
     disposition = answer.headers["content-disposition"]
     assert disposition.startswith("attachment;"), disposition
     return list(csv.reader(io.StringIO(answer.text()))), disposition
-
-
-def reload_until(page: Any, check: Any, seconds: float = 20) -> None:
-    """The page read again until `check(page)` holds (the reports follow the events)."""
-    deadline = time.monotonic() + seconds
-    while not check(page):
-        assert time.monotonic() < deadline, f"never so at {page.url}"
-        time.sleep(0.5)
-        page.reload()
 
 
 def test_a_team_lead_reads_the_dashboard_downloads_its_figures_and_holds_a_case(
