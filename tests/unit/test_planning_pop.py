@@ -10,6 +10,7 @@ client's key is gone.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -90,7 +91,7 @@ def needs(plan: Plan, kinds: list[str], notes: str | None = None) -> None:
     plan.record_support_needs(kinds=kinds, notes=notes, actor="c-1", at=NOW)
 
 
-def replay(events: list[Any]) -> Plan:
+def replay(events: Sequence[Any]) -> Plan:
     aggregate = None
     for event in events:
         aggregate = event.mutate(aggregate)
