@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from services.planning.document import render
 from services.planning.domain import SUPPORT_KINDS, Plan, PlanningError, SmartPolicy
 
 NOW = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
@@ -238,3 +239,24 @@ def test_the_parts_of_an_erased_client_replay_as_erased() -> None:
     )
     assert content["support_needs"]["kinds"] == "ERASED"
     assert content["support_needs"]["notes"] == "ERASED"
+
+
+def test_the_printed_plan_shows_the_parts_escaped_and_omits_those_not_recorded() -> None:
+    plan = a_plan()
+    plan.state_career_question(question="Q?", actor="c-1", at=NOW)
+    insight(plan, text="<script>alert(1)</script> helping")
+    decision(plan, kind="choice", text="Care & cure", reasons="Because <b>")
+    needs(plan, ["digital_skills", "other"], "A laptop")
+    content = {**plan.content(), "status": plan.status, "gaps": [], "last_agreed": None}
+
+    page = render(content, client_name=None, lang="fr", printed=TODAY, career_question="Q?")
+
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; helping" in page
+    assert "Care &amp; cure" in page and "Because &lt;b&gt;" in page
+    assert "<h2>Réflexions et prises de conscience</h2>" in page
+    assert "<strong>Choix</strong>" in page
+    assert "<li>compétences numériques</li><li>autre</li>" in page
+    assert "A laptop" in page
+    bare = {**a_plan().content(), "status": "draft", "gaps": [], "last_agreed": None}
+    empty = render(bare, client_name=None, lang="en", printed=TODAY)
+    assert "Reflections and insights" not in empty and "Support I need" not in empty
