@@ -181,9 +181,12 @@ async def test_the_parts_are_published_sealed_and_exported_opened(
     api: httpx.AsyncClient,
     planning_api: httpx.AsyncClient,
     planning_app: Any,
+    followup_api: httpx.AsyncClient,
+    referral_api: httpx.AsyncClient,
     counsellor: dict[str, str],
     js: Any,
 ) -> None:
+    # (Follow-up and referral run too: the export is complete or not given.)
     w = await a_rich_plan(api, planning_api, counsellor)
     planning = planning_app.state.application
 
