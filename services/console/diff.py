@@ -1,5 +1,8 @@
 """What changed between two agreed versions of a plan: goals and actions matched by their
-ids, each added, removed, or changed field by field; and the plan's type."""
+ids, each added, removed, or changed field by field; the plan's type; the career question
+and the support needs field by field; insights and choices or decisions (which do not
+change once written) matched by their ids, added or removed. A version agreed before the
+plan had these parts has none of them."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import Any
 
 GOAL_FIELDS = ("title", "specific", "measure", "target_date", "competences", "priority")
 ACTION_FIELDS = ("description", "owner", "due_date", "status")
+SUPPORT_FIELDS = ("kinds", "notes")
 
 
 @dataclass(frozen=True)
@@ -22,8 +26,10 @@ class Change:
     """One goal or action (or the plan's type) that differs between the versions."""
 
     kind: str  # "added" | "removed" | "changed"
-    what: str  # "goal" | "action" | "plan_type"
-    label: str  # the goal's title, the action's description, or the type
+    # "goal" | "action" | "plan_type" | "career_question" | "insight" | "decision" |
+    # "support_needs"
+    what: str
+    label: str  # the goal's title, the action's description, the type, the text
     goal: str | None = None  # an action's goal's title
     fields: list[FieldChange] = field(default_factory=list)
 
@@ -49,9 +55,46 @@ def _fields(old: dict[str, Any], new: dict[str, Any], names: tuple[str, ...]) ->
     return changed
 
 
+def _by_id(items: Any, key: str) -> dict[str, dict[str, Any]]:
+    return {str(i[key]): i for i in items} if isinstance(items, list) else {}
+
+
+def _written(old: dict[str, Any], new: dict[str, Any], part: str, key: str) -> list[Change]:
+    """Insights or decisions added and removed between the versions, by their ids."""
+    what = part.rstrip("s")
+    before, after = _by_id(old.get(part), key), _by_id(new.get(part), key)
+    added = [Change("added", what, str(i["text"])) for k, i in after.items() if k not in before]
+    gone = [Change("removed", what, str(i["text"])) for k, i in before.items() if k not in after]
+    return added + gone
+
+
+def _reflection(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+    """The career question, the insights, the decisions and the support needs."""
+    changes: list[Change] = []
+    if old.get("career_question") != new.get("career_question"):
+        question = FieldChange(
+            "career_question", old.get("career_question"), new.get("career_question")
+        )
+        changes.append(
+            Change(
+                "changed",
+                "career_question",
+                str(new.get("career_question") or ""),
+                fields=[question],
+            )
+        )
+    changes += _written(old, new, "insights", "insight_id")
+    changes += _written(old, new, "decisions", "decision_id")
+    needs_old, needs_new = old.get("support_needs") or {}, new.get("support_needs") or {}
+    if fields := _fields(needs_old, needs_new, SUPPORT_FIELDS):
+        changes.append(Change("changed", "support_needs", "", fields=fields))
+    return changes
+
+
 def plan_diff(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
-    """The changes from `old` to `new` (two versions' `content`): the type first, then
-    goals in the new version's order (removed ones last), then actions likewise."""
+    """The changes from `old` to `new` (two versions' `content`): the type first, the
+    career question, insights, decisions and support needs, then goals in the new
+    version's order (removed ones last), then actions likewise."""
     changes: list[Change] = []
     if old.get("plan_type") != new.get("plan_type"):
         changes.append(
@@ -62,6 +105,7 @@ def plan_diff(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
                 fields=[FieldChange("plan_type", old.get("plan_type"), new.get("plan_type"))],
             )
         )
+    changes += _reflection(old, new)
     old_goals = {str(g["goal_id"]): g for g in old.get("goals", [])}
     new_goals = {str(g["goal_id"]): g for g in new.get("goals", [])}
     for goal_id, goal in new_goals.items():

@@ -33,6 +33,10 @@ DONE = {
     "action-done": N_("The action is marked as done."),
     "action-cancelled": N_("The action is cancelled."),
     "agreement": N_("The agreement is recorded."),
+    "career-question": N_("The career question is saved."),
+    "insight": N_("The insight is recorded."),
+    "plan-decision": N_("The choice or decision is recorded."),
+    "support-needs": N_("The support needs are saved."),
 }
 COMPETENCES = {
     "quality_reflection": N_("Reflecting on qualities"),

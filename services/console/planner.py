@@ -1,12 +1,15 @@
-"""The plan editor (the POP of an accepted case): its type, SMART goals by priority with
-each criterion as the API judges it, actions with owner and due date, agreement by the
-client and the counsellor, the agreed versions and what changed between two of them, and
-the links to the printable plan (services/console/printing.py)."""
+"""The plan editor (the POP of an accepted case): its type, the career question in the
+plan's words, the client's insights, choices and decisions with their reasons, SMART goals
+by priority with each criterion as the API judges it, actions with owner and due date, the
+support the client needs, agreement by the client and the counsellor, the agreed versions
+and what changed between two of them, and the links to the printable plan
+(services/console/printing.py)."""
 
 from __future__ import annotations
 
 import functools
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -49,6 +52,15 @@ OWNERS = {
 }
 ACTION_STATUSES = {"open": N_("open"), "completed": N_("done"), "cancelled": N_("cancelled")}
 PARTIES = {"client": N_("The client"), "counsellor": N_("The counsellor")}
+DECISION_KINDS = {"choice": N_("Choice"), "decision": N_("Decision")}
+SUPPORT_KINDS = {
+    "language": N_("Language"),
+    "digital_skills": N_("Digital skills"),
+    "childcare": N_("Childcare"),
+    "mobility": N_("Mobility"),
+    "finances": N_("Finances"),
+    "other": N_("Other"),
+}
 # The SMART criteria, in order, and the goal form's control each is judged on.
 SMART = {
     "specific": N_("Specific"),
@@ -97,6 +109,20 @@ ACTION_FIELDS = {
 PRIORITY_FIELDS = {"order": N_("Give every goal a priority.")}
 ACTION_CHANGE_FIELDS = {"action_id": N_("This action is already done or cancelled.")}
 AGREEMENT_FIELDS = {"party": N_("Choose who agrees.")}
+QUESTION_FIELDS = {"question": N_("Write the career question (at most 2000 characters).")}
+INSIGHT_FIELDS = {
+    "text": N_("Write the insight (at most 2000 characters)."),
+    "date": N_("Enter the day of the insight: today or earlier."),
+}
+DECISION_FIELDS = {
+    "kind": N_("Choose whether it is a choice or a decision."),
+    "text": N_("Write what was chosen or decided (at most 2000 characters)."),
+    "reasons": N_("Write why (at most 2000 characters)."),
+}
+SUPPORT_FIELDS = {
+    "kinds": N_("Choose each kind of support once."),
+    "notes": N_("Describe the support needed (at most 2000 characters); say what “other” is."),
+}
 
 
 @router.get("/cases/{case_id}/plan", response_class=HTMLResponse)
@@ -155,6 +181,12 @@ async def show_plan(
         owners=OWNERS,
         action_statuses=ACTION_STATUSES,
         parties=PARTIES,
+        decision_kinds=DECISION_KINDS,
+        decision_options=[(k, page.gettext(n)) for k, n in DECISION_KINDS.items()],
+        support_kinds=SUPPORT_KINDS,
+        support_options=[(k, page.gettext(n)) for k, n in SUPPORT_KINDS.items()],
+        # An insight's day: today unless the counsellor says otherwise.
+        today=datetime.now(UTC).date().isoformat(),
         # The printable plan (HTML and PDF, services/console/printing.py), client's language first.
         document_languages=ordered_languages(client.get("preferred_language")),
         done=done_message(page, done),
@@ -187,7 +219,7 @@ async def change_plan(
     done: str | None = None,
 ) -> Response:
     """Send one of the plan editor's forms; the editor again, the refusal at the form."""
-    method = "PUT" if path in ("type", "priorities") else "POST"
+    method = "PUT" if path in ("type", "priorities", "career-question", "support-needs") else "POST"
     return await submit(
         request,
         page,
@@ -323,6 +355,83 @@ async def agree(request: Request, plan_id: uuid.UUID, page: SignedIn) -> Respons
     )
 
 
+@router.post("/plans/{plan_id}/career-question")
+async def state_career_question(request: Request, plan_id: uuid.UUID, page: SignedIn) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "question")
+    return await change_plan(
+        request,
+        page,
+        plan_id,
+        "career-question",
+        "career-question",
+        values,
+        QUESTION_FIELDS,
+        values,
+        form,
+    )
+
+
+@router.post("/plans/{plan_id}/insights")
+async def record_insight(request: Request, plan_id: uuid.UUID, page: SignedIn) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "text", "date")
+    body = {**values, "date": values["date"] or None}
+    return await change_plan(
+        request,
+        page,
+        plan_id,
+        "insight",
+        "insights",
+        body,
+        INSIGHT_FIELDS,
+        values,
+        form,
+        anchor="reflection",
+    )
+
+
+@router.post("/plans/{plan_id}/decisions")
+async def record_decision(request: Request, plan_id: uuid.UUID, page: SignedIn) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "kind", "text", "reasons")
+    return await change_plan(
+        request,
+        page,
+        plan_id,
+        "plan-decision",
+        "decisions",
+        values,
+        DECISION_FIELDS,
+        values,
+        form,
+        anchor="reflection",
+    )
+
+
+@router.post("/plans/{plan_id}/support-needs")
+async def record_support_needs(request: Request, plan_id: uuid.UUID, page: SignedIn) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    values: dict[str, Any] = texts(form, "notes")
+    values["kinds"] = many(form, "kinds")
+    body = {"kinds": values["kinds"], "notes": values["notes"] or None}
+    return await change_plan(
+        request,
+        page,
+        plan_id,
+        "support-needs",
+        "support-needs",
+        body,
+        SUPPORT_FIELDS,
+        values,
+        form,
+    )
+
+
 # -- agreed versions ------------------------------------------------------------------------
 def version_number(value: str | None, count: int, default: int) -> int:
     try:
@@ -370,6 +479,8 @@ async def versions(
         owners=OWNERS,
         action_statuses=ACTION_STATUSES,
         parties=PARTIES,
+        decision_kinds=DECISION_KINDS,
+        shown_value=functools.partial(shown_value, page),
         shown_fields=lambda change: [
             (
                 page.gettext(FIELD_NAMES.get(f.name, f.name)),
@@ -389,6 +500,8 @@ def shown_value(page: View, name: str, value: Any) -> str:
         return page.local.day(str(value), "long")
     if name == "competences" and isinstance(value, list):
         return ", ".join(page.gettext(COMPETENCES.get(str(c), str(c))) for c in value)
+    if name == "kinds" and isinstance(value, list):
+        return ", ".join(page.gettext(SUPPORT_KINDS.get(str(k), str(k))) for k in value) or "—"
     names = {"plan_type": PLAN_TYPES, "owner": OWNERS, "status": ACTION_STATUSES}.get(name)
     if names is not None:
         return page.gettext(names.get(str(value), str(value)))
@@ -407,4 +520,7 @@ FIELD_NAMES = {
     "owner": N_("Who"),
     "due_date": N_("Due date"),
     "status": N_("State"),
+    "career_question": N_("Career question"),
+    "kinds": N_("Kinds of support"),
+    "notes": N_("The support needed, in words"),
 }

@@ -29,6 +29,10 @@ class PlanningApplication(ServiceApplication):
         ),
         Plan.EvidenceAdded: PersonalFields(("title", "description"), subject="client_id"),
         Plan.PortfolioAssessed: PersonalFields(("comparison",), subject="client_id"),
+        Plan.CareerQuestionStated: PersonalFields(("question",), subject="client_id"),
+        Plan.InsightRecorded: PersonalFields(("text",), subject="client_id"),
+        Plan.DecisionRecorded: PersonalFields(("text", "reasons"), subject="client_id"),
+        Plan.SupportNeedsRecorded: PersonalFields(("kinds", "notes"), subject="client_id"),
         Plan.Agreed: PersonalFields(("content",), subject="client_id"),
         Plan.Closed: PersonalFields(("reason",), subject="client_id"),
     }

@@ -1,6 +1,8 @@
 """The client's printable plan: one clean HTML page, in Dutch, French or English, with what
-the client agreed to: the career question, the gaps, the goals with their SMART measures, the
-actions with owners and dates, the agreement and its version. The console prints it as PDF."""
+the client agreed to: the career question, the gaps, the client's insights, choices and
+decisions with their reasons, the goals with their SMART measures, the actions with owners
+and dates, the support the client needs, the agreement and its version. The console prints
+it as PDF."""
 
 from __future__ import annotations
 
@@ -41,6 +43,18 @@ _OWN_TEXT: dict[str, dict[str, str]] = {
         "closed": "closed",
         "client_party": "the client",
         "counsellor_party": "the counsellor",
+        "insights": "Reflections and insights",
+        "decisions": "Choices and decisions",
+        "choice": "Choice",
+        "decision": "Decision",
+        "reasons": "Why",
+        "support": "Support I need",
+        "support_language": "language",
+        "support_digital_skills": "digital skills",
+        "support_childcare": "childcare",
+        "support_mobility": "mobility",
+        "support_finances": "finances",
+        "support_other": "other",
     },
     "nl": {
         "title": "Persoonlijk ontwikkelingsplan (POP)",
@@ -71,6 +85,18 @@ _OWN_TEXT: dict[str, dict[str, str]] = {
         "closed": "afgesloten",
         "client_party": "de cliënt",
         "counsellor_party": "de loopbaanbegeleider",
+        "insights": "Reflecties en inzichten",
+        "decisions": "Keuzes en beslissingen",
+        "choice": "Keuze",
+        "decision": "Beslissing",
+        "reasons": "Waarom",
+        "support": "Ondersteuning die ik nodig heb",
+        "support_language": "taal",
+        "support_digital_skills": "digitale vaardigheden",
+        "support_childcare": "kinderopvang",
+        "support_mobility": "mobiliteit",
+        "support_finances": "financiën",
+        "support_other": "andere",
     },
     "fr": {
         "title": "Plan personnel de développement (PPD)",
@@ -101,6 +127,18 @@ _OWN_TEXT: dict[str, dict[str, str]] = {
         "closed": "clôturé",
         "client_party": "le client",
         "counsellor_party": "le conseiller",
+        "insights": "Réflexions et prises de conscience",
+        "decisions": "Choix et décisions",
+        "choice": "Choix",
+        "decision": "Décision",
+        "reasons": "Pourquoi",
+        "support": "Le soutien dont j'ai besoin",
+        "support_language": "langue",
+        "support_digital_skills": "compétences numériques",
+        "support_childcare": "garde d'enfants",
+        "support_mobility": "mobilité",
+        "support_finances": "finances",
+        "support_other": "autre",
     },
 }
 TEXT = {lang: {**COMMON_TEXT[lang], **words} for lang, words in _OWN_TEXT.items()}
@@ -118,7 +156,7 @@ th, td { border: 1px solid #999; padding: .25rem .5rem; text-align: left; font-s
 dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 dl.meta dt { font-weight: bold; }
 footer { margin-top: 2.5rem; font-size: .85rem; color: #555; }
-.question { white-space: pre-line; }
+.question, .said { white-space: pre-line; }
 @page { size: A4; margin: 20mm 18mm; }
 @media print { body { margin: 0; max-width: none; padding: 0; } }
 """
@@ -127,6 +165,45 @@ footer { margin-top: 2.5rem; font-size: .85rem; color: #555; }
 def language_for(preferred: str | None, requested: str | None) -> str:
     """The plan's language: the one asked for, else the client's, else English."""
     return document_language(preferred, requested, "en")
+
+
+def _said(value: Any) -> str:
+    """A text of the plan, escaped; "" for none."""
+    return "" if value is None else escape(str(value))
+
+
+def reflection_html(plan: dict[str, Any], t: dict[str, str]) -> str:
+    """The insights, the choices and decisions with their reasons, each section only when
+    the plan has some (a plan from before them prints as it did)."""
+    out = ""
+    insights = plan.get("insights") or []
+    if insights:
+        items = "".join(
+            f'<li>{iso_day(i["date"])}: <span class="said">{_said(i["text"])}</span></li>'
+            for i in insights
+        )
+        out += f"<h2>{t['insights']}</h2><ul>{items}</ul>"
+    decisions = plan.get("decisions") or []
+    if decisions:
+        items = "".join(
+            f'<li><strong>{t.get(d["kind"], "")}</strong>: <span class="said">'
+            f"{_said(d['text'])}</span><br>{t['reasons']}: "
+            f'<span class="said">{_said(d["reasons"])}</span></li>'
+            for d in decisions
+        )
+        out += f"<h2>{t['decisions']}</h2><ul>{items}</ul>"
+    return out
+
+
+def support_html(plan: dict[str, Any], t: dict[str, str]) -> str:
+    """The support the client needs: its kinds and its words (nothing until recorded)."""
+    needs = plan.get("support_needs")
+    if not needs:
+        return ""
+    kinds = needs["kinds"] if isinstance(needs["kinds"], list) else []
+    listed = "".join(f"<li>{t['support_' + k]}</li>" for k in kinds if "support_" + k in t)
+    notes = f'<p class="said">{_said(needs["notes"])}</p>' if needs.get("notes") else ""
+    return f"<h2>{t['support']}</h2>" + (f"<ul>{listed}</ul>" if listed else "") + notes
 
 
 def render(
@@ -195,7 +272,8 @@ def render(
         f'<dl class="meta">{name}<dt>{t["type"]}</dt><dd>{e(plan_type)}</dd>'
         f"<dt>{t['status']}</dt><dd>{e(t.get(plan['status'], plan['status']))}</dd>"
         f"{version}</dl>{question}<h2>{t['gaps']}</h2>{gaps_html}"
-        f"<h2>{t['goals']}</h2>{''.join(goals_html)}"
+        f"{reflection_html(plan, t)}"
+        f"<h2>{t['goals']}</h2>{''.join(goals_html)}{support_html(plan, t)}"
         f"<h2>{t['agreement']}</h2>{agreement}"
         f"<footer>{t['printed']} {printed.isoformat()}</footer></body></html>"
     )

@@ -1,5 +1,6 @@
 """Planning's part of a client's export: the plans of the client's cases, each with its
-goals and actions, analysis, portfolio, agreements, every agreed version, and the
+goals and actions, analysis, portfolio, career question, insights, decisions, support
+needs, agreements, every agreed version, and the
 history of every change; personal fields opened (ERASED where the key is gone)."""
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ def plan_part(app: PlanningApplication, p: Plan) -> dict[str, Any]:
         "goals": p.ranked_goals(),
         "competence_analysis": p.competence_analysis_dict(),
         "portfolio": p.portfolio.as_dict(),
+        "career_question": p.career_question,
+        "insights": p.insights_list(),
+        "decisions": p.decisions_list(),
+        "support_needs": p.support_needs_dict(),
         "agreements": p.agreements_dict(),
         "agreed_versions": p.agreed_in_order(),
         "closed": p.closed_dict(),

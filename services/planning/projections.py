@@ -88,6 +88,10 @@ class PlanningProjection(Projection):
         Plan.CompetenceAnalysisRecorded: updated(),
         Plan.EvidenceAdded: updated(),
         Plan.PortfolioAssessed: updated(),
+        Plan.CareerQuestionStated: updated(),
+        Plan.InsightRecorded: updated(),
+        Plan.DecisionRecorded: updated(),
+        Plan.SupportNeedsRecorded: updated(),
         Plan.PartyAgreed: updated(),
     }
 

@@ -43,6 +43,19 @@ PUBLICATIONS: dict[type, Publication] = {
     Plan.ActionCancelled: Publication(
         contracts.ActionCancelledV1, lambda s: _plan(s, "action_id", "reason")
     ),
+    Plan.CareerQuestionStated: Publication(
+        contracts.CareerQuestionStatedV1, lambda s: _plan(s, "question")
+    ),
+    Plan.InsightRecorded: Publication(
+        contracts.InsightRecordedV1,
+        lambda s: _plan(s, "insight_id", "text", "dated"),
+    ),
+    Plan.DecisionRecorded: Publication(
+        contracts.DecisionRecordedV1, lambda s: _plan(s, "decision_id", "kind", "text", "reasons")
+    ),
+    Plan.SupportNeedsRecorded: Publication(
+        contracts.SupportNeedsRecordedV1, lambda s: _plan(s, "kinds", "notes")
+    ),
     Plan.Agreed: Publication(
         contracts.PlanAgreedV1,
         lambda s: {**_plan(s, "organisation", "actions"), "version": s["revision"]},

@@ -91,6 +91,48 @@ class ActionCancelledV1(_Plan):
     reason: Personal | None = None
 
 
+class CareerQuestionStatedV1(_Plan):
+    """The plan's starting question (the career question in the plan's words); sealed."""
+
+    event_type: ClassVar[str] = "CareerQuestionStated"
+
+    question: Personal
+
+
+class InsightRecordedV1(_Plan):
+    """A reflection or insight of the client's was written down, with its day; sealed."""
+
+    event_type: ClassVar[str] = "InsightRecorded"
+
+    insight_id: uuid.UUID
+    text: Personal
+    dated: date
+
+
+class DecisionRecordedV1(_Plan):
+    """A choice or a decision was recorded with its reasons; both texts sealed."""
+
+    event_type: ClassVar[str] = "DecisionRecorded"
+
+    decision_id: uuid.UUID
+    kind: Literal["choice", "decision"]
+    text: Personal
+    reasons: Personal
+
+
+class SupportNeedsRecordedV1(_Plan):
+    """The support the client needs was recorded (kinds and words, both sealed).
+
+    It replaces the former; the kinds are among `language`, `digital_skills`, `childcare`,
+    `mobility`, `finances` and `other`.
+    """
+
+    event_type: ClassVar[str] = "SupportNeedsRecorded"
+
+    kinds: Personal
+    notes: Personal | None = None
+
+
 class AgreedAction(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -168,6 +168,44 @@ def test_the_diff_names_goals_and_actions_added_removed_and_changed_field_by_fie
     assert [(f.name, f.old, f.new) for f in cv.fields] == [("status", "open", "completed")]
 
 
+def test_the_diff_names_the_question_insights_decisions_and_support_needs() -> None:
+    # A version agreed before the plan had these parts has none of them: no change.
+    before = {"plan_type": "action", "goals": []}
+    empty = {
+        **before,
+        "career_question": None,
+        "insights": [],
+        "decisions": [],
+        "support_needs": None,
+    }
+    assert plan_diff(before, empty) == []
+    old = {
+        **empty,
+        "career_question": "What next?",
+        "insights": [{"insight_id": "i1", "text": "Old thought"}],
+        "support_needs": {"kinds": ["language"], "notes": None},
+    }
+    new = {
+        **empty,
+        "career_question": "Which care work?",
+        "insights": [{"insight_id": "i2", "text": "New thought"}],
+        "decisions": [{"decision_id": "d1", "kind": "choice", "text": "Care", "reasons": "R"}],
+        "support_needs": {"kinds": ["childcare", "language"], "notes": "Wednesdays"},
+    }
+    changes = plan_diff(old, new)
+    assert [(c.kind, c.what, c.label) for c in changes] == [
+        ("changed", "career_question", "Which care work?"),
+        ("added", "insight", "New thought"),
+        ("removed", "insight", "Old thought"),
+        ("added", "decision", "Care"),
+        ("changed", "support_needs", ""),
+    ]
+    assert [(f.name, f.old, f.new) for f in changes[-1].fields] == [
+        ("kinds", ["language"], ["childcare", "language"]),
+        ("notes", None, "Wednesdays"),
+    ]
+
+
 def test_competences_in_another_order_are_no_change() -> None:
     old = {"plan_type": "action", "goals": [goal("g1", "Job", competences=["a", "b"])]}
     new = {"plan_type": "action", "goals": [goal("g1", "Job", competences=["b", "a"])]}

@@ -161,6 +161,22 @@ BODIES: dict[tuple[str, str], Body] = {
         "comparison": "Meets most of it",
         "advice": "continue",
     },
+    ("PUT", "/planning/v1/plans/{plan_id}/career-question"): lambda i: {
+        "question": "Which work suits me?"
+    },
+    ("POST", "/planning/v1/plans/{plan_id}/insights"): lambda i: {
+        "text": "I like explaining",
+        "date": days(-1),
+    },
+    ("POST", "/planning/v1/plans/{plan_id}/decisions"): lambda i: {
+        "kind": "decision",
+        "text": "Teach",
+        "reasons": "Explaining suits me",
+    },
+    ("PUT", "/planning/v1/plans/{plan_id}/support-needs"): lambda i: {
+        "kinds": ["mobility"],
+        "notes": "No car",
+    },
     ("POST", "/planning/v1/plans/{plan_id}/close"): lambda i: {"reason": "Guidance ended"},
     ("POST", "/planning/v1/plans/{plan_id}/agreement"): lambda i: {"party": "client"},
     # follow-up

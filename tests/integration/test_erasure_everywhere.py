@@ -82,7 +82,8 @@ MARKED = (
     "referred_case_question",
     "refer_out_reason",
     # planning: GoalAdded, ActionAdded, ActionCancelled, CompetenceAnalysisRecorded,
-    # EvidenceAdded, PortfolioAssessed, Agreed (content: all of these), Closed
+    # EvidenceAdded, PortfolioAssessed, CareerQuestionStated, InsightRecorded,
+    # DecisionRecorded, SupportNeedsRecorded, Agreed (content: all of these), Closed
     "goal_title",
     "goal_specific",
     "goal_measure",
@@ -96,6 +97,11 @@ MARKED = (
     "evidence_title",
     "evidence_description",
     "portfolio_comparison",
+    "plan_question",
+    "insight_text",
+    "decision_text",
+    "decision_reasons",
+    "support_notes",
     "plan_close_reason",
     # follow-up: ContactRecorded, ActionChecked + BottleneckDetected, ToDoAgreed (and
     # planning's ActionAdded made of it), FeedbackGiven, FollowUpClosed
@@ -417,6 +423,41 @@ async def seed(
             "comparison": f"Compared: {m['portfolio_comparison']}",
             "advice": "continue",
         },
+    )
+    # The richer POP: the plan's question, an insight, a decision, the support needs.
+    await send(
+        planning_api,
+        "PUT",
+        f"/plans/{plan_id}/career-question",
+        headers,
+        {"question": f"Can I teach {m['plan_question']}?"},
+    )
+    await send(
+        planning_api,
+        "POST",
+        f"/plans/{plan_id}/insights",
+        headers,
+        {"text": f"I found {m['insight_text']}", "date": days(0)},
+        201,
+    )
+    await send(
+        planning_api,
+        "POST",
+        f"/plans/{plan_id}/decisions",
+        headers,
+        {
+            "kind": "decision",
+            "text": f"Decided {m['decision_text']}",
+            "reasons": f"Because {m['decision_reasons']}",
+        },
+        201,
+    )
+    await send(
+        planning_api,
+        "PUT",
+        f"/plans/{plan_id}/support-needs",
+        headers,
+        {"kinds": ["language", "other"], "notes": f"Needs {m['support_notes']}"},
     )
     for party in ("client", "counsellor"):
         agreed = await send(
@@ -942,6 +983,11 @@ def check_aggregates(
     erased(evidence.title, evidence.description)
     erased(plan.portfolio.assessment.comparison)
     assert plan.portfolio.assessment.standard == canaries["standard"]
+    [insight] = plan.insights
+    [decision] = plan.decisions
+    assert decision.kind == "decision"
+    erased(plan.career_question, insight.text, decision.text, decision.reasons)
+    erased(plan.support_needs.kinds, plan.support_needs.notes)
     erased(*(v.content for v in plan.agreed_versions.values()))
     erased(plan.closed.reason)
 

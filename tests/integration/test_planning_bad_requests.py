@@ -52,12 +52,20 @@ P_ANALYSIS = "/plans/{plan}/competence-analysis"
 P_EVIDENCE = "/plans/{plan}/portfolio/evidence"
 P_ASSESS = "/plans/{plan}/portfolio/assessment"
 P_AGREE = "/plans/{plan}/agreement"
+P_QUESTION = "/plans/{plan}/career-question"
+P_INSIGHTS = "/plans/{plan}/insights"
+P_DECISIONS = "/plans/{plan}/decisions"
+P_SUPPORT = "/plans/{plan}/support-needs"
 TYPE = {"plan_type": "reflection"}
 ORDER = {"order": ["{goal2}", "{goal}"]}
 ANALYSIS = {"career_target": "Teacher", "strengths": [{"text": "Coaching"}]}
 EVIDENCE = {"title": "Forklift certificate", "kind": "certificate", "date": "2019-03-01"}
 ASSESSMENT = {"standard": "Teacher profile", "comparison": "Partly covered", "advice": "stop"}
 AGREE = {"party": "client"}
+QUESTION = {"question": "Which work suits me?"}
+INSIGHT = {"text": "I like helping people", "date": "2024-05-01"}
+DECISION = {"kind": "choice", "text": "Care work", "reasons": "The trial went well"}
+SUPPORT = {"kinds": ["language"], "notes": "Dutch at B1"}
 
 
 def item(**overrides: Any) -> dict[str, Any]:
@@ -487,6 +495,112 @@ BAD: dict[str, Bad] = {
         ASSESSMENT,
         other="/plans/{other_plan}/portfolio/assessment",
         missing="/plans/{missing}/portfolio/assessment",
+    ),
+    # PUT /plans/{id}/career-question
+    "question/empty": Bad("PUT", P_QUESTION, 422, INVALID, body={}, fields=("question",)),
+    "question/empty-text": Bad(
+        "PUT", P_QUESTION, 422, INVALID, body={"question": ""}, fields=("question",)
+    ),
+    "question/blank": Bad(
+        "PUT", P_QUESTION, 422, INVALID, body={"question": " \n "}, fields=("question",)
+    ),
+    "question/too-long": Bad(
+        "PUT", P_QUESTION, 422, INVALID, body={"question": "x" * 2001}, fields=("question",)
+    ),
+    "question/control-character": Bad(
+        "PUT", P_QUESTION, 422, INVALID, body={"question": "a\u0007b"}, fields=("question",)
+    ),
+    "question/unknown-field": Bad(
+        "PUT", P_QUESTION, 422, INVALID, body={**QUESTION, "by": "x"}, fields=("by",)
+    ),
+    "question/invalid-json": Bad("PUT", P_QUESTION, 422, INVALID, raw="question: x"),
+    **plan_command_rows(
+        "question",
+        "PUT",
+        P_QUESTION,
+        QUESTION,
+        other="/plans/{other_plan}/career-question",
+        missing="/plans/{missing}/career-question",
+    ),
+    # POST /plans/{id}/insights
+    "insight/empty": Bad("POST", P_INSIGHTS, 422, INVALID, body={}, fields=("text", "date")),
+    "insight/dated-ahead": Bad(
+        "POST", P_INSIGHTS, 422, INVALID, body={**INSIGHT, "date": days(2)}, fields=("date",)
+    ),
+    "insight/bad-date": Bad(
+        "POST", P_INSIGHTS, 422, INVALID, body={**INSIGHT, "date": "May"}, fields=("date",)
+    ),
+    "insight/blank-text": Bad(
+        "POST", P_INSIGHTS, 422, INVALID, body={**INSIGHT, "text": "  "}, fields=("text",)
+    ),
+    "insight/text-not-a-string": Bad(
+        "POST", P_INSIGHTS, 422, INVALID, body={**INSIGHT, "text": 3}, fields=("text",)
+    ),
+    "insight/unknown-field": Bad(
+        "POST", P_INSIGHTS, 422, INVALID, body={**INSIGHT, "mood": "ok"}, fields=("mood",)
+    ),
+    "insight/invalid-json": Bad("POST", P_INSIGHTS, 422, INVALID, raw="{text: 1}"),
+    **plan_command_rows(
+        "insight",
+        "POST",
+        P_INSIGHTS,
+        INSIGHT,
+        other="/plans/{other_plan}/insights",
+        missing="/plans/{missing}/insights",
+    ),
+    # POST /plans/{id}/decisions
+    "plan-decision/empty": Bad(
+        "POST", P_DECISIONS, 422, INVALID, body={}, fields=("kind", "text", "reasons")
+    ),
+    "plan-decision/unknown-kind": Bad(
+        "POST", P_DECISIONS, 422, INVALID, body={**DECISION, "kind": "wish"}, fields=("kind",)
+    ),
+    "plan-decision/without-reasons": Bad(
+        "POST", P_DECISIONS, 422, INVALID, body=without(DECISION, "reasons"), fields=("reasons",)
+    ),
+    "plan-decision/blank-reasons": Bad(
+        "POST", P_DECISIONS, 422, INVALID, body={**DECISION, "reasons": " "}, fields=("reasons",)
+    ),
+    "plan-decision/unknown-field": Bad(
+        "POST", P_DECISIONS, 422, INVALID, body={**DECISION, "by": "x"}, fields=("by",)
+    ),
+    "plan-decision/invalid-json": Bad("POST", P_DECISIONS, 422, INVALID, raw="kind=choice"),
+    **plan_command_rows(
+        "plan-decision",
+        "POST",
+        P_DECISIONS,
+        DECISION,
+        other="/plans/{other_plan}/decisions",
+        missing="/plans/{missing}/decisions",
+    ),
+    # PUT /plans/{id}/support-needs
+    "support/empty": Bad("PUT", P_SUPPORT, 422, INVALID, body={}, fields=("kinds",)),
+    "support/unknown-kind": Bad(
+        "PUT", P_SUPPORT, 422, INVALID, body={"kinds": ["language", "luck"]}, fields=("kinds.1",)
+    ),
+    "support/a-kind-twice": Bad(
+        "PUT", P_SUPPORT, 422, INVALID, body={"kinds": ["mobility", "mobility"]}, fields=("kinds",)
+    ),
+    "support/other-unsaid": Bad(
+        "PUT", P_SUPPORT, 422, INVALID, body={"kinds": ["other"]}, fields=("notes",)
+    ),
+    "support/kinds-not-a-list": Bad(
+        "PUT", P_SUPPORT, 422, INVALID, body={"kinds": "language"}, fields=("kinds",)
+    ),
+    "support/notes-too-long": Bad(
+        "PUT", P_SUPPORT, 422, INVALID, body={**SUPPORT, "notes": "x" * 2001}, fields=("notes",)
+    ),
+    "support/unknown-field": Bad(
+        "PUT", P_SUPPORT, 422, INVALID, body={**SUPPORT, "urgent": True}, fields=("urgent",)
+    ),
+    "support/invalid-json": Bad("PUT", P_SUPPORT, 422, INVALID, raw="[language"),
+    **plan_command_rows(
+        "support",
+        "PUT",
+        P_SUPPORT,
+        SUPPORT,
+        other="/plans/{other_plan}/support-needs",
+        missing="/plans/{missing}/support-needs",
     ),
     # POST /plans/{id}/agreement
     "agree/empty": Bad("POST", P_AGREE, 422, INVALID, body={}, fields=("party",)),

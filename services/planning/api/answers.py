@@ -83,6 +83,26 @@ class PlanOut(Answer):
     """{evidence: [{evidence_id, title, kind, description, dated, document_hash, added_at, ...}],
     assessment: {standard, comparison, advice, assessed_at, actor} or null}.
     """
+    career_question: str | None = Field(
+        default=None,
+        description="The starting question in the plan's own words; null until stated (the "
+        "case's career question stands for it).",
+    )
+    insights: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The client's reflections and insights, oldest first: [{insight_id, text, "
+        "date, added_at}].",
+    )
+    decisions: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The choices and decisions, oldest first: [{decision_id, kind (`choice` or "
+        "`decision`), text, reasons, added_at}].",
+    )
+    support_needs: dict[str, Any] | None = Field(
+        default=None,
+        description="The support the client needs: {kinds, notes, recorded_at}; null until "
+        "recorded.",
+    )
     agreements: dict[str, Any]
     """Per party (`client`, `counsellor`): the revision it agreed to, when, who."""
     # Version numbers count agreements (1 = the first agreed version): the `n` of
@@ -117,7 +137,8 @@ class PlanVersionOut(Answer):
     """Who agreed for each party (`client`, `counsellor`), to which revision, when."""
     # What both agreed to; "ERASED" once the client's key is destroyed.
     content: dict[str, Any] | Literal["ERASED"]
-    """What both agreed to: {plan_type, goals, competence_analysis, portfolio}; `ERASED` once the
+    """What both agreed to: {plan_type, goals, competence_analysis, portfolio, and since the
+    richer plan career_question, insights, decisions, support_needs}; `ERASED` once the
     client's data key is destroyed.
     """
 
@@ -162,6 +183,10 @@ def plan_out(p: Plan) -> PlanOut:
         goals=[GoalOut(**g) for g in p.ranked_goals()],
         competence_analysis=p.competence_analysis_dict(),
         portfolio=p.portfolio.as_dict(),
+        career_question=p.career_question,
+        insights=p.insights_list(),
+        decisions=p.decisions_list(),
+        support_needs=p.support_needs_dict(),
         agreements=p.agreements_dict(),
         agreed_versions=list(range(1, len(p.agreed_versions) + 1)),
         agreed_revisions=sorted(p.agreed_versions),

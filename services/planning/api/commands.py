@@ -14,15 +14,21 @@ from services.planning.api.schemas import (
     ActionIn,
     AgreementIn,
     CancelIn,
+    CareerQuestionIn,
     Changed,
     CompetenceAnalysisIn,
+    DecisionCreated,
+    DecisionIn,
     EvidenceCreated,
     EvidenceIn,
     GoalCreated,
     GoalIn,
+    InsightCreated,
+    InsightIn,
     PlanTypeIn,
     PortfolioAssessmentIn,
     PrioritiesIn,
+    SupportNeedsIn,
 )
 from services.planning.domain import Plan
 from shared.idempotency import new_id
@@ -171,6 +177,63 @@ async def assess_portfolio(body: PortfolioAssessmentIn, cmd: PlanCommand) -> Cha
             advice=body.advice,
             actor=cmd.who.sub,
             at=at,
+        )
+    )
+    return Changed(**changed(plan))
+
+
+@router.put("/plans/{plan_id}/career-question", response_model=Changed)
+async def state_career_question(body: CareerQuestionIn, cmd: PlanCommand) -> Changed:
+    """State the starting question in the plan's own words (the POP's "beginvraag")."""
+    plan = await cmd.run(
+        lambda plan, at: plan.state_career_question(
+            question=body.question, actor=cmd.who.sub, at=at
+        )
+    )
+    return Changed(**changed(plan))
+
+
+@router.post(
+    "/plans/{plan_id}/insights", status_code=status.HTTP_201_CREATED, response_model=InsightCreated
+)
+async def record_insight(body: InsightIn, cmd: PlanCommand) -> InsightCreated:
+    """Write down a reflection or insight of the client's, with the day it came."""
+    insight_id = new_id()
+    plan = await cmd.run(
+        lambda plan, at: plan.record_insight(
+            insight_id=insight_id, text=body.text, dated=body.date, actor=cmd.who.sub, at=at
+        )
+    )
+    return InsightCreated(insight_id=insight_id, **changed(plan))
+
+
+@router.post(
+    "/plans/{plan_id}/decisions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DecisionCreated,
+)
+async def record_decision(body: DecisionIn, cmd: PlanCommand) -> DecisionCreated:
+    """Record a choice or a decision with its reasons."""
+    decision_id = new_id()
+    plan = await cmd.run(
+        lambda plan, at: plan.record_decision(
+            decision_id=decision_id,
+            kind=body.kind,
+            text=body.text,
+            reasons=body.reasons,
+            actor=cmd.who.sub,
+            at=at,
+        )
+    )
+    return DecisionCreated(decision_id=decision_id, **changed(plan))
+
+
+@router.put("/plans/{plan_id}/support-needs", response_model=Changed)
+async def record_support_needs(body: SupportNeedsIn, cmd: PlanCommand) -> Changed:
+    """Record the support the client needs (kinds and words), replacing what was recorded."""
+    plan = await cmd.run(
+        lambda plan, at: plan.record_support_needs(
+            kinds=list(body.kinds), notes=body.notes, actor=cmd.who.sub, at=at
         )
     )
     return Changed(**changed(plan))

@@ -192,8 +192,10 @@ async def get_document(
     ] = None,
 ) -> HTMLResponse:
     """The plan as a printable page for the client, in their preferred language: the career
-    question, the competences to work on, the goals with their SMART measures and target
-    dates, the actions with who does them and by when, and the agreement with its version.
+    question (the plan's own words, else the case's), the competences to work on, the
+    client's insights, choices and decisions with their reasons, the goals with their SMART
+    measures and target dates, the actions with who does them and by when, the support the
+    client needs, and the agreement with its version.
     The console prints it as PDF."""
     plan = await run_in_threadpool(
         _read, app, plan_id, who, "plan-document", ["identity", "career_question", "plan"]
@@ -204,6 +206,8 @@ async def get_document(
     name = await run_in_threadpool(_client_name, app, client)
     question = await run_in_threadpool(_career_question, app, case)
     content = plan.content()
+    if content["career_question"] not in (None, ERASED):  # the plan's own words first
+        question = content["career_question"]
     agreed = plan.agreed_in_order()
     page = render(
         {

@@ -199,6 +199,80 @@ class PortfolioAssessmentIn(Strict):
     """`continue` (the recognition procedure) or `stop`."""
 
 
+class CareerQuestionIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"question": "Which work suits me now that I cannot stand all day?"}]
+        }
+    )
+
+    question: Text
+    """The starting question in the plan's own words (1-2000 characters); until stated, the
+    plan document shows the case's career question from intake.
+    """
+
+
+class InsightIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": "I enjoy helping people more than selling to them.",
+                    "date": "2026-01-12",
+                }
+            ]
+        }
+    )
+
+    text: Text
+    """The reflection or insight, in the client's words (1-2000 characters)."""
+    date: Day
+    """The day it came (ISO date): not ahead."""
+
+
+class DecisionIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "decision",
+                    "text": "Train as a care assistant.",
+                    "reasons": "The work trial at the care home went well; the course is paid.",
+                }
+            ]
+        }
+    )
+
+    kind: Literal["choice", "decision"]
+    """`choice` (one option taken among others) or `decision` (a course settled)."""
+    text: Text
+    """What was chosen or decided (1-2000 characters)."""
+    reasons: Text
+    """Why (1-2000 characters)."""
+
+
+class SupportNeedsIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kinds": ["language", "childcare"],
+                    "notes": "Dutch at B1 for the course; after-school care on Wednesdays.",
+                }
+            ]
+        }
+    )
+
+    kinds: list[
+        Literal["language", "digital_skills", "childcare", "mobility", "finances", "other"]
+    ] = Field(max_length=6)
+    """The kinds of support the client needs, each once: `language`, `digital_skills`,
+    `childcare`, `mobility`, `finances`, `other` (then `notes` says what); empty: none.
+    """
+    notes: Note | None = None
+    """The needs in words (at most 2000 characters)."""
+
+
 class AgreementIn(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [{"party": "client"}]})
 
@@ -224,6 +298,16 @@ class GoalCreated(Changed):
 class ActionCreated(Changed):
     action_id: uuid.UUID
     """The new action's id."""
+
+
+class InsightCreated(Changed):
+    insight_id: uuid.UUID
+    """The new insight's id."""
+
+
+class DecisionCreated(Changed):
+    decision_id: uuid.UUID
+    """The new choice's or decision's id."""
 
 
 class EvidenceCreated(Changed):

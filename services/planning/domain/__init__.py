@@ -2,8 +2,8 @@
 
 Pure domain: the standard library and eventsourcing.domain only. `plan.py` is the
 aggregate (its events, creation and guards; its commands mixed in from `goals.py`,
-`competences.py`, `agreement.py`, its views from `views.py`), `rules.py` the words its
-fields take and the plan id of a case, `values.py` the value objects its
+`competences.py`, `reflection.py`, `agreement.py`, its views from `views.py`), `rules.py`
+the words its fields take and the plan id of a case, `values.py` the value objects its
 state is made of (goals, actions, evidence, agreements), `smart.py` the SMART check of a goal,
 `errors.py` planning's error.
 """
@@ -12,12 +12,14 @@ from services.planning.domain.errors import PlanningError
 from services.planning.domain.plan import Plan
 from services.planning.domain.rules import (
     ADVICE,
+    DECISION_KINDS,
     ESCO_URI,
     EVIDENCE_KINDS,
     OWNERS,
     PARTIES,
     PLAN_NAMESPACE,
     PLAN_TYPES,
+    SUPPORT_KINDS,
     plan_id_for,
 )
 from services.planning.domain.smart import SMART, SmartPolicy, smart_failures
@@ -28,13 +30,17 @@ from services.planning.domain.values import (
     Assessment,
     Closure,
     CompetenceAnalysis,
+    Decision,
     Evidence,
     Goal,
+    Insight,
     Portfolio,
+    SupportNeeds,
 )
 
 __all__ = [
     "ADVICE",
+    "DECISION_KINDS",
     "ESCO_URI",
     "EVIDENCE_KINDS",
     "OWNERS",
@@ -42,18 +48,22 @@ __all__ = [
     "PLAN_NAMESPACE",
     "PLAN_TYPES",
     "SMART",
+    "SUPPORT_KINDS",
     "Action",
     "AgreedVersion",
     "Agreement",
     "Assessment",
     "Closure",
     "CompetenceAnalysis",
+    "Decision",
     "Evidence",
     "Goal",
+    "Insight",
     "Plan",
     "PlanningError",
     "Portfolio",
     "SmartPolicy",
+    "SupportNeeds",
     "plan_id_for",
     "smart_failures",
 ]

@@ -8,7 +8,8 @@ Its state is typed: goals, actions, evidence, agreements are the frozen value ob
 of `values.py`, built by the events' `apply` (the events' stored attributes are as
 they always were).
 
-Its commands are in `goals.py`, `competences.py` and `agreement.py`, its views in
+Its commands are in `goals.py`, `competences.py`, `reflection.py` (the career question,
+insights, choices and decisions, support needs) and `agreement.py`, its views in
 `views.py` (mixed in); the words its fields take and `plan_id_for` in `rules.py`.
 Longer than 300 lines on purpose: the events are nested in the class, as their stored
 topics (`services.planning.domain.plan:Plan.<Event>`) name them there.
@@ -28,6 +29,7 @@ from services.planning.domain.agreement import Agreeing
 from services.planning.domain.competences import Competences
 from services.planning.domain.errors import PlanningError
 from services.planning.domain.goals import Goals
+from services.planning.domain.reflection import Reflection
 from services.planning.domain.rules import plan_id_for
 from services.planning.domain.values import (
     Action,
@@ -36,15 +38,18 @@ from services.planning.domain.values import (
     Assessment,
     Closure,
     CompetenceAnalysis,
+    Decision,
     Evidence,
     Goal,
+    Insight,
     Portfolio,
+    SupportNeeds,
     analysis_items,
 )
 from services.planning.domain.views import PlanViews
 
 
-class Plan(Goals, Competences, Agreeing, PlanViews, Aggregate):
+class Plan(Goals, Competences, Reflection, Agreeing, PlanViews, Aggregate):
     """The POP of one case."""
 
     class Created(Aggregate.Created):
@@ -227,6 +232,70 @@ class Plan(Goals, Competences, Agreeing, PlanViews, Aggregate):
             )
             aggregate._changed()
 
+    class CareerQuestionStated(Aggregate.Event):
+        """The starting question in the plan's own words."""
+
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        question: str
+        actor: str
+
+        def apply(self, aggregate: Plan) -> None:
+            aggregate.career_question = self.question
+            aggregate._changed()
+
+    class InsightRecorded(Aggregate.Event):
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        insight_id: uuid.UUID
+        text: str
+        dated: date
+        actor: str
+
+        def apply(self, aggregate: Plan) -> None:
+            insight = Insight(
+                insight_id=self.insight_id,
+                text=self.text,
+                dated=self.dated,
+                added_at=self.timestamp,
+            )
+            aggregate.insights = (*aggregate.insights, insight)
+            aggregate._changed()
+
+    class DecisionRecorded(Aggregate.Event):
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        decision_id: uuid.UUID
+        kind: str
+        text: str
+        reasons: str
+        actor: str
+
+        def apply(self, aggregate: Plan) -> None:
+            decision = Decision(
+                decision_id=self.decision_id,
+                kind=self.kind,
+                text=self.text,
+                reasons=self.reasons,
+                added_at=self.timestamp,
+            )
+            aggregate.decisions = (*aggregate.decisions, decision)
+            aggregate._changed()
+
+    class SupportNeedsRecorded(Aggregate.Event):
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        kinds: list[str]
+        notes: str | None
+        actor: str
+
+        def apply(self, aggregate: Plan) -> None:
+            kinds = tuple(self.kinds) if isinstance(self.kinds, list) else str(self.kinds)
+            aggregate.support_needs = SupportNeeds(
+                kinds=kinds, notes=self.notes, recorded_at=self.timestamp
+            )
+            aggregate._changed()
+
     class PartyAgreed(Aggregate.Event):
         client_id: uuid.UUID
         case_id: uuid.UUID
@@ -306,6 +375,10 @@ class Plan(Goals, Competences, Agreeing, PlanViews, Aggregate):
         self.actions: dict[uuid.UUID, Action] = {}
         self.competence_analysis: CompetenceAnalysis | None = None
         self.portfolio = Portfolio()
+        self.career_question: str | None = None
+        self.insights: tuple[Insight, ...] = ()
+        self.decisions: tuple[Decision, ...] = ()
+        self.support_needs: SupportNeeds | None = None
         self.agreements: dict[str, Agreement] = {}
         self.agreed_versions: dict[int, AgreedVersion] = {}
         self.closed: Closure | None = None

@@ -11,6 +11,10 @@ OWNERS = ("client", "counsellor", "partner")
 PARTIES = ("client", "counsellor")
 EVIDENCE_KINDS = ("diploma", "certificate", "work_sample", "reference", "assessment", "other")
 ADVICE = ("continue", "stop")
+# A choice takes one option among others; a decision settles a course. Both give reasons.
+DECISION_KINDS = ("choice", "decision")
+# The support a client may need to follow the plan (the free text says more).
+SUPPORT_KINDS = ("language", "digital_skills", "childcare", "mobility", "finances", "other")
 ESCO_URI = re.compile(r"^http://data\.europa\.eu/esco/(skill|occupation)/[0-9a-fA-F-]{8,}$")
 PLAN_NAMESPACE = uuid.UUID("0b7e4b0e-6d1c-4f7e-9d0a-5a3f6c1d2e01")
 

@@ -1,6 +1,6 @@
 """A plan's state as the modules of its commands and views see it (`goals.py`,
-`competences.py`, `agreement.py`, `views.py`): the attributes its events set, its event
-classes and the helpers of `Plan` they call."""
+`competences.py`, `reflection.py`, `agreement.py`, `views.py`): the attributes its events
+set, its event classes and the helpers of `Plan` they call."""
 
 from __future__ import annotations
 
@@ -17,8 +17,11 @@ if TYPE_CHECKING:
         Agreement,
         Closure,
         CompetenceAnalysis,
+        Decision,
         Goal,
+        Insight,
         Portfolio,
+        SupportNeeds,
     )
 
 
@@ -38,6 +41,10 @@ class PlanState:
         actions: dict[uuid.UUID, Action]
         competence_analysis: CompetenceAnalysis | None
         portfolio: Portfolio
+        career_question: str | None
+        insights: tuple[Insight, ...]
+        decisions: tuple[Decision, ...]
+        support_needs: SupportNeeds | None
         agreements: dict[str, Agreement]
         agreed_versions: dict[int, AgreedVersion]
         closed: Closure | None
@@ -51,6 +58,10 @@ class PlanState:
         CompetenceAnalysisRecorded: type[Aggregate.Event]
         EvidenceAdded: type[Aggregate.Event]
         PortfolioAssessed: type[Aggregate.Event]
+        CareerQuestionStated: type[Aggregate.Event]
+        InsightRecorded: type[Aggregate.Event]
+        DecisionRecorded: type[Aggregate.Event]
+        SupportNeedsRecorded: type[Aggregate.Event]
         PartyAgreed: type[Aggregate.Event]
         Agreed: type[Aggregate.Event]
         Closed: type[Aggregate.Event]

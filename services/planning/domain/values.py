@@ -203,3 +203,57 @@ class Closure:
 
     def as_dict(self) -> dict[str, Any]:
         return {"at": self.at, "reason": self.reason, "actor": self.actor}
+
+
+@dataclass(frozen=True)
+class Insight:
+    """A reflection or insight of the client's, with the day it came."""
+
+    insight_id: uuid.UUID
+    text: str
+    dated: date
+    added_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "insight_id": self.insight_id,
+            "text": self.text,
+            "date": self.dated,
+            "added_at": self.added_at,
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A choice or a decision (`kind`) and its reasons."""
+
+    decision_id: uuid.UUID
+    kind: str
+    text: str
+    reasons: str
+    added_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "decision_id": self.decision_id,
+            "kind": self.kind,
+            "text": self.text,
+            "reasons": self.reasons,
+            "added_at": self.added_at,
+        }
+
+
+@dataclass(frozen=True)
+class SupportNeeds:
+    """The support the client needs: its kinds (`ERASED` once the key is gone) and words."""
+
+    kinds: tuple[str, ...] | str
+    notes: str | None
+    recorded_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kinds": list(self.kinds) if isinstance(self.kinds, tuple) else self.kinds,
+            "notes": self.notes,
+            "recorded_at": self.recorded_at,
+        }

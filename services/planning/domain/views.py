@@ -51,8 +51,25 @@ class PlanViews(PlanState):
                 "goals": self.ranked_goals(),
                 "competence_analysis": self.competence_analysis_dict(),
                 "portfolio": self.portfolio.as_dict(),
+                "career_question": self.career_question,
+                "insights": self.insights_list(),
+                "decisions": self.decisions_list(),
+                "support_needs": self.support_needs_dict(),
             }
         )
+
+    def insights_list(self) -> list[dict[str, Any]]:
+        """The insights, oldest first."""
+        return [i.as_dict() for i in self.insights]
+
+    def decisions_list(self) -> list[dict[str, Any]]:
+        """The choices and decisions, oldest first."""
+        return [d.as_dict() for d in self.decisions]
+
+    def support_needs_dict(self) -> dict[str, Any] | None:
+        """The support needs as recorded last (None until recorded)."""
+        needs = self.support_needs
+        return None if needs is None else needs.as_dict()
 
     def competence_analysis_dict(self) -> dict[str, Any] | None:
         """The competence analysis as the views show it (None until recorded)."""

@@ -1,0 +1,107 @@
+"""The richer POP in a real browser against a real system: on an agreed plan (set up
+through the APIs, to save time) the counsellor states the career question, writes down an
+insight, records a decision (refused first without its reasons, at that field, the input
+kept) and the support the client needs (refused first: "other" unsaid); the plan is
+revised, agreed again, the versions page says what changed, and the printed plan (HTML
+and PDF) shows it all. In Dutch; axe-core on every page, a screenshot of each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.console.browsing import Visit, sign_in_as_counsellor, t
+from tests.console.conftest import System
+from tests.console.journey import agreed_plan_of, token_of
+
+pytestmark = pytest.mark.browser
+
+NL = "nl"
+QUESTION = "Welk werk past bij mij nu ik niet meer de hele dag kan staan?"
+INSIGHT = "Ik help liever mensen dan dat ik ze iets verkoop."
+DECISION = "De opleiding zorgkundige volgen."
+REASONS = "Het werkplekleren in het woonzorgcentrum ging goed."
+NOTES = "Nederlands op B1 voor de opleiding; een laptop."
+
+
+def test_a_counsellor_records_the_question_insights_decisions_and_support_needs(
+    system: System, browser: Any, screenshots: Path
+) -> None:
+    _, _, plan_id = agreed_plan_of(system.base, token_of(system, "c.jansen", ["counsellor"]))
+    context = browser.new_context(locale="nl-BE")
+    page = context.new_page()
+    visit = Visit(page, screenshots, "pop-nl")
+    try:
+        sign_in_as_counsellor(visit, system.base, NL)
+        page.goto(f"{system.base}/plans/{plan_id}")
+        assert page.locator("#plan-status").inner_text() == t(NL, "agreed")
+        visit.check("plan")
+
+        page.fill("#career-question-question", QUESTION)
+        page.click("#career-question-submit")
+        assert t(NL, "The career question is saved.") in page.locator("main").inner_text()
+        assert page.locator("#plan-question").inner_text() == QUESTION
+        assert page.locator("#plan-status").inner_text() == t(NL, "revised, to be agreed again")
+
+        page.locator("details.add-insight summary").click()
+        page.fill("#insight-text", INSIGHT)
+        page.click("#insight-submit")
+        assert INSIGHT in page.locator("#insights").inner_text()
+
+        # A decision without its reasons: refused at that field, the input kept.
+        page.locator("details.add-decision summary").click()
+        page.select_option("#plan-decision-kind", "decision")
+        page.fill("#plan-decision-text", DECISION)
+        page.click("#plan-decision-submit")
+        assert page.locator("#plan-decision-reasons-error").count() == 1
+        assert page.locator("#plan-decision-reasons").get_attribute("aria-invalid") == "true"
+        assert page.locator("#plan-decision-text").input_value() == DECISION
+        visit.check("decision-refused")
+        page.fill("#plan-decision-reasons", REASONS)
+        page.click("#plan-decision-submit")
+        decisions = page.locator("#decisions").inner_text()
+        assert t(NL, "Decision") in decisions and DECISION in decisions and REASONS in decisions
+
+        # "Other" support without saying what: refused at the words.
+        page.check("#support-needs-kinds-language")
+        page.check("#support-needs-kinds-other")
+        page.click("#support-needs-submit")
+        assert page.locator("#support-needs-notes-error").count() == 1
+        assert page.locator("#support-needs-kinds-language").is_checked()
+        visit.check("support-refused")
+        page.fill("#support-needs-notes", NOTES)
+        page.click("#support-needs-submit")
+        assert t(NL, "The support needs are saved.") in page.locator("main").inner_text()
+        summary = page.locator("#support-summary").inner_text()
+        assert summary == f"{t(NL, 'Language')}, {t(NL, 'Other')}"
+        assert page.locator("#support-notes").inner_text() == NOTES
+        visit.check("plan-richer")
+
+        page.click("#agree-client")
+        page.click("#agree-counsellor")
+        assert page.locator("#plan-status").inner_text() == t(NL, "agreed")
+        page.click("#to-versions")
+        changes = page.locator("ul.changes > li")
+        said = changes.all_inner_texts()
+        assert any(t(NL, "The career question changed.") in c for c in said), said
+        assert any(INSIGHT in c for c in said), said
+        assert any(DECISION in c for c in said), said
+        assert any(t(NL, "The support needs changed.") in c for c in said), said
+        assert QUESTION in page.locator("section[aria-labelledby=shown]").inner_text()
+        visit.check("versions")
+
+        # The printed plan, HTML and PDF.
+        page.goto(f"{system.base}/plans/{plan_id}/document?lang=nl")
+        printed = page.locator("body").inner_text()
+        for text in (QUESTION, INSIGHT, DECISION, REASONS, NOTES):
+            assert text in printed, text
+        for heading in ("Reflecties en inzichten", "Keuzes en beslissingen"):
+            assert heading in printed
+        page.screenshot(path=str(screenshots / "pop-nl-99-document.png"), full_page=True)
+        pdf = page.request.get(f"{system.base}/plans/{plan_id}/document.pdf?lang=nl")
+        assert pdf.status == 200
+        assert pdf.body().startswith(b"%PDF-")
+    finally:
+        context.close()
