@@ -67,7 +67,7 @@ RESOURCES = {
 ACCESS_CATEGORIES = {
     **CATEGORIES,
     "followup": N_("follow-up"),
-    "referral": N_("referral"),
+    "referrals": N_("referrals"),
     "case-history": N_("case history"),
     "case-state": N_("case state"),
 }

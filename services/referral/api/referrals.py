@@ -192,7 +192,7 @@ def _viewed(app: ReferralApplication, who: Principal, referral: Referral) -> Non
     lists among the client's recipients); by staff, one of their organisation's, for
     the referral (no partner: nothing was disclosed)."""
     if who.has("partner"):
-        app.record_access(who, referral, resource="referral", categories=["referral"])
+        app.record_access(who, referral, resource="referral", categories=["referrals"])
         return
     record_read(
         app,
@@ -202,7 +202,7 @@ def _viewed(app: ReferralApplication, who: Principal, referral: Referral) -> Non
         referral_id=referral.id,
         purpose="referral",
         resource="referral",
-        categories=["referral"],
+        categories=["referrals"],
     )
 
 
