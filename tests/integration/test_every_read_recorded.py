@@ -64,6 +64,8 @@ class Read:
     purpose: str = "guidance"
     params: dict[str, str] = field(default_factory=dict)
     ok: tuple[int, ...] = (200,)
+    # A path parameter filled with another of the world's ids (default: its own name's).
+    use: dict[str, str] = field(default_factory=dict)
 
 
 PROBE = (Read("anyone"),)
@@ -110,7 +112,9 @@ READS: dict[str, tuple[Read, ...]] = {
     "/intake/v1/clients/{client_id}/consents": GUIDANCE_ONLY,
     "/intake/v1/clients/{client_id}/consents/history": GUIDANCE_ONLY,
     # The receipt of another client's erasure: who asked, why, which service confirmed.
-    "/intake/v1/clients/{erased_id}/erasure": GUIDANCE_ONLY,
+    "/intake/v1/clients/{client_id}/erasure": (
+        Read("counsellor", use={"client_id": "erased_id"}),
+    ),
     "/intake/v1/cases/{case_id}/legal-hold": GUIDANCE_ONLY,
     "/intake/v1/schemas/client-export.json": GUIDANCE_ONLY,
     "/intake/v1/reports/caseload": (Read("team_lead"),),
@@ -157,7 +161,7 @@ READS: dict[str, tuple[Read, ...]] = {
 }
 # fmt: on
 # Reads that name no case: of a client, or of a list (one read per client shown).
-NO_CASE = ("client", "client-search", "export", "plan-list", "followup-list")
+NO_CASE = ("client", "client-search", "case-list", "export", "plan-list", "followup-list")
 
 
 @dataclass
@@ -244,7 +248,12 @@ async def world(
 
     r = await api.post(
         f"{INTAKE}/clients",
-        json={"given_name": "Ruben", "family_name": "Maes", "birth_date": "1981-03-04"},
+        json={
+            "given_name": "Ruben",
+            "family_name": "Maes",
+            "birth_date": "1981-03-04",
+            "email": "ruben.maes@example.org",
+        },
         headers=counsellor,
     )
     assert r.status_code == 201, r.text
@@ -318,9 +327,10 @@ async def test_each_read_of_personal_data_is_in_the_access_log_and_no_other_read
     service = path.split("/")[1]
     client = w.apps[service][1]
     before, _ = await access_log(w, service)
-    params = {k: filled(v, w.ids) for k, v in read.params.items()}
+    ids = {**w.ids, **{name: w.ids[other] for name, other in read.use.items()}}
+    params = {k: filled(v, ids) for k, v in read.params.items()}
 
-    r = await client.get(filled(path, w.ids), params=params, headers=w.callers[read.who])
+    r = await client.get(filled(path, ids), params=params, headers=w.callers[read.who])
 
     assert r.status_code in read.ok, r.text
     after, entries = await access_log(w, service)
