@@ -41,9 +41,9 @@ from tests.support import bearer, new_org
 
 SERVICES = ("intake", "planning", "followup", "referral")
 GIVEN, FAMILY = "Wendelien", "Verstraelen"
-# The e-mail address an accepted case's client gets.
+# The e-mail address and career question an accepted case's client gets.
 EMAIL = "anna.peeters@example.org"
-QUESTION = "Could I teach chemistry after twenty years in a laboratory?"
+QUESTION = "Should I move from logistics?"
 GOAL = "Visit three secondary schools with a chemistry department"
 ACTION = "Ask the former lab manager for an introduction to a headteacher"
 NOTES = "Reached her after the open day at the Sint-Jozef school"
@@ -71,7 +71,8 @@ class Read:
 PROBE = (Read("anyone"),)
 # Not ready (503) while another test's dead letter waits: no personal data either way.
 READY = (Read("anyone", ok=(200, 503)),)
-GUIDANCE_ONLY = (Read("counsellor"),)
+# A counsellor's read that records nothing.
+NOTHING = (Read("counsellor"),)
 AUDIT_ROUTES = {
     "/v1/audit/cases/{case_id}/events": (Read("auditor", "audit-events", purpose="audit"),),
     "/v1/audit/cases/{case_id}/state": (
@@ -109,14 +110,14 @@ READS: dict[str, tuple[Read, ...]] = {
         Read("counsellor", "export", purpose="access-request"),
     ),
     # Consents: purpose, partner, categories, who recorded them and when.
-    "/intake/v1/clients/{client_id}/consents": GUIDANCE_ONLY,
-    "/intake/v1/clients/{client_id}/consents/history": GUIDANCE_ONLY,
+    "/intake/v1/clients/{client_id}/consents": NOTHING,
+    "/intake/v1/clients/{client_id}/consents/history": NOTHING,
     # The receipt of another client's erasure: who asked, why, which service confirmed.
     "/intake/v1/clients/{client_id}/erasure": (
         Read("counsellor", use={"client_id": "erased_id"}),
     ),
-    "/intake/v1/cases/{case_id}/legal-hold": GUIDANCE_ONLY,
-    "/intake/v1/schemas/client-export.json": GUIDANCE_ONLY,
+    "/intake/v1/cases/{case_id}/legal-hold": NOTHING,
+    "/intake/v1/schemas/client-export.json": NOTHING,
     "/intake/v1/reports/caseload": (Read("team_lead"),),
     # planning
     "/planning/v1/plans": (
@@ -138,7 +139,7 @@ READS: dict[str, tuple[Read, ...]] = {
     ),
     "/followup/v1/followups/{followup_id}": (Read("counsellor", "followup", FOLLOWUP_DATA),),
     # Check-ins due: ids, numbers and days.
-    "/followup/v1/worklist": GUIDANCE_ONLY,
+    "/followup/v1/worklist": NOTHING,
     "/followup/v1/reports/outcomes": (Read("team_lead"),),
     # referral
     "/referral/v1/referrals/{referral_id}": (
@@ -154,8 +155,8 @@ READS: dict[str, tuple[Read, ...]] = {
     # A list line: ids, statuses, dates and the outcome's word, no reason or notes.
     "/referral/v1/referrals": (Read("counsellor"), Read("partner")),
     # The directory (organisations, not clients) and counts.
-    "/referral/v1/partners": GUIDANCE_ONLY,
-    "/referral/v1/partners/{partner_id}": GUIDANCE_ONLY,
+    "/referral/v1/partners": NOTHING,
+    "/referral/v1/partners/{partner_id}": NOTHING,
     "/referral/v1/partners/{partner_id}/figures": (Read("team_lead"),),
     "/referral/v1/reports/network": (Read("team_lead"),),
 }
