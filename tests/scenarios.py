@@ -16,10 +16,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
+from eventsourcing.utils import get_topic
 
 from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp
 from services.referral.queries import case_info, consent_for, consent_record
+from shared.audit.access import DataAccess
 from shared.messaging.envelope import CloudEvent
 from tests.support import bearer, eventually
 
@@ -615,6 +617,18 @@ async def wait_consent(pool: Any, client_id: str, partner_id: str, granted: bool
 
     found: dict[str, Any] = await eventually(check, f"consent granted={granted}")
     return found
+
+
+async def referral_events_but_views(pool: Any) -> int:
+    """Referral's stored events less the recorded reads of a referral's own view (resource
+    `referral`): a check that reads the referral to compare it records one each time."""
+    return int(
+        await pool.fetchval(
+            "SELECT count(*) FROM referral.referral_events WHERE topic <> $1 "
+            "OR convert_from(state, 'UTF8')::jsonb ->> 'resource' <> 'referral'",
+            get_topic(DataAccess.Recorded),
+        )
+    )
 
 
 def partner_headers(token: Any, partner_id: str, sub: str = "p-1") -> dict[str, str]:

@@ -50,9 +50,14 @@ RESOURCES = {
     "client-search": N_("a search of clients"),
     "case": N_("the case"),
     "case-list": N_("a list of cases"),
+    "plan": N_("the plan"),
+    "plan-versions": N_("the plan's agreed versions"),
+    "plan-version": N_("an agreed version of the plan"),
+    "plan-document": N_("the printable plan"),
     "plan-list": N_("a list of plans"),
     "followup": N_("the follow-up"),
     "followup-list": N_("a list of follow-ups"),
+    "referral": N_("the referral"),
     "packet": N_("the referral's packet"),
     "letter": N_("the referral letter"),
     "export": N_("the client's data export"),
@@ -61,6 +66,8 @@ RESOURCES = {
 }
 ACCESS_CATEGORIES = {
     **CATEGORIES,
+    "followup": N_("follow-up"),
+    "referrals": N_("referrals"),
     "case-history": N_("case history"),
     "case-state": N_("case state"),
 }

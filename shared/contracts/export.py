@@ -153,7 +153,7 @@ class FollowupSection(_Part):
 class Recipient(_Part):
     """A disclosure of the client's data to a partner: a referral sent to it (`referral`,
     with the categories the consent allowed), or a recorded read of the data by or for
-    the partner (`access`: a packet or letter)."""
+    the partner (`access`: a packet, a letter, or the referral with its reason)."""
 
     kind: Literal["referral", "access"]
     """`referral` (a referral sent to the partner) or `access` (a recorded read of the data by or
@@ -178,7 +178,9 @@ class Recipient(_Part):
     """The reader's organisation (for `access`)."""
     purpose: str | None = None
     """The purpose of the read (for `access`)."""
-    resource: str | None = Field(default=None, description="What was read: packet, letter.")
+    resource: str | None = Field(
+        default=None, description="What was read: packet, letter, referral."
+    )
 
 
 class ReferralSection(_Part):

@@ -202,8 +202,10 @@ class GuidanceResumedV1(_Referral):
 
 class PartnerDataAccessedV1(IntegrationEvent):
     """A client's data was read in referral: by the partner (`resource` `packet`), as a
-    printed letter for the partner (`letter`), or by an auditor. Who, as which role, for
-    which purpose and partner, which categories, when."""
+    printed letter for the partner (`letter`), the referral itself with its reason and
+    notes (`referral`: by its partner, or by its organisation's staff without a
+    `partner_id`), or by an auditor. Who, as which role, for which purpose and partner,
+    which categories, when."""
 
     service: ClassVar[str] = "referral"
     subject_field: ClassVar[str] = "client_id"

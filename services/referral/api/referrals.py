@@ -34,7 +34,8 @@ from services.referral.api.schemas import (
     Status,
     WithdrawIn,
 )
-from services.referral.application import ProposalFacts
+from services.referral.application import ProposalFacts, ReferralApplication
+from services.referral.domain import Referral
 from services.referral.projections import partner_row
 from services.referral.queries import (
     case_info,
@@ -43,6 +44,7 @@ from services.referral.queries import (
     list_referrals,
     network_figures,
 )
+from shared.audit.access import record_read
 from shared.auth import Counsellor, Principal, require
 from shared.commands import Projection, run_command, set_etag
 from shared.errors import Forbidden, NotFound
@@ -168,7 +170,9 @@ async def get_referrals(
 async def get_referral(
     referral_id: uuid.UUID, who: StaffOrPartner, app: App, request: Request, response: Response
 ) -> ReferralOut | PartnerReferralOut:
-    """One referral: staff of its organisation see all of it, its partner its own view."""
+    """One referral: staff of its organisation see all of it, its partner its own view.
+    Its reason and notes are the client's data: a read that shows them is recorded
+    (resource `referral`), the partner's as a disclosure to it, like a packet read."""
     if who.has("partner"):
         partner_of(who)
     referral = await run_in_threadpool(lambda: app.referral(referral_id, who))
@@ -177,7 +181,29 @@ async def get_referral(
     if who.has("partner"):
         pool = request.app.state.runtime.pool
         consented = await consent_for(pool, referral.client_id, referral.partner_id) is not None
-    return view(who, referral, consented)
+    shown = view(who, referral, consented)
+    if shown.reason is not None:
+        await run_in_threadpool(_viewed, app, who, referral)
+    return shown
+
+
+def _viewed(app: ReferralApplication, who: Principal, referral: Referral) -> None:
+    """Record a read of the referral itself: by its partner, one for the partner (it
+    lists among the client's recipients); by staff, one of their organisation's, for
+    the referral (no partner: nothing was disclosed)."""
+    if who.has("partner"):
+        app.record_access(who, referral, resource="referral", categories=["referrals"])
+        return
+    record_read(
+        app,
+        who,
+        client_id=referral.client_id,
+        case_id=referral.case_id,
+        referral_id=referral.id,
+        purpose="referral",
+        resource="referral",
+        categories=["referrals"],
+    )
 
 
 @referrals.post("/referrals/{referral_id}/send", response_model=ReferralOut)
