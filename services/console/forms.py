@@ -33,6 +33,11 @@ DONE = {
     "action-done": N_("The action is marked as done."),
     "action-cancelled": N_("The action is cancelled."),
     "agreement": N_("The agreement is recorded."),
+    "rights": N_("The information on rights and duties is recorded."),
+    "complaint": N_("The complaint is registered."),
+    "complaint-answered": N_("The answer to the complaint is recorded."),
+    "complaint-assigned": N_("The complaint is assigned."),
+    "complaint-handling": N_("The complaint is in handling."),
 }
 COMPETENCES = {
     "quality_reflection": N_("Reflecting on qualities"),

@@ -253,11 +253,22 @@ class RegisterComplaint(Strict):
 
 
 class AssignComplaint(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"team_lead": "lead-1"}]})
+
     team_lead: Name
     """The team lead who handles it (their `sub`)."""
 
 
 class AnswerComplaint(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"answer": "We apologise; you keep one counsellor from now on."},
+                {"answer": "Answered by telephone.", "answered_on": "2026-03-02"},
+            ]
+        }
+    )
+
     answer: ComplaintText
     """The answer given to the client (1-4000 characters); personal, sealed."""
     answered_on: Day | None = None
