@@ -2,7 +2,8 @@
 informing the client (flagged until then on the client search and the case list), a
 complaint registered, assigned, handled, answered; the team lead's list (open, overdue,
 answered) and figures; refused input naming the field; reads of a complaint's text in
-the access log; the complaint and the information in the client's export."""
+the access log; the complaint in intake's part of the client's export (its erasure is in
+test_erasure_everywhere.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 import httpx
 from eventsourcing.persistence import StoredEvent
 
+from services.intake.export import gather
+from shared.contracts.export import IntakeSection as ExportIntake
 from tests.scenarios import a_registered_client, an_open_case, days
 from tests.support import assert_problem, bearer, eventually, new_org
 
@@ -186,11 +189,16 @@ async def test_a_complaint_from_registration_to_answer_with_the_team_leads_list_
     # A counsellor does not list the organisation's complaints.
     assert (await api.get(f"{INTAKE}/complaints", headers=counsellor)).status_code == 403
 
-    export = (await ok(api, "GET", f"/clients/{client_id}/export", lead)).json()
-    section = export["services"]["intake"]
+    # Intake's part of the client's export (the whole export asks the other services too).
+    state = intake_app.state
+    section = await gather(
+        state.application, state.runtime.pool, uuid.UUID(client_id), state.projection
+    )
     texts = {c["subject"]: c["answer"] for c in section["complaints"]}
     assert texts["Twee afspraken\nafgezegd."]["text"] == "Excuses; vaste afspraak voortaan."
+    assert texts["x"] is None
     assert section["rights_information"] == []
+    ExportIntake.model_validate(section)
 
 
 async def test_an_open_complaint_past_its_deadline_is_overdue(

@@ -907,7 +907,12 @@ def check_aggregates(
     client_id = uuid.UUID(w["client_id"])
     cases = [uuid.UUID(c) for c in w["cases"]]
     named: dict[str, set[uuid.UUID]] = {
-        "intake": {client_id, *cases, ClientErasure.id_for(client_id)},
+        "intake": {
+            client_id,
+            *cases,
+            ClientErasure.id_for(client_id),
+            uuid.UUID(w["complaint_id"]),
+        },
         "planning": {plan_id_for(uuid.UUID(w["case_id"]))},
         "followup": {followup_id_for(uuid.UUID(w["case_id"]))},
         "referral": {
@@ -957,6 +962,9 @@ def check_aggregates(
         erased(case.career_question, case.decision.reason)
     erased(intake[cases[0]].entry_check.notes)
     assert intake[cases[0]].resumed is True
+    complaint = intake[uuid.UUID(w["complaint_id"])]
+    assert complaint.answer is not None and complaint.status == "answered"
+    erased(complaint.subject, complaint.answer.text)
 
     plan = loaded["planning"][plan_id_for(cases[0])]
     [goal] = plan.goals.values()
