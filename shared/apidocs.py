@@ -119,6 +119,7 @@ PATH_IDS: dict[str, str] = {
     "referral_id": "The referral's id (seen by its sending organisation and its partner).",
     "partner_id": "The partner's id in the shared partner directory.",
     "letter_id": "The dead letter's id, as the list shows it.",
+    "complaint_id": "The complaint's id (intake), of the caller's organisation.",
 }
 
 

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
 
     # Intake
     hours_budget_default: float = Field(default=12.0, gt=0, le=500)
+    # The versions of the agency's information on rights and duties a client can be
+    # informed of (the newest last), and the days within which a complaint is answered
+    rights_information_versions: list[str] = Field(
+        default_factory=lambda: ["2026-01"], min_length=1
+    )
+    complaint_answer_days: int = Field(default=30, ge=1, le=365)
 
     # Planning: the limits of the SMART check
     plan_max_open_goals: int = Field(default=5, ge=1, le=50)

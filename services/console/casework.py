@@ -1,5 +1,6 @@
 """The counsellor's client and case pages: consents (granted, withdrawn, their history),
-opening a case, the client list, and the case itself (entry check, both assessments with
+the information on rights and duties, complaints (registered, answered), opening a case,
+the client list, and the case itself (entry check, both assessments with
 their gaps drawn, sessions against the hours budget, the decision).
 
 Every form posts, then redirects to the page again; a refusal shows the page again with
@@ -99,6 +100,25 @@ DECISION_FIELDS = {
     "reason": N_("Reasons are at most 4000 characters."),
 }
 DECLINE_REASON = N_("Give the reason for declining.")
+RIGHTS_FIELDS = {
+    "version": N_("Choose the version of the information the client was given."),
+    "language": N_("Choose the language the information was given in."),
+}
+RIGHTS_LANGUAGES = {"nl": N_("Dutch"), "fr": N_("French"), "en": N_("English")}
+COMPLAINT_FIELDS = {
+    "subject": N_("Write what the complaint is about (at most 4000 characters)."),
+    "case_id": N_("Choose one of the client's cases, or none."),
+}
+ANSWER_FIELDS = {
+    "answer": N_("Write the answer given to the client (at most 4000 characters)."),
+    "answered_on": N_("Enter the day the answer was given: not ahead, not before the complaint."),
+}
+COMPLAINT_STATUSES = {
+    "received": N_("received"),
+    "in_handling": N_("in handling"),
+    "answered": N_("answered"),
+    "withdrawn": N_("withdrawn"),
+}
 # The cases from which a referral to a partner is proposed: accepted for guidance, or
 # decided to be referred out.
 REFERABLE = ("accepted", "referred_out")
@@ -172,12 +192,14 @@ async def show_client(
     status: int = 200,
 ) -> HTMLResponse:
     call = api(request)
-    client, consents, history, cases, partners = await asyncio.gather(
+    client, consents, history, cases, partners, complaints, versions = await asyncio.gather(
         call.get(token(page), f"/intake/v1/clients/{client_id}"),
         call.get(token(page), f"/intake/v1/clients/{client_id}/consents"),
         call.get(token(page), f"/intake/v1/clients/{client_id}/consents/history"),
         call.page(token(page), "/intake/v1/cases", 1, PAGE_SIZE, client_id=str(client_id)),
         partner_directory(request, page),
+        call.get(token(page), f"/intake/v1/clients/{client_id}/complaints"),
+        call.get(token(page), "/intake/v1/rights-information/versions"),
     )
     guidance = any(c["purpose"] == "guidance" and c["granted"] for c in consents)
     return page.render(
@@ -199,6 +221,20 @@ async def show_client(
         category_options=[(c, page.gettext(n)) for c, n in CATEGORIES.items()],
         statuses=STATUS_NAMES,
         phases=PHASE_NAMES,
+        complaints=complaints,
+        complaint_statuses=COMPLAINT_STATUSES,
+        rights_languages=RIGHTS_LANGUAGES,
+        language_options=[(k, page.gettext(n)) for k, n in RIGHTS_LANGUAGES.items()],
+        version_options=[(v, v) for v in reversed(versions)],
+        case_options=[
+            (
+                str(c["case_id"]),
+                page.local.gettext(
+                    N_("Case opened on %(day)s"), day=page.local.day(c["opened_at"][:10])
+                ),
+            )
+            for c in cases.items
+        ],
     )
 
 
@@ -246,6 +282,75 @@ async def record_consent(request: Request, client_id: uuid.UUID, page: SignedIn)
             status=error.status,
         )
     return RedirectResponse(f"/clients/{client_id}?done=consent#consents", status_code=303)
+
+
+@router.post("/clients/{client_id}/rights-information")
+async def inform_of_rights(request: Request, client_id: uuid.UUID, page: SignedIn) -> Response:
+    """The client was informed of their rights and duties (which version, which language)."""
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "version", "language")
+    return await submit(
+        request,
+        page,
+        "POST",
+        f"/intake/v1/clients/{client_id}/rights-information",
+        form,
+        values,
+        name="rights",
+        fields=RIGHTS_FIELDS,
+        values=values,
+        show=functools.partial(show_client, request, page, client_id),
+        redirect=f"/clients/{client_id}?done=rights#rights",
+    )
+
+
+@router.post("/clients/{client_id}/complaints")
+async def register_complaint(request: Request, client_id: uuid.UUID, page: SignedIn) -> Response:
+    """Register the client's complaint (about one of their cases, if chosen)."""
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "subject", "case_id")
+    body = {"subject": values["subject"], "case_id": values["case_id"] or None}
+    _, error = await send(
+        request, page, "POST", f"/intake/v1/clients/{client_id}/complaints", form, body, False
+    )
+    if error is not None:
+        errors = form_errors(error, page.local, COMPLAINT_FIELDS, prefix="complaint-")
+        return await show_client(
+            request,
+            page,
+            client_id,
+            form="complaint",
+            errors=errors,
+            values=values,
+            status=error.status,
+        )
+    return RedirectResponse(f"/clients/{client_id}?done=complaint#complaints", status_code=303)
+
+
+@router.post("/clients/{client_id}/complaints/{complaint_id}/answer")
+async def answer_complaint(
+    request: Request, client_id: uuid.UUID, complaint_id: uuid.UUID, page: SignedIn
+) -> Response:
+    """Record the answer given to the client; the complaint is answered."""
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "answer", "answered_on")
+    body = {"answer": values["answer"], "answered_on": values["answered_on"] or None}
+    return await submit(
+        request,
+        page,
+        "POST",
+        f"/intake/v1/complaints/{complaint_id}/answer",
+        form,
+        body,
+        name=f"answer-{complaint_id}",
+        fields=ANSWER_FIELDS,
+        values=values,
+        show=functools.partial(show_client, request, page, client_id),
+        redirect=f"/clients/{client_id}?done=complaint-answered#complaints",
+    )
 
 
 @router.post("/clients/{client_id}/cases")

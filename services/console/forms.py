@@ -37,6 +37,11 @@ DONE = {
     "insight": N_("The insight is recorded."),
     "plan-decision": N_("The choice or decision is recorded."),
     "support-needs": N_("The support needs are saved."),
+    "rights": N_("The information on rights and duties is recorded."),
+    "complaint": N_("The complaint is registered."),
+    "complaint-answered": N_("The answer to the complaint is recorded."),
+    "complaint-assigned": N_("The complaint is assigned."),
+    "complaint-handling": N_("The complaint is in handling."),
 }
 COMPETENCES = {
     "quality_reflection": N_("Reflecting on qualities"),

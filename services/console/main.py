@@ -22,6 +22,7 @@ from services.console.aftercare import router as aftercare
 from services.console.api import GENERAL, Api, ApiError
 from services.console.audit_pages import router as audit_pages
 from services.console.casework import router as casework
+from services.console.complaints import router as complaints
 from services.console.dashboard import router as dashboard
 from services.console.directory import router as directory
 from services.console.holds import router as holds
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit_pages)
     app.include_router(dashboard)
     app.include_router(holds)
+    app.include_router(complaints)
     install_refusals(app)
     app.add_middleware(
         PageHeaders,

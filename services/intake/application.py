@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from eventsourcing.application import AggregateNotFoundError
 
-from services.intake.domain import Case, Client, ClientErasure, IntakeError
+from services.intake.domain import Case, Client, ClientErasure, Complaint, IntakeError
 from shared.errors import NotFound
 from shared.eventstore import ServiceApplication
 from shared.idempotency import new_id
@@ -28,6 +28,8 @@ class IntakeApplication(ServiceApplication):
         Case.Accepted: PersonalFields(("reason",), subject="client_id"),
         Case.ReferredOut: PersonalFields(("reason",), subject="client_id"),
         Case.Declined: PersonalFields(("reason",), subject="client_id"),
+        Complaint.Registered: PersonalFields(("subject",), subject="client_id"),
+        Complaint.Answered: PersonalFields(("answer",), subject="client_id"),
     }
 
     # -- clients -------------------------------------------------------------------------
@@ -112,6 +114,46 @@ class IntakeApplication(ServiceApplication):
         if case.organisation != organisation:
             raise NotFound(f"No case {case_id}.")
         return case
+
+    # -- complaints ----------------------------------------------------------------------
+    def register_complaint(
+        self,
+        *,
+        client_id: uuid.UUID,
+        organisation: str,
+        actor: str,
+        subject: str,
+        case_id: uuid.UUID | None = None,
+    ) -> Complaint:
+        """Register the client's complaint (about one of their cases, if named); its answer
+        is due `complaint_answer_days` later."""
+        client = self.client(client_id, organisation)
+        if case_id is not None:
+            try:
+                case = self.case(case_id, organisation)
+            except NotFound:
+                raise IntakeError("invalid", f"No case {case_id}.", "case_id") from None
+            if case.client_id != client.id:
+                raise IntakeError("invalid", "The case is another client's.", "case_id")
+        complaint = Complaint.register(
+            complaint_id=new_id(),
+            organisation=organisation,
+            client_id=client.id,
+            case_id=case_id,
+            subject=subject,
+            answer_within_days=self.settings.complaint_answer_days,
+            actor=actor,
+            at=self.clock(),
+        )
+        self.save(complaint)
+        return complaint
+
+    def complaint(self, complaint_id: uuid.UUID, organisation: str) -> Complaint:
+        """The complaint, of this organisation (another's reads as absent)."""
+        complaint = self.load(Complaint, complaint_id)
+        if complaint.organisation != organisation:
+            raise NotFound(f"No complaint {complaint_id}.")
+        return complaint
 
     # -- erasure and legal holds ---------------------------------------------------------
     def erasure(self, client_id: uuid.UUID, organisation: str) -> ClientErasure:

@@ -1,5 +1,6 @@
-"""Intake's part of a client's export: the client, the consents, the cases, the erasure
-record; personal fields opened (ERASED where the client's key is gone)."""
+"""Intake's part of a client's export: the client, the consents, the information on rights
+and duties, the cases, the complaints, the erasure record; personal fields opened (ERASED
+where the client's key is gone)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from eventsourcing.application import AggregateNotFoundError
 from starlette.concurrency import run_in_threadpool
 
 from services.intake.application import IntakeApplication
-from services.intake.domain import Case, Client, ClientErasure, plain
+from services.intake.domain import Case, Client, ClientErasure, Complaint, plain
 from shared.errors import NotFound
 from shared.messaging.follower import LogFollower
 from shared.privacy import ERASED
@@ -60,6 +61,22 @@ def case_part(c: Case) -> dict[str, Any]:
     }
 
 
+def complaint_part(c: Complaint) -> dict[str, Any]:
+    return {
+        "complaint_id": c.id,
+        "case_id": c.case_id,
+        "subject": c.subject,
+        "status": c.status,
+        "deadline": c.deadline,
+        "assigned_to": c.assigned_to,
+        "answer": plain(c.answer),
+        "withdrawn_at": c.withdrawn_at,
+        "registered_at": c.created_on,
+        "registered_by": c.registered_by,
+        "version": c.version,
+    }
+
+
 def erasure_part(e: ClientErasure) -> dict[str, Any]:
     return {
         "erasure_id": e.id,
@@ -96,6 +113,12 @@ async def gather(
         client_id,
     )
     cases = await run_in_threadpool(load_all, app, [r["case_id"] for r in rows])
+    rows = await pool.fetch(
+        "SELECT complaint_id FROM intake.complaints_view WHERE client_id = $1 "
+        "ORDER BY registered_at, complaint_id",
+        client_id,
+    )
+    complaints = await run_in_threadpool(load_all, app, [r["complaint_id"] for r in rows])
     erasure = await run_in_threadpool(_erasure, app, client_id)
     part = {
         "client": client_part(client),
@@ -103,7 +126,9 @@ async def gather(
             "current": plain(list(client.consents.values())),
             "history": plain(client.consent_history),
         },
+        "rights_information": plain(client.rights_information),
         "cases": [case_part(c) for c in cases if isinstance(c, Case)],
+        "complaints": [complaint_part(c) for c in complaints if isinstance(c, Complaint)],
         "erasure": erasure_part(erasure) if erasure is not None else None,
     }
     out: dict[str, Any] = jsonable(part)

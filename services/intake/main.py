@@ -46,13 +46,14 @@ SPEC = ServiceSpec(
     # What intake's read models hold of a client: dropped when the client is erased. A
     # case stays listed without its career question (and, its client's row gone, without
     # a name): the same case still answers GET /cases/{id}, its personal fields `ERASED`;
-    # its sessions leave the caseload figures.
+    # its sessions leave the caseload figures, its complaints the complaint figures.
     erasure=Erasure(
         (
             "UPDATE intake.cases_view SET career_question_sealed = NULL "
             "WHERE client_id = %(client_id)s AND career_question_sealed IS NOT NULL",
             "DELETE FROM intake.clients_view WHERE client_id = %(client_id)s",
             "DELETE FROM intake.sessions_view WHERE client_id = %(client_id)s",
+            "DELETE FROM intake.complaints_view WHERE client_id = %(client_id)s",
         ),
         before=_destroy_key,
     ),

@@ -1,10 +1,10 @@
-"""Intake's read models (asyncpg): the organisation's clients and cases.
+"""Intake's read models (asyncpg): the organisation's clients, cases and complaints.
 
 Fed by the service's own notification log (`IntakeProjection`: one handler per event
 class); the rows and the position commit in one transaction. Plaintext personal data
 lives only in `clients_view` (dropped on erasure); a case's career question is kept as
 stored, sealed with the client's key, and opened only for the page of the case list
-that shows it.
+that shows it. A complaint's row holds no text of it (that stays sealed in its events).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import asyncpg
 
-from services.intake.domain import GAP_SCORES, Case, Client
+from services.intake.domain import GAP_SCORES, OPEN_STATUSES, Case, Client, Complaint
 from shared.messaging.projection import Handler, Projection, Stored
 from shared.periods import Period
 from shared.privacy import ERASED, SealingMapper
@@ -81,6 +81,28 @@ CREATE TABLE IF NOT EXISTS intake.sessions_view (
 );
 CREATE INDEX IF NOT EXISTS sessions_view_held ON intake.sessions_view (organisation, held_at);
 CREATE INDEX IF NOT EXISTS sessions_view_client ON intake.sessions_view (client_id);
+-- When the client was last informed of their rights and duties (NULL: not yet), for the
+-- flag on the worklist.
+ALTER TABLE intake.clients_view ADD COLUMN IF NOT EXISTS rights_informed_at timestamptz;
+-- One row per complaint, without its text (sealed in its events): the team lead's list
+-- and figures. Dropped with the client.
+CREATE TABLE IF NOT EXISTS intake.complaints_view (
+    complaint_id uuid PRIMARY KEY,
+    organisation text NOT NULL,
+    client_id uuid NOT NULL,
+    case_id uuid,
+    status text NOT NULL,
+    registered_at timestamptz NOT NULL,
+    registered_by text NOT NULL,
+    deadline date NOT NULL,
+    assigned_to text,
+    answered_on date,
+    closed_at timestamptz,
+    version int NOT NULL
+);
+CREATE INDEX IF NOT EXISTS complaints_view_org
+    ON intake.complaints_view (organisation, registered_at, complaint_id);
+CREATE INDEX IF NOT EXISTS complaints_view_client ON intake.complaints_view (client_id);
 """
 
 
@@ -107,6 +129,51 @@ async def consent_changed(conn: asyncpg.Connection, e: Stored) -> None:
     await conn.execute(
         "UPDATE intake.clients_view SET version = $2 WHERE client_id = $1", e.id, e.version
     )
+
+
+async def informed_of_rights(conn: asyncpg.Connection, e: Stored) -> None:
+    await conn.execute(
+        "UPDATE intake.clients_view SET version = $2, rights_informed_at = $3 WHERE client_id = $1",
+        e.id,
+        e.version,
+        e.at,
+    )
+
+
+async def complaint_registered(conn: asyncpg.Connection, e: Stored) -> None:
+    await conn.execute(
+        "INSERT INTO intake.complaints_view (complaint_id, organisation, client_id, case_id, "
+        "status, registered_at, registered_by, deadline, version) "
+        "VALUES ($1,$2,$3,$4,'received',$5,$6,$7,$8) ON CONFLICT (complaint_id) DO NOTHING",
+        e.id,
+        e["organisation"],
+        e["client_id"],
+        e.get("case_id"),
+        e.at,
+        e["actor"],
+        _date(e["deadline"]),
+        e.version,
+    )
+
+
+def _complaint_becomes(sets: str, *values: Any) -> Handler:
+    """A handler setting the complaint's row (`$3`, … are `values(e)`) and its version."""
+
+    async def update(conn: asyncpg.Connection, e: Stored) -> None:
+        args = [value(e) for value in values]
+        await conn.execute(
+            f"UPDATE intake.complaints_view SET version = $2, {sets} "
+            "WHERE complaint_id = $1 AND version < $2",
+            e.id,
+            e.version,
+            *args,
+        )
+
+    return update
+
+
+def _date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 async def case_opened(conn: asyncpg.Connection, e: Stored) -> None:
@@ -188,6 +255,18 @@ class IntakeProjection(Projection):
         Case.PhaseChanged: phase_changed,
         # Any other event of a case: its version and time.
         Case.Event: _case_becomes(""),
+        Client.InformedOfRights: informed_of_rights,
+        Complaint.Registered: complaint_registered,
+        Complaint.Assigned: _complaint_becomes("assigned_to = $3", lambda e: e["team_lead"]),
+        Complaint.HandlingStarted: _complaint_becomes("status = 'in_handling'"),
+        Complaint.Answered: _complaint_becomes(
+            "status = 'answered', answered_on = $3, closed_at = $4",
+            lambda e: _date(e["answered_on"]),
+            lambda e: e.at,
+        ),
+        Complaint.Withdrawn: _complaint_becomes(
+            "status = 'withdrawn', closed_at = $3", lambda e: e.at
+        ),
     }
 
 
@@ -225,7 +304,7 @@ CASE_COLUMNS = (
     "v.case_id, v.client_id, v.organisation, v.status, v.phase, v.hours_budget, "
     "v.minutes_used, v.gaps, v.scores, v.opened_by, v.opened_at, v.updated_at, v.version, "
     "v.career_question_sealed, c.given_name, c.family_name, "
-    "c.client_id IS NULL AS client_erased"
+    "c.client_id IS NULL AS client_erased, c.rights_informed_at AS client_informed_at"
 )
 
 
@@ -313,7 +392,8 @@ async def search_clients(
             f"SELECT count(*) FROM intake.clients_view WHERE {clause}", *args
         )
         rows = await conn.fetch(
-            "SELECT client_id, given_name, family_name, birth_date, email, registered_at "
+            "SELECT client_id, given_name, family_name, birth_date, email, registered_at, "
+            "rights_informed_at "
             f"FROM intake.clients_view WHERE {clause} "
             "ORDER BY lower(family_name), lower(given_name), client_id "
             f"LIMIT {int(limit)} OFFSET {int(offset)}",
@@ -413,6 +493,8 @@ def _case_row(r: asyncpg.Record) -> dict[str, Any]:
     sealed = row.pop("career_question_sealed")
     row["career_question_sealed"] = None if erased or sealed is None else json.loads(sealed)
     row["career_question"] = ERASED if erased else None
+    informed = row.pop("client_informed_at")
+    row["client_informed_of_rights"] = None if erased else informed is not None
     return row
 
 
@@ -425,3 +507,78 @@ def open_career_questions(sealing: SealingMapper, rows: list[dict[str, Any]]) ->
     )
     for row, value in zip(todo, opened, strict=True):
         row["career_question"] = value
+
+
+# -- complaints ---------------------------------------------------------------------------
+COMPLAINT_COLUMNS = (
+    "complaint_id, client_id, case_id, status, registered_at, registered_by, deadline, "
+    "assigned_to, answered_on, closed_at, version"
+)
+# Which complaints a team lead's list shows.
+COMPLAINT_FILTERS = {
+    "open": "status = ANY($2::text[])",
+    "overdue": "status = ANY($2::text[]) AND deadline < $3",
+    "answered": "status = 'answered'",
+    "withdrawn": "status = 'withdrawn'",
+}
+
+
+async def list_complaints(
+    pool: asyncpg.Pool,
+    organisation: str,
+    *,
+    which: str | None,
+    today: date,
+    client_id: uuid.UUID | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """The organisation's complaints (`which`: open, overdue, answered, withdrawn; all
+    when None), oldest deadline first, with the total; each says whether it is overdue
+    (open after its deadline's day, `today`)."""
+    where = ["organisation = $1", "$2::text[] IS NOT NULL", "$3::date IS NOT NULL"]
+    args: list[Any] = [organisation, list(OPEN_STATUSES), today]
+    if which is not None:
+        where.append(COMPLAINT_FILTERS[which])
+    if client_id is not None:
+        args.append(client_id)
+        where.append(f"client_id = ${len(args)}")
+    clause = " AND ".join(where)
+    async with snapshot(pool) as conn:
+        total = await conn.fetchval(
+            f"SELECT count(*) FROM intake.complaints_view WHERE {clause}", *args
+        )
+        rows = await conn.fetch(
+            f"SELECT {COMPLAINT_COLUMNS}, "
+            "(status = ANY($2::text[]) AND deadline < $3) AS overdue "
+            f"FROM intake.complaints_view WHERE {clause} "
+            "ORDER BY deadline, registered_at, complaint_id "
+            f"LIMIT {int(limit)} OFFSET {int(offset)}",
+            *args,
+        )
+    return [dict(r) for r in rows], int(total)
+
+
+async def complaint_figures(
+    pool: asyncpg.Pool, organisation: str, period: Period, today: date
+) -> dict[str, int]:
+    """Of the complaints registered in the period [start, end): how many per status now,
+    how many of the open ones are overdue, and how many were answered by their deadline."""
+    row = await pool.fetchrow(
+        "SELECT count(*) AS registered, "
+        "count(*) FILTER (WHERE status = 'received') AS received, "
+        "count(*) FILTER (WHERE status = 'in_handling') AS in_handling, "
+        "count(*) FILTER (WHERE status = 'answered') AS answered, "
+        "count(*) FILTER (WHERE status = 'withdrawn') AS withdrawn, "
+        "count(*) FILTER (WHERE status IN ('received', 'in_handling') AND deadline < $4) "
+        "AS overdue, "
+        "count(*) FILTER (WHERE status = 'answered' AND answered_on <= deadline) "
+        "AS answered_in_time "
+        "FROM intake.complaints_view "
+        "WHERE organisation = $1 AND registered_at >= $2 AND registered_at < $3",
+        organisation,
+        period.start,
+        period.end,
+        today,
+    )
+    return {k: int(v) for k, v in dict(row).items()}

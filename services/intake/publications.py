@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.intake.domain import Case, Client, ClientErasure
+from services.intake.domain import Case, Client, ClientErasure, Complaint
 from shared.contracts import intake as contracts
 from shared.contracts import privacy as privacy_contracts
 from shared.messaging.relay import Publication
@@ -31,6 +31,15 @@ def _case(state: dict[str, Any], *names: str) -> dict[str, Any]:
 
 def _client(state: dict[str, Any], *names: str) -> dict[str, Any]:
     return {**_common(state), "client_id": state["originator_id"], **_pick(state, *names)}
+
+
+def _complaint(state: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {
+        **_common(state),
+        "complaint_id": state["originator_id"],
+        "client_id": state["client_id"],
+        **_pick(state, *names),
+    }
 
 
 def _erasure(state: dict[str, Any], *names: str, **extra: Any) -> dict[str, Any]:
@@ -89,6 +98,19 @@ PUBLICATIONS: dict[type, Publication] = {
     ),
     Case.ReferredOut: Publication(contracts.CaseReferredOutV1, lambda s: _case(s, "reason")),
     Case.Declined: Publication(contracts.CaseDeclinedV1, lambda s: _case(s, "reason")),
+    Client.InformedOfRights: Publication(
+        contracts.ClientInformedOfRightsV1,
+        lambda s: _client(s, "organisation", "version", "language"),
+    ),
+    # Without their text (what about, the answer): it stays in intake.
+    Complaint.Registered: Publication(
+        contracts.ComplaintRegisteredV1,
+        lambda s: _complaint(s, "organisation", "case_id", "deadline"),
+    ),
+    Complaint.Answered: Publication(
+        contracts.ComplaintAnsweredV1, lambda s: _complaint(s, "answered_on")
+    ),
+    Complaint.Withdrawn: Publication(contracts.ComplaintWithdrawnV1, lambda s: _complaint(s)),
     ClientErasure.Requested: Publication(
         privacy_contracts.ErasureRequestedV1,
         lambda s: _erasure(s, "organisation", "reason", "key_id"),

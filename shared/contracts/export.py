@@ -111,13 +111,36 @@ class Consents(_Part):
     history: list[ConsentChange] = Field(description="Every grant and withdrawal, oldest first.")
 
 
+class RightsInformation(_Part):
+    """The client was informed of their rights and duties."""
+
+    version: str
+    """The version of the agency's information given."""
+    language: str
+    """`nl`, `fr` or `en`."""
+    at: datetime
+    """When it was recorded."""
+    actor: str
+    """Who informed the client (token subject)."""
+
+
 class IntakeSection(_Part):
-    """What intake holds: the client, the consents, the cases, the erasure record."""
+    """What intake holds: the client, the consents, the information on rights and duties,
+    the cases, the complaints, the erasure record."""
 
     client: ClientData
     """The client as registered."""
     consents: Consents
     """The client's consents, now and every change."""
+    rights_information: list[RightsInformation] = Field(
+        default_factory=list,
+        description="Each time the client was informed of their rights and duties, oldest first.",
+    )
+    complaints: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Each complaint: what it is about, its status and deadline, who "
+        "handles it, the answer given (text and day) or its withdrawal.",
+    )
     cases: list[dict[str, Any]] = Field(
         description="Each case: career question, entry check, assessments, sessions and "
         "hours, decision, phase, resumption."

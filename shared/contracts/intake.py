@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -132,3 +132,49 @@ class CaseDeclinedV1(_CaseEvent):
     event_type: ClassVar[str] = "CaseDeclined"
 
     reason: Personal | None = None
+
+
+class ClientInformedOfRightsV1(_Intake):
+    """The client was informed of their rights and duties: which version of the agency's
+    information, in which language (when and by whom: `occurred_at`, `actor`)."""
+
+    event_type: ClassVar[str] = "ClientInformedOfRights"
+    subject_field: ClassVar[str] = "client_id"
+
+    client_id: uuid.UUID
+    organisation: str
+    version: str
+    language: Literal["nl", "fr", "en"]
+
+
+class _ComplaintEvent(_Intake):
+    # A complaint's text (what about, the answer) is never published: it stays in intake.
+    subject_field: ClassVar[str] = "complaint_id"
+
+    complaint_id: uuid.UUID
+    client_id: uuid.UUID
+
+
+class ComplaintRegisteredV1(_ComplaintEvent):
+    """A client's complaint was registered (about a case, if named), to be answered by
+    `deadline`."""
+
+    event_type: ClassVar[str] = "ComplaintRegistered"
+
+    organisation: str
+    case_id: uuid.UUID | None = None
+    deadline: date
+
+
+class ComplaintAnsweredV1(_ComplaintEvent):
+    """The complaint was answered on `answered_on` (the answer's text stays in intake)."""
+
+    event_type: ClassVar[str] = "ComplaintAnswered"
+
+    answered_on: date
+
+
+class ComplaintWithdrawnV1(_ComplaintEvent):
+    """The client withdrew the complaint."""
+
+    event_type: ClassVar[str] = "ComplaintWithdrawn"

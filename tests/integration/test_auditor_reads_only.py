@@ -135,6 +135,15 @@ BODIES: dict[tuple[str, str], Body] = {
         "reason": "Asked by the client (request A-1)."
     },
     ("PUT", "/intake/v1/cases/{case_id}/legal-hold"): lambda i: {"reason": "Court order A-1"},
+    ("POST", "/intake/v1/clients/{client_id}/rights-information"): lambda i: {
+        "version": "2026-01",
+        "language": "nl",
+    },
+    ("POST", "/intake/v1/clients/{client_id}/complaints"): lambda i: {"subject": "Too slow."},
+    ("POST", "/intake/v1/complaints/{complaint_id}/assignment"): lambda i: {"team_lead": "lead"},
+    ("POST", "/intake/v1/complaints/{complaint_id}/handling"): lambda i: None,
+    ("POST", "/intake/v1/complaints/{complaint_id}/answer"): lambda i: {"answer": "Sorry."},
+    ("POST", "/intake/v1/complaints/{complaint_id}/withdrawal"): lambda i: None,
     ("DELETE", "/intake/v1/cases/{case_id}/legal-hold"): lambda i: None,
     # planning
     ("PUT", "/planning/v1/plans/{plan_id}/type"): lambda i: {"plan_type": "action"},
@@ -327,7 +336,8 @@ async def world(
     org: str,
 ) -> dict[str, str]:
     """Real objects of `org`: a client with an accepted case and its agreed plan (a goal,
-    an action), the follow-up, a partner and a sent referral; their ids by path name."""
+    an action), the follow-up, a partner and a sent referral, a complaint; their ids by
+    path name."""
     counsellor = bearer(token("counsellor", org=org, sub="counsellor-ro"))
     client_id, case_id = await an_accepted_case(api, counsellor)
     plan = await wait_for_plan(planning_api, counsellor, case_id)
@@ -390,6 +400,11 @@ async def world(
     referral_id = r.json()["referral_id"]
     r = await referral_api.post(f"/referral/v1/referrals/{referral_id}/send", headers=counsellor)
     assert r.status_code == 200, r.text
+    r = await api.post(
+        f"/intake/v1/clients/{client_id}/complaints", json={"subject": "Late"}, headers=counsellor
+    )
+    assert r.status_code == 201, r.text
+    complaint_id = r.json()["complaint_id"]
     return {
         "client_id": client_id,
         "case_id": case_id,
@@ -400,6 +415,7 @@ async def world(
         "checkin_id": followup["checkins"][0]["checkin_id"],
         "partner_id": partner_id,
         "referral_id": referral_id,
+        "complaint_id": complaint_id,
         # (No dead letter in this world: an auditor is refused before it is looked up.)
         "letter_id": "1",
     }
@@ -473,6 +489,7 @@ async def test_an_auditor_changes_nothing_through_any_route_of_any_service(
     lead = bearer(token("team_lead", org=org, sub="lead-ro"))
     controls: list[tuple[str, str, str, dict[str, str], int]] = [
         ("intake", "POST", "/intake/v1/clients/{client_id}/consents", counsellor, 201),
+        ("intake", "POST", "/intake/v1/complaints/{complaint_id}/assignment", lead, 200),
         ("intake", "PUT", "/intake/v1/cases/{case_id}/legal-hold", lead, 200),
         ("intake", "DELETE", "/intake/v1/cases/{case_id}/legal-hold", lead, 200),
         ("planning", "PUT", "/planning/v1/plans/{plan_id}/competence-analysis", counsellor, 200),

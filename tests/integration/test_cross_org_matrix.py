@@ -61,7 +61,7 @@ STAFF_READ = (200, 404, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 4
 # fmt: off
 # `{case}`, `{client}`, `{plan}`, `{followup}`: A's case, its client, plan and follow-up;
 # `{erasable}`: another client of A; `{erased}`: a third, whose erasure A requested;
-# `{pa}`: P_A.
+# `{pa}`: P_A; `{complaint}`: a complaint of A's client.
 MATRIX: dict[str, tuple[int, ...]] = {
     **{f"GET /{s}/v1/audit/cases/{{case}}/events": AUDIT for s in SERVICES},
     **{f"GET /{s}/v1/audit/cases/{{case}}/state": AUDIT for s in SERVICES},
@@ -91,6 +91,10 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "DELETE /intake/v1/cases/{case}/legal-hold":
         (403, 403, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
     "GET /intake/v1/clients/{erased}/erasure": STAFF_READ,
+    "GET /intake/v1/complaints/{complaint}": STAFF_READ,
+    "GET /intake/v1/clients/{client}/complaints": STAFF_READ,
+    "POST /intake/v1/complaints/{complaint}/assignment":
+        (200, 404, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
     "GET /planning/v1/plans/{plan}": STAFF_READ,
     "GET /planning/v1/plans/{plan}/versions": STAFF_READ,
     "GET /planning/v1/plans/{plan}/versions/1": STAFF_READ,
@@ -102,6 +106,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "PUT /referral/v1/partners/{pa}/capacity": {"open_places": 7},
     "POST /intake/v1/clients/{erasable}/erasure": {"reason": "The client asked to be forgotten."},
     "PUT /intake/v1/cases/{case}/legal-hold": {"reason": "A court asked to keep the file."},
+    "POST /intake/v1/complaints/{complaint}/assignment": {"team_lead": "lead-a"},
 }
 CODES = {401: "unauthorized", 403: "forbidden", 404: "not-found"}
 EVA = {
@@ -191,6 +196,11 @@ async def world(
         f"{INTAKE}/clients/{erased}/erasure", json={"reason": "Asked to."}, headers=counsellor
     )
     assert r.status_code == 202, r.text
+    r = await api.post(
+        f"{INTAKE}/clients/{client_id}/complaints", json={"subject": "Late."}, headers=counsellor
+    )
+    assert r.status_code == 201, r.text
+    complaint = str(r.json()["complaint_id"])
     clients = {"intake": api, "planning": planning_api, "followup": followup_api}
     clients["referral"] = referral_api
     # A supervisor's read in each service: every access log holds a read of A's client.
@@ -207,6 +217,7 @@ async def world(
         "pa": pa,
         "plan": agreed.plan_id,
         "followup": str(agreed.followup["followup_id"]),
+        "complaint": complaint,
     }
     return World({"A": org_a, "B": org_b}, ids, callers, clients)
 

@@ -81,6 +81,9 @@ MARKED = (
     "decline_reason",
     "referred_case_question",
     "refer_out_reason",
+    # intake: Complaint.Registered (about the accepted case), Complaint.Answered
+    "complaint_subject",
+    "complaint_answer",
     # planning: GoalAdded, ActionAdded, ActionCancelled, CompetenceAnalysisRecorded,
     # EvidenceAdded, PortfolioAssessed, CareerQuestionStated, InsightRecorded,
     # DecisionRecorded, SupportNeedsRecorded, Agreed (content: all of these), Closed
@@ -358,6 +361,29 @@ async def seed(
         json={"decision": "refer_out", "reason": f"Referred out: {m['refer_out_reason']}"},
     )
     w["case_id"], w["cases"] = case_id, [case_id, declined, referred_out]
+    # A complaint about the accepted case, answered; the client informed of their rights.
+    complaint = await ok(
+        api,
+        "POST",
+        f"{INTAKE}/clients/{client_id}/complaints",
+        headers,
+        json={"subject": f"Complains: {m['complaint_subject']}", "case_id": case_id},
+    )
+    w["complaint_id"] = complaint["complaint_id"]
+    await ok(
+        api,
+        "POST",
+        f"{INTAKE}/complaints/{w['complaint_id']}/answer",
+        headers,
+        json={"answer": f"Answered: {m['complaint_answer']}"},
+    )
+    await ok(
+        api,
+        "POST",
+        f"{INTAKE}/clients/{client_id}/rights-information",
+        headers,
+        json={"version": "2026-01", "language": "en"},
+    )
 
     # Planning: type, a goal, two actions (one cancelled), the analysis, the portfolio
     # and its assessment, agreed by both.
@@ -672,6 +698,7 @@ async def api_texts(
         (api, f"{INTAKE}/clients/{w['client_id']}", h),
         *[(api, f"{INTAKE}/cases/{c}", h) for c in w["cases"]],
         (api, f"{INTAKE}/clients/{w['client_id']}/export", h),
+        (api, f"{INTAKE}/complaints/{w['complaint_id']}", h),
         (planning_api, f"{PLANNING}/plans/{w['plan_id']}", h),
         (planning_api, f"{PLANNING}/plans/{w['plan_id']}/versions/1", h),
         (planning_api, f"{PLANNING}/plans/{w['plan_id']}/versions", h),
@@ -790,8 +817,9 @@ async def test_an_erased_client_is_nowhere_in_the_database_the_streams_or_the_lo
         for service in SERVICES
         for case in ([case_id] if service != "intake" else w["cases"])
     }
-    # (The client's own fields are in Client events, which name no case.)
-    of_cases = set(MARKED) - {"given_name", "family_name", "email", "phone"}
+    # (The client's own fields are in Client events, which name no case; a complaint's
+    # answer is in an event that names none either.)
+    of_cases = set(MARKED) - {"given_name", "family_name", "email", "phone", "complaint_answer"}
     opened_before = found_in("\n".join(repr(v) for v in views_before.values()), m)
     assert opened_before == of_cases, sorted(of_cases ^ opened_before)
 
@@ -875,7 +903,12 @@ async def test_an_erased_client_is_nowhere_in_the_database_the_streams_or_the_lo
     assert not broken, f"reads that fail once the client is erased: {broken}"
 
 
-REPORT_ROWS = ("intake.sessions_view", "followup.bottlenecks_view", "referral.referrals_view")
+REPORT_ROWS = (
+    "intake.sessions_view",
+    "intake.complaints_view",
+    "followup.bottlenecks_view",
+    "referral.referrals_view",
+)
 
 
 async def client_rows(pool: Any, table: str, client_id: str) -> int:
@@ -915,7 +948,12 @@ def check_aggregates(
     client_id = uuid.UUID(w["client_id"])
     cases = [uuid.UUID(c) for c in w["cases"]]
     named: dict[str, set[uuid.UUID]] = {
-        "intake": {client_id, *cases, ClientErasure.id_for(client_id)},
+        "intake": {
+            client_id,
+            *cases,
+            ClientErasure.id_for(client_id),
+            uuid.UUID(w["complaint_id"]),
+        },
         "planning": {plan_id_for(uuid.UUID(w["case_id"]))},
         "followup": {followup_id_for(uuid.UUID(w["case_id"]))},
         "referral": {
@@ -965,6 +1003,9 @@ def check_aggregates(
         erased(case.career_question, case.decision.reason)
     erased(intake[cases[0]].entry_check.notes)
     assert intake[cases[0]].resumed is True
+    complaint = intake[uuid.UUID(w["complaint_id"])]
+    assert complaint.answer is not None and complaint.status == "answered"
+    erased(complaint.subject, complaint.answer.text)
 
     plan = loaded["planning"][plan_id_for(cases[0])]
     [goal] = plan.goals.values()

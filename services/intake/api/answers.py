@@ -42,6 +42,17 @@ class SessionCreated(Created):
     """The new session's id."""
 
 
+class RightsInformationOut(Answer):
+    version: str
+    """The version of the information on rights and duties."""
+    language: str
+    """`nl`, `fr` or `en`."""
+    at: datetime
+    """When the client was informed (recorded)."""
+    actor: str
+    """Who informed them (token subject)."""
+
+
 class ClientOut(Answer):
     client_id: uuid.UUID
     """The client's id."""
@@ -63,6 +74,11 @@ class ClientOut(Answer):
     """When the client was registered."""
     version: int
     """The client's version (its `ETag`)."""
+    informed_of_rights: RightsInformationOut | None = None
+    """The latest information on rights and duties given; null: the client was not
+    informed yet (nothing waits on it; the worklist flags it)."""
+    rights_information: list[RightsInformationOut] = Field(default_factory=list)
+    """Each time the client was informed of their rights and duties, oldest first."""
 
 
 class ConsentOut(Answer):
@@ -212,6 +228,8 @@ class CaseSummary(Answer):
     """When it last changed."""
     version: int
     """The case's version."""
+    client_informed_of_rights: bool | None = None
+    """Whether the client was informed of their rights and duties (null once erased)."""
 
 
 class ClientFound(Answer):
@@ -227,6 +245,8 @@ class ClientFound(Answer):
     """E-mail address."""
     registered_at: datetime
     """When the client was registered."""
+    rights_informed_at: datetime | None = None
+    """When the client was last informed of their rights and duties; null: not yet."""
 
 
 # -- erasure and legal holds --------------------------------------------------------------------
@@ -310,3 +330,75 @@ class CaseloadReport(Answer):
     """The period's end (exclusive)."""
     counsellors: list[CounsellorCaseload]
     """One entry per counsellor with an open case or a figure in the period, by `counsellor`."""
+
+
+# -- complaints --------------------------------------------------------------------------------
+class ComplaintCreated(Created):
+    complaint_id: uuid.UUID
+    """The new complaint's id."""
+    deadline: date
+    """The day by which it is to be answered."""
+
+
+class ComplaintSummary(Answer):
+    complaint_id: uuid.UUID
+    """The complaint's id."""
+    client_id: uuid.UUID
+    """The client who complained."""
+    case_id: uuid.UUID | None
+    """The case it is about, if any."""
+    status: str
+    """`received`, `in_handling`, `answered` or `withdrawn`."""
+    deadline: date
+    """The day by which it is to be answered."""
+    overdue: bool
+    """Open (received or in handling) after its deadline's day."""
+    assigned_to: str | None
+    """The team lead handling it, if assigned."""
+    answered_on: date | None
+    """The day it was answered."""
+    registered_at: datetime
+    """When it was registered."""
+    registered_by: str
+    """Who registered it."""
+    version: int
+    """The complaint's version (send it as `If-Match`)."""
+
+
+class ComplaintOut(ComplaintSummary):
+    subject: str
+    """What it is about; `ERASED` once the client is erased."""
+    answer: str | None
+    """The answer given; `ERASED` once the client is erased."""
+    answered_by: str | None
+    """Who recorded the answer."""
+    withdrawn_at: datetime | None
+    """When it was withdrawn."""
+
+
+class ComplaintFigures(Answer):
+    registered: int
+    """Complaints registered in the period."""
+    received: int
+    """Of those, received and not yet in handling."""
+    in_handling: int
+    """In handling."""
+    answered: int
+    """Answered."""
+    withdrawn: int
+    """Withdrawn."""
+    overdue: int
+    """Open after their deadline."""
+    answered_in_time: int
+    """Answered on or before their deadline."""
+
+
+class ComplaintReport(Answer):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: datetime = Field(alias="from")
+    """The period's start (inclusive)."""
+    to: datetime
+    """The period's end (exclusive)."""
+    figures: ComplaintFigures
+    """The complaints registered in the period, per status now."""

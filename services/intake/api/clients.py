@@ -15,6 +15,7 @@ from services.intake.api.answers import (
     ConsentChangeOut,
     ConsentCreated,
     ConsentOut,
+    RightsInformationOut,
 )
 from services.intake.api.dependencies import App, ClientCommand
 from services.intake.api.schemas import ClientQuery, ConsentIn, RegisterClient
@@ -42,7 +43,13 @@ def client_out(c: Client) -> ClientOut:
         preferred_language=c.preferred_language,
         registered_at=c.created_on,
         version=c.version,
+        informed_of_rights=_informed(c.informed_of_rights),
+        rights_information=[RightsInformationOut(**plain(r)) for r in c.rights_information],
     )
+
+
+def _informed(r: object) -> RightsInformationOut | None:
+    return None if r is None else RightsInformationOut(**plain(r))
 
 
 # -- clients ----------------------------------------------------------------------------------

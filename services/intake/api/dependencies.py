@@ -1,4 +1,5 @@
-"""What intake's routes are handed: the application, and the command on one case or client."""
+"""What intake's routes are handed: the application, and the command on one case, client
+or complaint."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Annotated
 from fastapi import Depends
 
 from services.intake.application import IntakeApplication
-from services.intake.domain import Case, Client
-from shared.auth import Counsellor, Principal
+from services.intake.domain import Case, Client, Complaint
+from shared.auth import Counsellor, Principal, Staff
 from shared.commands import Command, application_of, command_on
 
 App = Annotated[IntakeApplication, Depends(application_of)]
@@ -23,6 +24,12 @@ def _client(app: IntakeApplication, client_id: uuid.UUID, who: Principal) -> Cli
     return app.client(client_id, who.org)
 
 
+def _complaint(app: IntakeApplication, complaint_id: uuid.UUID, who: Principal) -> Complaint:
+    return app.complaint(complaint_id, who.org)
+
+
 # A counsellor's command on a case (or a client) of their organisation.
 CaseCommand = Annotated[Command[Case], command_on(Counsellor, "case_id", _case)]
 ClientCommand = Annotated[Command[Client], command_on(Counsellor, "client_id", _client)]
+# Staff's (a counsellor's or a team lead's) command on a complaint of their organisation.
+ComplaintCommand = Annotated[Command[Complaint], command_on(Staff, "complaint_id", _complaint)]

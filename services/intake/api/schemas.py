@@ -81,6 +81,18 @@ class ConsentIn(Strict):
     """
 
 
+class RightsInformed(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"version": "2026-01", "language": "nl"}]}
+    )
+
+    version: Annotated[StrictStr, Field(min_length=1, max_length=40), SingleLine]
+    """The version of the agency's information on rights and duties the client was given
+    (one of the agency's versions, `GUIDANCE_RIGHTS_INFORMATION_VERSIONS`, e.g. `2026-01`)."""
+    language: Literal["nl", "fr", "en"]
+    """The language it was given in."""
+
+
 class OpenCase(Strict):
     model_config = ConfigDict(
         json_schema_extra={
@@ -220,3 +232,54 @@ class HoldIn(Strict):
 
     reason: Reason
     """Why the case is held (1-1000 characters), e.g. a court case or a complaint."""
+
+
+# -- complaints --------------------------------------------------------------------------------
+ComplaintText = Annotated[StrictStr, Field(min_length=1, max_length=4000), MultiLine]
+
+
+class RegisterComplaint(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"subject": "My appointment was cancelled twice without notice."}]
+        }
+    )
+
+    subject: ComplaintText
+    """What the complaint is about, in the client's words (1-4000 characters); personal,
+    sealed."""
+    case_id: Id | None = None
+    """The client's case it is about, if it is about one."""
+
+
+class AssignComplaint(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"team_lead": "lead-1"}]})
+
+    team_lead: Name
+    """The team lead who handles it (their `sub`)."""
+
+
+class AnswerComplaint(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"answer": "We apologise; you keep one counsellor from now on."},
+                {"answer": "Answered by telephone.", "answered_on": "2026-03-02"},
+            ]
+        }
+    )
+
+    answer: ComplaintText
+    """The answer given to the client (1-4000 characters); personal, sealed."""
+    answered_on: Day | None = None
+    """The day the answer was given (ISO date; default today); not ahead, not before the
+    complaint."""
+
+
+ComplaintFilter = Annotated[
+    Literal["open", "overdue", "answered", "withdrawn"] | None,
+    Query(
+        description="Only these: `open` (received or in handling), `overdue` (open after "
+        "its deadline), `answered`, `withdrawn`; all when absent."
+    ),
+]

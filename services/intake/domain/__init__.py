@@ -5,7 +5,8 @@ Pure domain: the standard library and eventsourcing.domain only. Rules are small
 guard methods raising `IntakeError`s with stable codes; events are explicit,
 past-tense facts that carry who (`actor`) and when (the event timestamp). One module
 per aggregate: `client.py`, `case.py` (its commands in `case_intake.py` and
-`case_news.py`, its words in `case_rules.py`, its values in `case_values.py`), `erasure.py`.
+`case_news.py`, its words in `case_rules.py`, its values in `case_values.py`), `erasure.py`,
+`complaint.py`.
 """
 
 from services.intake.domain.case import Case
@@ -26,22 +27,39 @@ from services.intake.domain.case_values import (
     Session,
     plain,
 )
-from services.intake.domain.client import Client, Consent, ConsentChange
+from services.intake.domain.client import (
+    RIGHTS_LANGUAGES,
+    Client,
+    Consent,
+    ConsentChange,
+    RightsInformation,
+)
+from services.intake.domain.complaint import (
+    COMPLAINT_STATUSES,
+    OPEN_STATUSES,
+    Complaint,
+    ComplaintAnswer,
+)
 from services.intake.domain.erasure import ClientErasure, Hold, Refusal, Request
 from services.intake.domain.errors import IntakeError
 
 __all__ = [
     "ASSESSORS",
+    "COMPLAINT_STATUSES",
     "DECISIONS",
     "ENDED",
     "GAP_SCORES",
+    "OPEN_STATUSES",
     "PLAN_PHASES",
+    "RIGHTS_LANGUAGES",
     "SESSION_KINDS",
     "Assessment",
     "Case",
     "Client",
     "ClientErasure",
     "Closure",
+    "Complaint",
+    "ComplaintAnswer",
     "Consent",
     "ConsentChange",
     "Decision",
@@ -51,6 +69,7 @@ __all__ = [
     "Refusal",
     "Request",
     "Resumption",
+    "RightsInformation",
     "Session",
     "plain",
 ]

@@ -40,6 +40,21 @@ class ConsentChange:
     actor: str
 
 
+# The languages the information on rights and duties is given in.
+RIGHTS_LANGUAGES = ("nl", "fr", "en")
+
+
+@dataclass(frozen=True)
+class RightsInformation:
+    """The client was informed of their rights and duties: which version of the agency's
+    information, in which language, when and by whom."""
+
+    version: str
+    language: str
+    at: datetime
+    actor: str
+
+
 class Client(Aggregate):
     """A client (the data subject) and the consents they gave or withdrew."""
 
@@ -97,6 +112,22 @@ class Client(Aggregate):
             )
             client.consent_history.append(_history(self, granted=False))
 
+    class InformedOfRights(Aggregate.Event):
+        organisation: str
+        version: str
+        language: str
+        actor: str
+
+        def apply(self, aggregate: Client) -> None:
+            aggregate.rights_information.append(
+                RightsInformation(
+                    version=self.version,
+                    language=self.language,
+                    at=self.timestamp,
+                    actor=self.actor,
+                )
+            )
+
     def __init__(
         self,
         organisation: str,
@@ -119,6 +150,8 @@ class Client(Aggregate):
         self.consents: dict[str, Consent] = {}
         """The consent now, per purpose (and partner): `referral:<partner id>`, `guidance:`."""
         self.consent_history: list[ConsentChange] = []
+        self.rights_information: list[RightsInformation] = []
+        """Each time the client was informed of their rights and duties, oldest first."""
 
     @classmethod
     def register(
@@ -207,6 +240,40 @@ class Client(Aggregate):
             data_categories=list(current.data_categories) if current else [],
             actor=actor,
         )
+
+    def inform_of_rights(
+        self,
+        *,
+        version: str,
+        language: str,
+        versions: tuple[str, ...],
+        actor: str,
+        at: datetime,
+    ) -> None:
+        """Record that the client was informed of their rights and duties, in `version`
+        (one of the agency's `versions`) and `language`. Nothing waits on it: a client not
+        informed is only flagged."""
+        if version not in versions:
+            raise IntakeError(
+                "invalid",
+                f"Unknown version {version!r} of the information (known: {', '.join(versions)}).",
+                "version",
+            )
+        if language not in RIGHTS_LANGUAGES:
+            raise IntakeError("invalid", f"Unknown language {language!r}.", "language")
+        self.trigger_event(
+            self.InformedOfRights,
+            timestamp=at,
+            organisation=self.organisation,
+            version=version,
+            language=language,
+            actor=actor,
+        )
+
+    @property
+    def informed_of_rights(self) -> RightsInformation | None:
+        """The latest information on rights and duties, if any."""
+        return self.rights_information[-1] if self.rights_information else None
 
     @staticmethod
     def _check_consent_shape(
