@@ -61,6 +61,8 @@ RESOURCES = {
     "packet": N_("the referral's packet"),
     "letter": N_("the referral letter"),
     "export": N_("the client's data export"),
+    "complaint": N_("a complaint"),
+    "complaint-list": N_("the client's complaints"),
     "audit-events": N_("the case's audit events"),
     "audit-state": N_("the case's state in the audit"),
 }
@@ -70,6 +72,7 @@ ACCESS_CATEGORIES = {
     "referrals": N_("referrals"),
     "case-history": N_("case history"),
     "case-state": N_("case state"),
+    "complaints": N_("complaints"),
 }
 PURPOSES = {**PURPOSE_NAMES, "audit": N_("audit")}
 ACCESS_PAGE_SIZE = 50

@@ -39,7 +39,8 @@ async def complaint_reads(intake_app: Any, client_id: str) -> list[dict[str, Any
                 state=bytes(row["state"]),
             )
         )
-        if str(state.get("client_id")) == client_id and state.get("resource") == "complaint":
+        resource = state.get("resource")
+        if str(state.get("client_id")) == client_id and resource in ("complaint", "complaint-list"):
             out.append(state)
     return out
 
@@ -167,7 +168,7 @@ async def test_a_complaint_from_registration_to_answer_with_the_team_leads_list_
     reads = await complaint_reads(intake_app, client_id)
     assert [(a["resource"], a["actor"]) for a in reads] == [
         ("complaint", "c-anna"),
-        ("complaint", "lead-1"),
+        ("complaint-list", "lead-1"),
     ]
 
     report = (

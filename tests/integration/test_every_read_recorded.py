@@ -48,8 +48,9 @@ GOAL = "Visit three secondary schools with a chemistry department"
 ACTION = "Ask the former lab manager for an introduction to a headteacher"
 NOTES = "Reached her after the open day at the Sint-Jozef school"
 REASON = "Rent arrears keep her from starting the teacher training"
+COMPLAINT = "Waited four weeks for a first appointment"
 # The client's personal values: an answer that shows one carries personal content.
-PERSONAL = (GIVEN, FAMILY, EMAIL, QUESTION, GOAL, ACTION, NOTES, REASON)
+PERSONAL = (GIVEN, FAMILY, EMAIL, QUESTION, GOAL, ACTION, NOTES, REASON, COMPLAINT)
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,13 @@ READS: dict[str, tuple[Read, ...]] = {
     "/intake/v1/cases/{case_id}/legal-hold": NOTHING,
     "/intake/v1/schemas/client-export.json": NOTHING,
     "/intake/v1/reports/caseload": (Read("team_lead"),),
+    "/intake/v1/rights-information/versions": (Read("counsellor"),),
+    "/intake/v1/clients/{client_id}/complaints": (
+        Read("counsellor", "complaint-list", ("complaints",)),
+    ),
+    "/intake/v1/complaints": (Read("team_lead"),),  # no text: ids, statuses, dates
+    "/intake/v1/complaints/{complaint_id}": (Read("counsellor", "complaint", ("complaints",)),),
+    "/intake/v1/reports/complaints": (Read("team_lead"),),
     # planning
     "/planning/v1/plans": (
         Read("counsellor", "plan-list", PLAN),
@@ -162,7 +170,15 @@ READS: dict[str, tuple[Read, ...]] = {
 }
 # fmt: on
 # Reads that name no case: of a client, or of a list (one read per client shown).
-NO_CASE = ("client", "client-search", "case-list", "export", "plan-list", "followup-list")
+NO_CASE = (
+    "client",
+    "client-search",
+    "case-list",
+    "export",
+    "plan-list",
+    "followup-list",
+    "complaint-list",
+)
 
 
 @dataclass
@@ -265,6 +281,13 @@ async def world(
         headers=counsellor,
     )
     assert r.status_code == 202, r.text
+    r = await api.post(
+        f"{INTAKE}/clients/{client_id}/complaints",
+        json={"subject": COMPLAINT, "case_id": case_id},
+        headers=counsellor,
+    )
+    assert r.status_code == 201, r.text
+    complaint_id = str(r.json()["complaint_id"])
     ids = {
         "client_id": client_id,
         "case_id": case_id,
@@ -274,6 +297,7 @@ async def world(
         "referral_id": referral_id,
         "partner_id": partner_id,
         "erased_id": erased_id,
+        "complaint_id": complaint_id,
     }
     apps = {"intake": intake, "planning": planning, "followup": followup, "referral": referral}
     # Reads the organisation's access logs: every client of the organisation.

@@ -144,7 +144,9 @@ async def client_complaints(
     def read() -> list[Complaint]:
         found = [app.complaint(r["complaint_id"], who.org) for r in rows]
         if found:
-            record_read(app, who, client_id=client_id, resource="complaint", categories=CATEGORIES)
+            record_read(
+                app, who, client_id=client_id, resource="complaint-list", categories=CATEGORIES
+            )
         return found
 
     found = await run_in_threadpool(read)
