@@ -78,6 +78,27 @@ class Figure:
     notes: list[str] = field(default_factory=list)  # said under it (a median, a share)
     missing: str | None = None  # the notice when its service did not answer
 
+    def draw(
+        self,
+        columns: slice,
+        empty: str,
+        number: Callable[[float | int], str],
+        **options: Any,
+    ) -> None:
+        """Its chart: a bar per row (labelled by the row's first cell) of the `columns`,
+        with the `options` of `bars`; with no row, `empty` is said instead."""
+        if not self.rows:
+            self.empty = empty
+            return
+        self.chart = bars(
+            self.title,
+            [str(r[0]) for r in self.rows],
+            self.columns[columns],
+            [r[columns] for r in self.rows],  # type: ignore[misc]
+            number=number,
+            **options,
+        )
+
     def csv(self) -> str:
         """The table as CSV: a header row, then the rows, numbers as numbers (a dot for
         decimals); a text cell that a spreadsheet would take for a formula is quoted."""
@@ -203,18 +224,9 @@ def outcome_figures(report: dict[str, Any] | None, local: Localised) -> list[Fig
         for m in months:
             counts = [int(m.get("outcomes", {}).get(k, 0)) for k in kinds]
             by_month.rows.append([month_label(str(m["month"]), local), *counts, sum(counts)])
-        if any(r[-1] for r in by_month.rows):
-            by_month.chart = bars(
-                by_month.title,
-                [str(r[0]) for r in by_month.rows],
-                by_month.columns[1:-1],
-                [r[1:-1] for r in by_month.rows],  # type: ignore[misc]
-                stacked=True,
-                number=number,
-            )
-        else:
+        if not any(r[-1] for r in by_month.rows):
             by_month.rows = []
-            by_month.empty = no_outcomes
+        by_month.draw(slice(1, -1), no_outcomes, number, stacked=True)
 
     # By kind.
     outcomes: dict[str, int] = report.get("outcomes") or {}
@@ -222,10 +234,7 @@ def outcome_figures(report: dict[str, Any] | None, local: Localised) -> list[Fig
     for k in names_of(list(outcomes), FOLLOWUP_OUTCOMES):
         if outcomes[k]:
             by_kind.rows.append([label(k, FOLLOWUP_OUTCOMES, local), int(outcomes[k])])
-    if by_kind.rows:
-        by_kind.chart = simple_bars(by_kind, number)
-    else:
-        by_kind.empty = no_outcomes
+    by_kind.draw(slice(1, 2), no_outcomes, number)
 
     # Days to outcome: the histogram, the median's bucket marked.
     buckets = report.get("days_to_outcome")
@@ -246,23 +255,13 @@ def outcome_figures(report: dict[str, Any] | None, local: Localised) -> list[Fig
             inside = median is not None and low <= median and (high is None or median < high)
             if inside and marked is None:
                 marked = len(days.rows) - 1
-        if any(r[1] for r in days.rows):
-            note = None
-            if median is not None:
-                note = g(N_("Median: %(days)s days"), days=number(median))
-                days.notes.append(note)
-            days.chart = bars(
-                days.title,
-                [str(r[0]) for r in days.rows],
-                [days.columns[1]],
-                [[r[1]] for r in days.rows],  # type: ignore[list-item]
-                number=number,
-                marked=marked,
-                note=note,
-            )
-        else:
+        note = None
+        if not any(r[1] for r in days.rows):
             days.rows = []
-            days.empty = no_outcomes
+        elif median is not None:
+            note = g(N_("Median: %(days)s days"), days=number(median))
+            days.notes.append(note)
+        days.draw(slice(1, 2), no_outcomes, number, marked=marked, note=note)
 
     # Bottlenecks by kind, and the share of the follow-ups with one.
     kinds_found = report.get("bottlenecks")
@@ -274,10 +273,7 @@ def outcome_figures(report: dict[str, Any] | None, local: Localised) -> list[Fig
         for k in names_of(list(kinds_found), BOTTLENECK_KINDS):
             if kinds_found[k]:
                 stuck.rows.append([label(k, BOTTLENECK_KINDS, local), int(kinds_found[k])])
-        if stuck.rows:
-            stuck.chart = simple_bars(stuck, number)
-        else:
-            stuck.empty = g(N_("No bottlenecks in this period."))
+        stuck.draw(slice(1, 2), g(N_("No bottlenecks in this period.")), number)
     if share is not None:
         stuck.notes.append(
             g(
@@ -307,17 +303,6 @@ def outcome_figures(report: dict[str, Any] | None, local: Localised) -> list[Fig
     else:
         feedback.empty = g(N_("No feedback in this period."))
     return figures
-
-
-def simple_bars(figure: Figure, number: Callable[[float | int], str]) -> Markup:
-    """A bar per row of a two-column figure (label, count)."""
-    return bars(
-        figure.title,
-        [str(r[0]) for r in figure.rows],
-        [figure.columns[1]],
-        [[r[1]] for r in figure.rows],  # type: ignore[list-item]
-        number=number,
-    )
 
 
 def caseload_figures(report: dict[str, Any] | None, local: Localised) -> list[Figure]:
@@ -353,17 +338,7 @@ def caseload_figures(report: dict[str, Any] | None, local: Localised) -> list[Fi
                     int(c.get("cases_closed") or 0),
                 ]
             )
-    if load.rows:
-        load.chart = bars(
-            load.title,
-            [str(r[0]) for r in load.rows],
-            load.columns[1 : 1 + len(phases)],
-            [r[1 : 1 + len(phases)] for r in load.rows],  # type: ignore[misc]
-            stacked=True,
-            number=number,
-        )
-    else:
-        load.empty = g(N_("No open cases."))
+    load.draw(slice(1, 1 + len(phases)), g(N_("No open cases.")), number, stacked=True)
     hours.columns = [
         g(N_("Counsellor")),
         g(N_("Hours used")),
@@ -380,16 +355,7 @@ def caseload_figures(report: dict[str, Any] | None, local: Localised) -> list[Fi
                     int(c.get("sessions") or 0),
                 ]
             )
-    if hours.rows:
-        hours.chart = bars(
-            hours.title,
-            [str(r[0]) for r in hours.rows],
-            hours.columns[1:3],
-            [r[1:3] for r in hours.rows],  # type: ignore[misc]
-            number=number,
-        )
-    else:
-        hours.empty = g(N_("No hours budgeted or used in this period."))
+    hours.draw(slice(1, 3), g(N_("No hours budgeted or used in this period.")), number)
     return [load, hours]
 
 
@@ -434,29 +400,13 @@ def network_figures(report: dict[str, Any] | None, local: Localised) -> list[Fig
                 ),
             ]
         )
-    if network.rows:
-        network.chart = bars(
-            network.title,
-            [str(r[0]) for r in network.rows],
-            network.columns[1:3],
-            [r[1:3] for r in network.rows],  # type: ignore[misc]
-            number=number,
-        )
-    else:
-        network.empty = g(N_("No referrals in this period."))
+    network.draw(slice(1, 3), g(N_("No referrals in this period.")), number)
     # The partners' answering times, where there is one to tell.
     times.columns = [network.columns[0], *network.columns[6:8]]
     times.rows = [[r[0], *r[6:8]] for r in network.rows if r[6] is not None or r[7] is not None]
-    if times.rows:
-        times.chart = bars(
-            times.title,
-            [str(r[0]) for r in times.rows],
-            times.columns[1:],
-            [r[1:] for r in times.rows],  # type: ignore[misc]
-            number=number,
-        )
-    else:
-        times.empty = g(N_("No referral was acknowledged or answered in this period."))
+    times.draw(
+        slice(1, None), g(N_("No referral was acknowledged or answered in this period.")), number
+    )
     return [network, times]
 
 
