@@ -120,6 +120,7 @@ PATH_IDS: dict[str, str] = {
     "partner_id": "The partner's id in the shared partner directory.",
     "letter_id": "The dead letter's id, as the list shows it.",
     "complaint_id": "The complaint's id (intake), of the caller's organisation.",
+    "session_id": "A session's id on the case (intake): what `POST .../sessions` answered.",
 }
 
 

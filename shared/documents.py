@@ -9,6 +9,25 @@ from typing import Any
 
 LANGUAGES = ("nl", "fr", "en")
 
+# The printed documents' one style (the plan, the reflection-and-action report).
+STYLE = """
+body { font-family: Georgia, 'Times New Roman', serif; max-width: 46rem; margin: 2rem auto;
+       color: #1b1b1b; line-height: 1.45; padding: 0 1rem; }
+h1 { font-size: 1.6rem; border-bottom: 2px solid #1b1b1b; padding-bottom: .3rem; }
+h2 { font-size: 1.2rem; margin-top: 2rem; }
+.goal { border-left: 4px solid #555; padding: .2rem 0 .2rem 1rem; margin: 1.2rem 0;
+        page-break-inside: avoid; }
+.goal h3 { margin: 0 0 .3rem 0; font-size: 1.05rem; }
+table { border-collapse: collapse; width: 100%; margin-top: .4rem; }
+th, td { border: 1px solid #999; padding: .25rem .5rem; text-align: left; font-size: .95rem; }
+dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
+dl.meta dt { font-weight: bold; }
+footer { margin-top: 2.5rem; font-size: .85rem; color: #555; }
+.question, .said { white-space: pre-line; }
+@page { size: A4; margin: 20mm 18mm; }
+@media print { body { margin: 0; max-width: none; padding: 0; } }
+"""
+
 # The words every document prints alike: headings of an action table, owners, states, the
 # five career competences.
 COMMON_TEXT: dict[str, dict[str, str]] = {

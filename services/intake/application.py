@@ -28,6 +28,15 @@ class IntakeApplication(ServiceApplication):
         Case.Accepted: PersonalFields(("reason",), subject="client_id"),
         Case.ReferredOut: PersonalFields(("reason",), subject="client_id"),
         Case.Declined: PersonalFields(("reason",), subject="client_id"),
+        Case.SessionNotesRecorded: PersonalFields(
+            ("discussed", "insights", "agreements", "homework"), subject="client_id"
+        ),
+        Case.ReportDrafted: PersonalFields(
+            ("starting_question", "insights", "conclusions", "actions"), subject="client_id"
+        ),
+        Case.ReportRevised: PersonalFields(
+            ("starting_question", "insights", "conclusions", "actions"), subject="client_id"
+        ),
         Complaint.Registered: PersonalFields(("subject",), subject="client_id"),
         Complaint.Answered: PersonalFields(("answer",), subject="client_id"),
     }
@@ -66,6 +75,13 @@ class IntakeApplication(ServiceApplication):
         if client.organisation != organisation or client.given_name == ERASED:
             raise NotFound(f"No client {client_id}.")
         return client
+
+    def load_client(self, client_id: uuid.UUID) -> Client | None:
+        """The client, whoever's (the caller checked the organisation through a case)."""
+        try:
+            return self.load(Client, client_id)
+        except (AggregateNotFoundError, NotFound):
+            return None
 
     def record_consent(
         self,

@@ -1,6 +1,6 @@
 """Intake's part of a client's export: the client, the consents, the information on rights
-and duties, the cases, the complaints, the erasure record; personal fields opened (ERASED
-where the client's key is gone)."""
+and duties, the cases (with their session notes and report), the complaints, the erasure
+record; personal fields opened (ERASED where the client's key is gone)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,16 @@ def case_part(c: Case) -> dict[str, Any]:
         "scores": c.latest_scores,
         "gaps": c.gaps,
         "sessions": plain(c.sessions),
+        "session_notes": [plain(n) for history in c.session_notes.values() for n in history],
+        "report": (
+            {
+                **plain(c.report),
+                "status": c.report_status,
+                "agreements": plain(c.report_agreements),
+            }
+            if c.report is not None
+            else None
+        ),
         "hours_budget": c.hours_budget,
         "hours_used": c.hours_used,
         "decision": plain(c.decision),

@@ -92,6 +92,15 @@ PUBLICATIONS: dict[type, Publication] = {
     Case.SessionHeld: Publication(
         contracts.SessionHeldV1, lambda s: _case(s, "session_id", "kind", "held_at", "minutes")
     ),
+    # Without their text (notes, the report): it stays in intake.
+    Case.SessionNotesRecorded: Publication(
+        contracts.SessionNotesRecordedV1, lambda s: _case(s, "session_id")
+    ),
+    Case.ReportDrafted: Publication(contracts.ReflectionReportDraftedV1, lambda s: _case(s)),
+    Case.ReportRevised: Publication(contracts.ReflectionReportRevisedV1, lambda s: _case(s)),
+    Case.ReportAgreed: Publication(
+        contracts.ReflectionReportAgreedV1, lambda s: _case(s, "revision")
+    ),
     Case.Accepted: Publication(
         contracts.CaseAcceptedV1,
         lambda s: _case(s, "organisation", "gaps", "scores", "reason", "counsellor"),

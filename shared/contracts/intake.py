@@ -178,3 +178,31 @@ class ComplaintWithdrawnV1(_ComplaintEvent):
     """The client withdrew the complaint."""
 
     event_type: ClassVar[str] = "ComplaintWithdrawn"
+
+
+class SessionNotesRecordedV1(_CaseEvent):
+    """A session's notes were recorded or amended; their text stays in intake."""
+
+    event_type: ClassVar[str] = "SessionNotesRecorded"
+
+    session_id: uuid.UUID
+
+
+class ReflectionReportDraftedV1(_CaseEvent):
+    """The case's reflection-and-action report was drafted (its text stays in intake)."""
+
+    event_type: ClassVar[str] = "ReflectionReportDrafted"
+
+
+class ReflectionReportRevisedV1(_CaseEvent):
+    """The report's texts were revised: the client agrees to it again."""
+
+    event_type: ClassVar[str] = "ReflectionReportRevised"
+
+
+class ReflectionReportAgreedV1(_CaseEvent):
+    """The client read and agreed to revision `revision` of the report."""
+
+    event_type: ClassVar[str] = "ReflectionReportAgreed"
+
+    revision: int

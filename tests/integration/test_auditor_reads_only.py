@@ -139,6 +139,17 @@ BODIES: dict[tuple[str, str], Body] = {
         "version": "2026-01",
         "language": "nl",
     },
+    ("POST", "/intake/v1/cases/{case_id}/sessions/{session_id}/notes"): lambda i: {
+        "discussed": "Values."
+    },
+    ("POST", "/intake/v1/cases/{case_id}/report"): lambda i: {},
+    ("PUT", "/intake/v1/cases/{case_id}/report"): lambda i: {
+        "starting_question": "What next?",
+        "insights": [],
+        "conclusions": "Teaching suits her.",
+        "actions": ["Visit a school."],
+    },
+    ("POST", "/intake/v1/cases/{case_id}/report/agreement"): lambda i: {"revision": 1},
     ("POST", "/intake/v1/clients/{client_id}/complaints"): lambda i: {"subject": "Too slow."},
     ("POST", "/intake/v1/complaints/{complaint_id}/assignment"): lambda i: {"team_lead": "lead"},
     ("POST", "/intake/v1/complaints/{complaint_id}/handling"): lambda i: None,
@@ -405,6 +416,13 @@ async def world(
     )
     assert r.status_code == 201, r.text
     complaint_id = r.json()["complaint_id"]
+    r = await api.post(
+        f"/intake/v1/cases/{case_id}/sessions",
+        json={"kind": "deepening", "held_at": now_minus(2), "minutes": 30},
+        headers=counsellor,
+    )
+    assert r.status_code == 201, r.text
+    session_id = r.json()["session_id"]
     return {
         "client_id": client_id,
         "case_id": case_id,
@@ -416,6 +434,7 @@ async def world(
         "partner_id": partner_id,
         "referral_id": referral_id,
         "complaint_id": complaint_id,
+        "session_id": session_id,
         # (No dead letter in this world: an auditor is refused before it is looked up.)
         "letter_id": "1",
     }
@@ -490,6 +509,14 @@ async def test_an_auditor_changes_nothing_through_any_route_of_any_service(
     controls: list[tuple[str, str, str, dict[str, str], int]] = [
         ("intake", "POST", "/intake/v1/clients/{client_id}/consents", counsellor, 201),
         ("intake", "POST", "/intake/v1/complaints/{complaint_id}/assignment", lead, 200),
+        (
+            "intake",
+            "POST",
+            "/intake/v1/cases/{case_id}/sessions/{session_id}/notes",
+            counsellor,
+            201,
+        ),
+        ("intake", "POST", "/intake/v1/cases/{case_id}/report", counsellor, 201),
         ("intake", "PUT", "/intake/v1/cases/{case_id}/legal-hold", lead, 200),
         ("intake", "DELETE", "/intake/v1/cases/{case_id}/legal-hold", lead, 200),
         ("planning", "PUT", "/planning/v1/plans/{plan_id}/competence-analysis", counsellor, 200),

@@ -95,6 +95,11 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "GET /intake/v1/clients/{client}/complaints": STAFF_READ,
     "POST /intake/v1/complaints/{complaint}/assignment":
         (200, 404, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
+    "GET /intake/v1/cases/{case}/notes": STAFF_READ,
+    "GET /intake/v1/cases/{case}/report": STAFF_READ,
+    "GET /intake/v1/cases/{case}/report/document": STAFF_READ,
+    "PUT /intake/v1/cases/{case}/report":
+        (200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
     "GET /planning/v1/plans/{plan}": STAFF_READ,
     "GET /planning/v1/plans/{plan}/versions": STAFF_READ,
     "GET /planning/v1/plans/{plan}/versions/1": STAFF_READ,
@@ -107,6 +112,12 @@ BODIES: dict[str, dict[str, Any]] = {
     "POST /intake/v1/clients/{erasable}/erasure": {"reason": "The client asked to be forgotten."},
     "PUT /intake/v1/cases/{case}/legal-hold": {"reason": "A court asked to keep the file."},
     "POST /intake/v1/complaints/{complaint}/assignment": {"team_lead": "lead-a"},
+    "PUT /intake/v1/cases/{case}/report": {
+        "starting_question": "What next?",
+        "insights": [],
+        "conclusions": "Teaching suits her.",
+        "actions": ["Visit a school."],
+    },
 }
 CODES = {401: "unauthorized", 403: "forbidden", 404: "not-found"}
 EVA = {
@@ -201,6 +212,8 @@ async def world(
     )
     assert r.status_code == 201, r.text
     complaint = str(r.json()["complaint_id"])
+    r = await api.post(f"{INTAKE}/cases/{case_id}/report", json={}, headers=counsellor)
+    assert r.status_code == 201, r.text
     clients = {"intake": api, "planning": planning_api, "followup": followup_api}
     clients["referral"] = referral_api
     # A supervisor's read in each service: every access log holds a read of A's client.

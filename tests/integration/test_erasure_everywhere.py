@@ -81,6 +81,15 @@ MARKED = (
     "decline_reason",
     "referred_case_question",
     "refer_out_reason",
+    # intake: Case.SessionNotesRecorded, Case.ReportDrafted (the accepted case)
+    "notes_discussed",
+    "notes_insights",
+    "notes_agreements",
+    "notes_homework",
+    "report_question",
+    "report_insight",
+    "report_conclusions",
+    "report_action",
     # intake: Complaint.Registered (about the accepted case), Complaint.Answered
     "complaint_subject",
     "complaint_answer",
@@ -335,7 +344,17 @@ async def seed(
         "POST",
         f"{case}/sessions",
         headers,
-        json={"kind": "intake", "held_at": held_at, "minutes": 50},
+        json={
+            "kind": "intake",
+            "held_at": held_at,
+            "minutes": 50,
+            "notes": {
+                "discussed": f"Discussed {m['notes_discussed']}",
+                "insights": f"Insight {m['notes_insights']}",
+                "agreements": f"Agreed {m['notes_agreements']}",
+                "homework": f"Homework {m['notes_homework']}",
+            },
+        },
     )
     await ok(
         api,
@@ -343,6 +362,18 @@ async def seed(
         f"{case}/decision",
         headers,
         json={"decision": "accept", "reason": f"Accepted because {m['accept_reason']}"},
+    )
+    await ok(
+        api,
+        "POST",
+        f"{case}/report",
+        headers,
+        json={
+            "starting_question": f"Asks {m['report_question']}",
+            "insights": [f"Sees {m['report_insight']}"],
+            "conclusions": f"Concluded {m['report_conclusions']}",
+            "actions": [f"Will {m['report_action']}"],
+        },
     )
     declined = await open_case(m["declined_case_question"])
     await ok(
@@ -699,6 +730,9 @@ async def api_texts(
         *[(api, f"{INTAKE}/cases/{c}", h) for c in w["cases"]],
         (api, f"{INTAKE}/clients/{w['client_id']}/export", h),
         (api, f"{INTAKE}/complaints/{w['complaint_id']}", h),
+        (api, f"{INTAKE}/cases/{w['case_id']}/notes", h),
+        (api, f"{INTAKE}/cases/{w['case_id']}/report", h),
+        (api, f"{INTAKE}/cases/{w['case_id']}/report/document", h),
         (planning_api, f"{PLANNING}/plans/{w['plan_id']}", h),
         (planning_api, f"{PLANNING}/plans/{w['plan_id']}/versions/1", h),
         (planning_api, f"{PLANNING}/plans/{w['plan_id']}/versions", h),
@@ -1002,6 +1036,10 @@ def check_aggregates(
         case = intake[case_id]
         erased(case.career_question, case.decision.reason)
     erased(intake[cases[0]].entry_check.notes)
+    [notes] = intake[cases[0]].session_notes.values()
+    erased(notes[0].discussed, notes[0].insights, notes[0].agreements, notes[0].homework)
+    report = intake[cases[0]].report
+    erased(report.starting_question, report.conclusions, *report.insights, *report.actions)
     assert intake[cases[0]].resumed is True
     complaint = intake[uuid.UUID(w["complaint_id"])]
     assert complaint.answer is not None and complaint.status == "answered"

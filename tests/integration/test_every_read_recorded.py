@@ -49,8 +49,9 @@ ACTION = "Ask the former lab manager for an introduction to a headteacher"
 NOTES = "Reached her after the open day at the Sint-Jozef school"
 REASON = "Rent arrears keep her from starting the teacher training"
 COMPLAINT = "Waited four weeks for a first appointment"
+INSIGHT = "Working with young people matters more to her than the pay"
 # The client's personal values: an answer that shows one carries personal content.
-PERSONAL = (GIVEN, FAMILY, EMAIL, QUESTION, GOAL, ACTION, NOTES, REASON, COMPLAINT)
+PERSONAL = (GIVEN, FAMILY, EMAIL, QUESTION, GOAL, ACTION, NOTES, REASON, COMPLAINT, INSIGHT)
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,15 @@ READS: dict[str, tuple[Read, ...]] = {
     "/intake/v1/complaints": (Read("team_lead"),),  # no text: ids, statuses, dates
     "/intake/v1/complaints/{complaint_id}": (Read("counsellor", "complaint", ("complaints",)),),
     "/intake/v1/reports/complaints": (Read("team_lead"),),
+    "/intake/v1/cases/{case_id}/notes": (
+        Read("counsellor", "session-notes", ("session_notes",)),
+    ),
+    "/intake/v1/cases/{case_id}/report": (
+        Read("team_lead", "report", ("session_notes", "career_question")),
+    ),
+    "/intake/v1/cases/{case_id}/report/document": (
+        Read("counsellor", "report-document", ("identity", "session_notes", "career_question")),
+    ),
     # planning
     "/planning/v1/plans": (
         Read("counsellor", "plan-list", PLAN),
@@ -288,6 +298,19 @@ async def world(
     )
     assert r.status_code == 201, r.text
     complaint_id = str(r.json()["complaint_id"])
+    r = await api.post(
+        f"{INTAKE}/cases/{case_id}/sessions",
+        json={
+            "kind": "deepening",
+            "held_at": "2026-01-05T10:00:00+01:00",
+            "minutes": 60,
+            "notes": {"insights": INSIGHT},
+        },
+        headers=counsellor,
+    )
+    assert r.status_code == 201, r.text
+    r = await api.post(f"{INTAKE}/cases/{case_id}/report", json={}, headers=counsellor)
+    assert r.status_code == 201, r.text
     ids = {
         "client_id": client_id,
         "case_id": case_id,

@@ -51,6 +51,10 @@ P_ENTRY = "/cases/{case}/entry-check"
 P_ASSESS = "/cases/{case}/assessments"
 P_SESSION = "/cases/{case}/sessions"
 P_DECIDE = "/cases/{case}/decision"
+P_NOTES = "/cases/{case}/sessions/{missing}/notes"
+P_REPORT = "/cases/{case}/report"
+NOTES = {"discussed": "Values."}
+REPORT = {"starting_question": "What next?", "insights": [], "conclusions": "", "actions": []}
 P_CASELOAD = "/reports/caseload?from=2026-01-01&to=2026-01-31"
 OPEN_CASE = {"client_id": "{client}", "career_question": "What next?"}
 
@@ -593,6 +597,67 @@ BAD: dict[str, Bad] = {
     ),
     "session/no-token": Bad("POST", P_SESSION, 401, "unauthorized", body=SESSION, who="none"),
     "session/auditor": Bad("POST", P_SESSION, 403, "forbidden", body=SESSION, who="auditor"),
+    "session/notes-blank": Bad(
+        "POST", P_SESSION, 422, INVALID, body={**SESSION, "notes": {}}, fields=("notes.discussed",)
+    ),
+    "session/notes-too-long": Bad(
+        "POST",
+        P_SESSION,
+        422,
+        INVALID,
+        body={**SESSION, "notes": {"homework": "x" * 4001}},
+        fields=("notes.homework",),
+    ),
+    # POST /cases/{id}/sessions/{session}/notes
+    "notes/unknown-session": Bad("POST", P_NOTES, 404, "not-found", body=NOTES),
+    "notes/other-org": Bad(
+        "POST", "/cases/{other_case}/sessions/{missing}/notes", 404, "not-found", body=NOTES
+    ),
+    "notes/too-long": Bad(
+        "POST", P_NOTES, 422, INVALID, body={"insights": "x" * 4001}, fields=("insights",)
+    ),
+    "notes/unknown-field": Bad(
+        "POST", P_NOTES, 422, INVALID, body={"mood": "fine"}, fields=("mood",)
+    ),
+    "notes/session-not-an-id": Bad(
+        "POST", "/cases/{case}/sessions/nope/notes", 422, INVALID, body=NOTES
+    ),
+    "notes/no-token": Bad("POST", P_NOTES, 401, "unauthorized", body=NOTES, who="none"),
+    "notes/auditor": Bad("POST", P_NOTES, 403, "forbidden", body=NOTES, who="auditor"),
+    # POST, PUT /cases/{id}/report, POST /cases/{id}/report/agreement
+    "report/not-accepted": Bad("POST", P_REPORT, 409, "case-not-accepted", body={}),
+    "report/insights-not-a-list": Bad(
+        "POST", P_REPORT, 422, INVALID, body={"insights": "x"}, fields=("insights",)
+    ),
+    "report/blank-action": Bad(
+        "POST", P_REPORT, 422, INVALID, body={"actions": [""]}, fields=("actions",)
+    ),
+    "report/other-org": Bad("POST", "/cases/{other_case}/report", 404, "not-found", body={}),
+    "report/team-lead": Bad("POST", P_REPORT, 403, "forbidden", body={}, who="team_lead"),
+    "report-revise/empty": Bad(
+        "PUT",
+        P_REPORT,
+        422,
+        INVALID,
+        body={},
+        fields=("starting_question", "insights", "conclusions", "actions"),
+    ),
+    "report-revise/not-accepted": Bad("PUT", P_REPORT, 409, "case-not-accepted", body=REPORT),
+    "report-revise/auditor": Bad("PUT", P_REPORT, 403, "forbidden", body=REPORT, who="auditor"),
+    "report-agree/empty": Bad(
+        "POST", f"{P_REPORT}/agreement", 422, INVALID, body={}, fields=("revision",)
+    ),
+    "report-agree/revision-as-text": Bad(
+        "POST",
+        f"{P_REPORT}/agreement",
+        422,
+        INVALID,
+        body={"revision": "1"},
+        fields=("revision",),
+    ),
+    "report-agree/not-accepted": Bad(
+        "POST", f"{P_REPORT}/agreement", 409, "case-not-accepted", body={"revision": 1}
+    ),
     # POST /cases/{id}/decision
     "decide/empty": Bad("POST", P_DECIDE, 422, INVALID, body={}, fields=("decision",)),
     "decide/unknown-decision": Bad(

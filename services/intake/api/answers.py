@@ -139,6 +139,8 @@ class SessionOut(Answer):
     """How long it lasted."""
     actor: str
     """Who recorded it (`sub`)."""
+    has_notes: bool = False
+    """Whether the session has notes (`GET .../notes` reads them)."""
 
 
 class CaseOut(Answer):
@@ -195,6 +197,9 @@ class CaseOut(Answer):
     """Who opened it: the case's counsellor (`sub`)."""
     version: int
     """The case's version (its `ETag`; send it as `If-Match`)."""
+    report_status: str | None = None
+    """The reflection-and-action report: `draft`, `agreed`, `revised` (to be agreed again),
+    or null without one (`GET .../report` reads it)."""
 
 
 class CaseSummary(Answer):
@@ -402,3 +407,77 @@ class ComplaintReport(Answer):
     """The period's end (exclusive)."""
     figures: ComplaintFigures
     """The complaints registered in the period, per status now."""
+
+
+# -- session notes and the reflection-and-action report ------------------------------------
+class SessionNotesOut(Answer):
+    session_id: uuid.UUID
+    """The session."""
+    discussed: str | None
+    """What was discussed; `ERASED` once the client is erased."""
+    insights: str | None
+    """The client's insights."""
+    agreements: str | None
+    """What was agreed."""
+    homework: str | None
+    """What the client does before the next session."""
+    amendment: int
+    """0 for the first record, 1 for the first amendment, …"""
+    recorded_at: datetime
+    """When this record was made."""
+    actor: str
+    """Who made it (`sub`)."""
+
+
+class SessionWithNotes(Answer):
+    session_id: uuid.UUID
+    """The session."""
+    kind: str
+    """`intake`, `deepening`, `synthesis` or `aftercare`."""
+    held_at: datetime
+    """When it began."""
+    notes: SessionNotesOut | None
+    """The notes as they stand (the latest record); null without notes."""
+    history: list[SessionNotesOut]
+    """Every record of the notes, the first first (the last is `notes`)."""
+
+
+class ReportAgreementOut(Answer):
+    revision: int
+    """The revision the client agreed to."""
+    agreed_at: datetime
+    """When the agreement was recorded."""
+    recorded_by: str
+    """Who recorded it (`sub`)."""
+
+
+class ReportOut(Answer):
+    case_id: uuid.UUID
+    """The case."""
+    client_id: uuid.UUID
+    """The client."""
+    status: str
+    """`draft`, `agreed` (the current revision) or `revised` (changed after an agreement: to
+    be agreed again)."""
+    revision: int
+    """The revision of its texts (1 = the draft); the client agrees to one."""
+    starting_question: str
+    """The starting question; `ERASED` once the client is erased."""
+    insights: list[str]
+    """The insights of the sessions."""
+    conclusions: str
+    """The conclusions."""
+    actions: list[str]
+    """The agreed actions and next steps."""
+    drafted_at: datetime
+    """When it was drafted."""
+    drafted_by: str
+    """Who drafted it (`sub`)."""
+    revised_at: datetime
+    """When its current revision was written."""
+    revised_by: str
+    """Who wrote it (`sub`)."""
+    agreements: list[ReportAgreementOut]
+    """The client's agreements, the first first."""
+    version: int
+    """The case's version (its `ETag`)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -26,7 +27,7 @@ from services.intake.api.schemas import (
     OpenCase,
     SessionIn,
 )
-from services.intake.domain import Case, plain
+from services.intake.domain import Case, IntakeError, plain
 from services.intake.projections import list_cases, open_career_questions
 from shared.audit.access import record_read, record_reads
 from shared.auth import Counsellor, Staff
@@ -50,7 +51,9 @@ def case_out(c: Case) -> CaseOut:
         assessments=[AssessmentOut(**plain(a)) for a in c.assessments],
         scores=c.latest_scores,
         gaps=c.gaps,
-        sessions=[SessionOut(**plain(s)) for s in c.sessions],
+        sessions=[
+            SessionOut(**plain(s), has_notes=s.session_id in c.session_notes) for s in c.sessions
+        ],
         hours_budget=c.hours_budget,
         hours_used=c.hours_used,
         hours_remaining=round(max(c.hours_budget - c.hours_used, 0), 2),
@@ -63,6 +66,7 @@ def case_out(c: Case) -> CaseOut:
         opened_at=c.created_on,
         opened_by=c.opened_by,
         version=c.version,
+        report_status=c.report_status,
     )
 
 
@@ -197,10 +201,13 @@ async def record_assessment(body: AssessmentIn, cmd: CaseCommand) -> AssessmentC
     "/cases/{case_id}/sessions", status_code=status.HTTP_201_CREATED, response_model=SessionCreated
 )
 async def hold_session(body: SessionIn, cmd: CaseCommand) -> SessionCreated:
-    """Record a session; its minutes count against the case's hours budget."""
+    """Record a session; its minutes count against the case's hours budget. Its notes
+    (sealed) may come with it, or later."""
     session_id = new_id()
-    case = await cmd.run(
-        lambda case, at: case.hold_session(
+    notes = body.notes
+
+    def command(case: Case, at: datetime) -> None:
+        case.hold_session(
             session_id=session_id,
             kind=body.kind,
             held_at=body.held_at,
@@ -208,7 +215,15 @@ async def hold_session(body: SessionIn, cmd: CaseCommand) -> SessionCreated:
             actor=cmd.who.sub,
             at=at,
         )
-    )
+        if notes is not None:
+            try:
+                case.record_session_notes(
+                    session_id=session_id, actor=cmd.who.sub, at=at, **notes.model_dump()
+                )
+            except IntakeError as e:  # the field is the body's: `notes.discussed`
+                raise IntakeError(e.code, e.message, f"notes.{e.field}") from None
+
+    case = await cmd.run(command)
     return SessionCreated(session_id=session_id, version=case.version)
 
 

@@ -163,6 +163,30 @@ class AssessmentIn(Strict):
     """The five career competences, each 1-4 (1 or 2 marks a gap)."""
 
 
+class SessionNotesIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "discussed": "Her values and what she wants from work.",
+                    "insights": "Autonomy matters more to her than pay.",
+                    "agreements": "She explores two sectors before the next session.",
+                    "homework": "Interview one person working in logistics.",
+                }
+            ]
+        }
+    )
+
+    discussed: Note | None = None
+    """What was discussed (at most 4000 characters); personal, sealed."""
+    insights: Note | None = None
+    """The client's insights of the session; the report's draft takes them over."""
+    agreements: Note | None = None
+    """What was agreed."""
+    homework: Note | None = None
+    """What the client does before the next session."""
+
+
 class SessionIn(Strict):
     model_config = ConfigDict(
         json_schema_extra={
@@ -176,6 +200,8 @@ class SessionIn(Strict):
     """When the session began (RFC 3339 with its offset)."""
     minutes: StrictInt = Field(ge=1, le=600)
     """How long it lasted, 1-600 minutes; counts against the hours budget."""
+    notes: SessionNotesIn | None = None
+    """The session's notes, recorded with it (or later: `POST .../sessions/{id}/notes`)."""
 
 
 class DecisionIn(Strict):
@@ -283,3 +309,55 @@ ComplaintFilter = Annotated[
         "its deadline), `answered`, `withdrawn`; all when absent."
     ),
 ]
+
+
+# -- the reflection-and-action report --------------------------------------------------------
+ReportItem = Annotated[StrictStr, Field(min_length=1, max_length=2000), MultiLine]
+
+
+class ReportDraftIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{}, {"conclusions": "Logistics planning suits her.", "actions": []}]
+        }
+    )
+
+    starting_question: Note | None = None
+    """The starting question; absent: the case's career question."""
+    insights: list[ReportItem] | None = Field(default=None, max_length=50)
+    """The insights; absent: those of the sessions' notes, oldest session first."""
+    conclusions: Note | None = None
+    """The conclusions (may wait for a revision)."""
+    actions: list[ReportItem] = Field(default_factory=list, max_length=50)
+    """The agreed actions and next steps (may wait for a revision)."""
+
+
+class ReportIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "starting_question": "Which work suits me after the warehouse?",
+                    "insights": ["Autonomy matters more to her than pay."],
+                    "conclusions": "Logistics planning suits her; she lacks the certificate.",
+                    "actions": ["Apply for the planner course by 1 May."],
+                }
+            ]
+        }
+    )
+
+    starting_question: Annotated[StrictStr, Field(min_length=1, max_length=4000), MultiLine]
+    """The starting question (1-4000 characters)."""
+    insights: list[ReportItem] = Field(max_length=50)
+    """The sessions' insights, as the report states them (each 1-2000 characters)."""
+    conclusions: Note
+    """The conclusions (at most 4000 characters)."""
+    actions: list[ReportItem] = Field(max_length=50)
+    """The agreed actions and next steps (each 1-2000 characters)."""
+
+
+class ReportAgreementIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"revision": 2}]})
+
+    revision: StrictInt = Field(ge=1, le=1_000_000)
+    """The report's revision the client read and agrees to (the current one)."""

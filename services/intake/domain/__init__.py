@@ -4,12 +4,13 @@ record of a client's erasure.
 Pure domain: the standard library and eventsourcing.domain only. Rules are small
 guard methods raising `IntakeError`s with stable codes; events are explicit,
 past-tense facts that carry who (`actor`) and when (the event timestamp). One module
-per aggregate: `client.py`, `case.py` (its commands in `case_intake.py` and
-`case_news.py`, its words in `case_rules.py`, its values in `case_values.py`), `erasure.py`,
-`complaint.py`.
+per aggregate: `client.py`, `case.py` (its commands in `case_intake.py`, `case_news.py`
+and `case_notes.py`, its words in `case_rules.py`, its values in `case_values.py`),
+`erasure.py`, `complaint.py`.
 """
 
 from services.intake.domain.case import Case
+from services.intake.domain.case_notes import NOTE_PARTS, REPORT_STATUSES
 from services.intake.domain.case_rules import (
     ASSESSORS,
     DECISIONS,
@@ -23,8 +24,11 @@ from services.intake.domain.case_values import (
     Closure,
     Decision,
     EntryCheck,
+    ReflectionReport,
+    ReportAgreement,
     Resumption,
     Session,
+    SessionNotes,
     plain,
 )
 from services.intake.domain.client import (
@@ -49,8 +53,10 @@ __all__ = [
     "DECISIONS",
     "ENDED",
     "GAP_SCORES",
+    "NOTE_PARTS",
     "OPEN_STATUSES",
     "PLAN_PHASES",
+    "REPORT_STATUSES",
     "RIGHTS_LANGUAGES",
     "SESSION_KINDS",
     "Assessment",
@@ -66,10 +72,13 @@ __all__ = [
     "EntryCheck",
     "Hold",
     "IntakeError",
+    "ReflectionReport",
     "Refusal",
+    "ReportAgreement",
     "Request",
     "Resumption",
     "RightsInformation",
     "Session",
+    "SessionNotes",
     "plain",
 ]

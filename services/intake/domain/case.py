@@ -19,20 +19,24 @@ from eventsourcing.utils import register_topic
 
 from services.intake.domain.case_intake import Intake
 from services.intake.domain.case_news import News
+from services.intake.domain.case_notes import Notes, texts
 from services.intake.domain.case_values import (
     Assessment,
     Closure,
     Decision,
     EntryCheck,
+    ReflectionReport,
+    ReportAgreement,
     Resumption,
     Session,
+    SessionNotes,
 )
 from services.intake.domain.client import Client
 from services.intake.domain.errors import IntakeError
 from shared.text import guard_text
 
 
-class Case(Intake, News, Aggregate):
+class Case(Intake, News, Notes, Aggregate):
     """One guidance process of a client: intake until the decision, then its phases."""
 
     class Opened(Aggregate.Created):
@@ -213,6 +217,94 @@ class Case(Intake, News, Aggregate):
             aggregate.closure = None
             aggregate.closure_position = self.source_position
 
+    class SessionNotesRecorded(Aggregate.Event):
+        """A session's notes, recorded or amended (the earlier record stays)."""
+
+        session_id: uuid.UUID
+        client_id: uuid.UUID
+        discussed: str | None
+        insights: str | None
+        agreements: str | None
+        homework: str | None
+        actor: str
+
+        def apply(self, aggregate: Case) -> None:
+            history = aggregate.session_notes.setdefault(self.session_id, [])
+            history.append(
+                SessionNotes(
+                    session_id=self.session_id,
+                    discussed=self.discussed,
+                    insights=self.insights,
+                    agreements=self.agreements,
+                    homework=self.homework,
+                    amendment=len(history),
+                    recorded_at=self.timestamp,
+                    actor=self.actor,
+                )
+            )
+
+    class ReportDrafted(Aggregate.Event):
+        """The reflection-and-action report was drafted (revision 1)."""
+
+        client_id: uuid.UUID
+        starting_question: str
+        insights: list[str]
+        conclusions: str
+        actions: list[str]
+        actor: str
+
+        def apply(self, aggregate: Case) -> None:
+            aggregate.report = ReflectionReport(
+                starting_question=self.starting_question,
+                insights=texts(self.insights),
+                conclusions=self.conclusions,
+                actions=texts(self.actions),
+                revision=1,
+                drafted_at=self.timestamp,
+                drafted_by=self.actor,
+                revised_at=self.timestamp,
+                revised_by=self.actor,
+            )
+
+    class ReportRevised(Aggregate.Event):
+        """The report's texts were replaced (a new revision, to be agreed again)."""
+
+        client_id: uuid.UUID
+        starting_question: str
+        insights: list[str]
+        conclusions: str
+        actions: list[str]
+        actor: str
+
+        def apply(self, aggregate: Case) -> None:
+            before = aggregate.report
+            assert before is not None
+            aggregate.report = ReflectionReport(
+                starting_question=self.starting_question,
+                insights=texts(self.insights),
+                conclusions=self.conclusions,
+                actions=texts(self.actions),
+                revision=before.revision + 1,
+                drafted_at=before.drafted_at,
+                drafted_by=before.drafted_by,
+                revised_at=self.timestamp,
+                revised_by=self.actor,
+            )
+
+    class ReportAgreed(Aggregate.Event):
+        """The client read and agreed to a revision of the report (recorded by `actor`)."""
+
+        client_id: uuid.UUID
+        revision: int
+        actor: str
+
+        def apply(self, aggregate: Case) -> None:
+            aggregate.report_agreements.append(
+                ReportAgreement(
+                    revision=self.revision, agreed_at=self.timestamp, recorded_by=self.actor
+                )
+            )
+
     def __init__(
         self,
         client_id: uuid.UUID,
@@ -238,6 +330,9 @@ class Case(Intake, News, Aggregate):
         self.resumption_position = 0
         self.closure: Closure | None = None
         self.closure_position = 0
+        self.session_notes: dict[uuid.UUID, list[SessionNotes]] = {}
+        self.report: ReflectionReport | None = None
+        self.report_agreements: list[ReportAgreement] = []
 
     @classmethod
     def open(

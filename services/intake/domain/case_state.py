@@ -15,8 +15,11 @@ if TYPE_CHECKING:
         Closure,
         Decision,
         EntryCheck,
+        ReflectionReport,
+        ReportAgreement,
         Resumption,
         Session,
+        SessionNotes,
     )
 
 
@@ -39,6 +42,10 @@ class CaseState:
         resumption_position: int
         closure: Closure | None
         closure_position: int
+        career_question: str
+        session_notes: dict[uuid.UUID, list[SessionNotes]]
+        report: ReflectionReport | None
+        report_agreements: list[ReportAgreement]
 
         EntryChecked: type[Aggregate.Event]
         AssessmentRecorded: type[Aggregate.Event]
@@ -51,6 +58,10 @@ class CaseState:
         ResumptionNoted: type[Aggregate.Event]
         Closed: type[Aggregate.Event]
         Reopened: type[Aggregate.Event]
+        SessionNotesRecorded: type[Aggregate.Event]
+        ReportDrafted: type[Aggregate.Event]
+        ReportRevised: type[Aggregate.Event]
+        ReportAgreed: type[Aggregate.Event]
 
         def _require_open(self) -> None: ...
 

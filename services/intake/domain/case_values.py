@@ -72,3 +72,45 @@ def plain(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
         return asdict(value)
     return value
+
+
+@dataclass(frozen=True)
+class SessionNotes:
+    """What a session's notes say (each part optional, at least one written); a later
+    record amends the earlier one, which stays in the history (`amendment` 0 = the first)."""
+
+    session_id: uuid.UUID
+    discussed: str | None
+    insights: str | None
+    agreements: str | None
+    homework: str | None
+    amendment: int
+    recorded_at: datetime
+    actor: str
+
+
+@dataclass(frozen=True)
+class ReflectionReport:
+    """The reflection-and-action report at the end of the intensive phase: the starting
+    question, the sessions' insights, the conclusions and the agreed actions (next steps);
+    `revision` counts its texts (1 = the draft)."""
+
+    starting_question: str
+    insights: list[str]
+    conclusions: str
+    actions: list[str]
+    revision: int
+    drafted_at: datetime
+    drafted_by: str
+    revised_at: datetime
+    revised_by: str
+
+
+@dataclass(frozen=True)
+class ReportAgreement:
+    """The client read and agreed to revision `revision` of the report (when, and who
+    recorded it)."""
+
+    revision: int
+    agreed_at: datetime
+    recorded_by: str
