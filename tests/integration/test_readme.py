@@ -83,4 +83,5 @@ def test_the_readme_journeys_run_as_written(newcomer: tuple[Path, dict[str, str]
     assert "OK:" in out and "signature" in out, "the auditor's offline bundle checks"
     assert '"status":"completed"' in out, "the erasure's receipt"
     assert (folder / "case.json").is_file() and (folder / "plan.html").is_file()
+    assert "Reflection and action report" in (folder / "report.html").read_text()
     assert "Anna" in (folder / "anna.json").read_text(), "the export holds the client's data"
