@@ -63,6 +63,9 @@ RESOURCES = {
     "export": N_("the client's data export"),
     "complaint": N_("a complaint"),
     "complaint-list": N_("the client's complaints"),
+    "session-notes": N_("the case's session notes"),
+    "report": N_("the reflection-and-action report"),
+    "report-document": N_("the printable reflection-and-action report"),
     "audit-events": N_("the case's audit events"),
     "audit-state": N_("the case's state in the audit"),
 }
@@ -73,6 +76,7 @@ ACCESS_CATEGORIES = {
     "case-history": N_("case history"),
     "case-state": N_("case state"),
     "complaints": N_("complaints"),
+    "session_notes": N_("session notes"),
 }
 PURPOSES = {**PURPOSE_NAMES, "audit": N_("audit")}
 ACCESS_PAGE_SIZE = 50

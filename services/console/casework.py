@@ -1,7 +1,8 @@
 """The counsellor's client and case pages: consents (granted, withdrawn, their history),
 the information on rights and duties, complaints (registered, answered), opening a case,
 the client list, and the case itself (entry check, both assessments with
-their gaps drawn, sessions against the hours budget, the decision).
+their gaps drawn, sessions with their notes against the hours budget, the decision, the
+way to the reflection-and-action report).
 
 Every form posts, then redirects to the page again; a refusal shows the page again with
 the API's problem at the form's fields, the input kept."""
@@ -92,7 +93,12 @@ SESSION_FIELDS = {
     "kind": N_("Choose the kind of session."),
     "held_at": N_("Enter when the session was held: a moment in the past."),
     "minutes": N_("Enter the session's length in minutes, from 1 to 600."),
+    "notes.discussed": N_("Notes are at most 4000 characters each."),
+    "notes.insights": N_("Notes are at most 4000 characters each."),
+    "notes.agreements": N_("Notes are at most 4000 characters each."),
+    "notes.homework": N_("Notes are at most 4000 characters each."),
 }
+NOTE_PARTS = ("discussed", "insights", "agreements", "homework")
 DECISION_FIELDS = {
     "decision": N_(
         "The case cannot be accepted yet: it needs a passed entry check and an assessment."
@@ -389,10 +395,11 @@ async def show_case(
 ) -> HTMLResponse:
     call = api(request)
     case = await call.get(token(page), f"/intake/v1/cases/{case_id}")
-    client, referrals, partners = await asyncio.gather(
+    client, referrals, partners, notes = await asyncio.gather(
         call.get(token(page), f"/intake/v1/clients/{case['client_id']}"),
         case_referrals(request, page, case_id),
         partner_directory(request, page),
+        session_notes(request, page, case),
     )
     competences = [(code, page.gettext(name)) for code, name in COMPETENCES.items()]
     assessors = [(code, page.gettext(name)) for code, name in ASSESSORS.items()]
@@ -421,6 +428,7 @@ async def show_case(
         decided=DECIDED,
         referrals=referrals,
         partners=partners,
+        notes=notes,
         referral_statuses=REFERRAL_STATUSES,
         referable=case["status"] in REFERABLE,
         statuses=STATUS_NAMES,
@@ -430,6 +438,15 @@ async def show_case(
         errors=errors or FormErrors(),
         values=values or {},
     )
+
+
+async def session_notes(request: Request, page: View, case: dict[str, Any]) -> dict[str, Any]:
+    """The notes of the case's sessions as they stand, by session (read, and the read
+    recorded, only when a session has notes)."""
+    if not any(s.get("has_notes") for s in case["sessions"]):
+        return {}
+    found = await api(request).get(token(page), f"/intake/v1/cases/{case['case_id']}/notes")
+    return {s["session_id"]: s for s in found if s["notes"]}
 
 
 async def case_referrals(request: Request, page: View, case_id: uuid.UUID) -> Page | None:
@@ -542,15 +559,26 @@ async def record_assessment(request: Request, case_id: uuid.UUID, page: SignedIn
 async def hold_session(request: Request, case_id: uuid.UUID, page: SignedIn) -> Response:
     form = await request.form()
     page.check_csrf(form)
-    values = texts(form, "kind", "held_at", "minutes")
+    values = texts(form, "kind", "held_at", "minutes", *NOTE_PARTS)
     minutes: Any = int(values["minutes"]) if values["minutes"].isdigit() else values["minutes"]
-    body = {
+    body: dict[str, Any] = {
         "kind": values["kind"],
         "held_at": local_moment(values["held_at"], page.settings.console_timezone),
         "minutes": minutes,
     }
+    if any(values[part] for part in NOTE_PARTS):
+        body["notes"] = {part: values[part] or None for part in NOTE_PARTS}
     return await change_case(
-        request, page, case_id, "session", "sessions", body, SESSION_FIELDS, values, form
+        request,
+        page,
+        case_id,
+        "session",
+        "sessions",
+        body,
+        SESSION_FIELDS,
+        values,
+        form,
+        where={f"notes.{part}": part for part in NOTE_PARTS},
     )
 
 

@@ -42,6 +42,10 @@ DONE = {
     "complaint-answered": N_("The answer to the complaint is recorded."),
     "complaint-assigned": N_("The complaint is assigned."),
     "complaint-handling": N_("The complaint is in handling."),
+    "notes": N_("The session's notes are recorded."),
+    "report-drafted": N_("The report is drafted from the notes. Complete it below."),
+    "report-saved": N_("The report is saved."),
+    "report-agreed": N_("The client's agreement is recorded."),
 }
 COMPETENCES = {
     "quality_reflection": N_("Reflecting on qualities"),

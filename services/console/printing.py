@@ -1,6 +1,6 @@
-"""Printing: the client's plan (POP) and a referral's letter for a partner, as the APIs
-write them (HTML, in the client's language or the one asked), and as PDF, rendered here
-with WeasyPrint.
+"""Printing: the client's plan (POP), the reflection-and-action report and a referral's
+letter for a partner, as the APIs write them (HTML, in the client's language or the one
+asked), and as PDF, rendered here with WeasyPrint.
 
 The PDF is rendered server-side in a worker thread, from the API's page alone: nothing is
 fetched while rendering (only `data:` URLs are read), so a text in the plan cannot make the
@@ -164,3 +164,38 @@ async def letter_pdf(
     """The referral letter as PDF."""
     html = await referral_letter(request, page, referral_id, lang)
     return await pdf_response(request, page, html, "referral-letter.pdf")
+
+
+# -- the reflection-and-action report ------------------------------------------------------
+async def report_document(
+    request: Request, page: View, case_id: uuid.UUID, lang: str | None
+) -> tuple[str, str]:
+    """The report's printable page as intake writes it (each read recorded there), and the
+    case's version (its ETag)."""
+    r = await api(request).call(
+        token(page),
+        "GET",
+        f"/intake/v1/cases/{case_id}/report/document",
+        params=asked_language(lang),
+        headers={"Accept": "text/html"},
+    )
+    return r.text, r.headers.get("etag", "").strip('"W/') or "1"
+
+
+@router.get("/cases/{case_id}/report/document")
+async def report_page(
+    request: Request, case_id: uuid.UUID, page: SignedIn, lang: str | None = None
+) -> Response:
+    """The printable reflection-and-action report, in the client's language (or the one
+    asked)."""
+    html, _ = await report_document(request, page, case_id, lang)
+    return HTMLResponse(html, headers={"Content-Security-Policy": DOCUMENT_CSP})
+
+
+@router.get("/cases/{case_id}/report/document.pdf")
+async def report_pdf(
+    request: Request, case_id: uuid.UUID, page: SignedIn, lang: str | None = None
+) -> Response:
+    """The reflection-and-action report as PDF."""
+    html, _ = await report_document(request, page, case_id, lang)
+    return await pdf_response(request, page, html, "reflection-and-action-report.pdf")
