@@ -34,6 +34,13 @@ CREATE INDEX IF NOT EXISTS plans_view_org ON planning.plans_view (organisation, 
 ALTER TABLE planning.plans_view ADD COLUMN IF NOT EXISTS counsellor text;
 CREATE INDEX IF NOT EXISTS plans_view_counsellor
     ON planning.plans_view (organisation, counsellor, created_at);
+-- The case's counsellor after a team lead handed it over (intake's CaseReassigned, kept by
+-- the `planning-counsellors` read model): a plan created later is theirs in the list.
+CREATE TABLE IF NOT EXISTS planning.case_counsellors (
+    case_id uuid PRIMARY KEY,
+    counsellor text NOT NULL,
+    source_position bigint NOT NULL
+);
 """
 
 
@@ -41,7 +48,8 @@ async def created(conn: asyncpg.Connection, e: Stored) -> None:
     await conn.execute(
         "INSERT INTO planning.plans_view (plan_id, case_id, client_id, organisation, "
         "status, created_at, updated_at, version, counsellor) "
-        "VALUES ($1,$2,$3,$4,'draft',$5,$5,$6,$7) ON CONFLICT (plan_id) DO NOTHING",
+        "VALUES ($1,$2,$3,$4,'draft',$5,$5,$6,coalesce((SELECT counsellor FROM "
+        "planning.case_counsellors WHERE case_id = $2), $7)) ON CONFLICT (plan_id) DO NOTHING",
         e.id,
         e["case_id"],
         e["client_id"],

@@ -143,7 +143,8 @@ class IntakeSection(_Part):
     )
     cases: list[dict[str, Any]] = Field(
         description="Each case: career question, entry check, assessments, sessions and "
-        "hours, decision, phase, resumption."
+        "hours, decision, phase, resumption, its closure (with the closing summary), its "
+        "counsellor now and each handover to another counsellor (with why)."
     )
     erasure: dict[str, Any] | None = Field(
         description="The client's erasure record (legal holds, refused requests), if any."

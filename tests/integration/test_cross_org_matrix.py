@@ -90,6 +90,8 @@ MATRIX: dict[str, tuple[int, ...]] = {
         (403, 403, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
     "DELETE /intake/v1/cases/{case}/legal-hold":
         (403, 403, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
+    "POST /intake/v1/cases/{case}/reassignment":
+        (403, 403, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
     "GET /intake/v1/clients/{erased}/erasure": STAFF_READ,
     "GET /intake/v1/complaints/{complaint}": STAFF_READ,
     "GET /intake/v1/clients/{client}/complaints": STAFF_READ,
@@ -107,6 +109,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "POST /intake/v1/clients/{erasable}/erasure": {"reason": "The client asked to be forgotten."},
     "PUT /intake/v1/cases/{case}/legal-hold": {"reason": "A court asked to keep the file."},
     "POST /intake/v1/complaints/{complaint}/assignment": {"team_lead": "lead-a"},
+    "POST /intake/v1/cases/{case}/reassignment": {"counsellor": "c-next", "reason": "Leave."},
 }
 CODES = {401: "unauthorized", 403: "forbidden", 404: "not-found"}
 EVA = {

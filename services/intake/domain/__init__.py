@@ -4,14 +4,15 @@ record of a client's erasure.
 Pure domain: the standard library and eventsourcing.domain only. Rules are small
 guard methods raising `IntakeError`s with stable codes; events are explicit,
 past-tense facts that carry who (`actor`) and when (the event timestamp). One module
-per aggregate: `client.py`, `case.py` (its commands in `case_intake.py` and
-`case_news.py`, its words in `case_rules.py`, its values in `case_values.py`), `erasure.py`,
-`complaint.py`.
+per aggregate: `client.py`, `case.py` (its commands in `case_intake.py`, `case_news.py`
+and `case_file.py`, its words in `case_rules.py`, its values in `case_values.py`),
+`erasure.py`, `complaint.py`.
 """
 
 from services.intake.domain.case import Case
 from services.intake.domain.case_rules import (
     ASSESSORS,
+    CLOSING_REASONS,
     DECISIONS,
     ENDED,
     GAP_SCORES,
@@ -23,6 +24,7 @@ from services.intake.domain.case_values import (
     Closure,
     Decision,
     EntryCheck,
+    Reassignment,
     Resumption,
     Session,
     plain,
@@ -45,6 +47,7 @@ from services.intake.domain.errors import IntakeError
 
 __all__ = [
     "ASSESSORS",
+    "CLOSING_REASONS",
     "COMPLAINT_STATUSES",
     "DECISIONS",
     "ENDED",
@@ -66,6 +69,7 @@ __all__ = [
     "EntryCheck",
     "Hold",
     "IntakeError",
+    "Reassignment",
     "Refusal",
     "Request",
     "Resumption",

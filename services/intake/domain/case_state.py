@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         Closure,
         Decision,
         EntryCheck,
+        Reassignment,
         Resumption,
         Session,
     )
@@ -27,6 +28,8 @@ class CaseState:
         client_id: uuid.UUID
         organisation: str
         opened_by: str
+        counsellor: str
+        reassignments: list[Reassignment]
         status: str
         phase: str
         entry_check: EntryCheck | None
@@ -51,6 +54,8 @@ class CaseState:
         ResumptionNoted: type[Aggregate.Event]
         Closed: type[Aggregate.Event]
         Reopened: type[Aggregate.Event]
+        FileClosed: type[Aggregate.Event]
+        Reassigned: type[Aggregate.Event]
 
         def _require_open(self) -> None: ...
 
