@@ -42,6 +42,8 @@ DONE = {
     "complaint-answered": N_("The answer to the complaint is recorded."),
     "complaint-assigned": N_("The complaint is assigned."),
     "complaint-handling": N_("The complaint is in handling."),
+    "closing": N_("The case's file is closed."),
+    "handover": N_("The case is handed over."),
 }
 COMPETENCES = {
     "quality_reflection": N_("Reflecting on qualities"),
