@@ -73,6 +73,7 @@ ACCESS_CATEGORIES = {
     "case-history": N_("case history"),
     "case-state": N_("case state"),
     "complaints": N_("complaints"),
+    "case_file": N_("the case's file (closing summary, handovers)"),
 }
 PURPOSES = {**PURPOSE_NAMES, "audit": N_("audit")}
 ACCESS_PAGE_SIZE = 50

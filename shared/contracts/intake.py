@@ -135,8 +135,9 @@ class CaseDeclinedV1(_CaseEvent):
 
 
 class CaseReassignedV1(_CaseEvent):
-    """A team lead handed the case to another counsellor (why stays in intake, sealed):
-    the services whose lists show the case's counsellor follow it."""
+    """A team lead handed the case to another counsellor (why stays in intake, sealed).
+
+    The services whose lists show the case's counsellor follow it."""
 
     event_type: ClassVar[str] = "CaseReassigned"
 
