@@ -130,3 +130,15 @@ async def list_plans(
             *args,
         )
     return [r["plan_id"] for r in rows], int(total)
+
+
+async def handed_over(pool: asyncpg.Pool, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The counsellor each of these cases was handed to (intake's `CaseReassigned`, the
+    latest); a case never handed over is absent."""
+    if not case_ids:
+        return {}
+    rows = await pool.fetch(
+        "SELECT case_id, counsellor FROM planning.case_counsellors WHERE case_id = ANY($1)",
+        case_ids,
+    )
+    return {uuid.UUID(str(r["case_id"])): str(r["counsellor"]) for r in rows}

@@ -187,6 +187,19 @@ async def test_a_team_lead_hands_cases_over_and_the_lists_follow(
         )
 
     await eventually(followed, "planning and follow-up list the case under c-bram")
+    # Each listed item names the counsellor it was handed to, also asked by its case.
+    for client, path in (
+        (planning_api, "/planning/v1/plans"),
+        (followup_api, "/followup/v1/followups"),
+    ):
+        for params in ({"counsellor": "me"}, {"case_id": agreed.case_id, "counsellor": "me"}):
+            r = await client.get(path, params=params, headers=bram)
+            [item] = [i for i in r.json() if i["case_id"] == agreed.case_id]
+            assert item["counsellor"] == "c-bram", (path, params, item["counsellor"])
+        r = await client.get(
+            path, params={"case_id": agreed.case_id, "counsellor": "me"}, headers=anna
+        )
+        assert r.json() == [], path
     [message] = [
         m
         for m in await messages_of_case(js, "GUIDANCE_INTAKE", agreed.case_id)
