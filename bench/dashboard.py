@@ -66,11 +66,13 @@ FILL = [
     # deepening, planning or aftercare), declined, referred out or closed.
     """
     INSERT INTO intake.cases_view (case_id, client_id, organisation, status, phase,
-        hours_budget, minutes_used, opened_by, opened_at, updated_at, version, closed_at)
+        hours_budget, minutes_used, opened_by, counsellor, opened_at, updated_at, version,
+        closed_at)
     SELECT md5($1 || 'case' || i)::uuid, md5($1 || 'client' || i)::uuid, $1,
         (ARRAY['open','accepted','accepted','accepted','declined','closed'])[1 + i % 6],
         (ARRAY['intake','deepening','planning','aftercare','closed','closed'])[1 + i % 6],
         12, (i % 11) * 60, 'bench.counsellor' || lpad((i % {COUNSELLORS})::text, 2, '0'),
+        'bench.counsellor' || lpad((i % {COUNSELLORS})::text, 2, '0'),
         $3::date - (i % 730) * interval '1 day', $3::date - (i % 730) * interval '1 day', 6,
         CASE WHEN i % 6 >= 4 THEN $3::date - (i % 730) * interval '1 day' + interval '20 days'
         END

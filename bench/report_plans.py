@@ -57,11 +57,12 @@ SELECT gen_random_uuid(), followup_id, case_id, client_id, organisation,
     (ARRAY['unreachable','action','checkin_overdue','action_overdue'])[1 + (random() * 3)::int],
     outcome_on - 20 FROM followup.followups_view;
 INSERT INTO intake.cases_view (case_id, client_id, organisation, status, phase, hours_budget,
-    opened_by, opened_at, updated_at, version, closed_at)
+    opened_by, counsellor, opened_at, updated_at, version, closed_at)
 SELECT gen_random_uuid(), gen_random_uuid(),
     CASE WHEN i <= 100000 THEN 'org-big' ELSE 'org-' || (i % 100) END,
     (ARRAY['open','accepted','accepted','closed','declined'])[1 + i % 5],
     (ARRAY['intake','deepening','synthesis','closed','closed'])[1 + i % 5], 12, 'c-' || (i % 50),
+    'c-' || (i % 50),
     timestamptz '2024-01-01' + (i % 1095) * interval '1 day', now(), 3,
     CASE WHEN i % 5 >= 3 THEN timestamptz '2024-02-01' + (i % 1095) * interval '1 day' END
 FROM generate_series(1, 200000) i;

@@ -77,6 +77,7 @@ ACCESS_CATEGORIES = {
     "case-state": N_("case state"),
     "complaints": N_("complaints"),
     "session_notes": N_("session notes"),
+    "case_file": N_("the case's file (closing summary, handovers)"),
 }
 PURPOSES = {**PURPOSE_NAMES, "audit": N_("audit")}
 ACCESS_PAGE_SIZE = 50

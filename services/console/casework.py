@@ -125,6 +125,35 @@ COMPLAINT_STATUSES = {
     "answered": N_("answered"),
     "withdrawn": N_("withdrawn"),
 }
+# Why a case's file closes, and which reasons each status allows (as intake does).
+CLOSING_REASONS = {
+    "client_withdrew": N_("The client withdrew"),
+    "referred_out": N_("The client was referred to another provider"),
+    "declined": N_("The client was declined"),
+}
+CLOSABLE = {
+    "open": ("client_withdrew",),
+    "accepted": ("client_withdrew", "referred_out"),
+    "referred_out": ("referred_out", "client_withdrew"),
+    "declined": ("declined",),
+}
+# How follow-up's closures read (reason codes of `FollowUpClosed`).
+AFTERCARE_CLOSED = {
+    "completed": N_("guidance completed"),
+    "client_withdrew": N_("the client withdrew"),
+    "unreachable": N_("the client could not be reached"),
+    "other": N_("another reason"),
+}
+CLOSE_FIELDS = {
+    "reason": N_("Choose why the file closes."),
+    "summary": N_("Write the closing summary (at most 4000 characters)."),
+}
+REASSIGN_FIELDS = {
+    "counsellor": N_("Enter the user name of the counsellor who takes the case over."),
+    "reason": N_("Say why the case is handed over (at most 4000 characters)."),
+}
+# The cases a team lead hands over: those a counsellor still carries.
+CARRIED = ("open", "accepted")
 # The cases from which a referral to a partner is proposed: accepted for guidance, or
 # decided to be referred out.
 REFERABLE = ("accepted", "referred_out")
@@ -431,6 +460,12 @@ async def show_case(
         notes=notes,
         referral_statuses=REFERRAL_STATUSES,
         referable=case["status"] in REFERABLE,
+        closing_options=[
+            (k, page.gettext(CLOSING_REASONS[k])) for k in CLOSABLE.get(case["status"], ())
+        ],
+        closing_reasons=CLOSING_REASONS,
+        aftercare_closed=AFTERCARE_CLOSED,
+        carried=case["status"] in CARRIED,
         statuses=STATUS_NAMES,
         phases=PHASE_NAMES,
         done=done_message(page, done),
@@ -606,4 +641,30 @@ async def decide(request: Request, case_id: uuid.UUID, page: SignedIn) -> Respon
         values,
         form,
         refused,
+    )
+
+
+@router.post("/cases/{case_id}/closure")
+async def close_case(request: Request, case_id: uuid.UUID, page: SignedIn) -> Response:
+    """Close the case's file with the closing summary and why."""
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "reason", "summary")
+    refused = None
+    if values["reason"] not in CLOSING_REASONS:
+        refused = FormErrors()
+        refused.add("closing-reason", page.gettext(CLOSE_FIELDS["reason"]))
+    return await change_case(
+        request, page, case_id, "closing", "closure", values, CLOSE_FIELDS, values, form, refused
+    )
+
+
+@router.post("/cases/{case_id}/reassignment")
+async def reassign_case(request: Request, case_id: uuid.UUID, page: SignedIn) -> Response:
+    """A team lead hands the case to another counsellor, saying why."""
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "counsellor", "reason")
+    return await change_case(
+        request, page, case_id, "handover", "reassignment", values, REASSIGN_FIELDS, values, form
     )

@@ -46,6 +46,8 @@ DONE = {
     "report-drafted": N_("The report is drafted from the notes. Complete it below."),
     "report-saved": N_("The report is saved."),
     "report-agreed": N_("The client's agreement is recorded."),
+    "closing": N_("The case's file is closed."),
+    "handover": N_("The case is handed over."),
 }
 COMPETENCES = {
     "quality_reflection": N_("Reflecting on qualities"),

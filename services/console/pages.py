@@ -79,6 +79,9 @@ REFERRAL_FILTERS = {
     "awaiting": N_("all awaiting an answer"),
     "overdue": N_("only those overdue"),
 }
+# Whose cases the worklist lists: a counsellor's own (those they carry now, also the ones
+# a team lead handed them) or the organisation's.
+WORKLIST_WHOSE = {"mine": N_("my cases"), "all": N_("all cases of the organisation")}
 # Who has a worklist (the API lets them read cases and check-ins).
 WORKLIST_ROLES = {"counsellor", "team_lead"}
 CLIENT_LANGUAGES = ("nl", "fr", "en", "de", "ar", "tr", "pl", "uk")
@@ -102,10 +105,12 @@ async def worklist(
     phase: str | None = None,
     referrals_page: str | None = None,
     referrals: str | None = None,
+    whose: str | None = None,
 ) -> Response:
     """Check-ins due and overdue, the referrals awaiting the partner's answer (the
-    counsellor's own; all overdue ones, or only those), then the organisation's cases,
-    newest first."""
+    counsellor's own; all overdue ones, or only those), then the cases, newest first: a
+    counsellor's own (those they carry now) unless they ask for the organisation's, a
+    team lead's all of them."""
     assert page.session is not None
     if not WORKLIST_ROLES & set(page.session.roles):
         # A partner, an auditor or an admin starts on their own page (ROLE_HOMES).
@@ -119,6 +124,8 @@ async def worklist(
     status = status if status in STATUS_NAMES else None
     phase = phase if phase in PHASE_NAMES else None
     referrals = referrals if referrals in REFERRAL_FILTERS else "awaiting"
+    counsellor = "counsellor" in page.session.roles
+    whose = whose if whose in WORKLIST_WHOSE and counsellor else "mine" if counsellor else "all"
     checkins, stuck, awaiting, cases = await asyncio.gather(
         api(request).page(
             token(page), "/followup/v1/worklist", page_number(checkins_page), PAGE_SIZE
@@ -148,6 +155,7 @@ async def worklist(
             PAGE_SIZE,
             status=status,
             phase=phase,
+            counsellor="me" if whose == "mine" else None,
         ),
     )
     bottlenecks = sorted(
@@ -175,6 +183,8 @@ async def worklist(
         cases=cases,
         status_filter=status,
         phase_filter=phase,
+        whose_filter=whose,
+        whose=WORKLIST_WHOSE if counsellor else {},
         statuses=STATUS_NAMES,
         phases=PHASE_NAMES,
     )

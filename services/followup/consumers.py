@@ -9,6 +9,9 @@
   withdrawal arrives (the follow-ups themselves stay: they serve the client's guidance,
   not statistics). A newer event wins (log positions), so a late, older event cannot
   undo a newer one.
+- `COUNSELLORS` (intake): a case handed to another counsellor; its follow-up and
+  check-ins are that counsellor's from then on (the newer handover wins), in the lists
+  and the worklist, also for a follow-up opened after the news arrived.
 - `ERASURE`: what erasing a client drops from follow-up's read models.
 """
 
@@ -21,7 +24,12 @@ from eventsourcing.domain import Aggregate
 
 from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp
-from shared.contracts.intake import CaseAcceptedV1, ConsentGrantedV1, ConsentWithdrawnV1
+from shared.contracts.intake import (
+    CaseAcceptedV1,
+    CaseReassignedV1,
+    ConsentGrantedV1,
+    ConsentWithdrawnV1,
+)
 from shared.contracts.planning import (
     ActionAddedV1,
     ActionCancelledV1,
@@ -163,6 +171,46 @@ async def on_case_accepted(
 
 
 CASES = ReadModel("followup-cases", {CaseAcceptedV1: on_case_accepted}, ACCEPTED_CASES_SQL)
+
+
+# -- intake's handovers of a case to another counsellor ---------------------------------------
+CASE_COUNSELLORS_SQL = """
+CREATE TABLE IF NOT EXISTS followup.case_counsellors (
+    case_id uuid PRIMARY KEY,
+    counsellor text NOT NULL,
+    source_position bigint NOT NULL
+);
+"""
+
+
+async def on_case_reassigned(
+    conn: asyncpg.Connection, reassigned: CaseReassignedV1, event: CloudEvent
+) -> None:
+    """The case's follow-up and its check-ins go to the new counsellor (older news, a
+    lower position, changes nothing)."""
+    kept = await conn.fetchval(
+        "INSERT INTO followup.case_counsellors VALUES ($1, $2, $3) ON CONFLICT (case_id) "
+        "DO UPDATE SET counsellor = EXCLUDED.counsellor, "
+        "source_position = EXCLUDED.source_position "
+        "WHERE followup.case_counsellors.source_position < EXCLUDED.source_position "
+        "RETURNING case_id",
+        reassigned.case_id,
+        reassigned.counsellor,
+        event.position or 0,
+    )
+    if kept is None:
+        return
+    for table in ("followups_view", "checkins_view"):
+        await conn.execute(
+            f"UPDATE followup.{table} SET counsellor = $2 WHERE case_id = $1",
+            reassigned.case_id,
+            reassigned.counsellor,
+        )
+
+
+COUNSELLORS = ReadModel(
+    "followup-counsellors", {CaseReassignedV1: on_case_reassigned}, CASE_COUNSELLORS_SQL
+)
 
 
 # -- intake's statistics consents --------------------------------------------------------------

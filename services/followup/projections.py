@@ -55,6 +55,13 @@ CREATE INDEX IF NOT EXISTS followups_view_outcome_on
     ON followup.followups_view (organisation, outcome_on) WHERE outcome_on IS NOT NULL;
 CREATE INDEX IF NOT EXISTS followups_view_feedback_on
     ON followup.followups_view (organisation, feedback_on) WHERE feedback_on IS NOT NULL;
+-- The case's counsellor after a team lead handed it over (intake's CaseReassigned, kept by
+-- the `followup-counsellors` read model): a follow-up opened later is theirs.
+CREATE TABLE IF NOT EXISTS followup.case_counsellors (
+    case_id uuid PRIMARY KEY,
+    counsellor text NOT NULL,
+    source_position bigint NOT NULL
+);
 -- One row per bottleneck raised, for the report's bottlenecks per kind in a period.
 CREATE TABLE IF NOT EXISTS followup.bottlenecks_view (
     bottleneck_id uuid PRIMARY KEY,
@@ -92,7 +99,8 @@ async def _checkin(
 ) -> None:
     await conn.execute(
         "INSERT INTO followup.checkins_view (checkin_id, followup_id, case_id, organisation, "
-        "counsellor, number, due_on) VALUES ($1,$2,$3,$4,$5,$6,$7) "
+        "counsellor, number, due_on) VALUES ($1,$2,$3,$4,coalesce((SELECT counsellor FROM "
+        "followup.case_counsellors WHERE case_id = $3), $5),$6,$7) "
         "ON CONFLICT (checkin_id) DO NOTHING",
         checkin_id,
         followup_id,
@@ -108,7 +116,8 @@ async def opened(conn: asyncpg.Connection, e: Stored) -> None:
     await conn.execute(
         "INSERT INTO followup.followups_view (followup_id, case_id, client_id, "
         "organisation, counsellor, status, version, opened_at) "
-        "VALUES ($1,$2,$3,$4,$5,'open',$6,$7) ON CONFLICT (followup_id) DO NOTHING",
+        "VALUES ($1,$2,$3,$4,coalesce((SELECT counsellor FROM followup.case_counsellors "
+        "WHERE case_id = $2), $5),'open',$6,$7) ON CONFLICT (followup_id) DO NOTHING",
         e.id,
         e["case_id"],
         e["client_id"],

@@ -223,3 +223,15 @@ def _by_month(period: Period, rows: list[asyncpg.Record]) -> list[dict[str, Any]
 
 def _round(value: Any) -> float | None:
     return round(float(value), 3) if value is not None else None
+
+
+async def handed_over(pool: asyncpg.Pool, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The counsellor each of these cases was handed to (intake's `CaseReassigned`, the
+    latest); a case never handed over is absent."""
+    if not case_ids:
+        return {}
+    rows = await pool.fetch(
+        "SELECT case_id, counsellor FROM followup.case_counsellors WHERE case_id = ANY($1)",
+        case_ids,
+    )
+    return {uuid.UUID(str(r["case_id"])): str(r["counsellor"]) for r in rows}

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import ClassVar
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
 from services.intake.domain import Case, Client, ClientErasure, Complaint, IntakeError
 from shared.errors import NotFound
@@ -37,6 +38,8 @@ class IntakeApplication(ServiceApplication):
         Case.ReportRevised: PersonalFields(
             ("starting_question", "insights", "conclusions", "actions"), subject="client_id"
         ),
+        Case.FileClosed: PersonalFields(("summary",), subject="client_id"),
+        Case.Reassigned: PersonalFields(("reason",), subject="client_id"),
         Complaint.Registered: PersonalFields(("subject",), subject="client_id"),
         Complaint.Answered: PersonalFields(("answer",), subject="client_id"),
     }
@@ -130,6 +133,40 @@ class IntakeApplication(ServiceApplication):
         if case.organisation != organisation:
             raise NotFound(f"No case {case_id}.")
         return case
+
+    def reassign_cases(
+        self,
+        case_ids: list[uuid.UUID],
+        *,
+        organisation: str,
+        counsellor: str,
+        reason: str,
+        actor: str,
+    ) -> list[uuid.UUID]:
+        """Hand each of the cases (of this organisation, still carried: open or accepted)
+        to `counsellor`, all saved at once; the ids of those handed over (a case already
+        the counsellor's, or ended meanwhile, is left as it is)."""
+        if not counsellor.strip():
+            raise IntakeError("invalid", "Name the counsellor to hand them to.", "to_counsellor")
+        if not reason.strip():
+            raise IntakeError("invalid", "Say why the cases are handed over.", "reason")
+        for attempt in range(3):
+            at = self.clock()
+            changed: list[Case] = []
+            for case_id in case_ids:
+                case = self.case(case_id, organisation)
+                if case.status not in ("open", "accepted"):
+                    continue
+                if case.reassign(counsellor=counsellor, reason=reason, actor=actor, at=at):
+                    changed.append(case)
+            try:
+                self.save(*changed)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                continue
+            return [c.id for c in changed]
+        raise AssertionError("unreachable")
 
     # -- complaints ----------------------------------------------------------------------
     def register_complaint(

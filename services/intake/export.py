@@ -66,6 +66,8 @@ def case_part(c: Case) -> dict[str, Any]:
         "closure": plain(c.closure),
         "opened_at": c.created_on,
         "opened_by": c.opened_by,
+        "counsellor": c.counsellor,
+        "reassignments": plain(c.reassignments),
         "updated_at": c.modified_on,
         "version": c.version,
     }

@@ -4,7 +4,8 @@ The policy per purpose:
 - `guidance`: a client is erased `retention_years` after the last of their cases
   closed, and only when every case is closed. A case is closed when intake declined or
   referred it out, when follow-up closed its aftercare (`FollowUpClosed`; a later
-  `AftercareRequested` reopens it), or when it was never decided and nothing happened
+  `AftercareRequested` reopens it), when its counsellor closed its file (`FileClosed`,
+  from the case's `closed_at`), or when it was never decided and nothing happened
   to it for the whole retention period (an abandoned intake). A client without any case
   counts from their registration.
 - `statistics`: a withdrawn statistics consent leaves the follow-up figures at once
@@ -49,6 +50,7 @@ WITH cases AS (
         CASE
             WHEN v.status IN ('declined', 'referred_out') THEN v.updated_at
             WHEN k.closed_at IS NOT NULL THEN k.closed_at
+            WHEN v.status = 'closed' AND v.closed_at IS NOT NULL THEN v.closed_at
             WHEN v.status = 'open' AND v.updated_at < $1 THEN v.updated_at
         END AS closed_at
     FROM intake.cases_view v LEFT JOIN intake.case_closures k USING (case_id)

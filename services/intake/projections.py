@@ -54,8 +54,6 @@ CREATE INDEX IF NOT EXISTS cases_view_client ON intake.cases_view (client_id);
 -- Added later (rows projected before keep NULL: their career question is not listed).
 -- Sealed as in the event (CaseOpened, the case's version 1).
 ALTER TABLE intake.cases_view ADD COLUMN IF NOT EXISTS career_question_sealed jsonb;
-CREATE INDEX IF NOT EXISTS cases_view_counsellor
-    ON intake.cases_view (organisation, opened_by, opened_at, case_id);
 -- When the case ended (declined, referred out, closed; NULL while open, and on rows
 -- projected before it was kept), for the caseload report's cases closed in a period.
 ALTER TABLE intake.cases_view ADD COLUMN IF NOT EXISTS closed_at timestamptz;
@@ -66,7 +64,17 @@ ALTER TABLE intake.cases_view ADD COLUMN IF NOT EXISTS closed_at timestamptz;
 DROP INDEX IF EXISTS intake.cases_view_open;
 DROP INDEX IF EXISTS intake.cases_view_open_load;
 DROP INDEX IF EXISTS intake.cases_view_closed;
-CREATE INDEX IF NOT EXISTS cases_view_load ON intake.cases_view (organisation, opened_by, phase)
+-- The counsellor who carries the case now: who opened it, until a team lead hands it
+-- over (CaseReassigned). Added later: rows projected before it take their opener. The
+-- lists and the caseload report go by it (an index-only scan, as above).
+ALTER TABLE intake.cases_view ADD COLUMN IF NOT EXISTS counsellor text;
+UPDATE intake.cases_view SET counsellor = opened_by WHERE counsellor IS NULL;
+DROP INDEX IF EXISTS intake.cases_view_counsellor;
+DROP INDEX IF EXISTS intake.cases_view_load;
+CREATE INDEX IF NOT EXISTS cases_view_carried
+    ON intake.cases_view (organisation, counsellor, opened_at, case_id);
+CREATE INDEX IF NOT EXISTS cases_view_caseload
+    ON intake.cases_view (organisation, counsellor, phase)
     INCLUDE (status, hours_budget, opened_at, closed_at);
 -- One row per session held, for the caseload report's hours and sessions in a period;
 -- `counsellor` is who recorded it (the event's actor).
@@ -179,8 +187,8 @@ def _date(value: Any) -> date:
 async def case_opened(conn: asyncpg.Connection, e: Stored) -> None:
     await conn.execute(
         "INSERT INTO intake.cases_view (case_id, client_id, organisation, status, phase, "
-        "hours_budget, opened_by, opened_at, updated_at, version, career_question_sealed) "
-        "VALUES ($1,$2,$3,'open','intake',$4,$5,$6,$6,$7,$8::jsonb) "
+        "hours_budget, opened_by, counsellor, opened_at, updated_at, version, "
+        "career_question_sealed) VALUES ($1,$2,$3,'open','intake',$4,$5,$5,$6,$6,$7,$8::jsonb) "
         "ON CONFLICT (case_id) DO NOTHING",
         e.id,
         e["client_id"],
@@ -213,6 +221,10 @@ async def session_held(conn: asyncpg.Connection, e: Stored) -> None:
         e["held_at"],
         e["minutes"],
     )
+
+
+async def reassigned(conn: asyncpg.Connection, e: Stored) -> None:
+    await _update_case(conn, e, "counsellor = $3", e["counsellor"])
 
 
 async def phase_changed(conn: asyncpg.Connection, e: Stored) -> None:
@@ -251,6 +263,8 @@ class IntakeProjection(Projection):
         Case.ReferredOut: _case_ends("referred_out"),
         Case.Declined: _case_ends("declined"),
         Case.Closed: _case_ends("closed"),
+        Case.FileClosed: _case_ends("closed"),
+        Case.Reassigned: reassigned,
         Case.Reopened: _case_becomes("status = 'accepted', phase = 'aftercare', closed_at = NULL"),
         Case.PhaseChanged: phase_changed,
         # Any other event of a case: its version and time.
@@ -302,7 +316,8 @@ def _dumps(value: Any) -> str:
 # -- queries ------------------------------------------------------------------------------
 CASE_COLUMNS = (
     "v.case_id, v.client_id, v.organisation, v.status, v.phase, v.hours_budget, "
-    "v.minutes_used, v.gaps, v.scores, v.opened_by, v.opened_at, v.updated_at, v.version, "
+    "v.minutes_used, v.gaps, v.scores, v.opened_by, v.counsellor, v.opened_at, v.updated_at, "
+    "v.version, "
     "v.career_question_sealed, c.given_name, c.family_name, "
     "c.client_id IS NULL AS client_erased, c.rights_informed_at AS client_informed_at"
 )
@@ -326,14 +341,14 @@ async def list_cases(
     still sealed (`career_question_sealed`: open it with `open_career_questions`, for
     the page only); an erased client's (its `clients_view` row dropped, or rebuilt from
     events whose key is gone) reads `ERASED`. The case's counsellor is the one who
-    opened it (`opened_by`)."""
+    carries it now (`counsellor`: who opened it, until a team lead handed it over)."""
     where = ["v.organisation = $1"]
     args: list[Any] = [organisation]
     for column, value in (
         ("status", status),
         ("phase", phase),
         ("client_id", client_id),
-        ("opened_by", counsellor),
+        ("counsellor", counsellor),
     ):
         if value is not None:
             args.append(value)
@@ -405,8 +420,9 @@ async def search_clients(
 async def caseload(pool: asyncpg.Pool, organisation: str, period: Period) -> list[dict[str, Any]]:
     """The team lead's caseload per counsellor: open cases now (per phase, with their hours
     budget), cases opened and closed in the period [start, end), and the sessions held in it
-    (with their hours); by counsellor. A case's counsellor is who opened it (`opened_by`:
-    cases are not reassigned), a session's who recorded it.
+    (with their hours); by counsellor. A case's counsellor is who carries it now
+    (`counsellor`: its opener, until a team lead handed it over), a session's who recorded
+    it.
 
     Workload is operational, not statistics: every case counts, whether or not its client
     withdrew the `statistics` consent. Two queries in one snapshot, so they agree: one pass
@@ -414,7 +430,7 @@ async def caseload(pool: asyncpg.Pool, organisation: str, period: Period) -> lis
     FILTER of the same scan) and one over the sessions of the period."""
     async with snapshot(pool) as conn:
         cases = await conn.fetch(
-            "SELECT opened_by AS counsellor, phase, "
+            "SELECT counsellor, phase, "
             "count(*) FILTER (WHERE status IN ('open', 'accepted')) AS open, "
             "sum(hours_budget) FILTER (WHERE status IN ('open', 'accepted')) AS hours_budget, "
             "count(*) FILTER (WHERE opened_at >= $2 AND opened_at < $3) AS opened, "
@@ -468,6 +484,17 @@ async def caseload(pool: asyncpg.Pool, organisation: str, period: Period) -> lis
     return [figures[c] for c in sorted(figures)]
 
 
+async def carried_cases(pool: asyncpg.Pool, organisation: str, counsellor: str) -> list[uuid.UUID]:
+    """The organisation's open and accepted cases that `counsellor` carries, oldest first."""
+    rows = await pool.fetch(
+        "SELECT case_id FROM intake.cases_view WHERE organisation = $1 AND counsellor = $2 "
+        "AND status IN ('open', 'accepted') ORDER BY opened_at, case_id",
+        organisation,
+        counsellor,
+    )
+    return [uuid.UUID(str(r["case_id"])) for r in rows]
+
+
 def _day(text: str | None) -> date | None:
     try:
         return date.fromisoformat((text or "").strip())
@@ -485,7 +512,6 @@ def _case_row(r: asyncpg.Record) -> dict[str, Any]:
     row["hours_used"] = round(row.pop("minutes_used") / 60, 2)
     row["gaps"] = list(row["gaps"])
     row["scores"] = _json(row["scores"])
-    row["counsellor"] = row["opened_by"]
     given, family = row.pop("given_name"), row.pop("family_name")
     erased = row.pop("client_erased") or ERASED in (given, family)
     row["client_erased"] = erased

@@ -107,6 +107,12 @@ PUBLICATIONS: dict[type, Publication] = {
     ),
     Case.ReferredOut: Publication(contracts.CaseReferredOutV1, lambda s: _case(s, "reason")),
     Case.Declined: Publication(contracts.CaseDeclinedV1, lambda s: _case(s, "reason")),
+    # Without the reason of the handover or the closing summary: they stay in intake.
+    Case.Reassigned: Publication(
+        contracts.CaseReassignedV1,
+        lambda s: _case(s, "counsellor", "previous"),
+    ),
+    Case.FileClosed: Publication(contracts.CaseFileClosedV1, lambda s: _case(s, "reason")),
     Client.InformedOfRights: Publication(
         contracts.ClientInformedOfRightsV1,
         lambda s: _client(s, "organisation", "version", "language"),

@@ -4,7 +4,9 @@
 - follow-up's `ToDoAgreed` adds the agreed to-do to the plan (`planning-todos`);
 - intake's `ClientRegistered` and `CaseOpened` keep planning's copies of the client's
   name and language (`planning-clients`) and of the case's career question
-  (`planning-cases`), sealed as published: opened only to print the client's plan.
+  (`planning-cases`), sealed as published: opened only to print the client's plan;
+- intake's `CaseReassigned` moves the case's plan to the new counsellor in the plans'
+  list (`planning-counsellors`; the newer handover wins, also for a plan created after).
 
 The durable names are the consumers' positions in NATS: never renamed.
 """
@@ -25,7 +27,12 @@ from services.planning.application import PlanningApplication
 from services.planning.domain import Plan, PlanningError, plan_id_for
 from shared.contracts import as_published
 from shared.contracts.followup import ToDoAgreedV1
-from shared.contracts.intake import CaseAcceptedV1, CaseOpenedV1, ClientRegisteredV1
+from shared.contracts.intake import (
+    CaseAcceptedV1,
+    CaseOpenedV1,
+    CaseReassignedV1,
+    ClientRegisteredV1,
+)
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.reactions import Reactions, ReadModel
 
@@ -162,6 +169,37 @@ async def client_record(pool: asyncpg.Pool, client_id: uuid.UUID) -> dict[str, A
     return out
 
 
+CASE_COUNSELLORS_SQL = """
+CREATE TABLE IF NOT EXISTS planning.case_counsellors (
+    case_id uuid PRIMARY KEY,
+    counsellor text NOT NULL,
+    source_position bigint NOT NULL
+);
+"""
+
+
+async def on_case_reassigned(
+    conn: asyncpg.Connection, reassigned: CaseReassignedV1, event: CloudEvent
+) -> None:
+    """The case's plan is the new counsellor's in the list (older news changes nothing)."""
+    kept = await conn.fetchval(
+        "INSERT INTO planning.case_counsellors VALUES ($1, $2, $3) ON CONFLICT (case_id) "
+        "DO UPDATE SET counsellor = EXCLUDED.counsellor, "
+        "source_position = EXCLUDED.source_position "
+        "WHERE planning.case_counsellors.source_position < EXCLUDED.source_position "
+        "RETURNING case_id",
+        reassigned.case_id,
+        reassigned.counsellor,
+        event.position or 0,
+    )
+    if kept is not None:
+        await conn.execute(
+            "UPDATE planning.plans_view SET counsellor = $2 WHERE case_id = $1",
+            reassigned.case_id,
+            reassigned.counsellor,
+        )
+
+
 REACTIONS = (
     Reactions("planning-case-accepted", {CaseAcceptedV1: on_case_accepted}),
     Reactions("planning-todos", {ToDoAgreedV1: on_todo_agreed}),
@@ -170,4 +208,5 @@ READ_MODELS = (
     ReadModel("planning-clients", {ClientRegisteredV1: on_client_registered}, COPIES_SQL),
     # The career question, printed on the client's plan.
     ReadModel("planning-cases", {CaseOpenedV1: on_case_opened}, COPIES_SQL),
+    ReadModel("planning-counsellors", {CaseReassignedV1: on_case_reassigned}, CASE_COUNSELLORS_SQL),
 )

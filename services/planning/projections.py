@@ -34,6 +34,13 @@ CREATE INDEX IF NOT EXISTS plans_view_org ON planning.plans_view (organisation, 
 ALTER TABLE planning.plans_view ADD COLUMN IF NOT EXISTS counsellor text;
 CREATE INDEX IF NOT EXISTS plans_view_counsellor
     ON planning.plans_view (organisation, counsellor, created_at);
+-- The case's counsellor after a team lead handed it over (intake's CaseReassigned, kept by
+-- the `planning-counsellors` read model): a plan created later is theirs in the list.
+CREATE TABLE IF NOT EXISTS planning.case_counsellors (
+    case_id uuid PRIMARY KEY,
+    counsellor text NOT NULL,
+    source_position bigint NOT NULL
+);
 """
 
 
@@ -41,7 +48,8 @@ async def created(conn: asyncpg.Connection, e: Stored) -> None:
     await conn.execute(
         "INSERT INTO planning.plans_view (plan_id, case_id, client_id, organisation, "
         "status, created_at, updated_at, version, counsellor) "
-        "VALUES ($1,$2,$3,$4,'draft',$5,$5,$6,$7) ON CONFLICT (plan_id) DO NOTHING",
+        "VALUES ($1,$2,$3,$4,'draft',$5,$5,$6,coalesce((SELECT counsellor FROM "
+        "planning.case_counsellors WHERE case_id = $2), $7)) ON CONFLICT (plan_id) DO NOTHING",
         e.id,
         e["case_id"],
         e["client_id"],
@@ -122,3 +130,15 @@ async def list_plans(
             *args,
         )
     return [r["plan_id"] for r in rows], int(total)
+
+
+async def handed_over(pool: asyncpg.Pool, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The counsellor each of these cases was handed to (intake's `CaseReassigned`, the
+    latest); a case never handed over is absent."""
+    if not case_ids:
+        return {}
+    rows = await pool.fetch(
+        "SELECT case_id, counsellor FROM planning.case_counsellors WHERE case_id = ANY($1)",
+        case_ids,
+    )
+    return {uuid.UUID(str(r["case_id"])): str(r["counsellor"]) for r in rows}

@@ -35,6 +35,7 @@ from shared.contracts.intake import (
     AssessmentRecordedV1,
     CaseAcceptedV1,
     CaseOpenedV1,
+    CaseReassignedV1,
     ClientRegisteredV1,
     ConsentGrantedV1,
     ConsentWithdrawnV1,
@@ -257,6 +258,22 @@ async def on_goal_added(conn: asyncpg.Connection, added: GoalAddedV1, event: Clo
     )
 
 
+async def on_case_reassigned(
+    conn: asyncpg.Connection, reassigned: CaseReassignedV1, event: CloudEvent
+) -> None:
+    """A team lead handed the case to another counsellor: its referrals are theirs in the
+    counsellor's list (a case referral has not heard of yet takes its counsellor from
+    intake's acceptance, which names the counsellor of the moment)."""
+    await conn.execute(
+        "WITH c AS (UPDATE referral.cases SET counsellor = $2 WHERE case_id = $1 "
+        "RETURNING case_id, counsellor) "
+        "UPDATE referral.referrals_view r SET counsellor = c.counsellor FROM c "
+        "WHERE r.case_id = c.case_id",
+        reassigned.case_id,
+        reassigned.counsellor,
+    )
+
+
 # -- the reaction --------------------------------------------------------------------------------
 def on_referral_consent_withdrawn(
     app: ReferralApplication, withdrawn: ConsentWithdrawnV1, event: CloudEvent
@@ -280,6 +297,8 @@ INTAKE = ReadModel(
     },
     schema_sql=SCHEMA_SQL,
 )
+# Its own durable: handovers arrive in order on intake's stream.
+COUNSELLORS = ReadModel("referral-counsellors", {CaseReassignedV1: on_case_reassigned})
 PLANNING = ReadModel(
     "referral-planning", {PlanAgreedV1: on_plan_agreed, GoalAddedV1: on_goal_added}
 )

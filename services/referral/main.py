@@ -31,7 +31,7 @@ SPEC = ServiceSpec(
     projection=ReferralProjection,
     schema_sql=SCHEMA_SQL,
     reactions=[consumers.CONSENTS],
-    read_models=[consumers.INTAKE, consumers.PLANNING],
+    read_models=[consumers.INTAKE, consumers.PLANNING, consumers.COUNSELLORS],
     # What referral's read models hold of a client: dropped when the client is erased.
     erasure=Erasure(
         tuple(

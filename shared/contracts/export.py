@@ -145,7 +145,8 @@ class IntakeSection(_Part):
         description="Each case: career question, entry check, assessments, sessions and "
         "hours, each session's notes with every amendment (`session_notes`), the "
         "reflection-and-action report with the client's agreements (`report`), decision, "
-        "phase, resumption."
+        "phase, resumption, its closure (with the closing summary), its counsellor now and "
+        "each handover to another counsellor (with why)."
     )
     erasure: dict[str, Any] | None = Field(
         description="The client's erasure record (legal holds, refused requests), if any."

@@ -134,6 +134,25 @@ class CaseDeclinedV1(_CaseEvent):
     reason: Personal | None = None
 
 
+class CaseReassignedV1(_CaseEvent):
+    """A team lead handed the case to another counsellor (why stays in intake, sealed).
+
+    The services whose lists show the case's counsellor follow it."""
+
+    event_type: ClassVar[str] = "CaseReassigned"
+
+    counsellor: str = Field(description="Who carries the case from now on (a token's `sub`).")
+    previous: str = Field(description="Who carried it before (a token's `sub`).")
+
+
+class CaseFileClosedV1(_CaseEvent):
+    """The counsellor closed the case's file (the closing summary stays in intake, sealed)."""
+
+    event_type: ClassVar[str] = "CaseFileClosed"
+
+    reason: Literal["referred_out", "declined", "client_withdrew"]
+
+
 class ClientInformedOfRightsV1(_Intake):
     """The client was informed of their rights and duties: which version of the agency's
     information, in which language (when and by whom: `occurred_at`, `actor`)."""

@@ -131,6 +131,19 @@ BODIES: dict[tuple[str, str], Body] = {
         "decision": "decline",
         "reason": "Not now",
     },
+    ("POST", "/intake/v1/cases/{case_id}/closure"): lambda i: {
+        "reason": "client_withdrew",
+        "summary": "Moved abroad.",
+    },
+    ("POST", "/intake/v1/cases/{case_id}/reassignment"): lambda i: {
+        "counsellor": "counsellor-2",
+        "reason": "Leave.",
+    },
+    ("POST", "/intake/v1/reassignments"): lambda i: {
+        "from_counsellor": "counsellor-ro",
+        "to_counsellor": "counsellor-2",
+        "reason": "Leave.",
+    },
     ("POST", "/intake/v1/clients/{client_id}/erasure"): lambda i: {
         "reason": "Asked by the client (request A-1)."
     },
@@ -518,6 +531,7 @@ async def test_an_auditor_changes_nothing_through_any_route_of_any_service(
         ),
         ("intake", "POST", "/intake/v1/cases/{case_id}/report", counsellor, 201),
         ("intake", "PUT", "/intake/v1/cases/{case_id}/legal-hold", lead, 200),
+        ("intake", "POST", "/intake/v1/cases/{case_id}/reassignment", lead, 200),
         ("intake", "DELETE", "/intake/v1/cases/{case_id}/legal-hold", lead, 200),
         ("planning", "PUT", "/planning/v1/plans/{plan_id}/competence-analysis", counsellor, 200),
         ("followup", "POST", "/followup/v1/followups/{followup_id}/contacts", counsellor, 201),

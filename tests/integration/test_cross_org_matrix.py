@@ -90,6 +90,8 @@ MATRIX: dict[str, tuple[int, ...]] = {
         (403, 403, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
     "DELETE /intake/v1/cases/{case}/legal-hold":
         (403, 403, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
+    "POST /intake/v1/cases/{case}/reassignment":
+        (403, 403, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
     "GET /intake/v1/clients/{erased}/erasure": STAFF_READ,
     "GET /intake/v1/complaints/{complaint}": STAFF_READ,
     "GET /intake/v1/clients/{client}/complaints": STAFF_READ,
@@ -118,6 +120,7 @@ BODIES: dict[str, dict[str, Any]] = {
         "conclusions": "Teaching suits her.",
         "actions": ["Visit a school."],
     },
+    "POST /intake/v1/cases/{case}/reassignment": {"counsellor": "c-next", "reason": "Leave."},
 }
 CODES = {401: "unauthorized", 403: "forbidden", 404: "not-found"}
 EVA = {

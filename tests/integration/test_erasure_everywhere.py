@@ -90,6 +90,10 @@ MARKED = (
     "report_insight",
     "report_conclusions",
     "report_action",
+    # intake: Case.FileClosed (the referred-out case's file), Case.Reassigned (the
+    # accepted case handed to another counsellor)
+    "closing_summary",
+    "reassign_reason",
     # intake: Complaint.Registered (about the accepted case), Complaint.Answered
     "complaint_subject",
     "complaint_answer",
@@ -390,6 +394,20 @@ async def seed(
         f"{INTAKE}/cases/{referred_out}/decision",
         headers,
         json={"decision": "refer_out", "reason": f"Referred out: {m['refer_out_reason']}"},
+    )
+    await ok(
+        api,
+        "POST",
+        f"{INTAKE}/cases/{referred_out}/closure",
+        headers,
+        json={"reason": "referred_out", "summary": f"Closed: {m['closing_summary']}"},
+    )
+    await ok(
+        api,
+        "POST",
+        f"{case}/reassignment",
+        bearer(token("team_lead", org=org, sub="lead-e2e")),
+        json={"counsellor": "counsellor-e2e2", "reason": f"Handed: {m['reassign_reason']}"},
     )
     w["case_id"], w["cases"] = case_id, [case_id, declined, referred_out]
     # A complaint about the accepted case, answered; the client informed of their rights.
@@ -1040,6 +1058,7 @@ def check_aggregates(
     erased(notes[0].discussed, notes[0].insights, notes[0].agreements, notes[0].homework)
     report = intake[cases[0]].report
     erased(report.starting_question, report.conclusions, *report.insights, *report.actions)
+    erased(intake[cases[0]].reassignments[0].reason, intake[cases[2]].closure.summary)
     assert intake[cases[0]].resumed is True
     complaint = intake[uuid.UUID(w["complaint_id"])]
     assert complaint.answer is not None and complaint.status == "answered"

@@ -17,7 +17,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.bad_requests import Bad, Worlds, bad_request, caller, without
+from tests.bad_requests import Bad, Worlds, bad_request, caller, with_, without
 from tests.scenarios import (
     ALL_THREES,
     PAST_SESSION,
@@ -56,6 +56,12 @@ P_REPORT = "/cases/{case}/report"
 NOTES = {"discussed": "Values."}
 REPORT = {"starting_question": "What next?", "insights": [], "conclusions": "", "actions": []}
 P_CASELOAD = "/reports/caseload?from=2026-01-01&to=2026-01-31"
+P_CLOSE = "/cases/{case}/closure"
+P_REASSIGN = "/cases/{case}/reassignment"
+P_HANDOVER = "/reassignments"
+CLOSE = {"reason": "client_withdrew", "summary": "Moved abroad."}
+REASSIGN = {"counsellor": "c-2", "reason": "Leave."}
+HANDOVER = {"from_counsellor": "c-1", "to_counsellor": "c-2", "reason": "Leave."}
 OPEN_CASE = {"client_id": "{client}", "career_question": "What next?"}
 
 BAD: dict[str, Bad] = {
@@ -706,6 +712,75 @@ BAD: dict[str, Bad] = {
     "decide/partner": Bad(
         "POST", P_DECIDE, 403, "forbidden", body={"decision": "decline"}, who="partner"
     ),
+    # POST /cases/{id}/closure (staff)
+    "close/empty": Bad("POST", P_CLOSE, 422, INVALID, body={}, fields=("reason", "summary")),
+    "close/unknown-reason": Bad(
+        "POST", P_CLOSE, 422, INVALID, body=with_(CLOSE, reason="done"), fields=("reason",)
+    ),
+    "close/reason-its-status-refuses": Bad(
+        "POST", P_CLOSE, 422, INVALID, body=with_(CLOSE, reason="declined"), fields=("reason",)
+    ),
+    "close/blank-summary": Bad(
+        "POST", P_CLOSE, 422, INVALID, body=with_(CLOSE, summary=" \n "), fields=("summary",)
+    ),
+    "close/long-summary": Bad(
+        "POST", P_CLOSE, 422, INVALID, body=with_(CLOSE, summary="x" * 4001), fields=("summary",)
+    ),
+    "close/control-character": Bad(
+        "POST", P_CLOSE, 422, INVALID, body=with_(CLOSE, summary="a\u0000b"), fields=("summary",)
+    ),
+    "close/other-org": Bad("POST", "/cases/{other_case}/closure", 404, "not-found", body=CLOSE),
+    "close/no-token": Bad("POST", P_CLOSE, 401, "unauthorized", body=CLOSE, who="none"),
+    "close/auditor": Bad("POST", P_CLOSE, 403, "forbidden", body=CLOSE, who="auditor"),
+    "close/partner": Bad("POST", P_CLOSE, 403, "forbidden", body=CLOSE, who="partner"),
+    # POST /cases/{id}/reassignment (team lead)
+    "reassign/counsellor": Bad("POST", P_REASSIGN, 403, "forbidden", body=REASSIGN),
+    "reassign/empty": Bad(
+        "POST", P_REASSIGN, 422, INVALID, body={}, fields=("counsellor", "reason"), who="team_lead"
+    ),
+    "reassign/two-lines": Bad(
+        "POST",
+        P_REASSIGN,
+        422,
+        INVALID,
+        body=with_(REASSIGN, counsellor="c\n2"),
+        fields=("counsellor",),
+        who="team_lead",
+    ),
+    "reassign/blank-reason": Bad(
+        "POST",
+        P_REASSIGN,
+        422,
+        INVALID,
+        body=with_(REASSIGN, reason="  "),
+        fields=("reason",),
+        who="team_lead",
+    ),
+    "reassign/other-org": Bad(
+        "POST", "/cases/{other_case}/reassignment", 404, "not-found", body=REASSIGN, who="team_lead"
+    ),
+    "reassign/auditor": Bad("POST", P_REASSIGN, 403, "forbidden", body=REASSIGN, who="auditor"),
+    # POST /reassignments (team lead)
+    "handover/counsellor": Bad("POST", P_HANDOVER, 403, "forbidden", body=HANDOVER),
+    "handover/empty": Bad(
+        "POST",
+        P_HANDOVER,
+        422,
+        INVALID,
+        body={},
+        fields=("from_counsellor", "to_counsellor", "reason"),
+        who="team_lead",
+    ),
+    "handover/blank-reason": Bad(
+        "POST",
+        P_HANDOVER,
+        422,
+        INVALID,
+        body=with_(HANDOVER, reason=" "),
+        fields=("reason",),
+        who="team_lead",
+    ),
+    "handover/no-token": Bad("POST", P_HANDOVER, 401, "unauthorized", body=HANDOVER, who="none"),
     # GET /reports/caseload?from=&to= (team lead)
     "caseload/no-token": Bad("GET", P_CASELOAD, 401, "unauthorized", who="none"),
     "caseload/counsellor": Bad("GET", P_CASELOAD, 403, "forbidden"),

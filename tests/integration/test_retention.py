@@ -84,6 +84,14 @@ async def test_retention_erases_exactly_the_expired_clients(
     held = await a_client(api, counsellor, case="declined")
     abandoned = await a_client(api, counsellor, case="open")
     active, _ = await an_accepted_case(api, counsellor)  # accepted, aftercare never closed
+    # Accepted, its file closed by the counsellor (the client withdrew): ended then.
+    withdrew, withdrew_case = await an_accepted_case(api, counsellor)
+    r = await api.post(
+        f"{INTAKE}/cases/{withdrew_case}/closure",
+        json={"reason": "client_withdrew", "summary": "Moved abroad."},
+        headers=counsellor,
+    )
+    assert r.status_code == 200, r.text
     held_case = await case_of(intake_app, held)
     r = await api.put(
         f"{INTAKE}/cases/{held_case}/legal-hold", json={"reason": "Appeal pending"}, headers=lead
@@ -105,20 +113,21 @@ async def test_retention_erases_exactly_the_expired_clients(
     report = await job(now + timedelta(days=6 * 365)).run_once(apply=True)
     assert report is not None and report.expired == [] and report.erased == []
 
-    # Eight years on: the declined, the caseless, the abandoned; the held one is refused.
+    # Eight years on: the declined, the caseless, the abandoned, the one whose file was
+    # closed; the held one is refused.
     later = now + timedelta(days=8 * 365)
     dry = await job(later).run_once(apply=False)
     assert dry is not None
     expired = {str(r["client_id"]) for r in dry.expired}
-    assert expired == {closed, never, held, abandoned}
+    assert expired == {closed, never, held, abandoned, withdrew}
     r = await api.get(f"{INTAKE}/clients/{closed}", headers=counsellor)
     assert r.status_code == 200, "a dry run erases nobody"
 
     report = await job(later).run_once(apply=True)
     assert report is not None
-    assert {str(c) for c in report.erased} == {closed, never, abandoned}
+    assert {str(c) for c in report.erased} == {closed, never, abandoned, withdrew}
     assert [str(c) for c in report.held] == [held]
-    for client_id in (closed, never, abandoned):
+    for client_id in (closed, never, abandoned, withdrew):
         r = await api.get(f"{INTAKE}/clients/{client_id}", headers=counsellor)
         assert r.status_code == 404, r.text
         r = await api.get(f"{INTAKE}/clients/{client_id}/erasure", headers=counsellor)

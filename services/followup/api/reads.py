@@ -15,7 +15,7 @@ from services.followup.api.dependencies import App
 from services.followup.api.schemas import FollowUpOut, OutcomesReport, WorkItem
 from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp
-from services.followup.queries import list_followups, outcomes_report, worklist
+from services.followup.queries import handed_over, list_followups, outcomes_report, worklist
 from shared.audit.access import record_read, record_reads
 from shared.auth import Principal, Staff, TeamLead
 from shared.commands import set_etag
@@ -55,20 +55,24 @@ async def get_followups(
     agreed), else the organisation's follow-ups, newest first (`X-Total-Count` and `Link`
     paginate); `status=open&with_bottleneck=true` lists the open bottlenecks' follow-ups.
     A follow-up's `counsellor` is its own: who agreed the plan, whose check-ins
-    they are (normally the case's counsellor). Each listed follow-up is a read of its
-    client's data: one read per listed client is recorded, all in one write."""
+    they are (normally the case's counsellor), or the one a team lead handed the case
+    to. Each listed follow-up is a read of its client's data: one read per listed client
+    is recorded, all in one write."""
     counsellor = who.counsellor_filter(counsellor)
+    pool = request.app.state.runtime.pool
     if case_id is not None:
+        now = await handed_over(pool, [case_id])
 
         def one() -> list[FollowUp]:
             found = app.followup_for_case(case_id, who.org)
-            shown = [found] if found and counsellor in (None, found.counsellor) else []
+            carried = now.get(case_id, found.counsellor) if found else None
+            shown = [found] if found and counsellor in (None, carried) else []
             _listed(app, who, shown)
             return shown
 
         shown = await run_in_threadpool(one)
         response.headers["X-Total-Count"] = str(len(shown))
-        return [followup_out(f) for f in shown]
+        return [_carried(followup_out(f), now) for f in shown]
     ids, total = await list_followups(
         request.app.state.runtime.pool,
         who.org,
@@ -86,7 +90,15 @@ async def get_followups(
 
     shown = await run_in_threadpool(load)
     page_headers(request, response, total, limit, offset)
-    return [followup_out(f) for f in shown]
+    now = await handed_over(pool, [f.case_id for f in shown])
+    return [_carried(followup_out(f), now) for f in shown]
+
+
+def _carried(out: FollowUpOut, handed: dict[uuid.UUID, str]) -> FollowUpOut:
+    """The follow-up as listed: its `counsellor` the one its case was handed to, if it was."""
+    if out.case_id in handed:
+        return out.model_copy(update={"counsellor": handed[out.case_id]})
+    return out
 
 
 def _listed(app: FollowUpApplication, who: Principal, shown: list[FollowUp]) -> None:

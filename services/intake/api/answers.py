@@ -143,6 +143,26 @@ class SessionOut(Answer):
     """Whether the session has notes (`GET .../notes` reads them)."""
 
 
+class ReassignmentOut(Answer):
+    counsellor: str
+    """Who carries the case from then on (`sub`)."""
+    previous: str
+    """Who carried it before (`sub`)."""
+    reason: str
+    """Why it was handed over; `ERASED` once the client is erased."""
+    reassigned_at: datetime
+    """When."""
+    actor: str
+    """The team lead who handed it over (`sub`)."""
+
+
+class CaseloadReassigned(Answer):
+    case_ids: list[uuid.UUID]
+    """The cases handed over (open or accepted ones of `from_counsellor`)."""
+    counsellor: str
+    """Who carries them now (`sub`)."""
+
+
 class CaseOut(Answer):
     case_id: uuid.UUID
     """The case's id."""
@@ -185,16 +205,26 @@ class CaseOut(Answer):
     none.
     """
     closed_at: datetime | None = Field(
-        description="When follow-up closed the case's aftercare (status `closed`)."
+        description="When the case closed (status `closed`): follow-up closed its aftercare, "
+        "or its counsellor closed the file."
     )
     closure: dict[str, Any] | None = Field(
-        description="While closed: {followup_id, reason (`completed` | `client_withdrew` | "
-        "`unreachable` | `other`), rule, closed_by, closed_at}."
+        description="While closed: {followup_id, reason, rule, closed_by, closed_at, summary, "
+        "actor}. Closed by follow-up: `followup_id`, reason `completed` | `client_withdrew` | "
+        "`unreachable` | `other`, follow-up's `rule` and `closed_by`, no summary. Its file "
+        "closed by the counsellor: `followup_id` null, reason `referred_out` | `declined` | "
+        "`client_withdrew`, rule `file`, closed_by `counsellor`, the closing `summary` "
+        "(`ERASED` once the client is erased) and who closed it (`actor`)."
     )
     opened_at: datetime
     """When the case was opened."""
     opened_by: str
-    """Who opened it: the case's counsellor (`sub`)."""
+    """Who opened it (`sub`)."""
+    counsellor: str
+    """The counsellor who carries the case now (`sub`): who opened it, until a team lead
+    hands it to another."""
+    reassignments: list[ReassignmentOut]
+    """Every handover, oldest first."""
     version: int
     """The case's version (its `ETag`; send it as `If-Match`)."""
     report_status: str | None = None
@@ -214,7 +244,10 @@ class CaseSummary(Answer):
         description="`ERASED` once the client is erased; null for a case listed before the "
         "list kept it."
     )
-    counsellor: str = Field(description="The counsellor of the case: who opened it (`sub`).")
+    counsellor: str = Field(
+        description="The counsellor who carries the case now (`sub`): who opened it, until a "
+        "team lead hands it to another."
+    )
     organisation: str
     """The organisation it belongs to."""
     status: str

@@ -13,24 +13,29 @@ from services.intake.api.answers import (
     AssessmentCreated,
     AssessmentOut,
     CaseCreated,
+    CaseloadReassigned,
     CaseOut,
     CaseSummary,
     Created,
+    ReassignmentOut,
     SessionCreated,
     SessionOut,
 )
-from services.intake.api.dependencies import App, CaseCommand
+from services.intake.api.dependencies import App, CaseCommand, LeadCaseCommand, StaffCaseCommand
 from services.intake.api.schemas import (
     AssessmentIn,
+    CloseCase,
     DecisionIn,
     EntryCheck,
     OpenCase,
+    ReassignCase,
+    ReassignCaseload,
     SessionIn,
 )
 from services.intake.domain import Case, IntakeError, plain
-from services.intake.projections import list_cases, open_career_questions
+from services.intake.projections import carried_cases, list_cases, open_career_questions
 from shared.audit.access import record_read, record_reads
-from shared.auth import Counsellor, Staff
+from shared.auth import Counsellor, Staff, TeamLead
 from shared.commands import Projection, run_command, set_etag
 from shared.http import page_headers
 from shared.idempotency import new_id
@@ -65,9 +70,18 @@ def case_out(c: Case) -> CaseOut:
         closure=plain(c.closure),
         opened_at=c.created_on,
         opened_by=c.opened_by,
+        counsellor=c.counsellor,
+        reassignments=[ReassignmentOut(**plain(r)) for r in c.reassignments],
         version=c.version,
         report_status=c.report_status,
     )
+
+
+def case_categories(c: Case) -> list[str]:
+    """What a case's answer shows of its client: the career question and assessments, and
+    its file's closing summary and handovers' reasons when it has them."""
+    has_file = c.reassignments or (c.closure is not None and c.closure.summary is not None)
+    return ["career_question", "assessments", *(["case_file"] if has_file else [])]
 
 
 # -- cases ------------------------------------------------------------------------------------
@@ -157,7 +171,7 @@ async def get_case(case_id: uuid.UUID, who: Staff, app: App, response: Response)
             client_id=case.client_id,
             case_id=case.id,
             resource="case",
-            categories=["career_question", "assessments"],
+            categories=case_categories(case),
         )
         return case
 
@@ -236,3 +250,52 @@ async def decide(body: DecisionIn, cmd: CaseCommand) -> Created:
         )
     )
     return Created(version=case.version)
+
+
+@router.post("/cases/{case_id}/closure", response_model=Created)
+async def close_case(body: CloseCase, cmd: StaffCaseCommand) -> Created:
+    """Close the case's file with a closing summary (sealed) and why: the client was
+    referred out, declined, or withdrew. A case in intake is decided first (referred out or
+    declined); a closed case refuses (409 `case-decided`), a reason its status does not
+    allow is refused naming `reason`. A counsellor or a team lead closes it."""
+    case = await cmd.run(
+        lambda case, at: case.close_file(
+            reason=body.reason, summary=body.summary, actor=cmd.who.sub, at=at
+        )
+    )
+    return Created(version=case.version)
+
+
+@router.post("/cases/{case_id}/reassignment", response_model=Created)
+async def reassign_case(body: ReassignCase, cmd: LeadCaseCommand) -> Created:
+    """A team lead hands the case (open or accepted) to another counsellor, saying why
+    (sealed); the case's `counsellor` changes, the lists follow. Handing it to its own
+    counsellor changes nothing; an ended case refuses (409 `case-decided`)."""
+    case = await cmd.run(
+        lambda case, at: case.reassign(
+            counsellor=body.counsellor, reason=body.reason, actor=cmd.who.sub, at=at
+        )
+    )
+    return Created(version=case.version)
+
+
+@router.post("/reassignments", response_model=CaseloadReassigned)
+async def reassign_caseload(
+    body: ReassignCaseload, who: TeamLead, app: App, proj: Projection, request: Request
+) -> CaseloadReassigned:
+    """A team lead hands every open or accepted case of one counsellor to another, each
+    with the same reason (sealed with its client's key), all saved at once; the ids of the
+    cases handed over (none: an empty list)."""
+    case_ids = await carried_cases(request.app.state.runtime.pool, who.org, body.from_counsellor)
+    changed = await run_command(
+        app,
+        proj,
+        lambda: app.reassign_cases(
+            case_ids,
+            organisation=who.org,
+            counsellor=body.to_counsellor,
+            reason=body.reason,
+            actor=who.sub,
+        ),
+    )
+    return CaseloadReassigned(case_ids=changed, counsellor=body.to_counsellor)

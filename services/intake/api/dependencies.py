@@ -10,7 +10,7 @@ from fastapi import Depends
 
 from services.intake.application import IntakeApplication
 from services.intake.domain import Case, Client, Complaint
-from shared.auth import Counsellor, Principal, Staff
+from shared.auth import Counsellor, Principal, Staff, TeamLead
 from shared.commands import Command, application_of, command_on
 
 App = Annotated[IntakeApplication, Depends(application_of)]
@@ -30,6 +30,11 @@ def _complaint(app: IntakeApplication, complaint_id: uuid.UUID, who: Principal) 
 
 # A counsellor's command on a case (or a client) of their organisation.
 CaseCommand = Annotated[Command[Case], command_on(Counsellor, "case_id", _case)]
+# Staff's command on a case: closing its file (a counsellor, or a team lead for a
+# counsellor who left).
+StaffCaseCommand = Annotated[Command[Case], command_on(Staff, "case_id", _case)]
+# A team lead's command on a case: handing it to another counsellor.
+LeadCaseCommand = Annotated[Command[Case], command_on(TeamLead, "case_id", _case)]
 ClientCommand = Annotated[Command[Client], command_on(Counsellor, "client_id", _client)]
 # Staff's (a counsellor's or a team lead's) command on a complaint of their organisation.
 ComplaintCommand = Annotated[Command[Complaint], command_on(Staff, "complaint_id", _complaint)]

@@ -221,6 +221,65 @@ class DecisionIn(Strict):
     """Why (at most 4000 characters)."""
 
 
+Sub = Annotated[StrictStr, Field(min_length=1, max_length=200), SingleLine]
+Summary = Annotated[StrictStr, Field(min_length=1, max_length=4000), MultiLine]
+
+
+class CloseCase(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "reason": "client_withdrew",
+                    "summary": "Found work herself; the plan's first goals were met.",
+                }
+            ]
+        }
+    )
+
+    reason: Literal["referred_out", "declined", "client_withdrew"]
+    """Why the file closes: `referred_out` (a case decided to be referred out, or an accepted
+    one handed to another provider for good), `declined` (a declined case) or
+    `client_withdrew` (a case in intake or accepted).
+    """
+    summary: Summary
+    """The counsellor's closing summary (1-4000 characters); personal, sealed."""
+
+
+class ReassignCase(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"counsellor": "counsellor-2", "reason": "Long-term sick leave."}]
+        }
+    )
+
+    counsellor: Sub
+    """The counsellor who carries the case from now on (a token's `sub`)."""
+    reason: Summary
+    """Why it is handed over (1-4000 characters); sealed with the client's key."""
+
+
+class ReassignCaseload(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "from_counsellor": "counsellor-1",
+                    "to_counsellor": "counsellor-2",
+                    "reason": "Leaves the team.",
+                }
+            ]
+        }
+    )
+
+    from_counsellor: Sub
+    """Whose open and accepted cases are handed over (a token's `sub`)."""
+    to_counsellor: Sub
+    """Who carries them from now on (a token's `sub`)."""
+    reason: Summary
+    """Why (1-4000 characters); sealed on each case with its client's key."""
+
+
 ClientQuery = Annotated[
     Annotated[StrictStr, Field(max_length=200), SingleLine] | None,
     Query(

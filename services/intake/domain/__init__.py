@@ -5,7 +5,7 @@ Pure domain: the standard library and eventsourcing.domain only. Rules are small
 guard methods raising `IntakeError`s with stable codes; events are explicit,
 past-tense facts that carry who (`actor`) and when (the event timestamp). One module
 per aggregate: `client.py`, `case.py` (its commands in `case_intake.py`, `case_news.py`
-and `case_notes.py`, its words in `case_rules.py`, its values in `case_values.py`),
+`case_notes.py` and `case_file.py`, its words in `case_rules.py`, its values in `case_values.py`),
 `erasure.py`, `complaint.py`.
 """
 
@@ -13,6 +13,7 @@ from services.intake.domain.case import Case
 from services.intake.domain.case_notes import NOTE_PARTS, REPORT_STATUSES
 from services.intake.domain.case_rules import (
     ASSESSORS,
+    CLOSING_REASONS,
     DECISIONS,
     ENDED,
     GAP_SCORES,
@@ -24,6 +25,7 @@ from services.intake.domain.case_values import (
     Closure,
     Decision,
     EntryCheck,
+    Reassignment,
     ReflectionReport,
     ReportAgreement,
     Resumption,
@@ -49,6 +51,7 @@ from services.intake.domain.errors import IntakeError
 
 __all__ = [
     "ASSESSORS",
+    "CLOSING_REASONS",
     "COMPLAINT_STATUSES",
     "DECISIONS",
     "ENDED",
@@ -72,6 +75,7 @@ __all__ = [
     "EntryCheck",
     "Hold",
     "IntakeError",
+    "Reassignment",
     "ReflectionReport",
     "Refusal",
     "ReportAgreement",

@@ -17,6 +17,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
+from services.intake.domain.case_file import FileCare
 from services.intake.domain.case_intake import Intake
 from services.intake.domain.case_news import News
 from services.intake.domain.case_notes import Notes, texts
@@ -25,6 +26,7 @@ from services.intake.domain.case_values import (
     Closure,
     Decision,
     EntryCheck,
+    Reassignment,
     ReflectionReport,
     ReportAgreement,
     Resumption,
@@ -36,7 +38,7 @@ from services.intake.domain.errors import IntakeError
 from shared.text import guard_text
 
 
-class Case(Intake, News, Notes, Aggregate):
+class Case(Intake, News, Notes, FileCare, Aggregate):
     """One guidance process of a client: intake until the decision, then its phases."""
 
     class Opened(Aggregate.Created):
@@ -305,6 +307,49 @@ class Case(Intake, News, Notes, Aggregate):
                 )
             )
 
+    class FileClosed(Aggregate.Event):
+        """The counsellor closed the case's file: the client was referred out, declined,
+        or withdrew (`reason`), with a closing summary (sealed)."""
+
+        client_id: uuid.UUID
+        reason: str
+        summary: str
+        actor: str
+
+        def apply(self, aggregate: Case) -> None:
+            aggregate.status = "closed"
+            aggregate.phase = "closed"
+            aggregate.closure = Closure(
+                followup_id=None,
+                reason=self.reason,
+                rule="file",
+                closed_by="counsellor",
+                closed_at=self.timestamp,
+                summary=self.summary,
+                actor=self.actor,
+            )
+
+    class Reassigned(Aggregate.Event):
+        """A team lead handed the case to another counsellor (`reason`: why, sealed)."""
+
+        client_id: uuid.UUID
+        counsellor: str
+        previous: str
+        reason: str
+        actor: str
+
+        def apply(self, aggregate: Case) -> None:
+            aggregate.counsellor = self.counsellor
+            aggregate.reassignments.append(
+                Reassignment(
+                    counsellor=self.counsellor,
+                    previous=self.previous,
+                    reason=self.reason,
+                    reassigned_at=self.timestamp,
+                    actor=self.actor,
+                )
+            )
+
     def __init__(
         self,
         client_id: uuid.UUID,
@@ -318,6 +363,8 @@ class Case(Intake, News, Notes, Aggregate):
         self.career_question = career_question
         self.hours_budget = hours_budget
         self.opened_by = actor
+        self.counsellor = actor
+        self.reassignments: list[Reassignment] = []
         self.status = "open"
         self.phase = "intake"
         self.entry_check: EntryCheck | None = None
@@ -375,9 +422,10 @@ class Case(Intake, News, Notes, Aggregate):
     # -- guards --------------------------------------------------------------------------
     def _require_open(self) -> None:
         if self.status == "closed":
-            raise IntakeError(
-                "case-decided", "The case is closed (follow-up closed its aftercare).", None
-            )
+            closed_by = "follow-up closed its aftercare"
+            if self.closure is not None and self.closure.followup_id is None:
+                closed_by = "its file was closed"
+            raise IntakeError("case-decided", f"The case is closed ({closed_by}).", None)
         if self.status != "open":
             raise IntakeError("case-decided", f"The case is already decided ({self.status}).", None)
 
@@ -403,5 +451,7 @@ for _name in (
     "ResumptionNoted",
     "Closed",
     "Reopened",
+    "FileClosed",
+    "Reassigned",
 ):
     register_topic(f"services.intake.domain:Case.{_name}", getattr(Case, _name))

@@ -118,7 +118,7 @@ class Intake(CaseState):
                 scores=self.latest_scores,
                 reason=reason,
                 actor=actor,
-                counsellor=self.opened_by,
+                counsellor=self.counsellor,
             )
         elif decision == "refer_out":
             self.trigger_event(

@@ -75,8 +75,11 @@ class News(CaseState):
         self, *, followup_id: uuid.UUID, source_position: int, at: datetime
     ) -> bool:
         """Follow-up reopened the aftercare: a closed case is accepted again (in aftercare);
-        older news changes nothing. True when there is something to save."""
+        older news changes nothing; nor does it reopen a file its counsellor closed. True
+        when there is something to save."""
         if self.status != "closed" or source_position <= self.closure_position:
+            return False
+        if self.closure is not None and self.closure.followup_id is None:
             return False
         self.trigger_event(
             self.Reopened,

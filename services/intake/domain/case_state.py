@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         Closure,
         Decision,
         EntryCheck,
+        Reassignment,
         ReflectionReport,
         ReportAgreement,
         Resumption,
@@ -30,6 +31,8 @@ class CaseState:
         client_id: uuid.UUID
         organisation: str
         opened_by: str
+        counsellor: str
+        reassignments: list[Reassignment]
         status: str
         phase: str
         entry_check: EntryCheck | None
@@ -62,6 +65,8 @@ class CaseState:
         ReportDrafted: type[Aggregate.Event]
         ReportRevised: type[Aggregate.Event]
         ReportAgreed: type[Aggregate.Event]
+        FileClosed: type[Aggregate.Event]
+        Reassigned: type[Aggregate.Event]
 
         def _require_open(self) -> None: ...
 

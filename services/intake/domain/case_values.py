@@ -56,13 +56,28 @@ class Resumption:
 
 @dataclass(frozen=True)
 class Closure:
-    """How follow-up closed the case's aftercare."""
+    """How the case closed: follow-up closed its aftercare (`followup_id`, `rule`,
+    `closed_by` from follow-up), or its counsellor closed the file (`closed_by`
+    `counsellor`, `rule` `file`, with the closing `summary` and who closed it)."""
 
-    followup_id: uuid.UUID
+    followup_id: uuid.UUID | None
     reason: str
     rule: str
     closed_by: str | None
     closed_at: datetime
+    summary: str | None = None
+    actor: str | None = None
+
+
+@dataclass(frozen=True)
+class Reassignment:
+    """A team lead handed the case to another counsellor."""
+
+    counsellor: str
+    previous: str
+    reason: str
+    reassigned_at: datetime
+    actor: str
 
 
 def plain(value: Any) -> Any:

@@ -60,8 +60,8 @@ class PlanOut(Answer):
     organisation: str
     """The organisation it belongs to."""
     counsellor: str | None = Field(
-        description="The case's counsellor (who opened it); null for a plan created before "
-        "it was kept."
+        description="The case's counsellor (who opened it; in the list of plans, the one a "
+        "team lead handed the case to, if it was); null for a plan created before it was kept."
     )
     status: str
     """`draft`, `agreed`, `revised` (changed since an agreement) or `closed`."""

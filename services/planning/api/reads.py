@@ -25,7 +25,7 @@ from services.planning.application import PlanningApplication
 from services.planning.consumers import case_record, client_record
 from services.planning.document import language_for, render
 from services.planning.domain import Plan
-from services.planning.projections import list_plans
+from services.planning.projections import handed_over, list_plans
 from shared.audit.access import record_read, record_reads
 from shared.auth import Principal, Staff
 from shared.commands import set_etag
@@ -57,18 +57,20 @@ async def get_plans(
     """Plans of the organisation: the case's one plan with `case_id`, else all, newest
     first; `counsellor` keeps those of one counsellor's cases."""
     counsellor = who.counsellor_filter(counsellor)
+    pool = request.app.state.runtime.pool
     if case_id is not None:
         plan = await run_in_threadpool(app.plan_for_case, case_id, who.org)
+        now = await handed_over(pool, [case_id])
         plans = (
             [plan]
             if plan is not None
             and status_ in (None, plan.status)
-            and counsellor in (None, plan.counsellor)
+            and counsellor in (None, now.get(case_id, plan.counsellor))
             else []
         )
         await run_in_threadpool(_listed, app, who, plans)
         response.headers["X-Total-Count"] = str(len(plans))
-        return [plan_out(p) for p in plans]
+        return [_carried(plan_out(p), now) for p in plans]
     ids, total = await list_plans(
         request.app.state.runtime.pool,
         who.org,
@@ -84,7 +86,16 @@ async def get_plans(
         _listed(app, who, plans)
         return plans
 
-    return [plan_out(p) for p in await run_in_threadpool(load)]
+    plans = await run_in_threadpool(load)
+    now = await handed_over(pool, [p.case_id for p in plans])
+    return [_carried(plan_out(p), now) for p in plans]
+
+
+def _carried(out: PlanOut, handed: dict[uuid.UUID, str]) -> PlanOut:
+    """The plan as listed: its `counsellor` the one its case was handed to, if it was."""
+    if out.case_id in handed:
+        return out.model_copy(update={"counsellor": handed[out.case_id]})
+    return out
 
 
 def _listed(app: PlanningApplication, who: Principal, plans: list[Plan]) -> None:
