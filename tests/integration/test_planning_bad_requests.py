@@ -121,6 +121,10 @@ BAD: dict[str, Bad] = {
     "esco/limit-too-big": Bad(
         "GET", "/esco/search?q=aid&limit=51", 422, INVALID, fields=("limit",)
     ),
+    "esco/control-character": Bad("GET", "/esco/search?q=first%00aid", 422, INVALID, fields=("q",)),
+    "esco/concepts-control-character": Bad(
+        "GET", "/esco/concepts?uri=a%00b", 422, INVALID, fields=("uri",)
+    ),
     "esco/concepts-no-uri": Bad("GET", "/esco/concepts", 422, INVALID, fields=("uri",)),
     "esco/concepts-partner": Bad("GET", "/esco/concepts?uri=x", 403, "forbidden", who="partner"),
     # GET /plans/{id}

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request
-from pydantic import Field
+from pydantic import Field, StrictStr
 
 from services.planning.esco import FALLBACK_LANGUAGE, concepts, search
 from shared.auth import Staff
-from shared.schemas import Answer
+from shared.schemas import Answer, SingleLine
 
 router = APIRouter(tags=["esco"])
 
@@ -63,10 +63,8 @@ async def search_esco(
     who: Staff,
     request: Request,
     q: Annotated[
-        str,
+        Annotated[StrictStr, Field(min_length=2, max_length=100), SingleLine],
         Query(
-            min_length=2,
-            max_length=100,
             description="Words of a label (any case): exact labels first, then labels "
             "starting with them, then a word starting with them, then any label holding them.",
         ),
@@ -97,7 +95,7 @@ async def get_esco_concepts(
     who: Staff,
     request: Request,
     uri: Annotated[
-        list[Annotated[str, Field(max_length=200)]],
+        list[Annotated[StrictStr, Field(max_length=200), SingleLine]],
         Query(min_length=1, max_length=200, description="ESCO URIs (repeated, at most 200)."),
     ],
     lang: Language = None,
