@@ -174,6 +174,16 @@ async def test_a_plans_skills_carry_their_uri_and_levels_and_show_in_the_readers
         (FIRST_AID, "skill", "eerste hulp verlenen", "nl"),
     ]
 
+    # The printed plan: the labels in its language (English where ESCO has none), the levels.
+    r = await planning_api.get(
+        f"{PLANNING}/plans/{plan_id}/document", params={"lang": "nl"}, headers=counsellor
+    )
+    assert r.status_code == 200, r.text
+    for words in ("Competentieanalyse", "nursing assistant", "eerste hulp verlenen", "3: weet hoe"):
+        assert words in r.text, words
+    assert "klanten helpen bij persoonlijke ontwikkeling" in r.text
+    assert "niet beoordeeld" in r.text  # the counsellor's level of that training need
+
     version = shown and (await get_plan(planning_api, plan_id, counsellor)).json()["version"]
     for body, field in (
         ({**analysis, "strengths": [{**aid, "self_level": 5}]}, "strengths.0.self_level"),
