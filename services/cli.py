@@ -5,9 +5,11 @@ so that `shared/` imports no service."""
 from __future__ import annotations
 
 from services.intake.privacy_cli import privacy
+from services.planning.esco_cli import esco
 from shared.cli import app
 
 app.add_typer(privacy, name="privacy")
+app.add_typer(esco, name="esco")
 
 __all__ = ["app"]
 

@@ -1,5 +1,5 @@
 """`waypoint`: the platform's command line (run the system, mint dev tokens, audit, events);
-the entry point, `services/cli.py`, adds the services' own command groups (privacy)."""
+the entry point, `services/cli.py`, adds the services' own command groups (privacy, esco)."""
 
 from __future__ import annotations
 

@@ -43,6 +43,7 @@ ALL_THREES = dict.fromkeys(COMPETENCES, 3)
 CLIENT_SCORES = {**ALL_THREES, "networking": 2, "career_steering": 4}
 COUNSELLOR_SCORES = {**ALL_THREES, "quality_reflection": 1}
 ESCO_SKILL = "http://data.europa.eu/esco/skill/e465a154-93f6-4bd6-9b6e-0b7c8b5b8d4c"
+ESCO_OCCUPATION = "http://data.europa.eu/esco/occupation/5b3c2d1e-0000-4000-8000-000000000010"
 PLAN_WAIT_SECONDS = 10.0
 
 

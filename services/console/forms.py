@@ -37,6 +37,8 @@ DONE = {
     "insight": N_("The insight is recorded."),
     "plan-decision": N_("The choice or decision is recorded."),
     "support-needs": N_("The support needs are saved."),
+    "analysis": N_("The competence analysis is saved."),
+    "analysis-removed": N_("The competence is taken out of the analysis."),
     "rights": N_("The information on rights and duties is recorded."),
     "complaint": N_("The complaint is registered."),
     "complaint-answered": N_("The answer to the complaint is recorded."),

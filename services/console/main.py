@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.console import assets
 from services.console.aftercare import router as aftercare
+from services.console.analysis import router as analysis
 from services.console.api import GENERAL, Api, ApiError
 from services.console.audit_pages import router as audit_pages
 from services.console.casework import router as casework
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages)
     app.include_router(casework)
     app.include_router(planner)
+    app.include_router(analysis)
     app.include_router(printing)
     app.include_router(aftercare)
     app.include_router(referrals)

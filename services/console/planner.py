@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from services.console import analysis
 from services.console.api import FormErrors
 from services.console.diff import plan_diff
 from services.console.forms import (
@@ -145,8 +146,15 @@ async def show_plan(
     errors: FormErrors | None = None,
     values: dict[str, Any] | None = None,
     status: int = 200,
+    esco_q: str | None = None,
+    esco_kind: str | None = None,
 ) -> HTMLResponse:
     plan = await api(request).get(token(page), f"/planning/v1/plans/{plan_id}")
+    # The competence analysis's ESCO labels in the page's language, and a search's finds.
+    esco = await analysis.esco_labels(
+        request, page, analysis.concept_uris(plan.get("competence_analysis"))
+    )
+    found, search_note = await analysis.esco_search(request, page, esco_q, esco_kind)
     client = await api(request).get(token(page), f"/intake/v1/clients/{plan['client_id']}")
     # The actions that came back from the follow-up: its to-dos, by the action each became.
     followups = await api(request).get(
@@ -193,15 +201,27 @@ async def show_plan(
         form=form,
         errors=errors,
         values=values or {},
+        esco=esco,
+        esco_found=found,
+        esco_options=analysis.options(page, found or []),
+        esco_note=search_note,
+        esco_search={"esco_q": esco_q or "", "esco_kind": esco_kind or "skill"},
+        **analysis.context(page),
     )
 
 
 @router.get("/plans/{plan_id}", response_class=HTMLResponse)
 async def plan_page(
-    request: Request, plan_id: uuid.UUID, page: SignedIn, done: str | None = None
+    request: Request,
+    plan_id: uuid.UUID,
+    page: SignedIn,
+    done: str | None = None,
+    esco_q: str | None = None,
+    esco_kind: str | None = None,
 ) -> HTMLResponse:
-    """The plan editor."""
-    return await show_plan(request, page, plan_id, done=done)
+    """The plan editor; `esco_q` (and `esco_kind`: skill or occupation) show what ESCO
+    holds for those words in the competence analysis."""
+    return await show_plan(request, page, plan_id, done=done, esco_q=esco_q, esco_kind=esco_kind)
 
 
 async def change_plan(

@@ -25,7 +25,8 @@ class PlanningApplication(ServiceApplication):
         Plan.ActionAdded: PersonalFields(("description",), subject="client_id"),
         Plan.ActionCancelled: PersonalFields(("reason",), subject="client_id"),
         Plan.CompetenceAnalysisRecorded: PersonalFields(
-            ("career_target", "strengths", "weaknesses", "training_needs"), subject="client_id"
+            ("career_target", "career_target_uri", "strengths", "weaknesses", "training_needs"),
+            subject="client_id",
         ),
         Plan.EvidenceAdded: PersonalFields(("title", "description"), subject="client_id"),
         Plan.PortfolioAssessed: PersonalFields(("comparison",), subject="client_id"),

@@ -1,6 +1,7 @@
 """The client's printable plan: one clean HTML page, in Dutch, French or English, with what
 the client agreed to: the career question, the gaps, the client's insights, choices and
-decisions with their reasons, the goals with their SMART measures, the actions with owners
+decisions with their reasons, the competence analysis (ESCO's labels in the plan's
+language, each skill's levels), the goals with their SMART measures, the actions with owners
 and dates, the support the client needs, the agreement and its version. The console prints
 it as PDF."""
 
@@ -11,6 +12,7 @@ from html import escape
 from typing import Any
 
 from shared.documents import COMMON_TEXT, STYLE, document_language, iso_day
+from shared.privacy import ERASED
 from shared.vocabulary import COMPETENCES
 
 _OWN_TEXT: dict[str, dict[str, str]] = {
@@ -55,6 +57,20 @@ _OWN_TEXT: dict[str, dict[str, str]] = {
         "support_mobility": "mobility",
         "support_finances": "finances",
         "support_other": "other",
+        "analysis": "Competence analysis",
+        "career_target": "Career target",
+        "competence": "Competence",
+        "part": "Kind",
+        "self_level": "My level",
+        "counsellor_level": "My counsellor's view",
+        "strengths": "strength",
+        "weaknesses": "weakness",
+        "training_needs": "training need",
+        "level_1": "1: does not know how",
+        "level_2": "2: is uncertain how",
+        "level_3": "3: knows how",
+        "level_4": "4: is more than able",
+        "level_none": "not assessed",
     },
     "nl": {
         "title": "Persoonlijk ontwikkelingsplan (POP)",
@@ -97,6 +113,20 @@ _OWN_TEXT: dict[str, dict[str, str]] = {
         "support_mobility": "mobiliteit",
         "support_finances": "financiën",
         "support_other": "andere",
+        "analysis": "Competentieanalyse",
+        "career_target": "Loopbaandoel",
+        "competence": "Competentie",
+        "part": "Soort",
+        "self_level": "Mijn niveau",
+        "counsellor_level": "Volgens mijn loopbaanbegeleider",
+        "strengths": "sterkte",
+        "weaknesses": "zwakte",
+        "training_needs": "opleidingsbehoefte",
+        "level_1": "1: weet niet hoe",
+        "level_2": "2: is onzeker hoe",
+        "level_3": "3: weet hoe",
+        "level_4": "4: is meer dan bekwaam",
+        "level_none": "niet beoordeeld",
     },
     "fr": {
         "title": "Plan personnel de développement (PPD)",
@@ -139,6 +169,20 @@ _OWN_TEXT: dict[str, dict[str, str]] = {
         "support_mobility": "mobilité",
         "support_finances": "finances",
         "support_other": "autre",
+        "analysis": "Analyse des compétences",
+        "career_target": "Objectif professionnel",
+        "competence": "Compétence",
+        "part": "Type",
+        "self_level": "Mon niveau",
+        "counsellor_level": "Selon mon conseiller",
+        "strengths": "point fort",
+        "weaknesses": "point faible",
+        "training_needs": "besoin de formation",
+        "level_1": "1 : ne sait pas comment faire",
+        "level_2": "2 : n'est pas sûr·e de savoir faire",
+        "level_3": "3 : sait faire",
+        "level_4": "4 : est plus que capable",
+        "level_none": "non évalué",
     },
 }
 TEXT = {lang: {**COMMON_TEXT[lang], **words} for lang, words in _OWN_TEXT.items()}
@@ -188,6 +232,57 @@ def support_html(plan: dict[str, Any], t: dict[str, str]) -> str:
     return f"<h2>{t['support']}</h2>" + (f"<ul>{listed}</ul>" if listed else "") + notes
 
 
+PARTS = ("strengths", "weaknesses", "training_needs")
+
+
+def _level(item: dict[str, Any], key: str, t: dict[str, str]) -> str:
+    value = item.get(key)
+    return t[f"level_{value}"] if f"level_{value}" in t else t["level_none"]
+
+
+def analysis_html(plan: dict[str, Any], t: dict[str, str], esco: dict[str, str]) -> str:
+    """The competence analysis: the career target, each competence (an ESCO concept by its
+    label in the plan's language, `esco`; else its words) with its kind and both levels;
+    nothing until recorded (or once erased)."""
+    analysis = plan.get("competence_analysis")
+    if not isinstance(analysis, dict) or analysis.get("career_target") in (None, ERASED):
+        return ""
+    target = esco.get(str(analysis.get("career_target_uri"))) or analysis["career_target"]
+    rows = "".join(
+        f'<tr><td class="said">{_said(esco.get(str(i.get("esco_uri"))) or i.get("text"))}</td>'
+        f"<td>{t[part]}</td><td>{_level(i, 'self_level', t)}</td>"
+        f"<td>{_level(i, 'counsellor_level', t)}</td></tr>"
+        for part in PARTS
+        if isinstance(analysis.get(part), list)
+        for i in analysis[part]
+        if isinstance(i, dict)
+    )
+    table = (
+        f"<table><thead><tr><th>{t['competence']}</th><th>{t['part']}</th>"
+        f"<th>{t['self_level']}</th><th>{t['counsellor_level']}</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+        if rows
+        else ""
+    )
+    return (
+        f'<h2>{t["analysis"]}</h2><dl class="meta"><dt>{t["career_target"]}</dt>'
+        f'<dd class="said">{_said(target)}</dd></dl>{table}'
+    )
+
+
+def esco_uris(plan: dict[str, Any]) -> list[str]:
+    """The ESCO URIs the plan's competence analysis names."""
+    analysis = plan.get("competence_analysis")
+    if not isinstance(analysis, dict):
+        return []
+    uris = [analysis.get("career_target_uri")]
+    for part in PARTS:
+        items = analysis.get(part)
+        if isinstance(items, list):
+            uris += [i.get("esco_uri") for i in items if isinstance(i, dict)]
+    return [u for u in dict.fromkeys(uris) if isinstance(u, str)]
+
+
 def render(
     plan: dict[str, Any],
     *,
@@ -195,6 +290,7 @@ def render(
     lang: str,
     printed: date,
     career_question: str | None = None,
+    esco: dict[str, str] | None = None,
 ) -> str:
     """The plan as a printable page; every text from the plan is escaped. `plan` holds the
     plan's content, its `status`, its `gaps` and its `last_agreed` version (or None)."""
@@ -254,7 +350,7 @@ def render(
         f'<dl class="meta">{name}<dt>{t["type"]}</dt><dd>{e(plan_type)}</dd>'
         f"<dt>{t['status']}</dt><dd>{e(t.get(plan['status'], plan['status']))}</dd>"
         f"{version}</dl>{question}<h2>{t['gaps']}</h2>{gaps_html}"
-        f"{reflection_html(plan, t)}"
+        f"{analysis_html(plan, t, esco or {})}{reflection_html(plan, t)}"
         f"<h2>{t['goals']}</h2>{''.join(goals_html)}{support_html(plan, t)}"
         f"<h2>{t['agreement']}</h2>{agreement}"
         f"<footer>{t['printed']} {printed.isoformat()}</footer></body></html>"

@@ -230,3 +230,23 @@ def agreed_plan_of(base: str, token: str) -> tuple[str, str, str]:
         )
         eventually(api, "/followup/v1/followups", case_id=case_id)
     return str(client_id), str(case_id), plan_id
+
+
+ESCO_FILES = ("skills_en.csv", "skills_nl.csv", "occupations_en.csv")
+
+
+def esco_imported(system: System) -> None:
+    """The test files in ESCO's format (tests/data/esco/) imported into the system's
+    database, as `waypoint esco import` does (importing again changes nothing)."""
+    from pathlib import Path
+
+    import psycopg
+
+    from services.planning.esco import import_concepts, language_of, read_file
+    from shared.settings import PgParams
+
+    data = Path(__file__).resolve().parents[1] / "data" / "esco"
+    with psycopg.connect(PgParams.from_url(system.database_url).dsn()) as conn:
+        for name in ESCO_FILES:
+            path = data / name
+            import_concepts(conn, read_file(path), language_of(path))

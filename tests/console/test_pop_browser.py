@@ -1,7 +1,9 @@
 """The richer POP in a real browser against a real system: on an agreed plan (set up
 through the APIs, to save time) the counsellor states the career question, writes down an
 insight, records a decision (refused first without its reasons, at that field, the input
-kept) and the support the client needs (refused first: "other" unsaid); the plan is
+kept) and the support the client needs (refused first: "other" unsaid); in the
+competence analysis, picks the career target among ESCO's occupations and a skill by
+searching its Dutch label, with the client's and the counsellor's levels; the plan is
 revised, agreed again, the versions page says what changed, and the printed plan (HTML
 and PDF) shows it all. In Dutch; axe-core on every page, a screenshot of each."""
 
@@ -14,7 +16,7 @@ import pytest
 
 from tests.console.browsing import Visit, sign_in_as_counsellor, t
 from tests.console.conftest import System
-from tests.console.journey import agreed_plan_of, token_of
+from tests.console.journey import agreed_plan_of, esco_imported, token_of
 
 pytestmark = pytest.mark.browser
 
@@ -78,6 +80,37 @@ def test_a_counsellor_records_the_question_insights_decisions_and_support_needs(
         assert summary == f"{t(NL, 'Language')}, {t(NL, 'Other')}"
         assert page.locator("#support-notes").inner_text() == NOTES
         visit.check("plan-richer")
+
+        # The competence analysis from ESCO: an occupation as the career target (its label
+        # English, having no Dutch one), then a skill by its Dutch label, with its levels.
+        esco_imported(system)
+        page.fill("#esco-q", "x")
+        page.click("#esco-search")
+        assert page.locator("#esco-note").count() == 1
+        page.fill("#esco-q", "nursing ass")
+        page.select_option("#esco-kind", "occupation")
+        page.click("#esco-search")
+        assert page.locator("#esco-found").inner_text().count("nursing assistant") == 1
+        visit.check("esco-occupations")
+        page.click("#esco-submit")
+        assert t(NL, "The competence analysis is saved.") in page.locator("main").inner_text()
+        assert "nursing assistant" in page.locator("#analysis-target").inner_text()
+        page.fill("#esco-q", "Eerste hulp")
+        page.select_option("#esco-kind", "skill")
+        page.click("#esco-search")
+        page.select_option("#esco-part", "strengths")
+        page.select_option("#esco-self_level", "3")
+        page.select_option("#esco-counsellor_level", "2")
+        page.click("#esco-submit")
+        rows = page.locator("#analysis-items tbody tr")
+        assert rows.count() == 1
+        assert "eerste hulp verlenen" in rows.first.inner_text()
+        assert t(NL, "Strength") in rows.first.inner_text()
+        assert page.locator("#item-strengths-0-self_level").input_value() == "3"
+        page.select_option("#item-strengths-0-counsellor_level", "3")
+        page.click("#item-strengths-0-save")
+        assert page.locator("#item-strengths-0-counsellor_level").input_value() == "3"
+        visit.check("analysis")
 
         page.click("#agree-client")
         page.click("#agree-counsellor")

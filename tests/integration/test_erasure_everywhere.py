@@ -44,6 +44,7 @@ from shared.settings import Settings
 from tests.scenarios import (
     CLIENT_SCORES,
     COUNSELLOR_SCORES,
+    ESCO_OCCUPATION,
     ESCO_SKILL,
     a_partner,
     a_service,
@@ -476,7 +477,15 @@ async def seed(
         headers,
         {
             "career_target": f"Teacher of {m['career_target']}",
-            "strengths": [{"text": f"Strong in {m['strength']}", "esco_uri": ESCO_SKILL}],
+            "career_target_uri": ESCO_OCCUPATION,
+            "strengths": [
+                {
+                    "text": f"Strong in {m['strength']}",
+                    "esco_uri": ESCO_SKILL,
+                    "self_level": 3,
+                    "counsellor_level": 2,
+                }
+            ],
             "weaknesses": [{"text": f"Weak in {m['weakness']}"}],
             "training_needs": [{"text": f"Needs {m['training_need']}"}],
         },
@@ -1073,6 +1082,7 @@ def check_aggregates(
     analysis = plan.competence_analysis
     erased(
         analysis.career_target,
+        analysis.career_target_uri,
         analysis.strengths,
         analysis.weaknesses,
         analysis.training_needs,

@@ -150,6 +150,11 @@ READS: dict[str, tuple[Read, ...]] = {
     "/planning/v1/plans/{plan_id}/document": (
         Read("counsellor", "plan-document", ("identity", "career_question", "plan")),
     ),
+    # ESCO (reference data, nobody's personal data): labels, URIs, kinds.
+    "/planning/v1/esco/search": (Read("counsellor", params={"q": "first aid"}),),
+    "/planning/v1/esco/concepts": (
+        Read("counsellor", params={"uri": "http://data.europa.eu/esco/skill/0e47a0c3-a4e6-4841"}),
+    ),
     # follow-up
     "/followup/v1/followups": (
         Read("counsellor", "followup-list", FOLLOWUP_DATA),

@@ -26,6 +26,7 @@ from tests.bad_requests import (
     without,
 )
 from tests.scenarios import (
+    ESCO_OCCUPATION,
     ESCO_SKILL,
     a_draft_plan,
     a_goal,
@@ -106,6 +107,26 @@ BAD: dict[str, Bad] = {
     "plans/limit-0": Bad("GET", "/plans?limit=0", 422, INVALID, fields=("limit",)),
     "plans/limit-too-big": Bad("GET", "/plans?limit=1000", 422, INVALID, fields=("limit",)),
     "plans/negative-offset": Bad("GET", "/plans?offset=-1", 422, INVALID, fields=("offset",)),
+    # GET /esco/search, /esco/concepts (ESCO: any staff member, no organisation's data)
+    "esco/no-token": Bad("GET", "/esco/search?q=aid", 401, "unauthorized", who="none"),
+    "esco/partner": Bad("GET", "/esco/search?q=aid", 403, "forbidden", who="partner"),
+    "esco/no-words": Bad("GET", "/esco/search", 422, INVALID, fields=("q",)),
+    "esco/one-letter": Bad("GET", "/esco/search?q=a", 422, INVALID, fields=("q",)),
+    "esco/unknown-kind": Bad(
+        "GET", "/esco/search?q=aid&kind=competence", 422, INVALID, fields=("kind",)
+    ),
+    "esco/language-name": Bad(
+        "GET", "/esco/search?q=aid&lang=english", 422, INVALID, fields=("lang",)
+    ),
+    "esco/limit-too-big": Bad(
+        "GET", "/esco/search?q=aid&limit=51", 422, INVALID, fields=("limit",)
+    ),
+    "esco/control-character": Bad("GET", "/esco/search?q=first%00aid", 422, INVALID, fields=("q",)),
+    "esco/concepts-control-character": Bad(
+        "GET", "/esco/concepts?uri=a%00b", 422, INVALID, fields=("uri",)
+    ),
+    "esco/concepts-no-uri": Bad("GET", "/esco/concepts", 422, INVALID, fields=("uri",)),
+    "esco/concepts-partner": Bad("GET", "/esco/concepts?uri=x", 403, "forbidden", who="partner"),
     # GET /plans/{id}
     **plan_read_rows("plan", P_PLAN, other="/plans/{other_plan}", missing="/plans/{missing}"),
     "plan/a-case-id": Bad("GET", "/plans/{case}", 404, "not-found"),
@@ -426,6 +447,38 @@ BAD: dict[str, Bad] = {
     ),
     "analysis/item-unknown-field": Bad(
         "PUT", P_ANALYSIS, 422, INVALID, body=item(level=3), fields=("strengths.0.level",)
+    ),
+    "analysis/level-out-of-range": Bad(
+        "PUT",
+        P_ANALYSIS,
+        422,
+        INVALID,
+        body=item(esco_uri=ESCO_SKILL, self_level=5),
+        fields=("strengths.0.self_level",),
+    ),
+    "analysis/level-as-text": Bad(
+        "PUT",
+        P_ANALYSIS,
+        422,
+        INVALID,
+        body=item(counsellor_level="3"),
+        fields=("strengths.0.counsellor_level",),
+    ),
+    "analysis/level-of-an-occupation": Bad(
+        "PUT",
+        P_ANALYSIS,
+        422,
+        INVALID,
+        body=item(esco_uri=ESCO_OCCUPATION, counsellor_level=2),
+        fields=("strengths.0.counsellor_level",),
+    ),
+    "analysis/target-uri-of-a-skill": Bad(
+        "PUT",
+        P_ANALYSIS,
+        422,
+        INVALID,
+        body={"career_target": "Teacher", "career_target_uri": ESCO_SKILL},
+        fields=("career_target_uri",),
     ),
     "analysis/items-as-strings": Bad(
         "PUT",

@@ -55,7 +55,13 @@ def newcomer(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
         command=[str(folder / ".venv" / "bin" / "waypoint"), "run"],
         settings={"GUIDANCE_RETENTION_INTERVAL_SECONDS": "3600"},
     ) as running:
-        env = dict(running.env, PATH=f"{venv / 'bin'}:{running.env.get('PATH', '/usr/bin:/bin')}")
+        # `.venv/bin/waypoint …` runs this checkout's code, as the system does (the venv's
+        # own install may be another checkout's).
+        env = dict(
+            running.env,
+            PATH=f"{venv / 'bin'}:{running.env.get('PATH', '/usr/bin:/bin')}",
+            PYTHONPATH=str(REPO),
+        )
         yield folder, env
 
 
@@ -78,6 +84,7 @@ def test_the_readme_journeys_run_as_written(newcomer: tuple[Path, dict[str, str]
     # What each journey is there to show, read off its output.
     assert '"phase":"deepening","status":"accepted"' in out, "the counsellor's accepted case"
     assert '"status":"agreed"' in out, "the plan agreed by both parties"
+    assert "skills_en.csv: 2 concept(s) in en" in out, "ESCO imported"
     assert '"status":"closed","closed_by":"feedback"' in out, "feedback closed the follow-up"
     assert '"phase":"closed","status":"closed"' in out, "the intake case followed"
     assert "OK:" in out and "signature" in out, "the auditor's offline bundle checks"

@@ -1075,6 +1075,7 @@ def test_a_competence_analysis_with_esco_uris_is_recorded() -> None:
     assert event.strengths == [{"label": "Planning", "esco_uri": SKILL}, {"label": "Patience"}]
     assert plan.competence_analysis_dict() == {
         "career_target": "Teacher of economics",
+        "career_target_uri": None,
         "strengths": [{"label": "Planning", "esco_uri": SKILL}, {"label": "Patience"}],
         "weaknesses": [],
         "training_needs": [{"label": "Teacher", "esco_uri": OCCUPATION}],

@@ -76,8 +76,8 @@ class PlanOut(Answer):
     goals: list[GoalOut]
     """The goals, by priority."""
     competence_analysis: dict[str, Any] | None
-    """{career_target, strengths, weaknesses, training_needs (each [{text, esco_uri}]), recorded_at,
-    actor}; null until recorded.
+    """{career_target, career_target_uri, strengths, weaknesses, training_needs (each [{text,
+    esco_uri, self_level, counsellor_level}]), recorded_at, actor}; null until recorded.
     """
     portfolio: dict[str, Any]
     """{evidence: [{evidence_id, title, kind, description, dated, document_hash, added_at, ...}],

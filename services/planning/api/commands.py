@@ -129,11 +129,14 @@ async def cancel_action(
 
 @router.put("/plans/{plan_id}/competence-analysis", response_model=Changed)
 async def record_competence_analysis(body: CompetenceAnalysisIn, cmd: PlanCommand) -> Changed:
-    """Record strengths, weaknesses and training needs against the career target (ESCO)."""
+    """Record strengths, weaknesses and training needs against the career target, each
+    maybe an ESCO skill (its URI) with its level as the client and the counsellor assess it
+    (1-4); it replaces the analysis recorded before."""
     items = body.model_dump()
     plan = await cmd.run(
         lambda plan, at: plan.record_competence_analysis(
             career_target=body.career_target,
+            career_target_uri=body.career_target_uri,
             strengths=items["strengths"],
             weaknesses=items["weaknesses"],
             training_needs=items["training_needs"],

@@ -23,8 +23,9 @@ from services.planning.api.answers import (
 from services.planning.api.dependencies import App
 from services.planning.application import PlanningApplication
 from services.planning.consumers import case_record, client_record
-from services.planning.document import language_for, render
+from services.planning.document import esco_uris, language_for, render
 from services.planning.domain import Plan
+from services.planning.esco import concepts
 from services.planning.projections import handed_over, list_plans
 from shared.audit.access import record_read, record_reads
 from shared.auth import Principal, Staff
@@ -204,6 +205,7 @@ async def get_document(
 ) -> HTMLResponse:
     """The plan as a printable page for the client, in their preferred language: the career
     question (the plan's own words, else the case's), the competences to work on, the
+    competence analysis (ESCO's labels in the page's language, each skill's levels), the
     client's insights, choices and decisions with their reasons, the goals with their SMART
     measures and target dates, the actions with who does them and by when, the support the
     client needs, and the agreement with its version.
@@ -220,6 +222,10 @@ async def get_document(
     if content["career_question"] not in (None, ERASED):  # the plan's own words first
         question = content["career_question"]
     agreed = plan.agreed_in_order()
+    language = language_for(client["preferred_language"] if client else None, lang)
+    # ESCO's labels of the analysis in the plan's language (English where it has none).
+    found = await concepts(pool, esco_uris(content), language)
+    esco = {c["uri"]: c["label"] for c in found if c["label"]}
     page = render(
         {
             **content,
@@ -229,8 +235,9 @@ async def get_document(
         },
         client_name=name,
         career_question=question,
-        lang=language_for(client["preferred_language"] if client else None, lang),
+        lang=language,
         printed=app.clock().date(),
+        esco=esco,
     )
     return HTMLResponse(page, headers={"ETag": f'"{plan.version}"'})
 

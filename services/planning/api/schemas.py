@@ -116,11 +116,21 @@ class CancelIn(Strict):
     """Why (at most 2000 characters); optional, and so is the body."""
 
 
+Level = Annotated[int, Field(ge=1, le=4)]
+
+
 class AnalysisItem(Strict):
     text: Annotated[StrictStr, Field(min_length=1, max_length=500), MultiLine]
     """The strength, weakness or training need (1-500 characters)."""
     esco_uri: Annotated[StrictStr, Field(max_length=200), SingleLine] | None = None
-    """The matching ESCO skill or competence, as its URI (optional)."""
+    """The matching ESCO skill or occupation, as its URI (optional; `GET /esco/search`
+    finds it by label)."""
+    self_level: Level | None = None
+    """A skill's level as the client assesses it: 1 does not know how, 2 is uncertain how, 3
+    knows how, 4 is more than able (seed 000's proficiency levels); optional, not for an
+    occupation."""
+    counsellor_level: Level | None = None
+    """The same skill's level as the counsellor assesses it (1-4); optional."""
 
 
 class CompetenceAnalysisIn(Strict):
@@ -129,7 +139,17 @@ class CompetenceAnalysisIn(Strict):
             "examples": [
                 {
                     "career_target": "Care assistant",
-                    "strengths": [{"text": "Patient and friendly with customers"}],
+                    "career_target_uri": "http://data.europa.eu/esco/occupation/"
+                    "5b3c2d1e-0000-4000-8000-000000000010",
+                    "strengths": [
+                        {
+                            "text": "provide first aid",
+                            "esco_uri": "http://data.europa.eu/esco/skill/"
+                            "7a1b2c3d-0000-4000-8000-000000000002",
+                            "self_level": 3,
+                            "counsellor_level": 2,
+                        }
+                    ],
                     "weaknesses": [{"text": "No experience with personal care"}],
                     "training_needs": [{"text": "Vocational course care assistant (MBO 2)"}],
                 }
@@ -139,6 +159,8 @@ class CompetenceAnalysisIn(Strict):
 
     career_target: Annotated[StrictStr, Field(min_length=1, max_length=500), SingleLine]
     """The occupation aimed at (1-500 characters), e.g. an ESCO occupation's title."""
+    career_target_uri: Annotated[StrictStr, Field(max_length=200), SingleLine] | None = None
+    """The ESCO occupation aimed at, as its URI (optional)."""
     strengths: list[AnalysisItem] = Field(default_factory=list, max_length=50)
     """What the client already brings to it (at most 50)."""
     weaknesses: list[AnalysisItem] = Field(default_factory=list, max_length=50)

@@ -167,17 +167,26 @@ class Plan(Goals, Competences, Reflection, Agreeing, PlanViews, Aggregate):
             aggregate._changed()
 
     class CompetenceAnalysisRecorded(Aggregate.Event):
+        # v2 added `career_target_uri` (the ESCO occupation aimed at); the items may carry
+        # `self_level` and `counsellor_level` (1-4) beside `text` and `esco_uri`.
+        class_version = 2
         client_id: uuid.UUID
         case_id: uuid.UUID
         career_target: str
+        career_target_uri: str | None
         strengths: list[dict[str, Any]]
         weaknesses: list[dict[str, Any]]
         training_needs: list[dict[str, Any]]
         actor: str
 
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["career_target_uri"] = None
+
         def apply(self, aggregate: Plan) -> None:
             aggregate.competence_analysis = CompetenceAnalysis(
                 career_target=self.career_target,
+                career_target_uri=self.career_target_uri,
                 strengths=analysis_items(self.strengths),
                 weaknesses=analysis_items(self.weaknesses),
                 training_needs=analysis_items(self.training_needs),

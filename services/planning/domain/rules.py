@@ -16,6 +16,10 @@ DECISION_KINDS = ("choice", "decision")
 # The support a client may need to follow the plan (the free text says more).
 SUPPORT_KINDS = ("language", "digital_skills", "childcare", "mobility", "finances", "other")
 ESCO_URI = re.compile(r"^http://data\.europa\.eu/esco/(skill|occupation)/[0-9a-fA-F-]{8,}$")
+# Seed 000's four proficiency levels of a skill: 1 does not know how, 2 is uncertain how,
+# 3 knows how, 4 is more than able; assessed by the client (self) and the counsellor.
+PROFICIENCY = (1, 2, 3, 4)
+LEVEL_FIELDS = ("self_level", "counsellor_level")
 PLAN_NAMESPACE = uuid.UUID("0b7e4b0e-6d1c-4f7e-9d0a-5a3f6c1d2e01")
 
 

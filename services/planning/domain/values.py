@@ -68,7 +68,8 @@ class Goal:
         }
 
 
-# The items of an analysis, each `{text, esco_uri}` as recorded; `ERASED` (a string) once
+# The items of an analysis, each `{text, esco_uri, self_level, counsellor_level}` as
+# recorded (older ones without the levels); `ERASED` (a string) once
 # the client's key is gone, as every personal field of a stored event.
 Items = tuple[dict[str, Any], ...] | str
 
@@ -87,6 +88,7 @@ class CompetenceAnalysis:
     """Strengths, weaknesses and training needs against a career target."""
 
     career_target: str
+    career_target_uri: str | None
     strengths: Items
     weaknesses: Items
     training_needs: Items
@@ -96,6 +98,7 @@ class CompetenceAnalysis:
     def as_dict(self) -> dict[str, Any]:
         return {
             "career_target": self.career_target,
+            "career_target_uri": self.career_target_uri,
             "strengths": _listed(self.strengths),
             "weaknesses": _listed(self.weaknesses),
             "training_needs": _listed(self.training_needs),
