@@ -167,6 +167,8 @@ READS: dict[str, tuple[Read, ...]] = {
     "/referral/v1/partners/{partner_id}": NOTHING,
     "/referral/v1/partners/{partner_id}/figures": (Read("team_lead"),),
     "/referral/v1/reports/network": (Read("team_lead"),),
+    # The retention rules and the removed packets: ids, dates, rules.
+    "/referral/v1/retention": (Read("team_lead"),),
 }
 # fmt: on
 # Reads that name no case: of a client, or of a list (one read per client shown).
