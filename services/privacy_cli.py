@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
+from services.followup.application import FollowUpApplication
+from services.followup.jobs import StatisticsRetentionJob, StatisticsRetentionReport
 from services.intake.application import IntakeApplication
 from services.intake.jobs import RetentionJob, RetentionReport
 from services.referral.application import ReferralApplication
@@ -30,6 +32,7 @@ class Purpose(StrEnum):
     all = "all"
     guidance = "guidance"
     referral_packet = "referral_packet"
+    statistics = "statistics"
 
 
 @privacy.command()
@@ -44,8 +47,9 @@ def retention(
     purpose: Annotated[
         Purpose,
         typer.Option(
-            help="Only this purpose's rule: `guidance` (erase clients) or `referral_packet` "
-            "(remove the packets of ended referrals); default: every purpose."
+            help="Only this purpose's rule: `guidance` (erase clients), `referral_packet` "
+            "(remove the packets of ended referrals) or `statistics` (delete old anonymised "
+            "figures); default: every purpose."
         ),
     ] = Purpose.all,
     as_of: Annotated[
@@ -72,6 +76,12 @@ def retention(
             console.print("Referral packets: referral's read models are not there yet; none.")
         else:
             _show_packets(packets)
+    if purpose in (Purpose.all, Purpose.statistics):
+        figures = asyncio.run(_run_statistics(apply, moment, organisation))
+        if figures is None:
+            console.print("Statistics: follow-up's read models are not there yet; none.")
+        else:
+            _show_statistics(figures)
 
 
 def _reachable(url: str) -> None:
@@ -140,6 +150,46 @@ async def _run_packets(
     finally:
         await pool.close()
         app.close()
+
+
+async def _run_statistics(
+    apply: bool, moment: datetime, organisation: str | None
+) -> StatisticsRetentionReport | None:
+    """The statistics retention's pass; None when follow-up never created its tables."""
+    settings = get_settings()
+    app = FollowUpApplication(settings, key_vault(settings))
+    pool = await asyncpg.create_pool(**settings.pg.asyncpg_kwargs(), min_size=1, max_size=2)
+    try:
+        job = StatisticsRetentionJob(
+            app,
+            pool,
+            rule=policy_of(settings)["statistics"],
+            interval_seconds=settings.retention_interval_seconds,
+            clock=lambda: moment,
+            organisation=organisation,
+        )
+        try:
+            report = await job.run_once(apply=apply)
+        except asyncpg.UndefinedTableError:
+            return None
+        if report is None:
+            console.print("[yellow]Another statistics retention run holds the lock; try later.")
+            raise typer.Exit(2)
+        return report
+    finally:
+        await pool.close()
+        app.close()
+
+
+def _show_statistics(report: StatisticsRetentionReport) -> None:
+    mode = "applied" if report.applied else "dry run"
+    done = "deleted" if report.applied else "would be deleted"
+    console.print(
+        f"Statistics ({mode}) as of {report.as_of.isoformat()}, {report.rule}: anonymised "
+        f"figures dated before {report.cutoff.isoformat()} → {report.figures} figure(s) and "
+        f"{report.bottlenecks} bottleneck(s) {done}"
+        + (f" (receipt {report.purge_id})." if report.purge_id else ".")
+    )
 
 
 def _show_packets(report: PacketRetentionReport) -> None:

@@ -94,9 +94,12 @@ class Settings(BaseSettings):
     # job this often; a legal hold keeps everything:
     # - `guidance`: clients are erased this many years after their last case closed;
     # - `referral_packet`: a referral's packet (and the texts the partner received) is
-    #   removed this many months after the referral ended; never longer than `guidance`.
+    #   removed this many months after the referral ended; never longer than `guidance`;
+    # - `statistics`: the anonymised outcome figures kept after a client's erasure are
+    #   deleted this many years after their day.
     retention_years: int = Field(default=7, ge=1, le=100)
     retention_referral_packet_months: int = Field(default=12, ge=1, le=1200)
+    retention_statistics_years: int = Field(default=10, ge=1, le=100)
     retention_interval_seconds: float = Field(default=3600, gt=0)
 
     # Referral: the working days a partner has to answer a referral (Monday to Friday,

@@ -12,6 +12,11 @@ Pure policy (the standard library only); the services' jobs apply it:
   (`Referral.PacketRemoved`): the referral record (ids, dates, status, outcome code)
   stays, its packet and letter answer 410 `packet-removed`, its partner-facing texts read
   `REMOVED`.
+- `statistics` (follow-up's anonymised figures): when a client is erased, the outcome
+  figures of their follow-ups (outcome code and day, days to outcome, bottlenecks,
+  feedback) move to an anonymised archive without any id, so the team lead's and the
+  funder's figures of past periods stay; `GUIDANCE_RETENTION_STATISTICS_YEARS` (10)
+  after a figure's day, follow-up's job deletes it (a `StatisticsPurged` receipt).
 
 A legal hold on any case of the client keeps everything, for every purpose. A period
 never outlasts the client file: `guidance` takes what is left.
@@ -26,8 +31,8 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from shared.settings import Settings
 
-Purpose = Literal["guidance", "referral_packet"]
-PURPOSES: tuple[Purpose, ...] = ("guidance", "referral_packet")
+Purpose = Literal["guidance", "referral_packet", "statistics"]
+PURPOSES: tuple[Purpose, ...] = ("guidance", "referral_packet", "statistics")
 REMOVED = "REMOVED"
 """What a text removed by retention reads (the key may still exist: not `ERASED`)."""
 ACTOR = "system:retention"
@@ -88,7 +93,9 @@ class Rule:
         return f"{self.purpose}: {self.period.describe()} after {self.starts}"
 
 
-def policy(*, guidance_years: int, referral_packet_months: int) -> dict[Purpose, Rule]:
+def policy(
+    *, guidance_years: int, referral_packet_months: int, statistics_years: int = 10
+) -> dict[Purpose, Rule]:
     """The agency's rules, one per purpose, from its settings."""
     if referral_packet_months > 12 * guidance_years:
         raise ValueError(
@@ -112,6 +119,13 @@ def policy(*, guidance_years: int, referral_packet_months: int) -> dict[Purpose,
             "tombstone: the packet and letter are no longer served, the texts read REMOVED; "
             "the referral record (ids, dates, status) stays",
         ),
+        "statistics": Rule(
+            "statistics",
+            Period.years(statistics_years),
+            "the figure's day (outcome, feedback or bottleneck)",
+            "the anonymised outcome figures kept after a client's erasure (no id, no text)",
+            "deletion from the anonymised archive",
+        ),
     }
 
 
@@ -120,4 +134,5 @@ def policy_of(settings: Settings) -> dict[Purpose, Rule]:
     return policy(
         guidance_years=settings.retention_years,
         referral_packet_months=settings.retention_referral_packet_months,
+        statistics_years=settings.retention_statistics_years,
     )

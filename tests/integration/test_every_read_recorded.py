@@ -149,6 +149,8 @@ READS: dict[str, tuple[Read, ...]] = {
     # Check-ins due: ids, numbers and days.
     "/followup/v1/worklist": NOTHING,
     "/followup/v1/reports/outcomes": (Read("team_lead"),),
+    # The retention rules, the anonymised archive's size and the purges: counts and days.
+    "/followup/v1/retention": (Read("team_lead"),),
     # referral
     "/referral/v1/referrals/{referral_id}": (
         Read("counsellor", "referral", ("referrals",), purpose="referral"),

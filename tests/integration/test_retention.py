@@ -3,7 +3,9 @@ whose guidance ended more than the retention period ago are erased, a legal hold
 refuses one (recorded), and nobody else is touched; the command line lists the same.
 The `referral_packet` purpose has its own period: the packets of referrals that ended
 before it are removed (a tombstone, published; the record stays), a held client's are
-kept, the receipts list them, a dry run changes nothing."""
+kept, the receipts list them, a dry run changes nothing. The `statistics` purpose: an
+erased client's outcome figures stay in the team lead's report, anonymised (unless they
+withdrew the statistics consent), until their own period passes."""
 
 from __future__ import annotations
 
@@ -17,10 +19,20 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from services.followup import consumers as followup_consumers
+from services.followup.jobs import StatisticsRetentionJob
 from services.intake.jobs import RetentionJob
 from services.referral.jobs import PacketRetentionJob
+from shared.privacy.erasure import drop_client_rows
 from shared.privacy.retention import policy
-from tests.scenarios import REFERRAL, a_sent_referral, an_accepted_case
+from tests.scenarios import (
+    FOLLOWUP,
+    REFERRAL,
+    a_followup_with,
+    a_sent_referral,
+    an_accepted_case,
+    consent_event,
+)
 from tests.support import assert_problem, bearer, eventually, new_org, published_for
 
 INTAKE = "/intake/v1"
@@ -318,7 +330,7 @@ async def test_referral_packets_go_after_their_own_period(
         return r.json() if r.json()["total"] == 2 else None
 
     body = await eventually(receipts, "the removed packets in the receipts")
-    assert [p["purpose"] for p in body["rules"]] == ["guidance", "referral_packet"]
+    assert [p["purpose"] for p in body["rules"]] == ["guidance", "referral_packet", "statistics"]
     assert {p["referral_id"] for p in body["removed"]} == {
         declined["referral_id"],
         withdrawn["referral_id"],
@@ -349,3 +361,135 @@ async def test_referral_packets_go_after_their_own_period(
     assert result.exit_code == 0, result.output
     assert "1 packet(s) expired" in result.output and "legal hold: kept" in result.output
     assert held["referral_id"] in result.output and "client(s)" not in result.output
+
+
+# -- the statistics: anonymised after the erasure, kept for their own period ----------------------
+async def test_statistics_outlive_the_erasure_anonymised_for_their_own_period(
+    followup_app: Any,
+    followup_api: httpx.AsyncClient,
+    js: Any,
+    counsellor: dict[str, str],
+    lead: dict[str, str],
+    org: str,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from services.cli import app as cli
+
+    app = followup_app.state.application
+    pool = followup_app.state.runtime.pool
+    today = datetime.now(UTC).date()
+    kept = await a_followup_with(
+        app,
+        js,
+        org,
+        accepted_on=today - timedelta(days=60),
+        outcome="employed",
+        outcome_on=today - timedelta(days=10),
+        satisfaction=4,
+    )
+    left = await a_followup_with(
+        app,
+        js,
+        org,
+        accepted_on=today - timedelta(days=60),
+        outcome="education",
+        outcome_on=today - timedelta(days=10),
+    )
+
+    async def client_of(followup_id: uuid.UUID) -> uuid.UUID:
+        found: uuid.UUID = await eventually(
+            lambda: pool.fetchval(
+                "SELECT client_id FROM followup.followups_view WHERE followup_id = $1",
+                followup_id,
+            ),
+            "the follow-up in its view",
+        )
+        return found
+
+    kept_client, left_client = await client_of(kept), await client_of(left)
+    await consent_event(js, left_client, org, granted=False, position=2**62)
+    await eventually(
+        lambda: pool.fetchval(
+            "SELECT withdrawn FROM followup.statistics_consents WHERE client_id = $1",
+            left_client,
+        ),
+        "the withdrawn statistics consent",
+    )
+    period = {"from": (today - timedelta(days=30)).isoformat(), "to": today.isoformat()}
+
+    async def outcomes() -> dict[str, int]:
+        r = await followup_api.get(f"{FOLLOWUP}/reports/outcomes", params=period, headers=lead)
+        assert r.status_code == 200, r.text
+        return dict(r.json()["outcomes"])
+
+    async def archived() -> int:
+        return int(
+            await pool.fetchval(
+                "SELECT count(*) FROM followup.statistics_archive WHERE organisation = $1", org
+            )
+        )
+
+    assert await outcomes() == {"employed": 1}
+    # What follow-up's reaction to ErasureRequested runs, in its one transaction.
+    # Rows dropped as before: 3 check-ins, the follow-up, its accepted case (and the
+    # withdrawn consent's row); the archived figure is not one of them.
+    for client_id, rows in ((kept_client, 5), (left_client, 6)):
+        dropped = await asyncio.to_thread(
+            drop_client_rows, app, followup_consumers.ERASURE.statements, client_id
+        )
+        assert dropped == rows
+    assert not await pool.fetchval(
+        "SELECT count(*) FROM followup.followups_view WHERE client_id = ANY($1::uuid[])",
+        [kept_client, left_client],
+    )
+    # The consenting client's figures stay, anonymised (no id at all); the other's go.
+    assert await archived() == 1
+    row = await pool.fetchrow(
+        "SELECT * FROM followup.statistics_archive WHERE organisation = $1", org
+    )
+    assert (row["outcome"], row["days_to_outcome"], row["satisfaction"]) == ("employed", 50, 4)
+    assert not {"client_id", "case_id", "followup_id", "counsellor"} & set(dict(row))
+    assert await outcomes() == {"employed": 1}
+
+    rule = policy(guidance_years=7, referral_packet_months=12)["statistics"]
+    now = datetime.now(UTC)
+
+    def job(at: datetime) -> StatisticsRetentionJob:
+        return StatisticsRetentionJob(
+            app, pool, rule=rule, interval_seconds=3600, clock=lambda: at, organisation=org
+        )
+
+    report = await job(now + timedelta(days=9 * 365)).run_once(apply=True)
+    assert report is not None and report.figures == 0 and report.purge_id is None
+    later = now + timedelta(days=11 * 365)
+    dry = await job(later).run_once(apply=False)
+    assert dry is not None and (dry.figures, dry.bottlenecks, dry.purge_id) == (1, 0, None)
+    assert await archived() == 1, "a dry run deletes nothing"
+
+    monkeypatch.setenv("GUIDANCE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("GUIDANCE_NATS_URL", settings.nats_url)
+
+    def waypoint(*args: str) -> Any:
+        return CliRunner().invoke(
+            cli, ["privacy", "retention", "--purpose", "statistics", *args, "--organisation", org]
+        )
+
+    result = await asyncio.to_thread(waypoint, "--apply", "--as-of", later.isoformat())
+    assert result.exit_code == 0, result.output
+    assert "1 figure(s) and 0 bottleneck(s) deleted (receipt" in result.output
+
+    async def purged() -> bool:
+        return await archived() == 0
+
+    await eventually(purged, "the figures purged by the projection")
+    assert await outcomes() == {}
+    r = await followup_api.get(f"{FOLLOWUP}/retention", headers=lead)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [p["purpose"] for p in body["rules"]] == ["guidance", "referral_packet", "statistics"]
+    assert body["archived_figures"] == 0 and body["oldest_figure_on"] is None
+    [receipt] = [p for p in body["purges"] if p["rule"] == rule.text]
+    assert (receipt["figures"], receipt["actor"]) == (1, "system:retention")
+    r = await followup_api.get(f"{FOLLOWUP}/retention", headers=counsellor)
+    assert_problem(r, 403, "forbidden")

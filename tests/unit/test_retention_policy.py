@@ -52,7 +52,8 @@ def test_periods_read_in_words_and_are_at_least_a_month() -> None:
 
 def test_the_policy_has_a_rule_per_purpose_never_longer_than_the_file() -> None:
     rules = policy(guidance_years=7, referral_packet_months=12)
-    assert tuple(rules) == PURPOSES
+    assert tuple(rules) == PURPOSES == ("guidance", "referral_packet", "statistics")
+    assert rules["statistics"].period == Period(120)
     assert rules["guidance"].period == Period(84)
     assert rules["referral_packet"].text.startswith("referral_packet: 12 months after")
     assert policy(guidance_years=1, referral_packet_months=12)["referral_packet"]

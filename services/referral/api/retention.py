@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from services.referral.api.schemas import PacketRetention, RemovedPacket, RetentionRuleOut
-from shared.auth import Principal, require
-from shared.privacy.retention import policy_of
+from services.referral.api.schemas import PacketRetention, RemovedPacket
+from shared.privacy.retention_answers import RetentionReader, rules_out
 
 retention = APIRouter(tags=["retention"])
-PrivacyReader = Annotated[Principal, Depends(require("team_lead", "auditor"))]
 
 REMOVED_SQL = """
 SELECT referral_id, case_id, partner_id, status, packet_removed_at,
@@ -28,25 +26,14 @@ LIMIT $2 OFFSET $3
 
 @retention.get("/retention", response_model=PacketRetention)
 async def get_retention(
-    who: PrivacyReader,
+    who: RetentionReader,
     request: Request,
     limit: Annotated[int, Query(ge=1, le=200, description="At most this many removals.")] = 50,
     offset: Annotated[int, Query(ge=0, description="Skip this many removals.")] = 0,
 ) -> PacketRetention:
     """The retention rules per purpose, and the organisation's referrals whose packet was
     removed by the `referral_packet` rule: when, by which rule, when the referral ended."""
-    settings = request.app.state.runtime.settings
-    rules = [
-        RetentionRuleOut(
-            purpose=r.purpose,
-            months=r.period.months,
-            period=r.period.describe(),
-            starts=r.starts,
-            covers=r.covers,
-            removal=r.removal,
-        )
-        for r in policy_of(settings).values()
-    ]
+    rules = rules_out(request.app.state.runtime.settings)
     rows = await request.app.state.runtime.pool.fetch(REMOVED_SQL, who.org, limit, offset)
     removed = [RemovedPacket(**{k: v for k, v in dict(r).items() if k != "total"}) for r in rows]
     total = int(rows[0]["total"]) if rows else 0

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StrictBool, StrictStr
 
+from shared.privacy.retention_answers import RetentionRuleOut
 from shared.schemas import Answer, Day, Id, MultiLine, Strict
 from shared.vocabulary import DataCategory, ReferralOutcome
 
@@ -291,23 +292,6 @@ class RemovedPacket(Answer):
     """When the packet was removed."""
     rule: str
     """The rule that removed it."""
-
-
-class RetentionRuleOut(Answer):
-    """One purpose's retention rule."""
-
-    purpose: str
-    """`guidance` or `referral_packet`."""
-    months: int
-    """The period in months."""
-    period: str
-    """The period in words (`7 years`, `12 months`)."""
-    starts: str
-    """From which moment it counts."""
-    covers: str
-    """What it covers."""
-    removal: str
-    """How the data is removed when the period has passed."""
 
 
 class PacketRetention(Answer):
