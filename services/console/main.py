@@ -33,6 +33,7 @@ from services.console.partner_pages import router as partner_pages
 from services.console.planner import router as planner
 from services.console.printing import router as printing
 from services.console.referrals import router as referrals
+from services.console.retention import router as retention
 from services.console.sessions import SCHEMA_SQL, Sealer, SessionStore
 from services.console.signin import DevSignIn, SignInFlow, sign_out_router
 from services.console.web import (
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dashboard)
     app.include_router(holds)
     app.include_router(complaints)
+    app.include_router(retention)
     install_refusals(app)
     app.add_middleware(
         PageHeaders,
