@@ -5,11 +5,12 @@ ended before the cutoff (a tombstone: the record stays, its partner-facing texts
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
 
+from services.followup.domain import StatisticsPurge
 from services.referral.domain import REMOVED, Referral
 from shared.privacy.retention import PURPOSES, Period, policy
 from shared.settings import Settings
@@ -141,3 +142,31 @@ def test_a_running_referral_keeps_its_packet(steps: tuple[str, ...]) -> None:
     far = T0 + timedelta(days=3650)
     assert not r.remove_packet(ended_before=far, rule="x", actor="s", at=far)
     assert r.collect_events() == [] and r.reason != REMOVED
+
+
+def test_a_statistics_purge_is_a_receipt_of_at_least_one_figure() -> None:
+    purge = StatisticsPurge.record(
+        purge_id=uuid.uuid4(),
+        organisation="org-a",
+        rule="statistics: 10 years after the figure's day",
+        cutoff=date(2016, 3, 10),
+        figures=3,
+        bottlenecks=0,
+        actor="system:retention",
+        at=T0,
+    )
+    [event] = purge.collect_events()
+    assert isinstance(event, StatisticsPurge.Purged)
+    assert (event.cutoff, event.figures, event.bottlenecks) == (date(2016, 3, 10), 3, 0)
+    for figures, bottlenecks in ((0, 0), (-1, 2)):
+        with pytest.raises(ValueError, match="at least one"):
+            StatisticsPurge.record(
+                purge_id=uuid.uuid4(),
+                organisation=None,
+                rule="r",
+                cutoff=date(2016, 3, 10),
+                figures=figures,
+                bottlenecks=bottlenecks,
+                actor="system:retention",
+                at=T0,
+            )
