@@ -4,8 +4,8 @@ so that `shared/` imports no service."""
 
 from __future__ import annotations
 
-from services.intake.privacy_cli import privacy
 from services.planning.esco_cli import esco
+from services.privacy_cli import privacy
 from shared.cli import app
 
 app.add_typer(privacy, name="privacy")

@@ -90,9 +90,16 @@ class Settings(BaseSettings):
     followup_overdue_grace_days: int = Field(default=7, ge=0, le=365)
     followup_overdue_interval_seconds: float = Field(default=300, gt=0)
 
-    # Retention: clients are erased this many years after their last case closed; the
-    # job looks this often
+    # Retention per purpose (shared/privacy/retention.py), each applied by its service's
+    # job this often; a legal hold keeps everything:
+    # - `guidance`: clients are erased this many years after their last case closed;
+    # - `referral_packet`: a referral's packet (and the texts the partner received) is
+    #   removed this many months after the referral ended; never longer than `guidance`;
+    # - `statistics`: the anonymised outcome figures kept after a client's erasure are
+    #   deleted this many years after their day.
     retention_years: int = Field(default=7, ge=1, le=100)
+    retention_referral_packet_months: int = Field(default=12, ge=1, le=1200)
+    retention_statistics_years: int = Field(default=10, ge=1, le=100)
     retention_interval_seconds: float = Field(default=3600, gt=0)
 
     # Referral: the working days a partner has to answer a referral (Monday to Friday,
@@ -179,6 +186,15 @@ class Settings(BaseSettings):
     port: int = 8000
     # The largest request body accepted (413 beyond it); no command needs a tenth of it.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    @model_validator(mode="after")
+    def _retention(self) -> Settings:
+        if self.retention_referral_packet_months > 12 * self.retention_years:
+            raise ValueError(
+                "GUIDANCE_RETENTION_REFERRAL_PACKET_MONTHS cannot outlast the client file "
+                "(GUIDANCE_RETENTION_YEARS)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:

@@ -35,6 +35,7 @@ from services.console.partner_pages import router as partner_pages
 from services.console.planner import router as planner
 from services.console.printing import router as printing
 from services.console.referrals import router as referrals
+from services.console.retention import router as retention
 from services.console.session_notes import router as session_notes
 from services.console.sessions import SCHEMA_SQL, Sealer, SessionStore
 from services.console.signin import DevSignIn, SignInFlow, sign_out_router
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(handover)
     app.include_router(complaints)
     app.include_router(session_notes)
+    app.include_router(retention)
     install_refusals(app)
     app.add_middleware(
         PageHeaders,

@@ -275,14 +275,35 @@ STATISTICS = ReadModel(
 
 
 # -- a client's erasure ------------------------------------------------------------------------
+# The client's outcome figures (unless they withdrew the `statistics` consent) move to the
+# anonymised archive as their rows are dropped: no id, no counsellor, no text. Each
+# statement answers one row per row dropped (the receipt's count).
+_CONSENTING = (
+    "NOT EXISTS (SELECT 1 FROM followup.statistics_consents s "
+    "WHERE s.client_id = %(client_id)s AND s.withdrawn)"
+)
 ERASURE = Erasure(
     (
         "DELETE FROM followup.checkins_view WHERE followup_id IN (SELECT followup_id FROM "
         "followup.followups_view WHERE client_id = %(client_id)s)",
-        "DELETE FROM followup.accepted_cases WHERE case_id IN (SELECT case_id FROM "
-        "followup.followups_view WHERE client_id = %(client_id)s)",
-        "DELETE FROM followup.bottlenecks_view WHERE client_id = %(client_id)s",
-        "DELETE FROM followup.followups_view WHERE client_id = %(client_id)s",
+        "WITH gone AS (DELETE FROM followup.bottlenecks_view WHERE client_id = %(client_id)s "
+        "RETURNING organisation, kind, detected_on), "
+        "kept AS (INSERT INTO followup.bottleneck_archive (organisation, kind, detected_on) "
+        f"SELECT organisation, kind, detected_on FROM gone WHERE {_CONSENTING}) "
+        "SELECT 1 FROM gone",
+        "WITH gone AS (DELETE FROM followup.followups_view WHERE client_id = %(client_id)s "
+        "RETURNING *), "
+        "accepted AS (DELETE FROM followup.accepted_cases a USING gone g "
+        "WHERE a.case_id = g.case_id RETURNING a.case_id, a.accepted_on), "
+        "kept AS (INSERT INTO followup.statistics_archive (organisation, outcome, outcome_on, "
+        "days_to_outcome, bottlenecks, satisfaction, self_knowledge_improved, "
+        "confidence_improved, feedback_on, figure_on) "
+        "SELECT g.organisation, g.outcome, g.outcome_on, g.outcome_on - a.accepted_on, "
+        "g.bottlenecks, g.satisfaction, g.self_knowledge_improved, g.confidence_improved, "
+        "g.feedback_on, greatest(g.outcome_on, g.feedback_on) "
+        "FROM gone g LEFT JOIN accepted a USING (case_id) "
+        f"WHERE coalesce(g.outcome_on, g.feedback_on) IS NOT NULL AND {_CONSENTING}) "
+        "SELECT 1 FROM gone UNION ALL SELECT 1 FROM accepted",
         "DELETE FROM followup.statistics_consents WHERE client_id = %(client_id)s",
     )
 )

@@ -1,4 +1,6 @@
-"""The periodic job that detects bottlenecks of time (overdue check-ins and actions).
+"""Follow-up's periodic jobs: bottlenecks of time (overdue check-ins and actions), and
+the `statistics` retention (the anonymised figures older than the period go, with a
+`StatisticsPurge` receipt; see shared/privacy/retention.py).
 
 Safe with several replicas: a run holds a PostgreSQL advisory lock for its duration
 (another replica's run skips), and even two runs at once could not raise a bottleneck
@@ -13,15 +15,18 @@ import logging
 import uuid
 import zlib
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
 import asyncpg
 from eventsourcing.persistence import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from services.followup.application import FollowUpApplication
-from services.followup.domain import FollowUp
+from services.followup.domain import FollowUp, StatisticsPurge
 from shared.jobs import every
+from shared.privacy.retention import ACTOR as RETENTION_ACTOR
+from shared.privacy.retention import Rule, policy_of
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,4 +97,101 @@ def overdue_job(app: FollowUpApplication, pool: asyncpg.Pool, settings: Settings
         pool,
         interval_seconds=settings.followup_overdue_interval_seconds,
         grace_days=settings.followup_overdue_grace_days,
+    )
+
+
+# -- the statistics retention ----------------------------------------------------------------------
+@dataclass
+class StatisticsRetentionReport:
+    as_of: datetime
+    cutoff: date
+    rule: str
+    applied: bool
+    figures: int = 0
+    bottlenecks: int = 0
+    purge_id: uuid.UUID | None = None
+
+
+class StatisticsRetentionJob:
+    """Deletes the anonymised figures older than the `statistics` period, with a receipt."""
+
+    def __init__(
+        self,
+        app: FollowUpApplication,
+        pool: asyncpg.Pool,
+        *,
+        rule: Rule,
+        interval_seconds: float,
+        clock: Callable[[], datetime] | None = None,
+        organisation: str | None = None,
+    ) -> None:
+        self.app = app
+        self.pool = pool
+        self.rule = rule
+        self.interval_seconds = interval_seconds
+        self.clock = clock or app.clock
+        self.organisation = organisation
+        self.lock_key = zlib.crc32(b"followup:statistics-retention-job")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await every(
+            stop,
+            self.interval_seconds,
+            lambda: self.run_once(apply=True),
+            "statistics retention",
+            first_at_once=False,
+        )
+
+    async def run_once(self, *, apply: bool) -> StatisticsRetentionReport | None:
+        """One pass: how many anonymised figures are older than the period, and (applied,
+        when there are any) their purge recorded, which the projection carries out; None
+        when another replica's run holds the lock."""
+        now = self.clock()
+        cutoff = self.rule.period.cutoff(now).date()
+        report = StatisticsRetentionReport(now, cutoff, self.rule.text, apply)
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self.lock_key):
+                return None
+            report.figures = await conn.fetchval(
+                "SELECT count(*) FROM followup.statistics_archive WHERE figure_on < $1 "
+                "AND ($2::text IS NULL OR organisation = $2)",
+                cutoff,
+                self.organisation,
+            )
+            report.bottlenecks = await conn.fetchval(
+                "SELECT count(*) FROM followup.bottleneck_archive WHERE detected_on < $1 "
+                "AND ($2::text IS NULL OR organisation = $2)",
+                cutoff,
+                self.organisation,
+            )
+            if apply and report.figures + report.bottlenecks:
+                purge = StatisticsPurge.record(
+                    purge_id=uuid.uuid4(),
+                    organisation=self.organisation,
+                    rule=self.rule.text,
+                    cutoff=cutoff,
+                    figures=report.figures,
+                    bottlenecks=report.bottlenecks,
+                    actor=RETENTION_ACTOR,
+                    at=now,
+                )
+                await run_in_threadpool(self.app.save, purge)
+                report.purge_id = purge.id
+                log.info(
+                    "statistics retention purged %d figures, %d bottlenecks",
+                    report.figures,
+                    report.bottlenecks,
+                )
+        return report
+
+
+def statistics_retention_job(
+    app: FollowUpApplication, pool: asyncpg.Pool, settings: Settings
+) -> StatisticsRetentionJob:
+    """The statistics retention job as the service runs it (`jobs["retention"]`)."""
+    return StatisticsRetentionJob(
+        app,
+        pool,
+        rule=policy_of(settings)["statistics"],
+        interval_seconds=settings.retention_interval_seconds,
     )

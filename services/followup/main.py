@@ -9,7 +9,7 @@ from services.followup.api import ROUTERS
 from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUpError
 from services.followup.export import gather
-from services.followup.jobs import overdue_job
+from services.followup.jobs import overdue_job, statistics_retention_job
 from services.followup.projections import SCHEMA_SQL, FollowUpProjection
 from services.followup.publications import PUBLICATIONS
 from shared.service import ServiceSpec, service_from
@@ -28,7 +28,7 @@ SPEC = ServiceSpec(
     read_models=[consumers.CASES, consumers.STATISTICS, consumers.COUNSELLORS],
     erasure=consumers.ERASURE,
     export=gather,
-    jobs={"overdue": overdue_job},
+    jobs={"overdue": overdue_job, "retention": statistics_retention_job},
 )
 
 

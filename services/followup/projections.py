@@ -11,7 +11,7 @@ from uuid import UUID
 
 import asyncpg
 
-from services.followup.domain import FollowUp
+from services.followup.domain import FollowUp, StatisticsPurge
 from shared.messaging.projection import Handler, Projection, Stored
 
 SCHEMA_SQL = """
@@ -75,6 +75,42 @@ CREATE TABLE IF NOT EXISTS followup.bottlenecks_view (
 CREATE INDEX IF NOT EXISTS bottlenecks_view_detected
     ON followup.bottlenecks_view (organisation, detected_on);
 CREATE INDEX IF NOT EXISTS bottlenecks_view_client ON followup.bottlenecks_view (client_id);
+-- The `statistics` purpose: an erased client's outcome figures, anonymised (no id of a
+-- client, case, follow-up or counsellor, no text), so the figures of past periods stay;
+-- filled by the erasure (consumers.ERASURE), emptied by the statistics retention
+-- (`StatisticsPurge.Purged`) once older than GUIDANCE_RETENTION_STATISTICS_YEARS.
+CREATE TABLE IF NOT EXISTS followup.statistics_archive (
+    organisation text NOT NULL,
+    outcome text,
+    outcome_on date,
+    days_to_outcome int,
+    bottlenecks int NOT NULL DEFAULT 0,
+    satisfaction int,
+    self_knowledge_improved boolean,
+    confidence_improved boolean,
+    feedback_on date,
+    figure_on date NOT NULL
+);
+CREATE INDEX IF NOT EXISTS statistics_archive_org ON followup.statistics_archive
+    (organisation, figure_on);
+CREATE TABLE IF NOT EXISTS followup.bottleneck_archive (
+    organisation text NOT NULL,
+    kind text NOT NULL,
+    detected_on date NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bottleneck_archive_org ON followup.bottleneck_archive
+    (organisation, detected_on);
+-- The receipts of the statistics retention (from `StatisticsPurge.Purged`).
+CREATE TABLE IF NOT EXISTS followup.statistics_purges (
+    purge_id uuid PRIMARY KEY,
+    organisation text,
+    rule text NOT NULL,
+    cutoff date NOT NULL,
+    figures int NOT NULL,
+    bottlenecks int NOT NULL,
+    purged_at timestamptz NOT NULL,
+    actor text NOT NULL
+);
 """
 
 
@@ -202,6 +238,37 @@ async def bottleneck_detected(conn: asyncpg.Connection, e: Stored) -> None:
     await _moved_on(conn, e)
 
 
+async def statistics_purged(conn: asyncpg.Connection, e: Stored) -> None:
+    """The receipt, and the anonymised figures dated before its cutoff deleted (again on a
+    replay: what was older then is older now)."""
+    org = e["organisation"]
+    await conn.execute(
+        "DELETE FROM followup.statistics_archive WHERE figure_on < $1 "
+        "AND ($2::text IS NULL OR organisation = $2)",
+        e["cutoff"],
+        org,
+    )
+    await conn.execute(
+        "DELETE FROM followup.bottleneck_archive WHERE detected_on < $1 "
+        "AND ($2::text IS NULL OR organisation = $2)",
+        e["cutoff"],
+        org,
+    )
+    await conn.execute(
+        "INSERT INTO followup.statistics_purges (purge_id, organisation, rule, cutoff, "
+        "figures, bottlenecks, purged_at, actor) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) "
+        "ON CONFLICT (purge_id) DO NOTHING",
+        e.id,
+        org,
+        e["rule"],
+        e["cutoff"],
+        e["figures"],
+        e["bottlenecks"],
+        e.at,
+        e["actor"],
+    )
+
+
 class FollowUpProjection(Projection):
     schema_sql = SCHEMA_SQL
     handlers: ClassVar[Mapping[type, Handler]] = {
@@ -212,6 +279,7 @@ class FollowUpProjection(Projection):
         FollowUp.OutcomeRecorded: outcome_recorded,
         FollowUp.FeedbackGiven: feedback_given,
         FollowUp.BottleneckDetected: bottleneck_detected,
+        StatisticsPurge.Purged: statistics_purged,
         # The others only move the version on.
         FollowUp.PlanReagreed: _moved_on,
         FollowUp.PlanRevised: _moved_on,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.followup.domain import FollowUp
+from services.followup.domain import FollowUp, StatisticsPurge
 from shared.contracts import followup as contracts
 from shared.contracts import privacy as privacy_contracts
 from shared.messaging.relay import Publication
@@ -69,6 +69,15 @@ PUBLICATIONS: dict[type, Publication] = {
         contracts.AftercareRequestedV1, lambda s: _fu(s, "checkin_id", "due_on", "reopened")
     ),
 }
+PUBLICATIONS[StatisticsPurge.Purged] = Publication(
+    contracts.StatisticsPurgedV1,
+    lambda s: {
+        "occurred_at": s["timestamp"],
+        "actor": s["actor"],
+        "purge_id": s["originator_id"],
+        **{n: s[n] for n in ("organisation", "rule", "cutoff", "figures", "bottlenecks")},
+    },
+)
 # Each service confirms an erasure with an event of its own.
 PUBLICATIONS[ErasureConfirmation.Confirmed] = Publication(
     privacy_contracts.CONFIRMED["followup"], confirmed_state

@@ -92,6 +92,20 @@ async def accepted_on(pool: asyncpg.Pool, case_id: uuid.UUID) -> date | None:
     return found
 
 
+# The organisation's ($1) outcome figures: its follow-ups in the statistics, and the
+# anonymised figures of erased clients (the `statistics` purpose's archive).
+FIGURES = (
+    "WITH f AS (SELECT f.outcome, f.outcome_on, f.outcome_on - a.accepted_on AS days, "
+    "f.bottlenecks, f.satisfaction, f.self_knowledge_improved, f.confidence_improved, "
+    "f.feedback_on FROM followup.followups_view f "
+    "LEFT JOIN followup.accepted_cases a USING (case_id) "
+    f"WHERE f.organisation = $1 AND {in_statistics('f')} "
+    "UNION ALL SELECT outcome, outcome_on, days_to_outcome, bottlenecks, satisfaction, "
+    "self_knowledge_improved, confidence_improved, feedback_on "
+    "FROM followup.statistics_archive WHERE organisation = $1)"
+)
+
+
 async def outcomes_report(pool: asyncpg.Pool, organisation: str, period: Period) -> dict[str, Any]:
     """The team lead's figures for a period [start, end).
 
@@ -100,67 +114,65 @@ async def outcomes_report(pool: asyncpg.Pool, organisation: str, period: Period)
     lies in the period; the feedback figures count the feedback given in the period, the
     bottlenecks per kind those detected in it. Those dates are days: a day counts when its
     start (UTC) lies in the period (`Period.days`). All figures come from one snapshot, so
-    they agree with each other even while events are being applied.
+    they agree with each other even while events are being applied. Erased clients count
+    through their anonymised figures (`FIGURES`) until the statistics retention lets
+    them go.
     """
     start, end = period.days()  # [start, end): the days counted
     async with snapshot(pool) as conn:
         outcomes = await conn.fetch(
-            "SELECT outcome, count(*) AS n FROM followup.followups_view "
-            "WHERE organisation = $1 AND outcome_on >= $2 AND outcome_on < $3 "
-            f"AND {in_statistics()} GROUP BY outcome",
+            f"{FIGURES} SELECT outcome, count(*) AS n FROM f "
+            "WHERE outcome_on >= $2 AND outcome_on < $3 GROUP BY outcome",
             organisation,
             start,
             end,
         )
         # The median and the histogram of the days from acceptance to outcome, in one pass.
         buckets = ", ".join(
-            f"count(*) FILTER (WHERE f.outcome_on - a.accepted_on >= {low}"
-            + (f" AND f.outcome_on - a.accepted_on < {high}" if high is not None else "")
+            f"count(*) FILTER (WHERE days >= {low}"
+            + (f" AND days < {high}" if high is not None else "")
             + f") AS b{i}"
             for i, (low, high) in enumerate(DAYS_TO_OUTCOME)
         )
         durations = await conn.fetchrow(
-            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY f.outcome_on - a.accepted_on) "
-            f"AS median, count(*) AS n, {buckets} FROM followup.followups_view f "
-            "JOIN followup.accepted_cases a USING (case_id) "
-            "WHERE f.organisation = $1 AND f.outcome_on >= $2 AND f.outcome_on < $3 "
-            f"AND {in_statistics('f')}",
+            f"{FIGURES} SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY days) "
+            f"AS median, count(*) AS n, {buckets} FROM f "
+            "WHERE outcome_on >= $2 AND outcome_on < $3 AND days IS NOT NULL",
             organisation,
             start,
             end,
         )
         bottlenecks = await conn.fetchrow(
-            "SELECT count(*) AS n, count(*) FILTER (WHERE bottlenecks > 0) AS with_bottleneck "
-            "FROM followup.followups_view "
-            "WHERE organisation = $1 AND outcome_on >= $2 AND outcome_on < $3 "
-            f"AND {in_statistics()}",
+            f"{FIGURES} SELECT count(*) AS n, count(*) FILTER (WHERE bottlenecks > 0) "
+            "AS with_bottleneck FROM f WHERE outcome_on >= $2 AND outcome_on < $3",
             organisation,
             start,
             end,
         )
         months = await conn.fetch(
-            "SELECT date_trunc('month', outcome_on)::date AS month, outcome, count(*) AS n "
-            "FROM followup.followups_view "
-            "WHERE organisation = $1 AND outcome_on >= $2 AND outcome_on < $3 "
-            f"AND {in_statistics()} GROUP BY 1, 2",
+            f"{FIGURES} SELECT date_trunc('month', outcome_on)::date AS month, outcome, "
+            "count(*) AS n FROM f WHERE outcome_on >= $2 AND outcome_on < $3 GROUP BY 1, 2",
             organisation,
             start,
             end,
         )
         kinds = await conn.fetch(
-            "SELECT kind, count(*) AS n FROM followup.bottlenecks_view b "
+            "SELECT kind, count(*) AS n FROM ("
+            "SELECT kind FROM followup.bottlenecks_view b "
             "WHERE organisation = $1 AND detected_on >= $2 AND detected_on < $3 "
-            f"AND {in_statistics('b')} GROUP BY kind",
+            f"AND {in_statistics('b')} UNION ALL "
+            "SELECT kind FROM followup.bottleneck_archive "
+            "WHERE organisation = $1 AND detected_on >= $2 AND detected_on < $3"
+            ") k GROUP BY kind",
             organisation,
             start,
             end,
         )
         feedback = await conn.fetchrow(
-            "SELECT count(*) AS n, avg(satisfaction) AS satisfaction, "
+            f"{FIGURES} SELECT count(*) AS n, avg(satisfaction) AS satisfaction, "
             "avg(self_knowledge_improved::int) AS self_knowledge, "
-            "avg(confidence_improved::int) AS confidence FROM followup.followups_view "
-            "WHERE organisation = $1 AND feedback_on >= $2 AND feedback_on < $3 "
-            f"AND {in_statistics()}",
+            "avg(confidence_improved::int) AS confidence FROM f "
+            "WHERE feedback_on >= $2 AND feedback_on < $3",
             organisation,
             start,
             end,

@@ -11,8 +11,9 @@ The policy per purpose:
 - `statistics`: a withdrawn statistics consent leaves the follow-up figures at once
   (the `followup-statistics` read model in services/followup/consumers.py); nothing to
   wait for here.
-- `referral`: a referral's packet is served only while the referral is open and the
-  consent stands (see services/referral); its copies go with the client's erasure.
+- `referral_packet`: referral's own job (services/referral/jobs.py) removes the packet
+  of a referral ended `retention_referral_packet_months` ago; the packet is served only
+  while the referral is open and the consent stands, its copies go with the erasure.
 
 A run with an injectable clock lists exactly the expired clients; applied, it requests
 their erasure as `system:retention` (a client under a legal hold is refused, and the

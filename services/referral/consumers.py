@@ -19,6 +19,9 @@ one on planning's) keep what referral knows of clients, cases and plans:
   client's key at read time. Assessments and the plan summary are not personal and are
   kept as plain jsonb; `detail` holds non-personal context (goal id, assessor, ...).
 
+- `referral.legal_holds`: the cases under a legal hold (intake's `LegalHoldPlaced`,
+  dropped on `LegalHoldLifted`): retention removes no packet of a client with a held case.
+
 And one reaction: a withdrawn referral consent reaches the referrals resting on it
 (`referral-consents`). The tables' SQL and the writer of a copy are in `read_models.py`,
 their queries in `queries.py`.
@@ -41,6 +44,7 @@ from shared.contracts.intake import (
     ConsentWithdrawnV1,
 )
 from shared.contracts.planning import GoalAddedV1, PlanAgreedV1
+from shared.contracts.privacy import LegalHoldLiftedV1, LegalHoldPlacedV1
 from shared.messaging.envelope import CloudEvent
 from shared.messaging.reactions import Reactions, ReadModel
 
@@ -274,6 +278,41 @@ async def on_case_reassigned(
     )
 
 
+# -- intake's legal holds ------------------------------------------------------------------------
+HOLDS_SQL = """
+CREATE TABLE IF NOT EXISTS referral.legal_holds (
+    case_id uuid PRIMARY KEY,
+    client_id uuid NOT NULL,
+    placed_at timestamptz NOT NULL,
+    source_position bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS legal_holds_client ON referral.legal_holds (client_id);
+"""
+
+
+async def on_hold_placed(
+    conn: asyncpg.Connection, placed: LegalHoldPlacedV1, event: CloudEvent
+) -> None:
+    await conn.execute(
+        "INSERT INTO referral.legal_holds (case_id, client_id, placed_at, source_position) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT (case_id) DO NOTHING",
+        placed.case_id,
+        placed.client_id,
+        event.time,
+        event.position or 0,
+    )
+
+
+async def on_hold_lifted(
+    conn: asyncpg.Connection, lifted: LegalHoldLiftedV1, event: CloudEvent
+) -> None:
+    await conn.execute(
+        "DELETE FROM referral.legal_holds WHERE case_id = $1 AND source_position < $2",
+        lifted.case_id,
+        event.position or 0,
+    )
+
+
 # -- the reaction --------------------------------------------------------------------------------
 def on_referral_consent_withdrawn(
     app: ReferralApplication, withdrawn: ConsentWithdrawnV1, event: CloudEvent
@@ -301,5 +340,10 @@ INTAKE = ReadModel(
 COUNSELLORS = ReadModel("referral-counsellors", {CaseReassignedV1: on_case_reassigned})
 PLANNING = ReadModel(
     "referral-planning", {PlanAgreedV1: on_plan_agreed, GoalAddedV1: on_goal_added}
+)
+HOLDS = ReadModel(
+    "referral-holds",
+    {LegalHoldPlacedV1: on_hold_placed, LegalHoldLiftedV1: on_hold_lifted},
+    HOLDS_SQL,
 )
 CONSENTS = Reactions("referral-consents", {ConsentWithdrawnV1: on_referral_consent_withdrawn})

@@ -59,6 +59,8 @@ def referral_part(
         "consent_revoked": r.consent_revoked,
         "consent_revoked_at": r.consent_revoked_at,
         "resumption": None if r.resumption is None else asdict(r.resumption),
+        "packet_removed_at": r.packet_removed_at,
+        "packet_removal_rule": r.packet_removal_rule,
         "updated_at": r.modified_on,
         "version": r.version,
         "history": event_history(app, r.id),

@@ -15,7 +15,7 @@ from services.referral.api import ROUTERS
 from services.referral.application import ReferralApplication
 from services.referral.domain import ReferralError
 from services.referral.export import gather
-from services.referral.jobs import overdue_job
+from services.referral.jobs import overdue_job, retention_job
 from services.referral.projections import SCHEMA_SQL, ReferralProjection
 from services.referral.publications import PUBLICATIONS
 from shared.service import Erasure, ServiceSpec, service_from
@@ -31,7 +31,7 @@ SPEC = ServiceSpec(
     projection=ReferralProjection,
     schema_sql=SCHEMA_SQL,
     reactions=[consumers.CONSENTS],
-    read_models=[consumers.INTAKE, consumers.PLANNING, consumers.COUNSELLORS],
+    read_models=[consumers.INTAKE, consumers.PLANNING, consumers.COUNSELLORS, consumers.HOLDS],
     # What referral's read models hold of a client: dropped when the client is erased.
     erasure=Erasure(
         tuple(
@@ -43,11 +43,12 @@ SPEC = ServiceSpec(
                 "referrals_view",
                 "client_languages",
                 "statistics_consents",
+                "legal_holds",
             )
         )
     ),
     export=gather,
-    jobs={"overdue": overdue_job},
+    jobs={"overdue": overdue_job, "retention": retention_job},
 )
 
 

@@ -76,6 +76,10 @@ CREATE INDEX IF NOT EXISTS referrals_view_awaiting ON referral.referrals_view (s
 ALTER TABLE referral.referrals_view ADD COLUMN IF NOT EXISTS counsellor text;
 CREATE INDEX IF NOT EXISTS referrals_view_counsellor ON referral.referrals_view
     (organisation, counsellor, updated_at DESC);
+-- Retention of the packet: when it was removed, by which rule (added later).
+ALTER TABLE referral.referrals_view
+    ADD COLUMN IF NOT EXISTS packet_removed_at timestamptz,
+    ADD COLUMN IF NOT EXISTS packet_removal_rule text;
 """
 
 COLUMNS = (
@@ -208,6 +212,9 @@ class ReferralProjection(Projection):
             lambda e: {"overdue": True, "overdue_since": e["due_on"]}
         ),
         Referral.ConsentRevoked: referral_changed(lambda e: {"consent_revoked": True}),
+        Referral.PacketRemoved: referral_changed(
+            lambda e: {"packet_removed_at": e.at, "packet_removal_rule": e["rule"]}
+        ),
         Referral.ResumptionRecorded: referral_changed(
             lambda e: {"resumes": e["resumes"], "resume_on": e["resume_on"]}
         ),

@@ -109,6 +109,10 @@ PUBLICATIONS: dict[type, Publication] = {
         contracts.ReferralConsentRevokedV1,
         lambda s: _referral(s, partner_id=s["partner_id"], consent_id=s["consent_id"]),
     ),
+    Referral.PacketRemoved: Publication(
+        contracts.ReferralPacketRemovedV1,
+        lambda s: _referral(s, rule=s["rule"], ended_at=s["ended_at"]),
+    ),
     Referral.ResumptionRecorded: Publication(
         contracts.GuidanceResumedV1,
         lambda s: _referral(s, resumes=s["resumes"], resume_on=s["resume_on"], note=s["note"]),

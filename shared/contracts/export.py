@@ -215,7 +215,9 @@ class ReferralSection(_Part):
 
     referrals: list[dict[str, Any]] = Field(
         description="Each referral: partner, reason, data categories, consent, status and "
-        "its times, answers, outcome, resumption, and its history (`history`)."
+        "its times, answers, outcome, resumption, when and by which rule retention removed "
+        "its packet (`packet_removed_at`, `packet_removal_rule`; its texts then read "
+        "`REMOVED`), and its history (`history`)."
     )
     recipients: list[Recipient]
     """Every disclosure of the client's data to a partner."""

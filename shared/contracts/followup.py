@@ -145,3 +145,20 @@ class AftercareRequestedV1(_FollowUp):
     checkin_id: uuid.UUID
     due_on: date
     reopened: bool
+
+
+class StatisticsPurgedV1(IntegrationEvent):
+    """The `statistics` retention deleted the anonymised figures (`figures` outcome
+    figures, `bottlenecks` bottlenecks) dated before `cutoff`, of `organisation` (null: of
+    every organisation), by `rule`. No client is named: the figures are anonymous."""
+
+    service: ClassVar[str] = "followup"
+    subject_field: ClassVar[str] = "purge_id"
+    event_type: ClassVar[str] = "StatisticsPurged"
+
+    purge_id: uuid.UUID
+    organisation: str | None = None
+    rule: str
+    cutoff: date
+    figures: int
+    bottlenecks: int

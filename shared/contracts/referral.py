@@ -9,7 +9,7 @@ partners, and whether guidance resumes after a referral.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -187,6 +187,17 @@ class ReferralConsentRevokedV1(_PartnerStep):
     event_type: ClassVar[str] = "ReferralConsentRevoked"
 
     consent_id: uuid.UUID
+
+
+class ReferralPacketRemovedV1(_Referral):
+    """Retention removed the referral's packet (`rule`: the agency's period), the
+    referral having ended at `ended_at`: the packet and letter are no longer served and
+    the texts the partner received read `REMOVED`; the referral record stays."""
+
+    event_type: ClassVar[str] = "ReferralPacketRemoved"
+
+    rule: str
+    ended_at: datetime
 
 
 class GuidanceResumedV1(_Referral):

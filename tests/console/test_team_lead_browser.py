@@ -5,7 +5,8 @@ through the APIs to save time; then the team lead signs in, lands on the dashboa
 finds the outcome and the partner in the figures' tables and in their CSV files (the
 partner's name defused there), the caseload per counsellor, the same page on a narrow
 screen, a bad date refused at its field; from the organisation's cases it opens the case
-and places a legal hold on it (an erasure is refused meanwhile), then lifts it. In
+and places a legal hold on it (an erasure is refused meanwhile), then lifts it, and reads
+the retention periods per purpose. In
 English; a shorter pass in Dutch and in French (one sign-in each). axe-core on every
 page, a screenshot of each."""
 
@@ -229,6 +230,16 @@ def test_a_team_lead_reads_the_dashboard_downloads_its_figures_and_holds_a_case(
         assert page.locator("#hold-state").inner_text() == "none"
         assert page.locator("#holds").count() == 0
         visit.check("legal-hold-lifted")
+
+        # Retention: the period per purpose, and what it removed (nothing yet here).
+        page.click("nav.site-nav a[href='/retention']")
+        assert page.locator("h1").inner_text() == "Retention"
+        rules = [r.inner_text() for r in page.locator("#retention-rules tbody tr").all()]
+        assert "7 years after the client's last case closed" in rules[0], rules
+        assert "12 months after the referral ended" in rules[1], rules
+        assert "10 years after the figure's day" in rules[2], rules
+        assert page.locator("#archived-figures").count() == 1
+        visit.check("retention")
     finally:
         context.close()
 
@@ -255,6 +266,9 @@ def test_the_team_lead_pages_in_dutch_and_french(
         page.goto(f"{system.base}/cases/{case_id}/legal-hold")
         assert page.locator("#place-heading").inner_text() == t(language, "Place a legal hold")
         visit.check("legal-hold")
+        page.goto(f"{system.base}/retention")
+        assert page.locator("h1").inner_text() == t(language, "Retention")
+        visit.check("retention")
     finally:
         context.close()
 
@@ -270,6 +284,7 @@ def test_the_dashboard_is_the_team_leads(system: System, browser: Any) -> None:
             "/dashboard",
             "/dashboard/outcomes.csv",
             f"/cases/{uuid.uuid4()}/legal-hold",
+            "/retention",
         ):
             answer = page.goto(system.base + path)
             assert answer is not None and answer.status == 404, path

@@ -164,6 +164,8 @@ READS: dict[str, tuple[Read, ...]] = {
     # Check-ins due: ids, numbers and days.
     "/followup/v1/worklist": NOTHING,
     "/followup/v1/reports/outcomes": (Read("team_lead"),),
+    # The retention rules, the anonymised archive's size and the purges: counts and days.
+    "/followup/v1/retention": (Read("team_lead"),),
     # referral
     "/referral/v1/referrals/{referral_id}": (
         Read("counsellor", "referral", ("referrals",), purpose="referral"),
@@ -182,6 +184,8 @@ READS: dict[str, tuple[Read, ...]] = {
     "/referral/v1/partners/{partner_id}": NOTHING,
     "/referral/v1/partners/{partner_id}/figures": (Read("team_lead"),),
     "/referral/v1/reports/network": (Read("team_lead"),),
+    # The retention rules and the removed packets: ids, dates, rules.
+    "/referral/v1/retention": (Read("team_lead"),),
 }
 # fmt: on
 # Reads that name no case: of a client, or of a list (one read per client shown).

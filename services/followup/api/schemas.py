@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
+from shared.privacy.retention_answers import RetentionRuleOut
 from shared.schemas import Answer, Day, Id, MultiLine, Strict
 from shared.vocabulary import GuidanceOutcome
 
@@ -285,3 +286,35 @@ class OutcomesReport(Answer):
     buckets 0-30, 30-60, 60-90, 90-180 and 180 or more (from inclusive, to exclusive)."""
     bottlenecks: dict[str, int]
     """Bottlenecks detected in the period per kind, e.g. {"unreachable": 2}."""
+
+
+class StatisticsPurgeOut(Answer):
+    """One run of the `statistics` retention that deleted anonymised figures (a receipt)."""
+
+    purge_id: uuid.UUID
+    """The receipt's id (the `StatisticsPurged` event's aggregate)."""
+    purged_at: datetime
+    """When."""
+    rule: str
+    """The rule applied."""
+    cutoff: date
+    """Figures dated before this day went."""
+    figures: int
+    """How many outcome figures went."""
+    bottlenecks: int
+    """How many bottlenecks went."""
+    actor: str
+    """`system:retention`."""
+
+
+class StatisticsRetention(Answer):
+    """The retention rules, the anonymised archive of the organisation and its receipts."""
+
+    rules: list[RetentionRuleOut]
+    """Every purpose's rule."""
+    archived_figures: int
+    """The organisation's anonymised outcome figures kept (erased clients')."""
+    oldest_figure_on: date | None
+    """The day of the oldest of them; null when there is none."""
+    purges: list[StatisticsPurgeOut]
+    """The statistics retention's runs that deleted figures, the latest first (at most 50)."""

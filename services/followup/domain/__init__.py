@@ -1,6 +1,6 @@
 """Follow-up's domain: one aggregate, the follow-up of a case with its events (`followup.py`),
 its commands (`checks.py`, `closing.py`), its values (`values.py`) and its rules and
-vocabulary (`rules.py`).
+vocabulary (`rules.py`); the receipt of the statistics retention (`retention.py`).
 
 Pure domain: the standard library and eventsourcing only. The public names are here, so
 `from services.followup.domain import FollowUp` does not depend on the module layout.
@@ -9,6 +9,7 @@ Pure domain: the standard library and eventsourcing only. The public names are h
 from __future__ import annotations
 
 from services.followup.domain.followup import FollowUp
+from services.followup.domain.retention import StatisticsPurge
 from services.followup.domain.rules import (
     ACTION_STATUSES,
     BOTTLENECK_KINDS,
@@ -44,6 +45,7 @@ __all__ = [
     "OWNERS",
     "FollowUp",
     "FollowUpError",
+    "StatisticsPurge",
     "action_id_for_todo",
     "bottleneck_id_for",
     "check_day_in_case_history",

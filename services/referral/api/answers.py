@@ -38,6 +38,8 @@ def referral_out(r: Referral) -> ReferralOut:
         closing_note=r.closing_note,
         withdrawal_reason=r.withdrawal_reason,
         resumption=None if r.resumption is None else asdict(r.resumption),
+        packet_removed_at=r.packet_removed_at,
+        packet_removal_rule=r.packet_removal_rule,
         created_at=r.created_on,
         updated_at=r.modified_on,
         version=r.version,
@@ -60,6 +62,7 @@ def partner_view(r: Referral, consented: bool = True) -> PartnerReferralOut:
         acknowledged_at=r.acknowledged_at,
         answered_at=r.answered_at,
         outcome=r.outcome.outcome if r.outcome else None,
+        packet_removed_at=r.packet_removed_at,
         updated_at=r.modified_on,
         version=r.version,
     )
@@ -85,6 +88,19 @@ def partner_out(p: Partner) -> PartnerOut:
         created_at=p.created_on,
         updated_at=p.modified_on,
         version=p.version,
+    )
+
+
+def packet_removed(r: Referral) -> Problem | None:
+    """410 once retention removed the referral's packet; None while it is kept."""
+    if r.packet_removed_at is None:
+        return None
+    return Problem(
+        f"The packet of referral {r.id} was removed by retention on "
+        f"{r.packet_removed_at.date().isoformat()} ({r.packet_removal_rule}).",
+        status=410,
+        code="packet-removed",
+        title="Packet removed",
     )
 
 

@@ -11,7 +11,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from services.referral.api.answers import ReferralView, shared_categories, view
+from services.referral.api.answers import (
+    ReferralView,
+    packet_removed,
+    shared_categories,
+    view,
+)
 from services.referral.api.dependencies import App, PartnerCommand, PartnerUser
 from services.referral.api.partner_schemas import Packet
 from services.referral.api.schemas import DeclineIn, OutcomeIn, PartnerReferralOut
@@ -77,6 +82,8 @@ async def get_packet(
     """The client's data the partner may read: only the consented categories, opened
     now; each read is recorded (PartnerDataAccessed) and listed in the access log."""
     referral = await run_in_threadpool(lambda: app.referral(referral_id, who))
+    if (removed := packet_removed(referral)) is not None:
+        raise removed
     categories = await shared_categories(request, referral)
     if referral.status not in SHARED:
         raise Problem(
@@ -118,6 +125,8 @@ async def get_letter(
     API access, in the client's preferred language unless `lang` names another; each render
     is recorded like a packet read. The console prints it as PDF."""
     referral = await run_in_threadpool(lambda: app.referral(referral_id, who))
+    if (removed := packet_removed(referral)) is not None:
+        raise removed
     categories = await shared_categories(request, referral)
     if referral.status not in LETTER:
         raise Problem(

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StrictBool, StrictStr
 
+from shared.privacy.retention_answers import RetentionRuleOut
 from shared.schemas import Answer, Day, Id, MultiLine, Strict
 from shared.vocabulary import DataCategory, ReferralOutcome
 
@@ -173,6 +174,11 @@ class ReferralOut(Answer):
     """The counsellor's reason, if withdrawn."""
     resumption: dict[str, Any] | None
     """Whether guidance resumes: {resumes, resume_on, note, recorded_at}; null until recorded."""
+    packet_removed_at: datetime | None = None
+    """When retention removed the packet (the reason, decline reason and outcome notes
+    then read `REMOVED`); null while it is kept."""
+    packet_removal_rule: str | None = None
+    """The retention rule that removed it (e.g. `referral_packet: 12 months after ...`)."""
     created_at: datetime
     """When the referral was proposed."""
     updated_at: datetime
@@ -212,6 +218,9 @@ class PartnerReferralOut(Answer):
     """The reported outcome (`completed`, `partially_completed`, `not_completed`, `no_show`); null
     before it.
     """
+    packet_removed_at: datetime | None = None
+    """When the referring organisation's retention removed the packet (it is no longer
+    served: 410 `packet-removed`); null while it is kept."""
     updated_at: datetime
     """When it last changed."""
     version: int
@@ -264,3 +273,33 @@ class ReferralItem(Answer):
     """When it last changed."""
     version: int
     """The referral's version."""
+
+
+class RemovedPacket(Answer):
+    """A referral whose packet retention removed (no personal data)."""
+
+    referral_id: uuid.UUID
+    """The referral."""
+    case_id: uuid.UUID
+    """Its case."""
+    partner_id: uuid.UUID
+    """The partner it was sent to."""
+    status: str
+    """`declined`, `closed` or `withdrawn`."""
+    ended_at: datetime | None
+    """When the referral ended."""
+    packet_removed_at: datetime
+    """When the packet was removed."""
+    rule: str
+    """The rule that removed it."""
+
+
+class PacketRetention(Answer):
+    """The agency's retention rules, and the packets removed by the `referral_packet` rule."""
+
+    rules: list[RetentionRuleOut]
+    """Every purpose's rule (a legal hold on any case of the client keeps everything)."""
+    removed: list[RemovedPacket]
+    """The organisation's referrals whose packet was removed, the latest first."""
+    total: int
+    """How many there are in all."""

@@ -9,7 +9,11 @@ passed in.
                                                       declined                    │
                                     declined / outcome_reported ──close──▶ closed ◀┘
 
-The counsellor can withdraw a referral until an outcome is reported. Beside the status
+The counsellor can withdraw a referral until an outcome is reported. Once it ended
+(declined, closed or withdrawn) for the agency's `referral_packet` retention period,
+retention removes its packet (`PacketRemoved`, a tombstone): the packet and letter are
+no longer served and the texts the partner received (the reason, the decline reason,
+the outcome's notes) read `REMOVED`; ids, dates, status and outcome code stay. Beside the status
 a referral carries two marks that never go away once set: `overdue` (the partner did not
 answer within the allowed working days of its sending) and `consent_revoked` (the client
 withdrew the consent the referral rests on: from then on nothing of the client is shared
@@ -29,7 +33,9 @@ from eventsourcing.utils import register_topic
 from services.referral.domain.referral_rules import (
     AWAITING_ANSWER,
     CLOSABLE,
+    ENDED,
     OUTCOMES,
+    REMOVED,
     SHARED,
     WITHDRAWABLE,
     Outcome,
@@ -146,6 +152,23 @@ class Referral(Aggregate):
                 self.resumes, self.resume_on, self.note, self.timestamp
             )
 
+    class PacketRemoved(Event):
+        """Retention removed the packet: `rule` names the period, `ended_at` when the
+        referral ended (no personal data: the tombstone itself)."""
+
+        rule: str
+        ended_at: datetime
+
+        def apply(self, aggregate: Referral) -> None:
+            aggregate.packet_removed_at = self.timestamp
+            aggregate.packet_removal_rule = self.rule
+            aggregate.reason = REMOVED
+            if aggregate.decline_reason is not None:
+                aggregate.decline_reason = REMOVED
+            o = aggregate.outcome
+            if o is not None and o.notes is not None:
+                aggregate.outcome = Outcome(o.outcome, REMOVED, o.reported_at)
+
     def __init__(
         self,
         case_id: uuid.UUID,
@@ -179,6 +202,8 @@ class Referral(Aggregate):
         self.consent_revoked = False
         self.consent_revoked_at: datetime | None = None
         self.resumption: Resumption | None = None
+        self.packet_removed_at: datetime | None = None
+        self.packet_removal_rule: str | None = None
 
     @classmethod
     def propose(
@@ -355,11 +380,27 @@ class Referral(Aggregate):
         )
         return True
 
+    @property
+    def ended_at(self) -> datetime | None:
+        """When the referral ended (declined, closed or withdrawn); None while it runs."""
+        if self.status not in ENDED:
+            return None
+        return self.answered_at if self.status == "declined" else self.closed_at
+
+    def remove_packet(self, *, ended_before: datetime, rule: str, actor: str, at: datetime) -> bool:
+        """Retention: remove the packet of a referral that ended before `ended_before`;
+        True if removed now (False: still running, ended since, or removed already)."""
+        ended = self.ended_at
+        if self.packet_removed_at is not None or ended is None or ended >= ended_before:
+            return False
+        self._event(self.PacketRemoved, at, actor, rule=rule, ended_at=ended)
+        return True
+
     # -- views ---------------------------------------------------------------------------
     @property
     def shares_data(self) -> bool:
         """Whether the partner may read the client's data now (status and consent)."""
-        return self.status in SHARED and not self.consent_revoked
+        return self.status in SHARED and not self.consent_revoked and self.packet_removed_at is None
 
 
 EVENTS = (

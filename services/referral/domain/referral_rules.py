@@ -31,6 +31,10 @@ SHARED = ("sent", "acknowledged", "accepted", "outcome_reported")
 LETTER = ("proposed", *SHARED)
 WITHDRAWABLE = ("proposed", "sent", "acknowledged", "accepted")
 CLOSABLE = ("declined", "outcome_reported")
+# The referral ended: its packet's retention period runs from then.
+ENDED = ("declined", "closed", "withdrawn")
+# What the partner-facing texts read once retention removed the packet.
+REMOVED = "REMOVED"
 
 
 def check_reason(reason: str, field: str = "reason") -> str:
