@@ -203,7 +203,7 @@ def test_a_counsellor_takes_a_client_from_consent_to_an_agreed_plan(
         assert pdf_href and pdf_href.endswith(f"/document.pdf?lang={language}")
         if language == "fr":
             # The PDF as the browser downloads it, with the session's cookie.
-            pdf = page.request.get(system.base + pdf_href)
+            pdf = page.request.get(system.base + pdf_href, timeout=60_000)
             assert pdf.status == 200
             assert pdf.headers["content-type"] == "application/pdf"
             assert pdf.headers["content-disposition"].startswith('attachment; filename="plan-')

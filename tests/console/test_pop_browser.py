@@ -133,7 +133,9 @@ def test_a_counsellor_records_the_question_insights_decisions_and_support_needs(
         for heading in ("Reflecties en inzichten", "Keuzes en beslissingen"):
             assert heading in printed
         page.screenshot(path=str(screenshots / "pop-nl-99-document.png"), full_page=True)
-        pdf = page.request.get(f"{system.base}/plans/{plan_id}/document.pdf?lang=nl")
+        pdf = page.request.get(
+            f"{system.base}/plans/{plan_id}/document.pdf?lang=nl", timeout=60_000
+        )
         assert pdf.status == 200
         assert pdf.body().startswith(b"%PDF-")
     finally:

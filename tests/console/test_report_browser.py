@@ -83,7 +83,10 @@ def test_notes_make_the_report_the_client_agrees_to(
         page.goto(system.base + href)
         assert "Rapport de réflexion et d'action" in page.content()
         assert "Visiter un entrepôt" in page.content()
-        pdf = page.request.get(f"{system.base}/cases/{case_id}/report/document.pdf?lang=fr")
+        # A PDF renders in WeasyPrint, slower than a step on a loaded machine.
+        pdf = page.request.get(
+            f"{system.base}/cases/{case_id}/report/document.pdf?lang=fr", timeout=60_000
+        )
         assert pdf.status == 200 and pdf.body().startswith(b"%PDF-")
     finally:
         context.close()
