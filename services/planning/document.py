@@ -1,7 +1,8 @@
 """The client's printable plan: one clean HTML page, in Dutch, French or English, with what
 the client agreed to: the career question, the gaps, the client's insights, choices and
 decisions with their reasons, the goals with their SMART measures, the actions with owners
-and dates, the support the client needs, the agreement and its version. The console prints
+and dates, what the actions produced (CVs, applications and where they stand), the support
+the client needs, the agreement and its version. The console prints
 it as PDF."""
 
 from __future__ import annotations
@@ -55,6 +56,20 @@ _OWN_TEXT: dict[str, dict[str, str]] = {
         "support_mobility": "mobility",
         "support_finances": "finances",
         "support_other": "other",
+        "products": "What I made and sent",
+        "product_skills_cv": "Skills-based CV",
+        "product_cv": "CV",
+        "product_application": "Job application",
+        "product_cover_letter": "Cover letter",
+        "product_portfolio_piece": "Portfolio piece",
+        "product_other": "Other",
+        "application_to": "to",
+        "application_draft": "not sent yet",
+        "application_sent": "sent",
+        "application_interview": "invited for an interview",
+        "application_offer": "offered the job",
+        "application_rejected": "not retained",
+        "application_withdrawn": "withdrawn",
     },
     "nl": {
         "title": "Persoonlijk ontwikkelingsplan (POP)",
@@ -97,6 +112,20 @@ _OWN_TEXT: dict[str, dict[str, str]] = {
         "support_mobility": "mobiliteit",
         "support_finances": "financiën",
         "support_other": "andere",
+        "products": "Wat ik maakte en verstuurde",
+        "product_skills_cv": "Competentiegericht cv",
+        "product_cv": "Cv",
+        "product_application": "Sollicitatie",
+        "product_cover_letter": "Motivatiebrief",
+        "product_portfolio_piece": "Portfoliostuk",
+        "product_other": "Ander",
+        "application_to": "bij",
+        "application_draft": "nog niet verstuurd",
+        "application_sent": "verstuurd",
+        "application_interview": "uitgenodigd voor een gesprek",
+        "application_offer": "job aangeboden",
+        "application_rejected": "niet weerhouden",
+        "application_withdrawn": "ingetrokken",
     },
     "fr": {
         "title": "Plan personnel de développement (PPD)",
@@ -139,6 +168,20 @@ _OWN_TEXT: dict[str, dict[str, str]] = {
         "support_mobility": "mobilité",
         "support_finances": "finances",
         "support_other": "autre",
+        "products": "Ce que j'ai réalisé et envoyé",
+        "product_skills_cv": "CV par compétences",
+        "product_cv": "CV",
+        "product_application": "Candidature",
+        "product_cover_letter": "Lettre de motivation",
+        "product_portfolio_piece": "Pièce de portfolio",
+        "product_other": "Autre",
+        "application_to": "chez",
+        "application_draft": "pas encore envoyée",
+        "application_sent": "envoyée",
+        "application_interview": "invité à un entretien",
+        "application_offer": "emploi proposé",
+        "application_rejected": "non retenue",
+        "application_withdrawn": "retirée",
     },
 }
 TEXT = {lang: {**COMMON_TEXT[lang], **words} for lang, words in _OWN_TEXT.items()}
@@ -204,6 +247,26 @@ def support_html(plan: dict[str, Any], t: dict[str, str]) -> str:
     listed = "".join(f"<li>{t['support_' + k]}</li>" for k in kinds if "support_" + k in t)
     notes = f'<p class="said">{_said(needs["notes"])}</p>' if needs.get("notes") else ""
     return f"<h2>{t['support']}</h2>" + (f"<ul>{listed}</ul>" if listed else "") + notes
+
+
+def products_html(plan: dict[str, Any], t: dict[str, str]) -> str:
+    """What the actions produced, each with its day; an application with its employer, job,
+    status and the day of that status (nothing when there are none)."""
+    items = []
+    for p in plan.get("products") or []:
+        kind = t.get("product_" + str(p["kind"]), "")
+        line = f"{iso_day(p['date'])}: <strong>{kind}</strong>: {_said(p['title'])}"
+        application = p.get("application")
+        if application:
+            last = application["steps"][-1] if application["steps"] else None
+            line += (
+                f" ({_said(application['position'])}, {t['application_to']} "
+                f"{_said(application['employer'])})"
+            )
+            if last is not None:
+                line += f": {t.get('application_' + str(last['status']), '')} {iso_day(last['on'])}"
+        items.append(f"<li>{line}</li>")
+    return f"<h2>{t['products']}</h2><ul>{''.join(items)}</ul>" if items else ""
 
 
 def render(
@@ -273,7 +336,8 @@ def render(
         f"<dt>{t['status']}</dt><dd>{e(t.get(plan['status'], plan['status']))}</dd>"
         f"{version}</dl>{question}<h2>{t['gaps']}</h2>{gaps_html}"
         f"{reflection_html(plan, t)}"
-        f"<h2>{t['goals']}</h2>{''.join(goals_html)}{support_html(plan, t)}"
+        f"<h2>{t['goals']}</h2>{''.join(goals_html)}{products_html(plan, t)}"
+        f"{support_html(plan, t)}"
         f"<h2>{t['agreement']}</h2>{agreement}"
         f"<footer>{t['printed']} {printed.isoformat()}</footer></body></html>"
     )

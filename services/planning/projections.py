@@ -92,6 +92,8 @@ class PlanningProjection(Projection):
         Plan.InsightRecorded: updated(),
         Plan.DecisionRecorded: updated(),
         Plan.SupportNeedsRecorded: updated(),
+        Plan.ProductRecorded: updated(),
+        Plan.ApplicationStatusChanged: updated(),
         Plan.PartyAgreed: updated(),
     }
 

@@ -133,6 +133,41 @@ class SupportNeedsRecordedV1(_Plan):
     notes: Personal | None = None
 
 
+ProductKind = Literal["skills_cv", "cv", "application", "cover_letter", "portfolio_piece", "other"]
+ApplicationStatus = Literal["draft", "sent", "interview", "offer", "rejected", "withdrawn"]
+
+
+class ProductRecordedV1(_Plan):
+    """An action produced something: a CV (skills-based or other), a job application, a
+    cover letter, a portfolio piece; its title, notes and an application's employer and job
+    are sealed. An application starts `sent` (with `sent_on`) or `draft`."""
+
+    event_type: ClassVar[str] = "ProductRecorded"
+
+    product_id: uuid.UUID
+    action_id: uuid.UUID
+    kind: ProductKind
+    title: Personal
+    dated: date
+    document_hash: str | None = None
+    notes: Personal | None = None
+    employer: Personal | None = None
+    position: Personal | None = None
+    sent_on: date | None = None
+
+
+class ApplicationStatusChangedV1(_Plan):
+    """A job application moved on (`sent`, `interview`, `offer`, `rejected`, `withdrawn`)
+    on a day; the employer's answer in words is sealed."""
+
+    event_type: ClassVar[str] = "ApplicationStatusChanged"
+
+    product_id: uuid.UUID
+    status: ApplicationStatus
+    on: date
+    answer: Personal | None = None
+
+
 class AgreedAction(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

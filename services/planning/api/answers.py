@@ -103,6 +103,15 @@ class PlanOut(Answer):
         description="The support the client needs: {kinds, notes, recorded_at}; null until "
         "recorded.",
     )
+    products: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="What the actions produced, oldest first (a record of work done, not "
+        "agreed content): [{product_id, action_id, kind (`skills_cv`, `cv`, `application`, "
+        "`cover_letter`, `portfolio_piece`, `other`), title, date, document_hash, notes, "
+        "added_at, application}]; `application` is null but for an application: {employer, "
+        "position, status (`draft`, `sent`, `interview`, `offer`, `rejected`, `withdrawn`), "
+        "sent_on, steps [{status, on, answer, recorded_at, actor}]}.",
+    )
     agreements: dict[str, Any]
     """Per party (`client`, `counsellor`): the revision it agreed to, when, who."""
     # Version numbers count agreements (1 = the first agreed version): the `n` of
@@ -187,6 +196,7 @@ def plan_out(p: Plan) -> PlanOut:
         insights=p.insights_list(),
         decisions=p.decisions_list(),
         support_needs=p.support_needs_dict(),
+        products=p.products_list(),
         agreements=p.agreements_dict(),
         agreed_versions=list(range(1, len(p.agreed_versions) + 1)),
         agreed_revisions=sorted(p.agreed_versions),

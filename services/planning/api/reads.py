@@ -194,8 +194,9 @@ async def get_document(
     """The plan as a printable page for the client, in their preferred language: the career
     question (the plan's own words, else the case's), the competences to work on, the
     client's insights, choices and decisions with their reasons, the goals with their SMART
-    measures and target dates, the actions with who does them and by when, the support the
-    client needs, and the agreement with its version.
+    measures and target dates, the actions with who does them and by when, what they
+    produced (CVs, job applications and where they stand), the support the client needs,
+    and the agreement with its version.
     The console prints it as PDF."""
     plan = await run_in_threadpool(
         _read, app, plan_id, who, "plan-document", ["identity", "career_question", "plan"]
@@ -215,6 +216,7 @@ async def get_document(
             "status": plan.status,
             "gaps": plan.suggested_focus["gaps"],
             "last_agreed": agreed[-1] if agreed else None,
+            "products": plan.products_list(),
         },
         client_name=name,
         career_question=question,

@@ -199,6 +199,69 @@ class PortfolioAssessmentIn(Strict):
     """`continue` (the recognition procedure) or `stop`."""
 
 
+Sha256 = Annotated[StrictStr, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
+
+
+class ProductIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "application",
+                    "title": "Application as care assistant",
+                    "date": "2026-01-20",
+                    "employer": "Woonzorgcentrum De Linde",
+                    "position": "Care assistant (part-time)",
+                    "sent_on": "2026-01-21",
+                },
+                {"kind": "skills_cv", "title": "Skills-based CV", "date": "2026-01-14"},
+            ]
+        }
+    )
+
+    kind: Literal["skills_cv", "cv", "application", "cover_letter", "portfolio_piece", "other"]
+    """`skills_cv` (a skills-based CV), `cv` (another CV), `application` (a job
+    application), `cover_letter`, `portfolio_piece` or `other`."""
+    title: Title
+    """What it is, in a few words (1-200 characters)."""
+    date: Day
+    """When it was made (ISO date, not ahead)."""
+    document_hash: Sha256 | None = None
+    """The document's SHA-256 as `sha256:<64 hex digits>` (the document itself is kept
+    elsewhere)."""
+    notes: Note | None = None
+    """More about it (at most 2000 characters)."""
+    employer: Title | None = None
+    """An application's employer (to whom; required for an application, else absent)."""
+    position: Title | None = None
+    """An application's job (for which job; required for an application, else absent)."""
+    sent_on: Day | None = None
+    """When an application was sent (not ahead); without it the application is a `draft`."""
+
+
+class ApplicationStatusIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "interview",
+                    "on": "2026-01-28",
+                    "answer": "Invited for an interview on 4 February.",
+                }
+            ]
+        }
+    )
+
+    status: Literal["sent", "interview", "offer", "rejected", "withdrawn"]
+    """Where the application stands now: `sent` (from `draft`), `interview` (again for a
+    further round), `offer`, `rejected` or `withdrawn` (the client pulled it or declined the
+    offer); `offer`, `rejected` and `withdrawn` end it (an offer can still be declined)."""
+    on: Day
+    """The day it happened (ISO date): not ahead, not before the application's last step."""
+    answer: Note | None = None
+    """The employer's answer or what was said, in words (at most 2000 characters)."""
+
+
 class CareerQuestionIn(Strict):
     model_config = ConfigDict(
         json_schema_extra={
@@ -308,6 +371,11 @@ class InsightCreated(Changed):
 class DecisionCreated(Changed):
     decision_id: uuid.UUID
     """The new choice's or decision's id."""
+
+
+class ProductCreated(Changed):
+    product_id: uuid.UUID
+    """The new product's id."""
 
 
 class EvidenceCreated(Changed):

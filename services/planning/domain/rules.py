@@ -15,6 +15,21 @@ ADVICE = ("continue", "stop")
 DECISION_KINDS = ("choice", "decision")
 # The support a client may need to follow the plan (the free text says more).
 SUPPORT_KINDS = ("language", "digital_skills", "childcare", "mobility", "finances", "other")
+# What an action can produce (seed 002: "draw up a skills-based CV", "write a job
+# application"): fixed codes, the title says more.
+PRODUCT_KINDS = ("skills_cv", "cv", "application", "cover_letter", "portfolio_piece", "other")
+# Where a job application stands: `draft` until sent, then the employer's answers;
+# `withdrawn` when the client pulls it (or declines an offer).
+APPLICATION_STATUSES = ("draft", "sent", "interview", "offer", "rejected", "withdrawn")
+# The statuses an application may move to from each (an interview may have further rounds).
+APPLICATION_STEPS: dict[str, tuple[str, ...]] = {
+    "draft": ("sent", "withdrawn"),
+    "sent": ("interview", "offer", "rejected", "withdrawn"),
+    "interview": ("interview", "offer", "rejected", "withdrawn"),
+    "offer": ("withdrawn",),
+    "rejected": (),
+    "withdrawn": (),
+}
 ESCO_URI = re.compile(r"^http://data\.europa\.eu/esco/(skill|occupation)/[0-9a-fA-F-]{8,}$")
 PLAN_NAMESPACE = uuid.UUID("0b7e4b0e-6d1c-4f7e-9d0a-5a3f6c1d2e01")
 
