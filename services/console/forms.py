@@ -37,6 +37,8 @@ DONE = {
     "insight": N_("The insight is recorded."),
     "plan-decision": N_("The choice or decision is recorded."),
     "support-needs": N_("The support needs are saved."),
+    "product": N_("The product is recorded."),
+    "application-status": N_("The application's status is recorded."),
     "rights": N_("The information on rights and duties is recorded."),
     "complaint": N_("The complaint is registered."),
     "complaint-answered": N_("The answer to the complaint is recorded."),

@@ -61,6 +61,29 @@ SUPPORT_KINDS = {
     "finances": N_("Finances"),
     "other": N_("Other"),
 }
+PRODUCT_KINDS = {
+    "skills_cv": N_("Skills-based CV"),
+    "cv": N_("CV"),
+    "application": N_("Job application"),
+    "cover_letter": N_("Cover letter"),
+    "portfolio_piece": N_("Portfolio piece"),
+    "other": N_("Other"),
+}
+APPLICATION_STATUSES = {
+    "draft": N_("not sent yet"),
+    "sent": N_("sent"),
+    "interview": N_("invited for an interview"),
+    "offer": N_("offered the job"),
+    "rejected": N_("not retained"),
+    "withdrawn": N_("withdrawn"),
+}
+# The statuses an application may move to from each (as planning's domain allows).
+APPLICATION_STEPS = {
+    "draft": ("sent", "withdrawn"),
+    "sent": ("interview", "offer", "rejected", "withdrawn"),
+    "interview": ("interview", "offer", "rejected", "withdrawn"),
+    "offer": ("withdrawn",),
+}
 # The SMART criteria, in order, and the goal form's control each is judged on.
 SMART = {
     "specific": N_("Specific"),
@@ -122,6 +145,24 @@ DECISION_FIELDS = {
 SUPPORT_FIELDS = {
     "kinds": N_("Choose each kind of support once."),
     "notes": N_("Describe the support needed (at most 2000 characters); say what “other” is."),
+}
+PRODUCT_FIELDS = {
+    "action_id": N_("Choose the action that produced it (not a cancelled one)."),
+    "kind": N_("Choose what kind of product it is."),
+    "title": N_("Give it a title (at most 200 characters, on one line)."),
+    "date": N_("Enter the day it was made: today or earlier."),
+    "notes": N_("Notes are at most 2000 characters."),
+    "employer": N_("For an application, name the employer (at most 200 characters)."),
+    "position": N_("For an application, name the job (at most 200 characters)."),
+    "sent_on": N_(
+        "Enter the day the application was sent: today or earlier; only for an application."
+    ),
+}
+STATUS_FIELDS = {
+    "product_id": N_("Only an application has a status."),
+    "status": N_("Choose a status the application can move to."),
+    "on": N_("Enter the day: today or earlier, not before the application's last step."),
+    "answer": N_("The answer is at most 2000 characters."),
 }
 
 
@@ -185,6 +226,27 @@ async def show_plan(
         decision_options=[(k, page.gettext(n)) for k, n in DECISION_KINDS.items()],
         support_kinds=SUPPORT_KINDS,
         support_options=[(k, page.gettext(n)) for k, n in SUPPORT_KINDS.items()],
+        product_kinds=PRODUCT_KINDS,
+        product_options=[(k, page.gettext(n)) for k, n in PRODUCT_KINDS.items()],
+        application_statuses=APPLICATION_STATUSES,
+        application_steps={
+            k: [(s, page.gettext(APPLICATION_STATUSES[s])) for s in steps]
+            for k, steps in APPLICATION_STEPS.items()
+        },
+        # The actions a product may come from (not cancelled ones), in the goals' order.
+        action_options=[
+            (a["action_id"], shortened(str(a["description"])))
+            for goal in plan["goals"]
+            for a in goal["actions"]
+            if a["status"] != "cancelled"
+        ],
+        products_of={
+            str(a["action_id"]): [
+                p for p in plan.get("products", []) if p["action_id"] == a["action_id"]
+            ]
+            for goal in plan["goals"]
+            for a in goal["actions"]
+        },
         # An insight's day: today unless the counsellor says otherwise.
         today=datetime.now(UTC).date().isoformat(),
         # The printable plan (HTML and PDF, services/console/printing.py), client's language first.
@@ -219,7 +281,8 @@ async def change_plan(
     done: str | None = None,
 ) -> Response:
     """Send one of the plan editor's forms; the editor again, the refusal at the form."""
-    method = "PUT" if path in ("type", "priorities", "career-question", "support-needs") else "POST"
+    puts = ("type", "priorities", "career-question", "support-needs")
+    method = "PUT" if path in puts or path.endswith("/status") else "POST"
     return await submit(
         request,
         page,
@@ -318,6 +381,76 @@ async def add_action(
         form,
         anchor=f"goal-{goal_id}",
         done="action",
+    )
+
+
+def shortened(description: str, limit: int = 80) -> str:
+    """An action's description as an option of a list: its first line, at most `limit`."""
+    line = description.splitlines()[0] if description else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+# Before the action's `{step}` (complete, cancel): "products" is not a step.
+@router.post("/plans/{plan_id}/products")
+async def record_product(request: Request, plan_id: uuid.UUID, page: SignedIn) -> Response:
+    """A product of an action: the action is chosen in the form, the API's path names it."""
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(
+        form, "action_id", "kind", "title", "date", "notes", "employer", "position", "sent_on"
+    )
+    body: dict[str, Any] = {
+        "kind": values["kind"],
+        "title": values["title"],
+        "date": values["date"] or None,
+        "notes": values["notes"] or None,
+    }
+    for name in ("employer", "position", "sent_on"):  # an application's, else left out
+        if values[name]:
+            body[name] = values[name]
+    refused = None
+    try:
+        action_id = str(uuid.UUID(values["action_id"]))
+    except ValueError:
+        action_id = "-"
+        refused = FormErrors()
+        refused.add("product-action_id", page.gettext(PRODUCT_FIELDS["action_id"]))
+    return await submit(
+        request,
+        page,
+        "POST",
+        f"/planning/v1/plans/{plan_id}/actions/{action_id}/products",
+        form,
+        body,
+        name="product",
+        fields=PRODUCT_FIELDS,
+        values=values,
+        show=functools.partial(show_plan, request, page, plan_id),
+        redirect=f"/plans/{plan_id}?done=product#products",
+        refused=refused,
+    )
+
+
+@router.post("/plans/{plan_id}/products/{product_id}/status")
+async def record_application_status(
+    request: Request, plan_id: uuid.UUID, product_id: uuid.UUID, page: SignedIn
+) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "status", "on", "answer")
+    body = {**values, "on": values["on"] or None, "answer": values["answer"] or None}
+    return await change_plan(
+        request,
+        page,
+        plan_id,
+        f"status-{product_id}",
+        f"products/{product_id}/status",
+        body,
+        STATUS_FIELDS,
+        values,
+        form,
+        anchor=f"product-{product_id}",
+        done="application-status",
     )
 
 
