@@ -105,6 +105,11 @@ MARKED = (
     "decision_text",
     "decision_reasons",
     "support_notes",
+    "product_title",
+    "product_notes",
+    "application_employer",
+    "application_position",
+    "application_answer",
     "plan_close_reason",
     # follow-up: ContactRecorded, ActionChecked + BottleneckDetected, ToDoAgreed (and
     # planning's ActionAdded made of it), FeedbackGiven, FollowUpClosed
@@ -484,6 +489,31 @@ async def seed(
         f"/plans/{plan_id}/support-needs",
         headers,
         {"kinds": ["language", "other"], "notes": f"Needs {m['support_notes']}"},
+    )
+    # What an action produced: a job application, and the employer's answer to it.
+    product = await send(
+        planning_api,
+        "POST",
+        f"/plans/{plan_id}/actions/{action_id}/products",
+        headers,
+        {
+            "kind": "application",
+            "title": f"Application {m['product_title']}",
+            "date": days(0),
+            "notes": f"Wrote {m['product_notes']}",
+            "employer": f"School {m['application_employer']}",
+            "position": f"Teacher {m['application_position']}",
+            "sent_on": days(0),
+        },
+        201,
+    )
+    w["product_id"] = product["product_id"]
+    await send(
+        planning_api,
+        "PUT",
+        f"/plans/{plan_id}/products/{product['product_id']}/status",
+        headers,
+        {"status": "interview", "on": days(0), "answer": f"Come {m['application_answer']}"},
     )
     for party in ("client", "counsellor"):
         agreed = await send(
@@ -1029,6 +1059,10 @@ def check_aggregates(
     assert decision.kind == "decision"
     erased(plan.career_question, insight.text, decision.text, decision.reasons)
     erased(plan.support_needs.kinds, plan.support_needs.notes)
+    [product] = plan.products.values()
+    assert (product.kind, product.status) == ("application", "interview")
+    erased(product.title, product.notes, product.employer, product.position)
+    erased(product.steps[-1].answer)
     erased(*(v.content for v in plan.agreed_versions.values()))
     erased(plan.closed.reason)
 

@@ -2,7 +2,7 @@
 problem+json and change nothing (the plan's state, ETag and events as they were).
 
 The rows share one world (`Worlds`: built once, rebuilt after a row that fails): an accepted
-case's plan in an organisation of its own, at version 7, another organisation's plan and a
+case's plan in an organisation of its own, at version 9, another organisation's plan and a
 bare plan.
 """
 
@@ -56,6 +56,8 @@ P_QUESTION = "/plans/{plan}/career-question"
 P_INSIGHTS = "/plans/{plan}/insights"
 P_DECISIONS = "/plans/{plan}/decisions"
 P_SUPPORT = "/plans/{plan}/support-needs"
+P_PRODUCTS = "/plans/{plan}/actions/{action}/products"
+P_STATUS = "/plans/{plan}/products/{application}/status"
 TYPE = {"plan_type": "reflection"}
 ORDER = {"order": ["{goal2}", "{goal}"]}
 ANALYSIS = {"career_target": "Teacher", "strengths": [{"text": "Coaching"}]}
@@ -66,6 +68,15 @@ QUESTION = {"question": "Which work suits me?"}
 INSIGHT = {"text": "I like helping people", "date": "2024-05-01"}
 DECISION = {"kind": "choice", "text": "Care work", "reasons": "The trial went well"}
 SUPPORT = {"kinds": ["language"], "notes": "Dutch at B1"}
+PRODUCT = {"kind": "skills_cv", "title": "Skills-based CV", "date": "2024-05-01"}
+APPLICATION = {
+    "kind": "application",
+    "title": "Application",
+    "date": "2024-05-01",
+    "employer": "De Linde",
+    "position": "Care assistant",
+}
+STATUS = {"status": "interview", "on": days(0), "answer": "Thursday at ten"}
 
 
 def item(**overrides: Any) -> dict[str, Any]:
@@ -75,7 +86,7 @@ def item(**overrides: Any) -> dict[str, Any]:
 def plan_command_rows(
     name: str, method: str, path: str, body: Any, *, other: str, missing: str
 ) -> dict[str, Bad]:
-    """A command on the world's plan (at version 7): the rows every command shares."""
+    """A command on the world's plan (at version 9): the rows every command shares."""
     return command_rows(
         name,
         method,
@@ -602,6 +613,115 @@ BAD: dict[str, Bad] = {
         other="/plans/{other_plan}/support-needs",
         missing="/plans/{missing}/support-needs",
     ),
+    # POST /plans/{id}/actions/{action_id}/products
+    "product/empty": Bad(
+        "POST", P_PRODUCTS, 422, INVALID, body={}, fields=("kind", "title", "date")
+    ),
+    "product/unknown-kind": Bad(
+        "POST", P_PRODUCTS, 422, INVALID, body={**PRODUCT, "kind": "poem"}, fields=("kind",)
+    ),
+    "product/dated-ahead": Bad(
+        "POST", P_PRODUCTS, 422, INVALID, body={**PRODUCT, "date": days(2)}, fields=("date",)
+    ),
+    "product/title-too-long": Bad(
+        "POST", P_PRODUCTS, 422, INVALID, body={**PRODUCT, "title": "x" * 201}, fields=("title",)
+    ),
+    "product/employer-of-a-cv": Bad(
+        "POST", P_PRODUCTS, 422, INVALID, body={**PRODUCT, "employer": "X"}, fields=("employer",)
+    ),
+    "product/application-to-nobody": Bad(
+        "POST",
+        P_PRODUCTS,
+        422,
+        INVALID,
+        body=without(APPLICATION, "employer"),
+        fields=("employer",),
+    ),
+    "product/application-sent-ahead": Bad(
+        "POST",
+        P_PRODUCTS,
+        422,
+        INVALID,
+        body={**APPLICATION, "sent_on": days(2)},
+        fields=("sent_on",),
+    ),
+    "product/bad-hash": Bad(
+        "POST",
+        P_PRODUCTS,
+        422,
+        INVALID,
+        body={**PRODUCT, "document_hash": "md5:1"},
+        fields=("document_hash",),
+    ),
+    "product/unknown-field": Bad(
+        "POST", P_PRODUCTS, 422, INVALID, body={**PRODUCT, "pages": 2}, fields=("pages",)
+    ),
+    "product/invalid-json": Bad("POST", P_PRODUCTS, 422, INVALID, raw="kind: cv"),
+    "product/unknown-action": Bad(
+        "POST", "/plans/{plan}/actions/{missing}/products", 404, "not-found", body=PRODUCT
+    ),
+    "product/action-not-a-uuid": Bad(
+        "POST",
+        "/plans/{plan}/actions/7/products",
+        422,
+        INVALID,
+        body=PRODUCT,
+        fields=("action_id",),
+    ),
+    **plan_command_rows(
+        "product",
+        "POST",
+        P_PRODUCTS,
+        PRODUCT,
+        other="/plans/{other_plan}/actions/{action}/products",
+        missing="/plans/{missing}/actions/{action}/products",
+    ),
+    # PUT /plans/{id}/products/{product_id}/status
+    "status/empty": Bad("PUT", P_STATUS, 422, INVALID, body={}, fields=("status", "on")),
+    "status/unknown-status": Bad(
+        "PUT", P_STATUS, 422, INVALID, body={**STATUS, "status": "hired"}, fields=("status",)
+    ),
+    "status/back-to-draft": Bad(
+        "PUT", P_STATUS, 422, INVALID, body={**STATUS, "status": "draft"}, fields=("status",)
+    ),
+    "status/sent-again": Bad(
+        "PUT", P_STATUS, 422, INVALID, body={**STATUS, "status": "sent"}, fields=("status",)
+    ),
+    "status/ahead": Bad(
+        "PUT", P_STATUS, 422, INVALID, body={**STATUS, "on": days(2)}, fields=("on",)
+    ),
+    "status/before-it-was-sent": Bad(
+        "PUT", P_STATUS, 422, INVALID, body={**STATUS, "on": days(-9)}, fields=("on",)
+    ),
+    "status/answer-too-long": Bad(
+        "PUT", P_STATUS, 422, INVALID, body={**STATUS, "answer": "x" * 2001}, fields=("answer",)
+    ),
+    "status/of-a-cv": Bad(
+        "PUT",
+        "/plans/{plan}/products/{cv}/status",
+        422,
+        INVALID,
+        body=STATUS,
+        fields=("product_id",),
+    ),
+    "status/unknown-product": Bad(
+        "PUT", "/plans/{plan}/products/{missing}/status", 404, "not-found", body=STATUS
+    ),
+    "status/product-not-a-uuid": Bad(
+        "PUT", "/plans/{plan}/products/7/status", 422, INVALID, body=STATUS, fields=("product_id",)
+    ),
+    "status/unknown-field": Bad(
+        "PUT", P_STATUS, 422, INVALID, body={**STATUS, "salary": 1}, fields=("salary",)
+    ),
+    "status/invalid-json": Bad("PUT", P_STATUS, 422, INVALID, raw="status=offer"),
+    **plan_command_rows(
+        "status",
+        "PUT",
+        P_STATUS,
+        STATUS,
+        other="/plans/{other_plan}/products/{application}/status",
+        missing="/plans/{missing}/products/{application}/status",
+    ),
     # POST /plans/{id}/agreement
     "agree/empty": Bad("POST", P_AGREE, 422, INVALID, body={}, fields=("party",)),
     "agree/unknown-party": Bad(
@@ -630,8 +750,9 @@ BAD: dict[str, Bad] = {
 
 @dataclass
 class World:
-    """One organisation's plan at version 7 (type chosen; goals `goal` and `goal2`; an open
-    `action` and a completed `done` under `goal`), another organisation's plan and a bare
+    """One organisation's plan at version 9 (type chosen; goals `goal` and `goal2`; an open
+    `action` and a completed `done` under `goal`; the `cv` and the `application` (sent five
+    days ago) that `done` produced), another organisation's plan and a bare
     plan of the same organisation."""
 
     org: str
@@ -663,6 +784,10 @@ async def build_world(api: httpx.AsyncClient, planning_api: httpx.AsyncClient, t
         await send(planning_api, "POST", f"/plans/{p}/goals/{goal}/actions", h, an_action(), 201)
     )["action_id"]
     await send(planning_api, "POST", f"/plans/{p}/actions/{done}/complete", h)
+    products = f"/plans/{p}/actions/{done}/products"
+    cv = (await send(planning_api, "POST", products, h, PRODUCT, 201))["product_id"]
+    sent = {**APPLICATION, "sent_on": days(-5)}
+    application = (await send(planning_api, "POST", products, h, sent, 201))["product_id"]
     ids = {
         "plan": p,
         "case": plan["case_id"],
@@ -670,6 +795,8 @@ async def build_world(api: httpx.AsyncClient, planning_api: httpx.AsyncClient, t
         "goal2": goal2,
         "action": action,
         "done": done,
+        "cv": cv,
+        "application": application,
         "missing": str(uuid.uuid4()),
     }
     other = bearer(token("counsellor", org=new_org()))
@@ -708,8 +835,8 @@ async def test_a_bad_request_answers_a_problem_and_changes_nothing(
 ) -> None:
     async with worlds.use("plan", lambda: build_world(api, planning_api, token)) as world:
         before = await snapshot(planning_api, planning_app, world)
-        assert before["plan"]["version"] == 7 and before["etag:plan"] == '"7"'
-        assert before["events:plan"] == 7
+        assert before["plan"]["version"] == 9 and before["etag:plan"] == '"9"'
+        assert before["events:plan"] == 9
 
         r = await bad_request(
             planning_api,
@@ -740,7 +867,9 @@ def test_the_bad_request_table_covers_every_planning_path() -> None:
     def shape(path: str) -> str:
         path = path.split("?")[0]
         path = re.sub(r"/versions/1$", "/versions/{}", path)
-        return re.sub(r"\{[a-z_0-9]+\}|(?<=/plans/)my-plan|(?<=/actions/)7", "{}", path)
+        return re.sub(
+            r"\{[a-z_0-9]+\}|(?<=/plans/)my-plan|(?<=/actions/)7|(?<=/products/)7", "{}", path
+        )
 
     routes = {
         (method, shape(getattr(route, "path", "")))
