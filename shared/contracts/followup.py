@@ -103,8 +103,10 @@ class ToDoAgreedV1(_FollowUp):
 
 
 class OutcomeRecordedV1(_FollowUp):
-    """The outcome of the guidance (a job with its contract type if known, study or
-    training, an own business, volunteering, still searching, other, none)."""
+    """The outcome of the guidance; a job may name its contract type.
+
+    The outcomes: a job (`employed`), study or training (`education`), an own business
+    (`self_employed`), `volunteering`, `still_searching`, `other`, `none`."""
 
     event_type: ClassVar[str] = "OutcomeRecorded"
 

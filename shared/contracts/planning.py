@@ -138,9 +138,11 @@ ApplicationStatus = Literal["draft", "sent", "interview", "offer", "rejected", "
 
 
 class ProductRecordedV1(_Plan):
-    """An action produced something: a CV (skills-based or other), a job application, a
-    cover letter, a portfolio piece; its title, notes and an application's employer and job
-    are sealed. An application starts `sent` (with `sent_on`) or `draft`."""
+    """An action produced a CV, a job application, a cover letter...; its texts sealed.
+
+    The kinds: `skills_cv`, `cv`, `application`, `cover_letter`, `portfolio_piece`,
+    `other`. Its title, notes and an application's employer and job are sealed. An
+    application starts `sent` (with `sent_on`) or `draft`."""
 
     event_type: ClassVar[str] = "ProductRecorded"
 
@@ -157,8 +159,9 @@ class ProductRecordedV1(_Plan):
 
 
 class ApplicationStatusChangedV1(_Plan):
-    """A job application moved on (`sent`, `interview`, `offer`, `rejected`, `withdrawn`)
-    on a day; the employer's answer in words is sealed."""
+    """A job application moved on to a status on a day; the employer's answer sealed.
+
+    The statuses: `sent`, `interview`, `offer`, `rejected`, `withdrawn`."""
 
     event_type: ClassVar[str] = "ApplicationStatusChanged"
 
