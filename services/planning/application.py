@@ -37,6 +37,10 @@ class PlanningApplication(ServiceApplication):
             ("title", "notes", "employer", "position"), subject="client_id"
         ),
         Plan.ApplicationStatusChanged: PersonalFields(("answer",), subject="client_id"),
+        Plan.InstrumentUsed: PersonalFields(
+            ("result", "scores", "interpretation"), subject="client_id"
+        ),
+        Plan.InstrumentInterpreted: PersonalFields(("interpretation",), subject="client_id"),
         Plan.Agreed: PersonalFields(("content",), subject="client_id"),
         Plan.Closed: PersonalFields(("reason",), subject="client_id"),
     }

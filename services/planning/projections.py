@@ -94,6 +94,8 @@ class PlanningProjection(Projection):
         Plan.SupportNeedsRecorded: updated(),
         Plan.ProductRecorded: updated(),
         Plan.ApplicationStatusChanged: updated(),
+        Plan.InstrumentUsed: updated(),
+        Plan.InstrumentInterpreted: updated(),
         Plan.PartyAgreed: updated(),
     }
 

@@ -76,6 +76,24 @@ PUBLICATIONS: dict[type, Publication] = {
         contracts.ApplicationStatusChangedV1,
         lambda s: _plan(s, "product_id", "status", "on", "answer"),
     ),
+    Plan.InstrumentUsed: Publication(
+        contracts.InstrumentUsedV1,
+        lambda s: _plan(
+            s,
+            "use_id",
+            "instrument",
+            "instrument_name",
+            "used_on",
+            "result",
+            "scores",
+            "interpretation",
+            "competences",
+            "goal_ids",
+        ),
+    ),
+    Plan.InstrumentInterpreted: Publication(
+        contracts.InstrumentInterpretedV1, lambda s: _plan(s, "use_id", "interpretation")
+    ),
     Plan.Agreed: Publication(
         contracts.PlanAgreedV1,
         lambda s: {**_plan(s, "organisation", "actions"), "version": s["revision"]},

@@ -160,7 +160,8 @@ class PlanningSection(_Part):
         description="Each plan: type, goals by priority with their actions and owners, "
         "competence analysis, portfolio, career question, insights, choices and decisions "
         "with their reasons, support needs, the actions' products (CVs, job applications "
-        "with their employer, job, status and answers), agreements, every agreed version with its "
+        "with their employer, job, status and answers), the instruments used with their "
+        "results and interpretation, agreements, every agreed version with its "
         "content, and the history of every change (`history`)."
     )
 

@@ -171,6 +171,34 @@ class ApplicationStatusChangedV1(_Plan):
     answer: Personal | None = None
 
 
+class InstrumentUsedV1(_Plan):
+    """An instrument of the agency's list was used; its result and interpretation sealed.
+
+    `instrument` is its code in `GUIDANCE_INSTRUMENTS`, `instrument_name` its name then;
+    `competences` and `goal_ids` say what in the plan it informs."""
+
+    event_type: ClassVar[str] = "InstrumentUsed"
+
+    use_id: uuid.UUID
+    instrument: str
+    instrument_name: str
+    used_on: date
+    result: Personal | None = None
+    scores: Personal | None = None
+    interpretation: Personal | None = None
+    competences: list[Competence]
+    goal_ids: list[uuid.UUID]
+
+
+class InstrumentInterpretedV1(_Plan):
+    """The counsellor interpreted an instrument's result; the interpretation sealed."""
+
+    event_type: ClassVar[str] = "InstrumentInterpreted"
+
+    use_id: uuid.UUID
+    interpretation: Personal
+
+
 class AgreedAction(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

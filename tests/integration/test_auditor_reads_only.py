@@ -196,6 +196,14 @@ BODIES: dict[tuple[str, str], Body] = {
         "on": days(0),
         "answer": "Thursday",
     },
+    ("POST", "/planning/v1/plans/{plan_id}/instruments"): lambda i: {
+        "instrument": "riasec",
+        "used_on": days(-1),
+        "result": "S-I-A",
+    },
+    ("PUT", "/planning/v1/plans/{plan_id}/instruments/{use_id}/interpretation"): lambda i: {
+        "interpretation": "Care work fits"
+    },
     ("POST", "/planning/v1/plans/{plan_id}/close"): lambda i: {"reason": "Guidance ended"},
     ("POST", "/planning/v1/plans/{plan_id}/agreement"): lambda i: {"party": "client"},
     # follow-up
@@ -378,6 +386,13 @@ async def world(
     )
     assert r.status_code == 201, r.text
     product_id = r.json()["product_id"]
+    r = await planning_api.post(
+        f"{base}/instruments",
+        json={"instrument": "riasec", "used_on": days(-1), "result": "S-I-A"},
+        headers=counsellor,
+    )
+    assert r.status_code == 201, r.text
+    use_id = r.json()["use_id"]
 
     async def the_followup() -> Any:
         r = await followup_api.get(
@@ -436,6 +451,7 @@ async def world(
         "goal_id": goal_id,
         "action_id": action_id,
         "product_id": product_id,
+        "use_id": use_id,
         "followup_id": followup["followup_id"],
         "checkin_id": followup["checkins"][0]["checkin_id"],
         "partner_id": partner_id,

@@ -106,6 +106,7 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "GET /planning/v1/plans/{plan}/versions/1": STAFF_READ,
     "POST /planning/v1/plans/{plan}/actions/{action}/products": (201, *COUNSELLOR_CHANGE[1:]),
     "PUT /planning/v1/plans/{plan}/products/{product}/status": COUNSELLOR_CHANGE,
+    "POST /planning/v1/plans/{plan}/instruments": (201, *COUNSELLOR_CHANGE[1:]),
     "GET /followup/v1/followups/{followup}": STAFF_READ,
 }
 # fmt: on
@@ -119,6 +120,11 @@ BODIES: dict[str, dict[str, Any]] = {
         "kind": "skills_cv",
         "title": "Skills-based CV",
         "date": date.today().isoformat(),
+    },
+    "POST /planning/v1/plans/{plan}/instruments": {
+        "instrument": "riasec",
+        "used_on": date.today().isoformat(),
+        "result": "S-I-A",
     },
     "PUT /planning/v1/plans/{plan}/products/{product}/status": {
         "status": "interview",

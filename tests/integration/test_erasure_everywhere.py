@@ -110,6 +110,9 @@ MARKED = (
     "application_employer",
     "application_position",
     "application_answer",
+    "instrument_result",
+    "instrument_score",
+    "instrument_interpretation",
     "plan_close_reason",
     # follow-up: ContactRecorded, ActionChecked + BottleneckDetected, ToDoAgreed (and
     # planning's ActionAdded made of it), FeedbackGiven, FollowUpClosed
@@ -508,6 +511,22 @@ async def seed(
         201,
     )
     w["product_id"] = product["product_id"]
+    # An instrument's result (words and a score's name) and its interpretation.
+    await send(
+        planning_api,
+        "POST",
+        f"/plans/{plan_id}/instruments",
+        headers,
+        {
+            "instrument": "riasec",
+            "used_on": days(0),
+            "result": f"Social {m['instrument_result']}",
+            "scores": {f"S{m['instrument_score']}": 38},
+            "interpretation": f"Fits {m['instrument_interpretation']}",
+            "goal_ids": [goal_id],
+        },
+        201,
+    )
     await send(
         planning_api,
         "PUT",
@@ -1063,6 +1082,9 @@ def check_aggregates(
     assert (product.kind, product.status) == ("application", "interview")
     erased(product.title, product.notes, product.employer, product.position)
     erased(product.steps[-1].answer)
+    [instrument] = plan.instrument_uses.values()
+    assert instrument.instrument == "riasec"
+    erased(instrument.result, instrument.scores, instrument.interpretation)
     erased(*(v.content for v in plan.agreed_versions.values()))
     erased(plan.closed.reason)
 

@@ -128,6 +128,7 @@ READS: dict[str, tuple[Read, ...]] = {
     "/intake/v1/complaints/{complaint_id}": (Read("counsellor", "complaint", ("complaints",)),),
     "/intake/v1/reports/complaints": (Read("team_lead"),),
     # planning
+    "/planning/v1/instruments": NOTHING,  # the agency's list: no personal data
     "/planning/v1/plans": (
         Read("counsellor", "plan-list", PLAN),
         Read("counsellor", "plan-list", PLAN, params=BY_CASE),

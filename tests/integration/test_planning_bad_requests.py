@@ -2,7 +2,7 @@
 problem+json and change nothing (the plan's state, ETag and events as they were).
 
 The rows share one world (`Worlds`: built once, rebuilt after a row that fails): an accepted
-case's plan in an organisation of its own, at version 9, another organisation's plan and a
+case's plan in an organisation of its own, at version 10, another organisation's plan and a
 bare plan.
 """
 
@@ -58,6 +58,8 @@ P_DECISIONS = "/plans/{plan}/decisions"
 P_SUPPORT = "/plans/{plan}/support-needs"
 P_PRODUCTS = "/plans/{plan}/actions/{action}/products"
 P_STATUS = "/plans/{plan}/products/{application}/status"
+P_INSTRUMENTS = "/plans/{plan}/instruments"
+P_INTERPRET = "/plans/{plan}/instruments/{use}/interpretation"
 TYPE = {"plan_type": "reflection"}
 ORDER = {"order": ["{goal2}", "{goal}"]}
 ANALYSIS = {"career_target": "Teacher", "strengths": [{"text": "Coaching"}]}
@@ -77,6 +79,8 @@ APPLICATION = {
     "position": "Care assistant",
 }
 STATUS = {"status": "interview", "on": days(0), "answer": "Thursday at ten"}
+INSTRUMENT = {"instrument": "riasec", "used_on": "2024-05-01", "result": "S-I-A"}
+INTERPRETATION = {"interpretation": "Care work fits"}
 
 
 def item(**overrides: Any) -> dict[str, Any]:
@@ -86,7 +90,7 @@ def item(**overrides: Any) -> dict[str, Any]:
 def plan_command_rows(
     name: str, method: str, path: str, body: Any, *, other: str, missing: str
 ) -> dict[str, Bad]:
-    """A command on the world's plan (at version 9): the rows every command shares."""
+    """A command on the world's plan (at version 10): the rows every command shares."""
     return command_rows(
         name,
         method,
@@ -722,6 +726,114 @@ BAD: dict[str, Bad] = {
         other="/plans/{other_plan}/products/{application}/status",
         missing="/plans/{missing}/products/{application}/status",
     ),
+    # GET /instruments
+    "instruments/no-token": Bad("GET", "/instruments", 401, "unauthorized", who="none"),
+    "instruments/partner": Bad("GET", "/instruments", 403, "forbidden", who="partner"),
+    # POST /plans/{id}/instruments
+    "instrument/empty": Bad(
+        "POST", P_INSTRUMENTS, 422, INVALID, body={}, fields=("instrument", "used_on")
+    ),
+    "instrument/unknown": Bad(
+        "POST",
+        P_INSTRUMENTS,
+        422,
+        INVALID,
+        body={**INSTRUMENT, "instrument": "tarot"},
+        fields=("instrument",),
+    ),
+    "instrument/used-ahead": Bad(
+        "POST",
+        P_INSTRUMENTS,
+        422,
+        INVALID,
+        body={**INSTRUMENT, "used_on": days(2)},
+        fields=("used_on",),
+    ),
+    "instrument/no-result": Bad(
+        "POST",
+        P_INSTRUMENTS,
+        422,
+        INVALID,
+        body=without(INSTRUMENT, "result"),
+        fields=("result",),
+    ),
+    "instrument/score-not-a-number": Bad(
+        "POST",
+        P_INSTRUMENTS,
+        422,
+        INVALID,
+        body={**INSTRUMENT, "scores": {"S": "high"}},
+        fields=("scores.S",),
+    ),
+    "instrument/unknown-goal": Bad(
+        "POST",
+        P_INSTRUMENTS,
+        422,
+        INVALID,
+        body={**INSTRUMENT, "goal_ids": ["{missing}"]},
+        fields=("goal_ids",),
+    ),
+    "instrument/unknown-competence": Bad(
+        "POST",
+        P_INSTRUMENTS,
+        422,
+        INVALID,
+        body={**INSTRUMENT, "competences": ["luck"]},
+        fields=("competences.0",),
+    ),
+    "instrument/result-too-long": Bad(
+        "POST",
+        P_INSTRUMENTS,
+        422,
+        INVALID,
+        body={**INSTRUMENT, "result": "x" * 4001},
+        fields=("result",),
+    ),
+    "instrument/unknown-field": Bad(
+        "POST", P_INSTRUMENTS, 422, INVALID, body={**INSTRUMENT, "norm": "x"}, fields=("norm",)
+    ),
+    "instrument/invalid-json": Bad("POST", P_INSTRUMENTS, 422, INVALID, raw="riasec"),
+    **plan_command_rows(
+        "instrument",
+        "POST",
+        P_INSTRUMENTS,
+        INSTRUMENT,
+        other="/plans/{other_plan}/instruments",
+        missing="/plans/{missing}/instruments",
+    ),
+    # PUT /plans/{id}/instruments/{use_id}/interpretation
+    "interpretation/empty": Bad(
+        "PUT", P_INTERPRET, 422, INVALID, body={}, fields=("interpretation",)
+    ),
+    "interpretation/blank": Bad(
+        "PUT", P_INTERPRET, 422, INVALID, body={"interpretation": "  "}, fields=("interpretation",)
+    ),
+    "interpretation/unknown-use": Bad(
+        "PUT",
+        "/plans/{plan}/instruments/{missing}/interpretation",
+        404,
+        "not-found",
+        body=INTERPRETATION,
+    ),
+    "interpretation/use-not-a-uuid": Bad(
+        "PUT",
+        "/plans/{plan}/instruments/7/interpretation",
+        422,
+        INVALID,
+        body=INTERPRETATION,
+        fields=("use_id",),
+    ),
+    "interpretation/unknown-field": Bad(
+        "PUT", P_INTERPRET, 422, INVALID, body={**INTERPRETATION, "x": 1}, fields=("x",)
+    ),
+    **plan_command_rows(
+        "interpretation",
+        "PUT",
+        P_INTERPRET,
+        INTERPRETATION,
+        other="/plans/{other_plan}/instruments/{use}/interpretation",
+        missing="/plans/{missing}/instruments/{use}/interpretation",
+    ),
     # POST /plans/{id}/agreement
     "agree/empty": Bad("POST", P_AGREE, 422, INVALID, body={}, fields=("party",)),
     "agree/unknown-party": Bad(
@@ -750,9 +862,9 @@ BAD: dict[str, Bad] = {
 
 @dataclass
 class World:
-    """One organisation's plan at version 9 (type chosen; goals `goal` and `goal2`; an open
+    """One organisation's plan at version 10 (type chosen; goals `goal` and `goal2`; an open
     `action` and a completed `done` under `goal`; the `cv` and the `application` (sent five
-    days ago) that `done` produced), another organisation's plan and a bare
+    days ago) that `done` produced; an instrument's `use`), another organisation's plan and a bare
     plan of the same organisation."""
 
     org: str
@@ -788,6 +900,7 @@ async def build_world(api: httpx.AsyncClient, planning_api: httpx.AsyncClient, t
     cv = (await send(planning_api, "POST", products, h, PRODUCT, 201))["product_id"]
     sent = {**APPLICATION, "sent_on": days(-5)}
     application = (await send(planning_api, "POST", products, h, sent, 201))["product_id"]
+    used = await send(planning_api, "POST", f"/plans/{p}/instruments", h, INSTRUMENT, 201)
     ids = {
         "plan": p,
         "case": plan["case_id"],
@@ -797,6 +910,7 @@ async def build_world(api: httpx.AsyncClient, planning_api: httpx.AsyncClient, t
         "done": done,
         "cv": cv,
         "application": application,
+        "use": used["use_id"],
         "missing": str(uuid.uuid4()),
     }
     other = bearer(token("counsellor", org=new_org()))
@@ -835,8 +949,8 @@ async def test_a_bad_request_answers_a_problem_and_changes_nothing(
 ) -> None:
     async with worlds.use("plan", lambda: build_world(api, planning_api, token)) as world:
         before = await snapshot(planning_api, planning_app, world)
-        assert before["plan"]["version"] == 9 and before["etag:plan"] == '"9"'
-        assert before["events:plan"] == 9
+        assert before["plan"]["version"] == 10 and before["etag:plan"] == '"10"'
+        assert before["events:plan"] == 10
 
         r = await bad_request(
             planning_api,
@@ -868,7 +982,9 @@ def test_the_bad_request_table_covers_every_planning_path() -> None:
         path = path.split("?")[0]
         path = re.sub(r"/versions/1$", "/versions/{}", path)
         return re.sub(
-            r"\{[a-z_0-9]+\}|(?<=/plans/)my-plan|(?<=/actions/)7|(?<=/products/)7", "{}", path
+            r"\{[a-z_0-9]+\}|(?<=/plans/)my-plan|(?<=/actions/)7|(?<=/products/)7|(?<=/instruments/)7",
+            "{}",
+            path,
         )
 
     routes = {

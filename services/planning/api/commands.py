@@ -26,6 +26,9 @@ from services.planning.api.schemas import (
     GoalIn,
     InsightCreated,
     InsightIn,
+    InstrumentIn,
+    InstrumentUseCreated,
+    InterpretationIn,
     PlanTypeIn,
     PortfolioAssessmentIn,
     PrioritiesIn,
@@ -33,7 +36,7 @@ from services.planning.api.schemas import (
     ProductIn,
     SupportNeedsIn,
 )
-from services.planning.domain import Plan
+from services.planning.domain import Plan, PlanningError
 from shared.idempotency import new_id
 
 router = APIRouter(tags=["planning"])
@@ -285,6 +288,50 @@ async def record_application_status(
             answer=body.answer,
             actor=cmd.who.sub,
             at=at,
+        )
+    )
+    return Changed(**changed(plan))
+
+
+@router.post(
+    "/plans/{plan_id}/instruments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=InstrumentUseCreated,
+)
+async def record_instrument(body: InstrumentIn, cmd: PlanCommand) -> InstrumentUseCreated:
+    """Record an instrument of the agency's list used in the guidance: when, its result
+    (in words and/or as scores), the counsellor's interpretation, and the competences and
+    goals it informs. A record of the guidance: the plan's revision stays."""
+    known = {i.code: i.name for i in cmd.app.settings.instruments}
+    if body.instrument not in known:
+        raise PlanningError("invalid", f"Unknown instrument {body.instrument!r}.", "instrument")
+    use_id = new_id()
+    plan = await cmd.run(
+        lambda plan, at: plan.record_instrument(
+            use_id=use_id,
+            instrument=body.instrument,
+            instrument_name=known[body.instrument],
+            used_on=body.used_on,
+            result=body.result,
+            scores=body.scores,
+            interpretation=body.interpretation,
+            competences=list(body.competences),
+            goal_ids=list(body.goal_ids),
+            actor=cmd.who.sub,
+            at=at,
+        )
+    )
+    return InstrumentUseCreated(use_id=use_id, **changed(plan))
+
+
+@router.put("/plans/{plan_id}/instruments/{use_id}/interpretation", response_model=Changed)
+async def interpret_instrument(
+    use_id: uuid.UUID, body: InterpretationIn, cmd: PlanCommand
+) -> Changed:
+    """Record (or replace) the counsellor's interpretation of an instrument's result."""
+    plan = await cmd.run(
+        lambda plan, at: plan.interpret_instrument(
+            use_id=use_id, interpretation=body.interpretation, actor=cmd.who.sub, at=at
         )
     )
     return Changed(**changed(plan))

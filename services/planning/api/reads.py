@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from services.planning.api.answers import (
+    InstrumentOut,
     PartyAgreementOut,
     PlanOut,
     PlanVersionOut,
@@ -35,6 +36,13 @@ from shared.privacy import ERASED
 from shared.schemas import CounsellorFilter, Limit, Offset
 
 router = APIRouter(tags=["planning"])
+
+
+@router.get("/instruments", response_model=list[InstrumentOut])
+async def get_instruments(who: Staff, app: App) -> list[InstrumentOut]:
+    """The agency's instruments (tests, questionnaires) a plan may record the results of:
+    `GUIDANCE_INSTRUMENTS`. No personal data: no read is recorded."""
+    return [InstrumentOut(**i.model_dump()) for i in app.settings.instruments]
 
 
 @router.get("/plans", response_model=list[PlanOut])

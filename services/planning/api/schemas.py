@@ -262,6 +262,50 @@ class ApplicationStatusIn(Strict):
     """The employer's answer or what was said, in words (at most 2000 characters)."""
 
 
+class InstrumentIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "instrument": "riasec",
+                    "used_on": "2026-01-15",
+                    "result": "Social and investigative first: S-I-A.",
+                    "scores": {"R": 12, "I": 31, "A": 24, "S": 38, "E": 15, "C": 10},
+                    "interpretation": "Fits the wish to work with people; explore care.",
+                    "competences": ["quality_reflection", "work_exploration"],
+                    "goal_ids": [],
+                }
+            ]
+        }
+    )
+
+    instrument: Annotated[StrictStr, Field(min_length=1, max_length=50)]
+    """The instrument's code in the agency's list (`GET /planning/v1/instruments`)."""
+    used_on: Day
+    """The day it was used (ISO date, not ahead)."""
+    result: Annotated[StrictStr, Field(max_length=4000), MultiLine] | None = None
+    """The result in words (at most 4000 characters); this or `scores` is required."""
+    scores: dict[str, float] | None = Field(default=None, max_length=20)
+    """The result as scores: a name (1-100 characters) and a number each, at most 20."""
+    interpretation: Annotated[StrictStr, Field(max_length=4000), MultiLine] | None = None
+    """The counsellor's interpretation (at most 4000 characters); may follow later."""
+    competences: list[Competence] = Field(default_factory=list, max_length=5)
+    """The career competences it informs, each once."""
+    goal_ids: list[Id] = Field(default_factory=list, max_length=50)
+    """The goals of this plan it informs, each once."""
+
+
+class InterpretationIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"interpretation": "Fits the wish to work with people; explore care."}]
+        }
+    )
+
+    interpretation: Annotated[StrictStr, Field(min_length=1, max_length=4000), MultiLine]
+    """The counsellor's interpretation of the result (1-4000 characters); replaces the former."""
+
+
 class CareerQuestionIn(Strict):
     model_config = ConfigDict(
         json_schema_extra={
@@ -371,6 +415,11 @@ class InsightCreated(Changed):
 class DecisionCreated(Changed):
     decision_id: uuid.UUID
     """The new choice's or decision's id."""
+
+
+class InstrumentUseCreated(Changed):
+    use_id: uuid.UUID
+    """The new record's id."""
 
 
 class ProductCreated(Changed):

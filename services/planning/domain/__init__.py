@@ -2,7 +2,7 @@
 
 Pure domain: the standard library and eventsourcing.domain only. `plan.py` is the
 aggregate (its events, creation and guards; its commands mixed in from `goals.py`,
-`competences.py`, `reflection.py`, `products.py`, `agreement.py`, its views from
+`competences.py`, `reflection.py`, `products.py`, `instruments.py`, `agreement.py`, its views from
 `views.py`), `rules.py` the words its fields take and the plan id of a case,
 `values.py` the value objects its state is made of (goals, actions, evidence, agreements,
 products), `smart.py` the SMART check of a goal, `errors.py` planning's error.
@@ -38,6 +38,7 @@ from services.planning.domain.values import (
     Evidence,
     Goal,
     Insight,
+    InstrumentUse,
     Portfolio,
     Product,
     SupportNeeds,
@@ -68,6 +69,7 @@ __all__ = [
     "Evidence",
     "Goal",
     "Insight",
+    "InstrumentUse",
     "Plan",
     "PlanningError",
     "Portfolio",

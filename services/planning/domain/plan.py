@@ -10,7 +10,8 @@ they always were).
 
 Its commands are in `goals.py`, `competences.py`, `reflection.py` (the career question,
 insights, choices and decisions, support needs), `products.py` (what its actions
-produce: CVs, job applications and their answers) and `agreement.py`, its views in
+produce: CVs, job applications and their answers), `instruments.py` (the instruments used,
+their results and interpretation) and `agreement.py`, its views in
 `views.py` (mixed in); the words its fields take and `plan_id_for` in `rules.py`.
 Longer than 300 lines on purpose: the events are nested in the class, as their stored
 topics (`services.planning.domain.plan:Plan.<Event>`) name them there.
@@ -30,6 +31,7 @@ from services.planning.domain.agreement import Agreeing
 from services.planning.domain.competences import Competences
 from services.planning.domain.errors import PlanningError
 from services.planning.domain.goals import Goals
+from services.planning.domain.instruments import Instruments
 from services.planning.domain.products import Products
 from services.planning.domain.reflection import Reflection
 from services.planning.domain.rules import plan_id_for
@@ -45,6 +47,7 @@ from services.planning.domain.values import (
     Evidence,
     Goal,
     Insight,
+    InstrumentUse,
     Portfolio,
     Product,
     SupportNeeds,
@@ -53,7 +56,7 @@ from services.planning.domain.values import (
 from services.planning.domain.views import PlanViews
 
 
-class Plan(Goals, Competences, Reflection, Products, Agreeing, PlanViews, Aggregate):
+class Plan(Goals, Competences, Reflection, Products, Instruments, Agreeing, PlanViews, Aggregate):
     """The POP of one case."""
 
     class Created(Aggregate.Created):
@@ -354,6 +357,54 @@ class Plan(Goals, Competences, Reflection, Products, Agreeing, PlanViews, Aggreg
             step = ApplicationStep(self.status, self.on, self.answer, self.timestamp, self.actor)
             aggregate.products[self.product_id] = replace(product, steps=(*product.steps, step))
 
+    class InstrumentUsed(Aggregate.Event):
+        """An instrument of the agency's list was used: its result and interpretation
+        (sealed), the competences and goals it informs (no new revision)."""
+
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        use_id: uuid.UUID
+        instrument: str
+        instrument_name: str
+        used_on: date
+        result: str | None
+        scores: dict[str, float] | None
+        interpretation: str | None
+        competences: list[str]
+        goal_ids: list[uuid.UUID]
+        actor: str
+
+        def apply(self, aggregate: Plan) -> None:
+            aggregate.instrument_uses[self.use_id] = InstrumentUse(
+                use_id=self.use_id,
+                instrument=self.instrument,
+                instrument_name=self.instrument_name,
+                used_on=self.used_on,
+                result=self.result,
+                scores=self.scores,
+                interpretation=self.interpretation,
+                competences=tuple(self.competences),
+                goal_ids=tuple(self.goal_ids),
+                recorded_at=self.timestamp,
+                actor=self.actor,
+                interpreted_at=self.timestamp if self.interpretation else None,
+            )
+
+    class InstrumentInterpreted(Aggregate.Event):
+        """The counsellor's interpretation of an instrument's result (sealed)."""
+
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        use_id: uuid.UUID
+        interpretation: str
+        actor: str
+
+        def apply(self, aggregate: Plan) -> None:
+            use = aggregate.instrument_uses[self.use_id]
+            aggregate.instrument_uses[self.use_id] = replace(
+                use, interpretation=self.interpretation, interpreted_at=self.timestamp
+            )
+
     class PartyAgreed(Aggregate.Event):
         client_id: uuid.UUID
         case_id: uuid.UUID
@@ -438,6 +489,7 @@ class Plan(Goals, Competences, Reflection, Products, Agreeing, PlanViews, Aggreg
         self.decisions: tuple[Decision, ...] = ()
         self.support_needs: SupportNeeds | None = None
         self.products: dict[uuid.UUID, Product] = {}
+        self.instrument_uses: dict[uuid.UUID, InstrumentUse] = {}
         self.agreements: dict[str, Agreement] = {}
         self.agreed_versions: dict[int, AgreedVersion] = {}
         self.closed: Closure | None = None

@@ -30,6 +30,8 @@ APPLICATION_STEPS: dict[str, tuple[str, ...]] = {
     "rejected": (),
     "withdrawn": (),
 }
+# An instrument's result as scores: at most this many, each a name and a number.
+MAX_SCORES = 20
 ESCO_URI = re.compile(r"^http://data\.europa\.eu/esco/(skill|occupation)/[0-9a-fA-F-]{8,}$")
 PLAN_NAMESPACE = uuid.UUID("0b7e4b0e-6d1c-4f7e-9d0a-5a3f6c1d2e01")
 

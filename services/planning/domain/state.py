@@ -1,5 +1,6 @@
 """A plan's state as the modules of its commands and views see it (`goals.py`,
-`competences.py`, `reflection.py`, `products.py`, `agreement.py`, `views.py`): the
+`competences.py`, `reflection.py`, `products.py`, `instruments.py`, `agreement.py`,
+`views.py`): the
 attributes its events set, its event classes and the helpers of `Plan` they call."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
         Decision,
         Goal,
         Insight,
+        InstrumentUse,
         Portfolio,
         Product,
         SupportNeeds,
@@ -47,6 +49,7 @@ class PlanState:
         decisions: tuple[Decision, ...]
         support_needs: SupportNeeds | None
         products: dict[uuid.UUID, Product]
+        instrument_uses: dict[uuid.UUID, InstrumentUse]
         agreements: dict[str, Agreement]
         agreed_versions: dict[int, AgreedVersion]
         closed: Closure | None
@@ -66,6 +69,8 @@ class PlanState:
         SupportNeedsRecorded: type[Aggregate.Event]
         ProductRecorded: type[Aggregate.Event]
         ApplicationStatusChanged: type[Aggregate.Event]
+        InstrumentUsed: type[Aggregate.Event]
+        InstrumentInterpreted: type[Aggregate.Event]
         PartyAgreed: type[Aggregate.Event]
         Agreed: type[Aggregate.Event]
         Closed: type[Aggregate.Event]

@@ -260,6 +260,42 @@ class SupportNeeds:
 
 
 @dataclass(frozen=True)
+class InstrumentUse:
+    """An instrument used in the guidance: its result (words, scores), the counsellor's
+    interpretation, and the competences and goals of the plan it informs. The texts and
+    scores are `ERASED` once the client's key is gone."""
+
+    use_id: uuid.UUID
+    instrument: str
+    instrument_name: str
+    used_on: date
+    result: str | None
+    scores: Any
+    interpretation: str | None
+    competences: tuple[str, ...]
+    goal_ids: tuple[uuid.UUID, ...]
+    recorded_at: datetime
+    actor: str
+    interpreted_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "use_id": self.use_id,
+            "instrument": self.instrument,
+            "instrument_name": self.instrument_name,
+            "used_on": self.used_on,
+            "result": self.result,
+            "scores": dict(self.scores) if isinstance(self.scores, dict) else self.scores,
+            "interpretation": self.interpretation,
+            "interpreted_at": self.interpreted_at,
+            "competences": list(self.competences),
+            "goal_ids": list(self.goal_ids),
+            "recorded_at": self.recorded_at,
+            "actor": self.actor,
+        }
+
+
+@dataclass(frozen=True)
 class ApplicationStep:
     """A job application's move to a status (`sent`, `interview`, ...) on a day, with the
     employer's answer in words where there is one."""
