@@ -38,6 +38,8 @@ DONE = {
     "plan-decision": N_("The choice or decision is recorded."),
     "support-needs": N_("The support needs are saved."),
     "product": N_("The product is recorded."),
+    "instrument": N_("The instrument's result is recorded."),
+    "interpretation": N_("The interpretation is saved."),
     "application-status": N_("The application's status is recorded."),
     "rights": N_("The information on rights and duties is recorded."),
     "complaint": N_("The complaint is registered."),

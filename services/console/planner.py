@@ -158,6 +158,25 @@ PRODUCT_FIELDS = {
         "Enter the day the application was sent: today or earlier; only for an application."
     ),
 }
+INSTRUMENT_FIELDS = {
+    "instrument": N_("Choose an instrument of the agency's list."),
+    "used_on": N_("Enter the day it was used: today or earlier."),
+    "result": N_("Give the result in words (at most 4000 characters)."),
+    "interpretation": N_("The interpretation is at most 4000 characters."),
+    "competences": N_("Choose each career competence once."),
+    "goal_ids": N_("Choose goals of this plan."),
+}
+INTERPRETATION_FIELDS = {
+    "interpretation": N_("Write the interpretation (at most 4000 characters)."),
+}
+INSTRUMENT_KINDS = {
+    "interests": N_("interests"),
+    "personality": N_("personality"),
+    "values": N_("values"),
+    "skills": N_("skills"),
+    "aptitude": N_("aptitude"),
+    "other": N_("other"),
+}
 STATUS_FIELDS = {
     "product_id": N_("Only an application has a status."),
     "status": N_("Choose a status the application can move to."),
@@ -189,6 +208,7 @@ async def show_plan(
 ) -> HTMLResponse:
     plan = await api(request).get(token(page), f"/planning/v1/plans/{plan_id}")
     client = await api(request).get(token(page), f"/intake/v1/clients/{plan['client_id']}")
+    instruments = await api(request).get(token(page), "/planning/v1/instruments")
     # The actions that came back from the follow-up: its to-dos, by the action each became.
     followups = await api(request).get(
         token(page), "/followup/v1/followups", case_id=str(plan["case_id"])
@@ -226,6 +246,12 @@ async def show_plan(
         decision_options=[(k, page.gettext(n)) for k, n in DECISION_KINDS.items()],
         support_kinds=SUPPORT_KINDS,
         support_options=[(k, page.gettext(n)) for k, n in SUPPORT_KINDS.items()],
+        instrument_options=[
+            (i["code"], f"{i['name']} ({page.gettext(INSTRUMENT_KINDS.get(i['kind'], 'other'))})")
+            for i in instruments
+        ],
+        goal_options=[(g["goal_id"], g["title"]) for g in plan["goals"]],
+        goal_titles={str(g["goal_id"]): g["title"] for g in plan["goals"]},
         product_kinds=PRODUCT_KINDS,
         product_options=[(k, page.gettext(n)) for k, n in PRODUCT_KINDS.items()],
         application_statuses=APPLICATION_STATUSES,
@@ -282,7 +308,7 @@ async def change_plan(
 ) -> Response:
     """Send one of the plan editor's forms; the editor again, the refusal at the form."""
     puts = ("type", "priorities", "career-question", "support-needs")
-    method = "PUT" if path in puts or path.endswith("/status") else "POST"
+    method = "PUT" if path in puts or path.endswith(("/status", "/interpretation")) else "POST"
     return await submit(
         request,
         page,
@@ -388,6 +414,57 @@ def shortened(description: str, limit: int = 80) -> str:
     """An action's description as an option of a list: its first line, at most `limit`."""
     line = description.splitlines()[0] if description else ""
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+@router.post("/plans/{plan_id}/instruments")
+async def record_instrument(request: Request, plan_id: uuid.UUID, page: SignedIn) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    values: dict[str, Any] = texts(form, "instrument", "used_on", "result", "interpretation")
+    values["competences"] = many(form, "competences")
+    values["goal_ids"] = many(form, "goal_ids")
+    body = {
+        "instrument": values["instrument"],
+        "used_on": values["used_on"] or None,
+        "result": values["result"] or None,
+        "interpretation": values["interpretation"] or None,
+        "competences": values["competences"],
+        "goal_ids": values["goal_ids"],
+    }
+    return await change_plan(
+        request,
+        page,
+        plan_id,
+        "instrument",
+        "instruments",
+        body,
+        INSTRUMENT_FIELDS,
+        values,
+        form,
+        anchor="instruments",
+    )
+
+
+@router.post("/plans/{plan_id}/instruments/{use_id}/interpretation")
+async def interpret_instrument(
+    request: Request, plan_id: uuid.UUID, use_id: uuid.UUID, page: SignedIn
+) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "interpretation")
+    return await change_plan(
+        request,
+        page,
+        plan_id,
+        f"interpret-{use_id}",
+        f"instruments/{use_id}/interpretation",
+        values,
+        INTERPRETATION_FIELDS,
+        values,
+        form,
+        anchor=f"use-{use_id}",
+        done="interpretation",
+    )
 
 
 # Before the action's `{step}` (complete, cancel): "products" is not a step.

@@ -4,7 +4,8 @@ insight, records a decision (refused first without its reasons, at that field, t
 kept) and the support the client needs (refused first: "other" unsaid); the plan is
 revised, agreed again, the versions page says what changed; the action's job application
 is recorded (refused first without its employer) and moved on with the employer's answer,
-the plan staying agreed; and the printed plan (HTML and PDF) shows it all. In Dutch;
+the plan staying agreed; an interest test's result is recorded (refused first without it)
+and interpreted; and the printed plan (HTML and PDF) shows it all. In Dutch;
 axe-core on every page, a screenshot of each."""
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ NOTES = "Nederlands op B1 voor de opleiding; een laptop."
 EMPLOYER = "Woonzorgcentrum De Linde"
 POSITION = "Zorgkundige (deeltijds)"
 ANSWER = "Uitgenodigd voor een gesprek op donderdag."
+RESULT = "Sociaal en onderzoekend: S-I-A."
+READING = "Past bij de wens om met mensen te werken; zorg verkennen."
 
 
 def test_a_counsellor_records_the_question_insights_decisions_and_support_needs(
@@ -128,6 +131,28 @@ def test_a_counsellor_records_the_question_insights_decisions_and_support_needs(
         assert t(NL, "Job application") in page.locator("ul.action-products").inner_text()
         assert page.locator("#plan-status").inner_text() == t(NL, "agreed")
         visit.check("products")
+
+        # An instrument's result: refused first without it, then recorded and interpreted.
+        page.locator("details.add-instrument summary").click()
+        page.select_option("#instrument-instrument", "riasec")
+        page.check("#instrument-competences-quality_reflection")
+        page.click("#instrument-submit")
+        assert page.locator("#instrument-result-error").count() == 1
+        assert page.locator("#instrument-competences-quality_reflection").is_checked()
+        visit.check("instrument-refused")
+        page.fill("#instrument-result", RESULT)
+        page.locator("#instrument-goal_ids input").first.check()
+        page.click("#instrument-submit")
+        assert t(NL, "The instrument's result is recorded.") in page.locator("main").inner_text()
+        used = page.locator("#instruments-table tbody tr").first
+        assert RESULT in used.inner_text() and "RIASEC" in used.inner_text()
+        used.locator("details summary").click()
+        used.locator("textarea[name=interpretation]").fill(READING)
+        used.locator("button[type=submit]").click()
+        assert t(NL, "The interpretation is saved.") in page.locator("main").inner_text()
+        assert READING in page.locator("#instruments-table").inner_text()
+        assert page.locator("#plan-status").inner_text() == t(NL, "agreed")
+        visit.check("instruments")
 
         # The printed plan, HTML and PDF.
         page.goto(f"{system.base}/plans/{plan_id}/document?lang=nl")
