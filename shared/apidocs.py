@@ -114,6 +114,8 @@ PATH_IDS: dict[str, str] = {
     "plan_id": "The plan's id, of the caller's organisation.",
     "goal_id": "The goal's id, within the plan.",
     "action_id": "The action's id, within the plan.",
+    "product_id": "The product's id (a CV, an application...), within the plan.",
+    "use_id": "The id of an instrument's use (its result, interpretation), within the plan.",
     "followup_id": "The follow-up's id, of the caller's organisation.",
     "checkin_id": "The check-in's id, within the follow-up.",
     "referral_id": "The referral's id (seen by its sending organisation and its partner).",

@@ -9,7 +9,7 @@ from functools import cache, cached_property
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Dev-only secrets: used when GUIDANCE_AUTH_MODE=dev and nothing else is given. The
@@ -17,6 +17,49 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # for a dev system left reachable; see `run_jwt_secret`.
 DEV_MASTER_KEY = base64.b64encode(b"waypoint-dev-master-key-32bytes!").decode()
 DEV_AUDIT_SIGNING_KEY = base64.b64encode(b"waypoint-dev-audit-signing-seed!").decode()
+
+
+class Instrument(BaseModel):
+    """One instrument of the agency's list: a test or questionnaire whose results the
+    counsellor records and interprets in a plan."""
+
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["interests", "personality", "values", "skills", "aptitude", "other"]
+    publisher: str | None = Field(default=None, max_length=200)
+    languages: list[Literal["nl", "fr", "en", "de"]] = Field(default_factory=list)
+
+
+DEFAULT_INSTRUMENTS = [
+    Instrument(
+        code="riasec",
+        name="RIASEC interest test (Holland codes)",
+        kind="interests",
+        publisher=None,
+        languages=["nl", "fr", "en"],
+    ),
+    Instrument(
+        code="career-anchors",
+        name="Career anchors (Schein)",
+        kind="values",
+        publisher=None,
+        languages=["nl", "en"],
+    ),
+    Instrument(
+        code="big-five",
+        name="Big Five personality questionnaire",
+        kind="personality",
+        publisher=None,
+        languages=["nl", "fr", "en"],
+    ),
+    Instrument(
+        code="competence-scan",
+        name="Competence scan",
+        kind="skills",
+        publisher=None,
+        languages=["nl", "fr"],
+    ),
+]
 
 
 class Settings(BaseSettings):
@@ -79,6 +122,11 @@ class Settings(BaseSettings):
         default_factory=lambda: ["2026-01"], min_length=1
     )
     complaint_answer_days: int = Field(default=30, ge=1, le=365)
+
+    # Planning: the agency's instruments (tests, questionnaires) a plan records results of
+    instruments: list[Instrument] = Field(
+        default_factory=lambda: list(DEFAULT_INSTRUMENTS), min_length=1
+    )
 
     # Planning: the limits of the SMART check
     plan_max_open_goals: int = Field(default=5, ge=1, le=50)

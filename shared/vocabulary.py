@@ -20,9 +20,18 @@ Competence = Literal[
 ]
 COMPETENCES: tuple[str, ...] = get_args(Competence)
 
-# Where guidance led, as aftercare records it.
-GuidanceOutcome = Literal["employed", "education", "self_employed", "other", "none"]
+# Where guidance led, as aftercare records it (seed 002: job, study, own business): a job,
+# study or training, an own business, volunteering, still searching (the client applies on),
+# another outcome, or none (the guidance led nowhere yet and the client does not search).
+GuidanceOutcome = Literal[
+    "employed", "education", "self_employed", "volunteering", "still_searching", "other", "none"
+]
 GUIDANCE_OUTCOMES: tuple[str, ...] = get_args(GuidanceOutcome)
+
+# A job's contract, as an `employed` outcome may say: open-ended, fixed-term, through a
+# temporary work agency (interim), or another (a flexi-job, a student job...).
+ContractType = Literal["permanent", "fixed_term", "temp_agency", "other"]
+CONTRACT_TYPES: tuple[str, ...] = get_args(ContractType)
 
 # How a referral went, as the partner reports it.
 ReferralOutcome = Literal["completed", "partially_completed", "not_completed", "no_show"]

@@ -472,6 +472,7 @@ async def a_followup_with(
     satisfaction: int | None = None,
     improved: bool = True,
     failed_contacts: int = 0,
+    contract: str | None = None,
 ) -> uuid.UUID:
     """A follow-up saved straight into the follow-up application, of a case intake accepted on
     `accepted_on` (published over NATS), with an outcome and as many failed contacts and
@@ -498,7 +499,9 @@ async def a_followup_with(
             actor="c",
             at=at(agreed_on + timedelta(days=1)),
         )
-    f.record_outcome(outcome=outcome, on=outcome_on, actor="c", at=at(outcome_on))
+    f.record_outcome(
+        outcome=outcome, on=outcome_on, actor="c", at=at(outcome_on), contract=contract
+    )
     if satisfaction is not None:
         f.give_feedback(
             satisfaction=satisfaction,

@@ -40,8 +40,17 @@ OUTCOMES = {
     "employed": N_("employed"),
     "education": N_("in education"),
     "self_employed": N_("self-employed"),
+    "volunteering": N_("volunteering"),
+    "still_searching": N_("still searching"),
     "other": N_("other"),
     "none": N_("no outcome"),
+}
+# A job's contract, as an `employed` outcome may say.
+CONTRACTS = {
+    "permanent": N_("permanent contract"),
+    "fixed_term": N_("fixed-term contract"),
+    "temp_agency": N_("temporary agency work"),
+    "other": N_("another contract"),
 }
 CLOSE_REASONS = {
     "completed": N_("completed"),
@@ -77,6 +86,7 @@ CHECK_FIELDS = {
 }
 OUTCOME_FIELDS = {
     "outcome": N_("Choose where the client ended up."),
+    "contract": N_("Choose the job's contract only with “employed”."),
     "on": N_("Enter the outcome's date: not in the future, not before the case was accepted."),
 }
 FEEDBACK_FIELDS = {
@@ -138,7 +148,11 @@ def body_of(name: str, values: dict[str, str]) -> dict[str, Any]:
             "bottleneck": values["bottleneck"] or None,
         }
     if name == "outcome":
-        return {"outcome": values["outcome"], "on": values["on"]}
+        return {
+            "outcome": values["outcome"],
+            "contract": values.get("contract") or None,
+            "on": values["on"],
+        }
     if name == "feedback":
         return {
             "satisfaction": whole(values["satisfaction"]),
@@ -239,6 +253,8 @@ async def show_followup(
         check_options=[(k, page.gettext(n)) for k, n in CHECKS.items()],
         outcomes=OUTCOMES,
         outcome_options=[(k, page.gettext(n)) for k, n in OUTCOMES.items()],
+        contracts=CONTRACTS,
+        contract_options=[(k, page.gettext(n)) for k, n in CONTRACTS.items()],
         reasons=CLOSE_REASONS,
         reason_options=[(k, page.gettext(n)) for k, n in CLOSE_REASONS.items()],
         satisfaction_options=[(str(n), str(n)) for n in range(1, 6)],

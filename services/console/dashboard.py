@@ -24,6 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
+from services.console.aftercare import CONTRACTS
 from services.console.aftercare import OUTCOMES as FOLLOWUP_OUTCOMES
 from services.console.api import ApiError, FormErrors
 from services.console.charts import bars
@@ -197,6 +198,7 @@ def outcome_figures(report: dict[str, Any] | None, local: Localised) -> list[Fig
     figures = [
         Figure("outcomes-by-month", g(N_("Outcomes per month, by kind"))),
         Figure("outcomes", g(N_("Outcomes by kind"))),
+        Figure("jobs-by-contract", g(N_("Jobs by contract"))),
         Figure("days-to-outcome", g(N_("Days from acceptance to outcome"))),
         Figure("bottlenecks", g(N_("Bottlenecks by kind"))),
         Figure("feedback", g(N_("Feedback"))),
@@ -205,7 +207,7 @@ def outcome_figures(report: dict[str, Any] | None, local: Localised) -> list[Fig
         for f in figures:
             f.missing = g(UNAVAILABLE["followup"])
         return figures
-    by_month, by_kind, days, stuck, feedback = figures
+    by_month, by_kind, jobs, days, stuck, feedback = figures
     no_outcomes = g(N_("No outcomes in this period."))
 
     # Per month: a stacked bar per month, a column per kind.
@@ -235,6 +237,15 @@ def outcome_figures(report: dict[str, Any] | None, local: Localised) -> list[Fig
         if outcomes[k]:
             by_kind.rows.append([label(k, FOLLOWUP_OUTCOMES, local), int(outcomes[k])])
     by_kind.draw(slice(1, 2), no_outcomes, number)
+
+    # The jobs (`employed`) by their contract; `unknown` where none was given.
+    contracts: dict[str, int] = report.get("employment_contracts") or {}
+    known = {**CONTRACTS, "unknown": N_("contract not known")}
+    jobs.columns = [g(N_("Contract")), g(N_("Follow-ups"))]
+    for k in names_of(list(contracts), known):
+        if contracts[k]:
+            jobs.rows.append([label(k, known, local), int(contracts[k])])
+    jobs.draw(slice(1, 2), g(N_("No jobs in this period.")), number)
 
     # Days to outcome: the histogram, the median's bucket marked.
     buckets = report.get("days_to_outcome")
@@ -465,6 +476,7 @@ FIGURES = {
     "summary": "*",  # every service's
     "outcomes-by-month": "followup",
     "outcomes": "followup",
+    "jobs-by-contract": "followup",
     "days-to-outcome": "followup",
     "bottlenecks": "followup",
     "feedback": "followup",

@@ -62,6 +62,29 @@ SUPPORT_KINDS = {
     "finances": N_("Finances"),
     "other": N_("Other"),
 }
+PRODUCT_KINDS = {
+    "skills_cv": N_("Skills-based CV"),
+    "cv": N_("CV"),
+    "application": N_("Job application"),
+    "cover_letter": N_("Cover letter"),
+    "portfolio_piece": N_("Portfolio piece"),
+    "other": N_("Other"),
+}
+APPLICATION_STATUSES = {
+    "draft": N_("not sent yet"),
+    "sent": N_("sent"),
+    "interview": N_("invited for an interview"),
+    "offer": N_("offered the job"),
+    "rejected": N_("not retained"),
+    "withdrawn": N_("withdrawn"),
+}
+# The statuses an application may move to from each (as planning's domain allows).
+APPLICATION_STEPS = {
+    "draft": ("sent", "withdrawn"),
+    "sent": ("interview", "offer", "rejected", "withdrawn"),
+    "interview": ("interview", "offer", "rejected", "withdrawn"),
+    "offer": ("withdrawn",),
+}
 # The SMART criteria, in order, and the goal form's control each is judged on.
 SMART = {
     "specific": N_("Specific"),
@@ -124,6 +147,43 @@ SUPPORT_FIELDS = {
     "kinds": N_("Choose each kind of support once."),
     "notes": N_("Describe the support needed (at most 2000 characters); say what “other” is."),
 }
+PRODUCT_FIELDS = {
+    "action_id": N_("Choose the action that produced it (not a cancelled one)."),
+    "kind": N_("Choose what kind of product it is."),
+    "title": N_("Give it a title (at most 200 characters, on one line)."),
+    "date": N_("Enter the day it was made: today or earlier."),
+    "notes": N_("Notes are at most 2000 characters."),
+    "employer": N_("For an application, name the employer (at most 200 characters)."),
+    "position": N_("For an application, name the job (at most 200 characters)."),
+    "sent_on": N_(
+        "Enter the day the application was sent: today or earlier; only for an application."
+    ),
+}
+INSTRUMENT_FIELDS = {
+    "instrument": N_("Choose an instrument of the agency's list."),
+    "used_on": N_("Enter the day it was used: today or earlier."),
+    "result": N_("Give the result in words (at most 4000 characters)."),
+    "interpretation": N_("The interpretation is at most 4000 characters."),
+    "competences": N_("Choose each career competence once."),
+    "goal_ids": N_("Choose goals of this plan."),
+}
+INTERPRETATION_FIELDS = {
+    "interpretation": N_("Write the interpretation (at most 4000 characters)."),
+}
+INSTRUMENT_KINDS = {
+    "interests": N_("interests"),
+    "personality": N_("personality"),
+    "values": N_("values"),
+    "skills": N_("skills"),
+    "aptitude": N_("aptitude"),
+    "other": N_("other"),
+}
+STATUS_FIELDS = {
+    "product_id": N_("Only an application has a status."),
+    "status": N_("Choose a status the application can move to."),
+    "on": N_("Enter the day: today or earlier, not before the application's last step."),
+    "answer": N_("The answer is at most 2000 characters."),
+}
 
 
 @router.get("/cases/{case_id}/plan", response_class=HTMLResponse)
@@ -156,6 +216,7 @@ async def show_plan(
     )
     found, search_note = await analysis.esco_search(request, page, esco_q, esco_kind)
     client = await api(request).get(token(page), f"/intake/v1/clients/{plan['client_id']}")
+    instruments = await api(request).get(token(page), "/planning/v1/instruments")
     # The actions that came back from the follow-up: its to-dos, by the action each became.
     followups = await api(request).get(
         token(page), "/followup/v1/followups", case_id=str(plan["case_id"])
@@ -193,6 +254,33 @@ async def show_plan(
         decision_options=[(k, page.gettext(n)) for k, n in DECISION_KINDS.items()],
         support_kinds=SUPPORT_KINDS,
         support_options=[(k, page.gettext(n)) for k, n in SUPPORT_KINDS.items()],
+        instrument_options=[
+            (i["code"], f"{i['name']} ({page.gettext(INSTRUMENT_KINDS.get(i['kind'], 'other'))})")
+            for i in instruments
+        ],
+        goal_options=[(g["goal_id"], g["title"]) for g in plan["goals"]],
+        goal_titles={str(g["goal_id"]): g["title"] for g in plan["goals"]},
+        product_kinds=PRODUCT_KINDS,
+        product_options=[(k, page.gettext(n)) for k, n in PRODUCT_KINDS.items()],
+        application_statuses=APPLICATION_STATUSES,
+        application_steps={
+            k: [(s, page.gettext(APPLICATION_STATUSES[s])) for s in steps]
+            for k, steps in APPLICATION_STEPS.items()
+        },
+        # The actions a product may come from (not cancelled ones), in the goals' order.
+        action_options=[
+            (a["action_id"], shortened(str(a["description"])))
+            for goal in plan["goals"]
+            for a in goal["actions"]
+            if a["status"] != "cancelled"
+        ],
+        products_of={
+            str(a["action_id"]): [
+                p for p in plan.get("products", []) if p["action_id"] == a["action_id"]
+            ]
+            for goal in plan["goals"]
+            for a in goal["actions"]
+        },
         # An insight's day: today unless the counsellor says otherwise.
         today=datetime.now(UTC).date().isoformat(),
         # The printable plan (HTML and PDF, services/console/printing.py), client's language first.
@@ -239,7 +327,8 @@ async def change_plan(
     done: str | None = None,
 ) -> Response:
     """Send one of the plan editor's forms; the editor again, the refusal at the form."""
-    method = "PUT" if path in ("type", "priorities", "career-question", "support-needs") else "POST"
+    puts = ("type", "priorities", "career-question", "support-needs")
+    method = "PUT" if path in puts or path.endswith(("/status", "/interpretation")) else "POST"
     return await submit(
         request,
         page,
@@ -338,6 +427,127 @@ async def add_action(
         form,
         anchor=f"goal-{goal_id}",
         done="action",
+    )
+
+
+def shortened(description: str, limit: int = 80) -> str:
+    """An action's description as an option of a list: its first line, at most `limit`."""
+    line = description.splitlines()[0] if description else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+@router.post("/plans/{plan_id}/instruments")
+async def record_instrument(request: Request, plan_id: uuid.UUID, page: SignedIn) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    values: dict[str, Any] = texts(form, "instrument", "used_on", "result", "interpretation")
+    values["competences"] = many(form, "competences")
+    values["goal_ids"] = many(form, "goal_ids")
+    body = {
+        "instrument": values["instrument"],
+        "used_on": values["used_on"] or None,
+        "result": values["result"] or None,
+        "interpretation": values["interpretation"] or None,
+        "competences": values["competences"],
+        "goal_ids": values["goal_ids"],
+    }
+    return await change_plan(
+        request,
+        page,
+        plan_id,
+        "instrument",
+        "instruments",
+        body,
+        INSTRUMENT_FIELDS,
+        values,
+        form,
+        anchor="instruments",
+    )
+
+
+@router.post("/plans/{plan_id}/instruments/{use_id}/interpretation")
+async def interpret_instrument(
+    request: Request, plan_id: uuid.UUID, use_id: uuid.UUID, page: SignedIn
+) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "interpretation")
+    return await change_plan(
+        request,
+        page,
+        plan_id,
+        f"interpret-{use_id}",
+        f"instruments/{use_id}/interpretation",
+        values,
+        INTERPRETATION_FIELDS,
+        values,
+        form,
+        anchor=f"use-{use_id}",
+        done="interpretation",
+    )
+
+
+# Before the action's `{step}` (complete, cancel): "products" is not a step.
+@router.post("/plans/{plan_id}/products")
+async def record_product(request: Request, plan_id: uuid.UUID, page: SignedIn) -> Response:
+    """A product of an action: the action is chosen in the form, the API's path names it."""
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(
+        form, "action_id", "kind", "title", "date", "notes", "employer", "position", "sent_on"
+    )
+    body: dict[str, Any] = {
+        "kind": values["kind"],
+        "title": values["title"],
+        "date": values["date"] or None,
+        "notes": values["notes"] or None,
+    }
+    for name in ("employer", "position", "sent_on"):  # an application's, else left out
+        if values[name]:
+            body[name] = values[name]
+    refused = None
+    try:
+        action_id = str(uuid.UUID(values["action_id"]))
+    except ValueError:
+        action_id = "-"
+        refused = FormErrors()
+        refused.add("product-action_id", page.gettext(PRODUCT_FIELDS["action_id"]))
+    return await submit(
+        request,
+        page,
+        "POST",
+        f"/planning/v1/plans/{plan_id}/actions/{action_id}/products",
+        form,
+        body,
+        name="product",
+        fields=PRODUCT_FIELDS,
+        values=values,
+        show=functools.partial(show_plan, request, page, plan_id),
+        redirect=f"/plans/{plan_id}?done=product#products",
+        refused=refused,
+    )
+
+
+@router.post("/plans/{plan_id}/products/{product_id}/status")
+async def record_application_status(
+    request: Request, plan_id: uuid.UUID, product_id: uuid.UUID, page: SignedIn
+) -> Response:
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "status", "on", "answer")
+    body = {**values, "on": values["on"] or None, "answer": values["answer"] or None}
+    return await change_plan(
+        request,
+        page,
+        plan_id,
+        f"status-{product_id}",
+        f"products/{product_id}/status",
+        body,
+        STATUS_FIELDS,
+        values,
+        form,
+        anchor=f"product-{product_id}",
+        done="application-status",
     )
 
 

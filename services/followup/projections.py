@@ -44,6 +44,8 @@ ALTER TABLE followup.followups_view
     ADD COLUMN IF NOT EXISTS confidence_improved boolean,
     ADD COLUMN IF NOT EXISTS feedback_on date,
     ADD COLUMN IF NOT EXISTS bottlenecks int NOT NULL DEFAULT 0;
+-- A job outcome's contract type (NULL for other outcomes, unknown, or before it was kept).
+ALTER TABLE followup.followups_view ADD COLUMN IF NOT EXISTS outcome_contract text;
 -- When the follow-up opened (NULL on rows projected before it was kept), for the list.
 ALTER TABLE followup.followups_view ADD COLUMN IF NOT EXISTS opened_at timestamptz;
 CREATE INDEX IF NOT EXISTS followups_view_counsellor
@@ -194,10 +196,12 @@ async def closed(conn: asyncpg.Connection, e: Stored) -> None:
 
 async def outcome_recorded(conn: asyncpg.Connection, e: Stored) -> None:
     await conn.execute(
-        "UPDATE followup.followups_view SET outcome = $2, outcome_on = $3 WHERE followup_id = $1",
+        "UPDATE followup.followups_view SET outcome = $2, outcome_on = $3, "
+        "outcome_contract = $4 WHERE followup_id = $1",
         e.id,
         e["outcome"],
         e["on"],
+        e.get("contract"),  # v1 outcomes (before contracts) have none
     )
     await _moved_on(conn, e)
 

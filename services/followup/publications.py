@@ -54,7 +54,7 @@ PUBLICATIONS: dict[type, Publication] = {
         ),
     ),
     FollowUp.OutcomeRecorded: Publication(
-        contracts.OutcomeRecordedV1, lambda s: _fu(s, "outcome", "on")
+        contracts.OutcomeRecordedV1, lambda s: _fu(s, "outcome", "on", "contract")
     ),
     FollowUp.FeedbackGiven: Publication(
         contracts.FeedbackGivenV1,

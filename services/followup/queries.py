@@ -127,6 +127,14 @@ async def outcomes_report(pool: asyncpg.Pool, organisation: str, period: Period)
             start,
             end,
         )
+        contracts = await conn.fetch(
+            "SELECT coalesce(outcome_contract, 'unknown') AS contract, count(*) AS n "
+            "FROM followup.followups_view WHERE organisation = $1 AND outcome = 'employed' "
+            f"AND outcome_on >= $2 AND outcome_on < $3 AND {in_statistics()} GROUP BY 1",
+            organisation,
+            start,
+            end,
+        )
         # The median and the histogram of the days from acceptance to outcome, in one pass.
         buckets = ", ".join(
             f"count(*) FILTER (WHERE days >= {low}"
@@ -183,6 +191,7 @@ async def outcomes_report(pool: asyncpg.Pool, organisation: str, period: Period)
         "to": period.end,
         "followups_with_outcome": total,
         "outcomes": {r["outcome"]: int(r["n"]) for r in outcomes},
+        "employment_contracts": {r["contract"]: int(r["n"]) for r in contracts},
         "median_days_acceptance_to_outcome": (
             float(durations["median"]) if durations["median"] is not None else None
         ),

@@ -34,6 +34,14 @@ class PlanningApplication(ServiceApplication):
         Plan.InsightRecorded: PersonalFields(("text",), subject="client_id"),
         Plan.DecisionRecorded: PersonalFields(("text", "reasons"), subject="client_id"),
         Plan.SupportNeedsRecorded: PersonalFields(("kinds", "notes"), subject="client_id"),
+        Plan.ProductRecorded: PersonalFields(
+            ("title", "notes", "employer", "position"), subject="client_id"
+        ),
+        Plan.ApplicationStatusChanged: PersonalFields(("answer",), subject="client_id"),
+        Plan.InstrumentUsed: PersonalFields(
+            ("result", "scores", "interpretation"), subject="client_id"
+        ),
+        Plan.InstrumentInterpreted: PersonalFields(("interpretation",), subject="client_id"),
         Plan.Agreed: PersonalFields(("content",), subject="client_id"),
         Plan.Closed: PersonalFields(("reason",), subject="client_id"),
     }

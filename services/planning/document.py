@@ -2,7 +2,8 @@
 the client agreed to: the career question, the gaps, the client's insights, choices and
 decisions with their reasons, the competence analysis (ESCO's labels in the plan's
 language, each skill's levels), the goals with their SMART measures, the actions with owners
-and dates, the support the client needs, the agreement and its version. The console prints
+and dates, what the actions produced (CVs, applications and where they stand), the support
+the client needs, the agreement and its version. The console prints
 it as PDF."""
 
 from __future__ import annotations
@@ -71,6 +72,20 @@ _OWN_TEXT: dict[str, dict[str, str]] = {
         "level_3": "3: knows how",
         "level_4": "4: is more than able",
         "level_none": "not assessed",
+        "products": "What I made and sent",
+        "product_skills_cv": "Skills-based CV",
+        "product_cv": "CV",
+        "product_application": "Job application",
+        "product_cover_letter": "Cover letter",
+        "product_portfolio_piece": "Portfolio piece",
+        "product_other": "Other",
+        "application_to": "to",
+        "application_draft": "not sent yet",
+        "application_sent": "sent",
+        "application_interview": "invited for an interview",
+        "application_offer": "offered the job",
+        "application_rejected": "not retained",
+        "application_withdrawn": "withdrawn",
     },
     "nl": {
         "title": "Persoonlijk ontwikkelingsplan (POP)",
@@ -127,6 +142,20 @@ _OWN_TEXT: dict[str, dict[str, str]] = {
         "level_3": "3: weet hoe",
         "level_4": "4: is meer dan bekwaam",
         "level_none": "niet beoordeeld",
+        "products": "Wat ik maakte en verstuurde",
+        "product_skills_cv": "Competentiegericht cv",
+        "product_cv": "Cv",
+        "product_application": "Sollicitatie",
+        "product_cover_letter": "Motivatiebrief",
+        "product_portfolio_piece": "Portfoliostuk",
+        "product_other": "Ander",
+        "application_to": "bij",
+        "application_draft": "nog niet verstuurd",
+        "application_sent": "verstuurd",
+        "application_interview": "uitgenodigd voor een gesprek",
+        "application_offer": "job aangeboden",
+        "application_rejected": "niet weerhouden",
+        "application_withdrawn": "ingetrokken",
     },
     "fr": {
         "title": "Plan personnel de développement (PPD)",
@@ -183,6 +212,20 @@ _OWN_TEXT: dict[str, dict[str, str]] = {
         "level_3": "3 : sait faire",
         "level_4": "4 : est plus que capable",
         "level_none": "non évalué",
+        "products": "Ce que j'ai réalisé et envoyé",
+        "product_skills_cv": "CV par compétences",
+        "product_cv": "CV",
+        "product_application": "Candidature",
+        "product_cover_letter": "Lettre de motivation",
+        "product_portfolio_piece": "Pièce de portfolio",
+        "product_other": "Autre",
+        "application_to": "chez",
+        "application_draft": "pas encore envoyée",
+        "application_sent": "envoyée",
+        "application_interview": "invité à un entretien",
+        "application_offer": "emploi proposé",
+        "application_rejected": "non retenue",
+        "application_withdrawn": "retirée",
     },
 }
 TEXT = {lang: {**COMMON_TEXT[lang], **words} for lang, words in _OWN_TEXT.items()}
@@ -283,6 +326,26 @@ def esco_uris(plan: dict[str, Any]) -> list[str]:
     return [u for u in dict.fromkeys(uris) if isinstance(u, str)]
 
 
+def products_html(plan: dict[str, Any], t: dict[str, str]) -> str:
+    """What the actions produced, each with its day; an application with its employer, job,
+    status and the day of that status (nothing when there are none)."""
+    items = []
+    for p in plan.get("products") or []:
+        kind = t.get("product_" + str(p["kind"]), "")
+        line = f"{iso_day(p['date'])}: <strong>{kind}</strong>: {_said(p['title'])}"
+        application = p.get("application")
+        if application:
+            last = application["steps"][-1] if application["steps"] else None
+            line += (
+                f" ({_said(application['position'])}, {t['application_to']} "
+                f"{_said(application['employer'])})"
+            )
+            if last is not None:
+                line += f": {t.get('application_' + str(last['status']), '')} {iso_day(last['on'])}"
+        items.append(f"<li>{line}</li>")
+    return f"<h2>{t['products']}</h2><ul>{''.join(items)}</ul>" if items else ""
+
+
 def render(
     plan: dict[str, Any],
     *,
@@ -351,7 +414,8 @@ def render(
         f"<dt>{t['status']}</dt><dd>{e(t.get(plan['status'], plan['status']))}</dd>"
         f"{version}</dl>{question}<h2>{t['gaps']}</h2>{gaps_html}"
         f"{analysis_html(plan, t, esco or {})}{reflection_html(plan, t)}"
-        f"<h2>{t['goals']}</h2>{''.join(goals_html)}{support_html(plan, t)}"
+        f"<h2>{t['goals']}</h2>{''.join(goals_html)}{products_html(plan, t)}"
+        f"{support_html(plan, t)}"
         f"<h2>{t['agreement']}</h2>{agreement}"
         f"<footer>{t['printed']} {printed.isoformat()}</footer></body></html>"
     )

@@ -1,7 +1,9 @@
 """Planning's part of a client's export: the plans of the client's cases, each with its
 goals and actions, analysis, portfolio, career question, insights, decisions, support
-needs, agreements, every agreed version, and the
-history of every change; personal fields opened (ERASED where the key is gone)."""
+needs, the actions' products (CVs, applications and their answers), the instruments used
+(results, interpretation), agreements, every
+agreed version, and the history of every change; personal fields opened (ERASED where
+the key is gone)."""
 
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ def plan_part(app: PlanningApplication, p: Plan) -> dict[str, Any]:
         "insights": p.insights_list(),
         "decisions": p.decisions_list(),
         "support_needs": p.support_needs_dict(),
+        "products": p.products_list(),
+        "instruments": p.instruments_list(),
         "agreements": p.agreements_dict(),
         "agreed_versions": p.agreed_in_order(),
         "closed": p.closed_dict(),

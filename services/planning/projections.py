@@ -100,6 +100,10 @@ class PlanningProjection(Projection):
         Plan.InsightRecorded: updated(),
         Plan.DecisionRecorded: updated(),
         Plan.SupportNeedsRecorded: updated(),
+        Plan.ProductRecorded: updated(),
+        Plan.ApplicationStatusChanged: updated(),
+        Plan.InstrumentUsed: updated(),
+        Plan.InstrumentInterpreted: updated(),
         Plan.PartyAgreed: updated(),
     }
 

@@ -56,6 +56,44 @@ PUBLICATIONS: dict[type, Publication] = {
     Plan.SupportNeedsRecorded: Publication(
         contracts.SupportNeedsRecordedV1, lambda s: _plan(s, "kinds", "notes")
     ),
+    Plan.ProductRecorded: Publication(
+        contracts.ProductRecordedV1,
+        lambda s: _plan(
+            s,
+            "product_id",
+            "action_id",
+            "kind",
+            "title",
+            "dated",
+            "document_hash",
+            "notes",
+            "employer",
+            "position",
+            "sent_on",
+        ),
+    ),
+    Plan.ApplicationStatusChanged: Publication(
+        contracts.ApplicationStatusChangedV1,
+        lambda s: _plan(s, "product_id", "status", "on", "answer"),
+    ),
+    Plan.InstrumentUsed: Publication(
+        contracts.InstrumentUsedV1,
+        lambda s: _plan(
+            s,
+            "use_id",
+            "instrument",
+            "instrument_name",
+            "used_on",
+            "result",
+            "scores",
+            "interpretation",
+            "competences",
+            "goal_ids",
+        ),
+    ),
+    Plan.InstrumentInterpreted: Publication(
+        contracts.InstrumentInterpretedV1, lambda s: _plan(s, "use_id", "interpretation")
+    ),
     Plan.Agreed: Publication(
         contracts.PlanAgreedV1,
         lambda s: {**_plan(s, "organisation", "actions"), "version": s["revision"]},

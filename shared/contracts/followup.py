@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from shared.contracts import IntegrationEvent, Personal
-from shared.vocabulary import GuidanceOutcome
+from shared.vocabulary import ContractType, GuidanceOutcome
 
 Owner = Literal["client", "counsellor", "partner"]
 # Why a follow-up closed (`reason` of FollowUpClosed, once opened).
@@ -103,12 +103,16 @@ class ToDoAgreedV1(_FollowUp):
 
 
 class OutcomeRecordedV1(_FollowUp):
-    """The outcome of the guidance."""
+    """The outcome of the guidance; a job may name its contract type.
+
+    The outcomes: a job (`employed`), study or training (`education`), an own business
+    (`self_employed`), `volunteering`, `still_searching`, `other`, `none`."""
 
     event_type: ClassVar[str] = "OutcomeRecorded"
 
     outcome: GuidanceOutcome
     on: date
+    contract: ContractType | None = None
 
 
 class FeedbackGivenV1(_FollowUp):

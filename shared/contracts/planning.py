@@ -133,6 +133,72 @@ class SupportNeedsRecordedV1(_Plan):
     notes: Personal | None = None
 
 
+ProductKind = Literal["skills_cv", "cv", "application", "cover_letter", "portfolio_piece", "other"]
+ApplicationStatus = Literal["draft", "sent", "interview", "offer", "rejected", "withdrawn"]
+
+
+class ProductRecordedV1(_Plan):
+    """An action produced a CV, a job application, a cover letter...; its texts sealed.
+
+    The kinds: `skills_cv`, `cv`, `application`, `cover_letter`, `portfolio_piece`,
+    `other`. Its title, notes and an application's employer and job are sealed. An
+    application starts `sent` (with `sent_on`) or `draft`."""
+
+    event_type: ClassVar[str] = "ProductRecorded"
+
+    product_id: uuid.UUID
+    action_id: uuid.UUID
+    kind: ProductKind
+    title: Personal
+    dated: date
+    document_hash: str | None = None
+    notes: Personal | None = None
+    employer: Personal | None = None
+    position: Personal | None = None
+    sent_on: date | None = None
+
+
+class ApplicationStatusChangedV1(_Plan):
+    """A job application moved on to a status on a day; the employer's answer sealed.
+
+    The statuses: `sent`, `interview`, `offer`, `rejected`, `withdrawn`."""
+
+    event_type: ClassVar[str] = "ApplicationStatusChanged"
+
+    product_id: uuid.UUID
+    status: ApplicationStatus
+    on: date
+    answer: Personal | None = None
+
+
+class InstrumentUsedV1(_Plan):
+    """An instrument of the agency's list was used; its result and interpretation sealed.
+
+    `instrument` is its code in `GUIDANCE_INSTRUMENTS`, `instrument_name` its name then;
+    `competences` and `goal_ids` say what in the plan it informs."""
+
+    event_type: ClassVar[str] = "InstrumentUsed"
+
+    use_id: uuid.UUID
+    instrument: str
+    instrument_name: str
+    used_on: date
+    result: Personal | None = None
+    scores: Personal | None = None
+    interpretation: Personal | None = None
+    competences: list[Competence]
+    goal_ids: list[uuid.UUID]
+
+
+class InstrumentInterpretedV1(_Plan):
+    """The counsellor interpreted an instrument's result; the interpretation sealed."""
+
+    event_type: ClassVar[str] = "InstrumentInterpreted"
+
+    use_id: uuid.UUID
+    interpretation: Personal
+
+
 class AgreedAction(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -126,6 +126,7 @@ def test_a_counsellor_follows_up_a_plan_to_its_close_then_exports_and_erases_the
 
         # An outcome dated before the acceptance: refused at its date, the input kept.
         page.select_option("#outcome-outcome", "employed")
+        page.select_option("#outcome-contract", "fixed_term")
         page.fill("#outcome-on", str(today - timedelta(days=3)))
         page.click("#outcome-submit")
         assert page.locator("#outcome-on-error").inner_text().strip() == (
@@ -133,10 +134,12 @@ def test_a_counsellor_follows_up_a_plan_to_its_close_then_exports_and_erases_the
         )
         assert page.locator("#outcome-on").get_attribute("aria-invalid") == "true"
         assert page.locator("#outcome-outcome").input_value() == "employed"
+        assert page.locator("#outcome-contract").input_value() == "fixed_term"
         visit.check("outcome-refused")
         page.fill("#outcome-on", str(today))
         page.click("#outcome-submit")
-        assert page.locator("#outcome-result").inner_text().startswith("employed, on ")
+        result = page.locator("#outcome-result").inner_text()
+        assert result.startswith("employed, on ") and result.endswith("(fixed-term contract)")
 
         page.select_option("#feedback-satisfaction", "4")
         page.check("#feedback-self_knowledge_improved-yes")

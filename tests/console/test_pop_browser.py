@@ -4,8 +4,11 @@ insight, records a decision (refused first without its reasons, at that field, t
 kept) and the support the client needs (refused first: "other" unsaid); in the
 competence analysis, picks the career target among ESCO's occupations and a skill by
 searching its Dutch label, with the client's and the counsellor's levels; the plan is
-revised, agreed again, the versions page says what changed, and the printed plan (HTML
-and PDF) shows it all. In Dutch; axe-core on every page, a screenshot of each."""
+revised, agreed again, the versions page says what changed; the action's job application
+is recorded (refused first without its employer) and moved on with the employer's answer,
+the plan staying agreed; an interest test's result is recorded (refused first without it)
+and interpreted; and the printed plan (HTML and PDF) shows it all. In Dutch;
+axe-core on every page, a screenshot of each."""
 
 from __future__ import annotations
 
@@ -26,6 +29,11 @@ INSIGHT = "Ik help liever mensen dan dat ik ze iets verkoop."
 DECISION = "De opleiding zorgkundige volgen."
 REASONS = "Het werkplekleren in het woonzorgcentrum ging goed."
 NOTES = "Nederlands op B1 voor de opleiding; een laptop."
+EMPLOYER = "Woonzorgcentrum De Linde"
+POSITION = "Zorgkundige (deeltijds)"
+ANSWER = "Uitgenodigd voor een gesprek op donderdag."
+RESULT = "Sociaal en onderzoekend: S-I-A."
+READING = "Past bij de wens om met mensen te werken; zorg verkennen."
 
 
 def test_a_counsellor_records_the_question_insights_decisions_and_support_needs(
@@ -125,12 +133,70 @@ def test_a_counsellor_records_the_question_insights_decisions_and_support_needs(
         assert QUESTION in page.locator("section[aria-labelledby=shown]").inner_text()
         visit.check("versions")
 
+        # The action's product: a job application, refused first without its employer.
+        page.goto(f"{system.base}/plans/{plan_id}")
+        page.locator("details.add-product summary").click()
+        page.select_option("#product-action_id", index=1)
+        page.select_option("#product-kind", "application")
+        page.fill("#product-title", "Sollicitatie zorgkundige")
+        page.fill("#product-position", POSITION)
+        page.click("#product-submit")
+        assert page.locator("#product-employer-error").count() == 1
+        assert page.locator("#product-employer").get_attribute("aria-invalid") == "true"
+        assert page.locator("#product-position").input_value() == POSITION
+        visit.check("product-refused")
+        page.fill("#product-employer", EMPLOYER)
+        page.fill("#product-sent_on", page.locator("#product-date").input_value())
+        page.click("#product-submit")
+        assert t(NL, "The product is recorded.") in page.locator("main").inner_text()
+        products = page.locator("#products-table").inner_text()
+        assert EMPLOYER in products and t(NL, "sent") in products
+        assert page.locator("#plan-status").inner_text() == t(NL, "agreed")
+        # Its answer: an interview.
+        row = page.locator("#products-table tbody tr").first
+        row.locator("details summary").click()
+        row.locator("select[name=status]").select_option("interview")
+        row.locator("textarea[name=answer]").fill(ANSWER)
+        row.locator("button[type=submit]").click()
+        assert t(NL, "The application's status is recorded.") in page.locator("main").inner_text()
+        products = page.locator("#products-table").inner_text()
+        assert ANSWER in products and t(NL, "invited for an interview") in products
+        assert t(NL, "Job application") in page.locator("ul.action-products").inner_text()
+        assert page.locator("#plan-status").inner_text() == t(NL, "agreed")
+        visit.check("products")
+
+        # An instrument's result: refused first without it, then recorded and interpreted.
+        page.locator("details.add-instrument summary").click()
+        page.select_option("#instrument-instrument", "riasec")
+        page.check("#instrument-competences-quality_reflection")
+        page.click("#instrument-submit")
+        assert page.locator("#instrument-result-error").count() == 1
+        assert page.locator("#instrument-competences-quality_reflection").is_checked()
+        visit.check("instrument-refused")
+        page.fill("#instrument-result", RESULT)
+        page.locator("#instrument-goal_ids input").first.check()
+        page.click("#instrument-submit")
+        assert t(NL, "The instrument's result is recorded.") in page.locator("main").inner_text()
+        used = page.locator("#instruments-table tbody tr").first
+        assert RESULT in used.inner_text() and "RIASEC" in used.inner_text()
+        used.locator("details summary").click()
+        used.locator("textarea[name=interpretation]").fill(READING)
+        used.locator("button[type=submit]").click()
+        assert t(NL, "The interpretation is saved.") in page.locator("main").inner_text()
+        assert READING in page.locator("#instruments-table").inner_text()
+        assert page.locator("#plan-status").inner_text() == t(NL, "agreed")
+        visit.check("instruments")
+
         # The printed plan, HTML and PDF.
         page.goto(f"{system.base}/plans/{plan_id}/document?lang=nl")
         printed = page.locator("body").inner_text()
-        for text in (QUESTION, INSIGHT, DECISION, REASONS, NOTES):
+        for text in (QUESTION, INSIGHT, DECISION, REASONS, NOTES, EMPLOYER, POSITION):
             assert text in printed, text
-        for heading in ("Reflecties en inzichten", "Keuzes en beslissingen"):
+        for heading in (
+            "Reflecties en inzichten",
+            "Keuzes en beslissingen",
+            "Wat ik maakte en verstuurde",
+        ):
             assert heading in printed
         page.screenshot(path=str(screenshots / "pop-nl-99-document.png"), full_page=True)
         pdf = page.request.get(

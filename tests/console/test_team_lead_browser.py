@@ -65,7 +65,7 @@ def figures_to_show(system: System, partner_name: str) -> dict[str, str]:
         post(
             api,
             f"/followup/v1/followups/{followup['followup_id']}/outcome",
-            {"outcome": "employed", "on": today.isoformat()},
+            {"outcome": "employed", "contract": "permanent", "on": today.isoformat()},
         )
         post(
             api,
@@ -149,6 +149,10 @@ def test_a_team_lead_reads_the_dashboard_downloads_its_figures_and_holds_a_case(
         assert rows == outcomes
         today = datetime.now(UTC).date()
         assert "waypoint-outcomes-" in disposition and f"-{today.isoformat()}.csv" in disposition
+        # The job by its contract.
+        jobs = table(page, "jobs-by-contract")
+        assert jobs[0] == ["Contract", "Follow-ups"]
+        assert int(next(r for r in jobs if r[0] == "permanent contract")[1]) >= 1
         month_rows, _ = download(page, "outcomes-by-month")
         assert month_rows == table(page, "outcomes-by-month")
         assert page.locator("#days-to-outcome-note-1").inner_text().startswith("Median: ")

@@ -210,6 +210,24 @@ BODIES: dict[tuple[str, str], Body] = {
         "kinds": ["mobility"],
         "notes": "No car",
     },
+    ("POST", "/planning/v1/plans/{plan_id}/actions/{action_id}/products"): lambda i: {
+        "kind": "skills_cv",
+        "title": "Skills-based CV",
+        "date": days(-1),
+    },
+    ("PUT", "/planning/v1/plans/{plan_id}/products/{product_id}/status"): lambda i: {
+        "status": "interview",
+        "on": days(0),
+        "answer": "Thursday",
+    },
+    ("POST", "/planning/v1/plans/{plan_id}/instruments"): lambda i: {
+        "instrument": "riasec",
+        "used_on": days(-1),
+        "result": "S-I-A",
+    },
+    ("PUT", "/planning/v1/plans/{plan_id}/instruments/{use_id}/interpretation"): lambda i: {
+        "interpretation": "Care work fits"
+    },
     ("POST", "/planning/v1/plans/{plan_id}/close"): lambda i: {"reason": "Guidance ended"},
     ("POST", "/planning/v1/plans/{plan_id}/agreement"): lambda i: {"party": "client"},
     # follow-up
@@ -378,6 +396,27 @@ async def world(
     assert r.status_code == 201, r.text
     action_id = r.json()["action_id"]
     await agree_both(planning_api, counsellor, plan_id)
+    r = await planning_api.post(
+        f"{base}/actions/{action_id}/products",
+        json={
+            "kind": "application",
+            "title": "Application",
+            "date": days(-2),
+            "employer": "De Linde",
+            "position": "Care assistant",
+            "sent_on": days(-1),
+        },
+        headers=counsellor,
+    )
+    assert r.status_code == 201, r.text
+    product_id = r.json()["product_id"]
+    r = await planning_api.post(
+        f"{base}/instruments",
+        json={"instrument": "riasec", "used_on": days(-1), "result": "S-I-A"},
+        headers=counsellor,
+    )
+    assert r.status_code == 201, r.text
+    use_id = r.json()["use_id"]
 
     async def the_followup() -> Any:
         r = await followup_api.get(
@@ -442,6 +481,8 @@ async def world(
         "plan_id": plan_id,
         "goal_id": goal_id,
         "action_id": action_id,
+        "product_id": product_id,
+        "use_id": use_id,
         "followup_id": followup["followup_id"],
         "checkin_id": followup["checkins"][0]["checkin_id"],
         "partner_id": partner_id,
@@ -534,6 +575,13 @@ async def test_an_auditor_changes_nothing_through_any_route_of_any_service(
         ("intake", "POST", "/intake/v1/cases/{case_id}/reassignment", lead, 200),
         ("intake", "DELETE", "/intake/v1/cases/{case_id}/legal-hold", lead, 200),
         ("planning", "PUT", "/planning/v1/plans/{plan_id}/competence-analysis", counsellor, 200),
+        (
+            "planning",
+            "PUT",
+            "/planning/v1/plans/{plan_id}/products/{product_id}/status",
+            counsellor,
+            200,
+        ),
         ("followup", "POST", "/followup/v1/followups/{followup_id}/contacts", counsellor, 201),
         ("referral", "PUT", "/referral/v1/partners/{partner_id}/capacity", admin, 200),
         ("referral", "POST", "/referral/v1/referrals/{referral_id}/acknowledge", partner, 200),

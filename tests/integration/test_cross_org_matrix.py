@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import httpx
@@ -57,11 +58,16 @@ PARTNER_ADMIN = (403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 404, 200
 
 # The own organisation's staff; another organisation's reads as absent.
 STAFF_READ = (200, 404, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403)
+# A counsellor's change: the own organisation's counsellor; another's reads as absent.
+COUNSELLOR_CHANGE = (
+    200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403,
+)  # fmt: skip
 
 # fmt: off
 # `{case}`, `{client}`, `{plan}`, `{followup}`: A's case, its client, plan and follow-up;
 # `{erasable}`: another client of A; `{erased}`: a third, whose erasure A requested;
-# `{pa}`: P_A; `{complaint}`: a complaint of A's client.
+# `{pa}`: P_A; `{complaint}`: a complaint of A's client; `{action}`: the plan's action,
+# `{product}`: a job application it produced (the plan's id is the one at stake).
 MATRIX: dict[str, tuple[int, ...]] = {
     **{f"GET /{s}/v1/audit/cases/{{case}}/events": AUDIT for s in SERVICES},
     **{f"GET /{s}/v1/audit/cases/{{case}}/state": AUDIT for s in SERVICES},
@@ -105,6 +111,9 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "GET /planning/v1/plans/{plan}": STAFF_READ,
     "GET /planning/v1/plans/{plan}/versions": STAFF_READ,
     "GET /planning/v1/plans/{plan}/versions/1": STAFF_READ,
+    "POST /planning/v1/plans/{plan}/actions/{action}/products": (201, *COUNSELLOR_CHANGE[1:]),
+    "PUT /planning/v1/plans/{plan}/products/{product}/status": COUNSELLOR_CHANGE,
+    "POST /planning/v1/plans/{plan}/instruments": (201, *COUNSELLOR_CHANGE[1:]),
     "GET /followup/v1/followups/{followup}": STAFF_READ,
 }
 # fmt: on
@@ -121,6 +130,20 @@ BODIES: dict[str, dict[str, Any]] = {
         "actions": ["Visit a school."],
     },
     "POST /intake/v1/cases/{case}/reassignment": {"counsellor": "c-next", "reason": "Leave."},
+    "POST /planning/v1/plans/{plan}/actions/{action}/products": {
+        "kind": "skills_cv",
+        "title": "Skills-based CV",
+        "date": date.today().isoformat(),
+    },
+    "POST /planning/v1/plans/{plan}/instruments": {
+        "instrument": "riasec",
+        "used_on": date.today().isoformat(),
+        "result": "S-I-A",
+    },
+    "PUT /planning/v1/plans/{plan}/products/{product}/status": {
+        "status": "interview",
+        "on": date.today().isoformat(),
+    },
 }
 CODES = {401: "unauthorized", 403: "forbidden", 404: "not-found"}
 EVA = {
@@ -217,6 +240,20 @@ async def world(
     complaint = str(r.json()["complaint_id"])
     r = await api.post(f"{INTAKE}/cases/{case_id}/report", json={}, headers=counsellor)
     assert r.status_code == 201, r.text
+    r = await planning_api.post(
+        f"/planning/v1/plans/{agreed.plan_id}/actions/{agreed.action_id}/products",
+        json={
+            "kind": "application",
+            "title": "Application",
+            "date": date.today().isoformat(),
+            "employer": "De Linde",
+            "position": "Care assistant",
+            "sent_on": date.today().isoformat(),
+        },
+        headers=counsellor,
+    )
+    assert r.status_code == 201, r.text
+    product = str(r.json()["product_id"])
     clients = {"intake": api, "planning": planning_api, "followup": followup_api}
     clients["referral"] = referral_api
     # A supervisor's read in each service: every access log holds a read of A's client.
@@ -234,6 +271,8 @@ async def world(
         "plan": agreed.plan_id,
         "followup": str(agreed.followup["followup_id"]),
         "complaint": complaint,
+        "action": agreed.action_id,
+        "product": product,
     }
     return World({"A": org_a, "B": org_b}, ids, callers, clients)
 
@@ -262,14 +301,19 @@ async def test_each_caller_gets_what_the_matrix_says_and_a_refusal_reveals_nothi
     method, template = path.split(" ", 1)
     service = template.split("/")[1]
     client = world.clients[service]
-    name = next((n for n in world.ids if "{" + n + "}" in template), None)
+    # The first id the path names is the one at stake (a plan's action or product is
+    # filled in too, the plan's as it is).
+    names = [n for n in world.ids if "{" + n + "}" in template]
+    name = names[0] if names else None
     the_id = world.ids[name] if name else ""
-    url = template.replace("{" + name + "}", the_id) if name else template
+    url = template
+    for n in names:
+        url = url.replace("{" + n + "}", world.ids[n])
     absent = str(uuid.uuid4())
     url_absent = url.replace(the_id, absent)
     body = BODIES.get(path, BODIES.get(method)) if method != "GET" else None
     expected = dict(zip(CALLERS, MATRIX[path], strict=True))
-    others = [v for k, v in world.ids.items() if v != the_id]
+    others = [v for k, v in world.ids.items() if v != the_id and k not in names]
 
     for who in order(expected):
         headers = world.callers[who]

@@ -119,6 +119,14 @@ MARKED = (
     "decision_text",
     "decision_reasons",
     "support_notes",
+    "product_title",
+    "product_notes",
+    "application_employer",
+    "application_position",
+    "application_answer",
+    "instrument_result",
+    "instrument_score",
+    "instrument_interpretation",
     "plan_close_reason",
     # follow-up: ContactRecorded, ActionChecked + BottleneckDetected, ToDoAgreed (and
     # planning's ActionAdded made of it), FeedbackGiven, FollowUpClosed
@@ -542,6 +550,47 @@ async def seed(
         f"/plans/{plan_id}/support-needs",
         headers,
         {"kinds": ["language", "other"], "notes": f"Needs {m['support_notes']}"},
+    )
+    # What an action produced: a job application, and the employer's answer to it.
+    product = await send(
+        planning_api,
+        "POST",
+        f"/plans/{plan_id}/actions/{action_id}/products",
+        headers,
+        {
+            "kind": "application",
+            "title": f"Application {m['product_title']}",
+            "date": days(0),
+            "notes": f"Wrote {m['product_notes']}",
+            "employer": f"School {m['application_employer']}",
+            "position": f"Teacher {m['application_position']}",
+            "sent_on": days(0),
+        },
+        201,
+    )
+    w["product_id"] = product["product_id"]
+    # An instrument's result (words and a score's name) and its interpretation.
+    await send(
+        planning_api,
+        "POST",
+        f"/plans/{plan_id}/instruments",
+        headers,
+        {
+            "instrument": "riasec",
+            "used_on": days(0),
+            "result": f"Social {m['instrument_result']}",
+            "scores": {f"S{m['instrument_score']}": 38},
+            "interpretation": f"Fits {m['instrument_interpretation']}",
+            "goal_ids": [goal_id],
+        },
+        201,
+    )
+    await send(
+        planning_api,
+        "PUT",
+        f"/plans/{plan_id}/products/{product['product_id']}/status",
+        headers,
+        {"status": "interview", "on": days(0), "answer": f"Come {m['application_answer']}"},
     )
     for party in ("client", "counsellor"):
         agreed = await send(
@@ -1096,6 +1145,13 @@ def check_aggregates(
     assert decision.kind == "decision"
     erased(plan.career_question, insight.text, decision.text, decision.reasons)
     erased(plan.support_needs.kinds, plan.support_needs.notes)
+    [product] = plan.products.values()
+    assert (product.kind, product.status) == ("application", "interview")
+    erased(product.title, product.notes, product.employer, product.position)
+    erased(product.steps[-1].answer)
+    [instrument] = plan.instrument_uses.values()
+    assert instrument.instrument == "riasec"
+    erased(instrument.result, instrument.scores, instrument.interpretation)
     erased(*(v.content for v in plan.agreed_versions.values()))
     erased(plan.closed.reason)
 

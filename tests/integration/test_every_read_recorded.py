@@ -138,6 +138,7 @@ READS: dict[str, tuple[Read, ...]] = {
         Read("counsellor", "report-document", ("identity", "session_notes", "career_question")),
     ),
     # planning
+    "/planning/v1/instruments": NOTHING,  # the agency's list: no personal data
     "/planning/v1/plans": (
         Read("counsellor", "plan-list", PLAN),
         Read("counsellor", "plan-list", PLAN, params=BY_CASE),

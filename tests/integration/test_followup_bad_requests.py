@@ -213,6 +213,22 @@ BAD: dict[str, Bad] = {
     **followup_command_rows("checkin", P_CHECKIN, None),
     # POST /followups/{id}/outcome
     "outcome/empty": Bad("POST", P_OUTCOME, 422, INVALID, body={}, fields=("outcome", "on")),
+    "outcome/unknown-contract": Bad(
+        "POST",
+        P_OUTCOME,
+        422,
+        INVALID,
+        body={**OUTCOME, "contract": "zero_hours"},
+        fields=("contract",),
+    ),
+    "outcome/contract-without-a-job": Bad(
+        "POST",
+        P_OUTCOME,
+        422,
+        INVALID,
+        body={"outcome": "volunteering", "contract": "permanent", "on": days(0)},
+        fields=("contract",),
+    ),
     "outcome/unknown-outcome": Bad(
         "POST", P_OUTCOME, 422, INVALID, body={**OUTCOME, "outcome": "retired"}, fields=("outcome",)
     ),

@@ -28,6 +28,7 @@ async def test_the_outcomes_report_counts_the_period_for_the_team_leads_organisa
             accepted_on=date(2026, 1, 1),
             outcome="employed",
             outcome_on=date(2026, 3, 2),
+            contract="fixed_term",
             satisfaction=5,
             failed_contacts=3,
         ),
@@ -47,6 +48,14 @@ async def test_the_outcomes_report_counts_the_period_for_the_team_leads_organisa
             org,
             accepted_on=date(2026, 2, 1),
             outcome="education",
+            outcome_on=date(2026, 3, 3),
+        ),
+        await a_followup_with(
+            app,
+            js,
+            org,
+            accepted_on=date(2026, 2, 1),
+            outcome="still_searching",
             outcome_on=date(2026, 3, 3),
         ),
         # Outside the period: counts nowhere.
@@ -78,11 +87,13 @@ async def test_the_outcomes_report_counts_the_period_for_the_team_leads_organisa
     # Plain dates keep meaning the same days (both included); the answer echoes the
     # period used as RFC 3339 times, [from, to).
     assert report["from"] == "2026-01-01T00:00:00Z" and report["to"] == "2027-01-01T00:00:00Z"
-    assert report["followups_with_outcome"] == 3
-    assert report["outcomes"] == {"employed": 2, "education": 1}
-    # Days from acceptance to outcome: 60, 90, 30 → median 60.
-    assert report["median_days_acceptance_to_outcome"] == 60.0
-    assert report["share_with_bottleneck"] == round(1 / 3, 3)
+    assert report["followups_with_outcome"] == 4
+    assert report["outcomes"] == {"employed": 2, "education": 1, "still_searching": 1}
+    # The jobs by contract: one named, one not.
+    assert report["employment_contracts"] == {"fixed_term": 1, "unknown": 1}
+    # Days from acceptance to outcome: 60, 90, 30, 30 → median 45.
+    assert report["median_days_acceptance_to_outcome"] == 45.0
+    assert report["share_with_bottleneck"] == round(1 / 4, 3)
     assert report["feedback"] == {
         "count": 2,
         "satisfaction_average": 4.0,

@@ -2,7 +2,7 @@
 problem+json and change nothing (the plan's state, ETag and events as they were).
 
 The rows share one world (`Worlds`: built once, rebuilt after a row that fails): an accepted
-case's plan in an organisation of its own, at version 7, another organisation's plan and a
+case's plan in an organisation of its own, at version 10, another organisation's plan and a
 bare plan.
 """
 
@@ -57,6 +57,10 @@ P_QUESTION = "/plans/{plan}/career-question"
 P_INSIGHTS = "/plans/{plan}/insights"
 P_DECISIONS = "/plans/{plan}/decisions"
 P_SUPPORT = "/plans/{plan}/support-needs"
+P_PRODUCTS = "/plans/{plan}/actions/{action}/products"
+P_STATUS = "/plans/{plan}/products/{application}/status"
+P_INSTRUMENTS = "/plans/{plan}/instruments"
+P_INTERPRET = "/plans/{plan}/instruments/{use}/interpretation"
 TYPE = {"plan_type": "reflection"}
 ORDER = {"order": ["{goal2}", "{goal}"]}
 ANALYSIS = {"career_target": "Teacher", "strengths": [{"text": "Coaching"}]}
@@ -67,6 +71,17 @@ QUESTION = {"question": "Which work suits me?"}
 INSIGHT = {"text": "I like helping people", "date": "2024-05-01"}
 DECISION = {"kind": "choice", "text": "Care work", "reasons": "The trial went well"}
 SUPPORT = {"kinds": ["language"], "notes": "Dutch at B1"}
+PRODUCT = {"kind": "skills_cv", "title": "Skills-based CV", "date": "2024-05-01"}
+APPLICATION = {
+    "kind": "application",
+    "title": "Application",
+    "date": "2024-05-01",
+    "employer": "De Linde",
+    "position": "Care assistant",
+}
+STATUS = {"status": "interview", "on": days(0), "answer": "Thursday at ten"}
+INSTRUMENT = {"instrument": "riasec", "used_on": "2024-05-01", "result": "S-I-A"}
+INTERPRETATION = {"interpretation": "Care work fits"}
 
 
 def item(**overrides: Any) -> dict[str, Any]:
@@ -76,7 +91,7 @@ def item(**overrides: Any) -> dict[str, Any]:
 def plan_command_rows(
     name: str, method: str, path: str, body: Any, *, other: str, missing: str
 ) -> dict[str, Bad]:
-    """A command on the world's plan (at version 7): the rows every command shares."""
+    """A command on the world's plan (at version 10): the rows every command shares."""
     return command_rows(
         name,
         method,
@@ -655,6 +670,223 @@ BAD: dict[str, Bad] = {
         other="/plans/{other_plan}/support-needs",
         missing="/plans/{missing}/support-needs",
     ),
+    # POST /plans/{id}/actions/{action_id}/products
+    "product/empty": Bad(
+        "POST", P_PRODUCTS, 422, INVALID, body={}, fields=("kind", "title", "date")
+    ),
+    "product/unknown-kind": Bad(
+        "POST", P_PRODUCTS, 422, INVALID, body={**PRODUCT, "kind": "poem"}, fields=("kind",)
+    ),
+    "product/dated-ahead": Bad(
+        "POST", P_PRODUCTS, 422, INVALID, body={**PRODUCT, "date": days(2)}, fields=("date",)
+    ),
+    "product/title-too-long": Bad(
+        "POST", P_PRODUCTS, 422, INVALID, body={**PRODUCT, "title": "x" * 201}, fields=("title",)
+    ),
+    "product/employer-of-a-cv": Bad(
+        "POST", P_PRODUCTS, 422, INVALID, body={**PRODUCT, "employer": "X"}, fields=("employer",)
+    ),
+    "product/application-to-nobody": Bad(
+        "POST",
+        P_PRODUCTS,
+        422,
+        INVALID,
+        body=without(APPLICATION, "employer"),
+        fields=("employer",),
+    ),
+    "product/application-sent-ahead": Bad(
+        "POST",
+        P_PRODUCTS,
+        422,
+        INVALID,
+        body={**APPLICATION, "sent_on": days(2)},
+        fields=("sent_on",),
+    ),
+    "product/bad-hash": Bad(
+        "POST",
+        P_PRODUCTS,
+        422,
+        INVALID,
+        body={**PRODUCT, "document_hash": "md5:1"},
+        fields=("document_hash",),
+    ),
+    "product/unknown-field": Bad(
+        "POST", P_PRODUCTS, 422, INVALID, body={**PRODUCT, "pages": 2}, fields=("pages",)
+    ),
+    "product/invalid-json": Bad("POST", P_PRODUCTS, 422, INVALID, raw="kind: cv"),
+    "product/unknown-action": Bad(
+        "POST", "/plans/{plan}/actions/{missing}/products", 404, "not-found", body=PRODUCT
+    ),
+    "product/action-not-a-uuid": Bad(
+        "POST",
+        "/plans/{plan}/actions/7/products",
+        422,
+        INVALID,
+        body=PRODUCT,
+        fields=("action_id",),
+    ),
+    **plan_command_rows(
+        "product",
+        "POST",
+        P_PRODUCTS,
+        PRODUCT,
+        other="/plans/{other_plan}/actions/{action}/products",
+        missing="/plans/{missing}/actions/{action}/products",
+    ),
+    # PUT /plans/{id}/products/{product_id}/status
+    "status/empty": Bad("PUT", P_STATUS, 422, INVALID, body={}, fields=("status", "on")),
+    "status/unknown-status": Bad(
+        "PUT", P_STATUS, 422, INVALID, body={**STATUS, "status": "hired"}, fields=("status",)
+    ),
+    "status/back-to-draft": Bad(
+        "PUT", P_STATUS, 422, INVALID, body={**STATUS, "status": "draft"}, fields=("status",)
+    ),
+    "status/sent-again": Bad(
+        "PUT", P_STATUS, 422, INVALID, body={**STATUS, "status": "sent"}, fields=("status",)
+    ),
+    "status/ahead": Bad(
+        "PUT", P_STATUS, 422, INVALID, body={**STATUS, "on": days(2)}, fields=("on",)
+    ),
+    "status/before-it-was-sent": Bad(
+        "PUT", P_STATUS, 422, INVALID, body={**STATUS, "on": days(-9)}, fields=("on",)
+    ),
+    "status/answer-too-long": Bad(
+        "PUT", P_STATUS, 422, INVALID, body={**STATUS, "answer": "x" * 2001}, fields=("answer",)
+    ),
+    "status/of-a-cv": Bad(
+        "PUT",
+        "/plans/{plan}/products/{cv}/status",
+        422,
+        INVALID,
+        body=STATUS,
+        fields=("product_id",),
+    ),
+    "status/unknown-product": Bad(
+        "PUT", "/plans/{plan}/products/{missing}/status", 404, "not-found", body=STATUS
+    ),
+    "status/product-not-a-uuid": Bad(
+        "PUT", "/plans/{plan}/products/7/status", 422, INVALID, body=STATUS, fields=("product_id",)
+    ),
+    "status/unknown-field": Bad(
+        "PUT", P_STATUS, 422, INVALID, body={**STATUS, "salary": 1}, fields=("salary",)
+    ),
+    "status/invalid-json": Bad("PUT", P_STATUS, 422, INVALID, raw="status=offer"),
+    **plan_command_rows(
+        "status",
+        "PUT",
+        P_STATUS,
+        STATUS,
+        other="/plans/{other_plan}/products/{application}/status",
+        missing="/plans/{missing}/products/{application}/status",
+    ),
+    # GET /instruments
+    "instruments/no-token": Bad("GET", "/instruments", 401, "unauthorized", who="none"),
+    "instruments/partner": Bad("GET", "/instruments", 403, "forbidden", who="partner"),
+    # POST /plans/{id}/instruments
+    "instrument/empty": Bad(
+        "POST", P_INSTRUMENTS, 422, INVALID, body={}, fields=("instrument", "used_on")
+    ),
+    "instrument/unknown": Bad(
+        "POST",
+        P_INSTRUMENTS,
+        422,
+        INVALID,
+        body={**INSTRUMENT, "instrument": "tarot"},
+        fields=("instrument",),
+    ),
+    "instrument/used-ahead": Bad(
+        "POST",
+        P_INSTRUMENTS,
+        422,
+        INVALID,
+        body={**INSTRUMENT, "used_on": days(2)},
+        fields=("used_on",),
+    ),
+    "instrument/no-result": Bad(
+        "POST",
+        P_INSTRUMENTS,
+        422,
+        INVALID,
+        body=without(INSTRUMENT, "result"),
+        fields=("result",),
+    ),
+    "instrument/score-not-a-number": Bad(
+        "POST",
+        P_INSTRUMENTS,
+        422,
+        INVALID,
+        body={**INSTRUMENT, "scores": {"S": "high"}},
+        fields=("scores.S",),
+    ),
+    "instrument/unknown-goal": Bad(
+        "POST",
+        P_INSTRUMENTS,
+        422,
+        INVALID,
+        body={**INSTRUMENT, "goal_ids": ["{missing}"]},
+        fields=("goal_ids",),
+    ),
+    "instrument/unknown-competence": Bad(
+        "POST",
+        P_INSTRUMENTS,
+        422,
+        INVALID,
+        body={**INSTRUMENT, "competences": ["luck"]},
+        fields=("competences.0",),
+    ),
+    "instrument/result-too-long": Bad(
+        "POST",
+        P_INSTRUMENTS,
+        422,
+        INVALID,
+        body={**INSTRUMENT, "result": "x" * 4001},
+        fields=("result",),
+    ),
+    "instrument/unknown-field": Bad(
+        "POST", P_INSTRUMENTS, 422, INVALID, body={**INSTRUMENT, "norm": "x"}, fields=("norm",)
+    ),
+    "instrument/invalid-json": Bad("POST", P_INSTRUMENTS, 422, INVALID, raw="riasec"),
+    **plan_command_rows(
+        "instrument",
+        "POST",
+        P_INSTRUMENTS,
+        INSTRUMENT,
+        other="/plans/{other_plan}/instruments",
+        missing="/plans/{missing}/instruments",
+    ),
+    # PUT /plans/{id}/instruments/{use_id}/interpretation
+    "interpretation/empty": Bad(
+        "PUT", P_INTERPRET, 422, INVALID, body={}, fields=("interpretation",)
+    ),
+    "interpretation/blank": Bad(
+        "PUT", P_INTERPRET, 422, INVALID, body={"interpretation": "  "}, fields=("interpretation",)
+    ),
+    "interpretation/unknown-use": Bad(
+        "PUT",
+        "/plans/{plan}/instruments/{missing}/interpretation",
+        404,
+        "not-found",
+        body=INTERPRETATION,
+    ),
+    "interpretation/use-not-a-uuid": Bad(
+        "PUT",
+        "/plans/{plan}/instruments/7/interpretation",
+        422,
+        INVALID,
+        body=INTERPRETATION,
+        fields=("use_id",),
+    ),
+    "interpretation/unknown-field": Bad(
+        "PUT", P_INTERPRET, 422, INVALID, body={**INTERPRETATION, "x": 1}, fields=("x",)
+    ),
+    **plan_command_rows(
+        "interpretation",
+        "PUT",
+        P_INTERPRET,
+        INTERPRETATION,
+        other="/plans/{other_plan}/instruments/{use}/interpretation",
+        missing="/plans/{missing}/instruments/{use}/interpretation",
+    ),
     # POST /plans/{id}/agreement
     "agree/empty": Bad("POST", P_AGREE, 422, INVALID, body={}, fields=("party",)),
     "agree/unknown-party": Bad(
@@ -683,8 +915,9 @@ BAD: dict[str, Bad] = {
 
 @dataclass
 class World:
-    """One organisation's plan at version 7 (type chosen; goals `goal` and `goal2`; an open
-    `action` and a completed `done` under `goal`), another organisation's plan and a bare
+    """One organisation's plan at version 10 (type chosen; goals `goal` and `goal2`; an open
+    `action` and a completed `done` under `goal`; the `cv` and the `application` (sent five
+    days ago) that `done` produced; an instrument's `use`), another organisation's plan and a bare
     plan of the same organisation."""
 
     org: str
@@ -716,6 +949,11 @@ async def build_world(api: httpx.AsyncClient, planning_api: httpx.AsyncClient, t
         await send(planning_api, "POST", f"/plans/{p}/goals/{goal}/actions", h, an_action(), 201)
     )["action_id"]
     await send(planning_api, "POST", f"/plans/{p}/actions/{done}/complete", h)
+    products = f"/plans/{p}/actions/{done}/products"
+    cv = (await send(planning_api, "POST", products, h, PRODUCT, 201))["product_id"]
+    sent = {**APPLICATION, "sent_on": days(-5)}
+    application = (await send(planning_api, "POST", products, h, sent, 201))["product_id"]
+    used = await send(planning_api, "POST", f"/plans/{p}/instruments", h, INSTRUMENT, 201)
     ids = {
         "plan": p,
         "case": plan["case_id"],
@@ -723,6 +961,9 @@ async def build_world(api: httpx.AsyncClient, planning_api: httpx.AsyncClient, t
         "goal2": goal2,
         "action": action,
         "done": done,
+        "cv": cv,
+        "application": application,
+        "use": used["use_id"],
         "missing": str(uuid.uuid4()),
     }
     other = bearer(token("counsellor", org=new_org()))
@@ -761,8 +1002,8 @@ async def test_a_bad_request_answers_a_problem_and_changes_nothing(
 ) -> None:
     async with worlds.use("plan", lambda: build_world(api, planning_api, token)) as world:
         before = await snapshot(planning_api, planning_app, world)
-        assert before["plan"]["version"] == 7 and before["etag:plan"] == '"7"'
-        assert before["events:plan"] == 7
+        assert before["plan"]["version"] == 10 and before["etag:plan"] == '"10"'
+        assert before["events:plan"] == 10
 
         r = await bad_request(
             planning_api,
@@ -793,7 +1034,11 @@ def test_the_bad_request_table_covers_every_planning_path() -> None:
     def shape(path: str) -> str:
         path = path.split("?")[0]
         path = re.sub(r"/versions/1$", "/versions/{}", path)
-        return re.sub(r"\{[a-z_0-9]+\}|(?<=/plans/)my-plan|(?<=/actions/)7", "{}", path)
+        return re.sub(
+            r"\{[a-z_0-9]+\}|(?<=/plans/)my-plan|(?<=/actions/)7|(?<=/products/)7|(?<=/instruments/)7",
+            "{}",
+            path,
+        )
 
     routes = {
         (method, shape(getattr(route, "path", "")))

@@ -84,7 +84,12 @@ async def record_outcome(body: OutcomeIn, cmd: FollowUpCommand, request: Request
     accepted = await accepted_on(request.app.state.runtime.pool, case_id)
     found = await cmd.run(
         lambda f, at: f.record_outcome(
-            outcome=body.outcome, on=body.on, actor=cmd.who.sub, at=at, accepted_on=accepted
+            outcome=body.outcome,
+            contract=body.contract,
+            on=body.on,
+            actor=cmd.who.sub,
+            at=at,
+            accepted_on=accepted,
         )
     )
     return changed(found)

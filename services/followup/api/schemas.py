@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from shared.privacy.retention_answers import RetentionRuleOut
 from shared.schemas import Answer, Day, Id, MultiLine, Strict
-from shared.vocabulary import GuidanceOutcome
+from shared.vocabulary import ContractType, GuidanceOutcome
 
 Note = Annotated[StrictStr, Field(max_length=4000), MultiLine]
 Text = Annotated[StrictStr, Field(min_length=1, max_length=2000), MultiLine]
@@ -58,11 +58,18 @@ class ActionCheckIn(Strict):
 
 class OutcomeIn(Strict):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"outcome": "employed", "on": "2026-06-15"}]}
+        json_schema_extra={
+            "examples": [{"outcome": "employed", "contract": "fixed_term", "on": "2026-06-15"}]
+        }
     )
 
     outcome: GuidanceOutcome
-    """Where the client ended up: `employed`, `education`, `self_employed`, `other` or `none`."""
+    """Where the client ended up: `employed` (a job), `education` (study or training),
+    `self_employed` (an own business), `volunteering`, `still_searching` (the client applies
+    on), `other` or `none`."""
+    contract: ContractType | None = None
+    """A job's contract, if known: `permanent`, `fixed_term`, `temp_agency` (interim) or
+    `other`; only with `employed`."""
     on: Day
     """The day of the outcome (ISO date): not in the future, not before the case was accepted."""
 
@@ -204,7 +211,8 @@ class FollowUpOut(Answer):
     agreed_at, actor}].
     """
     outcome: dict[str, Any] | None
-    """The outcome: {outcome, on, recorded_at, actor}; null before it."""
+    """The outcome: {outcome, contract (a job's, or null), on, recorded_at, actor}; null
+    before it."""
     feedback: dict[str, Any] | None
     """The client's feedback: {satisfaction, self_knowledge_improved, confidence_improved, comments,
     given_at, actor}; null before it.
@@ -269,7 +277,11 @@ class OutcomesReport(Answer):
     left out, as everywhere here).
     """
     outcomes: dict[str, int]
-    """Those follow-ups per outcome, e.g. {"employed": 4, "education": 2}."""
+    """Those follow-ups per outcome, e.g. {"employed": 4, "education": 2, "still_searching":
+    1}."""
+    employment_contracts: dict[str, int] = Field(default_factory=dict)
+    """The `employed` ones per contract type: `permanent`, `fixed_term`, `temp_agency`,
+    `other`, and `unknown` where none was given; `{}` when none."""
     median_days_acceptance_to_outcome: float | None
     """Median days from the case's acceptance to the outcome; null when none."""
     share_with_bottleneck: float | None

@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from services.followup.domain.rules import (
     CLOSURE_REASONS,
+    CONTRACTS,
     OUTCOMES,
     OWNERS,
     FollowUpError,
@@ -67,17 +68,25 @@ class Closing(FollowUpState):
         actor: str,
         at: datetime,
         accepted_on: date | None = None,
+        contract: str | None = None,
     ) -> None:
         """Record (or correct) the outcome; with feedback given, the follow-up closes.
 
+        A job (`employed`) may name its contract (`CONTRACTS`); no other outcome does.
         `on` lies neither in the future nor before the case was accepted (`accepted_on`,
         intake's acceptance date as follow-up learned it; None while it has not: then only
         the future is refused)."""
         self._require_open()
         if outcome not in OUTCOMES:
             raise FollowUpError("invalid", f"Unknown outcome {outcome!r}.", "outcome")
+        if contract is not None and contract not in CONTRACTS:
+            raise FollowUpError("invalid", f"Unknown contract {contract!r}.", "contract")
+        if contract is not None and outcome != "employed":
+            raise FollowUpError("invalid", "Only a job (employed) has a contract.", "contract")
         check_day_in_case_history("on", on, accepted_on=accepted_on, today=at.date())
-        self._trigger(self.OutcomeRecorded, at, outcome=outcome, on=on, actor=actor)
+        self._trigger(
+            self.OutcomeRecorded, at, outcome=outcome, on=on, actor=actor, contract=contract
+        )
         if self.feedback is not None:
             self._close_completed("outcome_and_feedback", "outcome", actor, at)
 

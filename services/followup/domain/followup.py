@@ -241,15 +241,25 @@ class FollowUp(Checks, Closing, Aggregate):
             }
 
     class OutcomeRecorded(Event):
+        # v2 added `contract` (an `employed` outcome's contract type, if known); outcomes
+        # recorded before it name none.
+        class_version = 2
+
         client_id: uuid.UUID
         case_id: uuid.UUID
         outcome: str
         on: date
         actor: str
+        contract: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["contract"] = None
 
         def apply(self, aggregate: FollowUp) -> None:
             aggregate.outcome = {
                 "outcome": self.outcome,
+                "contract": self.contract,
                 "on": self.on,
                 "recorded_at": self.timestamp,
                 "actor": self.actor,

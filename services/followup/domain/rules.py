@@ -8,12 +8,13 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
-from shared.vocabulary import GUIDANCE_OUTCOMES
+from shared.vocabulary import CONTRACT_TYPES, GUIDANCE_OUTCOMES
 
 DEFAULT_CHECKIN_OFFSETS_DAYS = (14, 91, 182)  # two weeks, three and six months
 CHANNELS = ("phone", "email", "meeting", "video")
 CHECK_STATUSES = ("realised", "partly", "not_realised")
 OUTCOMES = GUIDANCE_OUTCOMES
+CONTRACTS = CONTRACT_TYPES  # an `employed` outcome's contract, if known
 OWNERS = ("client", "counsellor", "partner")
 ACTION_STATUSES = ("open", "completed", "cancelled")
 BOTTLENECK_KINDS = ("unreachable", "action", "checkin_overdue", "action_overdue")

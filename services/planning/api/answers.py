@@ -103,6 +103,22 @@ class PlanOut(Answer):
         description="The support the client needs: {kinds, notes, recorded_at}; null until "
         "recorded.",
     )
+    products: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="What the actions produced, oldest first (a record of work done, not "
+        "agreed content): [{product_id, action_id, kind (`skills_cv`, `cv`, `application`, "
+        "`cover_letter`, `portfolio_piece`, `other`), title, date, document_hash, notes, "
+        "added_at, application}]; `application` is null but for an application: {employer, "
+        "position, status (`draft`, `sent`, `interview`, `offer`, `rejected`, `withdrawn`), "
+        "sent_on, steps [{status, on, answer, recorded_at, actor}]}.",
+    )
+    instruments: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The instruments used, in the order recorded (not agreed content): "
+        "[{use_id, instrument (its code), instrument_name, used_on, result, scores "
+        "({name: number} or null), interpretation, interpreted_at, competences, goal_ids, "
+        "recorded_at, actor}].",
+    )
     agreements: dict[str, Any]
     """Per party (`client`, `counsellor`): the revision it agreed to, when, who."""
     # Version numbers count agreements (1 = the first agreed version): the `n` of
@@ -121,6 +137,19 @@ class PlanOut(Answer):
     """When the plan was created (when the case was accepted)."""
     version: int
     """The plan's version (its `ETag`)."""
+
+
+class InstrumentOut(Answer):
+    code: str
+    """The instrument's code (what a plan's record names)."""
+    name: str
+    """Its name."""
+    kind: str
+    """`interests`, `personality`, `values`, `skills`, `aptitude` or `other`."""
+    publisher: str | None
+    """Who publishes it, if said."""
+    languages: list[str]
+    """The languages it is available in (`nl`, `fr`, `en`, `de`)."""
 
 
 class PlanVersionOut(Answer):
@@ -187,6 +216,8 @@ def plan_out(p: Plan) -> PlanOut:
         insights=p.insights_list(),
         decisions=p.decisions_list(),
         support_needs=p.support_needs_dict(),
+        products=p.products_list(),
+        instruments=p.instruments_list(),
         agreements=p.agreements_dict(),
         agreed_versions=list(range(1, len(p.agreed_versions) + 1)),
         agreed_revisions=sorted(p.agreed_versions),

@@ -13,6 +13,7 @@ from services.planning.api.schemas import (
     ActionCreated,
     ActionIn,
     AgreementIn,
+    ApplicationStatusIn,
     CancelIn,
     CareerQuestionIn,
     Changed,
@@ -25,12 +26,17 @@ from services.planning.api.schemas import (
     GoalIn,
     InsightCreated,
     InsightIn,
+    InstrumentIn,
+    InstrumentUseCreated,
+    InterpretationIn,
     PlanTypeIn,
     PortfolioAssessmentIn,
     PrioritiesIn,
+    ProductCreated,
+    ProductIn,
     SupportNeedsIn,
 )
-from services.planning.domain import Plan
+from services.planning.domain import Plan, PlanningError
 from shared.idempotency import new_id
 
 router = APIRouter(tags=["planning"])
@@ -237,6 +243,98 @@ async def record_support_needs(body: SupportNeedsIn, cmd: PlanCommand) -> Change
     plan = await cmd.run(
         lambda plan, at: plan.record_support_needs(
             kinds=list(body.kinds), notes=body.notes, actor=cmd.who.sub, at=at
+        )
+    )
+    return Changed(**changed(plan))
+
+
+@router.post(
+    "/plans/{plan_id}/actions/{action_id}/products",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProductCreated,
+)
+async def record_product(action_id: uuid.UUID, body: ProductIn, cmd: PlanCommand) -> ProductCreated:
+    """Record what an action produced: a skills-based CV, a job application (to whom, for
+    which job, sent when), a cover letter, a portfolio piece. A record of work done: the
+    plan's revision stays (an agreed plan stays agreed)."""
+    product_id = new_id()
+    plan = await cmd.run(
+        lambda plan, at: plan.record_product(
+            product_id=product_id,
+            action_id=action_id,
+            kind=body.kind,
+            title=body.title,
+            dated=body.date,
+            document_hash=body.document_hash,
+            notes=body.notes,
+            employer=body.employer,
+            position=body.position,
+            sent_on=body.sent_on,
+            actor=cmd.who.sub,
+            at=at,
+        )
+    )
+    return ProductCreated(product_id=product_id, **changed(plan))
+
+
+@router.put("/plans/{plan_id}/products/{product_id}/status", response_model=Changed)
+async def record_application_status(
+    product_id: uuid.UUID, body: ApplicationStatusIn, cmd: PlanCommand
+) -> Changed:
+    """Move a job application on: sent, an interview, an offer, a rejection, withdrawn,
+    with the day and the employer's answer in words."""
+    plan = await cmd.run(
+        lambda plan, at: plan.record_application_status(
+            product_id=product_id,
+            status=body.status,
+            on=body.on,
+            answer=body.answer,
+            actor=cmd.who.sub,
+            at=at,
+        )
+    )
+    return Changed(**changed(plan))
+
+
+@router.post(
+    "/plans/{plan_id}/instruments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=InstrumentUseCreated,
+)
+async def record_instrument(body: InstrumentIn, cmd: PlanCommand) -> InstrumentUseCreated:
+    """Record an instrument of the agency's list used in the guidance: when, its result
+    (in words and/or as scores), the counsellor's interpretation, and the competences and
+    goals it informs. A record of the guidance: the plan's revision stays."""
+    known = {i.code: i.name for i in cmd.app.settings.instruments}
+    if body.instrument not in known:
+        raise PlanningError("invalid", f"Unknown instrument {body.instrument!r}.", "instrument")
+    use_id = new_id()
+    plan = await cmd.run(
+        lambda plan, at: plan.record_instrument(
+            use_id=use_id,
+            instrument=body.instrument,
+            instrument_name=known[body.instrument],
+            used_on=body.used_on,
+            result=body.result,
+            scores=body.scores,
+            interpretation=body.interpretation,
+            competences=list(body.competences),
+            goal_ids=list(body.goal_ids),
+            actor=cmd.who.sub,
+            at=at,
+        )
+    )
+    return InstrumentUseCreated(use_id=use_id, **changed(plan))
+
+
+@router.put("/plans/{plan_id}/instruments/{use_id}/interpretation", response_model=Changed)
+async def interpret_instrument(
+    use_id: uuid.UUID, body: InterpretationIn, cmd: PlanCommand
+) -> Changed:
+    """Record (or replace) the counsellor's interpretation of an instrument's result."""
+    plan = await cmd.run(
+        lambda plan, at: plan.interpret_instrument(
+            use_id=use_id, interpretation=body.interpretation, actor=cmd.who.sub, at=at
         )
     )
     return Changed(**changed(plan))

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from services.planning.api.answers import (
+    InstrumentOut,
     PartyAgreementOut,
     PlanOut,
     PlanVersionOut,
@@ -36,6 +37,13 @@ from shared.privacy import ERASED
 from shared.schemas import CounsellorFilter, Limit, Offset
 
 router = APIRouter(tags=["planning"])
+
+
+@router.get("/instruments", response_model=list[InstrumentOut])
+async def get_instruments(who: Staff, app: App) -> list[InstrumentOut]:
+    """The agency's instruments (tests, questionnaires) a plan may record the results of:
+    `GUIDANCE_INSTRUMENTS`. No personal data: no read is recorded."""
+    return [InstrumentOut(**i.model_dump()) for i in app.settings.instruments]
 
 
 @router.get("/plans", response_model=list[PlanOut])
@@ -207,8 +215,9 @@ async def get_document(
     question (the plan's own words, else the case's), the competences to work on, the
     competence analysis (ESCO's labels in the page's language, each skill's levels), the
     client's insights, choices and decisions with their reasons, the goals with their SMART
-    measures and target dates, the actions with who does them and by when, the support the
-    client needs, and the agreement with its version.
+    measures and target dates, the actions with who does them and by when, what they
+    produced (CVs, job applications and where they stand), the support the client needs,
+    and the agreement with its version.
     The console prints it as PDF."""
     plan = await run_in_threadpool(
         _read, app, plan_id, who, "plan-document", ["identity", "career_question", "plan"]
@@ -232,6 +241,7 @@ async def get_document(
             "status": plan.status,
             "gaps": plan.suggested_focus["gaps"],
             "last_agreed": agreed[-1] if agreed else None,
+            "products": plan.products_list(),
         },
         client_name=name,
         career_question=question,

@@ -221,6 +221,113 @@ class PortfolioAssessmentIn(Strict):
     """`continue` (the recognition procedure) or `stop`."""
 
 
+Sha256 = Annotated[StrictStr, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
+
+
+class ProductIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "application",
+                    "title": "Application as care assistant",
+                    "date": "2026-01-20",
+                    "employer": "Woonzorgcentrum De Linde",
+                    "position": "Care assistant (part-time)",
+                    "sent_on": "2026-01-21",
+                },
+                {"kind": "skills_cv", "title": "Skills-based CV", "date": "2026-01-14"},
+            ]
+        }
+    )
+
+    kind: Literal["skills_cv", "cv", "application", "cover_letter", "portfolio_piece", "other"]
+    """`skills_cv` (a skills-based CV), `cv` (another CV), `application` (a job
+    application), `cover_letter`, `portfolio_piece` or `other`."""
+    title: Title
+    """What it is, in a few words (1-200 characters)."""
+    date: Day
+    """When it was made (ISO date, not ahead)."""
+    document_hash: Sha256 | None = None
+    """The document's SHA-256 as `sha256:<64 hex digits>` (the document itself is kept
+    elsewhere)."""
+    notes: Note | None = None
+    """More about it (at most 2000 characters)."""
+    employer: Title | None = None
+    """An application's employer (to whom; required for an application, else absent)."""
+    position: Title | None = None
+    """An application's job (for which job; required for an application, else absent)."""
+    sent_on: Day | None = None
+    """When an application was sent (not ahead); without it the application is a `draft`."""
+
+
+class ApplicationStatusIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "interview",
+                    "on": "2026-01-28",
+                    "answer": "Invited for an interview on 4 February.",
+                }
+            ]
+        }
+    )
+
+    status: Literal["sent", "interview", "offer", "rejected", "withdrawn"]
+    """Where the application stands now: `sent` (from `draft`), `interview` (again for a
+    further round), `offer`, `rejected` or `withdrawn` (the client pulled it or declined the
+    offer); `offer`, `rejected` and `withdrawn` end it (an offer can still be declined)."""
+    on: Day
+    """The day it happened (ISO date): not ahead, not before the application's last step."""
+    answer: Note | None = None
+    """The employer's answer or what was said, in words (at most 2000 characters)."""
+
+
+class InstrumentIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "instrument": "riasec",
+                    "used_on": "2026-01-15",
+                    "result": "Social and investigative first: S-I-A.",
+                    "scores": {"R": 12, "I": 31, "A": 24, "S": 38, "E": 15, "C": 10},
+                    "interpretation": "Fits the wish to work with people; explore care.",
+                    "competences": ["quality_reflection", "work_exploration"],
+                    "goal_ids": [],
+                }
+            ]
+        }
+    )
+
+    instrument: Annotated[StrictStr, Field(min_length=1, max_length=50)]
+    """The instrument's code in the agency's list (`GET /planning/v1/instruments`)."""
+    used_on: Day
+    """The day it was used (ISO date, not ahead)."""
+    result: Annotated[StrictStr, Field(max_length=4000), MultiLine] | None = None
+    """The result in words (at most 4000 characters); this or `scores` is required."""
+    scores: dict[str, float] | None = Field(default=None, max_length=20)
+    """The result as scores: a name (1-100 characters) and a number each, at most 20."""
+    interpretation: Annotated[StrictStr, Field(max_length=4000), MultiLine] | None = None
+    """The counsellor's interpretation (at most 4000 characters); may follow later."""
+    competences: list[Competence] = Field(default_factory=list, max_length=5)
+    """The career competences it informs, each once."""
+    goal_ids: list[Id] = Field(default_factory=list, max_length=50)
+    """The goals of this plan it informs, each once."""
+
+
+class InterpretationIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"interpretation": "Fits the wish to work with people; explore care."}]
+        }
+    )
+
+    interpretation: Annotated[StrictStr, Field(min_length=1, max_length=4000), MultiLine]
+    """The counsellor's interpretation of the result (1-4000 characters); replaces the former."""
+
+
 class CareerQuestionIn(Strict):
     model_config = ConfigDict(
         json_schema_extra={
@@ -330,6 +437,16 @@ class InsightCreated(Changed):
 class DecisionCreated(Changed):
     decision_id: uuid.UUID
     """The new choice's or decision's id."""
+
+
+class InstrumentUseCreated(Changed):
+    use_id: uuid.UUID
+    """The new record's id."""
+
+
+class ProductCreated(Changed):
+    product_id: uuid.UUID
+    """The new product's id."""
 
 
 class EvidenceCreated(Changed):

@@ -9,7 +9,9 @@ of `values.py`, built by the events' `apply` (the events' stored attributes are 
 they always were).
 
 Its commands are in `goals.py`, `competences.py`, `reflection.py` (the career question,
-insights, choices and decisions, support needs) and `agreement.py`, its views in
+insights, choices and decisions, support needs), `products.py` (what its actions
+produce: CVs, job applications and their answers), `instruments.py` (the instruments used,
+their results and interpretation) and `agreement.py`, its views in
 `views.py` (mixed in); the words its fields take and `plan_id_for` in `rules.py`.
 Longer than 300 lines on purpose: the events are nested in the class, as their stored
 topics (`services.planning.domain.plan:Plan.<Event>`) name them there.
@@ -29,12 +31,15 @@ from services.planning.domain.agreement import Agreeing
 from services.planning.domain.competences import Competences
 from services.planning.domain.errors import PlanningError
 from services.planning.domain.goals import Goals
+from services.planning.domain.instruments import Instruments
+from services.planning.domain.products import Products
 from services.planning.domain.reflection import Reflection
 from services.planning.domain.rules import plan_id_for
 from services.planning.domain.values import (
     Action,
     AgreedVersion,
     Agreement,
+    ApplicationStep,
     Assessment,
     Closure,
     CompetenceAnalysis,
@@ -42,14 +47,16 @@ from services.planning.domain.values import (
     Evidence,
     Goal,
     Insight,
+    InstrumentUse,
     Portfolio,
+    Product,
     SupportNeeds,
     analysis_items,
 )
 from services.planning.domain.views import PlanViews
 
 
-class Plan(Goals, Competences, Reflection, Agreeing, PlanViews, Aggregate):
+class Plan(Goals, Competences, Reflection, Products, Instruments, Agreeing, PlanViews, Aggregate):
     """The POP of one case."""
 
     class Created(Aggregate.Created):
@@ -305,6 +312,108 @@ class Plan(Goals, Competences, Reflection, Agreeing, PlanViews, Aggregate):
             )
             aggregate._changed()
 
+    class ProductRecorded(Aggregate.Event):
+        """An action produced something (a CV, a job application...): a record of work
+        done, not agreed content (no new revision)."""
+
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        product_id: uuid.UUID
+        action_id: uuid.UUID
+        kind: str
+        title: str
+        dated: date
+        document_hash: str | None
+        notes: str | None
+        employer: str | None
+        position: str | None
+        sent_on: date | None
+        actor: str
+
+        def apply(self, aggregate: Plan) -> None:
+            steps: tuple[ApplicationStep, ...] = ()
+            if self.kind == "application":
+                first = "draft" if self.sent_on is None else "sent"
+                on = self.dated if self.sent_on is None else self.sent_on
+                steps = (ApplicationStep(first, on, None, self.timestamp, self.actor),)
+            aggregate.products[self.product_id] = Product(
+                product_id=self.product_id,
+                action_id=self.action_id,
+                kind=self.kind,
+                title=self.title,
+                dated=self.dated,
+                document_hash=self.document_hash,
+                notes=self.notes,
+                added_at=self.timestamp,
+                employer=self.employer,
+                position=self.position,
+                steps=steps,
+            )
+
+    class ApplicationStatusChanged(Aggregate.Event):
+        """A job application moved on (sent, interview, offer, rejected, withdrawn)."""
+
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        product_id: uuid.UUID
+        status: str
+        on: date
+        answer: str | None
+        actor: str
+
+        def apply(self, aggregate: Plan) -> None:
+            product = aggregate.products[self.product_id]
+            step = ApplicationStep(self.status, self.on, self.answer, self.timestamp, self.actor)
+            aggregate.products[self.product_id] = replace(product, steps=(*product.steps, step))
+
+    class InstrumentUsed(Aggregate.Event):
+        """An instrument of the agency's list was used: its result and interpretation
+        (sealed), the competences and goals it informs (no new revision)."""
+
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        use_id: uuid.UUID
+        instrument: str
+        instrument_name: str
+        used_on: date
+        result: str | None
+        scores: dict[str, float] | None
+        interpretation: str | None
+        competences: list[str]
+        goal_ids: list[uuid.UUID]
+        actor: str
+
+        def apply(self, aggregate: Plan) -> None:
+            aggregate.instrument_uses[self.use_id] = InstrumentUse(
+                use_id=self.use_id,
+                instrument=self.instrument,
+                instrument_name=self.instrument_name,
+                used_on=self.used_on,
+                result=self.result,
+                scores=self.scores,
+                interpretation=self.interpretation,
+                competences=tuple(self.competences),
+                goal_ids=tuple(self.goal_ids),
+                recorded_at=self.timestamp,
+                actor=self.actor,
+                interpreted_at=self.timestamp if self.interpretation else None,
+            )
+
+    class InstrumentInterpreted(Aggregate.Event):
+        """The counsellor's interpretation of an instrument's result (sealed)."""
+
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        use_id: uuid.UUID
+        interpretation: str
+        actor: str
+
+        def apply(self, aggregate: Plan) -> None:
+            use = aggregate.instrument_uses[self.use_id]
+            aggregate.instrument_uses[self.use_id] = replace(
+                use, interpretation=self.interpretation, interpreted_at=self.timestamp
+            )
+
     class PartyAgreed(Aggregate.Event):
         client_id: uuid.UUID
         case_id: uuid.UUID
@@ -388,6 +497,8 @@ class Plan(Goals, Competences, Reflection, Agreeing, PlanViews, Aggregate):
         self.insights: tuple[Insight, ...] = ()
         self.decisions: tuple[Decision, ...] = ()
         self.support_needs: SupportNeeds | None = None
+        self.products: dict[uuid.UUID, Product] = {}
+        self.instrument_uses: dict[uuid.UUID, InstrumentUse] = {}
         self.agreements: dict[str, Agreement] = {}
         self.agreed_versions: dict[int, AgreedVersion] = {}
         self.closed: Closure | None = None

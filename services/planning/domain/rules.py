@@ -15,6 +15,23 @@ ADVICE = ("continue", "stop")
 DECISION_KINDS = ("choice", "decision")
 # The support a client may need to follow the plan (the free text says more).
 SUPPORT_KINDS = ("language", "digital_skills", "childcare", "mobility", "finances", "other")
+# What an action can produce (seed 002: "draw up a skills-based CV", "write a job
+# application"): fixed codes, the title says more.
+PRODUCT_KINDS = ("skills_cv", "cv", "application", "cover_letter", "portfolio_piece", "other")
+# Where a job application stands: `draft` until sent, then the employer's answers;
+# `withdrawn` when the client pulls it (or declines an offer).
+APPLICATION_STATUSES = ("draft", "sent", "interview", "offer", "rejected", "withdrawn")
+# The statuses an application may move to from each (an interview may have further rounds).
+APPLICATION_STEPS: dict[str, tuple[str, ...]] = {
+    "draft": ("sent", "withdrawn"),
+    "sent": ("interview", "offer", "rejected", "withdrawn"),
+    "interview": ("interview", "offer", "rejected", "withdrawn"),
+    "offer": ("withdrawn",),
+    "rejected": (),
+    "withdrawn": (),
+}
+# An instrument's result as scores: at most this many, each a name and a number.
+MAX_SCORES = 20
 ESCO_URI = re.compile(r"^http://data\.europa\.eu/esco/(skill|occupation)/[0-9a-fA-F-]{8,}$")
 # Seed 000's four proficiency levels of a skill: 1 does not know how, 2 is uncertain how,
 # 3 knows how, 4 is more than able; assessed by the client (self) and the counsellor.

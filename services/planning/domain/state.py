@@ -1,6 +1,7 @@
 """A plan's state as the modules of its commands and views see it (`goals.py`,
-`competences.py`, `reflection.py`, `agreement.py`, `views.py`): the attributes its events
-set, its event classes and the helpers of `Plan` they call."""
+`competences.py`, `reflection.py`, `products.py`, `instruments.py`, `agreement.py`,
+`views.py`): the
+attributes its events set, its event classes and the helpers of `Plan` they call."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
         Decision,
         Goal,
         Insight,
+        InstrumentUse,
         Portfolio,
+        Product,
         SupportNeeds,
     )
 
@@ -45,6 +48,8 @@ class PlanState:
         insights: tuple[Insight, ...]
         decisions: tuple[Decision, ...]
         support_needs: SupportNeeds | None
+        products: dict[uuid.UUID, Product]
+        instrument_uses: dict[uuid.UUID, InstrumentUse]
         agreements: dict[str, Agreement]
         agreed_versions: dict[int, AgreedVersion]
         closed: Closure | None
@@ -62,6 +67,10 @@ class PlanState:
         InsightRecorded: type[Aggregate.Event]
         DecisionRecorded: type[Aggregate.Event]
         SupportNeedsRecorded: type[Aggregate.Event]
+        ProductRecorded: type[Aggregate.Event]
+        ApplicationStatusChanged: type[Aggregate.Event]
+        InstrumentUsed: type[Aggregate.Event]
+        InstrumentInterpreted: type[Aggregate.Event]
         PartyAgreed: type[Aggregate.Event]
         Agreed: type[Aggregate.Event]
         Closed: type[Aggregate.Event]

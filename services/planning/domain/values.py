@@ -260,3 +260,111 @@ class SupportNeeds:
             "notes": self.notes,
             "recorded_at": self.recorded_at,
         }
+
+
+@dataclass(frozen=True)
+class InstrumentUse:
+    """An instrument used in the guidance: its result (words, scores), the counsellor's
+    interpretation, and the competences and goals of the plan it informs. The texts and
+    scores are `ERASED` once the client's key is gone."""
+
+    use_id: uuid.UUID
+    instrument: str
+    instrument_name: str
+    used_on: date
+    result: str | None
+    scores: Any
+    interpretation: str | None
+    competences: tuple[str, ...]
+    goal_ids: tuple[uuid.UUID, ...]
+    recorded_at: datetime
+    actor: str
+    interpreted_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "use_id": self.use_id,
+            "instrument": self.instrument,
+            "instrument_name": self.instrument_name,
+            "used_on": self.used_on,
+            "result": self.result,
+            "scores": dict(self.scores) if isinstance(self.scores, dict) else self.scores,
+            "interpretation": self.interpretation,
+            "interpreted_at": self.interpreted_at,
+            "competences": list(self.competences),
+            "goal_ids": list(self.goal_ids),
+            "recorded_at": self.recorded_at,
+            "actor": self.actor,
+        }
+
+
+@dataclass(frozen=True)
+class ApplicationStep:
+    """A job application's move to a status (`sent`, `interview`, ...) on a day, with the
+    employer's answer in words where there is one."""
+
+    status: str
+    on: date
+    answer: str | None
+    recorded_at: datetime
+    actor: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "on": self.on,
+            "answer": self.answer,
+            "recorded_at": self.recorded_at,
+            "actor": self.actor,
+        }
+
+
+@dataclass(frozen=True)
+class Product:
+    """What an action produced (a CV, a job application, a cover letter...), the document
+    itself kept elsewhere (its hash here). An application names the employer and the job,
+    and its steps from `draft` or `sent` on."""
+
+    product_id: uuid.UUID
+    action_id: uuid.UUID
+    kind: str
+    title: str
+    dated: date
+    document_hash: str | None
+    notes: str | None
+    added_at: datetime
+    employer: str | None = None
+    position: str | None = None
+    steps: tuple[ApplicationStep, ...] = ()
+
+    @property
+    def status(self) -> str | None:
+        """An application's status now (None for any other product)."""
+        return self.steps[-1].status if self.steps else None
+
+    @property
+    def sent_on(self) -> date | None:
+        sent = [s.on for s in self.steps if s.status == "sent"]
+        return sent[0] if sent else None
+
+    def as_dict(self) -> dict[str, Any]:
+        application = None
+        if self.kind == "application":
+            application = {
+                "employer": self.employer,
+                "position": self.position,
+                "status": self.status,
+                "sent_on": self.sent_on,
+                "steps": [s.as_dict() for s in self.steps],
+            }
+        return {
+            "product_id": self.product_id,
+            "action_id": self.action_id,
+            "kind": self.kind,
+            "title": self.title,
+            "date": self.dated,
+            "document_hash": self.document_hash,
+            "notes": self.notes,
+            "added_at": self.added_at,
+            "application": application,
+        }

@@ -66,6 +66,14 @@ class PlanViews(PlanState):
         """The choices and decisions, oldest first."""
         return [d.as_dict() for d in self.decisions]
 
+    def instruments_list(self) -> list[dict[str, Any]]:
+        """The instruments used, in the order recorded (not part of the agreed content)."""
+        return [u.as_dict() for u in self.instrument_uses.values()]
+
+    def products_list(self) -> list[dict[str, Any]]:
+        """What the actions produced, oldest first (not part of the agreed content)."""
+        return [p.as_dict() for p in self.products.values()]
+
     def support_needs_dict(self) -> dict[str, Any] | None:
         """The support needs as recorded last (None until recorded)."""
         needs = self.support_needs
