@@ -130,6 +130,10 @@ BAD: dict[str, Bad] = {
     "worklist/limit-0": Bad("GET", "/worklist?limit=0", 422, INVALID, fields=("limit",)),
     "worklist/limit-too-big": Bad("GET", "/worklist?limit=1000", 422, INVALID, fields=("limit",)),
     "worklist/negative-offset": Bad("GET", "/worklist?offset=-1", 422, INVALID, fields=("offset",)),
+    # GET /retention (team lead or auditor): the statistics' retention rules and receipts
+    "retention/no-token": Bad("GET", "/retention", 401, "unauthorized", who="none"),
+    "retention/counsellor": Bad("GET", "/retention", 403, "forbidden"),
+    "retention/partner": Bad("GET", "/retention", 403, "forbidden", who="partner"),
     # GET /reports/outcomes?from=&to= (team lead)
     "report/no-token": Bad("GET", P_REPORT, 401, "unauthorized", who="none"),
     "report/counsellor": Bad("GET", P_REPORT, 403, "forbidden"),
