@@ -37,6 +37,7 @@ class IntakeApplication(ServiceApplication):
         Case.ReportRevised: PersonalFields(
             ("starting_question", "insights", "conclusions", "actions"), subject="client_id"
         ),
+        Case.AppointmentCancelled: PersonalFields(("reason",), subject="client_id"),
         Complaint.Registered: PersonalFields(("subject",), subject="client_id"),
         Complaint.Answered: PersonalFields(("answer",), subject="client_id"),
     }
