@@ -46,6 +46,11 @@ DONE = {
     "report-drafted": N_("The report is drafted from the notes. Complete it below."),
     "report-saved": N_("The report is saved."),
     "report-agreed": N_("The client's agreement is recorded."),
+    "appointment": N_("The appointment is planned."),
+    "appointment-moved": N_("The appointment is moved."),
+    "appointment-cancelled": N_("The appointment is cancelled."),
+    "appointment-missed": N_("The appointment is marked as missed."),
+    "appointment-held": N_("The appointment is held: its session is recorded."),
 }
 COMPETENCES = {
     "quality_reflection": N_("Reflecting on qualities"),
