@@ -235,6 +235,12 @@ async def test_appointments_from_proposal_to_session_and_the_counsellors_calenda
     assert_problem(
         await api.get(f"{INTAKE}/counsellors/c-anna/calendar", headers=colleague), 403, "forbidden"
     )
+    assert_problem(
+        await api.get(f"{INTAKE}/counsellors/c%00anna/calendar", headers=lead),
+        422,
+        "validation-error",
+        ("counsellor",),
+    )
     await ok(api, "GET", "/counsellors/c-anna/calendar", lead)
     # Another organisation's counsellor of the same name sees an empty calendar.
     other = await ok(api, "GET", "/counsellors/c-anna/calendar", elsewhere)

@@ -14,7 +14,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from pydantic import Field, StrictStr
 from starlette.concurrency import run_in_threadpool
 
 from services.intake.api.answers import (
@@ -40,7 +41,7 @@ from shared.audit.access import record_read, record_reads
 from shared.auth import Principal, Staff
 from shared.errors import Forbidden, InvalidInput
 from shared.idempotency import new_id
-from shared.schemas import AwareMoment
+from shared.schemas import AwareMoment, SingleLine
 
 agenda = APIRouter(tags=["intake"])
 
@@ -50,6 +51,8 @@ MOST_DAYS = 62
 FEED_PAST_DAYS = 30
 FEED_AHEAD_DAYS = 365
 CALENDAR = "text/calendar; charset=utf-8"
+# A counsellor as the paths and queries name them: their token's `sub`.
+Whose = Annotated[StrictStr, Field(min_length=1, max_length=200), SingleLine]
 
 
 def _whose(who: Principal, counsellor: str | None) -> str:
@@ -219,12 +222,8 @@ async def counsellor_appointments(
         AwareMoment, Query(alias="to", description="The period's end, exclusive (RFC 3339).")
     ],
     counsellor: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=200,
-            description="Whose (a team lead's choice; a counsellor reads their own: absent).",
-        ),
+        Whose | None,
+        Query(description="Whose (a team lead's choice; a counsellor reads their own: absent)."),
     ] = None,
 ) -> list[DayAppointment]:
     """A counsellor's appointments starting in [`from`, `to`) (at most 62 days), by their
@@ -250,7 +249,12 @@ async def counsellor_appointments(
     response_class=Response,
     responses={200: {"content": {"text/calendar": {}}, "description": "RFC 5545 calendar"}},
 )
-async def calendar_feed(counsellor: str, request: Request, who: Staff, app: App) -> Response:
+async def calendar_feed(
+    counsellor: Annotated[Whose, Path(description="The counsellor (their token's `sub`).")],
+    request: Request,
+    who: Staff,
+    app: App,
+) -> Response:
     """The counsellor's appointments as an iCalendar feed (`text/calendar`, RFC 5545): from
     30 days ago to a year ahead, cancelled ones marked `CANCELLED`. Each event names the
     session's kind, the case's short reference, the channel and the place; no client's
