@@ -9,7 +9,7 @@ from functools import cache, cached_property
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Dev-only secrets: used when GUIDANCE_AUTH_MODE=dev and nothing else is given. The
@@ -122,6 +122,13 @@ class Settings(BaseSettings):
         default_factory=lambda: ["2026-01"], min_length=1
     )
     complaint_answer_days: int = Field(default=30, ge=1, le=365)
+    # The agency's rhythm of appointments: the days from one meeting to the next, the last
+    # repeating ([7, 7, 7, 14]: weekly for the first four meetings, then every two weeks);
+    # the API proposes the next dates by it. An appointment lasts this long unless given.
+    appointment_rhythm_days: list[int] = Field(
+        default_factory=lambda: [7, 7, 7, 14], min_length=1, max_length=52
+    )
+    appointment_minutes_default: int = Field(default=60, ge=15, le=600)
 
     # Planning: the agency's instruments (tests, questionnaires) a plan records results of
     instruments: list[Instrument] = Field(
@@ -234,6 +241,13 @@ class Settings(BaseSettings):
     port: int = 8000
     # The largest request body accepted (413 beyond it); no command needs a tenth of it.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    @field_validator("appointment_rhythm_days")
+    @classmethod
+    def _rhythm(cls, days: list[int]) -> list[int]:
+        if any(not 1 <= d <= 365 for d in days):
+            raise ValueError("each interval of the rhythm is 1 to 365 days")
+        return days
 
     @model_validator(mode="after")
     def _retention(self) -> Settings:

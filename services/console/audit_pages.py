@@ -66,6 +66,8 @@ RESOURCES = {
     "session-notes": N_("the case's session notes"),
     "report": N_("the reflection-and-action report"),
     "report-document": N_("the printable reflection-and-action report"),
+    "appointments": N_("the case's appointments"),
+    "calendar": N_("a counsellor's calendar"),
     "audit-events": N_("the case's audit events"),
     "audit-state": N_("the case's state in the audit"),
 }
@@ -78,6 +80,7 @@ ACCESS_CATEGORIES = {
     "complaints": N_("complaints"),
     "session_notes": N_("session notes"),
     "case_file": N_("the case's file (closing summary, handovers)"),
+    "appointments": N_("appointments"),
 }
 PURPOSES = {**PURPOSE_NAMES, "audit": N_("audit")}
 ACCESS_PAGE_SIZE = 50

@@ -1,8 +1,8 @@
 """The counsellor's client and case pages: consents (granted, withdrawn, their history),
 the information on rights and duties, complaints (registered, answered), opening a case,
 the client list, and the case itself (entry check, both assessments with
-their gaps drawn, sessions with their notes against the hours budget, the decision, the
-way to the reflection-and-action report).
+their gaps drawn, sessions with their notes against the hours budget, the appointments
+(their forms in `agenda.py`), the decision, the way to the reflection-and-action report).
 
 Every form posts, then redirects to the page again; a refusal shows the page again with
 the API's problem at the form's fields, the input kept."""
@@ -18,6 +18,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console.api import ApiError, FormErrors, Page, form_errors
+from services.console.appointments import (
+    APPOINTMENT_STATUSES,
+    CANCELLERS,
+    CHANNELS,
+    SESSION_KINDS,
+    case_agenda,
+)
 from services.console.charts import competence_chart
 from services.console.forms import (
     COMPETENCES,
@@ -53,12 +60,6 @@ CATEGORIES = {
     "plan": N_("plan"),
 }
 ASSESSORS = {"client": N_("The client's view"), "counsellor": N_("The counsellor's view")}
-SESSION_KINDS = {
-    "intake": N_("intake"),
-    "deepening": N_("deepening"),
-    "synthesis": N_("synthesis"),
-    "aftercare": N_("aftercare"),
-}
 DECISIONS = {
     "accept": N_("Accept the client for guidance"),
     "refer_out": N_("Refer the client elsewhere"),
@@ -424,11 +425,12 @@ async def show_case(
 ) -> HTMLResponse:
     call = api(request)
     case = await call.get(token(page), f"/intake/v1/cases/{case_id}")
-    client, referrals, partners, notes = await asyncio.gather(
+    client, referrals, partners, notes, agenda = await asyncio.gather(
         call.get(token(page), f"/intake/v1/clients/{case['client_id']}"),
         case_referrals(request, page, case_id),
         partner_directory(request, page),
         session_notes(request, page, case),
+        case_agenda(request, page, case_id),
     )
     competences = [(code, page.gettext(name)) for code, name in COMPETENCES.items()]
     assessors = [(code, page.gettext(name)) for code, name in ASSESSORS.items()]
@@ -458,6 +460,15 @@ async def show_case(
         referrals=referrals,
         partners=partners,
         notes=notes,
+        agenda=agenda,
+        proposal_options=[
+            (value, page.local.moment(moment))
+            for value, moment in zip(agenda["proposals"], agenda["proposed"], strict=True)
+        ],
+        channels=CHANNELS,
+        channel_options=[(k, page.gettext(n)) for k, n in CHANNELS.items()],
+        appointment_statuses=APPOINTMENT_STATUSES,
+        canceller_options=[(k, page.gettext(n)) for k, n in CANCELLERS.items()],
         referral_statuses=REFERRAL_STATUSES,
         referable=case["status"] in REFERABLE,
         closing_options=[

@@ -54,6 +54,11 @@ DONE = {
     "report-agreed": N_("The client's agreement is recorded."),
     "closing": N_("The case's file is closed."),
     "handover": N_("The case is handed over."),
+    "appointment": N_("The appointment is planned."),
+    "appointment-moved": N_("The appointment is moved."),
+    "appointment-cancelled": N_("The appointment is cancelled."),
+    "appointment-missed": N_("The appointment is marked as missed."),
+    "appointment-held": N_("The appointment is held: its session is recorded."),
 }
 COMPETENCES = {
     "quality_reflection": N_("Reflecting on qualities"),

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.console import assets
 from services.console.aftercare import router as aftercare
+from services.console.agenda import router as agenda
 from services.console.analysis import router as analysis
 from services.console.api import GENERAL, Api, ApiError
 from services.console.audit_pages import router as audit_pages
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sign_out_router())
     app.include_router(pages)
     app.include_router(casework)
+    app.include_router(agenda)
     app.include_router(planner)
     app.include_router(analysis)
     app.include_router(printing)

@@ -10,6 +10,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console.api import ApiError, FormErrors, form_errors
+from services.console.appointments import (
+    APPOINTMENT_STATUSES,
+    CHANNELS,
+    SESSION_KINDS,
+    todays_appointments,
+)
 from services.console.forms import api, partner_directory, token
 from services.console.i18n import LANGUAGES, N_
 from services.console.signin import ROLE_HOMES, ROLE_NAMES
@@ -167,11 +173,16 @@ async def worklist(
         key=lambda b: str(b["detected_at"]),
         reverse=True,
     )
-    listed = {str(i["client_id"]) for i in [*checkins.items, *bottlenecks, *awaiting.items]}
+    today = await todays_appointments(request, page) if "counsellor" in page.session.roles else []
+    listed = {str(i["client_id"]) for i in [*checkins.items, *bottlenecks, *awaiting.items, *today]}
     return page.render(
         "worklist.html",
         names=await client_names(request, page, listed),
         checkins=checkins,
+        today=today,
+        session_kinds=SESSION_KINDS,
+        channels=CHANNELS,
+        appointment_statuses=APPOINTMENT_STATUSES,
         stuck=stuck,
         bottlenecks=bottlenecks,
         bottleneck_kinds=BOTTLENECK_KINDS,

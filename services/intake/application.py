@@ -40,6 +40,7 @@ class IntakeApplication(ServiceApplication):
         ),
         Case.FileClosed: PersonalFields(("summary",), subject="client_id"),
         Case.Reassigned: PersonalFields(("reason",), subject="client_id"),
+        Case.AppointmentCancelled: PersonalFields(("reason",), subject="client_id"),
         Complaint.Registered: PersonalFields(("subject",), subject="client_id"),
         Complaint.Answered: PersonalFields(("answer",), subject="client_id"),
     }

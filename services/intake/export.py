@@ -1,6 +1,6 @@
 """Intake's part of a client's export: the client, the consents, the information on rights
-and duties, the cases (with their session notes and report), the complaints, the erasure
-record; personal fields opened (ERASED where the client's key is gone)."""
+and duties, the cases (with their session notes, report and appointments), the complaints,
+the erasure record; personal fields opened (ERASED where the client's key is gone)."""
 
 from __future__ import annotations
 
@@ -58,6 +58,8 @@ def case_part(c: Case) -> dict[str, Any]:
             if c.report is not None
             else None
         ),
+        "appointments": plain(sorted(c.appointments.values(), key=lambda a: a.starts_at)),
+        "no_shows": c.no_shows,
         "hours_budget": c.hours_budget,
         "hours_used": c.hours_used,
         "decision": plain(c.decision),

@@ -46,7 +46,8 @@ SPEC = ServiceSpec(
     # What intake's read models hold of a client: dropped when the client is erased. A
     # case stays listed without its career question (and, its client's row gone, without
     # a name): the same case still answers GET /cases/{id}, its personal fields `ERASED`;
-    # its sessions leave the caseload figures, its complaints the complaint figures.
+    # its sessions leave the caseload figures, its complaints the complaint figures,
+    # its appointments the counsellors' calendars.
     erasure=Erasure(
         (
             "UPDATE intake.cases_view SET career_question_sealed = NULL "
@@ -54,6 +55,7 @@ SPEC = ServiceSpec(
             "DELETE FROM intake.clients_view WHERE client_id = %(client_id)s",
             "DELETE FROM intake.sessions_view WHERE client_id = %(client_id)s",
             "DELETE FROM intake.complaints_view WHERE client_id = %(client_id)s",
+            "DELETE FROM intake.appointments_view WHERE client_id = %(client_id)s",
         ),
         before=_destroy_key,
     ),

@@ -111,6 +111,27 @@ CREATE TABLE IF NOT EXISTS intake.complaints_view (
 CREATE INDEX IF NOT EXISTS complaints_view_org
     ON intake.complaints_view (organisation, registered_at, complaint_id);
 CREATE INDEX IF NOT EXISTS complaints_view_client ON intake.complaints_view (client_id);
+-- One row per appointment, for a counsellor's day and calendar feed: no text about the
+-- client (the cancellation's reason stays sealed in its event; the place is the agency's
+-- room or the call's channel). Dropped with the client.
+CREATE TABLE IF NOT EXISTS intake.appointments_view (
+    appointment_id uuid PRIMARY KEY,
+    case_id uuid NOT NULL,
+    client_id uuid NOT NULL,
+    organisation text NOT NULL,
+    counsellor text NOT NULL,
+    kind text NOT NULL,
+    starts_at timestamptz NOT NULL,
+    minutes int NOT NULL,
+    channel text NOT NULL,
+    place text,
+    status text NOT NULL,
+    sequence int NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS appointments_view_counsellor
+    ON intake.appointments_view (organisation, counsellor, starts_at);
+CREATE INDEX IF NOT EXISTS appointments_view_client ON intake.appointments_view (client_id);
 """
 
 
@@ -227,6 +248,43 @@ async def reassigned(conn: asyncpg.Connection, e: Stored) -> None:
     await _update_case(conn, e, "counsellor = $3", e["counsellor"])
 
 
+async def appointment_planned(conn: asyncpg.Connection, e: Stored) -> None:
+    await _update_case(conn, e, "")
+    await conn.execute(
+        "INSERT INTO intake.appointments_view (appointment_id, case_id, client_id, "
+        "organisation, counsellor, kind, starts_at, minutes, channel, place, status, "
+        "updated_at) SELECT $1, $2, $3, organisation, $4, $5, $6, $7, $8, $9, 'planned', $10 "
+        "FROM intake.cases_view WHERE case_id = $2 ON CONFLICT (appointment_id) DO NOTHING",
+        e["appointment_id"],
+        e.id,
+        e["client_id"],
+        e["counsellor"],
+        e["kind"],
+        e["starts_at"],
+        e["minutes"],
+        e["channel"],
+        e.get("place"),
+        e.at,
+    )
+
+
+def _appointment_becomes(sets: str, *values: Any) -> Handler:
+    """A handler setting the appointment's row (`$3`, … are `values(e)`); each change
+    counts in its `sequence` (the calendar's SEQUENCE)."""
+
+    async def update(conn: asyncpg.Connection, e: Stored) -> None:
+        await _update_case(conn, e, "")
+        await conn.execute(
+            f"UPDATE intake.appointments_view SET sequence = sequence + 1, updated_at = $2, "
+            f"{sets} WHERE appointment_id = $1 AND updated_at < $2",
+            e["appointment_id"],
+            e.at,
+            *[value(e) for value in values],
+        )
+
+    return update
+
+
 async def phase_changed(conn: asyncpg.Connection, e: Stored) -> None:
     await _update_case(conn, e, "phase = $3", e["phase"])
 
@@ -267,6 +325,17 @@ class IntakeProjection(Projection):
         Case.Reassigned: reassigned,
         Case.Reopened: _case_becomes("status = 'accepted', phase = 'aftercare', closed_at = NULL"),
         Case.PhaseChanged: phase_changed,
+        Case.AppointmentPlanned: appointment_planned,
+        Case.AppointmentRescheduled: _appointment_becomes(
+            "starts_at = $3, minutes = $4, channel = $5, place = $6",
+            lambda e: e["starts_at"],
+            lambda e: e["minutes"],
+            lambda e: e["channel"],
+            lambda e: e.get("place"),
+        ),
+        Case.AppointmentCancelled: _appointment_becomes("status = 'cancelled'"),
+        Case.AppointmentMissed: _appointment_becomes("status = 'missed'"),
+        Case.AppointmentHeld: _appointment_becomes("status = 'held'"),
         # Any other event of a case: its version and time.
         Case.Event: _case_becomes(""),
         Client.InformedOfRights: informed_of_rights,
@@ -608,3 +677,43 @@ async def complaint_figures(
         today,
     )
     return {k: int(v) for k, v in dict(row).items()}
+
+
+# -- appointments -------------------------------------------------------------------------
+APPOINTMENT_COLUMNS = (
+    "appointment_id, case_id, client_id, counsellor, kind, starts_at, minutes, channel, "
+    "place, status, sequence, updated_at"
+)
+
+
+async def list_appointments(
+    pool: asyncpg.Pool,
+    organisation: str,
+    counsellor: str,
+    *,
+    starts_from: datetime | None = None,
+    starts_before: datetime | None = None,
+    statuses: tuple[str, ...] | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """The counsellor's appointments of the organisation, by their start (within
+    [`starts_from`, `starts_before`) when given)."""
+    where = ["organisation = $1", "counsellor = $2"]
+    args: list[Any] = [organisation, counsellor]
+    for clause, value in (
+        ("starts_at >= ${}", starts_from),
+        ("starts_at < ${}", starts_before),
+        ("status = ANY(${})", list(statuses) if statuses else None),
+    ):
+        if value is not None:
+            args.append(value)
+            where.append(clause.format(len(args)))
+    args.append(limit)
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            f"SELECT {APPOINTMENT_COLUMNS} FROM intake.appointments_view "
+            f"WHERE {' AND '.join(where)} ORDER BY starts_at, appointment_id LIMIT ${len(args)}",
+            *args,
+        )
+    ids = ("appointment_id", "case_id", "client_id")
+    return [{**dict(r), **{k: uuid.UUID(str(r[k])) for k in ids}} for r in rows]

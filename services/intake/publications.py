@@ -101,6 +101,26 @@ PUBLICATIONS: dict[type, Publication] = {
     Case.ReportAgreed: Publication(
         contracts.ReflectionReportAgreedV1, lambda s: _case(s, "revision")
     ),
+    # Without the cancellation's reason and the place: they stay in intake.
+    Case.AppointmentPlanned: Publication(
+        contracts.AppointmentPlannedV1,
+        lambda s: _case(
+            s, "appointment_id", "counsellor", "kind", "starts_at", "minutes", "channel"
+        ),
+    ),
+    Case.AppointmentRescheduled: Publication(
+        contracts.AppointmentRescheduledV1,
+        lambda s: _case(s, "appointment_id", "starts_at", "minutes", "channel"),
+    ),
+    Case.AppointmentCancelled: Publication(
+        contracts.AppointmentCancelledV1, lambda s: _case(s, "appointment_id", "by")
+    ),
+    Case.AppointmentMissed: Publication(
+        contracts.AppointmentMissedV1, lambda s: _case(s, "appointment_id")
+    ),
+    Case.AppointmentHeld: Publication(
+        contracts.AppointmentHeldV1, lambda s: _case(s, "appointment_id", "session_id")
+    ),
     Case.Accepted: Publication(
         contracts.CaseAcceptedV1,
         lambda s: _case(s, "organisation", "gaps", "scores", "reason", "counsellor"),

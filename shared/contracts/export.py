@@ -144,9 +144,10 @@ class IntakeSection(_Part):
     cases: list[dict[str, Any]] = Field(
         description="Each case: career question, entry check, assessments, sessions and "
         "hours, each session's notes with every amendment (`session_notes`), the "
-        "reflection-and-action report with the client's agreements (`report`), decision, "
-        "phase, resumption, its closure (with the closing summary), its counsellor now and "
-        "each handover to another counsellor (with why)."
+        "reflection-and-action report with the client's agreements (`report`), the "
+        "appointments (planned, moved, held, cancelled with the reason, missed) and the "
+        "no-shows, decision, phase, resumption, its closure (with the closing summary), its "
+        "counsellor now and each handover to another counsellor (with why)."
     )
     erasure: dict[str, Any] | None = Field(
         description="The client's erasure record (legal holds, refused requests), if any."

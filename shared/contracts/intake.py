@@ -225,3 +225,61 @@ class ReflectionReportAgreedV1(_CaseEvent):
     event_type: ClassVar[str] = "ReflectionReportAgreed"
 
     revision: int
+
+
+# Appointments: without the cancellation's reason (sealed, it stays in intake) and without
+# the place (the counsellor's calendar feed shows it; no other service needs it).
+SessionKind = Literal["intake", "deepening", "synthesis", "aftercare"]
+Channel = Literal["in_person", "phone", "video"]
+
+
+class AppointmentPlannedV1(_CaseEvent):
+    """An appointment was planned ahead in `counsellor`'s calendar."""
+
+    event_type: ClassVar[str] = "AppointmentPlanned"
+
+    appointment_id: uuid.UUID
+    counsellor: str
+    kind: SessionKind
+    starts_at: datetime
+    minutes: int
+    channel: Channel
+
+
+class AppointmentRescheduledV1(_CaseEvent):
+    """A planned appointment moved (its start, length or channel)."""
+
+    event_type: ClassVar[str] = "AppointmentRescheduled"
+
+    appointment_id: uuid.UUID
+    starts_at: datetime
+    minutes: int
+    channel: Channel
+
+
+class AppointmentCancelledV1(_CaseEvent):
+    """A planned appointment was cancelled, by the client or the agency (the reason stays
+    in intake)."""
+
+    event_type: ClassVar[str] = "AppointmentCancelled"
+
+    appointment_id: uuid.UUID
+    by: Literal["client", "agency"]
+
+
+class AppointmentMissedV1(_CaseEvent):
+    """The client did not come to the appointment (a no-show)."""
+
+    event_type: ClassVar[str] = "AppointmentMissed"
+
+    appointment_id: uuid.UUID
+
+
+class AppointmentHeldV1(_CaseEvent):
+    """The appointment took place: it became the session `session_id` (its `SessionHeld`
+    published just before)."""
+
+    event_type: ClassVar[str] = "AppointmentHeld"
+
+    appointment_id: uuid.UUID
+    session_id: uuid.UUID

@@ -2,20 +2,23 @@
 system: a session recorded with its notes on the case page, the notes shown there and
 amended on their own page (the earlier notes kept), the report drafted from them (the
 insight taken over), completed, refused for agreement while incomplete (said above the
-form), agreed by the client, printed (HTML and PDF). In French. axe-core on every page,
+form), agreed by the client, printed (HTML and PDF); an appointment planned for a date the
+rhythm proposes (refused without its place first), moved and cancelled, and the worklist's
+appointments of today. In French. axe-core on every page,
 a screenshot of each."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.console.browsing import Visit, sign_in_as_counsellor
 from tests.console.conftest import System
-from tests.console.journey import accepted_case, agency_today, counsellor_api
+from tests.console.journey import accepted_case, agency_today, counsellor_api, post
 
 pytestmark = pytest.mark.browser
 
@@ -88,5 +91,45 @@ def test_notes_make_the_report_the_client_agrees_to(
             f"{system.base}/cases/{case_id}/report/document.pdf?lang=fr", timeout=60_000
         )
         assert pdf.status == 200 and pdf.body().startswith(b"%PDF-")
+
+        # Appointments: one for a date the rhythm proposes (refused in person without a
+        # place, said above the form), moved, cancelled with the reason shown.
+        page.goto(f"{system.base}/cases/{case_id}")
+        page.select_option("#appointment-kind", "deepening")
+        page.select_option("#appointment-proposed", index=1)
+        page.select_option("#appointment-channel", "in_person")
+        page.click("#appointment-submit")
+        assert page.locator("#appointment-errors").count() == 1
+        visit.check("appointment-refused")
+        page.fill("#appointment-place", "Bureau de Namur, salle 2")
+        page.click("#appointment-submit")
+        assert "done=appointment" in page.url
+        assert page.locator("#appointment-list tbody tr").count() == 1
+        visit.check("appointment-planned")
+        actions = page.locator("details.appointment-actions")
+        aid = (actions.get_attribute("id") or "").removeprefix("actions-")
+        actions.locator("summary").click()
+        later = agency_today() + timedelta(days=20)
+        page.fill(f"#move-{aid}-starts_at", f"{later.isoformat()}T14:00")
+        page.click(f"#move-{aid}-submit")
+        assert "done=appointment-moved" in page.url
+        page.locator(f"#actions-{aid} summary").click()
+        page.select_option(f"#cancel-{aid}-by", "client")
+        page.fill(f"#cancel-{aid}-reason", "Malade.")
+        page.click(f"#cancel-{aid}-submit")
+        assert "done=appointment-cancelled" in page.url
+        assert "Malade." in page.locator("#appointment-list").inner_text()
+        visit.check("appointment-cancelled")
+
+        # The worklist shows the counsellor's appointments of today.
+        soon = datetime.now(UTC) + timedelta(minutes=5)
+        if soon.astimezone(ZoneInfo("Europe/Amsterdam")).date() == agency_today():
+            body = {"kind": "synthesis", "starts_at": soon.isoformat(), "channel": "phone"}
+            with counsellor_api(system) as api:
+                post(api, f"/intake/v1/cases/{case_id}/appointments", body)
+            page.goto(f"{system.base}/")
+            link = page.locator(f"#todays-appointments a[href='/cases/{case_id}#appointments']")
+            assert link.inner_text() == "Inès Lambert"
+            visit.check("worklist-appointments")
     finally:
         context.close()

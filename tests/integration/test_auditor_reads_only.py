@@ -156,6 +156,20 @@ BODIES: dict[tuple[str, str], Body] = {
         "discussed": "Values."
     },
     ("POST", "/intake/v1/cases/{case_id}/report"): lambda i: {},
+    ("POST", "/intake/v1/cases/{case_id}/appointments"): lambda i: {
+        "kind": "deepening",
+        "starts_at": now_minus(-24 * 20),
+        "channel": "phone",
+    },
+    ("PUT", "/intake/v1/cases/{case_id}/appointments/{appointment_id}"): lambda i: {
+        "starts_at": now_minus(-24 * 21)
+    },
+    ("POST", "/intake/v1/cases/{case_id}/appointments/{appointment_id}/cancellation"): lambda i: {
+        "by": "client",
+        "reason": "Ill.",
+    },
+    ("POST", "/intake/v1/cases/{case_id}/appointments/{appointment_id}/no-show"): lambda i: {},
+    ("POST", "/intake/v1/cases/{case_id}/appointments/{appointment_id}/held"): lambda i: {},
     ("PUT", "/intake/v1/cases/{case_id}/report"): lambda i: {
         "starting_question": "What next?",
         "insights": [],
@@ -475,6 +489,13 @@ async def world(
     )
     assert r.status_code == 201, r.text
     session_id = r.json()["session_id"]
+    r = await api.post(
+        f"/intake/v1/cases/{case_id}/appointments",
+        json={"kind": "deepening", "starts_at": now_minus(-24 * 10), "channel": "phone"},
+        headers=counsellor,
+    )
+    assert r.status_code == 201, r.text
+    appointment_id = r.json()["appointment_id"]
     return {
         "client_id": client_id,
         "case_id": case_id,
@@ -489,6 +510,7 @@ async def world(
         "referral_id": referral_id,
         "complaint_id": complaint_id,
         "session_id": session_id,
+        "appointment_id": appointment_id,
         # (No dead letter in this world: an auditor is refused before it is looked up.)
         "letter_id": "1",
     }
@@ -571,6 +593,13 @@ async def test_an_auditor_changes_nothing_through_any_route_of_any_service(
             201,
         ),
         ("intake", "POST", "/intake/v1/cases/{case_id}/report", counsellor, 201),
+        (
+            "intake",
+            "POST",
+            "/intake/v1/cases/{case_id}/appointments/{appointment_id}/cancellation",
+            counsellor,
+            200,
+        ),
         ("intake", "PUT", "/intake/v1/cases/{case_id}/legal-hold", lead, 200),
         ("intake", "POST", "/intake/v1/cases/{case_id}/reassignment", lead, 200),
         ("intake", "DELETE", "/intake/v1/cases/{case_id}/legal-hold", lead, 200),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -104,6 +104,13 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "POST /intake/v1/complaints/{complaint}/assignment":
         (200, 404, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
     "GET /intake/v1/cases/{case}/notes": STAFF_READ,
+    "GET /intake/v1/cases/{case}/appointments": STAFF_READ,
+    "POST /intake/v1/cases/{case}/appointments":
+        (201, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
+    # A counsellor's own feed, any of the organisation's for a team lead (B's team lead
+    # reads B's appointments of that name: none).
+    "GET /intake/v1/counsellors/counsellor@A-user/calendar":
+        (200, 403, 200, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
     "GET /intake/v1/cases/{case}/report": STAFF_READ,
     "GET /intake/v1/cases/{case}/report/document": STAFF_READ,
     "PUT /intake/v1/cases/{case}/report":
@@ -123,6 +130,11 @@ BODIES: dict[str, dict[str, Any]] = {
     "POST /intake/v1/clients/{erasable}/erasure": {"reason": "The client asked to be forgotten."},
     "PUT /intake/v1/cases/{case}/legal-hold": {"reason": "A court asked to keep the file."},
     "POST /intake/v1/complaints/{complaint}/assignment": {"team_lead": "lead-a"},
+    "POST /intake/v1/cases/{case}/appointments": {
+        "kind": "deepening",
+        "starts_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+        "channel": "phone",
+    },
     "PUT /intake/v1/cases/{case}/report": {
         "starting_question": "What next?",
         "insights": [],

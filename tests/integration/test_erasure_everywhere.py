@@ -95,6 +95,8 @@ MARKED = (
     # accepted case handed to another counsellor)
     "closing_summary",
     "reassign_reason",
+    # intake: Case.AppointmentCancelled (the accepted case)
+    "appointment_cancel_reason",
     # intake: Complaint.Registered (about the accepted case), Complaint.Answered
     "complaint_subject",
     "complaint_answer",
@@ -387,6 +389,24 @@ async def seed(
             "conclusions": f"Concluded {m['report_conclusions']}",
             "actions": [f"Will {m['report_action']}"],
         },
+    )
+    appointment = await ok(
+        api,
+        "POST",
+        f"{case}/appointments",
+        headers,
+        json={
+            "kind": "deepening",
+            "starts_at": (datetime.now(UTC) + timedelta(days=3)).isoformat(),
+            "channel": "phone",
+        },
+    )
+    await ok(
+        api,
+        "POST",
+        f"{case}/appointments/{appointment['appointment_id']}/cancellation",
+        headers,
+        json={"by": "client", "reason": f"Cannot come: {m['appointment_cancel_reason']}"},
     )
     declined = await open_case(m["declined_case_question"])
     await ok(
@@ -807,6 +827,7 @@ async def api_texts(
         (api, f"{INTAKE}/clients/{w['client_id']}/export", h),
         (api, f"{INTAKE}/complaints/{w['complaint_id']}", h),
         (api, f"{INTAKE}/cases/{w['case_id']}/notes", h),
+        (api, f"{INTAKE}/cases/{w['case_id']}/appointments", h),
         (api, f"{INTAKE}/cases/{w['case_id']}/report", h),
         (api, f"{INTAKE}/cases/{w['case_id']}/report/document", h),
         (planning_api, f"{PLANNING}/plans/{w['plan_id']}", h),
@@ -1015,6 +1036,7 @@ async def test_an_erased_client_is_nowhere_in_the_database_the_streams_or_the_lo
 
 REPORT_ROWS = (
     "intake.sessions_view",
+    "intake.appointments_view",
     "intake.complaints_view",
     "followup.bottlenecks_view",
     "referral.referrals_view",
@@ -1114,6 +1136,8 @@ def check_aggregates(
     erased(intake[cases[0]].entry_check.notes)
     [notes] = intake[cases[0]].session_notes.values()
     erased(notes[0].discussed, notes[0].insights, notes[0].agreements, notes[0].homework)
+    [appointment] = intake[cases[0]].appointments.values()
+    erased(appointment.cancel_reason)
     report = intake[cases[0]].report
     erased(report.starting_question, report.conclusions, *report.insights, *report.actions)
     erased(intake[cases[0]].reassignments[0].reason, intake[cases[2]].closure.summary)

@@ -14,6 +14,7 @@ reason), so a route that starts showing them without recording fails too.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -134,6 +135,14 @@ READS: dict[str, tuple[Read, ...]] = {
     "/intake/v1/cases/{case_id}/report": (
         Read("team_lead", "report", ("session_notes", "career_question")),
     ),
+    "/intake/v1/cases/{case_id}/appointments": (
+        Read("counsellor", "appointments", ("appointments",)),
+    ),
+    # A counsellor's day: case ids, kinds, times, channels, places; no client's name or text.
+    "/intake/v1/appointments": (Read("counsellor", params={"from": "{from}", "to": "{to}"}),),
+    "/intake/v1/counsellors/{counsellor}/calendar": (
+        Read("team_lead", "calendar", ("appointments",)),
+    ),
     "/intake/v1/cases/{case_id}/report/document": (
         Read("counsellor", "report-document", ("identity", "session_notes", "career_question")),
     ),
@@ -198,6 +207,7 @@ NO_CASE = (
     "plan-list",
     "followup-list",
     "complaint-list",
+    "calendar",
 )
 
 
@@ -321,6 +331,13 @@ async def world(
     assert r.status_code == 201, r.text
     r = await api.post(f"{INTAKE}/cases/{case_id}/report", json={}, headers=counsellor)
     assert r.status_code == 201, r.text
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    r = await api.post(
+        f"{INTAKE}/cases/{case_id}/appointments",
+        json={"kind": "deepening", "starts_at": tomorrow.isoformat(), "channel": "phone"},
+        headers=counsellor,
+    )
+    assert r.status_code == 201, r.text
     ids = {
         "client_id": client_id,
         "case_id": case_id,
@@ -331,6 +348,9 @@ async def world(
         "partner_id": partner_id,
         "erased_id": erased_id,
         "complaint_id": complaint_id,
+        "counsellor": subs["counsellor"][0],
+        "from": (tomorrow - timedelta(hours=1)).isoformat(),
+        "to": (tomorrow + timedelta(hours=1)).isoformat(),
     }
     apps = {"intake": intake, "planning": planning, "followup": followup, "referral": referral}
     # Reads the organisation's access logs: every client of the organisation.

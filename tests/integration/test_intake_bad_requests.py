@@ -53,6 +53,9 @@ P_SESSION = "/cases/{case}/sessions"
 P_DECIDE = "/cases/{case}/decision"
 P_NOTES = "/cases/{case}/sessions/{missing}/notes"
 P_REPORT = "/cases/{case}/report"
+P_APPT = "/cases/{case}/appointments"
+P_ONE_APPT = "/cases/{case}/appointments/{missing}"
+APPT = {"kind": "deepening", "starts_at": FUTURE, "channel": "phone"}
 NOTES = {"discussed": "Values."}
 REPORT = {"starting_question": "What next?", "insights": [], "conclusions": "", "actions": []}
 P_CASELOAD = "/reports/caseload?from=2026-01-01&to=2026-01-31"
@@ -663,6 +666,63 @@ BAD: dict[str, Bad] = {
     ),
     "report-agree/not-accepted": Bad(
         "POST", f"{P_REPORT}/agreement", 409, "case-not-accepted", body={"revision": 1}
+    ),
+    # POST /cases/{id}/appointments, PUT /cases/{id}/appointments/{a}, its cancellation,
+    # no-show and holding
+    "appointment/in-person-without-place": Bad(
+        "POST", P_APPT, 422, INVALID, body={**APPT, "channel": "in_person"}, fields=("place",)
+    ),
+    "appointment/in-the-past": Bad(
+        "POST",
+        P_APPT,
+        422,
+        INVALID,
+        body={**APPT, "starts_at": PAST_SESSION},
+        fields=("starts_at",),
+    ),
+    "appointment/naive-start": Bad(
+        "POST",
+        P_APPT,
+        422,
+        INVALID,
+        body={**APPT, "starts_at": "2030-03-02T10:00:00"},
+        fields=("starts_at",),
+    ),
+    "appointment/unknown-channel": Bad(
+        "POST", P_APPT, 422, INVALID, body={**APPT, "channel": "fax"}, fields=("channel",)
+    ),
+    "appointment/no-minutes": Bad(
+        "POST", P_APPT, 422, INVALID, body={**APPT, "minutes": 0}, fields=("minutes",)
+    ),
+    "appointment/place-on-two-lines": Bad(
+        "POST", P_APPT, 422, INVALID, body={**APPT, "place": "a\nb"}, fields=("place",)
+    ),
+    "appointment/other-org": Bad(
+        "POST", "/cases/{other_case}/appointments", 404, "not-found", body=APPT
+    ),
+    "appointment/team-lead": Bad("POST", P_APPT, 403, "forbidden", body=APPT, who="team_lead"),
+    "appointment/auditor": Bad("POST", P_APPT, 403, "forbidden", body=APPT, who="auditor"),
+    "reschedule/unknown": Bad("PUT", P_ONE_APPT, 404, "not-found", body={"starts_at": FUTURE}),
+    "reschedule/empty": Bad("PUT", P_ONE_APPT, 422, INVALID, body={}, fields=("starts_at",)),
+    "cancel/blank-reason": Bad(
+        "POST",
+        f"{P_ONE_APPT}/cancellation",
+        422,
+        INVALID,
+        body={"by": "client", "reason": ""},
+        fields=("reason",),
+    ),
+    "cancel/unknown-canceller": Bad(
+        "POST",
+        f"{P_ONE_APPT}/cancellation",
+        422,
+        INVALID,
+        body={"by": "weather", "reason": "Snow."},
+        fields=("by",),
+    ),
+    "no-show/unknown": Bad("POST", f"{P_ONE_APPT}/no-show", 404, "not-found", body={}),
+    "held/too-long": Bad(
+        "POST", f"{P_ONE_APPT}/held", 422, INVALID, body={"minutes": 601}, fields=("minutes",)
     ),
     # POST /cases/{id}/decision
     "decide/empty": Bad("POST", P_DECIDE, 422, INVALID, body={}, fields=("decision",)),

@@ -91,4 +91,7 @@ def test_the_readme_journeys_run_as_written(newcomer: tuple[Path, dict[str, str]
     assert '"status":"completed"' in out, "the erasure's receipt"
     assert (folder / "case.json").is_file() and (folder / "plan.html").is_file()
     assert "Reflection and action report" in (folder / "report.html").read_text()
+    calendar = (folder / "appointments.ics").read_text()
+    assert calendar.startswith("BEGIN:VCALENDAR") and "STATUS:CANCELLED" in calendar
+    assert "meet.example.org" in calendar and "Anna" not in calendar, "the counsellor's feed"
     assert "Anna" in (folder / "anna.json").read_text(), "the export holds the client's data"

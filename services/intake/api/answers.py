@@ -514,3 +514,83 @@ class ReportOut(Answer):
     """The client's agreements, the first first."""
     version: int
     """The case's version (its `ETag`)."""
+
+
+# -- appointments ------------------------------------------------------------------------------
+class AppointmentCreated(Created):
+    appointment_id: uuid.UUID
+    """The new appointment's id."""
+
+
+class AppointmentOut(Answer):
+    appointment_id: uuid.UUID
+    """The appointment."""
+    counsellor: str
+    """Whose calendar it is in (`sub` of who planned it)."""
+    kind: str
+    """The session it is to become."""
+    starts_at: datetime
+    """When it begins."""
+    minutes: int
+    """How long it is planned for."""
+    channel: str
+    """`in_person`, `phone` or `video`."""
+    place: str | None
+    """Where: the office and room, or the call's number or link."""
+    status: str
+    """`planned`, `held`, `cancelled` or `missed`."""
+    planned_at: datetime
+    """When it was planned."""
+    planned_by: str
+    """Who planned it (`sub`)."""
+    reschedules: int
+    """How often it was moved."""
+    cancelled_by: str | None
+    """`client` or `agency` once cancelled."""
+    cancel_reason: str | None
+    """Why it was cancelled (personal; `ERASED` once the client is erased)."""
+    session_id: uuid.UUID | None
+    """Once held: the session it became."""
+    changed_at: datetime | None
+    """When it last changed (moved, cancelled, missed, held)."""
+    changed_by: str | None
+    """Who changed it last."""
+
+
+class CaseAgenda(Answer):
+    case_id: uuid.UUID
+    """The case."""
+    appointments: list[AppointmentOut]
+    """Every appointment of the case, by its start."""
+    no_shows: int
+    """How many the client missed."""
+    proposed: list[datetime]
+    """The next dates the agency's rhythm proposes (after the sessions held and the
+    appointments planned; weekends skipped)."""
+    rhythm_days: list[int]
+    """The rhythm: days from one meeting to the next, the last repeating."""
+    version: int
+    """The case's version (its `ETag`)."""
+
+
+class DayAppointment(Answer):
+    appointment_id: uuid.UUID
+    """The appointment."""
+    case_id: uuid.UUID
+    """Its case (no name: the case page shows whose)."""
+    client_id: uuid.UUID
+    """The case's client (an id only)."""
+    counsellor: str
+    """Whose calendar it is in."""
+    kind: str
+    """The session it is to become."""
+    starts_at: datetime
+    """When it begins."""
+    minutes: int
+    """How long."""
+    channel: str
+    """`in_person`, `phone` or `video`."""
+    place: str | None
+    """Where."""
+    status: str
+    """`planned`, `held`, `cancelled` or `missed`."""

@@ -420,3 +420,76 @@ class ReportAgreementIn(Strict):
 
     revision: StrictInt = Field(ge=1, le=1_000_000)
     """The report's revision the client read and agrees to (the current one)."""
+
+
+# -- appointments ------------------------------------------------------------------------------
+Place = Annotated[StrictStr, Field(max_length=200), SingleLine]
+Channel = Literal["in_person", "phone", "video"]
+
+
+class AppointmentIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "deepening",
+                    "starts_at": "2026-03-09T10:00:00+01:00",
+                    "minutes": 60,
+                    "channel": "in_person",
+                    "place": "Office Gent, room 2",
+                }
+            ]
+        }
+    )
+
+    kind: Literal["intake", "deepening", "synthesis", "aftercare"]
+    """The session it is to become: `intake`, `deepening`, `synthesis` or `aftercare`."""
+    starts_at: AwareMoment
+    """When it begins (RFC 3339 with its offset); ahead of now."""
+    minutes: StrictInt | None = Field(default=None, ge=1, le=600)
+    """How long it is planned for, 1-600 minutes (absent: the agency's default)."""
+    channel: Channel
+    """`in_person`, `phone` or `video`."""
+    place: Place | None = None
+    """Where (at most 200 characters): the agency's office and room (needed in person), or
+    the call's number or video link. Not the client's address: it shows in the
+    counsellor's calendar."""
+
+
+class RescheduleIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"starts_at": "2026-03-10T14:00:00+01:00"}]}
+    )
+
+    starts_at: AwareMoment
+    """The new start (RFC 3339 with its offset); ahead of now."""
+    minutes: StrictInt | None = Field(default=None, ge=1, le=600)
+    """A new length (absent: kept)."""
+    channel: Channel | None = None
+    """A new channel (absent: kept)."""
+    place: Place | None = None
+    """A new place (absent: kept, unless the channel changes)."""
+
+
+class CancellationIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"by": "client", "reason": "Ill; asks for next week."}]}
+    )
+
+    by: Literal["client", "agency"]
+    """Who cancelled: the `client` or the `agency`."""
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=4000), MultiLine]
+    """Why (personal, sealed)."""
+
+
+class NoShowIn(Strict):
+    """Nothing to say: the client did not come."""
+
+
+class AppointmentHeldIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"minutes": 55}]})
+
+    minutes: StrictInt | None = Field(default=None, ge=1, le=600)
+    """How long the session lasted (absent: as planned); counts against the hours budget."""
+    notes: SessionNotesIn | None = None
+    """The session's notes, recorded with it (or later)."""

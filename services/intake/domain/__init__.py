@@ -4,12 +4,19 @@ record of a client's erasure.
 Pure domain: the standard library and eventsourcing.domain only. Rules are small
 guard methods raising `IntakeError`s with stable codes; events are explicit,
 past-tense facts that carry who (`actor`) and when (the event timestamp). One module
-per aggregate: `client.py`, `case.py` (its commands in `case_intake.py`, `case_news.py`
-`case_notes.py` and `case_file.py`, its words in `case_rules.py`, its values in `case_values.py`),
+per aggregate: `client.py`, `case.py` (its commands in `case_intake.py`, `case_news.py`,
+`case_notes.py`, `case_file.py` and `case_agenda.py`, its words in `case_rules.py`, its values
+in `case_values.py`),
 `erasure.py`, `complaint.py`.
 """
 
 from services.intake.domain.case import Case
+from services.intake.domain.case_agenda import (
+    APPOINTMENT_STATUSES,
+    CANCELLED_BY,
+    CHANNELS,
+    propose,
+)
 from services.intake.domain.case_notes import NOTE_PARTS, REPORT_STATUSES
 from services.intake.domain.case_rules import (
     ASSESSORS,
@@ -21,6 +28,7 @@ from services.intake.domain.case_rules import (
     SESSION_KINDS,
 )
 from services.intake.domain.case_values import (
+    Appointment,
     Assessment,
     Closure,
     Decision,
@@ -50,7 +58,10 @@ from services.intake.domain.erasure import ClientErasure, Hold, Refusal, Request
 from services.intake.domain.errors import IntakeError
 
 __all__ = [
+    "APPOINTMENT_STATUSES",
     "ASSESSORS",
+    "CANCELLED_BY",
+    "CHANNELS",
     "CLOSING_REASONS",
     "COMPLAINT_STATUSES",
     "DECISIONS",
@@ -62,6 +73,7 @@ __all__ = [
     "REPORT_STATUSES",
     "RIGHTS_LANGUAGES",
     "SESSION_KINDS",
+    "Appointment",
     "Assessment",
     "Case",
     "Client",
@@ -85,4 +97,5 @@ __all__ = [
     "Session",
     "SessionNotes",
     "plain",
+    "propose",
 ]

@@ -11,17 +11,20 @@ The events stay nested in the class: their stored topics are
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
+from services.intake.domain.case_agenda import Agenda
 from services.intake.domain.case_file import FileCare
 from services.intake.domain.case_intake import Intake
 from services.intake.domain.case_news import News
 from services.intake.domain.case_notes import Notes, texts
 from services.intake.domain.case_values import (
+    Appointment,
     Assessment,
     Closure,
     Decision,
@@ -38,7 +41,7 @@ from services.intake.domain.errors import IntakeError
 from shared.text import guard_text
 
 
-class Case(Intake, News, Notes, FileCare, Aggregate):
+class Case(Intake, News, Notes, FileCare, Agenda, Aggregate):
     """One guidance process of a client: intake until the decision, then its phases."""
 
     class Opened(Aggregate.Created):
@@ -350,6 +353,109 @@ class Case(Intake, News, Notes, FileCare, Aggregate):
                 )
             )
 
+    class AppointmentPlanned(Aggregate.Event):
+        """An appointment was planned ahead (`counsellor`: whose calendar it is in)."""
+
+        appointment_id: uuid.UUID
+        client_id: uuid.UUID
+        counsellor: str
+        kind: str
+        starts_at: datetime
+        minutes: int
+        channel: str
+        place: str | None
+        actor: str
+
+        def apply(self, aggregate: Case) -> None:
+            aggregate.appointments[self.appointment_id] = Appointment(
+                appointment_id=self.appointment_id,
+                counsellor=self.counsellor,
+                kind=self.kind,
+                starts_at=self.starts_at,
+                minutes=self.minutes,
+                channel=self.channel,
+                place=self.place,
+                status="planned",
+                planned_at=self.timestamp,
+                planned_by=self.actor,
+            )
+
+    class AppointmentRescheduled(Aggregate.Event):
+        """A planned appointment moved (its time, length, channel or place)."""
+
+        appointment_id: uuid.UUID
+        client_id: uuid.UUID
+        starts_at: datetime
+        minutes: int
+        channel: str
+        place: str | None
+        actor: str
+
+        def apply(self, aggregate: Case) -> None:
+            before = aggregate.appointments[self.appointment_id]
+            aggregate.appointments[self.appointment_id] = replace(
+                before,
+                starts_at=self.starts_at,
+                minutes=self.minutes,
+                channel=self.channel,
+                place=self.place,
+                reschedules=before.reschedules + 1,
+                changed_at=self.timestamp,
+                changed_by=self.actor,
+            )
+
+    class AppointmentCancelled(Aggregate.Event):
+        """A planned appointment was cancelled by the client or the agency (why: sealed)."""
+
+        appointment_id: uuid.UUID
+        client_id: uuid.UUID
+        by: str
+        reason: str
+        actor: str
+
+        def apply(self, aggregate: Case) -> None:
+            aggregate.appointments[self.appointment_id] = replace(
+                aggregate.appointments[self.appointment_id],
+                status="cancelled",
+                cancelled_by=self.by,
+                cancel_reason=self.reason,
+                changed_at=self.timestamp,
+                changed_by=self.actor,
+            )
+
+    class AppointmentMissed(Aggregate.Event):
+        """The client did not come (a no-show)."""
+
+        appointment_id: uuid.UUID
+        client_id: uuid.UUID
+        actor: str
+
+        def apply(self, aggregate: Case) -> None:
+            aggregate.appointments[self.appointment_id] = replace(
+                aggregate.appointments[self.appointment_id],
+                status="missed",
+                changed_at=self.timestamp,
+                changed_by=self.actor,
+            )
+
+    class AppointmentHeld(Aggregate.Event):
+        """The appointment took place: it became the session `session_id` (recorded by the
+        `SessionHeld` just before it)."""
+
+        appointment_id: uuid.UUID
+        client_id: uuid.UUID
+        session_id: uuid.UUID
+        actor: str
+
+        def apply(self, aggregate: Case) -> None:
+            aggregate.appointments[self.appointment_id] = replace(
+                aggregate.appointments[self.appointment_id],
+                status="held",
+                session_id=self.session_id,
+                changed_at=self.timestamp,
+                changed_by=self.actor,
+            )
+
     def __init__(
         self,
         client_id: uuid.UUID,
@@ -380,6 +486,7 @@ class Case(Intake, News, Notes, FileCare, Aggregate):
         self.session_notes: dict[uuid.UUID, list[SessionNotes]] = {}
         self.report: ReflectionReport | None = None
         self.report_agreements: list[ReportAgreement] = []
+        self.appointments: dict[uuid.UUID, Appointment] = {}
 
     @classmethod
     def open(

@@ -5,12 +5,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from eventsourcing.domain import Aggregate
 
     from services.intake.domain.case_values import (
+        Appointment,
         Assessment,
         Closure,
         Decision,
@@ -49,6 +51,7 @@ class CaseState:
         session_notes: dict[uuid.UUID, list[SessionNotes]]
         report: ReflectionReport | None
         report_agreements: list[ReportAgreement]
+        appointments: dict[uuid.UUID, Appointment]
 
         EntryChecked: type[Aggregate.Event]
         AssessmentRecorded: type[Aggregate.Event]
@@ -67,7 +70,23 @@ class CaseState:
         ReportAgreed: type[Aggregate.Event]
         FileClosed: type[Aggregate.Event]
         Reassigned: type[Aggregate.Event]
+        AppointmentPlanned: type[Aggregate.Event]
+        AppointmentRescheduled: type[Aggregate.Event]
+        AppointmentCancelled: type[Aggregate.Event]
+        AppointmentMissed: type[Aggregate.Event]
+        AppointmentHeld: type[Aggregate.Event]
 
         def _require_open(self) -> None: ...
+
+        def hold_session(
+            self,
+            *,
+            session_id: uuid.UUID,
+            kind: str,
+            held_at: datetime,
+            minutes: int,
+            actor: str,
+            at: datetime,
+        ) -> None: ...
 
         def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, is_dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 
@@ -129,3 +129,31 @@ class ReportAgreement:
     revision: int
     agreed_at: datetime
     recorded_by: str
+
+
+@dataclass(frozen=True)
+class Appointment:
+    """An appointment of the case: planned ahead, then held (`session_id` names the session
+    it became), cancelled (`cancelled_by` the client or the agency, `cancel_reason` sealed)
+    or missed; `reschedules` counts its moves."""
+
+    appointment_id: uuid.UUID
+    counsellor: str
+    kind: str
+    starts_at: datetime
+    minutes: int
+    channel: str
+    place: str | None
+    status: str
+    planned_at: datetime
+    planned_by: str
+    reschedules: int = 0
+    cancelled_by: str | None = None
+    cancel_reason: str | None = None
+    session_id: uuid.UUID | None = None
+    changed_at: datetime | None = None
+    changed_by: str | None = None
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.minutes)
