@@ -125,6 +125,16 @@ async def published_for(js: Any, event_type: str, referral_id: str) -> list[dict
     ]
 
 
+# A test system's pools (smaller than `make run`'s, as the tests' own services in
+# tests/conftest.py): `make test`'s two workers, each with its services and at times a
+# system or two, stay under a server's 100 connections.
+SMALL_POOLS = {
+    "GUIDANCE_DB_POOL_SIZE": "1",
+    "GUIDANCE_DB_MAX_OVERFLOW": "3",
+    "GUIDANCE_READ_POOL_SIZE": "2",
+}
+
+
 @dataclass
 class Running:
     """A system `waypoint run` started in a folder of its own."""
@@ -147,9 +157,10 @@ def waypoint_run(
     settings: dict[str, str] | None = None,
 ) -> Iterator[Running]:
     """`waypoint run` as `make run` starts it, in `tmp/clone` (its `.data/` a newcomer's),
-    on a free port, with a nats-server and a fresh database of its own; `settings` are
-    more environment variables. By default this checkout's code (`python -m shared.cli
-    run`, what `.venv/bin/waypoint run` runs); stopped (SIGTERM, as Ctrl-C) on exit."""
+    on a free port, with a nats-server and a fresh database of its own, and SMALL_POOLS;
+    `settings` are more environment variables. By default this checkout's code (`python -m
+    shared.cli run`, what `.venv/bin/waypoint run` runs); stopped (SIGTERM, as Ctrl-C) on
+    exit."""
     folder = tmp / "clone"
     folder.mkdir(exist_ok=True)
     env = {
@@ -172,7 +183,7 @@ def waypoint_run(
                         GUIDANCE_DATABASE_URL=db,
                         GUIDANCE_NATS_URL=nats_server.url,
                         GUIDANCE_PORT=str(port),
-                        **(settings or {}),
+                        **dict(SMALL_POOLS, **(settings or {})),
                     ),
                     stdout=log,
                     stderr=subprocess.STDOUT,
