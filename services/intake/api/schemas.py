@@ -485,6 +485,8 @@ class CancellationIn(Strict):
 class NoShowIn(Strict):
     """Nothing to say: the client did not come."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{}]})
+
 
 class AppointmentHeldIn(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [{"minutes": 55}]})
