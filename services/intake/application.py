@@ -40,6 +40,8 @@ class IntakeApplication(ServiceApplication):
         ),
         Case.FileClosed: PersonalFields(("summary",), subject="client_id"),
         Case.Reassigned: PersonalFields(("reason",), subject="client_id"),
+        Case.BudgetSet: PersonalFields(("reason",), subject="client_id"),
+        Case.BudgetExtended: PersonalFields(("reason",), subject="client_id"),
         Complaint.Registered: PersonalFields(("subject",), subject="client_id"),
         Complaint.Answered: PersonalFields(("answer",), subject="client_id"),
     }

@@ -113,6 +113,13 @@ PUBLICATIONS: dict[type, Publication] = {
         lambda s: _case(s, "counsellor", "previous"),
     ),
     Case.FileClosed: Publication(contracts.CaseFileClosedV1, lambda s: _case(s, "reason")),
+    # Without the reasons: they stay in intake.
+    Case.BudgetSet: Publication(
+        contracts.CaseBudgetSetV1, lambda s: _case(s, "programme", "hours")
+    ),
+    Case.BudgetExtended: Publication(
+        contracts.CaseBudgetExtendedV1, lambda s: _case(s, "extra_hours")
+    ),
     Client.InformedOfRights: Publication(
         contracts.ClientInformedOfRightsV1,
         lambda s: _client(s, "organisation", "version", "language"),

@@ -146,7 +146,9 @@ class IntakeSection(_Part):
         "hours, each session's notes with every amendment (`session_notes`), the "
         "reflection-and-action report with the client's agreements (`report`), decision, "
         "phase, resumption, its closure (with the closing summary), its counsellor now and "
-        "each handover to another counsellor (with why)."
+        "each handover to another counsellor (with why), and its hours budget (`budget`: "
+        "the programme, the hours set and why they differ, the aftercare hours, each extra "
+        "hours a team lead approved with why)."
     )
     erasure: dict[str, Any] | None = Field(
         description="The client's erasure record (legal holds, refused requests), if any."

@@ -153,6 +153,26 @@ class CaseFileClosedV1(_CaseEvent):
     reason: Literal["referred_out", "declined", "client_withdrew"]
 
 
+class CaseBudgetSetV1(_CaseEvent):
+    """The case's hours budget was set at acceptance (why other hours than the
+    programme's stays in intake, sealed)."""
+
+    event_type: ClassVar[str] = "CaseBudgetSet"
+
+    programme: str | None = Field(
+        default=None, description="The programme or funder; null: the agency's default."
+    )
+    hours: float = Field(description="The hours budget set.")
+
+
+class CaseBudgetExtendedV1(_CaseEvent):
+    """A team lead approved going over the case's hours budget (why stays in intake)."""
+
+    event_type: ClassVar[str] = "CaseBudgetExtended"
+
+    extra_hours: float = Field(description="The hours approved on top of the budget.")
+
+
 class ClientInformedOfRightsV1(_Intake):
     """The client was informed of their rights and duties: which version of the agency's
     information, in which language (when and by whom: `occurred_at`, `actor`)."""

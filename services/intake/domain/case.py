@@ -17,12 +17,14 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
+from services.intake.domain.case_budget import BudgetCare
 from services.intake.domain.case_file import FileCare
 from services.intake.domain.case_intake import Intake
 from services.intake.domain.case_news import News
 from services.intake.domain.case_notes import Notes, texts
 from services.intake.domain.case_values import (
     Assessment,
+    BudgetExtension,
     Closure,
     Decision,
     EntryCheck,
@@ -38,7 +40,7 @@ from services.intake.domain.errors import IntakeError
 from shared.text import guard_text
 
 
-class Case(Intake, News, Notes, FileCare, Aggregate):
+class Case(Intake, News, Notes, FileCare, BudgetCare, Aggregate):
     """One guidance process of a client: intake until the decision, then its phases."""
 
     class Opened(Aggregate.Created):
@@ -350,6 +352,52 @@ class Case(Intake, News, Notes, FileCare, Aggregate):
                 )
             )
 
+    class BudgetSet(Aggregate.Event):
+        """The hours budget set at acceptance: the programme's hours (or the agency's
+        default, `programme` null), or other hours with a reason (sealed)."""
+
+        client_id: uuid.UUID
+        programme: str | None
+        hours: float
+        reason: str | None
+        actor: str
+
+        def apply(self, aggregate: Case) -> None:
+            aggregate.hours_budget = self.hours
+            aggregate.programme = self.programme
+            aggregate.budget_reason = self.reason
+
+    class BudgetExtended(Aggregate.Event):
+        """A team lead approved going over the budget by `extra_hours` (reason sealed)."""
+
+        client_id: uuid.UUID
+        extra_hours: float
+        reason: str
+        actor: str
+
+        def apply(self, aggregate: Case) -> None:
+            aggregate.budget_extensions.append(
+                BudgetExtension(
+                    extra_hours=self.extra_hours,
+                    reason=self.reason,
+                    approved_at=self.timestamp,
+                    actor=self.actor,
+                )
+            )
+
+    class AftercareContactCounted(Aggregate.Event):
+        """An aftercare contact (follow-up's, the client reached) counts `minutes`."""
+
+        client_id: uuid.UUID
+        contact_id: uuid.UUID
+        minutes: int
+        source_position: int
+
+        def apply(self, aggregate: Case) -> None:
+            aggregate.aftercare_contacts.add(self.contact_id)
+            aggregate.minutes_used += self.minutes
+            aggregate.aftercare_minutes += self.minutes
+
     def __init__(
         self,
         client_id: uuid.UUID,
@@ -371,6 +419,11 @@ class Case(Intake, News, Notes, FileCare, Aggregate):
         self.assessments: list[Assessment] = []
         self.sessions: list[Session] = []
         self.minutes_used = 0
+        self.aftercare_minutes = 0
+        self.programme: str | None = None
+        self.budget_reason: str | None = None
+        self.budget_extensions: list[BudgetExtension] = []
+        self.aftercare_contacts: set[uuid.UUID] = set()
         self.decision: Decision | None = None
         self.plan_position = 0
         self.resumption: Resumption | None = None

@@ -82,6 +82,7 @@ class Intake(CaseState):
             raise IntakeError("invalid", "A session lasts 1 to 600 minutes.", "minutes")
         if held_at > at:
             raise IntakeError("invalid", "A session cannot be recorded ahead.", "held_at")
+        self._check_budget(minutes)
         self.trigger_event(
             self.SessionHeld,
             timestamp=at,
@@ -93,7 +94,17 @@ class Intake(CaseState):
             actor=actor,
         )
 
-    def decide(self, *, decision: str, reason: str | None, actor: str, at: datetime) -> None:
+    def decide(
+        self,
+        *,
+        decision: str,
+        reason: str | None,
+        actor: str,
+        at: datetime,
+        budget: tuple[str | None, float, str | None] | None = None,
+    ) -> None:
+        """Decide; an acceptance sets the hours budget `budget` (programme, hours, reason)
+        when given (see `case_budget.resolve_budget`)."""
         self._require_open()
         guard_text(IntakeError, multiline=True, reason=reason)
         if decision == "accept":
@@ -120,6 +131,8 @@ class Intake(CaseState):
                 actor=actor,
                 counsellor=self.counsellor,
             )
+            if budget is not None:
+                self._set_budget(budget, actor=actor, at=at)
         elif decision == "refer_out":
             self.trigger_event(
                 self.ReferredOut, timestamp=at, client_id=self.client_id, reason=reason, actor=actor

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from services.intake.domain.case_values import (
         Assessment,
+        BudgetExtension,
         Closure,
         Decision,
         EntryCheck,
@@ -39,6 +40,12 @@ class CaseState:
         assessments: list[Assessment]
         sessions: list[Session]
         minutes_used: int
+        aftercare_minutes: int
+        hours_budget: float
+        programme: str | None
+        budget_reason: str | None
+        budget_extensions: list[BudgetExtension]
+        aftercare_contacts: set[uuid.UUID]
         decision: Decision | None
         plan_position: int
         resumption: Resumption | None
@@ -67,7 +74,16 @@ class CaseState:
         ReportAgreed: type[Aggregate.Event]
         FileClosed: type[Aggregate.Event]
         Reassigned: type[Aggregate.Event]
+        BudgetSet: type[Aggregate.Event]
+        BudgetExtended: type[Aggregate.Event]
+        AftercareContactCounted: type[Aggregate.Event]
 
         def _require_open(self) -> None: ...
+
+        def _set_budget(
+            self, budget: tuple[str | None, float, str | None], *, actor: str, at: Any
+        ) -> None: ...
+
+        def _check_budget(self, minutes: int) -> None: ...
 
         def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None: ...
