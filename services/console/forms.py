@@ -50,6 +50,7 @@ DONE = {
     "report-agreed": N_("The client's agreement is recorded."),
     "closing": N_("The case's file is closed."),
     "handover": N_("The case is handed over."),
+    "extra-hours": N_("The extra hours are approved."),
 }
 COMPETENCES = {
     "quality_reflection": N_("Reflecting on qualities"),
