@@ -232,8 +232,16 @@ async def reassigned(conn: asyncpg.Connection, e: Stored) -> None:
     await _update_case(conn, e, "counsellor = $3", e["counsellor"])
 
 
-async def budget_set(conn: asyncpg.Connection, e: Stored) -> None:
-    await _update_case(conn, e, "hours_budget = $3, programme = $4", e["hours"], e["programme"])
+async def case_accepted(conn: asyncpg.Connection, e: Stored) -> None:
+    """Accepted; from v3 with the hours budget it sets (earlier: the one opened with)."""
+    await _update_case(
+        conn,
+        e,
+        "status = 'accepted', phase = 'deepening', "
+        "hours_budget = coalesce($3, hours_budget), programme = $4",
+        e.get("hours_budget"),
+        e.get("programme"),
+    )
 
 
 async def budget_extended(conn: asyncpg.Connection, e: Stored) -> None:
@@ -276,7 +284,7 @@ class IntakeProjection(Projection):
         Case.Opened: case_opened,
         Case.AssessmentRecorded: assessment_recorded,
         Case.SessionHeld: session_held,
-        Case.Accepted: _case_becomes("status = 'accepted', phase = 'deepening'"),
+        Case.Accepted: case_accepted,
         Case.ReferredOut: _case_ends("referred_out"),
         Case.Declined: _case_ends("declined"),
         Case.Closed: _case_ends("closed"),
@@ -284,7 +292,6 @@ class IntakeProjection(Projection):
         Case.Reassigned: reassigned,
         Case.Reopened: _case_becomes("status = 'accepted', phase = 'aftercare', closed_at = NULL"),
         Case.PhaseChanged: phase_changed,
-        Case.BudgetSet: budget_set,
         Case.BudgetExtended: budget_extended,
         Case.AftercareContactCounted: aftercare_counted,
         # Any other event of a case: its version and time.

@@ -103,7 +103,9 @@ PUBLICATIONS: dict[type, Publication] = {
     ),
     Case.Accepted: Publication(
         contracts.CaseAcceptedV1,
-        lambda s: _case(s, "organisation", "gaps", "scores", "reason", "counsellor"),
+        lambda s: _case(
+            s, "organisation", "gaps", "scores", "reason", "counsellor", "programme", "hours_budget"
+        ),
     ),
     Case.ReferredOut: Publication(contracts.CaseReferredOutV1, lambda s: _case(s, "reason")),
     Case.Declined: Publication(contracts.CaseDeclinedV1, lambda s: _case(s, "reason")),
@@ -113,10 +115,7 @@ PUBLICATIONS: dict[type, Publication] = {
         lambda s: _case(s, "counsellor", "previous"),
     ),
     Case.FileClosed: Publication(contracts.CaseFileClosedV1, lambda s: _case(s, "reason")),
-    # Without the reasons: they stay in intake.
-    Case.BudgetSet: Publication(
-        contracts.CaseBudgetSetV1, lambda s: _case(s, "programme", "hours")
-    ),
+    # Without the reason: it stays in intake.
     Case.BudgetExtended: Publication(
         contracts.CaseBudgetExtendedV1, lambda s: _case(s, "extra_hours")
     ),

@@ -95,7 +95,7 @@ MARKED = (
     # accepted case handed to another counsellor)
     "closing_summary",
     "reassign_reason",
-    # intake: Case.BudgetSet (other hours than the default, with why), Case.BudgetExtended
+    # intake: Case.Accepted's budget (other hours than the default, with why), Case.BudgetExtended
     # (a team lead's extra hours, with why)
     "budget_reason",
     "extra_hours_reason",

@@ -104,8 +104,10 @@ class Case(Intake, News, Notes, FileCare, BudgetCare, Aggregate):
 
     class Accepted(Aggregate.Event):
         # v2 added `counsellor` (the case's: who opened it), for the other services'
-        # lists; acceptances recorded before it name none.
-        class_version = 2
+        # lists; acceptances recorded before it name none. v3 added the hours budget it
+        # sets (`programme`, `hours_budget`, `budget_reason`, sealed); acceptances
+        # recorded before it keep the budget the case was opened with.
+        class_version = 3
         client_id: uuid.UUID
         organisation: str
         gaps: list[str]
@@ -113,15 +115,28 @@ class Case(Intake, News, Notes, FileCare, BudgetCare, Aggregate):
         reason: str | None
         actor: str
         counsellor: str | None
+        programme: str | None
+        hours_budget: float | None
+        budget_reason: str | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["counsellor"] = None
 
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["programme"] = None
+            state["hours_budget"] = None
+            state["budget_reason"] = None
+
         def apply(self, aggregate: Case) -> None:
             aggregate.status = "accepted"
             aggregate.phase = "deepening"
             aggregate.decision = _decision(self, "accept")
+            if self.hours_budget is not None:
+                aggregate.hours_budget = self.hours_budget
+                aggregate.programme = self.programme
+                aggregate.budget_reason = self.budget_reason
 
     class ReferredOut(Aggregate.Event):
         client_id: uuid.UUID
@@ -351,21 +366,6 @@ class Case(Intake, News, Notes, FileCare, BudgetCare, Aggregate):
                     actor=self.actor,
                 )
             )
-
-    class BudgetSet(Aggregate.Event):
-        """The hours budget set at acceptance: the programme's hours (or the agency's
-        default, `programme` null), or other hours with a reason (sealed)."""
-
-        client_id: uuid.UUID
-        programme: str | None
-        hours: float
-        reason: str | None
-        actor: str
-
-        def apply(self, aggregate: Case) -> None:
-            aggregate.hours_budget = self.hours
-            aggregate.programme = self.programme
-            aggregate.budget_reason = self.reason
 
     class BudgetExtended(Aggregate.Event):
         """A team lead approved going over the budget by `extra_hours` (reason sealed)."""

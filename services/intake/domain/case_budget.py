@@ -86,25 +86,6 @@ def resolve_budget(
 class BudgetCare(CaseState):
     """The hours budget's commands and what it derives."""
 
-    def _set_budget(
-        self,
-        budget: tuple[str | None, float, str | None],
-        *,
-        actor: str,
-        at: datetime,
-    ) -> None:
-        programme, hours, reason = budget
-        guard_text(IntakeError, multiline=True, budget_reason=reason)
-        self.trigger_event(
-            self.BudgetSet,
-            timestamp=at,
-            client_id=self.client_id,
-            programme=programme,
-            hours=hours,
-            reason=reason,
-            actor=actor,
-        )
-
     def approve_extra_hours(
         self, *, extra_hours: float, reason: str, actor: str, at: datetime
     ) -> None:

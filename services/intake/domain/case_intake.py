@@ -107,6 +107,8 @@ class Intake(CaseState):
         when given (see `case_budget.resolve_budget`)."""
         self._require_open()
         guard_text(IntakeError, multiline=True, reason=reason)
+        if budget is not None:
+            guard_text(IntakeError, multiline=True, budget_reason=budget[2])
         if decision == "accept":
             if self.entry_check is None or not self.entry_check.eligible:
                 raise IntakeError(
@@ -130,9 +132,10 @@ class Intake(CaseState):
                 reason=reason,
                 actor=actor,
                 counsellor=self.counsellor,
+                programme=budget[0] if budget else None,
+                hours_budget=budget[1] if budget else None,
+                budget_reason=budget[2] if budget else None,
             )
-            if budget is not None:
-                self._set_budget(budget, actor=actor, at=at)
         elif decision == "refer_out":
             self.trigger_event(
                 self.ReferredOut, timestamp=at, client_id=self.client_id, reason=reason, actor=actor

@@ -74,15 +74,10 @@ class CaseState:
         ReportAgreed: type[Aggregate.Event]
         FileClosed: type[Aggregate.Event]
         Reassigned: type[Aggregate.Event]
-        BudgetSet: type[Aggregate.Event]
         BudgetExtended: type[Aggregate.Event]
         AftercareContactCounted: type[Aggregate.Event]
 
         def _require_open(self) -> None: ...
-
-        def _set_budget(
-            self, budget: tuple[str | None, float, str | None], *, actor: str, at: Any
-        ) -> None: ...
 
         def _check_budget(self, minutes: int) -> None: ...
 
