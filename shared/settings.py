@@ -116,6 +116,13 @@ class Settings(BaseSettings):
 
     # Intake
     hours_budget_default: float = Field(default=12.0, gt=0, le=500)
+    # The hours budget per programme or funder (JSON: {"programme": hours}), set on a case
+    # at acceptance when the acceptance names the programme (else the default above);
+    # the share of the budget used from which a case shows a warning; and the minutes an
+    # aftercare check-in done counts against the budget (follow-up records no duration).
+    budget_programmes: dict[str, float] = Field(default_factory=dict)
+    budget_warning_share: float = Field(default=0.8, gt=0, le=1)
+    aftercare_checkin_minutes: int = Field(default=30, ge=0, le=600)
     # The versions of the agency's information on rights and duties a client can be
     # informed of (the newest last), and the days within which a complaint is answered
     rights_information_versions: list[str] = Field(

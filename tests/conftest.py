@@ -75,6 +75,8 @@ def settings(database_url: str, nats_url: str) -> Settings:
         db_pool_size=4,
         db_max_overflow=4,
         read_pool_size=3,
+        # A programme with a small hours budget (the budget tests go over it).
+        budget_programmes={"short-track": 2.0, "esf-restart": 20.0},
     )
 
 

@@ -208,6 +208,10 @@ GENERAL = {
     "validation-error": N_("Some fields need your attention."),
     "case-decided": N_("The case is already decided: this can no longer change."),
     "case-not-ready": N_("The case is not ready for this yet."),
+    "over-budget": N_(
+        "This session would go over the case's hours budget: ask your team lead to approve "
+        "more hours."
+    ),
     "not-smart": N_("The goal is not SMART yet: see each criterion below."),
     "not-shared": N_(
         "This referral no longer shares the client's data (it is withdrawn, declined or "

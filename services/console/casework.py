@@ -105,6 +105,14 @@ DECISION_FIELDS = {
         "The case cannot be accepted yet: it needs a passed entry check and an assessment."
     ),
     "reason": N_("Reasons are at most 4000 characters."),
+    "programme": N_("Choose one of the agency's programmes."),
+    "hours_budget": N_("Enter the hours budget as a number above 0 and at most 500."),
+    "budget_reason": N_("Say why the case gets another budget than the programme's."),
+}
+# A team lead's approval of extra hours on the case's budget.
+EXTRA_HOURS_FIELDS = {
+    "extra_hours": N_("Enter the extra hours as a number above 0 and at most 100."),
+    "reason": N_("Say why the case needs more hours (at most 4000 characters)."),
 }
 DECLINE_REASON = N_("Give the reason for declining.")
 RIGHTS_FIELDS = {
@@ -477,6 +485,8 @@ async def show_case(
         closing_reasons=CLOSING_REASONS,
         aftercare_closed=AFTERCARE_CLOSED,
         carried=case["status"] in CARRIED,
+        warning_share=page.settings.budget_warning_share,
+        programme_options=[(p, p) for p in sorted(page.settings.budget_programmes)],
         statuses=STATUS_NAMES,
         phases=PHASE_NAMES,
         done=done_message(page, done),
@@ -632,8 +642,12 @@ async def hold_session(request: Request, case_id: uuid.UUID, page: SignedIn) -> 
 async def decide(request: Request, case_id: uuid.UUID, page: SignedIn) -> Response:
     form = await request.form()
     page.check_csrf(form)
-    values = texts(form, "decision", "reason")
-    body = {"decision": values["decision"], "reason": values["reason"] or None}
+    values = texts(form, "decision", "reason", "programme", "hours_budget", "budget_reason")
+    body: dict[str, Any] = {"decision": values["decision"], "reason": values["reason"] or None}
+    if values["decision"] == "accept":
+        body["programme"] = values["programme"] or None
+        body["hours_budget"] = number(values["hours_budget"])
+        body["budget_reason"] = values["budget_reason"] or None
     refused = None
     if values["decision"] not in DECISIONS:
         refused = FormErrors()
@@ -668,6 +682,38 @@ async def close_case(request: Request, case_id: uuid.UUID, page: SignedIn) -> Re
     return await change_case(
         request, page, case_id, "closing", "closure", values, CLOSE_FIELDS, values, form, refused
     )
+
+
+@router.post("/cases/{case_id}/budget/approvals")
+async def approve_extra_hours(request: Request, case_id: uuid.UUID, page: SignedIn) -> Response:
+    """A team lead approves going over the case's hours budget, saying why."""
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "extra_hours", "reason")
+    body = {"extra_hours": number(values["extra_hours"]), "reason": values["reason"]}
+    return await change_case(
+        request,
+        page,
+        case_id,
+        "extra-hours",
+        "budget/approvals",
+        body,
+        EXTRA_HOURS_FIELDS,
+        values,
+        form,
+        done="extra-hours",
+    )
+
+
+def number(value: str) -> Any:
+    """A form's number as the API takes it (a comma as the decimal mark too); empty: None;
+    anything else as typed (the API names it)."""
+    if not value:
+        return None
+    try:
+        return float(value.replace(",", "."))
+    except ValueError:
+        return value
 
 
 @router.post("/cases/{case_id}/reassignment")

@@ -59,6 +59,7 @@ DONE = {
     "appointment-cancelled": N_("The appointment is cancelled."),
     "appointment-missed": N_("The appointment is marked as missed."),
     "appointment-held": N_("The appointment is held: its session is recorded."),
+    "extra-hours": N_("The extra hours are approved."),
 }
 COMPETENCES = {
     "quality_reflection": N_("Reflecting on qualities"),

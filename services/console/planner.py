@@ -217,6 +217,8 @@ async def show_plan(
     found, search_note = await analysis.esco_search(request, page, esco_q, esco_kind)
     client = await api(request).get(token(page), f"/intake/v1/clients/{plan['client_id']}")
     instruments = await api(request).get(token(page), "/planning/v1/instruments")
+    # How much of the case's hours budget is left (intake's; nothing personal).
+    budget = await api(request).get(token(page), f"/intake/v1/cases/{plan['case_id']}/budget")
     # The actions that came back from the follow-up: its to-dos, by the action each became.
     followups = await api(request).get(
         token(page), "/followup/v1/followups", case_id=str(plan["case_id"])
@@ -238,6 +240,7 @@ async def show_plan(
         status=status,
         plan=plan,
         client_name=f"{client['given_name']} {client['family_name']}",
+        budget=budget,
         from_followup=from_followup,
         criteria=criteria,
         type_options=[(k, page.gettext(n)) for k, n in PLAN_TYPES.items()],

@@ -26,7 +26,7 @@ class IntakeApplication(ServiceApplication):
         ),
         Case.Opened: PersonalFields(("career_question",), subject="client_id"),
         Case.EntryChecked: PersonalFields(("notes",), subject="client_id"),
-        Case.Accepted: PersonalFields(("reason",), subject="client_id"),
+        Case.Accepted: PersonalFields(("reason", "budget_reason"), subject="client_id"),
         Case.ReferredOut: PersonalFields(("reason",), subject="client_id"),
         Case.Declined: PersonalFields(("reason",), subject="client_id"),
         Case.SessionNotesRecorded: PersonalFields(
@@ -41,6 +41,7 @@ class IntakeApplication(ServiceApplication):
         Case.FileClosed: PersonalFields(("summary",), subject="client_id"),
         Case.Reassigned: PersonalFields(("reason",), subject="client_id"),
         Case.AppointmentCancelled: PersonalFields(("reason",), subject="client_id"),
+        Case.BudgetExtended: PersonalFields(("reason",), subject="client_id"),
         Complaint.Registered: PersonalFields(("subject",), subject="client_id"),
         Complaint.Answered: PersonalFields(("answer",), subject="client_id"),
     }

@@ -4,6 +4,8 @@
 - the case shows whether guidance resumes after a referral (referral);
 - the case closes when follow-up closes its aftercare, and is accepted again when the
   client asks for aftercare (follow-up);
+- a check-in of aftercare done counts `aftercare_checkin_minutes` against the case's
+  hours budget (follow-up);
 - each service's confirmation of an erasure lands on the client's erasure record;
 - the closures read model: what follow-up says of a case's end, for retention (`jobs.py`).
 """
@@ -20,7 +22,12 @@ from eventsourcing.domain import Aggregate
 
 from services.intake.application import IntakeApplication
 from services.intake.domain import Case
-from shared.contracts.followup import CLOSURE_REASONS, AftercareRequestedV1, FollowUpClosedV1
+from shared.contracts.followup import (
+    CLOSURE_REASONS,
+    AftercareRequestedV1,
+    CheckInDoneV1,
+    FollowUpClosedV1,
+)
 from shared.contracts.planning import GoalAddedV1, PlanAgreedV1, PlanRevisedV1
 from shared.contracts.privacy import CONFIRMED
 from shared.contracts.referral import GuidanceResumedV1
@@ -131,6 +138,27 @@ CASE_CLOSURE = Reactions(
 )
 
 
+# -- follow-up: an aftercare check-in done counts against the hours budget ---------------------
+def checkin_counted(
+    app: IntakeApplication, done: CheckInDoneV1, event: CloudEvent
+) -> Sequence[Aggregate]:
+    """Each check-in once, at the agency's fixed duration (`aftercare_checkin_minutes`:
+    follow-up does not record how long a check-in took)."""
+    case = _case(app, done.case_id)
+    if case is None:
+        return []
+    changed = case.count_aftercare_contact(
+        contact_id=done.checkin_id,
+        minutes=app.settings.aftercare_checkin_minutes,
+        source_position=event.position or 0,
+        at=app.clock(),
+    )
+    return [case] if changed else []
+
+
+AFTERCARE_HOURS = Reactions("intake-aftercare-hours", {CheckInDoneV1: checkin_counted})
+
+
 # -- every service's erasure confirmation, onto the client's erasure record --------------------
 class _Confirmation(Protocol):
     client_id: uuid.UUID
@@ -150,7 +178,7 @@ CONFIRMATIONS = tuple(
     for source, contract in CONFIRMED.items()
 )
 
-REACTIONS = (PLAN_PHASE, RESUMPTION, CASE_CLOSURE, *CONFIRMATIONS)
+REACTIONS = (PLAN_PHASE, RESUMPTION, CASE_CLOSURE, AFTERCARE_HOURS, *CONFIRMATIONS)
 
 
 # -- the closures read model: what follow-up says of a case's end ------------------------------

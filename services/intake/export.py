@@ -62,6 +62,13 @@ def case_part(c: Case) -> dict[str, Any]:
         "no_shows": c.no_shows,
         "hours_budget": c.hours_budget,
         "hours_used": c.hours_used,
+        "budget": {
+            "programme": c.programme,
+            "hours_set": c.hours_budget,
+            "reason": c.budget_reason,
+            "aftercare_hours": round(c.aftercare_minutes / 60, 2),
+            "extensions": plain(c.budget_extensions),
+        },
         "decision": plain(c.decision),
         "resumed": c.resumed,
         "resumption": plain(c.resumption),

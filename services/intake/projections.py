@@ -92,6 +92,11 @@ CREATE INDEX IF NOT EXISTS sessions_view_client ON intake.sessions_view (client_
 -- When the client was last informed of their rights and duties (NULL: not yet), for the
 -- flag on the worklist.
 ALTER TABLE intake.clients_view ADD COLUMN IF NOT EXISTS rights_informed_at timestamptz;
+-- The hours budget (#16 item 3): the programme it was set from at acceptance, and the
+-- hours a team lead approved on top; `minutes_used` counts aftercare check-ins too.
+ALTER TABLE intake.cases_view ADD COLUMN IF NOT EXISTS programme text;
+ALTER TABLE intake.cases_view ADD COLUMN IF NOT EXISTS budget_extra double precision
+    NOT NULL DEFAULT 0;
 -- One row per complaint, without its text (sealed in its events): the team lead's list
 -- and figures. Dropped with the client.
 CREATE TABLE IF NOT EXISTS intake.complaints_view (
@@ -285,6 +290,26 @@ def _appointment_becomes(sets: str, *values: Any) -> Handler:
     return update
 
 
+async def case_accepted(conn: asyncpg.Connection, e: Stored) -> None:
+    """Accepted; from v3 with the hours budget it sets (earlier: the one opened with)."""
+    await _update_case(
+        conn,
+        e,
+        "status = 'accepted', phase = 'deepening', "
+        "hours_budget = coalesce($3, hours_budget), programme = $4",
+        e.get("hours_budget"),
+        e.get("programme"),
+    )
+
+
+async def budget_extended(conn: asyncpg.Connection, e: Stored) -> None:
+    await _update_case(conn, e, "budget_extra = budget_extra + $3", e["extra_hours"])
+
+
+async def aftercare_counted(conn: asyncpg.Connection, e: Stored) -> None:
+    await _update_case(conn, e, "minutes_used = minutes_used + $3", e["minutes"])
+
+
 async def phase_changed(conn: asyncpg.Connection, e: Stored) -> None:
     await _update_case(conn, e, "phase = $3", e["phase"])
 
@@ -317,7 +342,7 @@ class IntakeProjection(Projection):
         Case.Opened: case_opened,
         Case.AssessmentRecorded: assessment_recorded,
         Case.SessionHeld: session_held,
-        Case.Accepted: _case_becomes("status = 'accepted', phase = 'deepening'"),
+        Case.Accepted: case_accepted,
         Case.ReferredOut: _case_ends("referred_out"),
         Case.Declined: _case_ends("declined"),
         Case.Closed: _case_ends("closed"),
@@ -336,6 +361,8 @@ class IntakeProjection(Projection):
         Case.AppointmentCancelled: _appointment_becomes("status = 'cancelled'"),
         Case.AppointmentMissed: _appointment_becomes("status = 'missed'"),
         Case.AppointmentHeld: _appointment_becomes("status = 'held'"),
+        Case.BudgetExtended: budget_extended,
+        Case.AftercareContactCounted: aftercare_counted,
         # Any other event of a case: its version and time.
         Case.Event: _case_becomes(""),
         Client.InformedOfRights: informed_of_rights,
@@ -385,7 +412,8 @@ def _dumps(value: Any) -> str:
 # -- queries ------------------------------------------------------------------------------
 CASE_COLUMNS = (
     "v.case_id, v.client_id, v.organisation, v.status, v.phase, v.hours_budget, "
-    "v.minutes_used, v.gaps, v.scores, v.opened_by, v.counsellor, v.opened_at, v.updated_at, "
+    "v.programme, v.budget_extra, v.minutes_used, v.gaps, v.scores, v.opened_by, "
+    "v.counsellor, v.opened_at, v.updated_at, "
     "v.version, "
     "v.career_question_sealed, c.given_name, c.family_name, "
     "c.client_id IS NULL AS client_erased, c.rights_informed_at AS client_informed_at"
@@ -578,7 +606,8 @@ def _like(word: str) -> str:
 
 def _case_row(r: asyncpg.Record) -> dict[str, Any]:
     row = dict(r)
-    row["hours_used"] = round(row.pop("minutes_used") / 60, 2)
+    row["minutes_used"] = int(row["minutes_used"])
+    row["hours_used"] = round(row["minutes_used"] / 60, 2)
     row["gaps"] = list(row["gaps"])
     row["scores"] = _json(row["scores"])
     given, family = row.pop("given_name"), row.pop("family_name")

@@ -123,7 +123,9 @@ PUBLICATIONS: dict[type, Publication] = {
     ),
     Case.Accepted: Publication(
         contracts.CaseAcceptedV1,
-        lambda s: _case(s, "organisation", "gaps", "scores", "reason", "counsellor"),
+        lambda s: _case(
+            s, "organisation", "gaps", "scores", "reason", "counsellor", "programme", "hours_budget"
+        ),
     ),
     Case.ReferredOut: Publication(contracts.CaseReferredOutV1, lambda s: _case(s, "reason")),
     Case.Declined: Publication(contracts.CaseDeclinedV1, lambda s: _case(s, "reason")),
@@ -133,6 +135,10 @@ PUBLICATIONS: dict[type, Publication] = {
         lambda s: _case(s, "counsellor", "previous"),
     ),
     Case.FileClosed: Publication(contracts.CaseFileClosedV1, lambda s: _case(s, "reason")),
+    # Without the reason: it stays in intake.
+    Case.BudgetExtended: Publication(
+        contracts.CaseBudgetExtendedV1, lambda s: _case(s, "extra_hours")
+    ),
     Client.InformedOfRights: Publication(
         contracts.ClientInformedOfRightsV1,
         lambda s: _client(s, "organisation", "version", "language"),

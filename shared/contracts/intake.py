@@ -116,6 +116,16 @@ class CaseAcceptedV1(_CaseEvent):
         description="The case's counsellor: the `sub` of who opened it (absent on "
         "acceptances published before it was carried).",
     )
+    programme: str | None = Field(
+        default=None,
+        description="The programme or funder whose hours budget the acceptance set; null: "
+        "the agency's default (why another budget stays in intake, sealed).",
+    )
+    hours_budget: float | None = Field(
+        default=None,
+        description="The hours budget the acceptance set (absent on acceptances published "
+        "before it was set at acceptance).",
+    )
 
 
 class CaseReferredOutV1(_CaseEvent):
@@ -151,6 +161,14 @@ class CaseFileClosedV1(_CaseEvent):
     event_type: ClassVar[str] = "CaseFileClosed"
 
     reason: Literal["referred_out", "declined", "client_withdrew"]
+
+
+class CaseBudgetExtendedV1(_CaseEvent):
+    """A team lead approved going over the case's hours budget (why stays in intake)."""
+
+    event_type: ClassVar[str] = "CaseBudgetExtended"
+
+    extra_hours: float = Field(description="The hours approved on top of the budget.")
 
 
 class ClientInformedOfRightsV1(_Intake):

@@ -162,8 +162,10 @@ def accepted_case(
     language: str = "en",
     question: str = "What next?",
     email: str | None = None,
+    budget: dict[str, Any] | None = None,
 ) -> tuple[str, str]:
-    """A client with the guidance consent and an accepted case: (client_id, case_id)."""
+    """A client with the guidance consent and an accepted case: (client_id, case_id);
+    `budget`: the acceptance's hours budget fields (`hours_budget`, `budget_reason`, …)."""
     client_id = post(
         api,
         "/intake/v1/clients",
@@ -184,7 +186,7 @@ def accepted_case(
         post(
             api, f"/intake/v1/cases/{case_id}/assessments", {"assessor": assessor, "scores": SCORES}
         )
-    post(api, f"/intake/v1/cases/{case_id}/decision", {"decision": "accept"})
+    post(api, f"/intake/v1/cases/{case_id}/decision", {"decision": "accept", **(budget or {})})
     return str(client_id), str(case_id)
 
 

@@ -139,6 +139,10 @@ BODIES: dict[tuple[str, str], Body] = {
         "counsellor": "counsellor-2",
         "reason": "Leave.",
     },
+    ("POST", "/intake/v1/cases/{case_id}/budget/approvals"): lambda i: {
+        "extra_hours": 2,
+        "reason": "Two more sessions.",
+    },
     ("POST", "/intake/v1/reassignments"): lambda i: {
         "from_counsellor": "counsellor-ro",
         "to_counsellor": "counsellor-2",
@@ -602,6 +606,7 @@ async def test_an_auditor_changes_nothing_through_any_route_of_any_service(
         ),
         ("intake", "PUT", "/intake/v1/cases/{case_id}/legal-hold", lead, 200),
         ("intake", "POST", "/intake/v1/cases/{case_id}/reassignment", lead, 200),
+        ("intake", "POST", "/intake/v1/cases/{case_id}/budget/approvals", lead, 200),
         ("intake", "DELETE", "/intake/v1/cases/{case_id}/legal-hold", lead, 200),
         ("planning", "PUT", "/planning/v1/plans/{plan_id}/competence-analysis", counsellor, 200),
         (

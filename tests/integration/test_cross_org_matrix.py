@@ -98,6 +98,10 @@ MATRIX: dict[str, tuple[int, ...]] = {
         (403, 403, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
     "POST /intake/v1/cases/{case}/reassignment":
         (403, 403, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
+    "GET /intake/v1/cases/{case}/budget":
+        (200, 404, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
+    "POST /intake/v1/cases/{case}/budget/approvals":
+        (403, 403, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
     "GET /intake/v1/clients/{erased}/erasure": STAFF_READ,
     "GET /intake/v1/complaints/{complaint}": STAFF_READ,
     "GET /intake/v1/clients/{client}/complaints": STAFF_READ,
@@ -156,6 +160,7 @@ BODIES: dict[str, dict[str, Any]] = {
         "status": "interview",
         "on": date.today().isoformat(),
     },
+    "POST /intake/v1/cases/{case}/budget/approvals": {"extra_hours": 1, "reason": "More."},
 }
 CODES = {401: "unauthorized", 403: "forbidden", 404: "not-found"}
 EVA = {

@@ -97,6 +97,10 @@ MARKED = (
     "reassign_reason",
     # intake: Case.AppointmentCancelled (the accepted case)
     "appointment_cancel_reason",
+    # intake: Case.Accepted's budget (other hours than the default, with why), Case.BudgetExtended
+    # (a team lead's extra hours, with why)
+    "budget_reason",
+    "extra_hours_reason",
     # intake: Complaint.Registered (about the accepted case), Complaint.Answered
     "complaint_subject",
     "complaint_answer",
@@ -376,7 +380,12 @@ async def seed(
         "POST",
         f"{case}/decision",
         headers,
-        json={"decision": "accept", "reason": f"Accepted because {m['accept_reason']}"},
+        json={
+            "decision": "accept",
+            "reason": f"Accepted because {m['accept_reason']}",
+            "hours_budget": 15,
+            "budget_reason": f"Budget: {m['budget_reason']}",
+        },
     )
     await ok(
         api,
@@ -437,6 +446,13 @@ async def seed(
         f"{case}/reassignment",
         bearer(token("team_lead", org=org, sub="lead-e2e")),
         json={"counsellor": "counsellor-e2e2", "reason": f"Handed: {m['reassign_reason']}"},
+    )
+    await ok(
+        api,
+        "POST",
+        f"{case}/budget/approvals",
+        bearer(token("team_lead", org=org, sub="lead-e2e")),
+        json={"extra_hours": 2, "reason": f"Extra: {m['extra_hours_reason']}"},
     )
     w["case_id"], w["cases"] = case_id, [case_id, declined, referred_out]
     # A complaint about the accepted case, answered; the client informed of their rights.
@@ -1141,6 +1157,7 @@ def check_aggregates(
     report = intake[cases[0]].report
     erased(report.starting_question, report.conclusions, *report.insights, *report.actions)
     erased(intake[cases[0]].reassignments[0].reason, intake[cases[2]].closure.summary)
+    erased(intake[cases[0]].budget_reason, intake[cases[0]].budget_extensions[0].reason)
     assert intake[cases[0]].resumed is True
     complaint = intake[uuid.UUID(w["complaint_id"])]
     assert complaint.answer is not None and complaint.status == "answered"

@@ -120,6 +120,8 @@ READS: dict[str, tuple[Read, ...]] = {
         Read("counsellor", use={"client_id": "erased_id"}),
     ),
     "/intake/v1/cases/{case_id}/legal-hold": NOTHING,
+    # The hours budget: hours, state and programme (no reason, nothing personal).
+    "/intake/v1/cases/{case_id}/budget": NOTHING,
     "/intake/v1/schemas/client-export.json": NOTHING,
     "/intake/v1/reports/caseload": (Read("team_lead"),),
     "/intake/v1/rights-information/versions": (Read("counsellor"),),

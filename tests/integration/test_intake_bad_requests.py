@@ -62,6 +62,8 @@ P_CASELOAD = "/reports/caseload?from=2026-01-01&to=2026-01-31"
 P_CLOSE = "/cases/{case}/closure"
 P_REASSIGN = "/cases/{case}/reassignment"
 P_HANDOVER = "/reassignments"
+P_EXTRA = "/cases/{case}/budget/approvals"
+EXTRA = {"extra_hours": 2, "reason": "Two more sessions."}
 CLOSE = {"reason": "client_withdrew", "summary": "Moved abroad."}
 REASSIGN = {"counsellor": "c-2", "reason": "Leave."}
 HANDOVER = {"from_counsellor": "c-1", "to_counsellor": "c-2", "reason": "Leave."}
@@ -820,6 +822,55 @@ BAD: dict[str, Bad] = {
         "POST", "/cases/{other_case}/reassignment", 404, "not-found", body=REASSIGN, who="team_lead"
     ),
     "reassign/auditor": Bad("POST", P_REASSIGN, 403, "forbidden", body=REASSIGN, who="auditor"),
+    # POST /cases/{id}/budget/approvals (team lead)
+    "extra-hours/counsellor": Bad("POST", P_EXTRA, 403, "forbidden", body=EXTRA),
+    "extra-hours/empty": Bad(
+        "POST", P_EXTRA, 422, INVALID, body={}, fields=("extra_hours", "reason"), who="team_lead"
+    ),
+    "extra-hours/zero": Bad(
+        "POST",
+        P_EXTRA,
+        422,
+        INVALID,
+        body=with_(EXTRA, extra_hours=0),
+        fields=("extra_hours",),
+        who="team_lead",
+    ),
+    "extra-hours/blank-reason": Bad(
+        "POST",
+        P_EXTRA,
+        422,
+        INVALID,
+        body=with_(EXTRA, reason="  "),
+        fields=("reason",),
+        who="team_lead",
+    ),
+    "extra-hours/other-org": Bad(
+        "POST",
+        "/cases/{other_case}/budget/approvals",
+        404,
+        "not-found",
+        body=EXTRA,
+        who="team_lead",
+    ),
+    "extra-hours/auditor": Bad("POST", P_EXTRA, 403, "forbidden", body=EXTRA, who="auditor"),
+    # POST /cases/{id}/decision: the budget set at acceptance
+    "decide/unknown-programme": Bad(
+        "POST",
+        P_DECIDE,
+        422,
+        INVALID,
+        body={"decision": "accept", "programme": "nope"},
+        fields=("programme",),
+    ),
+    "decide/budget-without-reason": Bad(
+        "POST",
+        P_DECIDE,
+        422,
+        INVALID,
+        body={"decision": "accept", "hours_budget": 3},
+        fields=("budget_reason",),
+    ),
     # POST /reassignments (team lead)
     "handover/counsellor": Bad("POST", P_HANDOVER, 403, "forbidden", body=HANDOVER),
     "handover/empty": Bad(

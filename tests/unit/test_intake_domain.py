@@ -930,4 +930,6 @@ def test_an_acceptance_stored_before_it_named_the_counsellor_names_none() -> Non
     state: dict[str, Any] = {"actor": "counsellor-2"}
     Case.Accepted.upcast_v1_v2(state)
     assert state == {"actor": "counsellor-2", "counsellor": None}
-    assert Case.Accepted.class_version == 2
+    Case.Accepted.upcast_v2_v3(state)  # and no budget: the case keeps the one opened with
+    assert (state["programme"], state["hours_budget"], state["budget_reason"]) == (None,) * 3
+    assert Case.Accepted.class_version == 3

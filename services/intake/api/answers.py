@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -156,6 +156,42 @@ class ReassignmentOut(Answer):
     """The team lead who handed it over (`sub`)."""
 
 
+class BudgetExtensionOut(Answer):
+    extra_hours: float
+    """The hours approved on top of the budget."""
+    reason: str
+    """Why; `ERASED` once the client is erased."""
+    approved_at: datetime
+    """When."""
+    actor: str
+    """The team lead who approved them (`sub`)."""
+
+
+class BudgetOut(Answer):
+    hours: float
+    """The budget in hours: set at acceptance (the programme's, the default, or other hours
+    with a reason) plus the hours a team lead approved."""
+    used: float
+    """Hours used: the sessions' minutes and the aftercare check-ins done."""
+    left: float
+    """Hours left, not below 0."""
+    state: Literal["ok", "warning", "exhausted", "over"]
+    """`warning` from the agency's share used (`GUIDANCE_BUDGET_WARNING_SHARE`, 80 %),
+    `exhausted` when all is used, `over` past it."""
+    programme: str | None
+    """The programme or funder the budget comes from; null: the agency's default."""
+
+
+class BudgetDetail(BudgetOut):
+    reason: str | None
+    """Why the budget set differs from the programme's (`ERASED` once the client is
+    erased); null when it does not."""
+    aftercare_hours: float
+    """Of `used`: the aftercare check-ins' hours."""
+    extensions: list[BudgetExtensionOut]
+    """The team lead's approvals of extra hours, oldest first."""
+
+
 class CaseloadReassigned(Answer):
     case_ids: list[uuid.UUID]
     """The cases handed over (open or accepted ones of `from_counsellor`)."""
@@ -194,6 +230,9 @@ class CaseOut(Answer):
     """Budget minus used, not below 0."""
     over_budget: bool
     """Whether more hours were used than budgeted."""
+    budget: BudgetDetail
+    """The hours budget: {hours, used, left, state, programme, reason, aftercare_hours,
+    extensions}."""
     decision: dict[str, Any] | None
     """{decision (`accept` | `refer_out` | `decline`), reason, decided_at, actor}; null until
     decided.
@@ -259,7 +298,9 @@ class CaseSummary(Answer):
     hours_budget: float
     """Hours of guidance the case may use."""
     hours_used: float
-    """Hours used by its sessions."""
+    """Hours used by its sessions and aftercare check-ins."""
+    budget: BudgetOut | None = None
+    """The hours budget: {hours, used, left, state, programme} (the worklist's flag)."""
     opened_at: datetime
     """When it was opened."""
     updated_at: datetime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
@@ -12,6 +12,9 @@ from starlette.concurrency import run_in_threadpool
 from services.intake.api.answers import (
     AssessmentCreated,
     AssessmentOut,
+    BudgetDetail,
+    BudgetExtensionOut,
+    BudgetOut,
     CaseCreated,
     CaseloadReassigned,
     CaseOut,
@@ -27,12 +30,14 @@ from services.intake.api.schemas import (
     CloseCase,
     DecisionIn,
     EntryCheck,
+    ExtraHoursIn,
     OpenCase,
     ReassignCase,
     ReassignCaseload,
     SessionIn,
 )
 from services.intake.domain import Case, IntakeError, plain
+from services.intake.domain.case_budget import budget_of, resolve_budget
 from services.intake.projections import carried_cases, list_cases, open_career_questions
 from shared.audit.access import record_read, record_reads
 from shared.auth import Counsellor, Staff, TeamLead
@@ -44,7 +49,16 @@ from shared.schemas import CounsellorFilter, Limit, Offset
 router = APIRouter(tags=["intake"])
 
 
-def case_out(c: Case) -> CaseOut:
+def budget_detail(c: Case, warning_share: float) -> BudgetDetail:
+    return BudgetDetail(
+        **plain(c.budget(warning_share)),
+        reason=c.budget_reason,
+        aftercare_hours=round(c.aftercare_minutes / 60, 2),
+        extensions=[BudgetExtensionOut(**plain(e)) for e in c.budget_extensions],
+    )
+
+
+def case_out(c: Case, warning_share: float = 0.8) -> CaseOut:
     return CaseOut(
         case_id=c.id,
         client_id=c.client_id,
@@ -61,8 +75,9 @@ def case_out(c: Case) -> CaseOut:
         ],
         hours_budget=c.hours_budget,
         hours_used=c.hours_used,
-        hours_remaining=round(max(c.hours_budget - c.hours_used, 0), 2),
-        over_budget=c.hours_used > c.hours_budget,
+        hours_remaining=round(max(c.budget_hours - c.hours_used, 0), 2),
+        over_budget=c.hours_used > c.budget_hours,
+        budget=budget_detail(c, warning_share),
         decision=plain(c.decision),
         resumed=c.resumed,
         resumption=plain(c.resumption),
@@ -81,6 +96,7 @@ def case_categories(c: Case) -> list[str]:
     """What a case's answer shows of its client: the career question and assessments, and
     its file's closing summary and handovers' reasons when it has them."""
     has_file = c.reassignments or (c.closure is not None and c.closure.summary is not None)
+    has_file = bool(has_file or c.budget_reason is not None or c.budget_extensions)
     return ["career_question", "assessments", *(["case_file"] if has_file else [])]
 
 
@@ -156,7 +172,13 @@ async def get_cases(
     if rows:
         await run_in_threadpool(open_and_record)
     page_headers(request, response, total, limit, offset)
-    return [CaseSummary(**r) for r in rows]
+    return [_summary(r, app.settings.budget_warning_share) for r in rows]
+
+
+def _summary(row: dict[str, Any], warning_share: float) -> CaseSummary:
+    hours = float(row.pop("hours_budget")) + float(row.pop("budget_extra"))
+    budget = budget_of(hours, row.pop("minutes_used"), warning_share, row.pop("programme"))
+    return CaseSummary(**row, hours_budget=hours, budget=BudgetOut(**plain(budget)))
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut)
@@ -177,7 +199,16 @@ async def get_case(case_id: uuid.UUID, who: Staff, app: App, response: Response)
 
     case = await run_in_threadpool(read)
     set_etag(response, case.version)
-    return case_out(case)
+    return case_out(case, app.settings.budget_warning_share)
+
+
+@router.get("/cases/{case_id}/budget", response_model=BudgetOut)
+async def get_budget(case_id: uuid.UUID, who: Staff, app: App, response: Response) -> BudgetOut:
+    """The case's hours budget only (hours, used, left, state, programme): nothing
+    personal, no read recorded (the plan page shows it)."""
+    case = await run_in_threadpool(lambda: app.case(case_id, who.org))
+    set_etag(response, case.version)
+    return BudgetOut(**plain(case.budget(app.settings.budget_warning_share)))
 
 
 @router.post("/cases/{case_id}/entry-check", response_model=Created)
@@ -242,11 +273,36 @@ async def hold_session(body: SessionIn, cmd: CaseCommand) -> SessionCreated:
 
 
 @router.post("/cases/{case_id}/decision", response_model=Created)
-async def decide(body: DecisionIn, cmd: CaseCommand) -> Created:
-    """Accept (needs a passed entry check and an assessment), refer out, or decline."""
+async def decide(body: DecisionIn, cmd: CaseCommand, app: App) -> Created:
+    """Accept (needs a passed entry check and an assessment), refer out, or decline.
+    Accepting sets the hours budget: the named `programme`'s hours (from
+    `GUIDANCE_BUDGET_PROGRAMMES`; an unknown one is refused naming `programme`), else the
+    default; other `hours_budget` need a `budget_reason` (sealed)."""
+    budget = None
+    if body.decision == "accept":
+        budget = resolve_budget(
+            app.settings.budget_programmes,
+            app.settings.hours_budget_default,
+            programme=body.programme,
+            hours=body.hours_budget,
+            reason=body.budget_reason,
+        )
     case = await cmd.run(
         lambda case, at: case.decide(
-            decision=body.decision, reason=body.reason, actor=cmd.who.sub, at=at
+            decision=body.decision, reason=body.reason, actor=cmd.who.sub, at=at, budget=budget
+        )
+    )
+    return Created(version=case.version)
+
+
+@router.post("/cases/{case_id}/budget/approvals", response_model=Created)
+async def approve_extra_hours(body: ExtraHoursIn, cmd: LeadCaseCommand) -> Created:
+    """A team lead approves going over the case's hours budget by `extra_hours`, saying
+    why (sealed); sessions that the budget refused (409 `over-budget`) fit again. An ended
+    case refuses (409 `case-decided`)."""
+    case = await cmd.run(
+        lambda case, at: case.approve_extra_hours(
+            extra_hours=body.extra_hours, reason=body.reason, actor=cmd.who.sub, at=at
         )
     )
     return Created(version=case.version)

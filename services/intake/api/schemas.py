@@ -219,6 +219,26 @@ class DecisionIn(Strict):
     """
     reason: Note | None = None
     """Why (at most 4000 characters)."""
+    programme: Annotated[StrictStr, Field(min_length=1, max_length=100), SingleLine] | None = None
+    """Accepting: the programme or funder whose hours budget the case gets (one the agency
+    configured in `GUIDANCE_BUDGET_PROGRAMMES`); none: the default budget."""
+    hours_budget: Annotated[float, Field(gt=0, le=500)] | None = None
+    """Accepting: another budget than the programme's (needs `budget_reason`)."""
+    budget_reason: Note | None = None
+    """Why the budget differs from the programme's (sealed)."""
+
+
+class ExtraHoursIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"extra_hours": 3, "reason": "The plan needs two more sessions."}]
+        }
+    )
+
+    extra_hours: Annotated[float, Field(gt=0, le=100)]
+    """The hours approved on top of the budget (at most 100)."""
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=4000), MultiLine]
+    """Why the case needs them (sealed)."""
 
 
 Sub = Annotated[StrictStr, Field(min_length=1, max_length=200), SingleLine]

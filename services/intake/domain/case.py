@@ -19,6 +19,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
 from services.intake.domain.case_agenda import Agenda
+from services.intake.domain.case_budget import BudgetCare
 from services.intake.domain.case_file import FileCare
 from services.intake.domain.case_intake import Intake
 from services.intake.domain.case_news import News
@@ -26,6 +27,7 @@ from services.intake.domain.case_notes import Notes, texts
 from services.intake.domain.case_values import (
     Appointment,
     Assessment,
+    BudgetExtension,
     Closure,
     Decision,
     EntryCheck,
@@ -41,7 +43,7 @@ from services.intake.domain.errors import IntakeError
 from shared.text import guard_text
 
 
-class Case(Intake, News, Notes, FileCare, Agenda, Aggregate):
+class Case(Intake, News, Notes, FileCare, Agenda, BudgetCare, Aggregate):
     """One guidance process of a client: intake until the decision, then its phases."""
 
     class Opened(Aggregate.Created):
@@ -105,8 +107,10 @@ class Case(Intake, News, Notes, FileCare, Agenda, Aggregate):
 
     class Accepted(Aggregate.Event):
         # v2 added `counsellor` (the case's: who opened it), for the other services'
-        # lists; acceptances recorded before it name none.
-        class_version = 2
+        # lists; acceptances recorded before it name none. v3 added the hours budget it
+        # sets (`programme`, `hours_budget`, `budget_reason`, sealed); acceptances
+        # recorded before it keep the budget the case was opened with.
+        class_version = 3
         client_id: uuid.UUID
         organisation: str
         gaps: list[str]
@@ -114,15 +118,28 @@ class Case(Intake, News, Notes, FileCare, Agenda, Aggregate):
         reason: str | None
         actor: str
         counsellor: str | None
+        programme: str | None
+        hours_budget: float | None
+        budget_reason: str | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["counsellor"] = None
 
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["programme"] = None
+            state["hours_budget"] = None
+            state["budget_reason"] = None
+
         def apply(self, aggregate: Case) -> None:
             aggregate.status = "accepted"
             aggregate.phase = "deepening"
             aggregate.decision = _decision(self, "accept")
+            if self.hours_budget is not None:
+                aggregate.hours_budget = self.hours_budget
+                aggregate.programme = self.programme
+                aggregate.budget_reason = self.budget_reason
 
     class ReferredOut(Aggregate.Event):
         client_id: uuid.UUID
@@ -456,6 +473,37 @@ class Case(Intake, News, Notes, FileCare, Agenda, Aggregate):
                 changed_by=self.actor,
             )
 
+    class BudgetExtended(Aggregate.Event):
+        """A team lead approved going over the budget by `extra_hours` (reason sealed)."""
+
+        client_id: uuid.UUID
+        extra_hours: float
+        reason: str
+        actor: str
+
+        def apply(self, aggregate: Case) -> None:
+            aggregate.budget_extensions.append(
+                BudgetExtension(
+                    extra_hours=self.extra_hours,
+                    reason=self.reason,
+                    approved_at=self.timestamp,
+                    actor=self.actor,
+                )
+            )
+
+    class AftercareContactCounted(Aggregate.Event):
+        """An aftercare contact (follow-up's, the client reached) counts `minutes`."""
+
+        client_id: uuid.UUID
+        contact_id: uuid.UUID
+        minutes: int
+        source_position: int
+
+        def apply(self, aggregate: Case) -> None:
+            aggregate.aftercare_contacts.add(self.contact_id)
+            aggregate.minutes_used += self.minutes
+            aggregate.aftercare_minutes += self.minutes
+
     def __init__(
         self,
         client_id: uuid.UUID,
@@ -477,6 +525,11 @@ class Case(Intake, News, Notes, FileCare, Agenda, Aggregate):
         self.assessments: list[Assessment] = []
         self.sessions: list[Session] = []
         self.minutes_used = 0
+        self.aftercare_minutes = 0
+        self.programme: str | None = None
+        self.budget_reason: str | None = None
+        self.budget_extensions: list[BudgetExtension] = []
+        self.aftercare_contacts: set[uuid.UUID] = set()
         self.decision: Decision | None = None
         self.plan_position = 0
         self.resumption: Resumption | None = None

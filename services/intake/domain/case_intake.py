@@ -82,6 +82,7 @@ class Intake(CaseState):
             raise IntakeError("invalid", "A session lasts 1 to 600 minutes.", "minutes")
         if held_at > at:
             raise IntakeError("invalid", "A session cannot be recorded ahead.", "held_at")
+        self._check_budget(minutes)
         self.trigger_event(
             self.SessionHeld,
             timestamp=at,
@@ -93,9 +94,21 @@ class Intake(CaseState):
             actor=actor,
         )
 
-    def decide(self, *, decision: str, reason: str | None, actor: str, at: datetime) -> None:
+    def decide(
+        self,
+        *,
+        decision: str,
+        reason: str | None,
+        actor: str,
+        at: datetime,
+        budget: tuple[str | None, float, str | None] | None = None,
+    ) -> None:
+        """Decide; an acceptance sets the hours budget `budget` (programme, hours, reason)
+        when given (see `case_budget.resolve_budget`)."""
         self._require_open()
         guard_text(IntakeError, multiline=True, reason=reason)
+        if budget is not None:
+            guard_text(IntakeError, multiline=True, budget_reason=budget[2])
         if decision == "accept":
             if self.entry_check is None or not self.entry_check.eligible:
                 raise IntakeError(
@@ -119,6 +132,9 @@ class Intake(CaseState):
                 reason=reason,
                 actor=actor,
                 counsellor=self.counsellor,
+                programme=budget[0] if budget else None,
+                hours_budget=budget[1] if budget else None,
+                budget_reason=budget[2] if budget else None,
             )
         elif decision == "refer_out":
             self.trigger_event(

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from services.intake.domain.case_values import (
         Appointment,
         Assessment,
+        BudgetExtension,
         Closure,
         Decision,
         EntryCheck,
@@ -41,6 +42,12 @@ class CaseState:
         assessments: list[Assessment]
         sessions: list[Session]
         minutes_used: int
+        aftercare_minutes: int
+        hours_budget: float
+        programme: str | None
+        budget_reason: str | None
+        budget_extensions: list[BudgetExtension]
+        aftercare_contacts: set[uuid.UUID]
         decision: Decision | None
         plan_position: int
         resumption: Resumption | None
@@ -88,5 +95,10 @@ class CaseState:
             actor: str,
             at: datetime,
         ) -> None: ...
+
+        BudgetExtended: type[Aggregate.Event]
+        AftercareContactCounted: type[Aggregate.Event]
+
+        def _check_budget(self, minutes: int) -> None: ...
 
         def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None: ...

@@ -80,6 +80,16 @@ class Reassignment:
     actor: str
 
 
+@dataclass(frozen=True)
+class BudgetExtension:
+    """A team lead approved going over the hours budget by `extra_hours`."""
+
+    extra_hours: float
+    reason: str
+    approved_at: datetime
+    actor: str
+
+
 def plain(value: Any) -> Any:
     """A value object (or a list of them) as plain data; None stays None."""
     if isinstance(value, list):
