@@ -155,6 +155,9 @@ READS: dict[str, tuple[Read, ...]] = {
     "/planning/v1/esco/concepts": (
         Read("counsellor", params={"uri": "http://data.europa.eu/esco/skill/0e47a0c3-a4e6-4841"}),
     ),
+    # EVC standards (reference data, nobody's personal data): codes, titles, ESCO URIs.
+    "/planning/v1/standards": (Read("counsellor"),),
+    "/planning/v1/standards/{standard_id}": (Read("counsellor", ok=(200, 404)),),
     # follow-up
     "/followup/v1/followups": (
         Read("counsellor", "followup-list", FOLLOWUP_DATA),
@@ -330,6 +333,7 @@ async def world(
         "partner_id": partner_id,
         "erased_id": erased_id,
         "complaint_id": complaint_id,
+        "standard_id": "mbo2-care",
     }
     apps = {"intake": intake, "planning": planning, "followup": followup, "referral": referral}
     # Reads the organisation's access logs: every client of the organisation.

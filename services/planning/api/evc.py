@@ -59,8 +59,11 @@ class StandardItemOut(Answer):
 
 class StandardOut(Answer):
     standard_id: str
+    """The standard's code, as imported."""
     title: str
+    """Its title."""
     imported_at: datetime
+    """When it was last imported."""
     items: list[StandardItemOut]
     """Its competence items, in the file's order."""
 
