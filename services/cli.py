@@ -5,11 +5,13 @@ so that `shared/` imports no service."""
 from __future__ import annotations
 
 from services.planning.esco_cli import esco
+from services.planning.evc_cli import evc
 from services.privacy_cli import privacy
 from shared.cli import app
 
 app.add_typer(privacy, name="privacy")
 app.add_typer(esco, name="esco")
+app.add_typer(evc, name="evc")
 
 __all__ = ["app"]
 

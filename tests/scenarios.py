@@ -13,6 +13,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -750,3 +751,20 @@ async def a_sent_referral(
         "referral_id": referral_id,
         "partner": partner,
     }
+
+
+# -- EVC -------------------------------------------------------------------------------------------
+EVC_STANDARD_FILE = Path(__file__).resolve().parent / "data" / "evc" / "care_assistant.csv"
+EVC_STANDARD = "mbo2-care"
+
+
+def an_imported_standard(dsn: str) -> str:
+    """The test standard (tests/data/evc/care_assistant.csv: three items) imported, as
+    `waypoint evc import-standard` would; its code."""
+    import psycopg
+
+    from services.planning.evc import import_standards, read_file
+
+    with psycopg.connect(dsn) as conn:
+        import_standards(conn, read_file(EVC_STANDARD_FILE))
+    return EVC_STANDARD

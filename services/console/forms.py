@@ -37,6 +37,9 @@ DONE = {
     "insight": N_("The insight is recorded."),
     "plan-decision": N_("The choice or decision is recorded."),
     "support-needs": N_("The support needs are saved."),
+    "portfolio-gaps": N_(
+        "The items not yet proven are training needs of the competence analysis now."
+    ),
     "analysis": N_("The competence analysis is saved."),
     "analysis-removed": N_("The competence is taken out of the analysis."),
     "product": N_("The product is recorded."),

@@ -35,6 +35,9 @@ from services.console.web import SignedIn, View
 
 router = APIRouter()
 
+# The counsellor's judgement of an item of an EVC standard against the portfolio.
+JUDGEMENTS = {"proven": N_("Proven"), "partly": N_("Partly"), "not_yet": N_("Not yet")}
+
 PLAN_TYPES = {
     "action": N_("action-oriented"),
     "reflection": N_("reflection-oriented"),
@@ -256,6 +259,7 @@ async def show_plan(
         decision_kinds=DECISION_KINDS,
         decision_options=[(k, page.gettext(n)) for k, n in DECISION_KINDS.items()],
         support_kinds=SUPPORT_KINDS,
+        judgements=JUDGEMENTS,
         support_options=[(k, page.gettext(n)) for k, n in SUPPORT_KINDS.items()],
         instrument_options=[
             (i["code"], f"{i['name']} ({page.gettext(INSTRUMENT_KINDS.get(i['kind'], 'other'))})")
@@ -585,6 +589,25 @@ async def agree(request: Request, plan_id: uuid.UUID, page: SignedIn) -> Respons
     values = texts(form, "party")
     return await change_plan(
         request, page, plan_id, "agreement", "agreement", values, AGREEMENT_FIELDS, values, form
+    )
+
+
+@router.post("/plans/{plan_id}/portfolio/gaps")
+async def portfolio_gaps(request: Request, plan_id: uuid.UUID, page: SignedIn) -> Response:
+    """Turn the standard's items judged partly or not yet proven into training needs."""
+    form = await request.form()
+    page.check_csrf(form)
+    return await change_plan(
+        request,
+        page,
+        plan_id,
+        "portfolio-gaps",
+        "portfolio/gaps/training-needs",
+        None,
+        {},
+        {},
+        form,
+        anchor="portfolio",
     )
 
 

@@ -30,6 +30,8 @@ class PlanningApplication(ServiceApplication):
         ),
         Plan.EvidenceAdded: PersonalFields(("title", "description"), subject="client_id"),
         Plan.PortfolioAssessed: PersonalFields(("comparison",), subject="client_id"),
+        Plan.EvidenceLinked: PersonalFields(("esco_uris",), subject="client_id"),
+        Plan.PortfolioItemJudged: PersonalFields(("comment",), subject="client_id"),
         Plan.CareerQuestionStated: PersonalFields(("question",), subject="client_id"),
         Plan.InsightRecorded: PersonalFields(("text",), subject="client_id"),
         Plan.DecisionRecorded: PersonalFields(("text", "reasons"), subject="client_id"),

@@ -9,6 +9,7 @@ from services.planning.application import PlanningApplication
 from services.planning.consumers import REACTIONS, READ_MODELS
 from services.planning.domain import PlanningError
 from services.planning.esco import SCHEMA_SQL as ESCO_SQL
+from services.planning.evc import SCHEMA_SQL as EVC_SQL
 from services.planning.export import gather
 from services.planning.projections import SCHEMA_SQL, PlanningProjection
 from services.planning.publications import PUBLICATIONS
@@ -23,7 +24,7 @@ SPEC = ServiceSpec(
     routers=ROUTERS,
     publications=PUBLICATIONS,
     projection=PlanningProjection,
-    schema_sql=SCHEMA_SQL + ESCO_SQL,
+    schema_sql=SCHEMA_SQL + ESCO_SQL + EVC_SQL,
     reactions=REACTIONS,
     read_models=READ_MODELS,
     # What planning's read models hold of a client: dropped when the client is erased.

@@ -3,7 +3,8 @@ through the APIs, to save time) the counsellor states the career question, write
 insight, records a decision (refused first without its reasons, at that field, the input
 kept) and the support the client needs (refused first: "other" unsaid); in the
 competence analysis, picks the career target among ESCO's occupations and a skill by
-searching its Dutch label, with the client's and the counsellor's levels; the plan is
+searching its Dutch label, with the client's and the counsellor's levels; the portfolio's
+table per item of an EVC standard, its gaps made training needs with a button; the plan is
 revised, agreed again, the versions page says what changed; the action's job application
 is recorded (refused first without its employer) and moved on with the employer's answer,
 the plan staying agreed; an interest test's result is recorded (refused first without it)
@@ -19,7 +20,7 @@ import pytest
 
 from tests.console.browsing import Visit, sign_in_as_counsellor, t
 from tests.console.conftest import System
-from tests.console.journey import agreed_plan_of, esco_imported, token_of
+from tests.console.journey import agreed_plan_of, esco_imported, portfolio_judged, token_of
 
 pytestmark = pytest.mark.browser
 
@@ -39,7 +40,8 @@ READING = "Past bij de wens om met mensen te werken; zorg verkennen."
 def test_a_counsellor_records_the_question_insights_decisions_and_support_needs(
     system: System, browser: Any, screenshots: Path
 ) -> None:
-    _, _, plan_id = agreed_plan_of(system.base, token_of(system, "c.jansen", ["counsellor"]))
+    token = token_of(system, "c.jansen", ["counsellor"])
+    _, _, plan_id = agreed_plan_of(system.base, token)
     context = browser.new_context(locale="nl-BE")
     page = context.new_page()
     visit = Visit(page, screenshots, "pop-nl")
@@ -119,6 +121,26 @@ def test_a_counsellor_records_the_question_insights_decisions_and_support_needs(
         page.click("#item-strengths-0-save")
         assert page.locator("#item-strengths-0-counsellor_level").input_value() == "3"
         visit.check("analysis")
+
+        # The EVC portfolio against a standard (judged through the API, to save time): per
+        # item its judgement, evidence and comment; the items not yet proven (partly, not
+        # yet) become training needs of the competence analysis with one button.
+        portfolio_judged(system, token, plan_id)
+        page.goto(f"{system.base}/plans/{plan_id}")
+        assert page.locator("#portfolio-items tbody tr").count() == 3
+        first_aid = page.locator("#portfolio-item-B1-K1-W2").inner_text()
+        assert t(NL, "Partly") in first_aid and "Referentie woonzorgcentrum" in first_aid
+        assert "geen attest" in first_aid
+        assert t(NL, "Not yet") in page.locator("#portfolio-item-B1-K1-W3").inner_text()
+        visit.check("portfolio")
+        page.click("#portfolio-gaps")
+        main = page.locator("main").inner_text()
+        assert (
+            t(NL, "The items not yet proven are training needs of the competence analysis now.")
+            in main
+        )
+        assert page.locator("#analysis-items tbody tr").count() == 3
+        assert page.locator("#portfolio-gaps").count() == 1
 
         page.click("#agree-client")
         page.click("#agree-counsellor")

@@ -212,6 +212,16 @@ BODIES: dict[tuple[str, str], Body] = {
         "comparison": "Meets most of it",
         "advice": "continue",
     },
+    ("PUT", "/planning/v1/plans/{plan_id}/portfolio/standard"): lambda i: {
+        "standard_id": "mbo2-care"
+    },
+    ("PUT", "/planning/v1/plans/{plan_id}/portfolio/evidence/{evidence_id}/items"): lambda i: {
+        "items": ["B1-K1-W1"]
+    },
+    ("PUT", "/planning/v1/plans/{plan_id}/portfolio/items/{item_id}/judgement"): lambda i: {
+        "judgement": "proven"
+    },
+    ("POST", "/planning/v1/plans/{plan_id}/portfolio/gaps/training-needs"): lambda i: None,
     ("PUT", "/planning/v1/plans/{plan_id}/career-question"): lambda i: {
         "question": "Which work suits me?"
     },
@@ -515,6 +525,10 @@ async def world(
         "complaint_id": complaint_id,
         "session_id": session_id,
         "appointment_id": appointment_id,
+        # (No evidence nor standard in this world: an auditor is refused before either is
+        # looked up.)
+        "evidence_id": str(uuid.uuid4()),
+        "item_id": "B1-K1-W1",
         # (No dead letter in this world: an auditor is refused before it is looked up.)
         "letter_id": "1",
     }

@@ -48,6 +48,7 @@ from tests.scenarios import (
     ESCO_SKILL,
     a_partner,
     a_service,
+    an_imported_standard,
     days,
     send,
     wait_consent,
@@ -105,7 +106,7 @@ MARKED = (
     "complaint_subject",
     "complaint_answer",
     # planning: GoalAdded, ActionAdded, ActionCancelled, CompetenceAnalysisRecorded,
-    # EvidenceAdded, PortfolioAssessed, CareerQuestionStated, InsightRecorded,
+    # EvidenceAdded, PortfolioAssessed, PortfolioItemJudged, CareerQuestionStated, InsightRecorded,
     # DecisionRecorded, SupportNeedsRecorded, Agreed (content: all of these), Closed
     "goal_title",
     "goal_specific",
@@ -120,6 +121,7 @@ MARKED = (
     "evidence_title",
     "evidence_description",
     "portfolio_comparison",
+    "item_judgement_comment",
     "plan_question",
     "insight_text",
     "decision_text",
@@ -540,7 +542,28 @@ async def seed(
         "description": f"Earned at {m['evidence_description']}",
         "date": (datetime.now(UTC).date() - timedelta(days=400)).isoformat(),
     }
-    await send(planning_api, "POST", f"/plans/{plan_id}/portfolio/evidence", headers, evidence, 201)
+    evidence_id = (
+        await send(
+            planning_api, "POST", f"/plans/{plan_id}/portfolio/evidence", headers, evidence, 201
+        )
+    )["evidence_id"]
+    # The portfolio against an EVC standard (imported by the test): a link, a judgement.
+    portfolio = f"/plans/{plan_id}/portfolio"
+    await send(planning_api, "PUT", f"{portfolio}/standard", headers, {"standard_id": "mbo2-care"})
+    await send(
+        planning_api,
+        "PUT",
+        f"{portfolio}/evidence/{evidence_id}/items",
+        headers,
+        {"items": ["B1-K1-W2"]},
+    )
+    await send(
+        planning_api,
+        "PUT",
+        f"{portfolio}/items/B1-K1-W2/judgement",
+        headers,
+        {"judgement": "partly", "comment": f"Partly: {m['item_judgement_comment']}"},
+    )
     await send(
         planning_api,
         "PUT",
@@ -899,6 +922,7 @@ async def test_an_erased_client_is_nowhere_in_the_database_the_streams_or_the_lo
     clients = dict(zip(SERVICES, (api, planning_api, followup_api, referral_api), strict=True))
     auditor = bearer(token("auditor", org="org-audit", sub="auditor-e2e", audit_scope="*"))
     dsn = settings.pg.dsn()
+    an_imported_standard(dsn)
 
     w = await seed(
         m,

@@ -167,6 +167,9 @@ READS: dict[str, tuple[Read, ...]] = {
     "/planning/v1/esco/concepts": (
         Read("counsellor", params={"uri": "http://data.europa.eu/esco/skill/0e47a0c3-a4e6-4841"}),
     ),
+    # EVC standards (reference data, nobody's personal data): codes, titles, ESCO URIs.
+    "/planning/v1/standards": (Read("counsellor"),),
+    "/planning/v1/standards/{standard_id}": (Read("counsellor", ok=(200, 404)),),
     # follow-up
     "/followup/v1/followups": (
         Read("counsellor", "followup-list", FOLLOWUP_DATA),
@@ -353,6 +356,7 @@ async def world(
         "counsellor": subs["counsellor"][0],
         "from": (tomorrow - timedelta(hours=1)).isoformat(),
         "to": (tomorrow + timedelta(hours=1)).isoformat(),
+        "standard_id": "mbo2-care",
     }
     apps = {"intake": intake, "planning": planning, "followup": followup, "referral": referral}
     # Reads the organisation's access logs: every client of the organisation.

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from shared.settings import Settings
 from tests.bad_requests import (
     Bad,
     Worlds,
@@ -31,6 +32,7 @@ from tests.scenarios import (
     a_draft_plan,
     a_goal,
     an_action,
+    an_imported_standard,
     days,
     get_plan,
     plan_events,
@@ -61,6 +63,10 @@ P_PRODUCTS = "/plans/{plan}/actions/{action}/products"
 P_STATUS = "/plans/{plan}/products/{application}/status"
 P_INSTRUMENTS = "/plans/{plan}/instruments"
 P_INTERPRET = "/plans/{plan}/instruments/{use}/interpretation"
+P_STANDARD = "/plans/{plan}/portfolio/standard"
+P_LINK = "/plans/{plan}/portfolio/evidence/{missing}/items"
+P_JUDGE = "/plans/{plan}/portfolio/items/{item}/judgement"
+P_GAPS = "/plans/{plan}/portfolio/gaps/training-needs"
 TYPE = {"plan_type": "reflection"}
 ORDER = {"order": ["{goal2}", "{goal}"]}
 ANALYSIS = {"career_target": "Teacher", "strengths": [{"text": "Coaching"}]}
@@ -82,6 +88,9 @@ APPLICATION = {
 STATUS = {"status": "interview", "on": days(0), "answer": "Thursday at ten"}
 INSTRUMENT = {"instrument": "riasec", "used_on": "2024-05-01", "result": "S-I-A"}
 INTERPRETATION = {"interpretation": "Care work fits"}
+STANDARD = {"standard_id": "mbo2-care"}
+LINK = {"items": ["B1-K1-W1"]}
+JUDGE = {"judgement": "partly", "comment": "No certificate yet"}
 
 
 def item(**overrides: Any) -> dict[str, Any]:
@@ -142,6 +151,12 @@ BAD: dict[str, Bad] = {
     ),
     "esco/concepts-no-uri": Bad("GET", "/esco/concepts", 422, INVALID, fields=("uri",)),
     "esco/concepts-partner": Bad("GET", "/esco/concepts?uri=x", 403, "forbidden", who="partner"),
+    # GET /standards, /standards/{id} (EVC standards: reference data, any staff member)
+    "standards/no-token": Bad("GET", "/standards", 401, "unauthorized", who="none"),
+    "standards/partner": Bad("GET", "/standards", 403, "forbidden", who="partner"),
+    "standard-read/unknown": Bad("GET", "/standards/no-such-standard", 404, "not-found"),
+    "standard-read/bad-code": Bad("GET", "/standards/a%20b", 422, INVALID, fields=("standard_id",)),
+    "standard-read/partner": Bad("GET", "/standards/{standard}", 403, "forbidden", who="partner"),
     # GET /plans/{id}
     **plan_read_rows("plan", P_PLAN, other="/plans/{other_plan}", missing="/plans/{missing}"),
     "plan/a-case-id": Bad("GET", "/plans/{case}", 404, "not-found"),
@@ -564,6 +579,81 @@ BAD: dict[str, Bad] = {
         other="/plans/{other_plan}/portfolio/assessment",
         missing="/plans/{missing}/portfolio/assessment",
     ),
+    # PUT /plans/{id}/portfolio/standard
+    "standard/empty": Bad("PUT", P_STANDARD, 422, INVALID, body={}, fields=("standard_id",)),
+    "standard/not-a-code": Bad(
+        "PUT", P_STANDARD, 422, INVALID, body={"standard_id": "a b"}, fields=("standard_id",)
+    ),
+    "standard/not-imported": Bad(
+        "PUT", P_STANDARD, 422, INVALID, body={"standard_id": "nope"}, fields=("standard_id",)
+    ),
+    **plan_command_rows(
+        "standard",
+        "PUT",
+        P_STANDARD,
+        STANDARD,
+        other="/plans/{other_plan}/portfolio/standard",
+        missing="/plans/{missing}/portfolio/standard",
+    ),
+    # PUT /plans/{id}/portfolio/evidence/{evidence_id}/items
+    "link/unknown-evidence": Bad("PUT", P_LINK, 404, "not-found", body=LINK),
+    "link/items-not-a-list": Bad(
+        "PUT", P_LINK, 422, INVALID, body={"items": "B1-K1-W1"}, fields=("items",)
+    ),
+    "link/bad-item-code": Bad(
+        "PUT", P_LINK, 422, INVALID, body={"items": ["a b"]}, fields=("items.0",)
+    ),
+    "link/evidence-not-a-uuid": Bad(
+        "PUT",
+        "/plans/{plan}/portfolio/evidence/42/items",
+        422,
+        INVALID,
+        body=LINK,
+        fields=("evidence_id",),
+    ),
+    **plan_command_rows(
+        "link",
+        "PUT",
+        P_LINK,
+        LINK,
+        other="/plans/{other_plan}/portfolio/evidence/{missing}/items",
+        missing="/plans/{missing}/portfolio/evidence/{missing}/items",
+    ),
+    # PUT /plans/{id}/portfolio/items/{item_id}/judgement
+    "judge/empty": Bad("PUT", P_JUDGE, 422, INVALID, body={}, fields=("judgement",)),
+    "judge/unknown-judgement": Bad(
+        "PUT", P_JUDGE, 422, INVALID, body={"judgement": "maybe"}, fields=("judgement",)
+    ),
+    "judge/comment-too-long": Bad(
+        "PUT", P_JUDGE, 422, INVALID, body={**JUDGE, "comment": "x" * 2001}, fields=("comment",)
+    ),
+    "judge/bad-item-code": Bad(
+        "PUT",
+        "/plans/{plan}/portfolio/items/a%20b/judgement",
+        422,
+        INVALID,
+        body=JUDGE,
+        fields=("item_id",),
+    ),
+    "judge/without-standard": Bad("PUT", P_JUDGE, 409, "no-standard", body=JUDGE),
+    **plan_command_rows(
+        "judge",
+        "PUT",
+        P_JUDGE,
+        JUDGE,
+        other="/plans/{other_plan}/portfolio/items/{item}/judgement",
+        missing="/plans/{missing}/portfolio/items/{item}/judgement",
+    ),
+    # POST /plans/{id}/portfolio/gaps/training-needs
+    "gaps/without-standard": Bad("POST", P_GAPS, 409, "no-gaps"),
+    **plan_command_rows(
+        "gaps",
+        "POST",
+        P_GAPS,
+        None,
+        other="/plans/{other_plan}/portfolio/gaps/training-needs",
+        missing="/plans/{missing}/portfolio/gaps/training-needs",
+    ),
     # PUT /plans/{id}/career-question
     "question/empty": Bad("PUT", P_QUESTION, 422, INVALID, body={}, fields=("question",)),
     "question/empty-text": Bad(
@@ -965,6 +1055,8 @@ async def build_world(api: httpx.AsyncClient, planning_api: httpx.AsyncClient, t
         "application": application,
         "use": used["use_id"],
         "missing": str(uuid.uuid4()),
+        "item": "B1-K1-W1",
+        "standard": "mbo2-care",
     }
     other = bearer(token("counsellor", org=new_org()))
     ids["other_plan"] = (await a_draft_plan(api, planning_api, other))["plan_id"]
@@ -991,6 +1083,12 @@ def worlds() -> Worlds[World]:
     return Worlds()
 
 
+@pytest.fixture(scope="module")
+def standard(settings: Settings) -> str:
+    """The EVC standard the portfolio rows choose, imported once."""
+    return an_imported_standard(settings.pg.dsn())
+
+
 @pytest.mark.parametrize("bad", list(BAD.values()), ids=list(BAD))
 async def test_a_bad_request_answers_a_problem_and_changes_nothing(
     bad: Bad,
@@ -999,6 +1097,7 @@ async def test_a_bad_request_answers_a_problem_and_changes_nothing(
     planning_api: httpx.AsyncClient,
     planning_app: Any,
     token: Any,
+    standard: str,
 ) -> None:
     async with worlds.use("plan", lambda: build_world(api, planning_api, token)) as world:
         before = await snapshot(planning_api, planning_app, world)

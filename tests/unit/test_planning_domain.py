@@ -1141,9 +1141,13 @@ def test_evidence_of_each_kind_is_added_to_the_portfolio(kind: str) -> None:
                 "dated": TODAY,
                 "document_hash": "sha256:ab12",
                 "added_at": NOW,
+                "items": [],
+                "esco_uris": [],
             }
         ],
         "assessment": None,
+        "standard": None,
+        "comparison": [],
     }
 
 

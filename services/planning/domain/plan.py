@@ -48,8 +48,11 @@ from services.planning.domain.values import (
     Goal,
     Insight,
     InstrumentUse,
+    Judgement,
     Portfolio,
+    PortfolioStandard,
     Product,
+    StandardItem,
     SupportNeeds,
     analysis_items,
 )
@@ -245,6 +248,91 @@ class Plan(Goals, Competences, Reflection, Products, Instruments, Agreeing, Plan
                     assessed_at=self.timestamp,
                     actor=self.actor,
                 ),
+            )
+            aggregate._changed()
+
+    class PortfolioStandardChosen(Aggregate.Event):
+        """The EVC standard the portfolio is compared with, its items as imported then;
+        another standard than before starts the judgements afresh."""
+
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        standard_id: str
+        title: str
+        items: list[dict[str, Any]]
+        actor: str
+
+        def apply(self, aggregate: Plan) -> None:
+            before = aggregate.portfolio.standard
+            kept = before is not None and before.standard_id == self.standard_id
+            items = tuple(
+                StandardItem(i["item_id"], i["title"], tuple(i.get("esco_uris") or ()))
+                for i in self.items
+            )
+            known = {i.item_id for i in items}
+            aggregate.portfolio = replace(
+                aggregate.portfolio,
+                standard=PortfolioStandard(
+                    standard_id=self.standard_id,
+                    title=self.title,
+                    items=items,
+                    chosen_at=self.timestamp,
+                    actor=self.actor,
+                ),
+                judgements={
+                    k: v for k, v in aggregate.portfolio.judgements.items() if kept and k in known
+                },
+            )
+            aggregate._changed()
+
+    class EvidenceLinked(Aggregate.Event):
+        """The items of the standard an evidence proves and the ESCO skills it shows
+        (replacing those named before)."""
+
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        evidence_id: uuid.UUID
+        items: list[str]
+        esco_uris: list[str]
+        actor: str
+
+        def apply(self, aggregate: Plan) -> None:
+            portfolio = aggregate.portfolio
+            aggregate.portfolio = replace(
+                portfolio,
+                evidence=tuple(
+                    replace(e, items=tuple(self.items), esco_uris=tuple(self.esco_uris))
+                    if e.evidence_id == self.evidence_id
+                    else e
+                    for e in portfolio.evidence
+                ),
+            )
+            aggregate._changed()
+
+    class PortfolioItemJudged(Aggregate.Event):
+        """The counsellor's judgement of one item of the standard: proven, partly or
+        not yet, with a comment (sealed)."""
+
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        item_id: str
+        judgement: str
+        comment: str | None
+        actor: str
+
+        def apply(self, aggregate: Plan) -> None:
+            portfolio = aggregate.portfolio
+            aggregate.portfolio = replace(
+                portfolio,
+                judgements={
+                    **portfolio.judgements,
+                    self.item_id: Judgement(
+                        judgement=self.judgement,
+                        comment=self.comment,
+                        judged_at=self.timestamp,
+                        actor=self.actor,
+                    ),
+                },
             )
             aggregate._changed()
 

@@ -37,6 +37,10 @@ ESCO_URI = re.compile(r"^http://data\.europa\.eu/esco/(skill|occupation)/[0-9a-f
 # 3 knows how, 4 is more than able; assessed by the client (self) and the counsellor.
 PROFICIENCY = (1, 2, 3, 4)
 LEVEL_FIELDS = ("self_level", "counsellor_level")
+# An EVC standard's code and its items' codes (`mbo2-care`, `B1-K1-W1`).
+CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# The counsellor's judgement of an item of the standard against the portfolio.
+JUDGEMENTS = ("proven", "partly", "not_yet")
 PLAN_NAMESPACE = uuid.UUID("0b7e4b0e-6d1c-4f7e-9d0a-5a3f6c1d2e01")
 
 

@@ -118,6 +118,9 @@ class Evidence:
     dated: date
     document_hash: str | None
     added_at: datetime
+    # The items of the portfolio's standard it proves, and the ESCO skills it shows.
+    items: tuple[str, ...] = ()
+    esco_uris: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -128,6 +131,8 @@ class Evidence:
             "dated": self.dated,
             "document_hash": self.document_hash,
             "added_at": self.added_at,
+            "items": list(self.items),
+            "esco_uris": list(self.esco_uris),
         }
 
 
@@ -152,16 +157,105 @@ class Assessment:
 
 
 @dataclass(frozen=True)
+class StandardItem:
+    """A competence item of the standard the portfolio is compared with."""
+
+    item_id: str
+    title: str
+    esco_uris: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"item_id": self.item_id, "title": self.title, "esco_uris": list(self.esco_uris)}
+
+
+@dataclass(frozen=True)
+class PortfolioStandard:
+    """The standard (an imported EVC standard) as it was when the plan chose it."""
+
+    standard_id: str
+    title: str
+    items: tuple[StandardItem, ...]
+    chosen_at: datetime
+    actor: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "standard_id": self.standard_id,
+            "title": self.title,
+            "items": [i.as_dict() for i in self.items],
+            "chosen_at": self.chosen_at,
+            "actor": self.actor,
+        }
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The counsellor's judgement of one item: proven, partly or not yet, and why."""
+
+    judgement: str
+    comment: str | None
+    judged_at: datetime
+    actor: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "judgement": self.judgement,
+            "comment": self.comment,
+            "judged_at": self.judged_at,
+            "actor": self.actor,
+        }
+
+
+@dataclass(frozen=True)
 class Portfolio:
-    """The evidence for recognition of prior learning (EVC) and its assessment."""
+    """The evidence for recognition of prior learning (EVC), the standard it is compared
+    with item by item, the judgement per item and the overall assessment."""
 
     evidence: tuple[Evidence, ...] = ()
     assessment: Assessment | None = None
+    standard: PortfolioStandard | None = None
+    judgements: dict[str, Judgement] = field(default_factory=dict)
+
+    def comparison(self) -> list[dict[str, Any]]:
+        """Per item of the standard: its judgement (`None`: not judged yet) and comment,
+        and the evidence linked to it."""
+        if self.standard is None:
+            return []
+        out = []
+        for item in self.standard.items:
+            judged = self.judgements.get(item.item_id)
+            out.append(
+                {
+                    **item.as_dict(),
+                    "judgement": None if judged is None else judged.judgement,
+                    "comment": None if judged is None else judged.comment,
+                    "judged_at": None if judged is None else judged.judged_at,
+                    "evidence": [
+                        {"evidence_id": e.evidence_id, "title": e.title}
+                        for e in self.evidence
+                        if item.item_id in e.items
+                    ],
+                }
+            )
+        return out
+
+    def gaps(self) -> list[StandardItem]:
+        """The items judged partly or not yet proven."""
+        if self.standard is None:
+            return []
+        return [
+            i
+            for i in self.standard.items
+            if (j := self.judgements.get(i.item_id)) is not None
+            and j.judgement in ("partly", "not_yet")
+        ]
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "evidence": [e.as_dict() for e in self.evidence],
             "assessment": None if self.assessment is None else self.assessment.as_dict(),
+            "standard": None if self.standard is None else self.standard.as_dict(),
+            "comparison": self.comparison(),
         }
 
 
