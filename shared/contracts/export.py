@@ -146,7 +146,10 @@ class IntakeSection(_Part):
         "hours, each session's notes with every amendment (`session_notes`), the "
         "reflection-and-action report with the client's agreements (`report`), decision, "
         "phase, resumption, its closure (with the closing summary), its counsellor now and "
-        "each handover to another counsellor (with why)."
+        "each handover to another counsellor (with why), and the group sessions the "
+        "client took part in or missed (`group_sessions`: topic, when, minutes, present; "
+        "never who else took part; their own notes are among `session_notes`, their "
+        "session among `sessions`, kind `group`)."
     )
     erasure: dict[str, Any] | None = Field(
         description="The client's erasure record (legal holds, refused requests), if any."

@@ -17,6 +17,7 @@ from services.intake.api.answers import (
     CaseOut,
     CaseSummary,
     Created,
+    GroupParticipationOut,
     ReassignmentOut,
     SessionCreated,
     SessionOut,
@@ -74,6 +75,7 @@ def case_out(c: Case) -> CaseOut:
         reassignments=[ReassignmentOut(**plain(r)) for r in c.reassignments],
         version=c.version,
         report_status=c.report_status,
+        group_sessions=[GroupParticipationOut(**plain(g)) for g in c.group_sessions],
     )
 
 

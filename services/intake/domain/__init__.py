@@ -6,7 +6,7 @@ guard methods raising `IntakeError`s with stable codes; events are explicit,
 past-tense facts that carry who (`actor`) and when (the event timestamp). One module
 per aggregate: `client.py`, `case.py` (its commands in `case_intake.py`, `case_news.py`
 `case_notes.py` and `case_file.py`, its words in `case_rules.py`, its values in `case_values.py`),
-`erasure.py`, `complaint.py`.
+`erasure.py`, `complaint.py`, `group.py` (group sessions).
 """
 
 from services.intake.domain.case import Case
@@ -25,6 +25,7 @@ from services.intake.domain.case_values import (
     Closure,
     Decision,
     EntryCheck,
+    GroupParticipation,
     Reassignment,
     ReflectionReport,
     ReportAgreement,
@@ -48,6 +49,7 @@ from services.intake.domain.complaint import (
 )
 from services.intake.domain.erasure import ClientErasure, Hold, Refusal, Request
 from services.intake.domain.errors import IntakeError
+from services.intake.domain.group import GROUP_STATUSES, Attendance, GroupSession
 
 __all__ = [
     "ASSESSORS",
@@ -56,6 +58,7 @@ __all__ = [
     "DECISIONS",
     "ENDED",
     "GAP_SCORES",
+    "GROUP_STATUSES",
     "NOTE_PARTS",
     "OPEN_STATUSES",
     "PLAN_PHASES",
@@ -63,6 +66,7 @@ __all__ = [
     "RIGHTS_LANGUAGES",
     "SESSION_KINDS",
     "Assessment",
+    "Attendance",
     "Case",
     "Client",
     "ClientErasure",
@@ -73,6 +77,8 @@ __all__ = [
     "ConsentChange",
     "Decision",
     "EntryCheck",
+    "GroupParticipation",
+    "GroupSession",
     "Hold",
     "IntakeError",
     "Reassignment",
