@@ -249,7 +249,10 @@ class IntakeApplication(ServiceApplication):
 
     def group(self, group_id: uuid.UUID, organisation: str) -> GroupSession:
         """The group session, of this organisation (another's reads as absent)."""
-        group = self.load(GroupSession, group_id)
+        try:
+            group = self.load(GroupSession, group_id)
+        except NotFound:
+            raise NotFound(f"No group session {group_id}.") from None
         if group.organisation != organisation:
             raise NotFound(f"No group session {group_id}.")
         return group
