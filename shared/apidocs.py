@@ -121,6 +121,7 @@ PATH_IDS: dict[str, str] = {
     "letter_id": "The dead letter's id, as the list shows it.",
     "complaint_id": "The complaint's id (intake), of the caller's organisation.",
     "session_id": "A session's id on the case (intake): what `POST .../sessions` answered.",
+    "group_id": "The group session's id (intake), of the caller's organisation.",
 }
 
 

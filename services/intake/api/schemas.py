@@ -454,6 +454,10 @@ class PlanGroup(Strict):
 
 
 class AddParticipant(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"case_id": "3f1c2a4e-0000-4000-8000-000000000001"}]}
+    )
+
     case_id: Id
     """A case of the organisation still in guidance."""
 
