@@ -129,6 +129,7 @@ PATH_IDS: dict[str, str] = {
     "appointment_id": (
         "An appointment's id on the case (intake): what `POST .../appointments` answered."
     ),
+    "group_id": "The group session's id (intake), of the caller's organisation.",
 }
 
 

@@ -10,8 +10,16 @@ from typing import ClassVar
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from services.intake.domain import Case, Client, ClientErasure, Complaint, IntakeError
-from shared.errors import NotFound
+from services.intake.domain import (
+    ENDED,
+    Case,
+    Client,
+    ClientErasure,
+    Complaint,
+    GroupSession,
+    IntakeError,
+)
+from shared.errors import NotFound, VersionConflict
 from shared.eventstore import ServiceApplication
 from shared.idempotency import new_id
 from shared.privacy import ERASED, PersonalFields
@@ -209,6 +217,110 @@ class IntakeApplication(ServiceApplication):
         if complaint.organisation != organisation:
             raise NotFound(f"No complaint {complaint_id}.")
         return complaint
+
+    # -- group sessions ------------------------------------------------------------------
+    def plan_group(
+        self,
+        *,
+        organisation: str,
+        actor: str,
+        topic: str,
+        starts_at: datetime,
+        minutes: int,
+        place: str,
+        case_ids: list[uuid.UUID],
+    ) -> GroupSession:
+        """Plan a group session with its first participants (cases of this organisation
+        still in guidance), saved at once."""
+        at = self.clock()
+        group = GroupSession.plan(
+            group_id=new_id(),
+            organisation=organisation,
+            topic=topic,
+            starts_at=starts_at,
+            minutes=minutes,
+            place=place,
+            actor=actor,
+            at=at,
+        )
+        for case_id in case_ids:
+            self.participant(case_id, organisation)
+            group.add_participant(case_id=case_id, actor=actor, at=at)
+        self.save(group)
+        return group
+
+    def group(self, group_id: uuid.UUID, organisation: str) -> GroupSession:
+        """The group session, of this organisation (another's reads as absent)."""
+        try:
+            group = self.load(GroupSession, group_id)
+        except NotFound:
+            raise NotFound(f"No group session {group_id}.") from None
+        if group.organisation != organisation:
+            raise NotFound(f"No group session {group_id}.")
+        return group
+
+    def participant(self, case_id: uuid.UUID, organisation: str) -> Case:
+        """A case that may take part in a group session: of this organisation, in guidance."""
+        try:
+            case = self.case(case_id, organisation)
+        except NotFound:
+            raise IntakeError("invalid", f"No case {case_id}.", "case_id") from None
+        if case.status in ENDED:
+            raise IntakeError("invalid", f"Case {case_id} has ended ({case.status}).", "case_id")
+        return case
+
+    def hold_group(
+        self,
+        group_id: uuid.UUID,
+        *,
+        organisation: str,
+        actor: str,
+        held_at: datetime | None,
+        minutes: int | None,
+        present: dict[uuid.UUID, dict[str, str | None]],
+        expected_version: int | None = None,
+    ) -> GroupSession:
+        """Record the group session held: on the group, who was present and who absent;
+        on each participant's case, their part (a `group` session with their own notes, or
+        their absence). The group and every participant's case are saved in ONE
+        transaction (the application's save of several aggregates at once): all or none."""
+        for attempt in range(3):
+            at = self.clock()
+            group = self.group(group_id, organisation)
+            if expected_version is not None and group.version != expected_version:
+                raise VersionConflict(
+                    f"It is at version {group.version}, not {expected_version}; reload and retry."
+                )
+            when = held_at or group.starts_at
+            length = minutes or group.minutes
+            group.hold(held_at=when, minutes=length, present=list(present), actor=actor, at=at)
+            cases = []
+            for case_id in group.participants:
+                case = self.case(case_id, organisation)
+                try:
+                    case.note_group_session(
+                        group_id=group.id,
+                        topic=group.topic,
+                        held_at=when,
+                        minutes=length,
+                        present=case_id in present,
+                        notes=present.get(case_id),
+                        actor=actor,
+                        at=at,
+                    )
+                except IntakeError as e:
+                    raise IntakeError(
+                        e.code, f"Case {case_id}: {e.message}", "attendance"
+                    ) from None
+                cases.append(case)
+            try:
+                self.save(group, *cases)
+            except IntegrityError:
+                if expected_version is not None or attempt == 2:
+                    raise
+                continue
+            return group
+        raise AssertionError("unreachable")
 
     # -- erasure and legal holds ---------------------------------------------------------
     def erasure(self, client_id: uuid.UUID, organisation: str) -> ClientErasure:

@@ -77,6 +77,7 @@ def case_part(c: Case) -> dict[str, Any]:
         "opened_by": c.opened_by,
         "counsellor": c.counsellor,
         "reassignments": plain(c.reassignments),
+        "group_sessions": plain(c.group_sessions),
         "updated_at": c.modified_on,
         "version": c.version,
     }

@@ -16,7 +16,14 @@ from typing import Any, ClassVar
 
 import asyncpg
 
-from services.intake.domain import GAP_SCORES, OPEN_STATUSES, Case, Client, Complaint
+from services.intake.domain import (
+    GAP_SCORES,
+    OPEN_STATUSES,
+    Case,
+    Client,
+    Complaint,
+    GroupSession,
+)
 from shared.messaging.projection import Handler, Projection, Stored
 from shared.periods import Period
 from shared.privacy import ERASED, SealingMapper
@@ -137,6 +144,23 @@ CREATE TABLE IF NOT EXISTS intake.appointments_view (
 CREATE INDEX IF NOT EXISTS appointments_view_counsellor
     ON intake.appointments_view (organisation, counsellor, starts_at);
 CREATE INDEX IF NOT EXISTS appointments_view_client ON intake.appointments_view (client_id);
+-- One row per group session: its non-personal facts and its participants' case ids (no
+-- name, no note: those stay on each case). Not dropped with a client.
+CREATE TABLE IF NOT EXISTS intake.groups_view (
+    group_id uuid PRIMARY KEY,
+    organisation text NOT NULL,
+    topic text NOT NULL,
+    starts_at timestamptz NOT NULL,
+    minutes int NOT NULL,
+    place text NOT NULL,
+    counsellor text NOT NULL,
+    status text NOT NULL,
+    case_ids uuid[] NOT NULL DEFAULT '{}',
+    held_at timestamptz,
+    version int NOT NULL
+);
+CREATE INDEX IF NOT EXISTS groups_view_org ON intake.groups_view (organisation, starts_at);
+CREATE INDEX IF NOT EXISTS groups_view_cases ON intake.groups_view USING gin (case_ids);
 """
 
 
@@ -201,6 +225,37 @@ def _complaint_becomes(sets: str, *values: Any) -> Handler:
             e.id,
             e.version,
             *args,
+        )
+
+    return update
+
+
+async def group_planned(conn: asyncpg.Connection, e: Stored) -> None:
+    await conn.execute(
+        "INSERT INTO intake.groups_view (group_id, organisation, topic, starts_at, minutes, "
+        "place, counsellor, status, version) VALUES ($1,$2,$3,$4,$5,$6,$7,'planned',$8) "
+        "ON CONFLICT (group_id) DO NOTHING",
+        e.id,
+        e["organisation"],
+        e["topic"],
+        e["starts_at"],
+        e["minutes"],
+        e["place"],
+        e["actor"],
+        e.version,
+    )
+
+
+def _group_becomes(sets: str, *values: Any) -> Handler:
+    """A handler setting the group's row (`$3`, … are `values(e)`) and its version."""
+
+    async def update(conn: asyncpg.Connection, e: Stored) -> None:
+        await conn.execute(
+            f"UPDATE intake.groups_view SET version = $2, {sets} "
+            "WHERE group_id = $1 AND version < $2",
+            e.id,
+            e.version,
+            *[value(e) for value in values],
         )
 
     return update
@@ -377,6 +432,19 @@ class IntakeProjection(Projection):
         Complaint.Withdrawn: _complaint_becomes(
             "status = 'withdrawn', closed_at = $3", lambda e: e.at
         ),
+        GroupSession.Planned: group_planned,
+        GroupSession.ParticipantAdded: _group_becomes(
+            "case_ids = array_append(case_ids, $3)", lambda e: e["case_id"]
+        ),
+        GroupSession.ParticipantRemoved: _group_becomes(
+            "case_ids = array_remove(case_ids, $3)", lambda e: e["case_id"]
+        ),
+        GroupSession.Held: _group_becomes(
+            "status = 'held', held_at = $3, minutes = $4",
+            lambda e: e["held_at"],
+            lambda e: e["minutes"],
+        ),
+        GroupSession.Cancelled: _group_becomes("status = 'cancelled'"),
     }
 
 
@@ -746,3 +814,41 @@ async def list_appointments(
         )
     ids = ("appointment_id", "case_id", "client_id")
     return [{**dict(r), **{k: uuid.UUID(str(r[k])) for k in ids}} for r in rows]
+
+
+GROUP_COLUMNS = (
+    "group_id, topic, starts_at, minutes, place, counsellor, status, "
+    "cardinality(case_ids) AS participants, held_at"
+)
+
+
+async def list_groups(
+    pool: asyncpg.Pool,
+    organisation: str,
+    *,
+    status: str | None = None,
+    case_id: uuid.UUID | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """The organisation's group sessions (of one status, or one case's, if given), the
+    latest first, with the total."""
+    where = ["organisation = $1"]
+    args: list[Any] = [organisation]
+    if status is not None:
+        args.append(status)
+        where.append(f"status = ${len(args)}")
+    if case_id is not None:
+        args.append([case_id])
+        where.append(f"case_ids @> ${len(args)}::uuid[]")
+    clause = " AND ".join(where)
+    async with snapshot(pool) as conn:
+        total = await conn.fetchval(
+            f"SELECT count(*) FROM intake.groups_view WHERE {clause}", *args
+        )
+        rows = await conn.fetch(
+            f"SELECT {GROUP_COLUMNS} FROM intake.groups_view WHERE {clause} "
+            f"ORDER BY starts_at DESC, group_id LIMIT {int(limit)} OFFSET {int(offset)}",
+            *args,
+        )
+    return [dict(r) for r in rows], int(total)

@@ -147,9 +147,12 @@ class IntakeSection(_Part):
         "reflection-and-action report with the client's agreements (`report`), the "
         "appointments (planned, moved, held, cancelled with the reason, missed) and the "
         "no-shows, decision, phase, resumption, its closure (with the closing summary), its "
-        "counsellor now and each handover to another counsellor (with why), and its hours "
+        "counsellor now and each handover to another counsellor (with why), its hours "
         "budget (`budget`: the programme, the hours set and why they differ, the aftercare "
-        "hours, each extra hours a team lead approved with why)."
+        "hours, each extra hours a team lead approved with why), and the group sessions the "
+        "client took part in or missed (`group_sessions`: topic, when, minutes, present; "
+        "never who else took part; their own notes are among `session_notes`, their "
+        "session among `sessions`, kind `group`)."
     )
     erasure: dict[str, Any] | None = Field(
         description="The client's erasure record (legal holds, refused requests), if any."

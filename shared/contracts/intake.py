@@ -97,7 +97,10 @@ class SessionHeldV1(_CaseEvent):
     event_type: ClassVar[str] = "SessionHeld"
 
     session_id: uuid.UUID
-    kind: Literal["intake", "deepening", "synthesis", "aftercare"]
+    kind: Literal["intake", "deepening", "synthesis", "aftercare", "group"] = Field(
+        description="The session's kind; `group`: the client took part in a group session "
+        "(the same group's participants each have their own session, with its own id)."
+    )
     held_at: datetime
     minutes: int
 

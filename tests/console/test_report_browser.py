@@ -28,12 +28,26 @@ def test_notes_make_the_report_the_client_agrees_to(
 ) -> None:
     with counsellor_api(system) as api:
         _, case_id = accepted_case(api, "Inès", "Lambert", language="fr", question="Quel métier?")
+        # A group session she missed: listed on her case page, with its topic only.
+        group = post(
+            api,
+            "/intake/v1/groups",
+            {
+                "topic": "Rédiger un CV",
+                "starts_at": "2026-01-06T10:00:00+01:00",
+                "minutes": 90,
+                "case_ids": [case_id],
+            },
+        )
+        post(api, f"/intake/v1/groups/{group['group_id']}/held", {"attendance": []})
     context = browser.new_context(locale="fr-BE")
     page = context.new_page()
     visit = Visit(page, screenshots, "report")
     try:
         sign_in_as_counsellor(visit, system.base, "fr")
         page.goto(f"{system.base}/cases/{case_id}")
+        missed = page.locator("#group-sessions").inner_text()
+        assert "Rédiger un CV" in missed and "Absent" in missed
         yesterday = agency_today() - timedelta(days=1)
         page.fill("#session-held_at", f"{yesterday.isoformat()}T10:00")
         page.fill("#session-minutes", "60")

@@ -187,6 +187,18 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/intake/v1/complaints/{complaint_id}/answer"): lambda i: {"answer": "Sorry."},
     ("POST", "/intake/v1/complaints/{complaint_id}/withdrawal"): lambda i: None,
     ("DELETE", "/intake/v1/cases/{case_id}/legal-hold"): lambda i: None,
+    ("POST", "/intake/v1/groups"): lambda i: {
+        "topic": "Networking",
+        "starts_at": now_minus(3),
+        "minutes": 60,
+        "case_ids": [i["case_id"]],
+    },
+    ("POST", "/intake/v1/groups/{group_id}/participants"): lambda i: {"case_id": i["case_id"]},
+    ("DELETE", "/intake/v1/groups/{group_id}/participants/{case_id}"): lambda i: None,
+    ("POST", "/intake/v1/groups/{group_id}/cancellation"): lambda i: None,
+    ("POST", "/intake/v1/groups/{group_id}/held"): lambda i: {
+        "attendance": [{"case_id": i["case_id"], "present": True}]
+    },
     # planning
     ("PUT", "/planning/v1/plans/{plan_id}/type"): lambda i: {"plan_type": "action"},
     ("POST", "/planning/v1/plans/{plan_id}/goals"): lambda i: a_goal(priority=1),
@@ -510,6 +522,13 @@ async def world(
     )
     assert r.status_code == 201, r.text
     appointment_id = r.json()["appointment_id"]
+    r = await api.post(
+        "/intake/v1/groups",
+        json={"topic": "Networking", "starts_at": now_minus(3), "minutes": 60},
+        headers=counsellor,
+    )
+    assert r.status_code == 201, r.text
+    group_id = r.json()["group_id"]
     return {
         "client_id": client_id,
         "case_id": case_id,
@@ -529,6 +548,7 @@ async def world(
         # looked up.)
         "evidence_id": str(uuid.uuid4()),
         "item_id": "B1-K1-W1",
+        "group_id": group_id,
         # (No dead letter in this world: an auditor is refused before it is looked up.)
         "letter_id": "1",
     }
@@ -618,6 +638,7 @@ async def test_an_auditor_changes_nothing_through_any_route_of_any_service(
             counsellor,
             200,
         ),
+        ("intake", "POST", "/intake/v1/groups/{group_id}/participants", counsellor, 200),
         ("intake", "PUT", "/intake/v1/cases/{case_id}/legal-hold", lead, 200),
         ("intake", "POST", "/intake/v1/cases/{case_id}/reassignment", lead, 200),
         ("intake", "POST", "/intake/v1/cases/{case_id}/budget/approvals", lead, 200),

@@ -67,7 +67,8 @@ COUNSELLOR_CHANGE = (
 # `{case}`, `{client}`, `{plan}`, `{followup}`: A's case, its client, plan and follow-up;
 # `{erasable}`: another client of A; `{erased}`: a third, whose erasure A requested;
 # `{pa}`: P_A; `{complaint}`: a complaint of A's client; `{action}`: the plan's action,
-# `{product}`: a job application it produced (the plan's id is the one at stake).
+# `{product}`: a job application it produced (the plan's id is the one at stake); `{group}`:
+# A's group session (A's case takes part).
 MATRIX: dict[str, tuple[int, ...]] = {
     **{f"GET /{s}/v1/audit/cases/{{case}}/events": AUDIT for s in SERVICES},
     **{f"GET /{s}/v1/audit/cases/{{case}}/state": AUDIT for s in SERVICES},
@@ -126,6 +127,9 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "PUT /planning/v1/plans/{plan}/products/{product}/status": COUNSELLOR_CHANGE,
     "POST /planning/v1/plans/{plan}/instruments": (201, *COUNSELLOR_CHANGE[1:]),
     "GET /followup/v1/followups/{followup}": STAFF_READ,
+    "GET /intake/v1/groups/{group}": STAFF_READ,
+    "POST /intake/v1/groups/{group}/participants":  # A's case takes part already: no change
+        (200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
 }
 # fmt: on
 BODIES: dict[str, dict[str, Any]] = {
@@ -161,6 +165,7 @@ BODIES: dict[str, dict[str, Any]] = {
         "on": date.today().isoformat(),
     },
     "POST /intake/v1/cases/{case}/budget/approvals": {"extra_hours": 1, "reason": "More."},
+    "POST /intake/v1/groups/{group}/participants": {"case_id": "{case}"},
 }
 CODES = {401: "unauthorized", 403: "forbidden", 404: "not-found"}
 EVA = {
@@ -271,6 +276,18 @@ async def world(
     )
     assert r.status_code == 201, r.text
     product = str(r.json()["product_id"])
+    r = await api.post(
+        f"{INTAKE}/groups",
+        json={
+            "topic": "Networking",
+            "starts_at": "2026-01-06T10:00:00+01:00",
+            "minutes": 60,
+            "case_ids": [case_id],
+        },
+        headers=counsellor,
+    )
+    assert r.status_code == 201, r.text
+    group = str(r.json()["group_id"])
     clients = {"intake": api, "planning": planning_api, "followup": followup_api}
     clients["referral"] = referral_api
     # A supervisor's read in each service: every access log holds a read of A's client.
@@ -290,6 +307,7 @@ async def world(
         "complaint": complaint,
         "action": agreed.action_id,
         "product": product,
+        "group": group,
     }
     return World({"A": org_a, "B": org_b}, ids, callers, clients)
 
@@ -329,6 +347,11 @@ async def test_each_caller_gets_what_the_matrix_says_and_a_refusal_reveals_nothi
     absent = str(uuid.uuid4())
     url_absent = url.replace(the_id, absent)
     body = BODIES.get(path, BODIES.get(method)) if method != "GET" else None
+    if body is not None:  # a body may name the world's ids in braces
+        text = json.dumps(body)
+        for n, v in world.ids.items():
+            text = text.replace("{" + n + "}", v)
+        body = json.loads(text)
     expected = dict(zip(CALLERS, MATRIX[path], strict=True))
     others = [v for k, v in world.ids.items() if v != the_id and k not in names]
 

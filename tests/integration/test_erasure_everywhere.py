@@ -49,6 +49,7 @@ from tests.scenarios import (
     a_partner,
     a_service,
     an_imported_standard,
+    an_open_case,
     days,
     send,
     wait_consent,
@@ -102,6 +103,9 @@ MARKED = (
     # (a team lead's extra hours, with why)
     "budget_reason",
     "extra_hours_reason",
+    # intake: Case.SessionNotesRecorded of a group session (the accepted case's own notes;
+    # the other participant's stay)
+    "group_notes",
     # intake: Complaint.Registered (about the accepted case), Complaint.Answered
     "complaint_subject",
     "complaint_answer",
@@ -419,6 +423,35 @@ async def seed(
         headers,
         json={"by": "client", "reason": f"Cannot come: {m['appointment_cancel_reason']}"},
     )
+    # A group session of the accepted case with another client's case: each one's notes
+    # on their own case; the group (case ids, topic) and the other's notes outlive the
+    # erasure.
+    other_case = await an_open_case(api, headers)
+    group = await ok(
+        api,
+        "POST",
+        f"{INTAKE}/groups",
+        headers,
+        json={
+            "topic": "Networking",
+            "starts_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
+            "minutes": 60,
+            "case_ids": [case_id, other_case],
+        },
+    )
+    await ok(
+        api,
+        "POST",
+        f"{INTAKE}/groups/{group['group_id']}/held",
+        headers,
+        json={
+            "attendance": [
+                {"case_id": case_id, "present": True, "insights": f"Sees {m['group_notes']}"},
+                {"case_id": other_case, "present": True, "insights": canaries["group_other"]},
+            ]
+        },
+    )
+    w["group_id"], w["other_case"] = group["group_id"], other_case
     declined = await open_case(m["declined_case_question"])
     await ok(
         api,
@@ -865,6 +898,7 @@ async def api_texts(
         *[(api, f"{INTAKE}/cases/{c}", h) for c in w["cases"]],
         (api, f"{INTAKE}/clients/{w['client_id']}/export", h),
         (api, f"{INTAKE}/complaints/{w['complaint_id']}", h),
+        (api, f"{INTAKE}/groups/{w['group_id']}", h),
         (api, f"{INTAKE}/cases/{w['case_id']}/notes", h),
         (api, f"{INTAKE}/cases/{w['case_id']}/appointments", h),
         (api, f"{INTAKE}/cases/{w['case_id']}/report", h),
@@ -917,6 +951,7 @@ async def test_an_erased_client_is_nowhere_in_the_database_the_streams_or_the_lo
     canaries = {
         "partner": f"CanaryPartner{secrets.token_hex(6)}",
         "standard": f"CanaryStandard{secrets.token_hex(6)}",
+        "group_other": f"CanaryGroup{secrets.token_hex(6)}",
     }
     apps = apps_of(intake_app, planning_app, followup_app, referral_app)
     clients = dict(zip(SERVICES, (api, planning_api, followup_api, referral_api), strict=True))
@@ -1035,6 +1070,13 @@ async def test_an_erased_client_is_nowhere_in_the_database_the_streams_or_the_lo
     leaked = {p: sorted(found_in(t, m)) for p, (_, t) in shown_after.items() if found_in(t, m)}
     assert not leaked, f"the APIs still show markers after the erasure: {leaked}"
     broken = {p: f"{s}: {t[:300]}" for p, (s, t) in shown_after.items() if s >= 500}
+
+    # The group session and the other participant's part are as they were.
+    group = (await api.get(f"{INTAKE}/groups/{w['group_id']}", headers=w["headers"])).json()
+    assert group["status"] == "held", group
+    assert [p["case_id"] for p in group["cases"]] == [case_id, w["other_case"]]
+    r = await api.get(f"{INTAKE}/cases/{w['other_case']}/notes", headers=w["headers"])
+    assert canaries["group_other"] in r.text, r.text
 
     # -- no marker in any table of any schema -----------------------------------------------
     db_after, tables_after = await asyncio.to_thread(scan_database, dsn, needles)
@@ -1174,10 +1216,12 @@ def check_aggregates(
         case = intake[case_id]
         erased(case.career_question, case.decision.reason)
     erased(intake[cases[0]].entry_check.notes)
-    [notes] = intake[cases[0]].session_notes.values()
+    notes, group_notes = intake[cases[0]].session_notes.values()
     erased(notes[0].discussed, notes[0].insights, notes[0].agreements, notes[0].homework)
     [appointment] = intake[cases[0]].appointments.values()
     erased(appointment.cancel_reason)
+    erased(group_notes[0].insights)
+    assert [g.topic for g in intake[cases[0]].group_sessions] == ["Networking"]
     report = intake[cases[0]].report
     erased(report.starting_question, report.conclusions, *report.insights, *report.actions)
     erased(intake[cases[0]].reassignments[0].reason, intake[cases[2]].closure.summary)

@@ -131,6 +131,9 @@ READS: dict[str, tuple[Read, ...]] = {
     "/intake/v1/complaints": (Read("team_lead"),),  # no text: ids, statuses, dates
     "/intake/v1/complaints/{complaint_id}": (Read("counsellor", "complaint", ("complaints",)),),
     "/intake/v1/reports/complaints": (Read("team_lead"),),
+    # A group session: topic, when, where, case ids and attendance; no name, no note.
+    "/intake/v1/groups": (Read("counsellor", params={"case_id": "{case_id}"}),),
+    "/intake/v1/groups/{group_id}": NOTHING,
     "/intake/v1/cases/{case_id}/notes": (
         Read("counsellor", "session-notes", ("session_notes",)),
     ),
@@ -343,6 +346,24 @@ async def world(
         headers=counsellor,
     )
     assert r.status_code == 201, r.text
+    r = await api.post(
+        f"{INTAKE}/groups",
+        json={
+            "topic": "Networking",
+            "starts_at": "2026-01-06T10:00:00+01:00",
+            "minutes": 90,
+            "case_ids": [case_id],
+        },
+        headers=counsellor,
+    )
+    assert r.status_code == 201, r.text
+    group_id = str(r.json()["group_id"])
+    r = await api.post(
+        f"{INTAKE}/groups/{group_id}/held",
+        json={"attendance": [{"case_id": case_id, "present": True, "insights": INSIGHT}]},
+        headers=counsellor,
+    )
+    assert r.status_code == 200, r.text
     ids = {
         "client_id": client_id,
         "case_id": case_id,
@@ -357,6 +378,7 @@ async def world(
         "from": (tomorrow - timedelta(hours=1)).isoformat(),
         "to": (tomorrow + timedelta(hours=1)).isoformat(),
         "standard_id": "mbo2-care",
+        "group_id": group_id,
     }
     apps = {"intake": intake, "planning": planning, "followup": followup, "referral": referral}
     # Reads the organisation's access logs: every client of the organisation.

@@ -68,6 +68,10 @@ CLOSE = {"reason": "client_withdrew", "summary": "Moved abroad."}
 REASSIGN = {"counsellor": "c-2", "reason": "Leave."}
 HANDOVER = {"from_counsellor": "c-1", "to_counsellor": "c-2", "reason": "Leave."}
 OPEN_CASE = {"client_id": "{client}", "career_question": "What next?"}
+P_GROUPS = "/groups"
+P_GROUP_ADD = "/groups/{group}/participants"
+P_GROUP_HELD = "/groups/{group}/held"
+GROUP = {"topic": "Networking", "starts_at": PAST_SESSION, "minutes": 90}
 
 BAD: dict[str, Bad] = {
     # POST /clients
@@ -916,6 +920,78 @@ BAD: dict[str, Bad] = {
         fields=("from",),
         who="team_lead",
     ),
+    # POST /groups, /groups/{id}/participants, /groups/{id}/held
+    "groups/empty": Bad(
+        "POST", P_GROUPS, 422, INVALID, body={}, fields=("topic", "starts_at", "minutes")
+    ),
+    "groups/blank-topic": Bad(
+        "POST", P_GROUPS, 422, INVALID, body=with_(GROUP, topic=" "), fields=("topic",)
+    ),
+    "groups/naive-start": Bad(
+        "POST",
+        P_GROUPS,
+        422,
+        INVALID,
+        body=with_(GROUP, starts_at="2026-12-01T10:00:00"),
+        fields=("starts_at",),
+    ),
+    "groups/too-long": Bad(
+        "POST", P_GROUPS, 422, INVALID, body=with_(GROUP, minutes=601), fields=("minutes",)
+    ),
+    "groups/another-orgs-case": Bad(
+        "POST",
+        P_GROUPS,
+        422,
+        INVALID,
+        body=with_(GROUP, case_ids=["{other_case}"]),
+        fields=("case_id",),
+    ),
+    "groups/team-lead": Bad("POST", P_GROUPS, 403, "forbidden", body=GROUP, who="team_lead"),
+    "groups/auditor": Bad("POST", P_GROUPS, 403, "forbidden", body=GROUP, who="auditor"),
+    "groups/add-missing-group": Bad(
+        "POST", "/groups/{missing}/participants", 404, "not-found", body={"case_id": "{case}"}
+    ),
+    "groups/add-missing-case": Bad(
+        "POST", P_GROUP_ADD, 422, INVALID, body={"case_id": "{missing}"}, fields=("case_id",)
+    ),
+    "groups/add-a-client": Bad(
+        "POST", P_GROUP_ADD, 422, INVALID, body={"case_id": "{client}"}, fields=("case_id",)
+    ),
+    "groups/held-no-attendance": Bad(
+        "POST", P_GROUP_HELD, 422, INVALID, body={}, fields=("attendance",)
+    ),
+    "groups/held-a-stranger": Bad(
+        "POST",
+        P_GROUP_HELD,
+        422,
+        INVALID,
+        body={"attendance": [{"case_id": "{other_case}", "present": True}]},
+        fields=("attendance",),
+    ),
+    "groups/held-named-twice": Bad(
+        "POST",
+        P_GROUP_HELD,
+        422,
+        INVALID,
+        body={"attendance": [{"case_id": "{case}", "present": True}] * 2},
+        fields=("attendance.1",),
+    ),
+    "groups/held-present-not-a-bool": Bad(
+        "POST",
+        P_GROUP_HELD,
+        422,
+        INVALID,
+        body={"attendance": [{"case_id": "{case}", "present": "yes"}]},
+        fields=("attendance.0.present",),
+    ),
+    "groups/held-ahead": Bad(
+        "POST",
+        P_GROUP_HELD,
+        422,
+        INVALID,
+        body={"held_at": FUTURE, "attendance": [{"case_id": "{case}", "present": True}]},
+        fields=("held_at",),
+    ),
 }
 
 
@@ -944,6 +1020,9 @@ async def build_world(api: httpx.AsyncClient, token: Any) -> World:
     ids["other_client"] = (await intake_get(api, f"/cases/{ids['other_case']}", other)).json()[
         "client_id"
     ]
+    r = await api.post(f"{BASE}/groups", json={**GROUP, "case_ids": [case]}, headers=headers)
+    assert r.status_code == 201, r.text
+    ids["group"] = str(r.json()["group_id"])
     return World(org, headers, ids)
 
 

@@ -132,7 +132,7 @@ class SessionOut(Answer):
     session_id: uuid.UUID
     """The session's id."""
     kind: str
-    """`intake`, `deepening`, `synthesis` or `aftercare`."""
+    """`intake`, `deepening`, `synthesis`, `aftercare`, or `group` (a group session)."""
     held_at: datetime
     """When it began."""
     minutes: int
@@ -269,6 +269,9 @@ class CaseOut(Answer):
     report_status: str | None = None
     """The reflection-and-action report: `draft`, `agreed`, `revised` (to be agreed again),
     or null without one (`GET .../report` reads it)."""
+    group_sessions: list[GroupParticipationOut] = Field(default_factory=list)
+    """The group sessions the client took part in or missed, oldest first: topic, when and
+    minutes (never who else took part; the client's own notes: `GET .../notes`)."""
 
 
 class CaseSummary(Answer):
@@ -635,3 +638,65 @@ class DayAppointment(Answer):
     """Where."""
     status: str
     """`planned`, `held`, `cancelled` or `missed`."""
+
+
+# -- group sessions ----------------------------------------------------------------------------
+class GroupCreated(Created):
+    group_id: uuid.UUID
+    """The new group session's id."""
+
+
+class ParticipantOut(Answer):
+    case_id: uuid.UUID
+    """A participant's case (no name: the group holds none)."""
+    attendance: str
+    """`expected` (not held yet), `present` or `absent`."""
+
+
+class GroupSummary(Answer):
+    group_id: uuid.UUID
+    """The group session's id."""
+    topic: str
+    """What it is about."""
+    starts_at: datetime
+    """When it begins (as planned)."""
+    minutes: int
+    """How long it lasts (as held, once held)."""
+    place: str
+    """Where."""
+    counsellor: str
+    """Who planned it (`sub`)."""
+    status: str
+    """`planned`, `held` or `cancelled`."""
+    participants: int
+    """How many cases take part."""
+    held_at: datetime | None = None
+    """When it was held; null until then."""
+
+
+class GroupOut(GroupSummary):
+    organisation: str
+    """The organisation it belongs to."""
+    cases: list[ParticipantOut]
+    """Its participants' cases with their attendance."""
+    held_by: str | None = None
+    """Who recorded it held (`sub`)."""
+    version: int
+    """The group session's version (its `ETag`; send it as `If-Match`)."""
+
+
+class GroupParticipationOut(Answer):
+    group_id: uuid.UUID
+    """The group session."""
+    session_id: uuid.UUID
+    """The case's session of kind `group` (present) with the client's own notes."""
+    topic: str
+    """What it was about."""
+    held_at: datetime
+    """When it was held."""
+    minutes: int
+    """How long it lasted (counted in the hours used when present)."""
+    present: bool
+    """Whether the client came."""
+    actor: str
+    """Who recorded it (`sub`)."""

@@ -20,6 +20,7 @@ from services.intake.api.answers import (
     CaseOut,
     CaseSummary,
     Created,
+    GroupParticipationOut,
     ReassignmentOut,
     SessionCreated,
     SessionOut,
@@ -89,6 +90,7 @@ def case_out(c: Case, warning_share: float = 0.8) -> CaseOut:
         reassignments=[ReassignmentOut(**plain(r)) for r in c.reassignments],
         version=c.version,
         report_status=c.report_status,
+        group_sessions=[GroupParticipationOut(**plain(g)) for g in c.group_sessions],
     )
 
 

@@ -515,3 +515,84 @@ class AppointmentHeldIn(Strict):
     """How long the session lasted (absent: as planned); counts against the hours budget."""
     notes: SessionNotesIn | None = None
     """The session's notes, recorded with it (or later)."""
+
+
+# -- group sessions ----------------------------------------------------------------------------
+GroupText = Annotated[StrictStr, Field(max_length=200), SingleLine]
+
+
+class PlanGroup(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "topic": "Writing a CV that speaks",
+                    "starts_at": "2026-12-03T09:30:00+01:00",
+                    "minutes": 120,
+                    "place": "Room 2, Kortrijk office",
+                    "case_ids": [],
+                }
+            ]
+        }
+    )
+
+    topic: GroupText
+    """What the session is about (not about any one client; at most 200 characters)."""
+    starts_at: AwareMoment
+    """When it begins (with its offset)."""
+    minutes: Annotated[StrictInt, Field(ge=1, le=600)]
+    """How long it is planned to last (1 to 600 minutes)."""
+    place: GroupText = ""
+    """Where it takes place."""
+    case_ids: Annotated[list[Id], Field(max_length=30, default_factory=list)]
+    """Its first participants: cases of the organisation still in guidance (at most 30)."""
+
+
+class AddParticipant(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"case_id": "3f1c2a4e-0000-4000-8000-000000000001"}]}
+    )
+
+    case_id: Id
+    """A case of the organisation still in guidance."""
+
+
+class AttendanceIn(Strict):
+    case_id: Id
+    """A participant's case."""
+    present: StrictBool
+    """Whether the client came (an absent one has no notes)."""
+    discussed: Note | None = None
+    """What was discussed with this client; their own notes, sealed on their case."""
+    insights: Note | None = None
+    """This client's insights."""
+    agreements: Note | None = None
+    """What was agreed with this client."""
+    homework: Note | None = None
+    """This client's homework."""
+
+
+class HoldGroup(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "attendance": [
+                        {
+                            "case_id": "3f1c2a4e-0000-4000-8000-000000000001",
+                            "present": True,
+                            "insights": "Sees her project experience as a strength now.",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+    held_at: AwareMoment | None = None
+    """When it began; absent: when it was planned to."""
+    minutes: Annotated[StrictInt, Field(ge=1, le=600)] | None = None
+    """How long it lasted; absent: as planned."""
+    attendance: Annotated[list[AttendanceIn], Field(max_length=30)]
+    """Each participant who came (`present` true, with their own notes) or did not; a
+    participant not named was absent."""

@@ -7,7 +7,7 @@ past-tense facts that carry who (`actor`) and when (the event timestamp). One mo
 per aggregate: `client.py`, `case.py` (its commands in `case_intake.py`, `case_news.py`,
 `case_notes.py`, `case_file.py` and `case_agenda.py`, its words in `case_rules.py`, its values
 in `case_values.py`),
-`erasure.py`, `complaint.py`.
+`erasure.py`, `complaint.py`, `group.py` (group sessions).
 """
 
 from services.intake.domain.case import Case
@@ -33,6 +33,7 @@ from services.intake.domain.case_values import (
     Closure,
     Decision,
     EntryCheck,
+    GroupParticipation,
     Reassignment,
     ReflectionReport,
     ReportAgreement,
@@ -56,6 +57,7 @@ from services.intake.domain.complaint import (
 )
 from services.intake.domain.erasure import ClientErasure, Hold, Refusal, Request
 from services.intake.domain.errors import IntakeError
+from services.intake.domain.group import GROUP_STATUSES, Attendance, GroupSession
 
 __all__ = [
     "APPOINTMENT_STATUSES",
@@ -67,6 +69,7 @@ __all__ = [
     "DECISIONS",
     "ENDED",
     "GAP_SCORES",
+    "GROUP_STATUSES",
     "NOTE_PARTS",
     "OPEN_STATUSES",
     "PLAN_PHASES",
@@ -75,6 +78,7 @@ __all__ = [
     "SESSION_KINDS",
     "Appointment",
     "Assessment",
+    "Attendance",
     "Case",
     "Client",
     "ClientErasure",
@@ -85,6 +89,8 @@ __all__ = [
     "ConsentChange",
     "Decision",
     "EntryCheck",
+    "GroupParticipation",
+    "GroupSession",
     "Hold",
     "IntakeError",
     "Reassignment",

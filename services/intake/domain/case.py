@@ -24,6 +24,7 @@ from services.intake.domain.case_file import FileCare
 from services.intake.domain.case_intake import Intake
 from services.intake.domain.case_news import News
 from services.intake.domain.case_notes import Notes, texts
+from services.intake.domain.case_rules import ENDED
 from services.intake.domain.case_values import (
     Appointment,
     Assessment,
@@ -31,6 +32,7 @@ from services.intake.domain.case_values import (
     Closure,
     Decision,
     EntryCheck,
+    GroupParticipation,
     Reassignment,
     ReflectionReport,
     ReportAgreement,
@@ -40,6 +42,7 @@ from services.intake.domain.case_values import (
 )
 from services.intake.domain.client import Client
 from services.intake.domain.errors import IntakeError
+from services.intake.domain.group import check_minutes, session_id_for
 from shared.text import guard_text
 
 
@@ -504,6 +507,33 @@ class Case(Intake, News, Notes, FileCare, Agenda, BudgetCare, Aggregate):
             aggregate.minutes_used += self.minutes
             aggregate.aftercare_minutes += self.minutes
 
+    class GroupSessionNoted(Aggregate.Event):
+        """The client took part in a group session, or was absent from it: the group's
+        topic and when, never who else took part. A present client's session follows
+        (`SessionHeld`, kind `group`), and their own notes if any."""
+
+        client_id: uuid.UUID
+        group_id: uuid.UUID
+        session_id: uuid.UUID
+        topic: str
+        held_at: datetime
+        minutes: int
+        present: bool
+        actor: str
+
+        def apply(self, aggregate: Case) -> None:
+            aggregate.group_sessions.append(
+                GroupParticipation(
+                    group_id=self.group_id,
+                    session_id=self.session_id,
+                    topic=self.topic,
+                    held_at=self.held_at,
+                    minutes=self.minutes,
+                    present=self.present,
+                    actor=self.actor,
+                )
+            )
+
     def __init__(
         self,
         client_id: uuid.UUID,
@@ -540,6 +570,7 @@ class Case(Intake, News, Notes, FileCare, Agenda, BudgetCare, Aggregate):
         self.report: ReflectionReport | None = None
         self.report_agreements: list[ReportAgreement] = []
         self.appointments: dict[uuid.UUID, Appointment] = {}
+        self.group_sessions: list[GroupParticipation] = []
 
     @classmethod
     def open(
@@ -578,6 +609,67 @@ class Case(Intake, News, Notes, FileCare, Agenda, BudgetCare, Aggregate):
             hours_budget=hours_budget,
             actor=actor,
         )
+
+    def note_group_session(
+        self,
+        *,
+        group_id: uuid.UUID,
+        topic: str,
+        held_at: datetime,
+        minutes: int,
+        present: bool,
+        notes: dict[str, str | None] | None,
+        actor: str,
+        at: datetime,
+    ) -> None:
+        """Record the client's part in a held group session: present, a session of kind
+        `group` counted in the hours used, with the client's own notes (sealed here, as
+        session notes are); or absent (no session, no notes)."""
+        if self.status in ENDED:
+            self._require_open()
+        check_minutes(minutes)
+        if any(p.group_id == group_id for p in self.group_sessions):
+            raise IntakeError(
+                "group-noted", "The case's part in this group session is recorded already.", None
+            )
+        written = {k: v for k, v in (notes or {}).items() if v and v.strip()}
+        if written and not present:
+            raise IntakeError("invalid", "An absent participant has no notes.", "attendance")
+        session_id = session_id_for(group_id, self.id)
+        self.trigger_event(
+            self.GroupSessionNoted,
+            timestamp=at,
+            client_id=self.client_id,
+            group_id=group_id,
+            session_id=session_id,
+            topic=topic,
+            held_at=held_at,
+            minutes=minutes,
+            present=present,
+            actor=actor,
+        )
+        if not present:
+            return
+        self.trigger_event(
+            self.SessionHeld,
+            timestamp=at,
+            session_id=session_id,
+            client_id=self.client_id,
+            kind="group",
+            held_at=held_at,
+            minutes=minutes,
+            actor=actor,
+        )
+        if written:
+            self.record_session_notes(
+                session_id=session_id,
+                discussed=written.get("discussed"),
+                insights=written.get("insights"),
+                agreements=written.get("agreements"),
+                homework=written.get("homework"),
+                actor=actor,
+                at=at,
+            )
 
     # -- guards --------------------------------------------------------------------------
     def _require_open(self) -> None:

@@ -167,3 +167,18 @@ class Appointment:
     @property
     def ends_at(self) -> datetime:
         return self.starts_at + timedelta(minutes=self.minutes)
+
+
+@dataclass(frozen=True)
+class GroupParticipation:
+    """The case's client took part in a group session (`present`), or was expected and
+    absent: the group's topic and when (not who else was there). A present client's
+    session on the case is `session_id` (kind `group`), with their own notes."""
+
+    group_id: uuid.UUID
+    session_id: uuid.UUID
+    topic: str
+    held_at: datetime
+    minutes: int
+    present: bool
+    actor: str
