@@ -26,7 +26,7 @@ from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp, StatisticsPurge
 from shared.jobs import every
 from shared.privacy.retention import ACTOR as RETENTION_ACTOR
-from shared.privacy.retention import Rule, policy_of
+from shared.privacy.retention import RuleJob, policy_of
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -112,35 +112,11 @@ class StatisticsRetentionReport:
     purge_id: uuid.UUID | None = None
 
 
-class StatisticsRetentionJob:
+class StatisticsRetentionJob(RuleJob[FollowUpApplication, StatisticsRetentionReport]):
     """Deletes the anonymised figures older than the `statistics` period, with a receipt."""
 
-    def __init__(
-        self,
-        app: FollowUpApplication,
-        pool: asyncpg.Pool,
-        *,
-        rule: Rule,
-        interval_seconds: float,
-        clock: Callable[[], datetime] | None = None,
-        organisation: str | None = None,
-    ) -> None:
-        self.app = app
-        self.pool = pool
-        self.rule = rule
-        self.interval_seconds = interval_seconds
-        self.clock = clock or app.clock
-        self.organisation = organisation
-        self.lock_key = zlib.crc32(b"followup:statistics-retention-job")
-
-    async def run(self, stop: asyncio.Event) -> None:
-        await every(
-            stop,
-            self.interval_seconds,
-            lambda: self.run_once(apply=True),
-            "statistics retention",
-            first_at_once=False,
-        )
+    lock_name = b"followup:statistics-retention-job"
+    name = "statistics retention"
 
     async def run_once(self, *, apply: bool) -> StatisticsRetentionReport | None:
         """One pass: how many anonymised figures are older than the period, and (applied,

@@ -31,7 +31,7 @@ from services.referral.domain import Referral
 from services.referral.queries import awaiting_answer
 from shared.jobs import every
 from shared.privacy.retention import ACTOR as RETENTION_ACTOR
-from shared.privacy.retention import Rule, policy_of
+from shared.privacy.retention import RuleJob, policy_of
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -132,35 +132,11 @@ class PacketRetentionReport:
     held: list[uuid.UUID] = field(default_factory=list)
 
 
-class PacketRetentionJob:
+class PacketRetentionJob(RuleJob[ReferralApplication, PacketRetentionReport]):
     """Removes the packets of referrals that ended more than the period ago."""
 
-    def __init__(
-        self,
-        app: ReferralApplication,
-        pool: asyncpg.Pool,
-        *,
-        rule: Rule,
-        interval_seconds: float,
-        clock: Callable[[], datetime] | None = None,
-        organisation: str | None = None,
-    ) -> None:
-        self.app = app
-        self.pool = pool
-        self.rule = rule
-        self.interval_seconds = interval_seconds
-        self.clock = clock or app.clock
-        self.organisation = organisation
-        self.lock_key = zlib.crc32(b"referral:retention-job")
-
-    async def run(self, stop: asyncio.Event) -> None:
-        await every(
-            stop,
-            self.interval_seconds,
-            lambda: self.run_once(apply=True),
-            "referral packet retention",
-            first_at_once=False,
-        )
+    lock_name = b"referral:retention-job"
+    name = "referral packet retention"
 
     async def run_once(self, *, apply: bool) -> PacketRetentionReport | None:
         """One pass: the expired referrals, and (applied) their packets removed; None when

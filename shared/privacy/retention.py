@@ -24,12 +24,30 @@ never outlasts the client file: `guidance` takes what is left.
 
 from __future__ import annotations
 
+import asyncio
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
+
+import asyncpg
+
+from shared.jobs import every
 
 if TYPE_CHECKING:
     from shared.settings import Settings
+
+
+class Clocked(Protocol):
+    """An application with its clock (a service's application)."""
+
+    def clock(self) -> datetime: ...
+
+
+App = TypeVar("App", bound=Clocked)
+Report = TypeVar("Report")
+
 
 Purpose = Literal["guidance", "referral_packet", "statistics"]
 PURPOSES: tuple[Purpose, ...] = ("guidance", "referral_packet", "statistics")
@@ -136,3 +154,44 @@ def policy_of(settings: Settings) -> dict[Purpose, Rule]:
         referral_packet_months=settings.retention_referral_packet_months,
         statistics_years=settings.retention_statistics_years,
     )
+
+
+class RuleJob(Generic[App, Report]):
+    """A purpose's periodic retention pass under its `rule`: the first pass one interval
+    after start (the read models are being built then), one replica at a time (each pass
+    takes the transaction-scoped advisory lock `lock_key`; `run_once` answers None when
+    another replica holds it). `organisation` limits a pass to one organisation (the
+    command line's `--organisation`)."""
+
+    lock_name: bytes = b""
+    name = "retention"
+
+    def __init__(
+        self,
+        app: App,
+        pool: asyncpg.Pool,
+        *,
+        rule: Rule,
+        interval_seconds: float,
+        clock: Callable[[], datetime] | None = None,
+        organisation: str | None = None,
+    ) -> None:
+        self.app = app
+        self.pool = pool
+        self.rule = rule
+        self.interval_seconds = interval_seconds
+        self.clock: Callable[[], datetime] = clock or app.clock
+        self.organisation = organisation
+        self.lock_key = zlib.crc32(self.lock_name)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await every(
+            stop,
+            self.interval_seconds,
+            lambda: self.run_once(apply=True),
+            self.name,
+            first_at_once=False,
+        )
+
+    async def run_once(self, *, apply: bool) -> Report | None:
+        raise NotImplementedError

@@ -126,3 +126,13 @@ def register(visit: Visit, language: str, given: str, email: str) -> None:
     page.fill("#email", email)
     page.select_option("#preferred_language", language)
     page.click("#register-submit")
+
+
+def submit_and_close(page: Any, submit: str) -> None:
+    """Click the submit button `submit` of `page`, wait for the page the form leads to, then
+    close `page`: Chromium can acknowledge a close that races a navigation's commit without
+    closing the page, and Playwright then waits for ever (microsoft/playwright#41900,
+    #42366; seen here once in a full run)."""
+    with page.expect_navigation():
+        page.click(submit)
+    page.close()

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from babel.dates import format_date
 
-from tests.console.browsing import Visit, register, sign_in_as_counsellor, t
+from tests.console.browsing import Visit, register, sign_in_as_counsellor, submit_and_close, t
 from tests.console.conftest import System
 from tests.console.journey import agency_today, register_partner
 
@@ -256,8 +256,7 @@ def test_a_stale_form_meets_the_change_made_since_and_keeps_its_input(
         other.select_option("#session-kind", "intake")
         other.fill("#session-held_at", f"{date.today() - timedelta(days=1)}T09:00")
         other.fill("#session-minutes", "45")
-        other.click("#session-submit")
-        other.close()
+        submit_and_close(other, "#session-submit")
         # This tab's form still carries the version it showed.
         page.check("#entry-check-eligible-yes")
         page.fill("#entry-check-notes", "Checked with the client.")

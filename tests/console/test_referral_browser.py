@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.console.browsing import Visit, sign_in_as_counsellor, t
+from tests.console.browsing import Visit, sign_in_as_counsellor, submit_and_close, t
 from tests.console.conftest import System
 from tests.console.journey import (
     accepted_case,
@@ -190,8 +190,7 @@ def test_a_counsellor_finds_a_partner_proposes_sends_and_withdraws_referrals(
         assert page.locator("#referral-status").inner_text() == "proposed"
         other = context.new_page()
         other.goto(f"{system.base}/referrals/{second}")
-        other.click("#send-submit")
-        other.close()
+        submit_and_close(other, "#send-submit")
         page.fill("#withdraw-reason", "The client found a course on their own.")
         page.click("#withdraw-submit")
         assert "Someone else changed this first" in page.locator("#withdraw-errors").inner_text()

@@ -417,6 +417,16 @@ async def test_statistics_outlive_the_erasure_anonymised_for_their_own_period(
         return found
 
     kept_client, left_client = await client_of(kept), await client_of(left)
+    # Intake's acceptances reach follow-up over NATS: both cases' rows are there before
+    # the erasure counts what it drops.
+    await eventually(
+        lambda: pool.fetchval(
+            "SELECT count(*) = 2 FROM followup.accepted_cases a "
+            "JOIN followup.followups_view f USING (case_id) WHERE f.followup_id = ANY($1)",
+            [kept, left],
+        ),
+        "both acceptances in follow-up",
+    )
     await consent_event(js, left_client, org, granted=False, position=2**62)
     await eventually(
         lambda: pool.fetchval(
