@@ -40,6 +40,10 @@ DONE = {
     "portfolio-gaps": N_(
         "The items not yet proven are training needs of the competence analysis now."
     ),
+    "portfolio-standard": N_("The portfolio is compared with the standard: judge its items."),
+    "evidence": N_("The evidence is added to the portfolio."),
+    "evidence-items": N_("The evidence is linked to the items it proves."),
+    "judgement": N_("The item's judgement is recorded."),
     "analysis": N_("The competence analysis is saved."),
     "analysis-removed": N_("The competence is taken out of the analysis."),
     "product": N_("The product is recorded."),

@@ -27,6 +27,7 @@ from services.console.casework import router as casework
 from services.console.complaints import router as complaints
 from services.console.dashboard import router as dashboard
 from services.console.directory import router as directory
+from services.console.groups import router as groups
 from services.console.handover import router as handover
 from services.console.holds import router as holds
 from services.console.i18n import LANGUAGES, N_, translations
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(handover)
     app.include_router(complaints)
     app.include_router(session_notes)
+    app.include_router(groups)
     app.include_router(retention)
     install_refusals(app)
     app.add_middleware(

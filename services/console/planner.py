@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.console import analysis
@@ -37,6 +37,28 @@ router = APIRouter()
 
 # The counsellor's judgement of an item of an EVC standard against the portfolio.
 JUDGEMENTS = {"proven": N_("Proven"), "partly": N_("Partly"), "not_yet": N_("Not yet")}
+# An item's code in a standard (as planning's API has it).
+ITEM_CODE = r"^[A-Za-z0-9._-]{1,64}$"
+EVIDENCE_KINDS = {
+    "diploma": N_("Diploma"),
+    "certificate": N_("Certificate"),
+    "work_sample": N_("Work sample"),
+    "reference": N_("Reference"),
+    "assessment": N_("Assessment"),
+    "other": N_("Other"),
+}
+NEW_EVIDENCE_FIELDS = {
+    "title": N_("Give it a title (at most 200 characters, on one line)."),
+    "kind": N_("Choose what kind of evidence it is."),
+    "date": N_("Enter the evidence's date, for example 30 June 2012."),
+    "description": N_("The description is at most 2000 characters."),
+}
+STANDARD_FIELDS = {"standard_id": N_("Choose a standard of the list.")}
+EVIDENCE_FIELDS = {"items": N_("Choose items of the standard.")}
+JUDGEMENT_FIELDS = {
+    "judgement": N_("Choose proven, partly or not yet."),
+    "comment": N_("The comment is at most 2000 characters."),
+}
 
 PLAN_TYPES = {
     "action": N_("action-oriented"),
@@ -220,6 +242,8 @@ async def show_plan(
     found, search_note = await analysis.esco_search(request, page, esco_q, esco_kind)
     client = await api(request).get(token(page), f"/intake/v1/clients/{plan['client_id']}")
     instruments = await api(request).get(token(page), "/planning/v1/instruments")
+    # The EVC standards the portfolio can be compared with (reference data).
+    standards = await api(request).get(token(page), "/planning/v1/standards")
     # How much of the case's hours budget is left (intake's; nothing personal).
     budget = await api(request).get(token(page), f"/intake/v1/cases/{plan['case_id']}/budget")
     # The actions that came back from the follow-up: its to-dos, by the action each became.
@@ -260,6 +284,14 @@ async def show_plan(
         decision_options=[(k, page.gettext(n)) for k, n in DECISION_KINDS.items()],
         support_kinds=SUPPORT_KINDS,
         judgements=JUDGEMENTS,
+        judgement_options=[(k, page.gettext(n)) for k, n in JUDGEMENTS.items()],
+        standard_options=[(s["standard_id"], s["title"]) for s in standards],
+        evidence_kinds=EVIDENCE_KINDS,
+        evidence_options=[(k, page.gettext(n)) for k, n in EVIDENCE_KINDS.items()],
+        item_options=[
+            (r["item_id"], f"{r['item_id']}: {r['title']}")
+            for r in plan["portfolio"].get("comparison", [])
+        ],
         support_options=[(k, page.gettext(n)) for k, n in SUPPORT_KINDS.items()],
         instrument_options=[
             (i["code"], f"{i['name']} ({page.gettext(INSTRUMENT_KINDS.get(i['kind'], 'other'))})")
@@ -335,7 +367,16 @@ async def change_plan(
 ) -> Response:
     """Send one of the plan editor's forms; the editor again, the refusal at the form."""
     puts = ("type", "priorities", "career-question", "support-needs")
-    method = "PUT" if path in puts or path.endswith(("/status", "/interpretation")) else "POST"
+    method = (
+        "PUT"
+        if path in puts
+        or path.endswith(("/status", "/interpretation"))
+        or (
+            path.startswith("portfolio/")
+            and path not in ("portfolio/gaps/training-needs", "portfolio/evidence")
+        )
+        else "POST"
+    )
     return await submit(
         request,
         page,
@@ -608,6 +649,103 @@ async def portfolio_gaps(request: Request, plan_id: uuid.UUID, page: SignedIn) -
         {},
         form,
         anchor="portfolio",
+    )
+
+
+@router.post("/plans/{plan_id}/portfolio/evidence")
+async def add_evidence(request: Request, plan_id: uuid.UUID, page: SignedIn) -> Response:
+    """A piece of evidence for the portfolio (a diploma, a reference, a work sample…)."""
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "title", "kind", "date", "description")
+    body = {**values, "description": values["description"] or None}
+    return await change_plan(
+        request,
+        page,
+        plan_id,
+        "evidence",
+        "portfolio/evidence",
+        body,
+        NEW_EVIDENCE_FIELDS,
+        values,
+        form,
+        anchor="portfolio",
+    )
+
+
+@router.post("/plans/{plan_id}/portfolio/standard")
+async def choose_standard(request: Request, plan_id: uuid.UUID, page: SignedIn) -> Response:
+    """Compare the portfolio with an imported standard, item by item."""
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "standard_id")
+    return await change_plan(
+        request,
+        page,
+        plan_id,
+        "portfolio-standard",
+        "portfolio/standard",
+        values,
+        STANDARD_FIELDS,
+        values,
+        form,
+        anchor="portfolio",
+    )
+
+
+@router.post("/plans/{plan_id}/portfolio/evidence/{evidence_id}/items")
+async def link_evidence(
+    request: Request, plan_id: uuid.UUID, evidence_id: uuid.UUID, page: SignedIn
+) -> Response:
+    """The items of the standard an evidence proves (its ESCO skills kept as they are)."""
+    form = await request.form()
+    page.check_csrf(form)
+    values = {"items": many(form, "items")}
+    body = {"items": values["items"], "esco_uris": many(form, "esco_uris")}
+    return await change_plan(
+        request,
+        page,
+        plan_id,
+        f"evidence-{evidence_id}",
+        f"portfolio/evidence/{evidence_id}/items",
+        body,
+        EVIDENCE_FIELDS,
+        values,
+        form,
+        anchor="portfolio",
+        done="evidence-items",
+    )
+
+
+@router.post("/plans/{plan_id}/portfolio/items/{item_id}/judgement")
+async def judge_item(
+    request: Request,
+    plan_id: uuid.UUID,
+    item_id: Annotated[str, Path(pattern=ITEM_CODE)],
+    page: SignedIn,
+) -> Response:
+    """The counsellor's judgement of one item: proven, partly or not yet, and why."""
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "judgement", "comment")
+    refused = None
+    if values["judgement"] not in JUDGEMENTS:
+        refused = FormErrors()
+        refused.add(f"judgement-{item_id}-judgement", page.gettext(JUDGEMENT_FIELDS["judgement"]))
+    body = {"judgement": values["judgement"], "comment": values["comment"] or None}
+    return await submit(
+        request,
+        page,
+        "PUT",
+        f"/planning/v1/plans/{plan_id}/portfolio/items/{item_id}/judgement",
+        form,
+        body,
+        name=f"judgement-{item_id}",
+        fields=JUDGEMENT_FIELDS,
+        values=values,
+        show=functools.partial(show_plan, request, page, plan_id),
+        redirect=f"/plans/{plan_id}?done=judgement#portfolio",
+        refused=refused,
     )
 
 

@@ -254,32 +254,14 @@ def esco_imported(system: System) -> None:
             import_concepts(conn, read_file(path), language_of(path))
 
 
-def portfolio_judged(system: System, token: str, plan_id: str) -> None:
-    """The plan's portfolio compared with the test EVC standard (tests/data/evc/, imported
-    as `waypoint evc import-standard` does): one evidence proving two of its three items,
-    judged proven, partly (with a comment) and not yet; through the API, to save time."""
+def evc_standard_imported(system: System) -> None:
+    """The test EVC standard imported (tests/data/evc/), as `waypoint evc import-standard`
+    does."""
     import psycopg
 
     from services.planning.evc import import_standards, read_file
     from shared.settings import PgParams
-    from tests.scenarios import EVC_STANDARD, EVC_STANDARD_FILE
+    from tests.scenarios import EVC_STANDARD_FILE
 
     with psycopg.connect(PgParams.from_url(system.database_url).dsn()) as conn:
         import_standards(conn, read_file(EVC_STANDARD_FILE))
-    plan = f"/planning/v1/plans/{plan_id}/portfolio"
-    with httpx.Client(base_url=system.base, headers={"Authorization": f"Bearer {token}"}) as api:
-        evidence = post(
-            api,
-            f"{plan}/evidence",
-            {"title": "Referentie woonzorgcentrum", "kind": "reference", "date": "2024-06-01"},
-        )
-        post(api, f"{plan}/standard", {"standard_id": EVC_STANDARD}, "PUT")
-        items = {"items": ["B1-K1-W1", "B1-K1-W2"]}
-        post(api, f"{plan}/evidence/{evidence['evidence_id']}/items", items, "PUT")
-        for item, judgement, comment in (
-            ("B1-K1-W1", "proven", None),
-            ("B1-K1-W2", "partly", "Eerste hulp op het werk, geen attest."),
-            ("B1-K1-W3", "not_yet", None),
-        ):
-            body = {"judgement": judgement, "comment": comment}
-            post(api, f"{plan}/items/{item}/judgement", body, "PUT")

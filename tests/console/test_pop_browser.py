@@ -4,7 +4,8 @@ insight, records a decision (refused first without its reasons, at that field, t
 kept) and the support the client needs (refused first: "other" unsaid); in the
 competence analysis, picks the career target among ESCO's occupations and a skill by
 searching its Dutch label, with the client's and the counsellor's levels; the portfolio's
-table per item of an EVC standard, its gaps made training needs with a button; the plan is
+EVC standard chosen, an evidence linked to its items, each item judged, its table
+per item, its gaps made training needs with a button; the plan is
 revised, agreed again, the versions page says what changed; the action's job application
 is recorded (refused first without its employer) and moved on with the employer's answer,
 the plan staying agreed; an interest test's result is recorded (refused first without it)
@@ -20,7 +21,8 @@ import pytest
 
 from tests.console.browsing import Visit, sign_in_as_counsellor, t
 from tests.console.conftest import System
-from tests.console.journey import agreed_plan_of, esco_imported, portfolio_judged, token_of
+from tests.console.journey import agreed_plan_of, esco_imported, evc_standard_imported, token_of
+from tests.scenarios import EVC_STANDARD
 
 pytestmark = pytest.mark.browser
 
@@ -122,11 +124,37 @@ def test_a_counsellor_records_the_question_insights_decisions_and_support_needs(
         assert page.locator("#item-strengths-0-counsellor_level").input_value() == "3"
         visit.check("analysis")
 
-        # The EVC portfolio against a standard (judged through the API, to save time): per
-        # item its judgement, evidence and comment; the items not yet proven (partly, not
-        # yet) become training needs of the competence analysis with one button.
-        portfolio_judged(system, token, plan_id)
+        # The EVC portfolio against a standard (imported as `waypoint evc import-standard`
+        # does): an evidence added, the standard chosen, the evidence linked to two of its
+        # three items, each item judged (proven, partly with a comment, not yet); the items
+        # not yet proven (partly, not yet) become training needs of the competence analysis
+        # with one button.
+        evc_standard_imported(system)
         page.goto(f"{system.base}/plans/{plan_id}")
+        page.click("#evidence-add")
+        page.fill("#evidence-title", "Referentie woonzorgcentrum")
+        page.select_option("#evidence-kind", "reference")
+        page.fill("#evidence-date", "2024-06-01")
+        page.click("#evidence-submit")
+        assert "done=evidence" in page.url
+        evidence_id = (page.locator("div.evidence").get_attribute("id") or "")[9:]
+        page.select_option("#portfolio-standard-standard_id", EVC_STANDARD)
+        page.click("#portfolio-standard-submit")
+        assert "done=portfolio-standard" in page.url
+        page.check(f"#evidence-{evidence_id}-items-B1-K1-W1")
+        page.check(f"#evidence-{evidence_id}-items-B1-K1-W2")
+        page.click(f"#evidence-{evidence_id}-submit")
+        assert "done=evidence-items" in page.url
+        for item, judgement, comment in (
+            ("B1-K1-W1", "proven", ""),
+            ("B1-K1-W2", "partly", "Eerste hulp op het werk, geen attest."),
+            ("B1-K1-W3", "not_yet", ""),
+        ):
+            page.locator(f"#judge-{item} summary").click()
+            page.check(f"#judgement-{item}-judgement-{judgement}")
+            page.fill(f"#judgement-{item}-comment", comment)
+            page.click(f"#judgement-{item}-submit")
+            assert "done=judgement" in page.url
         assert page.locator("#portfolio-items tbody tr").count() == 3
         first_aid = page.locator("#portfolio-item-B1-K1-W2").inner_text()
         assert t(NL, "Partly") in first_aid and "Referentie woonzorgcentrum" in first_aid

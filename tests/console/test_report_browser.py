@@ -1,10 +1,12 @@
 """Session notes and the reflection-and-action report in a real browser against a real
-system: a session recorded with its notes on the case page, the notes shown there and
-amended on their own page (the earlier notes kept), the report drafted from them (the
-insight taken over), completed, refused for agreement while incomplete (said above the
-form), agreed by the client, printed (HTML and PDF); an appointment planned for a date the
-rhythm proposes (refused without its place first), moved and cancelled, and the worklist's
-appointments of today. In French. axe-core on every page,
+system: group sessions planned, a participant added and one taken out, one held (a
+participant absent, another present with their own notes, not shown on the first's case
+page) and one cancelled; a session recorded with its notes on the case page, the notes
+shown there and amended on their own page (the earlier notes kept), the report drafted
+from them (the insight taken over), completed, refused for agreement while incomplete
+(said above the form), agreed by the client, printed (HTML and PDF); an appointment
+planned for a date the rhythm proposes (refused without its place first), moved and
+cancelled, and the worklist's appointments of today. In French. axe-core on every page,
 a screenshot of each."""
 
 from __future__ import annotations
@@ -28,26 +30,52 @@ def test_notes_make_the_report_the_client_agrees_to(
 ) -> None:
     with counsellor_api(system) as api:
         _, case_id = accepted_case(api, "Inès", "Lambert", language="fr", question="Quel métier?")
-        # A group session she missed: listed on her case page, with its topic only.
-        group = post(
-            api,
-            "/intake/v1/groups",
-            {
-                "topic": "Rédiger un CV",
-                "starts_at": "2026-01-06T10:00:00+01:00",
-                "minutes": 90,
-                "case_ids": [case_id],
-            },
-        )
-        post(api, f"/intake/v1/groups/{group['group_id']}/held", {"attendance": []})
+        _, other_id = accepted_case(api, "Marc", "Dubois", language="fr")
     context = browser.new_context(locale="fr-BE")
     page = context.new_page()
     visit = Visit(page, screenshots, "report")
     try:
         sign_in_as_counsellor(visit, system.base, "fr")
+        # Group sessions on their page: one planned with her, another client added, held
+        # with her absent and him present with his own notes; another planned, a
+        # participant taken out, cancelled.
+        page.click("nav.site-nav a[href='/groups']")
+        page.fill("#plan-topic", "Rédiger un CV")
+        page.fill("#plan-starts_at", "2026-01-06T10:00")
+        page.fill("#plan-minutes", "90")
+        page.check(f"#plan-case_ids-{case_id}")
+        page.click("#plan-submit")
+        assert "done=group-planned" in page.url
+        page.select_option("#add-case_id", other_id)
+        page.click("#add-submit")
+        assert "done=participant-added" in page.url
+        assert "Marc Dubois" in page.locator("#participants").inner_text()
+        visit.check("group-planned")
+        page.check(f"#hold-present-{case_id}-no")
+        page.fill(f"#hold-insights-{other_id}", "Son expérience de chantier compte.")
+        page.click("#hold-submit")
+        assert "done=group-held" in page.url
+        assert page.locator("#hold-submit").count() == 0
+        visit.check("group-held")
+        page.goto(f"{system.base}/groups")
+        page.fill("#plan-topic", "Le réseau")
+        page.fill("#plan-starts_at", "2026-02-06T10:00")
+        page.check(f"#plan-case_ids-{case_id}")
+        page.click("#plan-submit")
+        page.click(f"#remove-{case_id}")
+        assert "done=participant-removed" in page.url
+        assert page.locator("#participants-none").count() == 1
+        page.click("#cancel-submit")
+        assert "done=group-cancelled" in page.url
+        page.goto(f"{system.base}/groups")
+        assert page.locator("#groups tbody tr").count() >= 2
+        visit.check("groups")
+
+        # The session she missed is on her case page, with its topic only; his notes are not.
         page.goto(f"{system.base}/cases/{case_id}")
         missed = page.locator("#group-sessions").inner_text()
         assert "Rédiger un CV" in missed and "Absent" in missed
+        assert "chantier" not in page.content()
         yesterday = agency_today() - timedelta(days=1)
         page.fill("#session-held_at", f"{yesterday.isoformat()}T10:00")
         page.fill("#session-minutes", "60")
