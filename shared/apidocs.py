@@ -130,6 +130,8 @@ PATH_IDS: dict[str, str] = {
         "An appointment's id on the case (intake): what `POST .../appointments` answered."
     ),
     "group_id": "The group session's id (intake), of the caller's organisation.",
+    "objective_id": "One of the organisation's objectives (intake): what `POST /objectives` "
+    "answered.",
 }
 
 

@@ -116,11 +116,13 @@ def bars(
     number: Callable[[float | int], str] = str,
     marked: int | None = None,
     note: str | None = None,
+    most: float | None = None,
 ) -> Markup:
     """Horizontal bars, a row per label: one bar per series side by side, or the series
     stacked into one bar with its total at its end. `values[row][series]`; a missing
     value (None) draws nothing. `marked`: a row drawn in the marking colour (e.g. the
-    bucket that holds the median); `note`: a line under the bars (e.g. the median).
+    bucket that holds the median); `note`: a line under the bars (e.g. the median);
+    `most`: the value of a full bar (e.g. 100 for percentages; default the largest).
 
     Every number drawn is also in the page's table of the same figures; labels and
     series names are escaped (a partner's name is free text)."""
@@ -135,7 +137,7 @@ def bars(
     totals = [
         sum(v or 0 for v in row) if stacked else max([v or 0 for v in row] or [0]) for row in values
     ]
-    scale = BARS_WIDTH / (max(totals or [0]) or 1)
+    scale = BARS_WIDTH / (most or max(totals or [0]) or 1)
     parts: list[str] = [
         f'<svg class="chart bar-chart" xmlns="http://www.w3.org/2000/svg" '
         f'viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{escape(title)}" '

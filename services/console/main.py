@@ -27,6 +27,7 @@ from services.console.casework import router as casework
 from services.console.complaints import router as complaints
 from services.console.dashboard import router as dashboard
 from services.console.directory import router as directory
+from services.console.funder import router as funder
 from services.console.groups import router as groups
 from services.console.handover import router as handover
 from services.console.holds import router as holds
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(directory)
     app.include_router(audit_pages)
     app.include_router(dashboard)
+    app.include_router(funder)
     app.include_router(holds)
     app.include_router(handover)
     app.include_router(complaints)

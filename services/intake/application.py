@@ -18,7 +18,10 @@ from services.intake.domain import (
     Complaint,
     GroupSession,
     IntakeError,
+    Objective,
+    Objectives,
 )
+from services.intake.domain.objectives import objectives_id
 from shared.errors import NotFound, VersionConflict
 from shared.eventstore import ServiceApplication
 from shared.idempotency import new_id
@@ -217,6 +220,58 @@ class IntakeApplication(ServiceApplication):
         if complaint.organisation != organisation:
             raise NotFound(f"No complaint {complaint_id}.")
         return complaint
+
+    # -- the organisation's objectives ----------------------------------------------------
+    def _objectives(self, organisation: str) -> Objectives | None:
+        try:
+            return self.load(Objectives, objectives_id(organisation))
+        except NotFound:
+            return None
+
+    def objectives(self, organisation: str) -> tuple[list[Objective], int]:
+        """The organisation's objectives (none set yet: an empty list) and their version."""
+        found = self._objectives(organisation)
+        return ([], 0) if found is None else (found.listed(), found.version)
+
+    def set_objective(
+        self,
+        *,
+        organisation: str,
+        actor: str,
+        metric: str,
+        target: float,
+        starts_on: date,
+        ends_on: date,
+        programme: str | None,
+    ) -> tuple[uuid.UUID, int]:
+        """A team lead's objective; the first one starts the organisation's objectives.
+        A `programme` must be one of `budget_programmes` or `other` (other hours)."""
+        known = self.settings.budget_programmes
+        if programme is not None and programme != "other" and programme not in known:
+            raise IntakeError("invalid", f"Unknown programme {programme!r}.", "programme")
+        at = self.clock()
+        objectives = self._objectives(organisation) or Objectives.start(organisation, at)
+        objective_id = new_id()
+        objectives.set_objective(
+            objective_id=objective_id,
+            metric=metric,
+            target=target,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            programme=programme,
+            actor=actor,
+            at=at,
+        )
+        self.save(objectives)
+        return objective_id, objectives.version
+
+    def withdraw_objective(self, *, organisation: str, actor: str, objective_id: uuid.UUID) -> int:
+        objectives = self._objectives(organisation)
+        if objectives is None:
+            raise NotFound(f"No objective {objective_id}.")
+        objectives.withdraw(objective_id, actor, self.clock())
+        self.save(objectives)
+        return objectives.version
 
     # -- group sessions ------------------------------------------------------------------
     def plan_group(

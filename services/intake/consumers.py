@@ -7,7 +7,9 @@
 - a check-in of aftercare done counts `aftercare_checkin_minutes` against the case's
   hours budget (follow-up);
 - each service's confirmation of an erasure lands on the client's erasure record;
-- the closures read model: what follow-up says of a case's end, for retention (`jobs.py`).
+- the closures read model: what follow-up says of a case's end, for retention (`jobs.py`);
+- the outcomes read model: follow-up's outcome and the client's satisfaction score per
+  case, for the report to the funder (`projections.funder_cases`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from shared.contracts.followup import (
     CLOSURE_REASONS,
     AftercareRequestedV1,
     CheckInDoneV1,
+    FeedbackGivenV1,
     FollowUpClosedV1,
+    OutcomeRecordedV1,
 )
 from shared.contracts.planning import GoalAddedV1, PlanAgreedV1, PlanRevisedV1
 from shared.contracts.privacy import CONFIRMED
@@ -229,4 +233,56 @@ CLOSURES = ReadModel(
     {FollowUpClosedV1: on_followup_closed, AftercareRequestedV1: on_aftercare_requested},
     schema_sql=CLOSURES_SQL,
 )
-READ_MODELS = (CLOSURES,)
+
+
+# -- the outcomes read model: what came of a case, for the report to the funder -----------------
+OUTCOMES_SQL = """
+CREATE TABLE IF NOT EXISTS intake.case_outcomes (
+    case_id uuid PRIMARY KEY,
+    outcome text,
+    outcome_on date,
+    outcome_position bigint NOT NULL DEFAULT 0,
+    satisfaction int,
+    feedback_position bigint NOT NULL DEFAULT 0
+);
+"""
+
+
+async def on_outcome_recorded(
+    conn: asyncpg.Connection, recorded: OutcomeRecordedV1, event: CloudEvent
+) -> None:
+    """The latest outcome of the case (a code and its day: nothing personal)."""
+    await conn.execute(
+        "INSERT INTO intake.case_outcomes (case_id, outcome, outcome_on, outcome_position) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT (case_id) DO UPDATE SET "
+        "outcome = EXCLUDED.outcome, outcome_on = EXCLUDED.outcome_on, "
+        "outcome_position = EXCLUDED.outcome_position "
+        "WHERE intake.case_outcomes.outcome_position < EXCLUDED.outcome_position",
+        recorded.case_id,
+        recorded.outcome,
+        recorded.on,
+        event.position or 0,
+    )
+
+
+async def on_feedback_given(
+    conn: asyncpg.Connection, given: FeedbackGivenV1, event: CloudEvent
+) -> None:
+    """The client's latest satisfaction score (1 to 5; the comments are not kept)."""
+    await conn.execute(
+        "INSERT INTO intake.case_outcomes (case_id, satisfaction, feedback_position) "
+        "VALUES ($1, $2, $3) ON CONFLICT (case_id) DO UPDATE SET "
+        "satisfaction = EXCLUDED.satisfaction, feedback_position = EXCLUDED.feedback_position "
+        "WHERE intake.case_outcomes.feedback_position < EXCLUDED.feedback_position",
+        given.case_id,
+        given.satisfaction,
+        event.position or 0,
+    )
+
+
+FUNDER_OUTCOMES = ReadModel(
+    "intake-funder-outcomes",
+    {OutcomeRecordedV1: on_outcome_recorded, FeedbackGivenV1: on_feedback_given},
+    schema_sql=OUTCOMES_SQL,
+)
+READ_MODELS = (CLOSURES, FUNDER_OUTCOMES)

@@ -24,6 +24,7 @@ from services.intake.domain import (
     Complaint,
     GroupSession,
 )
+from services.intake.funder import OTHER_HOURS
 from shared.messaging.projection import Handler, Projection, Stored
 from shared.periods import Period
 from shared.privacy import ERASED, SealingMapper
@@ -104,6 +105,14 @@ ALTER TABLE intake.clients_view ADD COLUMN IF NOT EXISTS rights_informed_at time
 ALTER TABLE intake.cases_view ADD COLUMN IF NOT EXISTS programme text;
 ALTER TABLE intake.cases_view ADD COLUMN IF NOT EXISTS budget_extra double precision
     NOT NULL DEFAULT 0;
+-- The report to the funder (#16 item 12): when the case was accepted (first time), when
+-- its plan was first agreed and whether the hours used then were within its budget
+-- (NULL on rows projected before they were kept).
+ALTER TABLE intake.cases_view ADD COLUMN IF NOT EXISTS accepted_at timestamptz;
+ALTER TABLE intake.cases_view ADD COLUMN IF NOT EXISTS plan_agreed_at timestamptz;
+ALTER TABLE intake.cases_view ADD COLUMN IF NOT EXISTS plan_within_budget boolean;
+CREATE INDEX IF NOT EXISTS cases_view_accepted
+    ON intake.cases_view (organisation, accepted_at) WHERE accepted_at IS NOT NULL;
 -- One row per complaint, without its text (sealed in its events): the team lead's list
 -- and figures. Dropped with the client.
 CREATE TABLE IF NOT EXISTS intake.complaints_view (
@@ -351,9 +360,11 @@ async def case_accepted(conn: asyncpg.Connection, e: Stored) -> None:
         conn,
         e,
         "status = 'accepted', phase = 'deepening', "
-        "hours_budget = coalesce($3, hours_budget), programme = $4",
+        "hours_budget = coalesce($3, hours_budget), programme = $4, "
+        "accepted_at = coalesce(accepted_at, $5)",
         e.get("hours_budget"),
         e.get("programme"),
+        e.at,
     )
 
 
@@ -365,8 +376,25 @@ async def aftercare_counted(conn: asyncpg.Connection, e: Stored) -> None:
     await _update_case(conn, e, "minutes_used = minutes_used + $3", e["minutes"])
 
 
+# The cause of the phase change that the agreed plan brings (see consumers.PLAN_PHASE).
+PLAN_AGREED_CAUSE = "planning.PlanAgreed"
+
+
 async def phase_changed(conn: asyncpg.Connection, e: Stored) -> None:
-    await _update_case(conn, e, "phase = $3", e["phase"])
+    """The phase; the plan's first agreement notes when, and whether the hours used by
+    then (sessions and aftercare) were within the budget (with the extra hours approved)."""
+    if e.get("cause") != PLAN_AGREED_CAUSE:
+        await _update_case(conn, e, "phase = $3", e["phase"])
+        return
+    await _update_case(
+        conn,
+        e,
+        "phase = $3, plan_agreed_at = coalesce(plan_agreed_at, $4), "
+        "plan_within_budget = coalesce(plan_within_budget, "
+        "minutes_used <= (hours_budget + budget_extra) * 60)",
+        e["phase"],
+        e.at,
+    )
 
 
 def _case_becomes(sets: str) -> Handler:
@@ -852,3 +880,25 @@ async def list_groups(
             *args,
         )
     return [dict(r) for r in rows], int(total)
+
+
+async def funder_cases(
+    pool: asyncpg.Pool, organisation: str, period: Period, programme: str | None
+) -> list[dict[str, Any]]:
+    """The cases accepted in the period [start, end) (of one programme, or all; a
+    `programme` of `funder.OTHER_HOURS` means those accepted with other hours), each with
+    what follow-up said of its outcome and feedback (`consumers.FUNDER_OUTCOMES`): the rows
+    `funder.report` takes. No personal data: ids, times, counts and codes."""
+    rows = await pool.fetch(
+        "SELECT v.case_id, v.client_id, v.programme, v.accepted_at, v.minutes_used, "
+        "v.plan_agreed_at, v.plan_within_budget, o.outcome, o.outcome_on, o.satisfaction "
+        "FROM intake.cases_view v LEFT JOIN intake.case_outcomes o USING (case_id) "
+        "WHERE v.organisation = $1 AND v.accepted_at >= $2 AND v.accepted_at < $3 "
+        "AND ($4::text IS NULL OR coalesce(v.programme, $5) = $4) ORDER BY v.accepted_at",
+        organisation,
+        period.start,
+        period.end,
+        programme,
+        OTHER_HOURS,
+    )
+    return [dict(r) for r in rows]

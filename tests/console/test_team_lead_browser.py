@@ -6,7 +6,8 @@ finds the outcome and the partner in the figures' tables and in their CSV files 
 partner's name defused there), the caseload per counsellor, the same page on a narrow
 screen, a bad date refused at its field; from the organisation's cases it opens the case
 and places a legal hold on it (an erasure is refused meanwhile), then lifts it, and reads
-the retention periods per purpose. In
+the retention periods per purpose, and the report to the funder (an objective set, its
+progress and CSV, withdrawn). In
 English; a shorter pass in Dutch and in French (one sign-in each). axe-core on every
 page, a screenshot of each."""
 
@@ -244,6 +245,27 @@ def test_a_team_lead_reads_the_dashboard_downloads_its_figures_and_holds_a_case(
         assert "10 years after the figure's day" in rules[2], rules
         assert page.locator("#archived-figures").count() == 1
         visit.check("retention")
+
+        # The report to the funder: the figures per programme, an objective set (its
+        # progress in the report and its CSV), then withdrawn.
+        page.click("nav.site-nav a[href='/funder']")
+        assert page.locator("h1").inner_text() == "Report to the funder"
+        assert page.locator("#programmes-table tbody tr").count() >= 1
+        page.select_option("#objective-metric", "job_or_study_outcome")
+        page.fill("#objective-target", "50")
+        page.fill("#objective-starts_on", "2026-01-01")
+        page.fill("#objective-ends_on", "2099-12-31")
+        page.click("#objective-submit")
+        goals = table(page, "objectives")
+        assert goals[1][:3] == ["Clients with a job or study outcome (%)", "All programmes", "50"]
+        assert page.locator("#objectives svg").count() == 1
+        visit.check("funder")
+        href = page.locator("#objectives-csv").get_attribute("href")
+        answer = page.request.get(system.base + href)
+        assert answer.status == 200 and answer.headers["content-type"].startswith("text/csv")
+        assert list(csv.reader(io.StringIO(answer.text())))[1][0] == goals[1][0]
+        page.click("#objective-1-withdraw")
+        assert page.locator("#objectives-none").count() == 1
     finally:
         context.close()
 
@@ -278,7 +300,8 @@ def test_the_team_lead_pages_in_dutch_and_french(
 
 
 def test_the_dashboard_is_the_team_leads(system: System, browser: Any) -> None:
-    """A counsellor finds no dashboard, no CSV and no legal hold page: they read as absent."""
+    """A counsellor finds no dashboard, no CSV, no legal hold page and no report to the
+    funder: they read as absent."""
     context = browser.new_context(locale="en-GB")
     page = context.new_page()
     try:
@@ -289,6 +312,8 @@ def test_the_dashboard_is_the_team_leads(system: System, browser: Any) -> None:
             "/dashboard/outcomes.csv",
             f"/cases/{uuid.uuid4()}/legal-hold",
             "/retention",
+            "/funder",
+            "/funder/objectives.csv",
         ):
             answer = page.goto(system.base + path)
             assert answer is not None and answer.status == 404, path

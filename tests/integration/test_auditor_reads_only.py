@@ -199,6 +199,13 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/intake/v1/groups/{group_id}/held"): lambda i: {
         "attendance": [{"case_id": i["case_id"], "present": True}]
     },
+    ("POST", "/intake/v1/objectives"): lambda i: {
+        "metric": "clients_started",
+        "target": 10,
+        "starts_on": "2026-01-01",
+        "ends_on": "2026-12-31",
+    },
+    ("POST", "/intake/v1/objectives/{objective_id}/withdrawal"): lambda i: None,
     # planning
     ("PUT", "/planning/v1/plans/{plan_id}/type"): lambda i: {"plan_type": "action"},
     ("POST", "/planning/v1/plans/{plan_id}/goals"): lambda i: a_goal(priority=1),
@@ -549,6 +556,8 @@ async def world(
         "evidence_id": str(uuid.uuid4()),
         "item_id": "B1-K1-W1",
         "group_id": group_id,
+        # (No objective in this world: an auditor is refused before one is looked up.)
+        "objective_id": str(uuid.uuid4()),
         # (No dead letter in this world: an auditor is refused before it is looked up.)
         "letter_id": "1",
     }

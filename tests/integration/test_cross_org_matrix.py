@@ -68,7 +68,7 @@ COUNSELLOR_CHANGE = (
 # `{erasable}`: another client of A; `{erased}`: a third, whose erasure A requested;
 # `{pa}`: P_A; `{complaint}`: a complaint of A's client; `{action}`: the plan's action,
 # `{product}`: a job application it produced (the plan's id is the one at stake); `{group}`:
-# A's group session (A's case takes part).
+# A's group session (A's case takes part); `{objective}`: an objective of A.
 MATRIX: dict[str, tuple[int, ...]] = {
     **{f"GET /{s}/v1/audit/cases/{{case}}/events": AUDIT for s in SERVICES},
     **{f"GET /{s}/v1/audit/cases/{{case}}/state": AUDIT for s in SERVICES},
@@ -130,6 +130,9 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "GET /intake/v1/groups/{group}": STAFF_READ,
     "POST /intake/v1/groups/{group}/participants":  # A's case takes part already: no change
         (200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
+    # A's objective: withdrawn by A's team lead; B's has no such objective.
+    "POST /intake/v1/objectives/{objective}/withdrawal":
+        (403, 403, 200, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403),
 }
 # fmt: on
 BODIES: dict[str, dict[str, Any]] = {
@@ -288,6 +291,18 @@ async def world(
     )
     assert r.status_code == 201, r.text
     group = str(r.json()["group_id"])
+    r = await api.post(
+        f"{INTAKE}/objectives",
+        json={
+            "metric": "clients_started",
+            "target": 10,
+            "starts_on": "2026-01-01",
+            "ends_on": "2026-12-31",
+        },
+        headers=callers["team_lead@A"],
+    )
+    assert r.status_code == 201, r.text
+    objective = str(r.json()["objective_id"])
     clients = {"intake": api, "planning": planning_api, "followup": followup_api}
     clients["referral"] = referral_api
     # A supervisor's read in each service: every access log holds a read of A's client.
@@ -308,6 +323,7 @@ async def world(
         "action": agreed.action_id,
         "product": product,
         "group": group,
+        "objective": objective,
     }
     return World({"A": org_a, "B": org_b}, ids, callers, clients)
 

@@ -124,6 +124,9 @@ READS: dict[str, tuple[Read, ...]] = {
     "/intake/v1/cases/{case_id}/budget": NOTHING,
     "/intake/v1/schemas/client-export.json": NOTHING,
     "/intake/v1/reports/caseload": (Read("team_lead"),),
+    # The report to the funder and the objectives: counts, codes and targets, no client.
+    "/intake/v1/reports/funder": (Read("team_lead"),),
+    "/intake/v1/objectives": (Read("team_lead"),),
     "/intake/v1/rights-information/versions": (Read("counsellor"),),
     "/intake/v1/clients/{client_id}/complaints": (
         Read("counsellor", "complaint-list", ("complaints",)),

@@ -59,6 +59,15 @@ APPT = {"kind": "deepening", "starts_at": FUTURE, "channel": "phone"}
 NOTES = {"discussed": "Values."}
 REPORT = {"starting_question": "What next?", "insights": [], "conclusions": "", "actions": []}
 P_CASELOAD = "/reports/caseload?from=2026-01-01&to=2026-01-31"
+P_FUNDER = "/reports/funder?from=2026-01-01&to=2026-01-31"
+P_OBJECTIVES = "/objectives"
+P_WITHDRAW = "/objectives/{missing}/withdrawal"
+OBJECTIVE = {
+    "metric": "job_or_study_outcome",
+    "target": 50,
+    "starts_on": "2026-01-01",
+    "ends_on": "2026-12-31",
+}
 P_CLOSE = "/cases/{case}/closure"
 P_REASSIGN = "/cases/{case}/reassignment"
 P_HANDOVER = "/reassignments"
@@ -918,6 +927,106 @@ BAD: dict[str, Bad] = {
         422,
         INVALID,
         fields=("from",),
+        who="team_lead",
+    ),
+    # GET /reports/funder?from=&to=&programme= (team lead)
+    "funder/no-token": Bad("GET", P_FUNDER, 401, "unauthorized", who="none"),
+    "funder/counsellor": Bad("GET", P_FUNDER, 403, "forbidden"),
+    "funder/auditor": Bad("GET", P_FUNDER, 403, "forbidden", who="auditor"),
+    "funder/unknown-programme": Bad(
+        "GET", P_FUNDER + "&programme=nope", 422, INVALID, fields=("programme",), who="team_lead"
+    ),
+    "funder/to-before-from": Bad(
+        "GET",
+        "/reports/funder?from=2026-03-01&to=2026-01-01",
+        422,
+        INVALID,
+        fields=("from",),
+        who="team_lead",
+    ),
+    # GET and POST /objectives, POST /objectives/{id}/withdrawal (team lead)
+    "objectives/read-counsellor": Bad("GET", P_OBJECTIVES, 403, "forbidden"),
+    "objectives/no-token": Bad(
+        "POST", P_OBJECTIVES, 401, "unauthorized", body=OBJECTIVE, who="none"
+    ),
+    "objectives/counsellor": Bad("POST", P_OBJECTIVES, 403, "forbidden", body=OBJECTIVE),
+    "objectives/auditor": Bad(
+        "POST", P_OBJECTIVES, 403, "forbidden", body=OBJECTIVE, who="auditor"
+    ),
+    "objectives/empty": Bad(
+        "POST",
+        P_OBJECTIVES,
+        422,
+        INVALID,
+        body={},
+        fields=("metric", "target", "starts_on", "ends_on"),
+        who="team_lead",
+    ),
+    "objectives/unknown-metric": Bad(
+        "POST",
+        P_OBJECTIVES,
+        422,
+        INVALID,
+        body=with_(OBJECTIVE, metric="happiness"),
+        fields=("metric",),
+        who="team_lead",
+    ),
+    "objectives/target-as-text": Bad(
+        "POST",
+        P_OBJECTIVES,
+        422,
+        INVALID,
+        body=with_(OBJECTIVE, target="50"),
+        fields=("target",),
+        who="team_lead",
+    ),
+    "objectives/share-over-100": Bad(
+        "POST",
+        P_OBJECTIVES,
+        422,
+        INVALID,
+        body=with_(OBJECTIVE, target=120),
+        fields=("target",),
+        who="team_lead",
+    ),
+    "objectives/ends-before-start": Bad(
+        "POST",
+        P_OBJECTIVES,
+        422,
+        INVALID,
+        body=with_(OBJECTIVE, ends_on="2025-12-31"),
+        fields=("ends_on",),
+        who="team_lead",
+    ),
+    "objectives/unknown-programme": Bad(
+        "POST",
+        P_OBJECTIVES,
+        422,
+        INVALID,
+        body=with_(OBJECTIVE, programme="nope"),
+        fields=("programme",),
+        who="team_lead",
+    ),
+    "objectives/unknown-field": Bad(
+        "POST",
+        P_OBJECTIVES,
+        422,
+        INVALID,
+        body=with_(OBJECTIVE, client_id="x"),
+        fields=("client_id",),
+        who="team_lead",
+    ),
+    "objectives/withdraw-missing": Bad(
+        "POST", P_WITHDRAW, 404, "not-found", body={}, who="team_lead"
+    ),
+    "objectives/withdraw-counsellor": Bad("POST", P_WITHDRAW, 403, "forbidden", body={}),
+    "objectives/withdraw-bad-id": Bad(
+        "POST",
+        "/objectives/not-an-id/withdrawal",
+        422,
+        INVALID,
+        body={},
+        fields=("objective_id",),
         who="team_lead",
     ),
     # POST /groups, /groups/{id}/participants, /groups/{id}/held

@@ -414,6 +414,98 @@ class CaseloadReport(Answer):
     """One entry per counsellor with an open case or a figure in the period, by `counsellor`."""
 
 
+# -- the report to the funder ---------------------------------------------------------------------
+class FunderFigures(Answer):
+    clients_started: int
+    """Clients whose case was accepted in the period (each once)."""
+    cases_started: int
+    """Cases accepted in the period."""
+    hours_used: float
+    """Hours used by those cases so far: sessions and aftercare check-ins."""
+    plans_agreed: int
+    """Those cases whose plan has been agreed."""
+    plans_agreed_within_budget: int
+    """Of those, the plans agreed while the hours used were within the case's budget
+    (with any extra hours a team lead approved)."""
+    share_plans_within_budget: float | None
+    """plans_agreed_within_budget / plans_agreed (0 to 1; null: no plan agreed)."""
+    outcomes: dict[str, int]
+    """Those cases per outcome code follow-up recorded (the latest per case), e.g.
+    {"employed": 3, "education": 1}."""
+    median_days_to_outcome: float | None
+    """Median days from acceptance to the outcome (null: no outcome yet)."""
+    feedback_given: int
+    """Those cases whose client gave feedback at the end."""
+    satisfaction_average: float | None
+    """The average satisfaction score of that feedback (1 to 5; null: none)."""
+
+
+class ProgrammeFigures(FunderFigures):
+    programme: str
+    """The programme's key (`GUIDANCE_BUDGET_PROGRAMMES`); `other` for other hours."""
+
+
+class ObjectiveOut(Answer):
+    objective_id: uuid.UUID
+    """The objective's id."""
+    metric: str
+    """The metric's code (see `POST /objectives`)."""
+    unit: Literal["percent", "score", "days", "clients"]
+    """What the target and the value count: a percentage, a score 1 to 5, days, clients."""
+    target: float
+    """The value aimed for."""
+    at_least: bool
+    """True: met at or above the target; false: at or below it (days)."""
+    starts_on: date
+    """The first day of the period it holds for."""
+    ends_on: date
+    """Its last day (included)."""
+    programme: str | None
+    """The programme it is about (null: all)."""
+    set_by: str
+    """The team lead who set it (a token's `sub`)."""
+
+
+class ObjectivesOut(Answer):
+    objectives: list[ObjectiveOut]
+    """The organisation's objectives, by the start of their period then metric."""
+    version: int
+    """The version of the organisation's objectives (0: none set yet)."""
+
+
+class ObjectiveCreated(Created):
+    objective_id: uuid.UUID
+    """The new objective's id."""
+
+
+class ObjectiveProgress(ObjectiveOut):
+    value: float | None
+    """The metric over the cases it is about, accepted in the report's period and in the
+    objective's (null: nothing to measure yet)."""
+    met: bool | None
+    """Whether the value meets the target (null: nothing measured)."""
+    progress: float
+    """How far the value is on the way to the target, 0 to 1 (1: met)."""
+
+
+class FunderReport(Answer):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: datetime = Field(alias="from")
+    """The period's start (inclusive)."""
+    to: datetime
+    """The period's end (exclusive)."""
+    programme: str | None
+    """The programme asked for (null: every programme)."""
+    total: FunderFigures
+    """The figures of every case accepted in the period (of the programme asked for)."""
+    programmes: list[ProgrammeFigures]
+    """The same figures per programme, by key (only programmes with a case accepted)."""
+    objectives: list[ObjectiveProgress]
+    """The objectives whose period meets the report's (of the programme asked for, when
+    one is), each with its progress."""
+
+
 # -- complaints --------------------------------------------------------------------------------
 class ComplaintCreated(Created):
     complaint_id: uuid.UUID

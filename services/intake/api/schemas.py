@@ -596,3 +596,45 @@ class HoldGroup(Strict):
     attendance: Annotated[list[AttendanceIn], Field(max_length=30)]
     """Each participant who came (`present` true, with their own notes) or did not; a
     participant not named was absent."""
+
+
+# -- the organisation's objectives ---------------------------------------------------------------
+MetricCode = Literal[
+    "plans_agreed_within_6_weeks",
+    "plans_agreed_within_budget",
+    "job_or_study_outcome",
+    "satisfaction_average",
+    "median_days_to_outcome",
+    "clients_started",
+]
+
+
+class SetObjective(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "metric": "plans_agreed_within_6_weeks",
+                    "target": 80,
+                    "starts_on": "2026-01-01",
+                    "ends_on": "2026-12-31",
+                    "programme": None,
+                }
+            ]
+        }
+    )
+
+    metric: MetricCode
+    """What is measured: the share (%) of cases started whose plan was agreed within 6
+    weeks of acceptance, the share (%) of agreed plans agreed within the hours budget, the
+    share (%) of cases started with a job or study outcome (employed, self-employed,
+    education), the clients' average satisfaction (1 to 5), the median days from
+    acceptance to outcome (at most the target), or the clients started."""
+    target: Annotated[float, Field(ge=0, le=100_000)]
+    """The target: a percentage (0 to 100), a score (1 to 5), days or a number of clients."""
+    starts_on: Day
+    """The first day of the period the objective holds for (cases accepted from then)."""
+    ends_on: Day
+    """Its last day (included)."""
+    programme: Annotated[StrictStr, Field(min_length=1, max_length=100)] | None = None
+    """The programme it is about (`GUIDANCE_BUDGET_PROGRAMMES`, or `other`); absent: all."""

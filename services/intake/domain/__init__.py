@@ -58,6 +58,7 @@ from services.intake.domain.complaint import (
 from services.intake.domain.erasure import ClientErasure, Hold, Refusal, Request
 from services.intake.domain.errors import IntakeError
 from services.intake.domain.group import GROUP_STATUSES, Attendance, GroupSession
+from services.intake.domain.objectives import METRICS, Objective, Objectives
 
 __all__ = [
     "APPOINTMENT_STATUSES",
@@ -70,6 +71,7 @@ __all__ = [
     "ENDED",
     "GAP_SCORES",
     "GROUP_STATUSES",
+    "METRICS",
     "NOTE_PARTS",
     "OPEN_STATUSES",
     "PLAN_PHASES",
@@ -93,6 +95,8 @@ __all__ = [
     "GroupSession",
     "Hold",
     "IntakeError",
+    "Objective",
+    "Objectives",
     "Reassignment",
     "ReflectionReport",
     "Refusal",
