@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -156,7 +157,7 @@ def policy_of(settings: Settings) -> dict[Purpose, Rule]:
     )
 
 
-class RuleJob(Generic[App, Report]):
+class RuleJob(ABC, Generic[App, Report]):
     """A purpose's periodic retention pass under its `rule`: the first pass one interval
     after start (the read models are being built then), one replica at a time (each pass
     takes the transaction-scoped advisory lock `lock_key`; `run_once` answers None when
@@ -193,5 +194,7 @@ class RuleJob(Generic[App, Report]):
             first_at_once=False,
         )
 
+    @abstractmethod
     async def run_once(self, *, apply: bool) -> Report | None:
-        raise NotImplementedError
+        """One pass (`apply`: carried out, else a dry run); None when another replica's
+        pass holds the lock."""
