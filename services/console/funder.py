@@ -1,7 +1,8 @@
 """The team lead's report to the funder (#16 item 12): the figures of the cases accepted in
 a period, per programme, and the organisation's objectives with their progress
-(`GET /intake/v1/reports/funder`), a CSV of each figure; the objectives set and withdrawn
-here (`POST /intake/v1/objectives`, `POST /intake/v1/objectives/{id}/withdrawal`).
+(`GET /intake/v1/reports/funder`), a CSV of each figure and the whole report as an A4 PDF;
+the objectives set and withdrawn here (`POST /intake/v1/objectives`,
+`POST /intake/v1/objectives/{id}/withdrawal`).
 
 Counts only: nothing on the page names a client."""
 
@@ -13,14 +14,25 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
 from services.console.aftercare import OUTCOMES
 from services.console.api import ApiError, FormErrors, form_errors
 from services.console.charts import bars
-from services.console.dashboard import Cell, Figure, Period, label, period_of, team_lead_only
+from services.console.dashboard import (
+    Cell,
+    Figure,
+    Period,
+    label,
+    period_of,
+    team_lead_only,
+    today,
+)
 from services.console.forms import api, send, texts, token
 from services.console.i18n import N_, Localised
+from services.console.printing import pdf_response
 from services.console.web import SignedIn, View
+from shared.documents import STYLE
 
 router = APIRouter()
 HOME = "/funder"
@@ -186,6 +198,56 @@ async def funder_page(request: Request, page: SignedIn) -> HTMLResponse:
     return await show(request, page)
 
 
+# The charts' colours and words inside each chart: WeasyPrint draws an inline SVG with its
+# own style only (the console's stylesheet is not in the PDF).
+CHART_STYLE = (
+    "<style>.chart-text{font:12px sans-serif;fill:#1b1b1b}"
+    ".chart-grid{stroke:#c8d3d8;stroke-width:1}.chart-series{stroke:#fff;stroke-width:1}"
+    ".chart-series--0{fill:#1f5f8b}.chart-series--1{fill:#c05f00}"
+    ".chart-series--2{fill:#2e7d32}.chart-series--3{fill:#8e3b8e}"
+    ".chart-series--4{fill:#5d4037}.chart-series--5{fill:#b0245a}"
+    ".chart-series--6{fill:#00796b}.chart-series--7{fill:#555}"
+    ".chart-series--marked{fill:#a4000f}.chart-note{font-weight:700}</style>"
+)
+
+
+def printable(figure: Figure) -> Figure:
+    """The figure with its chart's style drawn into the chart, for the PDF."""
+    if figure.chart is not None:
+        head, _, rest = str(figure.chart).partition(">")
+        figure.chart = Markup(f"{head}>{CHART_STYLE}{rest}")
+    return figure
+
+
+def refused_period(errors: FormErrors) -> Response:
+    """A download for a period that is not one: what is wrong, as plain text."""
+    text = "\n".join(m for messages in errors.fields.values() for m in messages)
+    return Response(text + "\n", status_code=422, media_type="text/plain; charset=utf-8")
+
+
+@router.get(HOME + "/report.pdf")
+async def funder_pdf(request: Request, page: SignedIn) -> Response:
+    """The whole report for the period and programme the page showed, as an A4 PDF to send
+    to the funder: each figure's chart and table, in the reader's language."""
+    team_lead_only(page)
+    query = request.query_params
+    period, _, errors = period_of(query.get("from"), query.get("to"), page.local)
+    if errors:
+        return refused_period(errors)
+    programme = chosen_programme(query.get("programme"), page)
+    figures = funder_figures(await report_of(request, page, period, programme), page.local)
+    html = page.render(
+        "funder_document.html",
+        style=STYLE,
+        period=period,
+        programme=programme_name(programme, page.local),
+        printed=today(),
+        figures={f.name: printable(f) for f in figures},
+    ).body
+    name = f"waypoint-funder-report-{period.first.isoformat()}-{period.last.isoformat()}.pdf"
+    return await pdf_response(request, page, bytes(html).decode(), name)
+
+
 @router.get(HOME + "/{figure}.csv")
 async def funder_csv(request: Request, figure: str, page: SignedIn) -> Response:
     """One figure's table as CSV, for the period and programme the page showed."""
@@ -195,8 +257,7 @@ async def funder_csv(request: Request, figure: str, page: SignedIn) -> Response:
     query = request.query_params
     period, _, errors = period_of(query.get("from"), query.get("to"), page.local)
     if errors:
-        text = "\n".join(m for messages in errors.fields.values() for m in messages)
-        return Response(text + "\n", status_code=422, media_type="text/plain; charset=utf-8")
+        return refused_period(errors)
     programme = chosen_programme(query.get("programme"), page)
     found = {
         f.name: f

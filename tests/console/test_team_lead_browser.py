@@ -7,7 +7,7 @@ partner's name defused there), the caseload per counsellor, the same page on a n
 screen, a bad date refused at its field; from the organisation's cases it opens the case
 and places a legal hold on it (an erasure is refused meanwhile), then lifts it, and reads
 the retention periods per purpose, and the report to the funder (an objective set, its
-progress and CSV, withdrawn). In
+progress, CSV and PDF, withdrawn). In
 English; a shorter pass in Dutch and in French (one sign-in each). axe-core on every
 page, a screenshot of each."""
 
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 
 from services.console.dashboard import PERIOD_FIELDS
 from tests.console.browsing import Visit, reload_until, sign_in_as, t
@@ -37,6 +38,12 @@ from tests.console.journey import (
 )
 
 pytestmark = pytest.mark.browser
+
+
+def pdf_text(pdf: bytes) -> str:
+    assert pdf.startswith(b"%PDF-"), pdf[:20]
+    reader = PdfReader(io.BytesIO(pdf))
+    return " ".join(" ".join(p.extract_text().split()) for p in reader.pages)
 
 
 def figures_to_show(system: System, partner_name: str) -> dict[str, str]:
@@ -247,7 +254,7 @@ def test_a_team_lead_reads_the_dashboard_downloads_its_figures_and_holds_a_case(
         visit.check("retention")
 
         # The report to the funder: the figures per programme, an objective set (its
-        # progress in the report and its CSV), then withdrawn.
+        # progress in the report, its CSV and the whole report as PDF), then withdrawn.
         page.click("nav.site-nav a[href='/funder']")
         assert page.locator("h1").inner_text() == "Report to the funder"
         assert page.locator("#programmes-table tbody tr").count() >= 1
@@ -264,6 +271,18 @@ def test_a_team_lead_reads_the_dashboard_downloads_its_figures_and_holds_a_case(
         answer = page.request.get(system.base + href)
         assert answer.status == 200 and answer.headers["content-type"].startswith("text/csv")
         assert list(csv.reader(io.StringIO(answer.text())))[1][0] == goals[1][0]
+        # The whole report as PDF, with the figures and the objective the page shows.
+        href = page.locator("#funder-pdf").get_attribute("href")
+        assert href and href.startswith("/funder/report.pdf?from=")
+        answer = page.request.get(system.base + href, timeout=60_000)
+        assert answer.status == 200 and answer.headers["content-type"] == "application/pdf"
+        assert 'filename="waypoint-funder-report-' in answer.headers["content-disposition"]
+        text = pdf_text(answer.body())
+        for said in ("Report to the funder", "Figures per programme", "All programmes"):
+            assert said in text, said
+        assert "Clients with a job or study outcome (%)" in text
+        bad = page.request.get(system.base + "/funder/report.pdf?from=someday")
+        assert bad.status == 422 and "date" in bad.text()
         page.click("#objective-1-withdraw")
         assert page.locator("#objectives-none").count() == 1
     finally:
