@@ -314,7 +314,15 @@ async def session_held(conn: asyncpg.Connection, e: Stored) -> None:
 
 
 async def reassigned(conn: asyncpg.Connection, e: Stored) -> None:
+    """The case and its appointments still planned go to the new counsellor."""
     await _update_case(conn, e, "counsellor = $3", e["counsellor"])
+    await conn.execute(
+        "UPDATE intake.appointments_view SET counsellor = $2, sequence = sequence + 1, "
+        "updated_at = $3 WHERE case_id = $1 AND status = 'planned' AND updated_at < $3",
+        e.id,
+        e["counsellor"],
+        e.at,
+    )
 
 
 async def appointment_planned(conn: asyncpg.Connection, e: Stored) -> None:

@@ -68,6 +68,8 @@ async def test_appointments_from_proposal_to_session_and_the_counsellors_calenda
     )
     first, second, _ = (datetime.fromisoformat(d) for d in agenda["proposed"])
     assert (second - first).days in (7, 8, 9) and first > datetime.now(UTC)
+    # Each at a quarter hour, within the agency's office hours.
+    assert all((d.minute % 15, d.second, d.microsecond) == (0, 0, 0) for d in (first, second))
 
     body = {"kind": "deepening", "starts_at": iso(first), "channel": "in_person"}
     assert_problem(

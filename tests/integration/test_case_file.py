@@ -6,6 +6,7 @@ list, the caseload report and the other services' lists follow the current couns
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -16,6 +17,12 @@ from tests.support import INVALID, assert_problem, bearer, eventually, messages_
 INTAKE = "/intake/v1"
 SUMMARY = "Summary-7c1e: found work as a teacher's assistant; goals met."
 WHY = "Handover-4b2d: Anna is on long-term leave."
+CALL = {"kind": "deepening", "channel": "phone", "minutes": 45}
+
+
+def soon(hours: int = 72) -> str:
+    """A moment some days ahead (or `hours` from now), whole seconds, as the API takes it."""
+    return (datetime.now(UTC) + timedelta(hours=hours)).replace(microsecond=0).isoformat()
 
 
 async def case_of(api: httpx.AsyncClient, headers: dict[str, str], case_id: str) -> Any:
@@ -42,6 +49,9 @@ async def test_the_file_closes_with_a_sealed_summary_and_a_reason_its_status_all
     declined = await an_open_case(api, anna)
     await post_case(api, anna, declined, "decision", {"decision": "decline"}, 200)
     path = f"{INTAKE}/cases/{accepted}/closure"
+    planned = (
+        await post_case(api, anna, accepted, "appointments", {**CALL, "starts_at": soon()}, 201)
+    ).json()
 
     # Refused, nothing changed: a reason the status does not allow, a blank summary, an
     # unknown reason, another organisation's case, an auditor.
@@ -81,6 +91,13 @@ async def test_the_file_closes_with_a_sealed_summary_and_a_reason_its_status_all
     )
     assert case["closed_at"] == closure["closed_at"]
     assert accepted in await listed(api, anna, status="closed")
+    # The appointment still planned was cancelled by the agency as the file closed.
+    [appointment] = (await case_of(api, anna, f"{accepted}/appointments"))["appointments"]
+    assert (appointment["appointment_id"], appointment["status"]) == (
+        planned["appointment_id"],
+        "cancelled",
+    )
+    assert appointment["cancelled_by"] == "agency"
     r = await api.post(path, json={"reason": "client_withdrew", "summary": "again"}, headers=anna)
     assert_problem(r, 409, "case-decided")
     r = await api.post(
@@ -134,6 +151,11 @@ async def test_a_team_lead_hands_cases_over_and_the_lists_follow(
     ended = await an_open_case(api, anna)
     await post_case(api, anna, ended, "decision", {"decision": "decline"}, 200)
     one = f"{INTAKE}/cases/{agreed.case_id}/reassignment"
+    planned = (
+        await post_case(
+            api, anna, agreed.case_id, "appointments", {**CALL, "starts_at": soon()}, 201
+        )
+    ).json()
 
     # Only a team lead of the organisation; a counsellor is refused (403, problem+json).
     r = await api.post(one, json={"counsellor": "c-bram", "reason": WHY}, headers=anna)
@@ -166,6 +188,13 @@ async def test_a_team_lead_hands_cases_over_and_the_lists_follow(
     )
     assert agreed.case_id in await listed(api, bram, counsellor="me")
     assert agreed.case_id not in await listed(api, anna, counsellor="me")
+    # The appointment still planned went with the case into Bram's calendar.
+    window = {"from": soon(hours=-1), "to": soon(hours=24 * 4)}
+    for who, sees in ((bram, True), (anna, False)):
+        r = await api.get(f"{INTAKE}/appointments", params=window, headers=who)
+        assert r.status_code == 200, r.text
+        ids = {a["appointment_id"] for a in r.json()}
+        assert (planned["appointment_id"] in ids) is sees
 
     # The other services' lists follow the published CaseReassigned (without its reason).
     async def followed() -> bool:

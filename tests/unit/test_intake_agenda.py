@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -92,6 +94,19 @@ def test_a_date_on_a_weekend_moves_to_the_monday_and_past_ones_are_skipped() -> 
     got = propose([1], [saturday - timedelta(days=30)], now=saturday, count=2)
     assert all(d.weekday() < 5 and d > saturday for d in got)
     assert got[0] == datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+def test_a_proposal_keeps_the_last_meetings_time_to_the_quarter_within_office_hours() -> None:
+    brussels = ZoneInfo("Europe/Brussels")
+    # A session recorded at 08:39:17 Brussels time: the next one at 08:45 a week on.
+    held = datetime(2026, 3, 2, 8, 39, 17, tzinfo=brussels).astimezone(UTC)
+    [got] = propose([7], [held], now=held, count=1, zone=brussels)
+    assert got.astimezone(brussels) == datetime(2026, 3, 9, 8, 45, tzinfo=brussels)
+    # One recorded in the evening (19:05): the next one at ten in the morning.
+    late = datetime(2026, 3, 2, 19, 5, tzinfo=brussels).astimezone(UTC)
+    [got] = propose([7], [late], now=late, count=1, zone=brussels)
+    assert got.astimezone(brussels) == datetime(2026, 3, 9, 10, 0, tzinfo=brussels)
+    assert (got.second, got.microsecond) == (0, 0)
 
 
 def test_the_rhythm_counts_the_sessions_held_and_the_appointments_planned() -> None:
@@ -263,3 +278,52 @@ def test_an_ended_case_plans_no_appointment() -> None:
     with pytest.raises(IntakeError) as e:
         plan(case, MONDAY + timedelta(days=1))
     assert e.value.code == "case-decided"
+
+
+# -- when the case ends or changes hands ------------------------------------------------------
+def test_a_handover_moves_the_planned_appointments_to_the_new_counsellor() -> None:
+    case = a_case()
+    planned = plan(case, MONDAY + timedelta(days=7))
+    cancelled = plan(case, MONDAY + timedelta(days=14))
+    case.cancel_appointment(
+        appointment_id=cancelled, by="client", reason="Ill.", actor=ACTOR, at=MONDAY
+    )
+    assert case.reassign(counsellor="c-bart", reason="Leave.", actor="lead-1", at=MONDAY)
+    assert case.appointments[planned].counsellor == "c-bart"
+    assert case.appointments[cancelled].counsellor == ACTOR
+
+
+@pytest.mark.parametrize(
+    ("end", "reason"),
+    [
+        (
+            lambda c: c.close_file(
+                reason="client_withdrew", summary="Moved away.", actor=ACTOR, at=MONDAY
+            ),
+            "The case's file was closed.",
+        ),
+        (
+            lambda c: c.decide(decision="decline", reason="Not for us.", actor=ACTOR, at=MONDAY),
+            "The case was declined.",
+        ),
+        (
+            lambda c: c.decide(decision="refer_out", reason="Elsewhere.", actor=ACTOR, at=MONDAY),
+            "The case was referred out.",
+        ),
+    ],
+)
+def test_when_the_case_ends_the_agency_cancels_its_planned_appointments(
+    end: Any, reason: str
+) -> None:
+    case = a_case()
+    first = plan(case, MONDAY + timedelta(days=7))
+    second = plan(case, MONDAY + timedelta(days=14))
+    end(case)
+    for appointment_id in (first, second):
+        found = case.appointments[appointment_id]
+        assert (found.status, found.cancelled_by, found.cancel_reason) == (
+            "cancelled",
+            "agency",
+            reason,
+        )
+    assert case.meetings() == []

@@ -11,8 +11,9 @@ read is recorded all the same (resource `calendar`, one entry per client in it).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import Field, StrictStr
@@ -42,6 +43,7 @@ from shared.auth import Principal, Staff
 from shared.errors import Forbidden, InvalidInput
 from shared.idempotency import new_id
 from shared.schemas import AwareMoment, SingleLine
+from shared.settings import Settings
 
 agenda = APIRouter(tags=["intake"])
 
@@ -53,6 +55,14 @@ FEED_AHEAD_DAYS = 365
 CALENDAR = "text/calendar; charset=utf-8"
 # A counsellor as the paths and queries name them: their token's `sub`.
 Whose = Annotated[StrictStr, Field(min_length=1, max_length=200), SingleLine]
+
+
+def agency_zone(settings: Settings) -> tzinfo | None:
+    """The agency's time zone (the one its console shows), for office hours."""
+    try:
+        return ZoneInfo(settings.console_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def _whose(who: Principal, counsellor: str | None) -> str:
@@ -123,7 +133,9 @@ async def get_appointments(
             for a in sorted(case.appointments.values(), key=lambda a: a.starts_at)
         ],
         no_shows=case.no_shows,
-        proposed=propose(rhythm, case.meetings(), now=app.clock(), count=count),
+        proposed=propose(
+            rhythm, case.meetings(), now=app.clock(), count=count, zone=agency_zone(app.settings)
+        ),
         rhythm_days=rhythm,
         version=case.version,
     )

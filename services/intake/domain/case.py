@@ -353,7 +353,8 @@ class Case(Intake, News, Notes, FileCare, Agenda, BudgetCare, Aggregate):
             )
 
     class Reassigned(Aggregate.Event):
-        """A team lead handed the case to another counsellor (`reason`: why, sealed)."""
+        """A team lead handed the case to another counsellor (`reason`: why, sealed), with
+        the appointments still planned."""
 
         client_id: uuid.UUID
         counsellor: str
@@ -363,6 +364,9 @@ class Case(Intake, News, Notes, FileCare, Agenda, BudgetCare, Aggregate):
 
         def apply(self, aggregate: Case) -> None:
             aggregate.counsellor = self.counsellor
+            for key, appointment in aggregate.appointments.items():
+                if appointment.status == "planned":
+                    aggregate.appointments[key] = replace(appointment, counsellor=self.counsellor)
             aggregate.reassignments.append(
                 Reassignment(
                     counsellor=self.counsellor,

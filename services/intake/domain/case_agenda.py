@@ -41,7 +41,9 @@ def propose(
     none, from `now`), each `rhythm_days[n - 1]` days after the n-th meeting (the last entry
     repeating). A date on a Saturday or Sunday moves to the Monday; a time already past
     moves on by the same interval. Without meetings the first falls `rhythm_days[0]` days
-    from today at `first_at` (in `zone`, default `now`'s)."""
+    from today at `first_at` (in `zone`, default `now`'s). Each keeps the last meeting's
+    time of day, to the nearest quarter hour, within office hours (starting from 8:00 and
+    before 17:00 in `zone`; outside them, at `first_at`)."""
     if not rhythm_days or any(d < 1 for d in rhythm_days):
         raise ValueError("The rhythm is one or more intervals of at least one day.")
     ordered = sorted(meetings)
@@ -55,12 +57,29 @@ def propose(
     out: list[datetime] = []
     while len(out) < count:
         step = timedelta(days=rhythm_days[min(n - 1, len(rhythm_days) - 1)])
-        nxt = _weekday(last + step)
+        nxt = _weekday(_office_time(last + step, first_at, zone))
         n += 1
         last = nxt
         if nxt > now:
             out.append(nxt)
     return out
+
+
+OFFICE_OPENS = time(8, 0)
+OFFICE_CLOSES = time(17, 0)
+
+
+def _office_time(moment: datetime, first_at: time, zone: tzinfo | None) -> datetime:
+    """The moment to the nearest quarter hour; outside office hours, `first_at` that day
+    (both in `zone`, default the moment's own)."""
+    local = moment.astimezone(zone) if zone is not None else moment
+    minutes = round((local.hour * 60 + local.minute + local.second / 60) / 15) * 15
+    rounded = datetime.combine(local.date(), time(0), tzinfo=local.tzinfo) + timedelta(
+        minutes=minutes
+    )
+    if not OFFICE_OPENS <= rounded.time() < OFFICE_CLOSES or rounded.date() != local.date():
+        rounded = datetime.combine(local.date(), first_at, tzinfo=local.tzinfo)
+    return rounded.astimezone(moment.tzinfo)
 
 
 def _weekday(moment: datetime) -> datetime:
@@ -205,6 +224,20 @@ class Agenda(CaseState):
             reason=reason.strip(),
             actor=actor,
         )
+
+    def cancel_planned(self, *, reason: str, actor: str, at: datetime) -> None:
+        """The case ends: the agency cancels every appointment still planned (`reason`)."""
+        planned = [a for a in self.appointments.values() if a.status == "planned"]
+        for appointment in sorted(planned, key=lambda a: a.starts_at):
+            self.trigger_event(
+                self.AppointmentCancelled,
+                timestamp=at,
+                appointment_id=appointment.appointment_id,
+                client_id=self.client_id,
+                by="agency",
+                reason=reason,
+                actor=actor,
+            )
 
     def mark_missed(self, *, appointment_id: uuid.UUID, actor: str, at: datetime) -> None:
         """The client did not come (a no-show, counted on the case); not before its start."""

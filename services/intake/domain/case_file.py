@@ -43,6 +43,7 @@ class FileCare(CaseState):
         guard_text(IntakeError, multiline=True, summary=summary)
         if not summary.strip():
             raise IntakeError("invalid", "The closing summary must not be blank.", "summary")
+        self.cancel_planned(reason="The case's file was closed.", actor=actor, at=at)
         self.trigger_event(
             self.FileClosed,
             timestamp=at,

@@ -137,10 +137,12 @@ class Intake(CaseState):
                 budget_reason=budget[2] if budget else None,
             )
         elif decision == "refer_out":
+            self.cancel_planned(reason="The case was referred out.", actor=actor, at=at)
             self.trigger_event(
                 self.ReferredOut, timestamp=at, client_id=self.client_id, reason=reason, actor=actor
             )
         elif decision == "decline":
+            self.cancel_planned(reason="The case was declined.", actor=actor, at=at)
             self.trigger_event(
                 self.Declined, timestamp=at, client_id=self.client_id, reason=reason, actor=actor
             )

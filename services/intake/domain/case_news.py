@@ -58,6 +58,9 @@ class News(CaseState):
         when there is something to save."""
         if self.status != "accepted" or source_position <= self.closure_position:
             return False
+        self.cancel_planned(
+            reason="Follow-up closed the aftercare.", actor=closed_by or "followup", at=at
+        )
         self.trigger_event(
             self.Closed,
             timestamp=at,
