@@ -109,7 +109,7 @@ def browser() -> Iterator[Any]:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     for folder in SHOTS:
-        count = len(list(folder.glob("*.png")))
+        count = len([f for f in folder.iterdir() if f.suffix in (".png", ".jpg")])
         terminalreporter.write_line(f"console screenshots ({count}): {folder}")
 
 

@@ -28,7 +28,7 @@ SHORT = (
     "terminate pg backends",
     "restart postgresql",
 )
-SECONDS = 5.0
+SECONDS = 4.0
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from tests.fuzz.fuzzer import Summary, fuzz_async
 
 pytestmark = pytest.mark.fuzz
 
-EXAMPLES = int(os.environ.get("WAYPOINT_FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("WAYPOINT_FUZZ_EXAMPLES", "6"))
 
 
 @pytest.fixture(scope="module")
