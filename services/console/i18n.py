@@ -15,7 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -133,8 +133,10 @@ class Localised:
             parsed = parsed.date()
         return _day(parsed, format, self.locale)
 
-    def moment(self, value: datetime | str | None, format: str = "medium") -> str:
-        """A date and time, in the page's language."""
+    def moment(self, value: datetime | str | None, format: str = "minutes") -> str:
+        """A date and time, in the page's language: to the minute (the date as `medium`, the
+        time as `short`), or in one of Babel's formats (`medium`: to the second, as the
+        auditor's pages show)."""
         if value is None or value == "":
             return ""
         if isinstance(value, str):
@@ -144,7 +146,14 @@ class Localised:
                 return value
         else:
             parsed = value
-        return format_datetime(parsed, format, tzinfo=self.tz, locale=self.locale)
+        if format != "minutes":
+            return format_datetime(parsed, format, tzinfo=self.tz, locale=self.locale)
+        if parsed.tzinfo is not None and self.tz is not None:
+            parsed = parsed.astimezone(self.tz)
+        pattern = self.locale.datetime_formats["medium"]
+        day = format_date(parsed, "medium", locale=self.locale)
+        hour = format_time(parsed, "short", locale=self.locale)
+        return str(pattern).replace("{1}", day).replace("{0}", hour)
 
     def number(self, value: float | int | None) -> str:
         return "" if value is None else _number(value, self.locale)

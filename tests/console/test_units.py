@@ -221,7 +221,9 @@ def test_dates_and_numbers_follow_the_language() -> None:
     assert Localised("en").day("1990-04-12", "long") == "April 12, 1990"
     assert Localised("nl").number(1234.5) == "1.234,5"
     # Moments in the agency's time zone (Europe/Amsterdam unless the settings say else).
-    assert Localised("nl").moment("2026-11-29T19:45:03+00:00") == "29 nov 2026, 20:45:03"
+    assert Localised("nl").moment("2026-11-29T19:45:03+00:00") == "29 nov 2026, 20:45"
+    assert Localised("nl").moment("2026-11-29T19:45:03+00:00", "medium") == "29 nov 2026, 20:45:03"
+    assert Localised("en").moment("2026-11-29T19:45:03+00:00") == "Nov 29, 2026, 8:45\u202fPM"
     assert Localised("fr").number(1234.5).replace("\u202f", " ") == "1 234,5"
 
 
