@@ -226,13 +226,16 @@ async def pick_from_esco(request: Request, plan_id: uuid.UUID, page: SignedIn) -
         "counsellor_level": _level(values["counsellor_level"]),
     }
     items = _items(analysis or {}, part)
-    at = f"{part}.{len(items)}"
+    # A skill picked again for the same part takes the levels given: it is not listed twice.
+    index = next((n for n, i in enumerate(items) if uri and i.get("esco_uri") == uri), len(items))
+    items[index : index + 1] = [item]
+    at = f"{part}.{index}"
     fields = {f"{at}.{k}": m for k, m in ITEM_FIELDS.items()}
     # No label: no skill was chosen (or it is not in ESCO here).
     fields[f"{at}.text"] = ITEM_FIELDS["esco_uri"]
     where = {f"{at}.{k}": k for k in ITEM_FIELDS}
     where[f"{at}.text"] = "esco_uri"
-    added = None if analysis is None else _body(analysis, **{part: [*items, item]})
+    added = None if analysis is None else _body(analysis, **{part: items})
     return await _change(request, page, plan_id, "esco", added, fields, values, form, where)
 
 

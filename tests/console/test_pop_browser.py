@@ -122,6 +122,15 @@ def test_a_counsellor_records_the_question_insights_decisions_and_support_needs(
         page.select_option("#item-strengths-0-counsellor_level", "3")
         page.click("#item-strengths-0-save")
         assert page.locator("#item-strengths-0-counsellor_level").input_value() == "3"
+        # The same skill picked again takes the new levels; it is not listed twice.
+        page.fill("#esco-q", "Eerste hulp")
+        page.select_option("#esco-kind", "skill")
+        page.click("#esco-search")
+        page.select_option("#esco-part", "strengths")
+        page.select_option("#esco-self_level", "4")
+        page.click("#esco-submit")
+        assert rows.count() == 1
+        assert page.locator("#item-strengths-0-self_level").input_value() == "4"
         visit.check("analysis")
 
         # The EVC portfolio against a standard (imported as `waypoint evc import-standard`
