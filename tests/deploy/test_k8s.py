@@ -571,3 +571,50 @@ def test_the_image_holds_every_file_the_code_reads() -> None:
     dockerfile = (K8S / "Dockerfile").read_text()
     assert "python -m services.console.assets" in dockerfile
     assert re.search(r"pip install [^\n]*-c constraints\.txt \.", dockerfile)
+
+
+def test_the_image_has_every_module_the_code_imports() -> None:
+    """The image installs the product's dependencies without the dev extra: every module
+    shared/ and services/ import must come with them (directly or through another)."""
+    import ast
+    import sys
+    import tomllib
+    from importlib.metadata import PackageNotFoundError, distribution, packages_distributions
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    wanted = [Requirement(r) for r in pyproject["project"]["dependencies"]]
+    installed: set[str] = set()
+    while wanted:
+        requirement = wanted.pop()
+        name = canonicalize_name(requirement.name)
+        if name in installed:
+            continue
+        installed.add(name)
+        try:
+            requires = distribution(requirement.name).requires or []
+        except PackageNotFoundError:
+            continue
+        extras = ["", *sorted(requirement.extras)]
+        for line in requires:
+            dep = Requirement(line)
+            if dep.marker is None or any(dep.marker.evaluate({"extra": e}) for e in extras):
+                wanted.append(dep)
+    imported: set[str] = set()
+    for top in ("shared", "services"):
+        for path in (REPO / top).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    imported |= {a.name.split(".")[0] for a in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    imported.add(node.module.split(".")[0])
+    imported -= set(sys.stdlib_module_names) | {"shared", "services"}
+    providers = packages_distributions()
+    missing = {
+        module: providers.get(module)
+        for module in imported
+        if not any(canonicalize_name(d) in installed for d in providers.get(module, []))
+    }
+    assert missing == {}
