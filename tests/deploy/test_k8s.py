@@ -288,9 +288,20 @@ def test_each_skipped_check_says_why() -> None:
         assert sum(len(line) for line in reason) > 80, f"{check}: say why"
 
 
-def test_hadolint_passes_on_the_dockerfile() -> None:
+def test_hadolint_passes_on_the_dockerfile(tmp_path: Path) -> None:
     done = run(tool("hadolint"), str(K8S / "Dockerfile"))
     assert done.returncode == 0, done.stdout + done.stderr
+    # And fails on a base without a pinned tag and packages without versions.
+    broken = tmp_path / "Dockerfile"
+    text = (K8S / "Dockerfile").read_text()
+    broken.write_text(
+        text.replace("python:3.11.14-slim-bookworm AS build", "python:latest AS build").replace(
+            "=1.50.12+ds-1", ""
+        )
+    )
+    failed = run(tool("hadolint"), str(broken))
+    assert failed.returncode != 0
+    assert "DL3007" in failed.stdout and "DL3008" in failed.stdout, failed.stdout
 
 
 def test_a_broken_manifest_fails(rendered: dict[str, Path], tmp_path: Path) -> None:
