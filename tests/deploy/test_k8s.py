@@ -538,6 +538,13 @@ def test_the_nats_values_fit_the_chart_and_the_code(rendered: dict[str, Path]) -
     assert int(prod["GUIDANCE_STREAM_REPLICAS"]) == values["config"]["cluster"]["replicas"]
     settings = settings_of({"data": prod}, {})
     assert settings.stream_duplicate_window_seconds == 3600
+    # dev: one server, so streams of one replica.
+    dev_values = yaml.safe_load((K8S / "nats" / "values-dev.yaml").read_text())
+    assert {k for k in keys(dev_values) - keys(chart) if not k.startswith(open_maps)} == set()
+    assert dev_values["config"]["cluster"]["enabled"] is False
+    assert dev_values["config"]["jetstream"]["merge"]["sync_interval"] == "always"
+    dev = find(objects(rendered["dev"]), "ConfigMap", "waypoint-settings")["data"]
+    assert dev["GUIDANCE_STREAM_REPLICAS"] == "1"
 
 
 def test_the_tools_are_the_pinned_ones() -> None:
