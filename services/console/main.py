@@ -3,6 +3,7 @@ the pages, and how refusals are shown."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +14,7 @@ from urllib.parse import quote
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('console.schema'))")
             await conn.execute(SCHEMA_SQL)
+        app.state.pool = pool
         app.state.sessions = SessionStore(
             pool,
             Sealer(settings.master_key_bytes),
@@ -106,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await flow.close()
             await app.state.api.close()
+            app.state.pool = None
             await pool.close()
 
     app = FastAPI(
@@ -116,7 +119,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.pool = None
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_probes(app)
     flow = sign_in_flow(settings)
     app.state.sign_in_flow = flow
     if isinstance(flow, OidcSignIn):
@@ -152,6 +157,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else (),
     )
     return app
+
+
+def install_probes(app: FastAPI) -> None:
+    """Kubernetes' probes (deploy/k8s): `/healthz`, the process is up; `/readyz`, its
+    database (the sessions) answers. Neither needs a session."""
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": "console"}
+
+    @app.get("/readyz", include_in_schema=False, response_model=None)
+    async def readyz(request: Request) -> Response:
+        pool: asyncpg.Pool | None = request.app.state.pool
+        ready = False
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                async with pool.acquire(timeout=2) as conn:
+                    ready = bool(await conn.fetchval("SELECT true", timeout=2))
+        body = {"status": "ready" if ready else "not-ready", "checks": {"database": ready}}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
 
 def install_refusals(app: FastAPI) -> None:

@@ -21,6 +21,11 @@ def alone(system: System) -> Iterator[str]:
 
 def test_the_console_alone_signs_in_and_reads_the_apis(system: System, alone: str) -> None:
     with httpx.Client(base_url=alone, headers={"Accept-Language": "en"}) as browser:
+        # Kubernetes' probes (deploy/k8s) answer without a session.
+        assert browser.get("/healthz").json() == {"status": "ok", "service": "console"}
+        ready = browser.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"] == {"database": True}
         assert browser.get("/").headers["location"] == "/sign-in"
         page = browser.get("/sign-in")
         assert page.headers["content-security-policy"].startswith("default-src 'self'")

