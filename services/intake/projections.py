@@ -96,6 +96,10 @@ CREATE TABLE IF NOT EXISTS intake.sessions_view (
     minutes int NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_view_held ON intake.sessions_view (organisation, held_at);
+-- A group session's part of each participant's case names its group: the caseload counts
+-- the counsellor's group session once, not once per participant (added later: rows
+-- projected before it count per participant).
+ALTER TABLE intake.sessions_view ADD COLUMN IF NOT EXISTS group_id uuid;
 CREATE INDEX IF NOT EXISTS sessions_view_client ON intake.sessions_view (client_id);
 -- When the client was last informed of their rights and duties (NULL: not yet), for the
 -- flag on the worklist.
@@ -313,6 +317,27 @@ async def session_held(conn: asyncpg.Connection, e: Stored) -> None:
     )
 
 
+async def group_session_noted(conn: asyncpg.Connection, e: Stored) -> None:
+    """A participant present: their session's row names the group (the `SessionHeld` that
+    follows finds it there)."""
+    await _update_case(conn, e, "")
+    if not e["present"]:
+        return
+    await conn.execute(
+        "INSERT INTO intake.sessions_view (session_id, case_id, client_id, organisation, "
+        "counsellor, held_at, minutes, group_id) SELECT $1, $2, $3, organisation, $4, $5, $6, "
+        "$7 FROM intake.cases_view WHERE case_id = $2 "
+        "ON CONFLICT (session_id) DO UPDATE SET group_id = EXCLUDED.group_id",
+        e["session_id"],
+        e.id,
+        e["client_id"],
+        e["actor"],
+        e["held_at"],
+        e["minutes"],
+        e["group_id"],
+    )
+
+
 async def reassigned(conn: asyncpg.Connection, e: Stored) -> None:
     """The case and its appointments still planned go to the new counsellor."""
     await _update_case(conn, e, "counsellor = $3", e["counsellor"])
@@ -433,6 +458,7 @@ class IntakeProjection(Projection):
         Case.Opened: case_opened,
         Case.AssessmentRecorded: assessment_recorded,
         Case.SessionHeld: session_held,
+        Case.GroupSessionNoted: group_session_noted,
         Case.Accepted: case_accepted,
         Case.ReferredOut: _case_ends("referred_out"),
         Case.Declined: _case_ends("declined"),
@@ -621,7 +647,7 @@ async def search_clients(
 async def caseload(pool: asyncpg.Pool, organisation: str, period: Period) -> list[dict[str, Any]]:
     """The team lead's caseload per counsellor: open cases now (per phase, with their hours
     budget), cases opened and closed in the period [start, end), and the sessions held in it
-    (with their hours); by counsellor. A case's counsellor is who carries it now
+    (with their hours; a group session once, however many took part); by counsellor. A case's counsellor is who carries it now
     (`counsellor`: its opener, until a team lead handed it over), a session's who recorded
     it.
 
@@ -641,9 +667,12 @@ async def caseload(pool: asyncpg.Pool, organisation: str, period: Period) -> lis
             period.start,
             period.end,
         )
+        # A group session once (its participants' rows share its group), not per client.
         sessions = await conn.fetch(
-            "SELECT counsellor, count(*) AS n, sum(minutes) AS minutes FROM intake.sessions_view "
-            "WHERE organisation = $1 AND held_at >= $2 AND held_at < $3 GROUP BY 1",
+            "SELECT counsellor, count(*) AS n, sum(minutes) AS minutes FROM ("
+            "SELECT DISTINCT ON (coalesce(group_id, session_id)) counsellor, minutes "
+            "FROM intake.sessions_view WHERE organisation = $1 AND held_at >= $2 "
+            "AND held_at < $3) AS held GROUP BY 1",
             organisation,
             period.start,
             period.end,

@@ -110,6 +110,13 @@ async def test_a_group_session_leaves_each_client_only_their_own_part(
     r = await api.post(f"{INTAKE}{group}/held", headers=counsellor, json={"attendance": []})
     assert_problem(r, 409, "group-not-planned")
 
+    # The team lead's caseload: the counsellor held one session of 90 minutes (not one per
+    # participant), though each present client's hours count 1.5 on their own case.
+    lead = bearer(token("team_lead", org=org))
+    caseload = await ok(api, "GET", "/reports/caseload", lead)
+    [row] = [c for c in caseload["counsellors"] if c["counsellor"] == "c-groups"]
+    assert (row["sessions"], row["hours_used"]) == (1, 1.5)
+
     # Each case: its own part; the others' names and notes nowhere.
     answers = {}
     for case_id in (case_a, case_b, case_c):
