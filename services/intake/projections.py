@@ -647,9 +647,9 @@ async def search_clients(
 async def caseload(pool: asyncpg.Pool, organisation: str, period: Period) -> list[dict[str, Any]]:
     """The team lead's caseload per counsellor: open cases now (per phase, with their hours
     budget), cases opened and closed in the period [start, end), and the sessions held in it
-    (with their hours; a group session once, however many took part); by counsellor. A case's counsellor is who carries it now
-    (`counsellor`: its opener, until a team lead handed it over), a session's who recorded
-    it.
+    (with their hours; a group session once, however many took part); by counsellor. A
+    case's counsellor is who carries it now (`counsellor`: its opener, until a team lead
+    handed it over), a session's who recorded it.
 
     Workload is operational, not statistics: every case counts, whether or not its client
     withdrew the `statistics` consent. Two queries in one snapshot, so they agree: one pass

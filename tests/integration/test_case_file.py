@@ -229,6 +229,13 @@ async def test_a_team_lead_hands_cases_over_and_the_lists_follow(
             path, params={"case_id": agreed.case_id, "counsellor": "me"}, headers=anna
         )
         assert r.json() == [], path
+    # And each read on its own says so too.
+    for client, path in (
+        (planning_api, f"/planning/v1/plans/{agreed.plan_id}"),
+        (followup_api, f"/followup/v1/followups/{agreed.followup_id}"),
+    ):
+        r = await client.get(path, headers=bram)
+        assert r.status_code == 200 and r.json()["counsellor"] == "c-bram", (path, r.text)
     [message] = [
         m
         for m in await messages_of_case(js, "GUIDANCE_INTAKE", agreed.case_id)

@@ -113,9 +113,10 @@ def _listed(app: FollowUpApplication, who: Principal, shown: list[FollowUp]) -> 
 
 @router.get("/followups/{followup_id}", response_model=FollowUpOut)
 async def get_followup(
-    followup_id: uuid.UUID, who: Staff, app: App, response: Response
+    followup_id: uuid.UUID, who: Staff, app: App, request: Request, response: Response
 ) -> FollowUpOut:
-    """One follow-up: check-ins, the plan's actions and their checks, contacts, bottlenecks."""
+    """One follow-up: check-ins, the plan's actions and their checks, contacts, bottlenecks;
+    its `counsellor` the one its case was handed to, if it was."""
 
     def read() -> FollowUp:
         found = app.followup(followup_id, who.org)
@@ -131,7 +132,8 @@ async def get_followup(
 
     found = await run_in_threadpool(read)
     set_etag(response, found.version)
-    return followup_out(found)
+    now = await handed_over(request.app.state.runtime.pool, [found.case_id])
+    return _carried(followup_out(found), now)
 
 
 @router.get("/worklist", response_model=list[WorkItem])

@@ -136,11 +136,15 @@ def _read(
 
 
 @router.get("/plans/{plan_id}", response_model=PlanOut)
-async def get_plan(plan_id: uuid.UUID, who: Staff, app: App, response: Response) -> PlanOut:
-    """One plan with its goals by priority, their actions, analysis, portfolio, agreement."""
+async def get_plan(
+    plan_id: uuid.UUID, who: Staff, app: App, request: Request, response: Response
+) -> PlanOut:
+    """One plan with its goals by priority, their actions, analysis, portfolio, agreement;
+    its `counsellor` the one its case was handed to, if it was."""
     plan = await run_in_threadpool(_read, app, plan_id, who, "plan", ["plan"])
     set_etag(response, plan.version)
-    return plan_out(plan)
+    now = await handed_over(request.app.state.runtime.pool, [plan.case_id])
+    return _carried(plan_out(plan), now)
 
 
 def _summary(agreed: dict[str, Any]) -> PlanVersionSummary:
