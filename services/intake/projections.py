@@ -304,37 +304,31 @@ async def assessment_recorded(conn: asyncpg.Connection, e: Stored) -> None:
 
 async def session_held(conn: asyncpg.Connection, e: Stored) -> None:
     await _update_case(conn, e, "minutes_used = minutes_used + $3", e["minutes"])
-    await conn.execute(
-        "INSERT INTO intake.sessions_view (session_id, case_id, client_id, organisation, "
-        "counsellor, held_at, minutes) SELECT $1, $2, $3, organisation, $4, $5, $6 "
-        "FROM intake.cases_view WHERE case_id = $2 ON CONFLICT (session_id) DO NOTHING",
-        e["session_id"],
-        e.id,
-        e["client_id"],
-        e["actor"],
-        e["held_at"],
-        e["minutes"],
-    )
+    await _session_row(conn, e, None)
 
 
 async def group_session_noted(conn: asyncpg.Connection, e: Stored) -> None:
     """A participant present: their session's row names the group (the `SessionHeld` that
     follows finds it there)."""
     await _update_case(conn, e, "")
-    if not e["present"]:
-        return
+    if e["present"]:
+        await _session_row(conn, e, e["group_id"])
+
+
+async def _session_row(conn: asyncpg.Connection, e: Stored, group_id: Any) -> None:
+    """The session's row (once; a group's participant's names its group)."""
     await conn.execute(
         "INSERT INTO intake.sessions_view (session_id, case_id, client_id, organisation, "
         "counsellor, held_at, minutes, group_id) SELECT $1, $2, $3, organisation, $4, $5, $6, "
-        "$7 FROM intake.cases_view WHERE case_id = $2 "
-        "ON CONFLICT (session_id) DO UPDATE SET group_id = EXCLUDED.group_id",
+        "$7 FROM intake.cases_view WHERE case_id = $2 ON CONFLICT (session_id) DO UPDATE "
+        "SET group_id = coalesce(EXCLUDED.group_id, intake.sessions_view.group_id)",
         e["session_id"],
         e.id,
         e["client_id"],
         e["actor"],
         e["held_at"],
         e["minutes"],
-        e["group_id"],
+        group_id,
     )
 
 
