@@ -122,7 +122,7 @@ class Runtime:
 
     async def start(self) -> None:
         self.nc = await nats.connect(
-            self.settings.nats_url,
+            self.settings.nats_servers,
             name=f"waypoint-{self.service}",
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,

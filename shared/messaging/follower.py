@@ -19,12 +19,20 @@ from typing import Any
 
 import asyncpg
 from eventsourcing.persistence import Notification
+from prometheus_client import Gauge
 
 from shared.eventstore import ServiceApplication
 from shared.messaging.deadletters import DeadLetters, describe, is_transient
 from shared.privacy.sealing import event_id
 
 log = logging.getLogger(__name__)
+
+FOLLOWER_ACTIVE = Gauge(
+    "waypoint_follower_active",
+    "1 while this process's follower holds its lock and runs (one replica at a time: the "
+    "relay's lease), 0 while it stands by or is down.",
+    ["service", "follower"],
+)
 
 
 class Stopping(Exception):
@@ -140,6 +148,7 @@ class LogFollower(ABC):
                 self._failed(f"{type(e).__name__}: {e}", None if is_transient(e) else e)
             finally:
                 self.active.clear()
+                FOLLOWER_ACTIVE.labels(self.schema, self.name).set(0)
             await _sleep_or_stop(stop, 1.0)
 
     def _failed(self, what: str, error: Exception | None) -> None:
@@ -190,6 +199,7 @@ class LogFollower(ABC):
             await conn.add_listener(channel, self.wake_local)
             self._recovered()
             self.active.set()
+            FOLLOWER_ACTIVE.labels(self.schema, self.name).set(1)
             self.following.set()
             while not stop.is_set():
                 self._wake.clear()
