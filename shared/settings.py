@@ -221,6 +221,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=2, ge=1)
     db_max_overflow: int = Field(default=18, ge=0)
     read_pool_size: int = Field(default=4, ge=1)
+    # What this process's connections are called in pg_stat_activity (None:
+    # `waypoint-<role>`); a replica's name (its pod's) tells who holds which connection.
+    db_application_name: str | None = Field(default=None, max_length=63)
     relay_batch_size: int = Field(default=500, ge=1)
     # How long JetStream waits for a consumer's ack before it redelivers the message
     # (set when a durable consumer is first created).
@@ -340,13 +343,23 @@ class Settings(BaseSettings):
 
     @cached_property
     def pg(self) -> PgParams:
-        return PgParams.from_url(self.database_url)
+        params = PgParams.from_url(self.database_url)
+        params.application_name = self.db_application_name or f"waypoint-{self.role}"
+        return params
 
 
 class PgParams:
     """The parts of a postgresql:// URL, for eventsourcing's POSTGRES_* keys and asyncpg."""
 
-    def __init__(self, host: str, port: int, user: str, password: str, dbname: str) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        user: str,
+        password: str,
+        dbname: str,
+        application_name: str | None = None,
+    ) -> None:
         self.host, self.port, self.user, self.password, self.dbname = (
             host,
             port,
@@ -354,6 +367,7 @@ class PgParams:
             password,
             dbname,
         )
+        self.application_name = application_name
 
     @classmethod
     def from_url(cls, url: str) -> PgParams:
@@ -374,6 +388,8 @@ class PgParams:
         from psycopg.conninfo import make_conninfo
 
         given = {"password": self.password} if self.password else {}
+        if self.application_name:
+            given["application_name"] = self.application_name
         return make_conninfo(
             host=self.host, port=self.port, user=self.user, dbname=self.dbname, **given
         )
@@ -385,6 +401,11 @@ class PgParams:
             "user": self.user,
             "password": self.password or None,
             "database": self.dbname,
+            **(
+                {"server_settings": {"application_name": self.application_name}}
+                if self.application_name
+                else {}
+            ),
         }
 
 

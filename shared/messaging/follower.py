@@ -124,7 +124,7 @@ class LogFollower(ABC):
             await self._load_position(conn)
             self.following.set()
             while not stop.is_set() and not conn.is_closed():
-                await _sleep_or_stop(stop, self.poll_seconds * 4)
+                await sleep_or_stop(stop, self.poll_seconds * 4)
         finally:
             self.following.clear()
             with contextlib.suppress(Exception):
@@ -149,7 +149,7 @@ class LogFollower(ABC):
             finally:
                 self.active.clear()
                 FOLLOWER_ACTIVE.labels(self.schema, self.name).set(0)
-            await _sleep_or_stop(stop, 1.0)
+            await sleep_or_stop(stop, 1.0)
 
     def _failed(self, what: str, error: Exception | None) -> None:
         """Log a failure once while it lasts (the same error again: quietly)."""
@@ -179,7 +179,7 @@ class LogFollower(ABC):
                 await self._load_position(conn)
                 self.following.set()
                 while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
-                    if await _sleep_or_stop(stop, self.poll_seconds * 4):
+                    if await sleep_or_stop(stop, self.poll_seconds * 4):
                         return
                 await conn.remove_listener(self.progress_channel, self._progress)
             async with conn.transaction():
@@ -313,7 +313,7 @@ class LogFollower(ABC):
             backoff = self.retry_backoff[min(attempts - 1, len(self.retry_backoff) - 1)]
             if letter is not None:
                 backoff = min(30.0, backoff * 2 ** max(0, attempts - self.dead_letter_after))
-            if self._stop is not None and await _sleep_or_stop(self._stop, backoff):
+            if self._stop is not None and await sleep_or_stop(self._stop, backoff):
                 raise Stopping
 
     async def _park(
@@ -473,7 +473,7 @@ class LogFollower(ABC):
         self._waiters = still
 
 
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
+async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
     """Sleep; True if `stop` was set meanwhile."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
