@@ -116,7 +116,9 @@ def service_from(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI
             await runtime.start()
             assert runtime.nc is not None
             # Every replica forgets a key destroyed anywhere (and announces its own).
-            broadcast = KeyBroadcast(vault, runtime.nc, settings.key_invalidation_subject)
+            broadcast = KeyBroadcast(
+                vault, runtime.nc, settings.key_invalidation_subject, service=spec.name
+            )
             await broadcast.start()
             for sql in (spec.schema_sql, *(r.schema_sql for r in spec.read_models)):
                 if sql:

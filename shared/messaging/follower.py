@@ -84,6 +84,10 @@ class LogFollower(ABC):
         self._open_in_place = False
         self._stop: asyncio.Event | None = None
         self._outage: str | None = None
+        # How often a standby replica tries for the lock (None: every `poll_seconds * 4`);
+        # a stand-in (a worker's relay) tries less often, so that a replica of the role
+        # whose work it is takes the lock first when the holder goes.
+        self.standby_poll_seconds: float | None = None
 
     def attach(self, dead_letters: DeadLetters, *, attempts: int) -> None:
         """Record events that fail `attempts` times in `dead_letters` (see `poison`)."""
@@ -178,8 +182,9 @@ class LogFollower(ABC):
                 await conn.add_listener(self.progress_channel, self._progress)
                 await self._load_position(conn)
                 self.following.set()
+                standby = self.standby_poll_seconds or self.poll_seconds * 4
                 while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
-                    if await sleep_or_stop(stop, self.poll_seconds * 4):
+                    if await sleep_or_stop(stop, standby):
                         return
                 await conn.remove_listener(self.progress_channel, self._progress)
             async with conn.transaction():

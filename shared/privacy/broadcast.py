@@ -27,10 +27,18 @@ from collections.abc import Callable
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from prometheus_client import Counter
 
 from shared.privacy.keyvault import KeyVault
 
 log = logging.getLogger(__name__)
+
+RECEIVED = Counter(
+    "waypoint_key_destructions_received",
+    "Announcements of a destroyed key this process received (and forgot the key), by the "
+    "service whose subscription received it.",
+    ["service"],
+)
 
 SUBJECT = "guidance.vault.key-destroyed"
 
@@ -39,9 +47,16 @@ class KeyBroadcast:
     """Announces this process's destroyed keys and forgets those destroyed elsewhere."""
 
     def __init__(
-        self, vault: KeyVault, nc: NATS, subject: str = SUBJECT, *, flush_seconds: float = 1.0
+        self,
+        vault: KeyVault,
+        nc: NATS,
+        subject: str = SUBJECT,
+        *,
+        service: str = "-",
+        flush_seconds: float = 1.0,
     ) -> None:
         self.vault = vault
+        self.service = service
         self.nc = nc
         self.subject = subject
         self.flush_seconds = flush_seconds
@@ -89,6 +104,7 @@ class KeyBroadcast:
             log.warning("%s: not a client id; ignored", self.subject)
             return
         self.received += 1
+        RECEIVED.labels(self.service).inc()
         self.vault.forget(client_id)
 
 

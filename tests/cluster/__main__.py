@@ -134,6 +134,14 @@ def report(r: Rehearsal) -> str:
     out.append(_grid(["consumer", *workers], rows))
     out += [
         "",
+        f"Key destructions announced (shared/privacy/broadcast.py), received by each process "
+        f"(erasures answered: {r.erasures}; each is announced by the request and again by "
+        "intake's erasure consumer; a process restarted or reconnecting meanwhile misses "
+        "some, then its cache's 5 s bound holds):",
+        "  " + ", ".join(f"{who} {n}" for who, n in r.announced.items()),
+    ]
+    out += [
+        "",
         f"PostgreSQL connections of the cluster's database: at most {r.connections_max} "
         "sampled; by application_name (idle, after phase 2; waypoint-all: the checker): "
         + ", ".join(f"{k} {v}" for k, v in r.connections.items()),

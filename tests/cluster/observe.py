@@ -81,6 +81,8 @@ class Watch:
         self.leases = {service: Lease(service) for service in SERVICES}
         # incarnation -> (consumer, outcome) -> messages, from its last scrape
         self.consumed: dict[str, Counter[tuple[str, str]]] = {}
+        # incarnation -> key destructions announced that it received (intake's subscription)
+        self.announced: dict[str, int] = {}
         # incarnation -> services whose relay it claimed active at its last scrape
         self.claims: dict[str, set[str]] = {}
         # most processes claiming one service's relay in one round of scrapes
@@ -182,15 +184,27 @@ class Watch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), SCRAPE_SECONDS)
 
+    def _metrics_urls(self) -> dict[str, str]:
+        urls = {
+            name: f"http://127.0.0.1:{port}/metrics"
+            for name, port in self.system.metrics_ports.items()
+        }
+        # A web process's registry holds its four services' metrics (one process).
+        for name in self.system.web_ports:
+            urls[name] = f"{self.system.web_url(name)}/intake/metrics"
+        return urls
+
     async def scrape_once(self, http: httpx.AsyncClient) -> None:
         claims: dict[str, list[str]] = defaultdict(list)
-        for name, port in self.system.metrics_ports.items():
+        for name, url in self._metrics_urls().items():
             process = self.system.processes.get(name)
             if process is None or process.poll() is not None:
                 continue
             try:
-                r = await http.get(f"http://127.0.0.1:{port}/metrics")
+                r = await http.get(url)
             except httpx.HTTPError:
+                continue
+            if r.status_code != 200:
                 continue
             who = self.system.incarnation(name)
             consumed: Counter[tuple[str, str]] = Counter()
@@ -206,6 +220,11 @@ class Watch:
                         and sample.value == 1
                     ):
                         active.add(sample.labels["service"])
+                    elif (
+                        sample.name == "waypoint_key_destructions_received_total"
+                        and sample.labels["service"] == "intake"
+                    ):
+                        self.announced[who] = int(sample.value)
             self.consumed[who] = consumed
             self.claims[who] = active
             for service in active:

@@ -103,6 +103,9 @@ class Rehearsal:
     claimed_twice: list[tuple[float, str, list[str]]]
     connections_max: int
     connections: dict[str, int]
+    # process incarnation -> key destructions announced it received; erasures answered
+    announced: dict[str, int] = field(default_factory=dict)
+    erasures: int = 0
     wall_seconds: float = 0.0
 
 
@@ -273,6 +276,8 @@ async def rehearse(
         claimed_twice=watch.claimed_twice,
         connections_max=watch.connections_max,
         connections=connections,
+        announced=dict(sorted(watch.announced.items())),
+        erasures=sum(c.ok for c in ledger.commands if c.name == "erase client"),
         wall_seconds=time.monotonic() - started,
     )
 
