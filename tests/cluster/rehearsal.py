@@ -318,7 +318,28 @@ def failures(r: Rehearsal) -> list[str]:
     for name in ("worker-1", "worker-2"):
         if totals.get(name, 0) == 0:
             out.append(f"{name} applied no consumer's message: the work was not shared")
+    for consumer, by_worker in consumer_split(r).items():
+        if sum(by_worker.values()) >= SHARED_FROM and 0 in by_worker.values():
+            out.append(f"{consumer}: its {sum(by_worker.values())} messages all on one worker")
     return out
+
+
+# A durable consumer with at least this many messages must have had some on both workers.
+SHARED_FROM = 20
+
+
+def consumer_split(r: Rehearsal) -> dict[str, dict[str, int]]:
+    """consumer -> worker replica (its incarnations together) -> messages applied."""
+    split: dict[str, dict[str, int]] = {}
+    for who, consumed in r.consumed.items():
+        if not who.startswith("worker"):
+            continue
+        replica = who.rstrip("'")
+        for (consumer, outcome), n in consumed.items():
+            if outcome == "applied":
+                by_worker = split.setdefault(consumer, {"worker-1": 0, "worker-2": 0})
+                by_worker[replica] = by_worker.get(replica, 0) + n
+    return split
 
 
 def worker_totals(r: Rehearsal) -> dict[str, int]:
