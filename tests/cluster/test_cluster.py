@@ -82,6 +82,21 @@ def test_the_stream_gets_a_new_leader_and_commands_go_on(rehearsal: Rehearsal) -
     assert rehearsal.role_fault.recovery_seconds is not None
 
 
+def test_every_replica_is_told_of_every_destroyed_key(rehearsal: Rehearsal) -> None:
+    """Each erasure is announced twice (by the request, and by intake's erasure consumer);
+    a replica that ran throughout heard at least one announcement per erasure."""
+    assert rehearsal.erasures > 0
+    throughout = [
+        f"{role}-{n}"
+        for role in ("web", "relay", "worker")
+        for n in (1, 2)
+        if f"{role}-{n}" not in rehearsal.role_fault.killed
+    ]
+    assert len(throughout) == 3
+    for who in throughout:
+        assert rehearsal.announced.get(who, 0) >= rehearsal.erasures, rehearsal.announced
+
+
 def test_both_workers_share_the_consumers_work(rehearsal: Rehearsal) -> None:
     totals = worker_totals(rehearsal)
     assert totals.get("worker-1", 0) > 0 and totals.get("worker-2", 0) > 0, totals
