@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test k8s faults fuzz lint format bench asyncapi clean
+.PHONY: install run test k8s faults cluster fuzz lint format bench asyncapi clean
 
 $(STAMP): pyproject.toml constraints.txt services/console/assets.json
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,9 @@ k8s: $(STAMP) $(TOOLS_STAMP) $(CRD_STAMP) ## only deploy/k8s's checks: render bo
 
 faults: $(STAMP) ## every fault scenario (kill -9, NATS down, PostgreSQL backends terminated or restarted, paused worker) longer; prints a table
 	$(PY) -m tests.faults
+
+cluster: $(STAMP) ## the cluster rehearsal: 3-node NATS (R3 streams), two replicas of web, relay and worker, the stream leader and a replica of each role killed; prints its tables
+	$(PY) -m tests.cluster
 
 fuzz: $(STAMP) ## the API fuzzer (schemathesis) over the four OpenAPI documents with a large budget
 	$(PY) -m tests.fuzz

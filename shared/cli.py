@@ -245,6 +245,10 @@ def worker(
     os.environ["GUIDANCE_ROLE"] = role
     settings = get_settings()
     tune_process(settings)
+    if settings.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, addr=settings.host)
 
     async def work() -> None:
         stop = asyncio.Event()
@@ -369,7 +373,10 @@ async def _tail(url: str, subject: str, as_json: bool, count: int | None) -> Non
     import nats
     from nats.errors import NoServersError
 
-    parts = urlsplit(url)
+    from shared.settings import nats_servers
+
+    servers = nats_servers(url)
+    parts = urlsplit(servers[0])
     try:
         # A plain TCP probe first: nats-py logs a traceback per failed attempt.
         with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 4222), 2):
@@ -382,7 +389,7 @@ async def _tail(url: str, subject: str, as_json: bool, count: int | None) -> Non
 
     try:
         nc = await nats.connect(
-            url,
+            servers,
             connect_timeout=2,
             allow_reconnect=False,
             max_reconnect_attempts=1,  # 0 would mean "for ever" to nats-py

@@ -34,7 +34,14 @@ def nats_binary() -> str:
 
 
 def nats_answers(url: str, timeout: float = 1.0) -> bool:
-    """True when a NATS server with JetStream answers at `url`."""
+    """True when a NATS server with JetStream answers at `url` (at one of its servers,
+    for a comma-separated cluster's list)."""
+    from shared.settings import nats_servers
+
+    return any(_nats_answers(server, timeout) for server in nats_servers(url))
+
+
+def _nats_answers(url: str, timeout: float) -> bool:
 
     async def probe() -> bool:
         import nats

@@ -57,7 +57,9 @@ async def snapshot(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
 
 
 # Seconds a worker waits before standing in for the web processes' projection or the
-# relay process's relay (which normally hold their locks by then).
+# relay process's relay (which normally hold their locks by then), and between its tries
+# for the lock while another holds it (a web or relay replica, trying every
+# `4 * GUIDANCE_RELAY_POLL_SECONDS`, takes it first when the holder goes).
 STAND_IN_DELAY = 5.0
 
 
@@ -122,7 +124,7 @@ class Runtime:
 
     async def start(self) -> None:
         self.nc = await nats.connect(
-            self.settings.nats_url,
+            self.settings.nats_servers,
             name=f"waypoint-{self.service}",
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
@@ -184,6 +186,7 @@ class Runtime:
                 else:
                     continue
             elif role == "worker" and name in ("projection", "relay"):
+                follower.standby_poll_seconds = STAND_IN_DELAY
                 self.spawn(name, _later(follower.run, STAND_IN_DELAY))
             else:
                 self.spawn(name, follower.run)

@@ -156,6 +156,10 @@ def tune_process(settings: Settings) -> None:
     # A thread back from a database round trip (holding the event table's lock) waits
     # for the GIL up to the switch interval; 5 ms by default makes saves convoy.
     sys.setswitchinterval(settings.gil_switch_interval)
+    # The event store's connections (libpq, through the eventsourcing library) are
+    # named as the others are (GUIDANCE_DB_APPLICATION_NAME), unless PGAPPNAME says.
+    if settings.pg.application_name:
+        os.environ.setdefault("PGAPPNAME", settings.pg.application_name)
 
 
 def uvicorn_options() -> dict[str, Any]:

@@ -39,6 +39,7 @@ from shared.messaging.follower import LogFollower
 from shared.messaging.reactions import Reactions, ReadModel
 from shared.messaging.relay import service_relay
 from shared.privacy import KeyVault
+from shared.privacy.broadcast import KeyBroadcast
 from shared.privacy.erasure import erasure_consumer
 from shared.privacy.export import start_export_responder
 from shared.runtime import Runtime, key_vault
@@ -110,8 +111,15 @@ def service_from(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI
         vault = await run_in_threadpool(key_vault, settings)
         application = await run_in_threadpool(spec.application, settings, vault)
         runtime = Runtime(settings, spec.name)
+        broadcast: KeyBroadcast | None = None
         try:
             await runtime.start()
+            assert runtime.nc is not None
+            # Every replica forgets a key destroyed anywhere (and announces its own).
+            broadcast = KeyBroadcast(
+                vault, runtime.nc, settings.key_invalidation_subject, service=spec.name
+            )
+            await broadcast.start()
             for sql in (spec.schema_sql, *(r.schema_sql for r in spec.read_models)):
                 if sql:
                     await runtime.ensure_tables(sql)
@@ -163,6 +171,8 @@ def service_from(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI
             yield
         finally:
             app.state.runtime = None
+            if broadcast is not None:
+                await broadcast.stop()
             await runtime.close()
             application.close()
 

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GUIDANCE_", extra="ignore")
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    # One server, or a NATS cluster's servers separated by commas (the client connects to
+    # one of them and fails over to the others; see `nats_servers`).
     nats_url: str = "nats://127.0.0.1:4222"
     auth_mode: Literal["dev", "oidc"] = "dev"
     # Dev mode: the organisation of the demo people (`waypoint tokens`, the console's dev
@@ -219,6 +221,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=2, ge=1)
     db_max_overflow: int = Field(default=18, ge=0)
     read_pool_size: int = Field(default=4, ge=1)
+    # What this process's connections are called in pg_stat_activity (None:
+    # `waypoint-<role>`); a replica's name (its pod's) tells who holds which connection.
+    db_application_name: str | None = Field(default=None, max_length=63)
     relay_batch_size: int = Field(default=500, ge=1)
     # How long JetStream waits for a consumer's ack before it redelivers the message
     # (set when a durable consumer is first created).
@@ -227,6 +232,12 @@ class Settings(BaseSettings):
     stream_duplicate_window_seconds: int = Field(default=3600, ge=120)
     stream_replicas: int = Field(default=1, ge=1, le=5)
     key_cache_seconds: float = Field(default=5.0, ge=0)
+    # Where a destroyed key is announced to every process (core NATS; see
+    # shared/privacy/broadcast.py), so that no replica's key cache outlives an erasure by
+    # more than the announcement's round trip.
+    key_invalidation_subject: str = Field(
+        default="guidance.vault.key-destroyed", pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+    )
     # The audit chain's head is signed every this many links (and on demand).
     audit_checkpoint_every: int = Field(default=1000, ge=1)
     # A client's export (GDPR Art. 15/20) asks each service over NATS request-reply on
@@ -246,6 +257,10 @@ class Settings(BaseSettings):
     ready_dead_letter_grace_seconds: float = Field(default=0.0, ge=0)
     host: str = "127.0.0.1"
     port: int = 8000
+    # A `waypoint worker` (roles relay and worker, which serve no HTTP) serves its
+    # Prometheus metrics (consumers' messages, followers' lag and lease) on this port of
+    # `host`; None: none. The web role has them at `/<service>/metrics`.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     # The largest request body accepted (413 beyond it); no command needs a tenth of it.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
@@ -311,6 +326,11 @@ class Settings(BaseSettings):
             return self.auth_mode == "oidc" and not self.oidc_jwks_url
         return self.auth_mode == "oidc" and self.oidc_discovery
 
+    @property
+    def nats_servers(self) -> list[str]:
+        """The servers of `nats_url` (a comma-separated list: a cluster's servers)."""
+        return nats_servers(self.nats_url)
+
     @cached_property
     def master_key_bytes(self) -> bytes:
         assert self.master_key is not None
@@ -323,13 +343,23 @@ class Settings(BaseSettings):
 
     @cached_property
     def pg(self) -> PgParams:
-        return PgParams.from_url(self.database_url)
+        params = PgParams.from_url(self.database_url)
+        params.application_name = self.db_application_name or f"waypoint-{self.role}"
+        return params
 
 
 class PgParams:
     """The parts of a postgresql:// URL, for eventsourcing's POSTGRES_* keys and asyncpg."""
 
-    def __init__(self, host: str, port: int, user: str, password: str, dbname: str) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        user: str,
+        password: str,
+        dbname: str,
+        application_name: str | None = None,
+    ) -> None:
         self.host, self.port, self.user, self.password, self.dbname = (
             host,
             port,
@@ -337,6 +367,7 @@ class PgParams:
             password,
             dbname,
         )
+        self.application_name = application_name
 
     @classmethod
     def from_url(cls, url: str) -> PgParams:
@@ -357,6 +388,8 @@ class PgParams:
         from psycopg.conninfo import make_conninfo
 
         given = {"password": self.password} if self.password else {}
+        if self.application_name:
+            given["application_name"] = self.application_name
         return make_conninfo(
             host=self.host, port=self.port, user=self.user, dbname=self.dbname, **given
         )
@@ -368,7 +401,21 @@ class PgParams:
             "user": self.user,
             "password": self.password or None,
             "database": self.dbname,
+            **(
+                {"server_settings": {"application_name": self.application_name}}
+                if self.application_name
+                else {}
+            ),
         }
+
+
+def nats_servers(url: str) -> list[str]:
+    """`nats://a:4222,nats://b:4222` as the list the NATS client takes (which, given one
+    string, would read it as one server's address)."""
+    servers = [part.strip() for part in url.split(",") if part.strip()]
+    if not servers:
+        raise ValueError("GUIDANCE_NATS_URL names no server")
+    return servers
 
 
 @cache

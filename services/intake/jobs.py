@@ -68,11 +68,11 @@ ORDER BY coalesce(max(cs.closed_at), cl.registered_at), cl.client_id
 
 
 async def expired_clients(
-    pool: asyncpg.Pool, cutoff: datetime, organisation: str | None = None
+    db: asyncpg.Pool | asyncpg.Connection, cutoff: datetime, organisation: str | None = None
 ) -> list[dict[str, Any]]:
     """The clients (of one organisation, or all) whose every case closed, or who never
     had one, before `cutoff`."""
-    rows = await pool.fetch(EXPIRED_SQL, cutoff, organisation)
+    rows = await db.fetch(EXPIRED_SQL, cutoff, organisation)
     return [{**dict(r), "client_id": uuid.UUID(str(r["client_id"]))} for r in rows]
 
 
@@ -131,7 +131,9 @@ class RetentionJob:
         async with self.pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self.lock_key):
                 return None
-            report.expired = await expired_clients(self.pool, report.cutoff, self.organisation)
+            # On the connection that holds the lock: a second one from the pool would wait
+            # for ever when the pool has one (GUIDANCE_READ_POOL_SIZE=1).
+            report.expired = await expired_clients(conn, report.cutoff, self.organisation)
             if not apply:
                 return report
             for row in report.expired:

@@ -67,7 +67,9 @@ class OverdueJob:
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self.lock_key):
                 return None
             marked: list[uuid.UUID] = []
-            for referral_id in await awaiting_answer(self.pool):
+            # On the connection that holds the lock: a second one from the pool would wait
+            # for ever when the pool has one (GUIDANCE_READ_POOL_SIZE=1).
+            for referral_id in await awaiting_answer(conn):
                 if await run_in_threadpool(self._detect, referral_id):
                     marked.append(referral_id)
         if marked:

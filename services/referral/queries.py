@@ -81,9 +81,9 @@ async def list_referrals(
     return [_row(r) for r in rows], int(total)
 
 
-async def awaiting_answer(pool: asyncpg.Pool) -> list[uuid.UUID]:
+async def awaiting_answer(db: asyncpg.Pool | asyncpg.Connection) -> list[uuid.UUID]:
     """Referrals sent and not yet answered nor marked overdue."""
-    rows = await pool.fetch(
+    rows = await db.fetch(
         "SELECT referral_id FROM referral.referrals_view "
         "WHERE status IN ('sent', 'acknowledged') AND NOT overdue ORDER BY sent_at"
     )

@@ -28,12 +28,20 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
+from prometheus_client import Counter
 from pydantic import ValidationError
 
 from shared.messaging.deadletters import DeadLetters, describe, is_transient
 from shared.messaging.envelope import CloudEvent, stream_name, subject_for
 
 log = logging.getLogger(__name__)
+
+CONSUMED = Counter(
+    "waypoint_consumer_messages",
+    "Messages a durable consumer processed in this process: applied, or a duplicate of "
+    "one applied before (each then acknowledged).",
+    ["consumer", "outcome"],
+)
 
 
 class Consumer(ABC):
@@ -73,6 +81,17 @@ class Consumer(ABC):
         self.dead_letter_after = 5
         self.dead_lettered = 0
         self._outage: str | None = None
+
+    def count(self, applied: int, duplicates: int) -> None:
+        """Count messages whose effect committed here (`applied`) or had been applied
+        before (`duplicates`): on the consumer and in this process's metrics, so that
+        how several replicas share a durable consumer's work can be seen."""
+        self.applied += applied
+        self.duplicates += duplicates
+        if applied:
+            CONSUMED.labels(self.name, "applied").inc(applied)
+        if duplicates:
+            CONSUMED.labels(self.name, "duplicate").inc(duplicates)
 
     def attach(self, dead_letters: DeadLetters, *, attempts: int) -> None:
         """Set a message whose effect failed on `attempts` deliveries aside in `dead_letters`."""
@@ -212,10 +231,7 @@ class Consumer(ABC):
             # after enough deliveries, set it aside so that the others go on.
             await self._failed_effect(msg, event, e)
             return
-        if applied:
-            self.applied += 1
-        else:
-            self.duplicates += 1
+        self.count(int(applied), int(not applied))
         await msg.ack_sync()
 
     async def _failed_effect(self, msg: Msg, event: CloudEvent, error: Exception) -> None:

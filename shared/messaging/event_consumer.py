@@ -76,8 +76,7 @@ class EventConsumer(Consumer):
             for msg, _ in segment:
                 await self.process(msg)
             return
-        self.applied += applied
-        self.duplicates += len(segment) - applied
+        self.count(applied, len(segment) - applied)
         await ack_all(segment)
 
     def _apply_batch(self, events: list[CloudEvent]) -> int:

@@ -19,12 +19,20 @@ from typing import Any
 
 import asyncpg
 from eventsourcing.persistence import Notification
+from prometheus_client import Gauge
 
 from shared.eventstore import ServiceApplication
 from shared.messaging.deadletters import DeadLetters, describe, is_transient
 from shared.privacy.sealing import event_id
 
 log = logging.getLogger(__name__)
+
+FOLLOWER_ACTIVE = Gauge(
+    "waypoint_follower_active",
+    "1 while this process's follower holds its lock and runs (one replica at a time: the "
+    "relay's lease), 0 while it stands by or is down.",
+    ["service", "follower"],
+)
 
 
 class Stopping(Exception):
@@ -76,6 +84,10 @@ class LogFollower(ABC):
         self._open_in_place = False
         self._stop: asyncio.Event | None = None
         self._outage: str | None = None
+        # How often a standby replica tries for the lock (None: every `poll_seconds * 4`);
+        # a stand-in (a worker's relay) tries less often, so that a replica of the role
+        # whose work it is takes the lock first when the holder goes.
+        self.standby_poll_seconds: float | None = None
 
     def attach(self, dead_letters: DeadLetters, *, attempts: int) -> None:
         """Record events that fail `attempts` times in `dead_letters` (see `poison`)."""
@@ -116,7 +128,7 @@ class LogFollower(ABC):
             await self._load_position(conn)
             self.following.set()
             while not stop.is_set() and not conn.is_closed():
-                await _sleep_or_stop(stop, self.poll_seconds * 4)
+                await sleep_or_stop(stop, self.poll_seconds * 4)
         finally:
             self.following.clear()
             with contextlib.suppress(Exception):
@@ -140,7 +152,8 @@ class LogFollower(ABC):
                 self._failed(f"{type(e).__name__}: {e}", None if is_transient(e) else e)
             finally:
                 self.active.clear()
-            await _sleep_or_stop(stop, 1.0)
+                FOLLOWER_ACTIVE.labels(self.schema, self.name).set(0)
+            await sleep_or_stop(stop, 1.0)
 
     def _failed(self, what: str, error: Exception | None) -> None:
         """Log a failure once while it lasts (the same error again: quietly)."""
@@ -169,8 +182,9 @@ class LogFollower(ABC):
                 await conn.add_listener(self.progress_channel, self._progress)
                 await self._load_position(conn)
                 self.following.set()
+                standby = self.standby_poll_seconds or self.poll_seconds * 4
                 while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
-                    if await _sleep_or_stop(stop, self.poll_seconds * 4):
+                    if await sleep_or_stop(stop, standby):
                         return
                 await conn.remove_listener(self.progress_channel, self._progress)
             async with conn.transaction():
@@ -190,6 +204,7 @@ class LogFollower(ABC):
             await conn.add_listener(channel, self.wake_local)
             self._recovered()
             self.active.set()
+            FOLLOWER_ACTIVE.labels(self.schema, self.name).set(1)
             self.following.set()
             while not stop.is_set():
                 self._wake.clear()
@@ -303,7 +318,7 @@ class LogFollower(ABC):
             backoff = self.retry_backoff[min(attempts - 1, len(self.retry_backoff) - 1)]
             if letter is not None:
                 backoff = min(30.0, backoff * 2 ** max(0, attempts - self.dead_letter_after))
-            if self._stop is not None and await _sleep_or_stop(self._stop, backoff):
+            if self._stop is not None and await sleep_or_stop(self._stop, backoff):
                 raise Stopping
 
     async def _park(
@@ -463,7 +478,7 @@ class LogFollower(ABC):
         self._waiters = still
 
 
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
+async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
     """Sleep; True if `stop` was set meanwhile."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)

@@ -72,8 +72,7 @@ class ReadModelConsumer(Consumer):
             for msg, _ in ours:
                 await self.process(msg)
             return
-        self.applied += applied
-        self.duplicates += len(ours) - applied
+        self.count(applied, len(ours) - applied)
         await ack_all(ours)
 
     async def _apply_in(

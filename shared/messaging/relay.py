@@ -28,7 +28,7 @@ from nats.js.errors import NotFoundError
 from shared.contracts import IntegrationEvent
 from shared.eventstore import ServiceApplication
 from shared.messaging.envelope import CloudEvent, stream_name, subject_for
-from shared.messaging.follower import LogFollower
+from shared.messaging.follower import LogFollower, Stopping, sleep_or_stop
 from shared.privacy.sealing import event_id
 
 if TYPE_CHECKING:
@@ -91,6 +91,9 @@ class Relay(LogFollower):
     # Publishing fails on the broker, almost never on an event, and skipping one would
     # lose a publication: retried as it is (a relay that does not move shows as lag).
     poison = "retry"
+    # How long a batch the broker does not acknowledge is retried before the lease is
+    # given up (see `_publish_keeping_the_lease`).
+    lease_patience_seconds = 30.0
 
     def __init__(
         self,
@@ -132,6 +135,45 @@ class Relay(LogFollower):
 
     async def handle(self, conn: asyncpg.Connection, batch: Sequence[Notification]) -> None:
         envelopes = self.envelopes(batch)
+        await self._publish_keeping_the_lease(envelopes)
+        acked = time.time()
+        for env in envelopes:
+            self.lags.append(acked - _ts(env.time))
+        self.published += len(envelopes)
+        await self.save_position(conn, batch[-1].id)
+
+    async def _publish_keeping_the_lease(self, envelopes: list[CloudEvent]) -> None:
+        """Publish the batch, retried for up to `lease_patience_seconds` while the broker
+        does not acknowledge it (a stream electing a new leader, a node restarting). The
+        lease is kept meanwhile: a NATS outage is the same for every replica, and giving
+        the lease up would hand publishing to whichever process polls first (a worker's
+        stand-in, which then keeps it). Beyond the patience the error is raised and the
+        lease released, so that a replica that can reach NATS may take over."""
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                await self._publish(envelopes)
+                if attempt:
+                    log.info("%s relay: publishing again", self.service)
+                return
+            except Exception as e:
+                attempt += 1
+                if time.monotonic() - started > self.lease_patience_seconds:
+                    raise
+                if attempt == 1:
+                    log.warning(
+                        "%s relay: NATS did not acknowledge a batch (%s: %s); retrying "
+                        "with the lease held",
+                        self.service,
+                        type(e).__name__,
+                        e,
+                    )
+            stop = self._stop
+            if stop is not None and await sleep_or_stop(stop, min(2.0, 0.2 * attempt)):
+                raise Stopping
+
+    async def _publish(self, envelopes: list[CloudEvent]) -> None:
         futures = []
         for env in envelopes:
             futures.append(
@@ -143,11 +185,6 @@ class Relay(LogFollower):
             )
         # Every ack of the batch, or an exception and the position stays where it was.
         await asyncio.wait_for(asyncio.gather(*futures), timeout=10)
-        acked = time.time()
-        for env in envelopes:
-            self.lags.append(acked - _ts(env.time))
-        self.published += len(envelopes)
-        await self.save_position(conn, batch[-1].id)
 
 
 def _ts(moment: datetime) -> float:

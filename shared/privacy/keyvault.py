@@ -3,10 +3,17 @@
 All services share the vault table (schema `vault`). Destroying a client's key is
 the erasure ("crypto-shredding"): every sealed copy of that client's data, in any
 event store, stream or backup, becomes unreadable at once.
+
+Each process caches unwrapped keys for `cache_seconds`. With several processes (replicas)
+a key destroyed in one would stay usable in the others' caches until then: so a destroy
+is announced (`announce_with`; `shared/privacy/broadcast.py` sends it over NATS to every
+process, whose vault then `forget`s the key), and the cache's time limit bounds the
+window should an announcement be lost.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -20,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # What a personal field reads as once its client's key is destroyed.
 ERASED = "ERASED"
@@ -61,6 +69,8 @@ class KeyVault:
         self._cache: dict[uuid.UUID, tuple[bytes | None, float]] = {}
         self._cache_seconds = cache_seconds
         self._lock = threading.Lock()
+        self._generation = 0
+        self._announcers: list[Callable[[uuid.UUID], None]] = []
         with self._pool.connection() as conn:
             # Serialise the DDL: several services may start at once.
             conn.execute("SELECT pg_advisory_lock(7420001)")
@@ -88,15 +98,30 @@ class KeyVault:
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(client_id)
+            generation = self._generation
         if hit is not None and (now - hit[1] < self._cache_seconds or hit[0] is None):
             # A destroyed key never comes back, so a None is cached for good.
             return hit[0]
         wrapped = self._retry(lambda: self._fetch(client_id, create=create))
         key = self._unwrap(client_id, wrapped) if wrapped is not None else None
         if key is not None or self._retry(lambda: self._is_destroyed(client_id, wrapped, create)):
-            with self._lock:
-                self._cache[client_id] = (key, now)
+            self._remember(client_id, key, now, generation)
         return key
+
+    def _remember(
+        self, client_id: uuid.UUID, key: bytes | None, at: float, generation: int
+    ) -> None:
+        """Cache what a fetch that began at `generation` found, unless a key was forgotten
+        since (it may have been read just before its destruction was announced) or the
+        key is known destroyed here."""
+        with self._lock:
+            if key is not None:
+                if generation != self._generation:
+                    return
+                known = self._cache.get(client_id)
+                if known is not None and known[0] is None:
+                    return
+            self._cache[client_id] = (key, at)
 
     def keys_for(self, client_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, bytes | None]:
         """Several clients' data keys, those not cached fetched in one query (none is
@@ -105,6 +130,7 @@ class KeyVault:
         found: dict[uuid.UUID, bytes | None] = {}
         missing: list[uuid.UUID] = []
         with self._lock:
+            generation = self._generation
             for client_id in dict.fromkeys(client_ids):
                 hit = self._cache.get(client_id)
                 if hit is not None and (now - hit[1] < self._cache_seconds or hit[0] is None):
@@ -128,8 +154,7 @@ class KeyVault:
             wrapped, destroyed = rows.get(client_id, (None, False))
             key = self._unwrap(client_id, wrapped) if wrapped is not None else None
             if key is not None or destroyed:
-                with self._lock:
-                    self._cache[client_id] = (key, now)
+                self._remember(client_id, key, now, generation)
             found[client_id] = key
         return found
 
@@ -164,8 +189,39 @@ class KeyVault:
         return bytes(row[0]) if row and row[0] is not None else None
 
     def destroy(self, client_id: uuid.UUID, *, by: str, reason: str) -> bool:
-        """Destroy the client's key for good; True if this call destroyed a key. Idempotent."""
-        return self._retry(lambda: self._destroy(client_id, by=by, reason=reason))
+        """Destroy the client's key for good; True if this call destroyed a key. Idempotent.
+
+        Announced every time (once destroyed), so that a destroy repeated after the first
+        one's process died before announcing it announces it still."""
+        destroyed = self._retry(lambda: self._destroy(client_id, by=by, reason=reason))
+        self._announce(client_id)
+        return destroyed
+
+    def announce_with(self, announce: Callable[[uuid.UUID], None]) -> Callable[[], None]:
+        """Have `announce(client_id)` called after each destroy (the latest of those given
+        and not withdrawn: one announcement per destroy, whatever the services sharing
+        this vault); the function that withdraws it."""
+        with self._lock:
+            self._announcers.append(announce)
+
+        def withdraw() -> None:
+            with self._lock:
+                if announce in self._announcers:
+                    self._announcers.remove(announce)
+
+        return withdraw
+
+    def _announce(self, client_id: uuid.UUID) -> None:
+        with self._lock:
+            announce = self._announcers[-1] if self._announcers else None
+        if announce is None:
+            return
+        try:
+            announce(client_id)
+        except Exception:
+            # The key is destroyed all the same; the others' caches expire within
+            # `cache_seconds`.
+            log.warning("the destroyed key of %s was not announced", client_id, exc_info=True)
 
     def _destroy(self, client_id: uuid.UUID, *, by: str, reason: str) -> bool:
         with self._pool.connection() as conn, conn.transaction():
@@ -189,9 +245,14 @@ class KeyVault:
 
     def forget(self, client_id: uuid.UUID) -> None:
         """Drop the cached key: the next use asks the vault (after another process
-        destroyed it, this one must not go on using its cached copy)."""
+        destroyed it, this one must not go on using its cached copy). A fetch under way
+        meanwhile does not cache what it read."""
         with self._lock:
-            self._cache.pop(client_id, None)
+            self._generation += 1
+            hit = self._cache.get(client_id)
+            if hit is not None and hit[0] is not None:
+                # A known destruction stays known: destroyed keys never come back.
+                del self._cache[client_id]
 
     def destruction(self, client_id: uuid.UUID) -> dict[str, Any] | None:
         """When, by whom and why the client's key was destroyed; None while it exists."""
@@ -233,6 +294,8 @@ class MemoryKeyVault(KeyVault):
         self._cache = {}
         self._cache_seconds = 0.0
         self._lock = threading.Lock()
+        self._generation = 0
+        self._announcers = []
         # client_id -> (wrapped key or None, destroyed_at, destroyed_by, reason)
         self._rows: dict[uuid.UUID, tuple[bytes | None, datetime | None, str, str]] = {}
 

@@ -38,6 +38,7 @@ from services.referral.publications import PUBLICATIONS as REFERRAL_PUBLICATIONS
 from shared.messaging.envelope import stream_name
 from shared.privacy.sealing import event_id
 from shared.serve import SERVICES
+from shared.settings import nats_servers
 from tests.faults.system import System
 from tests.faults.workload import INTAKE, Command, Journey, Ledger
 
@@ -300,7 +301,7 @@ async def check(
     commands = [c for c in ledger.commands if c.scenario == scenario]
     journeys = [j for j in ledger.journeys if j.scenario == scenario]
     result.journeys = len(journeys)
-    nc = await nats.connect(system.nats_url, max_reconnect_attempts=-1)
+    nc = await nats.connect(nats_servers(system.nats_url), max_reconnect_attempts=-1)
     conn = await connect(system)
     try:
         js = nc.jetstream()
