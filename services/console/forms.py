@@ -43,6 +43,9 @@ DONE = {
     "portfolio-standard": N_("The portfolio is compared with the standard: judge its items."),
     "evidence": N_("The evidence is added to the portfolio."),
     "evidence-items": N_("The evidence is linked to the items it proves."),
+    "evidence-withdrawn": N_(
+        "The evidence is withdrawn from the portfolio. Judge again the items it was linked to."
+    ),
     "judgement": N_("The item's judgement is recorded."),
     "analysis": N_("The competence analysis is saved."),
     "analysis-removed": N_("The competence is taken out of the analysis."),

@@ -55,6 +55,7 @@ NEW_EVIDENCE_FIELDS = {
 }
 STANDARD_FIELDS = {"standard_id": N_("Choose a standard of the list.")}
 EVIDENCE_FIELDS = {"items": N_("Choose items of the standard.")}
+WITHDRAWAL_FIELDS = {"reason": N_("Say why the evidence is withdrawn (at most 2000 characters).")}
 JUDGEMENT_FIELDS = {
     "judgement": N_("Choose proven, partly or not yet."),
     "comment": N_("The comment is at most 2000 characters."),
@@ -374,6 +375,7 @@ async def change_plan(
         or (
             path.startswith("portfolio/")
             and path not in ("portfolio/gaps/training-needs", "portfolio/evidence")
+            and not path.endswith("/withdrawal")
         )
         else "POST"
     )
@@ -714,6 +716,30 @@ async def link_evidence(
         form,
         anchor="portfolio",
         done="evidence-items",
+    )
+
+
+@router.post("/plans/{plan_id}/portfolio/evidence/{evidence_id}/withdrawal")
+async def withdraw_evidence(
+    request: Request, plan_id: uuid.UUID, evidence_id: uuid.UUID, page: SignedIn
+) -> Response:
+    """A piece of evidence added by mistake taken out of the portfolio, saying why (its
+    links to the standard's items go with it; the judgements stay)."""
+    form = await request.form()
+    page.check_csrf(form)
+    values = texts(form, "reason")
+    return await change_plan(
+        request,
+        page,
+        plan_id,
+        f"withdraw-{evidence_id}",
+        f"portfolio/evidence/{evidence_id}/withdrawal",
+        values,
+        WITHDRAWAL_FIELDS,
+        values,
+        form,
+        anchor="evidence-heading",
+        done="evidence-withdrawn",
     )
 
 

@@ -29,6 +29,7 @@ class PlanningApplication(ServiceApplication):
             subject="client_id",
         ),
         Plan.EvidenceAdded: PersonalFields(("title", "description"), subject="client_id"),
+        Plan.EvidenceWithdrawn: PersonalFields(("reason",), subject="client_id"),
         Plan.PortfolioAssessed: PersonalFields(("comparison",), subject="client_id"),
         Plan.EvidenceLinked: PersonalFields(("esco_uris",), subject="client_id"),
         Plan.PortfolioItemJudged: PersonalFields(("comment",), subject="client_id"),

@@ -95,6 +95,7 @@ class PlanningProjection(Projection):
         Plan.ActionCancelled: updated(),
         Plan.CompetenceAnalysisRecorded: updated(),
         Plan.EvidenceAdded: updated(),
+        Plan.EvidenceWithdrawn: updated(),
         Plan.PortfolioAssessed: updated(),
         Plan.PortfolioStandardChosen: updated(),
         Plan.EvidenceLinked: updated(),

@@ -167,8 +167,9 @@ class PlanningSection(_Part):
     )
     plans: list[dict[str, Any]] = Field(
         description="Each plan: type, goals by priority with their actions and owners, "
-        "competence analysis, portfolio, career question, insights, choices and decisions "
-        "with their reasons, support needs, the actions' products (CVs, job applications "
+        "competence analysis, portfolio (evidence withdrawn from it is not listed: its "
+        "withdrawal, with why, is in `history`), career question, insights, choices and "
+        "decisions with their reasons, support needs, the actions' products (CVs, job applications "
         "with their employer, job, status and answers), the instruments used with their "
         "results and interpretation, agreements, every agreed version with its "
         "content, and the history of every change (`history`)."

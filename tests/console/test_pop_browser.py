@@ -5,7 +5,8 @@ kept) and the support the client needs (refused first: "other" unsaid); in the
 competence analysis, picks the career target among ESCO's occupations and a skill by
 searching its Dutch label, with the client's and the counsellor's levels; the portfolio's
 EVC standard chosen, an evidence linked to its items, each item judged, its table
-per item, its gaps made training needs with a button; the plan is
+per item, an evidence added by mistake withdrawn (refused first without why), its gaps
+made training needs with a button; the plan is
 revised, agreed again, the versions page says what changed; the action's job application
 is recorded (refused first without its employer) and moved on with the employer's answer,
 the plan staying agreed; an interest test's result is recorded (refused first without it)
@@ -37,6 +38,7 @@ POSITION = "Zorgkundige (deeltijds)"
 ANSWER = "Uitgenodigd voor een gesprek op donderdag."
 RESULT = "Sociaal en onderzoekend: S-I-A."
 READING = "Past bij de wens om met mensen te werken; zorg verkennen."
+MISTAKEN = "Diploma van een andere klant"
 
 
 def test_a_counsellor_records_the_question_insights_decisions_and_support_needs(
@@ -170,6 +172,46 @@ def test_a_counsellor_records_the_question_insights_decisions_and_support_needs(
         assert "geen attest" in first_aid
         assert t(NL, "Not yet") in page.locator("#portfolio-item-B1-K1-W3").inner_text()
         visit.check("portfolio")
+        # A piece of evidence added by mistake and linked, then withdrawn: refused first
+        # without saying why (at that field); then it leaves the portfolio with its links,
+        # and the judgement of the item it was linked to stays.
+        page.click("#evidence-add")
+        page.fill("#evidence-title", MISTAKEN)
+        page.select_option("#evidence-kind", "diploma")
+        page.fill("#evidence-date", "2023-06-30")
+        page.click("#evidence-submit")
+        assert "done=evidence" in page.url
+        ids = [
+            i[len("evidence-") :]
+            for i in page.locator("div.evidence").evaluate_all("divs => divs.map(d => d.id)")
+        ]
+        [mistaken] = [i for i in ids if i != evidence_id]
+        page.check(f"#evidence-{mistaken}-items-B1-K1-W3")
+        page.click(f"#evidence-{mistaken}-submit")
+        assert MISTAKEN in page.locator("#portfolio-item-B1-K1-W3").inner_text()
+        page.locator(f"#withdraw-{mistaken} summary").click()
+        page.click(f"#withdraw-{mistaken}-submit")
+        assert page.locator(f"#withdraw-{mistaken}-reason-error").count() == 1
+        assert page.locator(f"#withdraw-{mistaken}-reason").get_attribute("aria-invalid") == "true"
+        assert page.locator("div.evidence").count() == 2
+        visit.check("evidence-withdrawal-refused")
+        page.fill(f"#withdraw-{mistaken}-reason", "Per vergissing toegevoegd: niet van deze klant.")
+        page.click(f"#withdraw-{mistaken}-submit")
+        main = page.locator("main").inner_text()
+        assert (
+            t(
+                NL,
+                "The evidence is withdrawn from the portfolio. "
+                "Judge again the items it was linked to.",
+            )
+            in main
+        )
+        assert page.locator("div.evidence").count() == 1
+        assert page.locator(f"#evidence-{evidence_id}").count() == 1
+        not_yet = page.locator("#portfolio-item-B1-K1-W3").inner_text()
+        assert MISTAKEN not in not_yet and t(NL, "Not yet") in not_yet
+        assert "Referentie woonzorgcentrum" in page.locator("#portfolio-item-B1-K1-W1").inner_text()
+        visit.check("evidence-withdrawn")
         page.click("#portfolio-gaps")
         main = page.locator("main").inner_text()
         assert (

@@ -237,6 +237,9 @@ BODIES: dict[tuple[str, str], Body] = {
     ("PUT", "/planning/v1/plans/{plan_id}/portfolio/evidence/{evidence_id}/items"): lambda i: {
         "items": ["B1-K1-W1"]
     },
+    ("POST", "/planning/v1/plans/{plan_id}/portfolio/evidence/{evidence_id}/withdrawal"): (
+        lambda i: {"reason": "Added by mistake."}
+    ),
     ("PUT", "/planning/v1/plans/{plan_id}/portfolio/items/{item_id}/judgement"): lambda i: {
         "judgement": "proven"
     },

@@ -67,7 +67,8 @@ COUNSELLOR_CHANGE = (
 # `{case}`, `{client}`, `{plan}`, `{followup}`: A's case, its client, plan and follow-up;
 # `{erasable}`: another client of A; `{erased}`: a third, whose erasure A requested;
 # `{pa}`: P_A; `{complaint}`: a complaint of A's client; `{action}`: the plan's action,
-# `{product}`: a job application it produced (the plan's id is the one at stake); `{group}`:
+# `{product}`: a job application it produced, `{evidence}`: a piece of evidence in its
+# portfolio (the plan's id is the one at stake); `{group}`:
 # A's group session (A's case takes part); `{objective}`: an objective of A.
 MATRIX: dict[str, tuple[int, ...]] = {
     **{f"GET /{s}/v1/audit/cases/{{case}}/events": AUDIT for s in SERVICES},
@@ -126,6 +127,7 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "POST /planning/v1/plans/{plan}/actions/{action}/products": (201, *COUNSELLOR_CHANGE[1:]),
     "PUT /planning/v1/plans/{plan}/products/{product}/status": COUNSELLOR_CHANGE,
     "POST /planning/v1/plans/{plan}/instruments": (201, *COUNSELLOR_CHANGE[1:]),
+    "POST /planning/v1/plans/{plan}/portfolio/evidence/{evidence}/withdrawal": COUNSELLOR_CHANGE,
     "GET /followup/v1/followups/{followup}": STAFF_READ,
     "GET /intake/v1/groups/{group}": STAFF_READ,
     "POST /intake/v1/groups/{group}/participants":  # A's case takes part already: no change
@@ -166,6 +168,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "PUT /planning/v1/plans/{plan}/products/{product}/status": {
         "status": "interview",
         "on": date.today().isoformat(),
+    },
+    "POST /planning/v1/plans/{plan}/portfolio/evidence/{evidence}/withdrawal": {
+        "reason": "Added by mistake."
     },
     "POST /intake/v1/cases/{case}/budget/approvals": {"extra_hours": 1, "reason": "More."},
     "POST /intake/v1/groups/{group}/participants": {"case_id": "{case}"},
@@ -279,6 +284,13 @@ async def world(
     )
     assert r.status_code == 201, r.text
     product = str(r.json()["product_id"])
+    r = await planning_api.post(
+        f"/planning/v1/plans/{agreed.plan_id}/portfolio/evidence",
+        json={"title": "Reference", "kind": "reference", "date": date.today().isoformat()},
+        headers=counsellor,
+    )
+    assert r.status_code == 201, r.text
+    evidence = str(r.json()["evidence_id"])
     r = await api.post(
         f"{INTAKE}/groups",
         json={
@@ -322,6 +334,7 @@ async def world(
         "complaint": complaint,
         "action": agreed.action_id,
         "product": product,
+        "evidence": evidence,
         "group": group,
         "objective": objective,
     }

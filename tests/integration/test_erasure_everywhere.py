@@ -110,8 +110,9 @@ MARKED = (
     "complaint_subject",
     "complaint_answer",
     # planning: GoalAdded, ActionAdded, ActionCancelled, CompetenceAnalysisRecorded,
-    # EvidenceAdded, PortfolioAssessed, PortfolioItemJudged, CareerQuestionStated, InsightRecorded,
-    # DecisionRecorded, SupportNeedsRecorded, Agreed (content: all of these), Closed
+    # EvidenceAdded, EvidenceWithdrawn (a second evidence, withdrawn), PortfolioAssessed,
+    # PortfolioItemJudged, CareerQuestionStated, InsightRecorded, DecisionRecorded,
+    # SupportNeedsRecorded, Agreed (content: all of these), Closed
     "goal_title",
     "goal_specific",
     "goal_measure",
@@ -124,6 +125,8 @@ MARKED = (
     "training_need",
     "evidence_title",
     "evidence_description",
+    "withdrawn_evidence_title",
+    "evidence_withdrawal_reason",
     "portfolio_comparison",
     "item_judgement_comment",
     "plan_question",
@@ -580,6 +583,24 @@ async def seed(
             planning_api, "POST", f"/plans/{plan_id}/portfolio/evidence", headers, evidence, 201
         )
     )["evidence_id"]
+    # A second evidence, added by mistake and withdrawn with why.
+    mistaken = (
+        await send(
+            planning_api,
+            "POST",
+            f"/plans/{plan_id}/portfolio/evidence",
+            headers,
+            {**evidence, "title": f"Diploma {m['withdrawn_evidence_title']}", "description": None},
+            201,
+        )
+    )["evidence_id"]
+    await send(
+        planning_api,
+        "POST",
+        f"/plans/{plan_id}/portfolio/evidence/{mistaken}/withdrawal",
+        headers,
+        {"reason": f"Withdrawn: {m['evidence_withdrawal_reason']}"},
+    )
     # The portfolio against an EVC standard (imported by the test): a link, a judgement.
     portfolio = f"/plans/{plan_id}/portfolio"
     await send(planning_api, "PUT", f"{portfolio}/standard", headers, {"standard_id": "mbo2-care"})

@@ -193,3 +193,112 @@ async def test_a_portfolio_is_compared_item_by_item_and_its_gaps_become_training
     )
     assert r.status_code == 404
     assert (await get_plan(planning_api, plan_id, counsellor)).json()["version"] == version
+
+
+async def test_a_piece_of_evidence_is_withdrawn_with_why_its_links_go_its_judgements_stay(
+    api: httpx.AsyncClient,
+    planning_api: httpx.AsyncClient,
+    settings: Settings,
+    counsellor: dict[str, str],
+    token: Any,
+    imported: str,
+) -> None:
+    plan_id = (await a_draft_plan(api, planning_api, counsellor))["plan_id"]
+    plans = f"/plans/{plan_id}/portfolio"
+    dated = (datetime.now(UTC).date() - timedelta(days=30)).isoformat()
+    ids = []
+    for title in ("Reference from the care home", "Somebody else's diploma"):
+        evidence = {"title": title, "kind": "reference", "date": dated}
+        ids.append(
+            (await send(planning_api, "POST", f"{plans}/evidence", counsellor, evidence, 201))[
+                "evidence_id"
+            ]
+        )
+    kept, mistaken = ids
+    await send(planning_api, "PUT", f"{plans}/standard", counsellor, {"standard_id": imported})
+    await send(
+        planning_api, "PUT", f"{plans}/evidence/{kept}/items", counsellor, {"items": ["B1-K1-W1"]}
+    )
+    await send(
+        planning_api,
+        "PUT",
+        f"{plans}/evidence/{mistaken}/items",
+        counsellor,
+        {"items": ["B1-K1-W1", "B1-K1-W2"]},
+    )
+    await send(
+        planning_api,
+        "PUT",
+        f"{plans}/items/B1-K1-W2/judgement",
+        counsellor,
+        {"judgement": "proven"},
+    )
+    before = (await get_plan(planning_api, plan_id, counsellor)).json()
+
+    # Bad input first: nothing changes.
+    withdrawal = f"{PLANNING}{plans}/evidence/{mistaken}/withdrawal"
+    for body, field in (({"reason": " \n "}, "reason"), ({}, "reason"), ({"reason": 1}, "reason")):
+        r = await planning_api.post(withdrawal, json=body, headers=counsellor)
+        assert_problem(r, 422, INVALID, (field,))
+    r = await planning_api.post(
+        f"{PLANNING}{plans}/evidence/{uuid.uuid4()}/withdrawal",
+        json={"reason": "Not here."},
+        headers=counsellor,
+    )
+    assert_problem(r, 404, "not-found")
+    other = bearer(token("counsellor", org=new_org(), sub="counsellor-other"))
+    r = await planning_api.post(withdrawal, json={"reason": "Not mine."}, headers=other)
+    assert_problem(r, 404, "not-found")
+    r = await planning_api.post(
+        withdrawal, json={"reason": "Late."}, headers={**counsellor, "If-Match": '"1"'}
+    )
+    assert r.status_code == 409, r.text
+    assert (await get_plan(planning_api, plan_id, counsellor)).json()["version"] == before[
+        "version"
+    ]
+
+    # The withdrawal, sent twice with one Idempotency-Key: it takes effect once.
+    secret = f"Added by mistake: another client's diploma {uuid.uuid4().hex}"
+    headers = {
+        **counsellor,
+        "Idempotency-Key": str(uuid.uuid4()),
+        "If-Match": f'"{before["version"]}"',
+    }
+    r = await planning_api.post(withdrawal, json={"reason": secret}, headers=headers)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer == {
+        "version": before["version"] + 1,
+        "status": "draft",
+        "revision": before["revision"] + 1,
+    }
+    assert r.headers["etag"] == f'"{answer["version"]}"'
+    again = await planning_api.post(withdrawal, json={"reason": secret}, headers=headers)
+    assert (again.status_code, again.json()) == (200, answer)
+    assert again.headers["idempotent-replayed"] == "true"
+
+    portfolio = (await get_plan(planning_api, plan_id, counsellor)).json()["portfolio"]
+    assert [e["evidence_id"] for e in portfolio["evidence"]] == [kept]
+    rows = {r["item_id"]: r for r in portfolio["comparison"]}
+    assert [e["evidence_id"] for e in rows["B1-K1-W1"]["evidence"]] == [kept]
+    assert rows["B1-K1-W2"]["evidence"] == []
+    assert rows["B1-K1-W2"]["judgement"] == "proven"  # to be judged again by the counsellor
+
+    # Withdrawn already: it is no longer in the portfolio.
+    r = await planning_api.post(withdrawal, json={"reason": "Again."}, headers=counsellor)
+    assert_problem(r, 404, "not-found")
+
+    # The reason is stored sealed.
+    with psycopg.connect(settings.pg.dsn()) as conn:
+        found = conn.execute(
+            "SELECT count(*) FROM planning.planning_events "
+            "WHERE position(convert_to(%s, 'UTF8') in state) > 0",
+            (secret[-32:],),
+        ).fetchone()
+        topics = conn.execute(
+            "SELECT count(*) FROM planning.planning_events "
+            "WHERE originator_id = %s AND topic LIKE %s",
+            (plan_id, "%Plan.EvidenceWithdrawn"),
+        ).fetchone()
+    assert found is not None and found[0] == 0
+    assert topics is not None and topics[0] == 1

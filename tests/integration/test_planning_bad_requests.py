@@ -65,6 +65,7 @@ P_INSTRUMENTS = "/plans/{plan}/instruments"
 P_INTERPRET = "/plans/{plan}/instruments/{use}/interpretation"
 P_STANDARD = "/plans/{plan}/portfolio/standard"
 P_LINK = "/plans/{plan}/portfolio/evidence/{missing}/items"
+P_WITHDRAW = "/plans/{plan}/portfolio/evidence/{missing}/withdrawal"
 P_JUDGE = "/plans/{plan}/portfolio/items/{item}/judgement"
 P_GAPS = "/plans/{plan}/portfolio/gaps/training-needs"
 TYPE = {"plan_type": "reflection"}
@@ -90,6 +91,7 @@ INSTRUMENT = {"instrument": "riasec", "used_on": "2024-05-01", "result": "S-I-A"
 INTERPRETATION = {"interpretation": "Care work fits"}
 STANDARD = {"standard_id": "mbo2-care"}
 LINK = {"items": ["B1-K1-W1"]}
+WITHDRAW = {"reason": "Added by mistake."}
 JUDGE = {"judgement": "partly", "comment": "No certificate yet"}
 
 
@@ -618,6 +620,45 @@ BAD: dict[str, Bad] = {
         LINK,
         other="/plans/{other_plan}/portfolio/evidence/{missing}/items",
         missing="/plans/{missing}/portfolio/evidence/{missing}/items",
+    ),
+    # POST /plans/{id}/portfolio/evidence/{evidence_id}/withdrawal
+    "withdraw/unknown-evidence": Bad("POST", P_WITHDRAW, 404, "not-found", body=WITHDRAW),
+    "withdraw/no-body": Bad("POST", P_WITHDRAW, 422, INVALID),
+    "withdraw/empty": Bad("POST", P_WITHDRAW, 422, INVALID, body={}, fields=("reason",)),
+    "withdraw/empty-reason": Bad(
+        "POST", P_WITHDRAW, 422, INVALID, body={"reason": ""}, fields=("reason",)
+    ),
+    "withdraw/blank-reason": Bad(
+        "POST", P_WITHDRAW, 422, INVALID, body={"reason": " \n "}, fields=("reason",)
+    ),
+    "withdraw/reason-too-long": Bad(
+        "POST", P_WITHDRAW, 422, INVALID, body={"reason": "x" * 2001}, fields=("reason",)
+    ),
+    "withdraw/control-character": Bad(
+        "POST", P_WITHDRAW, 422, INVALID, body={"reason": "a\u0007b"}, fields=("reason",)
+    ),
+    "withdraw/reason-not-a-string": Bad(
+        "POST", P_WITHDRAW, 422, INVALID, body={"reason": 3}, fields=("reason",)
+    ),
+    "withdraw/unknown-field": Bad(
+        "POST", P_WITHDRAW, 422, INVALID, body={**WITHDRAW, "by": "x"}, fields=("by",)
+    ),
+    "withdraw/invalid-json": Bad("POST", P_WITHDRAW, 422, INVALID, raw="reason: x"),
+    "withdraw/evidence-not-a-uuid": Bad(
+        "POST",
+        "/plans/{plan}/portfolio/evidence/42/withdrawal",
+        422,
+        INVALID,
+        body=WITHDRAW,
+        fields=("evidence_id",),
+    ),
+    **plan_command_rows(
+        "withdraw",
+        "POST",
+        P_WITHDRAW,
+        WITHDRAW,
+        other="/plans/{other_plan}/portfolio/evidence/{missing}/withdrawal",
+        missing="/plans/{missing}/portfolio/evidence/{missing}/withdrawal",
     ),
     # PUT /plans/{id}/portfolio/items/{item_id}/judgement
     "judge/empty": Bad("PUT", P_JUDGE, 422, INVALID, body={}, fields=("judgement",)),

@@ -222,3 +222,120 @@ def test_without_gaps_nothing_turns_into_training_needs() -> None:
     with pytest.raises(PlanningError) as error:
         plan.gaps_to_training_needs(actor="c1", at=NOW)
     assert error.value.code == "no-gaps"
+
+
+# -- withdrawing a piece of evidence ------------------------------------------------------------
+def test_a_withdrawn_evidence_leaves_with_its_links_and_the_judgements_stay() -> None:
+    plan, evidence_id = a_plan_with_evidence()
+    kept = uuid.uuid4()
+    plan.add_evidence(
+        evidence_id=kept,
+        title="First aid certificate",
+        kind="certificate",
+        description=None,
+        dated=date(2024, 2, 1),
+        document_hash=None,
+        actor="c1",
+        at=NOW,
+    )
+    plan.choose_portfolio_standard(
+        standard_id="mbo2-care", title="MBO 2 care", items=ITEMS, actor="c1", at=NOW
+    )
+    plan.link_evidence(evidence_id=evidence_id, items=["W1", "W2"], esco_uris=[], actor="c", at=NOW)
+    plan.link_evidence(evidence_id=kept, items=["W2"], esco_uris=[], actor="c1", at=NOW)
+    plan.judge_portfolio_item(item_id="W1", judgement="proven", comment=None, actor="c1", at=NOW)
+    revision = plan.revision
+    plan.collect_events()
+
+    plan.withdraw_evidence(
+        evidence_id=evidence_id,
+        reason="  Added by mistake: another client's.\n",
+        actor="c2",
+        at=LATER,
+    )
+
+    [event] = plan.collect_events()
+    assert isinstance(event, Plan.EvidenceWithdrawn)
+    assert (event.evidence_id, event.reason, event.actor, event.timestamp) == (
+        evidence_id,
+        "Added by mistake: another client's.",
+        "c2",
+        LATER,
+    )
+    assert [e.evidence_id for e in plan.portfolio.evidence] == [kept]
+    rows = {r["item_id"]: r for r in plan.portfolio.comparison()}
+    assert rows["W1"]["evidence"] == []
+    assert rows["W2"]["evidence"] == [{"evidence_id": kept, "title": "First aid certificate"}]
+    # The judgement stays as it was: the counsellor judges the item again.
+    assert rows["W1"]["judgement"] == "proven"
+    assert plan.revision == revision + 1
+
+
+def test_the_last_evidence_withdrawn_leaves_an_empty_portfolio() -> None:
+    plan, evidence_id = a_plan_with_evidence()
+    plan.withdraw_evidence(evidence_id=evidence_id, reason="Twice.", actor="c1", at=NOW)
+    assert plan.portfolio.evidence == ()
+    with pytest.raises(PlanningError) as error:
+        plan.withdraw_evidence(evidence_id=evidence_id, reason="Twice.", actor="c1", at=NOW)
+    assert (error.value.code, error.value.field) == ("not-found", "evidence_id")
+
+
+@pytest.mark.parametrize(
+    ("evidence", "reason", "code", "field"),
+    [
+        ("other", "Added by mistake.", "not-found", "evidence_id"),
+        ("own", "", "invalid", "reason"),
+        ("own", " \n\t ", "invalid", "reason"),
+        ("own", "Mis\u0007take", "invalid", "reason"),
+        # The reason is looked at first: a blank one is refused whichever the evidence.
+        ("other", " ", "invalid", "reason"),
+    ],
+    ids=["unknown-evidence", "empty-reason", "blank-reason", "control-character", "both"],
+)
+def test_a_withdrawal_of_an_unknown_evidence_or_without_a_reason_is_refused(
+    evidence: str, reason: str, code: str, field: str
+) -> None:
+    plan, evidence_id = a_plan_with_evidence()
+    with pytest.raises(PlanningError) as error:
+        plan.withdraw_evidence(
+            evidence_id=evidence_id if evidence == "own" else uuid.uuid4(),
+            reason=reason,
+            actor="c1",
+            at=NOW,
+        )
+    assert (error.value.code, error.value.field) == (code, field)
+    assert plan.collect_events() == []
+    assert [e.evidence_id for e in plan.portfolio.evidence] == [evidence_id]
+
+
+def test_a_plan_rebuilt_from_its_events_has_the_evidence_withdrawn() -> None:
+    plan = Plan.create(
+        case_id=uuid.uuid4(),
+        client_id=uuid.uuid4(),
+        organisation="org-a",
+        gaps=[],
+        scores={},
+        actor="intake",
+        at=NOW,
+    )
+    ids = [uuid.uuid4(), uuid.uuid4()]
+    for evidence_id in ids:
+        plan.add_evidence(
+            evidence_id=evidence_id,
+            title="Reference",
+            kind="reference",
+            description=None,
+            dated=date(2024, 1, 1),
+            document_hash=None,
+            actor="c1",
+            at=NOW,
+        )
+    plan.withdraw_evidence(evidence_id=ids[0], reason="Wrong file.", actor="c1", at=LATER)
+
+    rebuilt: Plan | None = None
+    for event in plan.collect_events():
+        rebuilt = event.mutate(rebuilt)
+    assert isinstance(rebuilt, Plan)
+    assert [e.evidence_id for e in rebuilt.portfolio.evidence] == [ids[1]]
+    assert rebuilt.portfolio == plan.portfolio
+    assert (rebuilt.revision, rebuilt.version) == (plan.revision, plan.version)

@@ -1181,6 +1181,42 @@ def test_assessing_an_empty_portfolio_is_refused() -> None:
     assert plan.portfolio.assessment is None
 
 
+def test_evidence_withdrawn_after_agreement_revises_the_plan_the_agreed_version_keeps_it() -> None:
+    plan, _, _ = an_agreeable_plan()
+    evidence_id = add_evidence(plan)
+    agree(plan, "client")
+    agree(plan, "counsellor")
+    plan.collect_events()
+    assert plan.status == "agreed"
+
+    plan.withdraw_evidence(
+        evidence_id=evidence_id, reason="Not the client's.", actor="counsellor-1", at=LATER
+    )
+
+    revised, withdrawn = plan.collect_events()
+    assert isinstance(revised, Plan.Revised)
+    assert isinstance(withdrawn, Plan.EvidenceWithdrawn)
+    assert (withdrawn.client_id, withdrawn.case_id) == (CLIENT_ID, CASE_ID)
+    assert plan.status == "revised"
+    assert plan.content()["portfolio"]["evidence"] == []
+    [agreed] = plan.agreed_versions.values()
+    assert [e["evidence_id"] for e in agreed.content["portfolio"]["evidence"]] == [evidence_id]
+
+
+def test_no_evidence_is_withdrawn_from_a_closed_plan() -> None:
+    plan = a_plan()
+    evidence_id = add_evidence(plan)
+    plan.close(reason=None, actor="counsellor-1", at=NOW)
+    plan.collect_events()
+
+    with pytest.raises(PlanningError) as error:
+        plan.withdraw_evidence(evidence_id=evidence_id, reason="Wrong.", actor="c-1", at=NOW)
+
+    assert error.value.code == "plan-closed"
+    refused(plan)
+    assert len(plan.portfolio.evidence) == 1
+
+
 @pytest.mark.parametrize("advice", ["continue", "stop"])
 def test_a_portfolio_is_compared_with_a_standard_and_advised_on(advice: str) -> None:
     plan = a_plan()

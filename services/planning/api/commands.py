@@ -22,6 +22,7 @@ from services.planning.api.schemas import (
     DecisionIn,
     EvidenceCreated,
     EvidenceIn,
+    EvidenceWithdrawalIn,
     GoalCreated,
     GoalIn,
     InsightCreated,
@@ -174,6 +175,21 @@ async def add_evidence(body: EvidenceIn, cmd: PlanCommand) -> EvidenceCreated:
         )
     )
     return EvidenceCreated(evidence_id=evidence_id, **changed(plan))
+
+
+@router.post("/plans/{plan_id}/portfolio/evidence/{evidence_id}/withdrawal", response_model=Changed)
+async def withdraw_evidence(
+    body: EvidenceWithdrawalIn, cmd: PlanCommand, evidence_id: uuid.UUID
+) -> Changed:
+    """Withdraw a piece of evidence from the portfolio (added by mistake, say), saying why:
+    it leaves the portfolio with its links to the standard's items; the items' judgements
+    stay as they are (judge them again)."""
+    plan = await cmd.run(
+        lambda plan, at: plan.withdraw_evidence(
+            evidence_id=evidence_id, reason=body.reason, actor=cmd.who.sub, at=at
+        )
+    )
+    return Changed(**changed(plan))
 
 
 @router.put("/plans/{plan_id}/portfolio/assessment", response_model=Changed)

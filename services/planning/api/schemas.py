@@ -198,6 +198,17 @@ class EvidenceIn(Strict):
     """
 
 
+class EvidenceWithdrawalIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"reason": "Added twice: the same diploma is in the portfolio already."}]
+        }
+    )
+
+    reason: Text
+    """Why the evidence is withdrawn (1-2000 characters, not blank)."""
+
+
 class PortfolioAssessmentIn(Strict):
     model_config = ConfigDict(
         json_schema_extra={

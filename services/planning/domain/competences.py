@@ -1,5 +1,5 @@
-"""A plan's competence analysis and EVC portfolio: recording the analysis, adding
-evidence and comparing the portfolio with a standard (mixed into `Plan`)."""
+"""A plan's competence analysis and EVC portfolio: recording the analysis, adding (and
+withdrawing) evidence and comparing the portfolio with a standard (mixed into `Plan`)."""
 
 from __future__ import annotations
 
@@ -89,6 +89,27 @@ class Competences(PlanState):
             description=description,
             dated=dated,
             document_hash=document_hash,
+            actor=actor,
+        )
+
+    def withdraw_evidence(
+        self, *, evidence_id: uuid.UUID, reason: str, actor: str, at: datetime
+    ) -> None:
+        """Take a piece of evidence out of the portfolio (added by mistake, say), saying
+        why: its links to the standard's items go with it; the items' judgements stay as
+        they are (the counsellor judges them again)."""
+        guard_text(PlanningError, multiline=True, reason=reason)
+        if not reason.strip():
+            raise PlanningError("invalid", "Say why the evidence is withdrawn.", "reason")
+        if not any(e.evidence_id == evidence_id for e in self.portfolio.evidence):
+            raise PlanningError(
+                "not-found", f"No evidence {evidence_id} in this portfolio.", "evidence_id"
+            )
+        self._change(
+            self.EvidenceWithdrawn,
+            at,
+            evidence_id=evidence_id,
+            reason=reason.strip(),
             actor=actor,
         )
 

@@ -230,6 +230,25 @@ class Plan(Goals, Competences, Reflection, Products, Instruments, Agreeing, Plan
             aggregate.portfolio = replace(portfolio, evidence=(*portfolio.evidence, evidence))
             aggregate._changed()
 
+    class EvidenceWithdrawn(Aggregate.Event):
+        """A piece of evidence taken out of the portfolio (added by mistake, say), with why
+        (sealed): its links to the standard's items go with it; the items' judgements stay
+        as they are (the counsellor judges them again)."""
+
+        client_id: uuid.UUID
+        case_id: uuid.UUID
+        evidence_id: uuid.UUID
+        reason: str
+        actor: str
+
+        def apply(self, aggregate: Plan) -> None:
+            portfolio = aggregate.portfolio
+            aggregate.portfolio = replace(
+                portfolio,
+                evidence=tuple(e for e in portfolio.evidence if e.evidence_id != self.evidence_id),
+            )
+            aggregate._changed()
+
     class PortfolioAssessed(Aggregate.Event):
         client_id: uuid.UUID
         case_id: uuid.UUID

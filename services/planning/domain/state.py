@@ -62,6 +62,7 @@ class PlanState:
         ActionCancelled: type[Aggregate.Event]
         CompetenceAnalysisRecorded: type[Aggregate.Event]
         EvidenceAdded: type[Aggregate.Event]
+        EvidenceWithdrawn: type[Aggregate.Event]
         PortfolioAssessed: type[Aggregate.Event]
         PortfolioStandardChosen: type[Aggregate.Event]
         EvidenceLinked: type[Aggregate.Event]
