@@ -469,7 +469,49 @@ def test_the_settings_are_settings_the_code_reads(rendered: dict[str, Path], ove
     assert named <= fields, named - fields
     settings = settings_of(configmap, {"GUIDANCE_ROLE": "web"})
     assert settings.auth_mode == "oidc" and settings.host == "0.0.0.0"
-    assert settings.nats_url == "nats://nats:4222"
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether a label selector (matchLabels, matchExpressions with In) selects `labels`."""
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In", expression
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_process_of_a_service_is_scraped(rendered: dict[str, Path], overlay: str) -> None:
+    """Relays and workers serve their metrics (the followers' leases, the consumers'
+    messages) where the web process does: `python -m services.<svc>` serves HTTP in every
+    role. So the service's PodMonitor selects the pods of its three Deployments, each has
+    the port it scrapes, and the monitoring namespace may reach that port."""
+    docs = objects(rendered[overlay])
+    policy = find(docs, "NetworkPolicy", "metrics-ingress")["spec"]
+    monitoring = {"kubernetes.io/metadata.name": "monitoring"}
+    for service in SERVICES:
+        monitor = find(docs, "PodMonitor", service)["spec"]
+        [endpoint] = monitor["podMetricsEndpoints"]
+        assert endpoint["path"] == f"/{service}/metrics"
+        for role in ROLES:
+            template = find(docs, "Deployment", f"{service}-{role}")["spec"]["template"]
+            labels = template["metadata"]["labels"]
+            assert selects(monitor["selector"], labels), (service, role)
+            [container] = template["spec"]["containers"]
+            assert container["command"] == ["python", "-m", f"services.{service}"]
+            ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+            port = ports[endpoint["port"]]
+            assert selects(policy["podSelector"], labels), (service, role)
+            assert any(
+                any(
+                    "namespaceSelector" in peer and selects(peer["namespaceSelector"], monitoring)
+                    for peer in rule["from"]
+                )
+                and {"protocol": "TCP", "port": port} in rule["ports"]
+                for rule in policy["ingress"]
+            ), (service, role, port)
 
 
 # ---- the connection budget ----------------------------------------------------------
@@ -563,6 +605,11 @@ def test_the_nats_values_fit_the_code(rendered: dict[str, Path]) -> None:
     assert dev_values["config"]["jetstream"]["merge"]["sync_interval"] == "always"
     dev = find(objects(rendered["dev"]), "ConfigMap", "waypoint-settings")["data"]
     assert dev["GUIDANCE_STREAM_REPLICAS"] == "1"
+    # Production names every server of the chart's StatefulSet (the chart turns off their
+    # advertising to clients: README.md "NATS"); dev its one server by the Service.
+    servers = values["config"]["cluster"]["replicas"]
+    assert settings.nats_servers == [f"nats://nats-{i}.nats-headless:4222" for i in range(servers)]
+    assert settings_of({"data": dev}, {}).nats_servers == ["nats://nats:4222"]
 
 
 def test_the_tools_are_the_pinned_ones() -> None:
