@@ -427,15 +427,23 @@ def _event_line(subject: str, payload: bytes, as_json: bool) -> str:
 
 
 def _rotation_vault(settings: Settings) -> KeyVault:
+    """The key vault of `waypoint keys`; a PostgreSQL that does not answer is one line."""
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
     from shared.privacy import KeyVault
 
-    return KeyVault(
-        settings.pg.dsn(),
-        settings.master_key_bytes,
-        previous_key=settings.master_key_previous_bytes,
-        cache_seconds=0.0,
-        max_size=1,
-    )
+    try:
+        return KeyVault(
+            settings.pg.dsn(),
+            settings.master_key_bytes,
+            previous_key=settings.master_key_previous_bytes,
+            cache_seconds=0.0,
+            max_size=1,
+        )
+    except (PoolTimeout, psycopg.OperationalError) as e:
+        pg = settings.pg
+        raise runinfo.cannot_reach("PostgreSQL", f"{pg.host}:{pg.port}/{pg.dbname}", e) from None
 
 
 @keys_app.command("rotate")

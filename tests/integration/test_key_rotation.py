@@ -143,3 +143,10 @@ def test_rotate_without_a_previous_key_says_what_to_set(
     code, out = waypoint(dsn, "rotate", previous=None)
     assert code == 2
     assert "GUIDANCE_MASTER_KEY_PREVIOUS is not set" in out
+
+
+def test_a_database_that_does_not_answer_is_one_line_and_exit_1() -> None:
+    dsn = "postgresql://postgres@127.0.0.1:9/nowhere"  # the discard port: nothing listens
+    code, out = waypoint(dsn, "status")
+    assert code == 1
+    assert out.startswith("cannot reach PostgreSQL at 127.0.0.1:9/nowhere"), out
