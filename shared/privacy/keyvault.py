@@ -308,7 +308,7 @@ class KeyVault:
     def rotate(self, *, batch: int = 500) -> Rotation:
         """Re-wrap under the current master key every client key still wrapped by the
         previous one, `batch` rows per transaction (in client id order, the rows locked
-        while they are re-wrapped, so a concurrent destroy or first seal waits for them).
+        while they are re-wrapped, so a concurrent destroy waits for them).
         Idempotent and resumable: a row already under the current key is left as it is,
         and so is a destroyed key. A row neither key unwraps is reported, not changed."""
         if self._previous is None:
