@@ -25,9 +25,12 @@ app = typer.Typer(help="Waypoint: event-sourced case management for career guida
 app.add_typer(audit_app, name="audit")
 events_app = typer.Typer(help="The CloudEvents on NATS, as they arrive.")
 app.add_typer(events_app, name="events")
+keys_app = typer.Typer(help="The master key that wraps the clients' data keys: its rotation.")
+app.add_typer(keys_app, name="keys")
 console = Console(soft_wrap=True)  # URLs and tokens stay whole for copy-paste
 
 if TYPE_CHECKING:
+    from shared.privacy import KeyVault
     from shared.settings import Settings
 
 DEV_ORG = "org-demo"
@@ -421,6 +424,79 @@ def _event_line(subject: str, payload: bytes, as_json: bool) -> str:
         return f"{subject}: {payload[:200]!r}"
     fields = (event.get("time"), event.get("type"), event.get("subject"), event.get("id"))
     return "  ".join(str(f or "-") for f in fields)
+
+
+def _rotation_vault(settings: Settings) -> KeyVault:
+    """The key vault of `waypoint keys`; a PostgreSQL that does not answer is one line."""
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    from shared.privacy import KeyVault
+
+    try:
+        return KeyVault(
+            settings.pg.dsn(),
+            settings.master_key_bytes,
+            previous_key=settings.master_key_previous_bytes,
+            cache_seconds=0.0,
+            max_size=1,
+        )
+    except (PoolTimeout, psycopg.OperationalError) as e:
+        pg = settings.pg
+        raise runinfo.cannot_reach("PostgreSQL", f"{pg.host}:{pg.port}/{pg.dbname}", e) from None
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    batch: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Rows re-wrapped per transaction.")
+    ] = 500,
+) -> None:
+    """Re-wrap under GUIDANCE_MASTER_KEY every client key still wrapped by
+    GUIDANCE_MASTER_KEY_PREVIOUS, online, in batches; destroyed keys stay as they are. Safe
+    to run again (after an interruption too). Exits 1 if a key opens with neither."""
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    if settings.master_key_previous_bytes is None:
+        raise typer.BadParameter(
+            "GUIDANCE_MASTER_KEY_PREVIOUS is not set: give the old master key there and "
+            "the new one as GUIDANCE_MASTER_KEY (deploy/k8s/README.md, "
+            '"Rotating the master key")'
+        )
+    vault = _rotation_vault(settings)
+    try:
+        report = vault.rotate(batch=batch)
+    finally:
+        vault.close()
+    console.print(
+        f"re-wrapped: {report.rewrapped}, already current: {report.current}, "
+        f"destroyed: {report.destroyed}"
+    )
+    if report.unreadable:
+        shown = ", ".join(str(c) for c in report.unreadable[:20])
+        more = f" and {len(report.unreadable) - 20} more" if len(report.unreadable) > 20 else ""
+        console.print(
+            f"[bold red]{len(report.unreadable)} client key(s) open with neither "
+            f"GUIDANCE_MASTER_KEY nor GUIDANCE_MASTER_KEY_PREVIOUS[/] (left as they are): "
+            f"{shown}{more}"
+        )
+        raise typer.Exit(1)
+
+
+@keys_app.command("status")
+def keys_status() -> None:
+    """Count the client keys by the master key that wraps them: current
+    (GUIDANCE_MASTER_KEY), previous (GUIDANCE_MASTER_KEY_PREVIOUS), unknown (neither), and
+    the destroyed ones."""
+    from shared.settings import get_settings
+
+    vault = _rotation_vault(get_settings())
+    try:
+        counts = vault.wrapping_keys()
+    finally:
+        vault.close()
+    console.print(", ".join(f"{name}: {n}" for name, n in counts.items()))
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

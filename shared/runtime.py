@@ -30,13 +30,20 @@ log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=8)
-def _vault(dsn: str, master_key: bytes, cache_seconds: float) -> KeyVault:
-    return KeyVault(dsn, master_key, cache_seconds=cache_seconds)
+def _vault(
+    dsn: str, master_key: bytes, previous_key: bytes | None, cache_seconds: float
+) -> KeyVault:
+    return KeyVault(dsn, master_key, previous_key=previous_key, cache_seconds=cache_seconds)
 
 
 def key_vault(settings: Settings) -> KeyVault:
     """One key vault per process and database, so an erasure is seen by every service here."""
-    return _vault(settings.pg.dsn(), settings.master_key_bytes, settings.key_cache_seconds)
+    return _vault(
+        settings.pg.dsn(),
+        settings.master_key_bytes,
+        settings.master_key_previous_bytes,
+        settings.key_cache_seconds,
+    )
 
 
 async def _reset(conn: asyncpg.Connection) -> None:

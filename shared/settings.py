@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     oidc_partner_id_claim: str = Field(default="partner_id", min_length=1)
     oidc_audit_scope_claim: str = Field(default="audit_scope", min_length=1)
     master_key: str | None = None
+    # The master key before a rotation (same format): keys it wrapped are still unwrapped
+    # until `waypoint keys rotate` re-wraps them under the current one (deploy/k8s/README.md).
+    master_key_previous: str | None = None
     # Ed25519 seed (base64, 32 bytes) that signs the audit chain's checkpoints.
     audit_signing_key: str | None = None
 
@@ -310,6 +313,20 @@ class Settings(BaseSettings):
             raise ValueError("GUIDANCE_MASTER_KEY must be base64") from e
         if len(key) != 32:
             raise ValueError("GUIDANCE_MASTER_KEY must decode to 32 bytes")
+        # An empty value (a Secret's key left blank once the rotation is over) is none.
+        self.master_key_previous = self.master_key_previous or None
+        if self.master_key_previous is not None:
+            try:
+                previous = base64.b64decode(self.master_key_previous, validate=True)
+            except ValueError as e:
+                raise ValueError("GUIDANCE_MASTER_KEY_PREVIOUS must be base64") from e
+            if len(previous) != 32:
+                raise ValueError("GUIDANCE_MASTER_KEY_PREVIOUS must decode to 32 bytes")
+            if previous == key:
+                raise ValueError(
+                    "GUIDANCE_MASTER_KEY_PREVIOUS is the current GUIDANCE_MASTER_KEY: "
+                    "give the new key as GUIDANCE_MASTER_KEY and the old one as PREVIOUS"
+                )
         assert self.audit_signing_key is not None
         try:
             seed = base64.b64decode(self.audit_signing_key, validate=True)
@@ -335,6 +352,13 @@ class Settings(BaseSettings):
     def master_key_bytes(self) -> bytes:
         assert self.master_key is not None
         return base64.b64decode(self.master_key)
+
+    @cached_property
+    def master_key_previous_bytes(self) -> bytes | None:
+        """The previous master key during a rotation, else None."""
+        if self.master_key_previous is None:
+            return None
+        return base64.b64decode(self.master_key_previous)
 
     @cached_property
     def audit_signing_seed(self) -> bytes:

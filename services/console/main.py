@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool = pool
         app.state.sessions = SessionStore(
             pool,
-            Sealer(settings.master_key_bytes),
+            Sealer(settings.master_key_bytes, settings.master_key_previous_bytes),
             idle=timedelta(minutes=settings.console_session_idle_minutes),
             absolute=timedelta(hours=settings.console_session_absolute_hours),
         )

@@ -155,7 +155,7 @@ class OidcSignIn:
         self.router.add_api_route(
             "/sign-in/callback", self.callback, methods=["GET"], name="oidc_callback"
         )
-        self.sealer = Sealer(settings.master_key_bytes)
+        self.sealer = Sealer(settings.master_key_bytes, settings.master_key_previous_bytes)
         # The access token checked as the APIs check it, for the roles the console shows.
         self.verifier = TokenVerifier(settings)
         self._provider: Provider | None = None

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -81,21 +82,35 @@ def hash_id(raw: str) -> bytes:
     return hashlib.sha256(raw.encode()).digest()
 
 
-class Sealer:
-    """AES-GCM with a key of its own, derived from the master key."""
-
-    def __init__(self, master_key: bytes) -> None:
-        key = HKDF(
+def _derive(master_key: bytes) -> AESGCM:
+    return AESGCM(
+        HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"waypoint console sessions"
         ).derive(master_key)
-        self._aead = AESGCM(key)
+    )
+
+
+class Sealer:
+    """AES-GCM with a key of its own, derived from the master key. During a rotation of the
+    master key, what the previous one sealed still opens (sessions and sign-in flows begun
+    before it); everything is sealed with the current one."""
+
+    def __init__(self, master_key: bytes, previous_key: bytes | None = None) -> None:
+        self._aead = _derive(master_key)
+        self._previous = _derive(previous_key) if previous_key is not None else None
 
     def seal(self, plain: str, bound_to: bytes) -> bytes:
         nonce = secrets.token_bytes(12)
         return nonce + self._aead.encrypt(nonce, plain.encode(), bound_to)
 
     def open(self, sealed: bytes, bound_to: bytes) -> str:
-        return self._aead.decrypt(sealed[:12], sealed[12:], bound_to).decode()
+        """The plain text; InvalidTag when neither key opens it."""
+        try:
+            return self._aead.decrypt(sealed[:12], sealed[12:], bound_to).decode()
+        except InvalidTag:
+            if self._previous is None:
+                raise
+            return self._previous.decrypt(sealed[:12], sealed[12:], bound_to).decode()
 
 
 class SessionStore:
@@ -194,7 +209,13 @@ class SessionStore:
             await self.pool.execute(
                 "UPDATE console.sessions SET last_seen_at = $2 WHERE id_hash = $1", id_hash, now
             )
-        return self._session(row, last_seen=max(now, row["last_seen_at"]))
+        try:
+            return self._session(row, last_seen=max(now, row["last_seen_at"]))
+        except InvalidTag:
+            # Sealed under a master key no longer given (rotated, its previous key since
+            # removed): the session is over, its person signs in again.
+            await self.pool.execute("DELETE FROM console.sessions WHERE id_hash = $1", id_hash)
+            return None
 
     def _session(self, row: Any, last_seen: datetime) -> Session:
         return Session(

@@ -9,20 +9,29 @@ a key destroyed in one would stay usable in the others' caches until then: so a 
 is announced (`announce_with`; `shared/privacy/broadcast.py` sends it over NATS to every
 process, whose vault then `forget`s the key), and the cache's time limit bounds the
 window should an announcement be lost.
+
+The master key can be rotated online: a vault given the previous master key as well
+unwraps with the current one and, should that fail, with the previous one; it always
+wraps with the current one. `rotate` re-wraps the rows still under the previous key (the
+data keys themselves do not change, so nothing sealed with them, nor any cache, is
+touched); once none is left the previous key can go.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import psycopg
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -45,15 +54,36 @@ CREATE TABLE IF NOT EXISTS vault.client_keys (
 """
 
 
+@dataclass
+class Rotation:
+    """What `KeyVault.rotate` found: rows re-wrapped from the previous master key to the
+    current one, rows already under the current one, destroyed keys (left as they are),
+    and the clients whose key neither master key unwraps."""
+
+    rewrapped: int = 0
+    current: int = 0
+    destroyed: int = 0
+    unreadable: list[uuid.UUID] = field(default_factory=list)
+
+
 class KeyVault:
     """Creates, unwraps, caches and destroys per-client data keys (synchronous, psycopg)."""
 
     def __init__(
-        self, dsn: str, master_key: bytes, *, cache_seconds: float = 5.0, max_size: int = 4
+        self,
+        dsn: str,
+        master_key: bytes,
+        *,
+        previous_key: bytes | None = None,
+        cache_seconds: float = 5.0,
+        max_size: int = 4,
     ) -> None:
         if len(master_key) != 32:
             raise ValueError("master key must be 32 bytes")
+        if previous_key is not None and len(previous_key) != 32:
+            raise ValueError("previous master key must be 32 bytes")
         self._master = AESGCM(master_key)
+        self._previous = AESGCM(previous_key) if previous_key is not None else None
         # A connection that died while idle (a restarted server, a terminated backend) is
         # found out when it is handed over, not by the query that meets it; and a caller
         # waits a few seconds for one at most (then the outage is the caller's 503).
@@ -274,13 +304,113 @@ class KeyVault:
             "reason": row[2],
         }
 
+    # -- rotation -----------------------------------------------------------------------
+    def rotate(self, *, batch: int = 500) -> Rotation:
+        """Re-wrap under the current master key every client key still wrapped by the
+        previous one, `batch` rows per transaction (in client id order, the rows locked
+        while they are re-wrapped, so a concurrent destroy waits for them).
+        Idempotent and resumable: a row already under the current key is left as it is,
+        and so is a destroyed key. A row neither key unwraps is reported, not changed."""
+        if self._previous is None:
+            raise ValueError("no previous master key to rotate from")
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        report = Rotation()
+        after: uuid.UUID | None = None
+        while True:
+            last = self._retry(functools.partial(self._rotate_batch, after, batch, report))
+            if last is None:
+                return report
+            after = last
+
+    def _rotate_batch(
+        self, after: uuid.UUID | None, batch: int, report: Rotation
+    ) -> uuid.UUID | None:
+        """One transaction of `rotate`: the rows after `after`; the last one's id, or None
+        when there was none. The counts go into `report` only once the batch committed
+        (a batch retried on a new connection counts once)."""
+        found = Rotation()
+        with self._pool.connection() as conn, conn.transaction():
+            rows = conn.execute(_page(after, lock=True), (after, batch)).fetchall()
+            for client_id, stored in rows:
+                if stored is None:
+                    found.destroyed += 1
+                    continue
+                wrapped = bytes(stored)
+                if self._opens(self._master, client_id, wrapped) is not None:
+                    found.current += 1
+                    continue
+                key = self._opens(self._previous, client_id, wrapped)
+                if key is None:
+                    found.unreadable.append(client_id)
+                    continue
+                conn.execute(
+                    "UPDATE vault.client_keys SET wrapped_key = %s WHERE client_id = %s",
+                    (self._wrap(client_id, key), client_id),
+                )
+                found.rewrapped += 1
+        report.rewrapped += found.rewrapped
+        report.current += found.current
+        report.destroyed += found.destroyed
+        report.unreadable.extend(found.unreadable)
+        return rows[-1][0] if rows else None
+
+    def wrapping_keys(self) -> dict[str, int]:
+        """How many rows are wrapped by the current master key (`current`), by the
+        previous one (`previous`), by neither (`unknown`), and destroyed (`destroyed`)."""
+        counts = {"current": 0, "previous": 0, "unknown": 0, "destroyed": 0}
+        after: uuid.UUID | None = None
+        while True:
+            with self._pool.connection() as conn:
+                rows = conn.execute(_page(after, lock=False), (after, 1000)).fetchall()
+            if not rows:
+                return counts
+            for client_id, stored in rows:
+                if stored is None:
+                    counts["destroyed"] += 1
+                elif self._opens(self._master, client_id, bytes(stored)) is not None:
+                    counts["current"] += 1
+                elif self._opens(self._previous, client_id, bytes(stored)) is not None:
+                    counts["previous"] += 1
+                else:
+                    counts["unknown"] += 1
+            after = rows[-1][0]
+
     # -- wrapping -----------------------------------------------------------------------
     def _wrap(self, client_id: uuid.UUID, key: bytes) -> bytes:
         nonce = os.urandom(12)
         return nonce + self._master.encrypt(nonce, key, b"waypoint-dek|" + client_id.bytes)
 
     def _unwrap(self, client_id: uuid.UUID, wrapped: bytes) -> bytes:
-        return self._master.decrypt(wrapped[:12], wrapped[12:], b"waypoint-dek|" + client_id.bytes)
+        """The data key, unwrapped by the current master key, else (during a rotation) by
+        the previous one; InvalidTag when neither unwraps it."""
+        aad = b"waypoint-dek|" + client_id.bytes
+        try:
+            return self._master.decrypt(wrapped[:12], wrapped[12:], aad)
+        except InvalidTag:
+            if self._previous is None:
+                raise
+            return self._previous.decrypt(wrapped[:12], wrapped[12:], aad)
+
+    @staticmethod
+    def _opens(master: AESGCM | None, client_id: uuid.UUID, wrapped: bytes) -> bytes | None:
+        """The data key if `master` unwraps `wrapped`, else None."""
+        if master is None:
+            return None
+        try:
+            return master.decrypt(wrapped[:12], wrapped[12:], b"waypoint-dek|" + client_id.bytes)
+        except InvalidTag:
+            return None
+
+
+def _page(after: uuid.UUID | None, *, lock: bool) -> str:
+    """The query of a page of rows in client id order after `after` (from the first row
+    when None); its parameters: (after, the page's size)."""
+    where = "client_id > %s" if after is not None else "%s::uuid IS NULL"
+    return (
+        f"SELECT client_id, wrapped_key FROM vault.client_keys WHERE {where} "
+        "ORDER BY client_id LIMIT %s" + (" FOR UPDATE" if lock else "")
+    )
 
 
 class MemoryKeyVault(KeyVault):
@@ -291,6 +421,7 @@ class MemoryKeyVault(KeyVault):
 
     def __init__(self, master_key: bytes | None = None) -> None:
         self._master = AESGCM(master_key or AESGCM.generate_key(bit_length=256))
+        self._previous = None
         self._cache = {}
         self._cache_seconds = 0.0
         self._lock = threading.Lock()

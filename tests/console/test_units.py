@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -103,6 +104,28 @@ async def test_logout_deletes_the_session(store: SessionStore) -> None:
     assert await store.get(raw, now=T0) is None
     assert await store.get("someone-elses-guess", now=T0) is None
     assert await store.get("x" * 500, now=T0) is None
+
+
+async def test_a_session_lives_through_a_master_key_rotation_and_ends_once_its_key_is_gone(
+    store: SessionStore,
+) -> None:
+    old, new_key = os.urandom(32), os.urandom(32)
+
+    def on(sealer: Sealer) -> SessionStore:
+        return SessionStore(store.pool, sealer, idle=store.idle, absolute=store.absolute)
+
+    raw, _ = await new(on(Sealer(old)), token="before-the-rotation")
+    # The new key current, the old one previous: the session still opens.
+    during = await on(Sealer(new_key, old)).get(raw, now=T0 + timedelta(minutes=1))
+    assert during is not None and during.access_token == "before-the-rotation"
+    # The old key removed: the session is over (its row deleted), not an error.
+    assert await on(Sealer(new_key)).get(raw, now=T0 + timedelta(minutes=2)) is None
+    assert (
+        await store.pool.fetchval(
+            "SELECT count(*) FROM console.sessions WHERE id_hash = $1", hash_id(raw)
+        )
+        == 0
+    )
 
 
 async def test_a_token_sealed_for_one_session_does_not_open_for_another(
