@@ -24,11 +24,22 @@ import pytest
 import yaml
 
 from shared.settings import Settings
+from tests.deploy.manifests import (
+    FOLLOWERS,
+    K8S,
+    KEY_VAULT,
+    REPO,
+    TOOLS,
+    find,
+    objects,
+    per_process,
+    render,
+    run,
+    settings_of,
+    tool,
+)
 
-REPO = Path(__file__).resolve().parents[2]
-K8S = REPO / "deploy" / "k8s"
 CRD_CHECK = K8S / "crd-check"
-TOOLS = REPO / ".venv" / "tools" / "bin"
 # The Kubernetes version the manifests are written for (README.md "Prerequisites").
 KUBERNETES_VERSION = "1.34.0"
 OVERLAYS = ("dev", "production")
@@ -49,22 +60,6 @@ CUSTOM = {
 }
 
 
-def tool(name: str) -> str:
-    path = TOOLS / name
-    assert path.is_file(), f"{path} is missing: run `make install` (it installs the k8s tools)"
-    return str(path)
-
-
-def run(*args: str, cwd: Path = REPO, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=cwd, input=stdin, capture_output=True, text=True, timeout=120)
-
-
-def render(overlay: str) -> str:
-    done = run(tool("kubectl"), "kustomize", str(K8S / "overlays" / overlay))
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each overlay rendered to a file of its own."""
@@ -74,16 +69,6 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         files[overlay] = folder / f"{overlay}.yaml"
         files[overlay].write_text(render(overlay))
     return files
-
-
-def objects(path: Path) -> list[dict[str, Any]]:
-    return [o for o in yaml.safe_load_all(path.read_text()) if o]
-
-
-def find(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
-    found = [o for o in docs if o["kind"] == kind and o["metadata"]["name"] == name]
-    assert len(found) == 1, f"{kind}/{name}: {len(found)} found"
-    return found[0]
 
 
 def pod_templates(docs: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -440,23 +425,6 @@ def test_secrets_are_only_referenced(rendered: dict[str, Path], overlay: str) ->
             assert f"`{key}`" in readme, (secret, key)
 
 
-def settings_of(configmap: dict[str, Any], env: dict[str, str]) -> Settings:
-    """The Settings a process of this overlay reads (its Secrets given stand-in values)."""
-    import base64
-    import os
-    from unittest import mock
-
-    given = {k: v for k, v in configmap["data"].items() if k.startswith("GUIDANCE_")}
-    secrets = {
-        "GUIDANCE_MASTER_KEY": base64.b64encode(b"m" * 32).decode(),
-        "GUIDANCE_AUDIT_SIGNING_KEY": base64.b64encode(b"s" * 32).decode(),
-        "GUIDANCE_DATABASE_URL": "postgresql://waypoint:pw@waypoint-pg-rw:5432/waypoint",
-    }
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("GUIDANCE_")}
-    with mock.patch.dict(os.environ, {**clean, **given, **env, **secrets}, clear=True):
-        return Settings()
-
-
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_settings_are_settings_the_code_reads(rendered: dict[str, Path], overlay: str) -> None:
     docs = objects(rendered[overlay])
@@ -516,27 +484,9 @@ def test_every_process_of_a_service_is_scraped(rendered: dict[str, Path], overla
 
 # ---- the connection budget ----------------------------------------------------------
 
-# Connections one process may hold, by role (README.md "Sizing"): the event store's pool
-# (db_pool_size + db_max_overflow; a relay's or worker's: 1 + at most 5), the key vault's
-# (shared/privacy/keyvault.py: at most 4), the read models' asyncpg pool (read_pool_size),
-# and one connection per follower of the service's log it runs or stands in for
-# (shared/runtime.py: web: projection, audit trail; relay: relay; worker: projection,
-# relay, audit trail). The console holds only its sessions' pool (read_pool_size).
-KEY_VAULT = 4
-FOLLOWERS = {"web": 2, "relay": 1, "worker": 3}
 # Kept free of the services: superuser_reserved_connections, the instances' replication
 # and the operator's own.
 RESERVED = 20
-
-
-def per_process(settings: Settings, role: str, console: bool) -> int:
-    if console:
-        return settings.read_pool_size
-    if role == "web":
-        store = settings.db_pool_size + settings.db_max_overflow
-    else:
-        store = 1 + min(settings.db_max_overflow, 5)
-    return store + KEY_VAULT + settings.read_pool_size + FOLLOWERS[role]
 
 
 def budget(docs: list[dict[str, Any]]) -> dict[str, int]:

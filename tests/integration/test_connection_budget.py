@@ -40,7 +40,7 @@ from shared.auth import dev_token
 from shared.embedded import free_port, start_nats
 from shared.settings import PgParams, Settings
 from tests.conftest import DEFAULT_DB, fresh_database
-from tests.deploy.test_k8s import find, per_process, render, settings_of
+from tests.deploy.manifests import find, per_process, render, settings_of
 
 SERVICE = "intake"
 ROLES = ("web", "relay", "worker")
