@@ -9,7 +9,9 @@ Counts only: nothing on the page names a client."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -198,24 +200,22 @@ async def funder_page(request: Request, page: SignedIn) -> HTMLResponse:
     return await show(request, page)
 
 
-# The charts' colours and words inside each chart: WeasyPrint draws an inline SVG with its
-# own style only (the console's stylesheet is not in the PDF).
-CHART_STYLE = (
-    "<style>.chart-text{font:12px sans-serif;fill:#1b1b1b}"
-    ".chart-grid{stroke:#c8d3d8;stroke-width:1}.chart-series{stroke:#fff;stroke-width:1}"
-    ".chart-series--0{fill:#1f5f8b}.chart-series--1{fill:#c05f00}"
-    ".chart-series--2{fill:#2e7d32}.chart-series--3{fill:#8e3b8e}"
-    ".chart-series--4{fill:#5d4037}.chart-series--5{fill:#b0245a}"
-    ".chart-series--6{fill:#00796b}.chart-series--7{fill:#555}"
-    ".chart-series--marked{fill:#a4000f}.chart-note{font-weight:700}</style>"
-)
+# The console's stylesheet, whose chart rules (one per line, `.chart…`) go into each chart
+# of the PDF: WeasyPrint draws an inline SVG with its own style only.
+STYLESHEET = Path(__file__).parent / "static" / "console.css"
+
+
+@functools.cache
+def chart_style() -> str:
+    rules = [r for r in STYLESHEET.read_text().splitlines() if r.startswith(".chart")]
+    return "<style>" + "".join(rules) + "</style>"
 
 
 def printable(figure: Figure) -> Figure:
     """The figure with its chart's style drawn into the chart, for the PDF."""
     if figure.chart is not None:
         head, _, rest = str(figure.chart).partition(">")
-        figure.chart = Markup(f"{head}>{CHART_STYLE}{rest}")
+        figure.chart = Markup(f"{head}>{chart_style()}{rest}")
     return figure
 
 
