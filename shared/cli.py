@@ -528,6 +528,7 @@ def streams_rebuild(
     from shared.settings import get_settings
 
     service = _stream_service(service)
+    runinfo.use_database()
     settings = get_settings()
     if not yes:
         typer.confirm(
@@ -537,7 +538,7 @@ def streams_rebuild(
         )
 
     async def rebuild() -> None:
-        nc = await _nats(settings.nats_url)
+        nc = await _nats()
         try:
             done = await rebuild_stream(
                 settings.pg.asyncpg_kwargs(),
@@ -568,6 +569,9 @@ def streams_rebuild(
     except RelayRunning as e:
         console.print(f"[bold red]{e}[/]")
         raise typer.Exit(1) from None
+    except OSError as e:
+        pg = settings.pg
+        raise runinfo.cannot_reach("PostgreSQL", f"{pg.host}:{pg.port}/{pg.dbname}", e) from None
 
 
 @streams_app.command("status")
@@ -580,10 +584,11 @@ def streams_status() -> None:
     from shared.serve import SERVICES
     from shared.settings import get_settings
 
+    runinfo.use_database()
     settings = get_settings()
 
     async def status() -> None:
-        nc = await _nats(settings.nats_url)
+        nc = await _nats()
         try:
             for service in SERVICES:
                 s = await stream_status(
@@ -605,12 +610,14 @@ def streams_status() -> None:
     asyncio.run(status())
 
 
-async def _nats(url: str) -> Any:
+async def _nats() -> Any:
+    """A connection to GUIDANCE_NATS_URL, else to the running system's NATS."""
     import nats
     from nats.errors import NoServersError
 
     from shared.settings import nats_servers
 
+    url = runinfo.nats_url(os.environ.get("GUIDANCE_NATS_URL"))
     try:
         return await nats.connect(
             nats_servers(url), connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=1
