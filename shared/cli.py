@@ -13,7 +13,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,6 +27,8 @@ events_app = typer.Typer(help="The CloudEvents on NATS, as they arrive.")
 app.add_typer(events_app, name="events")
 keys_app = typer.Typer(help="The master key that wraps the clients' data keys: its rotation.")
 app.add_typer(keys_app, name="keys")
+streams_app = typer.Typer(help="The services' NATS streams: rebuilt from the event stores.")
+app.add_typer(streams_app, name="streams")
 console = Console(soft_wrap=True)  # URLs and tokens stay whole for copy-paste
 
 if TYPE_CHECKING:
@@ -497,6 +499,131 @@ def keys_status() -> None:
     finally:
         vault.close()
     console.print(", ".join(f"{name}: {n}" for name, n in counts.items()))
+
+
+def _stream_service(service: str) -> str:
+    from shared.serve import SERVICES
+
+    if service not in SERVICES:
+        raise typer.BadParameter(f"one of {', '.join(SERVICES)}", param_hint="SERVICE")
+    return service
+
+
+@streams_app.command("rebuild")
+def streams_rebuild(
+    service: Annotated[str, typer.Argument(help="intake, planning, followup or referral.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    wait: Annotated[
+        float,
+        typer.Option(min=0, help="Seconds to wait for the relay's lease before refusing."),
+    ] = 5.0,
+) -> None:
+    """Delete SERVICE's NATS stream (its durable consumers with it), create it again with the
+    relay's configuration, and set the relay's position back to 0, so that the relay
+    publishes the whole event store again (same event ids: consumers apply nothing twice).
+    Holds the relay's lease meanwhile: stop SERVICE's relay/worker processes first."""
+    import asyncio
+
+    from shared.messaging.rebuild import RelayRunning, rebuild_stream
+    from shared.settings import get_settings
+
+    service = _stream_service(service)
+    runinfo.use_database()
+    settings = get_settings()
+    if not yes:
+        typer.confirm(
+            f"Delete the stream of {service} (and its consumers) and republish its whole "
+            "event store?",
+            abort=True,
+        )
+
+    async def rebuild() -> None:
+        nc = await _nats()
+        try:
+            done = await rebuild_stream(
+                settings.pg.asyncpg_kwargs(),
+                nc.jetstream(),
+                service,
+                duplicate_window=settings.stream_duplicate_window_seconds,
+                replicas=settings.stream_replicas,
+                wait_seconds=wait,
+            )
+        finally:
+            await nc.close()
+        if done.deleted:
+            console.print(f"stream {done.stream}: deleted ({done.messages_deleted} messages)")
+        else:
+            console.print(f"stream {done.stream}: there was none")
+        console.print(
+            f"stream {done.stream}: created (duplicate window "
+            f"{settings.stream_duplicate_window_seconds} s, replicas {settings.stream_replicas})"
+        )
+        if done.position_before is None:
+            console.print(f"relay of {service}: no position stored (it starts from 0)")
+        else:
+            console.print(f"relay of {service}: position reset from {done.position_before} to 0")
+        console.print(f"start the relay of {service}: it republishes the whole log")
+
+    try:
+        asyncio.run(rebuild())
+    except RelayRunning as e:
+        console.print(f"[bold red]{e}[/]")
+        raise typer.Exit(1) from None
+    except OSError as e:
+        pg = settings.pg
+        raise runinfo.cannot_reach("PostgreSQL", f"{pg.host}:{pg.port}/{pg.dbname}", e) from None
+
+
+@streams_app.command("status")
+def streams_status() -> None:
+    """Per service: its stream's messages and last sequence, the store's last notification
+    id and the relay's position."""
+    import asyncio
+
+    from shared.messaging.rebuild import stream_status
+    from shared.serve import SERVICES
+    from shared.settings import get_settings
+
+    runinfo.use_database()
+    settings = get_settings()
+
+    async def status() -> None:
+        nc = await _nats()
+        try:
+            for service in SERVICES:
+                s = await stream_status(
+                    settings.pg.asyncpg_kwargs(), nc.jetstream(), service, f"{service}_events"
+                )
+                stream = (
+                    "no stream"
+                    if s.messages is None
+                    else f"{s.messages} messages, last sequence {s.last_seq}"
+                )
+                console.print(
+                    f"{service}: {s.stream}: {stream}; store's last notification "
+                    f"{s.store_last_id if s.store_last_id is not None else '-'}, relay at "
+                    f"{s.relay_position if s.relay_position is not None else '-'}"
+                )
+        finally:
+            await nc.close()
+
+    asyncio.run(status())
+
+
+async def _nats() -> Any:
+    """A connection to GUIDANCE_NATS_URL, else to the running system's NATS."""
+    import nats
+    from nats.errors import NoServersError
+
+    from shared.settings import nats_servers
+
+    url = runinfo.nats_url(os.environ.get("GUIDANCE_NATS_URL"))
+    try:
+        return await nats.connect(
+            nats_servers(url), connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=1
+        )
+    except (TimeoutError, OSError, NoServersError) as e:
+        raise runinfo.cannot_reach("NATS", url, e) from None
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -96,7 +96,7 @@ class LogFollower(ABC):
 
     @property
     def lock_key(self) -> int:
-        return zlib.crc32(f"{self.schema}:{self.name}".encode())
+        return follower_lock_key(self.schema, self.name)
 
     def wake(self, *_: Any) -> None:
         """Thread-safe: called after a commit in this process."""
@@ -195,6 +195,9 @@ class LogFollower(ABC):
                     "(name text PRIMARY KEY, position bigint NOT NULL)"
                 )
                 await self.setup(conn)
+            # Active now: the stored position is the truth (`waypoint streams rebuild` may
+            # have set the relay's back while this process stood by, knowing a later one).
+            self.position = 0
             await self._load_position(conn)
             if self.dead_letters is not None and self.poison == "park":
                 self._held = await self.dead_letters.held(conn, self.name)
@@ -476,6 +479,11 @@ class LogFollower(ABC):
             else:
                 still.append((position, waiter))
         self._waiters = still
+
+
+def follower_lock_key(schema: str, name: str) -> int:
+    """The advisory lock (the lease) that the one active `name` follower of `schema` holds."""
+    return zlib.crc32(f"{schema}:{name}".encode())
 
 
 async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
