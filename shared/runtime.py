@@ -31,9 +31,11 @@ log = logging.getLogger(__name__)
 
 @lru_cache(maxsize=8)
 def _vault(
-    dsn: str, master_key: bytes, previous_key: bytes | None, cache_seconds: float
+    dsn: str, master_key: bytes, previous_key: bytes | None, cache_seconds: float, pool: int
 ) -> KeyVault:
-    return KeyVault(dsn, master_key, previous_key=previous_key, cache_seconds=cache_seconds)
+    return KeyVault(
+        dsn, master_key, previous_key=previous_key, cache_seconds=cache_seconds, max_size=pool
+    )
 
 
 def key_vault(settings: Settings) -> KeyVault:
@@ -43,6 +45,7 @@ def key_vault(settings: Settings) -> KeyVault:
         settings.master_key_bytes,
         settings.master_key_previous_bytes,
         settings.key_cache_seconds,
+        settings.vault_pool_size,
     )
 
 

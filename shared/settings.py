@@ -224,6 +224,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=2, ge=1)
     db_max_overflow: int = Field(default=18, ge=0)
     read_pool_size: int = Field(default=4, ge=1)
+    # The key vault's connections (one vault per process, whatever services it runs).
+    vault_pool_size: int = Field(default=4, ge=1)
     # What this process's connections are called in pg_stat_activity (None:
     # `waypoint-<role>`); a replica's name (its pod's) tells who holds which connection.
     db_application_name: str | None = Field(default=None, max_length=63)

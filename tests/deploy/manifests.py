@@ -63,11 +63,10 @@ def settings_of(configmap: dict[str, Any], env: dict[str, str]) -> Settings:
 
 # Connections one process may hold, by role (README.md "Sizing"): the event store's pool
 # (db_pool_size + db_max_overflow; a relay's or worker's: 1 + at most 5), the key vault's
-# (shared/privacy/keyvault.py: at most 4), the read models' asyncpg pool (read_pool_size),
+# (vault_pool_size), the read models' asyncpg pool (read_pool_size),
 # and one connection per follower of the service's log it runs or stands in for
 # (shared/runtime.py: web: projection, audit trail; relay: relay; worker: projection,
 # relay, audit trail). The console holds only its sessions' pool (read_pool_size).
-KEY_VAULT = 4
 FOLLOWERS = {"web": 2, "relay": 1, "worker": 3}
 
 
@@ -78,4 +77,4 @@ def per_process(settings: Settings, role: str, console: bool) -> int:
         store = settings.db_pool_size + settings.db_max_overflow
     else:
         store = 1 + min(settings.db_max_overflow, 5)
-    return store + KEY_VAULT + settings.read_pool_size + FOLLOWERS[role]
+    return store + settings.vault_pool_size + settings.read_pool_size + FOLLOWERS[role]

@@ -27,7 +27,6 @@ from shared.settings import Settings
 from tests.deploy.manifests import (
     FOLLOWERS,
     K8S,
-    KEY_VAULT,
     REPO,
     TOOLS,
     find,
@@ -523,15 +522,24 @@ def test_the_pools_fit_max_connections(rendered: dict[str, Path], overlay: str) 
 def test_the_budget_counts_what_a_process_opens() -> None:
     """The formula's parts against the code: the store's pool sizes by role, the vault's
     pool and the followers each role runs."""
+    from unittest import mock
+
     from shared.eventstore import store_env
-    from shared.privacy.keyvault import KeyVault
+    from shared.runtime import _vault, key_vault
 
     for role, pool in (("web", 2 + 18), ("relay", 1 + 5), ("worker", 1 + 5)):
-        settings = Settings(role=role, db_pool_size=2, db_max_overflow=18, read_pool_size=4)
+        settings = Settings(
+            role=role, db_pool_size=2, db_max_overflow=18, read_pool_size=4, vault_pool_size=3
+        )
         env = store_env(settings, "intake")
         assert int(env["POSTGRES_POOL_SIZE"]) + int(env["POSTGRES_MAX_OVERFLOW"]) == pool
-        assert per_process(settings, role, False) == pool + KEY_VAULT + 4 + FOLLOWERS[role]
-    assert (KeyVault.__init__.__kwdefaults__ or {})["max_size"] == KEY_VAULT
+        assert per_process(settings, role, False) == pool + 3 + 4 + FOLLOWERS[role]
+    # The vault's pool is the setting's.
+    _vault.cache_clear()
+    with mock.patch("shared.runtime.KeyVault") as made:
+        key_vault(Settings(vault_pool_size=3))
+    _vault.cache_clear()
+    assert made.call_args.kwargs["max_size"] == 3
 
 
 # ---- NATS ---------------------------------------------------------------------------
