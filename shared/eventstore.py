@@ -301,7 +301,10 @@ class ServiceApplication(Application[uuid.UUID]):
         # environment must not redirect it.
         from eventsourcing.utils import Environment
 
-        return Environment(name, dict(env or {}))
+        values = dict(env or {})
+        if type(self).snapshotting_intervals:
+            values["IS_SNAPSHOTTING_ENABLED"] = "y"
+        return Environment(name, values)
 
     def construct_recorder(self) -> Any:
         # A process recorder stores events and tracking records in one transaction.
@@ -338,6 +341,7 @@ class ServiceApplication(Application[uuid.UUID]):
                 kwargs["commands"] = [*kwargs.get("commands", ()), (marker, None)]
             recordings = super().save(*objs, **kwargs)
         else:
+            due = self._snapshots_due(objs)
             events = [
                 e
                 for obj in objs
@@ -349,9 +353,48 @@ class ServiceApplication(Application[uuid.UUID]):
             # Create or fetch the data keys here, outside the committer's critical path.
             self.sealing.prepare_keys(events)
             recordings = self._group.save(events, marker)
+            self._take_snapshots_due(due)
         if recordings:
             self._local.position = recordings[-1].notification.id
         return recordings
+
+    def _snapshots_due(self, objs: Sequence[Any]) -> list[tuple[uuid.UUID, int]]:
+        """The snapshots the library's own `save` would take after saving these (for the
+        group commit's saves): an aggregate of a class in `snapshotting_intervals` whose
+        pending versions reach a multiple of its interval. Read before the events are
+        collected."""
+        if self.snapshots is None or not self.snapshotting_intervals:
+            return []
+        due: list[tuple[uuid.UUID, int]] = []
+        for obj in objs:
+            interval = self.snapshotting_intervals.get(type(obj))
+            if interval is None:
+                continue
+            due.extend(
+                (obj.id, e.originator_version)
+                for e in obj.pending_events
+                if e.originator_version % interval == 0
+            )
+        return due
+
+    def _take_snapshots(self, processing_event: Any) -> None:
+        # The library's own save (with tracking or commands): as in the group commit's,
+        # a snapshot that fails after the commit does not fail the committed command.
+        try:
+            super()._take_snapshots(processing_event)
+        except Exception:
+            log.exception("a snapshot after a committed save failed")
+
+    def _take_snapshots_due(self, due: list[tuple[uuid.UUID, int]]) -> None:
+        # The command has committed: a snapshot that fails (another replica took the same
+        # one) is only logged, and loading works without it.
+        for aggregate_id, version in due:
+            try:
+                self.take_snapshot(aggregate_id, version=version)
+            except IntegrityError:
+                log.debug("snapshot of %s at %d was already taken", aggregate_id, version)
+            except Exception:
+                log.exception("snapshot of %s at %d failed", aggregate_id, version)
 
     def last_position(self) -> int:
         """The log position of the last save made by this thread (0 if none)."""

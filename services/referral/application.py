@@ -39,6 +39,15 @@ class ReferralApplication(ServiceApplication):
         Referral.ResumptionRecorded: PersonalFields(("note",), subject="client_id"),
     }
 
+    # Long-lived aggregates load from their latest snapshot and the events after it: a
+    # partner changes its open places for years; a client's consent index gains a referral
+    # each time. Neither holds personal data (a snapshot's state is not sealed: never
+    # snapshot an aggregate with personal fields).
+    snapshotting_intervals: ClassVar[dict[Any, int]] = {
+        Partner: 50,
+        ConsentReferrals: 50,
+    }
+
     new_id: Callable[[], uuid.UUID] = staticmethod(uuid.uuid4)
 
     # -- queries and commands ------------------------------------------------------------

@@ -14,9 +14,9 @@ import copy
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, Snapshot
 from eventsourcing.utils import register_topic
 
 from services.referral.domain.partner_rules import (
@@ -86,6 +86,23 @@ class Partner(Aggregate):
 
         def apply(self, aggregate: Partner) -> None:
             aggregate.active = True
+
+    class Snapshot(Snapshot):
+        """A partner's state at a version (the application snapshots long-lived partners):
+        its services stored as their events store them, made values again on loading."""
+
+        @classmethod
+        def take(cls, aggregate: Any) -> Self:
+            snapshot = super().take(aggregate)
+            snapshot.state["services"] = [s.stored() for s in aggregate.services]
+            return snapshot
+
+        def mutate(self, _: None) -> Partner:
+            partner = super().mutate(_)
+            assert isinstance(partner, Partner)
+            stored: list[dict[str, Any]] = partner.services  # type: ignore[assignment]
+            partner.services = services_of(stored)
+            return partner
 
     def __init__(
         self,
