@@ -20,7 +20,8 @@ p99 latency (<= 100 ms) and publish lag p99 (<= 50 ms).
                                            [--profile NAME] [--profile-rate 100]
 
 Flame graphs: `--profile NAME` launches both servers under py-spy (`pip install py-spy`,
-or `--py-spy PATH`; it follows `waypoint run`'s relay and worker processes) and writes
+or `--py-spy PATH`; it follows `waypoint run`'s relay and worker processes, and samples
+only threads holding the GIL: Python on the CPU, not waits) and writes
 `.data/profiles/NAME-system.svg`, `NAME-floor.svg` and their collapsed stacks (`.txt`), and
 prints the top costs: CPU ms per command by process role and by the project function
 (services/, shared/) that spent it, and by leaf function. Profiling slows the servers (the
@@ -140,7 +141,7 @@ def profiled(cmd: list[str], name: str | None, args: argparse.Namespace) -> list
         return cmd
     PROFILES.mkdir(parents=True, exist_ok=True)
     out = str(PROFILES / f"{name}.txt")
-    return [args.py_spy, "record", "--subprocesses", "--nonblocking", "--format", "raw",
+    return [args.py_spy, "record", "--subprocesses", "--gil", "--format", "raw",
             "--rate", str(args.profile_rate), "-o", out, "--", *cmd]  # fmt: skip
 
 
@@ -340,9 +341,7 @@ def process_role(frame: str) -> str:
 def project_frame(frames: list[str]) -> str:
     """The deepest frame of the project's own code (services/, shared/, bench/)."""
     for frame in reversed(frames):
-        if any(f"{d}/" in frame for d in ("/shared", "/services", "/bench")) or frame.startswith(
-            ("shared", "services")
-        ):
+        if any(f"{d}/" in frame for d in ("(shared", "(services", "/shared", "/services")):
             return frame
     return frames[-1] if frames else "?"
 
@@ -366,8 +365,9 @@ def top_costs(stacks: list[tuple[list[str], int]], rate: int, commands: int, n: 
     for frames, count in stacks:
         if any("_find_and_load" in f or "_call_with_frames_removed" in f for f in frames):
             continue  # start-up: imports
-        role = process_role(frames[0]) if frames[0].startswith("process ") else "?"
-        body = frames[1:] if frames[0].startswith("process ") else frames
+        procs = [f for f in frames if f.startswith("process ")]
+        role = process_role(procs[-1]) if procs else "?"
+        body = frames[len(procs) :]
         by_role[role] += count
         by_project[f"{role}: {short(project_frame(body))}"] += count
         by_leaf[f"{role}: {short(body[-1]) if body else '?'}"] += count
