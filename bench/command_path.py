@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import html
 import multiprocessing as mp
 import os
@@ -42,6 +43,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -134,6 +136,66 @@ def classify_pg(p: psutil.Process) -> str:
     return "postgres background"
 
 
+# -- what the database and the broker did -------------------------------------------------------
+COUNTED = ("transactions", "rows written", "WAL fsyncs", "NATS messages in", "NATS messages out")
+
+
+def counters(dsn: str, monitor: str | None) -> dict[str, float]:
+    """Cumulative counts: PostgreSQL's commits, rows written and WAL syncs (its statistics,
+    flushed within about a second), and the messages nats-server took in and sent out."""
+    out: dict[str, float] = {}
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT sum(xact_commit + xact_rollback), sum(tup_inserted + tup_updated + "
+            "tup_deleted) FROM pg_stat_database"
+        ).fetchone()
+        wal = conn.execute("SELECT wal_sync FROM pg_stat_wal").fetchone()
+    if row is not None:
+        out["transactions"], out["rows written"] = float(row[0] or 0), float(row[1] or 0)
+    if wal is not None:
+        out["WAL fsyncs"] = float(wal[0] or 0)
+    if monitor:
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            varz = httpx.get(f"{monitor}/varz", timeout=2).json()
+            out["NATS messages in"] = float(varz["in_msgs"])
+            out["NATS messages out"] = float(varz["out_msgs"])
+    return out
+
+
+def counted(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: after[k] - before[k] for k in after if k in before}
+
+
+class ActiveQueries:
+    """Samples pg_stat_activity (every `interval` s, in a thread) for the statements the
+    backends are running: PostgreSQL's own profile by statement (profiling runs only)."""
+
+    def __init__(self, dsn: str, interval: float = 0.02) -> None:
+        self.dsn, self.interval = dsn, interval
+        self.seen: Counter[str] = Counter()
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while not self._stop.wait(self.interval):
+                rows = conn.execute(
+                    "SELECT query FROM pg_stat_activity WHERE state = 'active' "
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                ).fetchall()
+                self.samples += 1
+                for (query,) in rows:
+                    self.seen[" ".join(str(query).split())[:110]] += 1
+
+
 # -- the servers -------------------------------------------------------------------------------
 def profiled(cmd: list[str], name: str | None, args: argparse.Namespace) -> list[str]:
     """`cmd`, launched under py-spy (following its subprocesses) when profiling."""
@@ -194,6 +256,8 @@ class Result:
     errors: int = 0
     received: int = 0
     all_commands: int = 0  # warm-up included (what a whole-run profile saw)
+    counts: dict[str, float] = field(default_factory=dict)
+    queries: Counter[str] = field(default_factory=Counter)
 
     @property
     def rate(self) -> float:
@@ -233,17 +297,22 @@ def run_floor(
         token = dev_tokens()["counsellor"]
         with asyncio.Runner(loop_factory=uvloop_factory()) as runner:
             warm, _ = runner.run(drive(url, token, args.clients, 2.0))
+            counts0 = counters(settings.pg.dsn(), None)
             before, start = procs.read(), time.perf_counter()
             ok, lat = runner.run(drive(url, token, args.clients, args.floor_seconds))
             elapsed, after = time.perf_counter() - start, procs.read()
+            time.sleep(1.0)  # PostgreSQL's statistics are flushed within a second
+            counts = counted(counts0, counters(settings.pg.dsn(), None))
     finally:
         stop(server)
-    return Result(ok, elapsed, lat, cpu_by_role(before, after), all_commands=ok + warm)
+    return Result(
+        ok, elapsed, lat, cpu_by_role(before, after), all_commands=ok + warm, counts=counts
+    )
 
 
 def run_system(
     settings: Settings, pg_pid: int, nats: NatsServer, args: argparse.Namespace,
-    env: dict[str, str], data_dir: Path,
+    env: dict[str, str], data_dir: Path, monitor: str,
 ) -> Result:  # fmt: skip
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -280,6 +349,18 @@ def run_system(
             raise SystemExit("the NATS subscriber did not start")
         wall0 = time.time() - time.perf_counter()
         readings: list[dict[int, tuple[str, float]]] = []
+        counts: list[dict[str, float]] = []
+        sampler = ActiveQueries(settings.pg.dsn()) if args.profile else None
+
+        def mark() -> None:
+            readings.append(procs.read())
+            if not counts:
+                counts.append(counters(settings.pg.dsn(), monitor))
+                if sampler is not None:
+                    sampler.start()
+            elif sampler is not None:
+                sampler.stop()
+
         load_args = argparse.Namespace(
             base_url=base, clients=args.clients, seconds=args.seconds, journeys=None,
             warmup=args.warmup, http_client="raw",
@@ -289,7 +370,7 @@ def run_system(
                 run_load(
                     load_args,
                     dev_tokens()["counsellor"],
-                    mark=lambda: readings.append(procs.read()),
+                    mark=mark,
                 )
             )
         # The background work of the window's commands: the relay and the worker catch
@@ -297,6 +378,8 @@ def run_system(
         stop_ev.set()
         lag_rows: list[tuple[float, float]] = receiver.recv() if receiver.poll(60) else []
         readings.append(procs.read())
+        time.sleep(1.0)  # PostgreSQL's statistics are flushed within a second
+        counts.append(counters(settings.pg.dsn(), monitor))
         watcher.join(5)
     finally:
         stop(server)
@@ -312,6 +395,8 @@ def run_system(
     return Result(
         len(ok), load.end - load.warm_until, [s[2] for s in measured], cpu, lags,
         errors=len(measured) - len(ok), received=len(lag_rows), all_commands=load.ok_total,
+        counts=counted(counts[0], counts[1]),
+        queries=sampler.seen if sampler is not None else Counter(),
     )  # fmt: skip
 
 
@@ -450,14 +535,16 @@ def main() -> None:
     nats: NatsServer | None = None
     try:
         pg = start_postgres(work / "pg")
-        nats = start_nats(work / "nats")
+        monitor_port = _free_port()
+        nats = start_nats(work / "nats", monitor_port=monitor_port)
         pg_pid = int(pg.server.get_postmaster_info().pid)
         settings = Settings(database_url=pg.url, nats_url=nats.url)
         env = {**os.environ, "GUIDANCE_DATABASE_URL": pg.url, "GUIDANCE_NATS_URL": nats.url}
         env.pop("GUIDANCE_ROLE", None)
         bare, _, _ = bare_save_rate(settings, args.clients, args.bare_seconds)
         floor = run_floor(settings, pg_pid, args, env)
-        system = run_system(settings, pg_pid, nats, args, env, work / "run")
+        monitor = f"http://127.0.0.1:{monitor_port}"
+        system = run_system(settings, pg_pid, nats, args, env, work / "run", monitor)
     finally:
         if nats is not None:
             nats.stop()
@@ -492,6 +579,13 @@ def main() -> None:
             print(f"  ({role}: {system.ms_per_command(role):.2f} / {floor.ms_per_command(role):.2f}"
                   f", not counted)")  # fmt: skip
 
+    print("\nper command (the system's: its window and the catch-up after it; NATS out counts "
+          "the lag watcher's deliveries too)        system    floor")  # fmt: skip
+    for key in COUNTED:
+        if key in system.counts or key in floor.counts:
+            f = f"{floor.counts[key] / max(1, floor.commands):8.2f}" if key in floor.counts else ""
+            print(f"  {key:<36} {system.counts.get(key, 0) / max(1, system.commands):9.2f} {f}")
+
     lag99, p99 = pct(system.lags, 99), pct(system.latencies, 99)
     ratio = sys_total / floor_total if floor_total else float("inf")
     print("\ntargets, same run:")
@@ -501,6 +595,11 @@ def main() -> None:
     print(ratio_row("p99 latency <= 100 ms", f"{p99:.1f} ms", p99 <= 100))
     print(ratio_row("publish lag p99 <= 50 ms", f"{lag99:.1f} ms", lag99 <= 50))
 
+    if args.profile and system.queries:
+        print("\nPostgreSQL, statements running when sampled (pg_stat_activity, share of samples):")
+        total = sum(system.queries.values())
+        for query, n in system.queries.most_common(12):
+            print(f"  {n / total:6.1%}  {query}")
     if args.profile:
         for part, result in (("system", system), ("floor", floor)):
             raw = PROFILES / f"{args.profile}-{part}.txt"
