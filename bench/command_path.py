@@ -126,13 +126,29 @@ def classify_system(p: psutil.Process) -> str:
     return "web"
 
 
+# PostgreSQL backend pid → the application_name its client gave (`waypoint-web`, …),
+# refreshed before each reading: the backends' CPU by the process they serve.
+PG_CLIENTS: dict[int, str] = {}
+
+
+def refresh_pg_clients(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute("SELECT pid, application_name FROM pg_stat_activity").fetchall()
+    PG_CLIENTS.update({int(pid): str(name or "") for pid, name in rows})
+
+
 def classify_pg(p: psutil.Process) -> str:
     """PostgreSQL's processes by title: a backend reads `postgres: USER DB …`."""
     title = " ".join(p.cmdline())
     background = ("checkpointer", "background writer", "walwriter", "autovacuum",
                   "logical replication", "archiver", "postgres -D", "bin/postgres")  # fmt: skip
     if p.name().startswith("postgres") and not any(b in title for b in background):
-        return "postgres backends"
+        client = PG_CLIENTS.get(p.pid, "").removeprefix("waypoint-")
+        return (
+            f"postgres backends ({client})"
+            if client in ("web", "relay", "worker")
+            else ("postgres backends")
+        )
     return "postgres background"
 
 
@@ -264,7 +280,9 @@ class Result:
         return self.commands / self.seconds
 
     def ms_per_command(self, role: str) -> float:
-        return self.cpu.get(role, 0.0) / max(1, self.commands) * 1000
+        """CPU ms per command of `role` (a role's prefix: of all its kinds)."""
+        cpu = sum(v for k, v in self.cpu.items() if k == role or k.startswith(role + " ("))
+        return cpu / max(1, self.commands) * 1000
 
     def total(self, roles: tuple[str, ...]) -> float:
         return sum(self.ms_per_command(r) for r in roles)
@@ -353,6 +371,7 @@ def run_system(
         sampler = ActiveQueries(settings.pg.dsn()) if args.profile else None
 
         def mark() -> None:
+            refresh_pg_clients(settings.pg.dsn())
             readings.append(procs.read())
             if not counts:
                 counts.append(counters(settings.pg.dsn(), monitor))
@@ -377,6 +396,7 @@ def run_system(
         # up after the load ends; their CPU until the lag watcher has gone quiet counts.
         stop_ev.set()
         lag_rows: list[tuple[float, float]] = receiver.recv() if receiver.poll(60) else []
+        refresh_pg_clients(settings.pg.dsn())
         readings.append(procs.read())
         time.sleep(1.0)  # PostgreSQL's statistics are flushed within a second
         counts.append(counters(settings.pg.dsn(), monitor))
@@ -572,6 +592,10 @@ def main() -> None:
             continue
         f = f"{floor.ms_per_command(role):8.2f}" if role in FLOOR_ROLES else ""
         print(f"  {role:<36} {system.ms_per_command(role):9.2f} {f}")
+        if role == "postgres backends":
+            for client in ("web", "relay", "worker"):
+                kind = f"{role} ({client})"
+                print(f"    {'serving ' + client:<34} {system.ms_per_command(kind):9.2f}")
     sys_total, floor_total = system.total(SYSTEM_ROLES), floor.total(FLOOR_ROLES)
     print(f"  {'total':<36} {sys_total:9.2f} {floor_total:8.2f}")
     for role in ("load generator", "lag watcher", "profiler"):
