@@ -443,10 +443,18 @@ def process_role(frame: str) -> str:
     return "web"
 
 
+STARTUP = ("_find_and_load", "_call_with_frames_removed", "settle_heap (", "Combined.lifespan (")
+# Entry points: a stack whose deepest project frame is one of these ran in the event loop
+# or a library's own task (nats-py's reader and flusher, asyncpg's protocol).
+ENTRIES = ("worker (shared/cli.py", "run (shared/cli.py", "serve_combined (shared/serve.py")
+
+
 def project_frame(frames: list[str]) -> str:
-    """The deepest frame of the project's own code (services/, shared/, bench/)."""
+    """The deepest frame of the project's own code (services/, shared/)."""
     for frame in reversed(frames):
         if any(f"{d}/" in frame for d in ("(shared", "(services", "/shared", "/services")):
+            if frame.startswith(ENTRIES):
+                return "event loop and client libraries (nats-py, asyncpg) (-)"
             return frame
     return frames[-1] if frames else "?"
 
@@ -468,8 +476,8 @@ def top_costs(stacks: list[tuple[list[str], int]], rate: int, commands: int, n: 
     by_project: Counter[str] = Counter()
     by_leaf: Counter[str] = Counter()
     for frames, count in stacks:
-        if any("_find_and_load" in f or "_call_with_frames_removed" in f for f in frames):
-            continue  # start-up: imports
+        if any(any(m in f for m in STARTUP) for f in frames):
+            continue  # start-up: imports, lifespans, settling the heap
         procs = [f for f in frames if f.startswith("process ")]
         role = process_role(procs[-1]) if procs else "?"
         body = frames[len(procs) :]
