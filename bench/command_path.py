@@ -230,7 +230,7 @@ def python_child(process: subprocess.Popen[bytes]) -> int:
         if "py-spy" in top.name():
             kids = top.children()
             if kids:
-                return kids[0].pid
+                return int(kids[0].pid)
     except psutil.Error:
         pass
     return process.pid
