@@ -102,6 +102,7 @@ bench: $(STAMP) ## benchmarks against a running system (make run first)
 	$(PY) -m bench.console_pages
 	$(PY) -m bench.dashboard
 	$(PY) -m bench.snapshots
+	$(PY) -m bench.command_path
 
 asyncapi: $(STAMP) ## regenerate the committed AsyncAPI document, JSON Schemas and docs/events.md from the contracts
 	$(PY) -m shared.contracts.asyncapi > shared/contracts/asyncapi.json

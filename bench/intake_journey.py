@@ -260,10 +260,11 @@ Reading = tuple[float, float] | None
 
 
 async def run_load(
-    args: argparse.Namespace, token: str
+    args: argparse.Namespace, token: str, mark: Callable[[], object] | None = None
 ) -> tuple[Load, float, tuple[Reading, Reading]]:
     """Run the clients; returns the load, the CPU seconds this process used while measured,
-    and the machine's CPU readings at the start and the end of the measured window."""
+    and the machine's CPU readings at the start and the end of the measured window;
+    `mark` is called at both (e.g. to read other processes' CPU)."""
     now = time.perf_counter()
     load = Load(now + args.warmup, now + args.warmup + args.seconds, args.journeys)
     counter = iter(range(10**9))
@@ -288,9 +289,13 @@ async def run_load(
     try:
         tasks = [asyncio.create_task(worker(http)) for http in posters]
         await asyncio.sleep(max(0.0, load.warm_until - time.perf_counter()))
+        if mark is not None:
+            mark()
         cpu0, machine0 = time.process_time(), machine_cpu()
         await asyncio.gather(*tasks)
         cpu, machine1 = time.process_time() - cpu0, machine_cpu()
+        if mark is not None:
+            mark()
     finally:
         for http in posters:
             await http.aclose()

@@ -92,10 +92,15 @@ async def change(
 
 
 # -- one command dependency for every command route --------------------------------------------
-def application_of(request: Request) -> ServiceApplication:
-    """The service's application (set by its lifespan, `shared/service.py`)."""
+def _application(request: Request) -> ServiceApplication:
     app: ServiceApplication = request.app.state.application
     return app
+
+
+async def application_of(request: Request) -> ServiceApplication:
+    """The service's application (set by its lifespan, `shared/service.py`). A coroutine:
+    FastAPI runs a plain function dependency in the threadpool, a hop per request."""
+    return _application(request)
 
 
 @dataclass
@@ -137,7 +142,7 @@ def command_on(role: Any, path: str, load: Callable[[Any, uuid.UUID, Principal],
     """
 
     async def gather(**given: Any) -> Command[A]:
-        app = application_of(given["request"])
+        app = _application(given["request"])
         who: Principal = given["who"]
         key = given[path]
         return Command(

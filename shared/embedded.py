@@ -102,14 +102,18 @@ class NatsServer:
                 self.process.kill()
 
 
-def start_nats(data_dir: Path, port: int | None = None) -> NatsServer:
-    """Start nats-server with JetStream (fsync always) and its data under `data_dir`."""
+def start_nats(
+    data_dir: Path, port: int | None = None, monitor_port: int | None = None
+) -> NatsServer:
+    """Start nats-server with JetStream (fsync always) and its data under `data_dir`;
+    `monitor_port`: its HTTP monitoring (/varz) there too (the benchmarks count messages)."""
     port = port or free_port()
     store = data_dir / "jetstream"
     store.mkdir(parents=True, exist_ok=True)
     config = data_dir / "nats.conf"
+    monitor = f'http: "127.0.0.1:{monitor_port}"\n' if monitor_port else ""
     config.write_text(
-        f'listen: "127.0.0.1:{port}"\n'
+        f'listen: "127.0.0.1:{port}"\n{monitor}'
         f"jetstream {{\n  store_dir: {str(store)!r}\n  sync_interval: always\n}}\n"
     )
     log = open(data_dir / "nats.log", "ab")  # noqa: SIM115 - owned by the process

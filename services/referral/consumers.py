@@ -33,7 +33,7 @@ import asyncpg
 from eventsourcing.domain import Aggregate
 
 from services.referral.application import ReferralApplication
-from services.referral.read_models import SCHEMA_SQL, write_copy
+from services.referral.read_models import SCHEMA_SQL, Copy, write_copies, write_copy
 from shared.contracts.intake import (
     AssessmentRecordedV1,
     CaseAcceptedV1,
@@ -69,18 +69,12 @@ async def on_client_registered(
             client_id,
             registered.preferred_language,
         )
-    for field, category in CLIENT_FIELDS.items():
-        value = getattr(registered, field)
-        if value is not None:
-            await write_copy(
-                conn,
-                event,
-                field=field,
-                client_id=client_id,
-                case_id=None,
-                category=category,
-                value=value,
-            )
+    copies: list[Copy] = [
+        (field, client_id, None, category, value, None)
+        for field, category in CLIENT_FIELDS.items()
+        if (value := getattr(registered, field)) is not None
+    ]
+    await write_copies(conn, event, copies)
 
 
 async def _consent_changed(

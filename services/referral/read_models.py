@@ -87,16 +87,32 @@ async def write_copy(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Keep `value` of `event`'s `field` as published (sealed), once per event and field."""
-    await conn.execute(
+    await write_copies(conn, event, [(field, client_id, case_id, category, value, detail)])
+
+
+# (field, client id, case id, category, value, detail) of one kept copy.
+Copy = tuple[str, uuid.UUID, uuid.UUID | None, str, Any, dict[str, Any] | None]
+
+
+async def write_copies(conn: asyncpg.Connection, event: CloudEvent, copies: list[Copy]) -> None:
+    """`write_copy` of several fields of one event, in one round trip."""
+    if not copies:
+        return
+    await conn.executemany(
         "INSERT INTO referral.sealed_copies (event_id, field, client_id, case_id, category, "
         "value, detail, recorded_at) VALUES ($1,$2,$3,$4,$5,$6::jsonb,$7::jsonb,$8) "
         "ON CONFLICT (event_id, field) DO NOTHING",
-        event.id,
-        field,
-        client_id,
-        case_id,
-        category,
-        _json(as_published(value)),
-        None if detail is None else _json(detail),
-        event.time,
+        [
+            (
+                event.id,
+                field,
+                client_id,
+                case_id,
+                category,
+                _json(as_published(value)),
+                None if detail is None else _json(detail),
+                event.time,
+            )
+            for field, client_id, case_id, category, value, detail in copies
+        ],
     )

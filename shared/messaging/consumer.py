@@ -199,7 +199,7 @@ class Consumer(ABC):
         for msg in msgs:
             event = self.parse(msg)
             if event is None or event.event_type not in self.event_types:
-                await self.process(msg)
+                await self.settle(msg, event)
             else:
                 found.append((msg, event))
         return found
@@ -211,7 +211,11 @@ class Consumer(ABC):
             return None
 
     async def process(self, msg: Msg) -> None:
-        event = self.parse(msg)
+        await self.settle(msg, self.parse(msg))
+
+    async def settle(self, msg: Msg, event: CloudEvent | None) -> None:
+        """Apply and acknowledge one message, already parsed (`event`: None when it is
+        malformed), so that a batch's messages are decoded once."""
         if event is None:
             log.error("consumer %s: malformed message %s dropped", self.name, msg.subject)
             await msg.term()

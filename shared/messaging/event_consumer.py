@@ -73,8 +73,8 @@ class EventConsumer(Consumer):
             log.debug(
                 "consumer %s: batch of %d failed (%s); one by one", self.name, len(segment), e
             )
-            for msg, _ in segment:
-                await self.process(msg)
+            for msg, event in segment:
+                await self.settle(msg, event)
             return
         self.count(applied, len(segment) - applied)
         await ack_all(segment)

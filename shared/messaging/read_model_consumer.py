@@ -59,8 +59,8 @@ class ReadModelConsumer(Consumer):
         after the commit; should any of it fail, its messages go one by one."""
         ours = await self.ours(msgs)
         if len(ours) < 2:
-            for msg, _ in ours:
-                await self.process(msg)
+            for msg, event in ours:
+                await self.settle(msg, event)
             return
         try:
             async with self.pool.acquire() as conn, conn.transaction():
@@ -69,8 +69,8 @@ class ReadModelConsumer(Consumer):
                 )
         except Exception as e:
             log.debug("consumer %s: batch of %d failed (%s); one by one", self.name, len(ours), e)
-            for msg, _ in ours:
-                await self.process(msg)
+            for msg, event in ours:
+                await self.settle(msg, event)
             return
         self.count(applied, len(ours) - applied)
         await ack_all(ours)

@@ -122,6 +122,14 @@ class Relay(LogFollower):
         await ensure_stream(
             self.js, self.service, duplicate_window=self.duplicate_window, replicas=self.replicas
         )
+        # The relay's position is where to start publishing, not a fact: its commit need
+        # not wait for the WAL's flush (one fsync, and the relay's wait for it, per batch).
+        # Should PostgreSQL itself crash within the WAL writer's delay (~0.6 s at most) of
+        # such a commit, the position is an earlier one and the relay publishes those
+        # events again: the stream drops them by Nats-Msg-Id within its duplicate window,
+        # and past it every consumer applies an event once by its id anyway. This connection is the relay's alone (its lock, its position), and
+        # the setting is its session's (set in the transaction around this, which commits).
+        await conn.execute("SET synchronous_commit TO off")
 
     def envelopes(self, batch: Sequence[Notification]) -> list[CloudEvent]:
         out = []
