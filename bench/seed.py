@@ -219,7 +219,7 @@ def start_system(
     return system
 
 
-def wait_ready(system: System, timeout: float = 120.0) -> None:
+def wait_ready(system: System, timeout: float = 900.0) -> None:
     deadline = time.monotonic() + timeout
     pending = list(SERVICES)
     with httpx.Client(base_url=system.url, timeout=2) as http:
@@ -376,6 +376,99 @@ class Plan:
     # ct → (plaintext, old event id, field, client): the template's sealed values.
     sealed: dict[str, tuple[bytes, str, str, str]] = field(default_factory=dict)
     clients: list[str] = field(default_factory=list)
+    # The rows as format strings over one list of slot values per clone (`Formats`).
+    formats: Formats | None = None
+    # service → {template notification id: its rank in the template's log}
+    ranks: dict[str, dict[int, int]] = field(default_factory=dict)
+
+
+@dataclass
+class EventFormat:
+    oid: str  # format of the originator id
+    version: int
+    topic: str
+    state: str  # format of the state (plain text: hashed for the chain, then hex)
+    nid: int  # the slot of its notification id
+    link: str  # format of its audit_chain row ({prev}, {hash} named)
+
+
+@dataclass
+class Formats:
+    """A plan's rows as `str.format` strings: each slot (`slots[i]`: a uuid, a date, a
+    sealed value, a notification id, a wrapped key, or the hex of one) is `{i}`."""
+
+    slots: list[tuple[Any, ...]] = field(default_factory=list)
+    index: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    lines: dict[str, list[str]] = field(default_factory=dict)
+    events: dict[str, list[EventFormat]] = field(default_factory=dict)
+
+    def at(self, slot: tuple[Any, ...]) -> str:
+        i = self.index.get(slot)
+        if i is None:
+            i = self.index[slot] = len(self.slots)
+            self.slots.append(slot)
+        return "{%d}" % i
+
+    def field(self, value: Any) -> str:
+        if isinstance(value, str):
+            return value.replace("{", "{{").replace("}", "}}")
+        if isinstance(value, Slots):
+            return "".join(
+                p.replace("{", "{{").replace("}", "}}") if isinstance(p, str) else self.at(p)
+                for p in value.parts
+            )
+        kind = value[0]
+        if kind in ("nid", "wrap"):
+            return self.at(value)
+        if kind == "bytea":
+            inner = value[1]
+            parts = [inner] if isinstance(inner, str) else inner.parts
+            return "\\\\x" + "".join(
+                p.encode().hex() if isinstance(p, str) else self.at(("hex", p)) for p in parts
+            )
+        if kind in ("prev_hash", "hash"):
+            return "\\\\x{%s}" % ("prev" if kind == "prev_hash" else "hash")
+        raise AssertionError(value)
+
+
+def to_formats(plan: Plan) -> Formats:
+    f = Formats()
+    for name, rows in plan.rows.items():
+        schema, table = name.split(".")
+        if table == "audit_chain":
+            continue
+        if table == f"{schema}_events":
+            links = plan.rows[f"{schema}.audit_chain"]
+            out = f.events.setdefault(schema, [])
+            for row, link in zip(rows, links, strict=True):
+                state = row[3][1]
+                out.append(
+                    EventFormat(
+                        oid=f.field(row[0]),
+                        version=int(row[1]),
+                        topic=row[2],
+                        state=f.field(state),
+                        nid=int(f.at(row[4])[1:-1]),
+                        link="\t".join(f.field(v) for v in link) + "\n",
+                    )
+                )
+            continue
+        f.lines[name] = ["\t".join(f.field(v) for v in row) + "\n" for row in rows]
+    return f
+
+
+def as_uuid(raw: bytes, version: int) -> str:
+    """16 bytes as the text of a UUID of this version (RFC 4122 variant)."""
+    b = bytearray(raw)
+    b[6] = (b[6] & 0x0F) | (version << 4)
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def uuid5(namespace: uuid.UUID, name: str) -> str:
+    """`str(uuid.uuid5(namespace, name))`, without the UUID objects."""
+    return as_uuid(hashlib.sha1(namespace.bytes + name.encode()).digest()[:16], 5)
 
 
 class Clone:
@@ -388,6 +481,7 @@ class Clone:
         self.days = days_back
         self.secret = secret
         self.nid_base = nids  # service → the first notification id of this clone
+        self.plan_ranks = plan.ranks
         self.ids: dict[str, str] = {}
         self.keys: dict[str, bytes] = {}
         self.dates: dict[str, str] = {}
@@ -400,15 +494,16 @@ class Clone:
         recipe = self.plan.recipes.get(old, ("random",))
         kind = recipe[0]
         if kind == "random":
-            digest = hashlib.blake2b(
+            raw = hashlib.blake2b(
                 self.number.to_bytes(8, "big") + old.encode(), key=self.secret, digest_size=16
             ).digest()
-            new = str(uuid.UUID(bytes=digest, version=4))
+            new = as_uuid(raw, 4)
         elif kind == "event":
-            new = str(event_id(self.uid(recipe[1]), recipe[2]))
+            new = uuid5(EVENT_ID_NAMESPACE, f"{self.uid(recipe[1])}/{recipe[2]}")
         else:
             namespace, fmt, inputs = recipe[1], recipe[2], recipe[3]
-            new = str(uuid.uuid5(namespace, fmt.format(*[self.uid(i) if i in self.plan.remap else i for i in inputs])))
+            args = [self.uid(i) if i in self.plan.remap else i for i in inputs]
+            new = uuid5(namespace, fmt.format(*args))
         self.ids[old] = new
         return new
 
@@ -661,6 +756,8 @@ def compile_plan(
         missing = [n for n in plan.events[service] if n not in chain]
         assert not missing, f"{service}: no audit link for template events {missing}"
         plan.rows[f"{service}.audit_chain"] = [chain[n] for n in plan.events[service]]
+    plan.ranks = {s: {old: k for k, old in enumerate(nids)} for s, nids in plan.events.items()}
+    plan.formats = to_formats(plan)
 
 
 # -- cloning ----------------------------------------------------------------------------------
@@ -751,7 +848,11 @@ def clone_all(
     rng = random.Random(42)
     secret = os.urandom(32)
     max_days = int(years * 365)
-    order = [(rng.randint(0, max_days), i) for i, n in enumerate(counts) for _ in range(n)]
+    order = [
+        (rng.randint(0, min(max_days, JOURNEYS[plans[i].template.name][2] or max_days)), i)
+        for i, n in enumerate(counts)
+        for _ in range(n)
+    ]
     order.sort(key=lambda x: -x[0])  # the oldest first: the logs in chronological order
     columns = {f"{t.schema}.{t.name}": t.columns for t in tables}
     chains: dict[str, Chain] = {}
@@ -785,6 +886,32 @@ def clone_all(
     return chains
 
 
+def slot_values(clone: Clone, formats: Formats, wrap: Callable[[uuid.UUID, bytes], bytes]) -> list[str]:
+    """The value of every slot of the plan for this clone."""
+    ranks = clone.plan_ranks
+
+    def value(slot: tuple[Any, ...]) -> str:
+        kind = slot[0]
+        if kind == "u":
+            return clone.uid(slot[1])
+        if kind == "h":
+            return clone.uid(slot[1]).replace("-", "")
+        if kind == "d":
+            return clone.date(slot[1])
+        if kind == "ct":
+            return clone.ct(slot[1])
+        if kind == "nid":
+            return str(clone.nid_base[slot[1]] + ranks[slot[1]][slot[2]])
+        if kind == "wrap":
+            new = clone.uid(slot[1])
+            return "\\\\x" + wrap(uuid.UUID(new), clone.key(new)).hex()
+        if kind == "hex":
+            return value(slot[1]).encode().hex()
+        raise AssertionError(slot)
+
+    return [value(slot) for slot in formats.slots]
+
+
 def write_clone(
     clone: Clone,
     writer: Writer,
@@ -794,55 +921,29 @@ def write_clone(
     store: str,
     every: int,
 ) -> None:
-    plan = clone.plan
-    ranks = {s: {old: k for k, old in enumerate(nids)} for s, nids in plan.events.items()}
-
-    def field_value(value: Any) -> str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, Slots):
-            return clone.render(value)
-        kind = value[0]
-        if kind == "nid":
-            return str(clone.nid_base[value[1]] + ranks[value[1]][value[2]])
-        if kind == "bytea":
-            return "\\\\x" + clone.render(value[1]).encode().hex()
-        if kind == "wrap":
-            new = clone.uid(value[1])
-            return "\\\\x" + wrap(uuid.UUID(new), clone.key(new)).hex()
-        raise AssertionError(value)
-
-    for name, rows in plan.rows.items():
-        schema, table = name.split(".")
-        if table == "audit_chain":
-            continue
-        if table == f"{schema}_events":
-            chain = chains[schema]
-            links = plan.rows[f"{schema}.audit_chain"]
-            for row, link in zip(rows, links, strict=True):
-                oid, ver, topic = clone.render(row[0]), int(row[1]), row[2]
-                state = clone.render(row[3][1]).encode()
-                position = clone.nid_base[schema] + ranks[schema][row[4][2]]
-                writer.add(name, f"{oid}\t{ver}\t{topic}\t\\\\x{state.hex()}\t{position}\n")
-                payload = link_payload(position, uuid.UUID(oid), ver, topic, hashlib.sha256(state).digest())
-                prev, chain.head = chain.head, link_hash(chain.head, payload)
-                chain.position = position
-                out = []
-                for value in link:
-                    if isinstance(value, tuple) and value[0] == "prev_hash":
-                        out.append("\\\\x" + prev.hex())
-                    elif isinstance(value, tuple) and value[0] == "hash":
-                        out.append("\\\\x" + chain.head.hex())
-                    else:
-                        out.append(field_value(value))
-                writer.add(f"{schema}.audit_chain", "\t".join(out) + "\n")
-                chain.since += 1
-                if chain.since >= every:
-                    chain.checkpoints.append(signer.sign(schema, store, position, chain.head, now()))
-                    chain.since = 0
-            continue
-        for row in rows:
-            writer.add(name, "\t".join(field_value(v) for v in row) + "\n")
+    formats = clone.plan.formats
+    assert formats is not None
+    values = slot_values(clone, formats, wrap)
+    for schema, events in formats.events.items():
+        chain = chains[schema]
+        name = f"{schema}.{schema}_events"
+        chain_name = f"{schema}.audit_chain"
+        for ev in events:
+            oid = ev.oid.format(*values)
+            state = ev.state.format(*values).encode()
+            position = int(values[ev.nid])
+            writer.add(name, f"{oid}\t{ev.version}\t{ev.topic}\t\\\\x{state.hex()}\t{position}\n")
+            payload = link_payload(position, uuid.UUID(oid), ev.version, ev.topic, hashlib.sha256(state).digest())
+            prev, chain.head = chain.head, link_hash(chain.head, payload)
+            chain.position = position
+            writer.add(chain_name, ev.link.format(*values, prev=prev.hex(), hash=chain.head.hex()))
+            chain.since += 1
+            if chain.since >= every:
+                chain.checkpoints.append(signer.sign(schema, store, position, chain.head, now()))
+                chain.since = 0
+    for name, lines in formats.lines.items():
+        for line in lines:
+            writer.add(name, line.format(*values))
 
 
 def now() -> Any:

@@ -339,14 +339,17 @@ async def erased(api: httpx.AsyncClient, p: People, partner_id: str) -> Template
     return t
 
 
-# The mix cloned: journey → share of the clients (the shares sum to 1).
-JOURNEYS: dict[str, tuple[Callable[..., Awaitable[Template]], float]] = {
-    "full": (full, 0.30),
-    "in_followup": (in_followup, 0.20),
-    "in_deepening": (in_deepening, 0.15),
-    "declined": (declined, 0.10),
-    "in_intake": (in_intake, 0.20),
-    "erased": (erased, 0.05),
+# The mix cloned: journey → (share of the clients, at most this many days old). Seven
+# years of history are mostly closed files; the work in flight is recent (an open
+# follow-up older than its first check-in + the grace days would be overdue, which the
+# follow-up job would raise for every one of them at the first start).
+JOURNEYS: dict[str, tuple[Callable[..., Awaitable[Template]], float, int | None]] = {
+    "full": (full, 0.55, None),
+    "declined": (declined, 0.15, None),
+    "erased": (erased, 0.05, None),
+    "in_followup": (in_followup, 0.10, 20),
+    "in_deepening": (in_deepening, 0.07, 365),
+    "in_intake": (in_intake, 0.08, 365),
 }
 
 
@@ -376,6 +379,6 @@ async def run_templates(base_url: str, people: People) -> list[Template]:
         partner_id = await a_partner(api, people)
         people.partner = people.partner_of(partner_id)
         out = []
-        for make, _share in JOURNEYS.values():
+        for make, _share, _days in JOURNEYS.values():
             out.append(await make(api, people, partner_id))
         return out
