@@ -43,7 +43,16 @@ import psycopg
 
 from bench.erasure import erase
 from bench.intake_journey import pct, run_load
-from bench.seed import ORGANISATION, SERVICES, Seeded, drop_database, people, seed, settings_for, start_system
+from bench.seed import (
+    ORGANISATION,
+    SERVICES,
+    Seeded,
+    drop_database,
+    people,
+    seed,
+    settings_for,
+    start_system,
+)
 from shared.auth import dev_token
 from shared.settings import Settings
 
@@ -66,7 +75,9 @@ def headers(settings: Settings, sub: str, roles: list[str], **extra: Any) -> dic
     return {"Authorization": f"Bearer {token}"}
 
 
-def timed(http: httpx.Client, path: str, h: dict[str, str], n: int = READS, **params: Any) -> tuple[tuple[float, float], httpx.Response]:
+def timed(
+    http: httpx.Client, path: str, h: dict[str, str], n: int = READS, **params: Any
+) -> tuple[tuple[float, float], httpx.Response]:
     took: list[float] = []
     r: httpx.Response | None = None
     for _ in range(n):
@@ -83,7 +94,8 @@ def reads(url: str, settings: Settings, res: Result) -> None:
     lead = headers(settings, "t.peeters", ["team_lead"])
     with psycopg.connect(settings.pg.dsn()) as conn:
         partner = conn.execute(
-            "SELECT partner_id, count(*) FROM referral.referrals_view GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+            "SELECT partner_id, count(*) FROM referral.referrals_view "
+            "GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
         ).fetchone()
         cases = conn.execute("SELECT count(*) FROM intake.cases_view").fetchone()
     with httpx.Client(base_url=url, timeout=60) as http:
@@ -108,7 +120,11 @@ def reads(url: str, settings: Settings, res: Result) -> None:
             res.notes.append("no cursor answered by the case list: cursor page skipped")
         if partner is not None:
             ph = headers(
-                settings, "p.partner", ["partner"], org="partner-org", partner_id=uuid.UUID(str(partner[0]))
+                settings,
+                "p.partner",
+                ["partner"],
+                org="partner-org",
+                partner_id=uuid.UUID(str(partner[0])),
             )
             res.latency["partner inbox"], _ = timed(http, "/referral/v1/referrals", ph)
         res.latency["caseload report"], _ = timed(http, "/intake/v1/reports/caseload", lead, n=20)
@@ -133,8 +149,9 @@ def erasures(url: str, settings: Settings, res: Result, n: int = 10) -> None:
         clients = [
             str(r[0])
             for r in conn.execute(
-                "SELECT c.client_id FROM intake.cases_view c JOIN vault.client_keys k USING (client_id) "
-                "WHERE k.wrapped_key IS NOT NULL AND c.status = 'accepted' AND c.phase = 'aftercare' "
+                "SELECT c.client_id FROM intake.cases_view c "
+                "JOIN vault.client_keys k USING (client_id) WHERE k.wrapped_key IS NOT NULL "
+                "AND c.status = 'accepted' AND c.phase = 'aftercare' "
                 "ORDER BY c.opened_at DESC LIMIT %s",
                 [n],
             ).fetchall()
@@ -208,7 +225,9 @@ def verdicts(results: list[Result]) -> list[tuple[str, list[str], str]]:
     out: list[tuple[str, list[str], str]] = []
     events = [f"{r.seeded.events:,}" if r.seeded else "-" for r in results]
     out.append(("events seeded", events, ""))
-    out.append(("seeding (s)", [f"{r.seeded.seconds:.0f}" if r.seeded else "-" for r in results], ""))
+    out.append(
+        ("seeding (s)", [f"{r.seeded.seconds:.0f}" if r.seeded else "-" for r in results], "")
+    )
     out.append(
         (
             "start-up to ready (s)",
@@ -216,7 +235,13 @@ def verdicts(results: list[Result]) -> list[tuple[str, list[str], str]]:
             "PASS" if large.startup_s <= 10 else "MISS",
         )
     )
-    out.append(("commands/s (16 clients)", [f"{r.figures.get('commands/s', math.nan):.0f}" for r in results], ""))
+    out.append(
+        (
+            "commands/s (16 clients)",
+            [f"{r.figures.get('commands/s', math.nan):.0f}" for r in results],
+            "",
+        )
+    )
     for metric in small.latency:
         cells = []
         for r in results:
@@ -230,11 +255,17 @@ def verdicts(results: list[Result]) -> list[tuple[str, list[str], str]]:
         if len(results) > 1 and not math.isnan(b):
             verdict += f" ({b / a:.2f} x)"
         out.append((f"{metric} p50 / p99 (ms)", cells, verdict))
-    ratios = [r.figures.get("verify events/s", math.nan) / r.figures.get("raw read rows/s", math.nan) for r in results]
+    ratios = [
+        r.figures.get("verify events/s", math.nan) / r.figures.get("raw read rows/s", math.nan)
+        for r in results
+    ]
     out.append(
         (
             "audit verify / raw read",
-            [f"{x:.2f} x ({r.figures.get('verify s', math.nan):.1f} s)" for x, r in zip(ratios, results, strict=True)],
+            [
+                f"{x:.2f} x ({r.figures.get('verify s', math.nan):.1f} s)"
+                for x, r in zip(ratios, results, strict=True)
+            ],
             "PASS" if ratios[-1] >= 0.5 else "MISS",
         )
     )
@@ -251,7 +282,10 @@ def print_table(results: list[Result]) -> None:
     widths.append(max(len(head[-1]), *(len(v) for _, _, v in rows)))
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
 
     print(line(head))
     for metric, cells, verdict in rows:
@@ -259,8 +293,10 @@ def print_table(results: list[Result]) -> None:
     for r in results:
         for note in r.notes:
             print(f"note ({r.size:,}): {note}")
-    print("targets: every p99 at the largest size <= 1.2 x at the smallest; erasure p99 <= 2 s; "
-          "start-up <= 10 s; verify >= 0.5 x the raw read rate")
+    print(
+        "targets: every p99 at the largest size <= 1.2 x at the smallest; erasure p99 <= 2 s; "
+        "start-up <= 10 s; verify >= 0.5 x the raw read rate"
+    )
 
 
 def main() -> None:
@@ -271,7 +307,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the seeded databases.")
     parser.add_argument(
         "--database-url",
-        default=os.environ.get("GUIDANCE_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        default=os.environ.get(
+            "GUIDANCE_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
     )
     parser.add_argument("--data-dir", default=".data/seed")
     args = parser.parse_args()

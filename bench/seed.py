@@ -54,7 +54,7 @@ import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -69,8 +69,7 @@ from services.followup.domain.rules import AGREED_TASK_NAMESPACE, FOLLOWUP_NAMES
 from services.intake.domain.erasure import NAMESPACE as INTAKE_ERASURE_NAMESPACE
 from services.planning.domain.rules import PLAN_NAMESPACE
 from services.referral.domain.consent_referrals import INDEX_NAMESPACE
-from shared.audit.checkpoints import Checkpointer
-from shared.audit.proof import GENESIS, Signer, canonical_json, link_hash, link_payload
+from shared.audit.proof import Signer, canonical_json, link_hash, link_payload
 from shared.privacy.erasure import NAMESPACE as ERASURE_NAMESPACE
 from shared.privacy.sealing import EVENT_ID_NAMESPACE, event_id
 from shared.settings import Settings
@@ -238,7 +237,9 @@ def wait_ready(system: System, timeout: float = 900.0) -> None:
 def people(settings: Settings) -> People:
     from shared.auth import dev_token
 
-    def h(sub: str, roles: list[str], org: str = ORGANISATION, pid: str | None = None) -> dict[str, str]:
+    def h(
+        sub: str, roles: list[str], org: str = ORGANISATION, pid: str | None = None
+    ) -> dict[str, str]:
         token = dev_token(
             settings, sub=sub, org=org, roles=roles, partner_id=uuid.UUID(pid) if pid else None
         )
@@ -263,7 +264,9 @@ def quiescent(dsn: str, seconds: float = 1.5, timeout: float = 60.0) -> None:
                 head = conn.execute(
                     f"SELECT coalesce(max(notification_id), 0) FROM {s}.{s}_events"
                 ).fetchone()
-                positions = conn.execute(f"SELECT name, position FROM {s}.follower_positions").fetchall()
+                positions = conn.execute(
+                    f"SELECT name, position FROM {s}.follower_positions"
+                ).fetchall()
                 consumed = conn.execute(f"SELECT count(*) FROM {s}.consumed_events").fetchone()
                 marks.append((head, sorted(positions), consumed))
             caught_up = all(all(p == m[0][0] for _, p in m[1]) for m in marks)
@@ -407,7 +410,7 @@ class Formats:
         if i is None:
             i = self.index[slot] = len(self.slots)
             self.slots.append(slot)
-        return "{%d}" % i
+        return "{" + str(i) + "}"
 
     def field(self, value: Any) -> str:
         if isinstance(value, str):
@@ -475,7 +478,9 @@ class Clone:
     """One clone of a plan: its fresh ids, keys and dates, derived deterministically from
     (run secret, clone number), so that every table gets the same values."""
 
-    def __init__(self, plan: Plan, number: int, days_back: int, secret: bytes, nids: dict[str, int]):
+    def __init__(
+        self, plan: Plan, number: int, days_back: int, secret: bytes, nids: dict[str, int]
+    ):
         self.plan = plan
         self.number = number
         self.days = days_back
@@ -539,7 +544,9 @@ class Clone:
         plaintext, old_event, field_name, client = known
         new_event = self.uid(old_event)
         nonce = hashlib.blake2b(
-            b"nonce" + self.number.to_bytes(8, "big") + old.encode(), key=self.secret, digest_size=12
+            b"nonce" + self.number.to_bytes(8, "big") + old.encode(),
+            key=self.secret,
+            digest_size=12,
         ).digest()
         aad = f"{new_event}|{field_name}".encode()
         sealed = AESGCM(self.key(self.uid(client))).encrypt(nonce, plaintext, aad)
@@ -600,27 +607,47 @@ def row_text(table: Table, row: list[str]) -> str:
     return "\t".join(out)
 
 
-def recipes_for(remap: set[str], events: list[tuple[str, int]], hubs: set[str]) -> dict[str, tuple[Any, ...]]:
+def recipes_for(
+    remap: set[str], events: list[tuple[str, int]], hubs: set[str]
+) -> dict[str, tuple[Any, ...]]:
     """How each id of a template was made: derived from another (uuid5) or random."""
     candidates: dict[str, tuple[Any, ...]] = {}
     for oid, ver in events:
         candidates[str(event_id(oid, ver))] = ("event", oid, ver)
     for x in remap:
-        for ns in (PLAN_NAMESPACE, FOLLOWUP_NAMESPACE, INTAKE_ERASURE_NAMESPACE, AGREED_TASK_NAMESPACE):
+        for ns in (
+            PLAN_NAMESPACE,
+            FOLLOWUP_NAMESPACE,
+            INTAKE_ERASURE_NAMESPACE,
+            AGREED_TASK_NAMESPACE,
+        ):
             candidates[str(uuid.uuid5(ns, x))] = ("uuid5", ns, "{}", [x])
         for service in SERVICES:
             candidates[str(uuid.uuid5(ERASURE_NAMESPACE, f"{x}:{service}"))] = (
-                "uuid5", ERASURE_NAMESPACE, "{}:" + service, [x]
+                "uuid5",
+                ERASURE_NAMESPACE,
+                "{}:" + service,
+                [x],
             )
         for n in range(1, 40):
             candidates[str(uuid.uuid5(FOLLOWUP_NAMESPACE, f"{x}:checkin:{n}"))] = (
-                "uuid5", FOLLOWUP_NAMESPACE, "{}:checkin:" + str(n), [x]
+                "uuid5",
+                FOLLOWUP_NAMESPACE,
+                "{}:checkin:" + str(n),
+                [x],
             )
         for hub in hubs:
             candidates[str(uuid.uuid5(INDEX_NAMESPACE, f"{x}:{hub}"))] = (
-                "uuid5", INDEX_NAMESPACE, "{}:{}", [x, hub]
+                "uuid5",
+                INDEX_NAMESPACE,
+                "{}:{}",
+                [x, hub],
             )
     return {u: candidates[u] for u in remap if u in candidates}
+
+
+# Columns holding a notification id of the table's own service's log.
+POSITIONS = {("position", "access_log"), ("position", "audit_chain")}
 
 
 def is_events(name: str) -> bool:
@@ -642,7 +669,11 @@ def build_plans(
         if is_events(f"{table.schema}.{table.name}"):
             assert table.columns == EVENTS_COLUMNS, table.columns
     heads = {
-        s: int(conn.execute(f"SELECT coalesce(max(notification_id), 0) FROM {s}.{s}_events").fetchone()[0])  # type: ignore[index]
+        s: int(
+            conn.execute(
+                f"SELECT coalesce(max(notification_id), 0) FROM {s}.{s}_events"
+            ).fetchone()[0]
+        )  # type: ignore[index]
         for s in SERVICES
     }
     by_name = {f"{t.schema}.{t.name}": t for t in tables}
@@ -712,7 +743,7 @@ def compile_plan(
                     blob = base64.b64decode(v["ct"])
                     plain = AESGCM(key).decrypt(blob[:12], blob[12:], f"{eid}|{k}".encode())
                     plan.sealed[v["ct"]] = (plain, eid, k, v["kid"])
-    for name, row, text in rows:
+    for _name, _row, text in rows:
         for ct in re.findall(r'"ct": ?"([A-Za-z0-9+/=]+)"', text):
             if ct in plan.sealed or key is None:
                 continue
@@ -729,11 +760,9 @@ def compile_plan(
         for column, typ, value in zip(table.columns, table.types, row, strict=True):
             if value == "\\N":
                 compiled.append(value)
-            elif is_events(name) and column == "notification_id":
-                compiled.append(("nid", service, int(value)))
-            elif table.name == "access_log" and column == "position":
-                compiled.append(("nid", service, int(value)))
-            elif table.name == "audit_chain" and column == "position":
+            elif (column, table.name) in POSITIONS or (
+                is_events(name) and column == "notification_id"
+            ):
                 compiled.append(("nid", service, int(value)))
             elif table.name == "audit_chain" and column in ("prev_hash", "hash"):
                 compiled.append((column,))
@@ -741,7 +770,9 @@ def compile_plan(
                 compiled.append(("wrap", row[0]))
             elif typ == "bytea":
                 text = decode_bytea(value)
-                compiled.append(value if text is None else ("bytea", compile_text(text, plan.remap)))
+                compiled.append(
+                    value if text is None else ("bytea", compile_text(text, plan.remap))
+                )
             else:
                 compiled.append(compile_text(value, plan.remap))
         plan.rows.setdefault(name, []).append(compiled)
@@ -785,7 +816,9 @@ class Writer:
                     name, data = item
                     schema, table = name.split(".")
                     cols = ", ".join(f'"{c}"' for c in self.columns[name])
-                    with conn.cursor().copy(f'COPY "{schema}"."{table}" ({cols}) FROM STDIN') as copy:
+                    with conn.cursor().copy(
+                        f'COPY "{schema}"."{table}" ({cols}) FROM STDIN'
+                    ) as copy:
                         copy.write(data.encode())
         except BaseException as e:  # reported by the generating thread
             self.error = e
@@ -866,7 +899,8 @@ def clone_all(
             ).fetchone()
             assert head is not None and head[0] == heads[s], (s, head, heads[s])
             since = conn.execute(
-                f"SELECT count(*) FROM {s}.audit_chain WHERE position > %s", [last_cp[0]]  # type: ignore[index]
+                f"SELECT count(*) FROM {s}.audit_chain WHERE position > %s",
+                [last_cp[0]],  # type: ignore[index]
             ).fetchone()
             chains[s] = Chain(s, bytes(head[1]), head[0], int(since[0]))  # type: ignore[index]
     writer = Writer(dsn, columns)
@@ -886,7 +920,9 @@ def clone_all(
     return chains
 
 
-def slot_values(clone: Clone, formats: Formats, wrap: Callable[[uuid.UUID, bytes], bytes]) -> list[str]:
+def slot_values(
+    clone: Clone, formats: Formats, wrap: Callable[[uuid.UUID, bytes], bytes]
+) -> list[str]:
     """The value of every slot of the plan for this clone."""
     ranks = clone.plan_ranks
 
@@ -933,7 +969,9 @@ def write_clone(
             state = ev.state.format(*values).encode()
             position = int(values[ev.nid])
             writer.add(name, f"{oid}\t{ev.version}\t{ev.topic}\t\\\\x{state.hex()}\t{position}\n")
-            payload = link_payload(position, uuid.UUID(oid), ev.version, ev.topic, hashlib.sha256(state).digest())
+            payload = link_payload(
+                position, uuid.UUID(oid), ev.version, ev.topic, hashlib.sha256(state).digest()
+            )
             prev, chain.head = chain.head, link_hash(chain.head, payload)
             chain.position = position
             writer.add(chain_name, ev.link.format(*values, prev=prev.hex(), hash=chain.head.hex()))
@@ -952,22 +990,65 @@ def now() -> Any:
     return datetime.now(UTC)
 
 
+def drop_indexes(dsn: str, tables: list[Table]) -> list[str]:
+    """Drop the indexes (primary keys and unique constraints too) of the tables to be
+    loaded, which PostgreSQL builds far faster once over the loaded rows than row by row
+    (random UUID keys); the statements that make them again, in order."""
+    names = [f"{t.schema}.{t.name}" for t in tables]
+    again: list[str] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        constraints = conn.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE contype IN ('p', 'u') AND conrelid::regclass::text = ANY(%s) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' "
+            "AND f.confrelid = pg_constraint.conrelid)",
+            [names],
+        ).fetchall()
+        indexes = conn.execute(
+            "SELECT schemaname || '.' || tablename, indexname, indexdef FROM pg_indexes "
+            "WHERE schemaname || '.' || tablename = ANY(%s) AND NOT EXISTS "
+            "(SELECT 1 FROM pg_constraint c WHERE c.conindid = "
+            "(quote_ident(schemaname) || '.' || quote_ident(indexname))::regclass)",
+            [names],
+        ).fetchall()
+        for table, name, definition in indexes:
+            schema = table.split(".")[0]
+            conn.execute(f'DROP INDEX "{schema}"."{name}"')
+            again.append(definition)
+        for table, name, definition in constraints:
+            conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+            again.insert(0, f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+    return again
+
+
+def make_indexes(dsn: str, statements: list[str]) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET maintenance_work_mem = '256MB'")
+        for sql in statements:
+            conn.execute(sql)  # type: ignore[arg-type]
+
+
 def finish(dsn: str, chains: dict[str, Chain], tables: list[Table]) -> None:
     """Checkpoints, followers at the heads, sequences past the loaded ids, statistics."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         for s, chain in chains.items():
             with conn.cursor() as cur:
                 cur.executemany(
-                    f"INSERT INTO {s}.audit_checkpoints (position, hash, signed_at, payload, signature) "
+                    f"INSERT INTO {s}.audit_checkpoints "
+                    "(position, hash, signed_at, payload, signature) "
                     "VALUES (%s, %s, %s, %s, %s)",
                     [
-                        (c.position, c.hash, c.signed_at, canonical_json(c.payload()).decode(), c.signature)
+                        (
+                            c.position,
+                            c.hash,
+                            c.signed_at,
+                            canonical_json(c.payload()).decode(),
+                            c.signature,
+                        )
                         for c in chain.checkpoints
                     ],
                 )
-            conn.execute(
-                f"UPDATE {s}.follower_positions SET position = %s", [chain.position]
-            )
+            conn.execute(f"UPDATE {s}.follower_positions SET position = %s", [chain.position])
             seq = conn.execute(
                 "SELECT pg_get_serial_sequence(%s, 'notification_id')", [f"{s}.{s}_events"]
             ).fetchone()
@@ -981,7 +1062,9 @@ def clone_counts(plans: list[Plan], total: int) -> list[int]:
     """Clones of each template so that the events come to about `total`, in the mix of
     `JOURNEYS`."""
     shares = [JOURNEYS[p.template.name][1] for p in plans]
-    per_client = sum(sh * sum(len(e) for e in p.events.values()) for sh, p in zip(shares, plans, strict=True))
+    per_client = sum(
+        sh * sum(len(e) for e in p.events.values()) for sh, p in zip(shares, plans, strict=True)
+    )
     clients = max(0, total) / per_client
     return [max(0, round(clients * sh)) for sh in shares]
 
@@ -998,7 +1081,15 @@ class Seeded:
     phases: dict[str, float]
 
 
-def seed(server_url: str, dbname: str, total: int, data_dir: Path, *, years: float = 7.0, quiet: bool = False) -> Seeded:
+def seed(
+    server_url: str,
+    dbname: str,
+    total: int,
+    data_dir: Path,
+    *,
+    years: float = 7.0,
+    quiet: bool = False,
+) -> Seeded:
     """Seed database `dbname` (re-created) and a private NATS store under `data_dir`
     (emptied) with about `total` events."""
     from shared.runtime import key_vault
@@ -1018,7 +1109,10 @@ def seed(server_url: str, dbname: str, total: int, data_dir: Path, *, years: flo
     finally:
         system.stop()
     phases["templates"] = time.perf_counter() - began
-    say(f"templates: {len(templates)} journeys through the real system in {phases['templates']:.1f} s")
+    say(
+        f"templates: {len(templates)} journeys through the real system "
+        f"in {phases['templates']:.1f} s"
+    )
 
     t0 = time.perf_counter()
     vault = key_vault(settings)
@@ -1027,7 +1121,9 @@ def seed(server_url: str, dbname: str, total: int, data_dir: Path, *, years: flo
             plans, tables, heads = build_plans(conn, templates, vault)
         counts = clone_counts(plans, total - sum(heads.values()))
         phases["compile"] = time.perf_counter() - t0
-        planned = sum(c * sum(len(e) for e in p.events.values()) for c, p in zip(counts, plans, strict=True))
+        planned = sum(
+            c * sum(len(e) for e in p.events.values()) for c, p in zip(counts, plans, strict=True)
+        )
         say(
             f"compiled in {phases['compile']:.1f} s; cloning "
             + ", ".join(f"{p.template.name} x{c:,}" for p, c in zip(plans, counts, strict=True))
@@ -1040,6 +1136,7 @@ def seed(server_url: str, dbname: str, total: int, data_dir: Path, *, years: flo
                 rate = done / max(time.perf_counter() - t0, 1e-9)
                 print(f"\r  {done:,}/{of:,} clients ({rate:,.0f}/s)", end="", flush=True)
 
+        indexes = drop_indexes(settings.pg.dsn(), tables)
         chains = clone_all(
             settings.pg.dsn(),
             plans,
@@ -1055,6 +1152,9 @@ def seed(server_url: str, dbname: str, total: int, data_dir: Path, *, years: flo
         )
         say("")
         phases["clone"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        make_indexes(settings.pg.dsn(), indexes)
+        phases["indexes"] = time.perf_counter() - t0
     finally:
         vault.close()
     t0 = time.perf_counter()
@@ -1069,8 +1169,8 @@ def seed(server_url: str, dbname: str, total: int, data_dir: Path, *, years: flo
         cases = int(conn.execute("SELECT count(*) FROM intake.cases_view").fetchone()[0])  # type: ignore[index]
     took = time.perf_counter() - began
     say(
-        f"seeded {events:,} events ({clients:,} clients, {cases:,} cases in the list) in {took:.1f} s "
-        + "(" + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items()) + ")"
+        f"seeded {events:,} events ({clients:,} clients, {cases:,} cases in the list) "
+        f"in {took:.1f} s " + "(" + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items()) + ")"
     )
     return Seeded(database_url, data_dir, events, clients, cases, took, phases)
 
@@ -1099,8 +1199,13 @@ def verify(seeded: Seeded, *, split: bool = False) -> dict[str, Any]:
             out["total"] = r.headers.get("x-total-count")
             client = http.post(
                 "/intake/v1/clients",
-                json={"given_name": "Nieuw", "family_name": "Klant", "birth_date": "1991-02-03",
-                      "email": "nieuw@example.org", "preferred_language": "nl"},
+                json={
+                    "given_name": "Nieuw",
+                    "family_name": "Klant",
+                    "birth_date": "1991-02-03",
+                    "email": "nieuw@example.org",
+                    "preferred_language": "nl",
+                },
                 headers=who.counsellor,
             )
             assert client.status_code == 201, client.text
@@ -1139,13 +1244,21 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument(
         "--database-url",
-        default=os.environ.get("GUIDANCE_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        default=os.environ.get(
+            "GUIDANCE_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
         help="Any database on the server to seed on (a new database is made beside it).",
     )
-    parser.add_argument("--database", help="The new database's name (default waypoint_seed_<events>).")
-    parser.add_argument("--data-dir", type=Path, help="The private NATS store (default .data/seed/<database>).")
+    parser.add_argument(
+        "--database", help="The new database's name (default waypoint_seed_<events>)."
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, help="The private NATS store (default .data/seed/<database>)."
+    )
     parser.add_argument("--years", type=float, default=7.0)
-    parser.add_argument("--verify", action="store_true", help="Start the system on it and check it.")
+    parser.add_argument(
+        "--verify", action="store_true", help="Start the system on it and check it."
+    )
     parser.add_argument("--drop", action="store_true", help="Drop the database afterwards.")
     args = parser.parse_args()
     dbname = args.database or f"waypoint_seed_{args.events}"
@@ -1154,12 +1267,21 @@ def main() -> None:
     try:
         if args.verify:
             result = verify(seeded)
-            print("verified: " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()))
+            print(
+                "verified: "
+                + ", ".join(
+                    f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+                    for k, v in result.items()
+                )
+            )
     finally:
         if args.drop:
             drop_database(args.database_url, dbname)
     if not args.drop:
-        print(f"\nThe seeded system (start its NATS first: nats-server -c {seeded.data_dir / 'nats.conf'}):")
+        print(
+            "\nThe seeded system (start its NATS first: "
+            f"nats-server -c {seeded.data_dir / 'nats.conf'}):"
+        )
         for k, v in seed_env(seeded.database_url, "nats://127.0.0.1:<port in nats.conf>").items():
             print(f"  export {k}={v}")
 

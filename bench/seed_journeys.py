@@ -122,7 +122,9 @@ async def checked(api: httpx.AsyncClient, p: People, case_id: str) -> None:
             201,
         ),
     ):
-        await ok(api.post(f"{INTAKE}/cases/{case_id}/{what}", json=body, headers=p.counsellor), expect)
+        await ok(
+            api.post(f"{INTAKE}/cases/{case_id}/{what}", json=body, headers=p.counsellor), expect
+        )
 
 
 async def accepted(api: httpx.AsyncClient, p: People, t: Template) -> tuple[str, str, str]:
@@ -176,7 +178,9 @@ async def agreed(api: httpx.AsyncClient, p: People, t: Template) -> tuple[str, s
     )
     t.ids += [uuid.UUID(goal["goal_id"]), uuid.UUID(action["action_id"])]
     for party in ("client", "counsellor"):
-        await ok(api.post(f"{PLANNING}/plans/{plan_id}/agreement", json={"party": party}, headers=h))
+        await ok(
+            api.post(f"{PLANNING}/plans/{plan_id}/agreement", json={"party": party}, headers=h)
+        )
 
     async def followup() -> Any:
         r = await api.get(f"{FOLLOWUP}/followups", params={"case_id": case_id}, headers=h)
@@ -238,7 +242,8 @@ async def referred(
 # -- the journeys --------------------------------------------------------------------------------
 async def full(api: httpx.AsyncClient, p: People, partner_id: str) -> Template:
     """Registered → consent → case → entry check → assessments → accepted → plan agreed →
-    follow-up contact → referral accepted with an outcome → outcome → case closed."""
+    follow-up contact → referral accepted with an outcome → outcome → follow-up and case
+    closed."""
     t = Template("full")
     client_id, case_id, _plan, fu = await agreed(api, p, t)
     h = p.counsellor
@@ -255,6 +260,14 @@ async def full(api: httpx.AsyncClient, p: People, partner_id: str) -> Template:
         api.post(
             f"{FOLLOWUP}/followups/{fu}/outcome",
             json={"outcome": "employed", "contract": "fixed_term", "on": days(0)},
+            headers=h,
+        )
+    )
+    # A file of the past is closed everywhere (an open follow-up would be overdue).
+    await ok(
+        api.post(
+            f"{FOLLOWUP}/followups/{fu}/close",
+            json={"reason": "completed", "notes": "Works as a teacher's aide."},
             headers=h,
         )
     )
@@ -371,7 +384,9 @@ async def a_partner(api: httpx.AsyncClient, p: People) -> str:
         "contact_email": "referrals@seed.example.org",
         "capacity": 100_000,
     }
-    return str((await ok(api.post(f"{REFERRAL}/partners", json=body, headers=p.admin), 201))["partner_id"])
+    return str(
+        (await ok(api.post(f"{REFERRAL}/partners", json=body, headers=p.admin), 201))["partner_id"]
+    )
 
 
 async def run_templates(base_url: str, people: People) -> list[Template]:
