@@ -104,7 +104,7 @@ def reads(url: str, settings: Settings, res: Result) -> None:
         res.latency["case list status+phase"], _ = timed(
             http, "/intake/v1/cases", who.counsellor, status="accepted", phase="aftercare"
         )
-        deep = max(0, min(50_000, (cases[0] if cases else 0) - 50))  # type: ignore[index]
+        deep = max(0, min(50_000, (cases[0] if cases else 0) - 50))
         res.latency["deep page (offset)"], _ = timed(
             http, "/intake/v1/cases", who.counsellor, n=20, offset=deep
         )

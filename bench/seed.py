@@ -116,6 +116,13 @@ def settings_for(env: dict[str, str]) -> Settings:
                 os.environ[k] = v
 
 
+def scalar(conn: psycopg.Connection[Any], sql: str, params: list[Any] | None = None) -> Any:
+    """The first column of the first row of a query."""
+    row = conn.execute(sql, params).fetchone()
+    assert row is not None, sql
+    return row[0]
+
+
 def database_url_for(server_url: str, dbname: str) -> str:
     base = server_url.rsplit("/", 1)[0]
     return f"{base}/{dbname}"
@@ -269,7 +276,7 @@ def quiescent(dsn: str, seconds: float = 1.5, timeout: float = 60.0) -> None:
                 ).fetchall()
                 consumed = conn.execute(f"SELECT count(*) FROM {s}.consumed_events").fetchone()
                 marks.append((head, sorted(positions), consumed))
-            caught_up = all(all(p == m[0][0] for _, p in m[1]) for m in marks)
+            caught_up = all(all(p == m[0][0] for _, p in m[1]) for m in marks if m[0])
             if marks != last:
                 last, since = marks, time.monotonic()
             elif caught_up and time.monotonic() - since >= seconds:
@@ -669,11 +676,7 @@ def build_plans(
         if is_events(f"{table.schema}.{table.name}"):
             assert table.columns == EVENTS_COLUMNS, table.columns
     heads = {
-        s: int(
-            conn.execute(
-                f"SELECT coalesce(max(notification_id), 0) FROM {s}.{s}_events"
-            ).fetchone()[0]
-        )  # type: ignore[index]
+        s: int(scalar(conn, f"SELECT coalesce(max(notification_id), 0) FROM {s}.{s}_events"))
         for s in SERVICES
     }
     by_name = {f"{t.schema}.{t.name}": t for t in tables}
@@ -705,14 +708,14 @@ def build_plans(
         for row, text in zip(table.rows, texts[name], strict=True):
             if row[0] in hubs:
                 continue
-            found = tokens_in(text) - hubs
-            owners = {owner[r] for r in (uf.find(u) for u in found) if r in owner}
+            ids = tokens_in(text) - hubs
+            owners = {owner[r] for r in (uf.find(u) for u in ids) if r in owner}
             if not owners:
                 continue
             assert len(owners) == 1, (name, row)
             [i] = owners
             attributed[i].append((name, row, text))
-            plans[i].remap |= found
+            plans[i].remap |= ids
     for i, plan in enumerate(plans):
         events = [(row[0], int(row[1])) for name, row, _ in attributed[i] if is_events(name)]
         plan.remap |= {str(event_id(o, v)) for o, v in events}
@@ -769,9 +772,9 @@ def compile_plan(
             elif table.name == "client_keys" and column == "wrapped_key":
                 compiled.append(("wrap", row[0]))
             elif typ == "bytea":
-                text = decode_bytea(value)
+                decoded = decode_bytea(value)
                 compiled.append(
-                    value if text is None else ("bytea", compile_text(text, plan.remap))
+                    value if decoded is None else ("bytea", compile_text(decoded, plan.remap))
                 )
             else:
                 compiled.append(compile_text(value, plan.remap))
@@ -1025,7 +1028,7 @@ def make_indexes(dsn: str, statements: list[str]) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SET maintenance_work_mem = '256MB'")
         for sql in statements:
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(sql.encode())
 
 
 def finish(dsn: str, chains: dict[str, Chain], tables: list[Table]) -> None:
@@ -1161,12 +1164,9 @@ def seed(
     finish(settings.pg.dsn(), chains, tables)
     phases["finish"] = time.perf_counter() - t0
     with psycopg.connect(settings.pg.dsn()) as conn:
-        events = sum(
-            int(conn.execute(f"SELECT count(*) FROM {s}.{s}_events").fetchone()[0])  # type: ignore[index]
-            for s in SERVICES
-        )
-        clients = int(conn.execute("SELECT count(*) FROM vault.client_keys").fetchone()[0])  # type: ignore[index]
-        cases = int(conn.execute("SELECT count(*) FROM intake.cases_view").fetchone()[0])  # type: ignore[index]
+        events = sum(int(scalar(conn, f"SELECT count(*) FROM {s}.{s}_events")) for s in SERVICES)
+        clients = int(scalar(conn, "SELECT count(*) FROM vault.client_keys"))
+        cases = int(scalar(conn, "SELECT count(*) FROM intake.cases_view"))
     took = time.perf_counter() - began
     say(
         f"seeded {events:,} events ({clients:,} clients, {cases:,} cases in the list) "
