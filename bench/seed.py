@@ -796,26 +796,33 @@ def compile_plan(
 
 # -- cloning ----------------------------------------------------------------------------------
 class Writer:
-    """COPY text buffers per table, flushed by a thread of its own (its own connection),
-    so that generating the rows and PostgreSQL's loading them overlap."""
+    """COPY text buffers per table, flushed by `connections` threads of their own (each
+    its own connection and its share of the tables), so that generating the rows and
+    PostgreSQL's loading them overlap, on more than one core."""
 
-    def __init__(self, dsn: str, columns: dict[str, list[str]]) -> None:
+    def __init__(self, dsn: str, columns: dict[str, list[str]], connections: int = 2) -> None:
         import queue
         import threading
 
         self.columns = columns
         self.buffers: dict[str, list[str]] = defaultdict(list)
         self.size = 0
-        self.queue: queue.Queue[tuple[str, str] | None] = queue.Queue(maxsize=8)
+        self.queues: list[queue.Queue[tuple[str, str] | None]] = [
+            queue.Queue(maxsize=4) for _ in range(connections)
+        ]
+        self.loaded = [0] * connections  # bytes given to each connection so far
+        self.route: dict[str, int] = {}
         self.error: BaseException | None = None
-        self.rows = 0
-        self.thread = threading.Thread(target=self._run, args=(dsn,), daemon=True)
-        self.thread.start()
+        self.threads = [
+            threading.Thread(target=self._run, args=(dsn, q), daemon=True) for q in self.queues
+        ]
+        for t in self.threads:
+            t.start()
 
-    def _run(self, dsn: str) -> None:
+    def _run(self, dsn: str, q: Any) -> None:
         try:
             with psycopg.connect(dsn, autocommit=True) as conn:
-                while (item := self.queue.get()) is not None:
+                while (item := q.get()) is not None:
                     name, data = item
                     schema, table = name.split(".")
                     cols = ", ".join(f'"{c}"' for c in self.columns[name])
@@ -825,32 +832,40 @@ class Writer:
                         copy.write(data.encode())
         except BaseException as e:  # reported by the generating thread
             self.error = e
-            while self.queue.get() is not None:
+            while q.get() is not None:
                 pass
 
     def add(self, name: str, line: str) -> None:
         self.buffers[name].append(line)
         self.size += len(line)
-        self.rows += 1
         if self.size > 8_000_000:
             self.flush()
 
     def flush(self) -> None:
         for name, lines in self.buffers.items():
             if lines:
-                self._put((name, "".join(lines)))
+                data = "".join(lines)
+                # A table keeps its connection (rows of a table stay in order); a new
+                # one goes to the connection given the least so far.
+                k = self.route.get(name)
+                if k is None:
+                    k = self.route[name] = self.loaded.index(min(self.loaded))
+                self.loaded[k] += len(data)
+                self._put(k, (name, data))
         self.buffers = defaultdict(list)
         self.size = 0
 
-    def _put(self, item: tuple[str, str] | None) -> None:
+    def _put(self, k: int, item: tuple[str, str] | None) -> None:
         if self.error is not None:
             raise RuntimeError("loading failed") from self.error
-        self.queue.put(item)
+        self.queues[k].put(item)
 
     def close(self) -> None:
         self.flush()
-        self._put(None)
-        self.thread.join()
+        for k in range(len(self.queues)):
+            self._put(k, None)
+        for t in self.threads:
+            t.join()
         if self.error is not None:
             raise RuntimeError("loading failed") from self.error
 

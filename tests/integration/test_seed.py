@@ -36,9 +36,10 @@ def test_a_seeded_store_starts_verifies_and_lists(database_url: str, tmp_path: P
                 "SELECT count(DISTINCT wrapped_key) = count(wrapped_key) FROM vault.client_keys"
             ).fetchone()
             assert distinct == (True,)
+        # verify() also asserts a full first page of the case list (50: clones, the
+        # templates are six), a seeded client read back and erased everywhere.
         result = verify(seeded)
         assert all(result[f"verify_{s}"] >= 1 for s in SERVICES), result
-        assert int(result["total"]) >= seeded.cases, result
         assert params.dbname != name
     finally:
         drop_database(server, name)
