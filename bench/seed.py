@@ -54,7 +54,7 @@ import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -1107,6 +1107,7 @@ def seed(
     *,
     years: float = 7.0,
     quiet: bool = False,
+    journeys: Sequence[str] | None = None,
 ) -> Seeded:
     """Seed database `dbname` (re-created) and a private NATS store under `data_dir`
     (emptied) with about `total` events."""
@@ -1122,7 +1123,7 @@ def seed(
     system = start_system(database_url, data_dir)
     settings = settings_for(system.env)
     try:
-        templates = asyncio.run(run_templates(system.url, people(settings)))
+        templates = asyncio.run(run_templates(system.url, people(settings), journeys))
         quiescent(settings.pg.dsn())
     finally:
         system.stop()
@@ -1227,7 +1228,7 @@ def verify(seeded: Seeded, *, split: bool = False) -> dict[str, Any]:
             with psycopg.connect(settings.pg.dsn()) as conn:
                 row = conn.execute(
                     "SELECT c.client_id FROM intake.cases_view c JOIN vault.client_keys k "
-                    "USING (client_id) WHERE k.wrapped_key IS NOT NULL AND c.status = 'accepted' "
+                    "USING (client_id) WHERE k.wrapped_key IS NOT NULL AND c.status <> 'closed' "
                     "ORDER BY c.opened_at LIMIT 1"
                 ).fetchone()
             assert row is not None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -395,11 +395,14 @@ async def a_partner(api: httpx.AsyncClient, p: People) -> str:
     )
 
 
-async def run_templates(base_url: str, people: People) -> list[Template]:
+async def run_templates(
+    base_url: str, people: People, names: Sequence[str] | None = None
+) -> list[Template]:
+    """Run the journeys (`names`, default all of `JOURNEYS`): what they stored."""
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as api:
         partner_id = await a_partner(api, people)
         people.partner = people.partner_of(partner_id)
         out = []
-        for make, _share, _days in JOURNEYS.values():
-            out.append(await make(api, people, partner_id))
+        for name in names or JOURNEYS:
+            out.append(await JOURNEYS[name][0](api, people, partner_id))
         return out

@@ -20,9 +20,12 @@ def test_a_seeded_store_starts_verifies_and_lists(database_url: str, tmp_path: P
     server = database_url.rsplit("/", 1)[0] + "/postgres"
     name = f"waypoint_seed_test_{uuid.uuid4().hex[:8]}"
     try:
-        seeded = seed(server, name, 2_000, tmp_path / "seed", quiet=True)
+        # Two of the journeys (the full one reaches all four services): seconds, not more.
+        seeded = seed(
+            server, name, 2_000, tmp_path / "seed", quiet=True, journeys=("full", "in_deepening")
+        )
         assert 1_800 <= seeded.events <= 2_400, seeded
-        # Clones, not only the templates: well over the six template journeys' clients.
+        # Clones, not only the templates: well over the two template journeys' clients.
         assert seeded.clients > 60 and seeded.cases > 60, seeded
         with psycopg.connect(seeded.database_url) as conn:
             for s in SERVICES:
@@ -37,7 +40,7 @@ def test_a_seeded_store_starts_verifies_and_lists(database_url: str, tmp_path: P
             ).fetchone()
             assert distinct == (True,)
         # verify() also asserts a full first page of the case list (50: clones, the
-        # templates are six), a seeded client read back and erased everywhere.
+        # templates are two), a seeded client read back and erased everywhere.
         result = verify(seeded)
         assert all(result[f"verify_{s}"] >= 1 for s in SERVICES), result
         assert params.dbname != name
