@@ -25,9 +25,10 @@
    nothing old, the consumers apply nothing again (the stream keeps the templates'
    messages; the consumers' durables are at its head).
 
-Not cloned: the consumers' eventsourcing tracking records (`<service>_tracking`: the
-upstream positions of event consumers; only the templates' are there: no message of a
-clone is ever delivered again) and dead letters / idempotency keys.
+The event consumers' tracking records (`<service>_tracking`: the positions in the source
+service's log they applied) are cloned with the clones' positions in that log, so that a
+stream re-created from the store (`waypoint streams rebuild`) applies nothing again.
+Not cloned: dead letters, idempotency keys.
 
 The seeded system runs with the environment printed at the end (the database, the
 private NATS, the dev secrets; `GUIDANCE_RETENTION_REFERRAL_PACKET_MONTHS=84` so that the
@@ -80,7 +81,7 @@ ORGANISATION = "org-seed"
 # Tables not cloned (see the docstring); the audit chain is built, not cloned.
 NOT_CLONED = re.compile(
     r"^(audit_chain|audit_checkpoints|audit_meta|follower_positions|dead_letters|"
-    r"idempotency_keys|.*_tracking|esco_.*|evc_.*|statistics_purges|sessions)$"
+    r"idempotency_keys|esco_.*|evc_.*|statistics_purges|sessions)$"
 )
 UUID_DASHED = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 TOKENS = re.compile(
@@ -666,6 +667,39 @@ def is_events(name: str) -> bool:
 EVENTS_COLUMNS = ["originator_id", "originator_version", "topic", "state", "notification_id"]
 
 
+def tracking_source(name: str) -> str:
+    """The service whose log an event consumer (its tracking name) follows."""
+    from services.followup.main import SPEC as FOLLOWUP
+    from services.intake.main import SPEC as INTAKE
+    from services.planning.main import SPEC as PLANNING
+    from services.referral.main import SPEC as REFERRAL
+    from shared.messaging.reactions import source_of
+
+    for spec in (INTAKE, PLANNING, FOLLOWUP, REFERRAL):
+        for reactions in spec.reactions:
+            if reactions.name == name:
+                return source_of(list(reactions.handlers))
+    if name.endswith("-erasure"):  # shared/privacy/erasure.py: ErasureRequested
+        return "intake"
+    raise KeyError(f"tracking {name!r}: its source is not known")
+
+
+def track_rows(plans: list[Plan], tables: dict[str, Table]) -> None:
+    """Each tracking record of a template's event, in the plan of that template."""
+    owner = {(s, n): i for i, p in enumerate(plans) for s, nids in p.events.items() for n in nids}
+    for name, table in tables.items():
+        schema, base = name.split(".")
+        if base != f"{schema}_tracking":
+            continue
+        for app_name, position in table.rows:
+            source = tracking_source(app_name)
+            i = owner.get((source, int(position)))
+            if i is not None:
+                plans[i].rows.setdefault(name, []).append(
+                    [app_name, ("nid", source, int(position))]
+                )
+
+
 def build_plans(
     conn: psycopg.Connection[Any], templates: list[Template], vault: Any
 ) -> tuple[list[Plan], list[Table], dict[str, int]]:
@@ -722,6 +756,9 @@ def build_plans(
         plan.recipes = recipes_for(plan.remap, events, hubs)
         plan.clients = [str(plan.template.ids[0])]
         compile_plan(plan, attributed[i], by_name, vault)
+    track_rows(plans, by_name)
+    for plan in plans:
+        plan.formats = to_formats(plan)
     return plans, tables, heads
 
 
@@ -791,7 +828,6 @@ def compile_plan(
         assert not missing, f"{service}: no audit link for template events {missing}"
         plan.rows[f"{service}.audit_chain"] = [chain[n] for n in plan.events[service]]
     plan.ranks = {s: {old: k for k, old in enumerate(nids)} for s, nids in plan.events.items()}
-    plan.formats = to_formats(plan)
 
 
 # -- cloning ----------------------------------------------------------------------------------
