@@ -94,7 +94,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format shared services tests bench
 	$(VENV)/bin/ruff check --fix shared services tests bench
 
-bench: $(STAMP) ## benchmarks against a running system (make run first)
+bench: $(STAMP) ## benchmarks against a running system (make run first), then the history benchmarks on seeded stores of their own
 	$(PY) -m bench.intake_journey
 	$(PY) -m bench.plan_propagation
 	$(PY) -m bench.audit_verify
@@ -103,6 +103,8 @@ bench: $(STAMP) ## benchmarks against a running system (make run first)
 	$(PY) -m bench.dashboard
 	$(PY) -m bench.snapshots
 	$(PY) -m bench.command_path
+	$(PY) -m bench.seed --events 10000 --verify --drop
+	$(PY) -m bench.scale --sizes 10000,1000000
 
 asyncapi: $(STAMP) ## regenerate the committed AsyncAPI document, JSON Schemas and docs/events.md from the contracts
 	$(PY) -m shared.contracts.asyncapi > shared/contracts/asyncapi.json
