@@ -56,18 +56,25 @@ class OverdueJob:
     async def run_once(self) -> list[str] | None:
         """One pass over the open follow-ups; the keys raised, or None if another
         replica's run holds the lock."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self.lock_key):
+        # The lock is the session's, not a transaction's: a pass loads every open
+        # follow-up, and a transaction held that long would hold its lock on the read
+        # model too, which stalls the schema statements of a replica starting meanwhile
+        # (and so its readiness) for the whole pass.
+        async with self.pool.acquire() as conn:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
                 return None
-            ids = [
-                r["followup_id"]
-                for r in await conn.fetch(
-                    "SELECT followup_id FROM followup.followups_view WHERE status = 'open'"
-                )
-            ]
-            raised: list[str] = []
-            for followup_id in ids:
-                raised += await run_in_threadpool(self._detect, followup_id)
+            try:
+                ids = [
+                    r["followup_id"]
+                    for r in await conn.fetch(
+                        "SELECT followup_id FROM followup.followups_view WHERE status = 'open'"
+                    )
+                ]
+                raised: list[str] = []
+                for followup_id in ids:
+                    raised += await run_in_threadpool(self._detect, followup_id)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", self.lock_key)
         if raised:
             log.info("overdue job raised %d bottlenecks", len(raised))
         return raised

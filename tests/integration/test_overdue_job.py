@@ -106,3 +106,47 @@ async def test_even_without_the_lock_two_detections_at_once_raise_each_bottlenec
     keys = bottleneck_keys(app, followup_id)
     assert len(keys) == len(set(keys)) == 3
     assert sorted(k for run in raised for k in run) == sorted(keys)
+
+
+class SlowJob(OverdueJob):
+    """A pass whose first follow-up takes long to look at (as a large caseload would)."""
+
+    slept = False
+
+    def _detect(self, followup_id: uuid.UUID) -> list[str]:
+        import time
+
+        if not self.slept:
+            self.slept = True
+            time.sleep(1.5)
+        return super()._detect(followup_id)
+
+
+async def test_a_long_pass_does_not_stall_a_starting_replica_s_schema_statements(
+    followup_app: Any,
+):
+    """A pass holds no transaction (nor its lock on the read model) while it looks at the
+    open follow-ups: a replica starting meanwhile runs its schema statements at once."""
+    app, pool = followup_app.state.application, followup_app.state.runtime.pool
+    await open_followup(app, pool, date(2026, 3, 2))
+    slow = SlowJob(
+        app,
+        pool,
+        interval_seconds=3600,
+        grace_days=7,
+        clock=lambda: datetime(2026, 3, 3, tzinfo=UTC),
+    )
+    running = asyncio.create_task(slow.run_once())
+    await asyncio.sleep(0.3)
+    async with pool.acquire() as conn:
+        await conn.execute("SET lock_timeout = '500ms'")
+        try:
+            await conn.execute(
+                "ALTER TABLE followup.followups_view ADD COLUMN IF NOT EXISTS overdue_probe int"
+            )
+            await conn.execute("ALTER TABLE followup.followups_view DROP COLUMN overdue_probe")
+        finally:
+            await conn.execute("RESET lock_timeout")
+    # Meanwhile the pass still holds the job's lock: another replica's pass skips.
+    assert await job(app, pool, date(2026, 3, 3)).run_once() is None
+    assert await running is not None
