@@ -240,6 +240,49 @@ OLD_REFERRALS = OldList(
 )
 
 
+# The indexes (and statistics) this change added, and those it replaced: the "before"
+# queries run without the first and with the second, the "after" ones on the schema as the
+# services make it now.
+NEW_INDEXES = [
+    "intake.cases_view_status",
+    "intake.cases_view_phase",
+    "intake.cases_view_status_phase",
+    "intake.clients_view_registered",
+    "intake.clients_view_name",
+    "intake.complaints_view_deadline",
+    "intake.groups_view_listed",
+    "planning.plans_view_listed",
+    "planning.plans_view_status",
+    "planning.plans_view_carried",
+    "followup.followups_view_listed",
+    "followup.followups_view_carried",
+    "followup.followups_view_status",
+    "followup.checkins_view_worklist",
+    "followup.checkins_view_worklist_counsellor",
+    "followup.statistics_archive_figure_on",
+    "followup.bottleneck_archive_detected_on",
+    "referral.referrals_view_listed",
+    "referral.referrals_view_status",
+    "referral.referrals_view_carried",
+    "referral.referrals_view_inbox",
+    "referral.referrals_view_ended",
+    "referral.partners_view_listed",
+]
+OLD_SCHEMA = """
+DROP STATISTICS IF EXISTS referral.referrals_view_ended_stats;
+CREATE INDEX plans_view_org ON planning.plans_view (organisation, created_at);
+CREATE INDEX plans_view_counsellor ON planning.plans_view (organisation, counsellor, created_at);
+CREATE INDEX groups_view_org ON intake.groups_view (organisation, starts_at);
+CREATE INDEX checkins_view_due ON followup.checkins_view (organisation, due_on) WHERE NOT done;
+CREATE INDEX referrals_view_org ON referral.referrals_view (organisation, updated_at DESC);
+CREATE INDEX referrals_view_partner ON referral.referrals_view (partner_id, updated_at DESC);
+CREATE INDEX referrals_view_counsellor ON referral.referrals_view
+    (organisation, counsellor, updated_at DESC);
+ANALYZE;
+"""
+SCHEMAS = (INTAKE_SQL, CLOSURES_SQL, PLANNING_SQL, FOLLOWUP_SQL, REFERRAL_SQL, HOLDS_SQL)
+
+
 # -- measuring -----------------------------------------------------------------------------------
 @dataclass
 class Timing:
@@ -255,6 +298,10 @@ class Query:
     label: str
     kind: str  # "before" | "after" | "after · cursor"
     call: Callable[[], Awaitable[Any]]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.label, self.kind)
 
 
 PLANS: dict[str, list[str]] = {}
@@ -515,7 +562,7 @@ async def one_size(
     conn = await asyncpg.connect(url)
     for schema in ("intake", "planning", "followup", "referral"):
         await conn.execute(f"CREATE SCHEMA {schema}")
-    for sql in (INTAKE_SQL, CLOSURES_SQL, PLANNING_SQL, FOLLOWUP_SQL, REFERRAL_SQL, HOLDS_SQL):
+    for sql in SCHEMAS:
         await conn.execute(sql)
     started = time.perf_counter()
     await conn.execute(FILL.format(n=int(n)))
@@ -526,14 +573,26 @@ async def one_size(
     conn = await asyncpg.connect(url)
     try:
         queries = await queries_of(pool, conn, n)
-        timings: dict[tuple[str, str], Timing] = {}
+        timings: dict[tuple[str, str], Timing] = {q.key: Timing() for q in queries}
         plans: dict[tuple[str, str], str] = {}
-        for q in queries:
-            timings[(q.label, q.kind)] = await measure(q, repeat, budget)
-            found = await explain(pool, q)
-            plans[(q.label, q.kind)] = (
-                "\n\n".join(found) if explain_all else " | ".join(summary(p) for p in found)
-            )
+        # Before: the old schema's indexes; after: the services' schema as it is now.
+        await conn.execute(f"DROP INDEX {', '.join(NEW_INDEXES)}")
+        await conn.execute(OLD_SCHEMA)
+        phases = (
+            [q for q in queries if q.kind == "before"],
+            [q for q in queries if q.kind != "before"],
+        )
+        for phase, measured in enumerate(phases):
+            if phase:
+                for sql in SCHEMAS:
+                    await conn.execute(sql)
+                await conn.execute("ANALYZE")
+            for q in measured:
+                timings[q.key] = await measure(q, repeat, budget)
+                found = await explain(pool, q)
+                plans[q.key] = (
+                    "\n\n".join(found) if explain_all else " | ".join(summary(p) for p in found)
+                )
         return timings, plans
     finally:
         await conn.close()
