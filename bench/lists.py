@@ -8,7 +8,8 @@ the services' own schema SQL, bulk-filled by SQL with that many cases, clients, 
 follow-ups, check-ins and referrals (half of them of one organisation, `org-big`, the
 rest of 97 others), a tenth as many complaints and group sessions, 200 partners; then
 VACUUM ANALYZE (what autovacuum does after a load). Each query runs a few times to warm
-up, then `--repeat` times (at most `--budget` seconds each): p50 and p99 in ms.
+up, then `--repeat` times (at most `--budget` seconds each), the sizes taking turns run
+by run (a load on the machine meanwhile falls on every size alike): p50 and p99 in ms.
 
 The retention queries: the clients registered before the cutoff (seven years) who are
 still there are a constant 200 at every size (in a store where retention runs every hour,
@@ -125,7 +126,8 @@ SELECT md5('referral' || i)::uuid, md5('case' || i)::uuid, md5('client' || i)::u
     st, '{{}}', gen_random_uuid(), i % 17 = 0, s, s, s + interval '1 day',
     CASE WHEN st = 'declined' THEN 'declined' ELSE 'accepted' END,
     CASE WHEN st = 'closed' THEN s + interval '60 days' END, s + interval '60 days', 4,
-    CASE WHEN i > 200 AND s < timestamptz '2025-03-01' AND st IN ('declined', 'closed')
+    CASE WHEN i > 200 AND (st = 'declined' AND s + interval '1 day' < timestamptz '2025-06-01'
+                           OR st = 'closed' AND s + interval '60 days' < timestamptz '2025-06-01')
          THEN s + interval '430 days' END
 FROM (SELECT i, (ARRAY['sent','declined','closed','closed'])[1 + i % 4] AS st,
              CASE WHEN i <= 200 THEN timestamptz '2024-01-01' + i * interval '1 hour'
@@ -319,20 +321,6 @@ def capturing() -> None:
             return _real(self, query, *args, **kw)
 
         setattr(asyncpg.connection.Connection, name, wrapped)
-
-
-async def measure(q: Query, repeat: int, budget: float) -> Timing:
-    for _ in range(2):
-        await q.call()
-    t = Timing()
-    started = time.perf_counter()
-    while len(t.samples) < repeat and (
-        len(t.samples) < 5 or time.perf_counter() - started < budget
-    ):
-        t0 = time.perf_counter()
-        await q.call()
-        t.samples.append((time.perf_counter() - t0) * 1000)
-    return t
 
 
 async def explain(pool: asyncpg.Pool, q: Query) -> list[str]:
@@ -556,47 +544,93 @@ def referrals(
     )
 
 
-async def one_size(
-    url: str, n: int, repeat: int, budget: float, explain_all: bool
-) -> tuple[dict[tuple[str, str], Timing], dict[tuple[str, str], str]]:
-    conn = await asyncpg.connect(url)
+@dataclass
+class Size:
+    """One size's throwaway database, its connections and its queries."""
+
+    n: int
+    url: str
+    pool: asyncpg.Pool | None = None
+    conn: asyncpg.Connection | None = None
+    queries: list[Query] = field(default_factory=list)
+
+
+async def fill(size: Size) -> None:
+    conn = await asyncpg.connect(size.url)
     for schema in ("intake", "planning", "followup", "referral"):
         await conn.execute(f"CREATE SCHEMA {schema}")
     for sql in SCHEMAS:
         await conn.execute(sql)
     started = time.perf_counter()
-    await conn.execute(FILL.format(n=int(n)))
+    await conn.execute(FILL.format(n=int(size.n)))
     await conn.execute("VACUUM ANALYZE")
-    print(f"{n:,} rows: filled in {time.perf_counter() - started:.1f} s", flush=True)
+    print(f"{size.n:,} rows: filled in {time.perf_counter() - started:.1f} s", flush=True)
     await conn.close()
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=1)
-    conn = await asyncpg.connect(url)
+    size.pool = await asyncpg.create_pool(size.url, min_size=1, max_size=1)
+    size.conn = await asyncpg.connect(size.url)
+    size.queries = await queries_of(size.pool, size.conn, size.n)
+
+
+async def measure_interleaved(
+    sizes: list[Size], index: int, repeat: int, budget: float
+) -> list[Timing]:
+    """Query `index` of every size, the sizes taking turns run by run (a load the machine
+    has meanwhile falls on all of them alike)."""
+    for size in sizes:
+        for _ in range(2):
+            await size.queries[index].call()
+    timings = [Timing() for _ in sizes]
+    started = time.perf_counter()
+    while len(timings[0].samples) < repeat and (
+        len(timings[0].samples) < 5 or time.perf_counter() - started < budget
+    ):
+        for size, t in zip(sizes, timings, strict=True):
+            t0 = time.perf_counter()
+            await size.queries[index].call()
+            t.samples.append((time.perf_counter() - t0) * 1000)
+    return timings
+
+
+async def run(
+    urls: list[str], ns: list[int], repeat: int, budget: float, explain_all: bool
+) -> tuple[list[dict[tuple[str, str], Timing]], dict[tuple[str, str], str]]:
+    sizes = [Size(n, url) for n, url in zip(ns, urls, strict=True)]
     try:
-        queries = await queries_of(pool, conn, n)
-        timings: dict[tuple[str, str], Timing] = {q.key: Timing() for q in queries}
+        for size in sizes:
+            await fill(size)
+        results: list[dict[tuple[str, str], Timing]] = [
+            {q.key: Timing() for q in size.queries} for size in sizes
+        ]
         plans: dict[tuple[str, str], str] = {}
         # Before: the old schema's indexes; after: the services' schema as it is now.
-        await conn.execute(f"DROP INDEX {', '.join(NEW_INDEXES)}")
-        await conn.execute(OLD_SCHEMA)
-        phases = (
-            [q for q in queries if q.kind == "before"],
-            [q for q in queries if q.kind != "before"],
-        )
-        for phase, measured in enumerate(phases):
-            if phase:
-                for sql in SCHEMAS:
-                    await conn.execute(sql)
-                await conn.execute("ANALYZE")
-            for q in measured:
-                timings[q.key] = await measure(q, repeat, budget)
-                found = await explain(pool, q)
+        for phase in ("before", "after"):
+            for size in sizes:
+                assert size.conn is not None
+                if phase == "before":
+                    await size.conn.execute(f"DROP INDEX {', '.join(NEW_INDEXES)}")
+                    await size.conn.execute(OLD_SCHEMA)
+                else:
+                    for sql in SCHEMAS:
+                        await size.conn.execute(sql)
+                    await size.conn.execute("ANALYZE")
+            for index, q in enumerate(sizes[-1].queries):
+                if (q.kind == "before") != (phase == "before"):
+                    continue
+                timings = await measure_interleaved(sizes, index, repeat, budget)
+                for result, t in zip(results, timings, strict=True):
+                    result[q.key] = t
+                assert sizes[-1].pool is not None
+                found = await explain(sizes[-1].pool, q)
                 plans[q.key] = (
                     "\n\n".join(found) if explain_all else " | ".join(summary(p) for p in found)
                 )
-        return timings, plans
+        return results, plans
     finally:
-        await conn.close()
-        await pool.close()
+        for size in sizes:
+            if size.conn is not None:
+                await size.conn.close()
+            if size.pool is not None:
+                await size.pool.close()
 
 
 def table(
@@ -608,7 +642,7 @@ def table(
     head = f"{'query':<40} {'shape':<15}"
     for n in sizes:
         head += f" {f'{n:,}: p50 / p99 ms':>24}"
-    head += f" {'p99 ratio':>10}  target"
+    head += f" {'p50 ratio':>10} {'p99 ratio':>10}  target"
     print("\n" + head + "\n" + "-" * len(head))
     for key in results[0]:
         label, kind = key
@@ -617,6 +651,7 @@ def table(
             t = r[key]
             line += f" {f'{t.p(0.5):8.2f} / {t.p(0.99):8.2f}':>24}"
         ratio = results[-1][key].p(0.99) / results[0][key].p(0.99)
+        line += f" {results[-1][key].p(0.5) / results[0][key].p(0.5):>10.2f}"
         mark = ""
         if kind == "after · cursor":
             mark = "PASS" if ratio <= TARGET else "MISS"
@@ -641,19 +676,17 @@ def main() -> None:
     sizes = [int(s) for s in args.rows.split(",")]
     head = args.database_url.rsplit("/", 1)[0]
     capturing()
-    results = []
-    plans: dict[tuple[str, str], str] = {}
-    for n in sizes:
-        name = f"bench_lists_{uuid.uuid4().hex[:8]}"
+    names = [f"bench_lists_{uuid.uuid4().hex[:8]}" for _ in sizes]
+    try:
         with psycopg.connect(args.database_url, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            timings, plans = asyncio.run(
-                one_size(f"{head}/{name}", n, args.repeat, args.budget, args.explain)
-            )
-            results.append(timings)
-        finally:
-            with psycopg.connect(args.database_url, autocommit=True) as admin:
+            for name in names:
+                admin.execute(f'CREATE DATABASE "{name}"')
+        results, plans = asyncio.run(
+            run([f"{head}/{name}" for name in names], sizes, args.repeat, args.budget, args.explain)
+        )
+    finally:
+        with psycopg.connect(args.database_url, autocommit=True) as admin:
+            for name in names:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     table(sizes, results, plans, args.explain)
 

@@ -92,7 +92,7 @@ CREATE INDEX IF NOT EXISTS referrals_view_status
 CREATE INDEX IF NOT EXISTS referrals_view_carried
     ON referral.referrals_view (organisation, counsellor, updated_at, referral_id);
 CREATE INDEX IF NOT EXISTS referrals_view_inbox
-    ON referral.referrals_view (partner_id, updated_at, referral_id);
+    ON referral.referrals_view (partner_id, updated_at, referral_id) INCLUDE (sent_at);
 DROP INDEX IF EXISTS referral.referrals_view_org;
 DROP INDEX IF EXISTS referral.referrals_view_partner;
 DROP INDEX IF EXISTS referral.referrals_view_counsellor;
