@@ -169,6 +169,11 @@ class Settings(BaseSettings):
     retention_statistics_years: int = Field(default=10, ge=1, le=100)
     retention_interval_seconds: float = Field(default=3600, gt=0)
 
+    # Every paginated list counts its rows for `X-Total-Count` up to this many, then
+    # answers the cap with `X-Total-Count-Capped: true` (shared/paging.py): the count's
+    # cost stays flat however long the history.
+    list_count_cap: int = Field(default=10_000, ge=1)
+
     # Referral: the working days a partner has to answer a referral (Monday to Friday,
     # not the listed holidays), and how often the overdue job looks
     referral_answer_working_days: int = Field(default=5, ge=1, le=60)

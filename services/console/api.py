@@ -37,16 +37,22 @@ class ApiError(Exception):
 
 @dataclass
 class Page:
-    """One page of a list the API paginates (`X-Total-Count`)."""
+    """One page of a list the API paginates (`X-Total-Count`; `capped`: the list holds
+    more than `total`, the API's count stopped there, `X-Total-Count-Capped`)."""
 
     items: list[dict[str, Any]]
     total: int
     number: int
     size: int
+    capped: bool = False
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.size))
+        known = max(1, -(-self.total // self.size))
+        if not self.capped:
+            return known
+        # Beyond a capped count the pages go on while they are full.
+        return max(known, self.number + 1 if len(self.items) == self.size else self.number)
 
     @property
     def previous(self) -> int | None:
@@ -129,7 +135,8 @@ class Api:
         )
         items = r.json()
         total = int(r.headers.get("X-Total-Count", len(items)))
-        return Page(items=items, total=total, number=number, size=size)
+        capped = r.headers.get("X-Total-Count-Capped") == "true"
+        return Page(items=items, total=total, number=number, size=size, capped=capped)
 
     async def union(
         self,
@@ -162,7 +169,9 @@ class Api:
             int(r.headers.get("X-Total-Count", len(items)))
             for r, items in zip(answers, lists, strict=True)
         ]
-        return merged_page(lists, totals, number, size)
+        page = merged_page(lists, totals, number, size)
+        page.capped = any(r.headers.get("X-Total-Count-Capped") == "true" for r in answers)
+        return page
 
 
 # The most items one list of a union is read up to (the APIs' largest `limit`).

@@ -198,10 +198,19 @@ def environment(language: str, timezone: str = "Europe/Amsterdam") -> Environmen
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     env.globals["_"] = page_gettext(translations(language))
     local = Localised(language, timezone)
+    more_than = translations(language).gettext(N_("more than %(count)s"))
+
+    def total(listed: object) -> str:
+        """A list's total as a caption says it: "more than 10,000" when the API's count
+        stopped at its cap."""
+        count = local.number(getattr(listed, "total", 0))
+        return more_than % {"count": count} if getattr(listed, "capped", False) else count
+
     filters: dict[str, Callable[..., str]] = {
         "date": local.day,
         "datetime": local.moment,
         "number": local.number,
+        "total": total,
         "language_name": lambda code: language_name(code, language),
     }
     env.filters.update(filters)

@@ -113,6 +113,27 @@ CREATE TABLE IF NOT EXISTS followup.statistics_purges (
     purged_at timestamptz NOT NULL,
     actor text NOT NULL
 );
+-- The lists' orders (shared/paging.py: keyset pages and capped counts read an index in
+-- order, whatever the history's length): the follow-ups newest first (a row without its
+-- opening moment last), unfiltered, by counsellor, by status; the worklist by due day,
+-- unfiltered and by counsellor (replacing `checkins_view_due`, without the id).
+CREATE INDEX IF NOT EXISTS followups_view_listed ON followup.followups_view
+    (organisation, coalesce(opened_at, to_timestamp(0)), followup_id);
+CREATE INDEX IF NOT EXISTS followups_view_carried ON followup.followups_view
+    (organisation, counsellor, coalesce(opened_at, to_timestamp(0)), followup_id);
+CREATE INDEX IF NOT EXISTS followups_view_status ON followup.followups_view
+    (organisation, status, coalesce(opened_at, to_timestamp(0)), followup_id);
+DROP INDEX IF EXISTS followup.checkins_view_due;
+CREATE INDEX IF NOT EXISTS checkins_view_worklist
+    ON followup.checkins_view (organisation, due_on, checkin_id) WHERE NOT done;
+-- The statistics retention (services/followup/jobs.py) counts, for every organisation,
+-- the figures older than its cutoff.
+CREATE INDEX IF NOT EXISTS statistics_archive_figure_on
+    ON followup.statistics_archive (figure_on);
+CREATE INDEX IF NOT EXISTS bottleneck_archive_detected_on
+    ON followup.bottleneck_archive (detected_on);
+CREATE INDEX IF NOT EXISTS checkins_view_worklist_counsellor
+    ON followup.checkins_view (organisation, counsellor, due_on, checkin_id) WHERE NOT done;
 """
 
 

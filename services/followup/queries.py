@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from services.followup.consumers import in_statistics
+from shared.paging import Column, Listed, Order, Page, fetch_page
 from shared.periods import Period
 from shared.runtime import snapshot
 
@@ -18,33 +19,47 @@ async def list_followups(
     organisation: str,
     *,
     counsellor: str | None,
-    limit: int,
-    offset: int,
+    page: Page | None = None,
     status: str | None = None,
     with_bottleneck: bool | None = None,
-) -> tuple[list[uuid.UUID], int]:
+) -> tuple[list[uuid.UUID], Listed]:
     """The organisation's follow-ups (of one counsellor, with a status, with or without a
-    bottleneck raised), newest first."""
-    where, args = "organisation = $1", [organisation]
+    bottleneck raised), newest first (`FOLLOWUP_ORDER`), and the page with its capped
+    total."""
+    where, args = ["organisation = $1"], [organisation]
     if counsellor is not None:
         args.append(counsellor)
-        where += f" AND counsellor = ${len(args)}"
+        where.append(f"counsellor = ${len(args)}")
     if status is not None:
         args.append(status)
-        where += f" AND status = ${len(args)}"
+        where.append(f"status = ${len(args)}")
     if with_bottleneck is not None:
-        where += " AND bottlenecks > 0" if with_bottleneck else " AND bottlenecks = 0"
+        where.append("bottlenecks > 0" if with_bottleneck else "bottlenecks = 0")
     async with snapshot(pool) as conn:
-        total = await conn.fetchval(
-            f"SELECT count(*) FROM followup.followups_view WHERE {where}", *args
+        listed = await fetch_page(
+            conn,
+            select="followup_id",
+            source="FROM followup.followups_view",
+            where=where,
+            args=args,
+            order=FOLLOWUP_ORDER,
+            page=page or Page(),
         )
-        rows = await conn.fetch(
-            f"SELECT followup_id FROM followup.followups_view WHERE {where} "
-            "ORDER BY opened_at DESC NULLS LAST, followup_id "
-            f"LIMIT {int(limit)} OFFSET {int(offset)}",
-            *args,
-        )
-    return [uuid.UUID(str(r["followup_id"])) for r in rows], int(total)
+    return [uuid.UUID(str(r["followup_id"])) for r in listed.rows], listed
+
+
+# The follow-up list's order: newest first, those without an opening moment (projected
+# before it was kept) last, ties by id (descending too: one index read backwards serves
+# it: `followups_view_listed`, `followups_view_carried`, `followups_view_status`).
+FOLLOWUP_ORDER = Order(
+    "followups",
+    (
+        Column("coalesce(opened_at, to_timestamp(0))", "timestamptz", True),
+        Column("followup_id", "uuid", True),
+    ),
+)
+# The worklist's order: most urgent first (`checkins_view_worklist`).
+WORKLIST_ORDER = Order("worklist", (Column("c.due_on", "date"), Column("c.checkin_id", "uuid")))
 
 
 async def worklist(
@@ -54,32 +69,30 @@ async def worklist(
     due_before: date,
     today: date,
     counsellor: str | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[dict[str, Any]], int]:
-    """Open check-ins of open follow-ups due before a date, most urgent first."""
-    where = "c.organisation = $1 AND NOT c.done AND c.due_on < $2 AND f.status = 'open'" + (
-        " AND c.counsellor = $3" if counsellor else ""
-    )
-    args: list[Any] = [organisation, due_before] + ([counsellor] if counsellor else [])
-    base = (
-        "FROM followup.checkins_view c JOIN followup.followups_view f USING (followup_id) "
-        f"WHERE {where}"
-    )
+    page: Page | None = None,
+) -> Listed:
+    """Open check-ins of open follow-ups due before a date, most urgent first, with the
+    capped total."""
+    where = ["c.organisation = $1", "NOT c.done", "c.due_on < $2", "f.status = 'open'"]
+    args: list[Any] = [organisation, due_before]
+    if counsellor:
+        args.append(counsellor)
+        where.append("c.counsellor = $3")
     async with snapshot(pool) as conn:
-        total = await conn.fetchval(f"SELECT count(*) {base}", *args)
-        rows = await conn.fetch(
-            "SELECT c.checkin_id, c.followup_id, c.case_id, f.client_id, c.counsellor, "
-            f"c.number, c.due_on {base} ORDER BY c.due_on, c.checkin_id "
-            f"LIMIT {int(limit)} OFFSET {int(offset)}",
-            *args,
+        listed = await fetch_page(
+            conn,
+            select="c.checkin_id, c.followup_id, c.case_id, f.client_id, c.counsellor, "
+            "c.number, c.due_on",
+            source="FROM followup.checkins_view c "
+            "JOIN followup.followups_view f USING (followup_id)",
+            where=where,
+            args=args,
+            order=WORKLIST_ORDER,
+            page=page or Page(),
         )
-    items = []
-    for r in rows:
-        item = dict(r)
+    for item in listed.rows:
         item["days_overdue"] = max((today - item["due_on"]).days, 0)
-        items.append(item)
-    return items, int(total)
+    return listed
 
 
 async def accepted_on(pool: asyncpg.Pool, case_id: uuid.UUID) -> date | None:

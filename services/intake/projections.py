@@ -26,6 +26,7 @@ from services.intake.domain import (
 )
 from services.intake.funder import OTHER_HOURS
 from shared.messaging.projection import Handler, Projection, Stored
+from shared.paging import Column, Listed, Order, Page, fetch_page
 from shared.periods import Period
 from shared.privacy import ERASED, SealingMapper
 from shared.privacy.sealing import event_id
@@ -174,6 +175,25 @@ CREATE TABLE IF NOT EXISTS intake.groups_view (
 );
 CREATE INDEX IF NOT EXISTS groups_view_org ON intake.groups_view (organisation, starts_at);
 CREATE INDEX IF NOT EXISTS groups_view_cases ON intake.groups_view USING gin (case_ids);
+-- The lists' orders (shared/paging.py: keyset pages and capped counts read an index in
+-- order, whatever the history's length): the case list filtered by status, phase or both
+-- (unfiltered and by counsellor: cases_view_org, cases_view_carried read backwards), the
+-- client list by name, the complaints by deadline, the group sessions by start.
+CREATE INDEX IF NOT EXISTS cases_view_status
+    ON intake.cases_view (organisation, status, opened_at, case_id);
+CREATE INDEX IF NOT EXISTS cases_view_phase
+    ON intake.cases_view (organisation, phase, opened_at, case_id);
+CREATE INDEX IF NOT EXISTS cases_view_status_phase
+    ON intake.cases_view (organisation, status, phase, opened_at, case_id);
+-- Retention (services/intake/jobs.py) reads the clients registered before its cutoff.
+CREATE INDEX IF NOT EXISTS clients_view_registered ON intake.clients_view (registered_at);
+CREATE INDEX IF NOT EXISTS clients_view_name ON intake.clients_view
+    (organisation, lower(coalesce(family_name, '')), lower(coalesce(given_name, '')), client_id);
+CREATE INDEX IF NOT EXISTS complaints_view_deadline
+    ON intake.complaints_view (organisation, deadline, registered_at, complaint_id);
+DROP INDEX IF EXISTS intake.groups_view_org;
+CREATE INDEX IF NOT EXISTS groups_view_listed
+    ON intake.groups_view (organisation, starts_at, group_id);
 """
 
 
@@ -553,10 +573,9 @@ async def list_cases(
     client_id: uuid.UUID | None = None,
     counsellor: str | None = None,
     opened_after: datetime | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[dict[str, Any]], int]:
-    """The organisation's cases, newest first, with the total for pagination.
+    page: Page | None = None,
+) -> Listed:
+    """The organisation's cases, newest first (`CASE_ORDER`), with the capped total.
 
     Each row carries the client's display name (`clients_view`) and the career question
     still sealed (`career_question_sealed`: open it with `open_career_questions`, for
@@ -577,19 +596,49 @@ async def list_cases(
     if opened_after is not None:
         args.append(opened_after)
         where.append(f"v.opened_at >= ${len(args)}")
-    clause = " AND ".join(where)
     async with snapshot(pool) as conn:
-        total = await conn.fetchval(
-            f"SELECT count(*) FROM intake.cases_view v WHERE {clause}", *args
+        listed = await fetch_page(
+            conn,
+            select=CASE_COLUMNS,
+            source="FROM intake.cases_view v "
+            "LEFT JOIN intake.clients_view c ON c.client_id = v.client_id",
+            count_source="FROM intake.cases_view v",
+            where=where,
+            args=args,
+            order=CASE_ORDER,
+            page=page or Page(),
         )
-        rows = await conn.fetch(
-            f"SELECT {CASE_COLUMNS} FROM intake.cases_view v "
-            "LEFT JOIN intake.clients_view c ON c.client_id = v.client_id "
-            f"WHERE {clause} "
-            f"ORDER BY v.opened_at DESC, v.case_id LIMIT {int(limit)} OFFSET {int(offset)}",
-            *args,
-        )
-    return [_case_row(r) for r in rows], int(total)
+    listed.rows = [_case_row(r) for r in listed.rows]
+    return listed
+
+
+# The case list's order (newest first; the id breaks ties, also descending so that one
+# index read backwards serves it), matched by `cases_view_org` and, filtered, by
+# `cases_view_status`, `cases_view_phase`, `cases_view_status_phase`, `cases_view_carried`.
+CASE_ORDER = Order(
+    "cases",
+    (Column("v.opened_at", "timestamptz", True), Column("v.case_id", "uuid", True)),
+)
+# The client list's order: by family name, then given name (a missing one sorts as empty).
+CLIENT_ORDER = Order(
+    "clients",
+    (
+        Column("lower(coalesce(family_name, ''))", "text"),
+        Column("lower(coalesce(given_name, ''))", "text"),
+        Column("client_id", "uuid"),
+    ),
+)
+COMPLAINT_ORDER = Order(
+    "complaints",
+    (
+        Column("deadline", "date"),
+        Column("registered_at", "timestamptz"),
+        Column("complaint_id", "uuid"),
+    ),
+)
+GROUP_ORDER = Order(
+    "groups", (Column("starts_at", "timestamptz", True), Column("group_id", "uuid", True))
+)
 
 
 async def search_clients(
@@ -598,9 +647,8 @@ async def search_clients(
     text: str | None,
     *,
     client_ids: list[uuid.UUID] | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[dict[str, Any]], int]:
+    page: Page | None = None,
+) -> Listed:
     """The organisation's clients whose name or e-mail address contains `text` (any
     case), or whose birth date is `text` (YYYY-MM-DD); every client without it; only those
     of `client_ids` when given; by family name, then given name; with the total for
@@ -622,20 +670,17 @@ async def search_clients(
                 "(lower(coalesce(given_name, '') || ' ' || coalesce(family_name, '')) "
                 f"LIKE {at} OR lower(coalesce(email, '')) LIKE {at})"
             )
-    clause = " AND ".join(where)
     async with snapshot(pool) as conn:
-        total = await conn.fetchval(
-            f"SELECT count(*) FROM intake.clients_view WHERE {clause}", *args
+        return await fetch_page(
+            conn,
+            select="client_id, given_name, family_name, birth_date, email, registered_at, "
+            "rights_informed_at",
+            source="FROM intake.clients_view",
+            where=where,
+            args=args,
+            order=CLIENT_ORDER,
+            page=page or Page(),
         )
-        rows = await conn.fetch(
-            "SELECT client_id, given_name, family_name, birth_date, email, registered_at, "
-            "rights_informed_at "
-            f"FROM intake.clients_view WHERE {clause} "
-            "ORDER BY lower(family_name), lower(given_name), client_id "
-            f"LIMIT {int(limit)} OFFSET {int(offset)}",
-            *args,
-        )
-    return [dict(r) for r in rows], int(total)
 
 
 async def caseload(pool: asyncpg.Pool, organisation: str, period: Period) -> list[dict[str, Any]]:
@@ -731,7 +776,7 @@ def _like(word: str) -> str:
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _case_row(r: asyncpg.Record) -> dict[str, Any]:
+def _case_row(r: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
     row = dict(r)
     row["minutes_used"] = int(row["minutes_used"])
     row["hours_used"] = round(row["minutes_used"] / 60, 2)
@@ -781,9 +826,8 @@ async def list_complaints(
     which: str | None,
     today: date,
     client_id: uuid.UUID | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[dict[str, Any]], int]:
+    page: Page | None = None,
+) -> Listed:
     """The organisation's complaints (`which`: open, overdue, answered, withdrawn; all
     when None), oldest deadline first, with the total; each says whether it is overdue
     (open after its deadline's day, `today`)."""
@@ -794,20 +838,16 @@ async def list_complaints(
     if client_id is not None:
         args.append(client_id)
         where.append(f"client_id = ${len(args)}")
-    clause = " AND ".join(where)
     async with snapshot(pool) as conn:
-        total = await conn.fetchval(
-            f"SELECT count(*) FROM intake.complaints_view WHERE {clause}", *args
+        return await fetch_page(
+            conn,
+            select=f"{COMPLAINT_COLUMNS}, (status = ANY($2::text[]) AND deadline < $3) AS overdue",
+            source="FROM intake.complaints_view",
+            where=where,
+            args=args,
+            order=COMPLAINT_ORDER,
+            page=page or Page(),
         )
-        rows = await conn.fetch(
-            f"SELECT {COMPLAINT_COLUMNS}, "
-            "(status = ANY($2::text[]) AND deadline < $3) AS overdue "
-            f"FROM intake.complaints_view WHERE {clause} "
-            "ORDER BY deadline, registered_at, complaint_id "
-            f"LIMIT {int(limit)} OFFSET {int(offset)}",
-            *args,
-        )
-    return [dict(r) for r in rows], int(total)
 
 
 async def complaint_figures(
@@ -887,9 +927,8 @@ async def list_groups(
     *,
     status: str | None = None,
     case_id: uuid.UUID | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[dict[str, Any]], int]:
+    page: Page | None = None,
+) -> Listed:
     """The organisation's group sessions (of one status, or one case's, if given), the
     latest first, with the total."""
     where = ["organisation = $1"]
@@ -900,17 +939,16 @@ async def list_groups(
     if case_id is not None:
         args.append([case_id])
         where.append(f"case_ids @> ${len(args)}::uuid[]")
-    clause = " AND ".join(where)
     async with snapshot(pool) as conn:
-        total = await conn.fetchval(
-            f"SELECT count(*) FROM intake.groups_view WHERE {clause}", *args
+        return await fetch_page(
+            conn,
+            select=GROUP_COLUMNS,
+            source="FROM intake.groups_view",
+            where=where,
+            args=args,
+            order=GROUP_ORDER,
+            page=page or Page(),
         )
-        rows = await conn.fetch(
-            f"SELECT {GROUP_COLUMNS} FROM intake.groups_view WHERE {clause} "
-            f"ORDER BY starts_at DESC, group_id LIMIT {int(limit)} OFFSET {int(offset)}",
-            *args,
-        )
-    return [dict(r) for r in rows], int(total)
 
 
 async def funder_cases(

@@ -14,6 +14,7 @@ import asyncpg
 
 from services.planning.domain import Plan
 from shared.messaging.projection import Handler, Projection, Stored
+from shared.paging import Column, Listed, Order, Page, fetch_page
 from shared.runtime import snapshot
 
 SCHEMA_SQL = """
@@ -41,6 +42,17 @@ CREATE TABLE IF NOT EXISTS planning.case_counsellors (
     counsellor text NOT NULL,
     source_position bigint NOT NULL
 );
+-- The plan list's order with its id (shared/paging.py: keyset pages and capped counts
+-- read an index in order, whatever the history's length), unfiltered, by status, by
+-- counsellor. They replace the indexes without the id.
+DROP INDEX IF EXISTS planning.plans_view_org;
+DROP INDEX IF EXISTS planning.plans_view_counsellor;
+CREATE INDEX IF NOT EXISTS plans_view_listed
+    ON planning.plans_view (organisation, created_at, plan_id);
+CREATE INDEX IF NOT EXISTS plans_view_status
+    ON planning.plans_view (organisation, status, created_at, plan_id);
+CREATE INDEX IF NOT EXISTS plans_view_carried
+    ON planning.plans_view (organisation, counsellor, created_at, plan_id);
 """
 
 
@@ -117,27 +129,34 @@ async def list_plans(
     organisation: str,
     *,
     status: str | None,
-    limit: int,
-    offset: int,
+    page: Page | None = None,
     counsellor: str | None = None,
-) -> tuple[list[uuid.UUID], int]:
-    where, args = "organisation = $1", [organisation]
+) -> Listed:
+    """The organisation's plans (`plan_id` rows), newest first, with the capped total."""
+    where, args = ["organisation = $1"], [organisation]
     if status is not None:
         args.append(status)
-        where += f" AND status = ${len(args)}"
+        where.append(f"status = ${len(args)}")
     if counsellor is not None:
         args.append(counsellor)
-        where += f" AND counsellor = ${len(args)}"
+        where.append(f"counsellor = ${len(args)}")
     async with snapshot(pool) as conn:
-        total = await conn.fetchval(
-            f"SELECT count(*) FROM planning.plans_view WHERE {where}", *args
+        return await fetch_page(
+            conn,
+            select="plan_id",
+            source="FROM planning.plans_view",
+            where=where,
+            args=args,
+            order=PLAN_ORDER,
+            page=page or Page(),
         )
-        rows = await conn.fetch(
-            f"SELECT plan_id FROM planning.plans_view WHERE {where} "
-            f"ORDER BY created_at DESC, plan_id LIMIT {int(limit)} OFFSET {int(offset)}",
-            *args,
-        )
-    return [r["plan_id"] for r in rows], int(total)
+
+
+# The plan list's order: newest first (ties by id, descending too: one index read
+# backwards serves it: `plans_view_listed`, `plans_view_status`, `plans_view_carried`).
+PLAN_ORDER = Order(
+    "plans", (Column("created_at", "timestamptz", True), Column("plan_id", "uuid", True))
+)
 
 
 async def handed_over(pool: asyncpg.Pool, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:

@@ -109,17 +109,19 @@ def overdue_job(app: ReferralApplication, pool: asyncpg.Pool, settings: Settings
 
 
 # -- the retention of packets --------------------------------------------------------------------
+# The referrals whose packet is still there, by when they ended: an index range of
+# `referrals_view_ended` (the same expression), never the whole view sorted.
 ENDED_SQL = """
-SELECT referral_id, case_id, client_id, organisation, partner_id, status, ended_at,
+SELECT referral_id, case_id, client_id, organisation, partner_id, status,
+    (CASE WHEN status = 'declined' THEN answered_at
+          WHEN status IN ('closed', 'withdrawn') THEN closed_at END) AS ended_at,
     EXISTS (SELECT 1 FROM referral.legal_holds h WHERE h.client_id = r.client_id) AS held
-FROM (
-    SELECT *, CASE WHEN status = 'declined' THEN answered_at
-                   WHEN status IN ('closed', 'withdrawn') THEN closed_at END AS ended_at
-    FROM referral.referrals_view
-    WHERE packet_removed_at IS NULL AND ($2::text IS NULL OR organisation = $2)
-) r
-WHERE ended_at < $1
-ORDER BY ended_at, referral_id
+FROM referral.referrals_view r
+WHERE packet_removed_at IS NULL AND ($2::text IS NULL OR organisation = $2)
+    AND (CASE WHEN status = 'declined' THEN answered_at
+              WHEN status IN ('closed', 'withdrawn') THEN closed_at END) < $1
+ORDER BY (CASE WHEN status = 'declined' THEN answered_at
+               WHEN status IN ('closed', 'withdrawn') THEN closed_at END), referral_id
 """
 
 

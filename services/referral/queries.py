@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from shared.paging import Column, Listed, Order, Page, fetch_page
 from shared.runtime import snapshot
 from shared.vocabulary import DATA_CATEGORIES
 
@@ -25,7 +26,7 @@ COLUMNS = (
 )
 
 
-def _row(record: asyncpg.Record) -> dict[str, Any]:
+def _row(record: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
     out = dict(record)
     out["data_categories"] = list(out["data_categories"])
     return out
@@ -40,11 +41,10 @@ async def list_referrals(
     status: str | None,
     case_id: uuid.UUID | None,
     overdue: bool | None,
-    limit: int,
+    page: Page | None = None,
     counsellor: str | None = None,
     consent_revoked: bool | None = None,
-    offset: int,
-) -> tuple[list[dict[str, Any]], int]:
+) -> Listed:
     """Referrals, newest change first: an organisation's (`organisation`), or a partner's
     inbox (`inbox`: addressed to `partner_id` and sent, so never a proposal)."""
     where: list[str] = []
@@ -70,15 +70,26 @@ async def list_referrals(
         where.append(f"counsellor = {arg(counsellor)}")
     if consent_revoked is not None:
         where.append(f"consent_revoked = {arg(consent_revoked)}")
-    clause = ("WHERE " + " AND ".join(where)) if where else ""
     async with snapshot(pool) as conn:
-        total = await conn.fetchval(f"SELECT count(*) FROM referral.referrals_view {clause}", *args)
-        rows = await conn.fetch(
-            f"SELECT {COLUMNS} FROM referral.referrals_view {clause} "
-            f"ORDER BY updated_at DESC, referral_id LIMIT {int(limit)} OFFSET {int(offset)}",
-            *args,
+        listed = await fetch_page(
+            conn,
+            select=COLUMNS,
+            source="FROM referral.referrals_view",
+            where=where,
+            args=args,
+            order=REFERRAL_ORDER,
+            page=page or Page(),
         )
-    return [_row(r) for r in rows], int(total)
+    listed.rows = [_row(r) for r in listed.rows]
+    return listed
+
+
+# The referral list's order: newest change first, ties by id (descending too: one index
+# read backwards serves it: `referrals_view_listed`, `_status`, `_carried`, `_inbox`).
+REFERRAL_ORDER = Order(
+    "referrals",
+    (Column("updated_at", "timestamptz", True), Column("referral_id", "uuid", True)),
+)
 
 
 async def awaiting_answer(db: asyncpg.Pool | asyncpg.Connection) -> list[uuid.UUID]:

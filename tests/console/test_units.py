@@ -16,8 +16,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 
 from services.console import assets
-from services.console.api import ApiError, form_errors, merged_page
-from services.console.i18n import Localised, choose, negotiate
+from services.console.api import ApiError, Page, form_errors, merged_page
+from services.console.i18n import Localised, choose, environment, negotiate
 from services.console.pages import CLIENT_FIELDS
 from services.console.referrals import body_of, coverage, history
 from services.console.sessions import SCHEMA_SQL, Sealer, SessionStore, hash_id
@@ -484,3 +484,27 @@ def test_the_consoles_labels_name_every_word_of_the_shared_vocabulary_in_its_ord
     assert tuple(pages.PURPOSE_NAMES) == vocabulary.PURPOSES
     assert tuple(aftercare.OUTCOMES) == vocabulary.GUIDANCE_OUTCOMES
     assert tuple(referrals.OUTCOMES) == vocabulary.REFERRAL_OUTCOMES
+
+
+@pytest.mark.parametrize(
+    ("language", "capped", "shown"),
+    [
+        ("en", False, "9,999"),
+        ("en", True, "more than 10,000"),
+        ("nl", True, "meer dan 10.000"),
+        ("fr", True, "plus de 10\u202f000"),
+    ],
+)
+def test_a_capped_total_reads_more_than_the_cap(language: str, capped: bool, shown: str) -> None:
+    total = 10_000 if capped else 9_999
+    page = Page(items=[{}] * 50, total=total, number=1, size=50, capped=capped)
+    assert environment(language).filters["total"](page) == shown
+
+
+def test_beyond_a_capped_total_the_pager_goes_on_while_pages_are_full() -> None:
+    full = Page(items=[{}] * 50, total=10_000, number=200, size=50, capped=True)
+    assert (full.pages, full.next) == (201, 201)
+    last = Page(items=[{}] * 7, total=10_000, number=230, size=50, capped=True)
+    assert (last.pages, last.next) == (230, None)
+    exact = Page(items=[{}] * 50, total=10_000, number=200, size=50)
+    assert (exact.pages, exact.next) == (200, None)

@@ -166,7 +166,12 @@ async def test_the_worklist_shows_the_own_organisation_due_check_ins_most_urgent
     # Paginated, with a link to the next page.
     r = await worklist(followup_api, first, due_before=days(100), limit=3)
     assert r.json() == items[:3] and r.headers["x-total-count"] == "4"
-    assert 'rel="next"' in r.headers["link"] and "offset=3" in r.headers["link"]
+    assert 'rel="next"' in r.headers["link"] and "cursor=" in r.headers["link"]
+    nxt = r.headers["link"].split(">")[0].lstrip("<")
+    r = await followup_api.get(nxt, headers=first)
+    assert r.json() == items[3:] and "link" not in r.headers
+    r = await worklist(followup_api, first, due_before=days(100), limit=1, offset=1)
+    assert r.json() == items[1:2] and "offset=2" in r.headers["link"]
     r = await worklist(followup_api, first, due_before=days(100), limit=3, offset=3)
     assert r.json() == items[3:] and "link" not in r.headers
 

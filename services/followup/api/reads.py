@@ -19,10 +19,10 @@ from services.followup.queries import handed_over, list_followups, outcomes_repo
 from shared.audit.access import record_read, record_reads
 from shared.auth import Principal, Staff, TeamLead
 from shared.commands import set_etag
-from shared.http import page_headers
+from shared.paging import Paging, page_headers
 from shared.periods import Period
 from shared.periods import period as period_parameter
-from shared.schemas import CounsellorFilter, Day, Limit, Offset, SingleLine
+from shared.schemas import CounsellorFilter, Day, SingleLine
 
 router = APIRouter(tags=["followup"])
 
@@ -33,6 +33,7 @@ async def get_followups(
     app: App,
     request: Request,
     response: Response,
+    page: Paging,
     case_id: Annotated[
         uuid.UUID | None, Query(description="The follow-up of this intake case (at most one).")
     ] = None,
@@ -48,8 +49,6 @@ async def get_followups(
             "those without one."
         ),
     ] = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
 ) -> list[FollowUpOut]:
     """The case's follow-up with `case_id` (a list of one, or empty before its plan is
     agreed), else the organisation's follow-ups, newest first (`X-Total-Count` and `Link`
@@ -73,14 +72,13 @@ async def get_followups(
         shown = await run_in_threadpool(one)
         response.headers["X-Total-Count"] = str(len(shown))
         return [_carried(followup_out(f), now) for f in shown]
-    ids, total = await list_followups(
+    ids, listed = await list_followups(
         request.app.state.runtime.pool,
         who.org,
         counsellor=counsellor,
         status=status,
         with_bottleneck=with_bottleneck,
-        limit=limit,
-        offset=offset,
+        page=page,
     )
 
     def load() -> list[FollowUp]:
@@ -89,7 +87,7 @@ async def get_followups(
         return shown
 
     shown = await run_in_threadpool(load)
-    page_headers(request, response, total, limit, offset)
+    page_headers(request, response, page, listed)
     now = await handed_over(pool, [f.case_id for f in shown])
     return [_carried(followup_out(f), now) for f in shown]
 
@@ -142,6 +140,7 @@ async def get_worklist(
     app: App,
     request: Request,
     response: Response,
+    page: Paging,
     due_before: Annotated[
         Day | None,
         Query(description="Check-ins due before this day; absent: today + 15 days."),
@@ -150,23 +149,20 @@ async def get_worklist(
         Annotated[StrictStr, Field(min_length=1, max_length=200), SingleLine] | None,
         Query(description="Only this counsellor's check-ins (a token's `sub`)."),
     ] = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
 ) -> list[WorkItem]:
     """Check-ins due before a date (default: within the next two weeks) and overdue,
     most urgent first."""
     today = app.clock().date()
-    items, total = await worklist(
+    listed = await worklist(
         request.app.state.runtime.pool,
         who.org,
         due_before=due_before or today + timedelta(days=15),
         today=today,
         counsellor=counsellor,
-        limit=limit,
-        offset=offset,
+        page=page,
     )
-    page_headers(request, response, total, limit, offset)
-    return [WorkItem(**i) for i in items]
+    page_headers(request, response, page, listed)
+    return [WorkItem(**i) for i in listed.rows]
 
 
 @router.get("/reports/outcomes", response_model=OutcomesReport, response_model_by_alias=True)

@@ -43,9 +43,9 @@ from services.intake.projections import carried_cases, list_cases, open_career_q
 from shared.audit.access import record_read, record_reads
 from shared.auth import Counsellor, Staff, TeamLead
 from shared.commands import Projection, run_command, set_etag
-from shared.http import page_headers
 from shared.idempotency import new_id
-from shared.schemas import CounsellorFilter, Limit, Offset
+from shared.paging import Paging, page_headers
+from shared.schemas import CounsellorFilter
 
 router = APIRouter(tags=["intake"])
 
@@ -129,6 +129,7 @@ async def get_cases(
     app: App,
     request: Request,
     response: Response,
+    page: Paging,
     status_: Annotated[
         Literal["open", "accepted", "referred_out", "declined", "closed"] | None,
         Query(alias="status", description="Only cases with this status (the decision's)."),
@@ -141,23 +142,21 @@ async def get_cases(
         uuid.UUID | None, Query(description="Only the cases of this client.")
     ] = None,
     counsellor: CounsellorFilter = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
 ) -> list[CaseSummary]:
     """The organisation's cases, newest first, each with the client's name and the career
     question; `X-Total-Count` and `Link` paginate. Showing them is a read of each listed
     client's personal data: one read per listed client is recorded (resource
     `case-list`), all in one write, before the page is answered."""
-    rows, total = await list_cases(
+    listed = await list_cases(
         request.app.state.runtime.pool,
         who.org,
         status=status_,
         phase=phase,
         client_id=client_id,
         counsellor=who.counsellor_filter(counsellor),
-        limit=limit,
-        offset=offset,
+        page=page,
     )
+    rows = listed.rows
 
     def open_and_record() -> None:
         # The page only: its questions opened, then one read per shown client recorded.
@@ -173,7 +172,7 @@ async def get_cases(
 
     if rows:
         await run_in_threadpool(open_and_record)
-    page_headers(request, response, total, limit, offset)
+    page_headers(request, response, page, listed)
     return [_summary(r, app.settings.budget_warning_share) for r in rows]
 
 

@@ -25,8 +25,7 @@ from services.intake.projections import search_clients
 from shared.audit.access import record_read, record_reads
 from shared.auth import Counsellor, Staff
 from shared.commands import Projection, run_command, set_etag
-from shared.http import page_headers
-from shared.schemas import Limit, Offset
+from shared.paging import Paging, page_headers
 
 clients = APIRouter(tags=["intake"])
 
@@ -74,6 +73,7 @@ async def find_clients(
     app: App,
     request: Request,
     response: Response,
+    page: Paging,
     q: ClientQuery = None,
     client_id: Annotated[
         list[uuid.UUID] | None,
@@ -83,21 +83,15 @@ async def find_clients(
             "of the clients a page lists.",
         ),
     ] = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
 ) -> list[ClientFound]:
     """Client search: the organisation's clients by name, e-mail address or date of birth
     (or by their ids), by family name; `X-Total-Count` and `Link` paginate. Erased clients
     are not found. Each listed client is a read of their personal data: one read per
     client is recorded (resource `client-search`) before the page is answered."""
-    rows, total = await search_clients(
-        request.app.state.runtime.pool,
-        who.org,
-        q,
-        client_ids=client_id,
-        limit=limit,
-        offset=offset,
+    listed = await search_clients(
+        request.app.state.runtime.pool, who.org, q, client_ids=client_id, page=page
     )
+    rows = listed.rows
     if rows:
         shown = [uuid.UUID(str(r["client_id"])) for r in rows]
         await run_in_threadpool(
@@ -109,7 +103,7 @@ async def find_clients(
                 categories=["identity", "contact"],
             )
         )
-    page_headers(request, response, total, limit, offset)
+    page_headers(request, response, page, listed)
     return [ClientFound(**r) for r in rows]
 
 

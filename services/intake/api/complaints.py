@@ -34,10 +34,9 @@ from services.intake.projections import complaint_figures, list_complaints
 from shared.audit.access import record_read
 from shared.auth import Staff, TeamLead
 from shared.commands import Projection, run_command, set_etag
-from shared.http import page_headers
+from shared.paging import Page, Paging, page_headers
 from shared.periods import Period
 from shared.periods import period as period_parameter
-from shared.schemas import Limit, Offset
 
 complaints = APIRouter(tags=["intake"])
 
@@ -132,14 +131,16 @@ async def client_complaints(
     """The client's complaints with their text, oldest deadline first; one read of the
     client's data is recorded (resource `complaint`) when there is any."""
     await run_in_threadpool(app.client, client_id, who.org)
-    rows, _ = await list_complaints(
-        request.app.state.runtime.pool,
-        who.org,
-        which=None,
-        today=app.clock().date(),
-        client_id=client_id,
-        limit=200,
-    )
+    rows = (
+        await list_complaints(
+            request.app.state.runtime.pool,
+            who.org,
+            which=None,
+            today=app.clock().date(),
+            client_id=client_id,
+            page=Page(limit=200),
+        )
+    ).rows
 
     def read() -> list[Complaint]:
         found = [app.complaint(r["complaint_id"], who.org) for r in rows]
@@ -160,22 +161,20 @@ async def find_complaints(
     app: App,
     request: Request,
     response: Response,
+    page: Paging,
     status: ComplaintFilter = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
 ) -> list[ComplaintSummary]:
     """The team lead's list of the organisation's complaints (without their text), oldest
-    deadline first; `X-Total-Count` and `Link` paginate."""
-    rows, total = await list_complaints(
+    deadline first; `X-Total-Count` and `Link` paginate (by `offset` or `cursor`)."""
+    listed = await list_complaints(
         request.app.state.runtime.pool,
         who.org,
         which=status,
         today=app.clock().date(),
-        limit=limit,
-        offset=offset,
+        page=page,
     )
-    page_headers(request, response, total, limit, offset)
-    return [ComplaintSummary(**r) for r in rows]
+    page_headers(request, response, page, listed)
+    return [ComplaintSummary(**r) for r in listed.rows]
 
 
 @complaints.get("/complaints/{complaint_id}", response_model=ComplaintOut)

@@ -29,8 +29,8 @@ from services.intake.domain import GroupSession, IntakeError
 from services.intake.projections import list_groups
 from shared.auth import Counsellor, Staff
 from shared.commands import Projection, expected_version, run_command, set_etag
-from shared.http import page_headers
-from shared.schemas import IfMatch, Limit, Offset
+from shared.paging import Paging, page_headers
+from shared.schemas import IfMatch
 
 groups = APIRouter(tags=["intake"])
 
@@ -88,6 +88,7 @@ async def find_groups(
     who: Staff,
     request: Request,
     response: Response,
+    page: Paging,
     status: Annotated[
         Literal["planned", "held", "cancelled"] | None,
         Query(description="Only the group sessions of this status."),
@@ -95,21 +96,14 @@ async def find_groups(
     case_id: Annotated[
         uuid.UUID | None, Query(description="Only the group sessions this case takes part in.")
     ] = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
 ) -> list[GroupSummary]:
     """The organisation's group sessions, the latest first (no participant's name: the
     group holds none); `X-Total-Count` and `Link` paginate."""
-    rows, total = await list_groups(
-        request.app.state.runtime.pool,
-        who.org,
-        status=status,
-        case_id=case_id,
-        limit=limit,
-        offset=offset,
+    listed = await list_groups(
+        request.app.state.runtime.pool, who.org, status=status, case_id=case_id, page=page
     )
-    page_headers(request, response, total, limit, offset)
-    return [GroupSummary(**r) for r in rows]
+    page_headers(request, response, page, listed)
+    return [GroupSummary(**r) for r in listed.rows]
 
 
 @groups.get("/groups/{group_id}", response_model=GroupOut)

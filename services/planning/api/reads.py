@@ -32,9 +32,9 @@ from shared.audit.access import record_read, record_reads
 from shared.auth import Principal, Staff
 from shared.commands import set_etag
 from shared.errors import NotFound
-from shared.http import page_headers
+from shared.paging import Paging, page_headers
 from shared.privacy import ERASED
-from shared.schemas import CounsellorFilter, Limit, Offset
+from shared.schemas import CounsellorFilter
 
 router = APIRouter(tags=["planning"])
 
@@ -52,6 +52,7 @@ async def get_plans(
     app: App,
     request: Request,
     response: Response,
+    page: Paging,
     case_id: Annotated[
         uuid.UUID | None, Query(description="The plan of this intake case (at most one).")
     ] = None,
@@ -60,8 +61,6 @@ async def get_plans(
         Query(alias="status", description="Only plans in this status."),
     ] = None,
     counsellor: CounsellorFilter = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
 ) -> list[PlanOut]:
     """Plans of the organisation: the case's one plan with `case_id`, else all, newest
     first; `counsellor` keeps those of one counsellor's cases."""
@@ -80,15 +79,11 @@ async def get_plans(
         await run_in_threadpool(_listed, app, who, plans)
         response.headers["X-Total-Count"] = str(len(plans))
         return [_carried(plan_out(p), now) for p in plans]
-    ids, total = await list_plans(
-        request.app.state.runtime.pool,
-        who.org,
-        status=status_,
-        counsellor=counsellor,
-        limit=limit,
-        offset=offset,
+    listed = await list_plans(
+        request.app.state.runtime.pool, who.org, status=status_, counsellor=counsellor, page=page
     )
-    page_headers(request, response, total, limit, offset)
+    page_headers(request, response, page, listed)
+    ids = [r["plan_id"] for r in listed.rows]
 
     def load() -> list[Plan]:
         plans = [app.plan(plan_id, who.org) for plan_id in ids]

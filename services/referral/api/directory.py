@@ -42,9 +42,8 @@ from services.referral.api.partner_schemas import (
 from services.referral.projections import search_partners
 from shared.commands import Projection, run_command, set_etag
 from shared.errors import Forbidden, InvalidInput, NotFound
-from shared.http import page_headers
 from shared.idempotency import new_id
-from shared.schemas import Limit, Offset
+from shared.paging import Paging, page_headers
 
 router = APIRouter(tags=["partners"])
 
@@ -86,6 +85,7 @@ async def get_partners(
     who: DirectoryReader,
     request: Request,
     response: Response,
+    page: Paging,
     service: Annotated[
         Name | None, Query(description="A service's category or (part of its) name.")
     ] = None,
@@ -102,26 +102,23 @@ async def get_partners(
     include_inactive: Annotated[
         bool, Query(description="Inactive partners too (admins and directory admins only).")
     ] = False,
-    limit: Limit = 50,
-    offset: Offset = 0,
 ) -> list[PartnerOut]:
     """Search the directory: `service` matches a service's category or name, `category`,
     `language` (ISO 639-1) and `area` a service's; one service must meet them all.
     Active partners only; admins may ask for inactive ones too."""
     if include_inactive and not who.has("admin", "directory_admin"):
         raise Forbidden("Only admins see inactive partners.")
-    rows, total = await search_partners(
+    listed = await search_partners(
         request.app.state.runtime.pool,
         service=service,
         category=category,
         language=language,
         area=area,
         include_inactive=include_inactive,
-        limit=limit,
-        offset=offset,
+        page=page,
     )
-    page_headers(request, response, total, limit, offset)
-    return [PartnerOut(**row) for row in rows]
+    page_headers(request, response, page, listed)
+    return [PartnerOut(**row) for row in listed.rows]
 
 
 @router.get("/partners/{partner_id}", response_model=PartnerOut)

@@ -48,11 +48,11 @@ from shared.audit.access import record_read
 from shared.auth import Counsellor, Principal, require
 from shared.commands import Projection, run_command, set_etag
 from shared.errors import Forbidden, NotFound
-from shared.http import page_headers
 from shared.idempotency import new_id
+from shared.paging import Listed, Paging, page_headers
 from shared.periods import Period
 from shared.periods import period as period_parameter
-from shared.schemas import CounsellorFilter, Limit, Offset
+from shared.schemas import CounsellorFilter
 
 referrals = APIRouter(tags=["referrals"])
 
@@ -103,6 +103,7 @@ async def get_referrals(
     who: StaffOrPartner,
     request: Request,
     response: Response,
+    page: Paging,
     status_: Annotated[
         Status | None, Query(alias="status", description="Only referrals in this status.")
     ] = None,
@@ -127,8 +128,6 @@ async def get_referrals(
         ),
     ] = None,
     counsellor: CounsellorFilter = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
 ) -> list[ReferralItem]:
     """A partner's inbox (the referrals sent to it, newest change first), or the
     referrals of the caller's organisation; filters: status, case, partner, overdue,
@@ -137,14 +136,14 @@ async def get_referrals(
     if inbox:
         own = partner_of(who)
         if partner_id is not None and partner_id != own:
-            page_headers(request, response, 0, limit, offset)
+            page_headers(request, response, page, Listed(rows=[], total=0))
             return []
         if case_id is not None:
             raise Forbidden("A partner does not filter by case.")
         if counsellor is not None:
             raise Forbidden("A partner does not filter by counsellor.")
         partner_id = own
-    rows, total = await list_referrals(
+    listed = await list_referrals(
         request.app.state.runtime.pool,
         organisation=None if inbox else who.org,
         partner_id=partner_id,
@@ -154,15 +153,15 @@ async def get_referrals(
         overdue=overdue,
         consent_revoked=consent_revoked,
         counsellor=who.counsellor_filter(counsellor),
-        limit=limit,
-        offset=offset,
+        page=page,
     )
+    rows = listed.rows
     hidden = ("case_id", "client_id", "proposed_at", "resumes", "resume_on", "counsellor")
     items = [
         ReferralItem(**({k: v for k, v in row.items() if k not in hidden} if inbox else row))
         for row in rows
     ]
-    page_headers(request, response, total, limit, offset)
+    page_headers(request, response, page, listed)
     return items
 
 
