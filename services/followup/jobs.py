@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUp, StatisticsPurge
-from shared.jobs import every
+from shared.jobs import every, pass_lock
 from shared.privacy.retention import ACTOR as RETENTION_ACTOR
 from shared.privacy.retention import RuleJob, policy_of
 from shared.settings import Settings
@@ -56,25 +56,18 @@ class OverdueJob:
     async def run_once(self) -> list[str] | None:
         """One pass over the open follow-ups; the keys raised, or None if another
         replica's run holds the lock."""
-        # The lock is the session's, not a transaction's: a pass loads every open
-        # follow-up, and a transaction held that long would hold its lock on the read
-        # model too, which stalls the schema statements of a replica starting meanwhile
-        # (and so its readiness) for the whole pass.
-        async with self.pool.acquire() as conn:
-            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
+        async with self.pool.acquire() as conn, pass_lock(conn, self.lock_key) as held:
+            if not held:
                 return None
-            try:
-                ids = [
-                    r["followup_id"]
-                    for r in await conn.fetch(
-                        "SELECT followup_id FROM followup.followups_view WHERE status = 'open'"
-                    )
-                ]
-                raised: list[str] = []
-                for followup_id in ids:
-                    raised += await run_in_threadpool(self._detect, followup_id)
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock($1)", self.lock_key)
+            ids = [
+                r["followup_id"]
+                for r in await conn.fetch(
+                    "SELECT followup_id FROM followup.followups_view WHERE status = 'open'"
+                )
+            ]
+            raised: list[str] = []
+            for followup_id in ids:
+                raised += await run_in_threadpool(self._detect, followup_id)
         if raised:
             log.info("overdue job raised %d bottlenecks", len(raised))
         return raised
@@ -132,8 +125,8 @@ class StatisticsRetentionJob(RuleJob[FollowUpApplication, StatisticsRetentionRep
         now = self.clock()
         cutoff = self.rule.period.cutoff(now).date()
         report = StatisticsRetentionReport(now, cutoff, self.rule.text, apply)
-        async with self.pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self.lock_key):
+        async with self.pool.acquire() as conn, pass_lock(conn, self.lock_key) as held:
+            if not held:
                 return None
             report.figures = await conn.fetchval(
                 "SELECT count(*) FROM followup.statistics_archive WHERE figure_on < $1 "

@@ -38,7 +38,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.intake.application import IntakeApplication
 from services.intake.domain import IntakeError
-from shared.jobs import every
+from shared.jobs import every, pass_lock
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -133,8 +133,8 @@ class RetentionJob:
         another replica's run holds the lock."""
         now = self.clock()
         report = RetentionReport(as_of=now, cutoff=self.cutoff(now), applied=apply)
-        async with self.pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self.lock_key):
+        async with self.pool.acquire() as conn, pass_lock(conn, self.lock_key) as held:
+            if not held:
                 return None
             # On the connection that holds the lock: a second one from the pool would wait
             # for ever when the pool has one (GUIDANCE_READ_POOL_SIZE=1).

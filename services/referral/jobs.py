@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from services.referral.application import ReferralApplication
 from services.referral.domain import Referral
 from services.referral.queries import awaiting_answer
-from shared.jobs import every
+from shared.jobs import every, pass_lock
 from shared.privacy.retention import ACTOR as RETENTION_ACTOR
 from shared.privacy.retention import RuleJob, policy_of
 from shared.settings import Settings
@@ -63,8 +63,8 @@ class OverdueJob:
     async def run_once(self) -> list[uuid.UUID] | None:
         """One pass over the referrals awaiting an answer; those marked overdue now, or
         None if another replica's run holds the lock."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self.lock_key):
+        async with self.pool.acquire() as conn, pass_lock(conn, self.lock_key) as held:
+            if not held:
                 return None
             marked: list[uuid.UUID] = []
             # On the connection that holds the lock: a second one from the pool would wait
@@ -148,8 +148,8 @@ class PacketRetentionJob(RuleJob[ReferralApplication, PacketRetentionReport]):
         now = self.clock()
         cutoff = self.rule.period.cutoff(now)
         report = PacketRetentionReport(now, cutoff, self.rule.text, apply)
-        async with self.pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self.lock_key):
+        async with self.pool.acquire() as conn, pass_lock(conn, self.lock_key) as held:
+            if not held:
                 return None
             rows = await conn.fetch(ENDED_SQL, cutoff, self.organisation)
             report.expired = [

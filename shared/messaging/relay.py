@@ -127,8 +127,9 @@ class Relay(LogFollower):
         # Should PostgreSQL itself crash within the WAL writer's delay (~0.6 s at most) of
         # such a commit, the position is an earlier one and the relay publishes those
         # events again: the stream drops them by Nats-Msg-Id within its duplicate window,
-        # and past it every consumer applies an event once by its id anyway. This connection is the relay's alone (its lock, its position), and
-        # the setting is its session's (set in the transaction around this, which commits).
+        # and past it every consumer applies an event once by its id anyway. This
+        # connection is the relay's alone (its lock, its position), and the setting is its
+        # session's (set in the transaction around this, which commits).
         await conn.execute("SET synchronous_commit TO off")
 
     def envelopes(self, batch: Sequence[Notification]) -> list[CloudEvent]:

@@ -160,7 +160,7 @@ def policy_of(settings: Settings) -> dict[Purpose, Rule]:
 class RuleJob(ABC, Generic[App, Report]):
     """A purpose's periodic retention pass under its `rule`: the first pass one interval
     after start (the read models are being built then), one replica at a time (each pass
-    takes the transaction-scoped advisory lock `lock_key`; `run_once` answers None when
+    takes the advisory lock `lock_key`, `shared.jobs.pass_lock`; `run_once` answers None when
     another replica holds it). `organisation` limits a pass to one organisation (the
     command line's `--organisation`)."""
 
