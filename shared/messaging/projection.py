@@ -240,7 +240,7 @@ class Projection(LogFollower):
         handled = cast(asyncpg.Connection, writes)
         for handler, event in stored:
             if handler is not None:
-                writes.key = event.notification.originator_id
+                writes.key = event.notification.originator_id.int  # hashed fast
                 await handler(handled, event)
         await writes.flush()
 

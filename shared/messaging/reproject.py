@@ -10,7 +10,9 @@ beside it, in a shadow schema (`<service>_rebuild`):
    handlers read them where they are;
 2. the log is applied from notification 1 in large batches (thousands of events per
    transaction, through the same handlers, their statements sent as `executemany`), the
-   next batch read and decoded in a thread meanwhile;
+   next batch read and decoded in a thread meanwhile; as a bulk load: the tables
+   unlogged and without their secondary indexes, then logged (rewritten compact) and
+   indexed, then caught up again;
 3. once caught up, the rebuild takes the live projection's lease: it asks the active
    projection to hand it over (NOTIFY on its `yield_channel`; the projection finishes its
    batch, releases its advisory lock and stands by) and holds it while it applies the
@@ -62,6 +64,8 @@ class Rebuilt:
     seconds: float
     paused_seconds: float  # how long the live projection's updates were paused
     erased_clients: int
+    read_seconds: float  # reading and decoding the log (in a thread, beside applying)
+    apply_seconds: float  # running the handlers and their statements
 
 
 def shadow_schema(schema: str) -> str:
@@ -121,13 +125,27 @@ async def rebuild_projection(
         await conn.execute(f'DROP SCHEMA IF EXISTS "{shadow}" CASCADE')
         await conn.execute(f'CREATE SCHEMA "{shadow}"')
         await conn.execute(shadow_ddl(projection.schema_sql, schema, shadow))
+        # Loaded as a bulk load is: unlogged, without its secondary indexes (made once
+        # at the end), each batch committed without waiting for the disk.
+        indexes = await _secondary_indexes(conn, shadow, tables)
+        for index, _ in indexes:
+            await conn.execute(f'DROP INDEX "{shadow}"."{index}"')
+        for table in tables:
+            await conn.execute(f'ALTER TABLE "{shadow}"."{table}" SET UNLOGGED')
+        await conn.execute("SET synchronous_commit TO off")
         run = _Run(projection, conn, rewrite, batch_size, progress)
         # Online: the live projection serves and follows meanwhile.
-        while True:
-            head = await conn.fetchval(projection.head_sql()) or 0
-            if head - run.position <= batch_size:
-                break
-            await run.apply_until(head)
+        await _catch_up(conn, projection, run, batch_size)
+        # Logged (the table rewritten: compact, whatever its rows' updates left behind),
+        # its indexes made, then caught up again.
+        for table in tables:
+            await conn.execute(f'ALTER TABLE "{shadow}"."{table}" SET LOGGED')
+        for _, definition in indexes:
+            await conn.execute(definition)
+        for table in tables:
+            await conn.execute(f'ANALYZE "{shadow}"."{table}"')
+        await conn.execute("RESET synchronous_commit")
+        await _catch_up(conn, projection, run, batch_size)
         paused = time.perf_counter()
         await _take_lease(conn, projection, wait_seconds)
         try:
@@ -174,6 +192,8 @@ async def rebuild_projection(
             seconds=time.perf_counter() - started,
             paused_seconds=time.perf_counter() - paused,
             erased_clients=len(erased),
+            read_seconds=run.read_seconds,
+            apply_seconds=run.apply_seconds,
         )
     finally:
         if not swapped and not conn.is_closed():
@@ -202,15 +222,20 @@ class _Run:
         self.progress = progress
         self.position = 0
         self.events = 0
+        self.read_seconds = 0.0  # reading and decoding (in a thread, beside the applying)
+        self.apply_seconds = 0.0
 
     def _read(self, start: int, stop: int) -> tuple[Decoded, int, int]:
         """A batch from `start` (not beyond `stop`), decoded: (decoded, last id, count)."""
+        started = time.perf_counter()
         batch: Sequence[Notification] = self.projection.app.recorder.select_notifications(
             start=start, limit=self.batch_size, stop=stop
         )
         if not batch:
             return [], start - 1, 0
-        return self.projection._stored(batch), batch[-1].id, len(batch)
+        decoded = self.projection._stored(batch)
+        self.read_seconds += time.perf_counter() - started
+        return decoded, batch[-1].id, len(batch)
 
     async def apply_until(self, head: int) -> None:
         """Apply the log up to `head`, batch by batch, reading the next one meanwhile."""
@@ -224,13 +249,43 @@ class _Run:
                 break
             if last < head:
                 task = asyncio.create_task(asyncio.to_thread(self._read, last + 1, head))
+            started = time.perf_counter()
             async with self.conn.transaction():
                 await Projection.apply(self.conn, decoded, self.rewrite)
+            self.apply_seconds += time.perf_counter() - started
             self.position, self.events = last, self.events + count
             if self.progress is not None:
                 self.progress(self.events, self.position, head)
             if last >= head:
                 break
+
+
+async def _catch_up(
+    conn: asyncpg.Connection, projection: Projection, run: _Run, batch_size: int
+) -> None:
+    """Apply the log until no more than a batch is left (the log grows meanwhile)."""
+    while True:
+        head = await conn.fetchval(projection.head_sql()) or 0
+        if head - run.position <= batch_size:
+            return
+        await run.apply_until(head)
+
+
+async def _secondary_indexes(
+    conn: asyncpg.Connection, schema: str, tables: Sequence[str]
+) -> list[tuple[str, str]]:
+    """The indexes of `tables` that no constraint needs: (name, definition)."""
+    rows = await conn.fetch(
+        "SELECT i.relname AS name, pg_get_indexdef(i.oid) AS definition "
+        "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+        "JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
+        "WHERE n.nspname = $1 AND t.relname = ANY($2::text[]) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid) "
+        "ORDER BY i.relname",
+        schema,
+        list(tables),
+    )
+    return [(r["name"], r["definition"]) for r in rows]
 
 
 async def _take_lease(
