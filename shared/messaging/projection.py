@@ -240,7 +240,8 @@ class Projection(LogFollower):
         handled = cast(asyncpg.Connection, writes)
         for handler, event in stored:
             if handler is not None:
-                writes.key = event.notification.originator_id.int  # hashed fast
+                key = event.notification.originator_id
+                writes.key = key.int if isinstance(key, UUID) else key  # an int hashes fast
                 await handler(handled, event)
         await writes.flush()
 
@@ -252,7 +253,8 @@ def _resolve(topic: str) -> type:
     try:
         return _TOPICS[topic]
     except KeyError:
-        klass = _TOPICS[topic] = resolve_topic(topic)
+        klass: type = resolve_topic(topic)
+        _TOPICS[topic] = klass
         return klass
 
 
