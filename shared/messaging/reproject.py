@@ -78,12 +78,12 @@ def shadow_ddl(schema_sql: str, schema: str, shadow: str) -> str:
 
 
 def erasure_sql(
-    projection: Projection, statements: Sequence[str], shadow: str
+    schema: str, projection: Projection | type[Projection], statements: Sequence[str], shadow: str
 ) -> tuple[list[str], list[str]]:
     """The erasure statements for the shadow tables, taking every erased client at once
     (`$1`, a uuid[]), and those of the service's `Erasure` left out (they touch tables
     that are not rebuilt)."""
-    schema, tables = projection.schema, projection.tables
+    tables = projection.tables
     chosen = list(projection.erased_sql) if projection.erased_sql is not None else []
     skipped: list[str] = []
     if projection.erased_sql is None:
@@ -152,7 +152,7 @@ async def rebuild_projection(
             head = await conn.fetchval(projection.head_sql()) or 0
             await run.apply_until(head)
             erased = await asyncio.to_thread(projection.app.sealing.vault.destroyed_clients)
-            statements, _ = erasure_sql(projection, erasure, shadow)
+            statements, _ = erasure_sql(schema, projection, erasure, shadow)
             async with conn.transaction():
                 if erased:
                     for sql in statements:
