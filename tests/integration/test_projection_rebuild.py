@@ -9,13 +9,14 @@ import asyncio
 import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import psycopg
 from typer.testing import CliRunner
 
 from shared.cli import app as cli
 from shared.messaging.follower import follower_lock_key
-from shared.messaging.reproject import rebuild_service
+from shared.messaging.reproject import projections_of, rebuild_service
 from shared.settings import Settings
 from tests.scenarios import an_accepted_case, an_open_case
 from tests.support import eventually
@@ -180,3 +181,28 @@ def test_the_command_names_its_choices_and_refuses_what_it_cannot_do(settings: S
     assert code == 1, out
     assert "did not hand its lease over within 0.3 s" in out
     assert shadow == (0,)
+
+
+async def test_every_other_services_projection_rebuilds_to_the_rows_it_had(
+    settings: Settings,
+) -> None:
+    """Planning's, follow-up's and referral's projections (their shadow DDL, their handlers'
+    statements rewritten, their erasure): as many rows in each table as before."""
+    conn = await asyncpg.connect(**settings.pg.asyncpg_kwargs())
+    try:
+        for service in ("planning", "followup", "referral"):
+            tables = projections_of(service)["projection"]
+            counts = {}
+            for table in tables:
+                counts[table] = await conn.fetchval(
+                    f"SELECT count(*) FROM {service}.{table}"
+                    if await conn.fetchval("SELECT to_regclass($1)", f"{service}.{table}")
+                    else "SELECT 0"
+                )
+            rebuilt = await rebuild_service(service, "projection", settings, wait_seconds=10)
+            assert rebuilt.tables == tables
+            for table in tables:
+                after = await conn.fetchval(f"SELECT count(*) FROM {service}.{table}")
+                assert after == counts[table], (service, table)
+    finally:
+        await conn.close()
