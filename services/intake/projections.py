@@ -301,8 +301,9 @@ async def case_opened(conn: asyncpg.Connection, e: Stored) -> None:
 # (in the order of COMPETENCES), computed in the UPDATE: no read before it.
 _SCORES = "scores || jsonb_build_object($3::text, $4::jsonb)"
 _GAP_TEXTS = ", ".join(f"'{int(score)}'" for score in GAP_SCORES)
+_COMPETENCES = ", ".join(f"'{c}'" for c in COMPETENCES if c.replace("_", "").isalnum())
 _ASSESSED = (
-    f"scores = {_SCORES}, gaps = ARRAY(SELECT c.name FROM unnest($5::text[]) "
+    f"scores = {_SCORES}, gaps = ARRAY(SELECT c.name FROM unnest(ARRAY[{_COMPETENCES}]) "
     "WITH ORDINALITY AS c(name, at) WHERE EXISTS (SELECT 1 FROM "
     f"jsonb_each({_SCORES}) AS s WHERE jsonb_typeof(s.value) = 'object' "
     f"AND s.value ->> c.name IN ({_GAP_TEXTS})) ORDER BY c.at)"
@@ -310,7 +311,7 @@ _ASSESSED = (
 
 
 async def assessment_recorded(conn: asyncpg.Connection, e: Stored) -> None:
-    await _update_case(conn, e, _ASSESSED, e["assessor"], _dumps(e["scores"]), list(COMPETENCES))
+    await _update_case(conn, e, _ASSESSED, e["assessor"], _dumps(e["scores"]))
 
 
 async def session_held(conn: asyncpg.Connection, e: Stored) -> None:

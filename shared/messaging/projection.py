@@ -83,9 +83,15 @@ class Writes:
     the batch's statements in rounds (the n-th statement of every aggregate in round n),
     each round one `executemany` per distinct statement; reads flush first."""
 
-    def __init__(self, conn: asyncpg.Connection, rewrite: Rewrite | None = None) -> None:
+    def __init__(
+        self,
+        conn: asyncpg.Connection,
+        rewrite: Rewrite | None = None,
+        set_based: SetBased | None = None,
+    ) -> None:
         self.conn = conn
         self.rewrite = rewrite
+        self.set_based = set_based
         self.key: Any = None  # the aggregate of the event being handled
         self._pending: list[tuple[Any, str, tuple[Any, ...]]] = []
         self._texts: dict[str, str | None] = {}
@@ -140,12 +146,109 @@ class Writes:
                 rounds.append({})
             rounds[n].setdefault(sql, []).append(args)
         self._pending.clear()
+        set_based = self.set_based
         for statements in rounds:
             for sql, many in statements.items():
                 if len(many) == 1:
                     await self.conn.execute(sql, *many[0])
-                else:
+                elif set_based is None or not await set_based.run(self.conn, sql, many):
                     await self.conn.executemany(sql, many)
+
+
+class SetBased:
+    """One statement for many rows: an `UPDATE … WHERE …` or `INSERT … VALUES (…)` run for
+    each of many argument rows becomes one statement over `unnest` of one array per
+    parameter (their types as PostgreSQL infers them for the statement).
+
+    Only for rows of a round of `Writes.flush`: one per aggregate, so no two of them update
+    one row. Statements of another shape, or with an array parameter, are left to
+    `executemany` (`run` answers False)."""
+
+    min_rows = 8
+
+    def __init__(self) -> None:
+        self._plans: dict[str, str | None] = {}
+
+    async def run(
+        self, conn: asyncpg.Connection, sql: str, many: Sequence[tuple[Any, ...]]
+    ) -> bool:
+        if len(many) < self.min_rows:
+            return False
+        if sql not in self._plans:
+            self._plans[sql] = await self._plan(conn, sql)
+        text = self._plans[sql]
+        if text is None:
+            return False
+        await conn.execute(text, *[list(column) for column in zip(*many, strict=True)])
+        return True
+
+    @staticmethod
+    async def _plan(conn: asyncpg.Connection, sql: str) -> str | None:
+        shape = _set_shape(sql)
+        if shape is None:
+            return None
+        params = (await conn.prepare(sql)).get_parameters()
+        if not params or any(p.kind != "scalar" for p in params):
+            return None
+        arrays = ", ".join(f'${i}::"{p.schema}"."{p.name}"[]' for i, p in enumerate(params, 1))
+        names = ", ".join(f"p{i}" for i in range(1, len(params) + 1))
+        source = f"unnest({arrays}) AS u({names})"
+
+        def rows(part: str) -> str:
+            return re.sub(r"\$(\d+)\b", r"u.p\1", part)
+
+        kind, table, first, second = shape
+        if kind == "update":
+            return f"UPDATE {table} SET {rows(first)} FROM {source} WHERE {rows(second)}"
+        return f"INSERT INTO {table} {first} SELECT {rows(second[0])} FROM {source} {second[1]}"
+
+
+def _set_shape(sql: str) -> tuple[str, str, str, Any] | None:
+    """("update", table, sets, where) or ("insert", table, "(columns)", (values, rest))
+    of a statement `SetBased` can take; None for any other."""
+    update = re.match(r"\s*UPDATE\s+([\w.\"]+)\s+SET\s+(.*)\Z", sql, re.S | re.I)
+    if update is not None:
+        parts = _split_top(update.group(2), "WHERE")
+        if parts is None or _split_top(parts[1], "FROM") or _split_top(parts[1], "RETURNING"):
+            return None
+        if _split_top(parts[0], "FROM"):
+            return None
+        return "update", update.group(1), parts[0], parts[1]
+    insert = re.match(
+        r"\s*INSERT\s+INTO\s+([\w.\"]+)\s*(\([^()]*\))\s*VALUES\s*\((.*)\Z", sql, re.S | re.I
+    )
+    if insert is not None:
+        rest = insert.group(3)
+        depth = 0
+        for at, char in enumerate(rest):
+            if char == "(":
+                depth += 1
+            elif char == ")":
+                if depth == 0:
+                    tail = rest[at + 1 :]
+                    if "RETURNING" in tail.upper() or tail.lstrip().startswith(","):
+                        return None
+                    return "insert", insert.group(1), insert.group(2), (rest[:at], tail)
+                depth -= 1
+    return None
+
+
+def _split_top(text: str, word: str) -> tuple[str, str] | None:
+    """`text` split at its first `word` outside parentheses (and quotes), else None."""
+    depth, quoted = 0, False
+    pattern = re.compile(rf"\b{word}\b", re.I)
+    for at, char in enumerate(text):
+        if char == "'":
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0 and pattern.match(text, at) and (at == 0 or not text[at - 1].isalnum()):
+            return text[:at].rstrip(), text[at + len(word) :].lstrip()
+    return None
 
 
 def shadow_rewrite(schema: str, shadow: str, tables: Sequence[str]) -> Rewrite:
@@ -234,9 +337,10 @@ class Projection(LogFollower):
         conn: asyncpg.Connection,
         stored: Sequence[tuple[Handler | None, Stored]],
         rewrite: Rewrite | None = None,
+        set_based: SetBased | None = None,
     ) -> None:
         """Run the handlers of a decoded batch on `conn` (in its transaction), batched."""
-        writes = Writes(conn, rewrite)
+        writes = Writes(conn, rewrite, set_based)
         handled = cast(asyncpg.Connection, writes)
         for handler, event in stored:
             if handler is not None:

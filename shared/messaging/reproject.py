@@ -43,7 +43,7 @@ import asyncpg
 from eventsourcing.persistence import Notification
 
 from shared.messaging.follower import follower_lock_key
-from shared.messaging.projection import Handler, Projection, Stored, shadow_rewrite
+from shared.messaging.projection import Handler, Projection, SetBased, Stored, shadow_rewrite
 
 # (events done, position, head) after each batch.
 Progress = Callable[[int, int, int], None]
@@ -222,6 +222,7 @@ class _Run:
         self.progress = progress
         self.position = 0
         self.events = 0
+        self.set_based = SetBased()
         self.read_seconds = 0.0  # reading and decoding (in a thread, beside the applying)
         self.apply_seconds = 0.0
 
@@ -251,7 +252,7 @@ class _Run:
                 task = asyncio.create_task(asyncio.to_thread(self._read, last + 1, head))
             started = time.perf_counter()
             async with self.conn.transaction():
-                await Projection.apply(self.conn, decoded, self.rewrite)
+                await Projection.apply(self.conn, decoded, self.rewrite, self.set_based)
             self.apply_seconds += time.perf_counter() - started
             self.position, self.events = last, self.events + count
             if self.progress is not None:
