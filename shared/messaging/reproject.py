@@ -251,8 +251,18 @@ class _Run:
             if last < head:
                 task = asyncio.create_task(asyncio.to_thread(self._read, last + 1, head))
             started = time.perf_counter()
-            async with self.conn.transaction():
-                await Projection.apply(self.conn, decoded, self.rewrite, self.set_based)
+            try:
+                async with self.conn.transaction():
+                    await Projection.apply(self.conn, decoded, self.rewrite, self.set_based)
+            except (asyncpg.PostgresError, ValueError, KeyError, TypeError) as e:
+                if isinstance(e, asyncpg.InterfaceError | asyncpg.PostgresConnectionError):
+                    raise
+                task.cancel()
+                raise RebuildRefused(
+                    f"the events {self.position + 1}-{last} of {self.projection.schema} failed "
+                    f"in its {self.projection.name} ({type(e).__name__}: {e}); the live "
+                    "tables are unchanged (the projection's dead letters say which event)"
+                ) from e
             self.apply_seconds += time.perf_counter() - started
             self.position, self.events = last, self.events + count
             if self.progress is not None:
