@@ -133,6 +133,11 @@ async def rebuild_projection(
         for table in tables:
             await conn.execute(f'ALTER TABLE "{shadow}"."{table}" SET UNLOGGED')
         await conn.execute("SET synchronous_commit TO off")
+        # The shadow tables grow from empty without statistics: every statement of the
+        # handlers finds its rows by key, so the planner is kept to index lookups (a plan
+        # made while a table was small would scan it whole, each time, as it grows).
+        for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
+            await conn.execute(f"SET {setting} TO off")
         run = _Run(projection, conn, rewrite, batch_size, progress)
         # Online: the live projection serves and follows meanwhile.
         await _catch_up(conn, projection, run, batch_size)
@@ -145,6 +150,8 @@ async def rebuild_projection(
         for table in tables:
             await conn.execute(f'ANALYZE "{shadow}"."{table}"')
         await conn.execute("RESET synchronous_commit")
+        for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
+            await conn.execute(f"RESET {setting}")
         await _catch_up(conn, projection, run, batch_size)
         paused = time.perf_counter()
         await _take_lease(conn, projection, wait_seconds)
