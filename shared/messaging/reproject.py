@@ -164,27 +164,7 @@ async def rebuild_projection(
                 if erased:
                     for sql in statements:
                         await conn.execute(sql, erased)
-            async with conn.transaction():
-                await conn.execute("SET LOCAL lock_timeout = '30s'")
-                for table in tables:
-                    await conn.execute(f'DROP TABLE IF EXISTS "{schema}"."{table}"')
-                    await conn.execute(f'ALTER TABLE "{shadow}"."{table}" SET SCHEMA "{schema}"')
-                await conn.execute(f'DROP SCHEMA "{shadow}" CASCADE')
-                await conn.execute(
-                    f'CREATE TABLE IF NOT EXISTS "{schema}".follower_positions '
-                    "(name text PRIMARY KEY, position bigint NOT NULL)"
-                )
-                # Set, not `save_position` (which never goes back): this is the position
-                # of the tables now in place.
-                await conn.execute(
-                    f'INSERT INTO "{schema}".follower_positions (name, position) '
-                    "VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET position = $2",
-                    name,
-                    run.position,
-                )
-                await conn.execute(
-                    "SELECT pg_notify($1, $2)", projection.progress_channel, str(run.position)
-                )
+            await _swap(conn, projection, shadow, run.position)
             swapped = True
         finally:
             with contextlib.suppress(Exception):
@@ -276,6 +256,58 @@ class _Run:
                 self.progress(self.events, self.position, head)
             if last >= head:
                 break
+
+
+async def _swap(
+    conn: asyncpg.Connection, projection: Projection, shadow: str, position: int
+) -> None:
+    """In one transaction: the old tables dropped, the new ones moved in, the position
+    set. The old tables are locked first, all at once and without waiting (tried again
+    every few milliseconds while reads hold them), so that the swap never waits holding
+    one while a read holds another (a deadlock, whose victim could be the read); after
+    ten seconds of busy tables, it waits its turn (30 s at most)."""
+    schema, tables = projection.schema, projection.tables
+    live = [
+        f'"{schema}"."{t}"'
+        for t in tables
+        if await conn.fetchval("SELECT to_regclass($1)", f'"{schema}"."{t}"')
+    ]
+    loop = asyncio.get_running_loop()
+    patient = loop.time() + 10.0
+    while True:
+        nowait = loop.time() < patient
+        try:
+            async with conn.transaction():
+                await conn.execute("SET LOCAL lock_timeout = '30s'")
+                if live:
+                    await conn.execute(
+                        f"LOCK TABLE {', '.join(live)} IN ACCESS EXCLUSIVE MODE"
+                        + (" NOWAIT" if nowait else "")
+                    )
+                for table in tables:
+                    await conn.execute(f'DROP TABLE IF EXISTS "{schema}"."{table}"')
+                    await conn.execute(f'ALTER TABLE "{shadow}"."{table}" SET SCHEMA "{schema}"')
+                await conn.execute(f'DROP SCHEMA "{shadow}" CASCADE')
+                await conn.execute(
+                    f'CREATE TABLE IF NOT EXISTS "{schema}".follower_positions '
+                    "(name text PRIMARY KEY, position bigint NOT NULL)"
+                )
+                # Set, not `save_position` (which never goes back): this is the position
+                # of the tables now in place.
+                await conn.execute(
+                    f'INSERT INTO "{schema}".follower_positions (name, position) '
+                    "VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET position = $2",
+                    projection.name,
+                    position,
+                )
+                await conn.execute(
+                    "SELECT pg_notify($1, $2)", projection.progress_channel, str(position)
+                )
+            return
+        except asyncpg.LockNotAvailableError:
+            if not nowait:
+                raise
+            await asyncio.sleep(0.005)
 
 
 async def _catch_up(
