@@ -43,7 +43,10 @@ from shared.privacy.sealing import SEALED_TAG, event_id, open_with_key, seal_val
 from shared.runtime import key_vault
 from shared.settings import PgParams, Settings, get_settings
 
-UUID_TEXT = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# A uuid in a stored state: as text, or as the transcoder's hex (`uuid_hex`).
+UUID_TEXT = re.compile(
+    rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?<![0-9a-zA-Z+/])[0-9a-f]{32}(?![0-9a-zA-Z+/])"
+)
 ERASED_EVERY = 100  # one client in a hundred is erased
 
 
@@ -73,18 +76,19 @@ def _with_db(url: str, name: str) -> str:
 
 
 def fill(app: IntakeApplication, settings: Settings, total: int) -> tuple[int, list[uuid.UUID]]:
-    """Copy one stored journey with fresh ids (every uuid in it) until `total` events,
+    """Copy one stored journey with fresh ids (every uuid in it: its sessions and
+    assessments too) until `total` events,
     each copy's personal fields sealed anew under its client's own key; (copies, the
     erased clients)."""
     client_id, _ = one_journey(app)  # type: ignore[arg-type]
     template = app.recorder.select_notifications(start=1, limit=100)
     vault = app.sealing.vault
     template_key = vault.key_for(client_id)
-    ids: list[bytes] = []
+    ids: list[uuid.UUID] = []
     for n in template:
         for found in [str(n.originator_id).encode(), *UUID_TEXT.findall(n.state)]:
-            if found not in ids:
-                ids.append(found)
+            if uuid.UUID(found.decode()) not in ids:
+                ids.append(uuid.UUID(found.decode()))
     # Per template event: its sealed fields' plaintexts (opened once).
     sealed: list[dict[str, bytes]] = []
     for n in template:
@@ -107,7 +111,11 @@ def fill(app: IntakeApplication, settings: Settings, total: int) -> tuple[int, l
             f"COPY {events} (originator_id, originator_version, topic, state) FROM STDIN"
         ) as copy:
             for i in range(copies):
-                fresh = {old: str(uuid.uuid4()).encode() for old in ids}
+                fresh: dict[bytes, bytes] = {}
+                for old in ids:
+                    new = uuid.uuid4()
+                    fresh[str(old).encode()] = str(new).encode()
+                    fresh[old.hex.encode()] = new.hex.encode()
                 new_client = uuid.UUID(fresh[str(client_id).encode()].decode())
                 key = os.urandom(32)
                 gone = i % ERASED_EVERY == ERASED_EVERY - 1
@@ -203,11 +211,13 @@ async def main(total: int, batch_size: int, profile: str | None) -> None:
                 )
                 clients = await conn.fetchval("SELECT count(*) FROM intake.clients_view")
                 cases = await conn.fetchval("SELECT count(*) FROM intake.cases_view")
+                sessions = await conn.fetchval("SELECT count(*) FROM intake.sessions_view")
             finally:
                 await conn.close()
             assert shown == 0, f"{shown} erased clients shown"
             assert clients == copies + 1 - len(erased), (clients, copies, len(erased))
             assert cases == copies + 1, cases
+            assert sessions == 2 * clients, (sessions, clients)  # two per journey, kept
         finally:
             app.close()
     raw_rate = raw_n / raw_s
@@ -217,7 +227,8 @@ async def main(total: int, batch_size: int, profile: str | None) -> None:
     )
     print(
         f"rebuild intake projection: {rebuilt.events:>10,} events in {rebuilt.seconds:7.2f} s = "
-        f"{rate:>10,.0f} events/s ({clients:,} clients, {cases:,} cases; {len(erased):,} erased "
+        f"{rate:>10,.0f} events/s ({clients:,} clients, {cases:,} cases, {sessions:,} sessions; "
+        f"{len(erased):,} erased "
         f"clients kept out; updates paused {rebuilt.paused_seconds:.2f} s)"
     )
     print(

@@ -156,9 +156,10 @@ class Writes:
 
 
 class SetBased:
-    """One statement for many rows: an `UPDATE … WHERE …` or `INSERT … VALUES (…)` run for
-    each of many argument rows becomes one statement over `unnest` of one array per
-    parameter (their types as PostgreSQL infers them for the statement).
+    """One statement for many rows: an `UPDATE … WHERE …`, `INSERT … VALUES (…)` or
+    `INSERT … SELECT … FROM … WHERE …` run for each of many argument rows becomes one
+    statement over `unnest` of one array per parameter (their types as PostgreSQL infers
+    them for the statement).
 
     Only for rows of a round of `Writes.flush`: one per aggregate, so no two of them update
     one row. Statements of another shape, or with an array parameter, are left to
@@ -200,12 +201,18 @@ class SetBased:
         kind, table, first, second = shape
         if kind == "update":
             return f"UPDATE {table} SET {rows(first)} FROM {source} WHERE {rows(second)}"
+        if kind == "insert-select":
+            return (
+                f"INSERT INTO {table} {first} SELECT {rows(second[0])} "
+                f"FROM {source}, {rows(second[1])}"
+            )
         return f"INSERT INTO {table} {first} SELECT {rows(second[0])} FROM {source} {second[1]}"
 
 
 def _set_shape(sql: str) -> tuple[str, str, str, Any] | None:
-    """("update", table, sets, where) or ("insert", table, "(columns)", (values, rest))
-    of a statement `SetBased` can take; None for any other."""
+    """("update", table, sets, where), ("insert", table, "(columns)", (values, rest)) or
+    ("insert-select", table, "(columns)", (values, from…)) of a statement `SetBased` can
+    take; None for any other."""
     update = re.match(r"\s*UPDATE\s+([\w.\"]+)\s+SET\s+(.*)\Z", sql, re.S | re.I)
     if update is not None:
         parts = _split_top(update.group(2), "WHERE")
@@ -214,6 +221,17 @@ def _set_shape(sql: str) -> tuple[str, str, str, Any] | None:
         if _split_top(parts[0], "FROM"):
             return None
         return "update", update.group(1), parts[0], parts[1]
+    if re.search(r"\bDO\s+UPDATE\b", sql, re.I):
+        return None  # two rows of one statement meeting one conflict would be an error
+    selects = re.match(
+        r"\s*INSERT\s+INTO\s+([\w.\"]+)\s*(\([^()]*\))\s*SELECT\s+(.*)\Z", sql, re.S | re.I
+    )
+    if selects is not None:
+        # INSERT … SELECT <values> FROM <tables> WHERE …: the rows joined to the tables.
+        parts = _split_top(selects.group(3), "FROM")
+        if parts is None or "RETURNING" in parts[1].upper() or parts[1].startswith("("):
+            return None
+        return "insert-select", selects.group(1), selects.group(2), parts
     insert = re.match(
         r"\s*INSERT\s+INTO\s+([\w.\"]+)\s*(\([^()]*\))\s*VALUES\s*\((.*)\Z", sql, re.S | re.I
     )
