@@ -118,10 +118,11 @@ async def rebuild_projection(
     started = time.perf_counter()
     conn = await asyncpg.connect(**connect_kwargs)
     guard = follower_lock_key(schema, f"{name}:rebuild")
-    swapped = False
+    swapped = guarded = False
     try:
         if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", guard):
             raise RebuildRefused(f"a rebuild of {schema}'s {name} is already running")
+        guarded = True
         await conn.execute(f'DROP SCHEMA IF EXISTS "{shadow}" CASCADE')
         await conn.execute(f'CREATE SCHEMA "{shadow}"')
         await conn.execute(shadow_ddl(projection.schema_sql, schema, shadow))
@@ -183,11 +184,13 @@ async def rebuild_projection(
             apply_seconds=run.apply_seconds,
         )
     finally:
-        if not swapped and not conn.is_closed():
+        if guarded and not swapped and not conn.is_closed():
+            # Not the other rebuild's shadow (when refused as a second one).
             with contextlib.suppress(Exception):
                 await conn.execute(f'DROP SCHEMA IF EXISTS "{shadow}" CASCADE')
-        with contextlib.suppress(Exception):
-            await conn.execute("SELECT pg_advisory_unlock($1)", guard)
+        if guarded:
+            with contextlib.suppress(Exception):
+                await conn.execute("SELECT pg_advisory_unlock($1)", guard)
         await conn.close(timeout=5)
 
 

@@ -222,3 +222,22 @@ async def test_every_other_services_projection_rebuilds_to_the_rows_it_had(
                 assert after == counts[table], (service, table)
     finally:
         await conn.close()
+
+
+def test_a_second_rebuild_of_one_projection_is_refused_and_leaves_the_first_ones_shadow(
+    settings: Settings,
+) -> None:
+    with psycopg.connect(settings.pg.dsn(), autocommit=True) as conn:
+        guard = follower_lock_key("intake", "projection:rebuild")
+        conn.execute("SELECT pg_advisory_lock(%s)", (guard,))
+        conn.execute("CREATE SCHEMA intake_rebuild")  # the first one's, being built
+        try:
+            code, out = waypoint(settings, "intake", "projection")
+            kept = conn.execute(
+                "SELECT count(*) FROM pg_namespace WHERE nspname = 'intake_rebuild'"
+            ).fetchone()
+        finally:
+            conn.execute("DROP SCHEMA IF EXISTS intake_rebuild CASCADE")
+            conn.execute("SELECT pg_advisory_unlock(%s)", (guard,))
+    assert code == 1 and "a rebuild of intake's projection is already running" in out, out
+    assert kept == (1,)
