@@ -98,6 +98,7 @@ bench: $(STAMP) ## benchmarks against a running system (make run first), then th
 	$(PY) -m bench.intake_journey
 	$(PY) -m bench.plan_propagation
 	$(PY) -m bench.audit_verify
+	$(PY) -m bench.rebuild
 	$(PY) -m bench.erasure
 	$(PY) -m bench.console_pages
 	$(PY) -m bench.dashboard

@@ -610,6 +610,111 @@ def streams_status() -> None:
     asyncio.run(status())
 
 
+@app.command("rebuild")
+def rebuild(
+    service: Annotated[str, typer.Argument(help="intake, planning, followup or referral.")],
+    projection: Annotated[
+        str | None,
+        typer.Argument(
+            help="Which of its read models: `projection` (the service's own projection, "
+            "the tables it keeps from its log). `--list` shows them."
+        ),
+    ] = None,
+    list_: Annotated[
+        bool, typer.Option("--list", help="List SERVICE's projections and their tables.")
+    ] = False,
+    batch_size: Annotated[
+        int, typer.Option(min=100, max=100_000, help="Events per transaction.")
+    ] = 5000,
+    wait: Annotated[
+        float,
+        typer.Option(min=0, help="Seconds to wait for the live projection to hand its lease over."),
+    ] = 30.0,
+) -> None:
+    """Rebuild SERVICE's PROJECTION from its event store, online: the live read model serves
+    (and follows the log) while the new one is built in a shadow schema (<service>_rebuild)
+    in large batches; once caught up, the live projection hands its lease over for a moment
+    (its updates pause, reads do not), the last events are applied, every erased client is
+    erased from the new tables, and they replace the old ones in one transaction, with the
+    projection's position. Safe to run on a running system; nothing to stop first."""
+    import asyncio
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from shared.messaging.reproject import RebuildRefused, projections_of, rebuild_service
+    from shared.settings import get_settings
+
+    service = _stream_service(service)
+    choices = projections_of(service)
+    if list_:
+        for name, tables in choices.items():
+            console.print(f"{name}: {', '.join(f'{service}.{t}' for t in tables)}")
+        return
+    if projection is None:
+        raise typer.BadParameter(
+            f"name the projection: one of {', '.join(choices)} (--list shows them)",
+            param_hint="PROJECTION",
+        )
+    if projection not in choices:
+        raise typer.BadParameter(
+            f"{service} has no projection {projection!r}: one of {', '.join(choices)}",
+            param_hint="PROJECTION",
+        )
+    runinfo.use_database()
+    settings = get_settings()
+    bar = Progress(
+        TextColumn(f"rebuilding {service} {projection}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("events  {task.fields[rate]:>9} events/s"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+    async def go() -> None:
+        started = asyncio.get_running_loop().time()
+        task = bar.add_task("rebuild", total=None, rate="-")
+
+        def progress(events: int, position: int, head: int) -> None:
+            elapsed = max(asyncio.get_running_loop().time() - started, 1e-6)
+            bar.update(
+                task, completed=events, total=max(head, events), rate=f"{events / elapsed:,.0f}"
+            )
+
+        with bar:
+            done = await rebuild_service(
+                service,
+                projection,
+                settings,
+                batch_size=batch_size,
+                wait_seconds=wait,
+                progress=progress,
+            )
+        rate = done.events / done.seconds if done.seconds else 0.0
+        console.print(
+            f"{service} {projection}: {done.events} events in {done.seconds:.1f} s "
+            f"({rate:,.0f} events/s); updates paused {done.paused_seconds:.2f} s; "
+            f"{done.erased_clients} erased clients kept out; position {done.position}; "
+            f"tables swapped in: {', '.join(done.tables)}"
+        )
+
+    try:
+        asyncio.run(go())
+    except RebuildRefused as e:
+        console.print(f"[bold red]{e}[/]")
+        raise typer.Exit(1) from None
+    except OSError as e:
+        pg = settings.pg
+        raise runinfo.cannot_reach("PostgreSQL", f"{pg.host}:{pg.port}/{pg.dbname}", e) from None
+
+
 async def _nats() -> Any:
     """A connection to GUIDANCE_NATS_URL, else to the running system's NATS."""
     import nats

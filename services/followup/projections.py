@@ -296,6 +296,15 @@ async def statistics_purged(conn: asyncpg.Connection, e: Stored) -> None:
 
 class FollowUpProjection(Projection):
     schema_sql = SCHEMA_SQL
+    # The anonymised archives are filled by the erasure, not from this log: not rebuilt.
+    tables = ("followups_view", "checkins_view", "bottlenecks_view", "statistics_purges")
+    # What the erasure drops from those (its own statements also archive the figures).
+    erased_sql = (
+        "DELETE FROM followup.checkins_view WHERE followup_id IN (SELECT followup_id FROM "
+        "followup.followups_view WHERE client_id = %(client_id)s)",
+        "DELETE FROM followup.bottlenecks_view WHERE client_id = %(client_id)s",
+        "DELETE FROM followup.followups_view WHERE client_id = %(client_id)s",
+    )
     handlers: ClassVar[Mapping[type, Handler]] = {
         FollowUp.Opened: opened,
         FollowUp.CheckInDone: checkin_done,

@@ -199,6 +199,8 @@ CREATE INDEX IF NOT EXISTS groups_view_listed
 
 async def client_registered(conn: asyncpg.Connection, e: Stored) -> None:
     c = e.event  # opened: the list shows (and searches) names in the clear
+    if ERASED in (c.given_name, c.family_name):
+        return  # the client's key is destroyed (a replay after the erasure): no row again
     await conn.execute(
         "INSERT INTO intake.clients_view (client_id, organisation, given_name, family_name, "
         "birth_date, email, phone, preferred_language, registered_at, version) "
@@ -315,11 +317,21 @@ async def case_opened(conn: asyncpg.Connection, e: Stored) -> None:
     )
 
 
+# The latest scores of each assessor, and the competences that any of them scores as a gap
+# (in the order of COMPETENCES), computed in the UPDATE: no read before it.
+_SCORES = "scores || jsonb_build_object($3::text, $4::jsonb)"
+_GAP_TEXTS = ", ".join(f"'{int(score)}'" for score in GAP_SCORES)
+_COMPETENCES = ", ".join(f"'{c}'" for c in COMPETENCES if c.replace("_", "").isalnum())
+_ASSESSED = (
+    f"scores = {_SCORES}, gaps = ARRAY(SELECT c.name FROM unnest(ARRAY[{_COMPETENCES}]) "
+    "WITH ORDINALITY AS c(name, at) WHERE EXISTS (SELECT 1 FROM "
+    f"jsonb_each({_SCORES}) AS s WHERE jsonb_typeof(s.value) = 'object' "
+    f"AND s.value ->> c.name IN ({_GAP_TEXTS})) ORDER BY c.at)"
+)
+
+
 async def assessment_recorded(conn: asyncpg.Connection, e: Stored) -> None:
-    scores = await conn.fetchval("SELECT scores FROM intake.cases_view WHERE case_id = $1", e.id)
-    latest = _json(scores)
-    latest[e["assessor"]] = e["scores"]
-    await _update_case(conn, e, "scores = $3::jsonb, gaps = $4", _dumps(latest), _gaps(latest))
+    await _update_case(conn, e, _ASSESSED, e["assessor"], _dumps(e["scores"]))
 
 
 async def session_held(conn: asyncpg.Connection, e: Stored) -> None:
@@ -464,6 +476,14 @@ class IntakeProjection(Projection):
     """The organisation's clients and cases."""
 
     schema_sql = SCHEMA_SQL
+    tables = (
+        "clients_view",
+        "cases_view",
+        "sessions_view",
+        "complaints_view",
+        "appointments_view",
+        "groups_view",
+    )
     opened = (Client.Registered,)
     handlers: ClassVar[dict[type, Handler]] = {
         Client.Registered: client_registered,
@@ -537,10 +557,6 @@ async def _update_case(conn: asyncpg.Connection, e: Stored, sets: str, *args: An
 
 def _sealed_json(value: Any) -> str | None:
     return None if value is None else _dumps(value)
-
-
-def _gaps(latest: dict[str, dict[str, int]]) -> list[str]:
-    return [c for c in COMPETENCES if any(v.get(c) in GAP_SCORES for v in latest.values())]
 
 
 def _json(value: Any) -> dict[str, Any]:

@@ -93,6 +93,7 @@ class PlanningProjection(Projection):
     field, so nothing is opened)."""
 
     schema_sql = SCHEMA_SQL
+    tables = ("plans_view",)
     handlers: ClassVar[Mapping[type, Handler]] = {
         Plan.Created: created,
         Plan.TypeChosen: updated(", plan_type = $3", "plan_type"),

@@ -219,6 +219,7 @@ def _answered(status: str) -> Callable[[Stored], dict[str, Any]]:
 
 class ReferralProjection(Projection):
     schema_sql = SCHEMA_SQL
+    tables = ("partners_view", "referrals_view")
     handlers: ClassVar[Mapping[type, Handler]] = {
         Partner.Registered: partner_registered,
         Partner.Updated: partner_changed(lambda e: dict(e["changes"])),

@@ -83,6 +83,10 @@ class LogFollower(ABC):
         self._held: dict[str, int] = {}
         self._open_in_place = False
         self._stop: asyncio.Event | None = None
+        # Set when asked to hand its lease over (`waypoint rebuild`: NOTIFY on `yield_channel`).
+        self._yield = asyncio.Event()
+        self._free = asyncio.Event()
+        self._handed_over = False
         self._outage: str | None = None
         # How often a standby replica tries for the lock (None: every `poll_seconds * 4`);
         # a stand-in (a worker's relay) tries less often, so that a replica of the role
@@ -153,7 +157,8 @@ class LogFollower(ABC):
             finally:
                 self.active.clear()
                 FOLLOWER_ACTIVE.labels(self.schema, self.name).set(0)
-            await sleep_or_stop(stop, 1.0)
+            # Having handed the lease over on request: stand by at once.
+            await sleep_or_stop(stop, 0.0 if self._handed_over else 1.0)
 
     def _failed(self, what: str, error: Exception | None) -> None:
         """Log a failure once while it lasts (the same error again: quietly)."""
@@ -176,16 +181,28 @@ class LogFollower(ABC):
         conn = await asyncpg.connect(**self.connect_kwargs)
         self._conn = conn
         try:
-            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
+            # Having just handed the lease over, this follower waits before trying again.
+            handed, self._handed_over = self._handed_over, False
+            if handed or not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
                 # Another replica (or worker process) is active: stand by, following its
                 # progress so that waiters here learn when it has handled their events.
                 await conn.add_listener(self.progress_channel, self._progress)
+                await conn.add_listener(self.free_channel, self._free_heard)
                 await self._load_position(conn)
                 self.following.set()
                 standby = self.standby_poll_seconds or self.poll_seconds * 4
-                while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
-                    if await sleep_or_stop(stop, standby):
+                while True:
+                    self._free.clear()
+                    if not handed and await conn.fetchval(
+                        "SELECT pg_try_advisory_lock($1)", self.lock_key
+                    ):
+                        break
+                    handed = False
+                    # Tried again at once when the lease is said to be free (`waypoint
+                    # rebuild` hands it back so), else every `standby` seconds.
+                    if await self._free_or_stop(stop, standby):
                         return
+                await conn.remove_listener(self.free_channel, self._free_heard)
                 await conn.remove_listener(self.progress_channel, self._progress)
             async with conn.transaction():
                 # Several followers (and replicas) create tables at start: one at a time.
@@ -205,11 +222,19 @@ class LogFollower(ABC):
                 self._open_in_place = bool(await self.dead_letters.open_positions(conn, self.name))
             channel = f"{self.schema}_events"
             await conn.add_listener(channel, self.wake_local)
+            self._yield.clear()
+            await conn.add_listener(self.yield_channel, self._yield_asked)
             self._recovered()
             self.active.set()
             FOLLOWER_ACTIVE.labels(self.schema, self.name).set(1)
             self.following.set()
             while not stop.is_set():
+                if self._yield.is_set():
+                    # Hand the lease over (the connection closes, the lock goes with it);
+                    # standing by, this follower takes it again when it is free.
+                    log.info("%s %s: handing the lease over on request", self.schema, self.name)
+                    self._handed_over = True
+                    return
                 self._wake.clear()
                 batch = await asyncio.to_thread(
                     self.app.recorder.select_notifications,
@@ -440,6 +465,34 @@ class LogFollower(ABC):
         self._advanced()
 
     def wake_local(self, *_: Any) -> None:
+        self._wake.set()
+
+    @property
+    def yield_channel(self) -> str:
+        """NOTIFY on it to ask the active follower to hand its lease over for a while."""
+        return f"{self.schema}_{self.name}_yield"
+
+    @property
+    def free_channel(self) -> str:
+        """NOTIFY on it when the lease was handed back: standby followers try for it."""
+        return f"{self.schema}_{self.name}_free"
+
+    def _free_heard(self, *_: Any) -> None:
+        self._free.set()
+
+    async def _free_or_stop(self, stop: asyncio.Event, seconds: float) -> bool:
+        """Wait until the lease is said to be free, `stop` is set or `seconds` pass; True
+        if stopped."""
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._free.wait())]
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+        return stop.is_set()
+
+    def _yield_asked(self, *_: Any) -> None:
+        self._yield.set()
         self._wake.set()
 
     async def save_position(self, conn: asyncpg.Connection, position: int) -> None:

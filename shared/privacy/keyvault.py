@@ -188,6 +188,18 @@ class KeyVault:
             found[client_id] = key
         return found
 
+    def destroyed_clients(self) -> list[uuid.UUID]:
+        """Every client whose key is destroyed (the erased clients), in one query."""
+
+        def fetch() -> list[uuid.UUID]:
+            with self._pool.connection() as conn:
+                rows = conn.execute(
+                    "SELECT client_id FROM vault.client_keys WHERE destroyed_at IS NOT NULL"
+                ).fetchall()
+            return [r[0] for r in rows]
+
+        return self._retry(fetch)
+
     def _is_destroyed(self, client_id: uuid.UUID, wrapped: bytes | None, create: bool) -> bool:
         if wrapped is not None:
             return False
@@ -447,6 +459,10 @@ class MemoryKeyVault(KeyVault):
 
     def keys_for(self, client_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, bytes | None]:
         return {client_id: self.key_for(client_id) for client_id in dict.fromkeys(client_ids)}
+
+    def destroyed_clients(self) -> list[uuid.UUID]:
+        with self._lock:
+            return [client_id for client_id, row in self._rows.items() if row[1] is not None]
 
     def _destroy(self, client_id: uuid.UUID, *, by: str, reason: str) -> bool:
         with self._lock:
