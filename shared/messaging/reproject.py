@@ -167,6 +167,10 @@ async def rebuild_projection(
                         await conn.execute(sql, erased)
             await _swap(conn, projection, shadow, run.position)
             swapped = True
+            # What the schema's SQL keeps outside the tables (extended statistics, which
+            # went with the shadow schema) made again on the tables now in place, as a
+            # start of the service would: every statement is idempotent.
+            await conn.execute(projection.schema_sql)
         finally:
             with contextlib.suppress(Exception):
                 await conn.execute("SELECT pg_advisory_unlock($1)", projection.lock_key)

@@ -220,6 +220,13 @@ async def test_every_other_services_projection_rebuilds_to_the_rows_it_had(
             for table in tables:
                 after = await conn.fetchval(f"SELECT count(*) FROM {service}.{table}")
                 assert after == counts[table], (service, table)
+        # What the schema's SQL keeps beside the tables is there again after the swap: the
+        # referral packets' extended statistics (without them the retention query scans).
+        assert await conn.fetchval(
+            "SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'referrals_view_ended_stats' "
+            "AND stxnamespace = 'referral'::regnamespace"
+        )
+        assert not await conn.fetchval("SELECT to_regnamespace('referral_rebuild')")
     finally:
         await conn.close()
 
