@@ -108,10 +108,10 @@ SELECT md5('followup' || i)::uuid, md5('case' || i)::uuid, md5('client' || i)::u
          ELSE timestamptz '2026-05-03' - (i / 3) * interval '1 minute' END
 FROM generate_series(1, {n}) i;
 INSERT INTO followup.checkins_view (checkin_id, followup_id, case_id, organisation,
-    counsellor, number, due_on, done)
+    counsellor, number, due_on, done, followup_open)
 SELECT md5('checkin' || i)::uuid, md5('followup' || i)::uuid, md5('case' || i)::uuid,
     CASE WHEN i % 2 = 0 THEN 'org-big' ELSE 'org-' || (i % 97) END, 'c-' || (i % 50), 1,
-    date '2026-06-01' + (i % 400) - 200, i % 5 <> 0
+    date '2026-06-01' + (i % 400) - 200, i % 5 <> 0, i % 3 = 0
 FROM generate_series(1, {n}) i;
 INSERT INTO referral.partners_view (partner_id, name, services, accepted_categories, active,
     created_at, updated_at, version)
@@ -259,8 +259,8 @@ NEW_INDEXES = [
     "followup.followups_view_listed",
     "followup.followups_view_carried",
     "followup.followups_view_status",
-    "followup.checkins_view_worklist",
-    "followup.checkins_view_worklist_counsellor",
+    "followup.checkins_view_due_open",
+    "followup.checkins_view_due_open_counsellor",
     "followup.statistics_archive_figure_on",
     "followup.bottleneck_archive_detected_on",
     "referral.referrals_view_listed",
@@ -394,7 +394,7 @@ async def queries_of(pool: asyncpg.Pool, conn: asyncpg.Connection, n: int) -> li
         pool,
         WORKLIST_ORDER,
         "FROM followup.checkins_view c JOIN followup.followups_view f USING (followup_id)",
-        "c.organisation = $1 AND NOT c.done AND c.due_on < $2 AND f.status = 'open'",
+        "c.organisation = $1 AND NOT c.done AND c.followup_open AND c.due_on < $2",
         [BIG, TODAY + timedelta(days=15)],
         max(1, n // 60),
     )

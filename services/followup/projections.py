@@ -124,16 +124,30 @@ CREATE INDEX IF NOT EXISTS followups_view_carried ON followup.followups_view
 CREATE INDEX IF NOT EXISTS followups_view_status ON followup.followups_view
     (organisation, status, coalesce(opened_at, to_timestamp(0)), followup_id);
 DROP INDEX IF EXISTS followup.checkins_view_due;
-CREATE INDEX IF NOT EXISTS checkins_view_worklist
-    ON followup.checkins_view (organisation, due_on, checkin_id) WHERE NOT done;
+-- A check-in stays undone when its follow-up closes; the worklist shows only those of
+-- open follow-ups (`followup_open`, false while the follow-up is closed), so its index
+-- holds only them, however many follow-ups have closed over the years. The UPDATE sets
+-- the flag of rows kept before it existed (later starts find none: it reads only the
+-- index's rows).
+ALTER TABLE followup.checkins_view
+    ADD COLUMN IF NOT EXISTS followup_open boolean NOT NULL DEFAULT true;
+CREATE INDEX IF NOT EXISTS checkins_view_followup ON followup.checkins_view (followup_id);
+DROP INDEX IF EXISTS followup.checkins_view_worklist;
+DROP INDEX IF EXISTS followup.checkins_view_worklist_counsellor;
+CREATE INDEX IF NOT EXISTS checkins_view_due_open
+    ON followup.checkins_view (organisation, due_on, checkin_id) WHERE NOT done AND followup_open;
+CREATE INDEX IF NOT EXISTS checkins_view_due_open_counsellor
+    ON followup.checkins_view (organisation, counsellor, due_on, checkin_id)
+    WHERE NOT done AND followup_open;
+UPDATE followup.checkins_view c SET followup_open = false FROM followup.followups_view f
+    WHERE f.followup_id = c.followup_id AND f.status <> 'open' AND NOT c.done
+    AND c.followup_open;
 -- The statistics retention (services/followup/jobs.py) counts, for every organisation,
 -- the figures older than its cutoff.
 CREATE INDEX IF NOT EXISTS statistics_archive_figure_on
     ON followup.statistics_archive (figure_on);
 CREATE INDEX IF NOT EXISTS bottleneck_archive_detected_on
     ON followup.bottleneck_archive (detected_on);
-CREATE INDEX IF NOT EXISTS checkins_view_worklist_counsellor
-    ON followup.checkins_view (organisation, counsellor, due_on, checkin_id) WHERE NOT done;
 """
 
 
@@ -197,6 +211,12 @@ async def checkin_done(conn: asyncpg.Connection, e: Stored) -> None:
 
 
 async def aftercare_requested(conn: asyncpg.Connection, e: Stored) -> None:
+    # A closed follow-up reopens: its check-ins still undone are on the worklist again.
+    await conn.execute(
+        "UPDATE followup.checkins_view SET followup_open = true "
+        "WHERE followup_id = $1 AND NOT followup_open",
+        e.id,
+    )
     number = await conn.fetchval(
         "SELECT coalesce(max(number), 0) + 1 FROM followup.checkins_view WHERE followup_id = $1",
         e.id,
@@ -212,6 +232,12 @@ async def aftercare_requested(conn: asyncpg.Connection, e: Stored) -> None:
 
 
 async def closed(conn: asyncpg.Connection, e: Stored) -> None:
+    # Its check-ins still undone leave the worklist (and come back if it reopens).
+    await conn.execute(
+        "UPDATE followup.checkins_view SET followup_open = false "
+        "WHERE followup_id = $1 AND followup_open",
+        e.id,
+    )
     await _moved_on(conn, e, "closed")
 
 

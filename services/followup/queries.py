@@ -58,7 +58,7 @@ FOLLOWUP_ORDER = Order(
         Column("followup_id", "uuid", True),
     ),
 )
-# The worklist's order: most urgent first (`checkins_view_worklist`).
+# The worklist's order: most urgent first (`checkins_view_due_open`).
 WORKLIST_ORDER = Order("worklist", (Column("c.due_on", "date"), Column("c.checkin_id", "uuid")))
 
 
@@ -73,7 +73,7 @@ async def worklist(
 ) -> Listed:
     """Open check-ins of open follow-ups due before a date, most urgent first, with the
     capped total."""
-    where = ["c.organisation = $1", "NOT c.done", "c.due_on < $2", "f.status = 'open'"]
+    where = ["c.organisation = $1", "NOT c.done", "c.followup_open", "c.due_on < $2"]
     args: list[Any] = [organisation, due_before]
     if counsellor:
         args.append(counsellor)

@@ -442,6 +442,9 @@ async def test_outcome_and_feedback_close_aftercare_reopens_and_an_early_close_t
     )
     assert f["feedback"]["comments"] == "The network goal helped most"
     assert (f["closed"]["rule"], f["closed"]["reason"]) == ("outcome_and_feedback", "completed")
+    # Its check-ins still undone (2 and 3) leave the worklist while it is closed.
+    r = await worklist(followup_api, counsellor, due_before=days(400))
+    assert fid not in {i["followup_id"] for i in r.json()}
 
     # A closed follow-up takes no contact.
     r = await followup_api.post(
@@ -487,6 +490,13 @@ async def test_outcome_and_feedback_close_aftercare_reopens_and_an_early_close_t
     )
     r = await worklist_until(followup_api, counsellor, 1, due_before=days(15))
     assert [(i["followup_id"], i["number"], i["due_on"]) for i in r.json()] == [(fid, 4, days(7))]
+    # Reopened, its earlier check-ins still undone are on the worklist again.
+    r = await worklist(followup_api, counsellor, due_before=days(400))
+    assert [(i["number"], i["due_on"]) for i in r.json() if i["followup_id"] == fid] == [
+        (4, days(7)),
+        (2, days(91)),
+        (3, days(182)),
+    ]
 
     # Closed explicitly, with a reason and notes.
     out = await fsend(
