@@ -57,6 +57,11 @@ async def pass_lock(conn: asyncpg.Connection, key: int) -> AsyncIterator[bool]:
     try:
         yield True
     finally:
-        # (A connection given back to the pool is reset, its advisory locks released,
-        # should this unlock not run.)
-        await conn.execute("SELECT pg_advisory_unlock($1)", key)
+        # A pooled connection must go back without a session lock (the pool's reset does
+        # not release one): should the unlock fail or be cancelled, the connection is
+        # ended, and its session's lock with it.
+        try:
+            await conn.execute("SELECT pg_advisory_unlock($1)", key)
+        except BaseException:
+            conn.terminate()
+            raise

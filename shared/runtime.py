@@ -39,19 +39,26 @@ def _vault(
 
 
 def key_vault(settings: Settings) -> KeyVault:
-    """One key vault per process and database, so an erasure is seen by every service here."""
-    return _vault(
+    """One key vault per process and database, so an erasure is seen by every service here
+    (a new one once a command of this process has closed it)."""
+    args = (
         settings.pg.dsn(),
         settings.master_key_bytes,
         settings.master_key_previous_bytes,
         settings.key_cache_seconds,
         settings.vault_pool_size,
     )
+    vault = _vault(*args)
+    if vault.closed:
+        _vault.cache_clear()
+        vault = _vault(*args)
+    return vault
 
 
 async def _reset(conn: asyncpg.Connection) -> None:
     """Ready a connection for its next user. Nothing here changes a session's state (no
-    SET, LISTEN or session locks on pooled connections), so only an unfinished
+    SET, LISTEN or session locks on pooled connections: a job's pass lock is released, or
+    its connection ended, before it goes back, `shared.jobs.pass_lock`), so only an unfinished
     transaction needs undoing: asyncpg's default reset costs a round trip per release."""
     if conn.is_in_transaction():
         await conn.execute("ROLLBACK")

@@ -112,6 +112,10 @@ class KeyVault:
     def close(self) -> None:
         self._pool.close()
 
+    @property
+    def closed(self) -> bool:
+        return bool(self._pool.closed)
+
     def _retry(self, work: Callable[[], T]) -> T:
         """Run `work` again once should its connection die under it (between the pool's
         check and the query); each unit of work here is idempotent."""
@@ -444,6 +448,10 @@ class MemoryKeyVault(KeyVault):
 
     def close(self) -> None:
         return None
+
+    @property
+    def closed(self) -> bool:
+        return False
 
     def _fetch(self, client_id: uuid.UUID, *, create: bool) -> bytes | None:
         with self._lock:
