@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from shared.cli import app as cli
 from shared.messaging.follower import follower_lock_key
 from shared.messaging.projection import SetBased
-from shared.messaging.reproject import projections_of, rebuild_service
+from shared.messaging.reproject import erasure_sql, projections_of, rebuild_service, service_spec
 from shared.runtime import key_vault
 from shared.settings import Settings
 from tests.scenarios import an_accepted_case, an_open_case
@@ -204,11 +204,12 @@ async def test_every_other_services_projection_rebuilds_to_the_rows_it_had(
     settings: Settings,
 ) -> None:
     """Planning's, follow-up's and referral's projections (their shadow DDL, their handlers'
-    statements rewritten, their erasure): every row the live model had is there again (by
-    its key), no erased client's row is, and a second rebuild gives the same rows. (Not
-    "the same count": earlier tests drop rows of clients straight from the live tables, as
-    an erasure consumer would, without destroying their keys; a rebuild brings those back,
-    as it should.)"""
+    statements rewritten, their erasure): every row the live model had of an aggregate in
+    the log, once rid of the clients erased by earlier tests, is there again (by its key),
+    no erased client's row is, and a second rebuild gives the same rows. (Not "the same
+    count": earlier tests drop rows of clients straight from the live tables, as an
+    erasure consumer would, without destroying their keys; a rebuild brings those back, as
+    it should.)"""
     conn = await asyncpg.connect(**settings.pg.asyncpg_kwargs())
     erased = await asyncio.to_thread(key_vault(settings).destroyed_clients)
 
@@ -220,7 +221,21 @@ async def test_every_other_services_projection_rebuilds_to_the_rows_it_had(
     try:
         for service in ("planning", "followup", "referral"):
             tables = projections_of(service)["projection"]
-            live = {t: await keys(service, t) for t in tables}
+            # What the erasure consumers (which may not have run in this process) do for
+            # the clients erased by earlier tests: the live tables without them.
+            spec = service_spec(service)
+            statements, _ = erasure_sql(service, spec.projection, spec.erasure.statements, service)
+            for sql in statements:
+                await conn.execute(sql, erased)
+            # Rows of aggregates in the service's log (some tests insert read-model rows by
+            # SQL, as report benchmarks do: no rebuild can bring those back).
+            stored = {
+                r[0]
+                for r in await conn.fetch(
+                    f"SELECT DISTINCT originator_id FROM {service}.{service}_events"
+                )
+            }
+            live = {t: await keys(service, t) & stored for t in tables}
             rebuilt = await rebuild_service(service, "projection", settings, wait_seconds=10)
             assert rebuilt.tables == tables
             first = {t: await keys(service, t) for t in tables}
