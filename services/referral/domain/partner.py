@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Self
 
-from eventsourcing.domain import Aggregate, Snapshot
+from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Snapshot as AggregateSnapshot
 from eventsourcing.utils import register_topic
 
 from services.referral.domain.partner_rules import (
@@ -87,7 +88,7 @@ class Partner(Aggregate):
         def apply(self, aggregate: Partner) -> None:
             aggregate.active = True
 
-    class Snapshot(Snapshot):
+    class Snapshot(AggregateSnapshot):
         """A partner's state at a version (the application snapshots long-lived partners):
         its services stored as their events store them, made values again on loading."""
 
