@@ -32,6 +32,8 @@ app.add_typer(streams_app, name="streams")
 console = Console(soft_wrap=True)  # URLs and tokens stay whole for copy-paste
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
     from shared.privacy import KeyVault
     from shared.settings import Settings
 
@@ -522,7 +524,6 @@ def streams_rebuild(
     relay's configuration, and set the relay's position back to 0, so that the relay
     publishes the whole event store again (same event ids: consumers apply nothing twice).
     Holds the relay's lease meanwhile: stop SERVICE's relay/worker processes first."""
-    import asyncio
 
     from shared.messaging.rebuild import RelayRunning, rebuild_stream
     from shared.settings import get_settings
@@ -564,14 +565,7 @@ def streams_rebuild(
             console.print(f"relay of {service}: position reset from {done.position_before} to 0")
         console.print(f"start the relay of {service}: it republishes the whole log")
 
-    try:
-        asyncio.run(rebuild())
-    except RelayRunning as e:
-        console.print(f"[bold red]{e}[/]")
-        raise typer.Exit(1) from None
-    except OSError as e:
-        pg = settings.pg
-        raise runinfo.cannot_reach("PostgreSQL", f"{pg.host}:{pg.port}/{pg.dbname}", e) from None
+    _run_on_database(rebuild(), settings, refused=RelayRunning)
 
 
 @streams_app.command("status")
@@ -705,9 +699,19 @@ def rebuild(
             f"tables swapped in: {', '.join(done.tables)}"
         )
 
+    _run_on_database(go(), settings, refused=RebuildRefused)
+
+
+def _run_on_database(
+    work: Coroutine[Any, Any, None], settings: Settings, *, refused: type[Exception]
+) -> None:
+    """Run a command's work on PostgreSQL: `refused` (the work would not be safe now) is
+    exit 1 with its message; an unreachable database, the usual message."""
+    import asyncio
+
     try:
-        asyncio.run(go())
-    except RebuildRefused as e:
+        asyncio.run(work)
+    except refused as e:
         console.print(f"[bold red]{e}[/]")
         raise typer.Exit(1) from None
     except OSError as e:
