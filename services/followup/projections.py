@@ -24,6 +24,9 @@ CREATE TABLE IF NOT EXISTS followup.followups_view (
     status text NOT NULL,
     version int NOT NULL
 );
+-- Erasing a client deletes its rows by client id: found by index, not by a scan of every
+-- client's rows (which grows with the years kept).
+CREATE INDEX IF NOT EXISTS followups_view_client ON followup.followups_view (client_id);
 CREATE TABLE IF NOT EXISTS followup.checkins_view (
     checkin_id uuid PRIMARY KEY,
     followup_id uuid NOT NULL,

@@ -109,6 +109,9 @@ CREATE TABLE IF NOT EXISTS planning.cases_view (
     event_id uuid NOT NULL,
     career_question jsonb
 );
+-- Erasing a client deletes its rows by client id: found by index, not by a scan of every
+-- client's rows (which grows with the years kept).
+CREATE INDEX IF NOT EXISTS cases_view_client ON planning.cases_view (client_id);
 """
 
 

@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS planning.plans_view (
     updated_at timestamptz NOT NULL,
     version int NOT NULL
 );
+-- Erasing a client deletes its rows by client id: found by index, not by a scan of every
+-- client's rows (which grows with the years kept).
+CREATE INDEX IF NOT EXISTS plans_view_client ON planning.plans_view (client_id);
 CREATE INDEX IF NOT EXISTS plans_view_org ON planning.plans_view (organisation, created_at);
 -- The case's counsellor (from CaseAccepted); added later, so NULL on older rows.
 ALTER TABLE planning.plans_view ADD COLUMN IF NOT EXISTS counsellor text;

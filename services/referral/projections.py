@@ -63,6 +63,9 @@ CREATE TABLE IF NOT EXISTS referral.referrals_view (
     updated_at timestamptz NOT NULL,
     version int NOT NULL
 );
+-- Erasing a client deletes its rows by client id: found by index, not by a scan of every
+-- client's rows (which grows with the years kept).
+CREATE INDEX IF NOT EXISTS referrals_view_client ON referral.referrals_view (client_id);
 CREATE INDEX IF NOT EXISTS referrals_view_org ON referral.referrals_view
     (organisation, updated_at DESC);
 CREATE INDEX IF NOT EXISTS referrals_view_partner ON referral.referrals_view

@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS referral.cases (
     organisation text NOT NULL,
     accepted boolean NOT NULL DEFAULT false
 );
+-- Erasing a client deletes its rows by client id: found by index, not by a scan of every
+-- client's rows (which grows with the years kept).
+CREATE INDEX IF NOT EXISTS cases_client ON referral.cases (client_id);
 CREATE TABLE IF NOT EXISTS referral.sealed_copies (
     event_id uuid NOT NULL,
     field text NOT NULL,
