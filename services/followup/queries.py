@@ -85,6 +85,10 @@ async def worklist(
             "c.number, c.due_on",
             source="FROM followup.checkins_view c "
             "JOIN followup.followups_view f USING (followup_id)",
+            # Counted from the check-ins' partial index alone (an index-only scan, up to
+            # the cap): every check-in's follow-up has its row (the same aggregate's
+            # events, and erasure deletes both), so the join changes no count.
+            count_source="FROM followup.checkins_view c",
             where=where,
             args=args,
             order=WORKLIST_ORDER,
