@@ -66,25 +66,19 @@ ALTER TABLE intake.cases_view ADD COLUMN IF NOT EXISTS career_question_sealed js
 -- When the case ended (declined, referred out, closed; NULL while open, and on rows
 -- projected before it was kept), for the caseload report's cases closed in a period.
 ALTER TABLE intake.cases_view ADD COLUMN IF NOT EXISTS closed_at timestamptz;
--- The caseload report reads an organisation's cases in one pass (open ones by counsellor
--- and phase with their hours, those opened and closed in a period) from this index alone
--- (an index-only scan: the rows of cases_view are wide). Indexes of earlier versions of
--- that report are dropped.
+-- Indexes of earlier versions of the caseload report (see `caseload_open` below).
 DROP INDEX IF EXISTS intake.cases_view_open;
 DROP INDEX IF EXISTS intake.cases_view_open_load;
 DROP INDEX IF EXISTS intake.cases_view_closed;
 -- The counsellor who carries the case now: who opened it, until a team lead hands it
 -- over (CaseReassigned). Added later: rows projected before it take their opener. The
--- lists and the caseload report go by it (an index-only scan, as above).
+-- lists and the caseload report go by it.
 ALTER TABLE intake.cases_view ADD COLUMN IF NOT EXISTS counsellor text;
 UPDATE intake.cases_view SET counsellor = opened_by WHERE counsellor IS NULL;
 DROP INDEX IF EXISTS intake.cases_view_counsellor;
 DROP INDEX IF EXISTS intake.cases_view_load;
 CREATE INDEX IF NOT EXISTS cases_view_carried
     ON intake.cases_view (organisation, counsellor, opened_at, case_id);
-CREATE INDEX IF NOT EXISTS cases_view_caseload
-    ON intake.cases_view (organisation, counsellor, phase)
-    INCLUDE (status, hours_budget, opened_at, closed_at);
 -- One row per session held, for the caseload report's hours and sessions in a period;
 -- `counsellor` is who recorded it (the event's actor).
 CREATE TABLE IF NOT EXISTS intake.sessions_view (
@@ -194,6 +188,71 @@ CREATE INDEX IF NOT EXISTS complaints_view_deadline
 DROP INDEX IF EXISTS intake.groups_view_org;
 CREATE INDEX IF NOT EXISTS groups_view_listed
     ON intake.groups_view (organisation, starts_at, group_id);
+-- The caseload report's open cases, counted as they change rather than counted again at
+-- each report (which read every case the organisation ever had: 440,000 index entries,
+-- 112-257 ms, at 10 million events): per organisation, counsellor and phase, the open and
+-- accepted cases and their hours budgets, kept by the triggers below on every change of
+-- a case's row, whoever makes it (the projection, a rebuild in its shadow schema).
+-- Made once, under a lock that holds the case rows still until the triggers exist, from
+-- the cases already kept; a later start finds it and only replaces the triggers.
+LOCK TABLE intake.cases_view IN SHARE ROW EXCLUSIVE MODE;
+DO $caseload$
+BEGIN
+    IF to_regclass('intake.caseload_open') IS NULL THEN
+        CREATE TABLE intake.caseload_open (
+            organisation text NOT NULL,
+            counsellor text NOT NULL,
+            phase text NOT NULL,
+            cases bigint NOT NULL,
+            hours_budget numeric NOT NULL,
+            PRIMARY KEY (organisation, counsellor, phase)
+        );
+        INSERT INTO intake.caseload_open
+        SELECT organisation, coalesce(counsellor, opened_by), phase, count(*),
+               sum(hours_budget::numeric)
+        FROM intake.cases_view WHERE status IN ('open', 'accepted') GROUP BY 1, 2, 3;
+    END IF;
+END
+$caseload$;
+CREATE OR REPLACE FUNCTION intake.caseload_counted() RETURNS trigger
+LANGUAGE plpgsql AS $caseload$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.status IN ('open', 'accepted') THEN
+        UPDATE intake.caseload_open
+        SET cases = cases - 1, hours_budget = hours_budget - OLD.hours_budget::numeric
+        WHERE organisation = OLD.organisation
+          AND counsellor = coalesce(OLD.counsellor, OLD.opened_by) AND phase = OLD.phase;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.status IN ('open', 'accepted') THEN
+        INSERT INTO intake.caseload_open AS c
+        VALUES (NEW.organisation, coalesce(NEW.counsellor, NEW.opened_by), NEW.phase, 1,
+                NEW.hours_budget::numeric)
+        ON CONFLICT (organisation, counsellor, phase) DO UPDATE
+        SET cases = c.cases + 1, hours_budget = c.hours_budget + excluded.hours_budget;
+    END IF;
+    RETURN NULL;
+END
+$caseload$;
+CREATE OR REPLACE TRIGGER caseload_counted AFTER INSERT OR DELETE ON intake.cases_view
+    FOR EACH ROW EXECUTE FUNCTION intake.caseload_counted();
+CREATE OR REPLACE TRIGGER caseload_recounted
+    AFTER UPDATE OF organisation, status, phase, counsellor, hours_budget ON intake.cases_view
+    FOR EACH ROW WHEN (
+        OLD.organisation IS DISTINCT FROM NEW.organisation
+        OR OLD.status IS DISTINCT FROM NEW.status
+        OR OLD.phase IS DISTINCT FROM NEW.phase
+        OR OLD.counsellor IS DISTINCT FROM NEW.counsellor
+        OR OLD.hours_budget IS DISTINCT FROM NEW.hours_budget
+    ) EXECUTE FUNCTION intake.caseload_counted();
+-- The cases opened and closed in a period, by counsellor (the report's other counts): a
+-- range of each index, as long as the period's cases, not the organisation's history.
+-- (The index the report used to read whole is dropped.)
+DROP INDEX IF EXISTS intake.cases_view_caseload;
+CREATE INDEX IF NOT EXISTS cases_view_opened_load
+    ON intake.cases_view (organisation, opened_at) INCLUDE (counsellor);
+CREATE INDEX IF NOT EXISTS cases_view_closed_load
+    ON intake.cases_view (organisation, closed_at) INCLUDE (counsellor)
+    WHERE closed_at IS NOT NULL;
 """
 
 
@@ -479,6 +538,7 @@ class IntakeProjection(Projection):
     tables = (
         "clients_view",
         "cases_view",
+        "caseload_open",
         "sessions_view",
         "complaints_view",
         "appointments_view",
@@ -707,17 +767,23 @@ async def caseload(pool: asyncpg.Pool, organisation: str, period: Period) -> lis
     handed it over), a session's who recorded it.
 
     Workload is operational, not statistics: every case counts, whether or not its client
-    withdrew the `statistics` consent. Two queries in one snapshot, so they agree: one pass
-    over the organisation's cases (open ones, opened and closed in the period, each a
-    FILTER of the same scan) and one over the sessions of the period."""
+    withdrew the `statistics` consent. Three queries in one snapshot, so they agree: the
+    open cases as counted when they change (`caseload_open`), the cases opened and those
+    closed in the period (a range of an index each), and the sessions of the period. Each
+    is as long as the period's cases or the number of counsellors, however long the
+    organisation's history."""
     async with snapshot(pool) as conn:
-        cases = await conn.fetch(
-            "SELECT counsellor, phase, "
-            "count(*) FILTER (WHERE status IN ('open', 'accepted')) AS open, "
-            "sum(hours_budget) FILTER (WHERE status IN ('open', 'accepted')) AS hours_budget, "
-            "count(*) FILTER (WHERE opened_at >= $2 AND opened_at < $3) AS opened, "
-            "count(*) FILTER (WHERE closed_at >= $2 AND closed_at < $3) AS closed "
-            "FROM intake.cases_view WHERE organisation = $1 GROUP BY 1, 2",
+        open_now = await conn.fetch(
+            "SELECT counsellor, phase, cases, hours_budget FROM intake.caseload_open "
+            "WHERE organisation = $1 AND cases > 0",
+            organisation,
+        )
+        moved = await conn.fetch(
+            "SELECT counsellor, sum(opened) AS opened, sum(closed) AS closed FROM ("
+            "SELECT counsellor, 1 AS opened, 0 AS closed FROM intake.cases_view "
+            "WHERE organisation = $1 AND opened_at >= $2 AND opened_at < $3 "
+            "UNION ALL SELECT counsellor, 0, 1 FROM intake.cases_view "
+            "WHERE organisation = $1 AND closed_at >= $2 AND closed_at < $3) AS m GROUP BY 1",
             organisation,
             period.start,
             period.end,
@@ -749,17 +815,15 @@ async def caseload(pool: asyncpg.Pool, organisation: str, period: Period) -> lis
             },
         )
 
-    for r in cases:
-        opened, closed, open_now = int(r["opened"]), int(r["closed"]), int(r["open"])
-        if not (opened or closed or open_now):
-            continue  # a counsellor whose cases all ended before the period: not listed
+    for r in moved:
         row = of(r["counsellor"])
-        row["cases_opened"] += opened
-        row["cases_closed"] += closed
-        if open_now:
-            row["open_cases"] += open_now
-            row["cases_by_phase"][r["phase"]] = open_now
-            row["hours_budget"] += float(r["hours_budget"])
+        row["cases_opened"] += int(r["opened"])
+        row["cases_closed"] += int(r["closed"])
+    for r in open_now:
+        row = of(r["counsellor"])
+        row["open_cases"] += int(r["cases"])
+        row["cases_by_phase"][r["phase"]] = int(r["cases"])
+        row["hours_budget"] += float(r["hours_budget"])
     for r in sessions:
         row = of(r["counsellor"])
         row["sessions"] = int(r["n"])

@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import psycopg
 
+from shared.settings import Settings
 from tests.scenarios import an_accepted_case, an_open_case, days, post_case
 from tests.support import INVALID, assert_problem, bearer, eventually, new_org
 
@@ -124,3 +126,66 @@ async def test_the_caseload_is_for_team_leads_and_needs_a_proper_period(
     r = await api.get(path, params={"from": "2026-01-01T00:00:00"}, headers=lead)
     assert_problem(r, 422, INVALID, ("from",))
     assert (await api.get(path, params=period)).status_code == 401
+
+
+RECOUNT = (
+    "SELECT organisation, coalesce(counsellor, opened_by) AS counsellor, phase, "
+    "count(*) AS cases, sum(hours_budget::numeric) AS hours_budget FROM intake.cases_view "
+    "WHERE status IN ('open', 'accepted') GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+)
+COUNTED = (
+    "SELECT organisation, counsellor, phase, cases, hours_budget FROM intake.caseload_open "
+    "WHERE cases <> 0 ORDER BY 1, 2, 3"
+)
+
+
+async def test_the_open_cases_counted_as_they_change_equal_a_recount(
+    api: httpx.AsyncClient, token: Any, settings: Settings
+) -> None:
+    """The report's open cases come from counters kept as cases change (a trigger on
+    `cases_view`), not from a scan of every case. After a hand-over, an acceptance, a
+    closure and a declined case, they equal a count of the cases themselves: for this
+    organisation through the report, and for every organisation the session's other tests
+    made, in the database."""
+    org = new_org()
+    anna = bearer(token("counsellor", org=org, sub="c-anna"))
+    lead = bearer(token("team_lead", org=org, sub="lead-1"))
+    handed = await an_open_case(api, anna)
+    _, accepted = await an_accepted_case(api, anna)
+    _, closed = await an_accepted_case(api, anna)
+    declined = await an_open_case(api, anna)
+    await post_case(api, anna, declined, "decision", {"decision": "decline"}, 200)
+    await post_case(
+        api, lead, handed, "reassignment", {"counsellor": "c-bert", "reason": "Leave."}, 200
+    )
+    await post_case(
+        api,
+        anna,
+        closed,
+        "closure",
+        {"reason": "client_withdrew", "summary": "The client moved abroad."},
+        200,
+    )
+    budget = (await api.get(f"{INTAKE}/cases/{accepted}", headers=anna)).json()["hours_budget"]
+
+    async def report() -> list[dict[str, Any]] | None:
+        r = await api.get(
+            f"{INTAKE}/reports/caseload",
+            params={"from": days(-1), "to": days(0)},
+            headers=lead,
+        )
+        assert r.status_code == 200, r.text
+        rows: list[dict[str, Any]] = r.json()["counsellors"]
+        done = [(c["counsellor"], c["open_cases"], c["cases_closed"]) for c in rows]
+        return rows if done == [("c-anna", 1, 2), ("c-bert", 1, 0)] else None
+
+    rows = await eventually(report, "the hand-over, the closure and the decline counted")
+    assert [(c["cases_by_phase"], c["hours_budget"]) for c in rows] == [
+        ({"deepening": 1}, budget),
+        ({"intake": 1}, budget),
+    ]
+    async with await psycopg.AsyncConnection.connect(settings.pg.dsn()) as conn:
+        counted = await (await conn.execute(COUNTED)).fetchall()
+        recounted = await (await conn.execute(RECOUNT)).fetchall()
+    assert counted == recounted
+    assert any(r[0] == org for r in counted)
