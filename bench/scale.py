@@ -23,6 +23,11 @@ the largest size within 1.2 x its value at the smallest; erasure p99 <= 2 s; sta
 <= 10 s; verification and rebuild >= 0.5 x the raw read rate.
 
     .venv/bin/python -m bench.scale [--sizes 10000,1000000] [--seconds 10] [--keep]
+        [--reuse] [--no-rebuild]
+
+`--keep` leaves each size's store (database `waypoint_seed_scale_<size>`, its NATS under
+`.data/seed/`); `--reuse` measures again on such a store instead of seeding (10M takes
+about 7 minutes to seed), as it is now: earlier runs' commands and erasures added.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from bench.seed import (
     ORGANISATION,
     SERVICES,
     Seeded,
+    database_url_for,
     drop_database,
     people,
     seed,
@@ -216,7 +222,12 @@ def rebuilds(settings: Settings, res: Result) -> None:
 def measure(size: int, args: argparse.Namespace) -> Result:
     res = Result(size)
     name = f"waypoint_seed_scale_{size}"
-    seeded = seed(args.database_url, name, size, (Path(args.data_dir) / name).resolve())
+    data_dir = (Path(args.data_dir) / name).resolve()
+    seeded = reused(args.database_url, name, data_dir) if args.reuse else None
+    if seeded is None:
+        seeded = seed(args.database_url, name, size, data_dir)
+    else:
+        res.notes.append(f"a store seeded before, reused ({seeded.events:,} events now)")
     res.seeded = seeded
     system = None
     try:
@@ -227,13 +238,34 @@ def measure(size: int, args: argparse.Namespace) -> Result:
         load(system.url, settings, args.seconds, res)
         erasures(system.url, settings, res)
         audit(system.url, settings, res)
-        rebuilds(settings, res)
+        if args.rebuild:
+            rebuilds(settings, res)
+        else:
+            res.notes.append("rebuild not measured (--no-rebuild)")
     finally:
         if system is not None:
             system.stop()
         if not args.keep:
             drop_database(args.database_url, name)
     return res
+
+
+def reused(server_url: str, name: str, data_dir: Path) -> Seeded | None:
+    """The store a run with `--keep` left (database `name`, NATS under `data_dir`), as it
+    is now (a run's commands and erasures added to it); None when there is none."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+    if found is None or not (data_dir / "nats.conf").exists():
+        return None
+    url = database_url_for(server_url, name)
+    with psycopg.connect(url) as conn:
+        events = sum(
+            conn.execute(f"SELECT count(*) FROM {s}.{s}_events").fetchone()[0]  # type: ignore[index]
+            for s in SERVICES
+        )
+        clients = conn.execute("SELECT count(*) FROM vault.client_keys").fetchone()[0]  # type: ignore[index]
+        cases = conn.execute("SELECT count(*) FROM intake.cases_view").fetchone()[0]  # type: ignore[index]
+    return Seeded(url, data_dir, events, clients, cases, math.nan, {})
 
 
 def verdicts(results: list[Result]) -> list[tuple[str, list[str], str]]:
@@ -243,7 +275,18 @@ def verdicts(results: list[Result]) -> list[tuple[str, list[str], str]]:
     events = [f"{r.seeded.events:,}" if r.seeded else "-" for r in results]
     out.append(("events seeded", events, ""))
     out.append(
-        ("seeding (s)", [f"{r.seeded.seconds:.0f}" if r.seeded else "-" for r in results], "")
+        (
+            "seeding (s)",
+            [
+                "-"
+                if r.seeded is None
+                else "reused"
+                if math.isnan(r.seeded.seconds)
+                else f"{r.seeded.seconds:.0f}"
+                for r in results
+            ],
+            "",
+        )
     )
     out.append(
         (
@@ -343,6 +386,18 @@ def main() -> None:
         ),
     )
     parser.add_argument("--data-dir", default=".data/seed")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Measure on the store an earlier run left (--keep) when there is one, "
+        "instead of seeding again.",
+    )
+    parser.add_argument(
+        "--no-rebuild",
+        dest="rebuild",
+        action="store_false",
+        help="Leave the rebuilds out (13 minutes at 10M).",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     results = [measure(size, args) for size in sizes]
