@@ -9,7 +9,7 @@ from services.followup.api import ROUTERS
 from services.followup.application import FollowUpApplication
 from services.followup.domain import FollowUpError
 from services.followup.export import gather
-from services.followup.jobs import overdue_job, statistics_retention_job
+from services.followup.jobs import OVERDUE_SQL, overdue_job, statistics_retention_job
 from services.followup.projections import SCHEMA_SQL, FollowUpProjection
 from services.followup.publications import PUBLICATIONS
 from shared.service import ServiceSpec, service_from
@@ -23,7 +23,7 @@ SPEC = ServiceSpec(
     routers=ROUTERS,
     publications=PUBLICATIONS,
     projection=FollowUpProjection,
-    schema_sql=SCHEMA_SQL,
+    schema_sql=SCHEMA_SQL + OVERDUE_SQL,
     reactions=[consumers.PLANS],
     read_models=[consumers.CASES, consumers.STATISTICS, consumers.COUNSELLORS],
     erasure=consumers.ERASURE,

@@ -8,6 +8,7 @@ is injected: `today` and `at` are passed in, never read from a clock.
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -917,3 +918,42 @@ def test_a_follow_up_reopened_by_aftercare_closes_again_when_its_new_check_in_is
     followup.complete_checkin(checkin_id=new, actor="c", at=NOW)
     assert followup.status == "closed"
     assert followup.closed is not None and followup.closed["rule"] == "last_checkin"
+
+
+@pytest.mark.parametrize(
+    "prepare",
+    [
+        lambda f: None,
+        lambda f: complete(f, 1),
+        lambda f: f.note_action_completed(action_id=FIRST, actor="planning", at=NOW),
+        lambda f: check(f, SECOND, "realised"),
+        lambda f: detect(f, f.checkins[0].due_on + timedelta(days=8)),
+    ],
+    ids=["as-opened", "first-check-in-done", "action-completed", "realised", "one-raised"],
+)
+@pytest.mark.parametrize("grace", [0, 7])
+def test_overdue_from_is_the_first_day_the_job_would_raise_something(
+    prepare: Any, grace: int
+) -> None:
+    """The overdue job looks at a follow-up again only from `overdue_from` on (or when it
+    changes): before that day a run raises nothing, on it a run raises something."""
+    followup = a_followup()
+    prepare(followup)
+    followup.collect_events()
+    first = followup.overdue_from(checkin_grace_days=grace)
+    assert first is not None
+    for day in (first - timedelta(days=30), first - timedelta(days=1), first):
+        trial = copy.deepcopy(followup)
+        raised = detect(trial, day, grace=grace)
+        assert bool(raised) == (day == first), (day, first, raised)
+
+
+def test_nothing_left_to_raise_and_a_closed_follow_up_have_no_overdue_day() -> None:
+    followup = a_followup()
+    assert followup.overdue_from(checkin_grace_days=7) is not None
+    assert len(detect(followup, date(2030, 1, 1))) == 5
+    assert followup.overdue_from(checkin_grace_days=7) is None
+
+    closed = a_followup()
+    closed.close(reason="client_withdrew", actor="counsellor-1", at=NOW)
+    assert closed.overdue_from(checkin_grace_days=7) is None

@@ -4,7 +4,8 @@ they raise (by rule and by time, each once)."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 
 from services.followup.domain.rules import (
     CHANNELS,
@@ -159,30 +160,55 @@ class Checks(FollowUpState):
         neither completed, cancelled nor checked as realised. A closed follow-up raises
         nothing.
         """
+        raised: list[str] = []
+        for key, kind, due_from, ids in self._overdue(checkin_grace_days, action_grace_days):
+            if due_from <= today and self._bottleneck(
+                key,
+                kind,
+                at,
+                actor=actor,
+                checkin_id=ids.get("checkin_id"),
+                action_id=ids.get("action_id"),
+            ):
+                raised.append(key)
+        return raised
+
+    def overdue_from(self, *, checkin_grace_days: int, action_grace_days: int = 0) -> date | None:
+        """The first day on which `detect_overdue` (with these grace days) would raise a
+        bottleneck not raised yet; None when there is none to raise, whatever the day,
+        until the follow-up changes. The overdue job looks again only then."""
+        days = [
+            due_from
+            for key, _, due_from, _ in self._overdue(checkin_grace_days, action_grace_days)
+            if key not in self.bottlenecks
+        ]
+        return min(days, default=None)
+
+    def _overdue(
+        self, checkin_grace_days: int, action_grace_days: int
+    ) -> Iterator[tuple[str, str, date, dict[str, uuid.UUID]]]:
+        """What time can make overdue: (key, kind, the first day it is, its ids), check-ins
+        first, raised or not."""
         if checkin_grace_days < 0:
             raise FollowUpError("invalid", "The grace days are not negative.", "checkin_grace_days")
         if action_grace_days < 0:
             raise FollowUpError("invalid", "The grace days are not negative.", "action_grace_days")
         if self.status == "closed":
-            return []
-        raised: list[str] = []
+            return
         for checkin in self.checkins:
-            if not checkin.done and (today - checkin.due_on).days > checkin_grace_days:
-                key = f"checkin-overdue:{checkin.checkin_id}"
-                if self._bottleneck(
-                    key, "checkin_overdue", at, actor=actor, checkin_id=checkin.checkin_id
-                ):
-                    raised.append(key)
+            if not checkin.done:
+                yield (
+                    f"checkin-overdue:{checkin.checkin_id}",
+                    "checkin_overdue",
+                    checkin.due_on + timedelta(days=checkin_grace_days + 1),
+                    {"checkin_id": checkin.checkin_id},
+                )
         for action in self.actions.values():
             check = action["check"]
-            if (
-                action["status"] == "open"
-                and not (check and check["status"] == "realised")
-                and (today - action["due_date"]).days > action_grace_days
-            ):
-                key = f"action-overdue:{action['action_id']}"
-                if self._bottleneck(
-                    key, "action_overdue", at, actor=actor, action_id=action["action_id"]
-                ):
-                    raised.append(key)
-        return raised
+            if action["status"] == "open" and not (check and check["status"] == "realised"):
+                yield (
+                    f"action-overdue:{action['action_id']}",
+                    "action_overdue",
+                    action["due_date"] + timedelta(days=action_grace_days + 1),
+                    {"action_id": action["action_id"]},
+                )
