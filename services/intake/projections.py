@@ -73,8 +73,19 @@ DROP INDEX IF EXISTS intake.cases_view_closed;
 -- The counsellor who carries the case now: who opened it, until a team lead hands it
 -- over (CaseReassigned). Added later: rows projected before it take their opener. The
 -- lists and the caseload report go by it.
-ALTER TABLE intake.cases_view ADD COLUMN IF NOT EXISTS counsellor text;
-UPDATE intake.cases_view SET counsellor = opened_by WHERE counsellor IS NULL;
+-- (Their opener set once, when the column is added: not by a scan of every case at every
+-- start.)
+DO $counsellor$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_attribute WHERE attrelid = 'intake.cases_view'::regclass
+        AND attname = 'counsellor' AND NOT attisdropped
+    ) THEN
+        ALTER TABLE intake.cases_view ADD COLUMN counsellor text;
+        UPDATE intake.cases_view SET counsellor = opened_by;
+    END IF;
+END
+$counsellor$;
 DROP INDEX IF EXISTS intake.cases_view_counsellor;
 DROP INDEX IF EXISTS intake.cases_view_load;
 CREATE INDEX IF NOT EXISTS cases_view_carried
@@ -167,7 +178,6 @@ CREATE TABLE IF NOT EXISTS intake.groups_view (
     held_at timestamptz,
     version int NOT NULL
 );
-CREATE INDEX IF NOT EXISTS groups_view_org ON intake.groups_view (organisation, starts_at);
 CREATE INDEX IF NOT EXISTS groups_view_cases ON intake.groups_view USING gin (case_ids);
 -- The lists' orders (shared/paging.py: keyset pages and capped counts read an index in
 -- order, whatever the history's length): the case list filtered by status, phase or both

@@ -33,11 +33,8 @@ CREATE TABLE IF NOT EXISTS planning.plans_view (
 -- Erasing a client deletes its rows by client id: found by index, not by a scan of every
 -- client's rows (which grows with the years kept).
 CREATE INDEX IF NOT EXISTS plans_view_client ON planning.plans_view (client_id);
-CREATE INDEX IF NOT EXISTS plans_view_org ON planning.plans_view (organisation, created_at);
 -- The case's counsellor (from CaseAccepted); added later, so NULL on older rows.
 ALTER TABLE planning.plans_view ADD COLUMN IF NOT EXISTS counsellor text;
-CREATE INDEX IF NOT EXISTS plans_view_counsellor
-    ON planning.plans_view (organisation, counsellor, created_at);
 -- The case's counsellor after a team lead handed it over (intake's CaseReassigned, kept by
 -- the `planning-counsellors` read model): a plan created later is theirs in the list.
 CREATE TABLE IF NOT EXISTS planning.case_counsellors (

@@ -66,10 +66,6 @@ CREATE TABLE IF NOT EXISTS referral.referrals_view (
 -- Erasing a client deletes its rows by client id: found by index, not by a scan of every
 -- client's rows (which grows with the years kept).
 CREATE INDEX IF NOT EXISTS referrals_view_client ON referral.referrals_view (client_id);
-CREATE INDEX IF NOT EXISTS referrals_view_org ON referral.referrals_view
-    (organisation, updated_at DESC);
-CREATE INDEX IF NOT EXISTS referrals_view_partner ON referral.referrals_view
-    (partner_id, updated_at DESC);
 CREATE INDEX IF NOT EXISTS referrals_view_case ON referral.referrals_view (case_id);
 -- The team lead's network report: the organisation's referrals sent in a period.
 CREATE INDEX IF NOT EXISTS referrals_view_sent ON referral.referrals_view (organisation, sent_at)
@@ -78,8 +74,6 @@ CREATE INDEX IF NOT EXISTS referrals_view_awaiting ON referral.referrals_view (s
     WHERE status IN ('sent', 'acknowledged') AND NOT overdue;
 -- The case's counsellor (from referral.cases); added later, so NULL on older rows.
 ALTER TABLE referral.referrals_view ADD COLUMN IF NOT EXISTS counsellor text;
-CREATE INDEX IF NOT EXISTS referrals_view_counsellor ON referral.referrals_view
-    (organisation, counsellor, updated_at DESC);
 -- Retention of the packet: when it was removed, by which rule (added later).
 ALTER TABLE referral.referrals_view
     ADD COLUMN IF NOT EXISTS packet_removed_at timestamptz,
