@@ -137,6 +137,17 @@ class Writes:
         """Send the deferred statements (in the caller's transaction)."""
         if not self._pending:
             return
+        set_based = self.set_based
+        for statements in self.rounds():
+            for sql, many in statements.items():
+                if len(many) == 1:
+                    await self.conn.execute(sql, *many[0])
+                elif set_based is None or not await set_based.run(self.conn, sql, many):
+                    await self.conn.executemany(sql, many)
+
+    def rounds(self) -> list[dict[str, list[tuple[Any, ...]]]]:
+        """The deferred statements, taken: round n holds the n-th statement of every
+        aggregate, by statement (its argument rows in order)."""
         rounds: list[dict[str, list[tuple[Any, ...]]]] = []
         depth: dict[Any, int] = {}
         for key, sql, args in self._pending:
@@ -146,13 +157,7 @@ class Writes:
                 rounds.append({})
             rounds[n].setdefault(sql, []).append(args)
         self._pending.clear()
-        set_based = self.set_based
-        for statements in rounds:
-            for sql, many in statements.items():
-                if len(many) == 1:
-                    await self.conn.execute(sql, *many[0])
-                elif set_based is None or not await set_based.run(self.conn, sql, many):
-                    await self.conn.executemany(sql, many)
+        return rounds
 
 
 class SetBased:
