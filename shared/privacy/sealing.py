@@ -11,14 +11,15 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from eventsourcing.persistence import Mapper, StoredEvent, Transcoder, find_id_convertor
+from eventsourcing.utils import resolve_topic
 
 from shared.contracts import Sealed, as_published
 from shared.privacy.keyvault import ERASED, KeyVault
@@ -134,6 +135,42 @@ class SealingMapper(Mapper[uuid.UUID]):
                 if value is not None and is_sealed(value):
                     state[field] = self.open_field(value, eid, field)
         return domain_event
+
+    def domain_event_of(
+        self,
+        stored_event: StoredEvent,
+        state: Mapping[str, Any],
+        keys: Mapping[str, bytes | None],
+    ) -> DomainEventProtocol[uuid.UUID]:
+        """`to_domain_event` of a stored event whose state is decoded already
+        (`decode_state`, left as it is), its personal fields opened with `keys` (the
+        clients' keys by their `kid`, fetched for a whole batch: `KeyVault.keys_for`)."""
+        cls = resolve_topic(stored_event.topic)
+        event_state = dict(state)
+        spec = self.personal.get(cls)
+        if spec is not None:
+            eid = event_id(stored_event.originator_id, stored_event.originator_version)
+            for field in spec.fields:
+                value = event_state.get(field)
+                if value is not None and is_sealed(value):
+                    plaintext = open_with_key(keys.get(value["kid"]), value, eid, field)
+                    event_state[field] = (
+                        ERASED
+                        if plaintext is None
+                        else cast(dict[str, Any], self.transcoder.decode(plaintext))["v"]
+                    )
+        # As the library's Mapper: the id as the class takes it, the version, upcasting.
+        convert = find_id_convertor(cls, cast(Hashable, type(stored_event.originator_id)))
+        event_state["originator_id"] = convert(stored_event.originator_id)
+        event_state["originator_version"] = stored_event.originator_version
+        class_version = getattr(cls, "class_version", 1)
+        from_version = event_state.pop("class_version", 1)
+        while from_version < class_version:
+            getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(event_state)
+            from_version += 1
+        domain_event = object.__new__(cls)
+        object.__setattr__(domain_event, "__dict__", event_state)
+        return cast(DomainEventProtocol[uuid.UUID], domain_event)
 
     def open_field(self, sealed: Mapping[str, Any], event: uuid.UUID, field: str) -> Any:
         plaintext = open_sealed(self.vault, sealed, event, field)
