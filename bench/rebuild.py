@@ -12,7 +12,7 @@ same store:
   cursor, binary);
 - the floors: the rebuild's own stages run alone, one after another in one thread, on
   the whole store: (b) reading the batches as the rebuild does (the recorder's
-  `select_notifications`) and decoding them as `Projection._stored` does (JSON, the
+  `read_notifications`) and decoding them as `Projection._stored` does (JSON, the
   clients' keys from the vault, the opened events); (c) that and the handlers, their
   statements made, grouped into rounds and turned into columns, but not sent; each
   printed as a rate and as a ratio to the raw read (the raw read's cost plus the stage's);
@@ -194,7 +194,7 @@ class Floors:
     """Seconds each stage of the rebuild took alone, on the whole store."""
 
     events: int
-    read: float  # the recorder's batches (`select_notifications`)
+    read: float  # the recorder's batches (`read_notifications`, as the rebuild reads)
     decode: float  # `Projection._stored`: JSON, the vault's keys, the opened events
     handlers: float  # the handlers' statements made, grouped, in columns; not sent
 
@@ -212,7 +212,7 @@ async def floors(projection: Projection, batch_size: int) -> Floors:
     position = 0
     while position < head:
         t0 = time.perf_counter()
-        batch = app.recorder.select_notifications(start=position + 1, limit=batch_size, stop=head)
+        batch = app.process_recorder.read_notifications(position + 1, batch_size, head)
         if not batch:
             break
         t1 = time.perf_counter()
