@@ -9,16 +9,26 @@ The relay publishes the stored (sealed) form, so no plaintext reaches NATS.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import uuid
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Mapper, StoredEvent, Transcoder, find_id_convertor
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    JSONTranscoder,
+    Mapper,
+    StoredEvent,
+    Transcoder,
+    UUIDAsHex,
+    find_id_convertor,
+)
 from eventsourcing.utils import resolve_topic
 
 from shared.contracts import Sealed, as_published
@@ -204,9 +214,48 @@ class SealingMapper(Mapper[uuid.UUID]):
         return opened
 
     def decode_state(self, stored_event: StoredEvent) -> dict[str, Any]:
-        """The stored state as data, personal fields left sealed (for the relay and audit)."""
-        return cast(dict[str, Any], self.transcoder.decode(stored_event.state))
+        """The stored state as data, personal fields left sealed (for the relay, audit and
+        the projections): what `transcoder.decode` gives, a quarter sooner (its commonest
+        types, times and uuids, made without the library's Transcoding calls)."""
+        decoder = self._state_decoder
+        if decoder is None:
+            decoder = self._state_decoder = _state_decoder(self.transcoder)
+        return cast(dict[str, Any], decoder(stored_event.state))
+
+    _state_decoder: Callable[[bytes], Any] | None = None
 
 
 def _as_uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def _state_decoder(transcoder: Transcoder) -> Callable[[bytes], Any]:
+    """`transcoder.decode`, or for the library's JSONTranscoder the same JSON decoded with
+    a hook that makes its own transcodings of datetimes and uuids directly (the others,
+    and a name not registered, through the transcoder's hook as before)."""
+    if not isinstance(transcoder, JSONTranscoder):
+        return transcoder.decode
+    direct: dict[str, Callable[[str], Any]] = {}
+    for name, transcoding in transcoder.names.items():
+        if type(transcoding) is DatetimeAsISO:
+            direct[name] = datetime.fromisoformat
+        elif type(transcoding) is UUIDAsHex:
+            direct[name] = _uuid_of_hex
+    library_hook = transcoder._decode_obj
+
+    def hook(d: dict[str, Any]) -> Any:
+        if len(d) == 2 and "_type_" in d and "_data_" in d:
+            make = direct.get(d["_type_"])
+            return make(d["_data_"]) if make is not None else library_hook(d)
+        return d
+
+    decoder = json.JSONDecoder(object_hook=hook)
+
+    def decode(data: bytes) -> Any:
+        return decoder.decode(data.decode("utf8"))
+
+    return decode
+
+
+def _uuid_of_hex(data: str) -> uuid.UUID:
+    return uuid.UUID(hex=data)
