@@ -10,12 +10,29 @@ same store:
 
 - the raw read rate: every row of the events table, a plain sequential read (server-side
   cursor, binary);
+- the floors: the rebuild's own stages run alone, one after another in one thread, on
+  the whole store, batch by batch: reading the batches as the rebuild does (the
+  recorder's `read_notifications`: Notification objects), decoding them as
+  `Projection._stored` does (JSON, the clients' keys from the vault, the opened events),
+  and the handlers, their statements made, grouped into rounds and turned into columns,
+  but not sent; printed as (b) the raw read plus the decoding and (c) that plus the
+  handlers, each as a rate and as a ratio to the raw read, and per event;
 - the rebuild of each service's projection that has events (here intake's): from an
   empty shadow schema to the swap, events/s, with the erased clients kept out (checked);
+  and the CPU it took: this process's (every thread) and that of the database's backends
+  (psutil), against its wall time: how busy the machine's cores were;
 
 and prints the ratio, against the target rebuild >= 0.5 x the raw read rate.
 
     .venv/bin/python -m bench.rebuild [--events 1000000] [--batch-size 5000]
+                                      [--profile NAME] [--py-spy PATH]
+
+`--profile NAME` samples the rebuild with py-spy (`pip install py-spy`, or `--py-spy PATH`;
+the thread holding the GIL: Python on the CPU, not its waits; 100 samples/s, attached to
+this process for the rebuild only) and writes `.data/profiles/NAME.svg` (a flame graph,
+a root per thread) and its collapsed stacks (`NAME.txt`), and prints the top five
+functions by self time. Sampling slows the rebuild a little (the process is paused for
+each sample).
 """
 
 from __future__ import annotations
@@ -25,20 +42,29 @@ import asyncio
 import json
 import os
 import re
+import shutil
+import signal
+import subprocess
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
+import psutil
 import psycopg
 
 from bench.audit_verify import one_journey
 from services.intake.application import IntakeApplication
 from services.intake.main import SPEC
 from services.intake.projections import IntakeProjection
-from shared.messaging.reproject import rebuild_projection
+from shared.messaging.projection import Projection, SetBased, Writes, shadow_rewrite
+from shared.messaging.reproject import rebuild_projection, shadow_schema
 from shared.privacy.sealing import SEALED_TAG, event_id, open_with_key, seal_value
 from shared.runtime import key_vault
 from shared.settings import PgParams, Settings, get_settings
@@ -48,6 +74,7 @@ UUID_TEXT = re.compile(
     rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?<![0-9a-zA-Z+/])[0-9a-f]{32}(?![0-9a-zA-Z+/])"
 )
 ERASED_EVERY = 100  # one client in a hundred is erased
+PROFILES = Path(__file__).resolve().parent.parent / ".data" / "profiles"
 
 
 @contextmanager
@@ -163,7 +190,149 @@ def raw_read(settings: Settings, table: str) -> tuple[int, float]:
     return n, time.perf_counter() - started
 
 
-async def main(total: int, batch_size: int, profile: str | None) -> None:
+@dataclass
+class Floors:
+    """Seconds each stage of the rebuild took alone, on the whole store."""
+
+    events: int
+    read: float  # the recorder's batches (`read_notifications`, as the rebuild reads)
+    decode: float  # `Projection._stored`: JSON, the vault's keys, the opened events
+    handlers: float  # the handlers' statements made, grouped, in columns; not sent
+
+
+async def floors(projection: Projection, batch_size: int) -> Floors:
+    """The rebuild's stages run alone, one after another in this thread, batch by batch
+    as the rebuild reads them (the vault's cache emptied first, as a rebuild's process
+    starts with it empty)."""
+    app = projection.app
+    app.sealing.vault._cache.clear()
+    head = app.recorder.max_notification_id() or 0
+    schema = projection.schema
+    rewrite = shadow_rewrite(schema, shadow_schema(schema), projection.tables)
+    out = Floors(0, 0.0, 0.0, 0.0)
+    position = 0
+    while position < head:
+        t0 = time.perf_counter()
+        batch = app.process_recorder.read_notifications(position + 1, batch_size, head)
+        if not batch:
+            break
+        t1 = time.perf_counter()
+        decoded = projection._stored(batch)
+        t2 = time.perf_counter()
+        writes = Writes(None, rewrite)  # never sent
+        for handler, event in decoded:
+            if handler is not None:
+                key = event.notification.originator_id
+                writes.key = key.int if isinstance(key, uuid.UUID) else key
+                await handler(writes, event)
+        for statements in writes.rounds():
+            for many in statements.values():
+                if len(many) >= SetBased.min_rows:
+                    [list(column) for column in zip(*many, strict=True)]
+        t3 = time.perf_counter()
+        out.read += t1 - t0
+        out.decode += t2 - t1
+        out.handlers += t3 - t2
+        out.events += len(batch)
+        position = batch[-1].id
+    return out
+
+
+class BackendCPU:
+    """The CPU time (user + system) of the database's backends while it runs, polled."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.dsn = settings.pg.dsn()
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.started = time.time()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> BackendCPU:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join()
+
+    def _poll(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while True:
+                pids = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid()"
+                    ).fetchall()
+                ]
+                for pid in pids:
+                    try:
+                        process = psutil.Process(pid)
+                        cpu = process.cpu_times()
+                        spent = cpu.user + cpu.system
+                        if pid not in self.first:
+                            # A backend started meanwhile counts from nothing.
+                            new = process.create_time() >= self.started
+                            self.first[pid] = 0.0 if new else spent
+                        self.last[pid] = spent
+                    except psutil.Error:
+                        continue
+                if self.done.wait(0.25):
+                    return
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.last[pid] - self.first[pid] for pid in self.last)
+
+
+def start_profiler(py_spy: str, name: str) -> tuple[subprocess.Popen[bytes], Path]:
+    """py-spy attached to this process (the thread holding the GIL), until `stop_profiler`."""
+    PROFILES.mkdir(parents=True, exist_ok=True)
+    raw = PROFILES / f"{name}.txt"
+    command = f"record --pid {os.getpid()} --rate 100 --gil --threads --nolineno --format raw -o"
+    spy = subprocess.Popen(
+        [py_spy, *command.split(), str(raw)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(1.0)  # attached
+    return spy, raw
+
+
+def stop_profiler(spy: subprocess.Popen[bytes], raw: Path, name: str) -> None:
+    """The flame graph and the top five functions by self time."""
+    from bench.command_path import flamegraph_svg, read_collapsed, short
+
+    spy.send_signal(signal.SIGINT)
+    spy.wait(timeout=60)
+    stacks = read_collapsed(raw)
+    total = sum(count for _, count in stacks) or 1
+    svg = PROFILES / f"{name}.svg"
+    svg.write_text(flamegraph_svg(stacks, f"{name}: waypoint rebuild, py-spy, on-CPU"))
+    by_self: Counter[str] = Counter()
+    by_thread: Counter[str] = Counter()
+    for frames, count in stacks:
+        thread = frames[0] if frames and frames[0].startswith("thread ") else "?"
+        decoding = any("_read (" in f for f in frames)
+        by_thread["decode thread (_Run._read)" if decoding else f"event loop {thread}"] += count
+        by_self[short(frames[-1]) if frames else "?"] += count
+    print(f"profile of the rebuild: {svg} ({total:,} samples at 100/s)")
+    for label, count in by_thread.most_common(4):
+        print(f"  {count / total:6.1%}  {label}")
+    print("  top five functions by self time:")
+    for label, count in by_self.most_common(5):
+        print(f"  {count / total:6.1%}  {label}")
+
+
+def _ratio(raw_rate: float, n: int, *extra: float) -> tuple[float, float]:
+    """(rate, ratio to the raw read) of the raw read plus `extra` seconds over n events."""
+    rate = 1 / (1 / raw_rate + sum(extra) / n)
+    return rate, rate / raw_rate
+
+
+async def main(total: int, batch_size: int, profile: str | None, py_spy: str) -> None:
     with throwaway_database(get_settings()) as settings:
         vault = key_vault(settings)
         app = IntakeApplication(settings, vault)
@@ -178,6 +347,8 @@ async def main(total: int, batch_size: int, profile: str | None) -> None:
             raw_n, raw_s = await asyncio.to_thread(raw_read, settings, '"intake"."intake_events"')
             kwargs = settings.pg.asyncpg_kwargs()
             projection = IntakeProjection(app, kwargs)
+            floor = await floors(projection, batch_size)
+            app.sealing.vault._cache.clear()  # a cold start
             last = [0.0]
 
             def progress(done: int, position: int, head: int) -> None:
@@ -186,24 +357,19 @@ async def main(total: int, batch_size: int, profile: str | None) -> None:
                     last[0] = now
                     print(f"  rebuild: {done:,} / {head:,} events", flush=True)
 
-            profiler = None
-            if profile:
-                from pyinstrument import Profiler  # not a dependency: pip install it to profile
-
-                profiler = Profiler(async_mode="enabled")
-                profiler.start()
-            rebuilt = await rebuild_projection(
-                projection,
-                kwargs,
-                erasure=SPEC.erasure.statements,
-                batch_size=batch_size,
-                progress=progress,
-            )
-            if profiler is not None:
-                profiler.stop()
-                with open(profile, "w") as out:
-                    out.write(profiler.output_text(unicode=True, show_all=False))
-                print(f"profile of the rebuild: {profile}")
+            spy = start_profiler(py_spy, profile) if profile else None
+            cpu_started = time.process_time()
+            with BackendCPU(settings) as backends:
+                rebuilt = await rebuild_projection(
+                    projection,
+                    kwargs,
+                    erasure=SPEC.erasure.statements,
+                    batch_size=batch_size,
+                    progress=progress,
+                )
+            python_cpu = time.process_time() - cpu_started
+            if spy is not None and profile:
+                stop_profiler(*spy, profile)
             conn = await asyncpg.connect(**kwargs)
             try:
                 shown = await conn.fetchval(
@@ -235,6 +401,29 @@ async def main(total: int, batch_size: int, profile: str | None) -> None:
         f"  of which: reading and decoding {rebuilt.read_seconds:.2f} s (in a thread, beside), "
         f"handlers and their statements {rebuilt.apply_seconds:.2f} s"
     )
+    print(
+        f"  CPU: this process {python_cpu:.1f} s ({python_cpu / rebuilt.seconds:.0%} of a core), "
+        f"the database's backends {backends.seconds:.1f} s "
+        f"({backends.seconds / rebuilt.seconds:.0%} of a core), of {os.cpu_count()} cores"
+    )
+    n = floor.events
+    print(f"\nfloors ({n:,} events, each stage alone, one thread; ratio to the raw read):")
+    stages: list[tuple[str, tuple[float, ...]]] = [
+        ("(a) raw read", ()),
+        ("(b) raw read + decode", (floor.decode,)),
+        ("(c) (b) + handlers making their statements", (floor.decode, floor.handlers)),
+    ]
+    for label, extra in stages:
+        floor_rate, floor_ratio = _ratio(raw_rate, n, *extra)
+        print(f"  {label:<48} {floor_rate:>10,.0f} events/s = {floor_ratio:.3f} x")
+    print(f"  {'(d) the full rebuild':<48} {rate:>10,.0f} events/s = {rate / raw_rate:.3f} x")
+    print(
+        f"  per event: raw read {1e6 / raw_rate:.1f} us (the rebuild's read, as objects, "
+        f"{floor.read / n * 1e6:.1f} us), decode {floor.decode / n * 1e6:.1f} us, handlers "
+        f"{floor.handlers / n * 1e6:.1f} us; the full rebuild {1e6 / rate:.1f} us of wall time, "
+        f"{python_cpu / n * 1e6:.1f} us of this process's CPU and "
+        f"{backends.seconds / n * 1e6:.1f} us of the database's"
+    )
     print("rebuild planning, followup, referral projections: no events in this store")
     ratio = rate / raw_rate
     print(f"target rebuild >= 0.5 x raw read: {ratio:.3f} x  {'PASS' if ratio >= 0.5 else 'MISS'}")
@@ -245,6 +434,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=5000)
-    parser.add_argument("--profile", help="Write a pyinstrument profile of the rebuild here.")
+    parser.add_argument(
+        "--profile", help="py-spy the rebuild: .data/profiles/NAME.svg and NAME.txt"
+    )
+    parser.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy")
     args = parser.parse_args()
-    asyncio.run(main(args.events, args.batch_size, args.profile))
+    asyncio.run(main(args.events, args.batch_size, args.profile, args.py_spy))

@@ -18,6 +18,7 @@ from eventsourcing.persistence import (
     InterfaceError,
     JSONTranscoder,
     Mapper,
+    Notification,
     OperationalError,
     PersistenceError,
     Recording,
@@ -27,6 +28,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
 from eventsourcing.utils import retry
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 from psycopg.types.json import Jsonb
 
@@ -243,6 +245,27 @@ class BatchTrackingRecorder(PostgresProcessRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, (application_name, positions))
             return {int(row["notification_id"]) for row in curs.fetchall()}
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def read_notifications(self, start: int, limit: int, stop: int) -> list[Notification]:
+        """`select_notifications(start, limit, stop)` read for a bulk pass (the rebuild):
+        binary rows as tuples, not dicts (the library's costs about twice the time)."""
+        statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {schema}.{table} WHERE notification_id >= %s AND notification_id <= %s "
+            "ORDER BY notification_id LIMIT %s"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row, binary=True) as curs,
+        ):
+            curs.execute(statement, (start, stop, limit), prepare=True)
+            return [
+                Notification(
+                    id=nid, originator_id=oid, originator_version=version, topic=topic, state=state
+                )
+                for nid, oid, version, topic, state in curs.fetchall()
+            ]
 
 
 def _trackings(kwargs: Mapping[str, Any]) -> list[Tracking]:

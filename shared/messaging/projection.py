@@ -137,6 +137,17 @@ class Writes:
         """Send the deferred statements (in the caller's transaction)."""
         if not self._pending:
             return
+        set_based = self.set_based
+        for statements in self.rounds():
+            for sql, many in statements.items():
+                if len(many) == 1:
+                    await self.conn.execute(sql, *many[0])
+                elif set_based is None or not await set_based.run(self.conn, sql, many):
+                    await self.conn.executemany(sql, many)
+
+    def rounds(self) -> list[dict[str, list[tuple[Any, ...]]]]:
+        """The deferred statements, taken: round n holds the n-th statement of every
+        aggregate, by statement (its argument rows in order)."""
         rounds: list[dict[str, list[tuple[Any, ...]]]] = []
         depth: dict[Any, int] = {}
         for key, sql, args in self._pending:
@@ -146,13 +157,7 @@ class Writes:
                 rounds.append({})
             rounds[n].setdefault(sql, []).append(args)
         self._pending.clear()
-        set_based = self.set_based
-        for statements in rounds:
-            for sql, many in statements.items():
-                if len(many) == 1:
-                    await self.conn.execute(sql, *many[0])
-                elif set_based is None or not await set_based.run(self.conn, sql, many):
-                    await self.conn.executemany(sql, many)
+        return rounds
 
 
 class SetBased:
@@ -317,24 +322,33 @@ class Projection(LogFollower):
         return None
 
     def _stored(self, batch: Sequence[Notification]) -> list[tuple[Handler | None, Stored]]:
-        """The batch decoded (synchronous: may read the key vault, once for the batch)."""
+        """The batch decoded (synchronous: may read the key vault, once for the batch).
+        Each state is decoded once: an opened event is made from it (its fields opened
+        with the batch's keys), as the mapper would make it from the stored bytes."""
         decoded: list[tuple[Handler | None, Notification, dict[str, Any], bool]] = []
-        kids: set[UUID] = set()
+        kids: set[str] = set()
+        handler_for = self.handler_for
+        opened = self.opened
+        decode = self.app.sealing.decode_state
         for n in batch:
             event_class = _resolve(n.topic)
-            handler = self.handler_for(event_class)
+            handler = handler_for(event_class)
             if handler is None:
                 decoded.append((None, n, {}, False))
                 continue
-            state = self.app.sealing.decode_state(n)
-            opens = bool(self.opened) and issubclass(event_class, self.opened)
+            state = decode(n)
+            opens = bool(opened) and issubclass(event_class, opened)
             if opens:
                 kids.update(_kids(state))
             decoded.append((handler, n, state, opens))
-        if kids:
-            self.app.sealing.vault.keys_for(kids)  # cached: the events below open from it
+        if not kids:
+            return [(handler, Stored(n, state)) for handler, n, state, _ in decoded]
+        sealing = self.app.sealing
+        ids = {kid: UUID(kid) for kid in kids}
+        by_id = sealing.vault.keys_for(ids.values())
+        keys = {kid: by_id.get(client) for kid, client in ids.items()}
         return [
-            (handler, Stored(n, state, self.app.mapper.to_domain_event(n) if opens else None))
+            (handler, Stored(n, state, sealing.domain_event_of(n, state, keys) if opens else None))
             for handler, n, state, opens in decoded
         ]
 
@@ -380,6 +394,7 @@ def _resolve(topic: str) -> type:
         return klass
 
 
-def _kids(state: Mapping[str, Any]) -> list[UUID]:
-    """The keys (client ids) that the sealed fields of a stored state were sealed with."""
-    return [UUID(v["kid"]) for v in state.values() if is_sealed(v) and "kid" in v]
+def _kids(state: Mapping[str, Any]) -> list[str]:
+    """The keys (client ids, as stored) that the sealed fields of a stored state were
+    sealed with."""
+    return [v["kid"] for v in state.values() if is_sealed(v) and "kid" in v]

@@ -42,6 +42,7 @@ from typing import Any
 import asyncpg
 from eventsourcing.persistence import Notification
 
+from shared.eventstore import BatchTrackingRecorder
 from shared.messaging.follower import follower_lock_key
 from shared.messaging.projection import Handler, Projection, SetBased, Stored, shadow_rewrite
 
@@ -223,8 +224,11 @@ class _Run:
     def _read(self, start: int, stop: int) -> tuple[Decoded, int, int]:
         """A batch from `start` (not beyond `stop`), decoded: (decoded, last id, count)."""
         started = time.perf_counter()
-        batch: Sequence[Notification] = self.projection.app.recorder.select_notifications(
-            start=start, limit=self.batch_size, stop=stop
+        recorder = self.projection.app.recorder
+        batch: Sequence[Notification] = (
+            recorder.read_notifications(start, self.batch_size, stop)
+            if isinstance(recorder, BatchTrackingRecorder)
+            else recorder.select_notifications(start=start, limit=self.batch_size, stop=stop)
         )
         if not batch:
             return [], start - 1, 0
