@@ -58,6 +58,7 @@ LOOKED_SQL = (
     "ON CONFLICT (followup_id) DO UPDATE SET version = excluded.version, "
     "grace_days = excluded.grace_days, overdue_from = excluded.overdue_from"
 )
+LOOKED_PART = 500
 # Those no longer open (closed, erased) are forgotten.
 FORGET_SQL = (
     "DELETE FROM followup.overdue_looked o WHERE NOT EXISTS (SELECT 1 FROM "
@@ -95,19 +96,20 @@ class OverdueJob:
                 return None
             ids = [r["followup_id"] for r in await conn.fetch(DUE_SQL, self.grace_days, today)]
             raised: list[str] = []
-            looked: list[tuple[uuid.UUID, int, date | None]] = []
-            for followup_id in ids:
-                keys, version, overdue_from = await run_in_threadpool(self._detect, followup_id)
-                raised += keys
-                looked.append((followup_id, version, overdue_from))
-            for at in range(0, len(looked), 5_000):
-                part = looked[at : at + 5_000]
+            # What was looked at is kept a part at a time: a long first pass (every open
+            # follow-up, after an upgrade) that is stopped halfway does not start over.
+            for at in range(0, len(ids), LOOKED_PART):
+                looked: list[tuple[uuid.UUID, int, date | None]] = []
+                for followup_id in ids[at : at + LOOKED_PART]:
+                    keys, version, overdue_from = await run_in_threadpool(self._detect, followup_id)
+                    raised += keys
+                    looked.append((followup_id, version, overdue_from))
                 await conn.execute(
                     LOOKED_SQL,
-                    [x[0] for x in part],
-                    [x[1] for x in part],
-                    [self.grace_days] * len(part),
-                    [x[2] for x in part],
+                    [x[0] for x in looked],
+                    [x[1] for x in looked],
+                    [self.grace_days] * len(looked),
+                    [x[2] for x in looked],
                 )
             await conn.execute(FORGET_SQL)
         if raised:
