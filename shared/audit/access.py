@@ -18,6 +18,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from shared.auth import Principal
+from shared.ids import time_ordered_uuid
 
 
 class DataAccess(Aggregate):
@@ -86,7 +87,7 @@ class DataAccess(Aggregate):
         partner is the reader's own or the one the data is read for (`partner_id`)."""
         return cls._create(
             cls.Recorded,
-            id=access_id or uuid.uuid4(),
+            id=access_id or time_ordered_uuid(),
             timestamp=at,
             client_id=client_id,
             case_id=case_id,
