@@ -90,7 +90,7 @@ ORGANISATION = "org-seed"
 # Tables not cloned (see the docstring); the audit chain is built, not cloned.
 NOT_CLONED = re.compile(
     r"^(audit_chain|audit_checkpoints|audit_meta|follower_positions|dead_letters|"
-    r"idempotency_keys|esco_.*|evc_.*|statistics_purges|sessions)$"
+    r"idempotency_keys|esco_.*|evc_.*|statistics_purges|sessions|caseload_open)$"
 )
 UUID_DASHED = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 TOKENS = re.compile(
@@ -1084,6 +1084,39 @@ def drop_indexes(dsn: str, tables: list[Table]) -> list[str]:
     return again
 
 
+def pause_triggers(dsn: str, tables: list[Table]) -> list[str]:
+    """The loaded tables whose triggers keep counters (intake's `cases_view` keeps
+    `caseload_open`), their triggers disabled for the load: the counters are made once
+    from the loaded rows afterwards (`recount`), not row by row by two loading
+    connections at once."""
+    names = [f"{t.schema}.{t.name}" for t in tables]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        found = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT tgrelid::regclass::text FROM pg_trigger "
+                "WHERE NOT tgisinternal AND tgrelid::regclass::text = ANY(%s)",
+                [names],
+            ).fetchall()
+        ]
+        for table in found:
+            conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+    return found
+
+
+def recount(dsn: str, paused: list[str]) -> None:
+    """The triggers enabled again, and what they keep made anew from the loaded rows, by
+    the service's own schema statements (which make `caseload_open` from the cases when
+    it is missing, as on an upgrade)."""
+    from services.intake.projections import SCHEMA_SQL
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for table in paused:
+            conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+        conn.execute("DROP TABLE IF EXISTS intake.caseload_open")
+        conn.execute(SCHEMA_SQL)
+
+
 def make_indexes(dsn: str, statements: list[str]) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SET maintenance_work_mem = '256MB'")
@@ -1201,6 +1234,7 @@ def seed(
                 print(f"\r  {done:,}/{of:,} clients ({rate:,.0f}/s)", end="", flush=True)
 
         indexes = drop_indexes(settings.pg.dsn(), tables)
+        paused = pause_triggers(settings.pg.dsn(), tables)
         chains = clone_all(
             settings.pg.dsn(),
             plans,
@@ -1218,6 +1252,7 @@ def seed(
         phases["clone"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         make_indexes(settings.pg.dsn(), indexes)
+        recount(settings.pg.dsn(), paused)
         phases["indexes"] = time.perf_counter() - t0
     finally:
         vault.close()

@@ -39,6 +39,22 @@ def test_a_seeded_store_starts_verifies_and_lists(database_url: str, tmp_path: P
                 "SELECT count(DISTINCT wrapped_key) = count(wrapped_key) FROM vault.client_keys"
             ).fetchone()
             assert distinct == (True,)
+            # The open cases' counters (kept by triggers, paused for the load) count every
+            # loaded case, and the triggers are on again.
+            counted = conn.execute(
+                "SELECT counsellor, phase, cases FROM intake.caseload_open WHERE cases > 0 "
+                "ORDER BY 1, 2"
+            ).fetchall()
+            recounted = conn.execute(
+                "SELECT counsellor, phase, count(*) FROM intake.cases_view "
+                "WHERE status IN ('open', 'accepted') GROUP BY 1, 2 ORDER BY 1, 2"
+            ).fetchall()
+            assert counted == recounted and sum(r[2] for r in counted) > 1, counted
+            enabled = conn.execute(
+                "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'intake.cases_view'::regclass "
+                "AND NOT tgisinternal AND tgenabled = 'O'"
+            ).fetchone()
+            assert enabled == (2,)
         # verify() also asserts a full first page of the case list (50: clones, the
         # templates are two), a seeded client read back and erased everywhere.
         result = verify(seeded)
