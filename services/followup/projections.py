@@ -12,9 +12,11 @@ from uuid import UUID
 import asyncpg
 
 from services.followup.domain import FollowUp, StatisticsPurge
+from shared.ddl import column_added_once
 from shared.messaging.projection import Handler, Projection, Stored
 
-SCHEMA_SQL = """
+SCHEMA_SQL = (
+    """
 CREATE TABLE IF NOT EXISTS followup.followups_view (
     followup_id uuid PRIMARY KEY,
     case_id uuid NOT NULL UNIQUE,
@@ -130,21 +132,15 @@ DROP INDEX IF EXISTS followup.checkins_view_due;
 -- holds only them, however many follow-ups have closed over the years. Added later: the
 -- flag of the rows kept before it is set once, when the column is added (not at every
 -- start: the join read every closed follow-up, 364 ms at 10 million events).
-DO $followup_open$
-BEGIN
-    IF NOT EXISTS (
-        SELECT 1 FROM pg_attribute WHERE attrelid = 'followup.checkins_view'::regclass
-        AND attname = 'followup_open' AND NOT attisdropped
-    ) THEN
-        ALTER TABLE followup.checkins_view
-            ADD COLUMN followup_open boolean NOT NULL DEFAULT true;
-        UPDATE followup.checkins_view c SET followup_open = false
-        FROM followup.followups_view f
-        WHERE f.followup_id = c.followup_id AND f.status <> 'open' AND NOT c.done;
-    END IF;
-END
-$followup_open$;
-CREATE INDEX IF NOT EXISTS checkins_view_followup ON followup.checkins_view (followup_id);
+"""
+    + column_added_once(
+        "followup.checkins_view",
+        "followup_open",
+        "boolean NOT NULL DEFAULT true",
+        "UPDATE followup.checkins_view c SET followup_open = false FROM followup.followups_view f "
+        "WHERE f.followup_id = c.followup_id AND f.status <> 'open' AND NOT c.done",
+    )
+    + """CREATE INDEX IF NOT EXISTS checkins_view_followup ON followup.checkins_view (followup_id);
 DROP INDEX IF EXISTS followup.checkins_view_worklist;
 DROP INDEX IF EXISTS followup.checkins_view_worklist_counsellor;
 CREATE INDEX IF NOT EXISTS checkins_view_due_open
@@ -159,6 +155,7 @@ CREATE INDEX IF NOT EXISTS statistics_archive_figure_on
 CREATE INDEX IF NOT EXISTS bottleneck_archive_detected_on
     ON followup.bottleneck_archive (detected_on);
 """
+)
 
 
 async def _moved_on(conn: asyncpg.Connection, e: Stored, status: str | None = None) -> None:

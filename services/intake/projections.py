@@ -25,6 +25,7 @@ from services.intake.domain import (
     GroupSession,
 )
 from services.intake.funder import OTHER_HOURS
+from shared.ddl import column_added_once
 from shared.messaging.projection import Handler, Projection, Stored
 from shared.paging import Column, Listed, Order, Page, fetch_page
 from shared.periods import Period
@@ -33,7 +34,8 @@ from shared.privacy.sealing import event_id
 from shared.runtime import snapshot
 from shared.vocabulary import COMPETENCES
 
-SCHEMA_SQL = """
+SCHEMA_SQL = (
+    """
 CREATE TABLE IF NOT EXISTS intake.clients_view (
     client_id uuid PRIMARY KEY,
     organisation text NOT NULL,
@@ -75,18 +77,14 @@ DROP INDEX IF EXISTS intake.cases_view_closed;
 -- lists and the caseload report go by it.
 -- (Their opener set once, when the column is added: not by a scan of every case at every
 -- start.)
-DO $counsellor$
-BEGIN
-    IF NOT EXISTS (
-        SELECT 1 FROM pg_attribute WHERE attrelid = 'intake.cases_view'::regclass
-        AND attname = 'counsellor' AND NOT attisdropped
-    ) THEN
-        ALTER TABLE intake.cases_view ADD COLUMN counsellor text;
-        UPDATE intake.cases_view SET counsellor = opened_by;
-    END IF;
-END
-$counsellor$;
-DROP INDEX IF EXISTS intake.cases_view_counsellor;
+"""
+    + column_added_once(
+        "intake.cases_view",
+        "counsellor",
+        "text",
+        "UPDATE intake.cases_view SET counsellor = opened_by",
+    )
+    + """DROP INDEX IF EXISTS intake.cases_view_counsellor;
 DROP INDEX IF EXISTS intake.cases_view_load;
 CREATE INDEX IF NOT EXISTS cases_view_carried
     ON intake.cases_view (organisation, counsellor, opened_at, case_id);
@@ -264,6 +262,7 @@ CREATE INDEX IF NOT EXISTS cases_view_closed_load
     ON intake.cases_view (organisation, closed_at) INCLUDE (counsellor)
     WHERE closed_at IS NOT NULL;
 """
+)
 
 
 async def client_registered(conn: asyncpg.Connection, e: Stored) -> None:
