@@ -56,6 +56,7 @@ from bench.seed import (
     database_url_for,
     drop_database,
     people,
+    scalar,
     seed,
     settings_for,
     start_system,
@@ -259,12 +260,9 @@ def reused(server_url: str, name: str, data_dir: Path) -> Seeded | None:
         return None
     url = database_url_for(server_url, name)
     with psycopg.connect(url) as conn:
-        events = sum(
-            conn.execute(f"SELECT count(*) FROM {s}.{s}_events").fetchone()[0]  # type: ignore[index]
-            for s in SERVICES
-        )
-        clients = conn.execute("SELECT count(*) FROM vault.client_keys").fetchone()[0]  # type: ignore[index]
-        cases = conn.execute("SELECT count(*) FROM intake.cases_view").fetchone()[0]  # type: ignore[index]
+        events = sum(int(scalar(conn, f"SELECT count(*) FROM {s}.{s}_events")) for s in SERVICES)
+        clients = int(scalar(conn, "SELECT count(*) FROM vault.client_keys"))
+        cases = int(scalar(conn, "SELECT count(*) FROM intake.cases_view"))
     return Seeded(url, data_dir, events, clients, cases, math.nan, {})
 
 
