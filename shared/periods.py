@@ -71,6 +71,25 @@ class Period:
         exactly those days."""
         return _first_day_at_or_after(self.start), _first_day_at_or_after(self.end)
 
+    def split(self) -> tuple[date, date, list[tuple[datetime, datetime]]]:
+        """The period as the UTC days wholly inside it, [first, after_last) (empty when
+        none is: first == after_last), and the parts of days left at either end, as
+        non-empty [start, end) ranges: for figures counted per day, read per day for the
+        whole days and exactly (by time) for the rest. Together they are the period."""
+        first = _first_day_at_or_after(self.start)
+        after_last = self.end.astimezone(ZONE).date()
+        if first >= after_last:
+            return first, first, [(self.start, self.end)]
+        edges = [
+            (self.start, _start_of(first)),
+            (_start_of(after_last), self.end),
+        ]
+        return first, after_last, [(a, b) for a, b in edges if a < b]
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=ZONE)
+
 
 def _first_day_at_or_after(moment: datetime) -> date:
     utc = moment.astimezone(ZONE)

@@ -252,8 +252,80 @@ CREATE OR REPLACE TRIGGER caseload_recounted
         OR OLD.counsellor IS DISTINCT FROM NEW.counsellor
         OR OLD.hours_budget IS DISTINCT FROM NEW.hours_budget
     ) EXECUTE FUNCTION intake.caseload_counted();
--- The cases opened and closed in a period, by counsellor (the report's other counts): a
--- range of each index, as long as the period's cases, not the organisation's history.
+-- The cases opened and closed in a period, by counsellor (the report's other counts):
+-- counted per UTC day as cases change, so that a period's whole days are as many rows as
+-- days and counsellors however many cases they saw (30,600 cases in 90 days at 10 million
+-- events); the part-days at either end of a period (the default one ends now) come from a
+-- range of the indexes below. Keyed by who carries the case now, as the report is: a
+-- hand-over moves the case's days to the new counsellor. Made once from the cases, under
+-- the lock above, like `caseload_open`.
+DO $caseload$
+BEGIN
+    IF to_regclass('intake.caseload_days') IS NULL THEN
+        CREATE TABLE intake.caseload_days (
+            organisation text NOT NULL,
+            day date NOT NULL,
+            counsellor text NOT NULL,
+            opened bigint NOT NULL,
+            closed bigint NOT NULL,
+            PRIMARY KEY (organisation, day, counsellor)
+        );
+        INSERT INTO intake.caseload_days
+        SELECT organisation, day, counsellor, sum(opened), sum(closed) FROM (
+            SELECT organisation, (opened_at AT TIME ZONE 'UTC')::date AS day,
+                   coalesce(counsellor, opened_by) AS counsellor, 1 AS opened, 0 AS closed
+            FROM intake.cases_view
+            UNION ALL
+            SELECT organisation, (closed_at AT TIME ZONE 'UTC')::date,
+                   coalesce(counsellor, opened_by), 0, 1
+            FROM intake.cases_view WHERE closed_at IS NOT NULL
+        ) AS moved GROUP BY 1, 2, 3;
+    END IF;
+END
+$caseload$;
+CREATE OR REPLACE FUNCTION intake.caseload_days_counted() RETURNS trigger
+LANGUAGE plpgsql AS $caseload$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        UPDATE intake.caseload_days SET opened = opened - 1
+        WHERE organisation = OLD.organisation
+          AND day = (OLD.opened_at AT TIME ZONE 'UTC')::date
+          AND counsellor = coalesce(OLD.counsellor, OLD.opened_by);
+        IF OLD.closed_at IS NOT NULL THEN
+            UPDATE intake.caseload_days SET closed = closed - 1
+            WHERE organisation = OLD.organisation
+              AND day = (OLD.closed_at AT TIME ZONE 'UTC')::date
+              AND counsellor = coalesce(OLD.counsellor, OLD.opened_by);
+        END IF;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO intake.caseload_days AS c
+        VALUES (NEW.organisation, (NEW.opened_at AT TIME ZONE 'UTC')::date,
+                coalesce(NEW.counsellor, NEW.opened_by), 1, 0)
+        ON CONFLICT (organisation, day, counsellor) DO UPDATE SET opened = c.opened + 1;
+        IF NEW.closed_at IS NOT NULL THEN
+            INSERT INTO intake.caseload_days AS c
+            VALUES (NEW.organisation, (NEW.closed_at AT TIME ZONE 'UTC')::date,
+                    coalesce(NEW.counsellor, NEW.opened_by), 0, 1)
+            ON CONFLICT (organisation, day, counsellor) DO UPDATE SET closed = c.closed + 1;
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$caseload$;
+CREATE OR REPLACE TRIGGER caseload_days_counted AFTER INSERT OR DELETE ON intake.cases_view
+    FOR EACH ROW EXECUTE FUNCTION intake.caseload_days_counted();
+CREATE OR REPLACE TRIGGER caseload_days_recounted
+    AFTER UPDATE OF organisation, counsellor, opened_by, opened_at, closed_at
+    ON intake.cases_view
+    FOR EACH ROW WHEN (
+        OLD.organisation IS DISTINCT FROM NEW.organisation
+        OR coalesce(OLD.counsellor, OLD.opened_by) IS DISTINCT FROM
+           coalesce(NEW.counsellor, NEW.opened_by)
+        OR OLD.opened_at IS DISTINCT FROM NEW.opened_at
+        OR OLD.closed_at IS DISTINCT FROM NEW.closed_at
+    ) EXECUTE FUNCTION intake.caseload_days_counted();
+-- The part-days at a period's ends: a range of each index.
 -- (The index the report used to read whole is dropped.)
 DROP INDEX IF EXISTS intake.cases_view_caseload;
 CREATE INDEX IF NOT EXISTS cases_view_opened_load
@@ -548,6 +620,7 @@ class IntakeProjection(Projection):
         "clients_view",
         "cases_view",
         "caseload_open",
+        "caseload_days",
         "sessions_view",
         "complaints_view",
         "appointments_view",
@@ -778,24 +851,33 @@ async def caseload(pool: asyncpg.Pool, organisation: str, period: Period) -> lis
     Workload is operational, not statistics: every case counts, whether or not its client
     withdrew the `statistics` consent. Three queries in one snapshot, so they agree: the
     open cases as counted when they change (`caseload_open`), the cases opened and those
-    closed in the period (a range of an index each), and the sessions of the period. Each
-    is as long as the period's cases or the number of counsellors, however long the
-    organisation's history."""
+    closed in the period (counted per day as they change, `caseload_days`, for the period's
+    whole days; a range of an index each for the part-days at its ends), and the sessions
+    of the period. The first two are as long as the number of counsellors and days,
+    however long the organisation's history and however many cases a day sees."""
     async with snapshot(pool) as conn:
         open_now = await conn.fetch(
             "SELECT counsellor, phase, cases, hours_budget FROM intake.caseload_open "
             "WHERE organisation = $1 AND cases > 0",
             organisation,
         )
+        first, after_last, edges = period.split()
         moved = await conn.fetch(
             "SELECT counsellor, sum(opened) AS opened, sum(closed) AS closed FROM ("
-            "SELECT counsellor, 1 AS opened, 0 AS closed FROM intake.cases_view "
-            "WHERE organisation = $1 AND opened_at >= $2 AND opened_at < $3 "
-            "UNION ALL SELECT counsellor, 0, 1 FROM intake.cases_view "
-            "WHERE organisation = $1 AND closed_at >= $2 AND closed_at < $3) AS m GROUP BY 1",
+            "SELECT counsellor, opened, closed FROM intake.caseload_days "
+            "WHERE organisation = $1 AND day >= $2 AND day < $3"
+            + "".join(
+                f" UNION ALL SELECT counsellor, 1, 0 FROM intake.cases_view "
+                f"WHERE organisation = $1 AND opened_at >= ${n} AND opened_at < ${n + 1} "
+                f"UNION ALL SELECT counsellor, 0, 1 FROM intake.cases_view "
+                f"WHERE organisation = $1 AND closed_at >= ${n} AND closed_at < ${n + 1}"
+                for n in range(4, 4 + 2 * len(edges), 2)
+            )
+            + ") AS m GROUP BY 1 HAVING sum(opened) <> 0 OR sum(closed) <> 0",
             organisation,
-            period.start,
-            period.end,
+            first,
+            after_last,
+            *(bound for edge in edges for bound in edge),
         )
         # A group session once (its participants' rows share its group), not per client.
         sessions = await conn.fetch(

@@ -189,3 +189,100 @@ async def test_the_open_cases_counted_as_they_change_equal_a_recount(
         recounted = await (await conn.execute(RECOUNT)).fetchall()
     assert counted == recounted
     assert any(r[0] == org for r in counted)
+    async with await psycopg.AsyncConnection.connect(settings.pg.dsn()) as conn:
+        by_day = await (await conn.execute(DAYS_COUNTED)).fetchall()
+        by_day_recounted = await (await conn.execute(DAYS_RECOUNT)).fetchall()
+    assert by_day == by_day_recounted
+    assert (org, datetime.now(UTC).date(), "c-bert", 1, 0) in by_day
+
+
+# The cases opened and closed per UTC day, counted as they change (`caseload_days`).
+DAYS_RECOUNT = (
+    "SELECT organisation, day, counsellor, sum(opened) AS opened, sum(closed) AS closed "
+    "FROM (SELECT organisation, (opened_at AT TIME ZONE 'UTC')::date AS day, "
+    "coalesce(counsellor, opened_by) AS counsellor, 1 AS opened, 0 AS closed "
+    "FROM intake.cases_view UNION ALL SELECT organisation, (closed_at AT TIME ZONE 'UTC')::date, "
+    "coalesce(counsellor, opened_by), 0, 1 FROM intake.cases_view WHERE closed_at IS NOT NULL) "
+    "AS m GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+)
+DAYS_COUNTED = (
+    "SELECT organisation, day, counsellor, opened, closed FROM intake.caseload_days "
+    "WHERE opened <> 0 OR closed <> 0 ORDER BY 1, 2, 3"
+)
+# The cases opened and closed in [start, end), counted from the cases themselves.
+MOVED = (
+    "SELECT counsellor, count(*) FILTER (WHERE opened_at >= %(start)s AND opened_at < %(end)s), "
+    "count(*) FILTER (WHERE closed_at >= %(start)s AND closed_at < %(end)s) "
+    "FROM intake.cases_view WHERE organisation = %(org)s GROUP BY 1 HAVING "
+    "count(*) FILTER (WHERE opened_at >= %(start)s AND opened_at < %(end)s) > 0 OR "
+    "count(*) FILTER (WHERE closed_at >= %(start)s AND closed_at < %(end)s) > 0 ORDER BY 1"
+)
+
+
+async def test_cases_opened_and_closed_in_any_period_equal_a_count_of_the_cases(
+    api: httpx.AsyncClient, token: Any, settings: Settings
+) -> None:
+    """The report counts a period's whole days from the per-day counters and its part-days
+    by time: for periods given as dates, as times in the middle of days, within one day,
+    and ending now (the default), its figures equal a count of the cases themselves."""
+    org = new_org()
+    anna = bearer(token("counsellor", org=org, sub="c-anna"))
+    lead = bearer(token("team_lead", org=org, sub="lead-1"))
+    await an_open_case(api, anna)
+    declined = await an_open_case(api, anna)
+    await post_case(api, anna, declined, "decision", {"decision": "decline"}, 200)
+    handed = await an_open_case(api, anna)
+    await post_case(
+        api, lead, handed, "reassignment", {"counsellor": "c-bert", "reason": "Leave."}, 200
+    )
+    # Cases opened on earlier days: their rows moved back in time (the projection keeps
+    # what the events say; a case cannot be opened in the past through the API).
+    async with await psycopg.AsyncConnection.connect(settings.pg.dsn(), autocommit=True) as conn:
+        for back, hours in ((1, 3), (3, 20)):
+            case = await an_open_case(api, anna)
+            await eventually_row(conn, case)
+            await conn.execute(
+                "UPDATE intake.cases_view SET opened_at = opened_at - %s::interval "
+                "WHERE case_id = %s",
+                (f"{back} days {hours} hours", case),
+            )
+    now = datetime.now(UTC)
+
+    def at(**delta: float) -> str:
+        return (now + timedelta(**delta)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+    periods: list[dict[str, str]] = [
+        {},  # the last 90 days, ending now
+        {"from": days(-5), "to": days(0)},
+        {"from": at(days=-4, hours=-7), "to": at()},
+        {"from": at(days=-2, hours=-5), "to": days(-1)},
+        {"from": at(minutes=-30), "to": at(minutes=5)},
+        {"from": at(minutes=5), "to": at(hours=1)},
+    ]
+    found: dict[str, list[tuple[str, int, int]]] = {}
+    async with await psycopg.AsyncConnection.connect(settings.pg.dsn()) as conn:
+        for params in periods:
+            r = await api.get(f"{INTAKE}/reports/caseload", params=params, headers=lead)
+            assert r.status_code == 200, r.text
+            body = r.json()
+            got = [
+                (c["counsellor"], c["cases_opened"], c["cases_closed"])
+                for c in body["counsellors"]
+                if c["cases_opened"] or c["cases_closed"]
+            ]
+            bounds = {"org": org, "start": body["from"], "end": body["to"]}
+            expected = await (await conn.execute(MOVED, bounds)).fetchall()
+            assert got == [tuple(row) for row in expected], params
+            found[str(params)] = got
+    # Known answers for the five days given as dates: Anna opened four (one declined
+    # today), Bert carries the case handed over to him.
+    assert found[str(periods[1])] == [("c-anna", 4, 1), ("c-bert", 1, 0)]
+    assert found[str(periods[-1])] == []
+
+
+async def eventually_row(conn: psycopg.AsyncConnection[Any], case: str) -> None:
+    async def projected() -> bool | None:
+        cur = await conn.execute("SELECT 1 FROM intake.cases_view WHERE case_id = %s", (case,))
+        return True if await cur.fetchone() else None
+
+    await eventually(projected, "the case projected")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+import itertools
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from shared.periods import DEFAULT_DAYS, Period, PeriodError, parse_bound, resolve_period
 
@@ -101,3 +104,55 @@ def test_the_days_of_a_period_are_those_whose_start_lies_in_it() -> None:
     assert p.days() == (date(2026, 1, 2), date(2026, 1, 4))
     p = Period(datetime(2026, 1, 2, 0, 30, tzinfo=CET), utc(2026, 1, 3))
     assert p.days() == (date(2026, 1, 2), date(2026, 1, 3))
+
+
+def test_a_period_splits_into_whole_days_and_the_part_days_at_its_ends() -> None:
+    # Dates: whole days only.
+    p = resolve_period("2026-01-01", "2026-01-31", now=NOW)
+    assert p.split() == (date(2026, 1, 1), date(2026, 2, 1), [])
+    # The default period ends now: the days before, and the part-days at both ends.
+    p = resolve_period(None, None, now=NOW)
+    assert p.split() == (
+        date(2026, 2, 10),
+        date(2026, 5, 10),
+        [(utc(2026, 2, 9, 14, 30), utc(2026, 2, 10)), (utc(2026, 5, 10), NOW)],
+    )
+    # Within one day, or across one midnight without a whole day: no day, the time range.
+    for p in (
+        Period(utc(2026, 1, 1, 9), utc(2026, 1, 1, 17)),
+        Period(utc(2026, 1, 1, 9), utc(2026, 1, 2, 8)),
+    ):
+        first, after_last, edges = p.split()
+        assert first == after_last and edges == [(p.start, p.end)]
+    # Another offset: the days are UTC days (00:30 at +01:00 is 23:30 UTC the day before).
+    start = datetime(2026, 1, 2, 0, 30, tzinfo=CET)
+    p = Period(start, utc(2026, 1, 4, 6))
+    assert p.split() == (
+        date(2026, 1, 2),
+        date(2026, 1, 4),
+        [(start, utc(2026, 1, 2)), (utc(2026, 1, 4), utc(2026, 1, 4, 6))],
+    )
+
+
+moments = st.datetimes(
+    min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(moments, moments)
+def test_the_whole_days_and_the_part_days_are_the_period_exactly(a: datetime, b: datetime) -> None:
+    """Every moment of the period lies in exactly one of its parts, and none outside it."""
+    assume(a != b)
+    p = Period(min(a, b), max(a, b))
+    first, after_last, edges = p.split()
+    assert first <= after_last
+    whole = (datetime.combine(first, time(0), UTC), datetime.combine(after_last, time(0), UTC))
+    parts = sorted([*edges, whole] if first < after_last else edges)
+    assert all(start < end for start, end in parts)
+    assert parts[0][0] == p.start and parts[-1][1] == p.end
+    for (_, end), (start, _) in itertools.pairwise(parts):
+        assert end == start  # contiguous, not overlapping
+    for start, end in edges if first < after_last else []:  # part-days: within a day
+        last_moment = end - timedelta(microseconds=1)
+        assert start.astimezone(UTC).date() == last_moment.astimezone(UTC).date()
