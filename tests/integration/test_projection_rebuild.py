@@ -30,6 +30,7 @@ TABLES = (
     "clients_view",
     "cases_view",
     "caseload_open",
+    "caseload_days",
     "sessions_view",
     "complaints_view",
     "appointments_view",
@@ -180,6 +181,12 @@ async def test_a_rebuild_on_the_running_service_gives_the_same_rows_and_keeps_er
         org,
     )
     assert counted == recounted == 4
+    opened = await pool.fetchval(
+        "SELECT sum(opened) FROM intake.caseload_days WHERE organisation = $1", org
+    )
+    assert opened == await pool.fetchval(
+        "SELECT count(*) FROM intake.cases_view WHERE organisation = $1", org
+    )
 
 
 def waypoint(settings: Settings, *args: str) -> tuple[int, str]:

@@ -79,6 +79,12 @@ def test_older_rows_get_the_added_columns_values_once() -> None:
         assert conn.execute(
             "SELECT organisation, counsellor, phase, cases, hours_budget FROM intake.caseload_open"
         ).fetchall() == [("org", "c-anna", "intake", 1, 12)]
+        # And so is the day it was opened.
+        today = conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date").fetchone()
+        assert today is not None
+        assert conn.execute(
+            "SELECT organisation, day, counsellor, opened, closed FROM intake.caseload_days"
+        ).fetchall() == [("org", today[0], "c-anna", 1, 0)]
 
         # A later start changes nothing: a flag set since (by the projection) stays.
         conn.execute("UPDATE followup.checkins_view SET followup_open = true")
@@ -91,4 +97,7 @@ def test_older_rows_get_the_added_columns_values_once() -> None:
         assert conn.execute("SELECT counsellor FROM intake.cases_view").fetchone() == ("c-bert",)
         assert conn.execute(
             "SELECT counsellor, cases FROM intake.caseload_open WHERE cases > 0"
+        ).fetchall() == [("c-bert", 1)]
+        assert conn.execute(
+            "SELECT counsellor, opened FROM intake.caseload_days WHERE opened > 0"
         ).fetchall() == [("c-bert", 1)]

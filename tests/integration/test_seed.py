@@ -50,11 +50,23 @@ def test_a_seeded_store_starts_verifies_and_lists(database_url: str, tmp_path: P
                 "WHERE status IN ('open', 'accepted') GROUP BY 1, 2 ORDER BY 1, 2"
             ).fetchall()
             assert counted == recounted and sum(r[2] for r in counted) > 1, counted
+            by_day = conn.execute(
+                "SELECT day, counsellor, opened, closed FROM intake.caseload_days "
+                "WHERE opened <> 0 OR closed <> 0 ORDER BY 1, 2"
+            ).fetchall()
+            recounted = conn.execute(
+                "SELECT day, counsellor, sum(o), sum(c) FROM (SELECT (opened_at AT TIME ZONE "
+                "'UTC')::date AS day, counsellor, 1 AS o, 0 AS c FROM intake.cases_view "
+                "UNION ALL SELECT (closed_at AT TIME ZONE 'UTC')::date, counsellor, 0, 1 "
+                "FROM intake.cases_view WHERE closed_at IS NOT NULL) AS m "
+                "GROUP BY 1, 2 ORDER BY 1, 2"
+            ).fetchall()
+            assert by_day == recounted and len(by_day) > 10, by_day[:5]
             enabled = conn.execute(
                 "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'intake.cases_view'::regclass "
                 "AND NOT tgisinternal AND tgenabled = 'O'"
             ).fetchone()
-            assert enabled == (2,)
+            assert enabled == (4,)
         # verify() also asserts a full first page of the case list (50: clones, the
         # templates are two), a seeded client read back and erased everywhere.
         result = verify(seeded)
