@@ -27,6 +27,34 @@ from shared.settings import PgParams, Settings
 
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/postgres"
 
+# `make test` runs two lanes side by side (pytest-xdist, `-n 2 --dist loadgroup`), each a
+# process of its own with its own database, NATS and systems: the console's browser tests
+# (Chromium's work, a system of their own) with the fuzzer and the manifests' checks, and
+# everything else. The suite's waits (a browser's page, a system's start, a consumer's
+# reaction) leave a core idle in one lane that the other uses. Within a lane the tests
+# run in order, one at a time, as in a plain `pytest` (which still works, one lane).
+BROWSER_LANE = ("console", "fuzz", "deploy")
+
+
+LANE_LINES: list[str] = []
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """A lane ended: keep what it has to say at the end (the console's screenshots)."""
+    LANE_LINES.extend(getattr(node, "workeroutput", {}).get("screenshots", []))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in LANE_LINES:
+        terminalreporter.write_line(line)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        part = Path(str(item.path)).relative_to(Path(__file__).parent).parts[0]
+        lane = "browser" if part in BROWSER_LANE else "main"
+        item.add_marker(pytest.mark.xdist_group(lane))
+
 
 @contextmanager
 def fresh_database(base: str, prefix: str = "waypoint_test") -> Iterator[str]:

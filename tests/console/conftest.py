@@ -108,9 +108,25 @@ def browser() -> Iterator[Any]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in screenshot_lines():
+        terminalreporter.write_line(line)
+
+
+def screenshot_lines() -> list[str]:
+    """Where this process's browser tests left their screenshots, and how many."""
+    lines = []
     for folder in SHOTS:
         count = len([f for f in folder.iterdir() if f.suffix in (".png", ".jpg")])
-        terminalreporter.write_line(f"console screenshots ({count}): {folder}")
+        lines.append(f"console screenshots ({count}): {folder}")
+    return lines
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In a lane of `make test` (a pytest-xdist worker), hand the lines to the run that
+    prints the summary (tests/conftest.py's `pytest_testnodedown`)."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["screenshots"] = screenshot_lines()
 
 
 @pytest.hookimpl(wrapper=True)
