@@ -118,20 +118,24 @@ def cursor_of(payload: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
 
 
+# A well-formed id in the bad cursors (fixed: `make test`'s two lanes collect the same ids).
+A_CASE_ID = "8a0f26aa-a917-4e26-93ef-4ab5371fef6e"
+
+
 @pytest.mark.parametrize(
     "cursor",
     [
         "not-a-cursor!",
         "%%%",
-        cursor_of(["plans", ["2026-03-02T09:30:00+00:00", str(uuid.uuid4())], 1, False]),
+        cursor_of(["plans", ["2026-03-02T09:30:00+00:00", A_CASE_ID], 1, False]),
         cursor_of(["cases", ["2026-03-02T09:30:00+00:00"], 1, False]),
-        cursor_of(["cases", ["2026-03-02T09:30:00", str(uuid.uuid4())], 1, False]),
-        cursor_of(["cases", ["yesterday", str(uuid.uuid4())], 1, False]),
-        cursor_of(["cases", [1, str(uuid.uuid4())], 1, False]),
+        cursor_of(["cases", ["2026-03-02T09:30:00", A_CASE_ID], 1, False]),
+        cursor_of(["cases", ["yesterday", A_CASE_ID], 1, False]),
+        cursor_of(["cases", [1, A_CASE_ID], 1, False]),
         cursor_of(["cases", ["2026-03-02T09:30:00+00:00", "no-uuid"], 1, False]),
-        cursor_of(["cases", ["2026-03-02T09:30:00+00:00", str(uuid.uuid4())], -1, False]),
-        cursor_of(["cases", ["2026-03-02T09:30:00+00:00", str(uuid.uuid4())], 1, "no"]),
-        cursor_of(["cases", ["2026-03-02T09:30:00+00:00", str(uuid.uuid4())]]),
+        cursor_of(["cases", ["2026-03-02T09:30:00+00:00", A_CASE_ID], -1, False]),
+        cursor_of(["cases", ["2026-03-02T09:30:00+00:00", A_CASE_ID], 1, "no"]),
+        cursor_of(["cases", ["2026-03-02T09:30:00+00:00", A_CASE_ID]]),
         cursor_of({"cases": 1}),
         cursor_of("cases"),
         "x" * 1001,
