@@ -155,9 +155,11 @@ def waypoint_run(
     name: str,
     command: list[str] | None = None,
     settings: dict[str, str] | None = None,
+    postgres_url: str | None = None,
 ) -> Iterator[Running]:
     """`waypoint run` as `make run` starts it, in `tmp/clone` (its `.data/` a newcomer's),
-    on a free port, with a nats-server and a fresh database of its own, and SMALL_POOLS;
+    on a free port, with a nats-server and a fresh database of its own (on the server of
+    `postgres_url`, else GUIDANCE_DATABASE_URL's), and SMALL_POOLS;
     `settings` are more environment variables. By default this checkout's code (`python -m
     shared.cli run`, what `.venv/bin/waypoint run` runs); stopped (SIGTERM, as Ctrl-C) on
     exit."""
@@ -171,7 +173,8 @@ def waypoint_run(
     nats_server = start_nats(tmp / "nats")
     port = free_port()
     try:
-        with fresh_database(os.environ.get("GUIDANCE_DATABASE_URL", DEFAULT_DB), name) as db:
+        server = postgres_url or os.environ.get("GUIDANCE_DATABASE_URL", DEFAULT_DB)
+        with fresh_database(server, name) as db:
             log_path = tmp / "run.log"
             with log_path.open("w") as log:
                 process = subprocess.Popen(

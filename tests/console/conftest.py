@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from shared.embedded import start_postgres
 from tests.support import Running, waypoint_run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,9 +81,16 @@ def chromium() -> str:
 # the whole suite.
 @pytest.fixture(scope="package")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    """`waypoint run` in a folder of its own, as `make run` starts it."""
-    with waypoint_run(tmp_path_factory.mktemp("console-system"), name="console") as running:
-        yield running
+    """`waypoint run` in a folder of its own, as `make run` starts it, on an embedded
+    PostgreSQL of its own: in `make test`'s browser lane it runs beside the other lane's
+    systems, and together they would hold more connections than the local server's 100."""
+    folder = tmp_path_factory.mktemp("console-system")
+    postgres = start_postgres(folder / "pg")
+    try:
+        with waypoint_run(folder, name="console", postgres_url=postgres.url) as running:
+            yield running
+    finally:
+        postgres.stop()
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,8 @@ EXAMPLES = int(os.environ.get("WAYPOINT_FUZZ_EXAMPLES", "6"))
 
 @pytest.fixture(scope="module")
 def summary() -> Iterator[Summary]:
-    with running_system() as system:
+    # On an embedded PostgreSQL of its own: in `make test` it runs beside the other lane.
+    with running_system(embedded_postgres=True) as system:
         found = fuzz_async(system, examples=EXAMPLES)
     print("\n" + found.report())
     yield found
