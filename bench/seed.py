@@ -90,7 +90,7 @@ ORGANISATION = "org-seed"
 # Tables not cloned (see the docstring); the audit chain is built, not cloned.
 NOT_CLONED = re.compile(
     r"^(audit_chain|audit_checkpoints|audit_meta|follower_positions|dead_letters|"
-    r"idempotency_keys|esco_.*|evc_.*|statistics_purges|sessions|caseload_open|caseload_days)$"
+    r"idempotency_keys|esco_.*|evc_.*|statistics_purges|sessions|caseload_open|caseload_days|worklist_due)$"
 )
 UUID_DASHED = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 TOKENS = re.compile(
@@ -1086,9 +1086,9 @@ def drop_indexes(dsn: str, tables: list[Table]) -> list[str]:
 
 def pause_triggers(dsn: str, tables: list[Table]) -> list[str]:
     """The loaded tables whose triggers keep counters (intake's `cases_view` keeps
-    `caseload_open` and `caseload_days`), their triggers disabled for the load: the
-    counters are made once from the loaded rows afterwards (`recount`), not row by row by
-    two loading connections at once."""
+    `caseload_open` and `caseload_days`, follow-up's `checkins_view` `worklist_due`),
+    their triggers disabled for the load: the counters are made once from the loaded rows
+    afterwards (`recount`), not row by row by two loading connections at once."""
     names = [f"{t.schema}.{t.name}" for t in tables]
     with psycopg.connect(dsn, autocommit=True) as conn:
         found = [
@@ -1106,15 +1106,18 @@ def pause_triggers(dsn: str, tables: list[Table]) -> list[str]:
 
 def recount(dsn: str, paused: list[str]) -> None:
     """The triggers enabled again, and what they keep made anew from the loaded rows, by
-    the service's own schema statements (which make `caseload_open` and `caseload_days`
-    from the cases when they are missing, as on an upgrade)."""
-    from services.intake.projections import SCHEMA_SQL
+    the services' own schema statements (which make the counters from the rows when they
+    are missing, as on an upgrade)."""
+    from services.followup.projections import SCHEMA_SQL as FOLLOWUP_SQL
+    from services.intake.projections import SCHEMA_SQL as INTAKE_SQL
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         for table in paused:
             conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
         conn.execute("DROP TABLE IF EXISTS intake.caseload_open, intake.caseload_days")
-        conn.execute(SCHEMA_SQL)
+        conn.execute(INTAKE_SQL)
+        conn.execute("DROP TABLE IF EXISTS followup.worklist_due")
+        conn.execute(FOLLOWUP_SQL)
 
 
 def make_indexes(dsn: str, statements: list[str]) -> None:

@@ -218,10 +218,12 @@ async def fetch_page(
     order: Order,
     page: Page,
     count_source: str | None = None,
+    count_sql: str | None = None,
 ) -> Listed:
     """A page of `SELECT <select> <source> WHERE <where>` in `order`, with its capped
     total (`count_source`: a lighter FROM for the count, e.g. without the joins that only
-    add columns)."""
+    add columns; `count_sql`: a statement that gives the exact total from counters kept as
+    the rows change, with the same arguments, instead of counting rows)."""
     conditions = list(where)
     page_args = list(args)
     offset = page.offset
@@ -230,6 +232,8 @@ async def fetch_page(
         key, total, capped = order.decode(page.cursor)
         conditions.append(order.after(key, page_args))
         offset = 0
+    elif count_sql is not None:
+        total, capped = int(await conn.fetchval(count_sql, *args) or 0), False
     else:
         count_where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         total, capped = await capped_count(

@@ -148,6 +148,57 @@ CREATE INDEX IF NOT EXISTS checkins_view_due_open
 CREATE INDEX IF NOT EXISTS checkins_view_due_open_counsellor
     ON followup.checkins_view (organisation, counsellor, due_on, checkin_id)
     WHERE NOT done AND followup_open;
+-- The worklist's total: the open check-ins of open follow-ups counted per organisation,
+-- counsellor and due day as they change (by the triggers below, whoever writes a row: the
+-- projection, a rebuild in its shadow schema, an erasure), so that a total is as many rows
+-- as days and counsellors, not a count of up to 10,000 index entries (1.5 ms at 10 million
+-- events against 0.1 ms at 10,000). Made once from the check-ins, under a lock that holds
+-- them still until the triggers exist; a later start finds it and only replaces them.
+LOCK TABLE followup.checkins_view IN SHARE ROW EXCLUSIVE MODE;
+DO $worklist$
+BEGIN
+    IF to_regclass('followup.worklist_due') IS NULL THEN
+        CREATE TABLE followup.worklist_due (
+            organisation text NOT NULL,
+            counsellor text NOT NULL,
+            due_on date NOT NULL,
+            checkins bigint NOT NULL,
+            PRIMARY KEY (organisation, counsellor, due_on)
+        );
+        INSERT INTO followup.worklist_due
+        SELECT organisation, counsellor, due_on, count(*) FROM followup.checkins_view
+        WHERE NOT done AND followup_open GROUP BY 1, 2, 3;
+    END IF;
+END
+$worklist$;
+CREATE OR REPLACE FUNCTION followup.worklist_counted() RETURNS trigger
+LANGUAGE plpgsql AS $worklist$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') AND NOT OLD.done AND OLD.followup_open THEN
+        UPDATE followup.worklist_due SET checkins = checkins - 1
+        WHERE organisation = OLD.organisation AND counsellor = OLD.counsellor
+          AND due_on = OLD.due_on;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NOT NEW.done AND NEW.followup_open THEN
+        INSERT INTO followup.worklist_due AS w
+        VALUES (NEW.organisation, NEW.counsellor, NEW.due_on, 1)
+        ON CONFLICT (organisation, counsellor, due_on) DO UPDATE SET checkins = w.checkins + 1;
+    END IF;
+    RETURN NULL;
+END
+$worklist$;
+CREATE OR REPLACE TRIGGER worklist_counted AFTER INSERT OR DELETE ON followup.checkins_view
+    FOR EACH ROW EXECUTE FUNCTION followup.worklist_counted();
+CREATE OR REPLACE TRIGGER worklist_recounted
+    AFTER UPDATE OF organisation, counsellor, due_on, done, followup_open
+    ON followup.checkins_view
+    FOR EACH ROW WHEN (
+        OLD.organisation IS DISTINCT FROM NEW.organisation
+        OR OLD.counsellor IS DISTINCT FROM NEW.counsellor
+        OR OLD.due_on IS DISTINCT FROM NEW.due_on
+        OR OLD.done IS DISTINCT FROM NEW.done
+        OR OLD.followup_open IS DISTINCT FROM NEW.followup_open
+    ) EXECUTE FUNCTION followup.worklist_counted();
 -- The statistics retention (services/followup/jobs.py) counts, for every organisation,
 -- the figures older than its cutoff.
 CREATE INDEX IF NOT EXISTS statistics_archive_figure_on
@@ -330,7 +381,13 @@ async def statistics_purged(conn: asyncpg.Connection, e: Stored) -> None:
 class FollowUpProjection(Projection):
     schema_sql = SCHEMA_SQL
     # The anonymised archives are filled by the erasure, not from this log: not rebuilt.
-    tables = ("followups_view", "checkins_view", "bottlenecks_view", "statistics_purges")
+    tables = (
+        "followups_view",
+        "checkins_view",
+        "worklist_due",
+        "bottlenecks_view",
+        "statistics_purges",
+    )
     # What the erasure drops from those (its own statements also archive the figures).
     erased_sql = (
         "DELETE FROM followup.checkins_view WHERE followup_id IN (SELECT followup_id FROM "

@@ -72,12 +72,16 @@ async def worklist(
     page: Page | None = None,
 ) -> Listed:
     """Open check-ins of open follow-ups due before a date, most urgent first, with the
-    capped total."""
+    total (exact, from the counters `worklist_due`)."""
     where = ["c.organisation = $1", "NOT c.done", "c.followup_open", "c.due_on < $2"]
     args: list[Any] = [organisation, due_before]
+    count = (
+        "SELECT sum(checkins) FROM followup.worklist_due WHERE organisation = $1 AND due_on < $2"
+    )
     if counsellor:
         args.append(counsellor)
         where.append("c.counsellor = $3")
+        count += " AND counsellor = $3"
     async with snapshot(pool) as conn:
         listed = await fetch_page(
             conn,
@@ -85,10 +89,10 @@ async def worklist(
             "c.number, c.due_on",
             source="FROM followup.checkins_view c "
             "JOIN followup.followups_view f USING (followup_id)",
-            # Counted from the check-ins' partial index alone (an index-only scan, up to
-            # the cap): every check-in's follow-up has its row (the same aggregate's
-            # events, and erasure deletes both), so the join changes no count.
-            count_source="FROM followup.checkins_view c",
+            # Counted from the counters the check-ins' triggers keep (as many rows as due
+            # days and counsellors): every check-in's follow-up has its row (the same
+            # aggregate's events, and erasure deletes both), so the join changes no count.
+            count_sql=count,
             where=where,
             args=args,
             order=WORKLIST_ORDER,

@@ -15,7 +15,9 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import psycopg
 
+from shared.settings import Settings
 from tests.scenarios import FOLLOWUP as FU
 from tests.scenarios import (
     FOLLOWUP_WAIT_SECONDS,
@@ -205,6 +207,58 @@ async def test_the_worklist_shows_the_own_organisation_due_check_ins_most_urgent
         service.clock = real_clock
     overdue = [i for i in r.json() if i["followup_id"] == b.followup_id]
     assert [(i["number"], i["days_overdue"]) for i in overdue] == [(1, 7)]
+
+
+# The worklist's totals as the check-ins' triggers keep them, and counted from the rows.
+WORKLIST_COUNTED = (
+    "SELECT organisation, counsellor, due_on, checkins FROM followup.worklist_due "
+    "WHERE checkins <> 0 ORDER BY 1, 2, 3"
+)
+WORKLIST_RECOUNT = (
+    "SELECT organisation, counsellor, due_on, count(*) FROM followup.checkins_view "
+    "WHERE NOT done AND followup_open GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+)
+
+
+async def test_the_worklist_totals_counted_as_check_ins_change_equal_a_recount(
+    api: httpx.AsyncClient,
+    planning_api: httpx.AsyncClient,
+    followup_api: httpx.AsyncClient,
+    token: Any,
+    settings: Settings,
+) -> None:
+    """The worklist's total comes from counters kept as check-ins change (triggers on
+    `checkins_view`), not from counting up to 10,000 of them: after a check-in is done and
+    a follow-up closed, the total is right, and the counters equal a count of the
+    check-ins for every organisation the session's tests made."""
+    org = new_org()
+    anna = bearer(token("counsellor", org=org, sub="counsellor-a"))
+    kept = await an_agreed_plan(api, planning_api, followup_api, anna)
+    closing = await an_agreed_plan(api, planning_api, followup_api, anna)
+    r = await worklist_until(followup_api, anna, 4, due_before=days(100))
+    first = next(i for i in r.json() if i["followup_id"] == kept.followup_id)
+    await fsend(
+        followup_api,
+        "POST",
+        f"/followups/{kept.followup_id}/checkins/{first['checkin_id']}/complete",
+        anna,
+    )
+    await fsend(
+        followup_api,
+        "POST",
+        f"/followups/{closing.followup_id}/close",
+        anna,
+        {"reason": "client_withdrew", "notes": "The client moved abroad"},
+    )
+    r = await worklist_until(followup_api, anna, 1, due_before=days(100))
+    assert [(i["followup_id"], i["number"]) for i in r.json()] == [(kept.followup_id, 2)]
+    async with await psycopg.AsyncConnection.connect(settings.pg.dsn()) as conn:
+        counted = await (await conn.execute(WORKLIST_COUNTED)).fetchall()
+        recounted = await (await conn.execute(WORKLIST_RECOUNT)).fetchall()
+    assert counted == recounted
+    mine = [(row[1], row[2].isoformat(), row[3]) for row in counted if row[0] == org]
+    # The kept follow-up's later check-ins (the first done); none of the closed one.
+    assert mine == [("counsellor-a", days(91), 1), ("counsellor-a", days(182), 1)]
 
 
 # -- contacts -----------------------------------------------------------------------------------

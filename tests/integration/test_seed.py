@@ -62,6 +62,15 @@ def test_a_seeded_store_starts_verifies_and_lists(database_url: str, tmp_path: P
                 "GROUP BY 1, 2 ORDER BY 1, 2"
             ).fetchall()
             assert by_day == recounted and len(by_day) > 10, by_day[:5]
+            worklist = conn.execute(
+                "SELECT counsellor, due_on, checkins FROM followup.worklist_due "
+                "WHERE checkins <> 0 ORDER BY 1, 2"
+            ).fetchall()
+            recounted = conn.execute(
+                "SELECT counsellor, due_on, count(*) FROM followup.checkins_view "
+                "WHERE NOT done AND followup_open GROUP BY 1, 2 ORDER BY 1, 2"
+            ).fetchall()
+            assert worklist == recounted and worklist, worklist[:5]
             enabled = conn.execute(
                 "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'intake.cases_view'::regclass "
                 "AND NOT tgisinternal AND tgenabled = 'O'"
