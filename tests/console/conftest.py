@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from shared.embedded import start_postgres
+from shared.embedded import EmbeddedPostgres, start_postgres
 from tests.support import Running, waypoint_run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,17 +80,26 @@ def chromium() -> str:
 # The package's: the system stops once the console's tests are done, not at the end of
 # the whole suite.
 @pytest.fixture(scope="package")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    """`waypoint run` in a folder of its own, as `make run` starts it, on an embedded
-    PostgreSQL of its own: in `make test`'s browser lane it runs beside the other lane's
-    systems, and together they would hold more connections than the local server's 100."""
-    folder = tmp_path_factory.mktemp("console-system")
-    postgres = start_postgres(folder / "pg")
+def console_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    """An embedded PostgreSQL for the systems the console's tests start: in `make test`'s
+    browser lane they run beside the other lane's systems, and together they would hold
+    more connections than the local server's 100."""
+    postgres = start_postgres(tmp_path_factory.mktemp("console-pg") / "pg")
     try:
-        with waypoint_run(folder, name="console", postgres_url=postgres.url) as running:
-            yield running
+        yield postgres
     finally:
         postgres.stop()
+
+
+@pytest.fixture(scope="package")
+def system(
+    tmp_path_factory: pytest.TempPathFactory, console_postgres: EmbeddedPostgres
+) -> Iterator[Running]:
+    """`waypoint run` in a folder of its own, as `make run` starts it (on
+    `console_postgres`)."""
+    folder = tmp_path_factory.mktemp("console-system")
+    with waypoint_run(folder, name="console", postgres_url=console_postgres.url) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,7 @@ import pytest
 from services.console.main import create_app
 from services.console.oidc import FLOW_COOKIE, OidcSignIn
 from services.console.sessions import Session, SessionStore
+from shared.embedded import EmbeddedPostgres
 from shared.settings import Settings
 from tests.console.conftest import AXE, CHROMIUM_ARGS, bound, chromium
 from tests.console.journey import agreed_plan_of
@@ -94,7 +95,9 @@ class OidcSystem:
 
 
 @pytest.fixture(scope="module")
-def oidc_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcSystem]:
+def oidc_system(
+    tmp_path_factory: pytest.TempPathFactory, console_postgres: EmbeddedPostgres
+) -> Iterator[OidcSystem]:
     """The provider, and `waypoint run` in oidc mode verifying its tokens."""
     recorder = Recorder()
     tmp = tmp_path_factory.mktemp("console-oidc")
@@ -106,6 +109,7 @@ def oidc_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcSystem
             waypoint_run(
                 tmp,
                 name="oidc",
+                postgres_url=console_postgres.url,
                 settings={
                     "AUTHLIB_INSECURE_TRANSPORT": "1",
                     "GUIDANCE_AUTH_MODE": "oidc",
