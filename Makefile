@@ -70,7 +70,7 @@ run: $(STAMP) $(PANGO) $(FONT) ## run all four services (and NATS/PostgreSQL if 
 	$(VENV)/bin/waypoint run
 
 test: $(STAMP) $(TOOLS_STAMP) $(CRD_STAMP) $(CHROMIUM) $(PANGO) $(FONT) ## run the whole test suite against real PostgreSQL and NATS
-	$(PY) -m pytest -n 2 --dist loadgroup --durations=15; rc=$$?; \
+	$(PY) -m pytest --durations=15; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 k8s: $(STAMP) $(TOOLS_STAMP) $(CRD_STAMP) ## only deploy/k8s's checks: render both overlays, validate (custom resources too), checkov, hadolint
