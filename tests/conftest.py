@@ -27,13 +27,14 @@ from shared.settings import PgParams, Settings
 
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/postgres"
 
-# `make test` runs two lanes side by side (pytest-xdist, `-n 2 --dist loadgroup`), each a
+# `pytest -n 2 --dist loadgroup` runs two lanes side by side (pytest-xdist), each a
 # process of its own with its own database, NATS and systems: the console's browser tests
 # (Chromium's work and a system of their own: the longer lane, about 800 s of a 940 s run
 # when the fuzzer and the manifests' checks were in it too), and everything else. The
 # suite's waits (a browser's page, a system's start, a consumer's reaction) leave a core
 # idle in one lane that the other uses. Within a lane the tests run in order, one at a
-# time, as in a plain `pytest` (which still works, one lane).
+# time, as in a plain `pytest` (one lane: what `make test` runs, since timing-sensitive
+# tests, the cluster rehearsal's and the consumers' batching, failed beside the other lane).
 BROWSER_LANE = ("console",)
 
 
