@@ -12,7 +12,7 @@ from uuid import UUID
 import asyncpg
 
 from services.followup.domain import FollowUp, StatisticsPurge
-from shared.ddl import column_added_once
+from shared.ddl import column_added_once, kept_by_triggers, table_made_once
 from shared.messaging.projection import Handler, Projection, Stored
 
 SCHEMA_SQL = (
@@ -155,23 +155,16 @@ CREATE INDEX IF NOT EXISTS checkins_view_due_open_counsellor
 -- events against 0.1 ms at 10,000). Made once from the check-ins, under a lock that holds
 -- them still until the triggers exist; a later start finds it and only replaces them.
 LOCK TABLE followup.checkins_view IN SHARE ROW EXCLUSIVE MODE;
-DO $worklist$
-BEGIN
-    IF to_regclass('followup.worklist_due') IS NULL THEN
-        CREATE TABLE followup.worklist_due (
-            organisation text NOT NULL,
-            counsellor text NOT NULL,
-            due_on date NOT NULL,
-            checkins bigint NOT NULL,
-            PRIMARY KEY (organisation, counsellor, due_on)
-        );
-        INSERT INTO followup.worklist_due
-        SELECT organisation, counsellor, due_on, count(*) FROM followup.checkins_view
-        WHERE NOT done AND followup_open GROUP BY 1, 2, 3;
-    END IF;
-END
-$worklist$;
-CREATE OR REPLACE FUNCTION followup.worklist_counted() RETURNS trigger
+"""
+    + table_made_once(
+        "followup.worklist_due",
+        "organisation text NOT NULL, counsellor text NOT NULL, due_on date NOT NULL, "
+        "checkins bigint NOT NULL, PRIMARY KEY (organisation, counsellor, due_on)",
+        "INSERT INTO followup.worklist_due "
+        "SELECT organisation, counsellor, due_on, count(*) FROM followup.checkins_view "
+        "WHERE NOT done AND followup_open GROUP BY 1, 2, 3",
+    )
+    + """CREATE OR REPLACE FUNCTION followup.worklist_counted() RETURNS trigger
 LANGUAGE plpgsql AS $worklist$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') AND NOT OLD.done AND OLD.followup_open THEN
@@ -187,9 +180,14 @@ BEGIN
     RETURN NULL;
 END
 $worklist$;
-CREATE OR REPLACE TRIGGER worklist_counted AFTER INSERT OR DELETE ON followup.checkins_view
-    FOR EACH ROW EXECUTE FUNCTION followup.worklist_counted();
-CREATE OR REPLACE TRIGGER worklist_recounted
+"""
+    + kept_by_triggers(
+        "followup.checkins_view",
+        "followup.worklist_counted",
+        "worklist",
+        ["organisation", "counsellor", "due_on", "done", "followup_open"],
+    )
+    + """CREATE OR REPLACE TRIGGER worklist_recounted
     AFTER UPDATE OF organisation, counsellor, due_on, done, followup_open
     ON followup.checkins_view
     FOR EACH ROW WHEN (

@@ -25,7 +25,7 @@ from services.intake.domain import (
     GroupSession,
 )
 from services.intake.funder import OTHER_HOURS
-from shared.ddl import column_added_once
+from shared.ddl import column_added_once, kept_by_triggers, table_made_once
 from shared.messaging.projection import Handler, Projection, Stored
 from shared.paging import Column, Listed, Order, Page, fetch_page
 from shared.periods import Period
@@ -204,25 +204,18 @@ CREATE INDEX IF NOT EXISTS groups_view_listed
 -- Made once, under a lock that holds the case rows still until the triggers exist, from
 -- the cases already kept; a later start finds it and only replaces the triggers.
 LOCK TABLE intake.cases_view IN SHARE ROW EXCLUSIVE MODE;
-DO $caseload$
-BEGIN
-    IF to_regclass('intake.caseload_open') IS NULL THEN
-        CREATE TABLE intake.caseload_open (
-            organisation text NOT NULL,
-            counsellor text NOT NULL,
-            phase text NOT NULL,
-            cases bigint NOT NULL,
-            hours_budget numeric NOT NULL,
-            PRIMARY KEY (organisation, counsellor, phase)
-        );
-        INSERT INTO intake.caseload_open
-        SELECT organisation, coalesce(counsellor, opened_by), phase, count(*),
-               sum(hours_budget::numeric)
-        FROM intake.cases_view WHERE status IN ('open', 'accepted') GROUP BY 1, 2, 3;
-    END IF;
-END
-$caseload$;
-CREATE OR REPLACE FUNCTION intake.caseload_counted() RETURNS trigger
+"""
+    + table_made_once(
+        "intake.caseload_open",
+        "organisation text NOT NULL, counsellor text NOT NULL, phase text NOT NULL, "
+        "cases bigint NOT NULL, hours_budget numeric NOT NULL, "
+        "PRIMARY KEY (organisation, counsellor, phase)",
+        "INSERT INTO intake.caseload_open "
+        "SELECT organisation, coalesce(counsellor, opened_by), phase, count(*), "
+        "sum(hours_budget::numeric) "
+        "FROM intake.cases_view WHERE status IN ('open', 'accepted') GROUP BY 1, 2, 3",
+    )
+    + """CREATE OR REPLACE FUNCTION intake.caseload_counted() RETURNS trigger
 LANGUAGE plpgsql AS $caseload$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.status IN ('open', 'accepted') THEN
@@ -241,9 +234,14 @@ BEGIN
     RETURN NULL;
 END
 $caseload$;
-CREATE OR REPLACE TRIGGER caseload_counted AFTER INSERT OR DELETE ON intake.cases_view
-    FOR EACH ROW EXECUTE FUNCTION intake.caseload_counted();
-CREATE OR REPLACE TRIGGER caseload_recounted
+"""
+    + kept_by_triggers(
+        "intake.cases_view",
+        "intake.caseload_counted",
+        "caseload",
+        ["organisation", "status", "phase", "counsellor", "hours_budget"],
+    )
+    + """CREATE OR REPLACE TRIGGER caseload_recounted
     AFTER UPDATE OF organisation, status, phase, counsellor, hours_budget ON intake.cases_view
     FOR EACH ROW WHEN (
         OLD.organisation IS DISTINCT FROM NEW.organisation
@@ -259,31 +257,22 @@ CREATE OR REPLACE TRIGGER caseload_recounted
 -- range of the indexes below. Keyed by who carries the case now, as the report is: a
 -- hand-over moves the case's days to the new counsellor. Made once from the cases, under
 -- the lock above, like `caseload_open`.
-DO $caseload$
-BEGIN
-    IF to_regclass('intake.caseload_days') IS NULL THEN
-        CREATE TABLE intake.caseload_days (
-            organisation text NOT NULL,
-            day date NOT NULL,
-            counsellor text NOT NULL,
-            opened bigint NOT NULL,
-            closed bigint NOT NULL,
-            PRIMARY KEY (organisation, day, counsellor)
-        );
-        INSERT INTO intake.caseload_days
-        SELECT organisation, day, counsellor, sum(opened), sum(closed) FROM (
-            SELECT organisation, (opened_at AT TIME ZONE 'UTC')::date AS day,
-                   coalesce(counsellor, opened_by) AS counsellor, 1 AS opened, 0 AS closed
-            FROM intake.cases_view
-            UNION ALL
-            SELECT organisation, (closed_at AT TIME ZONE 'UTC')::date,
-                   coalesce(counsellor, opened_by), 0, 1
-            FROM intake.cases_view WHERE closed_at IS NOT NULL
-        ) AS moved GROUP BY 1, 2, 3;
-    END IF;
-END
-$caseload$;
-CREATE OR REPLACE FUNCTION intake.caseload_days_counted() RETURNS trigger
+"""
+    + table_made_once(
+        "intake.caseload_days",
+        "organisation text NOT NULL, day date NOT NULL, counsellor text NOT NULL, "
+        "opened bigint NOT NULL, closed bigint NOT NULL, "
+        "PRIMARY KEY (organisation, day, counsellor)",
+        "INSERT INTO intake.caseload_days "
+        "SELECT organisation, day, counsellor, sum(opened), sum(closed) FROM ("
+        "SELECT organisation, (opened_at AT TIME ZONE 'UTC')::date AS day, "
+        "coalesce(counsellor, opened_by) AS counsellor, 1 AS opened, 0 AS closed "
+        "FROM intake.cases_view UNION ALL "
+        "SELECT organisation, (closed_at AT TIME ZONE 'UTC')::date, "
+        "coalesce(counsellor, opened_by), 0, 1 "
+        "FROM intake.cases_view WHERE closed_at IS NOT NULL) AS moved GROUP BY 1, 2, 3",
+    )
+    + """CREATE OR REPLACE FUNCTION intake.caseload_days_counted() RETURNS trigger
 LANGUAGE plpgsql AS $caseload$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
@@ -313,9 +302,14 @@ BEGIN
     RETURN NULL;
 END
 $caseload$;
-CREATE OR REPLACE TRIGGER caseload_days_counted AFTER INSERT OR DELETE ON intake.cases_view
-    FOR EACH ROW EXECUTE FUNCTION intake.caseload_days_counted();
-CREATE OR REPLACE TRIGGER caseload_days_recounted
+"""
+    + kept_by_triggers(
+        "intake.cases_view",
+        "intake.caseload_days_counted",
+        "caseload_days",
+        ["organisation", "counsellor", "opened_by", "opened_at", "closed_at"],
+    )
+    + """CREATE OR REPLACE TRIGGER caseload_days_recounted
     AFTER UPDATE OF organisation, counsellor, opened_by, opened_at, closed_at
     ON intake.cases_view
     FOR EACH ROW WHEN (
