@@ -9,6 +9,7 @@ import httpx
 import psycopg
 
 from shared.settings import Settings
+from tests.counters import CASELOAD_DAYS, CASELOAD_OPEN
 from tests.scenarios import an_accepted_case, an_open_case, days, post_case
 from tests.support import INVALID, assert_problem, bearer, eventually, new_org
 
@@ -128,17 +129,6 @@ async def test_the_caseload_is_for_team_leads_and_needs_a_proper_period(
     assert (await api.get(path, params=period)).status_code == 401
 
 
-RECOUNT = (
-    "SELECT organisation, coalesce(counsellor, opened_by) AS counsellor, phase, "
-    "count(*) AS cases, sum(hours_budget::numeric) AS hours_budget FROM intake.cases_view "
-    "WHERE status IN ('open', 'accepted') GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
-)
-COUNTED = (
-    "SELECT organisation, counsellor, phase, cases, hours_budget FROM intake.caseload_open "
-    "WHERE cases <> 0 ORDER BY 1, 2, 3"
-)
-
-
 async def test_the_open_cases_counted_as_they_change_equal_a_recount(
     api: httpx.AsyncClient, token: Any, settings: Settings
 ) -> None:
@@ -185,30 +175,17 @@ async def test_the_open_cases_counted_as_they_change_equal_a_recount(
         ({"intake": 1}, budget),
     ]
     async with await psycopg.AsyncConnection.connect(settings.pg.dsn()) as conn:
-        counted = await (await conn.execute(COUNTED)).fetchall()
-        recounted = await (await conn.execute(RECOUNT)).fetchall()
+        counted, recounted = [await (await conn.execute(sql)).fetchall() for sql in CASELOAD_OPEN]
     assert counted == recounted
     assert any(r[0] == org for r in counted)
     async with await psycopg.AsyncConnection.connect(settings.pg.dsn()) as conn:
-        by_day = await (await conn.execute(DAYS_COUNTED)).fetchall()
-        by_day_recounted = await (await conn.execute(DAYS_RECOUNT)).fetchall()
+        by_day, by_day_recounted = [
+            await (await conn.execute(sql)).fetchall() for sql in CASELOAD_DAYS
+        ]
     assert by_day == by_day_recounted
     assert (org, datetime.now(UTC).date(), "c-bert", 1, 0) in by_day
 
 
-# The cases opened and closed per UTC day, counted as they change (`caseload_days`).
-DAYS_RECOUNT = (
-    "SELECT organisation, day, counsellor, sum(opened) AS opened, sum(closed) AS closed "
-    "FROM (SELECT organisation, (opened_at AT TIME ZONE 'UTC')::date AS day, "
-    "coalesce(counsellor, opened_by) AS counsellor, 1 AS opened, 0 AS closed "
-    "FROM intake.cases_view UNION ALL SELECT organisation, (closed_at AT TIME ZONE 'UTC')::date, "
-    "coalesce(counsellor, opened_by), 0, 1 FROM intake.cases_view WHERE closed_at IS NOT NULL) "
-    "AS m GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
-)
-DAYS_COUNTED = (
-    "SELECT organisation, day, counsellor, opened, closed FROM intake.caseload_days "
-    "WHERE opened <> 0 OR closed <> 0 ORDER BY 1, 2, 3"
-)
 # The cases opened and closed in [start, end), counted from the cases themselves.
 MOVED = (
     "SELECT counsellor, count(*) FILTER (WHERE opened_at >= %(start)s AND opened_at < %(end)s), "

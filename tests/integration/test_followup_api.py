@@ -18,6 +18,7 @@ import httpx
 import psycopg
 
 from shared.settings import Settings
+from tests.counters import WORKLIST_DUE
 from tests.scenarios import FOLLOWUP as FU
 from tests.scenarios import (
     FOLLOWUP_WAIT_SECONDS,
@@ -209,17 +210,6 @@ async def test_the_worklist_shows_the_own_organisation_due_check_ins_most_urgent
     assert [(i["number"], i["days_overdue"]) for i in overdue] == [(1, 7)]
 
 
-# The worklist's totals as the check-ins' triggers keep them, and counted from the rows.
-WORKLIST_COUNTED = (
-    "SELECT organisation, counsellor, due_on, checkins FROM followup.worklist_due "
-    "WHERE checkins <> 0 ORDER BY 1, 2, 3"
-)
-WORKLIST_RECOUNT = (
-    "SELECT organisation, counsellor, due_on, count(*) FROM followup.checkins_view "
-    "WHERE NOT done AND followup_open GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
-)
-
-
 async def test_the_worklist_totals_counted_as_check_ins_change_equal_a_recount(
     api: httpx.AsyncClient,
     planning_api: httpx.AsyncClient,
@@ -253,8 +243,7 @@ async def test_the_worklist_totals_counted_as_check_ins_change_equal_a_recount(
     r = await worklist_until(followup_api, anna, 1, due_before=days(100))
     assert [(i["followup_id"], i["number"]) for i in r.json()] == [(kept.followup_id, 2)]
     async with await psycopg.AsyncConnection.connect(settings.pg.dsn()) as conn:
-        counted = await (await conn.execute(WORKLIST_COUNTED)).fetchall()
-        recounted = await (await conn.execute(WORKLIST_RECOUNT)).fetchall()
+        counted, recounted = [await (await conn.execute(sql)).fetchall() for sql in WORKLIST_DUE]
     assert counted == recounted
     mine = [(row[1], row[2].isoformat(), row[3]) for row in counted if row[0] == org]
     # The kept follow-up's later check-ins (the first done); none of the closed one.

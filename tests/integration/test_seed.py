@@ -13,6 +13,7 @@ import psycopg
 
 from bench.seed import SERVICES, drop_database, seed, verify
 from shared.settings import PgParams
+from tests.counters import EVERY
 
 
 def test_a_seeded_store_starts_verifies_and_lists(database_url: str, tmp_path: Path) -> None:
@@ -39,39 +40,14 @@ def test_a_seeded_store_starts_verifies_and_lists(database_url: str, tmp_path: P
                 "SELECT count(DISTINCT wrapped_key) = count(wrapped_key) FROM vault.client_keys"
             ).fetchone()
             assert distinct == (True,)
-            # The open cases' counters (kept by triggers, paused for the load) count every
-            # loaded case, and the triggers are on again.
-            counted = conn.execute(
-                "SELECT counsellor, phase, cases FROM intake.caseload_open WHERE cases > 0 "
-                "ORDER BY 1, 2"
-            ).fetchall()
-            recounted = conn.execute(
-                "SELECT counsellor, phase, count(*) FROM intake.cases_view "
-                "WHERE status IN ('open', 'accepted') GROUP BY 1, 2 ORDER BY 1, 2"
-            ).fetchall()
-            assert counted == recounted and sum(r[2] for r in counted) > 1, counted
-            by_day = conn.execute(
-                "SELECT day, counsellor, opened, closed FROM intake.caseload_days "
-                "WHERE opened <> 0 OR closed <> 0 ORDER BY 1, 2"
-            ).fetchall()
-            recounted = conn.execute(
-                "SELECT day, counsellor, sum(o), sum(c) FROM (SELECT (opened_at AT TIME ZONE "
-                "'UTC')::date AS day, counsellor, 1 AS o, 0 AS c FROM intake.cases_view "
-                "UNION ALL SELECT (closed_at AT TIME ZONE 'UTC')::date, counsellor, 0, 1 "
-                "FROM intake.cases_view WHERE closed_at IS NOT NULL) AS m "
-                "GROUP BY 1, 2 ORDER BY 1, 2"
-            ).fetchall()
-            assert by_day == recounted and len(by_day) > 10, by_day[:5]
-            worklist = conn.execute(
-                "SELECT counsellor, due_on, checkins FROM followup.worklist_due "
-                "WHERE checkins <> 0 ORDER BY 1, 2"
-            ).fetchall()
-            recounted = conn.execute(
-                "SELECT counsellor, due_on, count(*) FROM followup.checkins_view "
-                "WHERE NOT done AND followup_open GROUP BY 1, 2 ORDER BY 1, 2"
-            ).fetchall()
+            # The counters (kept by triggers, paused for the load and made afterwards)
+            # count every loaded row, and the triggers are on again.
+            found = [[conn.execute(sql).fetchall() for sql in pair] for pair in EVERY]
+            for counted, recounted in found:
+                assert counted == recounted, counted[:5]
+            open_cases, days, _ = (counted for counted, _ in found)
+            assert sum(r[3] for r in open_cases) > 1 and len(days) > 10, days[:5]
             # (A store this small may hold no check-in still due in an open follow-up.)
-            assert worklist == recounted, worklist[:5]
             enabled = conn.execute(
                 "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'intake.cases_view'::regclass "
                 "AND NOT tgisinternal AND tgenabled = 'O'"
