@@ -187,17 +187,7 @@ $worklist$;
         "worklist",
         ["organisation", "counsellor", "due_on", "done", "followup_open"],
     )
-    + """CREATE OR REPLACE TRIGGER worklist_recounted
-    AFTER UPDATE OF organisation, counsellor, due_on, done, followup_open
-    ON followup.checkins_view
-    FOR EACH ROW WHEN (
-        OLD.organisation IS DISTINCT FROM NEW.organisation
-        OR OLD.counsellor IS DISTINCT FROM NEW.counsellor
-        OR OLD.due_on IS DISTINCT FROM NEW.due_on
-        OR OLD.done IS DISTINCT FROM NEW.done
-        OR OLD.followup_open IS DISTINCT FROM NEW.followup_open
-    ) EXECUTE FUNCTION followup.worklist_counted();
--- The statistics retention (services/followup/jobs.py) counts, for every organisation,
+    + """-- The statistics retention (services/followup/jobs.py) counts, for every organisation,
 -- the figures older than its cutoff.
 CREATE INDEX IF NOT EXISTS statistics_archive_figure_on
     ON followup.statistics_archive (figure_on);

@@ -241,16 +241,7 @@ $caseload$;
         "caseload",
         ["organisation", "status", "phase", "counsellor", "hours_budget"],
     )
-    + """CREATE OR REPLACE TRIGGER caseload_recounted
-    AFTER UPDATE OF organisation, status, phase, counsellor, hours_budget ON intake.cases_view
-    FOR EACH ROW WHEN (
-        OLD.organisation IS DISTINCT FROM NEW.organisation
-        OR OLD.status IS DISTINCT FROM NEW.status
-        OR OLD.phase IS DISTINCT FROM NEW.phase
-        OR OLD.counsellor IS DISTINCT FROM NEW.counsellor
-        OR OLD.hours_budget IS DISTINCT FROM NEW.hours_budget
-    ) EXECUTE FUNCTION intake.caseload_counted();
--- The cases opened and closed in a period, by counsellor (the report's other counts):
+    + """-- The cases opened and closed in a period, by counsellor (the report's other counts):
 -- counted per UTC day as cases change, so that a period's whole days are as many rows as
 -- days and counsellors however many cases they saw (30,600 cases in 90 days at 10 million
 -- events); the part-days at either end of a period (the default one ends now) come from a
@@ -309,17 +300,7 @@ $caseload$;
         "caseload_days",
         ["organisation", "counsellor", "opened_by", "opened_at", "closed_at"],
     )
-    + """CREATE OR REPLACE TRIGGER caseload_days_recounted
-    AFTER UPDATE OF organisation, counsellor, opened_by, opened_at, closed_at
-    ON intake.cases_view
-    FOR EACH ROW WHEN (
-        OLD.organisation IS DISTINCT FROM NEW.organisation
-        OR coalesce(OLD.counsellor, OLD.opened_by) IS DISTINCT FROM
-           coalesce(NEW.counsellor, NEW.opened_by)
-        OR OLD.opened_at IS DISTINCT FROM NEW.opened_at
-        OR OLD.closed_at IS DISTINCT FROM NEW.closed_at
-    ) EXECUTE FUNCTION intake.caseload_days_counted();
--- The part-days at a period's ends: a range of each index.
+    + """-- The part-days at a period's ends: a range of each index.
 -- (The index the report used to read whole is dropped.)
 DROP INDEX IF EXISTS intake.cases_view_caseload;
 CREATE INDEX IF NOT EXISTS cases_view_opened_load
