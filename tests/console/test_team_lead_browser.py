@@ -155,8 +155,10 @@ def test_a_team_lead_reads_the_dashboard_downloads_its_figures_and_holds_a_case(
         assert int(employed[1]) >= 1
         rows, disposition = download(page, "outcomes")
         assert rows == outcomes
-        today = datetime.now(UTC).date()
-        assert "waypoint-outcomes-" in disposition and f"-{today.isoformat()}.csv" in disposition
+        # The file is named by the page's own period (its last day is the page's today: a
+        # clock read here could be a day on when the run crosses midnight).
+        last_day = page.locator("#period-to").input_value()
+        assert "waypoint-outcomes-" in disposition and f"-{last_day}.csv" in disposition
         # The job by its contract.
         jobs = table(page, "jobs-by-contract")
         assert jobs[0] == ["Contract", "Follow-ups"]
@@ -205,9 +207,9 @@ def test_a_team_lead_reads_the_dashboard_downloads_its_figures_and_holds_a_case(
         assert page.locator("#outcomes").count() == 0
         visit.check("dashboard-bad-date")
         # The period as asked for: the CSV's file name says it.
-        page.goto(system.base + f"/dashboard?from=2026-01-01&to={today.isoformat()}")
+        page.goto(system.base + f"/dashboard?from=2026-01-01&to={last_day}")
         _, disposition = download(page, "outcomes")
-        assert f"waypoint-outcomes-2026-01-01-{today.isoformat()}.csv" in disposition
+        assert f"waypoint-outcomes-2026-01-01-{last_day}.csv" in disposition
 
         # The legal hold: the case reached from the dashboard (the organisation's cases),
         # placed with a reason, lifted.
