@@ -136,7 +136,11 @@ def register(visit: Visit, language: str, given: str, email: str) -> None:
     page.fill("#birth_date", "1990-04-12")
     page.fill("#email", email)
     page.select_option("#preferred_language", language)
-    page.click("#register-submit")
+    # Until the page the form leads to has loaded: a click returns once the navigation has
+    # committed, when the new page's content may not be there yet (and a check that does
+    # not wait, such as `count()`, would see none of it).
+    with page.expect_navigation():
+        page.click("#register-submit")
 
 
 def submit_and_close(page: Any, submit: str) -> None:
