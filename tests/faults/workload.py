@@ -106,11 +106,16 @@ def _key_in_use(r: httpx.Response) -> bool:
 def created(answer: dict[str, Any], name: str) -> str:
     """The id a creating command answered; after a process died between the commit and
     its answer, the retry's answer names the ids the request made instead (see
-    shared/idempotency.py): each of these commands makes one."""
+    shared/idempotency.py): each of these commands makes one. An id derived from the
+    request rather than made (an erasure's, from its client's) is not among them: the
+    retry's answer names it as the one aggregate the command wrote."""
     if name in answer:
         return str(answer[name])
-    [made] = answer["created"]
-    return str(made)
+    if answer.get("created"):
+        [made] = answer["created"]
+        return str(made)
+    [written] = {str(c["aggregate_id"]) for c in answer["committed"]}
+    return written
 
 
 class Driver:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 from tests.faults.checker import Counts, Result, check_commands
-from tests.faults.workload import Command
+from tests.faults.workload import Command, created
 
 CASE = "c1"
 
@@ -55,3 +55,15 @@ def test_a_creation_retried_after_a_stored_first_attempt_is_a_duplicate() -> Non
     # An unanswered creation explains one event on an aggregate nobody was told about.
     lost_answer = command([0, 0], aggregate=None, event="Case.Opened")
     assert checked([made, lost_answer], stored).duplicated == 0
+
+
+def test_a_created_id_is_read_from_the_answer_or_from_a_replay_of_it() -> None:
+    made, derived = "3f0c1a52-0000-4000-8000-000000000001", "3f0c1a52-0000-4000-8000-000000000002"
+    assert created({"client_id": made}, "client_id") == made
+    # A replay after the process died between the commit and the answer
+    # (shared/idempotency.py's `rebuilt_answer`): the id the request made, ...
+    replay = {"replayed": True, "committed": [{"aggregate_id": made, "version": 1}]}
+    assert created({**replay, "created": [made]}, "client_id") == made
+    # ... or, for an id derived from the request (an erasure's), the aggregate it wrote.
+    erasure = {"replayed": True, "committed": [{"aggregate_id": derived, "version": 1}]}
+    assert created(erasure, "erasure_id") == derived
