@@ -318,7 +318,10 @@ async def test_a_lone_message_is_taken_at_once_and_a_busy_stream_in_batches(
         while sum(size for size, _ in consumer.batches) < 5:
             await asyncio.sleep(0.01)
             assert loop.time() - sent < 10
-        assert [size for size, _ in consumer.batches] == [1, 4]
+        # (In one batch on a quiet machine; a loaded one may hand the rest over in two,
+        # as the fetch of the rest waits only 10 ms for what the server sends.)
+        later = [size for size, _ in consumer.batches[1:]]
+        assert sum(later) == 4 and len(later) <= 2 and max(later) >= 2, consumer.batches
         assert len(await effects(pool)) == 5
     finally:
         stop.set()
