@@ -105,6 +105,7 @@ def test_an_auditor_replays_a_referred_case_checks_the_chains_and_the_reads(
         assert page.locator("#case_id-error").count() == 1
         assert page.locator("#case_id").get_attribute("aria-invalid") == "true"
         assert page.locator("#find-errors a[href='#case_id']").count() == 1
+        assert page.locator("#find-errors h2").inner_text() == "Nothing could be shown"
         assert page.locator("#case_id").input_value() == "not-an-id"
         checked(visit, "find-refused")
 

@@ -44,6 +44,7 @@ def test_a_client_informed_of_rights_and_a_complaint_answered(
         # Without its text the API refuses the complaint: said at the field.
         page.click("#complaint-submit")
         assert page.locator("#complaint-subject-error").count() == 1
+        assert page.locator("#complaint-errors h2").inner_text() == "The form could not be saved"
         visit.check("complaint-refused")
         page.fill("#complaint-subject", "My appointment was cancelled twice.")
         page.click("#complaint-submit")

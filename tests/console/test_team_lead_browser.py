@@ -309,6 +309,10 @@ def test_the_team_lead_pages_in_dutch_and_french(
         assert page.locator("#period-from-error").inner_text().strip() == t(
             language, PERIOD_FIELDS["from"]
         )
+        # A period asks for figures, nothing is saved: the summary says so.
+        assert page.locator("#period-errors h2").inner_text() == t(
+            language, "Nothing could be shown"
+        )
         visit.check("dashboard-bad-date")
         page.goto(f"{system.base}/cases/{case_id}/legal-hold")
         assert page.locator("#place-heading").inner_text() == t(language, "Place a legal hold")
