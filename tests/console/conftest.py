@@ -81,9 +81,9 @@ def chromium() -> str:
 # the whole suite.
 @pytest.fixture(scope="package")
 def console_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    """An embedded PostgreSQL for the systems the console's tests start: in `make test`'s
-    browser lane they run beside the other lane's systems, and together they would hold
-    more connections than the local server's 100."""
+    """An embedded PostgreSQL for the systems the console's tests start: in the browser
+    lane (`pytest -n 2 --dist loadgroup`) they run beside the other lane's systems, and
+    together they would hold more connections than the local server's 100."""
     postgres = start_postgres(tmp_path_factory.mktemp("console-pg") / "pg")
     try:
         yield postgres
@@ -139,7 +139,7 @@ def screenshot_lines() -> list[str]:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """In a lane of `make test` (a pytest-xdist worker), hand the lines to the run that
+    """In a lane (a pytest-xdist worker of `pytest -n 2`), hand the lines to the run that
     prints the summary (tests/conftest.py's `pytest_testnodedown`)."""
     output = getattr(session.config, "workeroutput", None)
     if output is not None:

@@ -20,7 +20,8 @@ EXAMPLES = int(os.environ.get("WAYPOINT_FUZZ_EXAMPLES", "6"))
 
 @pytest.fixture(scope="module")
 def summary() -> Iterator[Summary]:
-    # On an embedded PostgreSQL of its own: in `make test` it runs beside the other lane.
+    # On an embedded PostgreSQL of its own: in lanes (`pytest -n 2`) it runs beside the
+    # browser lane's systems, which would together hold more than the local server's 100.
     with running_system(embedded_postgres=True) as system:
         found = fuzz_async(system, examples=EXAMPLES)
     print("\n" + found.report())

@@ -118,7 +118,8 @@ def cursor_of(payload: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
 
 
-# A well-formed id in the bad cursors (fixed: `make test`'s two lanes collect the same ids).
+# A well-formed id in the bad cursors (fixed: the two lanes of `pytest -n 2 --dist
+# loadgroup` must collect the same ids).
 A_CASE_ID = "8a0f26aa-a917-4e26-93ef-4ab5371fef6e"
 
 

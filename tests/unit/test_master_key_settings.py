@@ -34,7 +34,7 @@ def test_the_previous_master_key_is_optional_and_decoded() -> None:
         (b64(b"short"), "GUIDANCE_MASTER_KEY_PREVIOUS must decode to 32 bytes"),
         (b64(NEW), "GUIDANCE_MASTER_KEY_PREVIOUS is the current GUIDANCE_MASTER_KEY"),
     ],
-    # Named: the keys are random, and `make test`'s two lanes must collect the same ids.
+    # Named: the keys are random, and the two lanes (`pytest -n 2`) must collect the same ids.
     ids=["not-base64", "short", "the-current-key"],
 )
 def test_a_bad_previous_master_key_is_refused(previous: str, message: str) -> None:
